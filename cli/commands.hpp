@@ -1,0 +1,20 @@
+// Sub-command registration for the nmrc executable. Each command file adds its sub-command
+// to the app and sets the shared `run` action when that sub-command is selected.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace nmrc::cli {
+
+/// Options every command sees.
+struct GlobalOptions {
+  bool quiet = false;  ///< no progress output (also implied when stderr is not a terminal)
+};
+
+/// The selected command's action; returns the process exit code (docs: 0, 1, 2, 3).
+using Action = std::function<int()>;
+
+void add_molecule_command(CLI::App& app, GlobalOptions& global, Action& run);
+
+}  // namespace nmrc::cli

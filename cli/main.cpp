@@ -1,0 +1,43 @@
+// nmrc: NMR pulse-sequence compiler and virtual spectrometer (command-line front end).
+// Exit codes: 0 success; 1 ran but a target was missed; 2 bad input; 3 internal error.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+#include "nmrc/core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"nmrc: NMR pulse-sequence compiler and virtual spectrometer"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "nmrc 0.1.0");
+  nmrc::cli::GlobalOptions global;
+  app.add_flag("-q,--quiet", global.quiet, "No progress output");
+  nmrc::cli::Action run;
+  nmrc::cli::add_molecule_command(app, global, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "nmrc: %s (see nmrc --help)\n", e.what());
+    return 2;
+  }
+  if (!run) {
+    std::fprintf(stderr, "nmrc: no command given (see nmrc --help)\n");
+    return 2;
+  }
+  try {
+    return run();
+  } catch (const nmrc::InputError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nmrc: internal error: %s (please report this)\n", e.what());
+    return 3;
+  }
+}

@@ -1,0 +1,31 @@
+// Information measures (natural logarithms, nats): von Neumann entropy, relative entropy,
+// mutual information between spin groups, relative entropy of coherence
+// C(rho) = S(D(rho)) - S(rho) (Baumgratz, Cramer, Plenio, PRL 113, 140401 (2014)), Uhlmann
+// fidelity, and gate fidelities.
+#pragma once
+
+#include <vector>
+
+#include "nmrc/core/types.hpp"
+
+namespace nmrc {
+
+/// S(rho) = -Tr rho ln rho, eigenvalues below 1e-15 taken as zero. rho Hermitian.
+double von_neumann_entropy(const Mat& rho);
+/// S(rho || sigma) = Tr rho (ln rho - ln sigma); +infinity when supp rho is not in supp sigma.
+double relative_entropy(const Mat& rho, const Mat& sigma);
+/// I(A:B) = S(rho_A) + S(rho_B) - S(rho_AB) for disjoint spin groups a, b of an n-spin rho.
+double mutual_information(const Mat& rho, const std::vector<int>& a, const std::vector<int>& b,
+                          int n);
+/// rho with every off-diagonal element in the computational basis removed.
+Mat dephase(const Mat& rho);
+/// Relative entropy of coherence in the computational basis: S(dephase(rho)) - S(rho).
+double coherence_relative_entropy(const Mat& rho);
+/// Uhlmann fidelity F = (Tr sqrt(sqrt(rho) sigma sqrt(rho)))^2 of two density matrices.
+double uhlmann_fidelity(const Mat& rho, const Mat& sigma);
+/// Gate fidelity |Tr(U^dag V)| / d (global phase ignored).
+double gate_fidelity(const Mat& u, const Mat& v);
+/// Average gate fidelity (d F^2 + 1) / (d + 1) from the gate fidelity F above.
+double average_gate_fidelity(const Mat& u, const Mat& v);
+
+}  // namespace nmrc

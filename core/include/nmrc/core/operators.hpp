@@ -1,0 +1,49 @@
+// n-spin operators as dense matrices, Kronecker products, partial traces, and the local
+// application of a few-spin operator to a state vector or density matrix without forming the
+// 2^n x 2^n operator. Spin 0 is the leftmost (most significant) factor: basis index bit
+// (n-1-k) is spin k, and |0> is the ground state (sigma_z|0> = +|0>).
+#pragma once
+
+#include <vector>
+
+#include "nmrc/core/types.hpp"
+
+namespace nmrc {
+
+/// Single-spin Pauli matrix for axis 'I', 'X', 'Y' or 'Z' (case-insensitive).
+/// Throws std::invalid_argument for any other character.
+Mat pauli(char axis);
+/// The paper's ladder operators: sigma_+ = |1><0| excites the ground state |0> to |1>, and
+/// sigma_- = |0><1| (so P^0 = <sigma_- sigma_+>, P^1 = <sigma_+ sigma_->, as in Eq. (46)).
+Mat sigma_plus();
+Mat sigma_minus();
+
+/// Kronecker product a (x) b.
+Mat kron(const Mat& a, const Mat& b);
+/// Kronecker product of a list, factors[0] leftmost.
+Mat kron_all(const std::vector<Mat>& factors);
+
+/// The operator `op` (dimension 2^m) acting on spins `spins` (m distinct indices in [0,n)),
+/// embedded in an n-spin space: identity on the others. spins[0] is op's leftmost factor.
+Mat embed(const Mat& op, const std::vector<int>& spins, int n);
+/// Pauli sigma_axis on spin k of n.
+Mat sigma(char axis, int k, int n);
+/// Spin-1/2 operator I_axis = sigma_axis / 2 on spin k of n.
+Mat spin_op(char axis, int k, int n);
+
+/// Partial trace of an n-spin operator keeping `keep` (sorted order kept as given).
+Mat partial_trace(const Mat& rho, const std::vector<int>& keep, int n);
+
+/// rho <- U rho U^dagger for a 2^m x 2^m unitary U on spins `spins`, in O(2^m * 4^n) work.
+void apply_local(Mat& rho, const Mat& u, const std::vector<int>& spins, int n);
+/// psi <- U psi for a 2^m x 2^m operator U on spins `spins`.
+void apply_local(Vec& psi, const Mat& u, const std::vector<int>& spins, int n);
+/// M <- U M (left multiplication only), the building block of apply_local.
+void apply_local_left(Mat& m, const Mat& u, const std::vector<int>& spins, int n);
+
+/// Basis index of the n-spin product state with bits[k] in {0,1} for spin k.
+int basis_index(const std::vector<int>& bits);
+/// Bit of spin k (0 or 1) in basis index `index` of an n-spin space.
+inline int spin_bit(int index, int k, int n) { return (index >> (n - 1 - k)) & 1; }
+
+}  // namespace nmrc

@@ -1,0 +1,74 @@
+// Reading YAML input with errors a person can act on. Every accessor that rejects a value
+// throws InputError "file:line:col: path = value: rule", where path is the field's full name
+// (e.g. couplings[3].spins). Used by every loader in nmrc (molecules, programs, readouts).
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nmrc/core/error.hpp"
+
+namespace nmrc {
+
+/// A YAML node with the file it came from and its path from the document root.
+class YamlField {
+ public:
+  YamlField(YAML::Node node, std::string path, std::shared_ptr<const std::string> file);
+
+  /// Parses a file; invalid YAML or an unreadable file throws InputError with file:line:col.
+  static YamlField load_file(const std::string& path);
+  /// Parses text; `name` stands for the file name in messages.
+  static YamlField load_string(const std::string& text, const std::string& name);
+
+  /// Required key of a mapping; missing -> "missing required key".
+  YamlField at(const std::string& key) const;
+  /// Optional key of a mapping.
+  std::optional<YamlField> find(const std::string& key) const;
+  bool has(const std::string& key) const;
+  /// Rejects keys not in `allowed`, naming the unknown key and the allowed ones.
+  void allow_keys(std::initializer_list<const char*> allowed) const;
+  void allow_keys(const std::vector<std::string>& allowed) const;
+
+  bool is_map() const { return node_.IsMap(); }
+  bool is_sequence() const { return node_.IsSequence(); }
+  bool is_scalar() const { return node_.IsScalar(); }
+  /// Requires a mapping / a sequence; otherwise "must be a mapping" / "must be a list".
+  const YamlField& expect_map() const;
+  const YamlField& expect_sequence() const;
+  /// Elements of a sequence (path[i]).
+  std::vector<YamlField> items() const;
+  /// Key/value pairs of a mapping in file order (value paths are path.key).
+  std::vector<std::pair<std::string, YamlField>> entries() const;
+
+  double as_double() const;
+  /// Number that must be > 0 / >= 0.
+  double as_positive() const;
+  double as_nonnegative() const;
+  long as_int() const;
+  bool as_bool() const;
+  std::string as_string() const;
+  std::vector<double> as_double_list() const;
+  std::vector<std::string> as_string_list() const;
+
+  /// Throws InputError "file:line:col: path = value: rule".
+  [[noreturn]] void fail(const std::string& rule) const;
+  /// "file:line:col" of this node.
+  std::string location() const;
+  /// The node as flow-style YAML text, e.g. [C2, C9].
+  std::string value_text() const;
+  const std::string& path() const { return path_; }
+  const std::string& file() const { return *file_; }
+  const YAML::Node& node() const { return node_; }
+
+ private:
+  YAML::Node node_;
+  std::string path_;
+  std::shared_ptr<const std::string> file_;
+};
+
+}  // namespace nmrc

@@ -1,0 +1,84 @@
+#include "nmrc/core/information.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "nmrc/core/operators.hpp"
+
+namespace nmrc {
+
+namespace {
+constexpr double kZeroEigen = 1e-15;
+
+Eigen::SelfAdjointEigenSolver<Mat> hermitian_eig(const Mat& rho) {
+  return Eigen::SelfAdjointEigenSolver<Mat>(0.5 * (rho + rho.adjoint()));
+}
+}  // namespace
+
+double von_neumann_entropy(const Mat& rho) {
+  const RVec w = hermitian_eig(rho).eigenvalues();
+  double s = 0.0;
+  for (double x : w)
+    if (x > kZeroEigen) s -= x * std::log(x);
+  return s;
+}
+
+double relative_entropy(const Mat& rho, const Mat& sigma) {
+  const auto er = hermitian_eig(rho);
+  const auto es = hermitian_eig(sigma);
+  // Tr rho ln rho
+  double a = 0.0;
+  for (double x : er.eigenvalues())
+    if (x > kZeroEigen) a += x * std::log(x);
+  // Tr rho ln sigma = sum_j <s_j|rho|s_j> ln s_j
+  const Mat rs = es.eigenvectors().adjoint() * rho * es.eigenvectors();
+  double b = 0.0;
+  for (Eigen::Index j = 0; j < rs.rows(); ++j) {
+    const double weight = rs(j, j).real();
+    const double sj = es.eigenvalues()(j);
+    if (sj > kZeroEigen) {
+      b += weight * std::log(sj);
+    } else if (weight > 1e-12) {
+      return std::numeric_limits<double>::infinity();
+    }
+  }
+  return a - b;
+}
+
+double mutual_information(const Mat& rho, const std::vector<int>& a, const std::vector<int>& b,
+                          int n) {
+  std::vector<int> ab = a;
+  ab.insert(ab.end(), b.begin(), b.end());
+  return von_neumann_entropy(partial_trace(rho, a, n)) +
+         von_neumann_entropy(partial_trace(rho, b, n)) -
+         von_neumann_entropy(partial_trace(rho, ab, n));
+}
+
+Mat dephase(const Mat& rho) { return rho.diagonal().asDiagonal(); }
+
+double coherence_relative_entropy(const Mat& rho) {
+  return von_neumann_entropy(dephase(rho)) - von_neumann_entropy(rho);
+}
+
+double uhlmann_fidelity(const Mat& rho, const Mat& sigma) {
+  const auto er = hermitian_eig(rho);
+  RVec sq = er.eigenvalues().cwiseMax(0.0).cwiseSqrt();
+  const Mat sr = er.eigenvectors() * sq.cast<cplx>().asDiagonal() * er.eigenvectors().adjoint();
+  const Mat inner = sr * sigma * sr;
+  const RVec w = hermitian_eig(inner).eigenvalues();
+  double t = 0.0;
+  for (double x : w) t += std::sqrt(std::max(x, 0.0));
+  return t * t;
+}
+
+double gate_fidelity(const Mat& u, const Mat& v) {
+  return std::abs((u.adjoint() * v).trace()) / static_cast<double>(u.rows());
+}
+
+double average_gate_fidelity(const Mat& u, const Mat& v) {
+  const double d = static_cast<double>(u.rows());
+  const double f = gate_fidelity(u, v);
+  return (d * f * f + 1.0) / (d + 1.0);
+}
+
+}  // namespace nmrc

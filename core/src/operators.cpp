@@ -1,0 +1,164 @@
+#include "nmrc/core/operators.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <unsupported/Eigen/KroneckerProduct>
+
+#include "nmrc/core/error.hpp"
+
+namespace nmrc {
+
+Mat pauli(char axis) {
+  Mat m = Mat::Zero(2, 2);
+  switch (axis) {
+    case 'I':
+    case 'i':
+      m(0, 0) = m(1, 1) = 1.0;
+      break;
+    case 'X':
+    case 'x':
+      m(0, 1) = m(1, 0) = 1.0;
+      break;
+    case 'Y':
+    case 'y':
+      m(0, 1) = cplx(0, -1);
+      m(1, 0) = cplx(0, 1);
+      break;
+    case 'Z':
+    case 'z':
+      m(0, 0) = 1.0;
+      m(1, 1) = -1.0;
+      break;
+    default:
+      throw std::invalid_argument(std::string("pauli: unknown axis '") + axis + "'");
+  }
+  return m;
+}
+
+Mat sigma_plus() {
+  Mat m = Mat::Zero(2, 2);
+  m(1, 0) = 1.0;
+  return m;
+}
+
+Mat sigma_minus() {
+  Mat m = Mat::Zero(2, 2);
+  m(0, 1) = 1.0;
+  return m;
+}
+
+Mat kron(const Mat& a, const Mat& b) { return Eigen::kroneckerProduct(a, b).eval(); }
+
+Mat kron_all(const std::vector<Mat>& factors) {
+  Mat out = Mat::Identity(1, 1);
+  for (const auto& f : factors) out = kron(out, f);
+  return out;
+}
+
+namespace {
+void check_spins(const std::vector<int>& spins, int n) {
+  for (size_t i = 0; i < spins.size(); ++i) {
+    NMRC_CHECK(spins[i] >= 0 && spins[i] < n, "spin index out of range");
+    for (size_t j = 0; j < i; ++j) NMRC_CHECK(spins[i] != spins[j], "repeated spin index");
+  }
+}
+
+// Enumerates, for a local operator on `spins`, the base indices (local bits zero) and the
+// offsets of each local basis state, so that full index = base + offset[local].
+struct LocalIndex {
+  std::vector<int> offsets;  // 2^m offsets, local index bit (m-1-i) is spins[i]
+  std::vector<int> bases;    // 2^(n-m) base indices
+};
+
+LocalIndex local_index(const std::vector<int>& spins, int n) {
+  check_spins(spins, n);
+  const int m = static_cast<int>(spins.size());
+  LocalIndex li;
+  li.offsets.assign(1 << m, 0);
+  int mask = 0;
+  for (int l = 0; l < (1 << m); ++l) {
+    int off = 0;
+    for (int i = 0; i < m; ++i)
+      if ((l >> (m - 1 - i)) & 1) off |= 1 << (n - 1 - spins[i]);
+    li.offsets[l] = off;
+  }
+  for (int i = 0; i < m; ++i) mask |= 1 << (n - 1 - spins[i]);
+  li.bases.reserve(1 << (n - m));
+  for (int idx = 0; idx < (1 << n); ++idx)
+    if ((idx & mask) == 0) li.bases.push_back(idx);
+  return li;
+}
+}  // namespace
+
+Mat embed(const Mat& op, const std::vector<int>& spins, int n) {
+  const int m = static_cast<int>(spins.size());
+  NMRC_CHECK(op.rows() == (1 << m) && op.cols() == (1 << m), "operator size does not match spins");
+  const LocalIndex li = local_index(spins, n);
+  const int dim = 1 << n;
+  Mat out = Mat::Zero(dim, dim);
+  for (int base : li.bases)
+    for (int r = 0; r < (1 << m); ++r)
+      for (int c = 0; c < (1 << m); ++c) out(base + li.offsets[r], base + li.offsets[c]) = op(r, c);
+  return out;
+}
+
+Mat sigma(char axis, int k, int n) { return embed(pauli(axis), {k}, n); }
+
+Mat spin_op(char axis, int k, int n) { return 0.5 * sigma(axis, k, n); }
+
+Mat partial_trace(const Mat& rho, const std::vector<int>& keep, int n) {
+  NMRC_CHECK(rho.rows() == (1 << n) && rho.cols() == (1 << n), "matrix is not n-spin");
+  const int m = static_cast<int>(keep.size());
+  const LocalIndex li = local_index(keep, n);
+  Mat out = Mat::Zero(1 << m, 1 << m);
+  for (int r = 0; r < (1 << m); ++r)
+    for (int c = 0; c < (1 << m); ++c) {
+      cplx s = 0.0;
+      for (int base : li.bases) s += rho(base + li.offsets[r], base + li.offsets[c]);
+      out(r, c) = s;
+    }
+  return out;
+}
+
+void apply_local_left(Mat& mtx, const Mat& u, const std::vector<int>& spins, int n) {
+  const int m = static_cast<int>(spins.size());
+  NMRC_CHECK(u.rows() == (1 << m) && u.cols() == (1 << m), "operator size does not match spins");
+  NMRC_CHECK(mtx.rows() == (1 << n), "matrix is not n-spin");
+  const LocalIndex li = local_index(spins, n);
+  const int d = 1 << m;
+  Eigen::VectorXcd tmp(d);
+  const Eigen::Index cols = mtx.cols();
+  for (Eigen::Index c = 0; c < cols; ++c) {
+    for (int base : li.bases) {
+      for (int l = 0; l < d; ++l) tmp(l) = mtx(base + li.offsets[l], c);
+      for (int r = 0; r < d; ++r) {
+        cplx s = 0.0;
+        for (int l = 0; l < d; ++l) s += u(r, l) * tmp(l);
+        mtx(base + li.offsets[r], c) = s;
+      }
+    }
+  }
+}
+
+void apply_local(Mat& rho, const Mat& u, const std::vector<int>& spins, int n) {
+  apply_local_left(rho, u, spins, n);
+  // rho U^dag = (U rho^dag)^dag; rho stays Hermitian only in exact arithmetic, so apply on the
+  // adjoint explicitly rather than assuming it.
+  Mat t = rho.adjoint();
+  apply_local_left(t, u, spins, n);
+  rho = t.adjoint();
+}
+
+void apply_local(Vec& psi, const Mat& u, const std::vector<int>& spins, int n) {
+  Mat m = psi;
+  apply_local_left(m, u, spins, n);
+  psi = m.col(0);
+}
+
+int basis_index(const std::vector<int>& bits) {
+  int idx = 0;
+  for (int b : bits) idx = (idx << 1) | (b & 1);
+  return idx;
+}
+
+}  // namespace nmrc

@@ -1,0 +1,202 @@
+#include "nmrc/core/yaml_input.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "nmrc/core/io.hpp"
+
+namespace nmrc {
+
+YamlField::YamlField(YAML::Node node, std::string path, std::shared_ptr<const std::string> file)
+    : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)) {}
+
+namespace {
+std::string base_name(const std::string& path) {
+  const auto pos = path.find_last_of('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+YamlField parse(const std::string& text, const std::string& name) {
+  auto file = std::make_shared<const std::string>(name);
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (!root.IsDefined() || root.IsNull())
+      throw InputError(name + ":1:1: document is empty: expected a mapping of keys");
+    return YamlField(root, "", file);
+  } catch (const YAML::Exception& e) {
+    std::ostringstream os;
+    os << name << ":" << e.mark.line + 1 << ":" << e.mark.column + 1 << ": invalid YAML: " << e.msg;
+    throw InputError(os.str());
+  }
+}
+}  // namespace
+
+YamlField YamlField::load_file(const std::string& path) {
+  return parse(read_file(path), base_name(path));
+}
+
+YamlField YamlField::load_string(const std::string& text, const std::string& name) {
+  return parse(text, name);
+}
+
+std::string YamlField::location() const {
+  std::ostringstream os;
+  const YAML::Mark m = node_.Mark();
+  os << *file_;
+  if (m.line >= 0) os << ":" << m.line + 1 << ":" << m.column + 1;
+  return os.str();
+}
+
+std::string YamlField::value_text() const {
+  if (!node_.IsDefined() || node_.IsNull()) return "null";
+  if (node_.IsScalar()) return node_.Scalar();
+  YAML::Emitter em;
+  em.SetMapFormat(YAML::Flow);
+  em.SetSeqFormat(YAML::Flow);
+  em << node_;
+  std::string s = em.c_str();
+  if (s.size() > 80) s = s.substr(0, 77) + "...";
+  return s;
+}
+
+void YamlField::fail(const std::string& rule) const {
+  const std::string name = path_.empty() ? std::string("document") : path_;
+  throw InputError(location() + ": " + name + " = " + value_text() + ": " + rule);
+}
+
+const YamlField& YamlField::expect_map() const {
+  if (!node_.IsMap()) fail("must be a mapping of keys");
+  return *this;
+}
+
+const YamlField& YamlField::expect_sequence() const {
+  if (!node_.IsSequence()) fail("must be a list");
+  return *this;
+}
+
+namespace {
+std::string join_path(const std::string& base, const std::string& key) {
+  return base.empty() ? key : base + "." + key;
+}
+}  // namespace
+
+bool YamlField::has(const std::string& key) const {
+  return node_.IsMap() && node_[key].IsDefined();
+}
+
+std::optional<YamlField> YamlField::find(const std::string& key) const {
+  expect_map();
+  YAML::Node child = node_[key];
+  if (!child.IsDefined()) return std::nullopt;
+  return YamlField(child, join_path(path_, key), file_);
+}
+
+YamlField YamlField::at(const std::string& key) const {
+  auto f = find(key);
+  if (!f) {
+    const std::string name = join_path(path_, key);
+    throw InputError(location() + ": " + name + ": missing required key");
+  }
+  return *f;
+}
+
+void YamlField::allow_keys(std::initializer_list<const char*> allowed) const {
+  std::vector<std::string> v(allowed.begin(), allowed.end());
+  allow_keys(v);
+}
+
+void YamlField::allow_keys(const std::vector<std::string>& allowed) const {
+  expect_map();
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    const std::string key = it->first.as<std::string>();
+    bool ok = false;
+    for (const auto& a : allowed) ok = ok || (a == key);
+    if (!ok) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      YamlField k(it->first, join_path(path_, key), file_);
+      throw InputError(k.location() + ": " + join_path(path_, key) +
+                       ": unknown key (allowed: " + list + ")");
+    }
+  }
+}
+
+std::vector<YamlField> YamlField::items() const {
+  expect_sequence();
+  std::vector<YamlField> out;
+  for (size_t i = 0; i < node_.size(); ++i)
+    out.emplace_back(node_[i], path_ + "[" + std::to_string(i) + "]", file_);
+  return out;
+}
+
+std::vector<std::pair<std::string, YamlField>> YamlField::entries() const {
+  expect_map();
+  std::vector<std::pair<std::string, YamlField>> out;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    const std::string key = it->first.as<std::string>();
+    out.emplace_back(key, YamlField(it->second, join_path(path_, key), file_));
+  }
+  return out;
+}
+
+double YamlField::as_double() const {
+  if (!node_.IsScalar()) fail("must be a number");
+  double v = 0.0;
+  try {
+    v = node_.as<double>();
+  } catch (const YAML::Exception&) {
+    fail("must be a number");
+  }
+  if (!std::isfinite(v)) fail("must be a finite number");
+  return v;
+}
+
+double YamlField::as_positive() const {
+  const double v = as_double();
+  if (!(v > 0.0)) fail("must be > 0");
+  return v;
+}
+
+double YamlField::as_nonnegative() const {
+  const double v = as_double();
+  if (!(v >= 0.0)) fail("must be >= 0");
+  return v;
+}
+
+long YamlField::as_int() const {
+  if (!node_.IsScalar()) fail("must be an integer");
+  try {
+    return node_.as<long>();
+  } catch (const YAML::Exception&) {
+    fail("must be an integer");
+  }
+}
+
+bool YamlField::as_bool() const {
+  if (!node_.IsScalar()) fail("must be true or false");
+  try {
+    return node_.as<bool>();
+  } catch (const YAML::Exception&) {
+    fail("must be true or false");
+  }
+}
+
+std::string YamlField::as_string() const {
+  if (!node_.IsScalar()) fail("must be a text value");
+  return node_.Scalar();
+}
+
+std::vector<double> YamlField::as_double_list() const {
+  std::vector<double> out;
+  for (const auto& f : items()) out.push_back(f.as_double());
+  return out;
+}
+
+std::vector<std::string> YamlField::as_string_list() const {
+  std::vector<std::string> out;
+  for (const auto& f : items()) out.push_back(f.as_string());
+  return out;
+}
+
+}  // namespace nmrc

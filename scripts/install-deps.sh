@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages nmrc needs that are missing (run as root; no-op when all are
+# present). NMRC_WITH_BENCH=1 also installs QuTiP and matplotlib for the bench/ comparisons.
+set -euo pipefail
+packages=(build-essential cmake pkg-config libeigen3-dev libboost-dev libyaml-cpp-dev libfftw3-dev
+          doctest-dev liblbfgspp-dev libcli11-dev nlohmann-json3-dev gnuplot-nox)
+if [ "${NMRC_WITH_BENCH:-0}" = 1 ]; then packages+=(python3-qutip python3-matplotlib python3-numpy); fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+  echo "nmrc: missing Debian packages: ${missing[*]}" >&2
+  echo "nmrc: run as root: apt-get install ${missing[*]}" >&2
+  exit 2
+fi
+echo "nmrc: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,30 @@
+# Helpers for end-to-end CLI tests (sourced, not a test itself): run nmrc, check exit code and the first stderr line.
+# Usage in a test: source lib.sh; expect CODE 'REGEX' args...
+set -u
+NMRC="$1"
+SRC="$2"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+FAILS=0
+expect() {
+  local code="$1" regex="$2"
+  shift 2
+  local out err rc
+  "$NMRC" "$@" >"$WORK/out" 2>"$WORK/err"
+  rc=$?
+  if [ "$rc" != "$code" ]; then
+    echo "FAIL: nmrc $* exited $rc, expected $code"; head -3 "$WORK/err"; FAILS=$((FAILS + 1)); return
+  fi
+  if [ -n "$regex" ] && ! grep -Eq -- "$regex" "$WORK/out" "$WORK/err"; then
+    echo "FAIL: nmrc $*: output does not match /$regex/"; head -5 "$WORK/err" "$WORK/out"
+    FAILS=$((FAILS + 1)); return
+  fi
+  if [ "$code" = 2 ] && [ "$(wc -l <"$WORK/err")" -lt 1 ]; then
+    echo "FAIL: nmrc $*: exit 2 without an error line"; FAILS=$((FAILS + 1)); return
+  fi
+  echo "ok: nmrc $*"
+}
+finish() {
+  if [ "$FAILS" -gt 0 ]; then echo "$FAILS failed"; exit 1; fi
+  exit 0
+}

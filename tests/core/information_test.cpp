@@ -1,0 +1,66 @@
+#include "nmrc/core/information.hpp"
+
+#include <cmath>
+
+#include "nmrc/core/operators.hpp"
+#include "nmrc/core/states.hpp"
+#include "support/reference.hpp"
+
+using namespace nmrc;
+
+TEST_CASE("entropies and mutual information") {
+  SUBCASE("correctness") {
+    CHECK(von_neumann_entropy(Mat::Identity(4, 4) / 4.0) == doctest::Approx(std::log(4.0)));
+    Vec psi = Vec::Zero(4);
+    psi(1) = psi(2) = 1.0 / std::sqrt(2.0);  // Bell state
+    const Mat bell = pure_state(psi);
+    CHECK(von_neumann_entropy(bell) == doctest::Approx(0.0).epsilon(1e-12));
+    CHECK(mutual_information(bell, {0}, {1}, 2) == doctest::Approx(2 * std::log(2.0)));
+    const Mat a = ref::random_density(2, 1), b = ref::random_density(2, 2);
+    CHECK(mutual_information(kron(a, b), {0}, {1}, 2) == doctest::Approx(0.0).scale(1));
+    const Mat r = ref::random_density(8, 5);
+    CHECK(von_neumann_entropy(r) == doctest::Approx(ref::entropy(r)));
+    // S(rho||sigma) = -S(rho) - Tr rho ln sigma; for diagonal states the classical KL.
+    Mat p = Mat::Zero(2, 2), q = Mat::Zero(2, 2);
+    p(0, 0) = 0.7;
+    p(1, 1) = 0.3;
+    q(0, 0) = 0.4;
+    q(1, 1) = 0.6;
+    CHECK(relative_entropy(p, q) ==
+          doctest::Approx(0.7 * std::log(0.7 / 0.4) + 0.3 * std::log(0.3 / 0.6)));
+    CHECK(relative_entropy(r, r) == doctest::Approx(0.0).scale(1));
+    Mat pure0 = Mat::Zero(2, 2);
+    pure0(0, 0) = 1;
+    Mat pure1 = Mat::Zero(2, 2);
+    pure1(1, 1) = 1;
+    CHECK(std::isinf(relative_entropy(pure0, pure1)));
+  }
+}
+
+TEST_CASE("relative entropy of coherence") {
+  // Maximally coherent qubit |+>: C = ln 2. Diagonal states: C = 0.
+  Vec plus = Vec::Constant(2, 1.0 / std::sqrt(2.0));
+  CHECK(coherence_relative_entropy(pure_state(plus)) == doctest::Approx(std::log(2.0)));
+  CHECK(coherence_relative_entropy(thermal_qubit(0.7)) == doctest::Approx(0.0).scale(1));
+  const Mat r = ref::random_density(8, 9);
+  CHECK(coherence_relative_entropy(r) >= 0.0);
+}
+
+TEST_CASE("fidelities") {
+  const Mat r = ref::random_density(4, 1), s = ref::random_density(4, 2);
+  CHECK(uhlmann_fidelity(r, r) == doctest::Approx(1.0));
+  const double f = uhlmann_fidelity(r, s);
+  CHECK(f == doctest::Approx(uhlmann_fidelity(s, r)));
+  CHECK(f < 1.0);
+  // Pure states: |<a|b>|^2.
+  Vec a = Vec::Zero(2), b = Vec::Zero(2);
+  a(0) = 1;
+  b(0) = b(1) = 1.0 / std::sqrt(2.0);
+  CHECK(uhlmann_fidelity(pure_state(a), pure_state(b)) == doctest::Approx(0.5));
+  const Mat u = ref::random_unitary(4, 3);
+  CHECK(gate_fidelity(u, std::polar(1.0, 0.7) * u) == doctest::Approx(1.0));
+  CHECK(average_gate_fidelity(u, u) == doctest::Approx(1.0));
+  // X vs identity on one qubit: F = 0, average fidelity 1/3.
+  CHECK(gate_fidelity(pauli('I'), pauli('X')) == doctest::Approx(0.0));
+  CHECK(average_gate_fidelity(pauli('I'), pauli('X')) == doctest::Approx(1.0 / 3.0));
+}
