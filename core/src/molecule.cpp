@@ -65,6 +65,26 @@ std::string Molecule::labels_text() const {
   return s;
 }
 
+std::vector<int> Molecule::spins_on(int channel) const {
+  std::vector<int> out;
+  for (int k = 0; k < size(); ++k)
+    if (nuclei[k].channel == channels.at(channel).name) out.push_back(k);
+  return out;
+}
+
+Mat Molecule::control(int channel, char axis) const {
+  const int n = size();
+  Mat h = Mat::Zero(1 << n, 1 << n);
+  for (int k : spins_on(channel)) h += kTwoPi * spin_op(axis, k, n);
+  return h;
+}
+
+double Molecule::gamma_hz_per_gauss(int spin) const {
+  // gamma/2pi of 1H is 4257.7478 Hz/G (CODATA 2018); other nuclei scale with their Larmor
+  // frequency relative to 1H at the same field.
+  return 4257.7478 * channel_of(spin).larmor_mhz / proton_mhz;
+}
+
 Mat Molecule::hamiltonian(bool strong_coupling) const {
   const int n = size();
   const int dim = 1 << n;

@@ -69,6 +69,13 @@ struct Molecule {
   double j_hz(int a, int b) const;
   const Channel& channel_of(int spin) const;
   int channel_index(const std::string& name) const;
+  /// Indices of the spins driven and observed by channel `channel`.
+  std::vector<int> spins_on(int channel) const;
+  /// Control Hamiltonians of a channel in rad/s per Hz of amplitude:
+  /// 2 pi sum_{k on channel} I_x^k (axis 'x') or I_y^k (axis 'y').
+  Mat control(int channel, char axis) const;
+  /// Gyromagnetic ratio of spin k in Hz/G (for gradients), from the isotope.
+  double gamma_hz_per_gauss(int spin) const;
   /// "C1..C4" style list of labels for error messages.
   std::string labels_text() const;
 
