@@ -1,0 +1,90 @@
+#include "plot.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/io.hpp"
+
+namespace nmrc::cli {
+
+namespace {
+
+std::string quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string script(const Figure& fig, const std::string& terminal, const std::string& out) {
+  std::ostringstream os;
+  os.precision(10);
+  int block = 0;
+  for (const auto& p : fig.panels)
+    for (const auto& s : p.series) {
+      os << "$d" << block++ << " << EOD\n";
+      for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
+        os << s.x[i] << " " << s.y[i] << "\n";
+      os << "EOD\n";
+    }
+  os << "set terminal " << terminal << " size " << fig.width_px << "," << fig.height_px
+     << " font \"sans,11\"\n";
+  os << "set output " << quote(out) << "\n";
+  os << "set grid lc rgb '#dddddd'\n";
+  if (fig.panels.size() > 1 || !fig.title.empty())
+    os << "set multiplot layout " << fig.rows << "," << fig.cols
+       << (fig.title.empty() ? "" : " title " + quote(fig.title)) << "\n";
+  block = 0;
+  for (const auto& p : fig.panels) {
+    os << "set title " << quote(p.title) << "\nset xlabel " << quote(p.xlabel) << "\nset ylabel "
+       << quote(p.ylabel) << "\nset key " << p.key << "\n";
+    os << (p.reverse_x ? "set xrange [*:*] reverse\n" : "set xrange [*:*] noreverse\n");
+    os << "unset label\n";
+    int li = 1;
+    for (const auto& l : p.labels)
+      os << "set label " << li++ << " " << quote(l.text) << " at " << l.x << "," << l.y
+         << " center front font \",8\"\n";
+    os << "plot ";
+    for (size_t i = 0; i < p.series.size(); ++i) {
+      const auto& s = p.series[i];
+      if (i) os << ", ";
+      os << "$d" << block++ << " using 1:2 with " << s.style << " lw " << s.width;
+      if (s.color >= 0) os << " lc " << s.color;
+      if (s.dashed) os << " dt 2";
+      os << " title " << quote(s.title);
+    }
+    if (p.series.empty()) os << "NaN notitle";
+    os << "\n";
+  }
+  if (fig.panels.size() > 1 || !fig.title.empty()) os << "unset multiplot\n";
+  os << "set output\n";
+  return os.str();
+}
+
+void render(const Figure& fig, const std::string& terminal, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  FILE* gp = ::popen("gnuplot 2>&1", "w");
+  if (!gp) throw InputError(path + ": cannot start gnuplot (apt-get install gnuplot-nox)");
+  const std::string s = script(fig, terminal, tmp);
+  std::fwrite(s.data(), 1, s.size(), gp);
+  const int rc = ::pclose(gp);
+  if (rc != 0) {
+    std::remove(tmp.c_str());
+    throw InputError(path + ": gnuplot failed (exit " + std::to_string(rc) +
+                     "; is gnuplot-nox installed?)");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw InputError(path + ": cannot write plot");
+}
+
+}  // namespace
+
+void write_figure(const Figure& fig, const std::string& base_path) {
+  render(fig, "pngcairo", base_path + ".png");
+  render(fig, "svg dynamic", base_path + ".svg");
+}
+
+}  // namespace nmrc::cli

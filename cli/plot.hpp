@@ -1,0 +1,44 @@
+// Pictures for people: multi-panel line plots written as PNG and SVG through gnuplot
+// (Debian gnuplot-nox). Data travel inline in the gnuplot script; outputs are written to
+// temporary files and renamed, so a failed plot never leaves a half-written picture.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace nmrc::cli {
+
+struct Series {
+  std::string title;
+  std::vector<double> x, y;
+  std::string style = "lines";  ///< gnuplot style: lines, points, linespoints, impulses, steps
+  bool dashed = false;
+  int color = -1;  ///< gnuplot linecolor index; -1 = automatic
+  double width = 2.0;
+};
+
+struct TextLabel {
+  double x = 0, y = 0;
+  std::string text;
+};
+
+struct Panel {
+  std::string title, xlabel, ylabel;
+  std::vector<Series> series;
+  std::vector<TextLabel> labels;
+  bool reverse_x = false;  ///< e.g. ppm axes run right to left
+  std::string key = "top right";
+};
+
+struct Figure {
+  std::string title;
+  int rows = 1, cols = 1;
+  int width_px = 1000, height_px = 700;
+  std::vector<Panel> panels;  ///< row-major
+};
+
+/// Renders `fig` to base_path + ".png" and base_path + ".svg". Throws nmrc::InputError when
+/// gnuplot is missing or fails (the message says which package to install).
+void write_figure(const Figure& fig, const std::string& base_path);
+
+}  // namespace nmrc::cli
