@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <thread>
 #include <unsupported/Eigen/KroneckerProduct>
 
 #include "nmrc/core/error.hpp"
@@ -140,13 +141,75 @@ void apply_local_left(Mat& mtx, const Mat& u, const std::vector<int>& spins, int
   }
 }
 
-void apply_local(Mat& rho, const Mat& u, const std::vector<int>& spins, int n) {
-  apply_local_left(rho, u, spins, n);
-  // rho U^dag = (U rho^dag)^dag; rho stays Hermitian only in exact arithmetic, so apply on the
-  // adjoint explicitly rather than assuming it.
-  Mat t = rho.adjoint();
-  apply_local_left(t, u, spins, n);
-  rho = t.adjoint();
+namespace {
+
+// Nonzero pattern of a small operator, row by row, so that sparse gates (partial SWAPs,
+// controlled gates) cost only their nonzeros.
+struct SparseRows {
+  std::vector<std::vector<std::pair<int, cplx>>> rows;
+};
+
+SparseRows sparse_rows(const Mat& u) {
+  SparseRows s;
+  s.rows.resize(u.rows());
+  for (Eigen::Index r = 0; r < u.rows(); ++r)
+    for (Eigen::Index c = 0; c < u.cols(); ++c)
+      if (u(r, c) != cplx(0.0)) s.rows[r].emplace_back(static_cast<int>(c), u(r, c));
+  return s;
+}
+
+}  // namespace
+
+int default_thread_count(Eigen::Index dim) {
+  // Below 512 x 512 the work (a few ms at most) does not pay for starting threads.
+  if (dim < 512) return 1;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(std::min(hw, 8u));
+}
+
+void apply_local(Mat& rho, const Mat& u, const std::vector<int>& spins, int n, int threads) {
+  const int m = static_cast<int>(spins.size());
+  NMRC_CHECK(u.rows() == (1 << m) && u.cols() == (1 << m), "operator size does not match spins");
+  NMRC_CHECK(rho.rows() == (1 << n) && rho.cols() == (1 << n), "matrix is not n-spin");
+  const LocalIndex li = local_index(spins, n);
+  const int d = 1 << m;
+  const SparseRows su = sparse_rows(u);
+  // In place, block by block: for every pair (row base, column base) the d x d block B of rho
+  // on the local indices becomes U B U^dagger. Column bases are split across threads; each
+  // block is owned by exactly one thread.
+  const auto work = [&](size_t cb_begin, size_t cb_end) {
+    std::vector<cplx> b(d * d), t(d * d);
+    for (size_t ci = cb_begin; ci < cb_end; ++ci) {
+      const int cb = li.bases[ci];
+      for (int rb : li.bases) {
+        for (int c = 0; c < d; ++c)
+          for (int r = 0; r < d; ++r) b[r * d + c] = rho(rb + li.offsets[r], cb + li.offsets[c]);
+        for (int r = 0; r < d; ++r)  // t = U b
+          for (int c = 0; c < d; ++c) {
+            cplx s = 0.0;
+            for (const auto& [l, v] : su.rows[r]) s += v * b[l * d + c];
+            t[r * d + c] = s;
+          }
+        for (int c = 0; c < d;
+             ++c)  // rho block = t U^dag: (t U^dag)(r,c) = sum_l t(r,l) conj U(c,l)
+          for (int r = 0; r < d; ++r) {
+            cplx s = 0.0;
+            for (const auto& [l, v] : su.rows[c]) s += t[r * d + l] * std::conj(v);
+            rho(rb + li.offsets[r], cb + li.offsets[c]) = s;
+          }
+      }
+    }
+  };
+  const size_t nb = li.bases.size();
+  int nt = threads > 0 ? threads : default_thread_count(rho.rows());
+  nt = static_cast<int>(std::min<size_t>(static_cast<size_t>(nt), nb));
+  if (nt <= 1) {
+    work(0, nb);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int i = 0; i < nt; ++i) pool.emplace_back(work, nb * i / nt, nb * (i + 1) / nt);
+  for (auto& th : pool) th.join();
 }
 
 void apply_local(Vec& psi, const Mat& u, const std::vector<int>& spins, int n) {
