@@ -174,8 +174,10 @@ Trajectory run_collision_model(const ModelParams& params,
 
   std::vector<double> prev_energy = e0;
   CollisionStart start;
-  // Records the state after an interaction; rho_sr empty for the initial state.
+  // Records the state after an interaction; rho_sr null for the initial state. Without the
+  // entropic observables rho_now may be rho_SR itself (energies and AT need no partial trace).
   auto record = [&](int step, int collision, int acting, const Mat& rho_now, const Mat* rho_sr) {
+    const int nn = std::countr_zero(static_cast<unsigned>(rho_now.rows()));
     StepRecord rec;
     rec.step = step;
     rec.collision = collision;
@@ -185,7 +187,7 @@ Trajectory run_collision_model(const ModelParams& params,
     rec.step_heat.resize(n);
     rec.system_energy = 0.0;
     for (int k = 0; k < n; ++k) {
-      rec.energy[k] = subsystem_energy(rho_now, k, n);
+      rec.energy[k] = subsystem_energy(rho_now, k, nn);
       rec.heat_released[k] = e0[k] - rec.energy[k];
       rec.step_heat[k] = prev_energy[k] - rec.energy[k];
       rec.system_energy += rec.energy[k];
@@ -235,9 +237,10 @@ Trajectory run_collision_model(const ModelParams& params,
       }
     }
     traj.steps.push_back(std::move(rec));
-    if (observer) observer(traj.steps.back(), rho_now, rho_sr);
+    if (observer) observer(traj.steps.back(), rho_now, rho_sr);  // rho_now is rho_S here
   };
 
+  const bool need_rho_s = params.information || static_cast<bool>(observer);
   record(0, 0, -1, rho_s, nullptr);
   int step = 0;
   for (int col = 1; col <= params.collisions; ++col) {
@@ -265,14 +268,18 @@ Trajectory run_collision_model(const ModelParams& params,
     if (params.interaction == Interaction::kCascade) {
       for (int k : params.order) {
         apply_local(rho_sr, u_pair, {k, n}, ns, params.threads);
-        const Mat now = trace_out_bath(rho_sr);
-        record(++step, col, k, now, &rho_sr);
+        if (need_rho_s)
+          record(++step, col, k, trace_out_bath(rho_sr), &rho_sr);
+        else
+          record(++step, col, k, rho_sr, &rho_sr);
         acted_at[k] = step;
       }
     } else {
       u_sim->apply(rho_sr);
-      const Mat now = trace_out_bath(rho_sr);
-      record(++step, col, n, now, &rho_sr);
+      if (need_rho_s)
+        record(++step, col, n, trace_out_bath(rho_sr), &rho_sr);
+      else
+        record(++step, col, n, rho_sr, &rho_sr);
       for (int k = 0; k < n; ++k) acted_at[k] = step;
     }
     rho_s = trace_out_bath(rho_sr);

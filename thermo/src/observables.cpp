@@ -1,5 +1,6 @@
 #include "nmrc/thermo/observables.hpp"
 
+#include <bit>
 #include <cmath>
 
 #include "nmrc/core/operators.hpp"
@@ -45,12 +46,19 @@ std::vector<std::vector<double>> coherence_weights(const ModelParams& params) {
   return w;
 }
 
+namespace {
+// Spins of a 2^s x 2^s matrix: n for rho_S, n + 1 for rho_SR (R last, so subsystem indices
+// are the same and sums over the extra bit trace R out).
+int spins_of(const Mat& rho) { return std::countr_zero(static_cast<unsigned>(rho.rows())); }
+}  // namespace
+
 std::vector<double> one_way_coherences(const Mat& rho, const std::vector<std::vector<double>>& w) {
   const int n = static_cast<int>(w.size());
+  const int ns = spins_of(rho);
   std::vector<double> c(n, 0.0);
   for (int k = 0; k < n; ++k)
     for (int p = 0; p < n; ++p)
-      if (w[p][k] != 0.0) c[k] += w[p][k] * pair_coherence(rho, p, k, n);
+      if (w[p][k] != 0.0) c[k] += w[p][k] * pair_coherence(rho, p, k, ns);
   return c;
 }
 
@@ -75,11 +83,12 @@ int ApparentTemperature::current_sign(double bath_temperature) const {
 ApparentTemperatures apparent_temperatures(const Mat& rho,
                                            const std::vector<std::vector<double>>& w) {
   const int n = static_cast<int>(w.size());
+  const int ns = spins_of(rho);
   ApparentTemperatures r;
   r.one_way = one_way_coherences(rho, w);
   double sp0 = 0.0, sp1 = 0.0, sc = 0.0;
   for (int k = 0; k < n; ++k) {
-    const auto [p0, p1] = subsystem_populations(rho, k, n);
+    const auto [p0, p1] = subsystem_populations(rho, k, ns);
     r.subsystem.push_back(apparent_temperature(p0, p1, r.one_way[k]));
     sp0 += p0;
     sp1 += p1;

@@ -24,7 +24,8 @@ double pair_coherence(const Mat& rho, int p, int k, int n);
 /// 1/2 for every p != k (the symmetric second-order expansion of exp(-i tau sum_k H_kR)).
 std::vector<std::vector<double>> coherence_weights(const ModelParams& params);
 
-/// C_k = sum_p w(p -> k) (<s-^p s+^k> + <s+^p s-^k>): Eq. (47) for the cascade.
+/// C_k = sum_p w(p -> k) (<s-^p s+^k> + <s+^p s-^k>): Eq. (47) for the cascade. `rho` may be
+/// rho_S (n spins) or rho_SR (n + 1 spins, R last): expectations of S operators are the same.
 std::vector<double> one_way_coherences(const Mat& rho, const std::vector<std::vector<double>>& w);
 
 /// An apparent temperature AT = 1 / ln((P0 + C)/(P1 + C)) (Eqs. (49), (54)). Undefined (empty)
