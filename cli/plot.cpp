@@ -1,5 +1,6 @@
 #include "plot.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -43,6 +44,10 @@ std::string script(const Figure& fig, const std::string& terminal, const std::st
     os << "set title " << quote(p.title) << "\nset xlabel " << quote(p.xlabel) << "\nset ylabel "
        << quote(p.ylabel) << "\nset key " << p.key << "\n";
     os << (p.reverse_x ? "set xrange [*:*] reverse\n" : "set xrange [*:*] noreverse\n");
+    if (std::isfinite(p.ymin) && std::isfinite(p.ymax))
+      os << "set yrange [" << p.ymin << ":" << p.ymax << "]\n";
+    else
+      os << "set yrange [*:*]\n";
     os << "unset label\n";
     int li = 1;
     for (const auto& l : p.labels)

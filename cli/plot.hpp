@@ -3,6 +3,8 @@
 // temporary files and renamed, so a failed plot never leaves a half-written picture.
 #pragma once
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,9 @@ struct Panel {
   std::vector<Series> series;
   std::vector<TextLabel> labels;
   bool reverse_x = false;  ///< e.g. ppm axes run right to left
+  /// Fixed y range when both are finite (default: automatic).
+  double ymin = std::numeric_limits<double>::quiet_NaN();
+  double ymax = std::numeric_limits<double>::quiet_NaN();
   std::string key = "top right";
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <thread>
 #include <unsupported/Eigen/KroneckerProduct>
 
 #include "nmrc/core/error.hpp"
@@ -140,13 +141,130 @@ void apply_local_left(Mat& mtx, const Mat& u, const std::vector<int>& spins, int
   }
 }
 
-void apply_local(Mat& rho, const Mat& u, const std::vector<int>& spins, int n) {
-  apply_local_left(rho, u, spins, n);
-  // rho U^dag = (U rho^dag)^dag; rho stays Hermitian only in exact arithmetic, so apply on the
-  // adjoint explicitly rather than assuming it.
-  Mat t = rho.adjoint();
-  apply_local_left(t, u, spins, n);
-  rho = t.adjoint();
+namespace {
+
+// Nonzero entries of a small operator, row by row, so that sparse gates (partial SWAPs,
+// controlled gates) cost only their nonzeros. Real arithmetic: std::complex's operator* calls
+// the NaN-recovering __muldc3 without -ffast-math, several times slower in this kernel.
+struct SparseRows {
+  struct Entry {
+    int l;
+    double re, im;
+  };
+  std::vector<int> start;  // row r: entries[start[r] .. start[r+1])
+  std::vector<Entry> entries;
+};
+
+SparseRows sparse_rows(const Mat& u) {
+  SparseRows s;
+  for (Eigen::Index r = 0; r < u.rows(); ++r) {
+    s.start.push_back(static_cast<int>(s.entries.size()));
+    for (Eigen::Index c = 0; c < u.cols(); ++c)
+      if (u(r, c) != cplx(0.0))
+        s.entries.push_back({static_cast<int>(c), u(r, c).real(), u(r, c).imag()});
+  }
+  s.start.push_back(static_cast<int>(s.entries.size()));
+  return s;
+}
+
+}  // namespace
+
+int default_thread_count(Eigen::Index dim) {
+  // Below 512 x 512 the work (a few ms at most) does not pay for starting threads.
+  if (dim < 512) return 1;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(std::min(hw, 8u));
+}
+
+namespace {
+
+// One thread's share of apply_local: column bases [cb_begin, cb_end). D is the local dimension
+// (compile-time for 1- and 2-spin gates so the small loops unroll; 0 = dynamic `d`).
+template <int D>
+void apply_local_blocks(cplx* data, size_t ld, const LocalIndex& li, const SparseRows& su, int d,
+                        size_t cb_begin, size_t cb_end) {
+  if constexpr (D > 0) d = D;
+  constexpr int kMax = D > 0 ? D * D : 1;
+  std::vector<double> heap(D > 0 ? 0 : 4 * d * d);
+  double stack[4 * kMax];
+  double* br = D > 0 ? stack : heap.data();
+  double* bi = br + d * d;
+  double* tr = bi + d * d;
+  double* ti = tr + d * d;
+  std::vector<cplx*> col(d);
+  for (size_t ci = cb_begin; ci < cb_end; ++ci) {
+    const size_t cb = static_cast<size_t>(li.bases[ci]);
+    for (int c = 0; c < d; ++c) col[c] = data + (cb + li.offsets[c]) * ld;
+    for (int rb : li.bases) {
+      bool zero = true;
+      for (int c = 0; c < d; ++c)
+        for (int r = 0; r < d; ++r) {
+          const cplx v = col[c][rb + li.offsets[r]];
+          br[r * d + c] = v.real();
+          bi[r * d + c] = v.imag();
+          zero = zero && v.real() == 0.0 && v.imag() == 0.0;
+        }
+      if (zero) continue;          // U 0 U^dag = 0: zero blocks cost only their load
+      for (int r = 0; r < d; ++r)  // t = U b
+        for (int c = 0; c < d; ++c) {
+          double sr = 0.0, si = 0.0;
+          for (int e = su.start[r]; e < su.start[r + 1]; ++e) {
+            const auto& x = su.entries[e];
+            const double yr = br[x.l * d + c], yi = bi[x.l * d + c];
+            sr += x.re * yr - x.im * yi;
+            si += x.re * yi + x.im * yr;
+          }
+          tr[r * d + c] = sr;
+          ti[r * d + c] = si;
+        }
+      // rho block = t U^dag: (t U^dag)(r, c) = sum_l t(r, l) conj(U(c, l)).
+      for (int c = 0; c < d; ++c)
+        for (int r = 0; r < d; ++r) {
+          double sr = 0.0, si = 0.0;
+          for (int e = su.start[c]; e < su.start[c + 1]; ++e) {
+            const auto& x = su.entries[e];
+            const double yr = tr[r * d + x.l], yi = ti[r * d + x.l];
+            sr += yr * x.re + yi * x.im;
+            si += yi * x.re - yr * x.im;
+          }
+          col[c][rb + li.offsets[r]] = cplx(sr, si);
+        }
+    }
+  }
+}
+
+}  // namespace
+
+void apply_local(Mat& rho, const Mat& u, const std::vector<int>& spins, int n, int threads) {
+  const int m = static_cast<int>(spins.size());
+  NMRC_CHECK(u.rows() == (1 << m) && u.cols() == (1 << m), "operator size does not match spins");
+  NMRC_CHECK(rho.rows() == (1 << n) && rho.cols() == (1 << n), "matrix is not n-spin");
+  const LocalIndex li = local_index(spins, n);
+  const int d = 1 << m;
+  const SparseRows su = sparse_rows(u);
+  const size_t ld = static_cast<size_t>(rho.rows());
+  cplx* const data = rho.data();
+  // In place, block by block: for every pair (row base, column base) the d x d block B of rho
+  // on the local indices becomes U B U^dagger. Column bases are split across threads; each
+  // block is owned by exactly one thread.
+  const auto work = [&](size_t cb_begin, size_t cb_end) {
+    if (d == 2)
+      apply_local_blocks<2>(data, ld, li, su, d, cb_begin, cb_end);
+    else if (d == 4)
+      apply_local_blocks<4>(data, ld, li, su, d, cb_begin, cb_end);
+    else
+      apply_local_blocks<0>(data, ld, li, su, d, cb_begin, cb_end);
+  };
+  const size_t nb = li.bases.size();
+  int nt = threads > 0 ? threads : default_thread_count(rho.rows());
+  nt = static_cast<int>(std::min<size_t>(static_cast<size_t>(nt), nb));
+  if (nt <= 1) {
+    work(0, nb);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int i = 0; i < nt; ++i) pool.emplace_back(work, nb * i / nt, nb * (i + 1) / nt);
+  for (auto& th : pool) th.join();
 }
 
 void apply_local(Vec& psi, const Mat& u, const std::vector<int>& spins, int n) {

@@ -34,8 +34,13 @@ Mat spin_op(char axis, int k, int n);
 /// Partial trace of an n-spin operator keeping `keep` (sorted order kept as given).
 Mat partial_trace(const Mat& rho, const std::vector<int>& keep, int n);
 
-/// rho <- U rho U^dagger for a 2^m x 2^m unitary U on spins `spins`, in O(2^m * 4^n) work.
-void apply_local(Mat& rho, const Mat& u, const std::vector<int>& spins, int n);
+/// rho <- U rho U^dagger for a 2^m x 2^m operator U on spins `spins`, in place, in
+/// O(nnz(U) * 2 * 4^(n-m) * 2^m) work (zero entries of U cost nothing). `threads` = 0 picks
+/// default_thread_count(2^n); the column blocks are split across that many std::threads.
+void apply_local(Mat& rho, const Mat& u, const std::vector<int>& spins, int n, int threads = 0);
+/// Threads apply_local uses for a dim x dim matrix when not told: 1 below dim 512, else the
+/// hardware concurrency (at most 8).
+int default_thread_count(Eigen::Index dim);
 /// psi <- U psi for a 2^m x 2^m operator U on spins `spins`.
 void apply_local(Vec& psi, const Mat& u, const std::vector<int>& spins, int n);
 /// M <- U M (left multiplication only), the building block of apply_local.

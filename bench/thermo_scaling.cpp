@@ -1,0 +1,117 @@
+// Time per collision of the cascade collision model for n = 3..12 subsystems (n + 1 spins with
+// the bath particle), with 1 thread and with every core in apply_local, with and without the
+// entropic observables. Writes a Markdown table to stdout and, given a path, to that file.
+// Usage: thermo_scaling [RESULT.md] [NMAX]
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "nmrc/thermo/collision.hpp"
+
+using namespace nmrc;
+using namespace nmrc::thermo;
+
+namespace {
+
+ModelParams params(int n, int collisions, int threads, bool information) {
+  ModelParams p;
+  for (int k = 0; k < n; ++k) {
+    p.names.push_back("S" + std::to_string(k + 1));
+    p.temperatures.push_back(1.0);
+    p.order.push_back(k);
+  }
+  // Physical for every n: |c| <= 1 / max_m m(n - m) on all pairs (Johnson-graph bound).
+  const double c = -0.9 / ((n / 2) * (n - n / 2));
+  for (int a = 0; a < n; ++a)
+    for (int b = a + 1; b < n; ++b) p.coherences.push_back({a, b, c});
+  p.bath_temperature = 0.9;
+  p.g = 20;
+  p.tau = 0.01;
+  p.collisions = collisions;
+  p.threads = threads;
+  p.information = information;
+  return p;
+}
+
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec + ru.ru_stime.tv_sec +
+         1e-6 * ru.ru_stime.tv_usec;
+}
+
+struct Timing {
+  double wall_per_collision, cpu_per_collision;
+};
+
+Timing time_run(const ModelParams& p) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const double c0 = cpu_seconds();
+  const Trajectory t = run_collision_model(p);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = cpu_seconds() - c0;
+  if (t.steps.size() != static_cast<size_t>(1 + p.collisions * p.n())) std::abort();
+  return {wall / p.collisions, cpu / p.collisions};
+}
+
+std::string ms(double s) {
+  char b[32];
+  std::snprintf(b, sizeof b, s < 0.01 ? "%.3f" : "%.1f", 1e3 * s);
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int nmax = argc > 2 ? std::atoi(argv[2]) : 12;
+  const unsigned hw = std::thread::hardware_concurrency();
+  std::ostringstream os;
+  os << "# Collision-model scaling (cascade, R fresh each collision)\n\n"
+     << "Command: `build/bench/thermo_scaling bench/results/thermo_scaling.md` (Release). "
+     << "Machine: " << hw << " hardware threads, shared with other jobs while measured, so "
+     << "wall time can exceed CPU time. Per collision: n two-spin partial SWAPs applied with "
+        "core's in-place `apply_local` on the 2^(n+1) x 2^(n+1) density matrix, R traced out "
+        "and re-appended; energies, heat, C_k and AT_k recorded after every interaction. "
+        "'+ information' adds S(rho_S) by excitation sectors, C(rho_S), F, I(S:R), I(S_k:R) and "
+        "the resource checks after every interaction.\n\n"
+     << "| n | spins | collisions timed | 1 thread wall ms/collision | " << hw
+     << " threads wall ms/collision | " << hw
+     << " threads CPU ms/collision | + information, wall ms/collision |\n"
+     << "|---|---|---|---|---|---|---|\n";
+  std::fputs(os.str().c_str(), stdout);
+  for (int n = 3; n <= nmax; ++n) {
+    const int cols = n <= 7 ? 50 : (n <= 9 ? 10 : (n == 10 ? 5 : 2));
+    const Timing one = time_run(params(n, cols, 1, false));
+    const Timing all = time_run(params(n, cols, 0, false));
+    std::string info = "-";
+    if (n <= 10) info = ms(time_run(params(n, std::max(2, cols / 2), 0, true)).wall_per_collision);
+    std::ostringstream row;
+    row << "| " << n << " | " << n + 1 << " | " << cols << " | " << ms(one.wall_per_collision)
+        << " | " << ms(all.wall_per_collision) << " | " << ms(all.cpu_per_collision) << " | "
+        << info << " |\n";
+    std::fputs(row.str().c_str(), stdout);
+    std::fflush(stdout);
+    os << row.str();
+  }
+  // The yardstick: 100 collisions at n = 10, all observables off and on.
+  if (nmax >= 10) {
+    for (bool info : {false, true}) {
+      const auto t0 = std::chrono::steady_clock::now();
+      run_collision_model(params(10, 100, 0, info));
+      const double wall =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::ostringstream row;
+      row << "\n100 collisions at n = 10" << (info ? " with information" : "") << ": " << wall
+          << " s wall\n";
+      std::fputs(row.str().c_str(), stdout);
+      os << row.str();
+    }
+  }
+  if (argc > 1) std::ofstream(argv[1]) << os.str();
+  return 0;
+}

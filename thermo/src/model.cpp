@@ -1,0 +1,162 @@
+#include "nmrc/thermo/model.hpp"
+
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <stdexcept>
+
+#include "nmrc/core/operators.hpp"
+
+namespace nmrc::thermo {
+
+void ModelParams::validate() const {
+  const int nn = n();
+  if (nn < 1) throw std::invalid_argument("at least one subsystem is needed");
+  if (static_cast<int>(names.size()) != nn)
+    throw std::invalid_argument("names and temperatures differ in length");
+  for (double t : temperatures)
+    if (!(t > 0.0)) throw std::invalid_argument("temperature must be > 0");
+  if (!(bath_temperature > 0.0)) throw std::invalid_argument("bath temperature must be > 0");
+  if (!(tau > 0.0)) throw std::invalid_argument("tau must be > 0");
+  if (!std::isfinite(g)) throw std::invalid_argument("g must be finite");
+  if (collisions < 1) throw std::invalid_argument("collisions must be >= 1");
+  std::vector<int> seen(nn, 0);
+  if (static_cast<int>(order.size()) != nn)
+    throw std::invalid_argument("order must name every subsystem once");
+  for (int k : order) {
+    if (k < 0 || k >= nn || seen[k]++) throw std::invalid_argument("order is not a permutation");
+  }
+  for (const auto& c : coherences)
+    if (c.p < 0 || c.q < 0 || c.p >= nn || c.q >= nn || c.p == c.q)
+      throw std::invalid_argument("coherence pair must name two different subsystems");
+}
+
+std::pair<double, double> populations(double temperature) {
+  const double p0 = 1.0 / (1.0 + std::exp(-1.0 / temperature));
+  return {p0, 1.0 - p0};
+}
+
+Mat initial_state(const std::vector<double>& temperatures, const std::vector<Coherence>& coh) {
+  const int n = static_cast<int>(temperatures.size());
+  const int dim = 1 << n;
+  std::vector<std::pair<double, double>> pop;
+  for (double t : temperatures) pop.push_back(populations(t));
+  auto pk = [&](int k, int bit) { return bit ? pop[k].second : pop[k].first; };
+  Mat rho = Mat::Zero(dim, dim);
+  for (int i = 0; i < dim; ++i) {
+    double w = 1.0;
+    for (int k = 0; k < n; ++k) w *= pk(k, spin_bit(i, k, n));
+    rho(i, i) = w;
+  }
+  // Eq. (S5): chi_pq = (x)_{k != p,q} rho_k^th (x) sqrt(P_p^0 P_p^1 P_q^0 P_q^1)
+  // |0_p 1_q><1_p 0_q|; p < q or p > q both mean "row has p = 0, q = 1".
+  for (const auto& c : coh) {
+    const int bp = 1 << (n - 1 - c.p), bq = 1 << (n - 1 - c.q);
+    const double amp =
+        std::sqrt(pop[c.p].first * pop[c.p].second * pop[c.q].first * pop[c.q].second);
+    for (int i = 0; i < dim; ++i) {
+      if ((i & bp) || !(i & bq)) continue;  // row: p = 0, q = 1
+      const int j = (i | bp) & ~bq;         // column: p = 1, q = 0, others equal
+      double w = amp;
+      for (int k = 0; k < n; ++k)
+        if (k != c.p && k != c.q) w *= pk(k, spin_bit(i, k, n));
+      rho(i, j) += c.c * w;
+      rho(j, i) += std::conj(c.c) * w;
+    }
+  }
+  return rho;
+}
+
+std::vector<std::vector<int>> excitation_sectors(int n) {
+  std::vector<std::vector<int>> s(n + 1);
+  for (int i = 0; i < (1 << n); ++i) s[std::popcount(static_cast<unsigned>(i))].push_back(i);
+  return s;
+}
+
+namespace {
+
+// True when every element outside the excitation-number blocks is below tol.
+bool block_diagonal(const Mat& rho, int n, double tol) {
+  const int dim = 1 << n;
+  for (int j = 0; j < dim; ++j) {
+    const int cj = std::popcount(static_cast<unsigned>(j));
+    for (int i = 0; i < dim; ++i)
+      if (std::popcount(static_cast<unsigned>(i)) != cj && std::abs(rho(i, j)) > tol) return false;
+  }
+  return true;
+}
+
+// Eigenvalues of the Hermitian matrix, by excitation sectors when it is block diagonal.
+std::vector<double> eigenvalues(const Mat& rho, int n) {
+  std::vector<double> ev;
+  if (!block_diagonal(rho, n, 1e-13)) {
+    Eigen::SelfAdjointEigenSolver<Mat> es(rho, Eigen::EigenvaluesOnly);
+    for (Eigen::Index i = 0; i < es.eigenvalues().size(); ++i) ev.push_back(es.eigenvalues()(i));
+    return ev;
+  }
+  for (const auto& idx : excitation_sectors(n)) {
+    const int d = static_cast<int>(idx.size());
+    Mat b(d, d);
+    for (int c = 0; c < d; ++c)
+      for (int r = 0; r < d; ++r) b(r, c) = rho(idx[r], idx[c]);
+    if (d == 1) {
+      ev.push_back(b(0, 0).real());
+      continue;
+    }
+    Eigen::SelfAdjointEigenSolver<Mat> es(b, Eigen::EigenvaluesOnly);
+    for (int i = 0; i < d; ++i) ev.push_back(es.eigenvalues()(i));
+  }
+  return ev;
+}
+
+}  // namespace
+
+double min_eigenvalue(const Mat& rho, int n) {
+  const auto ev = eigenvalues(rho, n);
+  return *std::min_element(ev.begin(), ev.end());
+}
+
+double entropy(const Mat& rho, int n) {
+  double s = 0.0;
+  for (double l : eigenvalues(rho, n))
+    if (l > 1e-15) s -= l * std::log(l);
+  return s;
+}
+
+PositivityReport check_positivity(const std::vector<double>& temperatures,
+                                  const std::vector<Coherence>& coh, double tol) {
+  const int n = static_cast<int>(temperatures.size());
+  PositivityReport r;
+  double cmax = 0.0;
+  for (const auto& c : coh) cmax = std::max(cmax, std::abs(c.c));
+  auto min_eig = [&](double s) {
+    std::vector<Coherence> scaled = coh;
+    for (auto& c : scaled) c.c *= s;
+    return min_eigenvalue(initial_state(temperatures, scaled), n);
+  };
+  r.min_eigenvalue = min_eig(1.0);
+  r.ok = r.min_eigenvalue >= -tol;
+  r.max_lambda = cmax;
+  if (r.ok) return r;
+  // The smallest eigenvalue of an affine matrix family is concave in s and positive at s = 0
+  // (a product of full-rank thermal states), so {s : min_eig(s) >= 0} is an interval [0, s*].
+  double lo = 0.0, hi = 1.0;
+  for (int it = 0; it < 60; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    (min_eig(mid) >= 0.0 ? lo : hi) = mid;
+  }
+  r.max_scale = lo;
+  r.max_lambda = lo * cmax;
+  return r;
+}
+
+Mat partial_swap(double theta) {
+  Mat u = Mat::Zero(4, 4);
+  u(0, 0) = u(3, 3) = 1.0;
+  u(1, 1) = u(2, 2) = std::cos(theta);
+  u(1, 2) = u(2, 1) = cplx(0.0, -std::sin(theta));
+  return u;
+}
+
+}  // namespace nmrc::thermo
