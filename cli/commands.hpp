@@ -16,5 +16,6 @@ struct GlobalOptions {
 using Action = std::function<int()>;
 
 void add_molecule_command(CLI::App& app, GlobalOptions& global, Action& run);
+void add_tomography_command(CLI::App& app, GlobalOptions& global, Action& run);
 
 }  // namespace nmrc::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", global.quiet, "No progress output");
   nmrc::cli::Action run;
   nmrc::cli::add_molecule_command(app, global, run);
+  nmrc::cli::add_tomography_command(app, global, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
