@@ -70,24 +70,61 @@ Mat exact_superoperator(const Dynamics& d, const std::vector<Segment>& segments)
   return s;
 }
 
+Mat DeviationMap::apply(const Mat& rho) const {
+  const Eigen::Index dim = rho.rows();
+  const cplx tr = rho.trace();
+  const Mat ident = (tr / static_cast<double>(dim)) * Mat::Identity(dim, dim);
+  const Mat dev = rho - ident;
+  const Vec out = s * Eigen::Map<const Vec>(dev.data(), dim * dim) + tr * drift;
+  return Eigen::Map<const Mat>(out.data(), dim, dim) + ident;
+}
+
+DeviationMap exact_deviation_map(const Dynamics& d, const std::vector<Segment>& segments) {
+  const int dim = d.dim(), d2 = dim * dim;
+  Mat c = Mat::Zero(dim, dim);
+  if (d.relaxing())
+    add_dissipator(d.rates(), d.spins(), Mat::Identity(dim, dim) / static_cast<double>(dim), c);
+  DeviationMap m{Mat::Identity(d2, d2), Vec::Zero(d2)};
+  for (const auto& seg : segments) {
+    Mat g = Mat::Zero(d2 + 1, d2 + 1);
+    g.topLeftCorner(d2, d2) = d.liouvillian(d.hamiltonian(seg.ux_hz.data(), seg.uy_hz.data()));
+    g.topRightCorner(d2, 1) = Eigen::Map<const Vec>(c.data(), d2);
+    const Mat e = expm(g * seg.duration_s);
+    m.drift = e.topLeftCorner(d2, d2) * m.drift + e.topRightCorner(d2, 1);
+    m.s = e.topLeftCorner(d2, d2) * m.s;
+  }
+  return m;
+}
+
 Mat exact_step(const Dynamics& d, const Mat& h, double dt_s, const Mat& rho) {
+  // Deviation arithmetic: rho = (tr/dim) I + Delta. The identity part only feeds the constant
+  // drift c = D((tr/dim) I) (non-zero for T1 towards unequal populations), so
+  // exp(hL) rho - (tr/dim) I = exp(hL) Delta + sum_{j>=1} h^j/j! L^(j-1) c. Propagating Delta
+  // keeps its relative precision when it is ~1e-7 of the identity part (thermal states).
+  const Eigen::Index dim = rho.rows();
+  const cplx tr = rho.trace();
+  const Mat ident = (tr / static_cast<double>(dim)) * Mat::Identity(dim, dim);
+  Mat drift = Mat::Zero(dim, dim);
+  if (d.relaxing()) add_dissipator(d.rates(), d.spins(), ident, drift);
   // Bound on ||L||: ||-i[H, .]|| <= 2 ||H||_1 and the dissipator's coefficients sum to at most
   // 2 sum(rates). Sub-steps keep each Taylor argument's norm <= 1, so terms fall like 1/j!.
   const double h_norm = h.cwiseAbs().colwise().sum().maxCoeff();
   const double theta = dt_s * (2.0 * h_norm + 2.0 * d.rates().total());
   const int substeps = std::max(1, static_cast<int>(std::ceil(theta)));
   const double hstep = dt_s / substeps;
-  Mat x = rho, term(rho.rows(), rho.cols()), next(rho.rows(), rho.cols());
+  Mat x = rho - ident, term(dim, dim), next(dim, dim);
   for (int s = 0; s < substeps; ++s) {
-    term = x;
-    for (int j = 1; j <= 60; ++j) {
+    d.lindblad_rhs(h, x, next);
+    term = (next + drift) * hstep;
+    x += term;
+    for (int j = 2; j <= 60; ++j) {
       d.lindblad_rhs(h, term, next);
       term = next * (hstep / j);
       x += term;
       if (term.norm() <= 1e-17 * x.norm()) break;
     }
   }
-  return x;
+  return x + ident;
 }
 
 Mat exact_state(const Dynamics& d, const std::vector<Segment>& segments, const Mat& rho) {
@@ -117,12 +154,22 @@ Eigen::Map<Mat> as_mat(State& x, int d) {
 
 // Integrates over each interval [b_i, b_{i+1}] with a fresh controlled RKF78 stepper;
 // hamiltonian(i, t) gives H on interval i. `lindblad` selects rho' = L(rho), else U' = -iHU.
+// States are integrated as deviations: rho = (tr/dim) I + Delta with
+// dDelta/dt = -i[H, Delta] + D(Delta) + D((tr/dim) I), so the tolerances apply to Delta.
 template <class HamiltonianAt>
 Mat integrate(const Dynamics& d, HamiltonianAt hamiltonian, const std::vector<double>& bp,
               const Mat& x0, bool lindblad, const OdeintTolerances& tol) {
   const int dim = d.dim();
   State x(2 * static_cast<size_t>(dim) * dim);
-  as_mat(x, dim) = x0;
+  Mat ident = Mat::Zero(dim, dim), drift = Mat::Zero(dim, dim);
+  if (lindblad) {
+    ident = (x0.trace() / static_cast<double>(dim)) * Mat::Identity(dim, dim);
+    if (d.relaxing()) add_dissipator(d.rates(), d.spins(), ident, drift);
+  }
+  as_mat(x, dim) = x0 - ident;
+  // The absolute tolerance is relative to the initial deviation's largest element, so that a
+  // thermal deviation of ~1e-7 is integrated as accurately as an O(1) state.
+  const double scale = lindblad ? std::max(1e-300, (x0 - ident).cwiseAbs().maxCoeff()) : 1.0;
   Mat h(dim, dim), out(dim, dim);
   for (size_t i = 0; i + 1 < bp.size(); ++i) {
     const double t0 = bp[i], t1 = bp[i + 1];
@@ -133,16 +180,16 @@ Mat integrate(const Dynamics& d, HamiltonianAt hamiltonian, const std::vector<do
       auto dm = as_mat(ds, dim);
       if (lindblad) {
         d.lindblad_rhs(h, sm, out);
-        dm = out;
+        dm = out + drift;
       } else {
         dm.noalias() = cplx(0.0, -1.0) * (h * sm);
       }
     };
-    auto stepper =
-        ode::make_controlled(tol.abs_tol, tol.rel_tol, ode::runge_kutta_fehlberg78<State>());
+    auto stepper = ode::make_controlled(tol.abs_tol * scale, tol.rel_tol,
+                                        ode::runge_kutta_fehlberg78<State>());
     ode::integrate_adaptive(stepper, system, x, t0, t1, (t1 - t0) / 8.0);
   }
-  return as_mat(x, dim);
+  return as_mat(x, dim) + ident;
 }
 
 std::vector<double> edges(const std::vector<Segment>& segments) {

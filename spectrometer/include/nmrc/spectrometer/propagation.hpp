@@ -32,7 +32,9 @@ std::vector<Segment> segments_of(const Element& e, int channels);
 enum class Engine { kExact, kOdeint };
 
 /// Tolerances of the Odeint engine (controlled Runge-Kutta-Fehlberg 7(8), per component of
-/// the real state vector: err <= abs_tol + rel_tol |x|).
+/// the real state vector: err <= abs_tol + rel_tol |x|). States are integrated as deviations
+/// from (tr/dim) I, and for them abs_tol is multiplied by the largest |element| of the initial
+/// deviation (a thermal deviation of ~1e-7 is then integrated like an O(1) one).
 struct OdeintTolerances {
   double abs_tol = 1e-12;
   double rel_tol = 1e-10;
@@ -44,6 +46,17 @@ struct OdeintTolerances {
 Mat exact_unitary(const Dynamics& d, const std::vector<Segment>& segments);
 /// prod_j exp(L_j dt_j) on column-major vec(rho) (4^n x 4^n; dense, costly for many steps).
 Mat exact_superoperator(const Dynamics& d, const std::vector<Segment>& segments);
+/// The exact map of a (relaxing) element in deviation form: rho = (tr/dim) I + Delta goes to
+/// (tr/dim) I + unvec(S vec(Delta) + tr drift), S = prod_j exp(L_j dt_j). The drift (response
+/// to the identity part, non-zero for T1 towards unequal populations) comes from one
+/// exponential of the augmented generator [[L, vec(D(I/dim))], [0, 0]], so a ~1e-7 thermal
+/// deviation keeps its relative precision.
+struct DeviationMap {
+  Mat s;
+  Vec drift;
+  Mat apply(const Mat& rho) const;
+};
+DeviationMap exact_deviation_map(const Dynamics& d, const std::vector<Segment>& segments);
 /// exp(L dt) rho for one constant Liouvillian, by Taylor series to rounding with sub-steps of
 /// norm <= 1 (exact to ~1e-15 relative; no splitting between H and D).
 Mat exact_step(const Dynamics& d, const Mat& h, double dt_s, const Mat& rho);
