@@ -2,10 +2,9 @@
 // readout set can see (rank, condition number, invisible parameters, fewest completing settings).
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "nmrc/core/io.hpp"
@@ -82,9 +81,11 @@ int run(const std::string& program, const std::string& out, bool quiet) {
   const sp::TomographyProgram p = sp::load_tomography_program(program);
   make_directories(out);
   Progress progress(quiet);
-  const sp::TomographyResult r = sp::run_tomography(p, [&](int done, int total, const std::string& what) {
-    progress.update("tomography " + std::to_string(done) + "/" + std::to_string(total) + " " + what);
-  });
+  const sp::TomographyResult r =
+      sp::run_tomography(p, [&](int done, int total, const std::string& what) {
+        progress.update("tomography " + std::to_string(done) + "/" + std::to_string(total) + " " +
+                        what);
+      });
   progress.done();
   const int n = p.molecule.size();
   std::vector<std::string> spins;
@@ -119,34 +120,34 @@ int run(const std::string& program, const std::string& out, bool quiet) {
     for (size_t i = 0; i < obs.size(); ++i) {
       std::string bits;
       for (int b : obs[i].other_bits) bits += b < 0 ? 'x' : static_cast<char>('0' + b);
-      lines << o.setting.name << "," << spins[obs[i].spin] << "," << bits << ","
-            << o.values(2 * i) << "," << o.values(2 * i + 1) << "\n";
+      lines << o.setting.name << "," << spins[obs[i].spin] << "," << bits << "," << o.values(2 * i)
+            << "," << o.values(2 * i + 1) << "\n";
     }
   write_file_atomic(out + "/lines.csv", lines.str());
 
-  json summary = {
-      {"format", "nmrc-tomography/1"},
-      {"program", p.name},
-      {"state", p.state_description},
-      {"lines", p.lines == sp::LineSource::kIdeal ? "ideal" : "spectrometer (FID fit)"},
-      {"sw_hz", p.sw_hz},
-      {"td", p.td},
-      {"snr", p.snr},
-      {"readout",
-       {{"name", p.readout.name},
-        {"settings_given", p.readout.settings.size()},
-        {"rank", r.completeness.rank},
-        {"parameters", r.completeness.parameters},
-        {"complete", r.completeness.complete},
-        {"invisible", r.completeness.invisible},
-        {"duplicates", r.completeness.duplicates},
-        {"added", json::array()},
-        {"report", r.completeness.summary()}}},
-      {"fidelity", {{"definition", "Uhlmann (Tr sqrt(sqrt(rho) sigma sqrt(rho)))^2"},
+  json summary = {{"format", "nmrc-tomography/1"},
+                  {"program", p.name},
+                  {"state", p.state_description},
+                  {"lines", p.lines == sp::LineSource::kIdeal ? "ideal" : "spectrometer (FID fit)"},
+                  {"sw_hz", p.sw_hz},
+                  {"td", p.td},
+                  {"snr", p.snr},
+                  {"readout",
+                   {{"name", p.readout.name},
+                    {"settings_given", p.readout.settings.size()},
+                    {"rank", r.completeness.rank},
+                    {"parameters", r.completeness.parameters},
+                    {"complete", r.completeness.complete},
+                    {"invisible", r.completeness.invisible},
+                    {"duplicates", r.completeness.duplicates},
+                    {"added", json::array()},
+                    {"report", r.completeness.summary()}}},
+                  {"fidelity",
+                   {{"definition", "Uhlmann (Tr sqrt(sqrt(rho) sigma sqrt(rho)))^2"},
                     {"physical_estimate", r.fidelity}}},
-      {"trace_distance_linear", r.fidelity_linear_trace_distance},
-      {"min_eigenvalue_linear", r.reconstruction.min_eigenvalue_linear},
-      {"residual_rms", r.reconstruction.residual}};
+                  {"trace_distance_linear", r.fidelity_linear_trace_distance},
+                  {"min_eigenvalue_linear", r.reconstruction.min_eigenvalue_linear},
+                  {"residual_rms", r.reconstruction.residual}};
   for (size_t s = p.readout.settings.size(); s < r.settings_used.size(); ++s)
     summary["readout"]["added"].push_back(r.settings_used[s].name);
   json energies = json::array();
@@ -162,7 +163,8 @@ int run(const std::string& program, const std::string& out, bool quiet) {
     csv << "snr,mean_fidelity,min_fidelity\n";
     Figure fig;
     Panel panel;
-    panel.title = "Tomography fidelity versus SNR (" + std::to_string(p.study_repeats) + " noise draws each)";
+    panel.title =
+        "Tomography fidelity versus SNR (" + std::to_string(p.study_repeats) + " noise draws each)";
     panel.xlabel = "SNR (log scale)";
     panel.ylabel = "Uhlmann fidelity";
     panel.key = "bottom right";
@@ -170,7 +172,9 @@ int run(const std::string& program, const std::string& out, bool quiet) {
     mean.style = mn.style = "linespoints";
     mn.dashed = true;
     for (const auto& pt : r.study) {
-      st.push_back({{"snr", pt.snr}, {"mean_fidelity", pt.mean_fidelity}, {"min_fidelity", pt.min_fidelity}});
+      st.push_back({{"snr", pt.snr},
+                    {"mean_fidelity", pt.mean_fidelity},
+                    {"min_fidelity", pt.min_fidelity}});
       csv << pt.snr << "," << pt.mean_fidelity << "," << pt.min_fidelity << "\n";
       mean.x.push_back(std::log10(pt.snr));
       mean.y.push_back(pt.mean_fidelity);
@@ -195,7 +199,8 @@ int run(const std::string& program, const std::string& out, bool quiet) {
     std::printf("  <sigma_z> %s: true %+.6f  tomography %+.6f  direct readout %+.6f\n",
                 spins[k].c_str(), r.energy_true[k], r.energy_tomography[k], r.energy_direct[k]);
   for (const auto& pt : r.study)
-    std::printf("  SNR %8.1f: mean fidelity %.6f, min %.6f\n", pt.snr, pt.mean_fidelity, pt.min_fidelity);
+    std::printf("  SNR %8.1f: mean fidelity %.6f, min %.6f\n", pt.snr, pt.mean_fidelity,
+                pt.min_fidelity);
   std::printf("wrote %s/\n", out.c_str());
   return 0;
 }
@@ -219,7 +224,8 @@ void add_tomography_command(CLI::App& app, GlobalOptions& global, Action& action
       return;
     }
     if (program->empty() || out->empty())
-      throw CLI::ValidationError("tomography needs PROGRAM and --out DIR (or --check FILE --molecule M)");
+      throw CLI::ValidationError(
+          "tomography needs PROGRAM and --out DIR (or --check FILE --molecule M)");
     (void)cmd;
     action = [program, out, &global] { return run(*program, *out, global.quiet); };
   });

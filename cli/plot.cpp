@@ -1,10 +1,10 @@
 #include "plot.hpp"
 
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
-#include <utility>
 #include <sstream>
+#include <utility>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
@@ -34,7 +34,7 @@ std::string script(const Figure& fig, const std::string& terminal, const std::st
       os << "EOD\n";
     }
   os << "set terminal " << terminal << " size " << fig.width_px << "," << fig.height_px
-     << " font \"sans,11\"\n";
+     << " noenhanced font \"sans,11\"\n";
   os << "set output " << quote(out) << "\n";
   os << "set grid lc rgb '#dddddd'\n";
   if (fig.panels.size() > 1 || !fig.title.empty())
@@ -85,7 +85,7 @@ std::string matrix_script(const std::string& title, const std::vector<MatrixPane
   }
   const int rows = static_cast<int>((panels.size() + cols - 1) / cols);
   os << "set terminal " << terminal << " size " << width << "," << height
-     << " font \"sans,10\"\nset output " << quote(out) << "\n";
+     << " noenhanced font \"sans,10\"\nset output " << quote(out) << "\n";
   os << "set multiplot layout " << rows << "," << cols << " title " << quote(title) << "\n";
   os << "set style fill solid 0.9 border -1\nset boxwidth 0.6 absolute\nset boxdepth 0.6\n"
      << "set pm3d depthorder base\nset xyplane at 0\nset view 55,35\n"
@@ -130,8 +130,8 @@ void render(const Figure& fig, const std::string& terminal, const std::string& p
 
 }  // namespace
 
-void write_matrix_figure(const std::string& title, const std::vector<MatrixPanel>& panels,
-                         int cols, const std::string& base_path) {
+void write_matrix_figure(const std::string& title, const std::vector<MatrixPanel>& panels, int cols,
+                         const std::string& base_path) {
   const int rows = static_cast<int>((panels.size() + cols - 1) / cols);
   const int w = 520 * cols, h = 460 * rows + 40;
   for (const auto& [term, ext] : {std::pair<std::string, std::string>{"pngcairo", ".png"},

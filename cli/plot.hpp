@@ -47,8 +47,8 @@ struct MatrixPanel {
 
 /// Renders matrix panels side by side (row-major, `cols` per row) to base_path + ".png" and
 /// ".svg"; all panels share one symmetric colour and z range. Throws like write_figure.
-void write_matrix_figure(const std::string& title, const std::vector<MatrixPanel>& panels,
-                         int cols, const std::string& base_path);
+void write_matrix_figure(const std::string& title, const std::vector<MatrixPanel>& panels, int cols,
+                         const std::string& base_path);
 
 /// Renders `fig` to base_path + ".png" and base_path + ".svg". Throws nmrc::InputError when
 /// gnuplot is missing or fails (the message says which package to install).

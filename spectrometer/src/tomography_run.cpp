@@ -2,9 +2,8 @@
 
 #include <cmath>
 #include <filesystem>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/information.hpp"
@@ -264,7 +263,8 @@ TomographyResult run_tomography(const TomographyProgram& p, const TomographyProg
     pt.snr = snr;
     pt.min_fidelity = 1.0;
     for (int r = 0; r < p.study_repeats; ++r) {
-      const Measured mm = measure_all(p, tomo, snr, p.seed + 101ULL * (r + 1), progress, &done, total);
+      const Measured mm =
+          measure_all(p, tomo, snr, p.seed + 101ULL * (r + 1), progress, &done, total);
       const double f = uhlmann_fidelity(mm.rec.physical, p.true_state);
       pt.mean_fidelity += f / p.study_repeats;
       pt.min_fidelity = std::min(pt.min_fidelity, f);

@@ -26,16 +26,16 @@ struct TomographyProgram {
   std::string source_file;
   Molecule molecule;
   ReadoutSet readout;
-  Mat true_state;              ///< the state the run reconstructs (trace 1)
+  Mat true_state;  ///< the state the run reconstructs (trace 1)
   std::string state_description;
   LineSource lines = LineSource::kSpectrometer;
-  double sw_hz = 0.0;          ///< 0 = 1.25 x the widest line span, rounded up to 100 Hz
+  double sw_hz = 0.0;  ///< 0 = 1.25 x the widest line span, rounded up to 100 Hz
   int td = 4096;
-  double snr = 0.0;            ///< 0 = noise-free (definition in docs/tomography.md)
+  double snr = 0.0;  ///< 0 = noise-free (definition in docs/tomography.md)
   std::uint64_t seed = 1;
   std::vector<double> study_snr;  ///< fidelity-versus-SNR study points (empty = none)
   int study_repeats = 3;
-  bool add_proposed = false;   ///< complete an incomplete set with the proposed settings
+  bool add_proposed = false;  ///< complete an incomplete set with the proposed settings
 };
 
 /// Loads a tomography program. Paths inside are relative to the program file. Throws
@@ -45,19 +45,19 @@ TomographyProgram load_tomography_program(const std::string& path);
 
 struct SettingOutcome {
   ReadoutSetting setting;
-  RVec values;            ///< line values in ideal_line_values layout
+  RVec values;  ///< line values in ideal_line_values layout
   double fit_residual = 0.0;
 };
 
 struct TomographyResult {
-  CompletenessReport completeness;   ///< of the readout set as given
+  CompletenessReport completeness;  ///< of the readout set as given
   std::vector<ReadoutSetting> settings_used;
   std::vector<SettingOutcome> outcomes;
   Reconstruction reconstruction;
-  double fidelity = 0.0;             ///< Uhlmann fidelity of the physical estimate to the truth
+  double fidelity = 0.0;  ///< Uhlmann fidelity of the physical estimate to the truth
   double fidelity_linear_trace_distance = 0.0;  ///< 0.5 ||rho_lin - rho||_1
-  std::vector<double> energy_tomography;   ///< <sigma_z^k> of the reconstructed state
-  std::vector<double> energy_direct;       ///< <sigma_z^k> from the R_y(pi/2)-all setting
+  std::vector<double> energy_tomography;        ///< <sigma_z^k> of the reconstructed state
+  std::vector<double> energy_direct;            ///< <sigma_z^k> from the R_y(pi/2)-all setting
   std::vector<double> energy_true;
   struct StudyPoint {
     double snr = 0.0;
