@@ -17,5 +17,6 @@ using Action = std::function<int()>;
 
 void add_molecule_command(CLI::App& app, GlobalOptions& global, Action& run);
 void add_theory_command(CLI::App& app, GlobalOptions& global, Action& run);
+void add_tomography_command(CLI::App& app, GlobalOptions& global, Action& run);
 
 }  // namespace nmrc::cli

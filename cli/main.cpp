@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
 #ifdef NMRC_THERMO_AVAILABLE
   nmrc::cli::add_theory_command(app, global, run);
 #endif
+  nmrc::cli::add_tomography_command(app, global, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,89 @@
+// A tomography run on the virtual spectrometer (docs/tomography.md): a true state, a readout
+// set, and for every setting the ideal readout rotation, acquisition of the FID (with seeded
+// noise at a given SNR), the line fit, then reconstruction. Also the fidelity-versus-SNR study
+// and the direct energy readout of Eqs. (S17)-(S18). Loaded from YAML with located errors.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nmrc/core/molecule.hpp"
+#include "nmrc/core/types.hpp"
+#include "nmrc/spectrometer/readout.hpp"
+#include "nmrc/spectrometer/tomography.hpp"
+
+namespace nmrc::spectrometer {
+
+enum class LineSource {
+  kIdeal,        ///< line values computed from the rotated density matrix
+  kSpectrometer  ///< FID simulated, lines fitted (measure_lines on the Fid)
+};
+
+struct TomographyProgram {
+  std::string name;
+  std::string source_file;
+  Molecule molecule;
+  ReadoutSet readout;
+  Mat true_state;  ///< the state the run reconstructs (trace 1)
+  std::string state_description;
+  LineSource lines = LineSource::kSpectrometer;
+  double sw_hz = 0.0;  ///< 0 = 1.25 x the widest line span, rounded up to 100 Hz
+  int td = 4096;
+  double snr = 0.0;  ///< 0 = noise-free (definition in docs/tomography.md)
+  std::uint64_t seed = 1;
+  std::vector<double> study_snr;  ///< fidelity-versus-SNR study points (empty = none)
+  int study_repeats = 3;
+  bool add_proposed = false;  ///< complete an incomplete set with the proposed settings
+};
+
+/// Loads a tomography program. Paths inside are relative to the program file. Throws
+/// InputError (file:line:col) for unknown keys, spins, non-physical states, an incomplete
+/// readout set without `complete_readout: true`, SW that folds lines, TD not a power of two.
+TomographyProgram load_tomography_program(const std::string& path);
+
+struct SettingOutcome {
+  ReadoutSetting setting;
+  RVec values;  ///< line values in ideal_line_values layout
+  double fit_residual = 0.0;
+};
+
+struct TomographyResult {
+  CompletenessReport completeness;  ///< of the readout set as given
+  std::vector<ReadoutSetting> settings_used;
+  std::vector<SettingOutcome> outcomes;
+  Reconstruction reconstruction;
+  double fidelity = 0.0;  ///< Uhlmann fidelity of the physical estimate to the truth
+  double fidelity_linear_trace_distance = 0.0;  ///< 0.5 ||rho_lin - rho||_1
+  std::vector<double> energy_tomography;        ///< <sigma_z^k> of the reconstructed state
+  std::vector<double> energy_direct;            ///< <sigma_z^k> from the R_y(pi/2)-all setting
+  std::vector<double> energy_true;
+  struct StudyPoint {
+    double snr = 0.0;
+    double mean_fidelity = 0.0, min_fidelity = 0.0;
+  };
+  std::vector<StudyPoint> study;
+};
+
+/// Progress: (done, total, what).
+using TomographyProgress = std::function<void(int, int, const std::string&)>;
+
+/// Runs the program. Deterministic for a given seed.
+TomographyResult run_tomography(const TomographyProgram& program,
+                                const TomographyProgress& progress = {});
+
+/// Line values of one setting from `rho` (before the readout rotation): ideal, or by simulating
+/// the FID with noise sigma `noise_sigma` (per real/imaginary part of each point) and fitting.
+SettingOutcome measure_setting(const Molecule& m, const Mat& rho, const ReadoutSetting& s,
+                               LineSource source, double sw_hz, int td, double noise_sigma,
+                               std::uint64_t seed);
+
+/// Noise sigma for a tomography SNR: the first FID point of the pseudo-pure |0...0> state after
+/// an ideal 90-degree pulse on every spin (= n) divided by the SNR; 0 for snr = 0.
+double tomography_noise_sigma(int n, double snr);
+
+/// Spectral width that keeps every line of the molecule inside the window.
+double default_sw_hz(const Molecule& m);
+
+}  // namespace nmrc::spectrometer

@@ -1,0 +1,277 @@
+#include "nmrc/spectrometer/tomography_run.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/information.hpp"
+#include "nmrc/core/io.hpp"
+#include "nmrc/core/operators.hpp"
+#include "nmrc/core/states.hpp"
+#include "nmrc/core/yaml_input.hpp"
+#include "nmrc/spectrometer/acquisition.hpp"
+#include "nmrc/spectrometer/lines.hpp"
+
+namespace nmrc::spectrometer {
+
+namespace {
+
+std::string resolve(const std::string& base_file, const std::string& rel) {
+  const std::filesystem::path p(rel);
+  if (p.is_absolute()) return rel;
+  return (std::filesystem::path(base_file).parent_path() / p).string();
+}
+
+Mat random_state(int dim, int rank, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> nd;
+  Mat g(dim, rank);
+  for (int i = 0; i < dim; ++i)
+    for (int j = 0; j < rank; ++j) g(i, j) = cplx(nd(gen), nd(gen));
+  Mat r = g * g.adjoint();
+  return r / r.trace().real();
+}
+
+Mat state_from_json(const YamlField& where, const std::string& path, int dim) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    where.fail(std::string("not a JSON state file: ") + e.what());
+  }
+  if (!j.contains("real") || !j["real"].is_array() || j["real"].size() != static_cast<size_t>(dim))
+    where.fail("state file needs \"real\" (and optionally \"imag\") as " + std::to_string(dim) +
+               "x" + std::to_string(dim) + " arrays");
+  Mat rho = Mat::Zero(dim, dim);
+  for (int i = 0; i < dim; ++i) {
+    if (!j["real"][i].is_array() || j["real"][i].size() != static_cast<size_t>(dim))
+      where.fail("row " + std::to_string(i) + " of \"real\" must have " + std::to_string(dim) +
+                 " numbers");
+    for (int c = 0; c < dim; ++c) {
+      double im = 0.0;
+      if (j.contains("imag")) im = j["imag"].at(i).at(c).get<double>();
+      rho(i, c) = cplx(j["real"][i][c].get<double>(), im);
+    }
+  }
+  return rho;
+}
+
+}  // namespace
+
+double default_sw_hz(const Molecule& m) {
+  double fmax = 0.0;
+  for (const auto& l : m.lines()) fmax = std::max(fmax, std::abs(l.frequency_hz));
+  return std::ceil(2.5 * fmax / 100.0) * 100.0;
+}
+
+double tomography_noise_sigma(int n, double snr) { return snr > 0.0 ? n / snr : 0.0; }
+
+TomographyProgram load_tomography_program(const std::string& path) {
+  const YamlField root = YamlField::load_file(path);
+  root.expect_map();
+  root.allow_keys({"name", "molecule", "readout", "complete_readout", "state", "lines",
+                   "acquisition", "study"});
+  TomographyProgram p;
+  p.source_file = path;
+  p.name = root.at("name").as_string();
+  const YamlField mol = root.at("molecule");
+  p.molecule = load_molecule(resolve(path, mol.as_string()));
+  const int n = p.molecule.size();
+  const int dim = 1 << n;
+  if (n > 6) mol.fail("tomography supports up to 6 spins (4^n - 1 parameters)");
+  p.readout = load_readout(resolve(path, root.at("readout").as_string()), p.molecule);
+  if (auto c = root.find("complete_readout")) p.add_proposed = c->as_bool();
+
+  const YamlField st = root.at("state");
+  st.expect_map();
+  st.allow_keys({"random", "file", "description"});
+  if (auto d = st.find("description")) p.state_description = d->as_string();
+  if (st.has("random") == st.has("file")) st.fail("give exactly one of random or file");
+  if (auto r = st.find("random")) {
+    r->expect_map();
+    r->allow_keys({"seed", "rank"});
+    const long seed = r->has("seed") ? r->at("seed").as_int() : 1;
+    long rank = dim;
+    if (auto rk = r->find("rank")) {
+      rank = rk->as_int();
+      if (rank < 1 || rank > dim) rk->fail("must be between 1 and " + std::to_string(dim));
+    }
+    p.true_state = random_state(dim, static_cast<int>(rank), static_cast<std::uint64_t>(seed));
+    if (p.state_description.empty())
+      p.state_description = "random state (Ginibre, rank " + std::to_string(rank) + ", seed " +
+                            std::to_string(seed) + ")";
+  } else {
+    const YamlField f = st.at("file");
+    p.true_state = state_from_json(f, resolve(path, f.as_string()), dim);
+    if (p.state_description.empty()) p.state_description = "state from " + f.as_string();
+  }
+  const StateCheck chk = validate_density_matrix(p.true_state, 1e-9);
+  if (!chk.ok) st.fail("not a physical state: " + chk.message);
+
+  if (auto l = root.find("lines")) {
+    const std::string v = l->as_string();
+    if (v == "ideal")
+      p.lines = LineSource::kIdeal;
+    else if (v == "spectrometer")
+      p.lines = LineSource::kSpectrometer;
+    else
+      l->fail("must be ideal or spectrometer");
+  }
+  p.sw_hz = default_sw_hz(p.molecule);
+  if (auto a = root.find("acquisition")) {
+    a->expect_map();
+    a->allow_keys({"sw_hz", "td", "snr", "seed"});
+    if (auto sw = a->find("sw_hz")) {
+      p.sw_hz = sw->as_positive();
+      const auto folds = folded_lines(p.molecule, 0, p.sw_hz);
+      if (!folds.empty())
+        sw->fail("spectral width too small, " + std::to_string(folds.size()) +
+                 " lines fold (first: " + folds.front() + "); use at least " +
+                 std::to_string(static_cast<int>(default_sw_hz(p.molecule))) + " Hz");
+    }
+    if (auto td = a->find("td")) {
+      const long v = td->as_int();
+      if (v < 64 || (v & (v - 1)) != 0) td->fail("must be a power of two >= 64");
+      p.td = static_cast<int>(v);
+    }
+    if (auto s = a->find("snr")) p.snr = s->as_nonnegative();
+    if (auto s = a->find("seed")) p.seed = static_cast<std::uint64_t>(s->as_int());
+  }
+  if (auto s = root.find("study")) {
+    s->expect_map();
+    s->allow_keys({"snr", "repeats"});
+    p.study_snr = s->at("snr").as_double_list();
+    for (double v : p.study_snr)
+      if (!(v > 0.0)) s->at("snr").fail("every SNR must be > 0");
+    if (auto r = s->find("repeats")) {
+      const long v = r->as_int();
+      if (v < 1) r->fail("must be >= 1");
+      p.study_repeats = static_cast<int>(v);
+    }
+  }
+  // Refuse an incomplete set unless asked to complete it.
+  const auto rep = analyze_completeness(p.readout.settings, n);
+  if (!rep.complete && !p.add_proposed)
+    root.at("readout").fail("readout set cannot reconstruct the state: " + rep.summary() +
+                            " (add those settings, or set complete_readout: true)");
+  return p;
+}
+
+SettingOutcome measure_setting(const Molecule& m, const Mat& rho, const ReadoutSetting& s,
+                               LineSource source, double sw_hz, int td, double noise_sigma,
+                               std::uint64_t seed) {
+  const int n = m.size();
+  SettingOutcome out;
+  out.setting = s;
+  if (source == LineSource::kIdeal) {
+    out.values = ideal_line_values(rho, s, n);
+    if (noise_sigma > 0.0) {
+      std::mt19937_64 gen(seed);
+      std::normal_distribution<double> nd(0.0, noise_sigma);
+      for (Eigen::Index i = 0; i < out.values.size(); ++i) out.values(i) += nd(gen);
+    }
+    return out;
+  }
+  const Mat r = readout_unitary(s, n);
+  const Mat rotated = r * rho * r.adjoint();
+  Fid fid;
+  fid.channel = 0;
+  fid.sw_hz = sw_hz;
+  fid.noise_sigma = noise_sigma;
+  fid.points = fid_signal(m, m.hamiltonian(), rotated, 0, sw_hz, td);
+  if (noise_sigma > 0.0) {
+    std::mt19937_64 gen(seed);
+    std::normal_distribution<double> nd(0.0, noise_sigma);
+    for (auto& z : fid.points) z += cplx(nd(gen), nd(gen));
+  }
+  const LineReadout lr = measure_lines(m, fid);
+  out.fit_residual = lr.residual_rms;
+  const auto obs = line_observables(n);
+  out.values.resize(2 * obs.size());
+  for (size_t i = 0; i < obs.size(); ++i) {
+    const LineValue* lv = lr.find(obs[i].spin, obs[i].other_bits);
+    NMRC_CHECK(lv != nullptr, "line fit misses a line of the observable list");
+    out.values(2 * i) = lv->sx();
+    out.values(2 * i + 1) = lv->sy();
+  }
+  return out;
+}
+
+namespace {
+
+struct Measured {
+  std::vector<SettingOutcome> outcomes;
+  Reconstruction rec;
+};
+
+Measured measure_all(const TomographyProgram& p, const Tomographer& tomo, double snr,
+                     std::uint64_t seed, const TomographyProgress& progress, int* done, int total) {
+  Measured m;
+  std::vector<RVec> values;
+  const double sigma = tomography_noise_sigma(p.molecule.size(), snr);
+  for (size_t s = 0; s < tomo.settings().size(); ++s) {
+    m.outcomes.push_back(measure_setting(p.molecule, p.true_state, tomo.settings()[s], p.lines,
+                                         p.sw_hz, p.td, sigma, seed * 1000003ULL + s));
+    values.push_back(m.outcomes.back().values);
+    if (progress) progress(++*done, total, "setting " + tomo.settings()[s].name);
+  }
+  m.rec = tomo.reconstruct(values);
+  return m;
+}
+
+double trace_norm(const Mat& a) {
+  Eigen::SelfAdjointEigenSolver<Mat> es(0.5 * (a + a.adjoint()), Eigen::EigenvaluesOnly);
+  return es.eigenvalues().cwiseAbs().sum();
+}
+
+}  // namespace
+
+TomographyResult run_tomography(const TomographyProgram& p, const TomographyProgress& progress) {
+  const int n = p.molecule.size();
+  TomographyResult res;
+  res.completeness = analyze_completeness(p.readout.settings, n);
+  res.settings_used = p.readout.settings;
+  if (!res.completeness.complete) {
+    NMRC_CHECK(p.add_proposed, "loader refuses incomplete sets unless asked to complete them");
+    res.settings_used.insert(res.settings_used.end(), res.completeness.proposed.begin(),
+                             res.completeness.proposed.end());
+  }
+  const Tomographer tomo(res.settings_used, n);
+  const int per_run = static_cast<int>(res.settings_used.size());
+  const int total = per_run * (1 + static_cast<int>(p.study_snr.size()) * p.study_repeats) + 1;
+  int done = 0;
+  Measured main = measure_all(p, tomo, p.snr, p.seed, progress, &done, total);
+  res.outcomes = main.outcomes;
+  res.reconstruction = main.rec;
+  res.fidelity = uhlmann_fidelity(main.rec.physical, p.true_state);
+  res.fidelity_linear_trace_distance = 0.5 * trace_norm(main.rec.linear - p.true_state);
+  for (int k = 0; k < n; ++k) {
+    res.energy_true.push_back((p.true_state * sigma('Z', k, n)).trace().real());
+    res.energy_tomography.push_back((main.rec.physical * sigma('Z', k, n)).trace().real());
+  }
+  // Direct readout (Eqs. S17-S18): one acquisition after R_y(pi/2) on every spin.
+  const ReadoutSetting all_y = setting_from_letters(std::string(n, 'Y'));
+  const SettingOutcome direct =
+      measure_setting(p.molecule, p.true_state, all_y, p.lines, p.sw_hz, p.td,
+                      tomography_noise_sigma(n, p.snr), p.seed * 7919ULL + 17);
+  res.energy_direct = z_expectations_from_y_readout(direct.values, n);
+  if (progress) progress(++done, total, "direct energy readout");
+  for (double snr : p.study_snr) {
+    TomographyResult::StudyPoint pt;
+    pt.snr = snr;
+    pt.min_fidelity = 1.0;
+    for (int r = 0; r < p.study_repeats; ++r) {
+      const Measured mm =
+          measure_all(p, tomo, snr, p.seed + 101ULL * (r + 1), progress, &done, total);
+      const double f = uhlmann_fidelity(mm.rec.physical, p.true_state);
+      pt.mean_fidelity += f / p.study_repeats;
+      pt.min_fidelity = std::min(pt.min_fidelity, f);
+    }
+    res.study.push_back(pt);
+  }
+  return res;
+}
+
+}  // namespace nmrc::spectrometer
