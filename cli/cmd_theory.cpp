@@ -115,6 +115,7 @@ json parameters_json(const RunSpec& r) {
                                {"im", c.c.imag()},
                                {"lambda", std::abs(c.c)},
                                {"alpha", std::arg(c.c)}});
+  j["engine"] = p.engine == thermo::Engine::kSectors ? "sectors" : "local";
   j["units"] = "delta = k_B = 1";
   return j;
 }

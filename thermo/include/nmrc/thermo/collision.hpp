@@ -94,6 +94,8 @@ class SimultaneousUnitary {
   SimultaneousUnitary(int n, double g, double tau);
   /// rho <- U rho U^dagger on the (n+1)-spin matrix.
   void apply(Mat& rho) const;
+  /// block <- U_m block U_m^dagger for excitation sector m of excitation_sectors(n + 1).
+  void apply_sector(Mat& block, size_t m) const;
   /// The dense unitary (tests).
   Mat dense() const;
 
