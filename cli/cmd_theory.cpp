@@ -133,8 +133,6 @@ json predictors_json(const RunSpec& r, const Trajectory& t) {
   // Eqs. (51)-(52) on the initial state: one-way coherence against the threshold.
   const StepRecord& s0 = t.steps.front();
   std::vector<double> first_heat(n, 0.0);
-  for (const auto& d : t.directions)
-    if (d.collision == 1) first_heat[d.subsystem] = 0.0;
   for (const StepRecord& s : t.steps)
     if (s.collision == 1)
       for (int k = 0; k < n; ++k) first_heat[k] = s.energy[k] - s0.energy[k];
