@@ -16,7 +16,7 @@ const std::vector<std::string> kRunKeys = {
     "name",        "title",      "subsystems",  "bath_temperature",
     "g",           "tau",        "collisions",  "interaction",
     "order",       "coherences", "information", "master_equation",
-    "convergence", "sweep"};
+    "convergence", "sweep",      "engine"};
 
 std::string fmt(const char* f, double v) {
   char buf[64];
