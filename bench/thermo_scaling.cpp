@@ -18,7 +18,8 @@ using namespace nmrc::thermo;
 
 namespace {
 
-ModelParams params(int n, int collisions, int threads, bool information) {
+ModelParams params(int n, int collisions, int threads, bool information,
+                   Engine engine = Engine::kSectors) {
   ModelParams p;
   for (int k = 0; k < n; ++k) {
     p.names.push_back("S" + std::to_string(k + 1));
@@ -35,6 +36,7 @@ ModelParams params(int n, int collisions, int threads, bool information) {
   p.collisions = collisions;
   p.threads = threads;
   p.information = information;
+  p.engine = engine;
   return p;
 }
 
@@ -71,47 +73,77 @@ int main(int argc, char** argv) {
   const int nmax = argc > 2 ? std::atoi(argv[2]) : 12;
   const unsigned hw = std::thread::hardware_concurrency();
   std::ostringstream os;
-  os << "# Collision-model scaling (cascade, R fresh each collision)\n\n"
-     << "Command: `build/bench/thermo_scaling bench/results/thermo_scaling.md` (Release). "
-     << "Machine: " << hw << " hardware threads, shared with other jobs while measured, so "
-     << "wall time can exceed CPU time. Per collision: n two-spin partial SWAPs applied with "
-        "core's in-place `apply_local` on the 2^(n+1) x 2^(n+1) density matrix, R traced out "
-        "and re-appended; energies, heat, C_k and AT_k recorded after every interaction. "
-        "'+ information' adds S(rho_S) by excitation sectors, C(rho_S), F, I(S:R), I(S_k:R) and "
-        "the resource checks after every interaction.\n\n"
-     << "| n | spins | collisions timed | 1 thread wall ms/collision | " << hw
-     << " threads wall ms/collision | " << hw
-     << " threads CPU ms/collision | + information, wall ms/collision |\n"
-     << "|---|---|---|---|---|---|---|\n";
+  os << "# Collision-model scaling (cascade, fresh R every collision)\n\n"
+     << "Command: `build/bench/thermo_scaling bench/results/thermo_scaling.md` (Release build). "
+     << "Machine: " << hw
+     << " hardware threads, shared with other jobs while measured (load "
+        "average noted below), so wall time exceeds CPU time; CPU time (user + system, all "
+        "threads) is the steadier number. Per collision: n two-spin partial SWAPs U_k on "
+        "(S_k, R), R traced out and a fresh thermal R appended; energies, heat, C_k and AT_k "
+        "recorded after every interaction.\n\n"
+        "- local: the full 2^(n+1) x 2^(n+1) density matrix, U_k by core's in-place "
+        "`apply_local` (threads over column blocks).\n"
+        "- sectors (default): only the excitation-number blocks of rho_SR, U_k as row/column "
+        "pair rotations inside each block (threads over blocks).\n"
+        "- '+ information' (sectors, all threads) adds S(rho_S) by excitation sectors, C(rho_S), "
+        "F, I(S:R), I(S_k:R) and the resource checks after every interaction.\n\n"
+     << "| n | spins | collisions | local 1 thr wall | local " << hw << " thr wall | local " << hw
+     << " thr CPU | sectors 1 thr wall | sectors " << hw << " thr wall | sectors " << hw
+     << " thr CPU | + information wall |\n"
+     << "|---|---|---|---|---|---|---|---|---|---|\n";
   std::fputs(os.str().c_str(), stdout);
   for (int n = 3; n <= nmax; ++n) {
-    const int cols = n <= 7 ? 50 : (n <= 9 ? 10 : (n == 10 ? 5 : 2));
-    const Timing one = time_run(params(n, cols, 1, false));
-    const Timing all = time_run(params(n, cols, 0, false));
+    const int cols = n <= 7 ? 50 : (n <= 9 ? 10 : (n == 10 ? 4 : (n == 11 ? 2 : 1)));
+    std::string l1 = "-", l2 = "-", l2c = "-";
+    if (n <= 11) {
+      const Timing one = time_run(params(n, cols, 1, false, Engine::kLocal));
+      const Timing all = time_run(params(n, cols, 0, false, Engine::kLocal));
+      l1 = ms(one.wall_per_collision);
+      l2 = ms(all.wall_per_collision);
+      l2c = ms(all.cpu_per_collision);
+    }
+    const Timing s1 = time_run(params(n, cols, 1, false));
+    const Timing s2 = time_run(params(n, cols, 0, false));
     std::string info = "-";
-    if (n <= 10) info = ms(time_run(params(n, std::max(2, cols / 2), 0, true)).wall_per_collision);
+    if (n <= 11) info = ms(time_run(params(n, std::max(1, cols / 2), 0, true)).wall_per_collision);
     std::ostringstream row;
-    row << "| " << n << " | " << n + 1 << " | " << cols << " | " << ms(one.wall_per_collision)
-        << " | " << ms(all.wall_per_collision) << " | " << ms(all.cpu_per_collision) << " | "
-        << info << " |\n";
+    row << "| " << n << " | " << n + 1 << " | " << cols << " | " << l1 << " | " << l2 << " | "
+        << l2c << " | " << ms(s1.wall_per_collision) << " | " << ms(s2.wall_per_collision) << " | "
+        << ms(s2.cpu_per_collision) << " | " << info << " |\n";
     std::fputs(row.str().c_str(), stdout);
     std::fflush(stdout);
     os << row.str();
   }
-  // The yardstick: 100 collisions at n = 10, all observables off and on.
+  os << "\n(all times in ms per collision)\n";
+  // The yardstick: 100 collisions at n = 10.
   if (nmax >= 10) {
-    for (bool info : {false, true}) {
+    for (int variant = 0; variant < 3; ++variant) {
+      const bool info = variant == 2;
+      const Engine e = variant == 0 ? Engine::kLocal : Engine::kSectors;
       const auto t0 = std::chrono::steady_clock::now();
-      run_collision_model(params(10, 100, 0, info));
+      const double c0 = cpu_seconds();
+      run_collision_model(params(10, 100, 0, info, e));
       const double wall =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::ostringstream row;
-      row << "\n100 collisions at n = 10" << (info ? " with information" : "") << ": " << wall
-          << " s wall\n";
-      std::fputs(row.str().c_str(), stdout);
-      os << row.str();
+      char buf[200];
+      std::snprintf(buf, sizeof buf,
+                    "\n100 collisions at n = 10, %s engine%s: %.1f s wall, %.1f s CPU\n",
+                    e == Engine::kLocal ? "local" : "sectors", info ? " + information" : "", wall,
+                    cpu_seconds() - c0);
+      std::fputs(buf, stdout);
+      os << buf;
     }
   }
-  if (argc > 1) std::ofstream(argv[1]) << os.str();
+  double load[3] = {0, 0, 0};
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1;
+    std::fclose(f);
+  }
+  char buf[120];
+  std::snprintf(buf, sizeof buf, "\nLoad average at the end of the run: %.2f %.2f %.2f\n", load[0],
+                load[1], load[2]);
+  os << buf;
+  std::fputs(buf, stdout);
+  if (argc > 1 && argv[1][0] != '\0') std::ofstream(argv[1]) << os.str();
   return 0;
 }

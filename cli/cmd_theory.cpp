@@ -115,6 +115,7 @@ json parameters_json(const RunSpec& r) {
                                {"im", c.c.imag()},
                                {"lambda", std::abs(c.c)},
                                {"alpha", std::arg(c.c)}});
+  j["engine"] = p.engine == thermo::Engine::kSectors ? "sectors" : "local";
   j["units"] = "delta = k_B = 1";
   return j;
 }
@@ -132,8 +133,6 @@ json predictors_json(const RunSpec& r, const Trajectory& t) {
   // Eqs. (51)-(52) on the initial state: one-way coherence against the threshold.
   const StepRecord& s0 = t.steps.front();
   std::vector<double> first_heat(n, 0.0);
-  for (const auto& d : t.directions)
-    if (d.collision == 1) first_heat[d.subsystem] = 0.0;
   for (const StepRecord& s : t.steps)
     if (s.collision == 1)
       for (int k = 0; k < n; ++k) first_heat[k] = s.energy[k] - s0.energy[k];
@@ -257,34 +256,26 @@ json run_summary(const RunSpec& r, const Trajectory& t) {
 
 const int kColors[] = {1, 2, 3, 4, 6, 7, 8, 5};
 
-// The key goes to the top, centre or bottom of the right-hand side, whichever is farthest from
-// the curves there (y range: the panel's fixed range, else the data's).
-std::string best_key(const Panel& p) {
-  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-  for (const auto& s : p.series)
-    for (size_t i = 0; i < s.x.size(); ++i)
-      if (std::isfinite(s.y[i])) {
-        x0 = std::min(x0, s.x[i]);
-        x1 = std::max(x1, s.x[i]);
-        y0 = std::min(y0, s.y[i]);
-        y1 = std::max(y1, s.y[i]);
-      }
-  if (std::isfinite(p.ymin) && std::isfinite(p.ymax)) y0 = p.ymin, y1 = p.ymax;
-  if (!(x1 > x0) || !(y1 > y0)) return "top right";
-  const std::pair<const char*, double> cand[] = {
-      {"top right", 0.88}, {"center right", 0.5}, {"bottom right", 0.12}};
-  std::string best = "top right";
-  double best_d = -1.0;
-  for (const auto& [name, frac] : cand) {
-    double d = INFINITY;
+// Leaves an empty band at the top of the panel for the key (top right), so that the key never
+// hides a curve: y range = data range (or the panel's fixed range) plus 40% on top.
+std::string best_key(Panel& p) {
+  double y0 = INFINITY, y1 = -INFINITY;
+  if (std::isfinite(p.ymin) && std::isfinite(p.ymax)) {
+    y0 = p.ymin;
+    y1 = p.ymax;
+  } else {
     for (const auto& s : p.series)
-      for (size_t i = 0; i < s.x.size(); ++i)
-        if (std::isfinite(s.y[i]) && s.x[i] >= x0 + 0.45 * (x1 - x0))
-          d = std::min(d, std::abs((s.y[i] - y0) / (y1 - y0) - frac));
-    if (d > best_d + 0.02) best_d = d, best = name;
+      for (double y : s.y)
+        if (std::isfinite(y)) y0 = std::min(y0, y), y1 = std::max(y1, y);
   }
-  return best;
+  if (!std::isfinite(y0) || !std::isfinite(y1)) return "top right";
+  const double span = y1 > y0 ? y1 - y0 : std::max(1e-3, std::abs(y0));
+  const double rows = static_cast<double>(p.series.size());
+  p.ymin = y0 - 0.04 * span;
+  p.ymax = y1 + std::min(0.7, 0.1 + 0.09 * rows) * span;
+  return "top right";
 }
+
 int color(int k) { return kColors[k % 8]; }
 
 std::vector<double> steps_x(const Trajectory& t) {

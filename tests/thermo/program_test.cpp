@@ -32,6 +32,7 @@ runs:
       - {pair: [A, C], c: [0.1, -0.2]}
   - name: r2
     interaction: simultaneous
+    engine: local
     coherences:
       - {pair: all, c: 0.25}
 )";
@@ -57,6 +58,8 @@ TEST_CASE("theory programs") {
     CHECK(a.temperatures == std::vector<double>{1.0, 1.2, 0.8});
     const ModelParams& b = p.runs[1].params;
     CHECK(b.interaction == Interaction::kSimultaneous);
+    CHECK(b.engine == Engine::kLocal);
+    CHECK(a.engine == Engine::kSectors);
     CHECK(b.order == std::vector<int>{0, 1, 2});
     CHECK(b.coherences.size() == 3);
     // Every shipped program loads.
@@ -90,6 +93,7 @@ TEST_CASE("theory programs") {
         "matrix (smallest eigenvalue");
     bad(replaced("{pair: all, c: 0.25}", "{pair: all, c: -0.75}"),
         "the largest physical lambda for these phases is 0.5 (all c_pq scaled by 0.666667)");
+    bad(replaced("engine: local", "engine: gpu"), "runs[1].engine = gpu: must be sectors or local");
     bad(replaced("interaction: simultaneous", "interaction: parallel"),
         "must be cascade or simultaneous");
     bad(replaced("collisions: 10", "collisions: 0"), "must be an integer in [1, 1000000]");

@@ -1,12 +1,14 @@
 #include "nmrc/thermo/collision.hpp"
 
 #include <Eigen/Eigenvalues>
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cmath>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
@@ -73,6 +75,10 @@ void SimultaneousUnitary::apply(Mat& rho) const {
       for (size_t c = 0; c < ib.size(); ++c)
         for (size_t r = 0; r < ia.size(); ++r) rho(ia[r], ib[c]) = out(r, c);
     }
+}
+
+void SimultaneousUnitary::apply_sector(Mat& block, size_t m) const {
+  block = u_[m] * block * u_[m].adjoint();
 }
 
 Mat SimultaneousUnitary::dense() const {
@@ -145,13 +151,199 @@ struct CollisionStart {
   std::vector<double> k_diag;  // K = -ln D(rho_S^start); empty when D has a zero
 };
 
+// The (n+1)-spin state during a collision, R as the last spin; two storages (Engine).
+class Joint {
+ public:
+  virtual ~Joint() = default;
+  virtual void reset(const Mat& rho_s, double p0, double p1) = 0;
+  virtual void apply_pair(int k, const Mat& u, double theta, int threads) = 0;
+  virtual void apply_simultaneous(const SimultaneousUnitary& u) = 0;
+  virtual Mat system_state() const = 0;
+  virtual std::pair<double, double> populations(int k) const = 0;
+  virtual double pair_coherence(int p, int k) const = 0;
+  virtual Mat bath_state() const = 0;
+  virtual Mat k_bath_state(int k) const = 0;
+  virtual Mat dense() const = 0;
+};
+
+class LocalJoint final : public Joint {
+ public:
+  explicit LocalJoint(int n) : n_(n) {}
+  void reset(const Mat& rho_s, double p0, double p1) override {
+    const Eigen::Index d = rho_s.rows();
+    rho_ = Mat::Zero(2 * d, 2 * d);
+    for (Eigen::Index c = 0; c < d; ++c)
+      for (Eigen::Index r = 0; r < d; ++r) {
+        rho_(2 * r, 2 * c) = rho_s(r, c) * p0;
+        rho_(2 * r + 1, 2 * c + 1) = rho_s(r, c) * p1;
+      }
+  }
+  void apply_pair(int k, const Mat& u, double, int threads) override {
+    apply_local(rho_, u, {k, n_}, n_ + 1, threads);  // U_k as a two-spin gate on (S_k, R)
+  }
+  void apply_simultaneous(const SimultaneousUnitary& u) override { u.apply(rho_); }
+  Mat system_state() const override { return trace_out_bath(rho_); }
+  std::pair<double, double> populations(int k) const override {
+    return subsystem_populations(rho_, k, n_ + 1);
+  }
+  double pair_coherence(int p, int k) const override {
+    return thermo::pair_coherence(rho_, p, k, n_ + 1);
+  }
+  Mat bath_state() const override { return reduced_bath(rho_); }
+  Mat k_bath_state(int k) const override { return reduced_k_bath(rho_, k, n_); }
+  Mat dense() const override { return rho_; }
+
+ private:
+  int n_;
+  Mat rho_;
+};
+
+// Excitation-number blocks of rho_SR. Basis index i of n+1 spins sits in sector popcount(i)
+// at position pos_[i]; elements between different sectors are zero and stay zero.
+class SectorJoint final : public Joint {
+ public:
+  explicit SectorJoint(int n)
+      : n_(n), sectors_(excitation_sectors(n + 1)), pos_(2 << n), sec_(2 << n) {
+    for (size_t m = 0; m < sectors_.size(); ++m)
+      for (size_t a = 0; a < sectors_[m].size(); ++a) {
+        pos_[sectors_[m][a]] = static_cast<int>(a);
+        sec_[sectors_[m][a]] = static_cast<int>(m);
+      }
+    // pairs_[k][m]: (a, b) in sector m with a = |.. 0_k .. 1_R>, b = |.. 1_k .. 0_R>.
+    pairs_.resize(n);
+    for (int k = 0; k < n; ++k) {
+      const int bk = 1 << (n - k);  // spin k of n+1 spins
+      pairs_[k].resize(sectors_.size());
+      for (size_t m = 0; m < sectors_.size(); ++m)
+        for (int i : sectors_[m])
+          if (!(i & bk) && (i & 1)) pairs_[k][m].emplace_back(pos_[i], pos_[i ^ (bk | 1)]);
+    }
+    blocks_.resize(sectors_.size());
+  }
+  void reset(const Mat& rho_s, double p0, double p1) override {
+    for (size_t m = 0; m < sectors_.size(); ++m) {
+      const auto& idx = sectors_[m];
+      const int d = static_cast<int>(idx.size());
+      Mat& b = blocks_[m];
+      b.resize(d, d);
+      for (int c = 0; c < d; ++c)
+        for (int r = 0; r < d; ++r) {
+          const int i = idx[r], j = idx[c];
+          b(r, c) = (i & 1) != (j & 1) ? cplx(0.0) : rho_s(i >> 1, j >> 1) * ((i & 1) ? p1 : p0);
+        }
+    }
+  }
+  void apply_pair(int k, const Mat&, double theta, int threads) override {
+    const double c = std::cos(theta), s = std::sin(theta);
+    const cplx mis(0.0, -s), pis(0.0, s);
+    // U = [[c, -i s], [-i s, c]] on (a, b): rows mix with U, columns with U^dagger.
+    auto work = [&](size_t m) {
+      Mat& b = blocks_[m];
+      for (const auto& [a, bb] : pairs_[k][m]) {
+        const Eigen::RowVectorXcd ra = b.row(a), rb = b.row(bb);
+        b.row(a) = c * ra + mis * rb;
+        b.row(bb) = mis * ra + c * rb;
+      }
+      for (const auto& [a, bb] : pairs_[k][m]) {
+        const Eigen::VectorXcd ca = b.col(a), cb = b.col(bb);
+        b.col(a) = c * ca + pis * cb;
+        b.col(bb) = pis * ca + c * cb;
+      }
+    };
+    for_sectors(work, threads);
+  }
+  void apply_simultaneous(const SimultaneousUnitary& u) override {
+    for (size_t m = 0; m < sectors_.size(); ++m) u.apply_sector(blocks_[m], m);
+  }
+  Mat system_state() const override {
+    Mat out = Mat::Zero(1 << n_, 1 << n_);
+    for (size_t m = 0; m < sectors_.size(); ++m) {
+      const auto& idx = sectors_[m];
+      for (size_t c = 0; c < idx.size(); ++c)
+        for (size_t r = 0; r < idx.size(); ++r)
+          if ((idx[r] & 1) == (idx[c] & 1)) out(idx[r] >> 1, idx[c] >> 1) += blocks_[m](r, c);
+    }
+    return out;
+  }
+  cplx at(int i, int j) const {
+    const int m = sec_[i];
+    if (m != sec_[j]) return 0.0;
+    return blocks_[m](pos_[i], pos_[j]);
+  }
+  std::pair<double, double> populations(int k) const override {
+    const int bk = 1 << (n_ - k);
+    double p0 = 0.0, p1 = 0.0;
+    for (int i = 0; i < (2 << n_); ++i) ((i & bk) ? p1 : p0) += at(i, i).real();
+    return {p0, p1};
+  }
+  double pair_coherence(int p, int k) const override {
+    const int bp = 1 << (n_ - p), bk = 1 << (n_ - k);
+    cplx s = 0.0;
+    for (int i = 0; i < (2 << n_); ++i)
+      if ((i & bp) && !(i & bk)) s += at(i, (i & ~bp) | bk);
+    return 2.0 * s.real();
+  }
+  Mat bath_state() const override {
+    Mat out = Mat::Zero(2, 2);
+    for (int i = 0; i < (2 << n_); ++i) out(i & 1, i & 1) += at(i, i);
+    return out;  // off-diagonals join different excitation numbers: zero
+  }
+  Mat k_bath_state(int k) const override {
+    const int bk = 1 << (n_ - k);
+    Mat out = Mat::Zero(4, 4);
+    const int off[4] = {0, 1, bk, bk | 1};
+    for (int base = 0; base < (2 << n_); ++base) {
+      if (base & (bk | 1)) continue;
+      for (int c = 0; c < 4; ++c)
+        for (int r = 0; r < 4; ++r) out(r, c) += at(base + off[r], base + off[c]);
+    }
+    return out;
+  }
+  Mat dense() const override {
+    Mat out = Mat::Zero(2 << n_, 2 << n_);
+    for (size_t m = 0; m < sectors_.size(); ++m)
+      for (size_t c = 0; c < sectors_[m].size(); ++c)
+        for (size_t r = 0; r < sectors_[m].size(); ++r)
+          out(sectors_[m][r], sectors_[m][c]) = blocks_[m](r, c);
+    return out;
+  }
+
+ private:
+  // Runs work(m) for every sector, largest first, on up to `threads` std::threads.
+  template <typename F>
+  void for_sectors(F& work, int threads) const {
+    const size_t ns = sectors_.size();
+    int nt = threads > 0 ? threads : default_thread_count(2 << n_);
+    if (nt <= 1 || (2 << n_) < 512) {
+      for (size_t m = 0; m < ns; ++m) work(m);
+      return;
+    }
+    std::vector<size_t> order(ns);
+    for (size_t m = 0; m < ns; ++m) order[m] = m;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return sectors_[a].size() > sectors_[b].size(); });
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t i = next++; i < ns; i = next++) work(order[i]);
+    };
+    std::vector<std::thread> pool;
+    for (int t = 0; t < nt; ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+  }
+
+  int n_;
+  std::vector<std::vector<int>> sectors_;
+  std::vector<int> pos_, sec_;  // position in, and index of, each basis state's sector
+  std::vector<std::vector<std::vector<std::pair<int, int>>>> pairs_;
+  std::vector<Mat> blocks_;
+};
+
 }  // namespace
 
 Trajectory run_collision_model(const ModelParams& params,
                                const std::function<void(int, int)>& progress,
                                const StateObserver& observer) {
   const int n = params.n();
-  const int ns = n + 1;
   const double tr = params.bath_temperature;
   const auto [pr0, pr1] = populations(tr);
   const double bath_thermal_energy = 0.5 * (pr1 - pr0);
@@ -160,10 +352,16 @@ Trajectory run_collision_model(const ModelParams& params,
   gamma_r(1, 1) = pr1;
   const double bath_entropy = small_entropy(gamma_r);
   const auto weights = coherence_weights(params);
-  const Mat u_pair = partial_swap(params.g * params.tau);  // U_k, theta = g tau
+  const double theta = params.g * params.tau;
+  const Mat u_pair = partial_swap(theta);  // U_k, theta = g tau
   std::unique_ptr<SimultaneousUnitary> u_sim;
   if (params.interaction == Interaction::kSimultaneous)
     u_sim = std::make_unique<SimultaneousUnitary>(n, params.g, params.tau);
+  std::unique_ptr<Joint> joint;
+  if (params.engine == Engine::kLocal)
+    joint = std::make_unique<LocalJoint>(n);
+  else
+    joint = std::make_unique<SectorJoint>(n);
 
   Trajectory traj;
   Mat rho_s = initial_state(params.temperatures, params.coherences);
@@ -174,10 +372,11 @@ Trajectory run_collision_model(const ModelParams& params,
 
   std::vector<double> prev_energy = e0;
   CollisionStart start;
-  // Records the state after an interaction; rho_sr null for the initial state. Without the
-  // entropic observables rho_now may be rho_SR itself (energies and AT need no partial trace).
-  auto record = [&](int step, int collision, int acting, const Mat& rho_now, const Mat* rho_sr) {
-    const int nn = std::countr_zero(static_cast<unsigned>(rho_now.rows()));
+  const bool need_rho_s = params.information || static_cast<bool>(observer);
+  // Records the state after an interaction (j: the joint state; null for the initial state,
+  // whose rho_S is `rho_now`). Energies and AT come from the joint state without a partial
+  // trace; rho_S is formed only for the entropic observables.
+  auto record = [&](int step, int collision, int acting, const Joint* j) {
     StepRecord rec;
     rec.step = step;
     rec.collision = collision;
@@ -186,33 +385,41 @@ Trajectory run_collision_model(const ModelParams& params,
     rec.heat_released.resize(n);
     rec.step_heat.resize(n);
     rec.system_energy = 0.0;
+    std::vector<double> p0(n), p1(n), one_way(n, 0.0);
     for (int k = 0; k < n; ++k) {
-      rec.energy[k] = subsystem_energy(rho_now, k, nn);
+      std::tie(p0[k], p1[k]) = j ? j->populations(k) : subsystem_populations(rho_s, k, n);
+      rec.energy[k] = 0.5 * (p1[k] - p0[k]);
       rec.heat_released[k] = e0[k] - rec.energy[k];
       rec.step_heat[k] = prev_energy[k] - rec.energy[k];
       rec.system_energy += rec.energy[k];
     }
+    for (int k = 0; k < n; ++k)
+      for (int p = 0; p < n; ++p)
+        if (weights[p][k] != 0.0)
+          one_way[k] += weights[p][k] *
+                        (j ? j->pair_coherence(p, k) : thermo::pair_coherence(rho_s, p, k, n));
     prev_energy = rec.energy;
     rec.heat_to_bath = es0 - rec.system_energy;
-    rec.at = apparent_temperatures(rho_now, weights);
-    Mat rho_r = gamma_r;
-    if (rho_sr) rho_r = reduced_bath(*rho_sr);
+    rec.at = apparent_temperatures(p0, p1, one_way);
+    const Mat rho_r = j ? j->bath_state() : gamma_r;
     rec.bath_energy = 0.5 * (rho_r(1, 1).real() - rho_r(0, 0).real());
     for (int k = 0; k < n; ++k)
       if (!rec.at.subsystem[k].value) ++traj.at_undefined;
+    Mat rho_now;
+    if (need_rho_s) rho_now = j ? j->system_state() : rho_s;
     if (params.information) {
       const double s_s = entropy(rho_now, n);
       rec.free_energy = rec.system_energy - tr * s_s;  // Eq. (S19)
       rec.coherence = diagonal_entropy(rho_now) - s_s;
       rec.mi_kr.assign(n, 0.0);
-      if (!rho_sr) {
+      if (!j) {
         rec.mi_sr = 0.0;  // the system starts uncorrelated with every bath particle
       } else {
         // S(SR) is invariant under the collision's unitaries: S(rho_S^start) + S(rho_R^th).
         const double s_r = small_entropy(rho_r);
         rec.mi_sr = s_s + s_r - (start.entropy + bath_entropy);
         for (int k = 0; k < n; ++k) {
-          const Mat rkr = reduced_k_bath(*rho_sr, k, n);
+          const Mat rkr = j->k_bath_state(k);
           rec.mi_kr[k] = small_entropy(partial_trace(rkr, {0}, 2)) + s_r - small_entropy(rkr);
         }
         if (!start.k_diag.empty()) {
@@ -237,17 +444,23 @@ Trajectory run_collision_model(const ModelParams& params,
       }
     }
     traj.steps.push_back(std::move(rec));
-    if (observer) observer(traj.steps.back(), rho_now, rho_sr);  // rho_now is rho_S here
+    if (observer) {
+      if (j) {
+        const Mat d = j->dense();
+        observer(traj.steps.back(), rho_now, &d);
+      } else {
+        observer(traj.steps.back(), rho_now, nullptr);
+      }
+    }
   };
 
-  const bool need_rho_s = params.information || static_cast<bool>(observer);
-  record(0, 0, -1, rho_s, nullptr);
+  record(0, 0, -1, nullptr);
   int step = 0;
   for (int col = 1; col <= params.collisions; ++col) {
     start.rho_s = rho_s;
     start.energy.assign(n, 0.0);
     for (int k = 0; k < n; ++k) start.energy[k] = subsystem_energy(rho_s, k, n);
-    start.at = apparent_temperatures(rho_s, weights);
+    start.at = traj.steps.back().at;  // rho_S at the start of this collision
     if (params.information) {
       const StepRecord& last = traj.steps.back();
       start.entropy = entropy(rho_s, n);
@@ -263,26 +476,20 @@ Trajectory run_collision_model(const ModelParams& params,
         start.k_diag[i] = -std::log(l);
       }
     }
-    Mat rho_sr = append_thermal_bath(rho_s, tr);
+    joint->reset(rho_s, pr0, pr1);  // fresh thermal bath particle (x) rho_S
     std::vector<int> acted_at(n, 0);
     if (params.interaction == Interaction::kCascade) {
       for (int k : params.order) {
-        apply_local(rho_sr, u_pair, {k, n}, ns, params.threads);
-        if (need_rho_s)
-          record(++step, col, k, trace_out_bath(rho_sr), &rho_sr);
-        else
-          record(++step, col, k, rho_sr, &rho_sr);
+        joint->apply_pair(k, u_pair, theta, params.threads);
+        record(++step, col, k, joint.get());
         acted_at[k] = step;
       }
     } else {
-      u_sim->apply(rho_sr);
-      if (need_rho_s)
-        record(++step, col, n, trace_out_bath(rho_sr), &rho_sr);
-      else
-        record(++step, col, n, rho_sr, &rho_sr);
+      joint->apply_simultaneous(*u_sim);
+      record(++step, col, n, joint.get());
       for (int k = 0; k < n; ++k) acted_at[k] = step;
     }
-    rho_s = trace_out_bath(rho_sr);
+    rho_s = joint->system_state();  // trace out R
     for (int k = 0; k < n; ++k) {
       DirectionCheck d;
       d.collision = col;

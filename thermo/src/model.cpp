@@ -2,9 +2,11 @@
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <stdexcept>
+#include <thread>
 
 #include "nmrc/core/operators.hpp"
 
@@ -77,36 +79,58 @@ std::vector<std::vector<int>> excitation_sectors(int n) {
 namespace {
 
 // True when every element outside the excitation-number blocks is below tol.
-bool block_diagonal(const Mat& rho, int n, double tol) {
-  const int dim = 1 << n;
-  for (int j = 0; j < dim; ++j) {
-    const int cj = std::popcount(static_cast<unsigned>(j));
-    for (int i = 0; i < dim; ++i)
-      if (std::popcount(static_cast<unsigned>(i)) != cj && std::abs(rho(i, j)) > tol) return false;
-  }
+bool block_diagonal(const Mat& rho, const std::vector<int>& count, double tol) {
+  const Eigen::Index dim = rho.rows();
+  for (Eigen::Index j = 0; j < dim; ++j)
+    for (Eigen::Index i = 0; i < dim; ++i)
+      if (count[i] != count[j] && std::abs(rho(i, j)) > tol) return false;
   return true;
 }
 
-// Eigenvalues of the Hermitian matrix, by excitation sectors when it is block diagonal.
+// Eigenvalues of the Hermitian matrix, by excitation sectors when it is block diagonal (the
+// sectors on std::threads for large matrices).
 std::vector<double> eigenvalues(const Mat& rho, int n) {
+  std::vector<int> count(rho.rows());
+  for (Eigen::Index i = 0; i < rho.rows(); ++i) count[i] = std::popcount(static_cast<unsigned>(i));
   std::vector<double> ev;
-  if (!block_diagonal(rho, n, 1e-13)) {
+  if (!block_diagonal(rho, count, 1e-13)) {
     Eigen::SelfAdjointEigenSolver<Mat> es(rho, Eigen::EigenvaluesOnly);
     for (Eigen::Index i = 0; i < es.eigenvalues().size(); ++i) ev.push_back(es.eigenvalues()(i));
     return ev;
   }
-  for (const auto& idx : excitation_sectors(n)) {
+  const auto sectors = excitation_sectors(n);
+  std::vector<std::vector<double>> per(sectors.size());
+  auto work = [&](size_t m) {
+    const auto& idx = sectors[m];
     const int d = static_cast<int>(idx.size());
+    if (d == 1) {
+      per[m] = {rho(idx[0], idx[0]).real()};
+      return;
+    }
     Mat b(d, d);
     for (int c = 0; c < d; ++c)
       for (int r = 0; r < d; ++r) b(r, c) = rho(idx[r], idx[c]);
-    if (d == 1) {
-      ev.push_back(b(0, 0).real());
-      continue;
-    }
     Eigen::SelfAdjointEigenSolver<Mat> es(b, Eigen::EigenvaluesOnly);
-    for (int i = 0; i < d; ++i) ev.push_back(es.eigenvalues()(i));
+    per[m].assign(es.eigenvalues().data(), es.eigenvalues().data() + d);
+  };
+  const int nt = default_thread_count(rho.rows());
+  if (nt <= 1) {
+    for (size_t m = 0; m < sectors.size(); ++m) work(m);
+  } else {
+    // Largest sectors first; the middle ones dominate (size C(n, n/2)).
+    std::vector<size_t> order(sectors.size());
+    for (size_t m = 0; m < order.size(); ++m) order[m] = m;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return sectors[a].size() > sectors[b].size(); });
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t i = next++; i < order.size(); i = next++) work(order[i]);
+    };
+    std::vector<std::thread> pool;
+    for (int t = 0; t < nt; ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
   }
+  for (const auto& v : per) ev.insert(ev.end(), v.begin(), v.end());
   return ev;
 }
 

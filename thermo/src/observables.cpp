@@ -98,6 +98,22 @@ ApparentTemperatures apparent_temperatures(const Mat& rho,
   return r;
 }
 
+ApparentTemperatures apparent_temperatures(const std::vector<double>& p0,
+                                           const std::vector<double>& p1,
+                                           const std::vector<double>& one_way) {
+  ApparentTemperatures r;
+  r.one_way = one_way;
+  double sp0 = 0.0, sp1 = 0.0, sc = 0.0;
+  for (size_t k = 0; k < p0.size(); ++k) {
+    r.subsystem.push_back(apparent_temperature(p0[k], p1[k], one_way[k]));
+    sp0 += p0[k];
+    sp1 += p1[k];
+    sc += one_way[k];
+  }
+  r.system = apparent_temperature(sp0, sp1, sc);  // Eq. (54)
+  return r;
+}
+
 double heat_current(double p0, double p1, double c, double gamma_plus, double gamma_minus) {
   return -gamma_minus * (p1 + c) + gamma_plus * (p0 + c);  // Eq. (46), delta = 1
 }

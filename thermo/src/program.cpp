@@ -16,7 +16,7 @@ const std::vector<std::string> kRunKeys = {
     "name",        "title",      "subsystems",  "bath_temperature",
     "g",           "tau",        "collisions",  "interaction",
     "order",       "coherences", "information", "master_equation",
-    "convergence", "sweep"};
+    "convergence", "sweep",      "engine"};
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -170,6 +170,15 @@ RunSpec parse_run(const RunFields& rf, std::set<std::string>& run_names) {
   }
 
   if (auto f = rf.find("information")) p.information = f->as_bool();
+  if (auto f = rf.find("engine")) {
+    const std::string v = f->as_string();
+    if (v == "sectors")
+      p.engine = Engine::kSectors;
+    else if (v == "local")
+      p.engine = Engine::kLocal;
+    else
+      f->fail("must be sectors or local");
+  }
   if (auto f = rf.find("master_equation")) {
     spec.master_equation = f->as_bool();
     if (spec.master_equation && n > kMaxMasterEquationSubsystems)

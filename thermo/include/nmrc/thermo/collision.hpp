@@ -1,9 +1,10 @@
 // The collision model (Eqs. (38)-(39), Figs. 1, 3, 4, 10-12): in every collision a fresh
 // thermal bath particle R meets the subsystems, either in a cascade U_k = exp(-i tau H_kR) in
-// a given order, each applied as a two-spin gate on the (n+1)-spin density matrix, or all at
-// once (simultaneous interaction, SI Fig. 11: exp(-i tau sum_k H_kR), applied by excitation
-// sector). After each collision R is traced out and a fresh thermal R appended. Observables
-// are recorded after every single subsystem-bath interaction.
+// a given order, each U_k a two-spin operation on (S_k, R), or all at once (simultaneous
+// interaction, SI Fig. 11: exp(-i tau sum_k H_kR), applied per excitation sector). The joint
+// (n+1)-spin state is kept either as its excitation-number blocks (Engine::kSectors) or as the
+// full matrix updated by core's apply_local (Engine::kLocal). After each collision R is traced
+// out and a fresh thermal R appended. Observables are recorded after every interaction.
 #pragma once
 
 #include <functional>
@@ -94,6 +95,8 @@ class SimultaneousUnitary {
   SimultaneousUnitary(int n, double g, double tau);
   /// rho <- U rho U^dagger on the (n+1)-spin matrix.
   void apply(Mat& rho) const;
+  /// block <- U_m block U_m^dagger for excitation sector m of excitation_sectors(n + 1).
+  void apply_sector(Mat& block, size_t m) const;
   /// The dense unitary (tests).
   Mat dense() const;
 

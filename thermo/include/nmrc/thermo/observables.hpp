@@ -48,6 +48,10 @@ struct ApparentTemperatures {
 };
 ApparentTemperatures apparent_temperatures(const Mat& rho,
                                            const std::vector<std::vector<double>>& w);
+/// The same from populations P_k^0, P_k^1 and one-way coherences C_k.
+ApparentTemperatures apparent_temperatures(const std::vector<double>& p0,
+                                           const std::vector<double>& p1,
+                                           const std::vector<double>& one_way);
 
 /// Eq. (46): Qdot_k = -gamma- (P1 + C_k) + gamma+ (P0 + C_k), heat into S_k per unit time.
 double heat_current(double p0, double p1, double c, double gamma_plus, double gamma_minus);
