@@ -16,5 +16,8 @@ struct GlobalOptions {
 using Action = std::function<int()>;
 
 void add_molecule_command(CLI::App& app, GlobalOptions& global, Action& run);
+#ifdef NMRC_SPECTROMETER_AVAILABLE
+void add_acquire_command(CLI::App& app, GlobalOptions& global, Action& run);
+#endif
 
 }  // namespace nmrc::cli
