@@ -308,6 +308,18 @@ Mat simulate_superoperator(const Molecule& m, const ShapedPulseElement& pulse, d
                                           : odeint_superoperator(d, segs, options.tolerances);
 }
 
+Mat simulate_state(const Molecule& m, const ShapedPulseElement& pulse, const Mat& rho0,
+                   double b1_scale, bool relaxation, const PropagationOptions& options) {
+  check_pulse(m, pulse);
+  const Dynamics d(m, dyn_options(options, b1_scale, relaxation));
+  if (rho0.rows() != d.dim() || rho0.cols() != d.dim())
+    throw InputError("rho0: must be " + std::to_string(d.dim()) + " x " + std::to_string(d.dim()) +
+                     " for molecule " + m.name);
+  const auto segs = segments_of(pulse, d.channels());
+  return options.engine == Engine::kExact ? exact_state(d, segs, rho0)
+                                          : odeint_state(d, segs, rho0, options.tolerances);
+}
+
 Mat unitary_superoperator(const Mat& u) { return kron(u.conjugate(), u); }
 
 double process_fidelity(const Mat& superop, const Mat& target_unitary) {

@@ -206,6 +206,7 @@ TEST_CASE("superoperators: dense exact, state propagation, and fidelities") {
   const Mat via_s =
       Eigen::Map<const Mat>(Vec(s * Eigen::Map<const Vec>(rho0.data(), 16)).data(), 4, 4);
   CHECK_MAT_NEAR(via_s, exact_state(d, segments_of(p, 1), rho0), 1e-10);
+  CHECK_MAT_NEAR(simulate_state(m, p, rho0), via_s, 1e-10);
   PropagationOptions o;
   o.engine = Engine::kOdeint;
   CHECK(ref::max_abs_diff(simulate_superoperator(m, p, 1.0, o), s) < 1e-8);
