@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   nmrc::cli::add_theory_command(app, global, run);
 #endif
   nmrc::cli::add_tomography_command(app, global, run);
+#ifdef NMRC_SPECTROMETER_AVAILABLE
+  nmrc::cli::add_acquire_command(app, global, run);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
