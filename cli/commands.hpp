@@ -18,6 +18,8 @@ using Action = std::function<int()>;
 void add_molecule_command(CLI::App& app, GlobalOptions& global, Action& run);
 #ifdef NMRC_SPECTROMETER_AVAILABLE
 void add_acquire_command(CLI::App& app, GlobalOptions& global, Action& run);
+/// nmrc prepare PROGRAM.yaml --out DIR (cmd_prepare.cpp).
+void add_prepare_command(CLI::App& app, GlobalOptions& global, Action& run);
 #endif
 
 }  // namespace nmrc::cli
