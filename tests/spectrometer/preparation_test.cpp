@@ -239,8 +239,8 @@ TEST_CASE("bath particle: rotation + 1 ms gradient gives thermal populations") {
     const PpsResult pps = run_pps(sample, spins, pps_steps(sample.molecule, spins, o));
     const Mat out = run_deviation(sample, bath_sequence(sample.molecule, 3, 0.9), pps.rho_after);
     const Mat sigma = pseudo_state(out, pps.fit.epsilon);
-    CHECK_MAT_NEAR(ref::partial_trace(sigma, {3}, 4), thermal_qubit(0.9), 1e-9);
-    CHECK(std::abs(sigma(0, 0) - thermal_qubit(0.9)(0, 0)) < 1e-9);
+    CHECK_MAT_NEAR(ref::partial_trace(sigma, {3}, 4), thermal_qubit(0.9), 1e-10);
+    CHECK(std::abs(sigma(0, 0) - thermal_qubit(0.9)(0, 0)) < 1e-10);
   }
   SUBCASE("validation") {
     CHECK_THROWS_WITH_AS(bath_rotation_angle(-1.0),
@@ -362,7 +362,8 @@ TEST_CASE("temporal averaging: weighted experiments rebuild the requested state"
       outs.push_back({e.weight, pseudo_state(out, pps.fit.epsilon)});
     }
     const Mat got = ref::partial_trace(temporal_average(outs), {0, 1, 2}, 4);
-    CHECK_MAT_NEAR(got, rho, 1e-6);  // 1e-12 x the 1/epsilon ~ 1e6 amplification
+    // Measured 3.8e-12: the physical matrices carry the 7.6e-7 PPS deviation on top of I/16.
+    CHECK_MAT_NEAR(got, rho, 1e-10);
   }
   SUBCASE("validation") {
     std::vector<PairCoherence> too_much{{0, 1, -0.8}, {0, 2, -0.8}, {1, 2, -0.8}};
