@@ -196,6 +196,27 @@ TEST_CASE("pseudo-pure state by spatial averaging, Eqs. (S13)-(S15)") {
   }
 }
 
+TEST_CASE("the preparation's gradients kill single- and multi-quantum coherence, not ZQ") {
+  SUBCASE("correctness") {
+    for (GradientMode mode : {GradientMode::kExact, GradientMode::kSlices}) {
+      Sample s = exact_sample();
+      s.gradient.mode = mode;
+      GradientPlan plan;
+      Sequence seq;
+      seq.elements.push_back(plan.element(1.0, s.molecule.gamma_hz_per_gauss(0)));
+      Mat rho = Mat::Identity(16, 16) / 16.0;
+      const int a = 0;  // |0000>
+      const std::vector<std::pair<int, int>> killed{{a, 1}, {a, 3}, {a, 7}, {a, 15}, {2, 13}};
+      for (auto [i, j] : killed) rho(i, j) = rho(j, i) = 0.01;  // orders 1, 2, 3, 4, 2 (mixed)
+      rho(1, 2) = rho(2, 1) = 0.02;                             // |0001><0010|: zero quantum
+      const Mat out = run_sequence(s, seq, rho);
+      CAPTURE(static_cast<int>(mode));
+      for (auto [i, j] : killed) CHECK(std::abs(out(i, j)) < 1e-15);
+      CHECK(std::abs(out(1, 2)) == doctest::Approx(0.02).epsilon(1e-12));  // survives (precesses)
+    }
+  }
+}
+
 TEST_CASE("fit_pps and pseudo_state") {
   SUBCASE("correctness") {
     Mat sigma = Mat::Zero(16, 16);
