@@ -166,8 +166,8 @@ void parse_system(const YamlField& sys, Program& p) {
 Program parse_program(const std::string& path) {
   const YamlField root = YamlField::load_file(path);
   root.expect_map();
-  root.allow_keys(
-      {"molecule", "target", "spins", "compensate_polarization", "gradient", "bath", "system"});
+  root.allow_keys({"molecule", "target", "spins", "compensate_polarization", "relaxation",
+                   "gradient", "bath", "system"});
   Program p;
   const YamlField mf = root.at("molecule");
   std::filesystem::path mpath = mf.as_string();
@@ -194,6 +194,7 @@ Program parse_program(const std::string& path) {
     p.pps.compensate_polarization = c->as_bool();
 
   p.sample.molecule = m;
+  if (const auto r = root.find("relaxation")) p.sample.relaxation = r->as_bool();
   if (const auto g = root.find("gradient")) {
     g->expect_map();
     g->allow_keys({"mode", "duration_s", "length_cm", "slices", "twists"});
@@ -268,6 +269,7 @@ Output run_program(const Program& p) {
   summary["format"] = "nmrc-preparation/1";
   summary["molecule"] = m.name;
   summary["target"] = p.target;
+  summary["relaxation"] = p.sample.relaxation;
   summary["gradient_mode"] =
       p.sample.gradient.mode == sp::GradientMode::kExact ? "exact" : "slices";
   if (p.sample.gradient.mode == sp::GradientMode::kSlices)
