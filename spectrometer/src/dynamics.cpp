@@ -97,7 +97,21 @@ Dynamics::Dynamics(const Molecule& m, const DynamicsOptions& options)
     cx_.push_back(options.b1_scale * m.control(c, 'x'));
     cy_.push_back(options.b1_scale * m.control(c, 'y'));
   }
-  if (options.relaxation) rates_ = relaxation_rates(m, thermal_equilibrium(m));
+  if (options.relaxation) {
+    rates_ = relaxation_rates(m, thermal_equilibrium(m));
+    // Diagonal coefficients of add_dissipator: D(rho)_ab = decay_ab rho_ab + transfers.
+    const int d = dim();
+    decay_ = Mat::Zero(d, d);
+    for (int k = 0; k < n_; ++k) {
+      const int mk = 1 << (n_ - 1 - k);
+      for (int b = 0; b < d; ++b)
+        for (int a = 0; a < d; ++a) {
+          const int ak = (a & mk) ? 1 : 0, bk = (b & mk) ? 1 : 0;
+          decay_(a, b) -= 0.5 * (rates_.w_down[k] * (ak + bk) + rates_.w_up[k] * (2 - ak - bk));
+          if (ak != bk) decay_(a, b) -= rates_.dephasing[k];
+        }
+    }
+  }
 }
 
 Mat Dynamics::hamiltonian(const double* ux_hz, const double* uy_hz) const {
@@ -113,7 +127,21 @@ void Dynamics::lindblad_rhs(const Mat& h, const Mat& rho, Mat& out) const {
   const cplx mi(0.0, -1.0);
   out.noalias() = mi * (h * rho);
   out.noalias() -= mi * (rho * h);
-  if (relaxing()) add_dissipator(rates_, n_, rho, out);
+  if (!relaxing()) return;
+  out.array() += decay_.array() * rho.array();
+  const int d = dim();
+  for (int k = 0; k < n_; ++k) {
+    const int mk = 1 << (n_ - 1 - k);
+    const double wd = rates_.w_down[k], wu = rates_.w_up[k];
+    for (int b = 0; b < d; ++b) {
+      if (b & mk) continue;
+      for (int a = 0; a < d; ++a) {
+        if (a & mk) continue;
+        out(a, b) += wd * rho(a | mk, b | mk);  // s- rho s+
+        out(a | mk, b | mk) += wu * rho(a, b);  // s+ rho s-
+      }
+    }
+  }
 }
 
 Mat Dynamics::liouvillian(const Mat& h) const {

@@ -55,6 +55,21 @@ LineReadout measure_lines(const Molecule& m, const Mat& rho, int channel) {
   return r;
 }
 
+std::vector<std::pair<Mat, Mat>> line_operators(const Molecule& m, int channel) {
+  const int d = 1 << m.size();
+  std::vector<std::pair<Mat, Mat>> out;
+  for (const auto& l : assigned_lines(m, channel)) {
+    // sigma_x^k P_b = |0_k b><1_k b| + |1_k b><0_k b|; sigma_y^k P_b = -i|0b><1b| + i|1b><0b|.
+    const int i0 = index_with(l.other_bits, l.spin, 0), i1 = index_with(l.other_bits, l.spin, 1);
+    Mat x = Mat::Zero(d, d), y = Mat::Zero(d, d);
+    x(i0, i1) = x(i1, i0) = 1.0;
+    y(i0, i1) = cplx(0, -1);
+    y(i1, i0) = cplx(0, 1);
+    out.emplace_back(x, y);
+  }
+  return out;
+}
+
 LineReadout measure_lines(const Molecule& m, const Fid& fid, const LineFitOptions& o) {
   LineReadout r;
   r.channel = fid.channel;

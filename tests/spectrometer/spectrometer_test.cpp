@@ -291,3 +291,15 @@ TEST_CASE("processing: a single line, zero filling, phases and aliasing") {
     CHECK(folds.front().find("C1 #1") == 0);
   }
 }
+
+TEST_CASE("line operators are the observables behind measure_lines") {
+  const Molecule m = crotonic();
+  const Mat rho = ref::random_density(16, 17);
+  const auto ops = line_operators(m, 0);
+  const LineReadout r = measure_lines(m, rho, 0);
+  REQUIRE(ops.size() == 32);
+  for (size_t i = 0; i < 32; ++i) {
+    CHECK(std::abs((rho * ops[i].first).trace() - r.lines[i].sx()) < 1e-14);
+    CHECK(std::abs((rho * ops[i].second).trace() - r.lines[i].sy()) < 1e-14);
+  }
+}

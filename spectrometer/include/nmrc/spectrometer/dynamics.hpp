@@ -72,7 +72,8 @@ class Dynamics {
   Mat hamiltonian(const double* ux_hz, const double* uy_hz) const;
   bool relaxing() const { return !rates_.empty(); }
   const RelaxationRates& rates() const { return rates_; }
-  /// out = -i [H, rho] + D(rho) (Lindblad equation; D = 0 without relaxation).
+  /// out = -i [H, rho] + D(rho) (Lindblad equation; D = 0 without relaxation). The same D as
+  /// add_dissipator, with its element-wise decay coefficients precomputed.
   void lindblad_rhs(const Mat& h, const Mat& rho, Mat& out) const;
   /// Liouvillian superoperator on column-major vec(rho): -i (I (x) H - H^T (x) I) + D.
   Mat liouvillian(const Mat& h) const;
@@ -83,6 +84,7 @@ class Dynamics {
   Mat h0_;
   std::vector<Mat> cx_, cy_;
   RelaxationRates rates_;
+  Mat decay_;  ///< diagonal part of the dissipator, element-wise coefficients
   DynamicsOptions options_;
 };
 

@@ -37,6 +37,11 @@ struct LineReadout {
 /// Exact readout of a density matrix: a_l = 2 rho_{1_k b, 0_k b} for every line of `channel`.
 LineReadout measure_lines(const Molecule& m, const Mat& rho, int channel);
 
+/// The observables behind each line of `channel`, in measure_lines order: for line l of spin k
+/// with the others in b, {sigma_x^k P_b, sigma_y^k P_b} (so sx = Tr(rho first), sy = Tr(rho
+/// second)). The rows of tomography's linear map from rho to the readout.
+std::vector<std::pair<Mat, Mat>> line_operators(const Molecule& m, int channel);
+
 struct LineFitOptions {
   std::vector<double> offset_error_hz;  ///< known static offsets to add to the line list
   int skip_points = 0;                  ///< leading FID points left out of the fit
