@@ -253,6 +253,9 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
       p.acquisition.phase_cycle = PhaseCycle::kCyclops;
     else
       c->fail("must be none or cyclops");
+    if (p.acquisition.phase_cycle == PhaseCycle::kCyclops && p.acquisition.scans % 4 != 0)
+      c->fail("CYCLOPS needs a multiple of 4 scans (scans = " +
+              std::to_string(p.acquisition.scans) + ")");
   }
   if (auto s = acq.find("snr")) p.acquisition.snr = s->as_nonnegative();
   if (auto s = acq.find("seed")) {

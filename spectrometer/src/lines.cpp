@@ -99,7 +99,7 @@ LineReadout measure_lines(const Molecule& m, const Fid& fid, const LineFitOption
   r.residual_rms = std::sqrt(res.squaredNorm() / rows);
   // Covariance of x for white noise of sigma per real/imaginary part (per scan, so sigma /
   // sqrt(scans) on the averaged FID): sigma^2 (A^H A)^-1 for each part.
-  Eigen::MatrixXd var = Eigen::MatrixXd::Zero(cols, 1);
+  RVec var = RVec::Zero(cols);
   if (fid.noise_sigma > 0.0) {
     const Mat inv = (a.adjoint() * a).inverse();
     const double s2 = fid.noise_sigma * fid.noise_sigma / fid.scans;

@@ -212,9 +212,11 @@ class Member {
       each([&](Mat& r) { r = odeint_state(dyn_, segs, r, opt_.tolerances); });
       return;
     }
-    if (segs.size() == 1 || states_.size() * segs.size() > 4096) {
-      // Constant Liouvillian (delays, hard pulses) or many slices: the element's
-      // superoperator, once, then one matrix-vector product per state.
+    if (segs.size() == 1 || states_.size() > 200) {
+      // Constant Liouvillian (delays, hard pulses; possibly long, where a Taylor series would
+      // need many sub-steps), or so many slices that one superoperator per step (~0.3 s for
+      // 4 spins) beats propagating each slice (~1.5 ms per step each): the element's map,
+      // once, then one matrix-vector product per state.
       const DeviationMap map = exact_deviation_map(dyn_, segs);
       each([&](Mat& r) { r = map.apply(r); });
       return;
