@@ -20,6 +20,8 @@ void add_theory_command(CLI::App& app, GlobalOptions& global, Action& run);
 void add_tomography_command(CLI::App& app, GlobalOptions& global, Action& run);
 #ifdef NMRC_SPECTROMETER_AVAILABLE
 void add_acquire_command(CLI::App& app, GlobalOptions& global, Action& run);
+/// nmrc prepare PROGRAM.yaml --out DIR (cmd_prepare.cpp).
+void add_prepare_command(CLI::App& app, GlobalOptions& global, Action& run);
 #endif
 
 }  // namespace nmrc::cli

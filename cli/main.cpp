@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   nmrc::cli::add_tomography_command(app, global, run);
 #ifdef NMRC_SPECTROMETER_AVAILABLE
   nmrc::cli::add_acquire_command(app, global, run);
+  nmrc::cli::add_prepare_command(app, global, run);
 #endif
   try {
     app.parse(argc, argv);
