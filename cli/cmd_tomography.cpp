@@ -7,6 +7,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "matrix_plot.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/operators.hpp"
@@ -40,16 +41,6 @@ json matrix_json(const Mat& m, const std::vector<std::string>& spins) {
               {"imag", im}};
 }
 
-std::vector<std::string> basis_labels(int n) {
-  std::vector<std::string> out;
-  for (int i = 0; i < (1 << n); ++i) {
-    std::string s;
-    for (int k = 0; k < n; ++k) s += static_cast<char>('0' + spin_bit(i, k, n));
-    out.push_back(s);
-  }
-  return out;
-}
-
 std::vector<std::vector<double>> part(const Mat& m, bool real) {
   std::vector<std::vector<double>> v(m.rows(), std::vector<double>(m.cols()));
   for (Eigen::Index r = 0; r < m.rows(); ++r)
@@ -60,12 +51,12 @@ std::vector<std::vector<double>> part(const Mat& m, bool real) {
 void draw_matrices(const std::string& title, const Mat& truth, const Mat& rec, int n,
                    const std::string& base) {
   const auto labels = basis_labels(n);
-  write_matrix_figure(title,
-                      {{"true, real part", part(truth, true), labels},
-                       {"true, imaginary part", part(truth, false), labels},
-                       {"reconstructed, real part", part(rec, true), labels},
-                       {"reconstructed, imaginary part", part(rec, false), labels}},
-                      2, base);
+  write_matrix_bars(title,
+                    {{"true, real part", part(truth, true), labels},
+                     {"true, imaginary part", part(truth, false), labels},
+                     {"reconstructed, real part", part(rec, true), labels},
+                     {"reconstructed, imaginary part", part(rec, false), labels}},
+                    2, base);
 }
 
 int check_readout(const std::string& readout, const std::string& molecule) {

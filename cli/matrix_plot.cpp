@@ -6,19 +6,13 @@
 #include <sstream>
 
 #include "nmrc/core/error.hpp"
+#include "plot.hpp"
 
 namespace nmrc::cli {
 
 namespace {
 
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
+std::string quote(const std::string& s) { return gnuplot_quote(s); }
 
 std::string script(const Mat& m, const MatrixFigure& fig, const std::string& terminal,
                    const std::string& out) {
@@ -58,27 +52,66 @@ std::string script(const Mat& m, const MatrixFigure& fig, const std::string& ter
   return os.str();
 }
 
-void render(const Mat& m, const MatrixFigure& fig, const std::string& terminal,
-            const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  FILE* gp = ::popen("gnuplot 2>&1", "w");
-  if (!gp) throw InputError(path + ": cannot start gnuplot (apt-get install gnuplot-nox)");
-  const std::string s = script(m, fig, terminal, tmp);
-  std::fwrite(s.data(), 1, s.size(), gp);
-  const int rc = ::pclose(gp);
-  if (rc != 0) {
-    std::remove(tmp.c_str());
-    throw InputError(path + ": gnuplot failed (exit " + std::to_string(rc) +
-                     "; is gnuplot-nox installed?)");
+std::string matrix_script(const std::string& title, const std::vector<MatrixPanel>& panels,
+                          int cols, int width, int height, const std::string& terminal,
+                          const std::string& out) {
+  std::ostringstream os;
+  os.precision(10);
+  double zmax = 1e-12;
+  for (const auto& p : panels)
+    for (const auto& row : p.values)
+      for (double v : row) zmax = std::max(zmax, std::abs(v));
+  for (size_t b = 0; b < panels.size(); ++b) {
+    os << "$m" << b << " << EOD\n";
+    const auto& v = panels[b].values;
+    for (size_t r = 0; r < v.size(); ++r)
+      for (size_t c = 0; c < v[r].size(); ++c) os << c << " " << r << " " << v[r][c] << "\n";
+    os << "EOD\n";
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw InputError(path + ": cannot write plot");
+  const int rows = static_cast<int>((panels.size() + cols - 1) / cols);
+  os << "set terminal " << terminal << " size " << width << "," << height
+     << " font \"sans,10\"\nset output " << quote(out) << "\n";
+  os << "set multiplot layout " << rows << "," << cols << " title " << quote(title) << "\n";
+  os << "set style fill solid 0.9 border -1\nset boxwidth 0.6 absolute\nset boxdepth 0.6\n"
+     << "set pm3d depthorder base\nset xyplane at 0\nset view 55,35\n"
+     << "set palette defined (-1 '#2050d0', 0 '#f4f4f4', 1 '#d03020')\n"
+     << "set cbrange [" << -zmax << ":" << zmax << "]\nset zrange [" << -zmax << ":" << zmax
+     << "]\nunset colorbox\nset grid\n";
+  for (size_t b = 0; b < panels.size(); ++b) {
+    const auto& p = panels[b];
+    os << "set title " << quote(p.title) << "\n";
+    if (!p.tick_labels.empty()) {
+      os << "set xtics (";
+      for (size_t i = 0; i < p.tick_labels.size(); ++i)
+        os << (i ? ", " : "") << quote(p.tick_labels[i]) << " " << i;
+      os << ") font \",6\" offset 0,-0.3\nset ytics (";
+      for (size_t i = 0; i < p.tick_labels.size(); ++i)
+        os << (i ? ", " : "") << quote(p.tick_labels[i]) << " " << i;
+      os << ") font \",6\"\n";
+    }
+    os << "splot $m" << b << " using 1:2:3:3 with boxes fc palette notitle\n";
+  }
+  os << "unset multiplot\nset output\n";
+  return os.str();
 }
 
 }  // namespace
 
 void write_matrix_figure(const Mat& m, const MatrixFigure& fig, const std::string& base_path) {
-  render(m, fig, "pngcairo", base_path + ".png");
-  render(m, fig, "svg dynamic", base_path + ".svg");
+  render_png_svg([&](const std::string& terminal,
+                     const std::string& out) { return script(m, fig, terminal, out); },
+                 base_path);
+}
+
+void write_matrix_bars(const std::string& title, const std::vector<MatrixPanel>& panels, int cols,
+                       const std::string& base_path) {
+  const int rows = static_cast<int>((panels.size() + cols - 1) / cols);
+  const int w = 520 * cols, h = 460 * rows + 40;
+  render_png_svg(
+      [&](const std::string& terminal, const std::string& out) {
+        return matrix_script(title, panels, cols, w, h, terminal, out);
+      },
+      base_path);
 }
 
 std::vector<std::string> basis_labels(int n) {

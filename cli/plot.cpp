@@ -13,7 +13,11 @@ namespace nmrc::cli {
 
 namespace {
 
-std::string quote(const std::string& s) {
+std::string quote(const std::string& s) { return gnuplot_quote(s); }
+
+}  // namespace
+
+std::string gnuplot_quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\') out += '\\';
@@ -21,6 +25,8 @@ std::string quote(const std::string& s) {
   }
   return out + "\"";
 }
+
+namespace {
 
 std::string script(const Figure& fig, const std::string& terminal, const std::string& out) {
   std::ostringstream os;
@@ -71,49 +77,6 @@ std::string script(const Figure& fig, const std::string& terminal, const std::st
   return os.str();
 }
 
-std::string matrix_script(const std::string& title, const std::vector<MatrixPanel>& panels,
-                          int cols, int width, int height, const std::string& terminal,
-                          const std::string& out) {
-  std::ostringstream os;
-  os.precision(10);
-  double zmax = 1e-12;
-  for (const auto& p : panels)
-    for (const auto& row : p.values)
-      for (double v : row) zmax = std::max(zmax, std::abs(v));
-  for (size_t b = 0; b < panels.size(); ++b) {
-    os << "$m" << b << " << EOD\n";
-    const auto& v = panels[b].values;
-    for (size_t r = 0; r < v.size(); ++r)
-      for (size_t c = 0; c < v[r].size(); ++c) os << c << " " << r << " " << v[r][c] << "\n";
-    os << "EOD\n";
-  }
-  const int rows = static_cast<int>((panels.size() + cols - 1) / cols);
-  os << "set terminal " << terminal << " size " << width << "," << height
-     << " noenhanced font \"sans,10\"\nset output " << quote(out) << "\n";
-  os << "set multiplot layout " << rows << "," << cols << " title " << quote(title) << "\n";
-  os << "set style fill solid 0.9 border -1\nset boxwidth 0.6 absolute\nset boxdepth 0.6\n"
-     << "set pm3d depthorder base\nset xyplane at 0\nset view 55,35\n"
-     << "set palette defined (-1 '#2050d0', 0 '#f4f4f4', 1 '#d03020')\n"
-     << "set cbrange [" << -zmax << ":" << zmax << "]\nset zrange [" << -zmax << ":" << zmax
-     << "]\nunset colorbox\nset grid\n";
-  for (size_t b = 0; b < panels.size(); ++b) {
-    const auto& p = panels[b];
-    os << "set title " << quote(p.title) << "\n";
-    if (!p.tick_labels.empty()) {
-      os << "set xtics (";
-      for (size_t i = 0; i < p.tick_labels.size(); ++i)
-        os << (i ? ", " : "") << quote(p.tick_labels[i]) << " " << i;
-      os << ") font \",6\" offset 0,-0.3\nset ytics (";
-      for (size_t i = 0; i < p.tick_labels.size(); ++i)
-        os << (i ? ", " : "") << quote(p.tick_labels[i]) << " " << i;
-      os << ") font \",6\"\n";
-    }
-    os << "splot $m" << b << " using 1:2:3:3 with boxes fc palette notitle\n";
-  }
-  os << "unset multiplot\nset output\n";
-  return os.str();
-}
-
 void run_gnuplot(const std::string& s, const std::string& path, const std::string& tmp) {
   FILE* gp = ::popen("gnuplot", "w");
   if (!gp) throw InputError(path + ": cannot start gnuplot (apt-get install gnuplot-nox)");
@@ -134,14 +97,14 @@ void render(const Figure& fig, const std::string& terminal, const std::string& p
 
 }  // namespace
 
-void write_matrix_figure(const std::string& title, const std::vector<MatrixPanel>& panels, int cols,
-                         const std::string& base_path) {
-  const int rows = static_cast<int>((panels.size() + cols - 1) / cols);
-  const int w = 520 * cols, h = 460 * rows + 40;
-  for (const auto& [term, ext] : {std::pair<std::string, std::string>{"pngcairo", ".png"},
-                                  std::pair<std::string, std::string>{"svg dynamic", ".svg"}}) {
+void render_png_svg(
+    const std::function<std::string(const std::string&, const std::string&)>& make_script,
+    const std::string& base_path) {
+  for (const auto& [term, ext] :
+       {std::pair<std::string, std::string>{"pngcairo noenhanced", ".png"},
+        std::pair<std::string, std::string>{"svg dynamic noenhanced", ".svg"}}) {
     const std::string path = base_path + ext, tmp = path + ".tmp";
-    run_gnuplot(matrix_script(title, panels, cols, w, h, term, tmp), path, tmp);
+    run_gnuplot(make_script(term, tmp), path, tmp);
   }
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -42,18 +43,15 @@ struct Figure {
   std::vector<Panel> panels;  ///< row-major
 };
 
-/// One 3D bar chart of a real matrix (e.g. Re or Im of a density matrix), like the paper's
-/// tomography figures. `tick_labels` names the basis states along both axes (may be empty).
-struct MatrixPanel {
-  std::string title;
-  std::vector<std::vector<double>> values;  ///< rows
-  std::vector<std::string> tick_labels;
-};
+/// Gnuplot text quoting ("..." with escapes).
+std::string gnuplot_quote(const std::string& s);
 
-/// Renders matrix panels side by side (row-major, `cols` per row) to base_path + ".png" and
-/// ".svg"; all panels share one symmetric colour and z range. Throws like write_figure.
-void write_matrix_figure(const std::string& title, const std::vector<MatrixPanel>& panels, int cols,
-                         const std::string& base_path);
+/// Runs gnuplot twice, for base_path + ".png" (pngcairo) and ".svg", on the script that
+/// make_script(terminal, output_path) returns; each file is written to a temporary name and
+/// renamed. Throws nmrc::InputError when gnuplot is missing or fails.
+void render_png_svg(
+    const std::function<std::string(const std::string&, const std::string&)>& make_script,
+    const std::string& base_path);
 
 /// Renders `fig` to base_path + ".png" and base_path + ".svg". Throws nmrc::InputError when
 /// gnuplot is missing or fails (the message says which package to install).

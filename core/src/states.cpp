@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
 
 namespace nmrc {
@@ -58,6 +59,52 @@ Mat thermal_state(const Mat& hamiltonian, double temperature) {
 }
 
 Mat product_state(const std::vector<Mat>& factors) { return kron_all(factors); }
+
+Mat coherent_thermal_state(const std::vector<double>& temperatures,
+                           const std::vector<PairCoherence>& coherences) {
+  const int n = static_cast<int>(temperatures.size());
+  if (n < 1 || n > 14)
+    throw InputError("temperatures: " + std::to_string(n) + " values: must be 1..14");
+  std::vector<std::pair<double, double>> pop;
+  for (int k = 0; k < n; ++k) {
+    if (!(temperatures[k] > 0.0) || !std::isfinite(temperatures[k])) {
+      std::ostringstream v;
+      v << temperatures[k];
+      throw InputError("temperatures[" + std::to_string(k) + "] = " + v.str() + ": must be > 0");
+    }
+    pop.push_back(thermal_populations(temperatures[k]));
+  }
+  auto pk = [&](int k, int bit) { return bit ? pop[k].second : pop[k].first; };
+  const int dim = 1 << n;
+  Mat rho = Mat::Zero(dim, dim);
+  for (int i = 0; i < dim; ++i) {
+    double w = 1.0;
+    for (int k = 0; k < n; ++k) w *= pk(k, spin_bit(i, k, n));
+    rho(i, i) = w;
+  }
+  for (size_t ci = 0; ci < coherences.size(); ++ci) {
+    const auto& c = coherences[ci];
+    if (c.p < 0 || c.q < 0 || c.p >= n || c.q >= n || c.p == c.q)
+      throw InputError("coherences[" + std::to_string(ci) + "] = [" + std::to_string(c.p) + ", " +
+                       std::to_string(c.q) + "]: must name two different spins in 0.." +
+                       std::to_string(n - 1));
+    if (!std::isfinite(c.c.real()) || !std::isfinite(c.c.imag()))
+      throw InputError("coherences[" + std::to_string(ci) + "].c: must be finite");
+    const int bp = 1 << (n - 1 - c.p), bq = 1 << (n - 1 - c.q);
+    const double amp =
+        std::sqrt(pop[c.p].first * pop[c.p].second * pop[c.q].first * pop[c.q].second);
+    for (int i = 0; i < dim; ++i) {
+      if ((i & bp) || !(i & bq)) continue;  // row |0_p 1_q ...>
+      const int j = (i | bp) & ~bq;         // column |1_p 0_q ...>, others equal
+      double w = amp;
+      for (int k = 0; k < n; ++k)
+        if (k != c.p && k != c.q) w *= pk(k, spin_bit(i, k, n));
+      rho(i, j) += c.c * w;
+      rho(j, i) += std::conj(c.c) * w;
+    }
+  }
+  return rho;
+}
 
 Mat pure_state(const Vec& psi) { return psi * psi.adjoint(); }
 

@@ -403,49 +403,6 @@ Sequence bath_sequence(const Molecule& m, int spin, double temperature, const Gr
 
 // ---- Eq. (1) ---------------------------------------------------------------------------------
 
-Mat coherent_thermal_state(const std::vector<double>& temperatures,
-                           const std::vector<PairCoherence>& coherences) {
-  const int n = static_cast<int>(temperatures.size());
-  if (n < 1 || n > 12)
-    throw InputError("temperatures: " + std::to_string(n) + " values: must be 1..12");
-  std::vector<std::array<double, 2>> pop(n);
-  for (int k = 0; k < n; ++k) {
-    if (!(temperatures[k] > 0.0) || !std::isfinite(temperatures[k]))
-      throw InputError("temperatures[" + std::to_string(k) + "] = " + num(temperatures[k]) +
-                       ": must be > 0");
-    const auto [p0, p1] = thermal_populations(temperatures[k]);
-    pop[k] = {p0, p1};
-  }
-  const int d = 1 << n;
-  Mat rho = Mat::Zero(d, d);
-  for (int a = 0; a < d; ++a) {
-    double p = 1.0;
-    for (int k = 0; k < n; ++k) p *= pop[k][spin_bit(a, k, n)];
-    rho(a, a) = p;
-  }
-  for (size_t i = 0; i < coherences.size(); ++i) {
-    const auto& c = coherences[i];
-    if (!(0 <= c.p && c.p < c.q && c.q < n))
-      throw InputError("coherences[" + std::to_string(i) + "].spins = [" + std::to_string(c.p) +
-                       ", " + std::to_string(c.q) + "]: must satisfy 0 <= p < q < " +
-                       std::to_string(n));
-    if (!std::isfinite(c.c.real()) || !std::isfinite(c.c.imag()))
-      throw InputError("coherences[" + std::to_string(i) + "].c: must be finite");
-    // Eq. (S5): sqrt(P0_p P1_p P0_q P1_q) times the other spins' thermal populations.
-    const double amp = std::sqrt(pop[c.p][0] * pop[c.p][1] * pop[c.q][0] * pop[c.q][1]);
-    for (int a = 0; a < d; ++a) {
-      if (spin_bit(a, c.p, n) != 0 || spin_bit(a, c.q, n) != 1) continue;  // a = |0_p 1_q ..>
-      const int b = a ^ (1 << (n - 1 - c.p)) ^ (1 << (n - 1 - c.q));       // b = |1_p 0_q ..>
-      double others = 1.0;
-      for (int k = 0; k < n; ++k)
-        if (k != c.p && k != c.q) others *= pop[k][spin_bit(a, k, n)];
-      rho(a, b) += c.c * amp * others;
-      rho(b, a) += std::conj(c.c) * amp * others;
-    }
-  }
-  return rho;
-}
-
 // ---- temporal averaging --------------------------------------------------------------------
 
 void validate_state(const Mat& rho, const std::string& what, double tol) {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
 #include "support/reference.hpp"
 
@@ -38,4 +39,27 @@ TEST_CASE("thermal states: ground state more populated, Gibbs form") {
   const Mat h = -0.5 * pauli('Z');
   CHECK_MAT_NEAR(thermal_state(h, 1.0), q, 1e-12);
   CHECK(validate_density_matrix(product_state({q, thermal_qubit(0.5), q})).ok);
+}
+
+TEST_CASE("coherent thermal state of Eq. (1)/(S4)-(S5)") {
+  SUBCASE("correctness") {
+    // Two spins: chi_01 = sqrt(P0 P1 P0 P1) |01><10|, so rho(|01>,|10>) = c P0 P1 at equal T.
+    const auto [p0, p1] = thermal_populations(1.0);
+    const cplx c(-0.3, 0.2);
+    const Mat rho = coherent_thermal_state({1.0, 1.0}, {{0, 1, c}});
+    CHECK(std::abs(rho(1, 2) - c * p0 * p1) < 1e-15);
+    CHECK(std::abs(rho(2, 1) - std::conj(c) * p0 * p1) < 1e-15);
+    CHECK_MAT_NEAR(Mat(rho.diagonal().asDiagonal()),
+                   product_state({thermal_qubit(1.0), thermal_qubit(1.0)}), 1e-15);
+    // p > q names the same coherence from the other side: c_10 chi_10 = conj-side of c_01.
+    CHECK_MAT_NEAR(coherent_thermal_state({1.0, 1.0}, {{1, 0, std::conj(c)}}), rho, 1e-15);
+    // Local states are untouched (the paper's construction).
+    CHECK_MAT_NEAR(partial_trace(rho, {0}, 2), thermal_qubit(1.0), 1e-15);
+  }
+  SUBCASE("validation") {
+    CHECK_THROWS_WITH_AS(coherent_thermal_state({1.0, 0.0}, {}),
+                         doctest::Contains("temperatures[1] = 0: must be > 0"), InputError);
+    CHECK_THROWS_WITH_AS(coherent_thermal_state({1.0, 1.0}, {{0, 2, 0.1}}),
+                         doctest::Contains("coherences[0] = [0, 2]"), InputError);
+  }
 }

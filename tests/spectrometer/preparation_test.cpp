@@ -300,8 +300,9 @@ TEST_CASE("Eq. (1): coherent thermal state") {
   SUBCASE("validation") {
     CHECK_THROWS_WITH_AS(coherent_thermal_state({1.0, 0.0}, {}),
                          doctest::Contains("temperatures[1] = 0: must be > 0"), InputError);
-    CHECK_THROWS_WITH_AS(coherent_thermal_state({1.0, 1.0}, {{1, 0, 0.1}}),
-                         doctest::Contains("coherences[0].spins = [1, 0]"), InputError);
+    CHECK_THROWS_WITH_AS(coherent_thermal_state({1.0, 1.0}, {{1, 1, 0.1}}),
+                         doctest::Contains("coherences[0] = [1, 1]: must name two different spins"),
+                         InputError);
   }
 }
 

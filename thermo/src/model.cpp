@@ -39,37 +39,6 @@ std::pair<double, double> populations(double temperature) {
   return {p0, 1.0 - p0};
 }
 
-Mat initial_state(const std::vector<double>& temperatures, const std::vector<Coherence>& coh) {
-  const int n = static_cast<int>(temperatures.size());
-  const int dim = 1 << n;
-  std::vector<std::pair<double, double>> pop;
-  for (double t : temperatures) pop.push_back(populations(t));
-  auto pk = [&](int k, int bit) { return bit ? pop[k].second : pop[k].first; };
-  Mat rho = Mat::Zero(dim, dim);
-  for (int i = 0; i < dim; ++i) {
-    double w = 1.0;
-    for (int k = 0; k < n; ++k) w *= pk(k, spin_bit(i, k, n));
-    rho(i, i) = w;
-  }
-  // Eq. (S5): chi_pq = (x)_{k != p,q} rho_k^th (x) sqrt(P_p^0 P_p^1 P_q^0 P_q^1)
-  // |0_p 1_q><1_p 0_q|; p < q or p > q both mean "row has p = 0, q = 1".
-  for (const auto& c : coh) {
-    const int bp = 1 << (n - 1 - c.p), bq = 1 << (n - 1 - c.q);
-    const double amp =
-        std::sqrt(pop[c.p].first * pop[c.p].second * pop[c.q].first * pop[c.q].second);
-    for (int i = 0; i < dim; ++i) {
-      if ((i & bp) || !(i & bq)) continue;  // row: p = 0, q = 1
-      const int j = (i | bp) & ~bq;         // column: p = 1, q = 0, others equal
-      double w = amp;
-      for (int k = 0; k < n; ++k)
-        if (k != c.p && k != c.q) w *= pk(k, spin_bit(i, k, n));
-      rho(i, j) += c.c * w;
-      rho(j, i) += std::conj(c.c) * w;
-    }
-  }
-  return rho;
-}
-
 std::vector<std::vector<int>> excitation_sectors(int n) {
   std::vector<std::vector<int>> s(n + 1);
   for (int i = 0; i < (1 << n); ++i) s[std::popcount(static_cast<unsigned>(i))].push_back(i);

@@ -12,6 +12,7 @@
 
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/sequence.hpp"
+#include "nmrc/core/states.hpp"
 #include "nmrc/core/types.hpp"
 #include "nmrc/spectrometer/sample.hpp"
 
@@ -137,20 +138,9 @@ Sequence bath_sequence(const Molecule& m, int spin, double temperature,
 
 // ---- the paper's initial state, Eq. (1) ----------------------------------------------------
 
-/// Coherence c_pq = lambda exp(i alpha) between system spins p < q (indices into the list of
-/// temperatures).
-struct PairCoherence {
-  int p = 0, q = 1;
-  cplx c = 0.0;
-};
-
-/// Eq. (1) / (S4)-(S5): rho = (x)_k rho_k^th + sum_{p<q} (c_pq chi_pq + h.c.), with
-/// rho_k^th = diag(P0_k, P1_k), P0 = 1/(1 + exp(-1/T_k)) (|0> ground) and
-/// chi_pq = (x)_{k != p,q} rho_k^th (x) sqrt(P0_p P1_p P0_q P1_q) |0_p 1_q><1_p 0_q|.
-/// Throws InputError naming temperatures[k] (must be > 0) or coherences[i] (0 <= p < q < n).
-/// No positivity check (validate_state does that).
-Mat coherent_thermal_state(const std::vector<double>& temperatures,
-                           const std::vector<PairCoherence>& coherences);
+/// The paper's Eq. (1)/(S4)-(S5) state lives in core (states.hpp) for every layer.
+using nmrc::coherent_thermal_state;
+using nmrc::PairCoherence;
 
 // ---- temporal averaging --------------------------------------------------------------------
 

@@ -8,16 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "nmrc/core/states.hpp"
 #include "nmrc/core/types.hpp"
 
 namespace nmrc::thermo {
 
-/// Coherence c_pq between subsystems p < q (indices into the subsystem list), Eq. (S4)-(S5):
-/// the state gains c_pq chi_pq + h.c., chi_pq on |0_p 1_q><1_p 0_q|.
-struct Coherence {
-  int p = 0, q = 1;
-  cplx c = 0.0;
-};
+/// Coherence c_pq between subsystems (indices into the subsystem list), Eq. (S4)-(S5): the
+/// state gains c_pq chi_pq + h.c., chi_pq on |0_p 1_q><1_p 0_q| (core's PairCoherence).
+using Coherence = nmrc::PairCoherence;
 
 enum class Interaction { kCascade, kSimultaneous };
 
@@ -54,10 +52,12 @@ struct ModelParams {
 /// Ground and excited populations of a thermal qubit, P0 = 1 / (1 + exp(-1/T)).
 std::pair<double, double> populations(double temperature);
 
-/// Eq. (1)/(S4)-(S5): rho_S^0 = (x)_k rho_k^th + sum_{p<q} (c_pq chi_pq + h.c.) with
-/// chi_pq = (x)_{k != p,q} rho_k^th (x) sqrt(P_p^0 P_p^1 P_q^0 P_q^1) |0_p 1_q><1_p 0_q|.
-/// Spin k of the result is subsystem k. No positivity check (see check_positivity).
-Mat initial_state(const std::vector<double>& temperatures, const std::vector<Coherence>& coh);
+/// Eq. (1)/(S4)-(S5): the paper's initial system state, core's coherent_thermal_state (one
+/// implementation for every layer). Spin k of the result is subsystem k.
+inline Mat initial_state(const std::vector<double>& temperatures,
+                         const std::vector<Coherence>& coh) {
+  return coherent_thermal_state(temperatures, coh);
+}
 
 /// Basis indices of an n-spin space grouped by excitation number (number of 1 bits).
 std::vector<std::vector<int>> excitation_sectors(int n);
