@@ -10,6 +10,9 @@
 int main(int argc, char** argv) {
   CLI::App app{"nmrc: NMR pulse-sequence compiler and virtual spectrometer"};
   app.require_subcommand(1);
+  // Global options (--quiet) are accepted after the sub-command too: sub-commands created
+  // below inherit fallthrough and pass options they do not know to the parent.
+  app.fallthrough();
   app.set_version_flag("--version", "nmrc 0.1.0");
   nmrc::cli::GlobalOptions global;
   app.add_flag("-q,--quiet", global.quiet, "No progress output");
