@@ -16,5 +16,7 @@ struct GlobalOptions {
 using Action = std::function<int()>;
 
 void add_molecule_command(CLI::App& app, GlobalOptions& global, Action& run);
+/// compile and validate (compiler layer).
+void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run);
 
 }  // namespace nmrc::cli

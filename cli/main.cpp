@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", global.quiet, "No progress output");
   nmrc::cli::Action run;
   nmrc::cli::add_molecule_command(app, global, run);
+#ifdef NMRC_COMPILER_AVAILABLE
+  nmrc::cli::add_compile_command(app, global, run);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
