@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <mutex>
 #include <random>
@@ -612,6 +613,7 @@ class StartRun {
     const double fmin = *std::min_element(fid_.begin(), fid_.end());
     if (f < best_f_) {
       best_f_ = f;
+      best_x_ = x;
       ++improvements_;
     }
     if (fmin > best_fmin_) {
@@ -667,16 +669,29 @@ class StartRun {
     double fx = 0;
     Termination term = Termination::kConverged;
     int iterations = 0;
-    try {
-      iterations = solver.minimize(*this, x, fx, lb, ub);
-      term =
-          iterations >= o_.max_iterations ? Termination::kIterationLimit : Termination::kConverged;
-    } catch (const StopRun& s) {
-      term = s.reason;
-      iterations = improvements_;
-    } catch (const std::exception&) {
-      term = Termination::kLineSearch;
-      iterations = improvements_;
+    // A stalled line search (the landscape is far from quadratic) restarts L-BFGS-B from the
+    // best point so far with a fresh memory, as long as the previous leg made progress.
+    double leg_start_f = std::numeric_limits<double>::infinity();
+    for (int leg = 0; leg < 50; ++leg) {
+      try {
+        const int it = solver.minimize(*this, x, fx, lb, ub);
+        iterations += it;
+        term = it >= param.max_iterations ? Termination::kIterationLimit : Termination::kConverged;
+        break;
+      } catch (const StopRun& s) {
+        term = s.reason;
+        iterations = improvements_;
+        break;
+      } catch (const std::exception& e) {
+        term = Termination::kLineSearch;
+        iterations = improvements_;
+        if (std::getenv("NMRC_GRAPE_DEBUG"))
+          std::fprintf(stderr, "start %d leg %d: %s (f = %g)\n", start_, leg, e.what(), best_f_);
+        if (!(best_f_ < leg_start_f - 1e-7) || best_x_.size() == 0) break;
+        leg_start_f = best_f_;
+        x = best_x_;
+        param.max_iterations = std::max(1, o_.max_iterations - improvements_);
+      }
     }
     RMat u = best_u_;
     clip_amplitude(p_, u);
@@ -704,6 +719,7 @@ class StartRun {
   std::mutex& progress_mutex_;
   int nc_ = 0, first_ = 0, last_ = 0;
   RMat u_, gu_, best_u_;
+  Eigen::VectorXd best_x_;
   std::vector<double> fid_;
   int evaluations_ = 0, improvements_ = 0;
   double best_f_ = std::numeric_limits<double>::infinity();

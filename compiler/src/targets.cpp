@@ -88,45 +88,69 @@ Mat coherent_initial_state(const std::vector<double>& temperatures, cplx c) {
 
 Mat diagonalising_unitary(const Mat& rho) {
   const int d = static_cast<int>(rho.rows());
-  Eigen::SelfAdjointEigenSolver<Mat> es(0.5 * (rho + rho.adjoint()));
-  const RVec& w = es.eigenvalues();
-  const Mat& v = es.eigenvectors();
-  const double scale = std::max(1.0, w.cwiseAbs().maxCoeff());
-  Mat ud = Mat::Zero(d, d);
-  std::vector<bool> used(d, false);
-  // Clusters of (numerically) degenerate eigenvalues.
-  int a = 0;
-  while (a < d) {
-    int b = a + 1;
-    while (b < d && std::abs(w(b) - w(a)) < 1e-10 * scale) ++b;
-    const Mat e = v.middleCols(a, b - a);  // orthonormal basis of the eigenspace
-    const Mat proj = e * e.adjoint();
-    // Assign the (b - a) unused basis states with the largest weight in this eigenspace.
-    std::vector<int> chosen;
-    for (int t = 0; t < b - a; ++t) {
-      int best = -1;
+  // Blocks of a conserved excitation number (popcount of the basis index) when rho commutes with
+  // it, as the paper's states do (chi_pq couples |0_p 1_q> with |1_p 0_q>); else one block.
+  bool conserves = true;
+  for (int i = 0; i < d; ++i)
+    for (int j = 0; j < d; ++j)
+      if (__builtin_popcount(i) != __builtin_popcount(j) && std::abs(rho(i, j)) > 1e-15)
+        conserves = false;
+  std::vector<std::vector<int>> blocks;
+  if (conserves) {
+    for (int nexc = 0; (1 << nexc) <= d; ++nexc) {
+      std::vector<int> idx;
       for (int i = 0; i < d; ++i)
-        if (!used[i] && std::find(chosen.begin(), chosen.end(), i) == chosen.end() &&
-            (best < 0 || proj(i, i).real() > proj(best, best).real() + 1e-12))
-          best = i;
-      chosen.push_back(best);
+        if (__builtin_popcount(i) == nexc) idx.push_back(i);
+      if (!idx.empty()) blocks.push_back(idx);
     }
-    std::sort(chosen.begin(), chosen.end());
-    // Loewdin: the orthonormal basis of the eigenspace closest to the chosen basis states,
-    // columns E (E^dag S) ((E^dag S)^dag (E^dag S))^(-1/2), S = the chosen basis columns.
-    Mat s = Mat::Zero(d, b - a);
-    for (int t = 0; t < b - a; ++t) s(chosen[t], t) = 1.0;
-    const Mat m = e.adjoint() * s;  // (b-a) x (b-a)
-    Eigen::JacobiSVD<Mat> svd(m, Eigen::ComputeFullU | Eigen::ComputeFullV);
-    const Mat cols = e * (svd.matrixU() * svd.matrixV().adjoint());
-    for (int t = 0; t < b - a; ++t) {
-      Vec col = cols.col(t);
-      const cplx diag = col(chosen[t]);
-      if (std::abs(diag) > 1e-14) col *= std::conj(diag) / std::abs(diag);
-      ud.col(chosen[t]) = col;
-      used[chosen[t]] = true;
+  } else {
+    blocks.emplace_back();
+    for (int i = 0; i < d; ++i) blocks.back().push_back(i);
+  }
+  Mat ud = Mat::Zero(d, d);
+  for (const auto& idx : blocks) {
+    const int m = static_cast<int>(idx.size());
+    Mat sub(m, m);
+    for (int a = 0; a < m; ++a)
+      for (int b = 0; b < m; ++b)
+        sub(a, b) = 0.5 * (rho(idx[a], idx[b]) + std::conj(rho(idx[b], idx[a])));
+    Eigen::SelfAdjointEigenSolver<Mat> es(sub);
+    const RVec& w = es.eigenvalues();
+    const Mat& v = es.eigenvectors();
+    const double scale = std::max(1.0, w.cwiseAbs().maxCoeff());
+    std::vector<bool> used(m, false);
+    int a = 0;
+    while (a < m) {  // clusters of (numerically) degenerate eigenvalues
+      int b = a + 1;
+      while (b < m && std::abs(w(b) - w(a)) < 1e-10 * scale) ++b;
+      const Mat e = v.middleCols(a, b - a);
+      const Mat proj = e * e.adjoint();
+      // The (b - a) unused basis states with the largest weight in this eigenspace (ties: lowest
+      // index), then Loewdin: the orthonormal eigenspace basis closest to them,
+      // E U V^dag from the SVD E^dag S = U Sigma V^dag.
+      std::vector<int> chosen;
+      for (int t = 0; t < b - a; ++t) {
+        int best = -1;
+        for (int i = 0; i < m; ++i)
+          if (!used[i] && std::find(chosen.begin(), chosen.end(), i) == chosen.end() &&
+              (best < 0 || proj(i, i).real() > proj(best, best).real() + 1e-12))
+            best = i;
+        chosen.push_back(best);
+      }
+      std::sort(chosen.begin(), chosen.end());
+      Mat s = Mat::Zero(m, b - a);
+      for (int t = 0; t < b - a; ++t) s(chosen[t], t) = 1.0;
+      Eigen::JacobiSVD<Mat> svd(e.adjoint() * s, Eigen::ComputeFullU | Eigen::ComputeFullV);
+      const Mat cols = e * (svd.matrixU() * svd.matrixV().adjoint());
+      for (int t = 0; t < b - a; ++t) {
+        Vec col = cols.col(t);
+        const cplx diag = col(chosen[t]);
+        if (std::abs(diag) > 1e-14) col *= std::conj(diag) / std::abs(diag);
+        for (int r = 0; r < m; ++r) ud(idx[r], idx[chosen[t]]) = col(r);
+        used[chosen[t]] = true;
+      }
+      a = b;
     }
-    a = b;
   }
   return ud;
 }

@@ -208,3 +208,15 @@ TEST_CASE("GRAPE reaches a selective rotation; Summary instead of exceptions") {
                          InputError);
   }
 }
+
+TEST_CASE("GRAPE gradient on crotonic acid (4 spins, one channel)") {
+  const Molecule m = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+  CompileOptions o = small_options();
+  o.b1_scale = {0.99, 1.0, 1.01};
+  const GateTarget t = make(
+      m, {{"gate", "rotation"}, {"spins", {"C4"}}, {"angle_rad", kPi / 2}, {"phase_rad", kPi / 2}});
+  check_gradient(build_problem(m, t, o), 8);
+  const GateTarget s =
+      make(m, {{"gate", "partial_swap"}, {"spins", {"C1", "C4"}}, {"theta_rad", 0.2}});
+  check_gradient(build_problem(m, s, o), 9);
+}
