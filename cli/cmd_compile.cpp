@@ -79,6 +79,11 @@ std::string validation_line(const compiler::ValidationResult& v) {
   for (size_t i = 0; i < v.b1_scale.size(); ++i)
     os << " " << fmt("%.3f", v.b1_scale[i]) << ":" << fmt("%.5f", v.values[i]);
   os << (v.passed ? "  PASS" : "  BELOW TARGET ") << (v.passed ? "" : fmt("%.4f", v.target));
+  if (v.relaxation)
+    os << "\n  with relaxation: process fidelity nominal " << fmt("%.5f", v.process_relaxed_nominal)
+       << ", min " << fmt("%.5f", v.process_relaxed_min)
+       << " (gate-fidelity equivalent sqrt: " << fmt("%.5f", std::sqrt(v.process_relaxed_nominal))
+       << ")";
   return os.str();
 }
 
@@ -236,11 +241,20 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
     std::vector<std::string> pulses;
     std::string molecule;
     int substeps = 4;
+    std::string engine = "spectrometer";
+    bool relaxation = false;
+    std::string json_out;
   };
   auto v = std::make_shared<VOpts>();
   val->add_option("PULSE", v->pulses, "nmrc-pulse/1 files")->required();
   val->add_option("--molecule", v->molecule, "Molecule YAML")->required();
-  val->add_option("--substeps", v->substeps, "Exponentials per pulse step (default 4)");
+  val->add_option("--engine", v->engine, "spectrometer (default) or pade")
+      ->check(CLI::IsMember({"spectrometer", "pade"}));
+  val->add_option("--substeps", v->substeps,
+                  "Pade engine: exponentials per pulse step (default 4)");
+  val->add_flag("--relaxation", v->relaxation,
+                "Also the process fidelity with T1/T2 relaxation (spectrometer; slow)");
+  val->add_option("--json", v->json_out, "Write the results as JSON to this file");
   val->callback([&run, v] {
     run = [v] {
       if (v->substeps < 1)
@@ -257,11 +271,21 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
         pulses.push_back(p);
       }
       int failed = 0;
+      json out = json::array();
+      compiler::ValidationOptions vo;
+      vo.engine = v->engine;
+      vo.substeps = v->substeps;
+      vo.relaxation = v->relaxation;
       for (const auto& p : pulses) {
-        const compiler::ValidationResult r = compiler::validate_pulse(p, m, v->substeps);
+        const compiler::ValidationResult r = compiler::validate_pulse(p, m, vo);
         std::printf("%s\n", validation_line(r).c_str());
+        std::fflush(stdout);
+        json j = validation_json(r);
+        j["name"] = r.name;
+        out.push_back(j);
         if (!r.passed) ++failed;
       }
+      if (!v->json_out.empty()) write_file_atomic(v->json_out, out.dump(1) + "\n");
       if (failed)
         std::fprintf(stderr, "%d of %zu pulses below their fidelity target\n", failed,
                      pulses.size());

@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
 #ifdef NMRC_COMPILER_AVAILABLE
   nmrc::cli::add_compile_command(app, global, run);
 #endif
+#ifdef NMRC_SPECTROMETER_AVAILABLE
+  nmrc::cli::add_acquire_command(app, global, run);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

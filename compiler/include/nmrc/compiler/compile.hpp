@@ -103,20 +103,32 @@ CompileResult compile_target(const Molecule& molecule, const GateTarget& target,
                              const CompileOptions& options, const std::string& name,
                              const std::string& cache_dir, const ProgressCallback& progress = {});
 
-/// Independent re-simulation: the molecule's Hamiltonian rebuilt from its nuclei and couplings,
-/// each step propagated by `substeps` Pade exponentials (core expm) of the full Hamiltonian, no
-/// code shared with GRAPE's eigendecomposition path. Fidelity per B1 scale (and offset).
+/// Validation by re-simulation with an engine that shares no code with GRAPE: by default the
+/// virtual spectrometer's exact engine (nmrc::spectrometer, Hermitian eigendecomposition of each
+/// step's Hamiltonian built from the molecule by the spectrometer), or "pade": the molecule's
+/// Hamiltonian rebuilt here term by term, each step propagated by `substeps` Pade exponentials
+/// (core expm). With `relaxation`, also the process fidelity Tr(S_t^dag S)/d^2 of the relaxing
+/// pulse (Lindblad T1/T2 of the molecule file, spectrometer superoperator; gates only; costly).
+struct ValidationOptions {
+  std::string engine = "spectrometer";  ///< "spectrometer" or "pade"
+  int substeps = 4;                     ///< pade only
+  bool relaxation = false;
+};
 struct ValidationResult {
   std::string name;
   double nominal = 0.0;
-  std::vector<double> b1_scale, values;
+  std::vector<double> b1_scale, values;  ///< F = |Tr(W^dag U)|/norm per (b1, offset) member
   double min = 0.0;
   double target = 0.995;
   bool passed = false;
   std::string engine;
+  bool relaxation = false;
+  std::vector<double> process_relaxed;  ///< per B1 scale (offset 0), with relaxation
+  double process_relaxed_nominal = 0.0;
+  double process_relaxed_min = 0.0;
 };
 ValidationResult validate_pulse(const CompiledPulse& pulse, const Molecule& molecule,
-                                int substeps = 4);
+                                const ValidationOptions& options = {});
 
 /// Time-optimal bound for exp(-i theta/2 (XX + YY)) on an Ising-coupled pair: 2 theta / (pi |J|)
 /// (Khaneja, Brockett & Glaser, Phys. Rev. A 63, 032308 (2001)); 0 when J = 0.

@@ -1,0 +1,40 @@
+// Acquisition programs for `nmrc acquire` (format: docs/acquire-format.md): a molecule, the
+// sample (relaxation, B1 ensemble, offsets, gradient mode), a list of elements (hard pulses,
+// ideal rotations, delays, gradients, shaped pulses from nmrc-pulse/1 JSON files) and the
+// acquisition and processing parameters. Everything is validated at load time; each violation
+// throws InputError "file:line:col: field = value: rule". The general pulse-program language
+// of the compiler (docs/program-format.md) is separate.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nmrc/core/molecule.hpp"
+#include "nmrc/core/sequence.hpp"
+#include "nmrc/spectrometer/acquisition.hpp"
+#include "nmrc/spectrometer/sample.hpp"
+
+namespace nmrc::spectrometer {
+
+struct AcquireProgram {
+  std::string path;           ///< the program file
+  std::string molecule_path;  ///< resolved relative to the program file
+  Sample sample;
+  Sequence sequence;  ///< ends with the AcquireElement
+  AcquisitionOptions acquisition;
+  ProcessingOptions processing;
+  RunOptions run;
+};
+
+/// Loads and validates an acquisition program (and the molecule and pulse files it names).
+AcquireProgram load_acquire_program(const std::string& path);
+/// Same from text; `name` stands for the file name, relative paths resolve against base_dir.
+AcquireProgram parse_acquire_program(const std::string& text, const std::string& name,
+                                     const std::string& base_dir);
+
+/// Reads an nmrc-pulse/1 JSON file into a shaped pulse for molecule m (channels by name,
+/// carrier equal to the molecule's channel carrier, equal-length amplitude arrays within the
+/// channel's max_rf_hz). Throws InputError "path: field: rule".
+ShapedPulseElement load_pulse_json(const std::string& path, const Molecule& m);
+
+}  // namespace nmrc::spectrometer

@@ -1,0 +1,51 @@
+// Line analysis: every line of a channel assigned from the molecule's (weak-coupling)
+// Hamiltonian, and its complex amplitude measured. Line l of spin k with the other spins in
+// the z-basis state b has amplitude a_l = 2 rho_{1_k b, 0_k b} = <sigma_x^k P_b> + i
+// <sigma_y^k P_b> (P_b the projector of the other spins onto b), the quantities tomography
+// (issue 5) inverts. Measured by a linear least-squares fit of known-frequency damped complex
+// exponentials to the FID in the time domain: lines closer than their width (C2 of crotonic
+// acid has two 0.5 Hz apart at 1.5 Hz width) are separated without peak picking.
+#pragma once
+
+#include <vector>
+
+#include "nmrc/core/molecule.hpp"
+#include "nmrc/core/types.hpp"
+#include "nmrc/spectrometer/acquisition.hpp"
+
+namespace nmrc::spectrometer {
+
+struct LineValue {
+  int spin = 0;
+  int index = 0;                ///< 1-based within the spin, ascending frequency (Molecule::lines)
+  std::vector<int> other_bits;  ///< 0/1 per spin, -1 for the observed spin
+  double frequency_hz = 0.0;    ///< rotating frame of the channel
+  cplx amplitude;               ///< <sigma_x^k P_b> + i <sigma_y^k P_b>
+  double sx() const { return amplitude.real(); }
+  double sy() const { return amplitude.imag(); }
+  double std_error = 0.0;  ///< one-sigma error of each of sx, sy from the fit (0 without noise)
+};
+
+struct LineReadout {
+  int channel = 0;
+  std::vector<LineValue> lines;  ///< 2^(n-1) per spin of the channel, in Molecule::lines order
+  double residual_rms = 0.0;     ///< rms of FID minus fitted model, per point (fit only)
+  /// The line of spin k whose other spins are in `other_bits`; nullptr when absent.
+  const LineValue* find(int spin, const std::vector<int>& other_bits) const;
+};
+
+/// Exact readout of a density matrix: a_l = 2 rho_{1_k b, 0_k b} for every line of `channel`.
+LineReadout measure_lines(const Molecule& m, const Mat& rho, int channel);
+
+struct LineFitOptions {
+  std::vector<double> offset_error_hz;  ///< known static offsets to add to the line list
+  int skip_points = 0;                  ///< leading FID points left out of the fit
+};
+
+/// Fits sum_l a_l exp((2 pi i f_l - 1/T2*_k) t) to the FID (divided by its number of scans,
+/// receiver phase removed) by linear least squares (column-pivoting Householder QR), with
+/// f_l from Molecule::lines. Lines are the weak-coupling ones: with strong_coupling samples the
+/// second-order shifts (~J^2/(2 dnu)) are not modelled. Errors from the FID's noise_sigma.
+LineReadout measure_lines(const Molecule& m, const Fid& fid, const LineFitOptions& options = {});
+
+}  // namespace nmrc::spectrometer

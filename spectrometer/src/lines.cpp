@@ -1,0 +1,100 @@
+#include "nmrc/spectrometer/lines.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/operators.hpp"
+
+namespace nmrc::spectrometer {
+
+const LineValue* LineReadout::find(int spin, const std::vector<int>& other_bits) const {
+  for (const auto& l : lines)
+    if (l.spin == spin && l.other_bits == other_bits) return &l;
+  return nullptr;
+}
+
+namespace {
+
+// The channel's lines in Molecule::lines order, with 1-based indices per spin.
+std::vector<LineValue> assigned_lines(const Molecule& m, int channel) {
+  const auto spins = m.spins_on(channel);
+  std::vector<LineValue> out;
+  int count = 0, last = -1;
+  for (const auto& l : m.lines()) {
+    if (l.spin != last) count = 0;
+    last = l.spin;
+    ++count;
+    if (std::find(spins.begin(), spins.end(), l.spin) == spins.end()) continue;
+    LineValue v;
+    v.spin = l.spin;
+    v.index = count;
+    v.other_bits = l.other_bits;
+    v.frequency_hz = l.frequency_hz;
+    out.push_back(v);
+  }
+  return out;
+}
+
+// Basis index with spin k set to bit and the others to other_bits.
+int index_with(const std::vector<int>& other_bits, int k, int bit) {
+  std::vector<int> bits = other_bits;
+  bits[k] = bit;
+  return basis_index(bits);
+}
+
+}  // namespace
+
+LineReadout measure_lines(const Molecule& m, const Mat& rho, int channel) {
+  LineReadout r;
+  r.channel = channel;
+  r.lines = assigned_lines(m, channel);
+  for (auto& l : r.lines)
+    l.amplitude =
+        2.0 * rho(index_with(l.other_bits, l.spin, 1), index_with(l.other_bits, l.spin, 0));
+  return r;
+}
+
+LineReadout measure_lines(const Molecule& m, const Fid& fid, const LineFitOptions& o) {
+  LineReadout r;
+  r.channel = fid.channel;
+  r.lines = assigned_lines(m, fid.channel);
+  const int td = static_cast<int>(fid.points.size());
+  const int rows = td - o.skip_points;
+  const int cols = static_cast<int>(r.lines.size());
+  if (rows < cols)
+    throw InputError("line fit: " + std::to_string(rows) + " FID points cannot determine " +
+                     std::to_string(cols) + " line amplitudes");
+  if (!o.offset_error_hz.empty() && static_cast<int>(o.offset_error_hz.size()) != m.size())
+    throw InputError("line fit: offset_error_hz must give one value per spin");
+  Mat a(rows, cols);
+  Vec y(rows);
+  const double dt = fid.dwell_s();
+  const cplx undo = std::polar(1.0, fid.receiver_phase_rad) / static_cast<double>(fid.scans);
+  for (int c = 0; c < cols; ++c) {
+    const auto& l = r.lines[c];
+    const double f = l.frequency_hz + (o.offset_error_hz.empty() ? 0.0 : o.offset_error_hz[l.spin]);
+    const cplx rate(-1.0 / m.nuclei[l.spin].t2star_s, kTwoPi * f);
+    for (int j = 0; j < rows; ++j) a(j, c) = std::exp(rate * ((j + o.skip_points) * dt));
+  }
+  for (int j = 0; j < rows; ++j) y(j) = fid.points[j + o.skip_points] * undo;
+  Eigen::ColPivHouseholderQR<Mat> qr(a);
+  const Vec x = qr.solve(y);
+  const Vec res = y - a * x;
+  r.residual_rms = std::sqrt(res.squaredNorm() / rows);
+  // Covariance of x for white noise of sigma per real/imaginary part (per scan, so sigma /
+  // sqrt(scans) on the averaged FID): sigma^2 (A^H A)^-1 for each part.
+  Eigen::MatrixXd var = Eigen::MatrixXd::Zero(cols, 1);
+  if (fid.noise_sigma > 0.0) {
+    const Mat inv = (a.adjoint() * a).inverse();
+    const double s2 = fid.noise_sigma * fid.noise_sigma / fid.scans;
+    for (int c = 0; c < cols; ++c) var(c) = s2 * inv(c, c).real();
+  }
+  for (int c = 0; c < cols; ++c) {
+    r.lines[c].amplitude = x(c);
+    r.lines[c].std_error = std::sqrt(std::max(0.0, var(c)));
+  }
+  return r;
+}
+
+}  // namespace nmrc::spectrometer
