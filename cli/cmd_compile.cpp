@@ -36,7 +36,11 @@ std::string fmt(const char* f, double v) {
 
 void plot_pulse(const compiler::CompiledPulse& p, const std::string& base) {
   Figure fig;
-  fig.title = p.name + " (" + p.molecule + ", " + fmt("%.2f", p.duration_s() * 1e3) + " ms)";
+  std::string title =
+      p.name + " (" + p.molecule + ", " + fmt("%.2f", p.duration_s() * 1e3) + " ms)";
+  std::string escaped;  // gnuplot's enhanced text reads _ as a subscript
+  for (char ch : title) escaped += ch == '_' ? std::string("\\_") : std::string(1, ch);
+  fig.title = escaped;
   fig.rows = 2;
   fig.cols = 1;
   fig.width_px = 900;
@@ -204,8 +208,10 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
         txt << "): " << fmt("%.3f", dur * 1e3) << " ms in " << r.pulse.channels[0].ux_hz.size()
             << " steps";
         if (bound > 0)
-          txt << " (time-optimal bound " << fmt("%.2f", bound * 1e3) << " ms, ratio "
-              << fmt("%.2f", dur / bound) << ")";
+          txt << " (time-optimal bound on the direct coupling 2 theta/(pi |J|) = "
+              << fmt("%.2f", bound * 1e3) << " ms, ratio " << fmt("%.2f", dur / bound)
+              << (dur < bound ? "; faster than that bound: routed through other couplings" : "")
+              << ")";
         txt << "\n  GRAPE: " << r.summary.brief_report() << (r.from_cache ? " [from cache]" : "")
             << "\n";
         txt << "  fidelity nominal " << fmt("%.5f", r.pulse.fidelity_nominal) << ", ensemble min "

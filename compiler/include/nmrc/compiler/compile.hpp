@@ -108,7 +108,8 @@ CompileResult compile_target(const Molecule& molecule, const GateTarget& target,
 /// step's Hamiltonian built from the molecule by the spectrometer), or "pade": the molecule's
 /// Hamiltonian rebuilt here term by term, each step propagated by `substeps` Pade exponentials
 /// (core expm). With `relaxation`, also the process fidelity Tr(S_t^dag S)/d^2 of the relaxing
-/// pulse (Lindblad T1/T2 of the molecule file, spectrometer superoperator; gates only; costly).
+/// pulse at nominal B1 (Lindblad T1/T2 of the molecule file, spectrometer superoperator; gates
+/// only; costly).
 struct ValidationOptions {
   std::string engine = "spectrometer";  ///< "spectrometer" or "pade"
   int substeps = 4;                     ///< pade only
@@ -123,7 +124,7 @@ struct ValidationResult {
   bool passed = false;
   std::string engine;
   bool relaxation = false;
-  std::vector<double> process_relaxed;  ///< per B1 scale (offset 0), with relaxation
+  std::vector<double> process_relaxed;  ///< nominal B1, with relaxation
   double process_relaxed_nominal = 0.0;
   double process_relaxed_min = 0.0;
 };
