@@ -118,6 +118,21 @@ TEST_CASE("GRAPE gradient matches finite differences for every target type") {
     }
     d["local_unitary"] = {{"real", re}, {"imag", im}};
     check_gradient(build_problem(m, make(m, d), small_options()), 31);
+    // U_d of the paper's c = -0.5 state on all three spins.
+    const Mat ud = diagonalising_unitary(coherent_initial_state({1.0, 1.0, 1.0}, -0.5));
+    nlohmann::json ure = nlohmann::json::array(), uim = nlohmann::json::array();
+    for (int r = 0; r < 8; ++r) {
+      nlohmann::json a = nlohmann::json::array(), b = nlohmann::json::array();
+      for (int c = 0; c < 8; ++c) {
+        a.push_back(ud(r, c).real());
+        b.push_back(ud(r, c).imag());
+      }
+      ure.push_back(a);
+      uim.push_back(b);
+    }
+    const nlohmann::json dud = {{"gate", "ud"}, {"spins", {"A", "B", "C"}},
+                                {"local_unitary", {{"real", ure}, {"imag", uim}}}};
+    check_gradient(build_problem(m, make(m, dud), small_options()), 32);
   }
 }
 
