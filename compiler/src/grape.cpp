@@ -736,7 +736,7 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   const int start_threads = std::min(o.threads, o.starts);
   const int eval_threads = start_threads > 1 ? 1 : o.threads;
   std::vector<StartResult> results(o.starts);
-  std::vector<bool> ran(o.starts, false);
+  std::vector<char> ran(o.starts, 0);  // not vector<bool>: written from several threads
   std::atomic<int> next{0};
   std::atomic<int> cancel_above{std::numeric_limits<int>::max()};
   std::mutex progress_mutex;
@@ -748,7 +748,7 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
       if (seconds_since(t0) > o.time_limit_s) continue;
       StartRun run(p, o, s, eval_threads, t0, cancel_above, progress, progress_mutex);
       results[s] = run.run();
-      ran[s] = true;
+      ran[s] = 1;
       if (results[s].reached) {
         int cur = cancel_above.load();
         while (s < cur && !cancel_above.compare_exchange_weak(cur, s)) {
