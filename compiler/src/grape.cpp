@@ -202,8 +202,6 @@ struct FidelityEvaluator::Impl {
     l.resize(d, d);
     e.resize(d);
     phase.resize(d);
-    es_c = Eigen::SelfAdjointEigenSolver<Mat>(d);
-    es_r = Eigen::SelfAdjointEigenSolver<RMat>(d);
   }
 
   // Divided difference G_ji of f(x) = exp(-i x dt) at eigenvalues w_j, w_i (e = f(w)).

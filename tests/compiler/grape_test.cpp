@@ -130,7 +130,8 @@ TEST_CASE("GRAPE gradient matches finite differences for every target type") {
       ure.push_back(a);
       uim.push_back(b);
     }
-    const nlohmann::json dud = {{"gate", "ud"}, {"spins", {"A", "B", "C"}},
+    const nlohmann::json dud = {{"gate", "ud"},
+                                {"spins", {"A", "B", "C"}},
                                 {"local_unitary", {{"real", ure}, {"imag", uim}}}};
     check_gradient(build_problem(m, make(m, dud), small_options()), 32);
   }
