@@ -1,0 +1,305 @@
+// nmrc compile PROGRAM.yaml --out DIR: GRAPE-compiles the program's gate targets into
+// nmrc-pulse/1 files, plots, report.json and report.txt, then validates each pulse by an
+// independent re-simulation. nmrc validate PULSE.json... --molecule M: that validation alone.
+#ifdef NMRC_COMPILER_AVAILABLE
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "nmrc/compiler/compile.hpp"
+#include "nmrc/compiler/program.hpp"
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/io.hpp"
+#include "plot.hpp"
+#include "terminal.hpp"
+
+namespace nmrc::cli {
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+void plot_pulse(const compiler::CompiledPulse& p, const std::string& base) {
+  Figure fig;
+  std::string title =
+      p.name + " (" + p.molecule + ", " + fmt("%.2f", p.duration_s() * 1e3) + " ms)";
+  std::string escaped;  // gnuplot's enhanced text reads _ as a subscript
+  for (char ch : title) escaped += ch == '_' ? std::string("\\_") : std::string(1, ch);
+  fig.title = escaped;
+  fig.rows = 2;
+  fig.cols = 1;
+  fig.width_px = 900;
+  fig.height_px = 600;
+  Panel amp{"RF amplitude", "time (ms)", "amplitude (kHz)", {}, {}, false, "top right"};
+  Panel ph{"RF phase", "time (ms)", "phase (deg)", {}, {}, false, "top right"};
+  for (const auto& c : p.channels) {
+    Series a{c.name, {}, {}, "steps"}, f{c.name, {}, {}, "points"};
+    f.width = 0.5;
+    for (int k = 0; k < c.ux_hz.size(); ++k) {
+      const double t_ms = k * p.dt_s * 1e3;
+      a.x.push_back(t_ms);
+      a.y.push_back(std::hypot(c.ux_hz(k), c.uy_hz(k)) / 1e3);
+      f.x.push_back(t_ms);
+      f.y.push_back(std::atan2(c.uy_hz(k), c.ux_hz(k)) * 180.0 / kPi);
+    }
+    Series lim{"max RF " + c.name,
+               {0.0, p.duration_s() * 1e3},
+               {c.max_rf_hz / 1e3, c.max_rf_hz / 1e3},
+               "lines",
+               true};
+    amp.series.push_back(a);
+    amp.series.push_back(lim);
+    ph.series.push_back(f);
+  }
+  fig.panels = {amp, ph};
+  write_figure(fig, base);
+}
+
+json validation_json(const compiler::ValidationResult& v) {
+  return {{"engine", v.engine}, {"nominal", v.nominal}, {"b1_scale", v.b1_scale},
+          {"values", v.values}, {"min", v.min},         {"target", v.target},
+          {"passed", v.passed}};
+}
+
+std::string validation_line(const compiler::ValidationResult& v) {
+  std::ostringstream os;
+  os << v.name << ": nominal " << fmt("%.5f", v.nominal) << ", ensemble min " << fmt("%.5f", v.min)
+     << " over B1";
+  for (size_t i = 0; i < v.b1_scale.size(); ++i)
+    os << " " << fmt("%.3f", v.b1_scale[i]) << ":" << fmt("%.5f", v.values[i]);
+  os << (v.passed ? "  PASS" : "  BELOW TARGET ") << (v.passed ? "" : fmt("%.4f", v.target));
+  if (v.relaxation)
+    os << "\n  with relaxation: process fidelity nominal " << fmt("%.5f", v.process_relaxed_nominal)
+       << ", min " << fmt("%.5f", v.process_relaxed_min)
+       << " (gate-fidelity equivalent sqrt: " << fmt("%.5f", std::sqrt(v.process_relaxed_nominal))
+       << ")";
+  return os.str();
+}
+
+// The time-optimal bound of a partial SWAP on its (direct) coupling; 0 when not applicable.
+double bound_s(const Molecule& m, const compiler::GateTarget& t) {
+  if (t.gate != "partial_swap") return 0.0;
+  return compiler::partial_swap_bound_s(t.description.value("theta_rad", 0.0),
+                                        m.j_hz(t.spins[0], t.spins[1]));
+}
+
+}  // namespace
+
+void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
+  auto* cmd = app.add_subcommand("compile",
+                                 "GRAPE-compile a pulse program's gate targets into shaped pulses");
+  struct Opts {
+    std::string program, out, cache;
+    std::vector<std::string> only;
+    bool no_cache = false, no_plots = false;
+    int threads = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("PROGRAM", o->program, "Pulse program YAML (docs/program-format.md)")->required();
+  cmd->add_option("--out", o->out, "Output directory")->required();
+  cmd->add_option("--only", o->only, "Compile only the named gate(s)");
+  cmd->add_option("--threads", o->threads, "Threads (default: the program's, 2)");
+  cmd->add_option("--cache-dir", o->cache, "Pulse cache (default OUT/.cache)");
+  cmd->add_flag("--no-cache", o->no_cache, "Neither read nor write the pulse cache");
+  cmd->add_flag("--no-plots", o->no_plots, "Do not draw the amplitude/phase plots");
+  cmd->callback([&run, &global, o] {
+    run = [o, &global] {
+      compiler::Program prog = compiler::load_program(o->program);
+      std::vector<compiler::GateJob*> jobs;
+      for (const auto& name : o->only) {
+        bool found = false;
+        for (auto& g : prog.gates) found |= g.name == name;
+        if (!found) {
+          std::string known;
+          for (const auto& g : prog.gates) known += (known.empty() ? "" : ", ") + g.name;
+          throw InputError("--only " + name + ": no gate of that name in " + o->program +
+                           " (gates: " + known + ")");
+        }
+      }
+      for (auto& g : prog.gates)
+        if (o->only.empty() || std::find(o->only.begin(), o->only.end(), g.name) != o->only.end()) {
+          if (o->threads > 0) g.options.threads = o->threads;
+          jobs.push_back(&g);
+        }
+      if (o->threads < 0)
+        throw InputError("--threads = " + std::to_string(o->threads) + ": must be >= 1");
+      make_directories(o->out);
+      const std::string cache =
+          o->no_cache ? "" : (o->cache.empty() ? o->out + "/.cache" : o->cache);
+      Progress progress(global.quiet);
+      json report;
+      report["format"] = "nmrc-compile-report/1";
+      report["program"] = o->program;
+      report["molecule"] = prog.molecule.name;
+      report["gates"] = json::array();
+      std::ostringstream txt;
+      txt << "nmrc compile " << o->program << " (molecule " << prog.molecule.name << ")\n";
+      txt << "fidelity F = |Tr(Ut^dag U)|/d (gate fidelity; state transfers: |<to|U|from>| "
+             "averaged)\n\n";
+      int missed = 0;
+      double total_s = 0;
+      int index = 0;
+      for (auto* job : jobs) {
+        ++index;
+        const std::string label =
+            job->name + " [" + std::to_string(index) + "/" + std::to_string(jobs.size()) + "]";
+        auto cb = [&progress, &label](const compiler::GrapeProgress& g) {
+          if (g.evaluations % 5 != 0) return;
+          progress.update("compile " + label + ": start " + std::to_string(g.start) + ", eval " +
+                          std::to_string(g.evaluations) + ", F_min " + fmt("%.5f", g.fidelity_min) +
+                          " (best " + fmt("%.5f", g.best_fidelity_min) + "), " +
+                          fmt("%.1f", g.elapsed_s) + " s");
+        };
+        const compiler::CompileResult r = compiler::compile_target(
+            prog.molecule, job->target, job->options, job->name, cache, cb);
+        progress.done();
+        const std::string json_path = o->out + "/" + job->name + ".json";
+        write_file_atomic(json_path, compiler::pulse_to_json(r.pulse).dump(1) + "\n");
+        if (!o->no_plots) plot_pulse(r.pulse, o->out + "/" + job->name);
+        compiler::install_pulse(prog, *job, r.pulse);
+        const compiler::ValidationResult v = compiler::validate_pulse(r.pulse, prog.molecule);
+        const double bound = bound_s(prog.molecule, job->target);
+        const double dur = r.pulse.duration_s();
+        total_s += dur;
+        json g;
+        g["name"] = job->name;
+        g["file"] = job->name + ".json";
+        g["target"] = job->target.description;
+        if (g["target"].contains("local_unitary")) g["target"].erase("local_unitary");
+        g["duration_s"] = dur;
+        g["steps"] = r.pulse.channels[0].ux_hz.size();
+        g["dt_s"] = r.pulse.dt_s;
+        if (bound > 0) {
+          g["time_optimal_bound_s"] = bound;
+          g["duration_over_bound"] = dur / bound;
+        }
+        g["fidelity"] = {{"nominal", r.pulse.fidelity_nominal},
+                         {"ensemble_min", r.pulse.ensemble_min},
+                         {"values", r.pulse.ensemble_values},
+                         {"b1_scale", r.pulse.b1_scale},
+                         {"target", job->options.fidelity_target}};
+        g["validation"] = validation_json(v);
+        g["grape"] = {{"termination", compiler::termination_name(r.summary.termination)},
+                      {"message", r.summary.message},
+                      {"iterations", r.summary.iterations},
+                      {"evaluations", r.summary.evaluations},
+                      {"wall_s", r.summary.wall_s},
+                      {"best_start", r.summary.best_start},
+                      {"from_cache", r.from_cache},
+                      {"cache_key", r.cache_key}};
+        report["gates"].push_back(g);
+        txt << job->name << " (" << job->target.gate << " on";
+        for (const auto& l : job->target.spin_labels) txt << " " << l;
+        txt << "): " << fmt("%.3f", dur * 1e3) << " ms in " << r.pulse.channels[0].ux_hz.size()
+            << " steps";
+        if (bound > 0)
+          txt << " (time-optimal bound on the direct coupling 2 theta/(pi |J|) = "
+              << fmt("%.2f", bound * 1e3) << " ms, ratio " << fmt("%.2f", dur / bound)
+              << (dur < bound ? "; faster than that bound: routed through other couplings" : "")
+              << ")";
+        txt << "\n  GRAPE: " << r.summary.brief_report() << (r.from_cache ? " [from cache]" : "")
+            << "\n";
+        txt << "  fidelity nominal " << fmt("%.5f", r.pulse.fidelity_nominal) << ", ensemble min "
+            << fmt("%.5f", r.pulse.ensemble_min) << " (target "
+            << fmt("%.4f", job->options.fidelity_target) << ")\n";
+        txt << "  validation (" << v.engine << "): " << validation_line(v) << "\n\n";
+        std::printf("%s: %s%s\n", job->name.c_str(), r.summary.brief_report().c_str(),
+                    r.from_cache ? " [from cache]" : "");
+        std::printf("  validation: %s\n", validation_line(v).c_str());
+        std::fflush(stdout);
+        if (!r.summary.reached_target || !v.passed) {
+          ++missed;
+          std::fprintf(
+              stderr,
+              "%s: %s: best ensemble-minimum fidelity %.5f below target %.4f; try a longer "
+              "duration_s, more RF (max_rf_hz), or more starts\n",
+              job->location.c_str(), job->name.c_str(), std::min(r.pulse.ensemble_min, v.min),
+              job->options.fidelity_target);
+        }
+      }
+      report["total_gate_duration_s"] = total_s;
+      report["missed"] = missed;
+      txt << "total duration of the compiled gates: " << fmt("%.3f", total_s * 1e3) << " ms\n";
+      write_file_atomic(o->out + "/report.json", report.dump(1) + "\n");
+      write_file_atomic(o->out + "/report.txt", txt.str());
+      return missed > 0 ? 1 : 0;
+    };
+  });
+
+  auto* val = app.add_subcommand("validate",
+                                 "Re-simulate compiled pulses independently; exit 1 below target");
+  struct VOpts {
+    std::vector<std::string> pulses;
+    std::string molecule;
+    int substeps = 4;
+    std::string engine = "spectrometer";
+    bool relaxation = false;
+    std::string json_out;
+  };
+  auto v = std::make_shared<VOpts>();
+  val->add_option("PULSE", v->pulses, "nmrc-pulse/1 files")->required();
+  val->add_option("--molecule", v->molecule, "Molecule YAML")->required();
+  val->add_option("--engine", v->engine, "spectrometer (default) or pade")
+      ->check(CLI::IsMember({"spectrometer", "pade"}));
+  val->add_option("--substeps", v->substeps,
+                  "Pade engine: exponentials per pulse step (default 4)");
+  val->add_flag("--relaxation", v->relaxation,
+                "Also the process fidelity with T1/T2 relaxation (spectrometer; slow)");
+  val->add_option("--json", v->json_out, "Write the results as JSON to this file");
+  val->callback([&run, v] {
+    run = [v] {
+      if (v->substeps < 1)
+        throw InputError("--substeps = " + std::to_string(v->substeps) + ": must be >= 1");
+      const Molecule m = load_molecule(v->molecule);
+      std::vector<compiler::CompiledPulse> pulses;
+      for (const auto& path : v->pulses) {
+        compiler::CompiledPulse p = compiler::read_pulse_file(path);
+        if (p.molecule != m.name)
+          throw InputError(path + ": molecule = " + p.molecule +
+                           ": pulse was compiled for another molecule than " + m.name);
+        if (p.name.empty()) p.name = fs::path(path).stem().string();
+        compiler::target_from_json(p.target, m, path);  // validates the target before any work
+        pulses.push_back(p);
+      }
+      int failed = 0;
+      json out = json::array();
+      compiler::ValidationOptions vo;
+      vo.engine = v->engine;
+      vo.substeps = v->substeps;
+      vo.relaxation = v->relaxation;
+      for (const auto& p : pulses) {
+        const compiler::ValidationResult r = compiler::validate_pulse(p, m, vo);
+        std::printf("%s\n", validation_line(r).c_str());
+        std::fflush(stdout);
+        json j = validation_json(r);
+        j["name"] = r.name;
+        out.push_back(j);
+        if (!r.passed) ++failed;
+      }
+      if (!v->json_out.empty()) write_file_atomic(v->json_out, out.dump(1) + "\n");
+      if (failed)
+        std::fprintf(stderr, "%d of %zu pulses below their fidelity target\n", failed,
+                     pulses.size());
+      return failed ? 1 : 0;
+    };
+  });
+}
+
+}  // namespace nmrc::cli
+
+#endif  // NMRC_COMPILER_AVAILABLE

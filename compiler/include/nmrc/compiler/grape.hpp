@@ -1,0 +1,146 @@
+// GRAPE optimal control (Khaneja et al., J. Magn. Reson. 172, 296 (2005)) for piecewise-constant
+// RF on one or more channels, with exact gradients from per-step Hermitian eigendecompositions,
+// robustness ensembles (B1 scale, offset), L-BFGS-B through LBFGS++ with amplitude bounds,
+// restarts in parallel, and a Summary instead of exceptions for non-convergence.
+#pragma once
+
+#include <complex>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nmrc/core/types.hpp"
+
+namespace nmrc::compiler {
+
+/// One RF channel's controls: H_rf = b1 (u_x cx + u_y cy), u in Hz, operators in rad/s per Hz
+/// (2 pi sum_k I_x^k and 2 pi sum_k I_y^k over the channel's spins, docs/conventions.md).
+struct ChannelControl {
+  std::string name;
+  Mat cx, cy;
+  /// 2 pi sum_k I_z^k over the channel's spins (rad/s per Hz): used for offset errors, and
+  /// (when the drift commutes with it) to reduce each step's eigenproblem to a real one.
+  Mat fz;
+  double max_rf_hz = 10000.0;           ///< bound on sqrt(u_x^2 + u_y^2)
+  std::vector<double> line_offsets_hz;  ///< spin offsets from the carrier (for initial guesses)
+};
+
+/// One member of the robustness ensemble: every channel's RF is scaled by b1_scale and every
+/// channel's spins are shifted by offset_hz.
+struct EnsembleMember {
+  double b1_scale = 1.0;
+  double offset_hz = 0.0;
+  double weight = 1.0;
+};
+
+/// U(T) = U_N ... U_1, U_k = exp(-i dt (H0 + offset fz + b1 sum_c (u_xck cx_c + u_yck cy_c))).
+/// The figure of merit is g = Tr(W^dag U) with fidelity F = |g| / norm: for a gate W = U_target
+/// and norm = d gives F = |Tr(Ut^dag U)| / d (ARCHITECTURE.md); a state transfer uses
+/// W = sum_i |psi1_i><psi0_i| and norm = the number of pairs.
+struct GrapeProblem {
+  Mat drift;  ///< H0 in rad/s
+  std::vector<ChannelControl> channels;
+  Mat target;  ///< W
+  double norm = 1.0;
+  int steps = 0;
+  double dt_s = 0.0;
+  std::vector<EnsembleMember> ensemble{EnsembleMember{}};
+  /// Throws InputError (field named) when dimensions or values do not fit.
+  void validate() const;
+};
+
+struct GrapeOptions {
+  double fidelity_target = 0.995;  ///< stop when the ensemble minimum of F reaches this
+  int starts = 4;                  ///< random starts (even: broadband random; odd: smooth)
+  unsigned long seed = 1;
+  int max_iterations = 3000;      ///< L-BFGS-B iterations per start
+  double time_limit_s = 600.0;    ///< wall-time limit for the whole optimisation
+  double smoothness = 0.0;        ///< weight of sum_k ((u_k+1 - u_k)/max_rf)^2 / steps
+  bool zero_ends = true;          ///< first and last step fixed at zero amplitude
+  double initial_fraction = 0.2;  ///< random start amplitude as a fraction of max_rf
+  int threads = 2;                ///< starts (or, with one start, ensemble members) in parallel
+  /// Throws InputError naming the field when a value is out of range.
+  void validate() const;
+};
+
+enum class Termination { kReachedTarget, kConverged, kIterationLimit, kTimeLimit, kLineSearch };
+const char* termination_name(Termination t);
+
+struct GrapeProgress {
+  int start = 0;
+  int evaluations = 0;
+  double fidelity_min = 0.0;  ///< ensemble minimum of F at this evaluation
+  double best_fidelity_min = 0.0;
+  double elapsed_s = 0.0;
+};
+using ProgressCallback = std::function<void(const GrapeProgress&)>;
+
+struct StartSummary {
+  int start = 0;
+  std::string initial;  ///< "random" or "smooth"
+  Termination termination = Termination::kConverged;
+  int iterations = 0;
+  int evaluations = 0;
+  double fidelity_min = 0.0;
+  double wall_s = 0.0;
+};
+
+struct Summary {
+  Termination termination = Termination::kConverged;
+  std::string message;
+  int best_start = -1;
+  int iterations = 0;            ///< of the best start
+  int evaluations = 0;           ///< over every start
+  std::vector<double> fidelity;  ///< F per ensemble member (of the returned pulse)
+  double fidelity_min = 0.0;
+  double fidelity_mean = 0.0;  ///< weighted
+  double wall_s = 0.0;
+  std::vector<StartSummary> starts;
+  bool reached_target = false;
+  std::string brief_report() const;
+  std::string full_report() const;
+};
+
+struct GrapeResult {
+  /// Amplitudes in Hz: row 2c is u_x and row 2c+1 is u_y of channel c; one column per step.
+  RMat u_hz;
+  Summary summary;
+};
+
+/// Exact fidelity and gradient of one ensemble member, reusing its buffers between calls
+/// (no allocation in the step loop). Not thread-safe: one per thread.
+class FidelityEvaluator {
+ public:
+  explicit FidelityEvaluator(const GrapeProblem& problem);
+  ~FidelityEvaluator();
+  FidelityEvaluator(const FidelityEvaluator&) = delete;
+  FidelityEvaluator& operator=(const FidelityEvaluator&) = delete;
+  /// Returns g = Tr(W^dag U(T)) for member `m`; when grad is given, fills it (same shape as
+  /// u_hz) with d|g|^2/du in 1/Hz.
+  std::complex<double> evaluate(const RMat& u_hz, const EnsembleMember& m, RMat* grad);
+  /// The final propagator of the last evaluate() call.
+  const Mat& propagator() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Weighted ensemble objective J = sum_m w_m |g_m|^2 / norm^2 / sum w (to maximise) and its
+/// gradient in 1/Hz; fidelities per member in `fidelity` when given. Uses `threads` threads.
+double ensemble_objective(const GrapeProblem& problem, const RMat& u_hz, RMat* grad,
+                          std::vector<double>* fidelity, int threads = 1);
+
+/// Runs GRAPE. Never throws for non-convergence: the Summary says what happened. Deterministic
+/// for a given seed (independent of thread count unless a time limit cuts a run short).
+/// Throws InputError when the problem or the options are invalid.
+GrapeResult optimise(const GrapeProblem& problem, const GrapeOptions& options,
+                     const ProgressCallback& progress = {});
+
+/// The initial guess of start `start` (seeded): even starts uniform random in
+/// +-initial_fraction*max_rf per step and quadrature (broadband), odd starts a sum of
+/// sinusoids at the channel's spin offsets with smooth random envelopes.
+RMat initial_guess(const GrapeProblem& problem, const GrapeOptions& options, int start);
+
+}  // namespace nmrc::compiler

@@ -1,0 +1,44 @@
+# nmrc compile / validate: a tiny program compiles, validates and is cached; bad programs fail
+# with one located line and exit 2; an unreachable target exits 1 with advice.
+source "$(dirname "$0")/lib.bash"
+MOL="$SRC/molecules/crotonic_acid.yaml"
+cat >"$WORK/prog.yaml" <<YAML
+molecule: $MOL
+compile: {duration_s: 0.002, steps: 60, starts: 2, seed: 2, fidelity_target: 0.99, threads: 1,
+          ensemble: {b1_scale: [0.99, 1.0, 1.01]}}
+elements:
+  - gate: {name: ry_c4, type: rotation, spins: [C4], angle_deg: 90, axis: y}
+  - acquire: {channel: 13C, sw_hz: 20000, td: 256}
+YAML
+expect 0 'ry_c4: reached_target' compile "$WORK/prog.yaml" --out "$WORK/res" --no-plots
+for f in ry_c4.json report.json report.txt; do
+  [ -s "$WORK/res/$f" ] || { echo "FAIL: $f not written"; FAILS=$((FAILS + 1)); }
+done
+grep -q '"format": "nmrc-pulse/1"' "$WORK/res/ry_c4.json" || { echo "FAIL: pulse format"; FAILS=$((FAILS + 1)); }
+expect 0 'from cache' compile "$WORK/prog.yaml" --out "$WORK/res" --no-plots
+expect 0 'ry_c4: nominal 0\.99.*PASS' validate "$WORK/res/ry_c4.json" --molecule "$MOL"
+sed 's/"target": 0.99$/"target": 0.99999/' "$WORK/res/ry_c4.json" >"$WORK/strict.json"
+expect 1 'BELOW TARGET' validate "$WORK/strict.json" --molecule "$MOL"
+expect 2 'compiled for another molecule' validate "$WORK/res/ry_c4.json" --molecule "$SRC/molecules/alanine.yaml"
+expect 2 'cannot read' validate "$WORK/nope.json" --molecule "$MOL"
+
+bad() {  # bad NAME SED-EXPRESSION REGEX
+  sed -e "$2" "$WORK/prog.yaml" >"$WORK/$1.yaml"
+  expect 2 "^$WORK/$1.yaml:[0-9]+:[0-9]+: .*$3" compile "$WORK/$1.yaml" --out "$WORK/bad_$1"
+  [ ! -e "$WORK/bad_$1" ] || { echo "FAIL: $1 wrote output"; FAILS=$((FAILS + 1)); }
+}
+bad unknown_gate 's/type: rotation/type: teleport/' 'elements\[0\].gate.type = teleport: unknown gate'
+bad unknown_spin 's/spins: \[C4\]/spins: [C7]/' 'unknown spin C7 \(known: C1..C4\)'
+bad unknown_channel 's/channel: 13C/channel: 31P/' 'unknown channel 31P'
+bad rf_above 's/threads: 1,/threads: 1, max_rf_hz: 25000,/' 'max_rf_hz = 25000: exceeds channel 13C'
+bad conflicting 's/steps: 60,/steps: 60, dt_s: 1e-5,/' 'conflicting options'
+bad unknown_key 's/seed: 2,/sead: 2,/' 'sead: unknown key'
+printf '{"real": [[1, 1], [0, 1]], "imag": [[0, 0], [0, 0]]}' >"$WORK/nonunitary.json"
+bad non_unitary "s|type: rotation, spins: \[C4\], angle_deg: 90, axis: y|type: unitary, spins: [C4], file: $WORK/nonunitary.json|" 'not unitary'
+expect 2 'no gate of that name' compile "$WORK/prog.yaml" --out "$WORK/out2" --only nothing
+
+sed -e 's/duration_s: 0.002, steps: 60/duration_s: 0.0001, steps: 4/' -e 's/starts: 2/starts: 1/' \
+  -e 's/threads: 1,/threads: 1, max_iterations: 20,/' "$WORK/prog.yaml" >"$WORK/short.yaml"
+expect 1 'best ensemble-minimum fidelity 0\.[0-9]+ below target 0\.9900; try a longer duration_s, more RF \(max_rf_hz\), or more starts' \
+  compile "$WORK/short.yaml" --out "$WORK/short" --no-plots --no-cache
+finish

@@ -1,0 +1,86 @@
+#include "nmrc/compiler/compile.hpp"
+
+#include <filesystem>
+
+#include "nmrc/compiler/program.hpp"
+#include "nmrc/core/error.hpp"
+#include "support/reference.hpp"
+
+using namespace nmrc;
+using namespace nmrc::compiler;
+
+namespace {
+const char* kProgram = R"(
+molecule: crotonic_acid.yaml
+compile: {duration_s: 0.002, steps: 60, starts: 2, seed: 2, fidelity_target: 0.99,
+          ensemble: {b1_scale: [0.99, 1.0, 1.01]}}
+elements:
+  - gate: {name: ry_c4, type: rotation, spins: [C4], angle_deg: 90, axis: y}
+)";
+}
+
+TEST_CASE("compile a selective rotation on crotonic acid, write, read back, validate, cache") {
+  Program prog = parse_program(kProgram, "p.yaml", ref::source_path("molecules"));
+  const GateJob& job = prog.gates.at(0);
+  const auto cache = std::filesystem::temp_directory_path() / "nmrc_compile_test_cache";
+  std::filesystem::remove_all(cache);
+  const CompileResult r =
+      compile_target(prog.molecule, job.target, job.options, job.name, cache.string());
+  CHECK_FALSE(r.from_cache);
+  CHECK(r.summary.reached_target);
+  CHECK(r.pulse.ensemble_min >= 0.99);
+  SUBCASE("nmrc-pulse/1 round trip and the independent re-simulation agree") {
+    const nlohmann::json j = pulse_to_json(r.pulse);
+    CHECK(j["format"] == "nmrc-pulse/1");
+    CHECK(j["channels"]["13C"]["ux_hz"].size() == 60);
+    CHECK(j["fidelity"]["definition"] == "|Tr(Ut^dag U)|/d");
+    const CompiledPulse back = pulse_from_json(j, "mem");
+    CHECK((back.channels[0].ux_hz - r.pulse.channels[0].ux_hz).cwiseAbs().maxCoeff() == 0.0);
+    const ValidationResult v = validate_pulse(back, prog.molecule);  // spectrometer engine
+    CHECK(v.passed);
+    ValidationOptions pade;
+    pade.engine = "pade";
+    pade.substeps = 3;
+    const ValidationResult vp = validate_pulse(back, prog.molecule, pade);
+    CHECK(vp.nominal == doctest::Approx(v.nominal).epsilon(1e-10));
+    for (size_t i = 0; i < v.values.size(); ++i)
+      CHECK(vp.values[i] == doctest::Approx(v.values[i]).epsilon(1e-10));
+    CHECK(v.nominal == doctest::Approx(r.pulse.fidelity_nominal).epsilon(1e-9));
+    for (size_t i = 0; i < v.values.size(); ++i)
+      CHECK(v.values[i] == doctest::Approx(r.pulse.ensemble_values[i]).epsilon(1e-9));
+    install_pulse(prog, job, back);
+    CHECK(std::holds_alternative<ShapedPulseElement>(prog.sequence.elements[0]));
+    CHECK(prog.sequence.duration_s() == doctest::Approx(0.002));
+  }
+  SUBCASE("recompiling the unchanged target comes from the cache; a change misses it") {
+    const CompileResult again =
+        compile_target(prog.molecule, job.target, job.options, job.name, cache.string());
+    CHECK(again.from_cache);
+    CHECK(again.cache_key == r.cache_key);
+    CHECK((again.pulse.channels[0].ux_hz - r.pulse.channels[0].ux_hz).cwiseAbs().maxCoeff() == 0.0);
+    CompileOptions o = job.options;
+    o.seed = 5;
+    CHECK(cache_key(prog.molecule, job.target, o) != r.cache_key);
+  }
+  SUBCASE("validation of pulse files") {
+    nlohmann::json j = pulse_to_json(r.pulse);
+    j["format"] = "nmrc-pulse/0";
+    CHECK_THROWS_WITH_AS(pulse_from_json(j, "f.json"), doctest::Contains("f.json: format"),
+                         InputError);
+    j = pulse_to_json(r.pulse);
+    j["channels"]["13C"]["uy_hz"].erase(0);
+    CHECK_THROWS_WITH_AS(pulse_from_json(j, "f.json"), doctest::Contains("as many steps"),
+                         InputError);
+    j = pulse_to_json(r.pulse);
+    j["target"]["gate"] = "teleport";
+    CHECK_THROWS_WITH_AS(validate_pulse(pulse_from_json(j, "f.json"), prog.molecule),
+                         doctest::Contains("unknown gate"), InputError);
+  }
+  std::filesystem::remove_all(cache);
+}
+
+TEST_CASE("time-optimal bound of the paper's partial swaps") {
+  CHECK(partial_swap_bound_s(0.2, 7.0) * 1e3 == doctest::Approx(18.19).epsilon(1e-3));
+  CHECK(partial_swap_bound_s(0.2, 41.3) * 1e3 == doctest::Approx(3.083).epsilon(1e-3));
+  CHECK(partial_swap_bound_s(0.2, 0.0) == 0.0);
+}

@@ -1,0 +1,133 @@
+#include "nmrc/compiler/program.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include "nmrc/compiler/compile.hpp"
+#include "nmrc/compiler/targets.hpp"
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/operators.hpp"
+#include "support/reference.hpp"
+
+using namespace nmrc;
+using namespace nmrc::compiler;
+
+namespace {
+
+std::string molecules_dir() { return ref::source_path("molecules"); }
+
+Program parse(const std::string& text) { return parse_program(text, "prog.yaml", molecules_dir()); }
+
+const char* kProgram = R"(
+format: nmrc-program/1
+name: demo
+molecule: crotonic_acid.yaml
+channels:
+  13C: {carrier_hz: 100.0}
+compile:
+  duration_s: 0.004
+  steps: 160
+  ensemble: {b1_scale: [0.98, 1.0, 1.02], weights: [1, 2, 1]}
+elements:
+  - pulse: {channel: 13C, angle_deg: 90, phase_deg: 90, rf_hz: 5000}
+  - delay: {duration_s: 0.001}
+  - gate: {name: u34, type: partial_swap, spins: [C3, R], theta_rad: 0.2}
+  - loop:
+      count: 2
+      elements:
+        - gate: {name: ry, type: rotation, spins: [C1], angle_deg: 90, axis: y, compile: {duration_s: 0.002, steps: 50}}
+        - gradient: {duration_s: 0.001, strength_g_per_cm: 20, shape: sine}
+  - rotation: {spins: [C1, C2], angle_rad: 1.5707963267948966}
+  - gate: {name: ud, type: ud, spins: [S1, S2, S3], c: -0.5}
+  - gate: {name: st, type: state_transfer, spins: [C1, C2], transfers: [{from: "00", to: "11"}]}
+  - acquire: {channel: 13C, sw_hz: 20000, td: 1024}
+)";
+
+}  // namespace
+
+TEST_CASE("pulse programs parse into the sequence IR with gate placeholders") {
+  SUBCASE("correctness") {
+    const Program p = parse(kProgram);
+    CHECK(p.name == "demo");
+    CHECK(p.molecule.channels[0].carrier_hz == 100.0);
+    REQUIRE(p.sequence.elements.size() == 11);
+    CHECK(std::holds_alternative<HardPulseElement>(p.sequence.elements[0]));
+    CHECK(std::get<HardPulseElement>(p.sequence.elements[0]).duration_s() == doctest::Approx(5e-5));
+    CHECK(std::holds_alternative<UnitaryElement>(p.sequence.elements[2]));
+    REQUIRE(p.gates.size() == 4);
+    CHECK(p.gates[0].name == "u34");
+    CHECK(p.gates[0].target.spins == std::vector<int>{2, 3});
+    CHECK(p.gates[0].options.b1_weight == std::vector<double>{1, 2, 1});
+    CHECK(p.gates[1].element_indices == std::vector<size_t>{3, 5});  // loop unrolled
+    CHECK(p.gates[1].options.resolved_steps() == 50);
+    CHECK(p.gates[1].options.b1_scale.size() == 3);  // program defaults kept
+    CHECK(std::get<GradientElement>(p.sequence.elements[4]).shape_factor ==
+          doctest::Approx(2 / kPi));
+    const auto& ud = p.gates[2].target;
+    CHECK(ud.gate == "ud");
+    CHECK(is_unitary(ud.local));
+    CHECK(p.gates[3].target.state_transfer);
+    CHECK(std::get<AcquireElement>(p.sequence.elements.back()).td == 1024);
+  }
+  SUBCASE("validation: one located line per mistake") {
+    auto bad = [](const std::string& from, const std::string& to, const char* msg) {
+      std::string text = kProgram;
+      const auto pos = text.find(from);
+      REQUIRE(pos != std::string::npos);
+      text.replace(pos, from.size(), to);
+      CAPTURE(to);
+      CHECK_THROWS_WITH_AS(parse(text), doctest::Contains(msg), InputError);
+    };
+    bad("type: partial_swap", "type: partial_swop",
+        "prog.yaml:14:29: elements[2].gate.type = partial_swop");
+    bad("type: partial_swap", "type: partial_swop", "unknown gate");
+    bad("spins: [C3, R]", "spins: [C3, C9]", "unknown spin C9");
+    bad("channel: 13C, angle_deg", "channel: 15N, angle_deg", "unknown channel 15N");
+    bad("steps: 160", "steps: 160\n  dt_s: 1e-6", "conflicting options");
+    bad("duration_s: 0.004", "duration_s: 0.004\n  max_rf_hz: 50000",
+        "exceeds channel 13C's max_rf_hz");
+    bad("weights: [1, 2, 1]", "weights: [1, 2]", "needs one weight per b1_scale entry");
+    bad("angle_deg: 90, axis: y", "angle_deg: 90, angle_rad: 1, axis: y", "not both");
+    bad("spins: [C3, R], theta", "spins: [C3], theta", "acts on exactly 2 spins");
+    bad("c: -0.5", "c: -5", "not positive");
+    bad("to: \"11\"", "to: \"1x\"", "needs one of 0, 1, +, - per spin");
+    bad("count: 2", "count: 0", "must be between 1 and 100000");
+  }
+}
+
+TEST_CASE("arbitrary unitary targets from a file, and non-unitary files are rejected") {
+  const auto dir = std::filesystem::temp_directory_path() / "nmrc_program_test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "u.json") << R"({"real": [[0, 1], [1, 0]], "imag": [[0, 0], [0, 0]]})";
+  std::ofstream(dir / "bad.json") << R"({"real": [[1, 1], [0, 1]], "imag": [[0, 0], [0, 0]]})";
+  const std::string prog =
+      "molecule: " + molecules_dir() +
+      "/crotonic_acid.yaml\ncompile: {duration_s: 0.001, steps: 10}\n"
+      "elements:\n  - gate: {name: u, type: unitary, spins: [C2], file: FILE}\n";
+  auto with = [&](const std::string& f) {
+    std::string t = prog;
+    t.replace(t.find("FILE"), 4, f);
+    return parse_program(t, "u.yaml", dir.string());
+  };
+  const Program p = with("u.json");
+  CHECK_MAT_NEAR(p.gates[0].target.local, pauli('X'), 1e-15);
+  CHECK_MAT_NEAR(p.gates[0].target.full(4), embed(pauli('X'), {1}, 4), 1e-15);
+  CHECK_THROWS_WITH_AS(with("bad.json"), doctest::Contains("not unitary"), InputError);
+  CHECK_THROWS_WITH_AS(with("missing.json"), doctest::Contains("cannot read file"), InputError);
+}
+
+TEST_CASE("Bruker shape files") {
+  const auto dir = std::filesystem::temp_directory_path() / "nmrc_shape_test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "s.shp") << "##TITLE= test\n##NPOINTS=3\n##XYPOINTS= (XY..XY)\n"
+                                  "100.0, 0.0\n50.0, 90.0\n0.0, 0.0\n##END=\n";
+  RVec ux, uy;
+  read_bruker_shape((dir / "s.shp").string(), 1000.0, ux, uy);
+  REQUIRE(ux.size() == 3);
+  CHECK(ux(0) == doctest::Approx(1000.0));
+  CHECK(uy(1) == doctest::Approx(500.0));
+  CHECK(std::abs(ux(1)) < 1e-9);
+  std::ofstream(dir / "bad.shp") << "##NPOINTS=2\n100.0, 0.0\n";
+  CHECK_THROWS_WITH_AS(read_bruker_shape((dir / "bad.shp").string(), 1000.0, ux, uy),
+                       doctest::Contains("##NPOINTS=2 but the file has 1"), InputError);
+}
