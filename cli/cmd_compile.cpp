@@ -45,8 +45,12 @@ void plot_pulse(const compiler::CompiledPulse& p, const std::string& base) {
   fig.cols = 1;
   fig.width_px = 900;
   fig.height_px = 600;
-  Panel amp{"RF amplitude", "time (ms)", "amplitude (kHz)", {}, {}, false, "top right"};
-  Panel ph{"RF phase", "time (ms)", "phase (deg)", {}, {}, false, "top right"};
+  Panel amp, ph;
+  amp.title = "RF amplitude";
+  amp.xlabel = ph.xlabel = "time (ms)";
+  amp.ylabel = "amplitude (kHz)";
+  ph.title = "RF phase";
+  ph.ylabel = "phase (deg)";
   for (const auto& c : p.channels) {
     Series a{c.name, {}, {}, "steps"}, f{c.name, {}, {}, "points"};
     f.width = 0.5;
