@@ -8,7 +8,9 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/states.hpp"
 #include "nmrc/core/yaml_input.hpp"
+#include "nmrc/spectrometer/preparation.hpp"
 
 namespace nmrc::compiler {
 
@@ -298,12 +300,15 @@ struct Parser {
           if (!(x > 0)) tf->fail("temperatures must be > 0");
       }
       if (labels.size() < 2 || labels.size() > 6) sp.fail("ud needs 2 to 6 system spins");
-      const Mat rho = coherent_initial_state(temps, c);
+      std::vector<PairCoherence> pairs;  // the same c for every pair (Fig. 3's setting)
+      for (int p = 0; p < static_cast<int>(temps.size()); ++p)
+        for (int q = p + 1; q < static_cast<int>(temps.size()); ++q) pairs.push_back({p, q, c});
+      const Mat rho = coherent_thermal_state(temps, pairs);
       if (Eigen::SelfAdjointEigenSolver<Mat>(rho).eigenvalues().minCoeff() < -1e-12)
         cf.fail("the coherent state is not positive (|c| too large for these temperatures)");
       d["c"] = {{"re", c.real()}, {"im", c.imag()}};
       d["temperatures"] = temps;
-      d["local_unitary"] = matrix_json(diagonalising_unitary(rho));
+      d["local_unitary"] = matrix_json(spectrometer::diagonalize_near_identity(rho).u_d);
     } else if (t == "state_transfer") {
       const YamlField tr = g.at("transfers");
       json list = json::array();

@@ -414,56 +414,74 @@ void validate_state(const Mat& rho, const std::string& what, double tol) {
 }
 
 Diagonalization diagonalize_near_identity(const Mat& rho, double degeneracy_tol) {
-  const Eigen::Index d = rho.rows();
-  const Mat h = 0.5 * (rho + rho.adjoint());
-  Eigen::SelfAdjointEigenSolver<Mat> es(h);
-  const RVec& lam = es.eigenvalues();  // ascending
-  const Mat& v = es.eigenvectors();
-  // Eigenspaces: runs of eigenvalues within degeneracy_tol of their neighbour.
-  std::vector<std::pair<Eigen::Index, Eigen::Index>> cl;  // (first, size)
-  for (Eigen::Index i = 0; i < d; ++i) {
-    if (!cl.empty() && lam(i) - lam(i - 1) <= degeneracy_tol)
-      ++cl.back().second;
-    else
-      cl.push_back({i, 1});
+  const int d = static_cast<int>(rho.rows());
+  // Blocks of a conserved excitation number (popcount of the basis index) when rho commutes with
+  // it, as the paper's states do (chi_pq couples |0_p 1_q> with |1_p 0_q>); else one block.
+  bool conserves = true;
+  for (int i = 0; i < d; ++i)
+    for (int j = 0; j < d; ++j)
+      if (__builtin_popcount(i) != __builtin_popcount(j) && std::abs(rho(i, j)) > 1e-15)
+        conserves = false;
+  std::vector<std::vector<int>> blocks;
+  if (conserves) {
+    for (int nexc = 0; (1 << nexc) <= d; ++nexc) {
+      std::vector<int> idx;
+      for (int i = 0; i < d; ++i)
+        if (__builtin_popcount(i) == nexc) idx.push_back(i);
+      if (!idx.empty()) blocks.push_back(idx);
+    }
+  } else {
+    blocks.emplace_back();
+    for (int i = 0; i < d; ++i) blocks.back().push_back(i);
   }
-  // Greedy assignment by weight ||P_c |i>||^2 (ties: lower basis index, then lower cluster).
-  std::vector<std::tuple<double, Eigen::Index, size_t>> cand;
-  for (size_t c = 0; c < cl.size(); ++c)
-    for (Eigen::Index i = 0; i < d; ++i)
-      cand.emplace_back(v.row(i).segment(cl[c].first, cl[c].second).squaredNorm(), i, c);
-  std::stable_sort(cand.begin(), cand.end(), [](const auto& a, const auto& b) {
-    if (std::get<0>(a) != std::get<0>(b)) return std::get<0>(a) > std::get<0>(b);
-    if (std::get<1>(a) != std::get<1>(b)) return std::get<1>(a) < std::get<1>(b);
-    return std::get<2>(a) < std::get<2>(b);
-  });
-  std::vector<std::vector<Eigen::Index>> assigned(cl.size());
-  std::vector<bool> used(d, false);
-  for (const auto& [w, i, c] : cand) {
-    if (used[i] || static_cast<Eigen::Index>(assigned[c].size()) == cl[c].second) continue;
-    used[i] = true;
-    assigned[c].push_back(i);
-  }
-  Diagonalization out;
-  out.u_d = Mat::Zero(d, d);
-  out.rho_d = RVec::Zero(d);
-  for (size_t c = 0; c < cl.size(); ++c) {
-    auto& idx = assigned[c];
-    std::sort(idx.begin(), idx.end());
-    const Eigen::Index m = cl[c].second;
-    NMRC_CHECK(static_cast<Eigen::Index>(idx.size()) == m, "diagonalize: assignment incomplete");
-    const Mat vc = v.middleCols(cl[c].first, m);
-    Mat mtx(m, m);  // V_c^dag E_c
-    for (Eigen::Index l = 0; l < m; ++l) mtx.col(l) = vc.row(idx[l]).adjoint();
-    Eigen::JacobiSVD<Mat> svd(mtx, Eigen::ComputeFullU | Eigen::ComputeFullV);
-    const Mat w = svd.matrixU() * svd.matrixV().adjoint();  // polar factor
-    const Mat cols = vc * w;
-    const double mean = lam.segment(cl[c].first, m).mean();
-    for (Eigen::Index l = 0; l < m; ++l) {
-      out.u_d.col(idx[l]) = cols.col(l);
-      out.rho_d(idx[l]) = mean;
+  Mat ud = Mat::Zero(d, d);
+  for (const auto& idx : blocks) {
+    const int m = static_cast<int>(idx.size());
+    Mat sub(m, m);
+    for (int a = 0; a < m; ++a)
+      for (int b = 0; b < m; ++b)
+        sub(a, b) = 0.5 * (rho(idx[a], idx[b]) + std::conj(rho(idx[b], idx[a])));
+    Eigen::SelfAdjointEigenSolver<Mat> es(sub);
+    const RVec& w = es.eigenvalues();
+    const Mat& v = es.eigenvectors();
+    const double scale = std::max(1.0, w.cwiseAbs().maxCoeff());
+    std::vector<bool> used(m, false);
+    int a = 0;
+    while (a < m) {  // clusters of (numerically) degenerate eigenvalues
+      int b = a + 1;
+      while (b < m && std::abs(w(b) - w(a)) < degeneracy_tol * scale) ++b;
+      const Mat e = v.middleCols(a, b - a);
+      const Mat proj = e * e.adjoint();
+      // The (b - a) unused basis states with the largest weight in this eigenspace (ties: lowest
+      // index), then Loewdin: the orthonormal eigenspace basis closest to them,
+      // E U V^dag from the SVD E^dag S = U Sigma V^dag.
+      std::vector<int> chosen;
+      for (int t = 0; t < b - a; ++t) {
+        int best = -1;
+        for (int i = 0; i < m; ++i)
+          if (!used[i] && std::find(chosen.begin(), chosen.end(), i) == chosen.end() &&
+              (best < 0 || proj(i, i).real() > proj(best, best).real() + 1e-12))
+            best = i;
+        chosen.push_back(best);
+      }
+      std::sort(chosen.begin(), chosen.end());
+      Mat s = Mat::Zero(m, b - a);
+      for (int t = 0; t < b - a; ++t) s(chosen[t], t) = 1.0;
+      Eigen::JacobiSVD<Mat> svd(e.adjoint() * s, Eigen::ComputeFullU | Eigen::ComputeFullV);
+      const Mat cols = e * (svd.matrixU() * svd.matrixV().adjoint());
+      for (int t = 0; t < b - a; ++t) {
+        Vec col = cols.col(t);
+        const cplx diag = col(chosen[t]);
+        if (std::abs(diag) > 1e-14) col *= std::conj(diag) / std::abs(diag);
+        for (int r = 0; r < m; ++r) ud(idx[r], idx[chosen[t]]) = col(r);
+        used[chosen[t]] = true;
+      }
+      a = b;
     }
   }
+  Diagonalization out;
+  out.u_d = ud;
+  out.rho_d = (ud.adjoint() * rho * ud).diagonal().real();
   return out;
 }
 

@@ -23,19 +23,6 @@ Mat zz_unitary(double theta_rad);
 Mat cnot_unitary();
 Mat cz_unitary();
 
-/// The paper's initial system state, Eq. (1)/(S4)-(S5): rho = prod_k rho_k^th +
-/// sum_{p<q} (c chi_pq + h.c.), chi_pq = (prod_{k != p,q} rho_k^th) sqrt(P_p^0 P_p^1 P_q^0 P_q^1)
-/// |0_p 1_q><1_p 0_q|, with rho_k^th = diag(P^0, P^1), P^0 = 1/(1 + exp(-1/T_k)) (delta = k_B = 1,
-/// |0> ground at -1/2). `temperatures` gives T_k per spin; c is the same for every pair.
-Mat coherent_initial_state(const std::vector<double>& temperatures, cplx c);
-/// U_d with rho = U_d rho_d U_d^dag, rho_d diagonal (paper, "Preparation of the initial state"):
-/// eigendecomposition of rho; each eigenvector is assigned to the computational basis state it
-/// overlaps most (rho commutes with the excitation number, so eigenvectors stay inside its
-/// subspaces); degenerate eigenspaces use the closest orthonormal basis to the assigned basis
-/// states (Loewdin), and every column is phased so its diagonal entry is real positive. Returns
-/// U_d; rho_d = U_d^dag rho U_d is diagonal. Requires a Hermitian rho.
-Mat diagonalising_unitary(const Mat& rho);
-
 /// A compiled target: the figure of merit g = Tr(W^dag U) with F = |g| / norm.
 struct GateTarget {
   std::string gate;        ///< partial_swap, rotation, zz, cnot, cz, unitary, ud, state_transfer

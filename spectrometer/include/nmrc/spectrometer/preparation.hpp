@@ -148,14 +148,16 @@ using nmrc::PairCoherence;
 /// positive semidefinite (each within tol).
 void validate_state(const Mat& rho, const std::string& what, double tol = 1e-10);
 
-/// rho = U_d diag(rho_d) U_d^dag with U_d as close to the identity as the eigenvectors allow.
-/// Rule: eigenvalues equal within degeneracy_tol form one eigenspace (projector P_c, size m_c);
-/// computational basis states are assigned greedily by decreasing weight ||P_c |i>||^2, each
-/// eigenspace taking m_c states and each state used once; the columns of U_d for the states E_c
-/// assigned to eigenspace c are V_c W with W the unitary factor of the polar decomposition of
-/// V_c^dag E_c, the orthonormal basis of the eigenspace closest to E_c (Frobenius norm). For a
-/// non-degenerate eigenvector this is "match to the basis state of largest overlap and make
-/// that overlap real positive". Then U_d = I for a diagonal rho with distinct assignments.
+/// rho = U_d diag(rho_d) U_d^dag with U_d close to the identity (the one U_d of nmrc: the
+/// compiler's `ud` target uses it too). Rule: when rho conserves the excitation number (the
+/// paper's states do: chi_pq couples |0_p 1_q> with |1_p 0_q>) each excitation block is
+/// diagonalised on its own, else the whole matrix. Within a block, eigenvalues equal within
+/// degeneracy_tol (relative) form one eigenspace; in ascending eigenvalue order each eigenspace
+/// takes the unused basis states of largest weight <i|P|i> (ties: lowest index), and its columns
+/// are the orthonormal eigenspace basis closest to those states (Loewdin: E U V^dag from the SVD
+/// of E^dag S); every column is phased so its assigned diagonal entry is real positive. For a
+/// non-degenerate eigenvector this is "match the basis state of largest overlap, make that
+/// overlap real positive"; a diagonal rho gives U_d = I.
 struct Diagonalization {
   Mat u_d;
   RVec rho_d;  ///< diagonal of rho_d in the computational basis
