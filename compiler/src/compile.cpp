@@ -451,6 +451,20 @@ namespace {
 
 // The pade engine: the Hamiltonian from the molecule's parameters (docs/conventions.md), built
 // here term by term with Kronecker products rather than through Molecule::hamiltonian/control.
+// Nominal fidelity, then every (B1 scale, offset) member of the pulse's ensemble, into res.
+template <class Fidelity>
+void evaluate_ensemble(ValidationResult& res, const CompiledPulse& pulse, Fidelity&& fidelity_at) {
+  res.nominal = fidelity_at(1.0, 0.0);
+  res.min = 1.0;
+  for (double b1 : pulse.b1_scale)
+    for (double off : pulse.offset_hz) {
+      res.b1_scale.push_back(b1);
+      res.values.push_back(fidelity_at(b1, off));
+      res.min = std::min(res.min, res.values.back());
+    }
+  res.passed = res.min >= res.target;
+}
+
 ValidationResult validate_pade(const CompiledPulse& pulse, const Molecule& molecule, int substeps) {
   // The Hamiltonian from the molecule's parameters (docs/conventions.md), built here term by
   // term with Kronecker products rather than through Molecule::hamiltonian/control.
@@ -513,15 +527,7 @@ ValidationResult validate_pade(const CompiledPulse& pulse, const Molecule& molec
     }
     return std::abs((w.adjoint() * u).trace()) / norm;
   };
-  res.nominal = fidelity_at(1.0, 0.0);
-  res.min = 1.0;
-  for (double b1 : pulse.b1_scale)
-    for (double off : pulse.offset_hz) {
-      res.b1_scale.push_back(b1);
-      res.values.push_back(fidelity_at(b1, off));
-      res.min = std::min(res.min, res.values.back());
-    }
-  res.passed = res.min >= res.target;
+  evaluate_ensemble(res, pulse, fidelity_at);
   return res;
 }
 
@@ -557,15 +563,7 @@ ValidationResult validate_spectrometer(const CompiledPulse& pulse, const Molecul
     const Mat u = spectrometer::simulate_unitary(molecule, e, b1, po);
     return std::abs((w.adjoint() * u).trace()) / norm;
   };
-  res.nominal = fidelity_at(1.0, 0.0);
-  res.min = 1.0;
-  for (double b1 : pulse.b1_scale)
-    for (double off : pulse.offset_hz) {
-      res.b1_scale.push_back(b1);
-      res.values.push_back(fidelity_at(b1, off));
-      res.min = std::min(res.min, res.values.back());
-    }
-  res.passed = res.min >= res.target;
+  evaluate_ensemble(res, pulse, fidelity_at);
   if (relaxation && !target.state_transfer) {
     res.relaxation = true;
     res.engine += " + Lindblad relaxation";
