@@ -11,6 +11,7 @@
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/spectrometer/preparation.hpp"
 #include "nmrc/spectrometer/readout.hpp"
 #include "nmrc/spectrometer/tomography_run.hpp"
 #include "plot.hpp"
@@ -23,22 +24,12 @@ namespace {
 using nlohmann::json;
 namespace sp = nmrc::spectrometer;
 
-json matrix_json(const Mat& m, const std::vector<std::string>& spins) {
-  json re = json::array(), im = json::array();
-  for (Eigen::Index r = 0; r < m.rows(); ++r) {
-    json rr = json::array(), ii = json::array();
-    for (Eigen::Index c = 0; c < m.cols(); ++c) {
-      rr.push_back(m(r, c).real());
-      ii.push_back(m(r, c).imag());
-    }
-    re.push_back(rr);
-    im.push_back(ii);
-  }
-  return json{{"format", "nmrc-density-matrix/1"},
-              {"spins", spins},
-              {"basis", "computational, spin 0 leftmost, |0> ground"},
-              {"real", re},
-              {"imag", im}};
+// The density-matrix file of nmrc prepare (nmrc-density/1), with a note on the estimate.
+nlohmann::ordered_json matrix_json(const Mat& m, const std::vector<std::string>& spins,
+                                   const std::string& estimate = "") {
+  auto j = nlohmann::ordered_json::parse(sp::density_json(m, spins));
+  if (!estimate.empty()) j["estimate"] = estimate;
+  return j;
 }
 
 std::vector<std::vector<double>> part(const Mat& m, bool real) {
@@ -83,12 +74,16 @@ int run(const std::string& program, const std::string& out, bool quiet) {
   for (const auto& nu : p.molecule.nuclei) spins.push_back(nu.label);
 
   write_file_atomic(out + "/rho_true.json", matrix_json(p.true_state, spins).dump(1) + "\n");
-  json rec = matrix_json(r.reconstruction.physical, spins);
-  rec["estimate"] = "nearest density matrix to the least-squares estimate";
-  write_file_atomic(out + "/rho_reconstructed.json", rec.dump(1) + "\n");
-  json lin = matrix_json(r.reconstruction.linear, spins);
-  lin["estimate"] = "least-squares (linear inversion), may be non-positive";
-  write_file_atomic(out + "/rho_linear.json", lin.dump(1) + "\n");
+  write_file_atomic(out + "/rho_reconstructed.json",
+                    matrix_json(r.reconstruction.physical, spins,
+                                "nearest density matrix to the least-squares estimate")
+                            .dump(1) +
+                        "\n");
+  write_file_atomic(out + "/rho_linear.json",
+                    matrix_json(r.reconstruction.linear, spins,
+                                "least-squares (linear inversion), may be non-positive")
+                            .dump(1) +
+                        "\n");
   // System state: trace out the bath particle (role R) when the molecule names one.
   const int bath = p.molecule.index_of("R");
   if (bath >= 0 && n > 1) {
@@ -99,8 +94,9 @@ int run(const std::string& program, const std::string& out, bool quiet) {
         keep.push_back(k);
         sys.push_back(spins[k]);
       }
-    json js = matrix_json(partial_trace(r.reconstruction.physical, keep, n), sys);
-    js["estimate"] = "reconstructed state with the bath spin " + spins[bath] + " traced out";
+    const auto js =
+        matrix_json(partial_trace(r.reconstruction.physical, keep, n), sys,
+                    "reconstructed state with the bath spin " + spins[bath] + " traced out");
     write_file_atomic(out + "/rho_system.json", js.dump(1) + "\n");
   }
 
