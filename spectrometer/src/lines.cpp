@@ -5,6 +5,7 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/spectrometer/readout.hpp"
 
 namespace nmrc::spectrometer {
 
@@ -56,17 +57,12 @@ LineReadout measure_lines(const Molecule& m, const Mat& rho, int channel) {
 }
 
 std::vector<std::pair<Mat, Mat>> line_operators(const Molecule& m, int channel) {
-  const int d = 1 << m.size();
+  // The operators are tomography's (readout.hpp), reordered to this channel's line order.
+  const auto obs = line_observables(m.size());
   std::vector<std::pair<Mat, Mat>> out;
-  for (const auto& l : assigned_lines(m, channel)) {
-    // sigma_x^k P_b = |0_k b><1_k b| + |1_k b><0_k b|; sigma_y^k P_b = -i|0b><1b| + i|1b><0b|.
-    const int i0 = index_with(l.other_bits, l.spin, 0), i1 = index_with(l.other_bits, l.spin, 1);
-    Mat x = Mat::Zero(d, d), y = Mat::Zero(d, d);
-    x(i0, i1) = x(i1, i0) = 1.0;
-    y(i0, i1) = cplx(0, -1);
-    y(i1, i0) = cplx(0, 1);
-    out.emplace_back(x, y);
-  }
+  for (const auto& l : assigned_lines(m, channel))
+    for (const auto& o : obs)
+      if (o.spin == l.spin && o.other_bits == l.other_bits) out.emplace_back(o.ox, o.oy);
   return out;
 }
 
