@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/symmetric_eigen.hpp"
 
 namespace nmrc::compiler {
 
@@ -113,31 +114,236 @@ void GrapeOptions::validate() const {
 // ----------------------------------------------------------------------------------------------
 // Fidelity and exact gradient of one ensemble member.
 
+namespace {
+
+// Divided difference G_ji of f(x) = exp(-i x dt) at eigenvalues w_j, w_i (e = f(w)).
+inline cplx divided(double wj, double wi, cplx ej, cplx ei, double dt) {
+  const double dw = wj - wi;
+  if (std::abs(dw * dt) > 1e-3) return (ej - ei) * (1.0 / dw);
+  const double half = 0.5 * dw * dt;
+  // -i dt exp(-i wbar dt) sinc(half), with exp(-i wbar dt) = (ej + ei) / (2 cos half).
+  return cplx(0.0, -dt) * 0.5 * (ej + ei) * (1.0 + half * half / 3.0);
+}
+
+// What the real-path kernel needs from the problem (built once per evaluator).
+struct RealPathData {
+  int d = 0, nc = 0, n = 0;
+  double dt = 0;
+  RMat drift;                                // H0
+  std::vector<RMat> cx;                      // cx_c
+  std::vector<RVec> fz_diag;                 // diag(F_z^c) = diag(fz_c) / 2pi
+  RVec fz_total;                             // diag of sum_c fz_c (rad/s per Hz)
+  Mat w_adj;                                 // W^dag
+  std::vector<std::pair<int, int>> pattern;  // (a, b) positions where N_ab is needed
+  // Control c's entries as (index into pattern, value) for cx_c and cy_c.
+  std::vector<std::vector<std::pair<int, cplx>>> cx_at, cy_at;
+};
+
+struct RealPathBase {
+  virtual ~RealPathBase() = default;
+  virtual cplx evaluate(const RMat& u, const EnsembleMember& m, RMat* grad, Mat& x_out) = 0;
+};
+
+// Real path with complex matrices split into real and imaginary parts (real products are several
+// times faster than complex ones), V = D V_r. Templated on the dimension so that three and four
+// spins (8, 16) run on fixed-size matrices that the compiler unrolls and vectorises.
+template <int N>
+struct RealPath final : RealPathBase {
+  using M = Eigen::Matrix<double, N, N>;
+  using V = Eigen::Matrix<double, N, 1>;
+  const RealPathData& s;
+  const int d;
+  std::vector<M> vr, yr, yi;  // per step: eigenvectors of D^dag H D, y = V^dag X_{k-1}
+  std::vector<V> w;           // per step: eigenvalues
+  std::vector<V> er, ei;      // per step: exp(-i w dt), real and imaginary parts
+  std::vector<V> dr, di;      // per step: diagonal of D, real and imaginary parts
+  M xr, xi, ar, ai, br, bi, zr, zi, lr, li, p1, p2, p3, sr, si, tr, ti, gr, gi, nr, ni;
+  M h2[2];
+  V phase2[2];
+  SymmetricEigen<N> es2[2];
+  std::vector<cplx> npat;
+
+  explicit RealPath(const RealPathData& data)
+      : s(data), d(data.d), es2{SymmetricEigen<N>(data.d), SymmetricEigen<N>(data.d)} {
+    for (auto* per_step : {&vr, &yr, &yi}) per_step->assign(s.n, M(d, d));
+    for (auto* per_step : {&w, &er, &ei, &dr, &di}) per_step->assign(s.n, V(d));
+    for (M* m : {&xr, &xi, &ar, &ai, &br, &bi, &zr, &zi, &lr, &li,    &p1,   &p2,
+                 &p3, &sr, &si, &tr, &ti, &gr, &gi, &nr, &ni, &h2[0], &h2[1]})
+      m->resize(d, d);
+    phase2[0].resize(d);
+    phase2[1].resize(d);
+    npat.assign(s.pattern.size(), cplx(0));
+  }
+
+  // dst = a * b. Fixed sizes use Eigen's coefficient-based (unrolled) product, which beats the
+  // blocked GEMM kernel at 16 x 16 when AVX is available; otherwise the blocked kernel.
+  template <class A, class B>
+  static void mul(M& dst, const A& a, const B& b) {
+#ifdef EIGEN_VECTORIZE_AVX
+    if constexpr (N != Eigen::Dynamic) {
+      dst.noalias() = a.lazyProduct(b);
+      return;
+    }
+#endif
+    dst.noalias() = a * b;
+  }
+
+  // Step k's Hamiltonian in the frame of D: h = H0 + offset fz + sum_c amp_c cx_c, with the RF
+  // phases collected in phase (D = exp(-i phase)).
+  void hamiltonian(int k, const RMat& u, const EnsembleMember& m, M& h, V& phase) const {
+    h = s.drift;
+    h.diagonal() += m.offset_hz * s.fz_total;
+    phase.setZero();
+    for (int c = 0; c < s.nc; ++c) {
+      const double ux = u(2 * c, k), uy = u(2 * c + 1, k);
+      const double amp = m.b1_scale * std::hypot(ux, uy);
+      if (amp != 0.0) {
+        h.noalias() += amp * s.cx[c];
+        phase += std::atan2(uy, ux) * s.fz_diag[c];
+      }
+    }
+  }
+
+  void store(int k, const SymmetricEigen<N>& es, const V& phase) {
+    w[k] = es.eigenvalues();
+    vr[k] = es.eigenvectors();
+    for (int i = 0; i < d; ++i) {
+      const double t = w[k](i) * s.dt;
+      er[k](i) = std::cos(t);  // e = exp(-i w dt)
+      ei[k](i) = -std::sin(t);
+      dr[k](i) = std::cos(phase(i));  // D = exp(-i phase)
+      di[k](i) = -std::sin(phase(i));
+    }
+  }
+
+  // Decomposes steps k and k + 1 (if it exists) together: the two eigenproblems' QL iterations
+  // interleave (compute_batch), which hides much of their latency.
+  void decompose_pair(int k, const RMat& u, const EnsembleMember& m) {
+    const int count = k + 1 < s.n ? 2 : 1;
+    for (int j = 0; j < count; ++j) hamiltonian(k + j, u, m, h2[j], phase2[j]);
+    SymmetricEigen<N>* es_ptr[2] = {&es2[0], &es2[1]};
+    const M* h_ptr[2] = {&h2[0], &h2[1]};
+    compute_batch<N>(es_ptr, h_ptr, count);
+    for (int j = 0; j < count; ++j) store(k + j, es2[j], phase2[j]);
+  }
+
+  // Divided differences G_ij of f(x) = exp(-i x dt) at the eigenvalues of step k (symmetric), with
+  // the limit -i dt exp(-i wbar dt) sinc(dw dt / 2) for close pairs (see divided()).
+  void divided_differences(int k) {
+    const double dt = s.dt;
+    const V& wk = w[k];
+    const V& c = er[k];
+    const V& sn = ei[k];
+    for (int j = 0; j < d; ++j)
+      for (int i = 0; i < d; ++i) {
+        const double dw = wk(j) - wk(i);
+        const double half = 0.5 * dw * dt;
+        const double inv = 1.0 / dw;
+        const bool close = std::abs(half) <= 0.5e-3;
+        const double series = 0.5 * dt * (1.0 + half * half / 3.0);
+        // close: -i dt/2 (1 + half^2/3) (e_j + e_i); otherwise (e_j - e_i) / dw.
+        gr(i, j) = close ? series * (sn(j) + sn(i)) : (c(j) - c(i)) * inv;
+        gi(i, j) = close ? -series * (c(j) + c(i)) : (sn(j) - sn(i)) * inv;
+      }
+  }
+
+  cplx evaluate(const RMat& u, const EnsembleMember& m, RMat* grad, Mat& x_out) override {
+    const int n = s.n;
+    xr.setIdentity();
+    xi.setZero();
+    for (int k = 0; k < n; ++k) {
+      if (k % 2 == 0) decompose_pair(k, u, m);
+      const auto dre = dr[k].array(), dim = di[k].array();
+      const auto ere = er[k].array(), eim = ei[k].array();
+      // a = D^* x (rows scaled), y = V_r^T a.
+      ar.array() = xr.array().colwise() * dre + xi.array().colwise() * dim;
+      ai.array() = xi.array().colwise() * dre - xr.array().colwise() * dim;
+      mul(yr[k], vr[k].transpose(), ar);
+      mul(yi[k], vr[k].transpose(), ai);
+      // b = e o y (rows), x = D (V_r b).
+      br.array() = yr[k].array().colwise() * ere - yi[k].array().colwise() * eim;
+      bi.array() = yi[k].array().colwise() * ere + yr[k].array().colwise() * eim;
+      mul(ar, vr[k], br);
+      mul(ai, vr[k], bi);
+      xr.array() = ar.array().colwise() * dre - ai.array().colwise() * dim;
+      xi.array() = ai.array().colwise() * dre + ar.array().colwise() * dim;
+    }
+    x_out.resize(d, d);
+    x_out.real() = xr;
+    x_out.imag() = xi;
+    const cplx gval = (s.w_adj * x_out).trace();
+    if (!grad) return gval;
+    grad->setZero(u.rows(), u.cols());
+    lr = s.w_adj.real();
+    li = s.w_adj.imag();
+    const cplx cg = std::conj(gval);
+    for (int k = n - 1; k >= 0; --k) {
+      const M& v = vr[k];
+      const auto dre = dr[k].transpose().array(), dim = di[k].transpose().array();
+      const auto ere = er[k].transpose().array(), eim = ei[k].transpose().array();
+      // z = (L D) V_r (columns of L scaled).
+      ar.array() = lr.array().rowwise() * dre - li.array().rowwise() * dim;
+      ai.array() = lr.array().rowwise() * dim + li.array().rowwise() * dre;
+      mul(zr, ar, v);
+      mul(zi, ai, v);
+      // Qt = Y Z by three real products (Gauss / 3M).
+      mul(p1, yr[k], zr);
+      mul(p2, yi[k], zi);
+      sr = yr[k] + yi[k];
+      si = zr + zi;
+      mul(p3, sr, si);
+      // M^T = Qt o G (G symmetric).
+      divided_differences(k);
+      sr.array() = p1.array() - p2.array();               // Re Qt
+      si.array() = p3.array() - p1.array() - p2.array();  // Im Qt
+      br.array() = sr.array() * gr.array() - si.array() * gi.array();
+      bi.array() = sr.array() * gi.array() + si.array() * gr.array();
+      // T = V_r M^T; N = D (T V_r^T) D^*, read at the control pattern.
+      mul(tr, v, br);
+      mul(ti, v, bi);
+      mul(nr, tr, v.transpose());
+      mul(ni, ti, v.transpose());
+      for (size_t q = 0; q < s.pattern.size(); ++q) {
+        const auto [a, b] = s.pattern[q];
+        const cplx da(dr[k](a), di[k](a)), db(dr[k](b), -di[k](b));
+        npat[q] = da * cplx(nr(a, b), ni(a, b)) * db;
+      }
+      for (int c = 0; c < s.nc; ++c) {
+        cplx sx = 0, sy = 0;
+        for (const auto& [q, val] : s.cx_at[c]) sx += npat[q] * val;
+        for (const auto& [q, val] : s.cy_at[c]) sy += npat[q] * val;
+        (*grad)(2 * c, k) = 2.0 * m.b1_scale * std::real(cg * sx);
+        (*grad)(2 * c + 1, k) = 2.0 * m.b1_scale * std::real(cg * sy);
+      }
+      // L_{k-1} = (Z diag(e)) V^dag = ((Z diag(e)) V_r^T) D^*.
+      ar.array() = zr.array().rowwise() * ere - zi.array().rowwise() * eim;
+      ai.array() = zr.array().rowwise() * eim + zi.array().rowwise() * ere;
+      mul(br, ar, v.transpose());
+      mul(bi, ai, v.transpose());
+      lr.array() = br.array().rowwise() * dre + bi.array().rowwise() * dim;
+      li.array() = bi.array().rowwise() * dre - br.array().rowwise() * dim;
+    }
+    return gval;
+  }
+};
+
+}  // namespace
+
 struct FidelityEvaluator::Impl {
   const GrapeProblem& p;
   int d, nc, n;
   bool real_path = false;
-  Mat w_adj;                  // W^dag
-  RMat drift_real;            // H0 (real path)
-  std::vector<RMat> cx_real;  // cx_c (real path)
-  std::vector<RVec> fz_diag;  // diag(F_z^c) = diag(fz_c) / 2pi
-  RVec fz_total;              // diag of sum_c fz_c (rad/s per Hz)
+  Mat w_adj;  // W^dag
   std::vector<std::vector<SparseEntry>> cx_sp, cy_sp;
-  std::vector<std::pair<int, int>> pattern;  // union of the (row, col) positions of every control
-  // Per-step storage. Generic path: v (complex eigenvectors), y = V^dag X_{k-1}.
-  // Real path: vr (real eigenvectors of D^dag H D), dph (diagonal of D), y split in yr, yi.
+  std::vector<std::pair<int, int>> pattern;  // union of the (col, row) positions of every control
+  RealPathData real;
+  std::unique_ptr<RealPathBase> real_kernel;
+  // Generic path: per step v (complex eigenvectors), y = V^dag X_{k-1}, w (eigenvalues).
   std::vector<Mat> v, y;
-  std::vector<RMat> vr, yr, yi;
-  std::vector<Vec> dph;
   std::vector<RVec> w;
-  // Work buffers.
   Mat h, x, tmp, z, qt, mm, nn, l;
-  RMat hr, xr, xi, ar, ai, br, bi, zr, zi, lr, li, qr, qi, p1, p2, p3, sr, si, tr, ti;
   Vec e;
-  RVec phase;
-  std::vector<cplx> nn_pattern;
   Eigen::SelfAdjointEigenSolver<Mat> es_c;
-  Eigen::SelfAdjointEigenSolver<RMat> es_r;
 
   explicit Impl(const GrapeProblem& prob) : p(prob) {
     d = static_cast<int>(p.drift.rows());
@@ -146,7 +352,7 @@ struct FidelityEvaluator::Impl {
     w_adj = p.target.adjoint();
     // Real path: real drift commuting with every F_z, real cx, and [fz, cx] = 2 pi i cy.
     real_path = p.drift.imag().cwiseAbs().maxCoeff() < 1e-12;
-    fz_total = RVec::Zero(d);
+    RVec fz_total = RVec::Zero(d);
     for (const auto& c : p.channels) {
       const double scale =
           std::max(1.0, p.drift.cwiseAbs().maxCoeff() * c.fz.cwiseAbs().maxCoeff());
@@ -156,9 +362,9 @@ struct FidelityEvaluator::Impl {
       if (comm.cwiseAbs().maxCoeff() > 1e-9 * kTwoPi * kTwoPi) real_path = false;
       if ((c.fz - Mat(c.fz.diagonal().asDiagonal())).cwiseAbs().maxCoeff() > 1e-12)
         real_path = false;
-      fz_diag.push_back(c.fz.diagonal().real() / kTwoPi);
+      real.fz_diag.push_back(c.fz.diagonal().real() / kTwoPi);
       fz_total += c.fz.diagonal().real();
-      cx_real.push_back(c.cx.real());
+      real.cx.push_back(c.cx.real());
       cx_sp.push_back(sparse(c.cx));
       cy_sp.push_back(sparse(c.cy));
     }
@@ -170,70 +376,48 @@ struct FidelityEvaluator::Impl {
           if ((ca.fz * cb.cx - cb.cx * ca.fz).cwiseAbs().maxCoeff() > 1e-9) real_path = false;
         }
     // Positions (a, b) = (col, row) of control entries: N_ab is needed there only.
-    for (int c = 0; c < nc; ++c)
-      for (const auto* sp : {&cx_sp[c], &cy_sp[c]})
-        for (const auto& s : *sp) {
-          const std::pair<int, int> pos{s.col, s.row};
-          if (std::find(pattern.begin(), pattern.end(), pos) == pattern.end())
-            pattern.push_back(pos);
-        }
-    nn_pattern.assign(pattern.size(), cplx(0));
-    drift_real = p.drift.real();
-    w.assign(n, RVec(d));
+    auto pattern_index = [this](int a, int b) {
+      const std::pair<int, int> pos{a, b};
+      auto it = std::find(pattern.begin(), pattern.end(), pos);
+      if (it != pattern.end()) return static_cast<int>(it - pattern.begin());
+      pattern.push_back(pos);
+      return static_cast<int>(pattern.size()) - 1;
+    };
+    real.cx_at.resize(nc);
+    real.cy_at.resize(nc);
+    for (int c = 0; c < nc; ++c) {
+      for (const auto& s : cx_sp[c])
+        real.cx_at[c].push_back({pattern_index(s.col, s.row), s.value});
+      for (const auto& s : cy_sp[c])
+        real.cy_at[c].push_back({pattern_index(s.col, s.row), s.value});
+    }
+    real.fz_total = fz_total;
     if (real_path) {
-      vr.assign(n, RMat(d, d));
-      yr.assign(n, RMat(d, d));
-      yi.assign(n, RMat(d, d));
-      dph.assign(n, Vec(d));
+      real.d = d;
+      real.nc = nc;
+      real.n = n;
+      real.dt = p.dt_s;
+      real.drift = p.drift.real();
+      real.w_adj = w_adj;
+      real.pattern = pattern;
+      if (d == 16)
+        real_kernel = std::make_unique<RealPath<16>>(real);
+      else if (d == 8)
+        real_kernel = std::make_unique<RealPath<8>>(real);
+      else
+        real_kernel = std::make_unique<RealPath<Eigen::Dynamic>>(real);
     } else {
+      w.assign(n, RVec(d));
       v.assign(n, Mat(d, d));
       y.assign(n, Mat(d, d));
     }
-    for (RMat* m : {&hr, &xr, &xi, &ar, &ai, &br, &bi, &zr, &zi, &lr,
-                    &li, &qr, &qi, &p1, &p2, &p3, &sr, &si, &tr, &ti})
-      m->resize(d, d);
-    h.resize(d, d);
-    x.resize(d, d);
-    tmp.resize(d, d);
-    z.resize(d, d);
-    qt.resize(d, d);
-    mm.resize(d, d);
-    nn.resize(d, d);
-    l.resize(d, d);
+    for (Mat* m : {&h, &x, &tmp, &z, &qt, &mm, &nn, &l}) m->resize(d, d);
     e.resize(d);
-    phase.resize(d);
-  }
-
-  // Divided difference G_ji of f(x) = exp(-i x dt) at eigenvalues w_j, w_i (e = f(w)).
-  static cplx divided(double wj, double wi, cplx ej, cplx ei, double dt) {
-    const double dw = wj - wi;
-    if (std::abs(dw * dt) > 1e-3) return (ej - ei) / dw;
-    const double half = 0.5 * dw * dt;
-    // -i dt exp(-i wbar dt) sinc(half), with exp(-i wbar dt) = (ej + ei) / (2 cos half).
-    return cplx(0.0, -dt) * 0.5 * (ej + ei) * (1.0 + half * half / 3.0);
-  }
-
-  void decompose_real(int k, const RMat& u, const EnsembleMember& m) {
-    hr = drift_real;
-    hr.diagonal() += m.offset_hz * fz_total;
-    phase.setZero();
-    for (int c = 0; c < nc; ++c) {
-      const double ux = u(2 * c, k), uy = u(2 * c + 1, k);
-      const double amp = m.b1_scale * std::hypot(ux, uy);
-      if (amp != 0.0) {
-        hr.noalias() += amp * cx_real[c];
-        phase += std::atan2(uy, ux) * fz_diag[c];
-      }
-    }
-    es_r.compute(hr);
-    w[k] = es_r.eigenvalues();
-    vr[k] = es_r.eigenvectors();
-    for (int i = 0; i < d; ++i) dph[k](i) = std::polar(1.0, -phase(i));  // D = exp(-i phase)
   }
 
   void decompose_complex(int k, const RMat& u, const EnsembleMember& m) {
     h = p.drift;
-    h.diagonal().array() += m.offset_hz * fz_total.array();
+    h.diagonal().array() += m.offset_hz * real.fz_total.array();
     for (int c = 0; c < nc; ++c) {
       h.noalias() += (m.b1_scale * u(2 * c, k)) * p.channels[c].cx;
       h.noalias() += (m.b1_scale * u(2 * c + 1, k)) * p.channels[c].cy;
@@ -259,7 +443,7 @@ struct FidelityEvaluator::Impl {
   }
 
   cplx evaluate(const RMat& u, const EnsembleMember& m, RMat* grad) {
-    return real_path ? evaluate_real(u, m, grad) : evaluate_complex(u, m, grad);
+    return real_path ? real_kernel->evaluate(u, m, grad, x) : evaluate_complex(u, m, grad);
   }
 
   cplx evaluate_complex(const RMat& u, const EnsembleMember& m, RMat* grad) {
@@ -288,109 +472,6 @@ struct FidelityEvaluator::Impl {
       accumulate_gradient(k, m, gval, grad);
       tmp = z * e.asDiagonal();
       l.noalias() = tmp * vk.adjoint();
-    }
-    return gval;
-  }
-
-  // Real path with complex matrices split into real and imaginary parts (real GEMMs are several
-  // times faster than complex ones in Eigen). V = D V_r.
-  cplx evaluate_real(const RMat& u, const EnsembleMember& m, RMat* grad) {
-    const double dt = p.dt_s;
-    xr.setIdentity();
-    xi.setZero();
-    for (int k = 0; k < n; ++k) {
-      decompose_real(k, u, m);
-      exps(k);
-      const Vec& dk = dph[k];
-      // a = D^* x (rows scaled), y = V_r^T a.
-      for (int j = 0; j < d; ++j)
-        for (int i = 0; i < d; ++i) {
-          const cplx a = std::conj(dk(i)) * cplx(xr(i, j), xi(i, j));
-          ar(i, j) = a.real();
-          ai(i, j) = a.imag();
-        }
-      yr[k].noalias() = vr[k].transpose() * ar;
-      yi[k].noalias() = vr[k].transpose() * ai;
-      // b = e o y (rows), x = D (V_r b).
-      for (int j = 0; j < d; ++j)
-        for (int i = 0; i < d; ++i) {
-          const cplx b = e(i) * cplx(yr[k](i, j), yi[k](i, j));
-          br(i, j) = b.real();
-          bi(i, j) = b.imag();
-        }
-      ar.noalias() = vr[k] * br;
-      ai.noalias() = vr[k] * bi;
-      for (int j = 0; j < d; ++j)
-        for (int i = 0; i < d; ++i) {
-          const cplx xv = dk(i) * cplx(ar(i, j), ai(i, j));
-          xr(i, j) = xv.real();
-          xi(i, j) = xv.imag();
-        }
-    }
-    for (int j = 0; j < d; ++j)
-      for (int i = 0; i < d; ++i) x(i, j) = cplx(xr(i, j), xi(i, j));
-    const cplx gval = (w_adj * x).trace();
-    if (!grad) return gval;
-    grad->setZero(u.rows(), u.cols());
-    for (int j = 0; j < d; ++j)
-      for (int i = 0; i < d; ++i) {
-        lr(i, j) = w_adj(i, j).real();
-        li(i, j) = w_adj(i, j).imag();
-      }
-    for (int k = n - 1; k >= 0; --k) {
-      const RMat& v = vr[k];
-      const Vec& dk = dph[k];
-      exps(k);
-      // z = (L D) V_r.
-      for (int j = 0; j < d; ++j)
-        for (int i = 0; i < d; ++i) {
-          const cplx a = cplx(lr(i, j), li(i, j)) * dk(j);
-          ar(i, j) = a.real();
-          ai(i, j) = a.imag();
-        }
-      zr.noalias() = ar * v;
-      zi.noalias() = ai * v;
-      // Qt = Y Z by three real products (Gauss / 3M).
-      p1.noalias() = yr[k] * zr;
-      p2.noalias() = yi[k] * zi;
-      sr = yr[k] + yi[k];
-      si = zr + zi;
-      p3.noalias() = sr * si;
-      // M^T_ij = Qt_ij G_ji.
-      for (int j = 0; j < d; ++j)
-        for (int i = 0; i < d; ++i) {
-          const cplx q(p1(i, j) - p2(i, j), p3(i, j) - p1(i, j) - p2(i, j));
-          const cplx mt = q * divided(w[k](j), w[k](i), e(j), e(i), dt);
-          br(i, j) = mt.real();
-          bi(i, j) = mt.imag();
-        }
-      // T = V_r M^T; N = D (T V_r^T) D^* needed at the control pattern only.
-      tr.noalias() = v * br;
-      ti.noalias() = v * bi;
-      for (const auto& [a, b] : pattern) {
-        double re = 0, im = 0;
-        for (int j = 0; j < d; ++j) {
-          re += tr(a, j) * v(b, j);
-          im += ti(a, j) * v(b, j);
-        }
-        nn(a, b) = dk(a) * cplx(re, im) * std::conj(dk(b));
-      }
-      accumulate_gradient(k, m, gval, grad);
-      // L_{k-1} = (Z diag(e)) V^dag = ((Z diag(e)) V_r^T) D^*.
-      for (int j = 0; j < d; ++j)
-        for (int i = 0; i < d; ++i) {
-          const cplx a = cplx(zr(i, j), zi(i, j)) * e(j);
-          ar(i, j) = a.real();
-          ai(i, j) = a.imag();
-        }
-      lr.noalias() = ar * v.transpose();
-      li.noalias() = ai * v.transpose();
-      for (int j = 0; j < d; ++j)
-        for (int i = 0; i < d; ++i) {
-          const cplx a = cplx(lr(i, j), li(i, j)) * std::conj(dk(j));
-          lr(i, j) = a.real();
-          li(i, j) = a.imag();
-        }
     }
     return gval;
   }

@@ -161,23 +161,47 @@ TEST_CASE("GRAPE gradient over a B1 and offset ensemble, and with two channels")
   }
 }
 
+// The propagator of every kernel (fixed 8 and 16, dynamic, generic complex), with odd and even
+// step counts (steps are decomposed in pairs), against Taylor-series step exponentials.
 TEST_CASE("GRAPE propagator equals the product of exact step exponentials") {
-  const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
-  const GateTarget t = make(m, {{"gate", "rotation"}, {"spins", {"A"}}, {"angle_rad", 1.0}});
-  GrapeProblem p = build_problem(m, t, small_options());
-  RMat u = RMat::Random(2, p.steps) * 5000.0;
-  FidelityEvaluator ev(p);
-  EnsembleMember mem{1.02, 30.0, 1.0};
-  ev.evaluate(u, mem, nullptr);
-  Mat ref_u = Mat::Identity(8, 8);
-  Mat fz = Mat::Zero(8, 8);
-  for (int k = 0; k < 3; ++k) fz += kTwoPi * spin_op('Z', k, 3);
-  for (int k = 0; k < p.steps; ++k) {
-    const Mat h = m.hamiltonian() + 30.0 * fz +
-                  1.02 * (u(0, k) * m.control(0, 'x') + u(1, k) * m.control(0, 'y'));
-    ref_u = ref::expm_taylor(cplx(0, -p.dt_s) * h) * ref_u;
+  const Molecule three = parse_molecule(kThreeSpin, "three_spin.yaml");
+  const Molecule hetero = parse_molecule(kTwoChannel, "hetero.yaml");
+  const Molecule crotonic = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+  struct Case {
+    const Molecule* m;
+    std::string spin;
+    int steps;
+    bool strong;
+  };
+  for (const Case& c :
+       {Case{&three, "A", 12, false}, Case{&three, "B", 7, false}, Case{&crotonic, "C2", 9, false},
+        Case{&hetero, "C", 5, false}, Case{&three, "A", 5, true}}) {
+    CAPTURE(c.m->name);
+    CAPTURE(c.steps);
+    const GateTarget t =
+        make(*c.m, {{"gate", "rotation"}, {"spins", {c.spin}}, {"angle_rad", 1.0}});
+    CompileOptions o = small_options();
+    o.steps = c.steps;
+    o.duration_s = c.steps * 1e-4;
+    o.strong_coupling = c.strong;
+    GrapeProblem p = build_problem(*c.m, t, o);
+    const int nc = static_cast<int>(p.channels.size());
+    RMat u = RMat::Random(2 * nc, p.steps) * 5000.0;
+    FidelityEvaluator ev(p);
+    EnsembleMember mem{1.02, 30.0, 1.0};
+    ev.evaluate(u, mem, nullptr);
+    const int d = static_cast<int>(p.drift.rows());
+    Mat ref_u = Mat::Identity(d, d);
+    Mat fz = Mat::Zero(d, d);
+    for (const auto& ch : p.channels) fz += ch.fz;
+    for (int k = 0; k < p.steps; ++k) {
+      Mat h = p.drift + 30.0 * fz;
+      for (int ch = 0; ch < nc; ++ch)
+        h += 1.02 * (u(2 * ch, k) * p.channels[ch].cx + u(2 * ch + 1, k) * p.channels[ch].cy);
+      ref_u = ref::expm_taylor(cplx(0, -p.dt_s) * h) * ref_u;
+    }
+    CHECK_MAT_NEAR(ev.propagator(), ref_u, 1e-9);
   }
-  CHECK_MAT_NEAR(ev.propagator(), ref_u, 1e-9);
 }
 
 TEST_CASE("GRAPE reaches a selective rotation; Summary instead of exceptions") {

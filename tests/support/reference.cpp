@@ -1,5 +1,6 @@
 #include "support/reference.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -100,6 +101,38 @@ double entropy(const Mat& rho) {
   for (double x : es.eigenvalues())
     if (x > 1e-15) s -= x * std::log(x);
   return s;
+}
+
+RVec jacobi_eigenvalues(const RMat& a_in) {
+  RMat a = a_in;
+  const int n = static_cast<int>(a.rows());
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0;
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j)
+        if (i != j) off += a(i, j) * a(i, j);
+    if (off <= 1e-30 * std::max(1.0, a.squaredNorm())) break;
+    for (int p = 0; p < n; ++p)
+      for (int q = p + 1; q < n; ++q) {
+        if (a(p, q) == 0.0) continue;
+        // Rotation angle that zeroes a(p, q): tan(2 phi) = 2 a_pq / (a_qq - a_pp).
+        const double phi = 0.5 * std::atan2(2 * a(p, q), a(q, q) - a(p, p));
+        const double c = std::cos(phi), s = std::sin(phi);
+        for (int k = 0; k < n; ++k) {  // A <- A J
+          const double akp = a(k, p), akq = a(k, q);
+          a(k, p) = c * akp - s * akq;
+          a(k, q) = s * akp + c * akq;
+        }
+        for (int k = 0; k < n; ++k) {  // A <- J^T A
+          const double apk = a(p, k), aqk = a(q, k);
+          a(p, k) = c * apk - s * aqk;
+          a(q, k) = s * apk + c * aqk;
+        }
+      }
+  }
+  RVec w = a.diagonal();
+  std::sort(w.data(), w.data() + n);
+  return w;
 }
 
 double max_abs_diff(const Mat& a, const Mat& b) {

@@ -29,6 +29,9 @@ Mat random_unitary(int dim, unsigned seed);
 /// Entropy by the eigenvalues of a Hermitian matrix (slow path is the same formula; kept here
 /// so tests of information measures do not call the library).
 double entropy(const Mat& rho);
+/// Eigenvalues of a real symmetric matrix by the cyclic Jacobi method (rotations until the
+/// off-diagonal norm vanishes), sorted ascending. Slow, and independent of Eigen's solvers.
+RVec jacobi_eigenvalues(const RMat& a);
 
 /// Largest element-wise difference.
 double max_abs_diff(const Mat& a, const Mat& b);
