@@ -52,7 +52,7 @@ GateTarget make(const Molecule& m, const nlohmann::json& d) {
   return target_from_json(d, m, "test");
 }
 
-// Central finite differences of J(u) = sum_m w_m |g_m|^2/norm^2 against the exact gradient at
+// Central finite differences of J(u) = sum_m w_m |g_m|/norm / sum w against the exact gradient at
 // a handful of random entries.
 void check_gradient(const GrapeProblem& p, unsigned seed) {
   std::mt19937 rng(seed);
