@@ -137,6 +137,9 @@ struct RealPathData {
   std::vector<std::pair<int, int>> pattern;  // (a, b) positions where N_ab is needed
   // Control c's entries as (index into pattern, value) for cx_c and cy_c.
   std::vector<std::vector<std::pair<int, cplx>>> cx_at, cy_at;
+  // For each basis state, the first state with the same F_z value on every channel (their
+  // phases in D are equal: 5 distinct values instead of 16 for four spins on one channel).
+  std::vector<int> phase_class;
 };
 
 struct RealPathBase {
@@ -157,8 +160,8 @@ struct RealPath final : RealPathBase {
   std::vector<V> w;           // per step: eigenvalues
   std::vector<V> er, ei;      // per step: exp(-i w dt), real and imaginary parts
   std::vector<V> dr, di;      // per step: diagonal of D, real and imaginary parts
-  M xr, xi, ar, ai, br, bi, zr, zi, lr, li, p1, p2, p3, sr, si, tr, ti, gr, gi, nr, ni;
-  static constexpr int kGroup = 4;
+  M xr, xi, ar, ai, br, bi, zr, zi, lr, li, p1, p2, p3, sr, si, tr, ti, gr, gi, nr, ni, vt;
+  static constexpr int kGroup = 2;
   M hg[kGroup];
   V phaseg[kGroup];
   SymmetricEigen<N> esg[kGroup];
@@ -214,24 +217,26 @@ struct RealPath final : RealPathBase {
       const double t = w[k](i) * s.dt;
       er[k](i) = std::cos(t);  // e = exp(-i w dt)
       ei[k](i) = -std::sin(t);
-      dr[k](i) = std::cos(phase(i));  // D = exp(-i phase)
-      di[k](i) = -std::sin(phase(i));
+      const int same = s.phase_class[i];  // states with equal F_z values share D's entry
+      dr[k](i) = same < i ? dr[k](same) : std::cos(phase(i));  // D = exp(-i phase)
+      di[k](i) = same < i ? di[k](same) : -std::sin(phase(i));
     }
   }
 
-  // Decomposes steps k .. k + kGroup - 1 together: their QL iterations interleave
-  // (compute_batch), which hides much of the latency of each.
-  void decompose_group(int k, const RMat& u, const EnsembleMember& m) {
-    const int count = std::min(kGroup, s.n - k);
-    SymmetricEigen<N>* es_ptr[kGroup];
-    const M* h_ptr[kGroup];
-    for (int j = 0; j < count; ++j) {
-      hamiltonian(k + j, u, m, hg[j], phaseg[j]);
-      es_ptr[j] = &esg[j];
-      h_ptr[j] = &hg[j];
+  // Decomposes steps k and k + 1 (if it exists) together: their QL iterations interleave
+  // (compute_pair), which hides part of the latency of each.
+  void decompose_pair(int k, const RMat& u, const EnsembleMember& m) {
+    if (k + 1 < s.n) {
+      hamiltonian(k, u, m, hg[0], phaseg[0]);
+      hamiltonian(k + 1, u, m, hg[1], phaseg[1]);
+      compute_pair<N>(esg[0], hg[0], esg[1], hg[1]);
+      store(k, esg[0], phaseg[0]);
+      store(k + 1, esg[1], phaseg[1]);
+    } else {
+      hamiltonian(k, u, m, hg[0], phaseg[0]);
+      esg[0].compute(hg[0]);
+      store(k, esg[0], phaseg[0]);
     }
-    compute_batch<N>(es_ptr, h_ptr, count);
-    for (int j = 0; j < count; ++j) store(k + j, esg[j], phaseg[j]);
   }
 
   // Divided differences G_ij of f(x) = exp(-i x dt) at the eigenvalues of step k (symmetric), with
@@ -259,14 +264,15 @@ struct RealPath final : RealPathBase {
     xr.setIdentity();
     xi.setZero();
     for (int k = 0; k < n; ++k) {
-      if (k % kGroup == 0) decompose_group(k, u, m);
+      if (k % 2 == 0) decompose_pair(k, u, m);
       const auto dre = dr[k].array(), dim = di[k].array();
       const auto ere = er[k].array(), eim = ei[k].array();
       // a = D^* x (rows scaled), y = V_r^T a.
       ar.array() = xr.array().colwise() * dre + xi.array().colwise() * dim;
       ai.array() = xi.array().colwise() * dre - xr.array().colwise() * dim;
-      mul(yr[k], vr[k].transpose(), ar);
-      mul(yi[k], vr[k].transpose(), ai);
+      vt = vr[k].transpose();  // a materialised transpose keeps the products vectorised
+      mul(yr[k], vt, ar);
+      mul(yi[k], vt, ai);
       // b = e o y (rows), x = D (V_r b).
       br.array() = yr[k].array().colwise() * ere - yi[k].array().colwise() * eim;
       bi.array() = yi[k].array().colwise() * ere + yr[k].array().colwise() * eim;
@@ -407,6 +413,15 @@ struct FidelityEvaluator::Impl {
       real.drift = p.drift.real();
       real.w_adj = w_adj;
       real.pattern = pattern;
+      for (int i = 0; i < d; ++i) {
+        int same = i;
+        for (int j = 0; j < i && same == i; ++j) {
+          bool equal = true;
+          for (const auto& f : real.fz_diag) equal = equal && f(j) == f(i);
+          if (equal) same = j;
+        }
+        real.phase_class.push_back(same);
+      }
       if (d == 16)
         real_kernel = std::make_unique<RealPath<16>>(real);
       else if (d == 8)

@@ -19,6 +19,8 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 namespace nmrc {
 
@@ -37,10 +39,7 @@ class SymmetricEigen {
     t_ = a;
     tridiagonalise(n);
     accumulate_q(n);
-    Ql q = ql_state();
-    while (ql_step(q)) {
-    }
-    if (q.failed) fallback(a);
+    if (!ql(chain())) fallback(a);
   }
 
   const Vector& eigenvalues() const { return w_; }
@@ -137,65 +136,32 @@ class SymmetricEigen {
     }
   }
 
-  // Implicit QL on (w, e), e(i) coupling w(i) and w(i+1), written as a state machine that
-  // advances by one rotation per call so that two decompositions can be interleaved
-  // (compute_two): each rotation waits on a square root and a division of the previous one, and
-  // a second independent chain fills that latency.
-  struct Ql {
+  // Implicit QL on (w, e), e(i) coupling w(i) and w(i+1), rotations accumulated into z. Each
+  // "chase" runs i = m-1 .. l; each rotation waits on a square root and a division of the
+  // previous one, so compute_pair() runs two independent chases in one loop to fill that latency.
+  struct Chain {
     double *w, *e, *z;
     int n;
-    int l = 0, m = 0, i = -1;  // i >= l: inside a chase
-    int iterations = 0;
-    double s = 1, c = 1, g = 0, shift = 0;
+    int l = 0, m = 0, iterations = 0;
     bool failed = false;
   };
+  struct Chase {  // the running chase's scalars, kept in registers by the loops
+    int i = -1;
+    double s = 1, c = 1, g = 0, shift = 0;
+  };
 
-  Ql ql_state() { return Ql{w_.data(), e_.data(), z_.data(), static_cast<int>(z_.rows())}; }
+  Chain chain() { return Chain{w_.data(), e_.data(), z_.data(), static_cast<int>(z_.rows())}; }
 
-  // One rotation, or the bookkeeping that starts the next chase; false when finished.
-  static bool ql_step(Ql& q) {
+  // Deflates converged eigenvalues and sets up the next chase; false when all have converged (or
+  // after 30 chases without convergence of one eigenvalue: failed).
+  static bool next_chase(Chain& q, Chase& r) {
     constexpr double eps = std::numeric_limits<double>::epsilon();
-    double* w = q.w;
-    double* e = q.e;
-    const int n = q.n;
-    if (q.i >= q.l) {
-      const int i = q.i, l = q.l, m = q.m;
-      const double f = q.s * e[i], b = q.c * e[i];
-      double r = std::sqrt(f * f + q.g * q.g);
-      e[i + 1] = r;
-      if (r == 0.0) {  // the chase deflated early: recover and iterate again
-        w[i + 1] -= q.shift;
-        e[m] = 0;
-        q.i = -1;
-        return true;
-      }
-      const double inv = 1.0 / r;
-      const double s = f * inv, c = q.g * inv;
-      const double g = w[i + 1] - q.shift;
-      r = (w[i] - g) * s + 2.0 * c * b;
-      q.shift = s * r;
-      w[i + 1] = g + q.shift;
-      q.g = c * r - b;
-      q.s = s;
-      q.c = c;
-      double* zi = q.z + i * n;
-      double* zj = zi + n;
-      for (int k = 0; k < n; ++k) {
-        const double t = zj[k];
-        zj[k] = s * zi[k] + c * t;
-        zi[k] = c * zi[k] - s * t;
-      }
-      if (--q.i < l) {
-        w[l] -= q.shift;
-        e[l] = q.g;
-        e[m] = 0;
-      }
-      return true;
-    }
-    while (q.l < n) {
+    const double* w = q.w;
+    const double* e = q.e;
+    while (q.l < q.n) {
       const int l = q.l;
       int m = l;
-      for (; m + 1 < n; ++m)
+      for (; m + 1 < q.n; ++m)
         if (std::abs(e[m]) <= eps * (std::abs(w[m]) + std::abs(w[m + 1]))) break;
       if (m == l) {
         ++q.l;
@@ -207,55 +173,110 @@ class SymmetricEigen {
         return false;
       }
       // Shift: the eigenvalue of the leading 2 x 2 block closer to w(l).
-      double g = (w[l + 1] - w[l]) / (2.0 * e[l]);
-      const double r = std::sqrt(g * g + 1.0);
-      q.g = w[m] - w[l] + e[l] / (g + (g >= 0 ? r : -r));
-      q.s = q.c = 1;
-      q.shift = 0;
+      const double g = (w[l + 1] - w[l]) / (2.0 * e[l]);
+      const double h = std::sqrt(g * g + 1.0);
+      r.g = w[m] - w[l] + e[l] / (g + (g >= 0 ? h : -h));
+      r.s = r.c = 1;
+      r.shift = 0;
+      r.i = m - 1;
       q.m = m;
-      q.i = m - 1;
       return true;
     }
     return false;
   }
 
+  // One rotation of the chase at row r.i; false when the chase has ended.
+  static inline bool rotate(const Chain& q, Chase& r) {
+    double* w = q.w;
+    double* e = q.e;
+    const int i = r.i, n = q.n;
+    const double f = r.s * e[i], b = r.c * e[i];
+    double h = std::sqrt(f * f + r.g * r.g);
+    e[i + 1] = h;
+    if (h == 0.0) {  // the chase deflated early: recover, and the next chase starts afresh
+      w[i + 1] -= r.shift;
+      e[q.m] = 0;
+      r.i = -1;
+      return false;
+    }
+    const double inv = 1.0 / h;
+    const double s = f * inv, c = r.g * inv;
+    const double g = w[i + 1] - r.shift;
+    h = (w[i] - g) * s + 2.0 * c * b;
+    r.shift = s * h;
+    w[i + 1] = g + r.shift;
+    r.g = c * h - b;
+    r.s = s;
+    r.c = c;
+    double* zi = q.z + i * n;
+    double* zj = zi + n;
+    for (int k = 0; k < n; ++k) {
+      const double t = zj[k];
+      zj[k] = s * zi[k] + c * t;
+      zi[k] = c * zi[k] - s * t;
+    }
+    if (--r.i >= q.l) return true;
+    w[q.l] -= r.shift;
+    e[q.l] = r.g;
+    e[q.m] = 0;
+    return false;
+  }
+
+  // QL on one matrix; false on non-convergence.
+  static bool ql(Chain q) {
+    Chase r;
+    while (next_chase(q, r))
+      while (rotate(q, r)) {
+      }
+    return !q.failed;
+  }
+
+  // QL on two matrices, their chases interleaved; the flags report convergence.
+  static void ql_pair(Chain qa, Chain qb, bool& ok_a, bool& ok_b) {
+    Chase ra, rb;
+    bool run_a = next_chase(qa, ra), run_b = next_chase(qb, rb);
+    while (run_a && run_b) {
+      bool in_a = true, in_b = true;
+      while (in_a && in_b) {
+        in_a = rotate(qa, ra);
+        in_b = rotate(qb, rb);
+      }
+      if (!in_a) run_a = next_chase(qa, ra);
+      if (!in_b) run_b = next_chase(qb, rb);
+    }
+    for (auto [q, r, run] : {std::tuple{&qa, &ra, run_a}, std::tuple{&qb, &rb, run_b}})
+      if (run) do {
+          while (rotate(*q, *r)) {
+          }
+        } while (next_chase(*q, *r));
+    ok_a = !qa.failed;
+    ok_b = !qb.failed;
+  }
+
   template <int M>
-  friend void compute_batch(SymmetricEigen<M>* const*,
-                            const typename SymmetricEigen<M>::Matrix* const*, int);
+  friend void compute_pair(SymmetricEigen<M>&, const typename SymmetricEigen<M>::Matrix&,
+                           SymmetricEigen<M>&, const typename SymmetricEigen<M>::Matrix&);
 
   Matrix t_, z_;
   Vector w_, e_, p_, beta_;
 };
 
-/// Decomposes a[j] into es[j] for j < count (count <= 8), interleaving the QL iterations: each
-/// rotation waits on a square root and a division of the previous one, and independent chains fill
-/// that latency. Results are identical to calling compute() on each.
+/// Decomposes a into x and b into y with their QL iterations interleaved (the second chain fills
+/// the first's latency). Results are identical to x.compute(a), y.compute(b).
 template <int N>
-void compute_batch(SymmetricEigen<N>* const* es, const typename SymmetricEigen<N>::Matrix* const* a,
-                   int count) {
-  using E = SymmetricEigen<N>;
-  typename E::Ql q[8];
-  bool running[8];
-  for (int j = 0; j < count; ++j) {
-    E& x = *es[j];
-    const int n = static_cast<int>(a[j]->rows());
-    if (n != static_cast<int>(x.z_.rows())) x.resize(n);
-    x.t_ = *a[j];
-    x.tridiagonalise(n);
-    x.accumulate_q(n);
-    q[j] = x.ql_state();
-    running[j] = true;
+void compute_pair(SymmetricEigen<N>& x, const typename SymmetricEigen<N>::Matrix& a,
+                  SymmetricEigen<N>& y, const typename SymmetricEigen<N>::Matrix& b) {
+  for (auto [es, m] : {std::pair{&x, &a}, std::pair{&y, &b}}) {
+    const int n = static_cast<int>(m->rows());
+    if (n != static_cast<int>(es->z_.rows())) es->resize(n);
+    es->t_ = *m;
+    es->tridiagonalise(n);
+    es->accumulate_q(n);
   }
-  for (int active = count; active > 0;) {
-    active = 0;
-    for (int j = 0; j < count; ++j)
-      if (running[j]) {
-        running[j] = E::ql_step(q[j]);
-        active += running[j];
-      }
-  }
-  for (int j = 0; j < count; ++j)
-    if (q[j].failed) es[j]->fallback(*a[j]);
+  bool ok_a = true, ok_b = true;
+  SymmetricEigen<N>::ql_pair(x.chain(), y.chain(), ok_a, ok_b);
+  if (!ok_a) x.fallback(a);
+  if (!ok_b) y.fallback(b);
 }
 
 }  // namespace nmrc
