@@ -75,9 +75,14 @@ void plot_pulse(const compiler::CompiledPulse& p, const std::string& base) {
 }
 
 json validation_json(const compiler::ValidationResult& v) {
-  return {{"engine", v.engine}, {"nominal", v.nominal}, {"b1_scale", v.b1_scale},
-          {"values", v.values}, {"min", v.min},         {"target", v.target},
-          {"passed", v.passed}};
+  json j = {{"engine", v.engine}, {"nominal", v.nominal}, {"b1_scale", v.b1_scale},
+            {"values", v.values}, {"min", v.min},         {"target", v.target},
+            {"passed", v.passed}};
+  if (!v.process_relaxed.empty())  // process fidelity Tr(S_t^dag S)/d^2 with T1/T2, nominal B1
+    j["process_fidelity_relaxed"] = {{"nominal", v.process_relaxed_nominal},
+                                     {"min", v.process_relaxed_min},
+                                     {"values", v.process_relaxed}};
+  return j;
 }
 
 std::string validation_line(const compiler::ValidationResult& v) {

@@ -336,7 +336,7 @@ GateTarget target_from_json(const json& d, const Molecule& m, const std::string&
 
 std::string cache_key(const Molecule& m, const GateTarget& t, const CompileOptions& o) {
   json j;
-  j["version"] = 1;
+  j["version"] = 2;  // 2: GRAPE maximises F instead of F^2 (other pulses for the same seed)
   const Mat h = m.hamiltonian(o.strong_coupling);
   std::vector<double> hd;
   for (int i = 0; i < h.rows(); ++i)
