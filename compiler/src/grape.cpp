@@ -116,13 +116,23 @@ void GrapeOptions::validate() const {
 
 namespace {
 
-// Divided difference G_ji of f(x) = exp(-i x dt) at eigenvalues w_j, w_i (e = f(w)).
-inline cplx divided(double wj, double wi, cplx ej, cplx ei, double dt) {
-  const double dw = wj - wi;
-  if (std::abs(dw * dt) > 1e-3) return (ej - ei) * (1.0 / dw);
-  const double half = 0.5 * dw * dt;
-  // -i dt exp(-i wbar dt) sinc(half), with exp(-i wbar dt) = (ej + ei) / (2 cos half).
-  return cplx(0.0, -dt) * 0.5 * (ej + ei) * (1.0 + half * half / 3.0);
+// Divided differences G_ij = (e_j - e_i) / (w_j - w_i) of f(x) = exp(-i x dt) at eigenvalues w
+// (e = f(w) = c + i sn), symmetric, into gr + i gi. For close pairs (|dw dt| <= 1e-3) the limit
+// -i dt exp(-i wbar dt) sinc(dw dt / 2) with exp(-i wbar dt) = (e_j + e_i) / (2 cos(dw dt / 2)),
+// to second order: -i dt/2 (1 + half^2/3) (e_j + e_i). Written branch-free so that it vectorises.
+template <class W, class G>
+void divided_differences(const W& w, const W& c, const W& sn, double dt, G& gr, G& gi) {
+  const int d = static_cast<int>(w.size());
+  for (int j = 0; j < d; ++j)
+    for (int i = 0; i < d; ++i) {
+      const double dw = w(j) - w(i);
+      const double half = 0.5 * dw * dt;
+      const double inv = 1.0 / dw;
+      const bool close = std::abs(half) <= 0.5e-3;
+      const double series = 0.5 * dt * (1.0 + half * half / 3.0);
+      gr(i, j) = close ? series * (sn(j) + sn(i)) : (c(j) - c(i)) * inv;
+      gi(i, j) = close ? -series * (c(j) + c(i)) : (sn(j) - sn(i)) * inv;
+    }
 }
 
 // What the real-path kernel needs from the problem (built once per evaluator).
@@ -239,26 +249,6 @@ struct RealPath final : RealPathBase {
     }
   }
 
-  // Divided differences G_ij of f(x) = exp(-i x dt) at the eigenvalues of step k (symmetric), with
-  // the limit -i dt exp(-i wbar dt) sinc(dw dt / 2) for close pairs (see divided()).
-  void divided_differences(int k) {
-    const double dt = s.dt;
-    const V& wk = w[k];
-    const V& c = er[k];
-    const V& sn = ei[k];
-    for (int j = 0; j < d; ++j)
-      for (int i = 0; i < d; ++i) {
-        const double dw = wk(j) - wk(i);
-        const double half = 0.5 * dw * dt;
-        const double inv = 1.0 / dw;
-        const bool close = std::abs(half) <= 0.5e-3;
-        const double series = 0.5 * dt * (1.0 + half * half / 3.0);
-        // close: -i dt/2 (1 + half^2/3) (e_j + e_i); otherwise (e_j - e_i) / dw.
-        gr(i, j) = close ? series * (sn(j) + sn(i)) : (c(j) - c(i)) * inv;
-        gi(i, j) = close ? -series * (c(j) + c(i)) : (sn(j) - sn(i)) * inv;
-      }
-  }
-
   cplx evaluate(const RMat& u, const EnsembleMember& m, RMat* grad, Mat& x_out) override {
     const int n = s.n;
     xr.setIdentity();
@@ -306,7 +296,7 @@ struct RealPath final : RealPathBase {
       si = zr + zi;
       mul(p3, sr, si);
       // M^T = Qt o G (G symmetric).
-      divided_differences(k);
+      divided_differences(w[k], er[k], ei[k], s.dt, gr, gi);
       sr.array() = p1.array() - p2.array();               // Re Qt
       si.array() = p3.array() - p1.array() - p2.array();  // Im Qt
       br.array() = sr.array() * gr.array() - si.array() * gi.array();
@@ -356,6 +346,8 @@ struct FidelityEvaluator::Impl {
   std::vector<RVec> w;
   Mat h, x, tmp, z, qt, mm, nn, l;
   Vec e;
+  RVec ec, es;  // e split into real and imaginary parts
+  RMat gr, gi;  // divided differences
   Eigen::SelfAdjointEigenSolver<Mat> es_c;
 
   explicit Impl(const GrapeProblem& prob) : p(prob) {
@@ -435,6 +427,8 @@ struct FidelityEvaluator::Impl {
     }
     for (Mat* m : {&h, &x, &tmp, &z, &qt, &mm, &nn, &l}) m->resize(d, d);
     e.resize(d);
+    gr.resize(d, d);
+    gi.resize(d, d);
   }
 
   void decompose_complex(int k, const RMat& u, const EnsembleMember& m) {
@@ -487,8 +481,11 @@ struct FidelityEvaluator::Impl {
       exps(k);
       z.noalias() = l * vk;
       qt.noalias() = y[k] * z;
-      for (int j = 0; j < d; ++j)
-        for (int i = 0; i < d; ++i) mm(i, j) = qt(i, j) * divided(w[k](j), w[k](i), e(j), e(i), dt);
+      ec = e.real();
+      es = e.imag();
+      divided_differences(w[k], ec, es, dt, gr, gi);
+      mm.real() = qt.real().cwiseProduct(gr) - qt.imag().cwiseProduct(gi);
+      mm.imag() = qt.real().cwiseProduct(gi) + qt.imag().cwiseProduct(gr);
       tmp.noalias() = vk * mm;
       nn.noalias() = tmp * vk.adjoint();
       accumulate_gradient(k, m, gval, grad);
