@@ -44,6 +44,7 @@ json CompileOptions::to_json() const {
   j["starts"] = starts;
   j["seed"] = seed;
   j["max_iterations"] = max_iterations;
+  j["stall_evaluations"] = stall_evaluations;
   j["time_limit_s"] = time_limit_s;
   j["strong_coupling"] = strong_coupling;
   return j;
@@ -396,6 +397,7 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   go.starts = o.starts;
   go.seed = o.seed;
   go.max_iterations = o.max_iterations;
+  go.stall_evaluations = o.stall_evaluations;
   go.time_limit_s = o.time_limit_s;
   go.smoothness = o.smoothness;
   go.zero_ends = o.zero_ends;

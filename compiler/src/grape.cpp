@@ -70,6 +70,8 @@ const char* termination_name(Termination t) {
       return "time_limit";
     case Termination::kLineSearch:
       return "line_search_stalled";
+    case Termination::kStalled:
+      return "stalled";
   }
   return "unknown";
 }
@@ -104,6 +106,7 @@ void GrapeOptions::validate() const {
     bad("fidelity_target", fidelity_target, "must be in (0, 1]");
   if (starts < 1) bad("starts", starts, "must be >= 1");
   if (max_iterations < 1) bad("max_iterations", max_iterations, "must be >= 1");
+  if (stall_evaluations < 0) bad("stall_evaluations", stall_evaluations, "must be >= 0");
   if (!(time_limit_s > 0)) bad("time_limit_s", time_limit_s, "must be > 0");
   if (!(smoothness >= 0)) bad("smoothness", smoothness, "must be >= 0");
   if (!(initial_fraction > 0 && initial_fraction <= 1))
@@ -720,6 +723,11 @@ class StartRun {
       best_fmin_ = fmin;
       best_u_ = u_;
     }
+    if (o_.stall_evaluations > 0 && evaluations_ % o_.stall_evaluations == 0) {
+      const double gap = o_.fidelity_target - best_fmin_;
+      if (gap > 0.99 * stall_gap_) throw StopRun{Termination::kStalled};
+      stall_gap_ = gap;
+    }
     if (progress_) {
       std::lock_guard<std::mutex> lock(progress_mutex_);
       progress_({start_, evaluations_, fmin, best_fmin_, seconds_since(t0_)});
@@ -824,6 +832,7 @@ class StartRun {
   Eigen::VectorXd best_x_;
   std::vector<double> fid_;
   int evaluations_ = 0, improvements_ = 0;
+  double stall_gap_ = std::numeric_limits<double>::infinity();  // gap at the last stall check
   double best_f_ = std::numeric_limits<double>::infinity();
   double best_fmin_ = -1.0;
 };

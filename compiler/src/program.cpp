@@ -63,7 +63,7 @@ struct Parser {
     f.expect_map();
     f.allow_keys({"duration_s", "steps", "dt_s", "max_rf_hz", "channels", "fidelity_target",
                   "ensemble", "smoothness", "zero_ends", "starts", "seed", "max_iterations",
-                  "time_limit_s", "threads", "strong_coupling"});
+                  "stall_evaluations", "time_limit_s", "threads", "strong_coupling"});
     if (auto v = f.find("duration_s")) o.duration_s = v->as_positive();
     if (auto v = f.find("steps")) {
       const long s = v->as_int();
@@ -145,6 +145,11 @@ struct Parser {
       const long s = v->as_int();
       if (s < 1) v->fail("must be >= 1");
       o.max_iterations = static_cast<int>(s);
+    }
+    if (auto v = f.find("stall_evaluations")) {
+      const long s = v->as_int();
+      if (s < 0) v->fail("must be >= 0 (0: never stop a start as stalled)");
+      o.stall_evaluations = static_cast<int>(s);
     }
     if (auto v = f.find("time_limit_s")) o.time_limit_s = v->as_positive();
     if (auto v = f.find("threads")) {

@@ -33,6 +33,7 @@ bad unknown_channel 's/channel: 13C/channel: 31P/' 'unknown channel 31P'
 bad rf_above 's/threads: 1,/threads: 1, max_rf_hz: 25000,/' 'max_rf_hz = 25000: exceeds channel 13C'
 bad conflicting 's/steps: 60,/steps: 60, dt_s: 1e-5,/' 'conflicting options'
 bad unknown_key 's/seed: 2,/sead: 2,/' 'sead: unknown key'
+bad negative_stall 's/threads: 1,/threads: 1, stall_evaluations: -5,/' 'stall_evaluations = -5: must be >= 0'
 printf '{"real": [[1, 1], [0, 1]], "imag": [[0, 0], [0, 0]]}' >"$WORK/nonunitary.json"
 bad non_unitary "s|type: rotation, spins: \[C4\], angle_deg: 90, axis: y|type: unitary, spins: [C4], file: $WORK/nonunitary.json|" 'not unitary'
 expect 2 'no gate of that name' compile "$WORK/prog.yaml" --out "$WORK/out2" --only nothing

@@ -243,7 +243,28 @@ TEST_CASE("GRAPE reaches a selective rotation; Summary instead of exceptions") {
     CHECK_FALSE(bad.summary.reached_target);
     CHECK(bad.summary.message.find("longer duration") != std::string::npos);
   }
+  SUBCASE("a start that stops improving gives way (stalled), without the limit it runs on") {
+    CompileOptions shorto = o;
+    shorto.duration_s = 2e-4;
+    shorto.steps = 8;
+    const GrapeProblem ps = build_problem(m, t, shorto);
+    go.starts = 1;
+    go.threads = 1;
+    go.max_iterations = 3000;
+    go.stall_evaluations = 40;
+    const GrapeResult stalled = optimise(ps, go);
+    CHECK(stalled.summary.termination == Termination::kStalled);
+    CHECK(stalled.summary.evaluations % 40 == 0);
+    go.stall_evaluations = 0;
+    const GrapeResult on = optimise(ps, go);
+    CHECK(on.summary.termination != Termination::kStalled);
+    CHECK(on.summary.evaluations > stalled.summary.evaluations);
+  }
   SUBCASE("validation") {
+    go.stall_evaluations = -1;
+    CHECK_THROWS_WITH_AS(optimise(p, go), doctest::Contains("stall_evaluations = -1: must be >= 0"),
+                         InputError);
+    go.stall_evaluations = 500;
     go.starts = 0;
     CHECK_THROWS_WITH_AS(optimise(p, go), doctest::Contains("starts = 0: must be >= 1"),
                          InputError);

@@ -32,6 +32,7 @@ struct CompileOptions {
   int starts = 4;
   unsigned long seed = 1;
   int max_iterations = 3000;
+  int stall_evaluations = 500;  ///< see GrapeOptions::stall_evaluations
   double time_limit_s = 600.0;
   int threads = 2;
   bool strong_coupling = false;

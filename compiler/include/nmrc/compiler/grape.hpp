@@ -54,7 +54,11 @@ struct GrapeOptions {
   double fidelity_target = 0.995;  ///< stop when the ensemble minimum of F reaches this
   int starts = 4;                  ///< random starts (even: broadband random; odd: smooth)
   unsigned long seed = 1;
-  int max_iterations = 3000;      ///< L-BFGS-B iterations per start
+  int max_iterations = 3000;  ///< L-BFGS-B iterations per start
+  /// A start stops as stalled when its distance to the fidelity target shrank by less than 1 %
+  /// over this many evaluations (0: never). A start trapped on a plateau then gives way to the
+  /// next instead of running to max_iterations (bench/results/grape.md, seed 5).
+  int stall_evaluations = 500;
   double time_limit_s = 600.0;    ///< wall-time limit for the whole optimisation
   double smoothness = 0.0;        ///< weight of sum_k ((u_k+1 - u_k)/max_rf)^2 / steps
   bool zero_ends = true;          ///< first and last step fixed at zero amplitude
@@ -64,7 +68,14 @@ struct GrapeOptions {
   void validate() const;
 };
 
-enum class Termination { kReachedTarget, kConverged, kIterationLimit, kTimeLimit, kLineSearch };
+enum class Termination {
+  kReachedTarget,
+  kConverged,
+  kIterationLimit,
+  kTimeLimit,
+  kLineSearch,
+  kStalled
+};
 const char* termination_name(Termination t);
 
 struct GrapeProgress {
