@@ -174,10 +174,9 @@ struct RealPath final : RealPathBase {
   std::vector<V> er, ei;      // per step: exp(-i w dt), real and imaginary parts
   std::vector<V> dr, di;      // per step: diagonal of D, real and imaginary parts
   M xr, xi, ar, ai, br, bi, zr, zi, lr, li, p1, p2, p3, sr, si, tr, ti, gr, gi, nr, ni, vt;
-  static constexpr int kGroup = 2;
-  M hg[kGroup];
-  V phaseg[kGroup];
-  SymmetricEigen<N> esg[kGroup];
+  M h_pair[2];  // two steps' Hamiltonians, phases and decompositions (decompose_pair)
+  V phase_pair[2];
+  SymmetricEigen<N> es_pair[2];
   std::vector<cplx> npat;
 
   explicit RealPath(const RealPathData& data) : s(data), d(data.d) {
@@ -186,10 +185,10 @@ struct RealPath final : RealPathBase {
     for (M* m : {&xr, &xi, &ar, &ai, &br, &bi, &zr, &zi, &lr, &li, &p1,
                  &p2, &p3, &sr, &si, &tr, &ti, &gr, &gi, &nr, &ni})
       m->resize(d, d);
-    for (int j = 0; j < kGroup; ++j) {
-      hg[j].resize(d, d);
-      phaseg[j].resize(d);
-      esg[j] = SymmetricEigen<N>(d);
+    for (int j = 0; j < 2; ++j) {
+      h_pair[j].resize(d, d);
+      phase_pair[j].resize(d);
+      es_pair[j] = SymmetricEigen<N>(d);
     }
     npat.assign(s.pattern.size(), cplx(0));
   }
@@ -240,15 +239,15 @@ struct RealPath final : RealPathBase {
   // (compute_pair), which hides part of the latency of each.
   void decompose_pair(int k, const RMat& u, const EnsembleMember& m) {
     if (k + 1 < s.n) {
-      hamiltonian(k, u, m, hg[0], phaseg[0]);
-      hamiltonian(k + 1, u, m, hg[1], phaseg[1]);
-      compute_pair<N>(esg[0], hg[0], esg[1], hg[1]);
-      store(k, esg[0], phaseg[0]);
-      store(k + 1, esg[1], phaseg[1]);
+      hamiltonian(k, u, m, h_pair[0], phase_pair[0]);
+      hamiltonian(k + 1, u, m, h_pair[1], phase_pair[1]);
+      compute_pair<N>(es_pair[0], h_pair[0], es_pair[1], h_pair[1]);
+      store(k, es_pair[0], phase_pair[0]);
+      store(k + 1, es_pair[1], phase_pair[1]);
     } else {
-      hamiltonian(k, u, m, hg[0], phaseg[0]);
-      esg[0].compute(hg[0]);
-      store(k, esg[0], phaseg[0]);
+      hamiltonian(k, u, m, h_pair[0], phase_pair[0]);
+      es_pair[0].compute(h_pair[0]);
+      store(k, es_pair[0], phase_pair[0]);
     }
   }
 
