@@ -231,11 +231,14 @@ TEST_CASE("GRAPE reaches a selective rotation; Summary instead of exceptions") {
     CHECK(r1.summary.best_start == r.summary.best_start);
     CHECK((r1.u_hz - r.u_hz).cwiseAbs().maxCoeff() == 0.0);
   }
-  SUBCASE("an unreachable target is a result, not an exception") {
+  auto short_problem = [&](double duration_s, int steps) {  // too short to reach the target
     CompileOptions shorto = o;
-    shorto.duration_s = 1e-4;
-    shorto.steps = 4;
-    const GrapeProblem ps = build_problem(m, t, shorto);
+    shorto.duration_s = duration_s;
+    shorto.steps = steps;
+    return build_problem(m, t, shorto);
+  };
+  SUBCASE("an unreachable target is a result, not an exception") {
+    const GrapeProblem ps = short_problem(1e-4, 4);
     go.starts = 1;
     go.max_iterations = 30;
     GrapeResult bad;
@@ -244,10 +247,7 @@ TEST_CASE("GRAPE reaches a selective rotation; Summary instead of exceptions") {
     CHECK(bad.summary.message.find("longer duration") != std::string::npos);
   }
   SUBCASE("a start that stops improving gives way (stalled), without the limit it runs on") {
-    CompileOptions shorto = o;
-    shorto.duration_s = 2e-4;
-    shorto.steps = 8;
-    const GrapeProblem ps = build_problem(m, t, shorto);
+    const GrapeProblem ps = short_problem(2e-4, 8);
     go.starts = 1;
     go.threads = 1;
     go.max_iterations = 3000;
