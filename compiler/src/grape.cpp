@@ -340,7 +340,6 @@ struct FidelityEvaluator::Impl {
   bool real_path = false;
   Mat w_adj;  // W^dag
   std::vector<std::vector<SparseEntry>> cx_sp, cy_sp;
-  std::vector<std::pair<int, int>> pattern;  // union of the (col, row) positions of every control
   RealPathData real;
   std::unique_ptr<RealPathBase> real_kernel;
   // Generic path: per step v (complex eigenvectors), y = V^dag X_{k-1}, w (eigenvalues).
@@ -384,6 +383,7 @@ struct FidelityEvaluator::Impl {
         }
     // Positions (a, b) = (col, row) of control entries: N_ab is needed there only.
     auto pattern_index = [this](int a, int b) {
+      auto& pattern = real.pattern;  // union of the (col, row) positions of every control
       const std::pair<int, int> pos{a, b};
       auto it = std::find(pattern.begin(), pattern.end(), pos);
       if (it != pattern.end()) return static_cast<int>(it - pattern.begin());
@@ -406,7 +406,6 @@ struct FidelityEvaluator::Impl {
       real.dt = p.dt_s;
       real.drift = p.drift.real();
       real.w_adj = w_adj;
-      real.pattern = pattern;
       for (int i = 0; i < d; ++i) {
         int same = i;
         for (int j = 0; j < i && same == i; ++j) {
