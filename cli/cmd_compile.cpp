@@ -19,6 +19,7 @@
 #include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/pulse_file.hpp"
 #include "plot.hpp"
 #include "terminal.hpp"
 
@@ -104,7 +105,7 @@ std::string validation_line(const compiler::ValidationResult& v) {
 // The time-optimal bound of a partial SWAP on its (direct) coupling; 0 when not applicable.
 double bound_s(const Molecule& m, const compiler::GateTarget& t) {
   if (t.gate != "partial_swap") return 0.0;
-  return compiler::partial_swap_bound_s(t.description.value("theta_rad", 0.0),
+  return compiler::partial_swap_bound_s(json::parse(t.description_json).value("theta_rad", 0.0),
                                         m.j_hz(t.spins[0], t.spins[1]));
 }
 
@@ -179,7 +180,7 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
             prog.molecule, job->target, job->options, job->name, cache, cb);
         progress.done();
         const std::string json_path = o->out + "/" + job->name + ".json";
-        write_file_atomic(json_path, compiler::pulse_to_json(r.pulse).dump(1) + "\n");
+        write_file_atomic(json_path, pulse_file_text(r.pulse));
         if (!o->no_plots) plot_pulse(r.pulse, o->out + "/" + job->name);
         compiler::install_pulse(prog, *job, r.pulse);
         const compiler::ValidationResult v = compiler::validate_pulse(r.pulse, prog.molecule);
@@ -189,7 +190,7 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
         json g;
         g["name"] = job->name;
         g["file"] = job->name + ".json";
-        g["target"] = job->target.description;
+        g["target"] = json::parse(job->target.description_json);
         if (g["target"].contains("local_unitary")) g["target"].erase("local_unitary");
         g["duration_s"] = dur;
         g["steps"] = r.pulse.channels[0].ux_hz.size();
@@ -294,22 +295,24 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
             throw InputError(path +
                              ": a shape file has no target: give --target-from PULSE.json "
                              "with --duration and --max-rf");
-          p = compiler::read_pulse_file(v->target_from);
-          const BrukerShape shape = read_bruker_shape_file(path);
-          const ShapedPulseElement e = shaped_pulse_from_bruker_shape(
-              shape, v->duration_s, v->max_rf_hz, 0, ShapeFrame{v->phase_sense, 0.0});
-          p.name = fs::path(path).stem().string();
-          p.dt_s = e.dt_s;
+          const compiler::CompiledPulse ref = compiler::read_pulse_file(v->target_from);
+          const PulseData shape = pulse_data_from_bruker_shape(
+              read_bruker_shape_file(path), ref.channels.at(0).name, v->duration_s, v->max_rf_hz,
+              ShapeFrame{v->phase_sense, 0.0});
+          p = ref;  // target, molecule, carrier and ensemble of the reference pulse
+          p.name = shape.name;
+          p.source = shape.source;
+          p.dt_s = shape.dt_s;
           p.channels.resize(1);
-          p.channels[0].ux_hz = e.ux_hz[0];
-          p.channels[0].uy_hz = e.uy_hz[0];
+          p.channels[0].ux_hz = shape.channels[0].ux_hz;
+          p.channels[0].uy_hz = shape.channels[0].uy_hz;
           p.channels[0].max_rf_hz = std::max(p.channels[0].max_rf_hz, v->max_rf_hz);
         }
         if (p.molecule != m.name)
           throw InputError(path + ": molecule = " + p.molecule +
                            ": pulse was compiled for another molecule than " + m.name);
         if (p.name.empty()) p.name = fs::path(path).stem().string();
-        compiler::target_from_json(p.target, m, path);  // validates the target before any work
+        compiler::target_from_json(p.target_json, m, path);  // validates the target before work
         pulses.push_back(p);
       }
       int failed = 0;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "nmrc/core/error.hpp"
@@ -29,7 +30,7 @@ double CompileOptions::resolved_dt_s() const {
   return n > 0 ? duration_s / n : 0.0;
 }
 
-json CompileOptions::to_json() const {
+std::string CompileOptions::to_json() const {
   json j;
   j["steps"] = resolved_steps();
   j["dt_s"] = resolved_dt_s();
@@ -47,7 +48,7 @@ json CompileOptions::to_json() const {
   j["stall_evaluations"] = stall_evaluations;
   j["time_limit_s"] = time_limit_s;
   j["strong_coupling"] = strong_coupling;
-  return j;
+  return j.dump();
 }
 
 namespace {
@@ -150,130 +151,28 @@ GrapeProblem build_problem(const Molecule& m, const GateTarget& target, const Co
   return p;
 }
 
-ShapedPulseElement CompiledPulse::element(const Molecule& molecule) const {
-  ShapedPulseElement e;
-  e.name = name;
-  e.dt_s = dt_s;
-  for (const auto& c : channels) {
-    const int idx = molecule.channel_index(c.name);
-    if (idx < 0)
-      throw InputError(name + ": channel " + c.name + " is not a channel of molecule " +
-                       molecule.name);
-    e.channels.push_back(idx);
-    e.ux_hz.push_back(c.ux_hz);
-    e.uy_hz.push_back(c.uy_hz);
-  }
-  return e;
-}
-
-json pulse_to_json(const CompiledPulse& p) {
-  json j;
-  j["format"] = "nmrc-pulse/1";
-  j["name"] = p.name;
-  j["molecule"] = p.molecule;
-  j["duration_s"] = p.duration_s();
-  j["dt_s"] = p.dt_s;
-  json ch = json::object();
-  for (const auto& c : p.channels) {
-    ch[c.name] = {{"carrier_hz", c.carrier_hz},
-                  {"max_rf_hz", c.max_rf_hz},
-                  {"ux_hz", std::vector<double>(c.ux_hz.data(), c.ux_hz.data() + c.ux_hz.size())},
-                  {"uy_hz", std::vector<double>(c.uy_hz.data(), c.uy_hz.data() + c.uy_hz.size())}};
-  }
-  j["channels"] = ch;
-  j["target"] = p.target;
-  j["fidelity"] = {{"definition", p.fidelity_definition},
-                   {"nominal", p.fidelity_nominal},
-                   {"target", p.fidelity_target},
-                   {"ensemble",
-                    {{"b1_scale", p.b1_scale},
-                     {"offset_hz", p.offset_hz},
-                     {"values", p.ensemble_values},
-                     {"min", p.ensemble_min}}}};
-  return j;
-}
-
-CompiledPulse pulse_from_json(const json& j, const std::string& where) {
-  auto need = [&](const json& o, const char* key, const std::string& path) -> const json& {
-    if (!o.is_object() || !o.contains(key)) fail(where, path + key, "missing required key");
-    return o[key];
-  };
-  auto number = [&](const json& v, const std::string& field) {
-    if (!v.is_number()) fail(where, field, "must be a number");
-    return v.get<double>();
-  };
-  if (!j.is_object()) fail(where, "(document)", "must be a JSON object");
-  const json& fmtv = need(j, "format", "");
-  if (!fmtv.is_string() || fmtv.get<std::string>() != "nmrc-pulse/1")
-    fail(where, "format", "must be \"nmrc-pulse/1\"");
-  CompiledPulse p;
-  p.name = j.value("name", std::string("pulse"));
-  const json& mol = need(j, "molecule", "");
-  if (!mol.is_string()) fail(where, "molecule", "must be a string");
-  p.molecule = mol.get<std::string>();
-  p.dt_s = number(need(j, "dt_s", ""), "dt_s");
-  if (!(p.dt_s > 0)) fail(where, "dt_s", "must be > 0");
-  const json& chs = need(j, "channels", "");
-  if (!chs.is_object() || chs.empty()) fail(where, "channels", "must be a non-empty object");
-  size_t steps = 0;
-  for (auto it = chs.begin(); it != chs.end(); ++it) {
-    const std::string base = "channels." + it.key() + ".";
-    PulseChannel c;
-    c.name = it.key();
-    c.carrier_hz = number(need(it.value(), "carrier_hz", base), base + "carrier_hz");
-    c.max_rf_hz = number(need(it.value(), "max_rf_hz", base), base + "max_rf_hz");
-    for (const char* axis : {"ux_hz", "uy_hz"}) {
-      const json& arr = need(it.value(), axis, base);
-      if (!arr.is_array() || arr.empty())
-        fail(where, base + axis, "must be a non-empty list of numbers");
-      RVec v(arr.size());
-      for (size_t k = 0; k < arr.size(); ++k) v(k) = number(arr[k], base + axis);
-      (std::string(axis) == "ux_hz" ? c.ux_hz : c.uy_hz) = v;
-    }
-    if (c.ux_hz.size() != c.uy_hz.size())
-      fail(where, base + "uy_hz", "must have as many steps as ux_hz");
-    if (steps == 0) steps = c.ux_hz.size();
-    if (c.ux_hz.size() != static_cast<Eigen::Index>(steps))
-      fail(where, base + "ux_hz", "every channel must have the same number of steps");
-    p.channels.push_back(c);
-  }
-  p.target = j.value("target", json::object());
-  if (j.contains("fidelity")) {
-    const json& f = j["fidelity"];
-    p.fidelity_definition = f.value("definition", std::string());
-    p.fidelity_nominal = f.value("nominal", 0.0);
-    p.fidelity_target = f.value("target", 0.995);
-    if (f.contains("ensemble")) {
-      const json& e = f["ensemble"];
-      p.b1_scale = e.value("b1_scale", std::vector<double>{1.0});
-      p.offset_hz = e.value("offset_hz", std::vector<double>{0.0});
-      p.ensemble_values = e.value("values", std::vector<double>{});
-      p.ensemble_min = e.value("min", 0.0);
-    }
-  }
-  if (p.b1_scale.empty()) p.b1_scale = {1.0};
-  if (p.offset_hz.empty()) p.offset_hz = {0.0};
-  return p;
-}
-
-CompiledPulse read_pulse_file(const std::string& path) {
-  const std::string text = read_file(path);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw InputError(path + ": invalid JSON: " + e.what());
-  }
-  return pulse_from_json(j, path);
-}
-
-GateTarget target_from_json(const json& d, const Molecule& m, const std::string& where) {
+GateTarget target_from_json(const std::string& text, const Molecule& m, const std::string& where) {
   GateTarget t;
+  json d;
+  if (!text.empty()) {
+    try {
+      d = json::parse(text);
+    } catch (const json::exception& e) {
+      fail(where, "target", std::string("invalid JSON: ") + e.what());
+    }
+  }
   if (!d.is_object() || !d.contains("gate") || !d["gate"].is_string())
     fail(where, "target.gate", "missing (the pulse file does not say what it implements)");
   t.gate = d["gate"].get<std::string>();
-  t.description = d;
-  const auto labels = d.value("spins", std::vector<std::string>{});
+  t.description_json = d.dump();
+  std::vector<std::string> labels;
+  if (d.contains("spins")) {
+    if (!d["spins"].is_array()) fail(where, "target.spins", "must be a list of spin labels");
+    for (const auto& l : d["spins"]) {
+      if (!l.is_string()) fail(where, "target.spins", "must be a list of spin labels");
+      labels.push_back(l.get<std::string>());
+    }
+  }
   for (const auto& l : labels) {
     const int k = m.index_of(l);
     if (k < 0)
@@ -304,6 +203,10 @@ GateTarget target_from_json(const json& d, const Molecule& m, const std::string&
     t.local = cz_unitary();
   } else if (t.gate == "rotation") {
     if (t.spins.empty()) fail(where, "target.spins", "rotation needs at least one spin");
+    if (d.contains("axis") && !d["axis"].is_string())
+      fail(where, "target.axis", "must be a string (z, or absent)");
+    if (d.contains("phase_rad") && !d["phase_rad"].is_number())
+      fail(where, "target.phase_rad", "must be a number");
     const std::string axis = d.value("axis", std::string("phase"));
     const Mat r =
         rotation_unitary(num("angle_rad"), d.value("phase_rad", 0.0), axis == "z" ? 'z' : 'p');
@@ -321,8 +224,14 @@ GateTarget target_from_json(const json& d, const Molecule& m, const std::string&
     if (!d.contains("transfers") || !d["transfers"].is_array() || d["transfers"].empty())
       fail(where, "target.transfers", "must be a non-empty list of {from, to}");
     for (const auto& tr : d["transfers"]) {
-      const std::string from = tr.value("from", std::string());
-      const std::string to = tr.value("to", std::string());
+      if (!tr.is_object() || !tr.contains("from") || !tr.contains("to") ||
+          !tr["from"].is_string() || !tr["to"].is_string())
+        fail(where, "target.transfers", "each entry must be {\"from\": \"...\", \"to\": \"...\"}");
+      const std::string from = tr["from"].get<std::string>();
+      const std::string to = tr["to"].get<std::string>();
+      if (from.find_first_not_of("01+-") != std::string::npos ||
+          to.find_first_not_of("01+-") != std::string::npos)
+        fail(where, "target.transfers", "use the characters 0, 1, +, - (one per spin)");
       if (from.size() != t.spins.size() || to.size() != t.spins.size())
         fail(where, "target.transfers", "each from/to needs one character (0, 1, +, -) per spin");
       t.transfers.push_back({product_state(from), product_state(to)});
@@ -350,10 +259,10 @@ std::string cache_key(const Molecule& m, const GateTarget& t, const CompileOptio
   for (const auto& c : m.channels)
     ch.push_back({c.name, c.carrier_hz, c.max_rf_hz, m.spins_on(m.channel_index(c.name))});
   j["channels"] = ch;
-  j["target"] = t.description;
+  j["target"] = json::parse(t.description_json);
   const Mat w = t.full(m.size());
   j["target_matrix"] = matrix_json(w);
-  j["options"] = o.to_json();
+  j["options"] = json::parse(o.to_json());
   const std::string s = j.dump();
   unsigned long long hsh = 1469598103934665603ull;  // FNV-1a 64
   for (unsigned char ch2 : s) {
@@ -372,8 +281,9 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   if (!cache_file.empty() && std::filesystem::exists(cache_file)) {
     try {
       const json j = json::parse(read_file(cache_file));
-      r.pulse = pulse_from_json(j.at("pulse"), cache_file);
+      r.pulse = parse_pulse_json(j.at("pulse").dump(), cache_file);
       r.pulse.name = name;
+      r.pulse.source.clear();
       const json& s = j.at("summary");
       r.summary.termination = static_cast<Termination>(s.at("termination").get<int>());
       r.summary.message = s.at("message").get<std::string>();
@@ -417,7 +327,7 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
     pc.uy_hz = g.u_hz.row(2 * c + 1).transpose();
     pulse.channels.push_back(pc);
   }
-  pulse.target = target.description;
+  pulse.target_json = target.description_json;
   pulse.fidelity_definition = target.fidelity_definition();
   pulse.b1_scale = o.b1_scale;
   pulse.offset_hz = o.offset_hz;
@@ -444,7 +354,8 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
     s["reached_target"] = r.summary.reached_target;
     s["best_start"] = r.summary.best_start;
     make_directories(cache_dir);
-    write_file_atomic(cache_file, json{{"pulse", pulse_to_json(pulse)}, {"summary", s}}.dump());
+    write_file_atomic(cache_file,
+                      json{{"pulse", json::parse(pulse_file_text(pulse))}, {"summary", s}}.dump());
   }
   return r;
 }
@@ -488,7 +399,7 @@ ValidationResult validate_pade(const CompiledPulse& pulse, const Molecule& molec
                        molecule.name);
     for (int k = 0; k < n; ++k)
       if (molecule.nuclei[k].channel == c.name) {
-        carrier[k] = c.carrier_hz;
+        carrier[k] = c.carrier_hz.value_or(molecule.channels[ci].carrier_hz);
         chan_of_spin[k] = static_cast<int>(pc.size());
       }
     pc.push_back(&c);
@@ -505,7 +416,7 @@ ValidationResult validate_pade(const CompiledPulse& pulse, const Molecule& molec
       opx[chan_of_spin[k]] += kTwoPi * ix('X', k);
       opy[chan_of_spin[k]] += kTwoPi * ix('Y', k);
     }
-  const GateTarget target = target_from_json(pulse.target, molecule, where);
+  const GateTarget target = target_from_json(pulse.target_json, molecule, where);
   const Mat w = target.full(n);
   const double norm = target.norm(n);
   const int steps = static_cast<int>(pulse.channels[0].ux_hz.size());
@@ -543,10 +454,10 @@ ValidationResult validate_spectrometer(const CompiledPulse& pulse, const Molecul
     if (ci < 0)
       throw InputError(where + ": channels." + c.name + ": not a channel of molecule " +
                        molecule.name);
-    molecule.channels[ci].carrier_hz = c.carrier_hz;  // the pulse's frame
+    if (c.carrier_hz) molecule.channels[ci].carrier_hz = *c.carrier_hz;  // the pulse's frame
   }
   const int n = molecule.size();
-  const GateTarget target = target_from_json(pulse.target, molecule, where);
+  const GateTarget target = target_from_json(pulse.target_json, molecule, where);
   const Mat w = target.full(n);
   const double norm = target.norm(n);
   const ShapedPulseElement e = pulse.element(molecule);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -331,7 +332,7 @@ struct Parser {
       if (list.empty()) tr.fail("must list at least one {from, to}");
       d["transfers"] = list;
     }
-    job.target = target_from_json(d, prog.molecule, g.location());
+    job.target = target_from_json(d.dump(), prog.molecule, g.location());
     job.options = g.has("compile") ? options(g.at("compile"), defaults) : defaults;
     check_timing(job.options, g.has("compile") ? g.at("compile") : g);
     for (const auto& nm : job.options.channels) (void)nm;
@@ -414,19 +415,12 @@ struct Parser {
         if (auto pf = f.find("file")) {
           f.allow_keys({"name", "file"});
           const std::string path = resolve(base_dir, pf->as_string());
-          CompiledPulse cp;
+          ShapedPulseElement e;
           try {
-            cp = read_pulse_file(path);
-          } catch (const InputError& e) {
-            pf->fail(e.what());
+            e = read_pulse_file(path).element(prog.molecule);
+          } catch (const InputError& err) {
+            pf->fail(err.what());
           }
-          if (cp.molecule != prog.molecule.name)
-            pf->fail("pulse was compiled for molecule " + cp.molecule + ", not " +
-                     prog.molecule.name);
-          for (const auto& c : cp.channels)
-            if (prog.molecule.channel_index(c.name) < 0)
-              pf->fail("pulse drives unknown channel " + c.name);
-          ShapedPulseElement e = cp.element(prog.molecule);
           if (f.has("name")) e.name = f.at("name").as_string();
           seq.elements.push_back(e);
         } else {

@@ -4,11 +4,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/pulse_file.hpp"
 #include "nmrc/core/yaml_input.hpp"
 
 namespace nmrc::spectrometer {
@@ -128,7 +128,7 @@ Element parse_element(const YamlField& item, const Molecule& m, const std::strin
     const YamlField file = f.at("file");
     ShapedPulseElement p;
     try {
-      p = load_pulse_json(resolve(base_dir, file.as_string()), m);
+      p = read_pulse_file(resolve(base_dir, file.as_string())).element(m);
     } catch (const InputError& e) {
       file.fail(e.what());
     }
@@ -328,67 +328,6 @@ AcquireProgram load_acquire_program(const std::string& path) {
 AcquireProgram parse_acquire_program(const std::string& text, const std::string& name,
                                      const std::string& base_dir) {
   return parse(YamlField::load_string(text, name), base_dir);
-}
-
-ShapedPulseElement load_pulse_json(const std::string& path, const Molecule& m) {
-  const std::string text = read_file(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    throw InputError(path + ": invalid JSON: " + e.what());
-  }
-  auto bad = [&path](const std::string& field, const std::string& rule) {
-    throw InputError(path + ": " + field + ": " + rule);
-  };
-  if (!j.is_object()) bad("(root)", "must be a JSON object");
-  if (!j.contains("format") || j["format"] != "nmrc-pulse/1")
-    bad("format", "must be \"nmrc-pulse/1\"");
-  if (!j.contains("dt_s") || !j["dt_s"].is_number() || !(j["dt_s"].get<double>() > 0))
-    bad("dt_s", "must be a number > 0");
-  if (!j.contains("channels") || !j["channels"].is_object() || j["channels"].empty())
-    bad("channels", "must map channel names to waveforms");
-  ShapedPulseElement p;
-  p.name = std::filesystem::path(path).stem().string();
-  p.dt_s = j["dt_s"].get<double>();
-  size_t steps = 0;
-  for (const auto& [name, ch] : j["channels"].items()) {
-    const int c = m.channel_index(name);
-    const std::string field = "channels." + name;
-    if (c < 0) bad(field, "unknown channel (known: " + channel_names(m) + ")");
-    if (!ch.is_object()) bad(field, "must be an object with ux_hz and uy_hz");
-    const double carrier = ch.value("carrier_hz", m.channels[c].carrier_hz);
-    if (std::abs(carrier - m.channels[c].carrier_hz) > 1e-9)
-      bad(field + ".carrier_hz", fmt("%.6g", carrier) + " differs from the molecule's carrier " +
-                                     fmt("%.6g", m.channels[c].carrier_hz) +
-                                     " Hz: compile the pulse for this molecule's frame");
-    RVec arr[2];
-    const char* keys[2] = {"ux_hz", "uy_hz"};
-    for (int a = 0; a < 2; ++a) {
-      if (!ch.contains(keys[a]) || !ch[keys[a]].is_array())
-        bad(field + "." + keys[a], "must be a list of numbers");
-      const auto& v = ch[keys[a]];
-      arr[a].resize(static_cast<Eigen::Index>(v.size()));
-      for (size_t i = 0; i < v.size(); ++i) {
-        if (!v[i].is_number())
-          bad(field + "." + keys[a] + "[" + std::to_string(i) + "]", "must be a number");
-        arr[a](static_cast<Eigen::Index>(i)) = v[i].get<double>();
-      }
-    }
-    if (arr[0].size() != arr[1].size() || arr[0].size() == 0)
-      bad(field, "ux_hz and uy_hz must have the same, non-zero length");
-    if (steps != 0 && static_cast<size_t>(arr[0].size()) != steps)
-      bad(field, "every channel must have the same number of steps");
-    steps = arr[0].size();
-    const double amax = (arr[0].array().square() + arr[1].array().square()).sqrt().maxCoeff();
-    if (amax > m.channels[c].max_rf_hz * (1 + 1e-9))
-      bad(field, "amplitude " + fmt("%.1f", amax) + " Hz exceeds max_rf_hz " +
-                     fmt("%.1f", m.channels[c].max_rf_hz));
-    p.channels.push_back(c);
-    p.ux_hz.push_back(arr[0]);
-    p.uy_hz.push_back(arr[1]);
-  }
-  return p;
 }
 
 }  // namespace nmrc::spectrometer

@@ -131,6 +131,17 @@ TEST_CASE("TopSpin shape files") {
     CHECK(t.phase_deg[5] == 180.0);
     CHECK(*t.integfac_read ==
           doctest::Approx(shape_integfac(t.amplitude_percent, t.phase_deg)).epsilon(1e-6));
+    // As PulseData (the form every shaped-pulse input takes): 6 steps of 1 us, 100 % = 2 kHz.
+    const PulseData pd = pulse_data_from_bruker_shape(t, "13C", 6e-6, 2000.0);
+    CHECK(pd.name == "topspin_style");
+    CHECK(pd.source == t.path);
+    CHECK(pd.dt_s == doctest::Approx(1e-6));
+    REQUIRE(pd.channels.size() == 1);
+    CHECK(pd.channels[0].name == "13C");
+    CHECK(!pd.channels[0].carrier_hz.has_value());
+    CHECK(pd.channels[0].ux_hz(2) == doctest::Approx(2000.0));
+    CHECK(pd.channels[0].ux_hz(5) == doctest::Approx(-500.0));
+    CHECK(std::abs(pd.channels[0].uy_hz(5)) < 1e-9);
   }
   SUBCASE("correctness: waveform -> shape -> file -> shape -> waveform") {
     const int n = 200;

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +11,7 @@
 #include "nmrc/compiler/grape.hpp"
 #include "nmrc/compiler/targets.hpp"
 #include "nmrc/core/molecule.hpp"
+#include "nmrc/core/pulse_file.hpp"
 #include "nmrc/core/sequence.hpp"
 
 namespace nmrc::compiler {
@@ -39,8 +39,8 @@ struct CompileOptions {
   /// Number of steps implied by duration/steps/dt (duration_s / dt_s rounded).
   int resolved_steps() const;
   double resolved_dt_s() const;
-  /// Canonical JSON of everything that changes the result (threads excluded).
-  nlohmann::json to_json() const;
+  /// Canonical JSON text of everything that changes the result (threads excluded).
+  std::string to_json() const;
 };
 
 /// Default RF limit on a channel when the program gives none: 10 kHz, or the channel's
@@ -52,37 +52,15 @@ inline constexpr double kDefaultMaxRfHz = 10000.0;
 GrapeProblem build_problem(const Molecule& molecule, const GateTarget& target,
                            const CompileOptions& options);
 
-/// One compiled pulse, as written to an nmrc-pulse/1 file.
-struct PulseChannel {
-  std::string name;
-  double carrier_hz = 0.0;
-  double max_rf_hz = 0.0;
-  RVec ux_hz, uy_hz;
-};
-struct CompiledPulse {
-  std::string name;
-  std::string molecule;
-  double dt_s = 0.0;
-  std::vector<PulseChannel> channels;
-  nlohmann::json target;  ///< the target description (rebuilds the target with target_from_json)
-  std::string fidelity_definition;
-  double fidelity_nominal = 0.0;
-  std::vector<double> b1_scale, offset_hz, ensemble_values;  ///< values per (b1, offset) member
-  double ensemble_min = 0.0;
-  double fidelity_target = 0.995;
-  double duration_s() const { return channels.empty() ? 0.0 : dt_s * channels[0].ux_hz.size(); }
-  /// The pulse as a sequence element for `molecule` (channel indices resolved by name).
-  ShapedPulseElement element(const Molecule& molecule) const;
-};
+/// One compiled pulse, as written to an nmrc-pulse/1 file: core's PulseData (one reader and
+/// writer for every layer: nmrc::read_pulse_file, nmrc::pulse_file_text in core/pulse_file.hpp).
+using CompiledPulse = PulseData;
+using nmrc::PulseChannel;
+using nmrc::read_pulse_file;
 
-nlohmann::json pulse_to_json(const CompiledPulse& pulse);
-/// Reads an nmrc-pulse/1 file; InputError "path: field: rule" on a malformed one.
-CompiledPulse pulse_from_json(const nlohmann::json& j, const std::string& where);
-CompiledPulse read_pulse_file(const std::string& path);
-
-/// Rebuilds a GateTarget from its description (the pulse file's "target"). Spins by label.
-/// Throws InputError prefixed with `where`.
-GateTarget target_from_json(const nlohmann::json& desc, const Molecule& molecule,
+/// Rebuilds a GateTarget from its description (a pulse file's "target", JSON text). Spins by
+/// label. Throws InputError prefixed with `where`.
+GateTarget target_from_json(const std::string& description_json, const Molecule& molecule,
                             const std::string& where);
 
 /// Result of compiling one target.

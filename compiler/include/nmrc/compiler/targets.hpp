@@ -3,7 +3,6 @@
 // global phase. Formulas with their sources are at each function.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -31,7 +30,7 @@ struct GateTarget {
   Mat local;  ///< 2^m unitary on `spins` (gates)
   bool state_transfer = false;
   std::vector<std::pair<Vec, Vec>> transfers;  ///< (from, to) local states for state_transfer
-  nlohmann::json description;                  ///< the pulse file's "target" entry
+  std::string description_json;  ///< the pulse file's "target" entry (compact JSON text)
   /// W on n spins: local (x) identity on the others (or the transfer operator).
   Mat full(int n) const;
   /// Normalisation: 2^n for gates, (number of transfers) * 2^(n-m) for state transfers.
