@@ -66,6 +66,9 @@ TEST_CASE("JCAMP-DX numbers and records") {
     CHECK(f.text("$NUC1") == "13C");
     CHECK(f.integer("$TD") == 16384);
     CHECK(f.find("$TD")->line == 11);
+    // XWIN-NMR wrote the first values on the label's line: "##$QS= (0..7)83 83 ..." (nmrglue).
+    CHECK(parse_jcamp("##$QS= (0..3)83 83\n22 1\n##END=\n", "a").numbers("$QS") ==
+          std::vector<double>{83, 83, 22, 1});
     // Writer: TopSpin's array lines (values while the line is shorter than 70 characters).
     JcampWriter w;
     w.add_numbers("$AMP", std::vector<double>(32, 100.0));
