@@ -16,6 +16,7 @@
 #include "commands.hpp"
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/program.hpp"
+#include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/pulse_file.hpp"
@@ -259,6 +260,9 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
     std::string engine = "exact";
     bool relaxation = false;
     std::string json_out;
+    double duration_s = 0, max_rf_hz = 0;  // TopSpin shape files (docs/bruker.md)
+    std::string target_from;
+    int phase_sense = 1;
   };
   auto v = std::make_shared<VOpts>();
   val->add_option("PULSE", v->pulses, "nmrc-pulse/1 files")->required();
@@ -270,12 +274,35 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
   val->add_flag("--relaxation", v->relaxation,
                 "Also the process fidelity with T1/T2 relaxation (spectrometer; slow)");
   val->add_option("--json", v->json_out, "Write the results as JSON to this file");
+  val->add_option("--duration", v->duration_s, "Shape files: pulse length, s");
+  val->add_option("--max-rf", v->max_rf_hz, "Shape files: nutation frequency at 100 %, Hz");
+  val->add_option("--target-from", v->target_from,
+                  "Shape files: nmrc-pulse/1 file whose target, channel and ensemble apply");
+  val->add_option("--phase-sense", v->phase_sense, "Shape files: 1 (default) or -1");
   val->callback([&run, v] {
     run = [v] {
       const Molecule m = load_molecule(v->molecule);
       std::vector<compiler::CompiledPulse> pulses;
       for (const auto& path : v->pulses) {
-        compiler::CompiledPulse p = compiler::read_pulse_file(path);
+        compiler::CompiledPulse p;
+        if (fs::path(path).extension() == ".json") {
+          p = compiler::read_pulse_file(path);
+        } else {  // a TopSpin shape: the waveform from the file, the rest from --target-from
+          if (v->target_from.empty())
+            throw InputError(path +
+                             ": a shape file has no target: give --target-from PULSE.json "
+                             "with --duration and --max-rf");
+          p = compiler::read_pulse_file(v->target_from);
+          const BrukerShape shape = read_bruker_shape_file(path);
+          const ShapedPulseElement e = shaped_pulse_from_bruker_shape(
+              shape, v->duration_s, v->max_rf_hz, 0, ShapeFrame{v->phase_sense, 0.0});
+          p.name = fs::path(path).stem().string();
+          p.dt_s = e.dt_s;
+          p.channels.resize(1);
+          p.channels[0].ux_hz = e.ux_hz[0];
+          p.channels[0].uy_hz = e.uy_hz[0];
+          p.channels[0].max_rf_hz = std::max(p.channels[0].max_rf_hz, v->max_rf_hz);
+        }
         if (p.molecule != m.name)
           throw InputError(path + ": molecule = " + p.molecule +
                            ": pulse was compiled for another molecule than " + m.name);
