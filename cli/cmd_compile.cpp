@@ -292,15 +292,17 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
             throw InputError(path +
                              ": a shape file has no target: give --target-from PULSE.json "
                              "with --duration and --max-rf");
-          p = compiler::read_pulse_file(v->target_from);
-          const BrukerShape shape = read_bruker_shape_file(path);
-          const ShapedPulseElement e = shaped_pulse_from_bruker_shape(
-              shape, v->duration_s, v->max_rf_hz, 0, ShapeFrame{v->phase_sense, 0.0});
-          p.name = fs::path(path).stem().string();
-          p.dt_s = e.dt_s;
+          const compiler::CompiledPulse ref = compiler::read_pulse_file(v->target_from);
+          const PulseData shape = pulse_data_from_bruker_shape(
+              read_bruker_shape_file(path), ref.channels.at(0).name, v->duration_s, v->max_rf_hz,
+              ShapeFrame{v->phase_sense, 0.0});
+          p = ref;  // target, molecule, carrier and ensemble of the reference pulse
+          p.name = shape.name;
+          p.source = shape.source;
+          p.dt_s = shape.dt_s;
           p.channels.resize(1);
-          p.channels[0].ux_hz = e.ux_hz[0];
-          p.channels[0].uy_hz = e.uy_hz[0];
+          p.channels[0].ux_hz = shape.channels[0].ux_hz;
+          p.channels[0].uy_hz = shape.channels[0].uy_hz;
           p.channels[0].max_rf_hz = std::max(p.channels[0].max_rf_hz, v->max_rf_hz);
         }
         if (p.molecule != m.name)

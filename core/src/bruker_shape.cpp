@@ -5,6 +5,7 @@
 #include <cmath>
 #include <complex>
 #include <cstdlib>
+#include <filesystem>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
@@ -199,6 +200,24 @@ ShapedPulseElement shaped_pulse_from_bruker_shape(const BrukerShape& shape, doub
   e.ux_hz = {ux};
   e.uy_hz = {uy};
   return e;
+}
+
+PulseData pulse_data_from_bruker_shape(const BrukerShape& shape, const std::string& channel,
+                                       double duration_s, double max_rf_hz,
+                                       const ShapeFrame& frame) {
+  const ShapedPulseElement e =
+      shaped_pulse_from_bruker_shape(shape, duration_s, max_rf_hz, 0, frame);
+  PulseData p;
+  p.name = shape.path.empty() ? shape.title : std::filesystem::path(shape.path).stem().string();
+  p.dt_s = e.dt_s;
+  PulseChannel c;
+  c.name = channel;
+  c.max_rf_hz = max_rf_hz;
+  c.ux_hz = e.ux_hz[0];
+  c.uy_hz = e.uy_hz[0];
+  p.channels = {c};
+  p.source = shape.path;
+  return p;
 }
 
 BrukerShape bruker_shape_from_waveform(const RVec& ux_hz, const RVec& uy_hz, double dt_s,

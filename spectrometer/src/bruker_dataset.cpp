@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <utility>
 
@@ -426,9 +427,18 @@ BrukerDataset read_bruker_dataset(const std::string& dir) {
   }
   // The raw data.
   const std::string fid_path = join(dir, "fid");
-  const std::string bytes = read_file(fid_path);
   const size_t width = d.dtypa == 0 ? 4 : 8;
   const size_t need = static_cast<size_t>(d.td) * width;
+  // Only the first FID (TD values) is read: a larger file (padding, or the FIDs of a ser
+  // file) never makes nmrc allocate more than TD values.
+  std::string bytes;
+  {
+    std::ifstream in(fid_path, std::ios::binary);
+    if (!in) throw InputError(fid_path + ": cannot read file (does it exist?)");
+    bytes.resize(need);
+    in.read(bytes.data(), static_cast<std::streamsize>(need));
+    bytes.resize(static_cast<size_t>(in.gcount()));
+  }
   if (bytes.size() < need)
     throw InputError(fid_path + ": truncated: " + std::to_string(bytes.size()) +
                      " bytes, but TD = " + std::to_string(d.td) + " values of " +

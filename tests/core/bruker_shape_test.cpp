@@ -66,6 +66,9 @@ TEST_CASE("JCAMP-DX numbers and records") {
     CHECK(f.text("$NUC1") == "13C");
     CHECK(f.integer("$TD") == 16384);
     CHECK(f.find("$TD")->line == 11);
+    // XWIN-NMR wrote the first values on the label's line: "##$QS= (0..7)83 83 ..." (nmrglue).
+    CHECK(parse_jcamp("##$QS= (0..3)83 83\n22 1\n##END=\n", "a").numbers("$QS") ==
+          std::vector<double>{83, 83, 22, 1});
     // Writer: TopSpin's array lines (values while the line is shorter than 70 characters).
     JcampWriter w;
     w.add_numbers("$AMP", std::vector<double>(32, 100.0));
@@ -131,6 +134,17 @@ TEST_CASE("TopSpin shape files") {
     CHECK(t.phase_deg[5] == 180.0);
     CHECK(*t.integfac_read ==
           doctest::Approx(shape_integfac(t.amplitude_percent, t.phase_deg)).epsilon(1e-6));
+    // As PulseData (the form every shaped-pulse input takes): 6 steps of 1 us, 100 % = 2 kHz.
+    const PulseData pd = pulse_data_from_bruker_shape(t, "13C", 6e-6, 2000.0);
+    CHECK(pd.name == "topspin_style");
+    CHECK(pd.source == t.path);
+    CHECK(pd.dt_s == doctest::Approx(1e-6));
+    REQUIRE(pd.channels.size() == 1);
+    CHECK(pd.channels[0].name == "13C");
+    CHECK(!pd.channels[0].carrier_hz.has_value());
+    CHECK(pd.channels[0].ux_hz(2) == doctest::Approx(2000.0));
+    CHECK(pd.channels[0].ux_hz(5) == doctest::Approx(-500.0));
+    CHECK(std::abs(pd.channels[0].uy_hz(5)) < 1e-9);
   }
   SUBCASE("correctness: waveform -> shape -> file -> shape -> waveform") {
     const int n = 200;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "nmrc/core/pulse_file.hpp"
 #include "nmrc/core/sequence.hpp"
 #include "nmrc/core/types.hpp"
 
@@ -79,6 +80,14 @@ struct ShapeFrame {
 ShapedPulseElement shaped_pulse_from_bruker_shape(const BrukerShape& shape, double duration_s,
                                                   double max_rf_hz, int channel,
                                                   const ShapeFrame& frame = {});
+
+/// The shape as PulseData (what every shaped-pulse input of nmrc produces, pulse_file.hpp):
+/// one channel `channel` (a channel name of the molecule file) at the molecule's carrier,
+/// max_rf_hz recorded, no molecule, no target; name = the file's stem (or the title), source =
+/// the file. Same preconditions and errors as shaped_pulse_from_bruker_shape.
+PulseData pulse_data_from_bruker_shape(const BrukerShape& shape, const std::string& channel,
+                                       double duration_s, double max_rf_hz,
+                                       const ShapeFrame& frame = {});
 
 /// The inverse: a shape whose 100 % is the largest |u| of the waveform (returned in
 /// max_rf_hz), phases atan2(u_y, u_x) (times sense) in [0, 360). With frame.spoffs_hz != 0 the
