@@ -104,7 +104,7 @@ std::string validation_line(const compiler::ValidationResult& v) {
 
 // The time-optimal bound of a partial SWAP on its (direct) coupling; 0 when not applicable.
 double bound_s(const Molecule& m, const compiler::GateTarget& t) {
-  if (t.gate != "partial_swap") return 0.0;
+  if (t.type != compiler::GateType::kPartialSwap) return 0.0;
   return compiler::partial_swap_bound_s(json::parse(t.description_json).value("theta_rad", 0.0),
                                         m.j_hz(t.spins[0], t.spins[1]));
 }
@@ -214,7 +214,7 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
                       {"from_cache", r.from_cache},
                       {"cache_key", r.cache_key}};
         report["gates"].push_back(g);
-        txt << job->name << " (" << job->target.gate << " on";
+        txt << job->name << " (" << compiler::gate_type_name(job->target.type) << " on";
         for (const auto& l : job->target.spin_labels) txt << " " << l;
         txt << "): " << fmt("%.3f", dur * 1e3) << " ms in " << r.pulse.channels[0].ux_hz.size()
             << " steps";
@@ -257,8 +257,7 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
   struct VOpts {
     std::vector<std::string> pulses;
     std::string molecule;
-    int substeps = 4;
-    std::string engine = "spectrometer";
+    std::string engine = "exact";
     bool relaxation = false;
     std::string json_out;
     double duration_s = 0, max_rf_hz = 0;  // TopSpin shape files (docs/bruker.md)
@@ -268,10 +267,10 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
   auto v = std::make_shared<VOpts>();
   val->add_option("PULSE", v->pulses, "nmrc-pulse/1 files")->required();
   val->add_option("--molecule", v->molecule, "Molecule YAML")->required();
-  val->add_option("--engine", v->engine, "spectrometer (default) or pade")
-      ->check(CLI::IsMember({"spectrometer", "pade"}));
-  val->add_option("--substeps", v->substeps,
-                  "Pade engine: exponentials per pulse step (default 4)");
+  val->add_option("--engine", v->engine,
+                  "Spectrometer engine: exact (default; eigendecomposition per step) or odeint "
+                  "(adaptive Runge-Kutta)")
+      ->check(CLI::IsMember({"exact", "odeint"}));
   val->add_flag("--relaxation", v->relaxation,
                 "Also the process fidelity with T1/T2 relaxation (spectrometer; slow)");
   val->add_option("--json", v->json_out, "Write the results as JSON to this file");
@@ -282,8 +281,6 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
   val->add_option("--phase-sense", v->phase_sense, "Shape files: 1 (default) or -1");
   val->callback([&run, v] {
     run = [v] {
-      if (v->substeps < 1)
-        throw InputError("--substeps = " + std::to_string(v->substeps) + ": must be >= 1");
       const Molecule m = load_molecule(v->molecule);
       std::vector<compiler::CompiledPulse> pulses;
       for (const auto& path : v->pulses) {
@@ -312,14 +309,15 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
           throw InputError(path + ": molecule = " + p.molecule +
                            ": pulse was compiled for another molecule than " + m.name);
         if (p.name.empty()) p.name = fs::path(path).stem().string();
-        compiler::target_from_json(p.target_json, m, path);  // validates the target before work
+        compiler::target_from_json(p.target_json, m, path);  // every check before any work
+        (void)p.element(m);
         pulses.push_back(p);
       }
       int failed = 0;
       json out = json::array();
       compiler::ValidationOptions vo;
-      vo.engine = v->engine;
-      vo.substeps = v->substeps;
+      vo.engine =
+          v->engine == "odeint" ? spectrometer::Engine::kOdeint : spectrometer::Engine::kExact;
       vo.relaxation = v->relaxation;
       for (const auto& p : pulses) {
         const compiler::ValidationResult r = compiler::validate_pulse(p, m, vo);

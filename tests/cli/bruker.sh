@@ -35,8 +35,8 @@ mkdir -p "$WORK/p"
 cat >"$WORK/p/play.yaml" <<YAML
 molecule: $MOL
 elements:
-  - pulse: {channel: 13C, angle_deg: 90, phase_deg: 90, rf_hz: 10000}
-  - loop: {count: 3, elements: [{delay: {duration_s: 0.001}}, {shaped: {file: $C/swap_c1_c4.json}}]}
+  - hard_pulse: {channel: 13C, angle_deg: 90, phase_deg: 90, rf_hz: 10000}
+  - loop: {count: 3, elements: [{delay: {duration_s: 0.001}}, {shaped_pulse: {file: $C/swap_c1_c4.json}}]}
   - gradient: {duration_s: 0.001, strength_g_per_cm: 20, shape: sine}
   - acquire: {channel: 13C, sw_hz: 15000, td: 8192}
 YAML

@@ -19,7 +19,7 @@ std::string molecules_dir() {
 
 std::string program(const std::string& extra_sample, const std::string& sequence) {
   return "molecule: crotonic_acid.yaml\nsample:\n  relaxation: false\n" + extra_sample +
-         "sequence:\n" + sequence +
+         "elements:\n" + sequence +
          "acquisition: {channel: 13C, sw_hz: 14000, td: 8192, receiver_phase_deg: 30}\n";
 }
 
