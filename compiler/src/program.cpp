@@ -7,8 +7,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
+#include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/program_front_end.hpp"
@@ -23,7 +23,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr double kDeg = kPi / 180.0;
 
 // The compiler's extension of the front end: compile options and `gate` elements.
 struct Parser {
@@ -296,19 +295,11 @@ struct Parser {
   }
 };
 
-// A Bruker shape file as a pulse on one channel (read_bruker_shape below).
+// A Bruker shape file as a pulse on one channel: core's one shape reader (bruker_shape.hpp)
+// and its one conversion to PulseData.
 PulseData bruker_shape_pulse(const std::string& path, const std::string& channel, double duration_s,
                              double max_rf_hz) {
-  PulseData d;
-  d.name = fs::path(path).stem().string();
-  d.source = path;
-  PulseChannel c;
-  c.name = channel;
-  c.max_rf_hz = max_rf_hz;
-  read_bruker_shape(path, max_rf_hz, c.ux_hz, c.uy_hz);
-  d.dt_s = duration_s / static_cast<double>(c.ux_hz.size());
-  d.channels = {c};
-  return d;
+  return pulse_data_from_bruker_shape(read_bruker_shape_file(path), channel, duration_s, max_rf_hz);
 }
 
 }  // namespace
@@ -344,40 +335,6 @@ Program load_program(const std::string& path) {
 void install_pulse(Program& program, const GateJob& job, const CompiledPulse& pulse) {
   const ShapedPulseElement e = pulse.element(program.molecule);
   for (size_t i : job.element_indices) program.sequence.elements.at(i) = e;
-}
-
-void read_bruker_shape(const std::string& path, double max_rf_hz, RVec& ux_hz, RVec& uy_hz) {
-  std::istringstream in(read_file(path));
-  std::string line;
-  std::vector<double> amp, ph;
-  long npoints = -1;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.rfind("##NPOINTS=", 0) == 0) npoints = std::strtol(line.c_str() + 10, nullptr, 10);
-    if (line.empty() || line[0] == '#' || line.rfind("$$", 0) == 0) continue;
-    double a = 0, p = 0;
-    char comma = 0;
-    std::istringstream ls(line);
-    if (!(ls >> a >> comma >> p) || comma != ',')
-      throw InputError(path + ":" + std::to_string(lineno) +
-                       ": shape point: expected \"amplitude, phase\"");
-    if (a < 0 || a > 100)
-      throw InputError(path + ":" + std::to_string(lineno) + ": amplitude = " + std::to_string(a) +
-                       ": must be in [0, 100] %");
-    amp.push_back(a);
-    ph.push_back(p);
-  }
-  if (amp.empty()) throw InputError(path + ": no shape points");
-  if (npoints >= 0 && npoints != static_cast<long>(amp.size()))
-    throw InputError(path + ": ##NPOINTS=" + std::to_string(npoints) + " but the file has " +
-                     std::to_string(amp.size()) + " points");
-  ux_hz.resize(amp.size());
-  uy_hz.resize(amp.size());
-  for (size_t k = 0; k < amp.size(); ++k) {
-    ux_hz(k) = max_rf_hz * amp[k] / 100.0 * std::cos(ph[k] * kDeg);
-    uy_hz(k) = max_rf_hz * amp[k] / 100.0 * std::sin(ph[k] * kDeg);
-  }
 }
 
 }  // namespace nmrc::compiler
