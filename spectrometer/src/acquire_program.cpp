@@ -107,11 +107,8 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
   AcquireElement a = fe.acquisition(acq, {"scans", "phase_cycle", "snr", "seed", "processing"});
   const YamlField sw = acq.at("sw_hz");
   const YamlField td = acq.at("td");
-  if (auto s = acq.find("scans")) {
-    const long v = s->as_int();
-    if (v < 1 || v > 1000000) s->fail("must be between 1 and 1000000");
-    p.acquisition.scans = static_cast<int>(v);
-  }
+  if (auto s = acq.find("scans"))
+    p.acquisition.scans = static_cast<int>(std::clamp<long>(s->as_int(), 0, 1L << 30));
   if (auto c = acq.find("phase_cycle")) {
     const std::string v = c->as_string();
     if (v == "none")
@@ -120,9 +117,6 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
       p.acquisition.phase_cycle = PhaseCycle::kCyclops;
     else
       c->fail("must be none or cyclops");
-    if (p.acquisition.phase_cycle == PhaseCycle::kCyclops && p.acquisition.scans % 4 != 0)
-      c->fail("CYCLOPS needs a multiple of 4 scans (scans = " +
-              std::to_string(p.acquisition.scans) + ")");
   }
   if (auto s = acq.find("snr")) p.acquisition.snr = s->as_nonnegative();
   if (auto s = acq.find("seed")) {
@@ -130,24 +124,26 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
     if (v < 0) s->fail("must be >= 0");
     p.acquisition.seed = static_cast<std::uint64_t>(v);
   }
-  bool zero_fill_requested = false;
+  // The acquisition's own rules (AcquisitionOptions::check), placed at the field that broke one.
+  if (const auto problem = p.acquisition.check()) ProgramFrontEnd::fail_at(*problem, {acq}, acq);
+  std::vector<YamlField> processing;
   if (auto pr = acq.find("processing")) {
     pr->expect_map();
     pr->allow_keys({"zero_fill", "lb_hz", "gb_hz", "phase0_deg", "phase1_deg"});
     if (auto z = pr->find("zero_fill")) {
-      const long v = z->as_int();
-      if (v < a.td) z->fail("must be >= td (" + std::to_string(a.td) + ")");
-      if (v > (1L << 24) || (v & (v - 1)) != 0) z->fail("must be a power of two (at most 2^24)");
-      p.processing.zero_fill = static_cast<int>(v);
-      zero_fill_requested = true;
+      // 0 would mean "none" in ProcessingOptions; written in a program it is a mistake.
+      p.processing.zero_fill = static_cast<int>(std::clamp<long>(z->as_int(), 1, 1L << 30));
     }
     if (auto v = pr->find("lb_hz")) p.processing.lb_hz = v->as_nonnegative();
     if (auto v = pr->find("gb_hz")) p.processing.gb_hz = v->as_nonnegative();
     if (auto v = pr->find("phase0_deg")) p.processing.phase0_rad = v->as_double() * kDeg;
     if (auto v = pr->find("phase1_deg")) p.processing.phase1_rad = v->as_double() * kDeg;
+    processing.push_back(*pr);
   }
-  if (!zero_fill_requested && (a.td & (a.td - 1)) != 0)
+  if (p.processing.zero_fill == 0 && (a.td & (a.td - 1)) != 0)
     td.fail("must be a power of two for the FFT unless processing.zero_fill is set");
+  if (const auto problem = p.processing.check(a.td))
+    ProgramFrontEnd::fail_at(*problem, processing, acq);
   const auto folds = folded_lines(m, a.channel, a.sw_hz);
   if (!folds.empty()) {
     // Say which lines fold, grouped by spin: "C1 lines 1-8 (5743.3..5823.9 Hz -> -4256.7..)".

@@ -1,7 +1,6 @@
 #include "nmrc/spectrometer/judge.hpp"
 
 #include <cmath>
-#include <random>
 
 #include "nmrc/core/error.hpp"
 #include "support/pulse_reference.hpp"
@@ -22,27 +21,11 @@ Molecule pair_molecule() {
       "two.yaml");
 }
 
-ShapedPulseElement seeded_pulse(int steps, double dt_s, double amp_hz, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(-amp_hz, amp_hz);
-  ShapedPulseElement p;
-  p.name = "seeded";
-  p.dt_s = dt_s;
-  p.channels = {0};
-  p.ux_hz = {RVec(steps)};
-  p.uy_hz = {RVec(steps)};
-  for (int j = 0; j < steps; ++j) {
-    p.ux_hz[0](j) = u(rng);
-    p.uy_hz[0](j) = u(rng);
-  }
-  return p;
-}
-
 }  // namespace
 
 TEST_CASE("the judge re-simulates a pulse against its target") {
   const Molecule m = pair_molecule();
-  const ShapedPulseElement p = seeded_pulse(40, 2e-5, 3000.0, 3);
+  const ShapedPulseElement p = ref::random_pulse(40, 2e-5, 3000.0, 3);
   // The target is the pulse's own propagator by the slow reference (tests/support), so the
   // nominal fidelity is 1 to rounding and B1 errors lower it.
   const Mat w = ref::pulse_propagator(m, p, 1.0, 0.0, 4);

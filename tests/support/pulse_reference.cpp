@@ -1,10 +1,27 @@
 #include "support/pulse_reference.hpp"
 
+#include <random>
 #include <vector>
 
 #include "support/reference.hpp"
 
 namespace nmrc::ref {
+
+ShapedPulseElement random_pulse(int steps, double dt, double amp, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-amp, amp);
+  ShapedPulseElement p;
+  p.name = "random";
+  p.dt_s = dt;
+  p.channels = {0};
+  p.ux_hz = {RVec(steps)};
+  p.uy_hz = {RVec(steps)};
+  for (int j = 0; j < steps; ++j) {
+    p.ux_hz[0](j) = u(rng);
+    p.uy_hz[0](j) = u(rng);
+  }
+  return p;
+}
 
 Mat pulse_propagator(const Molecule& m, const ShapedPulseElement& pulse, double b1,
                      double offset_hz, int substeps) {

@@ -13,6 +13,9 @@ namespace nmrc::ref {
 /// coupling) built here term by term from the molecule's parameters with ref::single, the
 /// pulse's RF scaled by b1 and every spin of its channels shifted by offset_hz, each step
 /// propagated by `substeps` exponentials exp(-i H dt/substeps) (expm_taylor).
+/// A pulse on channel 0 with u_x, u_y uniform in [-amp, amp] per step (std::mt19937 seeded).
+ShapedPulseElement random_pulse(int steps, double dt_s, double amp_hz, unsigned seed);
+
 Mat pulse_propagator(const Molecule& m, const ShapedPulseElement& pulse, double b1,
                      double offset_hz, int substeps);
 
