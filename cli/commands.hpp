@@ -27,5 +27,9 @@ void add_acquire_command(CLI::App& app, GlobalOptions& global, Action& run);
 /// nmrc prepare PROGRAM.yaml --out DIR (cmd_prepare.cpp).
 void add_prepare_command(CLI::App& app, GlobalOptions& global, Action& run);
 #endif
+#ifdef NMRC_EXPERIMENT_AVAILABLE
+/// nmrc experiment PROGRAM.yaml --out DIR (cmd_experiment.cpp).
+void add_experiment_command(CLI::App& app, GlobalOptions& global, Action& run);
+#endif
 
 }  // namespace nmrc::cli

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   nmrc::cli::add_acquire_command(app, global, run);
   nmrc::cli::add_prepare_command(app, global, run);
 #endif
+#ifdef NMRC_EXPERIMENT_AVAILABLE
+  nmrc::cli::add_experiment_command(app, global, run);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -35,8 +35,11 @@ std::string script(const Figure& fig, const std::string& terminal, const std::st
   for (const auto& p : fig.panels)
     for (const auto& s : p.series) {
       os << "$d" << block++ << " << EOD\n";
-      for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
-        os << s.x[i] << " " << s.y[i] << "\n";
+      for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+        os << s.x[i] << " " << s.y[i];
+        if (s.yerr.size() == s.x.size()) os << " " << s.yerr[i];
+        os << "\n";
+      }
       os << "EOD\n";
     }
   os << "set terminal " << terminal << " size " << fig.width_px << "," << fig.height_px
@@ -64,7 +67,9 @@ std::string script(const Figure& fig, const std::string& terminal, const std::st
     for (size_t i = 0; i < p.series.size(); ++i) {
       const auto& s = p.series[i];
       if (i) os << ", ";
-      os << "$d" << block++ << " using 1:2 with " << s.style << " lw " << s.width;
+      const bool err = s.yerr.size() == s.x.size() && !s.x.empty();
+      os << "$d" << block++ << (err ? " using 1:2:3 with yerrorbars" : " using 1:2 with " + s.style)
+         << " lw " << s.width;
       if (s.color >= 0) os << " lc " << s.color;
       if (s.dashed) os << " dt 2";
       os << " title " << quote(s.title);

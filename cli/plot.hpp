@@ -18,6 +18,8 @@ struct Series {
   bool dashed = false;
   int color = -1;  ///< gnuplot linecolor index; -1 = automatic
   double width = 2.0;
+  /// Optional one-sigma y errors (one per point): drawn as error bars (yerrorbars).
+  std::vector<double> yerr;
 };
 
 struct TextLabel {

@@ -1,0 +1,417 @@
+// nmrc experiment PROGRAM.yaml --out DIR: the paper's heat-flow experiment on the virtual
+// spectrometer (nmrc::experiment, docs/experiment-format.md). Thin: loads the program, runs each
+// case through the library, writes files and pictures, prints the table. A case whose
+// summary.json is complete for the same program text is kept (resume after an interruption).
+#ifdef NMRC_EXPERIMENT_AVAILABLE
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "commands.hpp"
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/io.hpp"
+#include "nmrc/experiment/program.hpp"
+#include "nmrc/experiment/run.hpp"
+#include "nmrc/spectrometer/preparation.hpp"
+#include "plot.hpp"
+#include "terminal.hpp"
+
+namespace nmrc::cli {
+
+namespace {
+
+using nlohmann::ordered_json;
+namespace ex = nmrc::experiment;
+namespace fs = std::filesystem;
+
+ordered_json opt(const std::optional<double>& v) { return v ? ordered_json(*v) : ordered_json(); }
+
+ordered_json stat(const ex::Stat& s) { return {{"mean", s.mean}, {"std", s.std}}; }
+
+ordered_json imperfections_json(const ex::Imperfections& i) {
+  return {{"relaxation", i.relaxation},
+          {"b1_ensemble", i.b1_ensemble},
+          {"compiled_gates", i.compiled_gates},
+          {"noise", i.noise},
+          {"readout", i.readout}};
+}
+
+std::string settings_key(const ex::ExperimentProgram& p, bool budget) {
+  return p.text_hash + (budget ? "+budget" : "");
+}
+
+ordered_json case_summary(const ex::ExperimentProgram& p, const ex::CaseResult& r, bool budget) {
+  const auto& c = r.spec;
+  const auto& names = c.params.names;
+  const int ns = c.params.n();
+  ordered_json j;
+  j["format"] = "nmrc-experiment-case/1";
+  j["program"] = p.path;
+  j["settings_key"] = settings_key(p, budget);
+  j["case"] = c.name;
+  j["title"] = c.title;
+  j["theory"] = c.theory_file;
+  ordered_json spins = ordered_json::object();
+  for (int k = 0; k < ns; ++k) spins[names[k]] = p.molecule.nuclei[c.system_spins[k]].label;
+  spins["R"] = p.molecule.nuclei[c.bath_spin].label;
+  j["spins"] = spins;
+  j["bath_temperature"] = c.params.bath_temperature;
+  j["repreparation"] = p.repreparation == ex::Repreparation::kIdeal ? "ideal" : "measured";
+  j["imperfections"] = imperfections_json(p.imperfections);
+  j["calibration"] = {{"inversion", p.inversion}, {"reference", p.reference}};
+  j["snr"] = p.snr;
+  j["noise_draws"] = p.repeats;
+  j["noise_sigma"] = r.noise_sigma;
+  j["pps_epsilon"] = r.pps_epsilon;
+  j["last_collision"] = c.measure.back();
+  ordered_json de = ordered_json::object(), me = ordered_json::object(),
+               ms = ordered_json::object(), rd = ordered_json::object(),
+               dir = ordered_json::object(), rel = ordered_json::object();
+  for (int k = 0; k < ns; ++k) {
+    de[names[k]] = r.delta_ideal[k];
+    me[names[k]] = r.delta_measured[k].mean;
+    ms[names[k]] = r.delta_measured[k].std;
+    rd[names[k]] = r.delta_raw[k].mean;
+    const int di = ex::direction(r.delta_ideal[k]);
+    const int dm = ex::direction(r.delta_measured[k].mean);
+    dir[names[k]] = {{"ideal", di > 0   ? "into"
+                               : di < 0 ? "out of"
+                                        : "none"},
+                     {"measured", dm > 0   ? "into"
+                                  : dm < 0 ? "out of"
+                                           : "none"},
+                     {"agree", di == dm}};
+    rel[names[k]] =
+        r.delta_ideal[k] != 0.0
+            ? std::abs(r.delta_measured[k].mean - r.delta_ideal[k]) / std::abs(r.delta_ideal[k])
+            : 0.0;
+  }
+  j["delta_energy"] = de;
+  j["measured_delta_energy"] = me;
+  j["measured_delta_energy_std"] = ms;
+  j["raw_delta_energy"] = rd;
+  j["relative_error"] = rel;
+  j["direction"] = dir;
+  ordered_json budget_rows = ordered_json::array();
+  for (const auto& b : r.budget) {
+    ordered_json d = ordered_json::object(), e = ordered_json::object();
+    for (int k = 0; k < ns; ++k) {
+      d[names[k]] = b.delta[k];
+      e[names[k]] = b.delta[k] - r.delta_ideal[k];
+    }
+    budget_rows.push_back({{"name", b.name},
+                           {"imperfections", imperfections_json(b.imperfections)},
+                           {"measured_delta_energy", d},
+                           {"error", e}});
+  }
+  j["error_budget"] = budget_rows;
+  j["pulses"] = r.pulses;
+  // theory curves (every interaction) and measured points, for pictures and tables
+  ordered_json th = {{"step", ordered_json::array()},
+                     {"energy", ordered_json::array()},
+                     {"heat_to_bath", ordered_json::array()},
+                     {"free_energy", ordered_json::array()},
+                     {"at", ordered_json::array()}};
+  for (const auto& s : r.theory.steps) {
+    th["step"].push_back(s.step);
+    th["energy"].push_back(s.energy);
+    th["heat_to_bath"].push_back(s.heat_to_bath);
+    th["free_energy"].push_back(s.free_energy);
+    ordered_json at = ordered_json::array();
+    for (const auto& a : s.at.subsystem) at.push_back(opt(a.value));
+    th["at"].push_back(at);
+  }
+  j["theory_curves"] = th;
+  ordered_json pts = ordered_json::array();
+  for (const auto& pt : r.points) {
+    ordered_json q;
+    q["collision"] = pt.collision;
+    q["step"] = pt.step;
+    q["energy_ideal"] = pt.energy_ideal;
+    ordered_json e = ordered_json::array(), er = ordered_json::array(), ep = ordered_json::array(),
+                 at = ordered_json::array(), ati = ordered_json::array();
+    for (int k = 0; k < ns; ++k) {
+      e.push_back(stat(pt.energy[k]));
+      er.push_back(stat(pt.energy_raw[k]));
+      ep.push_back(stat(pt.energy_paired[k]));
+      at.push_back(opt(pt.at[k]));
+      ati.push_back(opt(pt.at_ideal[k]));
+    }
+    q["energy"] = e;
+    q["energy_raw"] = er;
+    q["energy_paired"] = ep;
+    q["scale"] = pt.scale;
+    q["heat_ideal"] = pt.heat_ideal;
+    q["heat"] = stat(pt.heat);
+    q["free_energy_ideal"] = pt.free_energy_ideal;
+    q["free_energy"] = stat(pt.free_energy);
+    q["at_ideal"] = ati;
+    q["at"] = at;
+    q["fidelity"] = stat(pt.fidelity);
+    pts.push_back(q);
+  }
+  j["points"] = pts;
+  j["seconds"] = r.seconds;
+  j["complete"] = true;
+  return j;
+}
+
+std::string measurements_csv(const ex::CaseResult& r) {
+  const int ns = r.spec.params.n();
+  const auto& names = r.spec.params.names;
+  std::ostringstream os;
+  os.precision(9);
+  os << "collision,step";
+  for (int k = 0; k < ns; ++k)
+    os << ",E_" << names[k] << "_ideal,E_" << names[k] << "_raw,E_" << names[k] << "_raw_std,E_"
+       << names[k] << "_calibrated,E_" << names[k] << "_calibrated_std,scale_" << names[k];
+  os << ",heat_ideal,heat,heat_std,free_energy_ideal,free_energy,free_energy_std";
+  for (int k = 0; k < ns; ++k) os << ",AT_" << names[k] << "_ideal,AT_" << names[k];
+  os << ",fidelity,fidelity_std\n";
+  auto o = [](const std::optional<double>& v) { return v ? std::to_string(*v) : std::string(); };
+  for (const auto& pt : r.points) {
+    os << pt.collision << "," << pt.step;
+    for (int k = 0; k < ns; ++k)
+      os << "," << pt.energy_ideal[k] << "," << pt.energy_raw[k].mean << "," << pt.energy_raw[k].std
+         << "," << pt.energy[k].mean << "," << pt.energy[k].std << "," << pt.scale[k];
+    os << "," << pt.heat_ideal << "," << pt.heat.mean << "," << pt.heat.std << ","
+       << pt.free_energy_ideal << "," << pt.free_energy.mean << "," << pt.free_energy.std;
+    for (int k = 0; k < ns; ++k) os << "," << o(pt.at_ideal[k]) << "," << o(pt.at[k]);
+    os << "," << pt.fidelity.mean << "," << pt.fidelity.std << "\n";
+  }
+  return os.str();
+}
+
+/// The three panels of one case (Fig. 3(b)-(j) / Fig. 4 style) from its summary JSON: energy
+/// change per subsystem, heat released and free-energy change, apparent temperatures.
+std::vector<Panel> case_panels(const ordered_json& j) {
+  const std::string title = j["title"].get<std::string>();
+  std::vector<std::string> names;
+  for (const auto& [k, v] : j["spins"].items())
+    if (k != "R") names.push_back(k);
+  const int ns = static_cast<int>(names.size());
+  const auto& th = j["theory_curves"];
+  Panel pe{title + ": energy change", "interaction", "E_k - E_k(0)  [delta]", {}, {}};
+  Panel ph{title + ": heat and free energy", "interaction", "[delta]", {}, {}};
+  Panel pa{title + ": apparent temperature", "interaction", "AT_k  [delta/k_B]", {}, {}};
+  pe.key = ph.key = pa.key = "outside bottom center horizontal";
+  const size_t steps = th["step"].size();
+  std::vector<double> x(steps);
+  for (size_t i = 0; i < steps; ++i) x[i] = th["step"][i].get<double>();
+  for (int k = 0; k < ns; ++k) {
+    Series s{names[k] + " theory", x, {}};
+    s.color = k + 1;
+    const double e0 = th["energy"][0][k].get<double>();
+    for (size_t i = 0; i < steps; ++i) s.y.push_back(th["energy"][i][k].get<double>() - e0);
+    pe.series.push_back(s);
+    Series m{names[k] + " measured", {}, {}};
+    m.color = k + 1;
+    m.style = "points";
+    for (const auto& pt : j["points"]) {
+      m.x.push_back(pt["step"].get<double>());
+      m.y.push_back(pt["energy"][k]["mean"].get<double>() - e0);
+      m.yerr.push_back(pt["energy"][k]["std"].get<double>());
+    }
+    pe.series.push_back(m);
+    Series a{names[k] + " theory", {}, {}};
+    a.color = k + 1;
+    for (size_t i = 0; i < steps; ++i)
+      if (!th["at"][i][k].is_null()) {
+        a.x.push_back(x[i]);
+        a.y.push_back(th["at"][i][k].get<double>());
+      }
+    pa.series.push_back(a);
+    Series am{names[k] + " measured", {}, {}};
+    am.color = k + 1;
+    am.style = "points pt 7";
+    for (const auto& pt : j["points"])
+      if (!pt["at"][k].is_null()) {
+        am.x.push_back(pt["step"].get<double>());
+        am.y.push_back(pt["at"][k].get<double>());
+      }
+    pa.series.push_back(am);
+  }
+  Series tr{"T_R", {x.front(), x.back()}, {}};
+  tr.y.assign(2, j["bath_temperature"].get<double>());
+  tr.dashed = true;
+  tr.color = 0;
+  pa.series.push_back(tr);
+  Series q{"heat to bath, theory", x, {}}, qm{"heat, measured", {}, {}};
+  Series f{"F - F(0), theory", {}, {}}, fm{"F - F(0), measured", {}, {}};
+  q.color = qm.color = 6;
+  f.color = fm.color = 7;
+  qm.style = fm.style = "points";
+  const double f0 = th["free_energy"][0].get<double>();
+  for (size_t i = 0; i < steps; ++i) {
+    q.y.push_back(th["heat_to_bath"][i].get<double>());
+    f.x.push_back(x[i]);
+    f.y.push_back(th["free_energy"][i].get<double>() - f0);
+  }
+  for (const auto& pt : j["points"]) {
+    qm.x.push_back(pt["step"].get<double>());
+    qm.y.push_back(pt["heat"]["mean"].get<double>());
+    qm.yerr.push_back(pt["heat"]["std"].get<double>());
+    fm.x.push_back(pt["step"].get<double>());
+    fm.y.push_back(pt["free_energy"]["mean"].get<double>() - f0);
+    fm.yerr.push_back(pt["free_energy"]["std"].get<double>());
+  }
+  ph.series = {q, qm, f, fm};
+  for (Panel* p : {&pe, &ph, &pa})  // gnuplot warns about empty series (AT undefined throughout)
+    p->series.erase(std::remove_if(p->series.begin(), p->series.end(),
+                                   [](const Series& s) { return s.x.empty(); }),
+                    p->series.end());
+  // AT can diverge where P0 + C ~ P1 + C: keep the panel readable
+  pa.ymin = 0.0;
+  pa.ymax = 2.5;
+  return {pe, ph, pa};
+}
+
+std::string default_cache_dir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/nmrc";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/nmrc";
+  return "";
+}
+
+int run_experiment(const std::string& file, const std::string& out, bool quiet, bool recompile,
+                   bool no_compile, std::string cache_dir, bool no_budget) {
+  if (!fs::is_regular_file(file)) throw InputError(file + ": cannot read file");
+  const ex::ExperimentProgram p = ex::load_experiment_program(file);
+  ex::RunSettings settings;
+  settings.cache_dir = cache_dir.empty() ? default_cache_dir() : cache_dir;
+  settings.compile_mode = no_compile  ? ex::CompileMode::kNever
+                          : recompile ? ex::CompileMode::kRecompile
+                                      : ex::CompileMode::kAuto;
+  settings.error_budget = !no_budget;
+  const bool budget = settings.error_budget && p.error_budget;
+  ex::PulseLibrary lib = ex::make_pulse_library(p, settings);
+  Progress progress(quiet);
+  std::vector<ordered_json> summaries;
+  for (const auto& c : p.cases) {
+    const std::string dir = out + "/" + c.name;
+    const std::string sfile = dir + "/summary.json";
+    if (!recompile && fs::is_regular_file(sfile)) {
+      try {
+        const auto j = ordered_json::parse(read_file(sfile));
+        if (j.value("complete", false) && j.value("settings_key", "") == settings_key(p, budget)) {
+          summaries.push_back(j);
+          continue;  // finished by an earlier run
+        }
+      } catch (const std::exception&) {
+        // unreadable: run the case again
+      }
+    }
+    const ex::CaseResult r = ex::run_case(
+        p, c, lib, settings, [&](const std::string& s) { progress.update(p.name + " | " + s); });
+    progress.done();
+    make_directories(dir);
+    std::vector<std::string> spins;
+    for (const auto& nu : p.molecule.nuclei) spins.push_back(nu.label);
+    std::vector<std::string> sys;
+    for (int k : c.system_spins) sys.push_back(p.molecule.nuclei[k].label);
+    for (const auto& pt : r.points) {
+      const std::string m = std::to_string(pt.collision);
+      write_file_atomic(dir + "/rho_m" + m + ".json",
+                        spectrometer::density_json(pt.rho_measured, spins));
+      write_file_atomic(dir + "/rho_system_m" + m + ".json",
+                        spectrometer::density_json(pt.rho_system, sys));
+    }
+    write_file_atomic(dir + "/measurements.csv", measurements_csv(r));
+    const ordered_json j = case_summary(p, r, budget);
+    Figure fig;
+    fig.title =
+        p.name + " / " + c.title + ": virtual experiment (points, 1 sigma) and theory (lines)";
+    fig.rows = 1;
+    fig.cols = 3;
+    fig.width_px = 1500;
+    fig.height_px = 520;
+    fig.panels = case_panels(j);
+    write_figure(fig, dir + "/experiment");
+    write_file_atomic(sfile, j.dump(1) + "\n");  // last: marks the case complete
+    summaries.push_back(j);
+  }
+  // all cases: one figure (rows: energy, heat/free energy, AT; one column per case) and a table
+  Figure all;
+  all.title = p.name + ": virtual experiment on " + p.molecule.name +
+              " (points: calibrated measurement, 1 sigma; lines: ideal theory)";
+  all.rows = 3;
+  all.cols = static_cast<int>(summaries.size());
+  all.width_px = 520 * all.cols;
+  all.height_px = 1250;
+  std::vector<std::vector<Panel>> cols;
+  for (const auto& j : summaries) cols.push_back(case_panels(j));
+  for (int row = 0; row < 3; ++row)
+    for (const auto& c : cols) all.panels.push_back(c[row]);
+  make_directories(out);
+  write_figure(all, out + "/" + p.name);
+  ordered_json top;
+  top["format"] = "nmrc-experiment/1";
+  top["program"] = p.path;
+  top["name"] = p.name;
+  top["figure"] = out + "/" + p.name + ".png";
+  top["cases"] = ordered_json::array();
+  std::printf(
+      "%s: virtual experiment, %zu cases (calibrated: inversion-paired, reference-scaled)\n",
+      p.name.c_str(), summaries.size());
+  std::printf("%-16s %-4s %11s %11s %9s %11s %9s  %s\n", "case", "S", "ideal dE", "measured", "+-",
+              "raw", "rel.err", "direction ideal/measured");
+  for (const auto& j : summaries) {
+    ordered_json cj;
+    for (const char* k : {"case", "title", "spins", "last_collision", "delta_energy",
+                          "measured_delta_energy", "measured_delta_energy_std", "raw_delta_energy",
+                          "relative_error", "direction", "error_budget"})
+      cj[k] = j[k];
+    top["cases"].push_back(cj);
+    for (const auto& [s, v] : j["delta_energy"].items()) {
+      const auto& d = j["direction"][s];
+      std::printf(
+          "%-16s %-4s %11.5f %11.5f %9.5f %11.5f %8.1f%%  %s/%s%s\n",
+          j["case"].get<std::string>().c_str(), s.c_str(), v.get<double>(),
+          j["measured_delta_energy"][s].get<double>(),
+          j["measured_delta_energy_std"][s].get<double>(), j["raw_delta_energy"][s].get<double>(),
+          100.0 * j["relative_error"][s].get<double>(), d["ideal"].get<std::string>().c_str(),
+          d["measured"].get<std::string>().c_str(), d["agree"].get<bool>() ? "" : "  (differs)");
+    }
+  }
+  write_file_atomic(out + "/summary.json", top.dump(1) + "\n");
+  std::printf(
+      "figure: %s/%s.png (.svg); per case: %s/<case>/{measurements.csv,summary.json,"
+      "experiment.png}\n",
+      out.c_str(), p.name.c_str(), out.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_experiment_command(CLI::App& app, GlobalOptions& global, Action& run) {
+  auto* cmd = app.add_subcommand(
+      "experiment", "The paper's heat-flow experiment on the virtual spectrometer (Fig. 3, 4, 12)");
+  auto file = std::make_shared<std::string>();
+  auto dir = std::make_shared<std::string>();
+  auto cache = std::make_shared<std::string>();
+  auto recompile = std::make_shared<bool>(false);
+  auto no_compile = std::make_shared<bool>(false);
+  auto no_budget = std::make_shared<bool>(false);
+  cmd->add_option("PROGRAM", *file, "Experiment program (YAML, docs/experiment-format.md)")
+      ->required();
+  cmd->add_option("--out", *dir, "Output directory")->required();
+  cmd->add_option("--cache-dir", *cache,
+                  "Channel and compile caches (default $XDG_CACHE_HOME/nmrc or ~/.cache/nmrc)");
+  auto* rc = cmd->add_flag("--recompile", *recompile, "Compile every pulse with GRAPE again");
+  cmd->add_flag("--no-compile", *no_compile, "Refuse to compile: a missing pulse is an error")
+      ->excludes(rc);
+  cmd->add_flag("--no-budget", *no_budget, "Skip the error budget");
+  cmd->callback([&run, &global, file, dir, cache, recompile, no_compile, no_budget] {
+    run = [&global, file, dir, cache, recompile, no_compile, no_budget] {
+      return run_experiment(*file, *dir, global.quiet, *recompile, *no_compile, *cache, *no_budget);
+    };
+  });
+}
+
+}  // namespace nmrc::cli
+#endif  // NMRC_EXPERIMENT_AVAILABLE

@@ -1,0 +1,86 @@
+// Linear (affine, with T1 towards thermal equilibrium) channels of pulses on the deviation
+// rho - (tr/d) I, computed once and reused: everything in a run of the experiment is linear in
+// the deviation, so a run is a few matrix-vector products once each pulse's channel is known.
+//
+// Stepping method (measured against the spectrometer's exact engine in
+// tests/experiment/channel_test.cpp): per piecewise-constant step of length dt the propagator
+// U = exp(-i H dt) from the Hermitian eigendecomposition (the whole 2^n Hamiltonian, J
+// included), and the Lindblad dissipator D (independent spins, spectrometer/dynamics.hpp) to
+// first order in D dt in the interaction picture of each spin's own Hamiltonian h_k (offset and
+// RF; the J terms are left out of this frame only):
+//     rho(dt) = U [ (x)_k exp(M_k) ] rho U^dag,  M_k = int_0^dt u_k(s)^-1 D_k u_k(s) ds,
+// with u_k(s) = exp(-i h_k s) as a superoperator; M_k is exact in the eigenbasis of h_k (a 4x4
+// matrix per spin and step). Errors: second order in D dt (~1e-9 per step) and the J frame
+// (D dt J dt ~ 1e-6 of the relaxation effect per step). A symmetric splitting
+// exp(D dt/2) U exp(D dt/2) is not used: with RF rotations of ~1 rad per step its trapezoidal
+// error is tens of per cent of the relaxation effect.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nmrc/core/types.hpp"
+#include "nmrc/spectrometer/dynamics.hpp"
+#include "nmrc/spectrometer/propagation.hpp"
+
+namespace nmrc::experiment {
+
+/// Affine map of deviations Delta (traceless, d x d): Delta -> unvec(S vec(Delta)) + unvec(drift)
+/// (column-major vec). The drift is the response to the identity part (T1 recovery towards the
+/// thermal populations); it is zero for unitary channels.
+struct AffineMap {
+  Mat s;      ///< d^2 x d^2
+  Vec drift;  ///< d^2
+  int dim() const;
+  Mat apply(const Mat& delta) const;
+  /// The identity channel on d x d matrices.
+  static AffineMap identity(int d);
+  /// rho -> U rho U^dag (no drift).
+  static AffineMap unitary(const Mat& u);
+  /// `second` after `first`.
+  static AffineMap then(const AffineMap& first, const AffineMap& second);
+  /// Weighted average of channels (weights normalised).
+  static AffineMap average(const std::vector<AffineMap>& c, const std::vector<double>& w);
+};
+
+/// Per-step data of the stepping method for one ensemble member.
+class Stepper {
+ public:
+  /// Precomputes U and the dissipator map of every segment. Without relaxation only U.
+  Stepper(const spectrometer::Dynamics& d, const std::vector<spectrometer::Segment>& segments);
+  /// Deviation after the segments from `delta` (with the drift when `with_drift`).
+  Mat propagate(const Mat& delta, bool with_drift = true) const;
+  /// The whole map as a AffineMap (the stepper applied to the d^2 matrix units; costs d^2
+  /// propagations, done in one pass over the steps).
+  AffineMap channel() const;
+  size_t steps() const { return u_.size(); }
+
+ private:
+  void step(size_t j, Mat& delta, bool with_drift) const;
+  int n_ = 0, dim_ = 0;
+  bool relaxing_ = false;
+  std::vector<Mat> u_;
+  std::vector<std::vector<Eigen::Matrix<cplx, 4, 4>>> e_;  ///< per step, per spin exp(M_k)
+  std::vector<Mat> drift_;                                 ///< per step: E(I/d) - I/d
+};
+
+/// On-disk cache of channels: one binary file per key (magic, key, dimensions, data, FNV-1a 64
+/// checksum of everything before it). Written atomically; a file whose checksum or key does not
+/// match is ignored (and rebuilt).
+class ChannelCache {
+ public:
+  explicit ChannelCache(std::string dir) : dir_(std::move(dir)) {}
+  /// Returns the cached channel or builds it with `build` and stores it (dir empty: no cache).
+  AffineMap get(const std::string& key, const std::function<AffineMap()>& build,
+                bool* hit = nullptr) const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+/// FNV-1a 64 of a string, as 16 hex digits (cache keys).
+std::string hash_hex(const std::string& text);
+
+}  // namespace nmrc::experiment

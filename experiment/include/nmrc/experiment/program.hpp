@@ -1,0 +1,86 @@
+// Experiment programs (`nmrc experiment PROGRAM.yaml`, docs/experiment-format.md): which cases
+// of the paper's heat-flow model to run as a virtual experiment, on which molecule, with which
+// readout set, noise, imperfections, calibration and pulse lengths. The ideal model of each case
+// is a run of a theory program (docs/theory-format.md), so the experiment and the theory it is
+// compared with are one description. Every error is one located line
+// "file:line:col: field = value: rule" (nmrc::InputError), found before anything is computed.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nmrc/compiler/compile.hpp"
+#include "nmrc/core/molecule.hpp"
+#include "nmrc/spectrometer/readout.hpp"
+#include "nmrc/spectrometer/tomography_run.hpp"
+#include "nmrc/thermo/model.hpp"
+
+namespace nmrc::experiment {
+
+/// Each imperfection of the virtual spectrometer, on by default; the error budget switches them
+/// off one at a time.
+struct Imperfections {
+  bool relaxation = true;      ///< Lindblad T1/T2 during every pulse, delay and gradient
+  bool b1_ensemble = true;     ///< the B1 ensemble (else the nominal member only)
+  bool compiled_gates = true;  ///< compiled shaped pulses (else exact instantaneous unitaries)
+  bool noise = true;           ///< FID noise at the program's SNR
+  bool readout = true;         ///< compiled readout pulses + FID line fit (else ideal lines)
+  bool operator==(const Imperfections&) const = default;
+};
+
+enum class Repreparation { kIdeal, kMeasured };
+
+struct CaseSpec {
+  std::string name;  ///< output sub-directory (the theory run's name)
+  std::string title;
+  std::string theory_file;
+  thermo::ModelParams params;     ///< the ideal model (collisions = the last one measured)
+  std::vector<int> system_spins;  ///< molecule index of each subsystem, in subsystem order
+  int bath_spin = -1;
+  std::vector<int> measure;  ///< measured collisions, ascending, within 1..collisions
+  std::string location;      ///< file:line:col of the case
+};
+
+/// Compile settings of one kind of pulse (duration and steps; the rest from the defaults).
+struct PulseShape {
+  double duration_s = 0.0;
+  int steps = 0;
+};
+
+struct ExperimentProgram {
+  std::string name, description, path, text_hash;  ///< text_hash: FNV-1a of the program text
+  Molecule molecule;
+  std::string molecule_path;
+  spectrometer::ReadoutSet readout;
+  std::string compiled_dir;  ///< shipped pulses (nmrc-pulse/1), new ones are written here
+  Repreparation repreparation = Repreparation::kIdeal;
+  // acquisition
+  double snr = 300.0;
+  int repeats = 5;  ///< noise draws per measured point
+  std::uint64_t seed = 1;
+  int td = 4096;
+  double sw_hz = 0.0;
+  // spectrometer
+  std::vector<double> b1_scale{0.97, 0.985, 1.0, 1.015, 1.03};
+  std::vector<double> b1_weight{1, 1, 1, 1, 1};
+  bool compensate_polarization = true;
+  Imperfections imperfections;
+  bool inversion = true;  ///< pair every run with one from inverted equilibrium
+  bool reference = true;  ///< scale by a reference run with free evolution instead of contact
+  bool error_budget = true;
+  compiler::CompileOptions compile;          ///< defaults for every compiled pulse
+  std::map<std::string, PulseShape> pulses;  ///< "ud", "rotation", "readout", "swap C1-C4", ...
+  std::vector<CaseSpec> cases;
+};
+
+/// Loads and validates a program. Throws InputError (file:line:col) for unknown keys, unknown
+/// spins or roles, a non-positive Eq. (1) state (from the theory loader), an incomplete readout
+/// set, measured collisions out of range, bad acquisition or B1 settings.
+ExperimentProgram load_experiment_program(const std::string& path);
+
+/// Pulse length for a kind, falling back to the built-in defaults (docs/experiment-format.md).
+PulseShape pulse_shape(const ExperimentProgram& p, const std::string& kind);
+
+}  // namespace nmrc::experiment

@@ -1,0 +1,268 @@
+// The experiment-program loader (docs/experiment-format.md).
+#include "nmrc/experiment/program.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "nmrc/core/io.hpp"
+#include "nmrc/core/yaml_input.hpp"
+#include "nmrc/experiment/channel.hpp"
+#include "nmrc/thermo/program.hpp"
+
+namespace nmrc::experiment {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string resolve(const std::string& base_file, const std::string& rel) {
+  const fs::path p(rel);
+  if (p.is_absolute()) return rel;
+  return (fs::path(base_file).parent_path() / p).lexically_normal().string();
+}
+
+std::vector<int> measured_list(const YamlField& f) {
+  std::vector<int> out;
+  for (const auto& it : f.expect_sequence().items()) {
+    const long v = it.as_int();
+    if (v < 1 || v > 100000) it.fail("must be a collision number in [1, 100000]");
+    if (!out.empty() && v <= out.back()) it.fail("measured collisions must be ascending");
+    out.push_back(static_cast<int>(v));
+  }
+  if (out.empty()) f.fail("must name at least one collision");
+  return out;
+}
+
+}  // namespace
+
+PulseShape pulse_shape(const ExperimentProgram& p, const std::string& kind) {
+  if (auto it = p.pulses.find(kind); it != p.pulses.end()) return it->second;
+  // Defaults: the lengths the committed gates reached (README's gate table): C1-C4 18.5 ms,
+  // C2-C4 17 ms (routed through C3), C3-C4 4 ms; U_d 30 ms (paper: <= 50 ms); selective
+  // rotations 2 ms.
+  static const std::map<std::string, PulseShape> defaults = {
+      {"ud", {0.03, 600}},           {"rotation", {0.002, 100}},   {"readout", {0.002, 100}},
+      {"swap C1-C4", {0.0185, 400}}, {"swap C2-C4", {0.017, 425}}, {"swap C3-C4", {0.004, 160}},
+      {"swap", {0.02, 500}},         {"joint", {0.03, 600}}};
+  if (auto it = defaults.find(kind); it != defaults.end()) return it->second;
+  if (kind.rfind("swap", 0) == 0) return defaults.at("swap");
+  return defaults.at("rotation");
+}
+
+ExperimentProgram load_experiment_program(const std::string& path) {
+  const YamlField root = YamlField::load_file(path);
+  root.expect_map();
+  root.allow_keys({"format", "name", "description", "molecule", "theory", "readout", "compiled",
+                   "repreparation", "measure", "acquisition", "spectrometer", "imperfections",
+                   "calibration", "error_budget", "compile", "pulses", "cases"});
+  ExperimentProgram p;
+  p.path = path;
+  p.text_hash = hash_hex(read_file(path));
+  if (auto f = root.find("format"))
+    if (f->as_string() != "nmrc-experiment/1") f->fail("must be nmrc-experiment/1");
+  p.name = root.has("name") ? root.at("name").as_string() : fs::path(path).stem().string();
+  if (auto f = root.find("description")) p.description = f->as_string();
+
+  const YamlField mol = root.at("molecule");
+  p.molecule_path = resolve(path, mol.as_string());
+  p.molecule = load_molecule(p.molecule_path);
+  const int n = p.molecule.size();
+  if (n > 6) mol.fail("the experiment layer handles at most 6 spins (4^n superoperators)");
+
+  const YamlField ro = root.at("readout");
+  p.readout = spectrometer::load_readout(resolve(path, ro.as_string()), p.molecule);
+  {
+    const auto rep = spectrometer::analyze_completeness(p.readout.settings, n);
+    if (!rep.complete) {
+      std::string inv;
+      for (size_t i = 0; i < rep.invisible.size() && i < 4; ++i) inv += " " + rep.invisible[i];
+      ro.fail("readout set is incomplete (rank " + std::to_string(rep.rank) + " of " +
+              std::to_string(rep.parameters) + "; cannot see" + inv +
+              (rep.invisible.size() > 4 ? " ..." : "") + ")");
+    }
+  }
+  p.compiled_dir = resolve(
+      path, root.has("compiled") ? root.at("compiled").as_string() : std::string("compiled"));
+  if (auto f = root.find("repreparation")) {
+    const std::string v = f->as_string();
+    if (v == "ideal")
+      p.repreparation = Repreparation::kIdeal;
+    else if (v == "measured")
+      p.repreparation = Repreparation::kMeasured;
+    else
+      f->fail("must be ideal or measured");
+  }
+  std::vector<int> default_measure;
+  if (auto f = root.find("measure")) default_measure = measured_list(*f);
+
+  if (auto a = root.find("acquisition")) {
+    a->expect_map();
+    a->allow_keys({"snr", "repeats", "seed", "td", "sw_hz"});
+    if (auto f = a->find("snr")) p.snr = f->as_nonnegative();
+    if (auto f = a->find("repeats")) {
+      const long v = f->as_int();
+      if (v < 1 || v > 1000) f->fail("must be in [1, 1000]");
+      p.repeats = static_cast<int>(v);
+    }
+    if (auto f = a->find("seed")) p.seed = static_cast<std::uint64_t>(f->as_int());
+    if (auto f = a->find("td")) {
+      const long v = f->as_int();
+      if (v < 64 || v > (1 << 20) || (v & (v - 1)) != 0) f->fail("must be a power of two >= 64");
+      p.td = static_cast<int>(v);
+    }
+    if (auto f = a->find("sw_hz")) p.sw_hz = f->as_nonnegative();
+  }
+  if (p.sw_hz == 0.0) p.sw_hz = spectrometer::default_sw_hz(p.molecule);
+  if (auto s = root.find("spectrometer")) {
+    s->expect_map();
+    s->allow_keys({"b1_scale", "b1_weight", "compensate_polarization"});
+    if (auto f = s->find("b1_scale")) {
+      p.b1_scale = f->as_double_list();
+      if (p.b1_scale.empty() || p.b1_scale.size() > 21) f->fail("needs 1 to 21 values");
+      for (double b : p.b1_scale)
+        if (!(b > 0.5 && b < 1.5)) f->fail("B1 scales must lie in (0.5, 1.5)");
+      p.b1_weight.assign(p.b1_scale.size(), 1.0);
+    }
+    if (auto f = s->find("b1_weight")) {
+      p.b1_weight = f->as_double_list();
+      if (p.b1_weight.size() != p.b1_scale.size()) f->fail("needs one weight per b1_scale");
+      double sum = 0;
+      for (double w : p.b1_weight) {
+        if (!(w >= 0)) f->fail("weights must be >= 0");
+        sum += w;
+      }
+      if (!(sum > 0)) f->fail("weights must not all be zero");
+    }
+    if (auto f = s->find("compensate_polarization")) p.compensate_polarization = f->as_bool();
+  }
+  if (auto im = root.find("imperfections")) {
+    im->expect_map();
+    im->allow_keys({"relaxation", "b1_ensemble", "compiled_gates", "noise", "readout"});
+    auto flag = [&](const char* k, bool& v) {
+      if (auto f = im->find(k)) v = f->as_bool();
+    };
+    flag("relaxation", p.imperfections.relaxation);
+    flag("b1_ensemble", p.imperfections.b1_ensemble);
+    flag("compiled_gates", p.imperfections.compiled_gates);
+    flag("noise", p.imperfections.noise);
+    flag("readout", p.imperfections.readout);
+  }
+  if (auto c = root.find("calibration")) {
+    c->expect_map();
+    c->allow_keys({"inversion", "reference"});
+    if (auto f = c->find("inversion")) p.inversion = f->as_bool();
+    if (auto f = c->find("reference")) p.reference = f->as_bool();
+  }
+  if (auto f = root.find("error_budget")) p.error_budget = f->as_bool();
+  if (auto c = root.find("compile")) {
+    c->expect_map();
+    c->allow_keys({"fidelity_target", "starts", "seed", "max_iterations", "threads", "time_limit_s",
+                   "max_rf_hz"});
+    if (auto f = c->find("fidelity_target")) {
+      p.compile.fidelity_target = f->as_double();
+      if (!(p.compile.fidelity_target > 0 && p.compile.fidelity_target < 1))
+        f->fail("must lie in (0, 1)");
+    }
+    if (auto f = c->find("starts")) p.compile.starts = static_cast<int>(f->as_int());
+    if (auto f = c->find("seed")) p.compile.seed = static_cast<unsigned long>(f->as_int());
+    if (auto f = c->find("max_iterations"))
+      p.compile.max_iterations = static_cast<int>(f->as_int());
+    if (auto f = c->find("threads")) p.compile.threads = static_cast<int>(f->as_int());
+    if (auto f = c->find("time_limit_s")) p.compile.time_limit_s = f->as_positive();
+    if (auto f = c->find("max_rf_hz"))
+      p.compile.max_rf_hz[p.molecule.channels[0].name] = f->as_positive();
+    if (p.compile.starts < 1 || p.compile.threads < 1 || p.compile.max_iterations < 1)
+      c->fail("starts, threads and max_iterations must be >= 1");
+  }
+  p.compile.b1_scale = p.b1_scale;
+  p.compile.b1_weight = p.b1_weight;
+  if (auto ps = root.find("pulses")) {
+    ps->expect_map();
+    for (const auto& [kind, f] : ps->entries()) {
+      f.expect_map();
+      f.allow_keys({"duration_s", "steps"});
+      PulseShape s{f.at("duration_s").as_positive(), static_cast<int>(f.at("steps").as_int())};
+      if (s.steps < 2 || s.steps > 20000) f.at("steps").fail("must be in [2, 20000]");
+      if (s.duration_s > 0.2) f.at("duration_s").fail("must be <= 0.2 s");
+      p.pulses[kind] = s;
+    }
+  }
+
+  const std::string default_theory =
+      root.has("theory") ? resolve(path, root.at("theory").as_string()) : std::string();
+  const YamlField cases = root.at("cases");
+  std::set<std::string> names;
+  for (const auto& c : cases.expect_sequence().items()) {
+    c.expect_map();
+    c.allow_keys({"run", "theory", "name", "measure", "spins"});
+    CaseSpec cs;
+    cs.location = c.location();
+    cs.theory_file = c.has("theory") ? resolve(path, c.at("theory").as_string()) : default_theory;
+    if (cs.theory_file.empty()) c.fail("needs theory: (here or at the top level)");
+    const thermo::TheoryProgram th = thermo::load_theory_program(cs.theory_file);
+    const YamlField run = c.at("run");
+    const thermo::RunSpec* spec = nullptr;
+    for (const auto& r : th.runs)
+      if (r.name == run.as_string()) spec = &r;
+    if (!spec) {
+      std::string known;
+      for (const auto& r : th.runs) known += (known.empty() ? "" : ", ") + r.name;
+      run.fail("no such run in " + cs.theory_file + " (runs: " + known + ")");
+    }
+    cs.name = c.has("name") ? c.at("name").as_string() : spec->name;
+    if (cs.name.empty() || cs.name.find_first_of("/\\ ") != std::string::npos || cs.name[0] == '.')
+      c.fail("case name must be a non-empty name without spaces or slashes");
+    if (!names.insert(cs.name).second) c.fail("duplicate case name " + cs.name);
+    cs.title = spec->title;
+    cs.params = spec->params;
+    cs.params.information = true;
+    cs.params.threads = 1;
+    const int ns = cs.params.n();
+    // Subsystem -> molecule spin: by the subsystem's name as a spin label or role, or `spins`.
+    std::map<std::string, std::string> mapping;
+    std::optional<YamlField> spins_field = c.find("spins");
+    if (spins_field) {
+      spins_field->expect_map();
+      for (const auto& [k, v] : spins_field->entries()) mapping[k] = v.as_string();
+    }
+    std::set<int> used;
+    for (int k = 0; k < ns; ++k) {
+      const std::string& sub = cs.params.names[k];
+      const std::string label = mapping.count(sub) ? mapping[sub] : sub;
+      const int idx = p.molecule.index_of(label);
+      const YamlField& where = spins_field ? *spins_field : run;
+      if (idx < 0)
+        where.fail("subsystem " + sub + " -> " + label + ": unknown spin or role (known: " +
+                   p.molecule.labels_text() + ", roles S1.., R)");
+      if (!used.insert(idx).second) where.fail("two subsystems on spin " + label);
+      cs.system_spins.push_back(idx);
+    }
+    const std::string bath_label = mapping.count("R") ? mapping["R"] : "R";
+    cs.bath_spin = p.molecule.index_of(bath_label);
+    if (cs.bath_spin < 0)
+      (spins_field ? *spins_field : run)
+          .fail("no bath spin: the molecule has no role R and spins: gives no R");
+    if (used.count(cs.bath_spin)) run.fail("the bath spin is also a subsystem");
+    if (auto f = c.find("measure"))
+      cs.measure = measured_list(*f);
+    else
+      cs.measure = default_measure;
+    if (cs.measure.empty()) c.fail("no measured collisions (measure: here or at the top level)");
+    if (cs.measure.back() > spec->params.collisions)
+      c.fail("measures collision " + std::to_string(cs.measure.back()) +
+             " but the theory run has " + std::to_string(spec->params.collisions));
+    if (p.repreparation == Repreparation::kMeasured) {
+      // every collision up to the last measured one is a run of its own
+      const int last = cs.measure.back();
+      cs.measure.clear();
+      for (int m = 1; m <= last; ++m) cs.measure.push_back(m);
+    }
+    cs.params.collisions = spec->params.collisions;
+    p.cases.push_back(std::move(cs));
+  }
+  if (p.cases.empty()) cases.fail("needs at least one case");
+  return p;
+}
+
+}  // namespace nmrc::experiment

@@ -1,0 +1,89 @@
+#include "nmrc/experiment/pulses.hpp"
+
+#include <chrono>
+#include <filesystem>
+
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/io.hpp"
+#include "nmrc/core/pulse_file.hpp"
+
+namespace nmrc::experiment {
+
+namespace fs = std::filesystem;
+
+namespace {
+// |Tr(A^dag B)| / d: 1 for equal unitaries up to a global phase.
+double overlap(const Mat& a, const Mat& b) {
+  return std::abs((a.adjoint() * b).trace()) / double(a.rows());
+}
+}  // namespace
+
+PulseLibrary::PulseLibrary(const Molecule& m, std::string compiled_dir, std::string cache_dir,
+                           CompileMode mode, nlohmann::json provenance)
+    : m_(m),
+      dir_(std::move(compiled_dir)),
+      cache_dir_(std::move(cache_dir)),
+      mode_(mode),
+      provenance_(std::move(provenance)) {
+  if (mode_ == CompileMode::kRecompile || !fs::is_directory(dir_)) return;
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir_))
+    if (e.is_regular_file() && e.path().extension() == ".json") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    try {
+      PulseRecord r;
+      r.pulse = compiler::read_pulse_file(f);
+      r.file = f;
+      if (r.pulse.molecule != m_.name) continue;
+      const auto t = compiler::target_from_json(r.pulse.target_json, m_, f);
+      if (t.state_transfer) continue;
+      shipped_full_.push_back(t.full(m_.size()));
+      shipped_.push_back(std::move(r));
+    } catch (const InputError&) {
+      // not a pulse file for this molecule: ignored
+    }
+  }
+}
+
+Mat PulseLibrary::ideal_unitary(const PulseNeed& need) const {
+  return compiler::target_from_json(need.target.dump(), m_, need.name).full(m_.size());
+}
+
+const PulseRecord& PulseLibrary::get(const PulseNeed& need, const compiler::CompileOptions& options,
+                                     const CompileProgress& progress) {
+  if (auto it = used_.find(need.name); it != used_.end()) return it->second;
+  const compiler::GateTarget target = compiler::target_from_json(need.target.dump(), m_, need.name);
+  const Mat full = target.full(m_.size());
+  for (size_t i = 0; i < shipped_.size(); ++i)
+    if (overlap(shipped_full_[i], full) > 1.0 - 1e-10)
+      return used_.emplace(need.name, shipped_[i]).first->second;
+  if (mode_ == CompileMode::kNever)
+    throw InputError(dir_ + ": no compiled pulse for " + need.name + " (" + need.purpose +
+                     ") and --no-compile forbids GRAPE");
+  const auto t0 = std::chrono::steady_clock::now();
+  const compiler::CompileResult res = compiler::compile_target(
+      m_, target, options, need.name, mode_ == CompileMode::kRecompile ? std::string() : cache_dir_,
+      [&](const compiler::GrapeProgress& g) {
+        if (progress) progress(need.name, g.evaluations, g.best_fidelity_min);
+      });
+  PulseRecord r;
+  r.pulse = res.pulse;
+  r.compiled_now = !res.from_cache;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  nlohmann::json j = nlohmann::json::parse(pulse_file_text(r.pulse));
+  nlohmann::json prov = provenance_;
+  prov["purpose"] = need.purpose;
+  prov["fidelity_nominal"] = r.pulse.fidelity_nominal;
+  prov["fidelity_min_b1"] = r.pulse.ensemble_min;
+  prov["compile_cache_key"] = res.cache_key;
+  j["provenance"] = prov;
+  make_directories(dir_);
+  r.file = dir_ + "/" + need.name + ".json";
+  write_file_atomic(r.file, j.dump(1) + "\n");
+  shipped_.push_back(r);
+  shipped_full_.push_back(full);
+  return used_.emplace(need.name, r).first->second;
+}
+
+}  // namespace nmrc::experiment

@@ -1,0 +1,53 @@
+# nmrc experiment: an ideal-gates program runs and writes its files; bad programs fail with one
+# located line, exit 2, and write nothing; --no-compile refuses a missing pulse.
+source "$(dirname "$0")/lib.bash"
+HEAD="format: nmrc-experiment/1
+molecule: $SRC/molecules/crotonic_acid.yaml
+theory: $SRC/sequences/heat_flow/fig3.yaml
+readout: $SRC/sequences/readout/paper17_completed.yaml
+compiled: $WORK/compiled"
+IDEAL="imperfections: {relaxation: true, b1_ensemble: false, compiled_gates: false, noise: true, readout: false}
+acquisition: {snr: 300, repeats: 2}
+error_budget: false"
+
+printf '%s\n' "$HEAD" "$IDEAL" "measure: [1, 3]" "cases:" "  - {run: c_minus_0.5}" >"$WORK/ok.yaml"
+expect 0 'c_minus_0.5 +S3' experiment "$WORK/ok.yaml" --out "$WORK/ok" --cache-dir "$WORK/cache" --quiet
+for f in summary.json ok.png ok.svg c_minus_0.5/measurements.csv c_minus_0.5/summary.json \
+         c_minus_0.5/rho_m3.json c_minus_0.5/rho_system_m1.json c_minus_0.5/experiment.png; do
+  [ -s "$WORK/ok/$f" ] || { echo "FAIL: ok/$f missing"; FAILS=$((FAILS + 1)); }
+done
+grep -q '"measured_delta_energy"' "$WORK/ok/summary.json" || { echo "FAIL: no measured_delta_energy"; FAILS=$((FAILS + 1)); }
+# resume: the finished case is kept (same summary, no new work)
+before=$(stat -c %Y "$WORK/ok/c_minus_0.5/summary.json")
+expect 0 'c_minus_0.5' experiment "$WORK/ok.yaml" --out "$WORK/ok" --cache-dir "$WORK/cache" --quiet
+[ "$(stat -c %Y "$WORK/ok/c_minus_0.5/summary.json")" = "$before" ] || { echo "FAIL: resumed case was rerun"; FAILS=$((FAILS + 1)); }
+
+# bad NAME TEXT REGEX: located error, exit 2, no output directory
+bad() {
+  printf '%s\n' "$2" >"$WORK/$1.yaml"
+  expect 2 "$3" experiment "$WORK/$1.yaml" --out "$WORK/out_$1" --quiet
+  [ ! -e "$WORK/out_$1" ] || { echo "FAIL: $1 wrote output"; FAILS=$((FAILS + 1)); }
+}
+bad incomplete "${HEAD/paper17_completed/paper17}
+measure: [1]
+cases: [{run: c_0}]" '^.*incomplete.yaml:4:[0-9]+: readout = .*readout set is incomplete'
+bad unknown_spin "$HEAD
+measure: [1]
+cases: [{run: c_0, spins: {S2: C7}}]" '^.*unknown_spin.yaml:[0-9]+:[0-9]+: .*S2 -> C7: unknown spin or role'
+bad unknown_role "$HEAD
+measure: [1]
+cases: [{run: c_0, spins: {R: Q}}]" 'no bath spin'
+printf '%s\n' "format: nmrc-theory/1" "name: big" "runs:" "  - name: big" "    subsystems:" \
+  "      - {name: S1, temperature: 1.0}" "      - {name: S2, temperature: 1.0}" \
+  "    bath_temperature: 0.9" "    g: 20" "    tau: 0.01" "    collisions: 10" "    coherences: [{pair: all, c: 3.0}]" >"$WORK/big.yaml"
+bad not_positive "$HEAD
+measure: [1]
+cases: [{run: big, theory: $WORK/big.yaml}]" 'big.yaml:[0-9]+:[0-9]+: .*largest physical lambda'
+bad beyond "$HEAD
+measure: [1, 101]
+cases: [{run: c_0}]" 'measures collision 101'
+# --no-compile with no shipped pulses: refused before anything is written
+printf '%s\n' "$HEAD" "measure: [1]" "cases: [{run: c_0}]" >"$WORK/nocompile.yaml"
+expect 2 'no compiled pulse for .* --no-compile' experiment "$WORK/nocompile.yaml" --out "$WORK/out_nc" --no-compile --quiet --cache-dir "$WORK/cache"
+[ ! -e "$WORK/out_nc" ] || { echo "FAIL: --no-compile wrote output"; FAILS=$((FAILS + 1)); }
+finish

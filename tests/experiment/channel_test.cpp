@@ -1,0 +1,121 @@
+// The experiment's pulse channels (first-order interaction-picture dissipator per step) against
+// the spectrometer's exact engine (Taylor series of the full Liouvillian, no splitting), and the
+// channel cache.
+#include "nmrc/experiment/channel.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "nmrc/core/molecule.hpp"
+#include "nmrc/spectrometer/dynamics.hpp"
+#include "nmrc/spectrometer/propagation.hpp"
+#include "support/reference.hpp"
+
+using namespace nmrc;
+using namespace nmrc::experiment;
+namespace sp = nmrc::spectrometer;
+
+namespace {
+
+Molecule crotonic() { return load_molecule(ref::source_path("molecules/crotonic_acid.yaml")); }
+
+std::vector<sp::Segment> random_segments(int steps, double dt, double amp, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-amp, amp);
+  std::vector<sp::Segment> segs(steps);
+  for (auto& s : segs) {
+    s.duration_s = dt;
+    s.ux_hz = {u(rng)};
+    s.uy_hz = {u(rng)};
+  }
+  return segs;
+}
+
+}  // namespace
+
+TEST_CASE("channel: relaxing random pulse on crotonic acid agrees with the exact engine") {
+  const Molecule m = crotonic();
+  sp::DynamicsOptions o;
+  o.relaxation = true;
+  o.b1_scale = 1.03;
+  const sp::Dynamics d(m, o);
+  // 200 steps of 50 us at up to 3 kHz: GRAPE pulses' RF rotates ~1 rad per step.
+  const auto segs = random_segments(200, 5e-5, 3000.0, 3);
+  const Mat rho0 = ref::random_density(16, 5);
+  const Mat id = Mat::Identity(16, 16) / 16.0;
+  const Mat exact = sp::exact_state(d, segs, rho0);
+  const Stepper st(d, segs);
+  const Mat mine = st.propagate(rho0 - id) + id;
+  const Mat u = sp::exact_unitary(d, segs);
+  const Mat unitary_only = u * rho0 * u.adjoint();
+  const double effect = (exact - unitary_only).norm();
+  const double err = (mine - exact).norm();
+  MESSAGE("relaxation effect " << effect << ", error " << err);
+  CHECK(effect > 1e-3);        // the test sees relaxation at all
+  CHECK(err < 1e-3 * effect);  // measured 8e-5 of the effect
+  CHECK(err < 1e-5);
+  // The channel built from the matrix units and the drift gives the same state.
+  const AffineMap ch = st.channel();
+  CHECK((ch.apply(rho0 - id) + id - mine).norm() < 1e-12);
+}
+
+TEST_CASE("channel: free evolution with T1 drift agrees with the exact deviation map") {
+  const Molecule m = crotonic();
+  sp::DynamicsOptions o;
+  o.relaxation = true;
+  const sp::Dynamics d(m, o);
+  sp::Segment s;
+  s.duration_s = 5e-5;
+  s.ux_hz = {0.0};
+  s.uy_hz = {0.0};
+  const std::vector<sp::Segment> segs(100, s);  // 5 ms
+  const auto exact = sp::exact_deviation_map(d, segs);
+  const AffineMap ch = Stepper(d, segs).channel();
+  const Mat u = sp::exact_unitary(d, segs);
+  const Mat su = AffineMap::unitary(u).s;
+  const double effect = (exact.s - su).norm();
+  MESSAGE("delay: relaxation effect " << effect << ", error " << (ch.s - exact.s).norm()
+                                      << ", drift error "
+                                      << (ch.drift - exact.drift).norm() / exact.drift.norm());
+  CHECK((ch.s - exact.s).norm() < 1e-3 * effect);  // measured 6e-5 (20 ms)
+  CHECK(exact.drift.norm() > 0);
+  CHECK((ch.drift - exact.drift).norm() < 1e-3 * exact.drift.norm());
+}
+
+TEST_CASE("channel: composition, unitary channels and the on-disk cache") {
+  const Mat u = ref::random_unitary(4, 2);
+  const AffineMap a = AffineMap::unitary(u);
+  const Mat x = ref::random_hermitian(4, 9);
+  CHECK((a.apply(x) - u * x * u.adjoint()).norm() < 1e-12);
+  const AffineMap aa = AffineMap::then(a, a);
+  CHECK((aa.apply(x) - u * u * x * u.adjoint() * u.adjoint()).norm() < 1e-12);
+
+  const auto dir = std::filesystem::temp_directory_path() / "nmrc_channel_cache_test";
+  std::filesystem::remove_all(dir);
+  const ChannelCache cache(dir.string());
+  int builds = 0;
+  auto build = [&] {
+    ++builds;
+    return a;
+  };
+  bool hit = true;
+  const AffineMap c1 = cache.get("key-1", build, &hit);
+  CHECK(!hit);
+  const AffineMap c2 = cache.get("key-1", build, &hit);
+  CHECK(hit);
+  CHECK(builds == 1);
+  CHECK((c2.s - a.s).norm() == 0.0);
+  // A corrupted file is detected by its checksum and rebuilt.
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('x');
+  }
+  cache.get("key-1", build, &hit);
+  CHECK(!hit);
+  CHECK(builds == 2);
+  std::filesystem::remove_all(dir);
+}

@@ -1,0 +1,187 @@
+// The experiment layer: program loader errors, and the virtual experiment with every
+// imperfection switched off, which must reproduce the theory engine exactly.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/io.hpp"
+#include "nmrc/experiment/program.hpp"
+#include "nmrc/experiment/run.hpp"
+#include "support/reference.hpp"
+
+using namespace nmrc;
+using namespace nmrc::experiment;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / name) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::string header(const TempDir& t, const std::string& readout = "paper17_completed.yaml") {
+  return "format: nmrc-experiment/1\n"
+         "molecule: " +
+         ref::source_path("molecules/crotonic_acid.yaml") +
+         "\n"
+         "theory: " +
+         ref::source_path("sequences/heat_flow/fig3.yaml") +
+         "\n"
+         "readout: " +
+         ref::source_path("sequences/readout/" + readout) +
+         "\n"
+         "compiled: " +
+         (t.path / "compiled").string() + "\n";
+}
+
+ExperimentProgram load_text(const TempDir& t, const std::string& text) {
+  const std::string f = (t.path / "program.yaml").string();
+  write_file_atomic(f, text);
+  return load_experiment_program(f);
+}
+
+std::string error_of(const TempDir& t, const std::string& text) {
+  try {
+    load_text(t, text);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("experiment program: located errors for bad input") {
+  TempDir t("nmrc_experiment_program_test");
+  const std::string ok_cases = "measure: [1, 5]\ncases:\n  - {run: c_0}\n";
+  CHECK(load_text(t, header(t) + ok_cases).cases.size() == 1);
+
+  auto has = [](const std::string& msg, const std::string& part) {
+    INFO(msg);
+    CHECK(msg.find(part) != std::string::npos);
+  };
+  // incomplete readout set (the paper's 17 settings as printed)
+  has(error_of(t, header(t, "paper17.yaml") + ok_cases), "readout set is incomplete");
+  has(error_of(t, header(t, "paper17.yaml") + ok_cases), "program.yaml:4:");
+  // unknown spin or role
+  has(error_of(t, header(t) + "measure: [1]\ncases:\n  - {run: c_0, spins: {S1: C9}}\n"),
+      "unknown spin or role");
+  // measured collision beyond the theory run
+  has(error_of(t, header(t) + "measure: [1, 500]\ncases:\n  - {run: c_0}\n"),
+      "measures collision 500");
+  // unknown run, unknown key, not ascending
+  has(error_of(t, header(t) + "measure: [1]\ncases:\n  - {run: nope}\n"), "no such run");
+  has(error_of(t, header(t) + "measure: [1]\nbogus: 1\ncases:\n  - {run: c_0}\n"), "bogus");
+  has(error_of(t, header(t) + "measure: [5, 1]\ncases:\n  - {run: c_0}\n"), "ascending");
+  // a case whose Eq. (1) state is not positive (the theory loader names the largest lambda)
+  const std::string bad_theory = (t.path / "bad_theory.yaml").string();
+  write_file_atomic(bad_theory,
+                    "format: nmrc-theory/1\nname: bad\nruns:\n  - name: big\n    subsystems:\n"
+                    "      - {name: S1, temperature: 1.0}\n      - {name: S2, temperature: 1.0}\n"
+                    "    bath_temperature: 0.9\n    g: 20\n    tau: 0.01\n    collisions: 10\n"
+                    "    coherences:\n      - {pair: all, c: 3.0}\n");
+  has(error_of(t, header(t) + "measure: [1]\ncases:\n  - {run: big, theory: " + bad_theory + "}\n"),
+      "largest physical lambda");
+}
+
+TEST_CASE("experiment: with every imperfection off the measurement equals the theory engine") {
+  TempDir t("nmrc_experiment_ideal_test");
+  const ExperimentProgram p = load_text(
+      t, header(t) +
+             "measure: [1, 2, 7]\n"
+             "imperfections: {relaxation: false, b1_ensemble: false, compiled_gates: false,"
+             " noise: false, readout: false}\n"
+             "error_budget: false\n"
+             "cases:\n  - {run: c_0}\n  - {run: c_minus_0.5}\n  - {run: c_plus_0.5}\n");
+  RunSettings s;  // no cache, no compiles needed
+  PulseLibrary lib = make_pulse_library(p, s);
+  for (const auto& c : p.cases) {
+    const CaseResult r = run_case(p, c, lib, s);
+    REQUIRE(r.points.size() == 3);
+    for (const auto& pt : r.points) {
+      for (int k = 0; k < 3; ++k) {
+        CHECK(std::abs(pt.energy[k].mean - pt.energy_ideal[k]) < 1e-9);
+        CHECK(std::abs(pt.energy_raw[k].mean - pt.energy_ideal[k]) < 1e-9);
+        CHECK(std::abs(pt.scale[k] - 1.0) < 1e-9);
+        REQUIRE(pt.at[k].has_value() == pt.at_ideal[k].has_value());
+        if (pt.at[k]) CHECK(std::abs(*pt.at[k] - *pt.at_ideal[k]) < 1e-7);
+      }
+      CHECK(std::abs(pt.heat.mean - pt.heat_ideal) < 1e-9);
+      CHECK(std::abs(pt.free_energy.mean - pt.free_energy_ideal) < 1e-8);
+      CHECK(pt.fidelity.mean > 1.0 - 1e-9);
+    }
+    CHECK(lib.used().empty());  // ideal gates: no pulse was needed
+  }
+}
+
+// The paper's conclusions on the virtual measurement (Fig. 3 at the 100th collision): relaxation
+// with its T1 recovery, the B1 ensemble, FID noise and line fits on; gates ideal here (the
+// compiled-pulse measurement of the same program is checked by tests/cli/experiment_fig3.sh).
+TEST_CASE("experiment: Fig. 3's conclusions hold on the calibrated virtual measurement") {
+  TempDir t("nmrc_experiment_fig3_test");
+  const ExperimentProgram p =
+      load_text(t, header(t) +
+                       "measure: [100]\n"
+                       "imperfections: {relaxation: true, b1_ensemble: true, compiled_gates: false,"
+                       " noise: true, readout: true}\n"
+                       "acquisition: {snr: 300, repeats: 3}\n"
+                       "error_budget: false\n"
+                       "cases:\n  - {run: c_0}\n  - {run: c_minus_0.5}\n  - {run: c_plus_0.5}\n");
+  RunSettings s;
+  PulseLibrary lib = make_pulse_library(p, s);
+  std::vector<CaseResult> r;
+  for (const auto& c : p.cases) r.push_back(run_case(p, c, lib, s));
+  auto dm = [&](int c, int k) { return r[c].delta_measured[k].mean; };
+  for (int c = 0; c < 3; ++c)
+    for (int k = 0; k < 3; ++k) {
+      INFO("case " << c << " S" << k + 1 << ": measured " << dm(c, k) << " ideal "
+                   << r[c].delta_ideal[k]);
+      CHECK(std::abs(dm(c, k) - r[c].delta_ideal[k]) < 0.2 * std::abs(r[c].delta_ideal[k]));
+      // the raw values carry the T1 recovery towards equilibrium (-4 - E_k per T1, in PPS
+      // units): below the calibrated ones
+      CHECK(r[c].delta_raw[k].mean < dm(c, k));
+    }
+  // S1 unaffected by c
+  CHECK(std::abs(dm(1, 0) - dm(0, 0)) < 0.15 * std::abs(dm(0, 0)));
+  CHECK(std::abs(dm(2, 0) - dm(0, 0)) < 0.15 * std::abs(dm(0, 0)));
+  // c = 0: every subsystem releases heat; c = -0.5 reverses S2 and S3, S3 more than S2
+  for (int k = 0; k < 3; ++k) CHECK(dm(0, k) < 0);
+  CHECK(dm(1, 1) > 0);
+  CHECK(dm(1, 2) > dm(1, 1));
+  // c = +0.5 enhances the release of S2 and S3
+  CHECK(dm(2, 1) < dm(0, 1));
+  CHECK(dm(2, 2) < dm(0, 2));
+}
+
+TEST_CASE("experiment: Fig. 4(c)'s order dependence on the virtual measurement") {
+  TempDir t("nmrc_experiment_fig4c_test");
+  const ExperimentProgram p = load_text(
+      t, header(t) +
+             "measure: [100]\n"
+             "imperfections: {relaxation: true, b1_ensemble: false, compiled_gates: false,"
+             " noise: true, readout: true}\n"
+             "acquisition: {snr: 300, repeats: 2}\n"
+             "error_budget: false\n"
+             "cases:\n  - {run: forward, theory: " +
+             ref::source_path("sequences/heat_flow/fig4c.yaml") + "}\n  - {run: reverse, theory: " +
+             ref::source_path("sequences/heat_flow/fig4c.yaml") + "}\n");
+  RunSettings s;
+  PulseLibrary lib = make_pulse_library(p, s);
+  const CaseResult fwd = run_case(p, p.cases[0], lib, s);
+  const CaseResult rev = run_case(p, p.cases[1], lib, s);
+  // forward S1-S2-S3: S2 absorbs, S3 releases; reverse S3-S2-S1: S2 releases, S1 absorbs
+  CHECK(fwd.delta_measured[1].mean > 0);
+  CHECK(fwd.delta_measured[2].mean < 0);
+  CHECK(rev.delta_measured[1].mean < 0);
+  CHECK(rev.delta_measured[0].mean > 0);
+  for (int k = 0; k < 3; ++k) {
+    CHECK(direction(fwd.delta_measured[k].mean) == direction(fwd.delta_ideal[k]));
+    CHECK(direction(rev.delta_measured[k].mean) == direction(rev.delta_ideal[k]));
+  }
+}
