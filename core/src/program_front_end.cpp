@@ -1,9 +1,10 @@
 #include "nmrc/core/program_front_end.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <sstream>
 
 #include "nmrc/core/error.hpp"
 
@@ -14,14 +15,6 @@ namespace {
 constexpr double kDeg = kPi / 180.0;
 const char* const kBuiltinKinds[] = {"hard_pulse",   "rotation", "delay",  "gradient",
                                      "shaped_pulse", "loop",     "acquire"};
-
-std::string number_text(double v, int precision, bool fixed) {
-  std::ostringstream os;
-  if (fixed) os << std::fixed;
-  os.precision(precision);
-  os << v;
-  return os.str();
-}
 
 std::string channel_names(const Molecule& m) {
   std::string s;
@@ -161,8 +154,8 @@ void ProgramFrontEnd::check_long(const YamlField& where, const std::vector<int>&
         who = molecule().nuclei[k].label;
       }
   if (duration_s > t1 && !acknowledged)
-    where.fail("pulse lasts " + number_text(duration_s, 4, false) +
-               " s, longer than T1 = " + number_text(t1, 4, false) + " s of " + who +
+    where.fail("pulse lasts " + fmt::format("{:.4g}", duration_s) +
+               " s, longer than T1 = " + fmt::format("{:.4g}", t1) + " s of " + who +
                "; set acknowledge_long: true if intended");
 }
 
@@ -205,7 +198,7 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
     if (auto rf = f.find("rf_hz")) {
       h.rf_hz = rf->as_positive();
       if (h.rf_hz > mx)
-        rf->fail("exceeds the channel's max_rf_hz (" + number_text(mx, 0, true) + " Hz)");
+        rf->fail("exceeds the channel's max_rf_hz (" + fmt::format("{:.0f}", mx) + " Hz)");
     }
     const bool ack = f.has("acknowledge_long") && f.at("acknowledge_long").as_bool();
     check_long(f, {h.channel}, h.duration_s(), ack);
@@ -260,7 +253,7 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
       const double mx = mf.as_positive();
       if (mx > m.channels[c].max_rf_hz)
         mf.fail("exceeds the channel's max_rf_hz (" +
-                number_text(m.channels[c].max_rf_hz, 0, true) + " Hz)");
+                fmt::format("{:.0f}", m.channels[c].max_rf_hz) + " Hz)");
       const double duration_s = f.at("duration_s").as_positive();
       if (!shape_reader_) bf.fail("shape files cannot be read in this kind of program yet");
       try {

@@ -1,9 +1,10 @@
 #include "nmrc/core/pulse_file.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
@@ -14,12 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string number_text(double v) {
-  std::ostringstream os;
-  os.precision(6);
-  os << v;
-  return os.str();
-}
+std::string fmt_g6(double v) { return fmt::format("{:.6g}", v); }
 
 // The value as it appears in the file, shortened for a message.
 std::string value_text(const json& v) {
@@ -111,7 +107,7 @@ class Reader {
       const double d = number(j["duration_s"], "duration_s");
       if (std::abs(d - p.duration_s()) > 1e-9 * p.duration_s())
         fail("duration_s", j["duration_s"],
-             "differs from steps * dt_s = " + number_text(p.duration_s()) + " s");
+             "differs from steps * dt_s = " + fmt_g6(p.duration_s()) + " s");
     }
     if (j.contains("target")) {
       if (!j["target"].is_object()) fail("target", j["target"], "must be an object");
@@ -192,19 +188,19 @@ ShapedPulseElement PulseData::element(const Molecule& m) const {
     }
     const Channel& mc = m.channels[idx];
     if (c.carrier_hz && std::abs(*c.carrier_hz - mc.carrier_hz) > 1e-9)
-      fail(field + ".carrier_hz = " + number_text(*c.carrier_hz),
-           "differs from the molecule's carrier " + number_text(mc.carrier_hz) +
+      fail(field + ".carrier_hz = " + fmt_g6(*c.carrier_hz),
+           "differs from the molecule's carrier " + fmt_g6(mc.carrier_hz) +
                " Hz: the pulse was made in another rotating frame (compile it for this "
                "molecule's carrier)");
     if (c.max_rf_hz > mc.max_rf_hz * (1 + 1e-9))
-      fail(field + ".max_rf_hz = " + number_text(c.max_rf_hz),
-           "exceeds the channel's max_rf_hz " + number_text(mc.max_rf_hz) + " (molecule file)");
+      fail(field + ".max_rf_hz = " + fmt_g6(c.max_rf_hz),
+           "exceeds the channel's max_rf_hz " + fmt_g6(mc.max_rf_hz) + " (molecule file)");
     const double limit = c.max_rf_hz > 0 ? c.max_rf_hz : mc.max_rf_hz;
     if (c.ux_hz.size() != c.uy_hz.size() || c.ux_hz.size() == 0)
       fail(field, "ux_hz and uy_hz must have the same, non-zero length");
     const double amax = (c.ux_hz.array().square() + c.uy_hz.array().square()).sqrt().maxCoeff();
     if (!(amax <= limit * (1 + 1e-9)))
-      fail(field, "amplitude " + number_text(amax) + " Hz exceeds max_rf_hz " + number_text(limit));
+      fail(field, "amplitude " + fmt_g6(amax) + " Hz exceeds max_rf_hz " + fmt_g6(limit));
     e.channels.push_back(idx);
     e.ux_hz.push_back(c.ux_hz);
     e.uy_hz.push_back(c.uy_hz);

@@ -1,20 +1,16 @@
 #include "nmrc/spectrometer/judge.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 #include "nmrc/core/error.hpp"
 
 namespace nmrc::spectrometer {
 
 namespace {
-
-std::string number_text(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
-}
 
 // F = |Tr(W^dag U)| / norm of the pulse's propagator at RF scale b1 (the one fidelity of the
 // judge and of ensemble_fidelity).
@@ -25,11 +21,7 @@ double member_fidelity(const Molecule& m, const ShapedPulseElement& pulse, const
 }
 
 std::string list_text(const std::vector<double>& v) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
-  os << "]";
-  return os.str();
+  return fmt::format("[{:g}]", fmt::join(v, ", "));
 }
 
 }  // namespace
@@ -46,7 +38,7 @@ void JudgeOptions::validate() const {
   for (double o : offset_hz)
     if (!std::isfinite(o)) bad("offset_hz", list_text(offset_hz), "every entry must be finite");
   if (!(fidelity_target > 0 && fidelity_target <= 1))
-    bad("fidelity_target", number_text(fidelity_target), "must be in (0, 1]");
+    bad("fidelity_target", fmt::format("{:g}", fidelity_target), "must be in (0, 1]");
 }
 
 Judgement judge_pulse(const Molecule& m, const ShapedPulseElement& pulse, const JudgeTarget& target,
