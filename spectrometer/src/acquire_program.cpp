@@ -1,5 +1,7 @@
 #include "nmrc/spectrometer/acquire_program.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -16,12 +18,6 @@ namespace nmrc::spectrometer {
 namespace {
 
 constexpr double kDeg = kPi / 180.0;
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 std::string resolve(const std::string& base_dir, const std::string& p) {
   const std::filesystem::path path(p);
@@ -65,8 +61,9 @@ void check_long(const YamlField& where, const Molecule& m, const std::vector<int
                 double duration_s, bool acknowledged) {
   const auto [t1, who] = shortest_t1(m, channels);
   if (duration_s > t1 && !acknowledged)
-    where.fail("pulse lasts " + fmt("%.4g", duration_s) + " s, longer than T1 = " +
-               fmt("%.4g", t1) + " s of " + who + "; set acknowledge_long: true if intended");
+    where.fail("pulse lasts " + fmt::format("{:.4g}", duration_s) +
+               " s, longer than T1 = " + fmt::format("{:.4g}", t1) + " s of " + who +
+               "; set acknowledge_long: true if intended");
 }
 
 Element parse_element(const YamlField& item, const Molecule& m, const std::string& base_dir) {
@@ -90,7 +87,7 @@ Element parse_element(const YamlField& item, const Molecule& m, const std::strin
       p.rf_hz = rf->as_positive();
       if (p.rf_hz > m.channels[p.channel].max_rf_hz)
         rf->fail("exceeds the channel's max_rf_hz (" +
-                 fmt("%.0f", m.channels[p.channel].max_rf_hz) + " Hz)");
+                 fmt::format("{:.0f}", m.channels[p.channel].max_rf_hz) + " Hz)");
     }
     if (p.angle_rad == 0.0) f.at("angle_deg").fail("must not be 0");
     const bool ack = f.has("acknowledge_long") && f.at("acknowledge_long").as_bool();
@@ -307,11 +304,12 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
       }
       if (first == 0) continue;
       list += (list.empty() ? "" : "; ") + m.nuclei[k].label + " lines " + std::to_string(first) +
-              "-" + std::to_string(last) + " at " + fmt("%.1f", lo) + ".." + fmt("%.1f", hi) +
-              " Hz fold to " + fmt("%.1f", flo) + ".." + fmt("%.1f", fhi) + " Hz";
+              "-" + std::to_string(last) + " at " + fmt::format("{:.1f}", lo) + ".." +
+              fmt::format("{:.1f}", hi) + " Hz fold to " + fmt::format("{:.1f}", flo) + ".." +
+              fmt::format("{:.1f}", fhi) + " Hz";
     }
     sw.fail("too small: " + std::to_string(folds.size()) + " lines fold (" + list +
-            "); use sw_hz > " + fmt("%.0f", 2.0 * fmax + 200.0));
+            "); use sw_hz > " + fmt::format("{:.0f}", 2.0 * fmax + 200.0));
   }
   p.sequence.elements.push_back(a);
   p.sample.validate();
@@ -359,8 +357,9 @@ ShapedPulseElement load_pulse_json(const std::string& path, const Molecule& m) {
     if (!ch.is_object()) bad(field, "must be an object with ux_hz and uy_hz");
     const double carrier = ch.value("carrier_hz", m.channels[c].carrier_hz);
     if (std::abs(carrier - m.channels[c].carrier_hz) > 1e-9)
-      bad(field + ".carrier_hz", fmt("%.6g", carrier) + " differs from the molecule's carrier " +
-                                     fmt("%.6g", m.channels[c].carrier_hz) +
+      bad(field + ".carrier_hz", fmt::format("{:.6g}", carrier) +
+                                     " differs from the molecule's carrier " +
+                                     fmt::format("{:.6g}", m.channels[c].carrier_hz) +
                                      " Hz: compile the pulse for this molecule's frame");
     RVec arr[2];
     const char* keys[2] = {"ux_hz", "uy_hz"};
@@ -382,8 +381,8 @@ ShapedPulseElement load_pulse_json(const std::string& path, const Molecule& m) {
     steps = arr[0].size();
     const double amax = (arr[0].array().square() + arr[1].array().square()).sqrt().maxCoeff();
     if (amax > m.channels[c].max_rf_hz * (1 + 1e-9))
-      bad(field, "amplitude " + fmt("%.1f", amax) + " Hz exceeds max_rf_hz " +
-                     fmt("%.1f", m.channels[c].max_rf_hz));
+      bad(field, "amplitude " + fmt::format("{:.1f}", amax) + " Hz exceeds max_rf_hz " +
+                     fmt::format("{:.1f}", m.channels[c].max_rf_hz));
     p.channels.push_back(c);
     p.ux_hz.push_back(arr[0]);
     p.uy_hz.push_back(arr[1]);
