@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   t["unitary_engine_gate_fidelity"] = std::abs((u_exact.adjoint() * u_ode).trace()) / 16.0;
 
   // Relaxing state from thermal equilibrium: exact (Taylor to rounding per step) and Odeint.
-  const Dynamics relax(m, {.relaxation = true});
+  const Dynamics relax(m, {.offset_error_hz = {}, .relaxation = true});
   const auto segs = segments_of(pulse, 1);
   Mat rho_exact, rho_ode;
   t["relaxing_state_exact_s"] = best_of(3, [&] { rho_exact = exact_state(relax, segs, th.rho); });

@@ -1,6 +1,8 @@
 // nmrc acquire PROGRAM.yaml --out DIR: runs an acquisition program on the virtual spectrometer
 // and writes the FID, the spectrum (CSV, PNG, SVG with assigned lines) and the line table.
 #ifdef NMRC_SPECTROMETER_AVAILABLE
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -23,18 +25,13 @@ namespace {
 
 using namespace nmrc::spectrometer;
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 std::string fid_csv(const Fid& fid) {
   std::ostringstream os;
   os << "t_s,re,im\n";
   for (size_t j = 0; j < fid.points.size(); ++j)
-    os << fmt("%.9e", j * fid.dwell_s()) << "," << fmt("%.9e", fid.points[j].real()) << ","
-       << fmt("%.9e", fid.points[j].imag()) << "\n";
+    os << fmt::format("{:.9e}", j * fid.dwell_s()) << ","
+       << fmt::format("{:.9e}", fid.points[j].real()) << ","
+       << fmt::format("{:.9e}", fid.points[j].imag()) << "\n";
   return os.str();
 }
 
@@ -42,14 +39,15 @@ std::string spectrum_csv(const Spectrum& s) {
   std::ostringstream os;
   os << "offset_hz,shift_ppm,re,im\n";
   for (size_t i = 0; i < s.hz.size(); ++i)
-    os << fmt("%.5f", s.hz[i]) << "," << fmt("%.6f", s.ppm[i]) << ","
-       << fmt("%.9e", s.values[i].real()) << "," << fmt("%.9e", s.values[i].imag()) << "\n";
+    os << fmt::format("{:.5f}", s.hz[i]) << "," << fmt::format("{:.6f}", s.ppm[i]) << ","
+       << fmt::format("{:.9e}", s.values[i].real()) << ","
+       << fmt::format("{:.9e}", s.values[i].imag()) << "\n";
   return os.str();
 }
 
 double ppm_of(const Molecule& m, int channel, double hz) {
   const Channel& ch = m.channels[channel];
-  return ch.frame_ppm + (hz + ch.carrier_hz) / ch.larmor_mhz;
+  return ch.ppm_of_offset(hz + ch.carrier_hz);
 }
 
 std::string lines_csv(const Molecule& m, const LineReadout& fit, const LineReadout& truth,
@@ -60,14 +58,14 @@ std::string lines_csv(const Molecule& m, const LineReadout& fit, const LineReado
   os << ",sx,sy,std_error,sx_true,sy_true,sx_over_epsilon,sy_over_epsilon\n";
   for (size_t i = 0; i < fit.lines.size(); ++i) {
     const auto& l = fit.lines[i];
-    os << m.nuclei[l.spin].label << "," << l.index << "," << fmt("%.4f", l.frequency_hz) << ","
-       << fmt("%.5f", ppm_of(m, fit.channel, l.frequency_hz));
+    os << m.nuclei[l.spin].label << "," << l.index << "," << fmt::format("{:.4f}", l.frequency_hz)
+       << "," << fmt::format("{:.5f}", ppm_of(m, fit.channel, l.frequency_hz));
     for (int j = 0; j < m.size(); ++j)
       os << "," << (j == l.spin ? std::string("x") : std::to_string(l.other_bits[j]));
-    os << "," << fmt("%.9e", l.sx()) << "," << fmt("%.9e", l.sy()) << ","
-       << fmt("%.3e", l.std_error) << "," << fmt("%.9e", truth.lines[i].sx()) << ","
-       << fmt("%.9e", truth.lines[i].sy()) << "," << fmt("%.5f", l.sx() / eps) << ","
-       << fmt("%.5f", l.sy() / eps) << "\n";
+    os << "," << fmt::format("{:.9e}", l.sx()) << "," << fmt::format("{:.9e}", l.sy()) << ","
+       << fmt::format("{:.3e}", l.std_error) << "," << fmt::format("{:.9e}", truth.lines[i].sx())
+       << "," << fmt::format("{:.9e}", truth.lines[i].sy()) << ","
+       << fmt::format("{:.5f}", l.sx() / eps) << "," << fmt::format("{:.5f}", l.sy() / eps) << "\n";
   }
   return os.str();
 }
@@ -167,8 +165,8 @@ Figure spectrum_figure(const Molecule& m, const Spectrum& s, const LineReadout& 
     lo -= pad;
     hi += pad;
     Panel z;
-    z.title =
-        m.nuclei[k].label + " (" + fmt("%.2f", ppm_of(m, fit.channel, 0.5 * (lo + hi))) + " ppm)";
+    z.title = m.nuclei[k].label + " (" +
+              fmt::format("{:.2f}", ppm_of(m, fit.channel, 0.5 * (lo + hi))) + " ppm)";
     z.xlabel = "offset from carrier (Hz)";
     z.ylabel = "intensity";
     z.key = "off";
@@ -273,8 +271,10 @@ void add_acquire_command(CLI::App& app, GlobalOptions& global, Action& run) {
       std::printf("%s: %zu lines assigned on channel %s (%d scans, SW %.0f Hz, TD %zu)\n",
                   p.sequence.name.c_str(), fit.lines.size(), m.channels[r.fid.channel].name.c_str(),
                   r.fid.scans, r.fid.sw_hz, r.fid.points.size());
-      std::printf("thermal polarisation epsilon = %.4e (rho = I/%d + epsilon sum_k sigma_z^k)\n",
-                  th.epsilon, 1 << m.size());
+      std::printf(
+          "thermal epsilon = %.4e = p_%s/%d (rho = I/%d + sum_k (p_k/%d) sigma_z^k, p_k per spin, "
+          "shift included)\n",
+          th.epsilon, m.nuclei[0].label.c_str(), 1 << m.size(), 1 << m.size(), 1 << m.size());
       std::printf("line fit: max |measured - true| = %.3e (%.3e epsilon); fit sigma <= %.3e\n",
                   dmax, dmax / th.epsilon, emax);
       std::printf("  spin  #   freq_hz   sx/eps    sy/eps  true sx/eps\n");

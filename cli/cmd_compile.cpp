@@ -2,6 +2,8 @@
 // nmrc-pulse/1 files, plots, report.json and report.txt, then validates each pulse by an
 // independent re-simulation. nmrc validate PULSE.json... --molecule M: that validation alone.
 #ifdef NMRC_COMPILER_AVAILABLE
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -30,16 +32,10 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 void plot_pulse(const compiler::CompiledPulse& p, const std::string& base) {
   Figure fig;
   std::string title =
-      p.name + " (" + p.molecule + ", " + fmt("%.2f", p.duration_s() * 1e3) + " ms)";
+      p.name + " (" + p.molecule + ", " + fmt::format("{:.2f}", p.duration_s() * 1e3) + " ms)";
   std::string escaped;  // gnuplot's enhanced text reads _ as a subscript
   for (char ch : title) escaped += ch == '_' ? std::string("\\_") : std::string(1, ch);
   fig.title = escaped;
@@ -89,16 +85,17 @@ json validation_json(const compiler::ValidationResult& v) {
 
 std::string validation_line(const compiler::ValidationResult& v) {
   std::ostringstream os;
-  os << v.name << ": nominal " << fmt("%.5f", v.nominal) << ", ensemble min " << fmt("%.5f", v.min)
-     << " over B1";
+  os << v.name << ": nominal " << fmt::format("{:.5f}", v.nominal) << ", ensemble min "
+     << fmt::format("{:.5f}", v.min) << " over B1";
   for (size_t i = 0; i < v.b1_scale.size(); ++i)
-    os << " " << fmt("%.3f", v.b1_scale[i]) << ":" << fmt("%.5f", v.values[i]);
-  os << (v.passed ? "  PASS" : "  BELOW TARGET ") << (v.passed ? "" : fmt("%.4f", v.target));
+    os << " " << fmt::format("{:.3f}", v.b1_scale[i]) << ":" << fmt::format("{:.5f}", v.values[i]);
+  os << (v.passed ? "  PASS" : "  BELOW TARGET ")
+     << (v.passed ? "" : fmt::format("{:.4f}", v.target));
   if (v.relaxation)
-    os << "\n  with relaxation: process fidelity nominal " << fmt("%.5f", v.process_relaxed_nominal)
-       << ", min " << fmt("%.5f", v.process_relaxed_min)
-       << " (gate-fidelity equivalent sqrt: " << fmt("%.5f", std::sqrt(v.process_relaxed_nominal))
-       << ")";
+    os << "\n  with relaxation: process fidelity nominal "
+       << fmt::format("{:.5f}", v.process_relaxed_nominal) << ", min "
+       << fmt::format("{:.5f}", v.process_relaxed_min) << " (gate-fidelity equivalent sqrt: "
+       << fmt::format("{:.5f}", std::sqrt(v.process_relaxed_nominal)) << ")";
   return os.str();
 }
 
@@ -172,9 +169,10 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
         auto cb = [&progress, &label](const compiler::GrapeProgress& g) {
           if (g.evaluations % 5 != 0) return;
           progress.update("compile " + label + ": start " + std::to_string(g.start) + ", eval " +
-                          std::to_string(g.evaluations) + ", F_min " + fmt("%.5f", g.fidelity_min) +
-                          " (best " + fmt("%.5f", g.best_fidelity_min) + "), " +
-                          fmt("%.1f", g.elapsed_s) + " s");
+                          std::to_string(g.evaluations) + ", F_min " +
+                          fmt::format("{:.5f}", g.fidelity_min) + " (best " +
+                          fmt::format("{:.5f}", g.best_fidelity_min) + "), " +
+                          fmt::format("{:.1f}", g.elapsed_s) + " s");
         };
         const compiler::CompileResult r = compiler::compile_target(
             prog.molecule, job->target, job->options, job->name, cache, cb);
@@ -216,18 +214,19 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
         report["gates"].push_back(g);
         txt << job->name << " (" << compiler::gate_type_name(job->target.type) << " on";
         for (const auto& l : job->target.spin_labels) txt << " " << l;
-        txt << "): " << fmt("%.3f", dur * 1e3) << " ms in " << r.pulse.channels[0].ux_hz.size()
-            << " steps";
+        txt << "): " << fmt::format("{:.3f}", dur * 1e3) << " ms in "
+            << r.pulse.channels[0].ux_hz.size() << " steps";
         if (bound > 0)
           txt << " (time-optimal bound on the direct coupling 2 theta/(pi |J|) = "
-              << fmt("%.2f", bound * 1e3) << " ms, ratio " << fmt("%.2f", dur / bound)
+              << fmt::format("{:.2f}", bound * 1e3) << " ms, ratio "
+              << fmt::format("{:.2f}", dur / bound)
               << (dur < bound ? "; faster than that bound: routed through other couplings" : "")
               << ")";
         txt << "\n  GRAPE: " << r.summary.brief_report() << (r.from_cache ? " [from cache]" : "")
             << "\n";
-        txt << "  fidelity nominal " << fmt("%.5f", r.pulse.fidelity_nominal) << ", ensemble min "
-            << fmt("%.5f", r.pulse.ensemble_min) << " (target "
-            << fmt("%.4f", job->options.fidelity_target) << ")\n";
+        txt << "  fidelity nominal " << fmt::format("{:.5f}", r.pulse.fidelity_nominal)
+            << ", ensemble min " << fmt::format("{:.5f}", r.pulse.ensemble_min) << " (target "
+            << fmt::format("{:.4f}", job->options.fidelity_target) << ")\n";
         txt << "  validation (" << v.engine << "): " << validation_line(v) << "\n\n";
         std::printf("%s: %s%s\n", job->name.c_str(), r.summary.brief_report().c_str(),
                     r.from_cache ? " [from cache]" : "");
@@ -245,7 +244,8 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
       }
       report["total_gate_duration_s"] = total_s;
       report["missed"] = missed;
-      txt << "total duration of the compiled gates: " << fmt("%.3f", total_s * 1e3) << " ms\n";
+      txt << "total duration of the compiled gates: " << fmt::format("{:.3f}", total_s * 1e3)
+          << " ms\n";
       write_file_atomic(o->out + "/report.json", report.dump(1) + "\n");
       write_file_atomic(o->out + "/report.txt", txt.str());
       return missed > 0 ? 1 : 0;

@@ -1,4 +1,6 @@
 // nmrc molecule show FILE: the Hamiltonian parameters and the predicted line list.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <sstream>
 #include <string>
@@ -10,12 +12,6 @@
 namespace nmrc::cli {
 
 namespace {
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 std::string pad_left(const std::string& s, size_t w) {
   return s.size() >= w ? s : std::string(w - s.size(), ' ') + s;
@@ -37,29 +33,26 @@ std::string describe(const Molecule& m) {
   const int n = m.size();
   os << "molecule " << m.name;
   if (!m.description.empty()) os << ": " << m.description;
-  os << "\nspectrometer: 1H " << fmt("%.4f", m.proton_mhz)
-     << " MHz, T = " << fmt("%.1f", m.temperature_k) << " K\n";
+  os << "\nspectrometer: 1H " << fmt::format("{:.4f}", m.proton_mhz)
+     << " MHz, T = " << fmt::format("{:.1f}", m.temperature_k) << " K\n";
   for (const auto& c : m.channels)
-    os << "channel " << c.name << ": " << fmt("%.4f", c.larmor_mhz) << " MHz, carrier "
-       << fmt("%.1f", c.carrier_hz) << " Hz ("
-       << fmt("%.3f", c.frame_ppm + c.carrier_hz / c.larmor_mhz) << " ppm), max RF "
-       << fmt("%.0f", c.max_rf_hz) << " Hz\n";
+    os << "channel " << c.name << ": " << fmt::format("{:.4f}", c.larmor_mhz) << " MHz, carrier "
+       << fmt::format("{:.1f}", c.carrier_hz) << " Hz ("
+       << fmt::format("{:.3f}", c.ppm_of_offset(c.carrier_hz)) << " ppm), max RF "
+       << fmt::format("{:.0f}", c.max_rf_hz) << " Hz\n";
   os << "\nspins (" << n << "):\n";
   os << "  label  isotope  role   offset_hz  shift_ppm    T1_s   T2_s  T2*_s\n";
-  for (const auto& nu : m.nuclei) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "  %-6s %-8s %-5s %10.1f %10.3f %7.2f %6.2f %6.2f\n",
-                  nu.label.c_str(), nu.isotope.c_str(), role_of(m, nu.label).c_str(), nu.offset_hz,
-                  nu.shift_ppm, nu.t1_s, nu.t2_s, nu.t2star_s);
-    os << buf;
-  }
+  for (const auto& nu : m.nuclei)
+    os << fmt::format("  {:<6} {:<8} {:<5} {:>10.1f} {:>10.3f} {:>7.2f} {:>6.2f} {:>6.2f}\n",
+                      nu.label, nu.isotope, role_of(m, nu.label), nu.offset_hz, nu.shift_ppm,
+                      nu.t1_s, nu.t2_s, nu.t2star_s);
   os << "\nJ couplings (Hz):\n        ";
   for (const auto& nu : m.nuclei) os << pad_left(nu.label, 8);
   os << "\n";
   for (int a = 0; a < n; ++a) {
     os << "  " << pad_right(m.nuclei[a].label, 6);
     for (int b = 0; b < n; ++b)
-      os << (a == b ? std::string("       -") : fmt("%8.1f", m.j_hz(a, b)));
+      os << (a == b ? std::string("       -") : fmt::format("{:>8.1f}", m.j_hz(a, b)));
     os << "\n";
   }
   os << "\nrotating-frame Hamiltonian (weak coupling), in Hz:\n"
@@ -73,14 +66,12 @@ std::string describe(const Molecule& m) {
     if (l.spin != last_spin) count = 0;
     last_spin = l.spin;
     const Channel& ch = m.channel_of(l.spin);
-    const double ppm = ch.frame_ppm + (l.frequency_hz + ch.carrier_hz) / ch.larmor_mhz;
+    const double ppm = ch.ppm_of_offset(l.frequency_hz + ch.carrier_hz);
     std::string others;
     for (int j = 0; j < n; ++j)
       if (j != l.spin) others += m.nuclei[j].label + "=" + std::to_string(l.other_bits[j]) + " ";
-    char buf[200];
-    std::snprintf(buf, sizeof buf, "  %-5s %2d %10.2f %11.4f   %s\n",
-                  m.nuclei[l.spin].label.c_str(), ++count, l.frequency_hz, ppm, others.c_str());
-    os << buf;
+    os << fmt::format("  {:<5} {:>2} {:>10.2f} {:>11.4f}   {}\n", m.nuclei[l.spin].label, ++count,
+                      l.frequency_hz, ppm, others);
   }
   if (!m.sources.empty()) {
     os << "\nsources:\n";
@@ -103,8 +94,8 @@ std::string lines_csv(const Molecule& m) {
     if (l.spin != last) count = 0;
     last = l.spin;
     const Channel& ch = m.channel_of(l.spin);
-    os << m.nuclei[l.spin].label << "," << ++count << "," << fmt("%.4f", l.frequency_hz) << ","
-       << fmt("%.5f", ch.frame_ppm + (l.frequency_hz + ch.carrier_hz) / ch.larmor_mhz);
+    os << m.nuclei[l.spin].label << "," << ++count << "," << fmt::format("{:.4f}", l.frequency_hz)
+       << "," << fmt::format("{:.5f}", ch.ppm_of_offset(l.frequency_hz + ch.carrier_hz));
     for (int j = 0; j < m.size(); ++j)
       os << "," << (j == l.spin ? std::string("x") : std::to_string(l.other_bits[j]));
     os << "\n";

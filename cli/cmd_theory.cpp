@@ -2,6 +2,8 @@
 // equation, convergence study, coherence sweeps), written as CSV, JSON and PNG/SVG figures.
 // Output layout and columns: docs/theory-format.md.
 #ifdef NMRC_THERMO_AVAILABLE
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -12,9 +14,7 @@
 
 #include "commands.hpp"
 #include "nmrc/core/io.hpp"
-#include "nmrc/thermo/collision.hpp"
-#include "nmrc/thermo/master_equation.hpp"
-#include "nmrc/thermo/program.hpp"
+#include "nmrc/thermo/analysis.hpp"
 #include "plot.hpp"
 #include "terminal.hpp"
 
@@ -32,9 +32,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 std::string num(double v) {
   if (!std::isfinite(v)) return "";
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.10g", v);
-  return buf;
+  return fmt::format("{:.10g}", v);
 }
 
 // A JSON number, or "undefined" for an AT that does not exist (never a bare NaN).
@@ -120,71 +118,39 @@ json parameters_json(const RunSpec& r) {
   return j;
 }
 
-// "release" / "absorb" / "none" for a heat into S_k.
-std::string direction_word(double heat_in) {
-  if (std::abs(heat_in) < 1e-14) return "none";
-  return heat_in > 0 ? "absorb" : "release";
-}
-
-json predictors_json(const RunSpec& r, const Trajectory& t) {
+json predictors_json(const RunSpec& r, const thermo::PredictorChecks& pc) {
   const auto& p = r.params;
-  const int n = p.n();
   json j;
-  // Eqs. (51)-(52) on the initial state: one-way coherence against the threshold.
-  const StepRecord& s0 = t.steps.front();
-  std::vector<double> first_heat(n, 0.0);
-  for (const StepRecord& s : t.steps)
-    if (s.collision == 1)
-      for (int k = 0; k < n; ++k) first_heat[k] = s.energy[k] - s0.energy[k];
-  int agree = 0, total = 0;
-  for (int k = 0; k < n; ++k) {
-    const double tk = p.temperatures[k], tr = p.bath_temperature;
-    const double c = s0.at.one_way[k];
-    const bool predicted = thermo::reversal_predicted(c, tk, tr);
-    const std::string natural = tk > tr ? "release" : (tk < tr ? "absorb" : "none");
-    const std::string actual = direction_word(first_heat[k]);
-    json e = {{"one_way_coherence", c},
-              {"threshold", thermo::reversal_threshold(tk, tr)},
-              {"natural_direction", natural},
-              {"reversal_predicted", predicted},
-              {"first_collision_heat_in", first_heat[k]},
-              {"first_collision_direction", actual}};
-    if (natural != "none" && actual != "none") {
-      const bool reversed = actual != natural;
-      e["reversed_in_simulation"] = reversed;
-      e["agrees"] = reversed == predicted;
-      agree += reversed == predicted;
-      ++total;
+  for (int k = 0; k < p.n(); ++k) {
+    const auto& c = pc.subsystems[k];
+    json e = {{"one_way_coherence", c.one_way_coherence},
+              {"threshold", c.threshold},
+              {"natural_direction", thermo::direction_name(c.natural)},
+              {"reversal_predicted", c.reversal_predicted},
+              {"first_collision_heat_in", c.first_collision_heat_in},
+              {"first_collision_direction", thermo::direction_name(c.first_collision)}};
+    if (c.compared) {
+      e["reversed_in_simulation"] = c.reversed;
+      e["agrees"] = c.agrees;
     }
     j["eq51_52"][p.names[k]] = e;
   }
-  j["eq51_52_agreement"] = std::to_string(agree) + "/" + std::to_string(total);
-  // Eqs. (72)-(75) for two subsystems in a cascade with one coherence c_12.
-  if (n == 2 && p.interaction == Interaction::kCascade) {
-    const int a = p.order[0], b = p.order[1];
-    cplx c12 = 0.0;
-    for (const auto& c : p.coherences)
-      c12 += (c.p == a && c.q == b) ? c.c : (c.p == b && c.q == a ? std::conj(c.c) : 0.0);
-    const double exact = thermo::first_collision_heat_s2(p.temperatures[a], p.temperatures[b],
-                                                         p.bath_temperature, c12, p.g * p.tau);
-    const double w = std::sqrt(thermo::populations(p.temperatures[a]).first *
-                               thermo::populations(p.temperatures[a]).second *
-                               thermo::populations(p.temperatures[b]).first *
-                               thermo::populations(p.temperatures[b]).second);
-    const double lhs = 2.0 * c12.real() * w;  // 2 lambda cos(alpha), lambda the matrix element
-    const double th = thermo::reversal_threshold(p.temperatures[b], p.bath_temperature);
-    j["eq72_75"] = {{"second_subsystem", p.names[b]},
-                    {"first_collision_heat_to_bath_eq72", exact},
-                    {"first_collision_heat_to_bath_simulated", -first_heat[b]},
-                    {"two_lambda_cos_alpha", lhs},
-                    {"threshold", th},
-                    {"reversal_predicted_eq74_75",
-                     thermo::reversal_predicted(lhs, p.temperatures[b], p.bath_temperature)}};
+  j["eq51_52_agreement"] = std::to_string(pc.agree) + "/" + std::to_string(pc.compared);
+  if (pc.two_subsystems) {
+    const auto& t = *pc.two_subsystems;
+    j["eq72_75"] = {{"second_subsystem", p.names[t.second_subsystem]},
+                    {"first_collision_heat_to_bath_eq72", t.heat_to_bath_eq72},
+                    {"first_collision_heat_to_bath_simulated", t.heat_to_bath_simulated},
+                    {"two_lambda_cos_alpha", t.two_lambda_cos_alpha},
+                    {"threshold", t.threshold},
+                    {"reversal_predicted_eq74_75", t.reversal_predicted}};
   }
   return j;
 }
 
-json run_summary(const RunSpec& r, const Trajectory& t) {
+json run_summary(const thermo::RunResult& res) {
+  const RunSpec& r = *res.spec;
+  const Trajectory& t = *res.trajectory;
   const auto& p = r.params;
   const int n = p.n();
   const StepRecord& a = t.steps.front();
@@ -194,8 +160,7 @@ json run_summary(const RunSpec& r, const Trajectory& t) {
   j["name"] = r.name;
   j["title"] = r.title;
   j["parameters"] = parameters_json(r);
-  j["initial_state_min_eigenvalue"] =
-      thermo::min_eigenvalue(thermo::initial_state(p.temperatures, p.coherences), n);
+  j["initial_state_min_eigenvalue"] = res.initial_min_eigenvalue;
   for (int k = 0; k < n; ++k) {
     j["delta_energy"][p.names[k]] = z.energy[k] - a.energy[k];
     j["heat_to_bath_per_subsystem"][p.names[k]] = z.heat_released[k];
@@ -222,10 +187,8 @@ json run_summary(const RunSpec& r, const Trajectory& t) {
       "of gamma+ (P0 + C_k) - gamma- (P1 + C_k))";
   dir["checked"] = t.directions.size();
   dir["violations"] = t.direction_violations;
-  int undefined = 0;
   json viol = json::array();
   for (const auto& d : t.directions) {
-    undefined += !d.at_defined;
     if (d.violated() && viol.size() < 100)
       viol.push_back({{"collision", d.collision},
                       {"subsystem", p.names[d.subsystem]},
@@ -234,14 +197,11 @@ json run_summary(const RunSpec& r, const Trajectory& t) {
                       {"actual", d.actual}});
   }
   dir["violating_steps"] = viol;
-  dir["checks_with_at_undefined"] = undefined;
+  dir["checks_with_at_undefined"] = res.directions_with_at_undefined;
   j["direction_check"] = dir;
   j["at_undefined_cells"] = t.at_undefined;
   if (p.information) {
-    double min_slack = INFINITY;
-    for (const auto& s : t.steps)
-      if (std::isfinite(s.resource_lhs))
-        min_slack = std::min(min_slack, s.resource_lhs - s.resource_rhs);
+    const double min_slack = res.eq36_min_slack;
     j["resource_checks"] = {
         {"eq36_rule", "beta_R dE_R + Tr[K d rho_S] >= dI(S:R) + dC(rho_S) since collision start"},
         {"eq36_violations", t.resource_violations},
@@ -250,7 +210,7 @@ json run_summary(const RunSpec& r, const Trajectory& t) {
         {"s26_violations", t.free_energy_violations},
         {"mutual_information_order_violations", t.mi_order_violations}};
   }
-  j["predictors"] = predictors_json(r, t);
+  j["predictors"] = predictors_json(r, res.predictors);
   return j;
 }
 
@@ -386,47 +346,28 @@ Figure run_figure(const RunSpec& r, const Trajectory& t) {
 }
 
 // Master-equation comparison at the collision ends (t = N tau).
-json master_equation_output(const RunSpec& r, const Trajectory& t, std::string& csv) {
+json master_equation_output(const RunSpec& r, const thermo::MasterEquationComparison& c,
+                            std::string& csv) {
   const auto& p = r.params;
   const int n = p.n();
-  const int per = p.interaction == Interaction::kCascade ? n : 1;
-  std::vector<double> times;
-  for (int m = 0; m <= p.collisions; ++m) times.push_back(m * p.tau);
-  const thermo::MasterEquation me(p);
-  const auto states = me.integrate(thermo::initial_state(p.temperatures, p.coherences), times);
-  const auto w = thermo::coherence_weights(p);
   std::ostringstream os;
   os << "collision,t";
   for (const auto& nm : p.names) os << ",E_" << nm << "_ME,E_" << nm << "_CM";
   for (const auto& nm : p.names) os << ",Qdot_" << nm << "_ME,AT_" << nm << "_ME";
   os << "\n";
-  double maxdiff = 0.0;
-  int direction_ok = 0, direction_checked = 0;
-  for (int m = 0; m <= p.collisions; ++m) {
-    const StepRecord& s = t.steps[static_cast<size_t>(m) * per];
-    os << m << "," << num(times[m]);
-    for (int k = 0; k < n; ++k) {
-      const double e = thermo::subsystem_energy(states[m], k, n);
-      maxdiff = std::max(maxdiff, std::abs(e - s.energy[k]));
-      os << "," << num(e) << "," << num(s.energy[k]);
-    }
-    const auto at = thermo::apparent_temperatures(states[m], w);
-    for (int k = 0; k < n; ++k) {
-      const double q = me.heat_current(states[m], k);
-      os << "," << num(q) << "," << (at.subsystem[k].value ? num(*at.subsystem[k].value) : "");
-      if (std::abs(q) > 1e-12) {
-        ++direction_checked;
-        direction_ok += at.subsystem[k].current_sign(p.bath_temperature) == (q > 0 ? 1 : -1);
-      }
-    }
+  for (const auto& pt : c.points) {
+    os << pt.collision << "," << num(pt.t);
+    for (int k = 0; k < n; ++k) os << "," << num(pt.energy_me[k]) << "," << num(pt.energy_cm[k]);
+    for (int k = 0; k < n; ++k)
+      os << "," << num(pt.heat_current_me[k]) << "," << (pt.at_me[k] ? num(*pt.at_me[k]) : "");
     os << "\n";
   }
   csv = os.str();
   return {{"integrator", "Boost.Odeint runge_kutta_dopri5, dense output, abs = rel tol 1e-10"},
           {"time_mapping", "t = collision number x tau; gamma+- = g^2 tau P_R^(1,0)"},
-          {"max_energy_difference_vs_collision_model", maxdiff},
-          {"direction_checks", direction_checked},
-          {"direction_agreements", direction_ok}};
+          {"max_energy_difference_vs_collision_model", c.max_energy_difference},
+          {"direction_checks", c.direction_checks},
+          {"direction_agreements", c.direction_agreements}};
 }
 
 std::string convergence_md(const RunSpec& r, const std::vector<thermo::ConvergenceRow>& rows) {
@@ -439,13 +380,10 @@ std::string convergence_md(const RunSpec& r, const std::vector<thermo::Convergen
         "model) - E_k(master equation)|; master equation by Boost.Odeint dopri5, tol 1e-11.\n\n"
      << "| tau | g | theta = g tau | collisions | max energy error | final max abs(rho) error | "
         "observed order |\n|---|---|---|---|---|---|---|\n";
-  for (const auto& row : rows) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "| %.6g | %.6g | %.4g | %d | %.3e | %.3e | %s |\n", row.tau,
-                  row.g, row.theta, row.collisions, row.max_energy_error, row.final_state_error,
-                  row.observed_order == 0 ? "-" : num(row.observed_order).substr(0, 5).c_str());
-    os << buf;
-  }
+  for (const auto& row : rows)
+    os << fmt::format("| {:.6g} | {:.6g} | {:.4g} | {} | {:.3e} | {:.3e} | {} |\n", row.tau, row.g,
+                      row.theta, row.collisions, row.max_energy_error, row.final_state_error,
+                      row.observed_order == 0 ? "-" : num(row.observed_order).substr(0, 5));
   return os.str();
 }
 
@@ -455,22 +393,10 @@ struct SweepResult {
   Figure figure;
 };
 
-SweepResult run_sweep(const RunSpec& r, Progress& progress) {
+SweepResult sweep_output(const RunSpec& r, const std::vector<thermo::SweepPoint>& pts) {
   const auto& sw = *r.sweep;
   const auto& base = r.params;
   const int n = base.n();
-  std::vector<thermo::ModelParams> items;
-  for (double v : sw.values) {
-    thermo::ModelParams p = base;
-    p.coherences.clear();
-    for (const auto& c : base.coherences)
-      if (std::minmax(c.p, c.q) != std::minmax(sw.p, sw.q)) p.coherences.push_back(c);
-    p.coherences.push_back({sw.p, sw.q, v});
-    items.push_back(p);
-  }
-  const auto trajs = thermo::run_batch(items, 0, [&](int done, int total) {
-    progress.update(r.name + ": sweep point " + std::to_string(done) + "/" + std::to_string(total));
-  });
   const std::string pname = "c_" + base.names[sw.p] + "_" + base.names[sw.q];
   const std::string plabel = "c(" + base.names[sw.p] + "," + base.names[sw.q] + ")";
   std::ostringstream os;
@@ -495,44 +421,32 @@ SweepResult run_sweep(const RunSpec& r, Progress& progress) {
   Series dc{"dC(rho_S) [nats]", {}, {}}, dl{"d(l1 coherence), sum of |off-diagonals|", {}, {}},
       dfc{"d(T_R C) coherence free energy [delta]", {}, {}};
   json points = json::array();
-  for (size_t i = 0; i < sw.values.size(); ++i) {
-    const Trajectory& t = trajs[i];
-    const StepRecord &a = t.steps.front(), &z = t.steps.back();
-    auto l1 = [&](const Mat& m) {
-      double s = 0;
-      for (Eigen::Index c = 0; c < m.cols(); ++c)
-        for (Eigen::Index rr = 0; rr < m.rows(); ++rr)
-          if (rr != c) s += std::abs(m(rr, c));
-      return s;
-    };
-    const double l1a = l1(thermo::initial_state(items[i].temperatures, items[i].coherences));
-    const double l1z = l1(t.final_state);
-    const double v = sw.values[i];
+  for (const auto& pt : pts) {
+    const double v = pt.c;
     os << num(v);
-    json pt = {{pname, v}};
+    json pj = {{pname, v}};
     for (int k = 0; k < n; ++k) {
-      os << "," << num(z.energy[k] - a.energy[k]);
+      os << "," << num(pt.delta_energy[k]);
       es[k].x.push_back(v);
-      es[k].y.push_back(z.energy[k] - a.energy[k]);
-      pt["delta_energy"][base.names[k]] = z.energy[k] - a.energy[k];
+      es[k].y.push_back(pt.delta_energy[k]);
+      pj["delta_energy"][base.names[k]] = pt.delta_energy[k];
     }
     es[n].x.push_back(v);
-    es[n].y.push_back(z.system_energy - a.system_energy);
-    const double dC = z.coherence - a.coherence;
-    os << "," << num(z.system_energy - a.system_energy) << "," << num(z.heat_to_bath) << ","
-       << num(dC) << "," << num(l1z - l1a) << "," << num(z.free_energy - a.free_energy) << ","
-       << num(base.bath_temperature * dC) << "\n";
+    es[n].y.push_back(pt.delta_system_energy);
+    os << "," << num(pt.delta_system_energy) << "," << num(pt.heat_to_bath) << ","
+       << num(pt.delta_coherence_rel_entropy) << "," << num(pt.delta_l1_coherence) << ","
+       << num(pt.delta_free_energy) << "," << num(pt.delta_coherence_free_energy) << "\n";
     dc.x.push_back(v);
-    dc.y.push_back(dC);
+    dc.y.push_back(pt.delta_coherence_rel_entropy);
     dl.x.push_back(v);
-    dl.y.push_back(l1z - l1a);
+    dl.y.push_back(pt.delta_l1_coherence);
     dfc.x.push_back(v);
-    dfc.y.push_back(base.bath_temperature * dC);
-    pt["heat_to_bath"] = z.heat_to_bath;
-    pt["delta_free_energy"] = z.free_energy - a.free_energy;
-    pt["delta_coherence_rel_entropy"] = dC;
-    pt["direction_violations"] = t.direction_violations;
-    points.push_back(pt);
+    dfc.y.push_back(pt.delta_coherence_free_energy);
+    pj["heat_to_bath"] = pt.heat_to_bath;
+    pj["delta_free_energy"] = pt.delta_free_energy;
+    pj["delta_coherence_rel_entropy"] = pt.delta_coherence_rel_entropy;
+    pj["direction_violations"] = pt.direction_violations;
+    points.push_back(pj);
   }
   for (int k = 0; k <= n; ++k) {
     es[k].color = k < n ? color(k) : 7;
@@ -588,46 +502,43 @@ int run_theory(const std::string& file, const std::string& out_dir, bool quiet, 
   thermo::TheoryProgram prog = thermo::load_theory_program(file);  // validates everything
   for (auto& r : prog.runs) r.params.threads = threads;
   Progress progress(quiet);
+  const auto results = thermo::run_theory_program(
+      prog, [&](const std::string& run, const std::string& stage, int done, int total) {
+        if (total == 0)
+          progress.update(run + ": " + stage);
+        else if (stage != "collision" || done % 10 == 0 || done == total)
+          progress.update(run + ": " + stage + " " + std::to_string(done) + "/" +
+                          std::to_string(total));
+      });
   make_directories(out_dir);
   json program;
   program["format"] = "nmrc-theory/1";
   program["program"] = prog.name;
   program["source"] = prog.source;
   program["runs"] = json::array();
-  std::vector<Trajectory> kept;
-  kept.reserve(prog.runs.size());
   std::vector<const RunSpec*> grid_runs;
   std::vector<const Trajectory*> grid_trajs;
-  for (const auto& r : prog.runs) {
+  for (const auto& res : results) {
+    const RunSpec& r = *res.spec;
     const std::string dir = out_dir + "/" + r.name;
     make_directories(dir);
     if (r.sweep) {
-      SweepResult s = run_sweep(r, progress);
+      SweepResult s = sweep_output(r, res.sweep);
       write_file_atomic(dir + "/sweep.csv", s.csv);
       write_file_atomic(dir + "/summary.json", s.summary.dump(2) + "\n");
       write_figure(s.figure, dir + "/sweep");
       program["runs"].push_back({{"name", r.name}, {"kind", "sweep"}, {"dir", r.name}});
       continue;
     }
-    kept.push_back(thermo::run_collision_model(r.params, [&](int done, int total) {
-      if (done % 10 == 0 || done == total)
-        progress.update(r.name + ": collision " + std::to_string(done) + "/" +
-                        std::to_string(total));
-    }));
-    const Trajectory& t = kept.back();
-    json summary = run_summary(r, t);
-    if (r.master_equation) {
-      progress.update(r.name + ": master equation");
+    const Trajectory& t = *res.trajectory;
+    json summary = run_summary(res);
+    if (res.master_equation) {
       std::string csv;
-      summary["master_equation"] = master_equation_output(r, t, csv);
+      summary["master_equation"] = master_equation_output(r, *res.master_equation, csv);
       write_file_atomic(dir + "/master_equation.csv", csv);
     }
-    if (r.convergence_halvings > 0) {
-      const auto rows =
-          thermo::convergence_study(r.params, r.convergence_halvings, [&](int done, int total) {
-            progress.update(r.name + ": convergence " + std::to_string(done) + "/" +
-                            std::to_string(total));
-          });
+    if (!res.convergence.empty()) {
+      const auto& rows = res.convergence;
       json cj = json::array();
       std::ostringstream csv;
       csv << "tau,g,theta,collisions,max_energy_error,final_state_error,observed_order\n";

@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "matrix_plot.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/spectrometer/preparation.hpp"
@@ -25,9 +26,9 @@ using nlohmann::json;
 namespace sp = nmrc::spectrometer;
 
 // The density-matrix file of nmrc prepare (nmrc-density/1), with a note on the estimate.
-nlohmann::ordered_json matrix_json(const Mat& m, const std::vector<std::string>& spins,
-                                   const std::string& estimate = "") {
-  auto j = nlohmann::ordered_json::parse(sp::density_json(m, spins));
+nlohmann::ordered_json density_with_note(const Mat& m, const std::vector<std::string>& spins,
+                                         const std::string& estimate = "") {
+  auto j = nlohmann::ordered_json::parse(density_json(m, spins));
   if (!estimate.empty()) j["estimate"] = estimate;
   return j;
 }
@@ -73,15 +74,15 @@ int run(const std::string& program, const std::string& out, bool quiet) {
   std::vector<std::string> spins;
   for (const auto& nu : p.molecule.nuclei) spins.push_back(nu.label);
 
-  write_file_atomic(out + "/rho_true.json", matrix_json(p.true_state, spins).dump(1) + "\n");
+  write_file_atomic(out + "/rho_true.json", density_with_note(p.true_state, spins).dump(1) + "\n");
   write_file_atomic(out + "/rho_reconstructed.json",
-                    matrix_json(r.reconstruction.physical, spins,
-                                "nearest density matrix to the least-squares estimate")
+                    density_with_note(r.reconstruction.physical, spins,
+                                      "nearest density matrix to the least-squares estimate")
                             .dump(1) +
                         "\n");
   write_file_atomic(out + "/rho_linear.json",
-                    matrix_json(r.reconstruction.linear, spins,
-                                "least-squares (linear inversion), may be non-positive")
+                    density_with_note(r.reconstruction.linear, spins,
+                                      "least-squares (linear inversion), may be non-positive")
                             .dump(1) +
                         "\n");
   // System state: trace out the bath particle (role R) when the molecule names one.
@@ -95,8 +96,8 @@ int run(const std::string& program, const std::string& out, bool quiet) {
         sys.push_back(spins[k]);
       }
     const auto js =
-        matrix_json(partial_trace(r.reconstruction.physical, keep, n), sys,
-                    "reconstructed state with the bath spin " + spins[bath] + " traced out");
+        density_with_note(partial_trace(r.reconstruction.physical, keep, n), sys,
+                          "reconstructed state with the bath spin " + spins[bath] + " traced out");
     write_file_atomic(out + "/rho_system.json", js.dump(1) + "\n");
   }
 

@@ -5,6 +5,7 @@
 #include "nmrc/compiler/grape.hpp"
 
 #include <LBFGSB.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
@@ -29,12 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
 }
 
 }  // namespace
@@ -81,7 +76,7 @@ void GrapeProblem::validate() const {
 
 void GrapeOptions::validate() const {
   auto bad = [](const std::string& field, double v, const std::string& rule) {
-    throw InputError("grape options: " + field + " = " + fmt("%g", v) + ": " + rule);
+    throw InputError("grape options: " + field + " = " + fmt::format("{:g}", v) + ": " + rule);
   };
   if (!(fidelity_target > 0 && fidelity_target <= 1))
     bad("fidelity_target", fidelity_target, "must be in (0, 1]");
@@ -504,11 +499,11 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   sm.wall_s = seconds_since(t0);
   std::ostringstream msg;
   if (sm.reached_target)
-    msg << "reached F_min = " << fmt("%.5f", sm.fidelity_min)
-        << " >= " << fmt("%.4f", o.fidelity_target) << " (start " << best << ")";
+    msg << "reached F_min = " << fmt::format("{:.5f}", sm.fidelity_min)
+        << " >= " << fmt::format("{:.4f}", o.fidelity_target) << " (start " << best << ")";
   else
-    msg << "best F_min = " << fmt("%.5f", sm.fidelity_min) << " < target "
-        << fmt("%.4f", o.fidelity_target)
+    msg << "best F_min = " << fmt::format("{:.5f}", sm.fidelity_min) << " < target "
+        << fmt::format("{:.4f}", o.fidelity_target)
         << "; try a longer duration, more RF (max_rf_hz), or more starts";
   sm.message = msg.str();
   return out;
@@ -517,7 +512,7 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
 std::string Summary::brief_report() const {
   std::ostringstream os;
   os << termination_name(termination) << ": " << message << ", " << evaluations << " evaluations, "
-     << fmt("%.1f", wall_s) << " s";
+     << fmt::format("{:.1f}", wall_s) << " s";
   return os.str();
 }
 
@@ -525,13 +520,14 @@ std::string Summary::full_report() const {
   std::ostringstream os;
   os << brief_report() << "\n";
   os << "  fidelity per ensemble member (|Tr(W^dag U)|/norm):";
-  for (double f : fidelity) os << " " << fmt("%.5f", f);
-  os << "\n  min " << fmt("%.5f", fidelity_min) << ", weighted mean " << fmt("%.5f", fidelity_mean)
-     << "\n";
+  for (double f : fidelity) os << " " << fmt::format("{:.5f}", f);
+  os << "\n  min " << fmt::format("{:.5f}", fidelity_min) << ", weighted mean "
+     << fmt::format("{:.5f}", fidelity_mean) << "\n";
   for (const auto& s : starts)
     os << "  start " << s.start << " (" << s.initial << "): " << termination_name(s.termination)
-       << ", F_min " << fmt("%.5f", s.fidelity_min) << ", " << s.iterations << " iterations, "
-       << s.evaluations << " evaluations, " << fmt("%.1f", s.wall_s) << " s\n";
+       << ", F_min " << fmt::format("{:.5f}", s.fidelity_min) << ", " << s.iterations
+       << " iterations, " << s.evaluations << " evaluations, " << fmt::format("{:.1f}", s.wall_s)
+       << " s\n";
   return os.str();
 }
 

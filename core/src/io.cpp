@@ -44,4 +44,10 @@ void make_directories(const std::string& path) {
     throw InputError(path + ": cannot create output directory (" + ec.message() + ")");
 }
 
+std::string resolve_path(const std::string& program_file, const std::string& path) {
+  const std::filesystem::path p(path);
+  if (p.is_absolute() || program_file.empty()) return path;
+  return (std::filesystem::path(program_file).parent_path() / p).lexically_normal().string();
+}
+
 }  // namespace nmrc

@@ -210,9 +210,9 @@ Molecule parse(const YamlField& root) {
     if (ppm) nu.shift_ppm = ppm->as_double();
     if (off) {
       nu.offset_hz = off->as_double();
-      if (!ppm) nu.shift_ppm = ch.frame_ppm + nu.offset_hz / ch.larmor_mhz;
+      if (!ppm) nu.shift_ppm = ch.ppm_of_offset(nu.offset_hz);
     } else {
-      nu.offset_hz = (nu.shift_ppm - ch.frame_ppm) * ch.larmor_mhz;
+      nu.offset_hz = ch.offset_of_ppm(nu.shift_ppm);
     }
     const YamlField t1 = nf.at("t1_s"), t2 = nf.at("t2_s"), t2s = nf.at("t2star_s");
     nu.t1_s = t1.as_positive();

@@ -1,5 +1,7 @@
 #include "nmrc/spectrometer/acquire_program.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,12 +17,6 @@ namespace nmrc::spectrometer {
 namespace {
 
 constexpr double kDeg = kPi / 180.0;
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
   ProgramFrontEnd fe(root, base_dir, "nmrc-acquire/1", {"sample", "acquisition"});
@@ -170,11 +166,12 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
       }
       if (first == 0) continue;
       list += (list.empty() ? "" : "; ") + m.nuclei[k].label + " lines " + std::to_string(first) +
-              "-" + std::to_string(last) + " at " + fmt("%.1f", lo) + ".." + fmt("%.1f", hi) +
-              " Hz fold to " + fmt("%.1f", flo) + ".." + fmt("%.1f", fhi) + " Hz";
+              "-" + std::to_string(last) + " at " + fmt::format("{:.1f}", lo) + ".." +
+              fmt::format("{:.1f}", hi) + " Hz fold to " + fmt::format("{:.1f}", flo) + ".." +
+              fmt::format("{:.1f}", fhi) + " Hz";
     }
     sw.fail("too small: " + std::to_string(folds.size()) + " lines fold (" + list +
-            "); use sw_hz > " + fmt("%.0f", 2.0 * fmax + 200.0));
+            "); use sw_hz > " + fmt::format("{:.0f}", 2.0 * fmax + 200.0));
   }
   p.sequence.elements.push_back(a);
   p.sample.validate();

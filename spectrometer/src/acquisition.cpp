@@ -193,7 +193,7 @@ Spectrum process(const Molecule& m, const Fid& fid, const ProcessingOptions& o) 
     const double f = signed_bin * fid.sw_hz / n;
     const double phase = o.phase0_rad + o.phase1_rad * f / fid.sw_hz;
     s.hz[i] = f;
-    s.ppm[i] = ch.frame_ppm + (f + ch.carrier_hz) / ch.larmor_mhz;
+    s.ppm[i] = ch.ppm_of_offset(f + ch.carrier_hz);
     s.values[i] = cplx(buf[bin][0], buf[bin][1]) * std::polar(1.0, phase);
   }
   fftw_free(buf);
@@ -212,10 +212,8 @@ std::vector<std::string> folded_lines(const Molecule& m, int channel, double sw_
     const double f = l.frequency_hz;
     if (f >= -0.5 * sw_hz && f < 0.5 * sw_hz) continue;
     const double folded = f - sw_hz * std::floor((f + 0.5 * sw_hz) / sw_hz);
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%s #%d at %.1f Hz folds to %.1f Hz",
-                  m.nuclei[l.spin].label.c_str(), count, f, folded);
-    out.push_back(buf);
+    out.push_back(fmt::format("{} #{} at {:.1f} Hz folds to {:.1f} Hz", m.nuclei[l.spin].label,
+                              count, f, folded));
   }
   return out;
 }

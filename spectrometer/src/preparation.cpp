@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <tuple>
 
@@ -29,20 +28,6 @@ int spins_of_dim(Eigen::Index d) {
   int n = 0;
   while ((Eigen::Index{1} << n) < d) ++n;
   return (Eigen::Index{1} << n) == d ? n : -1;
-}
-
-// <b|sigma_axis|a> for one spin.
-cplx pauli_element(char axis, int b, int a) {
-  switch (axis) {
-    case 'I':
-      return b == a ? 1.0 : 0.0;
-    case 'X':
-      return b != a ? 1.0 : 0.0;
-    case 'Y':
-      return b == a ? cplx(0.0) : (b == 0 ? cplx(0.0, -1.0) : cplx(0.0, 1.0));
-    default:  // 'Z'
-      return b == a ? (b == 0 ? 1.0 : -1.0) : 0.0;
-  }
 }
 
 // R_y(theta) = exp(-i theta sigma_y / 2).
@@ -81,60 +66,7 @@ void check_spins(const std::vector<int>& spins, int n, const std::string& what) 
   }
 }
 
-std::string json_matrix(const Mat& m, const std::vector<std::string>& labels,
-                        const std::string& format, bool with_trace) {
-  nlohmann::ordered_json j;
-  j["format"] = format;
-  j["spins"] = labels;
-  nlohmann::json re = nlohmann::json::array(), im = nlohmann::json::array();
-  for (Eigen::Index r = 0; r < m.rows(); ++r) {
-    nlohmann::json rr = nlohmann::json::array(), ii = nlohmann::json::array();
-    for (Eigen::Index c = 0; c < m.cols(); ++c) {
-      rr.push_back(m(r, c).real());
-      ii.push_back(m(r, c).imag());
-    }
-    re.push_back(rr);
-    im.push_back(ii);
-  }
-  j["real"] = re;
-  j["imag"] = im;
-  if (with_trace) j["trace"] = m.trace().real();
-  return j.dump(1) + "\n";
-}
-
 }  // namespace
-
-// ---- product-operator analysis --------------------------------------------------------------
-
-std::map<std::string, cplx> pauli_coefficients(const Mat& op, double tol) {
-  const int n = spins_of_dim(op.rows());
-  NMRC_CHECK(n >= 0 && op.rows() == op.cols(), "pauli_coefficients: not a 2^n square matrix");
-  const int d = 1 << n;
-  static const char kAxes[4] = {'I', 'X', 'Y', 'Z'};
-  std::map<std::string, cplx> out;
-  long strings = 1;
-  for (int k = 0; k < n; ++k) strings *= 4;
-  for (long s = 0; s < strings; ++s) {
-    std::string p(n, 'I');
-    int xmask = 0;
-    long t = s;
-    for (int k = n - 1; k >= 0; --k, t /= 4) {
-      p[k] = kAxes[t % 4];
-      if (p[k] == 'X' || p[k] == 'Y') xmask |= 1 << (n - 1 - k);
-    }
-    // Tr(P op) = sum_b sum_a <b|P|a> op(a, b), with a = b xor xmask the only non-zero term.
-    cplx tr = 0.0;
-    for (int b = 0; b < d; ++b) {
-      const int a = b ^ xmask;
-      cplx pe = 1.0;
-      for (int k = 0; k < n; ++k) pe *= pauli_element(p[k], spin_bit(b, k, n), spin_bit(a, k, n));
-      tr += pe * op(a, b);
-    }
-    tr /= static_cast<double>(d);
-    if (std::abs(tr) > tol) out[p] = tr;
-  }
-  return out;
-}
 
 PpsFit fit_pps(const Mat& rho) {
   const Eigen::Index d = rho.rows();
@@ -549,16 +481,6 @@ Mat temporal_average(const std::vector<WeightedOutcome>& outcomes) {
     sum += outcomes[i].weight * outcomes[i].state;
   }
   return sum;
-}
-
-// ---- files ------------------------------------------------------------------------------
-
-std::string unitary_json(const Mat& u, const std::vector<std::string>& spin_labels) {
-  return json_matrix(u, spin_labels, "nmrc-unitary/1", false);
-}
-
-std::string density_json(const Mat& rho, const std::vector<std::string>& spin_labels) {
-  return json_matrix(rho, spin_labels, "nmrc-density/1", true);
 }
 
 }  // namespace nmrc::spectrometer

@@ -140,20 +140,6 @@ RVec ideal_line_values(const Mat& rho, const ReadoutSetting& s, int n) {
   return v;
 }
 
-Mat pauli_string(int p, int n) {
-  static const char kAxes[4] = {'I', 'X', 'Y', 'Z'};
-  std::vector<Mat> f;
-  for (int k = 0; k < n; ++k) f.push_back(pauli(kAxes[(p >> (2 * (n - 1 - k))) & 3]));
-  return kron_all(f);
-}
-
-std::string pauli_name(int p, int n) {
-  static const char kAxes[4] = {'I', 'X', 'Y', 'Z'};
-  std::string s;
-  for (int k = 0; k < n; ++k) s += kAxes[(p >> (2 * (n - 1 - k))) & 3];
-  return s;
-}
-
 RMat measurement_matrix(const std::vector<ReadoutSetting>& settings, int n) {
   const int params = (1 << (2 * n)) - 1;
   const auto obs = line_observables(n);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/operators.hpp"
 
 namespace nmrc::spectrometer {
 

@@ -1,13 +1,12 @@
 #include "nmrc/spectrometer/tomography_run.hpp"
 
 #include <cmath>
-#include <filesystem>
-#include <nlohmann/json.hpp>
 #include <random>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/information.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/states.hpp"
 #include "nmrc/core/yaml_input.hpp"
@@ -17,12 +16,6 @@
 namespace nmrc::spectrometer {
 
 namespace {
-
-std::string resolve(const std::string& base_file, const std::string& rel) {
-  const std::filesystem::path p(rel);
-  if (p.is_absolute()) return rel;
-  return (std::filesystem::path(base_file).parent_path() / p).string();
-}
 
 Mat random_state(int dim, int rank, std::uint64_t seed) {
   std::mt19937_64 gen(seed);
@@ -35,27 +28,8 @@ Mat random_state(int dim, int rank, std::uint64_t seed) {
 }
 
 Mat state_from_json(const YamlField& where, const std::string& path, int dim) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    where.fail(std::string("not a JSON state file: ") + e.what());
-  }
-  if (!j.contains("real") || !j["real"].is_array() || j["real"].size() != static_cast<size_t>(dim))
-    where.fail("state file needs \"real\" (and optionally \"imag\") as " + std::to_string(dim) +
-               "x" + std::to_string(dim) + " arrays");
-  Mat rho = Mat::Zero(dim, dim);
-  for (int i = 0; i < dim; ++i) {
-    if (!j["real"][i].is_array() || j["real"][i].size() != static_cast<size_t>(dim))
-      where.fail("row " + std::to_string(i) + " of \"real\" must have " + std::to_string(dim) +
-                 " numbers");
-    for (int c = 0; c < dim; ++c) {
-      double im = 0.0;
-      if (j.contains("imag")) im = j["imag"].at(i).at(c).get<double>();
-      rho(i, c) = cplx(j["real"][i][c].get<double>(), im);
-    }
-  }
-  return rho;
+  return matrix_from_json(read_file(path), {dim, /*imag_optional=*/true},
+                          [&](const std::string& rule) { where.fail("state file " + rule); });
 }
 
 }  // namespace
@@ -77,11 +51,11 @@ TomographyProgram load_tomography_program(const std::string& path) {
   p.source_file = path;
   p.name = root.at("name").as_string();
   const YamlField mol = root.at("molecule");
-  p.molecule = load_molecule(resolve(path, mol.as_string()));
+  p.molecule = load_molecule(resolve_path(path, mol.as_string()));
   const int n = p.molecule.size();
   const int dim = 1 << n;
   if (n > 6) mol.fail("tomography supports up to 6 spins (4^n - 1 parameters)");
-  p.readout = load_readout(resolve(path, root.at("readout").as_string()), p.molecule);
+  p.readout = load_readout(resolve_path(path, root.at("readout").as_string()), p.molecule);
   if (auto c = root.find("complete_readout")) p.add_proposed = c->as_bool();
 
   const YamlField st = root.at("state");
@@ -104,7 +78,7 @@ TomographyProgram load_tomography_program(const std::string& path) {
                             std::to_string(seed) + ")";
   } else {
     const YamlField f = st.at("file");
-    p.true_state = state_from_json(f, resolve(path, f.as_string()), dim);
+    p.true_state = state_from_json(f, resolve_path(path, f.as_string()), dim);
     if (p.state_description.empty()) p.state_description = "state from " + f.as_string();
   }
   const StateCheck chk = validate_density_matrix(p.true_state, 1e-9);

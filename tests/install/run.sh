@@ -1,5 +1,5 @@
 # Installs the build tree into a scratch prefix, then builds and runs a consumer project that
-# uses find_package(nmrc) and links nmrc::core.
+# uses find_package(nmrc) and links every layer (built with its own flags, not -march=native).
 set -eu
 build="$1"; consumer="$2"; scratch="$3"
 rm -rf "$scratch"; mkdir -p "$scratch"

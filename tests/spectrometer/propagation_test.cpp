@@ -96,7 +96,7 @@ TEST_CASE("thermal equilibrium and relaxation rates") {
 
 TEST_CASE("Liouvillian equals the textbook Kronecker form of the Lindblad equation") {
   const Molecule m = two_spins(300.0, -120.0, 40.0);
-  const Dynamics d(m, {.relaxation = true});
+  const Dynamics d(m, {.offset_error_hz = {}, .relaxation = true});
   double ux[1] = {700.0}, uy[1] = {-250.0};
   const Mat h = d.hamiltonian(ux, uy);
   CHECK_MAT_NEAR(d.liouvillian(h), kron_lindblad(h, d.rates(), 2), 1e-9);
@@ -143,7 +143,7 @@ TEST_CASE("J evolution of two weakly coupled spins") {
 TEST_CASE("T2 decay and T1 recovery of one spin") {
   const double offset = 150.0, t = 0.3;
   const Molecule m = one_spin(offset);
-  const Dynamics d(m, {.relaxation = true});
+  const Dynamics d(m, {.offset_error_hz = {}, .relaxation = true});
   const ThermalState th = thermal_equilibrium(m);
   // Start with coherence and inverted populations (an O(1) state, not a deviation).
   Mat rho(2, 2);
@@ -160,6 +160,42 @@ TEST_CASE("T2 decay and T1 recovery of one spin") {
   }
 }
 
+TEST_CASE("a multiplet line decays faster than 1/T2: the partner's T1 flips move it") {
+  // T2 is the decay of a spin's total coherence. One line of spin A (partner B in |0>) also
+  // loses amplitude when B flips to |1> (rate w_up of B) and gains from the other line when B
+  // flips back (w_down): for c0 = rho(|1_A 0_B>, |0_A 0_B>), c1 = rho(|1_A 1_B>, |0_A 1_B>),
+  //   d/dt (c0, c1) = -G (c0, c1) + (-w_up c0 + w_down c1, w_up c0 - w_down c1), G = 1/T2_A,
+  // so c0 + c1 decays at exactly 1/T2 and, from c1 = 0, c0 = (w_down e^{-G t} +
+  // w_up e^{-(G + 1/T1_B) t}) / (1/T1_B) (J = 0, both lines at one frequency). With the lines
+  // resolved (J >> rates) the feed back averages out and the line decays at G + w_up.
+  const double t = 0.3;
+  Mat rho = Mat::Identity(4, 4) / 4.0;
+  rho(2, 0) = 0.2;
+  rho(0, 2) = 0.2;
+  const auto segs = segments_of(DelayElement{t}, 1);
+  {
+    const Molecule m = two_spins(120.0, -80.0, 0.0);
+    const Dynamics d(m, {.offset_error_hz = {}, .relaxation = true});
+    const RelaxationRates r = relaxation_rates(m, thermal_equilibrium(m));
+    const double g = 1.0 / 0.4, wu = r.w_up[1], wd = r.w_down[1];
+    CHECK(wu + wd == doctest::Approx(1.0 / 1.5));
+    const Mat out = exact_state(d, segs, rho);
+    const double c0 = 0.2 * (wd * std::exp(-g * t) + wu * std::exp(-(g + wu + wd) * t)) / (wu + wd);
+    CHECK(std::abs(std::abs(out(2, 0)) - c0) < 1e-9);
+    CHECK(std::abs(std::abs(out(2, 0) + out(3, 1)) - 0.2 * std::exp(-g * t)) < 1e-9);
+  }
+  {
+    const Molecule m = two_spins(120.0, -80.0, 45.0);
+    const Dynamics d(m, {.offset_error_hz = {}, .relaxation = true});
+    const RelaxationRates r = relaxation_rates(m, thermal_equilibrium(m));
+    const double g = 1.0 / 0.4, wu = r.w_up[1];
+    const Mat out = exact_state(d, segs, rho);
+    CHECK(std::abs(out(2, 0)) == doctest::Approx(0.2 * std::exp(-(g + wu) * t)).epsilon(2e-3));
+    // exp(-w_up t) = 0.905 below the 1/T2 decay here: visibly faster.
+    CHECK(std::abs(out(2, 0)) < 0.95 * 0.2 * std::exp(-g * t));
+  }
+}
+
 TEST_CASE("exact and Odeint engines agree on a shaped pulse on crotonic acid") {
   const Molecule m = crotonic();
   const ShapedPulseElement p = random_pulse(40, 2e-5, 6000.0, 7);
@@ -172,7 +208,7 @@ TEST_CASE("exact and Odeint engines agree on a shaped pulse on crotonic acid") {
     CHECK((u_exact.adjoint() * u_exact - Mat::Identity(16, 16)).cwiseAbs().maxCoeff() < 1e-12);
   }
   SUBCASE("relaxing state") {
-    const Dynamics d(m, {.b1_scale = 1.02, .relaxation = true});
+    const Dynamics d(m, {.b1_scale = 1.02, .offset_error_hz = {}, .relaxation = true});
     const auto segs = segments_of(p, 1);
     const Mat rho0 = ref::random_density(16, 3);
     const Mat a = exact_state(d, segs, rho0), b = odeint_state(d, segs, rho0);
@@ -187,7 +223,7 @@ TEST_CASE("superoperators: dense exact, state propagation, and fidelities") {
   const Molecule m = two_spins(500.0, -700.0, 60.0);
   ShapedPulseElement p = random_pulse(25, 4e-5, 3000.0, 11);
   const Mat s = simulate_superoperator(m, p);
-  const Dynamics d(m, {.relaxation = true});
+  const Dynamics d(m, {.offset_error_hz = {}, .relaxation = true});
   const Mat rho0 = ref::random_density(4, 5);
   const Mat via_s =
       Eigen::Map<const Mat>(Vec(s * Eigen::Map<const Vec>(rho0.data(), 16)).data(), 4, 4);

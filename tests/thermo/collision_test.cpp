@@ -327,7 +327,9 @@ TEST_CASE("the sector engine and the apply_local engine agree on every observabl
     p.temperatures.clear();
     p.order.clear();
     for (int k = 0; k < n; ++k) {
-      p.names.push_back("S" + std::to_string(k));
+      // Appended, not "S" + std::to_string(k): GCC 12 warns falsely there (-Wrestrict, GCC PR
+      // 105329).
+      p.names.push_back(std::string("S").append(std::to_string(k)));
       p.temperatures.push_back(0.8 + 0.15 * k);
       p.order.push_back((k * 2) % n == k ? k : (n - 1 - k));
     }

@@ -1,5 +1,7 @@
 #include "nmrc/thermo/program.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -17,12 +19,6 @@ const std::vector<std::string> kRunKeys = {
     "g",           "tau",        "collisions",  "interaction",
     "order",       "coherences", "information", "master_equation",
     "convergence", "sweep",      "engine"};
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 // A run's field, from the run itself or else from the program's `defaults`.
 struct RunFields {
@@ -203,9 +199,10 @@ RunSpec parse_run(const RunFields& rf, std::set<std::string>& run_names) {
     const PositivityReport r = check_positivity(p.temperatures, cs);
     if (!r.ok)
       where.fail(what + "the initial state is not a density matrix (smallest eigenvalue " +
-                 fmt("%.3g", r.min_eigenvalue) +
-                 "); the largest physical lambda for these phases is " + fmt("%.6g", r.max_lambda) +
-                 " (all c_pq scaled by " + fmt("%.6g", r.max_scale) + ")");
+                 fmt::format("{:.3g}", r.min_eigenvalue) +
+                 "); the largest physical lambda for these phases is " +
+                 fmt::format("{:.6g}", r.max_lambda) + " (all c_pq scaled by " +
+                 fmt::format("{:.6g}", r.max_scale) + ")");
   };
   if (coh) require_physical(p.coherences, *coh, "");
 
@@ -229,7 +226,7 @@ RunSpec parse_run(const RunFields& rf, std::set<std::string>& run_names) {
       for (const auto& c0 : p.coherences)
         if (std::minmax(c0.p, c0.q) != std::minmax(s.p, s.q)) cs.push_back(c0);
       cs.push_back({s.p, s.q, v});
-      require_physical(cs, *sw, "at c = " + fmt("%.6g", v) + " ");
+      require_physical(cs, *sw, "at c = " + fmt::format("{:.6g}", v) + " ");
     }
     spec.sweep = s;
   }

@@ -21,7 +21,11 @@ double mutual_information(const Mat& rho, const std::vector<int>& a, const std::
 Mat dephase(const Mat& rho);
 /// Relative entropy of coherence in the computational basis: S(dephase(rho)) - S(rho).
 double coherence_relative_entropy(const Mat& rho);
-/// Uhlmann fidelity F = (Tr sqrt(sqrt(rho) sigma sqrt(rho)))^2 of two density matrices.
+/// l1-norm of coherence in the computational basis, sum_{i != j} |rho_ij| (Baumgratz, Cramer,
+/// Plenio, PRL 113, 140401 (2014), Eq. (6)).
+double l1_coherence(const Mat& rho);
+/// Uhlmann fidelity F = (Tr sqrt(sqrt(rho) sigma sqrt(rho)))^2 of two density matrices, in
+/// [0, 1] (a result above 1 by rounding is returned as 1).
 double uhlmann_fidelity(const Mat& rho, const Mat& sigma);
 /// Gate fidelity |Tr(U^dag V)| / d (global phase ignored).
 double gate_fidelity(const Mat& u, const Mat& v);

@@ -40,6 +40,14 @@ struct Channel {
   double frame_ppm = 0.0;   ///< chemical shift at offset 0 of the molecule's frame
   double carrier_hz = 0.0;  ///< carrier as an offset in the molecule's frame
   double max_rf_hz = 0.0;   ///< hardware RF amplitude limit (nutation frequency)
+
+  /// Chemical shift (ppm) of a frequency given as an offset in the molecule's frame (Hz):
+  /// delta = frame_ppm + offset_hz / larmor_mhz: the IUPAC delta scale, delta = (nu - nu_ref) /
+  /// nu_ref in ppm (Harris et al., Pure Appl. Chem. 73, 1795 (2001)), so Hz per MHz is ppm. A
+  /// frequency f in the channel's rotating frame (offset - carrier) is at offset f + carrier_hz.
+  double ppm_of_offset(double offset_hz) const { return frame_ppm + offset_hz / larmor_mhz; }
+  /// The inverse: offset (Hz, molecule's frame) of chemical shift `shift_ppm`.
+  double offset_of_ppm(double shift_ppm) const { return (shift_ppm - frame_ppm) * larmor_mhz; }
 };
 
 /// One line of the weak-coupling spectrum: spin `spin` flips while the others stay in

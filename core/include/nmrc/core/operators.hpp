@@ -4,6 +4,8 @@
 // (n-1-k) is spin k, and |0> is the ground state (sigma_z|0> = +|0>).
 #pragma once
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "nmrc/core/types.hpp"
@@ -50,5 +52,16 @@ void apply_local_left(Mat& m, const Mat& u, const std::vector<int>& spins, int n
 int basis_index(const std::vector<int>& bits);
 /// Bit of spin k (0 or 1) in basis index `index` of an n-spin space.
 inline int spin_bit(int index, int k, int n) { return (index >> (n - 1 - k)) & 1; }
+
+/// The Pauli-string basis of n-spin operators, the one numbering in the tree: index p in
+/// [0, 4^n), one base-4 digit per spin (0 = I, 1 = X, 2 = Y, 3 = Z), spin 0 most significant,
+/// so p = 0 is the identity and p in [1, 4^n) the traceless strings. pauli_string(p, n) is the
+/// Kronecker product of the digits' Pauli matrices; pauli_name(p, n) names it like "XIZY".
+Mat pauli_string(int p, int n);
+std::string pauli_name(int p, int n);
+/// Coefficients a_P of op = sum_P a_P P over the n-spin Pauli strings P (keyed by pauli_name,
+/// e.g. "ZZIZ", spin 0 leftmost), a_P = Tr(P op) / 2^n; only |a_P| > tol are returned.
+/// NMRC_CHECK: op is 2^n x 2^n.
+std::map<std::string, cplx> pauli_coefficients(const Mat& op, double tol = 1e-14);
 
 }  // namespace nmrc

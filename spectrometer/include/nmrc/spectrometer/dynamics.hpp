@@ -12,9 +12,10 @@
 namespace nmrc::spectrometer {
 
 /// Thermal equilibrium in the high-temperature form (Eq. (S14) with the normalisation made
-/// explicit): rho = I/2^n + epsilon * sum_k (gamma_k/gamma_ref) sigma_z^k, where
-/// epsilon = h nu_ref / (2 k_B T 2^n), nu_ref the Larmor frequency of spin 0's isotope.
-/// polarization_k = h nu_k / (2 k_B T) is spin k's own P0 - P1 (first order in h nu / k_B T).
+/// explicit and one polarisation per spin): rho = I/2^n + sum_k (p_k / 2^n) sigma_z^k with
+/// p_k = polarization[k] = h nu_k / (2 k_B T), spin k's own P0 - P1 (first order in
+/// h nu / k_B T), nu_k its Larmor frequency including its chemical shift. epsilon = p_0 / 2^n
+/// (spin 0's) is the unit nmrc prints; the other spins' coefficients differ from it.
 struct ThermalState {
   double epsilon = 0.0;
   std::vector<double> polarization;  ///< per spin, P0 - P1 = 2^n epsilon gamma_k/gamma_ref

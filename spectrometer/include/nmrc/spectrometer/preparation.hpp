@@ -18,11 +18,7 @@
 
 namespace nmrc::spectrometer {
 
-// ---- product-operator analysis --------------------------------------------------------------
-
-/// Coefficients a_P of op = sum_P a_P P over n-spin Pauli strings P (e.g. "ZZIZ", spin 0
-/// leftmost), a_P = Tr(P op) / 2^n; only |a_P| > tol are returned.
-std::map<std::string, cplx> pauli_coefficients(const Mat& op, double tol = 1e-14);
+// ---- product-operator analysis: pauli_coefficients (nmrc/core/operators.hpp) -----------------
 
 /// Relative distance of a deviation to a PPS deviation: with u = |0..0><0..0| - I/d,
 /// epsilon = <u, dev> / <u, u> (least squares; = dev_00 d/(d-1) for traceless dev) and
@@ -202,12 +198,6 @@ struct WeightedOutcome {
 /// mismatched dimensions.
 Mat temporal_average(const std::vector<WeightedOutcome>& outcomes);
 
-// ---- files ------------------------------------------------------------------------------
-
-/// {"format": "nmrc-unitary/1", "spins": [...], "real": [[...]], "imag": [[...]]}: U on the
-/// named spins (spins[0] leftmost factor). For the compiler's gate targets.
-std::string unitary_json(const Mat& u, const std::vector<std::string>& spin_labels);
-/// {"format": "nmrc-density/1", "spins": [...], "real", "imag", "trace": ..}.
-std::string density_json(const Mat& rho, const std::vector<std::string>& spin_labels);
+// Files: unitary_json, density_json (nmrc/core/matrix_json.hpp).
 
 }  // namespace nmrc::spectrometer

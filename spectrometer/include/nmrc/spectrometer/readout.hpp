@@ -52,11 +52,6 @@ std::vector<LineObservable> line_observables(int n);
 /// Tr(R rho R^dag (O_x + i O_y)), i.e. <O_x> then <O_y>: 2 n 2^(n-1) numbers.
 RVec ideal_line_values(const Mat& rho, const ReadoutSetting& s, int n);
 
-/// Pauli-string basis of traceless n-spin operators: index p in [1, 4^n), base-4 digits per
-/// spin (0 = I, 1 = X, 2 = Y, 3 = Z), spin 0 most significant. Name like "XIZY".
-Mat pauli_string(int p, int n);
-std::string pauli_name(int p, int n);
-
 /// Linear map from the Pauli coefficients r_p = Tr(rho P_p) (p = 1..4^n-1) to the measured
 /// line values of every setting (rows: setting-major, then ideal_line_values order):
 /// values = A r / 2^n (the identity part contributes nothing: every O is traceless).

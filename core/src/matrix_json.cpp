@@ -1,0 +1,95 @@
+#include "nmrc/core/matrix_json.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "nmrc/core/error.hpp"
+
+namespace nmrc {
+
+namespace {
+
+template <class Json>
+void put_real_imag(Json& j, const Mat& m) {
+  Json re = Json::array(), im = Json::array();
+  for (Eigen::Index r = 0; r < m.rows(); ++r) {
+    Json rr = Json::array(), ii = Json::array();
+    for (Eigen::Index c = 0; c < m.cols(); ++c) {
+      rr.push_back(m(r, c).real());
+      ii.push_back(m(r, c).imag());
+    }
+    re.push_back(rr);
+    im.push_back(ii);
+  }
+  j["real"] = re;
+  j["imag"] = im;
+}
+
+std::string matrix_file(const Mat& m, const std::vector<std::string>& labels,
+                        const std::string& format, bool with_trace) {
+  nlohmann::ordered_json j;
+  j["format"] = format;
+  j["spins"] = labels;
+  put_real_imag(j, m);
+  if (with_trace) j["trace"] = m.trace().real();
+  return j.dump(1) + "\n";
+}
+
+}  // namespace
+
+std::string unitary_json(const Mat& u, const std::vector<std::string>& spin_labels) {
+  return matrix_file(u, spin_labels, "nmrc-unitary/1", false);
+}
+
+std::string density_json(const Mat& rho, const std::vector<std::string>& spin_labels) {
+  return matrix_file(rho, spin_labels, "nmrc-density/1", true);
+}
+
+std::string matrix_json(const Mat& m) {
+  nlohmann::json j = nlohmann::json::object();
+  put_real_imag(j, m);
+  return j.dump();
+}
+
+Mat matrix_from_json(const std::string& json_text, const MatrixJsonRules& rules,
+                     const std::function<void(const std::string& rule)>& fail) {
+  auto die = [&](const std::string& rule) {
+    fail(rule);
+    throw InputError(rule);  // fail() must throw; never continue on bad input
+  };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::parse_error& e) {
+    die(std::string("invalid JSON: ") + e.what());
+  }
+  const std::string layout = rules.imag_optional
+                                 ? "must hold {\"real\": [[...]]} (and optionally \"imag\")"
+                                 : "must hold {\"real\": [[...]], \"imag\": [[...]]}";
+  if (!j.is_object() || !j.contains("real") || !j["real"].is_array()) die(layout);
+  const bool has_imag = j.contains("imag");
+  if (!has_imag && !rules.imag_optional) die(layout);
+  if (has_imag && !j["imag"].is_array()) die(layout);
+  const auto& re = j["real"];
+  const size_t n = re.size();
+  const std::string size_rule =
+      rules.dim > 0 ? "real and imag must be " + std::to_string(rules.dim) + "x" +
+                          std::to_string(rules.dim) + " lists of numbers"
+                    : "real and imag must be square lists of numbers of the same size";
+  if (n == 0 || (rules.dim > 0 && n != static_cast<size_t>(rules.dim))) die(size_rule);
+  if (has_imag && j["imag"].size() != n) die(size_rule);
+  Mat m(n, n);
+  for (size_t r = 0; r < n; ++r) {
+    const auto* im_row = has_imag ? &j["imag"][r] : nullptr;
+    if (!re[r].is_array() || re[r].size() != n ||
+        (im_row && (!im_row->is_array() || im_row->size() != n)))
+      die(size_rule);
+    for (size_t c = 0; c < n; ++c) {
+      if (!re[r][c].is_number() || (im_row && !(*im_row)[c].is_number()))
+        die("entries must be numbers");
+      m(r, c) = cplx(re[r][c].get<double>(), im_row ? (*im_row)[c].get<double>() : 0.0);
+    }
+  }
+  return m;
+}
+
+}  // namespace nmrc
