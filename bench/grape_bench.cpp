@@ -35,8 +35,8 @@ int main(int argc, char** argv) {
   std::vector<unsigned long> seeds;
   for (int i = 2; i < argc; ++i) seeds.push_back(std::strtoul(argv[i], nullptr, 10));
   if (seeds.empty()) seeds = {1, 2, 3};
-  GateTarget t = target_from_json(
-      {{"gate", "partial_swap"}, {"spins", {"C1", "C4"}}, {"theta_rad", 0.2}}, m, "bench");
+  GateTarget t = target_from_json(R"({"gate": "partial_swap", "spins": ["C1", "C4"], "theta_rad": 0.2})",
+                                  m, "bench");
   CompileOptions o;
   o.duration_s = 0.02;
   o.steps = 1000;

@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/spectrometer/acquire_program.hpp"
+#include "nmrc/spectrometer/bruker_dataset.hpp"
 #include "nmrc/spectrometer/dynamics.hpp"
 #include "nmrc/spectrometer/lines.hpp"
 #include "plot.hpp"
@@ -213,8 +214,18 @@ void add_acquire_command(CLI::App& app, GlobalOptions& global, Action& run) {
   auto out = std::make_shared<std::string>();
   cmd->add_option("PROGRAM", *file, "Acquisition program (YAML)")->required();
   cmd->add_option("--out", *out, "Output directory")->required();
-  cmd->callback([&run, &global, file, out] {
-    run = [&global, file, out] {
+  // TopSpin datasets (docs/bruker.md): write the acquired FID as an experiment folder, or
+  // process a recorded one (nmrc's or a console's) instead of the simulated FID.
+  auto bruker = std::make_shared<std::string>();
+  auto from_bruker = std::make_shared<std::string>();
+  auto dtype = std::make_shared<std::string>("int32");
+  cmd->add_option("--bruker", *bruker, "Also write the FID as a TopSpin experiment folder DIR");
+  cmd->add_option("--bruker-dtype", *dtype, "int32 (DTYPA 0, default) or float64 (DTYPA 2)")
+      ->check(CLI::IsMember({"int32", "float64"}));
+  cmd->add_option("--from-bruker", *from_bruker,
+                  "Process the FID of this TopSpin folder instead of the simulated one");
+  cmd->callback([&run, &global, file, out, bruker, from_bruker, dtype] {
+    run = [&global, file, out, bruker, from_bruker, dtype] {
       Progress progress(global.quiet);
       progress.update("loading " + *file);
       const AcquireProgram p = load_acquire_program(*file);
@@ -222,7 +233,14 @@ void add_acquire_command(CLI::App& app, GlobalOptions& global, Action& run) {
       const ThermalState th = thermal_equilibrium(m);
       progress.update("simulating " + std::to_string(p.sequence.elements.size()) + " elements on " +
                       std::to_string(p.sample.b1_scale.size()) + " B1 member(s)");
-      const ExperimentResult r = run_experiment(p.sample, p.sequence, th.rho, p.acquisition, p.run);
+      ExperimentResult r = run_experiment(p.sample, p.sequence, th.rho, p.acquisition, p.run);
+      if (!from_bruker->empty()) {  // a recorded FID; the simulation stays as the prediction
+        const BrukerDataset d = read_bruker_dataset(*from_bruker);
+        r.fid = fid_from_bruker(d, m);
+        std::printf("read %s: TD %ld, SW_h %.6g Hz, NS %d, group delay %.6g points (%s)\n",
+                    from_bruker->c_str(), d.td, d.sw_hz, d.ns, d.grpdly_points,
+                    d.grpdly_source.c_str());
+      }
       progress.update("processing and fitting lines");
       const Spectrum sp = process(m, r.fid, p.processing);
       LineFitOptions lo;
@@ -237,6 +255,15 @@ void add_acquire_command(CLI::App& app, GlobalOptions& global, Action& run) {
       write_file_atomic(*out + "/fid.csv", fid_csv(r.fid));
       write_file_atomic(*out + "/spectrum.csv", spectrum_csv(sp));
       write_file_atomic(*out + "/lines.csv", lines_csv(m, fit, truth, th.epsilon));
+      if (!bruker->empty()) {
+        BrukerWriteOptions bo;
+        bo.dtypa = *dtype == "float64" ? 2 : 0;
+        bo.pulprog = p.sequence.name;
+        bo.processing = p.processing;
+        bo.pulseprogram = "; " + p.sequence.name + ": nmrc acquire " + *file +
+                          " on the virtual spectrometer (see nmrc export bruker for consoles)\n";
+        write_bruker_dataset(*bruker, m, r.fid, bo);
+      }
       progress.done();
       double dmax = 0.0, emax = 0.0;
       for (size_t i = 0; i < fit.lines.size(); ++i) {

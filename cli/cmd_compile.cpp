@@ -16,8 +16,10 @@
 #include "commands.hpp"
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/program.hpp"
+#include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/pulse_file.hpp"
 #include "plot.hpp"
 #include "terminal.hpp"
 
@@ -102,8 +104,8 @@ std::string validation_line(const compiler::ValidationResult& v) {
 
 // The time-optimal bound of a partial SWAP on its (direct) coupling; 0 when not applicable.
 double bound_s(const Molecule& m, const compiler::GateTarget& t) {
-  if (t.gate != "partial_swap") return 0.0;
-  return compiler::partial_swap_bound_s(t.description.value("theta_rad", 0.0),
+  if (t.type != compiler::GateType::kPartialSwap) return 0.0;
+  return compiler::partial_swap_bound_s(json::parse(t.description_json).value("theta_rad", 0.0),
                                         m.j_hz(t.spins[0], t.spins[1]));
 }
 
@@ -178,7 +180,7 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
             prog.molecule, job->target, job->options, job->name, cache, cb);
         progress.done();
         const std::string json_path = o->out + "/" + job->name + ".json";
-        write_file_atomic(json_path, compiler::pulse_to_json(r.pulse).dump(1) + "\n");
+        write_file_atomic(json_path, pulse_file_text(r.pulse));
         if (!o->no_plots) plot_pulse(r.pulse, o->out + "/" + job->name);
         compiler::install_pulse(prog, *job, r.pulse);
         const compiler::ValidationResult v = compiler::validate_pulse(r.pulse, prog.molecule);
@@ -188,7 +190,7 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
         json g;
         g["name"] = job->name;
         g["file"] = job->name + ".json";
-        g["target"] = job->target.description;
+        g["target"] = json::parse(job->target.description_json);
         if (g["target"].contains("local_unitary")) g["target"].erase("local_unitary");
         g["duration_s"] = dur;
         g["steps"] = r.pulse.channels[0].ux_hz.size();
@@ -212,7 +214,7 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
                       {"from_cache", r.from_cache},
                       {"cache_key", r.cache_key}};
         report["gates"].push_back(g);
-        txt << job->name << " (" << job->target.gate << " on";
+        txt << job->name << " (" << compiler::gate_type_name(job->target.type) << " on";
         for (const auto& l : job->target.spin_labels) txt << " " << l;
         txt << "): " << fmt("%.3f", dur * 1e3) << " ms in " << r.pulse.channels[0].ux_hz.size()
             << " steps";
@@ -255,41 +257,67 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
   struct VOpts {
     std::vector<std::string> pulses;
     std::string molecule;
-    int substeps = 4;
-    std::string engine = "spectrometer";
+    std::string engine = "exact";
     bool relaxation = false;
     std::string json_out;
+    double duration_s = 0, max_rf_hz = 0;  // TopSpin shape files (docs/bruker.md)
+    std::string target_from;
+    int phase_sense = 1;
   };
   auto v = std::make_shared<VOpts>();
   val->add_option("PULSE", v->pulses, "nmrc-pulse/1 files")->required();
   val->add_option("--molecule", v->molecule, "Molecule YAML")->required();
-  val->add_option("--engine", v->engine, "spectrometer (default) or pade")
-      ->check(CLI::IsMember({"spectrometer", "pade"}));
-  val->add_option("--substeps", v->substeps,
-                  "Pade engine: exponentials per pulse step (default 4)");
+  val->add_option("--engine", v->engine,
+                  "Spectrometer engine: exact (default; eigendecomposition per step) or odeint "
+                  "(adaptive Runge-Kutta)")
+      ->check(CLI::IsMember({"exact", "odeint"}));
   val->add_flag("--relaxation", v->relaxation,
                 "Also the process fidelity with T1/T2 relaxation (spectrometer; slow)");
   val->add_option("--json", v->json_out, "Write the results as JSON to this file");
+  val->add_option("--duration", v->duration_s, "Shape files: pulse length, s");
+  val->add_option("--max-rf", v->max_rf_hz, "Shape files: nutation frequency at 100 %, Hz");
+  val->add_option("--target-from", v->target_from,
+                  "Shape files: nmrc-pulse/1 file whose target, channel and ensemble apply");
+  val->add_option("--phase-sense", v->phase_sense, "Shape files: 1 (default) or -1");
   val->callback([&run, v] {
     run = [v] {
-      if (v->substeps < 1)
-        throw InputError("--substeps = " + std::to_string(v->substeps) + ": must be >= 1");
       const Molecule m = load_molecule(v->molecule);
       std::vector<compiler::CompiledPulse> pulses;
       for (const auto& path : v->pulses) {
-        compiler::CompiledPulse p = compiler::read_pulse_file(path);
+        compiler::CompiledPulse p;
+        if (fs::path(path).extension() == ".json") {
+          p = compiler::read_pulse_file(path);
+        } else {  // a TopSpin shape: the waveform from the file, the rest from --target-from
+          if (v->target_from.empty())
+            throw InputError(path +
+                             ": a shape file has no target: give --target-from PULSE.json "
+                             "with --duration and --max-rf");
+          const compiler::CompiledPulse ref = compiler::read_pulse_file(v->target_from);
+          const PulseData shape = pulse_data_from_bruker_shape(
+              read_bruker_shape_file(path), ref.channels.at(0).name, v->duration_s, v->max_rf_hz,
+              ShapeFrame{v->phase_sense, 0.0});
+          p = ref;  // target, molecule, carrier and ensemble of the reference pulse
+          p.name = shape.name;
+          p.source = shape.source;
+          p.dt_s = shape.dt_s;
+          p.channels.resize(1);
+          p.channels[0].ux_hz = shape.channels[0].ux_hz;
+          p.channels[0].uy_hz = shape.channels[0].uy_hz;
+          p.channels[0].max_rf_hz = std::max(p.channels[0].max_rf_hz, v->max_rf_hz);
+        }
         if (p.molecule != m.name)
           throw InputError(path + ": molecule = " + p.molecule +
                            ": pulse was compiled for another molecule than " + m.name);
         if (p.name.empty()) p.name = fs::path(path).stem().string();
-        compiler::target_from_json(p.target, m, path);  // validates the target before any work
+        compiler::target_from_json(p.target_json, m, path);  // every check before any work
+        (void)p.element(m);
         pulses.push_back(p);
       }
       int failed = 0;
       json out = json::array();
       compiler::ValidationOptions vo;
-      vo.engine = v->engine;
-      vo.substeps = v->substeps;
+      vo.engine =
+          v->engine == "odeint" ? spectrometer::Engine::kOdeint : spectrometer::Engine::kExact;
       vo.relaxation = v->relaxation;
       for (const auto& p : pulses) {
         const compiler::ValidationResult r = compiler::validate_pulse(p, m, vo);

@@ -20,6 +20,8 @@ void add_theory_command(CLI::App& app, GlobalOptions& global, Action& run);
 void add_tomography_command(CLI::App& app, GlobalOptions& global, Action& run);
 /// compile and validate (compiler layer).
 void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run);
+/// nmrc export bruker INPUT... --out DIR (cmd_export.cpp, compiler layer).
+void add_export_command(CLI::App& app, GlobalOptions& global, Action& run);
 #ifdef NMRC_SPECTROMETER_AVAILABLE
 void add_acquire_command(CLI::App& app, GlobalOptions& global, Action& run);
 /// nmrc prepare PROGRAM.yaml --out DIR (cmd_prepare.cpp).

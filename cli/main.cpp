@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   nmrc::cli::add_tomography_command(app, global, run);
 #ifdef NMRC_COMPILER_AVAILABLE
   nmrc::cli::add_compile_command(app, global, run);
+  nmrc::cli::add_export_command(app, global, run);
 #endif
 #ifdef NMRC_SPECTROMETER_AVAILABLE
   nmrc::cli::add_acquire_command(app, global, run);

@@ -3,7 +3,8 @@
 # present). NMRC_WITH_BENCH=1 also installs QuTiP and matplotlib for the bench/ comparisons.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libeigen3-dev libboost-dev libyaml-cpp-dev libfftw3-dev
-          doctest-dev liblbfgspp-dev libcli11-dev nlohmann-json3-dev gnuplot-nox python3)
+          doctest-dev liblbfgspp-dev libcli11-dev nlohmann-json3-dev libfmt-dev gnuplot-nox
+          python3)
 if [ "${NMRC_WITH_BENCH:-0}" = 1 ]; then packages+=(python3-qutip python3-matplotlib python3-numpy); fi
 missing=()
 for p in "${packages[@]}"; do

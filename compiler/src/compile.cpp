@@ -4,13 +4,14 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/operators.hpp"
-#include "nmrc/core/propagators.hpp"
-#include "nmrc/spectrometer/propagation.hpp"
+#include "pulse_cache.hpp"
 
 namespace nmrc::compiler {
 
@@ -29,7 +30,101 @@ double CompileOptions::resolved_dt_s() const {
   return n > 0 ? duration_s / n : 0.0;
 }
 
-json CompileOptions::to_json() const {
+std::optional<OptionProblem> CompileOptions::check() const {
+  auto problem = [](const std::string& field, const std::string& value, const std::string& rule) {
+    return std::optional<OptionProblem>(OptionProblem{field, value, rule});
+  };
+  auto num = [](double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  };
+  auto list = [&num](const std::vector<double>& v) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + num(v[i]);
+    return s + "]";
+  };
+  if (!(duration_s >= 0) || !std::isfinite(duration_s))
+    return problem("duration_s", num(duration_s), "must be > 0");
+  if (steps < 0 || steps > 1000000)
+    return problem("steps", std::to_string(steps), "must be between 1 and 1000000");
+  if (!(dt_s >= 0) || !std::isfinite(dt_s)) return problem("dt_s", num(dt_s), "must be > 0");
+  const int given = (duration_s > 0) + (steps > 0) + (dt_s > 0);
+  if (given < 2)
+    return problem(
+        "duration_s", num(duration_s),
+        "compile options need two of duration_s, steps, dt_s (got " + std::to_string(given) + ")");
+  if (given == 3 && std::abs(steps * dt_s - duration_s) > 1e-9 * duration_s)
+    return problem("duration_s", num(duration_s),
+                   "conflicting options: steps * dt_s = " + num(steps * dt_s) +
+                       " s but duration_s = " + num(duration_s) + " s");
+  if (steps == 0) {
+    const double r = duration_s / dt_s;
+    if (std::abs(r - std::round(r)) > 1e-6)
+      return problem("duration_s", num(duration_s),
+                     "conflicting options: duration_s is not a whole number of dt_s steps");
+    if (r > 1000000) return problem("steps", num(r), "must be between 1 and 1000000");
+  }
+  for (const auto& [name, v] : max_rf_hz)
+    if (!(v > 0) || !std::isfinite(v)) return problem("max_rf_hz." + name, num(v), "must be > 0");
+  if (!(fidelity_target > 0 && fidelity_target <= 1))
+    return problem("fidelity_target", num(fidelity_target), "must be in (0, 1]");
+  if (b1_scale.empty())
+    return problem("ensemble.b1_scale", "[]", "must list at least one B1 scale");
+  for (double s : b1_scale)
+    if (!(s > 0) || !std::isfinite(s))
+      return problem("ensemble.b1_scale", list(b1_scale), "every B1 scale must be > 0");
+  if (!b1_weight.empty()) {
+    if (b1_weight.size() != b1_scale.size())
+      return problem(
+          "ensemble.weights", list(b1_weight),
+          "needs one weight per b1_scale entry (" + std::to_string(b1_scale.size()) + ")");
+    for (double w : b1_weight)
+      if (!(w > 0) || !std::isfinite(w))
+        return problem("ensemble.weights", list(b1_weight), "every weight must be > 0");
+  }
+  if (offset_hz.empty())
+    return problem("ensemble.offset_hz", "[]", "must list at least one offset (0 for none)");
+  for (double o : offset_hz)
+    if (!std::isfinite(o)) return problem("ensemble.offset_hz", list(offset_hz), "must be finite");
+  if (!(smoothness >= 0) || !std::isfinite(smoothness))
+    return problem("smoothness", num(smoothness), "must be >= 0");
+  if (starts < 1 || starts > 1000)
+    return problem("starts", std::to_string(starts), "must be between 1 and 1000");
+  if (max_iterations < 1)
+    return problem("max_iterations", std::to_string(max_iterations), "must be >= 1");
+  if (stall_evaluations < 0)
+    return problem("stall_evaluations", std::to_string(stall_evaluations),
+                   "must be >= 0 (0: never stop a start as stalled)");
+  if (!(time_limit_s > 0)) return problem("time_limit_s", num(time_limit_s), "must be > 0");
+  if (threads < 1 || threads > 256)
+    return problem("threads", std::to_string(threads), "must be between 1 and 256");
+  return std::nullopt;
+}
+
+void CompileOptions::validate() const {
+  if (const auto p = check()) throw InputError(p->message("compile options"));
+}
+
+void CompileOptions::validate(const Molecule& m) const {
+  validate();
+  for (const auto& name : channels)
+    if (m.channel_index(name) < 0)
+      throw InputError("compile options: channels = " + name + ": unknown channel of molecule " +
+                       m.name);
+  for (const auto& [name, v] : max_rf_hz) {
+    const int c = m.channel_index(name);
+    if (c < 0)
+      throw InputError("compile options: max_rf_hz." + name + ": unknown channel of molecule " +
+                       m.name);
+    if (v > m.channels[c].max_rf_hz)
+      throw InputError("compile options: max_rf_hz." + name + " = " + std::to_string(v) +
+                       ": exceeds channel " + name + "'s max_rf_hz " +
+                       std::to_string(m.channels[c].max_rf_hz) + " (molecule file)");
+  }
+}
+
+std::string CompileOptions::to_json() const {
   json j;
   j["steps"] = resolved_steps();
   j["dt_s"] = resolved_dt_s();
@@ -47,7 +142,7 @@ json CompileOptions::to_json() const {
   j["stall_evaluations"] = stall_evaluations;
   j["time_limit_s"] = time_limit_s;
   j["strong_coupling"] = strong_coupling;
-  return j;
+  return j.dump();
 }
 
 namespace {
@@ -74,20 +169,6 @@ std::vector<EnsembleMember> ensemble_of(const CompileOptions& o) {
     for (double off : o.offset_hz)
       e.push_back({o.b1_scale[i], off, o.b1_weight.empty() ? 1.0 : o.b1_weight[i]});
   return e;
-}
-
-json matrix_json(const Mat& m) {
-  json re = json::array(), im = json::array();
-  for (int i = 0; i < m.rows(); ++i) {
-    json r = json::array(), q = json::array();
-    for (int j = 0; j < m.cols(); ++j) {
-      r.push_back(m(i, j).real());
-      q.push_back(m(i, j).imag());
-    }
-    re.push_back(r);
-    im.push_back(q);
-  }
-  return json{{"real", re}, {"imag", im}};
 }
 
 [[noreturn]] void fail(const std::string& where, const std::string& field,
@@ -117,12 +198,6 @@ Mat matrix_from_json(const json& j, const std::string& where, const std::string&
   return m;
 }
 
-std::string hex64(unsigned long long h) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", h);
-  return buf;
-}
-
 }  // namespace
 
 GrapeProblem build_problem(const Molecule& m, const GateTarget& target, const CompileOptions& o) {
@@ -150,130 +225,32 @@ GrapeProblem build_problem(const Molecule& m, const GateTarget& target, const Co
   return p;
 }
 
-ShapedPulseElement CompiledPulse::element(const Molecule& molecule) const {
-  ShapedPulseElement e;
-  e.name = name;
-  e.dt_s = dt_s;
-  for (const auto& c : channels) {
-    const int idx = molecule.channel_index(c.name);
-    if (idx < 0)
-      throw InputError(name + ": channel " + c.name + " is not a channel of molecule " +
-                       molecule.name);
-    e.channels.push_back(idx);
-    e.ux_hz.push_back(c.ux_hz);
-    e.uy_hz.push_back(c.uy_hz);
-  }
-  return e;
-}
-
-json pulse_to_json(const CompiledPulse& p) {
-  json j;
-  j["format"] = "nmrc-pulse/1";
-  j["name"] = p.name;
-  j["molecule"] = p.molecule;
-  j["duration_s"] = p.duration_s();
-  j["dt_s"] = p.dt_s;
-  json ch = json::object();
-  for (const auto& c : p.channels) {
-    ch[c.name] = {{"carrier_hz", c.carrier_hz},
-                  {"max_rf_hz", c.max_rf_hz},
-                  {"ux_hz", std::vector<double>(c.ux_hz.data(), c.ux_hz.data() + c.ux_hz.size())},
-                  {"uy_hz", std::vector<double>(c.uy_hz.data(), c.uy_hz.data() + c.uy_hz.size())}};
-  }
-  j["channels"] = ch;
-  j["target"] = p.target;
-  j["fidelity"] = {{"definition", p.fidelity_definition},
-                   {"nominal", p.fidelity_nominal},
-                   {"target", p.fidelity_target},
-                   {"ensemble",
-                    {{"b1_scale", p.b1_scale},
-                     {"offset_hz", p.offset_hz},
-                     {"values", p.ensemble_values},
-                     {"min", p.ensemble_min}}}};
-  return j;
-}
-
-CompiledPulse pulse_from_json(const json& j, const std::string& where) {
-  auto need = [&](const json& o, const char* key, const std::string& path) -> const json& {
-    if (!o.is_object() || !o.contains(key)) fail(where, path + key, "missing required key");
-    return o[key];
-  };
-  auto number = [&](const json& v, const std::string& field) {
-    if (!v.is_number()) fail(where, field, "must be a number");
-    return v.get<double>();
-  };
-  if (!j.is_object()) fail(where, "(document)", "must be a JSON object");
-  const json& fmtv = need(j, "format", "");
-  if (!fmtv.is_string() || fmtv.get<std::string>() != "nmrc-pulse/1")
-    fail(where, "format", "must be \"nmrc-pulse/1\"");
-  CompiledPulse p;
-  p.name = j.value("name", std::string("pulse"));
-  const json& mol = need(j, "molecule", "");
-  if (!mol.is_string()) fail(where, "molecule", "must be a string");
-  p.molecule = mol.get<std::string>();
-  p.dt_s = number(need(j, "dt_s", ""), "dt_s");
-  if (!(p.dt_s > 0)) fail(where, "dt_s", "must be > 0");
-  const json& chs = need(j, "channels", "");
-  if (!chs.is_object() || chs.empty()) fail(where, "channels", "must be a non-empty object");
-  size_t steps = 0;
-  for (auto it = chs.begin(); it != chs.end(); ++it) {
-    const std::string base = "channels." + it.key() + ".";
-    PulseChannel c;
-    c.name = it.key();
-    c.carrier_hz = number(need(it.value(), "carrier_hz", base), base + "carrier_hz");
-    c.max_rf_hz = number(need(it.value(), "max_rf_hz", base), base + "max_rf_hz");
-    for (const char* axis : {"ux_hz", "uy_hz"}) {
-      const json& arr = need(it.value(), axis, base);
-      if (!arr.is_array() || arr.empty())
-        fail(where, base + axis, "must be a non-empty list of numbers");
-      RVec v(arr.size());
-      for (size_t k = 0; k < arr.size(); ++k) v(k) = number(arr[k], base + axis);
-      (std::string(axis) == "ux_hz" ? c.ux_hz : c.uy_hz) = v;
-    }
-    if (c.ux_hz.size() != c.uy_hz.size())
-      fail(where, base + "uy_hz", "must have as many steps as ux_hz");
-    if (steps == 0) steps = c.ux_hz.size();
-    if (c.ux_hz.size() != static_cast<Eigen::Index>(steps))
-      fail(where, base + "ux_hz", "every channel must have the same number of steps");
-    p.channels.push_back(c);
-  }
-  p.target = j.value("target", json::object());
-  if (j.contains("fidelity")) {
-    const json& f = j["fidelity"];
-    p.fidelity_definition = f.value("definition", std::string());
-    p.fidelity_nominal = f.value("nominal", 0.0);
-    p.fidelity_target = f.value("target", 0.995);
-    if (f.contains("ensemble")) {
-      const json& e = f["ensemble"];
-      p.b1_scale = e.value("b1_scale", std::vector<double>{1.0});
-      p.offset_hz = e.value("offset_hz", std::vector<double>{0.0});
-      p.ensemble_values = e.value("values", std::vector<double>{});
-      p.ensemble_min = e.value("min", 0.0);
-    }
-  }
-  if (p.b1_scale.empty()) p.b1_scale = {1.0};
-  if (p.offset_hz.empty()) p.offset_hz = {0.0};
-  return p;
-}
-
-CompiledPulse read_pulse_file(const std::string& path) {
-  const std::string text = read_file(path);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw InputError(path + ": invalid JSON: " + e.what());
-  }
-  return pulse_from_json(j, path);
-}
-
-GateTarget target_from_json(const json& d, const Molecule& m, const std::string& where) {
+GateTarget target_from_json(const std::string& text, const Molecule& m, const std::string& where) {
   GateTarget t;
+  json d;
+  if (!text.empty()) {
+    try {
+      d = json::parse(text);
+    } catch (const json::exception& e) {
+      fail(where, "target", std::string("invalid JSON: ") + e.what());
+    }
+  }
   if (!d.is_object() || !d.contains("gate") || !d["gate"].is_string())
     fail(where, "target.gate", "missing (the pulse file does not say what it implements)");
-  t.gate = d["gate"].get<std::string>();
-  t.description = d;
-  const auto labels = d.value("spins", std::vector<std::string>{});
+  const std::string gate = d["gate"].get<std::string>();
+  const std::optional<GateType> type = gate_type_from_name(gate);
+  if (!type)
+    fail(where, "target.gate", "unknown gate " + gate + " (known: " + gate_type_names() + ")");
+  t.type = *type;
+  t.description_json = d.dump();
+  std::vector<std::string> labels;
+  if (d.contains("spins")) {
+    if (!d["spins"].is_array()) fail(where, "target.spins", "must be a list of spin labels");
+    for (const auto& l : d["spins"]) {
+      if (!l.is_string()) fail(where, "target.spins", "must be a list of spin labels");
+      labels.push_back(l.get<std::string>());
+    }
+  }
   for (const auto& l : labels) {
     const int k = m.index_of(l);
     if (k < 0)
@@ -288,109 +265,67 @@ GateTarget target_from_json(const json& d, const Molecule& m, const std::string&
   };
   auto need_spins = [&](size_t count) {
     if (count > 0 && t.spins.size() != count)
-      fail(where, "target.spins", "gate " + t.gate + " needs " + std::to_string(count) + " spins");
+      fail(where, "target.spins", "gate " + gate + " needs " + std::to_string(count) + " spins");
   };
-  if (t.gate == "partial_swap") {
+  if (t.type == GateType::kPartialSwap) {
     need_spins(2);
     t.local = partial_swap_unitary(num("theta_rad"));
-  } else if (t.gate == "zz") {
+  } else if (t.type == GateType::kZz) {
     need_spins(2);
     t.local = zz_unitary(num("theta_rad"));
-  } else if (t.gate == "cnot") {
+  } else if (t.type == GateType::kCnot) {
     need_spins(2);
     t.local = cnot_unitary();
-  } else if (t.gate == "cz") {
+  } else if (t.type == GateType::kCz) {
     need_spins(2);
     t.local = cz_unitary();
-  } else if (t.gate == "rotation") {
+  } else if (t.type == GateType::kRotation) {
     if (t.spins.empty()) fail(where, "target.spins", "rotation needs at least one spin");
+    if (d.contains("axis") && !d["axis"].is_string())
+      fail(where, "target.axis", "must be a string (z, or absent)");
+    if (d.contains("phase_rad") && !d["phase_rad"].is_number())
+      fail(where, "target.phase_rad", "must be a number");
     const std::string axis = d.value("axis", std::string("phase"));
     const Mat r =
         rotation_unitary(num("angle_rad"), d.value("phase_rad", 0.0), axis == "z" ? 'z' : 'p');
     t.local = Mat::Identity(1, 1);
     for (size_t i = 0; i < t.spins.size(); ++i) t.local = kron(t.local, r);
-  } else if (t.gate == "unitary" || t.gate == "ud") {
+  } else if (t.type == GateType::kUnitary || t.type == GateType::kUd) {
     if (!d.contains("local_unitary")) fail(where, "target.local_unitary", "missing");
     t.local = matrix_from_json(d["local_unitary"], where, "target.local_unitary");
     if (t.local.rows() != (1 << t.spins.size()))
       fail(where, "target.local_unitary", "dimension must be 2^(number of spins)");
     if (!is_unitary(t.local, 1e-6))
       fail(where, "target.local_unitary", "is not unitary (U^dag U != 1)");
-  } else if (t.gate == "state_transfer") {
+  } else if (t.type == GateType::kStateTransfer) {
     t.state_transfer = true;
     if (!d.contains("transfers") || !d["transfers"].is_array() || d["transfers"].empty())
       fail(where, "target.transfers", "must be a non-empty list of {from, to}");
     for (const auto& tr : d["transfers"]) {
-      const std::string from = tr.value("from", std::string());
-      const std::string to = tr.value("to", std::string());
+      if (!tr.is_object() || !tr.contains("from") || !tr.contains("to") ||
+          !tr["from"].is_string() || !tr["to"].is_string())
+        fail(where, "target.transfers", "each entry must be {\"from\": \"...\", \"to\": \"...\"}");
+      const std::string from = tr["from"].get<std::string>();
+      const std::string to = tr["to"].get<std::string>();
+      if (from.find_first_not_of("01+-") != std::string::npos ||
+          to.find_first_not_of("01+-") != std::string::npos)
+        fail(where, "target.transfers", "use the characters 0, 1, +, - (one per spin)");
       if (from.size() != t.spins.size() || to.size() != t.spins.size())
         fail(where, "target.transfers", "each from/to needs one character (0, 1, +, -) per spin");
       t.transfers.push_back({product_state(from), product_state(to)});
     }
-  } else {
-    fail(where, "target.gate",
-         "unknown gate " + t.gate +
-             " (known: partial_swap, rotation, zz, cnot, cz, unitary, ud, state_transfer)");
   }
   return t;
-}
-
-std::string cache_key(const Molecule& m, const GateTarget& t, const CompileOptions& o) {
-  json j;
-  j["version"] = 2;  // 2: GRAPE maximises F instead of F^2 (other pulses for the same seed)
-  const Mat h = m.hamiltonian(o.strong_coupling);
-  std::vector<double> hd;
-  for (int i = 0; i < h.rows(); ++i)
-    for (int k = 0; k < h.cols(); ++k) {
-      hd.push_back(h(i, k).real());
-      hd.push_back(h(i, k).imag());
-    }
-  j["hamiltonian"] = hd;
-  json ch = json::array();
-  for (const auto& c : m.channels)
-    ch.push_back({c.name, c.carrier_hz, c.max_rf_hz, m.spins_on(m.channel_index(c.name))});
-  j["channels"] = ch;
-  j["target"] = t.description;
-  const Mat w = t.full(m.size());
-  j["target_matrix"] = matrix_json(w);
-  j["options"] = o.to_json();
-  const std::string s = j.dump();
-  unsigned long long hsh = 1469598103934665603ull;  // FNV-1a 64
-  for (unsigned char ch2 : s) {
-    hsh ^= ch2;
-    hsh *= 1099511628211ull;
-  }
-  return hex64(hsh);
 }
 
 CompileResult compile_target(const Molecule& m, const GateTarget& target, const CompileOptions& o,
                              const std::string& name, const std::string& cache_dir,
                              const ProgressCallback& progress) {
+  o.validate(m);
   CompileResult r;
   r.cache_key = cache_key(m, target, o);
-  const std::string cache_file = cache_dir.empty() ? "" : cache_dir + "/" + r.cache_key + ".json";
-  if (!cache_file.empty() && std::filesystem::exists(cache_file)) {
-    try {
-      const json j = json::parse(read_file(cache_file));
-      r.pulse = pulse_from_json(j.at("pulse"), cache_file);
-      r.pulse.name = name;
-      const json& s = j.at("summary");
-      r.summary.termination = static_cast<Termination>(s.at("termination").get<int>());
-      r.summary.message = s.at("message").get<std::string>();
-      r.summary.iterations = s.at("iterations").get<int>();
-      r.summary.evaluations = s.at("evaluations").get<int>();
-      r.summary.fidelity = s.at("fidelity").get<std::vector<double>>();
-      r.summary.fidelity_min = s.at("fidelity_min").get<double>();
-      r.summary.fidelity_mean = s.at("fidelity_mean").get<double>();
-      r.summary.wall_s = s.at("wall_s").get<double>();
-      r.summary.reached_target = s.at("reached_target").get<bool>();
-      r.summary.best_start = s.at("best_start").get<int>();
-      r.from_cache = true;
-      return r;
-    } catch (const std::exception&) {
-      // A damaged cache entry is ignored and rewritten.
-    }
-  }
+  if (!cache_dir.empty())
+    if (auto cached = detail::read_cached(cache_dir, r.cache_key, name)) return *cached;
   const GrapeProblem p = build_problem(m, target, o);
   GrapeOptions go;
   go.fidelity_target = o.fidelity_target;
@@ -417,7 +352,7 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
     pc.uy_hz = g.u_hz.row(2 * c + 1).transpose();
     pulse.channels.push_back(pc);
   }
-  pulse.target = target.description;
+  pulse.target_json = target.description_json;
   pulse.fidelity_definition = target.fidelity_definition();
   pulse.b1_scale = o.b1_scale;
   pulse.offset_hz = o.offset_hz;
@@ -431,161 +366,8 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
     ensemble_objective(nominal, g.u_hz, nullptr, &f, 1);
     pulse.fidelity_nominal = f[0];
   }
-  if (!cache_file.empty()) {
-    json s;
-    s["termination"] = static_cast<int>(r.summary.termination);
-    s["message"] = r.summary.message;
-    s["iterations"] = r.summary.iterations;
-    s["evaluations"] = r.summary.evaluations;
-    s["fidelity"] = r.summary.fidelity;
-    s["fidelity_min"] = r.summary.fidelity_min;
-    s["fidelity_mean"] = r.summary.fidelity_mean;
-    s["wall_s"] = r.summary.wall_s;
-    s["reached_target"] = r.summary.reached_target;
-    s["best_start"] = r.summary.best_start;
-    make_directories(cache_dir);
-    write_file_atomic(cache_file, json{{"pulse", pulse_to_json(pulse)}, {"summary", s}}.dump());
-  }
+  if (!cache_dir.empty()) detail::write_cached(cache_dir, r);
   return r;
-}
-
-namespace {
-
-// The pade engine: the Hamiltonian from the molecule's parameters (docs/conventions.md), built
-// here term by term with Kronecker products rather than through Molecule::hamiltonian/control.
-// Nominal fidelity, then every (B1 scale, offset) member of the pulse's ensemble, into res.
-template <class Fidelity>
-void evaluate_ensemble(ValidationResult& res, const CompiledPulse& pulse, Fidelity&& fidelity_at) {
-  res.nominal = fidelity_at(1.0, 0.0);
-  res.min = 1.0;
-  for (double b1 : pulse.b1_scale)
-    for (double off : pulse.offset_hz) {
-      res.b1_scale.push_back(b1);
-      res.values.push_back(fidelity_at(b1, off));
-      res.min = std::min(res.min, res.values.back());
-    }
-  res.passed = res.min >= res.target;
-}
-
-ValidationResult validate_pade(const CompiledPulse& pulse, const Molecule& molecule, int substeps) {
-  // The Hamiltonian from the molecule's parameters (docs/conventions.md), built here term by
-  // term with Kronecker products rather than through Molecule::hamiltonian/control.
-  const int n = molecule.size();
-  const int d = 1 << n;
-  const std::string where = pulse.name.empty() ? std::string("pulse") : pulse.name;
-  auto ix = [&](char axis, int k) {
-    std::vector<Mat> f(n, Mat::Identity(2, 2));
-    f[k] = 0.5 * pauli(axis);
-    return kron_all(f);
-  };
-  std::vector<double> carrier(n, 0.0);
-  std::vector<int> chan_of_spin(n, -1);
-  std::vector<const PulseChannel*> pc;
-  for (const auto& c : pulse.channels) {
-    const int ci = molecule.channel_index(c.name);
-    if (ci < 0)
-      throw InputError(where + ": channels." + c.name + ": not a channel of molecule " +
-                       molecule.name);
-    for (int k = 0; k < n; ++k)
-      if (molecule.nuclei[k].channel == c.name) {
-        carrier[k] = c.carrier_hz;
-        chan_of_spin[k] = static_cast<int>(pc.size());
-      }
-    pc.push_back(&c);
-  }
-  for (int k = 0; k < n; ++k)
-    if (chan_of_spin[k] < 0) carrier[k] = molecule.channel_of(k).carrier_hz;
-  Mat h0 = Mat::Zero(d, d);
-  for (int k = 0; k < n; ++k)
-    h0 += kTwoPi * (molecule.nuclei[k].offset_hz - carrier[k]) * ix('Z', k);
-  for (const auto& cp : molecule.couplings) h0 += kTwoPi * cp.j_hz * ix('Z', cp.a) * ix('Z', cp.b);
-  std::vector<Mat> opx(pc.size(), Mat::Zero(d, d)), opy(pc.size(), Mat::Zero(d, d));
-  for (int k = 0; k < n; ++k)
-    if (chan_of_spin[k] >= 0) {
-      opx[chan_of_spin[k]] += kTwoPi * ix('X', k);
-      opy[chan_of_spin[k]] += kTwoPi * ix('Y', k);
-    }
-  const GateTarget target = target_from_json(pulse.target, molecule, where);
-  const Mat w = target.full(n);
-  const double norm = target.norm(n);
-  const int steps = static_cast<int>(pulse.channels[0].ux_hz.size());
-  const double h = pulse.dt_s / substeps;
-  ValidationResult res;
-  res.name = pulse.name;
-  res.target = pulse.fidelity_target;
-  res.engine = "compiler fine-step Pade expm (" + std::to_string(substeps) + " substeps per step)";
-  auto fidelity_at = [&](double b1, double off) {
-    Mat u = Mat::Identity(d, d);
-    Mat hz = h0;
-    if (off != 0.0)
-      for (int k = 0; k < n; ++k)
-        if (chan_of_spin[k] >= 0) hz += kTwoPi * off * ix('Z', k);
-    for (int s = 0; s < steps; ++s) {
-      Mat hs = hz;
-      for (size_t c = 0; c < pc.size(); ++c)
-        hs += b1 * (pc[c]->ux_hz(s) * opx[c] + pc[c]->uy_hz(s) * opy[c]);
-      const Mat step = expm(cplx(0.0, -h) * hs);
-      for (int q = 0; q < substeps; ++q) u = step * u;
-    }
-    return std::abs((w.adjoint() * u).trace()) / norm;
-  };
-  evaluate_ensemble(res, pulse, fidelity_at);
-  return res;
-}
-
-// The spectrometer engine (nmrc::spectrometer::simulate_unitary / simulate_superoperator).
-ValidationResult validate_spectrometer(const CompiledPulse& pulse, const Molecule& molecule_in,
-                                       bool relaxation) {
-  Molecule molecule = molecule_in;
-  const std::string where = pulse.name.empty() ? std::string("pulse") : pulse.name;
-  for (const auto& c : pulse.channels) {
-    const int ci = molecule.channel_index(c.name);
-    if (ci < 0)
-      throw InputError(where + ": channels." + c.name + ": not a channel of molecule " +
-                       molecule.name);
-    molecule.channels[ci].carrier_hz = c.carrier_hz;  // the pulse's frame
-  }
-  const int n = molecule.size();
-  const GateTarget target = target_from_json(pulse.target, molecule, where);
-  const Mat w = target.full(n);
-  const double norm = target.norm(n);
-  const ShapedPulseElement e = pulse.element(molecule);
-  ValidationResult res;
-  res.name = pulse.name;
-  res.target = pulse.fidelity_target;
-  res.engine = "spectrometer exact";
-  auto fidelity_at = [&](double b1, double off) {
-    spectrometer::PropagationOptions po;
-    if (off != 0.0) {
-      po.offset_error_hz.assign(n, 0.0);
-      for (int k = 0; k < n; ++k)
-        for (const auto& c : pulse.channels)
-          if (molecule.nuclei[k].channel == c.name) po.offset_error_hz[k] = off;
-    }
-    const Mat u = spectrometer::simulate_unitary(molecule, e, b1, po);
-    return std::abs((w.adjoint() * u).trace()) / norm;
-  };
-  evaluate_ensemble(res, pulse, fidelity_at);
-  if (relaxation && !target.state_transfer) {
-    res.relaxation = true;
-    res.engine += " + Lindblad relaxation";
-    // Nominal B1 only: one 4^n superoperator per step is costly.
-    const Mat s = spectrometer::simulate_superoperator(molecule, e, 1.0);
-    res.process_relaxed = {spectrometer::process_fidelity(s, w)};
-    res.process_relaxed_nominal = res.process_relaxed_min = res.process_relaxed[0];
-  }
-  return res;
-}
-
-}  // namespace
-
-ValidationResult validate_pulse(const CompiledPulse& pulse, const Molecule& molecule,
-                                const ValidationOptions& options) {
-  if (options.engine == "pade")
-    return validate_pade(pulse, molecule, std::max(1, options.substeps));
-  if (options.engine != "spectrometer")
-    throw InputError("validation engine = " + options.engine + ": must be spectrometer or pade");
-  return validate_spectrometer(pulse, molecule, options.relaxation);
 }
 
 double partial_swap_bound_s(double theta_rad, double j_hz) {

@@ -5,6 +5,7 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/pulse_file.hpp"
 
 namespace nmrc::experiment {
 
@@ -35,7 +36,7 @@ PulseLibrary::PulseLibrary(const Molecule& m, std::string compiled_dir, std::str
       r.pulse = compiler::read_pulse_file(f);
       r.file = f;
       if (r.pulse.molecule != m_.name) continue;
-      const auto t = compiler::target_from_json(r.pulse.target, m_, f);
+      const auto t = compiler::target_from_json(r.pulse.target_json, m_, f);
       if (t.state_transfer) continue;
       shipped_full_.push_back(t.full(m_.size()));
       shipped_.push_back(std::move(r));
@@ -46,13 +47,13 @@ PulseLibrary::PulseLibrary(const Molecule& m, std::string compiled_dir, std::str
 }
 
 Mat PulseLibrary::ideal_unitary(const PulseNeed& need) const {
-  return compiler::target_from_json(need.target, m_, need.name).full(m_.size());
+  return compiler::target_from_json(need.target.dump(), m_, need.name).full(m_.size());
 }
 
 const PulseRecord& PulseLibrary::get(const PulseNeed& need, const compiler::CompileOptions& options,
                                      const CompileProgress& progress) {
   if (auto it = used_.find(need.name); it != used_.end()) return it->second;
-  const compiler::GateTarget target = compiler::target_from_json(need.target, m_, need.name);
+  const compiler::GateTarget target = compiler::target_from_json(need.target.dump(), m_, need.name);
   const Mat full = target.full(m_.size());
   for (size_t i = 0; i < shipped_.size(); ++i)
     if (overlap(shipped_full_[i], full) > 1.0 - 1e-10)
@@ -70,7 +71,7 @@ const PulseRecord& PulseLibrary::get(const PulseNeed& need, const compiler::Comp
   r.pulse = res.pulse;
   r.compiled_now = !res.from_cache;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  nlohmann::json j = compiler::pulse_to_json(r.pulse);
+  nlohmann::json j = nlohmann::json::parse(pulse_file_text(r.pulse));
   nlohmann::json prov = provenance_;
   prov["purpose"] = need.purpose;
   prov["fidelity_nominal"] = r.pulse.fidelity_nominal;

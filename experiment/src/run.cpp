@@ -12,6 +12,7 @@
 #include "nmrc/core/information.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/pulse_file.hpp"
 #include "nmrc/core/states.hpp"
 #include "nmrc/experiment/channel.hpp"
 #include "nmrc/spectrometer/dynamics.hpp"
@@ -390,9 +391,9 @@ class Engine {
       if (!imp_.relaxation) {
         ch = AffineMap::unitary(sp::exact_unitary(*dyn_[b], segs));
       } else {
-        const std::string ckey =
-            "channel/1|" + hash_hex(compiler::pulse_to_json(rec.pulse).dump()) + "|" +
-            molecule_key_ + "|b1=" + std::to_string(members_[b].first) + "|relaxation";
+        const std::string ckey = "channel/1|" + hash_hex(pulse_file_text(rec.pulse)) + "|" +
+                                 molecule_key_ + "|b1=" + std::to_string(members_[b].first) +
+                                 "|relaxation";
         bool hit = false;
         ch = cache_.get(
             ckey,

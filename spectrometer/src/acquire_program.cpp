@@ -4,11 +4,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "nmrc/core/error.hpp"
-#include "nmrc/core/io.hpp"
+#include "nmrc/core/program_front_end.hpp"
 #include "nmrc/core/yaml_input.hpp"
 
 namespace nmrc::spectrometer {
@@ -23,136 +22,12 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-std::string resolve(const std::string& base_dir, const std::string& p) {
-  const std::filesystem::path path(p);
-  if (path.is_absolute() || base_dir.empty()) return p;
-  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
-}
-
-std::string channel_names(const Molecule& m) {
-  std::string s;
-  for (const auto& c : m.channels) s += (s.empty() ? "" : ", ") + c.name;
-  return s;
-}
-
-int channel_of(const YamlField& f, const Molecule& m) {
-  const int c = m.channel_index(f.as_string());
-  if (c < 0) f.fail("unknown channel (known: " + channel_names(m) + ")");
-  return c;
-}
-
-int spin_of(const YamlField& f, const Molecule& m) {
-  const std::string name = f.as_string();
-  const int k = m.index_of(name);
-  if (k < 0) f.fail("unknown spin " + name + " (known: " + m.labels_text() + ")");
-  return k;
-}
-
-// Shortest T1 among the spins on `channels` (a pulse longer than it needs acknowledging).
-std::pair<double, std::string> shortest_t1(const Molecule& m, const std::vector<int>& channels) {
-  double t1 = 1e300;
-  std::string who;
-  for (int c : channels)
-    for (int k : m.spins_on(c))
-      if (m.nuclei[k].t1_s < t1) {
-        t1 = m.nuclei[k].t1_s;
-        who = m.nuclei[k].label;
-      }
-  return {t1, who};
-}
-
-void check_long(const YamlField& where, const Molecule& m, const std::vector<int>& channels,
-                double duration_s, bool acknowledged) {
-  const auto [t1, who] = shortest_t1(m, channels);
-  if (duration_s > t1 && !acknowledged)
-    where.fail("pulse lasts " + fmt("%.4g", duration_s) + " s, longer than T1 = " +
-               fmt("%.4g", t1) + " s of " + who + "; set acknowledge_long: true if intended");
-}
-
-Element parse_element(const YamlField& item, const Molecule& m, const std::string& base_dir) {
-  item.expect_map();
-  const auto entries = item.entries();
-  if (entries.size() != 1)
-    item.fail(
-        "each sequence entry must be one of hard_pulse, rotation, delay, gradient, "
-        "shaped_pulse (a mapping with one key)");
-  const std::string& kind = entries.front().first;
-  const YamlField& f = entries.front().second;
-  f.expect_map();
-  if (kind == "hard_pulse") {
-    f.allow_keys({"channel", "angle_deg", "phase_deg", "rf_hz", "acknowledge_long"});
-    HardPulseElement p;
-    p.channel = channel_of(f.at("channel"), m);
-    p.angle_rad = f.at("angle_deg").as_double() * kDeg;
-    if (auto ph = f.find("phase_deg")) p.phase_rad = ph->as_double() * kDeg;
-    p.rf_hz = m.channels[p.channel].max_rf_hz;
-    if (auto rf = f.find("rf_hz")) {
-      p.rf_hz = rf->as_positive();
-      if (p.rf_hz > m.channels[p.channel].max_rf_hz)
-        rf->fail("exceeds the channel's max_rf_hz (" +
-                 fmt("%.0f", m.channels[p.channel].max_rf_hz) + " Hz)");
-    }
-    if (p.angle_rad == 0.0) f.at("angle_deg").fail("must not be 0");
-    const bool ack = f.has("acknowledge_long") && f.at("acknowledge_long").as_bool();
-    check_long(f, m, {p.channel}, std::abs(p.duration_s()), ack);
-    return p;
-  }
-  if (kind == "rotation") {
-    f.allow_keys({"spins", "angle_deg", "phase_deg"});
-    RotationElement r;
-    const YamlField spins = f.at("spins");
-    if (spins.is_scalar()) {
-      r.spins.push_back(spin_of(spins, m));
-    } else {
-      for (const auto& s : spins.items()) r.spins.push_back(spin_of(s, m));
-      if (r.spins.empty()) spins.fail("must name at least one spin");
-    }
-    r.angle_rad = f.at("angle_deg").as_double() * kDeg;
-    if (auto ph = f.find("phase_deg")) r.phase_rad = ph->as_double() * kDeg;
-    return r;
-  }
-  if (kind == "delay") {
-    f.allow_keys({"duration_s"});
-    return DelayElement{f.at("duration_s").as_positive()};
-  }
-  if (kind == "gradient") {
-    f.allow_keys({"duration_s", "strength_g_per_cm", "shape_factor"});
-    GradientElement g;
-    g.duration_s = f.at("duration_s").as_positive();
-    g.strength_g_per_cm = f.at("strength_g_per_cm").as_double();
-    if (auto s = f.find("shape_factor")) g.shape_factor = s->as_positive();
-    return g;
-  }
-  if (kind == "shaped_pulse") {
-    f.allow_keys({"file", "acknowledge_long"});
-    const YamlField file = f.at("file");
-    ShapedPulseElement p;
-    try {
-      p = load_pulse_json(resolve(base_dir, file.as_string()), m);
-    } catch (const InputError& e) {
-      file.fail(e.what());
-    }
-    const bool ack = f.has("acknowledge_long") && f.at("acknowledge_long").as_bool();
-    check_long(f, m, p.channels, p.duration_s(), ack);
-    return p;
-  }
-  item.fail("unknown element " + kind +
-            " (known: hard_pulse, rotation, delay, gradient, shaped_pulse)");
-}
-
 AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
-  root.expect_map();
-  root.allow_keys({"format", "molecule", "sample", "sequence", "acquisition"});
-  if (auto fm = root.find("format"))
-    if (fm->as_string() != "nmrc-acquire/1")
-      fm->fail("unsupported format (expected nmrc-acquire/1)");
+  ProgramFrontEnd fe(root, base_dir, "nmrc-acquire/1", {"sample", "acquisition"});
   AcquireProgram p;
   p.path = root.file();
-  const YamlField mol = root.at("molecule");
-  p.molecule_path = resolve(base_dir, mol.as_string());
-  if (!std::filesystem::exists(p.molecule_path))
-    mol.fail("file not found (" + p.molecule_path + "; paths are relative to the program file)");
-  p.sample.molecule = load_molecule(p.molecule_path);
+  p.molecule_path = fe.header().molecule_path;
+  p.sample.molecule = fe.molecule();
   const Molecule& m = p.sample.molecule;
 
   if (auto s = root.find("sample")) {
@@ -221,30 +96,19 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
     }
   }
 
-  const YamlField seq = root.at("sequence");
-  seq.expect_sequence();
-  for (const auto& item : seq.items())
-    p.sequence.elements.push_back(parse_element(item, m, base_dir));
-  p.sequence.name = std::filesystem::path(root.file()).stem().string();
+  fe.add_element("acquire", [](const YamlField& f, Sequence&) {
+    f.fail("an acquisition program acquires once, as its acquisition: block says");
+  });
+  fe.parse_elements(root.at("elements"), p.sequence);
+  p.sequence.name = fe.header().name;
 
+  // The acquisition: the front end's acquire fields plus this program kind's settings.
   const YamlField acq = root.at("acquisition");
-  acq.expect_map();
-  acq.allow_keys({"channel", "sw_hz", "td", "receiver_phase_deg", "scans", "phase_cycle", "snr",
-                  "seed", "processing"});
-  AcquireElement a;
-  a.channel = channel_of(acq.at("channel"), m);
+  AcquireElement a = fe.acquisition(acq, {"scans", "phase_cycle", "snr", "seed", "processing"});
   const YamlField sw = acq.at("sw_hz");
-  a.sw_hz = sw.as_positive();
   const YamlField td = acq.at("td");
-  const long tdv = td.as_int();
-  if (tdv < 16 || tdv > (1L << 22)) td.fail("must be between 16 and 4194304");
-  a.td = static_cast<int>(tdv);
-  if (auto r = acq.find("receiver_phase_deg")) a.receiver_phase_rad = r->as_double() * kDeg;
-  if (auto s = acq.find("scans")) {
-    const long v = s->as_int();
-    if (v < 1 || v > 1000000) s->fail("must be between 1 and 1000000");
-    p.acquisition.scans = static_cast<int>(v);
-  }
+  if (auto s = acq.find("scans"))
+    p.acquisition.scans = static_cast<int>(std::clamp<long>(s->as_int(), 0, 1L << 30));
   if (auto c = acq.find("phase_cycle")) {
     const std::string v = c->as_string();
     if (v == "none")
@@ -253,9 +117,6 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
       p.acquisition.phase_cycle = PhaseCycle::kCyclops;
     else
       c->fail("must be none or cyclops");
-    if (p.acquisition.phase_cycle == PhaseCycle::kCyclops && p.acquisition.scans % 4 != 0)
-      c->fail("CYCLOPS needs a multiple of 4 scans (scans = " +
-              std::to_string(p.acquisition.scans) + ")");
   }
   if (auto s = acq.find("snr")) p.acquisition.snr = s->as_nonnegative();
   if (auto s = acq.find("seed")) {
@@ -263,24 +124,26 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
     if (v < 0) s->fail("must be >= 0");
     p.acquisition.seed = static_cast<std::uint64_t>(v);
   }
-  bool zero_fill_requested = false;
+  // The acquisition's own rules (AcquisitionOptions::check), placed at the field that broke one.
+  if (const auto problem = p.acquisition.check()) ProgramFrontEnd::fail_at(*problem, {acq}, acq);
+  std::vector<YamlField> processing;
   if (auto pr = acq.find("processing")) {
     pr->expect_map();
     pr->allow_keys({"zero_fill", "lb_hz", "gb_hz", "phase0_deg", "phase1_deg"});
     if (auto z = pr->find("zero_fill")) {
-      const long v = z->as_int();
-      if (v < a.td) z->fail("must be >= td (" + std::to_string(a.td) + ")");
-      if (v > (1L << 24) || (v & (v - 1)) != 0) z->fail("must be a power of two (at most 2^24)");
-      p.processing.zero_fill = static_cast<int>(v);
-      zero_fill_requested = true;
+      // 0 would mean "none" in ProcessingOptions; written in a program it is a mistake.
+      p.processing.zero_fill = static_cast<int>(std::clamp<long>(z->as_int(), 1, 1L << 30));
     }
     if (auto v = pr->find("lb_hz")) p.processing.lb_hz = v->as_nonnegative();
     if (auto v = pr->find("gb_hz")) p.processing.gb_hz = v->as_nonnegative();
     if (auto v = pr->find("phase0_deg")) p.processing.phase0_rad = v->as_double() * kDeg;
     if (auto v = pr->find("phase1_deg")) p.processing.phase1_rad = v->as_double() * kDeg;
+    processing.push_back(*pr);
   }
-  if (!zero_fill_requested && (a.td & (a.td - 1)) != 0)
+  if (p.processing.zero_fill == 0 && (a.td & (a.td - 1)) != 0)
     td.fail("must be a power of two for the FFT unless processing.zero_fill is set");
+  if (const auto problem = p.processing.check(a.td))
+    ProgramFrontEnd::fail_at(*problem, processing, acq);
   const auto folds = folded_lines(m, a.channel, a.sw_hz);
   if (!folds.empty()) {
     // Say which lines fold, grouped by spin: "C1 lines 1-8 (5743.3..5823.9 Hz -> -4256.7..)".
@@ -328,67 +191,6 @@ AcquireProgram load_acquire_program(const std::string& path) {
 AcquireProgram parse_acquire_program(const std::string& text, const std::string& name,
                                      const std::string& base_dir) {
   return parse(YamlField::load_string(text, name), base_dir);
-}
-
-ShapedPulseElement load_pulse_json(const std::string& path, const Molecule& m) {
-  const std::string text = read_file(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    throw InputError(path + ": invalid JSON: " + e.what());
-  }
-  auto bad = [&path](const std::string& field, const std::string& rule) {
-    throw InputError(path + ": " + field + ": " + rule);
-  };
-  if (!j.is_object()) bad("(root)", "must be a JSON object");
-  if (!j.contains("format") || j["format"] != "nmrc-pulse/1")
-    bad("format", "must be \"nmrc-pulse/1\"");
-  if (!j.contains("dt_s") || !j["dt_s"].is_number() || !(j["dt_s"].get<double>() > 0))
-    bad("dt_s", "must be a number > 0");
-  if (!j.contains("channels") || !j["channels"].is_object() || j["channels"].empty())
-    bad("channels", "must map channel names to waveforms");
-  ShapedPulseElement p;
-  p.name = std::filesystem::path(path).stem().string();
-  p.dt_s = j["dt_s"].get<double>();
-  size_t steps = 0;
-  for (const auto& [name, ch] : j["channels"].items()) {
-    const int c = m.channel_index(name);
-    const std::string field = "channels." + name;
-    if (c < 0) bad(field, "unknown channel (known: " + channel_names(m) + ")");
-    if (!ch.is_object()) bad(field, "must be an object with ux_hz and uy_hz");
-    const double carrier = ch.value("carrier_hz", m.channels[c].carrier_hz);
-    if (std::abs(carrier - m.channels[c].carrier_hz) > 1e-9)
-      bad(field + ".carrier_hz", fmt("%.6g", carrier) + " differs from the molecule's carrier " +
-                                     fmt("%.6g", m.channels[c].carrier_hz) +
-                                     " Hz: compile the pulse for this molecule's frame");
-    RVec arr[2];
-    const char* keys[2] = {"ux_hz", "uy_hz"};
-    for (int a = 0; a < 2; ++a) {
-      if (!ch.contains(keys[a]) || !ch[keys[a]].is_array())
-        bad(field + "." + keys[a], "must be a list of numbers");
-      const auto& v = ch[keys[a]];
-      arr[a].resize(static_cast<Eigen::Index>(v.size()));
-      for (size_t i = 0; i < v.size(); ++i) {
-        if (!v[i].is_number())
-          bad(field + "." + keys[a] + "[" + std::to_string(i) + "]", "must be a number");
-        arr[a](static_cast<Eigen::Index>(i)) = v[i].get<double>();
-      }
-    }
-    if (arr[0].size() != arr[1].size() || arr[0].size() == 0)
-      bad(field, "ux_hz and uy_hz must have the same, non-zero length");
-    if (steps != 0 && static_cast<size_t>(arr[0].size()) != steps)
-      bad(field, "every channel must have the same number of steps");
-    steps = arr[0].size();
-    const double amax = (arr[0].array().square() + arr[1].array().square()).sqrt().maxCoeff();
-    if (amax > m.channels[c].max_rf_hz * (1 + 1e-9))
-      bad(field, "amplitude " + fmt("%.1f", amax) + " Hz exceeds max_rf_hz " +
-                     fmt("%.1f", m.channels[c].max_rf_hz));
-    p.channels.push_back(c);
-    p.ux_hz.push_back(arr[0]);
-    p.uy_hz.push_back(arr[1]);
-  }
-  return p;
 }
 
 }  // namespace nmrc::spectrometer

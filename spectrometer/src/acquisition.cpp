@@ -1,6 +1,7 @@
 #include "nmrc/spectrometer/acquisition.hpp"
 
 #include <fftw3.h>
+#include <fmt/format.h>
 
 #include <cmath>
 #include <cstdio>
@@ -65,13 +66,57 @@ double noise_sigma_for_snr(const Molecule& m, int channel, double snr) {
   return ref / snr;
 }
 
+std::optional<OptionProblem> AcquisitionOptions::check() const {
+  if (scans < 1 || scans > 1000000)
+    return OptionProblem{"scans", std::to_string(scans), "must be between 1 and 1000000"};
+  if (phase_cycle == PhaseCycle::kCyclops && scans % 4 != 0)
+    return OptionProblem{
+        "phase_cycle", "cyclops",
+        "CYCLOPS needs a multiple of 4 scans (scans = " + std::to_string(scans) + ")"};
+  if (!(snr >= 0) || !std::isfinite(snr))
+    return OptionProblem{"snr", fmt::format("{}", snr), "must be >= 0"};
+  return std::nullopt;
+}
+
+void AcquisitionOptions::validate() const {
+  if (const auto p = check()) throw InputError(p->message("acquisition"));
+}
+
+std::optional<OptionProblem> ProcessingOptions::check(int td) const {
+  if (zero_fill != 0) {
+    if (zero_fill < td)
+      return OptionProblem{"zero_fill", std::to_string(zero_fill),
+                           "must be >= td (" + std::to_string(td) + ")"};
+    if (zero_fill > (1 << 24) || (zero_fill & (zero_fill - 1)) != 0)
+      return OptionProblem{"zero_fill", std::to_string(zero_fill),
+                           "must be a power of two (at most 2^24)"};
+  } else if (td <= 0 || (td & (td - 1)) != 0) {
+    return OptionProblem{
+        "zero_fill", "0",
+        "td = " + std::to_string(td) + " is not a power of two: give a zero_fill that is one"};
+  }
+  if (!(lb_hz >= 0) || !std::isfinite(lb_hz))
+    return OptionProblem{"lb_hz", fmt::format("{}", lb_hz), "must be >= 0"};
+  if (!(gb_hz >= 0) || !std::isfinite(gb_hz))
+    return OptionProblem{"gb_hz", fmt::format("{}", gb_hz), "must be >= 0"};
+  if (!std::isfinite(phase0_rad))
+    return OptionProblem{"phase0_rad", fmt::format("{}", phase0_rad), "must be finite"};
+  if (!std::isfinite(phase1_rad))
+    return OptionProblem{"phase1_rad", fmt::format("{}", phase1_rad), "must be finite"};
+  return std::nullopt;
+}
+
+void ProcessingOptions::validate(int td) const {
+  if (const auto p = check(td)) throw InputError(p->message("processing"));
+}
+
 ExperimentResult run_experiment(const Sample& sample, const Sequence& seq, const Mat& rho0,
                                 const AcquisitionOptions& acq, const RunOptions& run) {
   const AcquireElement* a = nullptr;
   for (const auto& e : seq.elements)
     if ((a = std::get_if<AcquireElement>(&e))) break;
   if (!a) throw InputError("sequence " + seq.name + ": has no acquisition element");
-  if (acq.scans < 1) throw InputError("acquisition.scans: must be >= 1");
+  acq.validate();
   const Molecule& m = sample.molecule;
   DynamicsOptions dopt;
   dopt.strong_coupling = sample.strong_coupling;
@@ -116,12 +161,8 @@ ExperimentResult run_experiment(const Sample& sample, const Sequence& seq, const
 
 Spectrum process(const Molecule& m, const Fid& fid, const ProcessingOptions& o) {
   const int td = static_cast<int>(fid.points.size());
+  o.validate(td);
   const int n = o.zero_fill > 0 ? o.zero_fill : td;
-  if (n < td)
-    throw InputError("processing.zero_fill = " + std::to_string(o.zero_fill) + ": must be >= td (" +
-                     std::to_string(td) + ")");
-  if (n <= 0 || (n & (n - 1)) != 0)
-    throw InputError("processing.zero_fill = " + std::to_string(n) + ": must be a power of two");
   fftw_complex* buf = fftw_alloc_complex(n);
   const double dt = fid.dwell_s();
   for (int j = 0; j < n; ++j) {

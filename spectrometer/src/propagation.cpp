@@ -330,38 +330,4 @@ double process_fidelity(const Mat& superop, const Mat& target_unitary) {
 
 double average_fidelity_from_process(double f, int dim) { return (dim * f + 1.0) / (dim + 1.0); }
 
-EnsembleFidelity ensemble_fidelity(const Molecule& m, const ShapedPulseElement& pulse,
-                                   const Mat& target, const std::vector<double>& b1,
-                                   const std::vector<double>& weights, bool relaxation,
-                                   const PropagationOptions& options) {
-  if (b1.empty()) throw InputError("b1_scale: must list at least one value");
-  if (weights.size() != b1.size())
-    throw InputError("weights: must have one entry per b1_scale value");
-  double wsum = 0.0;
-  for (double w : weights) {
-    if (!(w >= 0.0)) throw InputError("weights: must be >= 0");
-    wsum += w;
-  }
-  if (!(wsum > 0.0)) throw InputError("weights: must not all be zero");
-  EnsembleFidelity r;
-  r.b1_scale = b1;
-  const double dim = static_cast<double>(target.rows());
-  for (size_t i = 0; i < b1.size(); ++i) {
-    const double w = weights[i] / wsum;
-    r.weights.push_back(w);
-    const Mat u = simulate_unitary(m, pulse, b1[i], options);
-    const double g = std::abs((target.adjoint() * u).trace()) / dim;
-    r.gate.push_back(g);
-    r.weighted_gate += w * g;
-    r.min_gate = std::min(r.min_gate, g);
-    const double p =
-        relaxation ? process_fidelity(simulate_superoperator(m, pulse, b1[i], options), target)
-                   : g * g;
-    r.process.push_back(p);
-    r.weighted_process += w * p;
-    r.min_process = std::min(r.min_process, p);
-  }
-  return r;
-}
-
 }  // namespace nmrc::spectrometer

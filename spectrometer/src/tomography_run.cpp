@@ -186,9 +186,15 @@ SettingOutcome measure_setting(const Molecule& m, const Mat& rho, const ReadoutS
     std::normal_distribution<double> nd(0.0, noise_sigma);
     for (auto& z : fid.points) z += cplx(nd(gen), nd(gen));
   }
+  return setting_from_fid(m, s, fid);
+}
+
+SettingOutcome setting_from_fid(const Molecule& m, const ReadoutSetting& s, const Fid& fid) {
+  SettingOutcome out;
+  out.setting = s;
   const LineReadout lr = measure_lines(m, fid);
   out.fit_residual = lr.residual_rms;
-  const auto obs = line_observables(n);
+  const auto obs = line_observables(m.size());
   out.values.resize(2 * obs.size());
   for (size_t i = 0; i < obs.size(); ++i) {
     const LineValue* lv = lr.find(obs[i].spin, obs[i].other_bits);
@@ -197,6 +203,18 @@ SettingOutcome measure_setting(const Molecule& m, const Mat& rho, const ReadoutS
     out.values(2 * i + 1) = lv->sy();
   }
   return out;
+}
+
+Reconstruction reconstruct_from_fids(const Molecule& m, const std::vector<ReadoutSetting>& settings,
+                                     const std::vector<Fid>& fids) {
+  if (settings.size() != fids.size())
+    throw InputError("tomography: " + std::to_string(fids.size()) + " FIDs for " +
+                     std::to_string(settings.size()) + " readout settings: need one per setting");
+  const Tomographer tomo(settings, m.size());
+  std::vector<RVec> values;
+  for (size_t k = 0; k < fids.size(); ++k)
+    values.push_back(setting_from_fid(m, settings[k], fids[k]).values);
+  return tomo.reconstruct(values);
 }
 
 namespace {

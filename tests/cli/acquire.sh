@@ -17,7 +17,7 @@ base() {
   cat <<YAML
 molecule: mol.yaml
 sample: {relaxation: false}
-sequence:
+elements:
   - rotation: {spins: [C1, C2], angle_deg: 90, phase_deg: 90}
   - delay: {duration_s: 0.001}
   - hard_pulse: {channel: 13C, angle_deg: 90, rf_hz: 10000}
@@ -31,11 +31,11 @@ bad() {  # bad NAME SED-EXPRESSION REGEX
   expect 2 "^$1.yaml:[0-9]+:[0-9]+: .*$3" acquire "$WORK/p/$1.yaml" --out "$WORK/out_$1"
   [ ! -e "$WORK/out_$1" ] || { echo "FAIL: $1 left output behind"; FAILS=$((FAILS + 1)); }
 }
-bad unknown_spin 's/spins: \[C1, C2\]/spins: [C1, C9]/' 'sequence\[0\].rotation.spins\[1\] = C9: unknown spin C9 \(known: C1..C4\)'
-bad unknown_channel 's/channel: 13C, angle_deg/channel: 15N, angle_deg/' 'hard_pulse.channel = 15N: unknown channel \(known: 13C\)'
+bad unknown_spin 's/spins: \[C1, C2\]/spins: [C1, C9]/' 'elements\[0\].rotation.spins\[1\] = C9: unknown spin C9 \(known: C1..C4\)'
+bad unknown_channel 's/channel: 13C, angle_deg/channel: 15N, angle_deg/' 'hard_pulse.channel = 15N: unknown channel 15N \(known: 13C\)'
 bad unknown_acq_channel 's/acquisition: {channel: 13C/acquisition: {channel: 1H/' 'acquisition.channel = 1H: unknown channel'
 bad long_pulse 's/rf_hz: 10000}/rf_hz: 0.01}/' 'pulse lasts 25 s, longer than T1 = 5.1 s of C4; set acknowledge_long: true'
-bad negative_delay 's/duration_s: 0.001/duration_s: -0.001/' 'sequence\[1\].delay.duration_s = -0.001: must be > 0'
+bad negative_delay 's/duration_s: 0.001/duration_s: -0.001/' 'elements\[1\].delay.duration_s = -0.001: must be > 0'
 bad aliasing 's/sw_hz: 15000/sw_hz: 10000/' 'acquisition.sw_hz = 10000: too small: 16 lines fold \(C1 lines 1-8 at 5743.3..5823.9 Hz fold to -4256.7..-4176.1 Hz; C4 lines 1-8 at -5808.6..-5758.7 Hz fold to 4191.4..4241.3 Hz\); use sw_hz > 11848'
 bad td_not_pow2 's/td: 4096/td: 4000/' 'acquisition.td = 4000: must be a power of two for the FFT unless processing.zero_fill is set'
 bad unknown_element 's/- delay:/- wait:/' 'unknown element wait'

@@ -1,6 +1,7 @@
 #include "nmrc/compiler/grape.hpp"
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "nmrc/compiler/compile.hpp"
@@ -49,7 +50,7 @@ couplings:
 )";
 
 GateTarget make(const Molecule& m, const nlohmann::json& d) {
-  return target_from_json(d, m, "test");
+  return target_from_json(d.dump(), m, "test");
 }
 
 // Central finite differences of J(u) = sum_m w_m |g_m|/norm / sum w against the exact gradient at

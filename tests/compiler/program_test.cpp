@@ -5,6 +5,7 @@
 
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/targets.hpp"
+#include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
 #include "support/reference.hpp"
@@ -29,7 +30,7 @@ compile:
   steps: 160
   ensemble: {b1_scale: [0.98, 1.0, 1.02], weights: [1, 2, 1]}
 elements:
-  - pulse: {channel: 13C, angle_deg: 90, phase_deg: 90, rf_hz: 5000}
+  - hard_pulse: {channel: 13C, angle_deg: 90, phase_deg: 90, rf_hz: 5000}
   - delay: {duration_s: 0.001}
   - gate: {name: u34, type: partial_swap, spins: [C3, R], theta_rad: 0.2}
   - loop:
@@ -64,7 +65,7 @@ TEST_CASE("pulse programs parse into the sequence IR with gate placeholders") {
     CHECK(std::get<GradientElement>(p.sequence.elements[4]).shape_factor ==
           doctest::Approx(2 / kPi));
     const auto& ud = p.gates[2].target;
-    CHECK(ud.gate == "ud");
+    CHECK(std::string(gate_type_name(ud.type)) == "ud");
     CHECK(is_unitary(ud.local));
     CHECK(p.gates[3].target.state_transfer);
     CHECK(std::get<AcquireElement>(p.sequence.elements.back()).td == 1024);
@@ -116,18 +117,20 @@ TEST_CASE("arbitrary unitary targets from a file, and non-unitary files are reje
   CHECK_THROWS_WITH_AS(with("missing.json"), doctest::Contains("cannot read file"), InputError);
 }
 
-TEST_CASE("Bruker shape files") {
+TEST_CASE("Bruker shape files as shaped pulses of a program") {
   const auto dir = std::filesystem::temp_directory_path() / "nmrc_shape_test";
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "s.shp") << "##TITLE= test\n##NPOINTS=3\n##XYPOINTS= (XY..XY)\n"
                                   "100.0, 0.0\n50.0, 90.0\n0.0, 0.0\n##END=\n";
-  RVec ux, uy;
-  read_bruker_shape((dir / "s.shp").string(), 1000.0, ux, uy);
+  const PulseData d = pulse_data_from_bruker_shape(read_bruker_shape_file((dir / "s.shp").string()),
+                                                   "13C", 3e-6, 1000.0);
+  const RVec& ux = d.channels.at(0).ux_hz;
+  const RVec& uy = d.channels.at(0).uy_hz;
   REQUIRE(ux.size() == 3);
   CHECK(ux(0) == doctest::Approx(1000.0));
   CHECK(uy(1) == doctest::Approx(500.0));
   CHECK(std::abs(ux(1)) < 1e-9);
-  std::ofstream(dir / "bad.shp") << "##NPOINTS=2\n100.0, 0.0\n";
-  CHECK_THROWS_WITH_AS(read_bruker_shape((dir / "bad.shp").string(), 1000.0, ux, uy),
-                       doctest::Contains("##NPOINTS=2 but the file has 1"), InputError);
+  std::ofstream(dir / "bad.shp") << "##NPOINTS=2\n##XYPOINTS= (XY..XY)\n100.0, 0.0\n##END=\n";
+  CHECK_THROWS_WITH_AS(read_bruker_shape_file((dir / "bad.shp").string()),
+                       doctest::Contains("##NPOINTS= 2: the file has 1 points"), InputError);
 }

@@ -19,7 +19,7 @@ std::string molecules_dir() {
 
 std::string program(const std::string& extra_sample, const std::string& sequence) {
   return "molecule: crotonic_acid.yaml\nsample:\n  relaxation: false\n" + extra_sample +
-         "sequence:\n" + sequence +
+         "elements:\n" + sequence +
          "acquisition: {channel: 13C, sw_hz: 14000, td: 8192, receiver_phase_deg: 30}\n";
 }
 
@@ -92,5 +92,34 @@ TEST_CASE("acquisition programs") {
     CHECK_THROWS_WITH_AS(
         parse_acquire_program(program("", "  - shaped_pulse: {file: missing.json}\n"), "t.yaml", d),
         doctest::Contains("cannot read"), InputError);
+    // The options' own rules, placed by the loader at the field that broke one.
+    std::string zero_scans = program("", "  - delay: {duration_s: 0.1}\n");
+    zero_scans.replace(zero_scans.find("td: 8192"), 8, "td: 8192, scans: 0");
+    CHECK_THROWS_WITH_AS(parse_acquire_program(zero_scans, "t.yaml", d),
+                         doctest::Contains("acquisition.scans = 0: must be between 1 and 1000000"),
+                         InputError);
+  }
+  SUBCASE("validation: acquisition and processing options validate themselves") {
+    AcquisitionOptions a;
+    CHECK_NOTHROW(a.validate());
+    a.scans = 6;
+    a.phase_cycle = PhaseCycle::kCyclops;
+    CHECK_THROWS_WITH_AS(a.validate(),
+                         doctest::Contains("acquisition: phase_cycle = cyclops: CYCLOPS needs a "
+                                           "multiple of 4 scans (scans = 6)"),
+                         InputError);
+    a = {};
+    a.snr = -1;
+    CHECK_THROWS_WITH_AS(a.validate(), doctest::Contains("acquisition: snr = -1: must be >= 0"),
+                         InputError);
+    ProcessingOptions o;
+    CHECK_NOTHROW(o.validate(1024));
+    CHECK_THROWS_WITH_AS(o.validate(1000), doctest::Contains("td = 1000 is not a power of two"),
+                         InputError);
+    o.zero_fill = 2048;
+    CHECK_NOTHROW(o.validate(1000));
+    o.lb_hz = -0.5;
+    CHECK_THROWS_WITH_AS(o.validate(1000),
+                         doctest::Contains("processing: lb_hz = -0.5: must be >= 0"), InputError);
   }
 }

@@ -5,10 +5,12 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
+#include "support/pulse_reference.hpp"
 #include "support/reference.hpp"
 
 using namespace nmrc;
 using namespace nmrc::spectrometer;
+using nmrc::ref::random_pulse;
 
 namespace {
 
@@ -43,22 +45,6 @@ Molecule two_spins(double nu1, double nu2, double j) {
 }
 
 Molecule crotonic() { return load_molecule(ref::source_path("molecules/crotonic_acid.yaml")); }
-
-ShapedPulseElement random_pulse(int steps, double dt, double amp, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(-amp, amp);
-  ShapedPulseElement p;
-  p.name = "random";
-  p.dt_s = dt;
-  p.channels = {0};
-  p.ux_hz = {RVec(steps)};
-  p.uy_hz = {RVec(steps)};
-  for (int j = 0; j < steps; ++j) {
-    p.ux_hz[0](j) = u(rng);
-    p.uy_hz[0](j) = u(rng);
-  }
-  return p;
-}
 
 // Textbook Lindblad superoperator from explicit jump operators (independent of the library's
 // element-wise dissipator): sum_m conj(L) (x) L - (I (x) L^dag L + (L^dag L)^T (x) I)/2.

@@ -1,10 +1,9 @@
 // From a gate target and a molecule to a shaped pulse: compile options, the GRAPE problem in
-// the molecule's rotating frame, the nmrc-pulse/1 file (shared/ARCHITECTURE.md), the pulse
-// cache, and validation by an independent re-simulation.
+// the molecule's rotating frame, the pulse cache, and validation by the spectrometer's judge
+// (an independent re-simulation).
 #pragma once
 
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,11 +11,16 @@
 #include "nmrc/compiler/grape.hpp"
 #include "nmrc/compiler/targets.hpp"
 #include "nmrc/core/molecule.hpp"
+#include "nmrc/core/options.hpp"
+#include "nmrc/core/pulse_file.hpp"
 #include "nmrc/core/sequence.hpp"
+#include "nmrc/spectrometer/judge.hpp"
 
 namespace nmrc::compiler {
 
-/// Compile options of one target (docs/program-format.md, `compile:`).
+/// Compile options of one target (docs/program-format.md, `compile:`). Validate before use:
+/// validate() throws InputError "compile options: field = value: rule" (check() returns the
+/// first violated rule instead, so that a program loader can point at the YAML field).
 struct CompileOptions {
   double duration_s = 0.0;  ///< total pulse length; with steps or dt_s
   int steps = 0;
@@ -36,11 +40,19 @@ struct CompileOptions {
   double time_limit_s = 600.0;
   int threads = 2;
   bool strong_coupling = false;
+  /// Rules that need no molecule: two of duration_s, steps (1 to 10^6), dt_s, consistent;
+  /// max_rf_hz > 0; fidelity_target in (0, 1]; b1_scale non-empty and > 0, b1_weight empty or
+  /// one > 0 per scale; offset_hz non-empty and finite; smoothness >= 0; starts 1 to 1000;
+  /// max_iterations >= 1; stall_evaluations >= 0; time_limit_s > 0; threads 1 to 256.
+  std::optional<OptionProblem> check() const;
+  void validate() const;
+  /// validate(), and every named channel is one of m's, max_rf_hz at most its limit.
+  void validate(const Molecule& m) const;
   /// Number of steps implied by duration/steps/dt (duration_s / dt_s rounded).
   int resolved_steps() const;
   double resolved_dt_s() const;
-  /// Canonical JSON of everything that changes the result (threads excluded).
-  nlohmann::json to_json() const;
+  /// Canonical JSON text of everything that changes the result (threads excluded).
+  std::string to_json() const;
 };
 
 /// Default RF limit on a channel when the program gives none: 10 kHz, or the channel's
@@ -48,41 +60,19 @@ struct CompileOptions {
 inline constexpr double kDefaultMaxRfHz = 10000.0;
 
 /// The GRAPE problem for `target` on `molecule` (rotating frame of docs/conventions.md).
-/// Options must be valid (see check_options).
+/// Options must be valid (CompileOptions::validate(molecule)).
 GrapeProblem build_problem(const Molecule& molecule, const GateTarget& target,
                            const CompileOptions& options);
 
-/// One compiled pulse, as written to an nmrc-pulse/1 file.
-struct PulseChannel {
-  std::string name;
-  double carrier_hz = 0.0;
-  double max_rf_hz = 0.0;
-  RVec ux_hz, uy_hz;
-};
-struct CompiledPulse {
-  std::string name;
-  std::string molecule;
-  double dt_s = 0.0;
-  std::vector<PulseChannel> channels;
-  nlohmann::json target;  ///< the target description (rebuilds the target with target_from_json)
-  std::string fidelity_definition;
-  double fidelity_nominal = 0.0;
-  std::vector<double> b1_scale, offset_hz, ensemble_values;  ///< values per (b1, offset) member
-  double ensemble_min = 0.0;
-  double fidelity_target = 0.995;
-  double duration_s() const { return channels.empty() ? 0.0 : dt_s * channels[0].ux_hz.size(); }
-  /// The pulse as a sequence element for `molecule` (channel indices resolved by name).
-  ShapedPulseElement element(const Molecule& molecule) const;
-};
+/// One compiled pulse, as written to an nmrc-pulse/1 file: core's PulseData (one reader and
+/// writer for every layer: nmrc::read_pulse_file, nmrc::pulse_file_text in core/pulse_file.hpp).
+using CompiledPulse = PulseData;
+using nmrc::PulseChannel;
+using nmrc::read_pulse_file;
 
-nlohmann::json pulse_to_json(const CompiledPulse& pulse);
-/// Reads an nmrc-pulse/1 file; InputError "path: field: rule" on a malformed one.
-CompiledPulse pulse_from_json(const nlohmann::json& j, const std::string& where);
-CompiledPulse read_pulse_file(const std::string& path);
-
-/// Rebuilds a GateTarget from its description (the pulse file's "target"). Spins by label.
-/// Throws InputError prefixed with `where`.
-GateTarget target_from_json(const nlohmann::json& desc, const Molecule& molecule,
+/// Rebuilds a GateTarget from its description (a pulse file's "target", JSON text). Spins by
+/// label. Throws InputError prefixed with `where`.
+GateTarget target_from_json(const std::string& description_json, const Molecule& molecule,
                             const std::string& where);
 
 /// Result of compiling one target.
@@ -98,37 +88,25 @@ struct CompileResult {
 std::string cache_key(const Molecule& molecule, const GateTarget& target,
                       const CompileOptions& options);
 
-/// Compiles one target with GRAPE. When cache_dir is non-empty, a cached pulse with the same key
-/// is returned without optimising, and a new result is stored there.
+/// Compiles one target with GRAPE (options validated first: InputError). When cache_dir is
+/// non-empty, a cached pulse with the same key is returned without optimising, and a new result is
+/// stored there.
 CompileResult compile_target(const Molecule& molecule, const GateTarget& target,
                              const CompileOptions& options, const std::string& name,
                              const std::string& cache_dir, const ProgressCallback& progress = {});
 
-/// Validation by re-simulation with an engine that shares no code with GRAPE: by default the
-/// virtual spectrometer's exact engine (nmrc::spectrometer, Hermitian eigendecomposition of each
-/// step's Hamiltonian built from the molecule by the spectrometer), or "pade": the molecule's
-/// Hamiltonian rebuilt here term by term, each step propagated by `substeps` Pade exponentials
-/// (core expm). With `relaxation`, also the process fidelity Tr(S_t^dag S)/d^2 of the relaxing
-/// pulse at nominal B1 (Lindblad T1/T2 of the molecule file, spectrometer superoperator; gates
-/// only; costly).
+/// Validation: the spectrometer's judge (spectrometer/judge.hpp) re-simulates the pulse with its
+/// own engines and Hamiltonian, which share no code with GRAPE, over the pulse's ensemble
+/// (fidelity.ensemble b1_scale x offset_hz) against the target its description names, and
+/// passes when the minimum reaches fidelity.target. With `relaxation`, also the process fidelity
+/// Tr(S_t^dag S)/d^2 of the relaxing pulse at nominal B1 (gates only; costly).
 struct ValidationOptions {
-  std::string engine = "spectrometer";  ///< "spectrometer" or "pade"
-  int substeps = 4;                     ///< pade only
+  spectrometer::Engine engine = spectrometer::Engine::kExact;
   bool relaxation = false;
 };
-struct ValidationResult {
-  std::string name;
-  double nominal = 0.0;
-  std::vector<double> b1_scale, values;  ///< F = |Tr(W^dag U)|/norm per (b1, offset) member
-  double min = 0.0;
-  double target = 0.995;
-  bool passed = false;
-  std::string engine;
-  bool relaxation = false;
-  std::vector<double> process_relaxed;  ///< nominal B1, with relaxation
-  double process_relaxed_nominal = 0.0;
-  double process_relaxed_min = 0.0;
-};
+using ValidationResult = spectrometer::Judgement;
+/// Judges `pulse` on `molecule` (PulseData::element's rules, then the judge). Throws InputError
+/// for a pulse that does not fit the molecule or a target description it cannot rebuild.
 ValidationResult validate_pulse(const CompiledPulse& pulse, const Molecule& molecule,
                                 const ValidationOptions& options = {});
 

@@ -95,6 +95,7 @@ struct StartSummary {
   int evaluations = 0;
   double fidelity_min = 0.0;
   double wall_s = 0.0;
+  std::string message;  ///< why a leg of L-BFGS-B stopped early (its line search), when it did
 };
 
 struct Summary {

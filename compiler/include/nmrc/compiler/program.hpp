@@ -42,8 +42,4 @@ Program parse_program(const std::string& text, const std::string& name,
 /// Replaces every placeholder of `job` in the program's sequence by the compiled pulse.
 void install_pulse(Program& program, const GateJob& job, const CompiledPulse& pulse);
 
-/// Reads a Bruker (TopSpin JCAMP-DX) shape file: "##NPOINTS=" and lines "amplitude%, phase_deg".
-/// Returns ux, uy in Hz for a channel with nutation max_rf_hz at 100%. Throws InputError.
-void read_bruker_shape(const std::string& path, double max_rf_hz, RVec& ux_hz, RVec& uy_hz);
-
 }  // namespace nmrc::compiler

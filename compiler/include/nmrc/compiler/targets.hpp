@@ -3,7 +3,7 @@
 // global phase. Formulas with their sources are at each function.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,15 +23,24 @@ Mat zz_unitary(double theta_rad);
 Mat cnot_unitary();
 Mat cz_unitary();
 
+/// The kinds of gate target (docs/program-format.md, "Gate targets").
+enum class GateType { kPartialSwap, kRotation, kZz, kCnot, kCz, kUnitary, kUd, kStateTransfer };
+/// The name programs and pulse files use for a type ("partial_swap", "rotation", ...).
+const char* gate_type_name(GateType type);
+/// The type of a name; nullopt for a name that is not a gate type.
+std::optional<GateType> gate_type_from_name(const std::string& name);
+/// Every type's name, comma-separated, for messages.
+std::string gate_type_names();
+
 /// A compiled target: the figure of merit g = Tr(W^dag U) with F = |g| / norm.
 struct GateTarget {
-  std::string gate;        ///< partial_swap, rotation, zz, cnot, cz, unitary, ud, state_transfer
+  GateType type = GateType::kPartialSwap;
   std::vector<int> spins;  ///< spins it names (indices into the molecule)
   std::vector<std::string> spin_labels;
   Mat local;  ///< 2^m unitary on `spins` (gates)
   bool state_transfer = false;
   std::vector<std::pair<Vec, Vec>> transfers;  ///< (from, to) local states for state_transfer
-  nlohmann::json description;                  ///< the pulse file's "target" entry
+  std::string description_json;  ///< the pulse file's "target" entry (compact JSON text)
   /// W on n spins: local (x) identity on the others (or the transfer operator).
   Mat full(int n) const;
   /// Normalisation: 2^n for gates, (number of transfers) * 2^(n-m) for state transfers.

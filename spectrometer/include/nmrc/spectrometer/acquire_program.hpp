@@ -32,9 +32,4 @@ AcquireProgram load_acquire_program(const std::string& path);
 AcquireProgram parse_acquire_program(const std::string& text, const std::string& name,
                                      const std::string& base_dir);
 
-/// Reads an nmrc-pulse/1 JSON file into a shaped pulse for molecule m (channels by name,
-/// carrier equal to the molecule's channel carrier, equal-length amplitude arrays within the
-/// channel's max_rf_hz). Throws InputError "path: field: rule".
-ShapedPulseElement load_pulse_json(const std::string& path, const Molecule& m);
-
 }  // namespace nmrc::spectrometer

@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nmrc/core/molecule.hpp"
+#include "nmrc/core/options.hpp"
 #include "nmrc/core/sequence.hpp"
 #include "nmrc/core/types.hpp"
 #include "nmrc/spectrometer/sample.hpp"
@@ -47,6 +49,10 @@ struct AcquisitionOptions {
   /// standard deviation of each real/imaginary part of one point. 0 = no noise.
   double snr = 0.0;
   std::uint64_t seed = 1;
+  /// scans 1 to 10^6 (a multiple of 4 with CYCLOPS); snr finite and >= 0. validate() throws
+  /// InputError "acquisition: field = value: rule"; check() returns the first violation.
+  std::optional<OptionProblem> check() const;
+  void validate() const;
 };
 
 struct ExperimentResult {
@@ -72,6 +78,11 @@ struct ProcessingOptions {
   /// phase(f) = phase0 + phase1 * f / sw.
   double phase1_rad = 0.0;
   bool halve_first_point = true;  ///< the usual first-point correction of a DFT
+  /// For a FID of td points: zero_fill 0 (then td must be a power of two) or a power of two
+  /// from td to 2^24; lb_hz, gb_hz finite and >= 0; phases finite. validate() throws InputError
+  /// "processing: field = value: rule"; check() returns the first violation.
+  std::optional<OptionProblem> check(int td) const;
+  void validate(int td) const;
 };
 
 struct Spectrum {

@@ -11,6 +11,7 @@
 
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/types.hpp"
+#include "nmrc/spectrometer/acquisition.hpp"
 #include "nmrc/spectrometer/readout.hpp"
 #include "nmrc/spectrometer/tomography.hpp"
 
@@ -78,6 +79,19 @@ TomographyResult run_tomography(const TomographyProgram& program,
 SettingOutcome measure_setting(const Molecule& m, const Mat& rho, const ReadoutSetting& s,
                                LineSource source, double sw_hz, int td, double noise_sigma,
                                std::uint64_t seed);
+
+/// Line values of one setting from a recorded FID (acquired after that setting's readout
+/// rotation; e.g. a TopSpin folder through read_bruker_dataset and fid_from_bruker): the line
+/// fit of lines.hpp, per scan, in ideal_line_values layout. measure_setting uses it too.
+SettingOutcome setting_from_fid(const Molecule& m, const ReadoutSetting& s, const Fid& fid);
+
+/// Reconstruction from recorded FIDs, fids[k] taken with settings[k]: the same line fit and
+/// inversion as run_tomography. The FIDs must be in the units of nmrc's signal,
+/// Tr(rho (sigma_x + i sigma_y)) of the full state (nmrc's own datasets are); a console's FIDs
+/// must first be scaled by the user's reference. Throws InputError for unequal list sizes and
+/// for an incomplete set of settings.
+Reconstruction reconstruct_from_fids(const Molecule& m, const std::vector<ReadoutSetting>& settings,
+                                     const std::vector<Fid>& fids);
 
 /// Noise sigma for a tomography SNR: the first FID point of the pseudo-pure |0...0> state after
 /// an ideal 90-degree pulse on every spin (= n) divided by the SNR; 0 for snr = 0.

@@ -1,0 +1,169 @@
+// nmrc export bruker INPUT... --out DIR: shapes, pulse programs, parameter sets and a README
+// for a TopSpin console (docs/bruker.md). INPUT is a pulse program (YAML, one experiment each;
+// its gates come from --pulses DIR, the output of nmrc compile) or nmrc-pulse/1 files (played
+// in order, then acquired; needs --molecule). Nothing is written unless every input exports.
+#ifdef NMRC_COMPILER_AVAILABLE
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "nmrc/compiler/bruker_export.hpp"
+#include "nmrc/compiler/compile.hpp"
+#include "nmrc/compiler/program.hpp"
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/io.hpp"
+
+namespace nmrc::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_pulse_file(const std::string& path) { return fs::path(path).extension() == ".json"; }
+
+}  // namespace
+
+void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
+  auto* ex = app.add_subcommand("export", "Export sequences for another system");
+  ex->require_subcommand(1);
+  auto* br = ex->add_subcommand(
+      "bruker", "TopSpin shapes, pulse programs and parameter sets (docs/bruker.md)");
+  struct Opts {
+    std::vector<std::string> inputs;
+    std::string out, molecule, pulses;
+    double p90_us = 0, plw_w = 0, d1_s = -1, d16_s = 200e-6, gpz_max = 53.5, sw_hz = 0;
+    int ns = 1, ds = 0, td = 16384, phase_sense = 1;
+  };
+  auto o = std::make_shared<Opts>();
+  br->add_option("INPUT", o->inputs, "Pulse programs (YAML) or nmrc-pulse/1 files (JSON)")
+      ->required();
+  br->add_option("--out", o->out, "Output folder")->required();
+  br->add_option("--molecule", o->molecule, "Molecule YAML (for pulse files)");
+  br->add_option("--pulses", o->pulses, "Compiled gates of the programs (nmrc compile --out DIR)");
+  br->add_option("--p90", o->p90_us, "Calibrated hard 90 on f1, microseconds (with --plw)");
+  br->add_option("--plw", o->plw_w, "Power of that hard 90, watts (with --p90)");
+  br->add_option("--ns", o->ns, "Scans (NS, default 1)");
+  br->add_option("--ds", o->ds, "Dummy scans (DS, default 0)");
+  br->add_option("--d1", o->d1_s, "Relaxation delay D1, s (default 5 x the longest T1)");
+  br->add_option("--d16", o->d16_s, "Gradient recovery d16, s (default 200e-6)");
+  br->add_option("--gpz-max", o->gpz_max, "Gradient at GPZ 100 %, G/cm (default 53.5)");
+  br->add_option("--phase-sense", o->phase_sense,
+                 "1 (default) or -1: the console's sense of phase");
+  br->add_option("--sw", o->sw_hz, "Pulse files: spectral width of the acquisition, Hz");
+  br->add_option("--td", o->td, "Pulse files: complex points acquired (default 16384)");
+  br->callback([&run, &global, o] {
+    (void)global;
+    run = [o] {
+      compiler::BrukerExportOptions eo;
+      if (o->p90_us != 0 || o->plw_w != 0) {
+        eo.p90_us = o->p90_us;
+        eo.plw_w = o->plw_w;
+        if (o->p90_us == 0) eo.p90_us.reset();
+        if (o->plw_w == 0) eo.plw_w.reset();
+      }
+      if (o->ns < 1) throw InputError("--ns = " + std::to_string(o->ns) + ": must be >= 1");
+      if (o->ds < 0) throw InputError("--ds = " + std::to_string(o->ds) + ": must be >= 0");
+      eo.ns = o->ns;
+      eo.ds = o->ds;
+      eo.d1_s = o->d1_s;
+      eo.d16_s = o->d16_s;
+      eo.gpz_max_g_per_cm = o->gpz_max;
+      eo.phase_sense = o->phase_sense;
+      const std::time_t now = std::time(nullptr);
+      char date[32], tim[32];
+      std::strftime(date, sizeof date, "%Y/%m/%d", std::gmtime(&now));
+      std::strftime(tim, sizeof tim, "%H:%M:%S", std::gmtime(&now));
+      eo.date = date;
+      eo.time = tim;
+      std::vector<compiler::BrukerExperimentInput> exps;
+      std::optional<Molecule> molecule;
+      if (!o->molecule.empty()) molecule = load_molecule(o->molecule);
+      std::vector<std::string> pulse_files, sources;
+      for (const auto& in : o->inputs) {
+        if (is_pulse_file(in)) {
+          pulse_files.push_back(in);
+          continue;
+        }
+        compiler::Program prog = compiler::load_program(in);
+        if (molecule && molecule->name != prog.molecule.name)
+          throw InputError(in + ": molecule = " + prog.molecule.name +
+                           ": every input must be for the same molecule (" + molecule->name + ")");
+        if (!molecule) molecule = prog.molecule;
+        for (const auto& job : prog.gates) {
+          if (o->pulses.empty()) continue;  // reported at the placeholder, with its location
+          const std::string path = (fs::path(o->pulses) / (job.name + ".json")).string();
+          if (!fs::exists(path))
+            throw InputError(job.location + ": gate " + job.name + ": no compiled pulse " + path +
+                             " (run nmrc compile " + in + " --out " + o->pulses + ")");
+          const compiler::CompiledPulse cp = compiler::read_pulse_file(path);
+          if (cp.molecule != prog.molecule.name)
+            throw InputError(path + ": molecule = " + cp.molecule +
+                             ": compiled for another molecule than " + prog.molecule.name);
+          compiler::install_pulse(prog, job, cp);
+        }
+        const auto locations =
+            std::make_shared<std::vector<std::string>>(compiler::program_element_locations(in));
+        exps.push_back({prog.name, prog.sequence, [locations](size_t k) {
+                          return k < locations->size() ? (*locations)[k] : std::string();
+                        }});
+        sources.push_back(in);
+      }
+      if (!pulse_files.empty()) {
+        if (!molecule)
+          throw InputError("--molecule: required to export pulse files (" + pulse_files[0] + ")");
+        Sequence seq;
+        seq.name = "nmrc_pulses";
+        int channel = 0;
+        for (const auto& path : pulse_files) {
+          const compiler::CompiledPulse cp = compiler::read_pulse_file(path);
+          if (cp.molecule != molecule->name)
+            throw InputError(path + ": molecule = " + cp.molecule +
+                             ": compiled for another molecule than " + molecule->name);
+          ShapedPulseElement e = cp.element(*molecule);
+          if (e.name.empty()) e.name = fs::path(path).stem().string();
+          channel = e.channels.empty() ? 0 : e.channels[0];
+          seq.elements.push_back(e);
+          sources.push_back(path);
+        }
+        // Acquire after the pulses: by default a width that holds every line of the channel
+        // with 20 % margin, rounded up to 1 kHz.
+        AcquireElement a;
+        a.channel = channel;
+        a.td = o->td;
+        double fmax = 0;
+        for (const auto& l : molecule->lines())
+          if (molecule->nuclei[l.spin].isotope == molecule->channels[channel].isotope)
+            fmax = std::max(fmax, std::abs(l.frequency_hz));
+        a.sw_hz = o->sw_hz > 0 ? o->sw_hz : 1000.0 * std::ceil(2.4 * fmax / 1000.0 + 1e-9);
+        if (o->td < 1 || o->td > (1 << 24))
+          throw InputError("--td = " + std::to_string(o->td) + ": must be between 1 and 16777216");
+        seq.elements.push_back(a);
+        exps.push_back({"nmrc_pulses", seq, {}});
+      }
+      std::string src;
+      for (const auto& s : sources)
+        src += (src.empty() ? "" : ", ") + fs::path(s).filename().string();
+      eo.source = src;
+      const compiler::BrukerExportResult r = compiler::export_bruker(exps, *molecule, eo);
+      for (const auto& f : r.files)
+        make_directories((fs::path(o->out) / f.path).parent_path().string());
+      for (const auto& f : r.files)
+        write_file_atomic((fs::path(o->out) / f.path).string(), f.content);
+      for (const auto& s : r.summary) std::printf("%s\n", s.c_str());
+      std::printf("wrote %zu files to %s (see %s/README.txt)\n", r.files.size(), o->out.c_str(),
+                  o->out.c_str());
+      return 0;
+    };
+  });
+}
+
+}  // namespace nmrc::cli
+
+#endif  // NMRC_COMPILER_AVAILABLE

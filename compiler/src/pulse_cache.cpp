@@ -1,0 +1,117 @@
+// The pulse cache: DIR/<key>.json holds a compiled pulse (nmrc-pulse/1) and its GRAPE summary,
+// keyed by a hash of everything that changes the result (cache_key, compile.hpp).
+#include "pulse_cache.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "nmrc/core/io.hpp"
+
+namespace nmrc::compiler {
+
+using nlohmann::json;
+
+namespace {
+
+json matrix_json(const Mat& m) {
+  json re = json::array(), im = json::array();
+  for (int i = 0; i < m.rows(); ++i) {
+    json r = json::array(), q = json::array();
+    for (int j = 0; j < m.cols(); ++j) {
+      r.push_back(m(i, j).real());
+      q.push_back(m(i, j).imag());
+    }
+    re.push_back(r);
+    im.push_back(q);
+  }
+  return json{{"real", re}, {"imag", im}};
+}
+
+std::string hex64(unsigned long long h) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", h);
+  return buf;
+}
+
+}  // namespace
+
+std::string cache_key(const Molecule& m, const GateTarget& t, const CompileOptions& o) {
+  json j;
+  j["version"] = 2;  // 2: GRAPE maximises F instead of F^2 (other pulses for the same seed)
+  const Mat h = m.hamiltonian(o.strong_coupling);
+  std::vector<double> hd;
+  for (int i = 0; i < h.rows(); ++i)
+    for (int k = 0; k < h.cols(); ++k) {
+      hd.push_back(h(i, k).real());
+      hd.push_back(h(i, k).imag());
+    }
+  j["hamiltonian"] = hd;
+  json ch = json::array();
+  for (const auto& c : m.channels)
+    ch.push_back({c.name, c.carrier_hz, c.max_rf_hz, m.spins_on(m.channel_index(c.name))});
+  j["channels"] = ch;
+  j["target"] = json::parse(t.description_json);
+  const Mat w = t.full(m.size());
+  j["target_matrix"] = matrix_json(w);
+  j["options"] = json::parse(o.to_json());
+  const std::string s = j.dump();
+  unsigned long long hsh = 1469598103934665603ull;  // FNV-1a 64
+  for (unsigned char ch2 : s) {
+    hsh ^= ch2;
+    hsh *= 1099511628211ull;
+  }
+  return hex64(hsh);
+}
+
+namespace detail {
+
+std::optional<CompileResult> read_cached(const std::string& cache_dir, const std::string& key,
+                                         const std::string& name) {
+  const std::string cache_file = cache_dir + "/" + key + ".json";
+  if (!std::filesystem::exists(cache_file)) return std::nullopt;
+  CompileResult r;
+  r.cache_key = key;
+  try {
+    const json j = json::parse(read_file(cache_file));
+    r.pulse = parse_pulse_json(j.at("pulse").dump(), cache_file);
+    r.pulse.name = name;
+    r.pulse.source.clear();
+    const json& s = j.at("summary");
+    r.summary.termination = static_cast<Termination>(s.at("termination").get<int>());
+    r.summary.message = s.at("message").get<std::string>();
+    r.summary.iterations = s.at("iterations").get<int>();
+    r.summary.evaluations = s.at("evaluations").get<int>();
+    r.summary.fidelity = s.at("fidelity").get<std::vector<double>>();
+    r.summary.fidelity_min = s.at("fidelity_min").get<double>();
+    r.summary.fidelity_mean = s.at("fidelity_mean").get<double>();
+    r.summary.wall_s = s.at("wall_s").get<double>();
+    r.summary.reached_target = s.at("reached_target").get<bool>();
+    r.summary.best_start = s.at("best_start").get<int>();
+    r.from_cache = true;
+    return r;
+  } catch (const std::exception&) {
+    return std::nullopt;  // a damaged cache entry is ignored and rewritten
+  }
+}
+
+void write_cached(const std::string& cache_dir, const CompileResult& r) {
+  json s;
+  s["termination"] = static_cast<int>(r.summary.termination);
+  s["message"] = r.summary.message;
+  s["iterations"] = r.summary.iterations;
+  s["evaluations"] = r.summary.evaluations;
+  s["fidelity"] = r.summary.fidelity;
+  s["fidelity_min"] = r.summary.fidelity_min;
+  s["fidelity_mean"] = r.summary.fidelity_mean;
+  s["wall_s"] = r.summary.wall_s;
+  s["reached_target"] = r.summary.reached_target;
+  s["best_start"] = r.summary.best_start;
+  make_directories(cache_dir);
+  write_file_atomic(cache_dir + "/" + r.cache_key + ".json",
+                    json{{"pulse", json::parse(pulse_file_text(r.pulse))}, {"summary", s}}.dump());
+}
+
+}  // namespace detail
+
+}  // namespace nmrc::compiler

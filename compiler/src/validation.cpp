@@ -1,0 +1,28 @@
+// Validation of compiled pulses: the target rebuilt from the pulse file's description, the
+// pulse fitted to the molecule by the one set of rules (PulseData::element), then judged by the
+// spectrometer (spectrometer/judge.hpp), which shares no code with GRAPE.
+#include "nmrc/compiler/compile.hpp"
+
+namespace nmrc::compiler {
+
+ValidationResult validate_pulse(const CompiledPulse& pulse, const Molecule& molecule,
+                                const ValidationOptions& options) {
+  const std::string where = !pulse.source.empty() ? pulse.source
+                            : pulse.name.empty()  ? std::string("pulse")
+                                                  : pulse.name;
+  const GateTarget target = target_from_json(pulse.target_json, molecule, where);
+  const ShapedPulseElement e = pulse.element(molecule);  // the one set of rules for a molecule
+  spectrometer::JudgeOptions jo;
+  jo.b1_scale = pulse.b1_scale;
+  jo.offset_hz = pulse.offset_hz;
+  jo.fidelity_target = pulse.fidelity_target;
+  jo.engine = options.engine;
+  jo.relaxation = options.relaxation;
+  const int n = molecule.size();
+  ValidationResult r = spectrometer::judge_pulse(
+      molecule, e, {target.full(n), target.norm(n), !target.state_transfer}, jo);
+  r.name = pulse.name;
+  return r;
+}
+
+}  // namespace nmrc::compiler

@@ -1,0 +1,94 @@
+// The one program front end (docs/program-format.md): the header every program kind shares
+// (format, name, description, molecule, channel carriers) and the element language that fills
+// the sequence IR (core/sequence.hpp): hard pulses, ideal rotations, delays, gradients, shaped
+// pulses (nmrc-pulse/1 files, shape files), loops and acquisitions. Program kinds extend it:
+// the compiler adds `gate` elements (compiler/program.hpp), acquisition programs add the sample
+// and the acquisition settings (spectrometer/acquire_program.hpp). Every violation throws
+// InputError "file:line:col: field = value: rule" before anything is run or written.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nmrc/core/molecule.hpp"
+#include "nmrc/core/options.hpp"
+#include "nmrc/core/pulse_file.hpp"
+#include "nmrc/core/sequence.hpp"
+#include "nmrc/core/yaml_input.hpp"
+
+namespace nmrc {
+
+/// What every program kind shares.
+struct ProgramHeader {
+  std::string name;  ///< default: the file's stem
+  std::string description;
+  std::string path;           ///< the program file as given (or the name standing for it)
+  std::string base_dir;       ///< relative paths in the program resolve against it
+  std::string molecule_path;  ///< resolved relative to the program file
+  Molecule molecule;          ///< with the program's channel carriers applied
+};
+
+/// Reads a shape file for `shaped_pulse: {bruker: PATH, channel, duration_s, max_rf_hz}`:
+/// amplitudes in % of max_rf_hz and phases in degrees, one point per step of duration_s/points.
+/// Throws InputError. Supplied by the layer that reads Bruker shapes.
+using ShapeFileReader = std::function<PulseData(const std::string& path, const std::string& channel,
+                                                double duration_s, double max_rf_hz)>;
+
+/// Largest number of elements a program may unroll to (loops included).
+inline constexpr size_t kMaxProgramElements = 1000000;
+
+class ProgramFrontEnd {
+ public:
+  /// An element kind added by a program kind: called with the element's value (the mapping
+  /// under its key) and the sequence being filled, once per loop repetition.
+  using ElementHandler = std::function<void(const YamlField& field, Sequence& sequence)>;
+
+  /// Reads the header of `root`: `format` (optional; must equal `format`), `name`,
+  /// `description`, `molecule` (required, relative to base_dir) and `channels` (per channel
+  /// `carrier_hz`, in the molecule's frame). `kind_keys` are the program kind's own top-level
+  /// keys; `elements` is always allowed. Loads the molecule.
+  ProgramFrontEnd(const YamlField& root, const std::string& base_dir, const std::string& format,
+                  const std::vector<std::string>& kind_keys);
+
+  const ProgramHeader& header() const { return header_; }
+  ProgramHeader& header() { return header_; }
+  const Molecule& molecule() const { return header_.molecule; }
+
+  void add_element(const std::string& kind, ElementHandler handler);
+  void set_shape_reader(ShapeFileReader reader) { shape_reader_ = std::move(reader); }
+
+  /// Parses a list of elements (each a mapping with one key) into `sequence`, unrolling loops.
+  void parse_elements(const YamlField& list, Sequence& sequence) const;
+
+  // Field readers shared with the extensions (each fails with the field's location).
+  int spin(const YamlField& f) const;
+  /// A spin name or a non-empty list of them.
+  std::vector<int> spins(const YamlField& f) const;
+  int channel(const YamlField& f) const;
+  /// An angle given as <key>_rad or <key>_deg (not both); nullopt when absent and not required.
+  static std::optional<double> angle(const YamlField& f, const std::string& key, bool required);
+  /// The fields of an acquisition: channel, sw_hz (> 0), td (16..4194304 complex points),
+  /// receiver_phase_deg / _rad; `kind_keys` are allowed beside them (acquisition settings).
+  AcquireElement acquisition(const YamlField& f, const std::vector<std::string>& kind_keys) const;
+  /// Throws `problem` at the YAML field that gave the value: its dotted path looked up in each
+  /// of `maps` in turn (the closest first), else at `fallback`.
+  [[noreturn]] static void fail_at(const OptionProblem& problem, const std::vector<YamlField>& maps,
+                                   const YamlField& fallback);
+  /// A path of the program, resolved against the program's directory.
+  std::string resolve(const std::string& relative) const;
+
+ private:
+  void element(const YamlField& item, Sequence& sequence, int depth) const;
+  void check_long(const YamlField& where, const std::vector<int>& channels, double duration_s,
+                  bool acknowledged) const;
+  std::string known_kinds() const;
+
+  ProgramHeader header_;
+  std::map<std::string, ElementHandler> extensions_;
+  ShapeFileReader shape_reader_;
+};
+
+}  // namespace nmrc

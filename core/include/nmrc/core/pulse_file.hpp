@@ -1,0 +1,74 @@
+// Shaped pulses as data, and the one reader and writer of `nmrc-pulse/1` files
+// (docs/program-format.md, "Pulse files"). Every input that brings a shaped pulse into nmrc
+// produces a PulseData: the JSON reader here, and (later) a Bruker shape file with a channel, a
+// duration and the RF amplitude of 100 %. One set of rules then decides whether a pulse fits a
+// molecule (PulseData::element). Malformed input throws InputError "file: field = value: rule"
+// ("file:line:col: ..." for JSON syntax errors); a JSON type error never escapes as another
+// exception. Keys this layer does not know are ignored (other tools may add their own).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nmrc/core/molecule.hpp"
+#include "nmrc/core/sequence.hpp"
+#include "nmrc/core/types.hpp"
+
+namespace nmrc {
+
+/// One RF channel of a pulse: piecewise-constant u_x, u_y in Hz (docs/conventions.md).
+struct PulseChannel {
+  std::string name;                  ///< channel name of the molecule file, e.g. "13C"
+  std::optional<double> carrier_hz;  ///< frame the pulse was made in; absent: the molecule's
+  double max_rf_hz = 0.0;            ///< RF limit the pulse was made for; 0: not recorded
+  RVec ux_hz, uy_hz;                 ///< equal, non-zero lengths
+};
+
+/// A shaped pulse and, when it was compiled, what it implements and how well. The record of a
+/// compiled pulse (compiler::CompiledPulse is this type).
+struct PulseData {
+  std::string name;      ///< default: the file's stem
+  std::string molecule;  ///< molecule it was made for; empty: not recorded (any molecule)
+  double dt_s = 0.0;
+  std::vector<PulseChannel> channels;
+  /// The file's "target" object as compact JSON text, empty when absent. Its meaning belongs to
+  /// the compiler (compiler::target_from_json); this layer only carries it.
+  std::string target_json;
+  /// fidelity: F as defined by `fidelity_definition` (empty: no fidelity record), at nominal
+  /// B1, the goal it was compiled for, and per ensemble member (b1_scale x offset_hz).
+  std::string fidelity_definition;
+  double fidelity_nominal = 0.0;
+  double fidelity_target = 0.995;
+  std::vector<double> b1_scale{1.0}, offset_hz{0.0}, ensemble_values;
+  double ensemble_min = 0.0;
+  /// Where the pulse came from (its file), for messages; set by the readers.
+  std::string source;
+
+  double duration_s() const { return channels.empty() ? 0.0 : dt_s * channels[0].ux_hz.size(); }
+  /// The pulse as a sequence element for `molecule`, under the one set of rules for running a
+  /// pulse on a molecule: the recorded molecule (if any) is this one; every channel is one of
+  /// its channels, at its carrier (1e-9 Hz), and no step's amplitude sqrt(u_x^2 + u_y^2)
+  /// exceeds that channel's max_rf_hz (1e-9 relative). Throws InputError "name: field: rule"
+  /// (name: the pulse's source file when read from one).
+  ShapedPulseElement element(const Molecule& molecule) const;
+};
+
+/// Largest number of steps a pulse file may hold per channel (16 Mi: 256 MB per channel).
+inline constexpr long kMaxPulseSteps = 1L << 24;
+
+/// Parses nmrc-pulse/1 JSON text; `where` names the file in messages and gives the default name.
+/// Rules: `format` "nmrc-pulse/1"; `dt_s` > 0; `channels` a non-empty object of channels with
+/// `ux_hz`, `uy_hz` (finite numbers, equal non-zero lengths, the same on every channel, at most
+/// kMaxPulseSteps), optional `carrier_hz` (finite) and `max_rf_hz` (> 0); optional `name`,
+/// `molecule` (strings), `duration_s` (= steps * dt_s), `target` (an object), `fidelity`
+/// (`definition` string, `nominal` and `ensemble.values`/`min` finite numbers, `target` in
+/// (0, 1], `ensemble.b1_scale` > 0, `ensemble.offset_hz` finite). Throws InputError.
+PulseData parse_pulse_json(const std::string& text, const std::string& where);
+/// Reads an nmrc-pulse/1 file (parse_pulse_json with the path as `where`).
+PulseData read_pulse_file(const std::string& path);
+/// The nmrc-pulse/1 file text of a pulse (JSON, one space indent, keys sorted, newline at the
+/// end): what read_pulse_file reads back exactly (doubles round-trip).
+std::string pulse_file_text(const PulseData& pulse);
+
+}  // namespace nmrc

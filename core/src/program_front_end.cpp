@@ -1,0 +1,297 @@
+#include "nmrc/core/program_front_end.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "nmrc/core/error.hpp"
+
+namespace nmrc {
+
+namespace {
+
+constexpr double kDeg = kPi / 180.0;
+const char* const kBuiltinKinds[] = {"hard_pulse",   "rotation", "delay",  "gradient",
+                                     "shaped_pulse", "loop",     "acquire"};
+
+std::string number_text(double v, int precision, bool fixed) {
+  std::ostringstream os;
+  if (fixed) os << std::fixed;
+  os.precision(precision);
+  os << v;
+  return os.str();
+}
+
+std::string channel_names(const Molecule& m) {
+  std::string s;
+  for (const auto& c : m.channels) s += (s.empty() ? "" : ", ") + c.name;
+  return s;
+}
+
+}  // namespace
+
+ProgramFrontEnd::ProgramFrontEnd(const YamlField& root, const std::string& base_dir,
+                                 const std::string& format,
+                                 const std::vector<std::string>& kind_keys) {
+  root.expect_map();
+  std::vector<std::string> keys = {"format",   "name",     "description",
+                                   "molecule", "channels", "elements"};
+  keys.insert(keys.end(), kind_keys.begin(), kind_keys.end());
+  root.allow_keys(keys);
+  if (auto f = root.find("format"))
+    if (f->as_string() != format) f->fail("must be " + format);
+  header_.path = root.file();
+  header_.base_dir = base_dir;
+  header_.name = root.has("name") ? root.at("name").as_string()
+                                  : std::filesystem::path(root.file()).stem().string();
+  if (auto d = root.find("description")) header_.description = d->as_string();
+  const YamlField mf = root.at("molecule");
+  header_.molecule_path = resolve(mf.as_string());
+  if (!std::filesystem::is_regular_file(header_.molecule_path))
+    mf.fail("file not found (" + header_.molecule_path +
+            "; paths are relative to the program file)");
+  header_.molecule = load_molecule(header_.molecule_path);
+  if (auto ch = root.find("channels")) {
+    ch->expect_map();
+    for (const auto& [name, cf] : ch->entries()) {
+      const int c = header_.molecule.channel_index(name);
+      if (c < 0)
+        cf.fail("unknown channel " + name + " (known: " + channel_names(header_.molecule) + ")");
+      cf.expect_map();
+      cf.allow_keys({"carrier_hz"});
+      if (auto cr = cf.find("carrier_hz"))
+        header_.molecule.channels[c].carrier_hz = cr->as_double();
+    }
+  }
+}
+
+void ProgramFrontEnd::add_element(const std::string& kind, ElementHandler handler) {
+  extensions_[kind] = std::move(handler);
+}
+
+std::string ProgramFrontEnd::resolve(const std::string& rel) const {
+  if (rel.empty() || std::filesystem::path(rel).is_absolute() || header_.base_dir.empty())
+    return rel;
+  return (std::filesystem::path(header_.base_dir) / rel).lexically_normal().string();
+}
+
+int ProgramFrontEnd::spin(const YamlField& f) const {
+  const std::string label = f.as_string();
+  const int k = molecule().index_of(label);
+  if (k < 0) f.fail("unknown spin " + label + " (known: " + molecule().labels_text() + ")");
+  return k;
+}
+
+std::vector<int> ProgramFrontEnd::spins(const YamlField& f) const {
+  if (f.is_scalar()) return {spin(f)};
+  std::vector<int> out;
+  for (const auto& s : f.items()) out.push_back(spin(s));
+  if (out.empty()) f.fail("must name at least one spin");
+  return out;
+}
+
+int ProgramFrontEnd::channel(const YamlField& f) const {
+  const std::string name = f.as_string();
+  const int c = molecule().channel_index(name);
+  if (c < 0) f.fail("unknown channel " + name + " (known: " + channel_names(molecule()) + ")");
+  return c;
+}
+
+std::optional<double> ProgramFrontEnd::angle(const YamlField& f, const std::string& key,
+                                             bool required) {
+  const auto r = f.find(key + "_rad");
+  const auto d = f.find(key + "_deg");
+  if (r && d) d->fail("give either " + key + "_rad or " + key + "_deg, not both");
+  if (r) return r->as_double();
+  if (d) return d->as_double() * kDeg;
+  if (required) f.fail("missing " + key + "_rad (or " + key + "_deg)");
+  return std::nullopt;
+}
+
+AcquireElement ProgramFrontEnd::acquisition(const YamlField& f,
+                                            const std::vector<std::string>& kind_keys) const {
+  f.expect_map();
+  std::vector<std::string> keys = {"channel", "sw_hz", "td", "receiver_phase_deg",
+                                   "receiver_phase_rad"};
+  keys.insert(keys.end(), kind_keys.begin(), kind_keys.end());
+  f.allow_keys(keys);
+  AcquireElement a;
+  a.channel = channel(f.at("channel"));
+  a.sw_hz = f.at("sw_hz").as_positive();
+  const YamlField td = f.at("td");
+  const long tdv = td.as_int();
+  if (tdv < 16 || tdv > (1L << 22)) td.fail("must be between 16 and 4194304");
+  a.td = static_cast<int>(tdv);
+  a.receiver_phase_rad = angle(f, "receiver_phase", false).value_or(0.0);
+  return a;
+}
+
+void ProgramFrontEnd::fail_at(const OptionProblem& problem, const std::vector<YamlField>& maps,
+                              const YamlField& fallback) {
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t dot = problem.field.find('.', start);
+    parts.push_back(problem.field.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  for (const auto& m : maps) {
+    std::optional<YamlField> f = m;
+    size_t depth = 0;
+    for (; depth < parts.size() && f->is_map(); ++depth) {
+      auto next = f->find(parts[depth]);
+      if (!next) break;
+      f = next;
+    }
+    if (depth > 0) f->fail(problem.rule);
+  }
+  fallback.fail(problem.rule);
+}
+
+void ProgramFrontEnd::check_long(const YamlField& where, const std::vector<int>& channels,
+                                 double duration_s, bool acknowledged) const {
+  // A pulse longer than the shortest T1 of the spins it drives is almost surely a mistake.
+  double t1 = 1e300;
+  std::string who;
+  for (int c : channels)
+    for (int k : molecule().spins_on(c))
+      if (molecule().nuclei[k].t1_s < t1) {
+        t1 = molecule().nuclei[k].t1_s;
+        who = molecule().nuclei[k].label;
+      }
+  if (duration_s > t1 && !acknowledged)
+    where.fail("pulse lasts " + number_text(duration_s, 4, false) +
+               " s, longer than T1 = " + number_text(t1, 4, false) + " s of " + who +
+               "; set acknowledge_long: true if intended");
+}
+
+std::string ProgramFrontEnd::known_kinds() const {
+  std::string s;
+  for (const char* k : kBuiltinKinds) s += (s.empty() ? "" : ", ") + std::string(k);
+  for (const auto& [k, h] : extensions_)
+    if (std::find(std::begin(kBuiltinKinds), std::end(kBuiltinKinds), k) == std::end(kBuiltinKinds))
+      s += ", " + k;
+  return s;
+}
+
+void ProgramFrontEnd::parse_elements(const YamlField& list, Sequence& sequence) const {
+  list.expect_sequence();
+  for (const auto& item : list.items()) element(item, sequence, 0);
+}
+
+void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) const {
+  item.expect_map();
+  const auto entries = item.entries();
+  if (entries.size() != 1)
+    item.fail("each element is a mapping with one key, one of: " + known_kinds());
+  const auto& [kind, f] = entries.front();
+  const Molecule& m = molecule();
+  if (const auto ext = extensions_.find(kind); ext != extensions_.end()) {
+    ext->second(f, seq);
+  } else if (kind == "hard_pulse") {
+    f.expect_map();
+    f.allow_keys({"channel", "angle_deg", "angle_rad", "phase_deg", "phase_rad", "rf_hz",
+                  "acknowledge_long"});
+    HardPulseElement h;
+    h.channel = channel(f.at("channel"));
+    h.angle_rad = *angle(f, "angle", true);
+    if (!(h.angle_rad > 0))
+      (f.has("angle_deg") ? f.at("angle_deg") : f.at("angle_rad"))
+          .fail("must be > 0 (the opposite sense is phase + 180 degrees)");
+    h.phase_rad = angle(f, "phase", false).value_or(0.0);
+    const double mx = m.channels[h.channel].max_rf_hz;
+    h.rf_hz = mx;
+    if (auto rf = f.find("rf_hz")) {
+      h.rf_hz = rf->as_positive();
+      if (h.rf_hz > mx)
+        rf->fail("exceeds the channel's max_rf_hz (" + number_text(mx, 0, true) + " Hz)");
+    }
+    const bool ack = f.has("acknowledge_long") && f.at("acknowledge_long").as_bool();
+    check_long(f, {h.channel}, h.duration_s(), ack);
+    seq.elements.push_back(h);
+  } else if (kind == "rotation") {
+    f.expect_map();
+    f.allow_keys({"spins", "angle_rad", "angle_deg", "phase_rad", "phase_deg"});
+    RotationElement r;
+    r.spins = spins(f.at("spins"));
+    r.angle_rad = *angle(f, "angle", true);
+    r.phase_rad = angle(f, "phase", false).value_or(0.0);
+    seq.elements.push_back(r);
+  } else if (kind == "delay") {
+    f.expect_map();
+    f.allow_keys({"duration_s"});
+    seq.elements.push_back(DelayElement{f.at("duration_s").as_positive()});
+  } else if (kind == "gradient") {
+    f.expect_map();
+    f.allow_keys({"duration_s", "strength_g_per_cm", "shape"});
+    GradientElement g;
+    g.duration_s = f.at("duration_s").as_positive();
+    g.strength_g_per_cm = f.at("strength_g_per_cm").as_double();
+    if (auto sh = f.find("shape")) {
+      const std::string s = sh->as_string();
+      if (s == "rectangle")
+        g.shape_factor = 1.0;
+      else if (s == "sine")
+        g.shape_factor = 2.0 / kPi;  // integral of sin over half a period, normalised
+      else
+        sh->fail("must be rectangle or sine");
+    }
+    seq.elements.push_back(g);
+  } else if (kind == "shaped_pulse") {
+    f.expect_map();
+    f.allow_keys(
+        {"name", "file", "bruker", "channel", "duration_s", "max_rf_hz", "acknowledge_long"});
+    if (f.has("file") == f.has("bruker"))
+      f.fail("give exactly one of file (nmrc-pulse/1) or bruker (a shape file)");
+    ShapedPulseElement e;
+    if (auto pf = f.find("file")) {
+      f.allow_keys({"name", "file", "acknowledge_long"});
+      try {
+        e = read_pulse_file(resolve(pf->as_string())).element(m);
+      } catch (const InputError& err) {
+        pf->fail(err.what());
+      }
+    } else {
+      const YamlField bf = f.at("bruker");
+      const YamlField cf = f.at("channel");
+      const int c = channel(cf);
+      const YamlField mf = f.at("max_rf_hz");
+      const double mx = mf.as_positive();
+      if (mx > m.channels[c].max_rf_hz)
+        mf.fail("exceeds the channel's max_rf_hz (" +
+                number_text(m.channels[c].max_rf_hz, 0, true) + " Hz)");
+      const double duration_s = f.at("duration_s").as_positive();
+      if (!shape_reader_) bf.fail("shape files cannot be read in this kind of program yet");
+      try {
+        PulseData d = shape_reader_(resolve(bf.as_string()), m.channels[c].name, duration_s, mx);
+        e = d.element(m);
+      } catch (const InputError& err) {
+        bf.fail(err.what());
+      }
+    }
+    if (auto nf = f.find("name")) e.name = nf->as_string();
+    const bool ack = f.has("acknowledge_long") && f.at("acknowledge_long").as_bool();
+    check_long(f, e.channels, e.duration_s(), ack);
+    seq.elements.push_back(e);
+  } else if (kind == "loop") {
+    f.expect_map();
+    f.allow_keys({"count", "elements"});
+    if (depth >= 8) f.fail("loops nested too deeply (more than 8)");
+    const long count = f.at("count").as_int();
+    if (count < 1 || count > 100000) f.at("count").fail("must be between 1 and 100000");
+    const YamlField body = f.at("elements");
+    body.expect_sequence();
+    for (long r = 0; r < count; ++r)
+      for (const auto& sub : body.items()) element(sub, seq, depth + 1);
+  } else if (kind == "acquire") {
+    seq.elements.push_back(acquisition(f, {}));
+  } else {
+    item.fail("unknown element " + kind + " (known: " + known_kinds() + ")");
+  }
+  if (seq.elements.size() > kMaxProgramElements)
+    item.fail("the program unrolls to more than " + std::to_string(kMaxProgramElements) +
+              " elements (loops multiply)");
+}
+
+}  // namespace nmrc

@@ -1,0 +1,117 @@
+// TopSpin experiment folders (EXPNO): the raw `fid`, the parameter files `acqus`/`acqu`, the
+// `pulseprogram`, and the processed `pdata/1` (`procs`, `proc`, `1r`, `1i`); written from an
+// acquired Fid and read back from nmrc's own or real TopSpin folders (docs/bruker.md).
+// Sources for every rule: nmrglue (jjhelmus/nmrglue, nmrglue/fileio/bruker.py: DTYPA, BYTORDA,
+// the 1024-byte FID blocks of the acquisition manual's NBL paragraph, NC/NC_proc scaling, the
+// DSPFVS/DECIM group-delay table of Westler & Abildgaard), real TopSpin/XWIN-NMR acqus and
+// procs files (header, ASCII-sorted private records, array line width), and the
+// CHEMeDATA/bruker-nmr-acqus-files description of acqus files.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nmrc/core/molecule.hpp"
+#include "nmrc/spectrometer/acquisition.hpp"
+
+namespace nmrc::spectrometer {
+
+/// The acqus records nmrc writes (TopSpin names and units). Arrays left empty are not written.
+struct AcqusParameters {
+  std::string title = "Parameter file, nmrc 0.1.0";
+  std::string owner = "nmrc";
+  std::string date_comment;  ///< "$$" line: "2026-11-30 09:00:00.000 +0000  nmrc"
+  std::string path_comment;  ///< "$$" line: where the file lives
+  long td = 0;               ///< number of stored values (2 x complex points)
+  double sw_h = 0.0;         ///< spectral width, Hz
+  double bf1_mhz = 0.0;      ///< basic frequency (0 ppm of the nucleus)
+  double o1_hz = 0.0;        ///< carrier offset from BF1; SFO1 = BF1 + O1 1e-6, SW = SW_h / SFO1
+  std::string nuc1;          ///< "13C"
+  int dtypa = 0;             ///< 0 int32, 2 float64
+  int bytorda = 0;           ///< 0 little endian, 1 big endian
+  int aq_mod = 3;            ///< 3 = DQD (complex)
+  int decim = 1;
+  int dspfvs = 20;
+  double grpdly = 0.0;  ///< digital-filter group delay in points (0: none)
+  int digmod = 1;
+  int ns = 1;
+  int ds = 0;
+  int nc = 0;  ///< stored value x 2^NC = signal
+  double rg = 1.0;
+  double recph_deg = 0.0;  ///< receiver phase (nmrc: the Fid's receiver_phase_rad)
+  double te_k = 298.0;
+  std::string pulprog = "nmrc";
+  std::vector<double> d_s, p_us, plw_w, spw_w, spoffs_hz, gpz_percent;  ///< D, P, PLW, ...
+  std::vector<std::string> spnam, gpnam;
+  std::vector<double> cnst;
+  /// Further scalar records (label with "$", value as written), e.g. {"$NUC2", "<1H>"}.
+  std::vector<std::pair<std::string, std::string>> extra;
+};
+
+/// The acqus text: TopSpin's header (TITLE, JCAMPDX= 5.0, DATATYPE= Parameter Values,
+/// NPOINTS, ORIGIN, OWNER, two "$$" lines), then the private records sorted by name (ASCII, as
+/// TopSpin sorts them), arrays as "(0..N)" plus lines of TopSpin's width, no blank lines,
+/// "##END=". SW and SFO1 are derived (SW = SW_h / SFO1, SFO1 = BF1 + O1 1e-6).
+std::string format_acqus(const AcqusParameters& p);
+
+struct BrukerWriteOptions {
+  int dtypa = 0;    ///< 0 int32 (NC chosen so the largest value is < 2^29), 2 float64
+  int bytorda = 0;  ///< 0 little endian, 1 big endian
+  std::string pulprog = "nmrc";
+  std::string pulseprogram;  ///< text of the `pulseprogram` file (a comment when empty)
+  std::string date_comment;  ///< "$$" line of the parameter files
+  int ds = 0;
+  double d1_s = 0.0;
+  /// Also write pdata/1 (procs, proc, 1r, 1i) from this spectrum of the FID.
+  bool processed = true;
+  ProcessingOptions processing;
+};
+
+/// Writes a TopSpin experiment folder `dir` for `fid` recorded on `molecule`: fid (TD =
+/// 2 x points values, padded with zeros to a multiple of 1024 bytes), acqus and acqu (BF1 =
+/// the channel's larmor_mhz, O1 = frame_ppm larmor_mhz + carrier_hz, NUC1 = the channel's
+/// isotope, NS = fid.scans), pulseprogram, and pdata/1. Each file is written atomically after
+/// all of them are computed. Throws InputError for dtypa/bytorda other than 0/2 and 0/1.
+void write_bruker_dataset(const std::string& dir, const Molecule& molecule, const Fid& fid,
+                          const BrukerWriteOptions& options = {});
+
+/// What a TopSpin folder holds, read back.
+struct BrukerDataset {
+  std::string path;
+  std::vector<cplx> points;  ///< complex FID (x 2^NC), group delay removed
+  long td = 0;               ///< values in the file (2 x complex points)
+  double sw_hz = 0.0, bf1_mhz = 0.0, o1_hz = 0.0, sfo1_mhz = 0.0;
+  std::string nuc1, pulprog;
+  int dtypa = 0, bytorda = 0, aq_mod = 3, decim = 1, dspfvs = 0, ns = 1, nc = 0;
+  double recph_deg = 0.0;
+  double grpdly_points = 0.0;  ///< the group delay that was removed (GRPDLY or the table)
+  std::string grpdly_source;   ///< "GRPDLY", "DSPFVS/DECIM table" or "none"
+};
+
+/// Reads `dir`/acqus and `dir`/fid (TopSpin's or nmrc's). Removes the digital filter's group
+/// delay g (GRPDLY when > 0; otherwise for DSPFVS 10..13 the DECIM table, else none): the FID
+/// is shifted left by g points (a linear phase exp(2 pi i g k / N) across the DFT, exact for a
+/// fractional g) and the last ceil(g) points, which then hold the filter's start, are set to
+/// zero, so the point count stays TD/2. Throws InputError "path:line:1: ##$X= v: rule" for a
+/// missing TD, SW_h, BF1, O1, NUC1 or BYTORDA, an unknown DTYPA (not 0 or 2) or AQ_mod (not
+/// 1 or 3), an odd TD, a DECIM missing from the table, and "fid: truncated" when the fid file
+/// is shorter than TD values.
+BrukerDataset read_bruker_dataset(const std::string& dir);
+
+/// The Fid of a dataset in `molecule`'s rotating frame: the channel whose isotope is NUC1,
+/// and the FID multiplied by exp(2 pi i (O1_dataset - O1_molecule) t) so that offsets are
+/// relative to the molecule's carrier (O1_molecule = frame_ppm larmor_mhz + carrier_hz; no
+/// shift when both O1 agree to the 15 digits the file keeps).
+/// Throws InputError when no channel observes NUC1 or BF1 differs from the channel's
+/// larmor_mhz by more than 1e-4 relative (another field or nucleus).
+Fid fid_from_bruker(const BrukerDataset& dataset, const Molecule& molecule);
+
+/// Removes a group delay of g points from a complex FID (see read_bruker_dataset).
+std::vector<cplx> remove_group_delay(const std::vector<cplx>& fid, double g_points);
+
+/// Group delay of Bruker's digital filters for DSPFVS 10..13 and DECIM (Westler & Abildgaard's
+/// table as un-rounded in nmrglue); returns < 0 when the pair is not in the table.
+double bruker_group_delay_table(int dspfvs, int decim);
+
+}  // namespace nmrc::spectrometer

@@ -1,0 +1,86 @@
+# Bruker files end to end (docs/bruker.md): export the paper's partial SWAPs for TopSpin,
+# validate a shape read back, write and read a TopSpin dataset with nmrc acquire, and bad input
+# (one located line, exit 2, nothing written).
+source "$(dirname "$0")/lib.bash"
+MOL="$SRC/molecules/crotonic_acid.yaml"
+C="$SRC/sequences/gates/compiled"
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+
+# 1. The three partial SWAPs as shapes, a pulse program and parameters.
+expect 0 'shape swap_c3_c4: 160 points' export bruker "$C/swap_c1_c4.json" "$C/swap_c2_c4.json" \
+  "$C/swap_c3_c4.json" --molecule "$MOL" --out "$WORK/exp" --p90 10 --plw 20
+for f in lists/wave/swap_c1_c4 lists/wave/swap_c2_c4 lists/wave/swap_c3_c4 lists/pp/nmrc_pulses \
+  1/acqus 1/acqu 1/pulseprogram queue.mac README.txt; do
+  [ -s "$WORK/exp/$f" ] || fail "export: $f not written"
+done
+grep -q '^  (p11:sp1 ph0):f1$' "$WORK/exp/lists/pp/nmrc_pulses" || fail "pulse program: shaped pulse line"
+grep -q '^  go=2 ph31$' "$WORK/exp/lists/pp/nmrc_pulses" || fail "pulse program: go=2 ph31"
+head -3 "$WORK/exp/lists/wave/swap_c3_c4" | tail -1 | grep -qx '##DATA TYPE= Shape Data' || fail "shape header"
+grep -q '^##\$SPNAM= (0..63)$' "$WORK/exp/1/acqus" || fail "acqus: SPNAM array"
+
+# 2. The shape read back keeps the pulse's fidelity (validation on the spectrometer).
+nu=$(sed -n 's/^shape swap_c3_c4: .*100 % = \([0-9.e+]*\) Hz nutation.*/\1/p' "$WORK/out")
+[ -n "$nu" ] || fail "no nutation frequency in the export summary"
+expect 0 'swap_c3_c4: nominal' validate "$C/swap_c3_c4.json" --molecule "$MOL"
+orig=$(sed -n 's/.*ensemble min \([0-9.]*\).*/\1/p' "$WORK/out")
+expect 0 'swap_c3_c4: nominal' validate "$WORK/exp/lists/wave/swap_c3_c4" --molecule "$MOL" \
+  --target-from "$C/swap_c3_c4.json" --duration 0.004 --max-rf "$nu"
+back=$(sed -n 's/.*ensemble min \([0-9.]*\).*/\1/p' "$WORK/out")
+awk -v a="$orig" -v b="$back" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-4) }' ||
+  fail "fidelity through the shape file: $orig -> $back"
+echo "fidelity (ensemble min) of swap_c3_c4: $orig, read back from the shape file: $back"
+
+# 3. A program with every element a pulse program can play, and one it cannot.
+mkdir -p "$WORK/p"
+cat >"$WORK/p/play.yaml" <<YAML
+molecule: $MOL
+elements:
+  - hard_pulse: {channel: 13C, angle_deg: 90, phase_deg: 90, rf_hz: 10000}
+  - loop: {count: 3, elements: [{delay: {duration_s: 0.001}}, {shaped_pulse: {file: $C/swap_c1_c4.json}}]}
+  - gradient: {duration_s: 0.001, strength_g_per_cm: 20, shape: sine}
+  - acquire: {channel: 13C, sw_hz: 15000, td: 8192}
+YAML
+expect 0 'experiment 1: pulse program play' export bruker "$WORK/p/play.yaml" --out "$WORK/play"
+grep -q '^  lo to 3 times 3$' "$WORK/play/lists/pp/play" || fail "loop not written as lo to"
+grep -q '^  p16:gp1$' "$WORK/play/lists/pp/play" || fail "gradient line"
+sed 's/  - gradient:/  - rotation: {spins: [C1], angle_deg: 90}\n  - gradient:/' "$WORK/p/play.yaml" >"$WORK/p/rot.yaml"
+expect 2 '^.*rot.yaml:5:15: elements\[7\] = rotation: an ideal, instantaneous rotation cannot be played' \
+  export bruker "$WORK/p/rot.yaml" --out "$WORK/rot"
+[ ! -e "$WORK/rot" ] || fail "rejected export left output behind"
+expect 2 'partial_swap_c3_c4.yaml:[0-9]+:[0-9]+: .*must end with an acquire element' \
+  export bruker "$SRC/sequences/gates/partial_swap_c3_c4.yaml" --out "$WORK/gate"
+
+# 4. Bad shape files for validate.
+grep -v '^##XYPOINTS' "$WORK/exp/lists/wave/swap_c3_c4" >"$WORK/noxy.shape"
+expect 2 'noxy.shape:[0-9]+:1: ##XYPOINTS=: missing' validate "$WORK/noxy.shape" --molecule "$MOL" \
+  --target-from "$C/swap_c3_c4.json" --duration 0.004 --max-rf 5000
+sed 's/^##NPOINTS= 160$/##NPOINTS= 161/' "$WORK/exp/lists/wave/swap_c3_c4" >"$WORK/np.shape"
+expect 2 'np.shape:22:1: ##NPOINTS= 161: the file has 160 points' validate "$WORK/np.shape" \
+  --molecule "$MOL" --target-from "$C/swap_c3_c4.json" --duration 0.004 --max-rf 5000
+
+# 5. nmrc acquire writes a TopSpin folder and reads it back: the same 32 line amplitudes.
+DEMO="$SRC/sequences/demos/thermal_90.yaml"
+expect 0 '32 lines assigned' --quiet acquire "$DEMO" --out "$WORK/a" --bruker "$WORK/a_expno"
+for f in fid acqus acqu pulseprogram pdata/1/procs pdata/1/proc pdata/1/1r pdata/1/1i; do
+  [ -s "$WORK/a_expno/$f" ] || fail "dataset: $f not written"
+done
+[ $(($(stat -c %s "$WORK/a_expno/fid") % 1024)) = 0 ] || fail "fid not padded to 1024 bytes"
+expect 0 'group delay 0 points' --quiet acquire "$DEMO" --out "$WORK/b" --from-bruker "$WORK/a_expno"
+paste -d, "$WORK/a/lines.csv" "$WORK/b/lines.csv" | awk -F, 'NR > 1 {
+  for (c = 9; c <= 10; c++) { d = $c - $(c + 15); if (d < 0) d = -d; if (d > m) m = d; s = $c < 0 ? -$c : $c; if (s > big) big = s } }
+  END { printf "line amplitudes through the dataset: max difference %.3g (largest %.3g)\n", m, big; exit !(m <= 1e-7 * big) }' ||
+  fail "line amplitudes changed through the TopSpin dataset"
+
+# 6. Bad datasets.
+mkdir -p "$WORK/notd" "$WORK/trunc"
+grep -v '^##\$TD=' "$WORK/a_expno/acqus" >"$WORK/notd/acqus"
+cp "$WORK/a_expno/fid" "$WORK/notd/fid"
+expect 2 'notd/acqus:[0-9]+:1: ##\$TD=: missing' acquire "$DEMO" --out "$WORK/c" --from-bruker "$WORK/notd"
+[ ! -e "$WORK/c" ] || fail "a rejected dataset left output behind"
+cp "$WORK/a_expno/acqus" "$WORK/trunc/acqus"
+head -c 1000 "$WORK/a_expno/fid" >"$WORK/trunc/fid"
+expect 2 'trunc/fid: truncated: 1000 bytes' acquire "$DEMO" --out "$WORK/d" --from-bruker "$WORK/trunc"
+sed 's/^##\$DTYPA= 0$/##$DTYPA= 1/' "$WORK/a_expno/acqus" >"$WORK/trunc/acqus"
+cp "$WORK/a_expno/fid" "$WORK/trunc/fid"
+expect 2 'acqus:[0-9]+:1: ##\$DTYPA= 1: unknown data type' acquire "$DEMO" --out "$WORK/e" --from-bruker "$WORK/trunc"
+finish

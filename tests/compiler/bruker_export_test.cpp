@@ -1,0 +1,160 @@
+// Export for a TopSpin console: a compiled partial SWAP as a shape file keeps its fidelity
+// (re-simulated by the spectrometer), the pulse program and parameters follow Bruker's
+// syntax, and what a pulse program cannot play is refused with a located message.
+#include "nmrc/compiler/bruker_export.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+#include "nmrc/compiler/compile.hpp"
+#include "nmrc/compiler/program.hpp"
+#include "nmrc/core/bruker_shape.hpp"
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/jcamp.hpp"
+#include "nmrc/spectrometer/propagation.hpp"
+#include "support/reference.hpp"
+
+using namespace nmrc;
+using namespace nmrc::compiler;
+
+namespace {
+
+std::map<std::string, std::string> files_of(const BrukerExportResult& r) {
+  std::map<std::string, std::string> m;
+  for (const auto& f : r.files) m[f.path] = f.content;
+  return m;
+}
+
+double ensemble_min(const Molecule& m, const ShapedPulseElement& e, const Mat& target) {
+  const auto f = spectrometer::ensemble_fidelity(m, e, target, {0.97, 1.0, 1.03}, {1, 1, 1}, false);
+  return *std::min_element(f.gate.begin(), f.gate.end());
+}
+
+}  // namespace
+
+TEST_CASE("Bruker export: a compiled partial SWAP through a shape file keeps its fidelity") {
+  const Molecule m = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+  const CompiledPulse cp =
+      read_pulse_file(ref::source_path("sequences/gates/compiled/swap_c3_c4.json"));
+  const Mat target = target_from_json(cp.target_json, m, "swap_c3_c4.json").full(m.size());
+  const ShapedPulseElement original = cp.element(m);
+  for (int sense : {1, -1}) {
+    CAPTURE(sense);
+    double nu = 0;
+    BrukerShape s = bruker_shape_from_waveform(cp.channels[0].ux_hz, cp.channels[0].uy_hz, cp.dt_s,
+                                               nu, ShapeFrame{sense, 0.0});
+    s.title = "swap_c3_c4";
+    const BrukerShape back = parse_bruker_shape(format_bruker_shape(s), "swap_c3_c4");
+    const ShapedPulseElement e =
+        shaped_pulse_from_bruker_shape(back, cp.duration_s(), nu, 0, ShapeFrame{sense, 0.0});
+    const double f0 = ensemble_min(m, original, target), f1 = ensemble_min(m, e, target);
+    MESSAGE("swap_c3_c4: ensemble-min fidelity " << std::setprecision(10) << f0 << " -> " << f1
+                                                 << " through the file (difference "
+                                                 << std::abs(f1 - f0) << ")");
+    CHECK(std::abs(f1 - f0) < 1e-4);
+    CHECK(f1 > 0.99);
+  }
+}
+
+TEST_CASE("Bruker export: pulse program, parameters, shapes") {
+  const Molecule m = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+  const CompiledPulse cp =
+      read_pulse_file(ref::source_path("sequences/gates/compiled/swap_c1_c4.json"));
+  Sequence seq;
+  HardPulseElement h;
+  h.channel = 0;
+  h.angle_rad = kPi / 2;
+  h.phase_rad = kPi / 2;
+  h.rf_hz = 12500.0;  // = 1 / (4 x 20 us): the calibrated power
+  seq.elements.push_back(h);
+  for (int r = 0; r < 3; ++r) {  // a repeated block becomes a loop
+    seq.elements.push_back(DelayElement{0.001});
+    seq.elements.push_back(cp.element(m));
+  }
+  seq.elements.push_back(GradientElement{0.001, 20.0, 2.0 / kPi});
+  AcquireElement a;
+  a.channel = 0;
+  a.sw_hz = 15000;
+  a.td = 8192;
+  seq.elements.push_back(a);
+  BrukerExportOptions o;
+  o.p90_us = 20.0;
+  o.plw_w = 50.0;
+  o.ns = 4;
+  SUBCASE("correctness") {
+    const auto r = export_bruker({{"nmrc_test", seq, {}}}, m, o);
+    const auto f = files_of(r);
+    for (const char* p : {"lists/pp/nmrc_test", "1/acqus", "1/acqu", "1/pulseprogram",
+                          "lists/wave/swap_c1_c4", "queue.mac", "README.txt"})
+      CHECK_MESSAGE(f.count(p) == 1, p);
+    const std::string& pp = f.at("lists/pp/nmrc_test");
+    // The hard 90 uses the calibrated power pl1, set once before it.
+    CHECK(pp.find("  d1\n  1u pl1:f1\n  (p11 ph1):f1\n") != std::string::npos);
+    CHECK(pp.find("3 d2\n  (p12:sp1 ph0):f1\n  lo to 3 times 3\n") != std::string::npos);
+    CHECK(pp.find("  4u UNBLKGRAD\n  p16:gp1\n  d16\n  4u BLKGRAD\n") != std::string::npos);
+    CHECK(pp.find("  go=2 ph31\n") != std::string::npos);
+    CHECK(pp.find("ph1=(360) 90\n") != std::string::npos);
+    CHECK(pp.find(";spnam1: swap_c1_c4\n") != std::string::npos);
+    CHECK(pp.find(";gpnam1: SINE.100\n") != std::string::npos);
+    CHECK(pp.find("#include <Avance.incl>") != std::string::npos);
+    // Powers: nu1 = 1 / (4 p90) = 12500 Hz; SPW = PLW (nu_shape / nu1)^2.
+    const JcampFile acqus = parse_jcamp(f.at("1/acqus"), "acqus");
+    const double nu_shape = [&] {
+      double mx = 0;
+      for (int k = 0; k < cp.channels[0].ux_hz.size(); ++k)
+        mx = std::max(mx, std::hypot(cp.channels[0].ux_hz(k), cp.channels[0].uy_hz(k)));
+      return mx;
+    }();
+    const auto spw = acqus.numbers("$SPW");
+    CHECK(spw[1] == doctest::Approx(50.0 * std::pow(nu_shape / 12500.0, 2)).epsilon(1e-12));
+    CHECK(acqus.numbers("$P")[12] == doctest::Approx(cp.duration_s() * 1e6).epsilon(1e-14));
+    CHECK(acqus.numbers("$P")[11] == doctest::Approx(20.0).epsilon(1e-14));
+    CHECK(acqus.numbers("$D")[2] == doctest::Approx(0.001).epsilon(1e-14));
+    CHECK(acqus.numbers("$D")[1] == doctest::Approx(5 * 10.2).epsilon(1e-14));  // 5 T1(C1)
+    CHECK(acqus.numbers("$GPZ")[1] == doctest::Approx(100 * 20.0 / 53.5).epsilon(1e-12));
+    CHECK(acqus.integer("$TD") == 16384);
+    CHECK(acqus.integer("$NS") == 4);
+    CHECK(acqus.text("$PULPROG") == "nmrc_test");
+    CHECK(acqus.number("$O1") ==
+          doctest::Approx(m.channels[0].frame_ppm * m.channels[0].larmor_mhz).epsilon(1e-14));
+    // The shape file re-reads into the same pulse, 100 % = nu_shape.
+    const BrukerShape s = parse_bruker_shape(f.at("lists/wave/swap_c1_c4"), "swap_c1_c4");
+    const auto e = shaped_pulse_from_bruker_shape(s, cp.duration_s(), nu_shape, 0);
+    // 7 significant digits: amplitude to 5e-7 of 100 %, phase to 1e-4 degrees.
+    CHECK((e.ux_hz[0] - cp.channels[0].ux_hz).cwiseAbs().maxCoeff() <
+          nu_shape * (5e-7 + 1e-4 * kPi / 180.0) * 1.01);
+    CHECK(f.at("README.txt").find("lists/wave/*   -> <ts>/exp/stan/nmr/lists/wave/user/") !=
+          std::string::npos);
+  }
+  SUBCASE("validation") {
+    Sequence bad = seq;
+    RotationElement rot;
+    rot.spins = {0};
+    rot.angle_rad = kPi;
+    bad.elements.insert(bad.elements.begin() + 1, rot);
+    auto locate = [](size_t k) { return "p.yaml:" + std::to_string(10 + k) + ":5"; };
+    CHECK_THROWS_WITH_AS(export_bruker({{"x", bad, locate}}, m, o),
+                         doctest::Contains("p.yaml:11:5: elements[1] = rotation: an ideal, "
+                                           "instantaneous rotation cannot be played"),
+                         InputError);
+    Sequence noacq = seq;
+    noacq.elements.pop_back();
+    CHECK_THROWS_WITH_AS(export_bruker({{"x", noacq, {}}}, m, o),
+                         doctest::Contains("must end with an acquire element"), InputError);
+    BrukerExportOptions half = o;
+    half.plw_w.reset();
+    CHECK_THROWS_WITH_AS(export_bruker({{"x", seq, {}}}, m, half),
+                         doctest::Contains("--p90 and --plw: give both"), InputError);
+    Sequence strong = seq;
+    strong.elements.insert(strong.elements.begin(), GradientElement{0.001, 80.0, 1.0});
+    CHECK_THROWS_WITH_AS(export_bruker({{"x", strong, {}}}, m, o),
+                         doctest::Contains("elements[0].strength_g_per_cm = 80: exceeds"),
+                         InputError);
+  }
+}
