@@ -13,6 +13,7 @@
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/pulse_file.hpp"
+#include "nmrc/core/states.hpp"
 #include "nmrc/experiment/channel.hpp"
 #include "nmrc/spectrometer/dynamics.hpp"
 #include "nmrc/spectrometer/preparation.hpp"
@@ -122,6 +123,11 @@ class Engine {
     }
     molecule_key_ = hash_hex(read_file(p.molecule_path));
     prepare_pps();
+    {
+      std::vector<Mat> f(c.params.n(), thermal_qubit(c.params.bath_temperature));
+      ref_state_ = product_state(f);
+      ref_plan_ = sp::plan_temporal_averaging(ref_state_, c.system_spins, n_);
+    }
     gradient_ = delay_channel(1e-3);
     // exact coherence-order filter of the gradient (spectrometer::coherence_filter), as a mask
     const Mat mask = sp::coherence_filter(m_, Mat::Ones(d_, d_));
@@ -138,6 +144,13 @@ class Engine {
   }
 
   double epsilon() const { return eps_; }
+  /// The reference run's system state: every subsystem thermal at T_R.
+  const Mat& reference_state() const { return ref_state_; }
+  double reference_weight_norm() const {
+    double w2 = 0;
+    for (const auto& e : ref_plan_.experiments) w2 += e.weight * e.weight;
+    return std::sqrt(w2);
+  }
   double noise_sigma(double weight_norm) const {
     if (!imp_.noise || p_.snr <= 0) return 0.0;
     return sp::tomography_noise_sigma(n_, p_.snr) * weight_norm;
@@ -146,8 +159,9 @@ class Engine {
   /// One run: state before collision m (system spins), returns per draw the line values of
   /// every setting for contact (+, -) and reference (+, -).
   struct Acquired {
-    std::vector<Mat> contact[2], reference[2];  // per setting, averaged deviation
-    double weight_norm = 1.0;                   // sqrt(sum w_i^2) of the temporal average
+    std::vector<Mat> contact[2], reference[2];    // per setting, averaged deviation
+    std::vector<Mat> prepared[2], reference0[2];  // no contact: the run's state, the T_R state
+    double weight_norm = 1.0;                     // sqrt(sum w_i^2) of the temporal average
     double contact_duration_s = 0.0;
   };
 
@@ -173,6 +187,8 @@ class Engine {
     for (int sg = 0; sg < signs; ++sg) {
       a.contact[sg].assign(p_.readout.settings.size(), Mat::Zero(d_, d_));
       a.reference[sg].assign(p_.readout.settings.size(), Mat::Zero(d_, d_));
+      a.prepared[sg].assign(p_.readout.settings.size(), Mat::Zero(d_, d_));
+      a.reference0[sg].assign(p_.readout.settings.size(), Mat::Zero(d_, d_));
     }
     for (size_t b = 0; b < members_.size(); ++b) {
       const double wb = members_[b].second;
@@ -206,11 +222,28 @@ class Engine {
           if (imp_.compiled_gates) t_contact += get_pulse(nd).pulse.duration_s();
         }
         a.contact_duration_s = t_contact;
-        Mat xr = avg;
-        if (p_.reference && t_contact > 0) xr = delay(t_contact).apply(xr);
+        // Reference: every spin thermal at T_R (a diagonal state, U_d = I), through the same
+        // contact pulses. Identical thermal spins are invariant under any excitation-conserving
+        // contact, so its ideal outcome is known: what the measurement returns instead is the
+        // shrink of the populations by relaxation during these very pulses (and the readout).
+        Mat xr = Mat::Zero(d_, d_);
+        if (p_.reference) {
+          for (const auto& e : ref_plan_.experiments) {
+            Mat y = x;
+            for (int k : e.flip_spins) y = apply(flip_need(k), b, y);
+            xr += e.weight * y;
+          }
+        }
+        const Mat xr0 = xr;
+        if (p_.reference)
+          for (const auto& nd : contact) xr = apply(nd, b, xr);
         for (size_t s = 0; s < p_.readout.settings.size(); ++s) {
           a.contact[sg][s] += wb * readout(s, b, xc);
-          if (p_.reference) a.reference[sg][s] += wb * readout(s, b, xr);
+          if (p_.reference) {
+            a.reference[sg][s] += wb * readout(s, b, xr);
+            a.reference0[sg][s] += wb * readout(s, b, xr0);
+            a.prepared[sg][s] += wb * readout(s, b, avg);
+          }
         }
       }
     }
@@ -404,6 +437,8 @@ class Engine {
   std::string molecule_key_;
   double eps_ = 0.0;
   Mat pps_[2];
+  Mat ref_state_;
+  sp::TemporalAveragingPlan ref_plan_;
   AffineMap gradient_;
   std::map<double, AffineMap> delays_;
   std::map<std::string, AffineMap> channels_;
@@ -444,7 +479,8 @@ RunResult measure_run(Engine& eng, const ExperimentProgram& p, const CaseSpec& c
   const auto acq = eng.acquire(rho_before, ud_name);
   const int n = p.molecule.size(), d = 1 << n, ns = c.params.n();
   const double sigma = eng.noise_sigma(acq.weight_norm);
-  const Observed prep = observe(rho_before, c.params);
+  const double sigma_ref = eng.noise_sigma(eng.reference_weight_norm());
+  const Observed prep_before = observe(rho_before, c.params);
   RunResult r;
   for (int dr = 0; dr < draws; ++dr) {
     const std::uint64_t sd = mix(seed * 1000003ull + std::uint64_t(dr));
@@ -457,12 +493,20 @@ RunResult measure_run(Engine& eng, const ExperimentProgram& p, const CaseSpec& c
       const auto cm = vals(acq.contact[1], 1);
       for (size_t s = 0; s < cp.size(); ++s) cpair[s] = 0.5 * (cp[s] - cm[s]);
     }
-    if (p.reference) {
-      rpair = vals(acq.reference[0], 2);
+    // inversion-paired line values of one kind of acquisition
+    auto paired = [&](const std::vector<Mat>* dev, double sg, std::uint64_t which) {
+      auto v = eng.lines(dev[0], sg, mix(sd + 104729ull * which));
       if (p.inversion) {
-        const auto rm = vals(acq.reference[1], 3);
-        for (size_t s = 0; s < rpair.size(); ++s) rpair[s] = 0.5 * (rpair[s] - rm[s]);
+        const auto vm = eng.lines(dev[1], sg, mix(sd + 104729ull * (which + 1)));
+        for (size_t s = 0; s < v.size(); ++s) v[s] = 0.5 * (v[s] - vm[s]);
       }
+      return v;
+    };
+    std::vector<RVec> ppair, r0pair;
+    if (p.reference) {
+      rpair = paired(acq.reference, sigma_ref, 2);
+      r0pair = paired(acq.reference0, sigma_ref, 4);
+      ppair = paired(acq.prepared, sigma, 6);
     }
     const Mat rho_raw = eng.reconstruct(cp);
     const Mat rho_c = eng.reconstruct(cpair);
@@ -471,10 +515,18 @@ RunResult measure_run(Engine& eng, const ExperimentProgram& p, const CaseSpec& c
     std::vector<double> er(ns), ep(ns), ec(ns), sc(ns, 1.0);
     double s_mean = 0;
     if (p.reference) {
+      // s_k = [E_prep,k / E_meas(prepared state, no contact)] x [E_meas(T_R state, no contact) /
+      //        E_meas(T_R state through the contact pulses)]: the first factor is the shrink of
+      // the preparation (U_d) and readout, the second the extra shrink of the contact pulses.
       const Mat sys_r = partial_trace(eng.reconstruct(rpair), c.system_spins, n);
+      const Mat sys_r0 = partial_trace(eng.reconstruct(r0pair), c.system_spins, n);
+      const Mat sys_p = partial_trace(eng.reconstruct(ppair), c.system_spins, n);
       for (int k = 0; k < ns; ++k) {
-        const double eref = thermo::subsystem_energy(sys_r, k, ns);
-        if (std::abs(eref) > 1e-6) sc[k] = prep.e[k] / eref;
+        const double er_c = thermo::subsystem_energy(sys_r, k, ns);
+        const double er_0 = thermo::subsystem_energy(sys_r0, k, ns);
+        const double ep_m = thermo::subsystem_energy(sys_p, k, ns);
+        if (std::abs(er_c) > 1e-6 && std::abs(ep_m) > 1e-6)
+          sc[k] = (prep_before.e[k] / ep_m) * (er_0 / er_c);
       }
     }
     for (int k = 0; k < ns; ++k) {

@@ -16,9 +16,9 @@
 //     free energy (Eq. S19), AT (Eq. 49), fidelity to the ideal state.
 // Calibration (docs/experiment-format.md): every run is paired with the same run from inverted
 // equilibrium and the two are subtracted (T1 recovery is the only part not linear in the
-// deviation and drops out exactly), and a reference run with the contact replaced by free
-// evolution of equal length gives a per-spin scale factor against the prepared state's known
-// energy. Raw values are always reported beside calibrated ones.
+// deviation and drops out exactly), and a reference run (every subsystem thermal at T_R, the same
+// contact pulses: invariant under the ideal contact) gives a per-spin scale factor against its
+// known energy. Raw values are always reported beside calibrated ones.
 #pragma once
 
 #include <functional>
