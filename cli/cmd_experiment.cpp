@@ -16,6 +16,7 @@
 #include "commands.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/matrix_json.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/run.hpp"
 #include "nmrc/spectrometer/preparation.hpp"
@@ -316,10 +317,9 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
     for (int k : c.system_spins) sys.push_back(p.molecule.nuclei[k].label);
     for (const auto& pt : r.points) {
       const std::string m = std::to_string(pt.collision);
-      write_file_atomic(dir + "/rho_m" + m + ".json",
-                        spectrometer::density_json(pt.rho_measured, spins));
+      write_file_atomic(dir + "/rho_m" + m + ".json", nmrc::density_json(pt.rho_measured, spins));
       write_file_atomic(dir + "/rho_system_m" + m + ".json",
-                        spectrometer::density_json(pt.rho_system, sys));
+                        nmrc::density_json(pt.rho_system, sys));
     }
     write_file_atomic(dir + "/measurements.csv", measurements_csv(r));
     const ordered_json j = case_summary(p, r, budget);

@@ -11,6 +11,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/information.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/pulse_file.hpp"
 #include "nmrc/core/states.hpp"
@@ -66,8 +67,8 @@ std::string lower(std::string s) {
 }
 
 json local_unitary_json(const Mat& u) {
-  // the {"real", "imag"} matrix of the compiler's unitary targets (spectrometer::unitary_json)
-  return json::parse(sp::unitary_json(u, {}));
+  // the {"real", "imag"} matrix of the compiler's unitary targets (core matrix_json.hpp)
+  return json::parse(nmrc::unitary_json(u, {}));
 }
 
 std::uint64_t mix(std::uint64_t x) {  // splitmix64
