@@ -11,6 +11,7 @@
 #include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/program_front_end.hpp"
 #include "nmrc/core/states.hpp"
 #include "nmrc/core/yaml_input.hpp"
@@ -22,7 +23,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
 
 // The compiler's extension of the front end: compile options and `gate` elements.
 struct Parser {
@@ -149,19 +149,8 @@ struct Parser {
     return u;
   }
 
-  static json matrix_json(const Mat& m) {
-    json re = json::array(), im = json::array();
-    for (int i = 0; i < m.rows(); ++i) {
-      json a = json::array(), b = json::array();
-      for (int j = 0; j < m.cols(); ++j) {
-        a.push_back(m(i, j).real());
-        b.push_back(m(i, j).imag());
-      }
-      re.push_back(a);
-      im.push_back(b);
-    }
-    return {{"real", re}, {"imag", im}};
-  }
+  // The object form of core's one matrix layout (matrix_json.hpp).
+  static json matrix_json(const Mat& m) { return json::parse(nmrc::matrix_json(m)); }
 
   // A gate element -> its target description (then built by target_from_json).
   GateJob gate(const YamlField& g, const CompileOptions& defaults, int index) const {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/matrix_json.hpp"
 
 namespace nmrc::compiler {
 
@@ -14,19 +15,8 @@ using nlohmann::json;
 
 namespace {
 
-json matrix_json(const Mat& m) {
-  json re = json::array(), im = json::array();
-  for (int i = 0; i < m.rows(); ++i) {
-    json r = json::array(), q = json::array();
-    for (int j = 0; j < m.cols(); ++j) {
-      r.push_back(m(i, j).real());
-      q.push_back(m(i, j).imag());
-    }
-    re.push_back(r);
-    im.push_back(q);
-  }
-  return json{{"real", re}, {"imag", im}};
-}
+// The object form of core's one matrix layout (matrix_json.hpp).
+json matrix_json(const Mat& m) { return json::parse(nmrc::matrix_json(m)); }
 
 std::string hex64(unsigned long long h) {
   char buf[17];
