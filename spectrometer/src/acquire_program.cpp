@@ -75,13 +75,9 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
       g->expect_map();
       g->allow_keys({"mode", "slices", "length_cm"});
       if (auto md = g->find("mode")) {
-        const std::string v = md->as_string();
-        if (v == "exact")
-          p.sample.gradient.mode = GradientMode::kExact;
-        else if (v == "slices")
-          p.sample.gradient.mode = GradientMode::kSlices;
-        else
-          md->fail("must be exact or slices");
+        const auto mode = gradient_mode_from_name(md->as_string());
+        if (!mode) md->fail("must be exact or slices");
+        p.sample.gradient.mode = *mode;
       }
       if (auto sl = g->find("slices")) {
         const long v = sl->as_int();

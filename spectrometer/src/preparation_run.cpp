@@ -192,13 +192,9 @@ PreparationProgram load_preparation_program(const std::string& path) {
     g->expect_map();
     g->allow_keys({"mode", "duration_s", "length_cm", "slices", "twists"});
     if (const auto mode = g->find("mode")) {
-      const std::string s = mode->as_string();
-      if (s == "exact")
-        p.sample.gradient.mode = GradientMode::kExact;
-      else if (s == "slices")
-        p.sample.gradient.mode = GradientMode::kSlices;
-      else
-        mode->fail("must be exact or slices");
+      const auto named = gradient_mode_from_name(mode->as_string());
+      if (!named) mode->fail("must be exact or slices");
+      p.sample.gradient.mode = *named;
     }
     if (const auto d = g->find("duration_s")) p.pps.gradient.duration_s = d->as_positive();
     if (const auto l = g->find("length_cm")) p.pps.gradient.length_cm = l->as_positive();

@@ -11,6 +11,12 @@
 
 namespace nmrc::spectrometer {
 
+std::optional<GradientMode> gradient_mode_from_name(const std::string& name) {
+  if (name == "exact") return GradientMode::kExact;
+  if (name == "slices") return GradientMode::kSlices;
+  return std::nullopt;
+}
+
 void Sample::validate() const {
   if (b1_scale.empty()) throw InputError("sample.b1.scale: must list at least one value");
   if (b1_weight.size() != b1_scale.size())

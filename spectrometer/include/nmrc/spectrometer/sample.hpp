@@ -4,6 +4,8 @@
 // filter. Every ensemble member runs the whole sequence; the results are weight-averaged.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "nmrc/core/molecule.hpp"
@@ -22,6 +24,10 @@ enum class GradientMode {
   /// height z gains phase 2 pi gamma_k G shape_factor duration z. Handles gradient echoes.
   kSlices,
 };
+
+/// The mode a program names: "exact" or "slices"; nullopt for any other name (the loaders
+/// report "must be exact or slices" at the field).
+std::optional<GradientMode> gradient_mode_from_name(const std::string& name);
 
 struct GradientOptions {
   GradientMode mode = GradientMode::kExact;
