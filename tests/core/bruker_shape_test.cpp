@@ -16,14 +16,6 @@ using namespace nmrc;
 
 namespace {
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string l;
-  while (std::getline(in, l)) out.push_back(l);
-  return out;
-}
-
 BrukerShape golden_shape() {
   BrukerShape s;
   s.title = "nmrc golden shape";
@@ -73,7 +65,7 @@ TEST_CASE("JCAMP-DX numbers and records") {
     JcampWriter w;
     w.add_numbers("$AMP", std::vector<double>(32, 100.0));
     w.add_texts("$SPNAM", {"a", "b"});
-    const auto l = lines_of(w.str());
+    const auto l = ref::lines_of(w.str());
     REQUIRE(l.size() == 6);
     CHECK(l[0] == "##$AMP= (0..31)");
     CHECK(l[1].size() == 72);  // 18 values, as in TopSpin's acqus
@@ -105,7 +97,7 @@ TEST_CASE("TopSpin shape files") {
   SUBCASE("correctness: written byte for byte as the hand-written golden file") {
     const std::string want = read_file(golden_path);
     const std::string got = format_bruker_shape(golden_shape());
-    const auto w = lines_of(want), g = lines_of(got);
+    const auto w = ref::lines_of(want), g = ref::lines_of(got);
     REQUIRE(w.size() == g.size());
     for (size_t i = 0; i < w.size(); ++i) {
       INFO("line " << i + 1);

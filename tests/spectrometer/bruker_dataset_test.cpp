@@ -57,14 +57,6 @@ fs::path scratch(const std::string& name) {
   return d;
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string l;
-  while (std::getline(in, l)) out.push_back(l);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("Bruker datasets: golden files") {
@@ -77,8 +69,8 @@ TEST_CASE("Bruker datasets: golden files") {
   write_bruker_dataset(dir.string(), golden_molecule(), golden_fid(), o);
   const std::string gold = ref::source_path("tests/data/bruker/golden_expno");
   SUBCASE("correctness: acqus line by line and fid byte for byte") {
-    const auto want = lines_of(read_file(gold + "/acqus"));
-    const auto got = lines_of(read_file((dir / "acqus").string()));
+    const auto want = ref::lines_of(read_file(gold + "/acqus"));
+    const auto got = ref::lines_of(read_file((dir / "acqus").string()));
     REQUIRE(got.size() == want.size());
     for (size_t i = 0; i < want.size(); ++i) {
       INFO("acqus line " << i + 1);
@@ -92,7 +84,7 @@ TEST_CASE("Bruker datasets: golden files") {
   }
   SUBCASE("correctness: every header line follows TopSpin's rules") {
     const std::string text = read_file((dir / "acqus").string());
-    const auto l = lines_of(text);
+    const auto l = ref::lines_of(text);
     CHECK(l[0] == "##TITLE= Parameter file, nmrc 0.1.0");
     CHECK(l[1] == "##JCAMPDX= 5.0");
     CHECK(l[2] == "##DATATYPE= Parameter Values");

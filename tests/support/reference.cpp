@@ -4,8 +4,17 @@
 #include <cmath>
 #include <cstdlib>
 #include <random>
+#include <sstream>
 
 namespace nmrc::ref {
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string l;
+  while (std::getline(in, l)) out.push_back(l);
+  return out;
+}
 
 Mat kron(const Mat& a, const Mat& b) {
   Mat out(a.rows() * b.rows(), a.cols() * b.cols());

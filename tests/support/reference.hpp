@@ -40,6 +40,9 @@ double max_abs_diff(const Mat& a, const Mat& b);
 inline constexpr double kTol = 1e-10;
 
 /// Absolute path of a file in the source tree (NMRC_SOURCE_DIR, set by CTest).
+/// The lines of a text, without their newlines (for byte-level checks of file layouts).
+std::vector<std::string> lines_of(const std::string& text);
+
 std::string source_path(const std::string& relative);
 
 }  // namespace nmrc::ref
