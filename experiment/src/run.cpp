@@ -91,11 +91,22 @@ Stat stat_of(const std::vector<double>& v) {
   return s;
 }
 
+/// The tomography of a program, shared by every engine of a case: the reconstruction's
+/// inverse and the line fits' factorisations (their construction outweighs many runs).
+struct Meters {
+  explicit Meters(const ExperimentProgram& p)
+      : tomo(p.readout.settings, p.molecule.size()),
+        fitted(p.molecule, sp::LineSource::kSpectrometer, p.sw_hz, p.td),
+        ideal(p.molecule, sp::LineSource::kIdeal, p.sw_hz, p.td) {}
+  sp::Tomographer tomo;
+  sp::SettingMeasurer fitted, ideal;
+};
+
 /// Everything one (case, imperfection set) needs, built once.
 class Engine {
  public:
   Engine(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary& lib, const RunSettings& s,
-         const Imperfections& imp, const ProgressText& progress)
+         const Imperfections& imp, const Meters& meters, const ProgressText& progress)
       : p_(p),
         c_(c),
         lib_(lib),
@@ -105,9 +116,8 @@ class Engine {
         m_(p.molecule),
         n_(m_.size()),
         d_(1 << n_),
-        tomo_(p.readout.settings, n_),
-        meter_(m_, imp.readout ? sp::LineSource::kSpectrometer : sp::LineSource::kIdeal, p.sw_hz,
-               p.td),
+        tomo_(meters.tomo),
+        meter_(imp.readout ? meters.fitted : meters.ideal),
         cache_(s.cache_dir.empty() ? "" : s.cache_dir + "/channels") {
     if (imp.b1_ensemble) {
       for (size_t i = 0; i < p.b1_scale.size(); ++i)
@@ -268,8 +278,7 @@ class Engine {
 
   /// One noise draw on clean line values: per setting s the fit of a noise-only FID of
   /// sigma, seeded by mix(seed + 7919 s).
-  std::vector<RVec> noisy(const std::vector<RVec>& clean, double sigma,
-                          std::uint64_t seed) const {
+  std::vector<RVec> noisy(const std::vector<RVec>& clean, double sigma, std::uint64_t seed) const {
     if (!(sigma > 0.0)) return clean;
     std::vector<RVec> out(clean.size());
     for_settings(clean.size(), [&](size_t s) {
@@ -448,8 +457,8 @@ class Engine {
   ProgressText progress_;
   const Molecule& m_;
   int n_, d_;
-  sp::Tomographer tomo_;
-  sp::SettingMeasurer meter_;
+  const sp::Tomographer& tomo_;
+  const sp::SettingMeasurer& meter_;
   ChannelCache cache_;
   std::vector<Member> members_;
   std::vector<std::unique_ptr<sp::Dynamics>> dyn_;
@@ -624,7 +633,8 @@ CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary&
   const auto& rec0 = res.theory.steps.front();
   const std::vector<double> e0 = rec0.energy;
 
-  Engine eng(p, c, lib, settings, p.imperfections, progress);
+  const Meters meters(p);
+  Engine eng(p, c, lib, settings, p.imperfections, meters, progress);
   res.pps_epsilon = eng.epsilon();
   res.noise_sigma = eng.noise_sigma(1.0);
   const int draws = (p.imperfections.noise && p.snr > 0) ? p.repeats : 1;
@@ -701,7 +711,7 @@ CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary&
       } else {
         ExperimentProgram pv = p;
         pv.imperfections = im;
-        Engine ev(pv, c, lib, settings, im, progress);
+        Engine ev(pv, c, lib, settings, im, meters, progress);
         const int dv = (im.noise && p.snr > 0) ? p.repeats : 1;
         const RunResult rr = measure_run(ev, pv, c, state_after[last - 1], state_after[last],
                                          "ud_" + c.name + "_m" + std::to_string(last - 1), dv,
