@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "nmrc/core/error.hpp"
@@ -91,6 +92,29 @@ Stat stat_of(const std::vector<double>& v) {
   return s;
 }
 
+/// Memo of a pure function for the whole process: what every engine needs identically (the
+/// PPS states and the gradient's channel depend on the molecule and the relaxation switch only)
+/// is computed once, not once per case and error-budget row (each is a handful of 256 x 256
+/// superoperator exponentials).
+template <class T>
+class ProcessMemo {
+ public:
+  template <class F>
+  T get(const std::string& key, const F& make) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = map_.find(key); it != map_.end()) return it->second;
+    }
+    T value = make();
+    std::lock_guard<std::mutex> lock(mu_);
+    return map_.emplace(key, std::move(value)).first->second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, T> map_;
+};
+
 /// The tomography of a program, shared by every engine of a case: the reconstruction's
 /// inverse and the line fits' factorisations (their construction outweighs many runs).
 struct Meters {
@@ -135,13 +159,26 @@ class Engine {
       dyn_.push_back(std::make_unique<sp::Dynamics>(m_, o));
     }
     molecule_key_ = hash_hex(read_file(p.molecule_path));
-    prepare_pps();
+    {
+      static ProcessMemo<PpsStates> pps_memo;
+      const PpsStates pps =
+          pps_memo.get(molecule_key_ + (imp.relaxation ? "|relaxation" : "|closed") +
+                           (p.compensate_polarization ? "|compensated" : "|plain"),
+                       [&] { return prepare_pps(); });
+      pps_[0] = pps.deviation[0];
+      pps_[1] = pps.deviation[1];
+      eps_ = pps.epsilon;
+    }
     {
       std::vector<Mat> f(c.params.n(), thermal_qubit(c.params.bath_temperature));
       ref_state_ = product_state(f);
       ref_plan_ = sp::plan_temporal_averaging(ref_state_, c.system_spins, n_);
     }
-    gradient_ = delay_channel(1e-3);
+    {
+      static ProcessMemo<AffineMap> gradient_memo;
+      gradient_ = gradient_memo.get(molecule_key_ + (imp.relaxation ? "|relaxation" : "|closed"),
+                                    [&] { return delay_channel(1e-3); });
+    }
     // exact coherence-order filter of the gradient (spectrometer::coherence_filter), as a mask
     const Mat mask = sp::coherence_filter(m_, Mat::Ones(d_, d_));
     for (int a = 0; a < d_ * d_; ++a) gradient_.s.row(a) *= mask(a % d_, a / d_).real();
@@ -305,7 +342,12 @@ class Engine {
     other.join();
   }
 
-  void prepare_pps() {
+  struct PpsStates {
+    Mat deviation[2];  ///< from equilibrium and from inverted equilibrium
+    double epsilon = 0.0;
+  };
+  PpsStates prepare_pps() const {
+    PpsStates out;
     sp::PpsOptions po;
     po.compensate_polarization = p_.compensate_polarization;
     std::vector<int> spins(n_);
@@ -316,12 +358,13 @@ class Engine {
     const Mat id = Mat::Identity(d_, d_) / double(d_);
     sp::Sample ideal;
     ideal.molecule = m_;
-    eps_ = sp::fit_pps(sp::run_deviation(ideal, seq, th.rho)).epsilon;
+    out.epsilon = sp::fit_pps(sp::run_deviation(ideal, seq, th.rho)).epsilon;
     sp::Sample sample = ideal;
     sample.relaxation = imp_.relaxation;
-    pps_[0] = sp::run_deviation(sample, seq, th.rho) - id;
+    out.deviation[0] = sp::run_deviation(sample, seq, th.rho) - id;
     // inverted equilibrium: a pi pulse on every spin before the preparation (ideal rotation)
-    pps_[1] = sp::run_deviation(sample, seq, id - (th.rho - id)) - id;
+    out.deviation[1] = sp::run_deviation(sample, seq, id - (th.rho - id)) - id;
+    return out;
   }
 
   AffineMap delay_channel(double t) const {
