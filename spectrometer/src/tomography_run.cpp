@@ -11,6 +11,7 @@
 #include "nmrc/core/states.hpp"
 #include "nmrc/core/yaml_input.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
+#include "nmrc/spectrometer/bruker_dataset.hpp"
 #include "nmrc/spectrometer/lines.hpp"
 
 namespace nmrc::spectrometer {
@@ -160,7 +161,9 @@ SettingOutcome measure_setting(const Molecule& m, const Mat& rho, const ReadoutS
     std::normal_distribution<double> nd(0.0, noise_sigma);
     for (auto& z : fid.points) z += cplx(nd(gen), nd(gen));
   }
-  return setting_from_fid(m, s, fid);
+  out = setting_from_fid(m, s, fid);
+  out.fid = std::move(fid);
+  return out;
 }
 
 SettingOutcome setting_from_fid(const Molecule& m, const ReadoutSetting& s, const Fid& fid) {
@@ -181,14 +184,44 @@ SettingOutcome setting_from_fid(const Molecule& m, const ReadoutSetting& s, cons
 
 Reconstruction reconstruct_from_fids(const Molecule& m, const std::vector<ReadoutSetting>& settings,
                                      const std::vector<Fid>& fids) {
+  return tomography_from_fids(m, settings, fids).reconstruction;
+}
+
+FidTomography tomography_from_fids(const Molecule& m, const std::vector<ReadoutSetting>& settings,
+                                   const std::vector<Fid>& fids) {
   if (settings.size() != fids.size())
     throw InputError("tomography: " + std::to_string(fids.size()) + " FIDs for " +
                      std::to_string(settings.size()) + " readout settings: need one per setting");
   const Tomographer tomo(settings, m.size());
+  FidTomography out;
   std::vector<RVec> values;
-  for (size_t k = 0; k < fids.size(); ++k)
-    values.push_back(setting_from_fid(m, settings[k], fids[k]).values);
-  return tomo.reconstruct(values);
+  for (size_t k = 0; k < fids.size(); ++k) {
+    out.outcomes.push_back(setting_from_fid(m, settings[k], fids[k]));
+    values.push_back(out.outcomes.back().values);
+  }
+  out.reconstruction = tomo.reconstruct(values);
+  return out;
+}
+
+FidTomography tomography_from_bruker(const Molecule& m, const std::vector<ReadoutSetting>& settings,
+                                     const std::vector<std::string>& paths, double scale) {
+  if (!(std::isfinite(scale) && scale != 0.0))
+    throw InputError("--scale = " + std::to_string(scale) + ": must be finite and nonzero");
+  std::vector<std::string> dirs;
+  for (const auto& p : paths)
+    for (auto& d : bruker_experiment_folders(p)) dirs.push_back(std::move(d));
+  if (dirs.size() != settings.size())
+    throw InputError((paths.empty() ? std::string("--from-bruker") : paths.front()) + ": " +
+                     std::to_string(dirs.size()) + " experiment folders for " +
+                     std::to_string(settings.size()) +
+                     " readout settings: need one per setting, in the readout set's order");
+  std::vector<Fid> fids;
+  for (const auto& d : dirs) {
+    Fid f = fid_from_bruker(read_bruker_dataset(d), m);
+    for (auto& z : f.points) z *= scale;
+    fids.push_back(std::move(f));
+  }
+  return tomography_from_fids(m, settings, fids);
 }
 
 namespace {

@@ -83,4 +83,38 @@ expect 2 'trunc/fid: truncated: 1000 bytes' acquire "$DEMO" --out "$WORK/d" --fr
 sed 's/^##\$DTYPA= 0$/##$DTYPA= 1/' "$WORK/a_expno/acqus" >"$WORK/trunc/acqus"
 cp "$WORK/a_expno/fid" "$WORK/trunc/fid"
 expect 2 'acqus:[0-9]+:1: ##\$DTYPA= 1: unknown data type' acquire "$DEMO" --out "$WORK/e" --from-bruker "$WORK/trunc"
+# 7. Tomography through TopSpin folders: the simulated readout set written as EXPNOs 1..18
+# (nmrc tomography --bruker), read back (--from-bruker), the same state as the direct
+# reconstruction to the int32 format's precision.
+cat >"$WORK/p/rs.yaml" <<YAML
+name: rs
+molecule: $MOL
+readout: $SRC/sequences/readout/paper17_completed.yaml
+state:
+  random: {seed: 7, rank: 16}
+lines: spectrometer
+acquisition: {sw_hz: 15000, td: 4096, snr: 300, seed: 1}
+YAML
+R17="$SRC/sequences/readout/paper17_completed.yaml"
+expect 0 'fidelity of the reconstructed state' --quiet tomography "$WORK/p/rs.yaml" --out "$WORK/t1" \
+  --bruker "$WORK/t1_ds"
+[ "$(sed -n 2p "$WORK/t1_ds/expnos.csv")" = "1,nmrc_IIII,readout setting IIII" ] || fail "expnos.csv listing"
+[ -s "$WORK/t1_ds/18/fid" ] && [ ! -e "$WORK/t1_ds/19" ] || fail "tomography --bruker: not 18 EXPNOs"
+expect 0 'from 18 TopSpin experiments' tomography --from-bruker "$WORK/t1_ds" --molecule "$MOL" \
+  --readout "$R17" --out "$WORK/t2"
+python3 - "$WORK/t1/rho_reconstructed.json" "$WORK/t2/rho_reconstructed.json" <<'PY' || fail "tomography through TopSpin folders changed the state"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+d = max(abs(x - y) for k in ("real", "imag") for ra, rb in zip(a[k], b[k]) for x, y in zip(ra, rb))
+print("tomography through 18 TopSpin folders: largest element difference %.3g" % d)
+sys.exit(0 if d <= 1e-8 else 1)
+PY
+expect 2 't1_ds/1: 17 experiment folders for 18 readout settings' tomography --from-bruker \
+  "$WORK/t1_ds/1" "$WORK/t1_ds/2" "$WORK/t1_ds/3" "$WORK/t1_ds/4" "$WORK/t1_ds/5" "$WORK/t1_ds/6" \
+  "$WORK/t1_ds/7" "$WORK/t1_ds/8" "$WORK/t1_ds/9" "$WORK/t1_ds/10" "$WORK/t1_ds/11" \
+  "$WORK/t1_ds/12" "$WORK/t1_ds/13" "$WORK/t1_ds/14" "$WORK/t1_ds/15" "$WORK/t1_ds/16" \
+  "$WORK/t1_ds/17" --molecule "$MOL" --readout "$R17" --out "$WORK/t3"
+[ ! -e "$WORK/t3" ] || fail "a rejected --from-bruker left output behind"
+expect 2 'p: neither a TopSpin experiment folder' tomography --from-bruker "$WORK/p" \
+  --molecule "$MOL" --readout "$R17" --out "$WORK/t4"
 finish

@@ -48,6 +48,7 @@ struct SettingOutcome {
   ReadoutSetting setting;
   RVec values;  ///< line values in ideal_line_values layout
   double fit_residual = 0.0;
+  Fid fid;  ///< the FID the values were fitted from (empty for LineSource::kIdeal)
 };
 
 struct TomographyResult {
@@ -92,6 +93,25 @@ SettingOutcome setting_from_fid(const Molecule& m, const ReadoutSetting& s, cons
 /// for an incomplete set of settings.
 Reconstruction reconstruct_from_fids(const Molecule& m, const std::vector<ReadoutSetting>& settings,
                                      const std::vector<Fid>& fids);
+
+/// reconstruct_from_fids with the line values of every setting (outcomes[k] from fids[k]).
+struct FidTomography {
+  std::vector<SettingOutcome> outcomes;
+  Reconstruction reconstruction;
+};
+FidTomography tomography_from_fids(const Molecule& m, const std::vector<ReadoutSetting>& settings,
+                                   const std::vector<Fid>& fids);
+
+/// Tomography from TopSpin experiment folders (nmrc's or a console's): the folders of `paths`
+/// (each expanded by bruker_experiment_folders: an EXPNO folder, or a dataset whose numbered
+/// EXPNOs are taken in numeric order), the k-th recorded with settings[k]. Each FID is read
+/// with read_bruker_dataset (digital-filter group delay removed), moved into the molecule's
+/// frame (fid_from_bruker), multiplied by `scale` (1 for nmrc's own datasets; a console's
+/// FIDs need the user's factor to nmrc's units, docs/bruker.md), then reconstructed as
+/// tomography_from_fids. Throws InputError for a folder count that differs from the settings,
+/// an incomplete set, and every reading error of read_bruker_dataset / fid_from_bruker.
+FidTomography tomography_from_bruker(const Molecule& m, const std::vector<ReadoutSetting>& settings,
+                                     const std::vector<std::string>& paths, double scale = 1.0);
 
 /// Noise sigma for a tomography SNR: the first FID point of the pseudo-pure |0...0> state after
 /// an ideal 90-degree pulse on every spin (= n) divided by the SNR; 0 for snr = 0.
