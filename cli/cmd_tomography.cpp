@@ -103,10 +103,11 @@ void write_states(const std::string& out, const sp::Reconstruction& rec, const M
 // nmrc tomography --from-bruker DIR... --molecule M --readout R --out OUT: the state from
 // recorded TopSpin folders, one per readout setting in the readout set's order.
 int run_from_bruker(const std::vector<std::string>& dirs, const std::string& molecule,
-                    const std::string& readout, double scale, const std::string& out) {
+                    const std::string& readout, double scale, const std::vector<double>& weights,
+                    const std::string& out) {
   const Molecule m = load_molecule(molecule);
   const auto set = sp::load_readout(readout, m);
-  const sp::FidTomography r = sp::tomography_from_bruker(m, set.settings, dirs, scale);
+  const sp::FidTomography r = sp::tomography_from_bruker(m, set.settings, dirs, scale, weights);
   make_directories(out);
   std::vector<std::string> spins;
   for (const auto& nu : m.nuclei) spins.push_back(nu.label);
@@ -122,6 +123,7 @@ int run_from_bruker(const std::vector<std::string>& dirs, const std::string& mol
   const json summary = {{"format", "nmrc-tomography/1"},
                         {"from_bruker", folders},
                         {"scale", scale},
+                        {"weights", weights},
                         {"readout", {{"name", set.name}, {"settings", set.settings.size()}}},
                         {"min_eigenvalue_linear", r.reconstruction.min_eigenvalue_linear},
                         {"residual_rms", r.reconstruction.residual},
@@ -271,6 +273,7 @@ void add_tomography_command(CLI::App& app, GlobalOptions& global, Action& action
   auto from_bruker = std::make_shared<std::vector<std::string>>();
   auto readout = std::make_shared<std::string>();
   auto scale = std::make_shared<double>(1.0);
+  auto weights = std::make_shared<std::vector<double>>();
   cmd->add_option("--bruker", *bruker,
                   "Also write every setting's FID as TopSpin experiments DIR/1, DIR/2, ...");
   cmd->add_option("--from-bruker", *from_bruker,
@@ -279,14 +282,18 @@ void add_tomography_command(CLI::App& app, GlobalOptions& global, Action& action
   cmd->add_option("--readout", *readout, "Readout set of the --from-bruker folders (YAML)");
   cmd->add_option("--scale", *scale,
                   "--from-bruker: factor from the folders' signal to nmrc's units (default 1)");
+  cmd->add_option("--weights", *weights,
+                  "--from-bruker: temporal-averaging weights w_0,...,w_{E-1}; E folders per "
+                  "setting are added (nmrc export bruker's weights.csv)")
+      ->delimiter(',');
   cmd->callback([&action, &global, program, out, check, molecule, cmd, bruker, from_bruker, readout,
-                 scale] {
+                 scale, weights] {
     if (!from_bruker->empty()) {
       if (molecule->empty() || readout->empty() || out->empty() || !program->empty())
         throw CLI::ValidationError(
             "--from-bruker DIR... needs --molecule M --readout R --out DIR (and no PROGRAM)");
-      action = [from_bruker, molecule, readout, scale, out] {
-        return run_from_bruker(*from_bruker, *molecule, *readout, *scale, *out);
+      action = [from_bruker, molecule, readout, scale, weights, out] {
+        return run_from_bruker(*from_bruker, *molecule, *readout, *scale, *weights, *out);
       };
       return;
     }

@@ -204,22 +204,43 @@ FidTomography tomography_from_fids(const Molecule& m, const std::vector<ReadoutS
 }
 
 FidTomography tomography_from_bruker(const Molecule& m, const std::vector<ReadoutSetting>& settings,
-                                     const std::vector<std::string>& paths, double scale) {
+                                     const std::vector<std::string>& paths, double scale,
+                                     const std::vector<double>& weights) {
   if (!(std::isfinite(scale) && scale != 0.0))
     throw InputError("--scale = " + std::to_string(scale) + ": must be finite and nonzero");
+  for (size_t i = 0; i < weights.size(); ++i)
+    if (!std::isfinite(weights[i]))
+      throw InputError("--weights[" + std::to_string(i) + "] = " + std::to_string(weights[i]) +
+                       ": must be finite");
+  const size_t per = weights.empty() ? 1 : weights.size();
   std::vector<std::string> dirs;
   for (const auto& p : paths)
     for (auto& d : bruker_experiment_folders(p)) dirs.push_back(std::move(d));
-  if (dirs.size() != settings.size())
-    throw InputError((paths.empty() ? std::string("--from-bruker") : paths.front()) + ": " +
-                     std::to_string(dirs.size()) + " experiment folders for " +
-                     std::to_string(settings.size()) +
-                     " readout settings: need one per setting, in the readout set's order");
+  if (dirs.size() != settings.size() * per)
+    throw InputError(
+        (paths.empty() ? std::string("--from-bruker") : paths.front()) + ": " +
+        std::to_string(dirs.size()) + " experiment folders for " + std::to_string(settings.size()) +
+        " readout settings" + (per > 1 ? " x " + std::to_string(per) + " weights" : std::string()) +
+        ": need " + std::to_string(settings.size() * per) + ", in the readout set's order");
   std::vector<Fid> fids;
-  for (const auto& d : dirs) {
-    Fid f = fid_from_bruker(read_bruker_dataset(d), m);
-    for (auto& z : f.points) z *= scale;
-    fids.push_back(std::move(f));
+  for (size_t s = 0; s < settings.size(); ++s) {
+    Fid sum;
+    for (size_t i = 0; i < per; ++i) {
+      const std::string& d = dirs[s * per + i];
+      Fid f = fid_from_bruker(read_bruker_dataset(d), m);
+      const double w = scale * (weights.empty() ? 1.0 : weights[i]);
+      if (i == 0) {
+        sum = f;
+        for (auto& z : sum.points) z *= w;
+        continue;
+      }
+      if (f.points.size() != sum.points.size() || f.sw_hz != sum.sw_hz)
+        throw InputError(d + ": " + std::to_string(f.points.size()) + " points at SW_h " +
+                         std::to_string(f.sw_hz) + " Hz: differs from " + dirs[s * per] +
+                         " (the FIDs of one readout setting are added)");
+      for (size_t k = 0; k < f.points.size(); ++k) sum.points[k] += w * f.points[k];
+    }
+    fids.push_back(std::move(sum));
   }
   return tomography_from_fids(m, settings, fids);
 }

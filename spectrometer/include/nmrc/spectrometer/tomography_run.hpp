@@ -108,10 +108,14 @@ FidTomography tomography_from_fids(const Molecule& m, const std::vector<ReadoutS
 /// with read_bruker_dataset (digital-filter group delay removed), moved into the molecule's
 /// frame (fid_from_bruker), multiplied by `scale` (1 for nmrc's own datasets; a console's
 /// FIDs need the user's factor to nmrc's units, docs/bruker.md), then reconstructed as
-/// tomography_from_fids. Throws InputError for a folder count that differs from the settings,
-/// an incomplete set, and every reading error of read_bruker_dataset / fid_from_bruker.
+/// tomography_from_fids. With `weights` (w_0..w_{E-1}, temporal averaging on recorded data:
+/// nmrc export bruker's EXPNO k = s E + i + 1 layout), the folders are E per setting and the FID
+/// of setting s is sum_i w_i FID_{s E + i}. Throws InputError for a folder count other than
+/// settings x E (E = 1 without weights), FIDs of one setting that differ in points or SW, an
+/// incomplete set, and every reading error of read_bruker_dataset / fid_from_bruker.
 FidTomography tomography_from_bruker(const Molecule& m, const std::vector<ReadoutSetting>& settings,
-                                     const std::vector<std::string>& paths, double scale = 1.0);
+                                     const std::vector<std::string>& paths, double scale = 1.0,
+                                     const std::vector<double>& weights = {});
 
 /// Noise sigma for a tomography SNR: the first FID point of the pseudo-pure |0...0> state after
 /// an ideal 90-degree pulse on every spin (= n) divided by the SNR; 0 for snr = 0.
