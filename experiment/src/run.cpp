@@ -87,6 +87,8 @@ class Engine {
         n_(m_.size()),
         d_(1 << n_),
         tomo_(p.readout.settings, n_),
+        meter_(m_, imp.readout ? sp::LineSource::kSpectrometer : sp::LineSource::kIdeal, p.sw_hz,
+               p.td),
         cache_(s.cache_dir.empty() ? "" : s.cache_dir + "/channels") {
     if (imp.b1_ensemble) {
       for (size_t i = 0; i < p.b1_scale.size(); ++i)
@@ -222,28 +224,41 @@ class Engine {
     return a;
   }
 
-  /// Line values of every setting of a set of averaged deviations, one noise draw.
-  /// With `fids`, also the simulated FID of every setting (empty ones for ideal readout).
-  std::vector<RVec> lines(const std::vector<Mat>& dev, double sigma, std::uint64_t seed,
-                          std::vector<sp::Fid>* fids = nullptr) const {
+  /// Noise-free line values of every setting of a set of averaged deviations (the FID
+  /// simulation and line fit: the costly part of a run, done once per acquisition; the fit is
+  /// linear, so noise draws are added to these values by noisy()).
+  std::vector<RVec> clean_lines(const std::vector<Mat>& dev) const {
     std::vector<RVec> out(dev.size());
-    if (fids) fids->assign(dev.size(), sp::Fid{});
     const sp::ReadoutSetting none = sp::setting_from_letters(std::string(n_, 'I'));
-    // FID simulation and line fit dominate a run's cost: two threads share the settings.
-    auto work = [&](size_t first) {
-      for (size_t s = first; s < dev.size(); s += 2) {
-        const Mat state = dev[s] / eps_ + Mat::Identity(d_, d_) / double(d_);
-        const auto& setting = imp_.readout ? none : p_.readout.settings[s];
-        const auto src = imp_.readout ? sp::LineSource::kSpectrometer : sp::LineSource::kIdeal;
-        auto o = sp::measure_setting(m_, state, setting, src, p_.sw_hz, p_.td, sigma,
-                                     mix(seed + 7919 * s));
-        out[s] = std::move(o.values);
-        if (fids) (*fids)[s] = std::move(o.fid);
-      }
-    };
-    std::thread other(work, 1);
-    work(0);
-    other.join();
+    for_settings(dev.size(), [&](size_t s) {
+      const Mat state = dev[s] / eps_ + Mat::Identity(d_, d_) / double(d_);
+      out[s] = meter_.clean_values(state, imp_.readout ? none : p_.readout.settings[s]);
+    });
+    return out;
+  }
+
+  /// One noise draw on clean line values: per setting s the fit of a noise-only FID of
+  /// sigma, seeded by setting_seed(seed, s).
+  std::vector<RVec> noisy(const std::vector<RVec>& clean, double sigma, std::uint64_t seed) const {
+    if (!(sigma > 0.0)) return clean;
+    std::vector<RVec> out(clean.size());
+    for_settings(clean.size(), [&](size_t s) {
+      out[s] = clean[s] + meter_.noise_values(sigma, setting_seed(seed, s));
+    });
+    return out;
+  }
+
+  /// The FIDs behind noisy(clean_lines(dev), sigma, seed): per setting the simulated FID plus
+  /// the same seeded noise (the fit is linear, so their line values are that draw's), kept to
+  /// be written as TopSpin datasets. Empty FIDs for ideal readout (no FID is simulated).
+  std::vector<sp::Fid> fids(const std::vector<Mat>& dev, double sigma, std::uint64_t seed) const {
+    std::vector<sp::Fid> out(dev.size());
+    if (!imp_.readout) return out;
+    const sp::ReadoutSetting none = sp::setting_from_letters(std::string(n_, 'I'));
+    for_settings(dev.size(), [&](size_t s) {
+      const Mat state = dev[s] / eps_ + Mat::Identity(d_, d_) / double(d_);
+      out[s] = meter_.measure(state, none, sigma, setting_seed(seed, s)).fid;
+    });
     return out;
   }
 
@@ -253,6 +268,19 @@ class Engine {
 
  private:
   using Member = std::pair<double, double>;
+
+  static std::uint64_t setting_seed(std::uint64_t seed, size_t s) { return mix(seed + 7919 * s); }
+
+  /// f(s) for every setting s, the settings shared by two threads.
+  template <class F>
+  static void for_settings(size_t count, const F& f) {
+    auto work = [&](size_t first) {
+      for (size_t s = first; s < count; s += 2) f(s);
+    };
+    std::thread other(work, 1);
+    work(0);
+    other.join();
+  }
 
   void prepare_pps() {
     const auto steps = run_pps_steps(p_);
@@ -354,6 +382,7 @@ class Engine {
   const Molecule& m_;
   int n_, d_;
   sp::Tomographer tomo_;
+  sp::SettingMeasurer meter_;
   ChannelCache cache_;
   std::vector<Member> members_;
   std::vector<std::unique_ptr<sp::Dynamics>> dyn_;
@@ -406,33 +435,49 @@ RunResult measure_run(Engine& eng, const ExperimentProgram& p, const CaseSpec& c
   const double sigma = eng.noise_sigma(acq.weight_norm);
   const double sigma_ref = eng.noise_sigma(eng.reference_weight_norm());
   const Observed prep_before = observe(rho_before, c.params);
+  using Lines = std::vector<RVec>;
+  // clean line values of every acquisition, once; the draws add noise to them
+  const Lines c_clean[2] = {eng.clean_lines(acq.contact[0]),
+                            p.inversion ? eng.clean_lines(acq.contact[1]) : Lines{}};
+  Lines r_clean[2], r0_clean[2], p_clean[2];
+  if (p.reference) {
+    for (int sg = 0; sg < (p.inversion ? 2 : 1); ++sg) {
+      r_clean[sg] = eng.clean_lines(acq.reference[sg]);
+      r0_clean[sg] = eng.clean_lines(acq.reference0[sg]);
+      p_clean[sg] = eng.clean_lines(acq.prepared[sg]);
+    }
+  }
   RunResult r;
   for (int dr = 0; dr < draws; ++dr) {
     const std::uint64_t sd = mix(seed * 1000003ull + std::uint64_t(dr));
-    auto vals = [&](const std::vector<Mat>& dev, int which) {
-      return eng.lines(dev, sigma, mix(sd + 104729ull * std::uint64_t(which)),
-                       record && dr == 0 ? &r.fids[which] : nullptr);
+    auto draw_seed = [&](std::uint64_t which) { return mix(sd + 104729ull * which); };
+    auto vals = [&](const Lines& clean, double sg, std::uint64_t which) {
+      return eng.noisy(clean, sg, draw_seed(which));
     };
-    const auto cp = vals(acq.contact[0], 0);
+    if (record && dr == 0) {  // the FIDs of this draw, for TopSpin datasets
+      r.fids[0] = eng.fids(acq.contact[0], sigma, draw_seed(0));
+      if (p.inversion) r.fids[1] = eng.fids(acq.contact[1], sigma, draw_seed(1));
+    }
+    const auto cp = vals(c_clean[0], sigma, 0);
     std::vector<RVec> cpair = cp, rpair;
     if (p.inversion) {
-      const auto cm = vals(acq.contact[1], 1);
+      const auto cm = vals(c_clean[1], sigma, 1);
       for (size_t s = 0; s < cp.size(); ++s) cpair[s] = 0.5 * (cp[s] - cm[s]);
     }
     // inversion-paired line values of one kind of acquisition
-    auto paired = [&](const std::vector<Mat>* dev, double sg, std::uint64_t which) {
-      auto v = eng.lines(dev[0], sg, mix(sd + 104729ull * which));
+    auto paired = [&](const Lines* clean, double sg, std::uint64_t which) {
+      auto v = vals(clean[0], sg, which);
       if (p.inversion) {
-        const auto vm = eng.lines(dev[1], sg, mix(sd + 104729ull * (which + 1)));
+        const auto vm = vals(clean[1], sg, which + 1);
         for (size_t s = 0; s < v.size(); ++s) v[s] = 0.5 * (v[s] - vm[s]);
       }
       return v;
     };
     std::vector<RVec> ppair, r0pair;
     if (p.reference) {
-      rpair = paired(acq.reference, sigma_ref, 2);
-      r0pair = paired(acq.reference0, sigma_ref, 4);
-      ppair = paired(acq.prepared, sigma, 6);
+      rpair = paired(r_clean, sigma_ref, 2);
+      r0pair = paired(r0_clean, sigma_ref, 4);
+      ppair = paired(p_clean, sigma, 6);
     }
     const Mat rho_raw = eng.reconstruct(cp);
     const Mat rho_c = eng.reconstruct(cpair);

@@ -67,43 +67,61 @@ std::vector<std::pair<Mat, Mat>> line_operators(const Molecule& m, int channel) 
 }
 
 LineReadout measure_lines(const Molecule& m, const Fid& fid, const LineFitOptions& o) {
-  LineReadout r;
-  r.channel = fid.channel;
-  r.lines = assigned_lines(m, fid.channel);
-  const int td = static_cast<int>(fid.points.size());
+  return LineFitter(m, fid.channel, fid.sw_hz, static_cast<int>(fid.points.size()), o).fit(fid);
+}
+
+LineFitter::LineFitter(const Molecule& m, int channel, double sw_hz, int td,
+                       const LineFitOptions& o)
+    : channel_(channel), td_(td), skip_(o.skip_points), sw_hz_(sw_hz) {
+  lines_ = assigned_lines(m, channel);
   const int rows = td - o.skip_points;
-  const int cols = static_cast<int>(r.lines.size());
+  const int cols = static_cast<int>(lines_.size());
   if (rows < cols)
     throw InputError("line fit: " + std::to_string(rows) + " FID points cannot determine " +
                      std::to_string(cols) + " line amplitudes");
   if (!o.offset_error_hz.empty() && static_cast<int>(o.offset_error_hz.size()) != m.size())
     throw InputError("line fit: offset_error_hz must give one value per spin");
-  Mat a(rows, cols);
-  Vec y(rows);
-  const double dt = fid.dwell_s();
-  const cplx undo = std::polar(1.0, fid.receiver_phase_rad) / static_cast<double>(fid.scans);
+  if (!(sw_hz > 0.0) || !std::isfinite(sw_hz))
+    throw InputError("line fit: spectral width " + std::to_string(sw_hz) + " Hz must be > 0");
+  a_.resize(rows, cols);
+  const double dt = 1.0 / sw_hz;
   for (int c = 0; c < cols; ++c) {
-    const auto& l = r.lines[c];
+    const auto& l = lines_[c];
     const double f = l.frequency_hz + (o.offset_error_hz.empty() ? 0.0 : o.offset_error_hz[l.spin]);
     const cplx rate(-1.0 / m.nuclei[l.spin].t2star_s, kTwoPi * f);
-    for (int j = 0; j < rows; ++j) a(j, c) = std::exp(rate * ((j + o.skip_points) * dt));
+    for (int j = 0; j < rows; ++j) a_(j, c) = std::exp(rate * ((j + o.skip_points) * dt));
   }
-  for (int j = 0; j < rows; ++j) y(j) = fid.points[j + o.skip_points] * undo;
-  Eigen::ColPivHouseholderQR<Mat> qr(a);
-  const Vec x = qr.solve(y);
-  const Vec res = y - a * x;
+  qr_.compute(a_);
+  const Mat inv = (a_.adjoint() * a_).inverse();
+  inv_diag_ = inv.diagonal().real();
+}
+
+LineReadout LineFitter::fit(const Fid& fid) const {
+  if (static_cast<int>(fid.points.size()) != td_ || fid.channel != channel_ ||
+      fid.sw_hz != sw_hz_)
+    throw InputError("line fit: a FID of " + std::to_string(fid.points.size()) +
+                     " points on channel " + std::to_string(fid.channel) + " at SW " +
+                     std::to_string(fid.sw_hz) + " Hz given to a fit for " +
+                     std::to_string(td_) + " points on channel " + std::to_string(channel_) +
+                     " at " + std::to_string(sw_hz_) + " Hz");
+  LineReadout r;
+  r.channel = channel_;
+  r.lines = lines_;
+  const int rows = td_ - skip_;
+  const int cols = static_cast<int>(lines_.size());
+  Vec y(rows);
+  const cplx undo = std::polar(1.0, fid.receiver_phase_rad) / static_cast<double>(fid.scans);
+  for (int j = 0; j < rows; ++j) y(j) = fid.points[j + skip_] * undo;
+  const Vec x = qr_.solve(y);
+  const Vec res = y - a_ * x;
   r.residual_rms = std::sqrt(res.squaredNorm() / rows);
   // Covariance of x for white noise of sigma per real/imaginary part (per scan, so sigma /
   // sqrt(scans) on the averaged FID): sigma^2 (A^H A)^-1 for each part.
-  RVec var = RVec::Zero(cols);
-  if (fid.noise_sigma > 0.0) {
-    const Mat inv = (a.adjoint() * a).inverse();
-    const double s2 = fid.noise_sigma * fid.noise_sigma / fid.scans;
-    for (int c = 0; c < cols; ++c) var(c) = s2 * inv(c, c).real();
-  }
+  const double s2 =
+      fid.noise_sigma > 0.0 ? fid.noise_sigma * fid.noise_sigma / fid.scans : 0.0;
   for (int c = 0; c < cols; ++c) {
     r.lines[c].amplitude = x(c);
-    r.lines[c].std_error = std::sqrt(std::max(0.0, var(c)));
+    r.lines[c].std_error = s2 > 0.0 ? std::sqrt(std::max(0.0, s2 * inv_diag_(c))) : 0.0;
   }
   return r;
 }

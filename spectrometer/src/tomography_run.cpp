@@ -137,41 +137,98 @@ TomographyProgram load_tomography_program(const std::string& path) {
 SettingOutcome measure_setting(const Molecule& m, const Mat& rho, const ReadoutSetting& s,
                                LineSource source, double sw_hz, int td, double noise_sigma,
                                std::uint64_t seed) {
-  const int n = m.size();
+  return SettingMeasurer(m, source, sw_hz, td).measure(rho, s, noise_sigma, seed);
+}
+
+/// SettingOutcome of a line fit, in ideal_line_values layout.
+SettingOutcome outcome_of_lines(int n, const ReadoutSetting& s, const LineReadout& lr);
+
+namespace {
+
+// Seeded white noise of sigma per real and imaginary part: the one draw order of every
+// measurement (values for kIdeal, FID points for kSpectrometer).
+void add_noise(RVec& v, double sigma, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> nd(0.0, sigma);
+  for (Eigen::Index i = 0; i < v.size(); ++i) v(i) += nd(gen);
+}
+void add_noise(std::vector<cplx>& points, double sigma, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> nd(0.0, sigma);
+  for (auto& z : points) {
+    // imaginary part first: the order GCC gave the draws of cplx(nd(gen), nd(gen)) before this
+    // was spelled out, so seeded results stay what they were (and are now the same with clang)
+    const double im = nd(gen);
+    const double re = nd(gen);
+    z += cplx(re, im);
+  }
+}
+
+}  // namespace
+
+SettingMeasurer::SettingMeasurer(const Molecule& m, LineSource source, double sw_hz, int td)
+    : m_(m), source_(source), sw_hz_(sw_hz), td_(td) {
+  if (source == LineSource::kSpectrometer) {
+    h0_ = m.hamiltonian();
+    fitter_.emplace(m, 0, sw_hz, td);
+  }
+}
+
+Fid SettingMeasurer::fid_of(std::vector<cplx> points, double noise_sigma) const {
+  Fid fid;
+  fid.channel = 0;
+  fid.sw_hz = sw_hz_;
+  fid.noise_sigma = noise_sigma;
+  fid.points = std::move(points);
+  return fid;
+}
+
+SettingOutcome SettingMeasurer::measure(const Mat& rho, const ReadoutSetting& s, double noise_sigma,
+                                        std::uint64_t seed) const {
+  const int n = m_.size();
   SettingOutcome out;
   out.setting = s;
-  if (source == LineSource::kIdeal) {
+  if (source_ == LineSource::kIdeal) {
     out.values = ideal_line_values(rho, s, n);
-    if (noise_sigma > 0.0) {
-      std::mt19937_64 gen(seed);
-      std::normal_distribution<double> nd(0.0, noise_sigma);
-      for (Eigen::Index i = 0; i < out.values.size(); ++i) out.values(i) += nd(gen);
-    }
+    if (noise_sigma > 0.0) add_noise(out.values, noise_sigma, seed);
     return out;
   }
   const Mat r = readout_unitary(s, n);
   const Mat rotated = r * rho * r.adjoint();
-  Fid fid;
-  fid.channel = 0;
-  fid.sw_hz = sw_hz;
-  fid.noise_sigma = noise_sigma;
-  fid.points = fid_signal(m, m.hamiltonian(), rotated, 0, sw_hz, td);
-  if (noise_sigma > 0.0) {
-    std::mt19937_64 gen(seed);
-    std::normal_distribution<double> nd(0.0, noise_sigma);
-    for (auto& z : fid.points) z += cplx(nd(gen), nd(gen));
-  }
-  out = setting_from_fid(m, s, fid);
+  std::vector<cplx> points = fid_signal(m_, h0_, rotated, 0, sw_hz_, td_);
+  if (noise_sigma > 0.0) add_noise(points, noise_sigma, seed);
+  Fid fid = fid_of(std::move(points), noise_sigma);
+  out = outcome_of_lines(n, s, fitter_->fit(fid));
   out.fid = std::move(fid);
   return out;
 }
 
+RVec SettingMeasurer::clean_values(const Mat& rho, const ReadoutSetting& s) const {
+  return measure(rho, s, 0.0, 0).values;
+}
+
+RVec SettingMeasurer::noise_values(double noise_sigma, std::uint64_t seed) const {
+  const int n = m_.size();
+  if (source_ == LineSource::kIdeal) {
+    RVec v = RVec::Zero(2 * static_cast<Eigen::Index>(line_observables(n).size()));
+    if (noise_sigma > 0.0) add_noise(v, noise_sigma, seed);
+    return v;
+  }
+  std::vector<cplx> points(static_cast<size_t>(td_), cplx(0.0, 0.0));
+  if (noise_sigma > 0.0) add_noise(points, noise_sigma, seed);
+  const ReadoutSetting none = setting_from_letters(std::string(static_cast<size_t>(n), 'I'));
+  return outcome_of_lines(n, none, fitter_->fit(fid_of(std::move(points), noise_sigma))).values;
+}
+
 SettingOutcome setting_from_fid(const Molecule& m, const ReadoutSetting& s, const Fid& fid) {
+  return outcome_of_lines(m.size(), s, measure_lines(m, fid));
+}
+
+SettingOutcome outcome_of_lines(int n, const ReadoutSetting& s, const LineReadout& lr) {
   SettingOutcome out;
   out.setting = s;
-  const LineReadout lr = measure_lines(m, fid);
   out.fit_residual = lr.residual_rms;
-  const auto obs = line_observables(m.size());
+  const auto obs = line_observables(n);
   out.values.resize(2 * obs.size());
   for (size_t i = 0; i < obs.size(); ++i) {
     const LineValue* lv = lr.find(obs[i].spin, obs[i].other_bits);
@@ -252,14 +309,15 @@ struct Measured {
   Reconstruction rec;
 };
 
-Measured measure_all(const TomographyProgram& p, const Tomographer& tomo, double snr,
-                     std::uint64_t seed, const TomographyProgress& progress, int* done, int total) {
+Measured measure_all(const TomographyProgram& p, const SettingMeasurer& meter,
+                     const Tomographer& tomo, double snr, std::uint64_t seed,
+                     const TomographyProgress& progress, int* done, int total) {
   Measured m;
   std::vector<RVec> values;
   const double sigma = tomography_noise_sigma(p.molecule.size(), snr);
   for (size_t s = 0; s < tomo.settings().size(); ++s) {
-    m.outcomes.push_back(measure_setting(p.molecule, p.true_state, tomo.settings()[s], p.lines,
-                                         p.sw_hz, p.td, sigma, seed * 1000003ULL + s));
+    m.outcomes.push_back(
+        meter.measure(p.true_state, tomo.settings()[s], sigma, seed * 1000003ULL + s));
     values.push_back(m.outcomes.back().values);
     if (progress) progress(++*done, total, "setting " + tomo.settings()[s].name);
   }
@@ -288,7 +346,8 @@ TomographyResult run_tomography(const TomographyProgram& p, const TomographyProg
   const int per_run = static_cast<int>(res.settings_used.size());
   const int total = per_run * (1 + static_cast<int>(p.study_snr.size()) * p.study_repeats) + 1;
   int done = 0;
-  Measured main = measure_all(p, tomo, p.snr, p.seed, progress, &done, total);
+  const SettingMeasurer meter(p.molecule, p.lines, p.sw_hz, p.td);
+  Measured main = measure_all(p, meter, tomo, p.snr, p.seed, progress, &done, total);
   res.outcomes = main.outcomes;
   res.reconstruction = main.rec;
   res.fidelity = uhlmann_fidelity(main.rec.physical, p.true_state);
@@ -300,8 +359,7 @@ TomographyResult run_tomography(const TomographyProgram& p, const TomographyProg
   // Direct readout (Eqs. S17-S18): one acquisition after R_y(pi/2) on every spin.
   const ReadoutSetting all_y = setting_from_letters(std::string(n, 'Y'));
   const SettingOutcome direct =
-      measure_setting(p.molecule, p.true_state, all_y, p.lines, p.sw_hz, p.td,
-                      tomography_noise_sigma(n, p.snr), p.seed * 7919ULL + 17);
+      meter.measure(p.true_state, all_y, tomography_noise_sigma(n, p.snr), p.seed * 7919ULL + 17);
   res.energy_direct = z_expectations_from_y_readout(direct.values, n);
   if (progress) progress(++done, total, "direct energy readout");
   for (double snr : p.study_snr) {
@@ -310,7 +368,7 @@ TomographyResult run_tomography(const TomographyProgram& p, const TomographyProg
     pt.min_fidelity = 1.0;
     for (int r = 0; r < p.study_repeats; ++r) {
       const Measured mm =
-          measure_all(p, tomo, snr, p.seed + 101ULL * (r + 1), progress, &done, total);
+          measure_all(p, meter, tomo, snr, p.seed + 101ULL * (r + 1), progress, &done, total);
       const double f = uhlmann_fidelity(mm.rec.physical, p.true_state);
       pt.mean_fidelity += f / p.study_repeats;
       pt.min_fidelity = std::min(pt.min_fidelity, f);

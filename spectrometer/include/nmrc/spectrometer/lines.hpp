@@ -9,6 +9,8 @@
 
 #include <vector>
 
+#include <Eigen/QR>
+
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/types.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
@@ -52,5 +54,26 @@ struct LineFitOptions {
 /// f_l from Molecule::lines. Lines are the weak-coupling ones: with strong_coupling samples the
 /// second-order shifts (~J^2/(2 dnu)) are not modelled. Errors from the FID's noise_sigma.
 LineReadout measure_lines(const Molecule& m, const Fid& fid, const LineFitOptions& options = {});
+
+/// measure_lines for many FIDs of one channel, spectral width and TD: the design matrix of
+/// the fit and its QR factorisation are built once (they cost more than the fit itself), so
+/// a tomography run or an experiment fits each FID at the price of one QR solve. Gives
+/// exactly measure_lines' results; fit() throws InputError for a FID of another shape.
+class LineFitter {
+ public:
+  LineFitter(const Molecule& m, int channel, double sw_hz, int td,
+             const LineFitOptions& options = {});
+  LineReadout fit(const Fid& fid) const;
+  int td() const { return td_; }
+  double sw_hz() const { return sw_hz_; }
+
+ private:
+  int channel_ = 0, td_ = 0, skip_ = 0;
+  double sw_hz_ = 0.0;
+  std::vector<LineValue> lines_;
+  Eigen::ColPivHouseholderQR<Mat> qr_;
+  Mat a_;
+  RVec inv_diag_;  ///< diagonal of (A^H A)^-1, for the amplitude errors
+};
 
 }  // namespace nmrc::spectrometer

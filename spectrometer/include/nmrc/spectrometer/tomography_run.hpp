@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/types.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
+#include "nmrc/spectrometer/lines.hpp"
 #include "nmrc/spectrometer/readout.hpp"
 #include "nmrc/spectrometer/tomography.hpp"
 
@@ -80,6 +82,32 @@ TomographyResult run_tomography(const TomographyProgram& program,
 SettingOutcome measure_setting(const Molecule& m, const Mat& rho, const ReadoutSetting& s,
                                LineSource source, double sw_hz, int td, double noise_sigma,
                                std::uint64_t seed);
+
+/// measure_setting for many states and noise draws of one molecule and acquisition (an
+/// experiment measures thousands): the line fit is factorised once (LineFitter). The fit is
+/// linear in the FID, so a noisy FID's line values are the clean FID's plus those of the noise
+/// alone: clean_values() once per state and noise_values() per draw give measure()'s values
+/// to rounding, with the same noise draws for the same seed.
+class SettingMeasurer {
+ public:
+  SettingMeasurer(const Molecule& m, LineSource source, double sw_hz, int td);
+  /// measure_setting(m, rho, s, source, sw_hz, td, noise_sigma, seed).
+  SettingOutcome measure(const Mat& rho, const ReadoutSetting& s, double noise_sigma,
+                         std::uint64_t seed) const;
+  /// Noise-free line values of rho after setting s.
+  RVec clean_values(const Mat& rho, const ReadoutSetting& s) const;
+  /// Line values of noise alone (sigma per real/imaginary part of each FID point).
+  RVec noise_values(double noise_sigma, std::uint64_t seed) const;
+
+ private:
+  const Molecule& m_;
+  Mat h0_;
+  LineSource source_;
+  double sw_hz_;
+  int td_;
+  std::optional<LineFitter> fitter_;
+  Fid fid_of(std::vector<cplx> points, double noise_sigma) const;
+};
 
 /// Line values of one setting from a recorded FID (acquired after that setting's readout
 /// rotation; e.g. a TopSpin folder through read_bruker_dataset and fid_from_bruker): the line
