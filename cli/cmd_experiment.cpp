@@ -18,6 +18,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/matrix_json.hpp"
+#include "nmrc/experiment/bruker_run.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/run.hpp"
 #include "nmrc/spectrometer/bruker_dataset.hpp"
@@ -276,13 +277,6 @@ std::vector<Panel> case_panels(const ordered_json& j) {
   return {pe, ph, pa};
 }
 
-// The case's name as a TopSpin dataset name: c_minus_0.5 -> c_minus_0p5.
-std::string dataset_tag(std::string s) {
-  for (auto& ch : s)
-    if (ch == '.') ch = 'p';
-  return s;
-}
-
 int run_experiment(const std::string& file, const std::string& out, bool quiet, bool recompile,
                    bool no_compile, std::string cache_dir, bool no_budget,
                    const std::string& bruker, const std::vector<int>& bruker_collisions) {
@@ -349,16 +343,17 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
     progress.done();
     for (const auto& rec : r.recorded) {
       // One dataset per acquisition: EXPNO k = readout setting k (docs/bruker.md).
-      const std::string name =
-          dataset_tag(c.name) + "_m" + std::to_string(rec.collision) + "_" + rec.acquisition;
+      const std::string name = ex::topspin_case_name(c.name) + "_m" +
+                               std::to_string(rec.collision) + "_" + rec.acquisition;
       std::vector<sp::BrukerSeriesEntry> entries;
       for (size_t k = 0; k < rec.fids.size(); ++k) {
         const std::string st = p.readout.settings[k].name;
-        entries.push_back({rec.fids[k],
-                           dataset_tag(c.name) + "_m" + std::to_string(rec.collision) + "_" + st,
-                           "case " + c.name + ", collision " + std::to_string(rec.collision) +
-                               ", run from " + rec.acquisition + ", readout setting " + st,
-                           ""});
+        entries.push_back(
+            {rec.fids[k],
+             ex::topspin_case_name(c.name) + "_m" + std::to_string(rec.collision) + "_" + st,
+             "case " + c.name + ", collision " + std::to_string(rec.collision) + ", run from " +
+                 rec.acquisition + ", readout setting " + st,
+             ""});
       }
       sp::write_bruker_series(bruker + "/" + name, p.molecule, entries);
       datasets << name << "," << c.name << "," << rec.collision << "," << rec.acquisition << ","

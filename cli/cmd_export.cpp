@@ -131,10 +131,7 @@ compiler::BrukerExportResult export_experiment_run(const Opts& o,
   const experiment::CaseSpec* c = nullptr;
   std::string names;
   for (const auto& cs : p.cases) {
-    std::string tag = cs.name;  // c_minus_0.5 is also c_minus_0p5
-    for (auto& ch : tag)
-      if (ch == '.') ch = 'p';
-    if (cs.name == o.case_name || tag == o.case_name) c = &cs;
+    if (cs.name == o.case_name || experiment::topspin_case_name(cs.name) == o.case_name) c = &cs;
     names += (names.empty() ? "" : ", ") + cs.name;
   }
   if (!c)

@@ -13,13 +13,6 @@ namespace nmrc::experiment {
 
 namespace {
 
-// A TopSpin-safe tag of a case name: c_minus_0.5 -> c_minus_0p5.
-std::string tag_of(const std::string& s) {
-  std::string o;
-  for (char ch : s) o += ch == '.' ? 'p' : (ch == '-' ? 'm' : ch);
-  return o;
-}
-
 std::string num(double v, const char* f = "%.6g") {
   char b[64];
   std::snprintf(b, sizeof b, f, v);
@@ -27,6 +20,12 @@ std::string num(double v, const char* f = "%.6g") {
 }
 
 }  // namespace
+
+std::string topspin_case_name(const std::string& case_name) {
+  std::string o;
+  for (char ch : case_name) o += ch == '.' ? 'p' : (ch == '-' ? 'm' : ch);
+  return o;
+}
 
 compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const CaseSpec& c,
                                                int collision, PulseLibrary& lib,
@@ -93,7 +92,7 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
   acq.channel = 0;
   acq.sw_hz = p.sw_hz;
   acq.td = p.td;
-  const std::string tag = tag_of(c.name) + "_m" + std::to_string(collision);
+  const std::string tag = topspin_case_name(c.name) + "_m" + std::to_string(collision);
   const size_t ne = proto.experiments.size(), ns = proto.readout.size();
   std::vector<compiler::BrukerExperimentInput> inputs;
   std::ostringstream weights;

@@ -24,6 +24,10 @@ namespace nmrc::experiment {
 /// maximum for proportionally longer (the same area gamma G t, so the same coherence filter).
 /// Throws InputError as run_protocol and export_bruker do, and for a missing pulse under
 /// CompileMode::kNever.
+/// A case name as TopSpin names (pulse programs, datasets) carry it: '.' -> 'p', '-' -> 'm'
+/// (c_minus_0.5 -> c_minus_0p5).
+std::string topspin_case_name(const std::string& case_name);
+
 compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const CaseSpec& c,
                                                int collision, PulseLibrary& pulses,
                                                const compiler::BrukerExportOptions& options,
