@@ -183,6 +183,36 @@ expect 2 'ta_ds: 18 experiment folders for 18 readout settings x 2 weights: need
   tomography --from-bruker "$WORK/ta_ds" --weights 0.3,0.7 --molecule "$MOL" --readout "$R17" \
   --out "$WORK/t5"
 
+# 9b. Console-like folders: the noise-free set of section 9 delayed behind a digital filter as
+# a console records it (68 zero points first, the last 68 dropped, GRPDLY = 68 in acqus): the
+# reader removes the delay and the line fit leaves out the 68 empty points at the end, so the
+# state is the direct reconstruction's to the int32 precision.
+mkdir -p "$WORK/tg_ds"
+python3 - "$WORK/ta_ds" "$WORK/tg_ds" 68 <<'PY' || fail "could not write the delayed folders"
+import os, shutil, struct, sys
+src, dst, g = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for name in sorted(n for n in os.listdir(src) if n.isdigit()):
+    a, b = os.path.join(src, name), os.path.join(dst, name)
+    shutil.copytree(a, b)
+    td = int([l for l in open(os.path.join(a, "acqus")) if l.startswith("##$TD=")][0].split()[1])
+    vals = list(struct.unpack("<%di" % td, open(os.path.join(a, "fid"), "rb").read()[: 4 * td]))
+    out = struct.pack("<%di" % td, *([0] * (2 * g) + vals[: td - 2 * g]))
+    open(os.path.join(b, "fid"), "wb").write(out + b"\0" * ((-len(out)) % 1024))
+    for f in ("acqus", "acqu"):
+        t = open(os.path.join(b, f)).read()
+        assert "##$GRPDLY= 0\n" in t
+        open(os.path.join(b, f), "w").write(t.replace("##$GRPDLY= 0\n", "##$GRPDLY= %d\n" % g))
+PY
+expect 0 'from 18 TopSpin experiments' tomography --from-bruker "$WORK/tg_ds" --molecule "$MOL" \
+  --readout "$R17" --out "$WORK/tg"
+python3 - "$WORK/ta/rho_reconstructed.json" "$WORK/tg/rho_reconstructed.json" <<'PY' || fail "group delay: not the direct reconstruction"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+d = max(abs(x - y) for k in ("real", "imag") for ra, rb in zip(a[k], b[k]) for x, y in zip(ra, rb))
+print("readout set behind a 68-point group delay: largest element difference %.3g" % d)
+sys.exit(0 if d <= 1e-8 else 1)
+PY
+
 # 10. nmrc experiment --bruker: the readout FIDs of a measured collision as TopSpin datasets,
 # read back by nmrc tomography --from-bruker.
 cat >"$WORK/p/ex.yaml" <<YAML
