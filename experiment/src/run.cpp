@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "nmrc/core/error.hpp"
@@ -72,11 +73,45 @@ Stat stat_of(const std::vector<double>& v) {
   return s;
 }
 
+/// Memo of a pure function for the whole process: what every engine needs identically (the
+/// PPS states and the gradient's channel depend on the molecule and the relaxation switch only)
+/// is computed once, not once per case and error-budget row (each is a handful of 256 x 256
+/// superoperator exponentials).
+template <class T>
+class ProcessMemo {
+ public:
+  template <class F>
+  T get(const std::string& key, const F& make) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = map_.find(key); it != map_.end()) return it->second;
+    }
+    T value = make();
+    std::lock_guard<std::mutex> lock(mu_);
+    return map_.emplace(key, std::move(value)).first->second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, T> map_;
+};
+
+/// The tomography of a program, shared by every engine of a case: the reconstruction's
+/// inverse and the line fits' factorisations (their construction outweighs many runs).
+struct Meters {
+  explicit Meters(const ExperimentProgram& p)
+      : tomo(p.readout.settings, p.molecule.size()),
+        fitted(p.molecule, sp::LineSource::kSpectrometer, p.sw_hz, p.td),
+        ideal(p.molecule, sp::LineSource::kIdeal, p.sw_hz, p.td) {}
+  sp::Tomographer tomo;
+  sp::SettingMeasurer fitted, ideal;
+};
+
 /// Everything one (case, imperfection set) needs, built once.
 class Engine {
  public:
   Engine(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary& lib, const RunSettings& s,
-         const Imperfections& imp, const ProgressText& progress)
+         const Imperfections& imp, const Meters& meters, const ProgressText& progress)
       : p_(p),
         c_(c),
         lib_(lib),
@@ -86,9 +121,8 @@ class Engine {
         m_(p.molecule),
         n_(m_.size()),
         d_(1 << n_),
-        tomo_(p.readout.settings, n_),
-        meter_(m_, imp.readout ? sp::LineSource::kSpectrometer : sp::LineSource::kIdeal, p.sw_hz,
-               p.td),
+        tomo_(meters.tomo),
+        meter_(imp.readout ? meters.fitted : meters.ideal),
         cache_(s.cache_dir.empty() ? "" : s.cache_dir + "/channels") {
     if (imp.b1_ensemble) {
       for (size_t i = 0; i < p.b1_scale.size(); ++i)
@@ -106,13 +140,26 @@ class Engine {
       dyn_.push_back(std::make_unique<sp::Dynamics>(m_, o));
     }
     molecule_key_ = hash_hex(read_file(p.molecule_path));
-    prepare_pps();
+    {
+      static ProcessMemo<PpsStates> pps_memo;
+      const PpsStates pps =
+          pps_memo.get(molecule_key_ + (imp.relaxation ? "|relaxation" : "|closed") +
+                           (p.compensate_polarization ? "|compensated" : "|plain"),
+                       [&] { return prepare_pps(); });
+      pps_[0] = pps.deviation[0];
+      pps_[1] = pps.deviation[1];
+      eps_ = pps.epsilon;
+    }
     {
       std::vector<Mat> f(c.params.n(), thermal_qubit(c.params.bath_temperature));
       ref_state_ = product_state(f);
       ref_plan_ = sp::plan_temporal_averaging(ref_state_, c.system_spins, n_);
     }
-    gradient_ = delay_channel(1e-3);
+    {
+      static ProcessMemo<AffineMap> gradient_memo;
+      gradient_ = gradient_memo.get(molecule_key_ + (imp.relaxation ? "|relaxation" : "|closed"),
+                                    [&] { return delay_channel(1e-3); });
+    }
     // exact coherence-order filter of the gradient (spectrometer::coherence_filter), as a mask
     const Mat mask = sp::coherence_filter(m_, Mat::Ones(d_, d_));
     for (int a = 0; a < d_ * d_; ++a) gradient_.s.row(a) *= mask(a % d_, a / d_).real();
@@ -282,19 +329,25 @@ class Engine {
     other.join();
   }
 
-  void prepare_pps() {
+  struct PpsStates {
+    Mat deviation[2];  ///< from equilibrium and from inverted equilibrium
+    double epsilon = 0.0;
+  };
+  PpsStates prepare_pps() const {
+    PpsStates out;
     const auto steps = run_pps_steps(p_);
     const Sequence seq = sp::pps_sequence(steps);
     const auto th = sp::thermal_equilibrium(m_);
     const Mat id = Mat::Identity(d_, d_) / double(d_);
     sp::Sample ideal;
     ideal.molecule = m_;
-    eps_ = sp::fit_pps(sp::run_deviation(ideal, seq, th.rho)).epsilon;
+    out.epsilon = sp::fit_pps(sp::run_deviation(ideal, seq, th.rho)).epsilon;
     sp::Sample sample = ideal;
     sample.relaxation = imp_.relaxation;
-    pps_[0] = sp::run_deviation(sample, seq, th.rho) - id;
+    out.deviation[0] = sp::run_deviation(sample, seq, th.rho) - id;
     // inverted equilibrium: a pi pulse on every spin before the preparation (ideal rotation)
-    pps_[1] = sp::run_deviation(sample, seq, id - (th.rho - id)) - id;
+    out.deviation[1] = sp::run_deviation(sample, seq, id - (th.rho - id)) - id;
+    return out;
   }
 
   AffineMap delay_channel(double t) const {
@@ -381,8 +434,8 @@ class Engine {
   ProgressText progress_;
   const Molecule& m_;
   int n_, d_;
-  sp::Tomographer tomo_;
-  sp::SettingMeasurer meter_;
+  const sp::Tomographer& tomo_;
+  const sp::SettingMeasurer& meter_;
   ChannelCache cache_;
   std::vector<Member> members_;
   std::vector<std::unique_ptr<sp::Dynamics>> dyn_;
@@ -564,7 +617,8 @@ CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary&
   const auto& rec0 = res.theory.steps.front();
   const std::vector<double> e0 = rec0.energy;
 
-  Engine eng(p, c, lib, settings, p.imperfections, progress);
+  const Meters meters(p);
+  Engine eng(p, c, lib, settings, p.imperfections, meters, progress);
   res.pps_epsilon = eng.epsilon();
   res.noise_sigma = eng.noise_sigma(1.0);
   const int draws = (p.imperfections.noise && p.snr > 0) ? p.repeats : 1;
@@ -647,7 +701,7 @@ CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary&
       } else {
         ExperimentProgram pv = p;
         pv.imperfections = im;
-        Engine ev(pv, c, lib, settings, im, progress);
+        Engine ev(pv, c, lib, settings, im, meters, progress);
         const int dv = (im.noise && p.snr > 0) ? p.repeats : 1;
         const RunResult rr = measure_run(ev, pv, c, state_after[last - 1], state_after[last],
                                          "ud_" + c.name + "_m" + std::to_string(last - 1), dv,

@@ -13,8 +13,8 @@ Tomographer::Tomographer(std::vector<ReadoutSetting> settings, int n)
   report_ = analyze_completeness(settings_, n_);
   if (!report_.complete)
     throw InputError("readout set cannot reconstruct the state: " + report_.summary());
-  const RMat a = measurement_matrix(settings_, n_) / static_cast<double>(1 << n_);
-  pinv_ = a.completeOrthogonalDecomposition().pseudoInverse();
+  a_ = measurement_matrix(settings_, n_) / static_cast<double>(1 << n_);
+  pinv_ = a_.completeOrthogonalDecomposition().pseudoInverse();
   for (int p = 1; p < (1 << (2 * n_)); ++p) paulis_.push_back(pauli_string(p, n_));
 }
 
@@ -33,8 +33,7 @@ Reconstruction Tomographer::reconstruct(const std::vector<RVec>& values) const {
   rho /= static_cast<double>(d);
   Reconstruction out;
   out.linear = 0.5 * (rho + rho.adjoint());
-  const RMat a = measurement_matrix(settings_, n_) / static_cast<double>(d);
-  out.residual = std::sqrt((a * r - y).squaredNorm() / std::max<Eigen::Index>(1, y.size()));
+  out.residual = std::sqrt((a_ * r - y).squaredNorm() / std::max<Eigen::Index>(1, y.size()));
   Eigen::SelfAdjointEigenSolver<Mat> es(out.linear, Eigen::EigenvaluesOnly);
   out.min_eigenvalue_linear = es.eigenvalues().minCoeff();
   out.physical = project_to_density_matrix(out.linear);

@@ -171,6 +171,15 @@ SettingMeasurer::SettingMeasurer(const Molecule& m, LineSource source, double sw
   if (source == LineSource::kSpectrometer) {
     h0_ = m.hamiltonian();
     fitter_.emplace(m, 0, sw_hz, td);
+    // the fitted line behind each observable of ideal_line_values' layout
+    const auto& lines = fitter_->lines();
+    for (const auto& o : line_observables(m.size())) {
+      size_t l = 0;
+      while (l < lines.size() && !(lines[l].spin == o.spin && lines[l].other_bits == o.other_bits))
+        ++l;
+      NMRC_CHECK(l < lines.size(), "line fit misses a line of the observable list");
+      value_line_.push_back(static_cast<Eigen::Index>(l));
+    }
   }
 }
 
@@ -216,8 +225,13 @@ RVec SettingMeasurer::noise_values(double noise_sigma, std::uint64_t seed) const
   }
   std::vector<cplx> points(static_cast<size_t>(td_), cplx(0.0, 0.0));
   if (noise_sigma > 0.0) add_noise(points, noise_sigma, seed);
-  const ReadoutSetting none = setting_from_letters(std::string(static_cast<size_t>(n), 'I'));
-  return outcome_of_lines(n, none, fitter_->fit(fid_of(std::move(points), noise_sigma))).values;
+  const Vec x = fitter_->amplitudes(Eigen::Map<const Vec>(points.data(), td_));
+  RVec v(2 * static_cast<Eigen::Index>(value_line_.size()));
+  for (size_t i = 0; i < value_line_.size(); ++i) {
+    v(2 * i) = x(value_line_[i]).real();
+    v(2 * i + 1) = x(value_line_[i]).imag();
+  }
+  return v;
 }
 
 SettingOutcome setting_from_fid(const Molecule& m, const ReadoutSetting& s, const Fid& fid) {

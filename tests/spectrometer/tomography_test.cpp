@@ -7,7 +7,10 @@
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/states.hpp"
+#include "nmrc/spectrometer/acquisition.hpp"
+#include "nmrc/spectrometer/lines.hpp"
 #include "nmrc/spectrometer/readout.hpp"
+#include "nmrc/spectrometer/tomography_run.hpp"
 #include "support/reference.hpp"
 
 using namespace nmrc;
@@ -141,5 +144,64 @@ TEST_CASE("readout files") {
         doctest::Contains("unknown spin C9"), InputError);
     CHECK_THROWS_WITH_AS(Tomographer(letters({"IIII"}), 4), doctest::Contains("cannot reconstruct"),
                          InputError);
+  }
+}
+
+TEST_CASE("line fit: factorised once, the same amplitudes as a dense least-squares solve") {
+  const Molecule m = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+  const int n = m.size(), d = 1 << n;
+  const double sw = default_sw_hz(m);
+  const int td = 1024;
+  const Mat rho = ref::random_density(d, 7);
+  Fid fid;
+  fid.sw_hz = sw;
+  fid.points = fid_signal(m, m.hamiltonian(), rho, 0, sw, td);
+  std::mt19937_64 gen(3);
+  std::normal_distribution<double> nd(0.0, 0.01);
+  for (auto& z : fid.points) z += cplx(nd(gen), nd(gen));
+  const LineFitter fitter(m, 0, sw, td);
+  const LineReadout got = fitter.fit(fid);
+  // reference: the normal equations A^H A x = A^H y, solved densely (independent of the QR;
+  // they square the condition number of the two C2 lines 0.5 Hz apart, hence 1e-7)
+  const auto& lines = got.lines;
+  Mat a(td, static_cast<Eigen::Index>(lines.size()));
+  for (size_t c = 0; c < lines.size(); ++c) {
+    const cplx rate(-1.0 / m.nuclei[lines[c].spin].t2star_s, kTwoPi * lines[c].frequency_hz);
+    for (int j = 0; j < td; ++j) a(j, static_cast<Eigen::Index>(c)) = std::exp(rate * (j / sw));
+  }
+  const Vec y = Eigen::Map<const Vec>(fid.points.data(), td);
+  const Vec x = (a.adjoint() * a).fullPivLu().solve(a.adjoint() * y);
+  for (size_t c = 0; c < lines.size(); ++c)
+    CHECK(std::abs(lines[c].amplitude - x(static_cast<Eigen::Index>(c))) < 1e-7);
+  // the one-shot measure_lines gives the same
+  const LineReadout once = measure_lines(m, fid);
+  for (size_t c = 0; c < lines.size(); ++c)
+    CHECK(std::abs(once.lines[c].amplitude - lines[c].amplitude) < 1e-13);
+  // a FID of another shape is refused, not fitted
+  Fid short_fid = fid;
+  short_fid.points.resize(512);
+  CHECK_THROWS_AS(fitter.fit(short_fid), InputError);
+}
+
+TEST_CASE("setting measurer: clean values plus noise values are the noisy measurement") {
+  const Molecule m = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+  const int n = m.size(), d = 1 << n;
+  const double sw = default_sw_hz(m);
+  const Mat rho = ref::random_density(d, 11);
+  const double sigma = tomography_noise_sigma(n, 300.0);
+  for (auto src : {LineSource::kSpectrometer, LineSource::kIdeal}) {
+    const SettingMeasurer meter(m, src, sw, 1024);
+    for (const char* letters : {"XYII", "IIYX"}) {
+      const ReadoutSetting s = setting_from_letters(letters);
+      const RVec noisy = meter.measure(rho, s, sigma, 42).values;
+      const RVec split = meter.clean_values(rho, s) + meter.noise_values(sigma, 42);
+      CHECK((noisy - split).cwiseAbs().maxCoeff() < 1e-12);
+      // and the noise is really there (not a zero vector), at the size the fit gives it
+      const RVec noise = meter.noise_values(sigma, 42);
+      CHECK(noise.cwiseAbs().maxCoeff() > 0.1 * sigma / std::sqrt(1024.0));
+      CHECK((meter.clean_values(rho, s) - measure_setting(m, rho, s, src, sw, 1024, 0.0, 1).values)
+                .cwiseAbs()
+                .maxCoeff() < 1e-13);
+    }
   }
 }

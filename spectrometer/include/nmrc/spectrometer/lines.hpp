@@ -9,8 +9,6 @@
 
 #include <vector>
 
-#include <Eigen/QR>
-
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/types.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
@@ -57,13 +55,17 @@ LineReadout measure_lines(const Molecule& m, const Fid& fid, const LineFitOption
 
 /// measure_lines for many FIDs of one channel, spectral width and TD: the design matrix of
 /// the fit and its QR factorisation are built once (they cost more than the fit itself), so
-/// a tomography run or an experiment fits each FID at the price of one QR solve. Gives
-/// exactly measure_lines' results; fit() throws InputError for a FID of another shape.
+/// a tomography run or an experiment fits each FID with one matrix-vector product (the QR
+/// solution applied to the identity, once). fit() throws InputError for a FID of another shape.
 class LineFitter {
  public:
   LineFitter(const Molecule& m, int channel, double sw_hz, int td,
              const LineFitOptions& options = {});
   LineReadout fit(const Fid& fid) const;
+  /// The fitted amplitudes alone (lines() order) of FID points already divided by the scans
+  /// and with the receiver phase removed: one product with the precomputed solution operator.
+  Vec amplitudes(const Vec& y) const;
+  const std::vector<LineValue>& lines() const { return lines_; }
   int td() const { return td_; }
   double sw_hz() const { return sw_hz_; }
 
@@ -71,8 +73,8 @@ class LineFitter {
   int channel_ = 0, td_ = 0, skip_ = 0;
   double sw_hz_ = 0.0;
   std::vector<LineValue> lines_;
-  Eigen::ColPivHouseholderQR<Mat> qr_;
   Mat a_;
+  Mat solve_;      ///< lines x rows: least-squares solution operator, from the QR of a_
   RVec inv_diag_;  ///< diagonal of (A^H A)^-1, for the amplitude errors
 };
 

@@ -33,7 +33,8 @@ class Tomographer {
   std::vector<ReadoutSetting> settings_;
   int n_ = 0;
   CompletenessReport report_;
-  RMat pinv_;  ///< (4^n - 1) x rows pseudo-inverse of measurement_matrix / 2^n
+  RMat a_;     ///< measurement_matrix / 2^n (built once: it is most of a reconstruction's cost)
+  RMat pinv_;  ///< (4^n - 1) x rows pseudo-inverse of a_
   std::vector<Mat> paulis_;
 };
 

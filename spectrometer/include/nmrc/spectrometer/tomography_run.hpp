@@ -106,6 +106,7 @@ class SettingMeasurer {
   double sw_hz_;
   int td_;
   std::optional<LineFitter> fitter_;
+  std::vector<Eigen::Index> value_line_;  ///< fitted line of each observable (value pair)
   Fid fid_of(std::vector<cplx> points, double noise_sigma) const;
 };
 
