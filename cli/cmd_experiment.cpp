@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -17,8 +18,10 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/matrix_json.hpp"
+#include "nmrc/experiment/bruker_run.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/run.hpp"
+#include "nmrc/spectrometer/bruker_dataset.hpp"
 #include "nmrc/spectrometer/preparation.hpp"
 #include "plot.hpp"
 #include "terminal.hpp"
@@ -30,6 +33,7 @@ namespace {
 using nlohmann::ordered_json;
 namespace ex = nmrc::experiment;
 namespace fs = std::filesystem;
+namespace sp = nmrc::spectrometer;
 
 ordered_json opt(const std::optional<double>& v) { return v ? ordered_json(*v) : ordered_json(); }
 
@@ -273,16 +277,40 @@ std::vector<Panel> case_panels(const ordered_json& j) {
   return {pe, ph, pa};
 }
 
-std::string default_cache_dir() {
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/nmrc";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/nmrc";
-  return "";
-}
-
 int run_experiment(const std::string& file, const std::string& out, bool quiet, bool recompile,
-                   bool no_compile, std::string cache_dir, bool no_budget) {
+                   bool no_compile, std::string cache_dir, bool no_budget,
+                   const std::string& bruker, const std::vector<int>& bruker_collisions) {
   if (!fs::is_regular_file(file)) throw InputError(file + ": cannot read file");
   const ex::ExperimentProgram p = ex::load_experiment_program(file);
+  // TopSpin datasets of chosen measured collisions (docs/bruker.md): checked and bounded first.
+  std::map<std::string, std::vector<int>> record;
+  if (!bruker.empty()) {
+    size_t expnos = 0;
+    for (const auto& c : p.cases) {
+      std::vector<int>& r = record[c.name];
+      if (bruker_collisions.empty()) r.push_back(c.measure.back());
+      for (int m : bruker_collisions)
+        if (std::find(c.measure.begin(), c.measure.end(), m) != c.measure.end()) r.push_back(m);
+      expnos += r.size() * p.readout.settings.size() * (p.inversion ? 2 : 1);
+    }
+    for (int m : bruker_collisions) {
+      bool measured = false;
+      for (const auto& c : p.cases)
+        measured |= std::find(c.measure.begin(), c.measure.end(), m) != c.measure.end();
+      if (!measured)
+        throw InputError("--bruker-collisions = " + std::to_string(m) +
+                         ": not a measured collision of any case (measure: in " + file + ")");
+    }
+    if (!p.imperfections.readout)
+      throw InputError(file +
+                       ": imperfections.readout = false: ideal line values, no FIDs to "
+                       "write with --bruker");
+    if (expnos > sp::kMaxBrukerSeries)
+      throw InputError("--bruker: " + std::to_string(expnos) + " experiments: at most " +
+                       std::to_string(sp::kMaxBrukerSeries) + "; choose fewer collisions");
+  }
+  std::ostringstream datasets;
+  datasets << "dataset,case,collision,acquisition,expnos\n";
   ex::RunSettings settings;
   settings.cache_dir = cache_dir.empty() ? default_cache_dir() : cache_dir;
   settings.compile_mode = no_compile  ? ex::CompileMode::kNever
@@ -296,7 +324,7 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
   for (const auto& c : p.cases) {
     const std::string dir = out + "/" + c.name;
     const std::string sfile = dir + "/summary.json";
-    if (!recompile && fs::is_regular_file(sfile)) {
+    if (!recompile && bruker.empty() && fs::is_regular_file(sfile)) {
       try {
         const auto j = ordered_json::parse(read_file(sfile));
         if (j.value("complete", false) && j.value("settings_key", "") == settings_key(p, budget)) {
@@ -307,9 +335,30 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
         // unreadable: run the case again
       }
     }
-    const ex::CaseResult r = ex::run_case(
-        p, c, lib, settings, [&](const std::string& s) { progress.update(p.name + " | " + s); });
+    ex::RunSettings case_settings = settings;
+    if (!bruker.empty()) case_settings.record_collisions = record[c.name];
+    const ex::CaseResult r = ex::run_case(p, c, lib, case_settings, [&](const std::string& s) {
+      progress.update(p.name + " | " + s);
+    });
     progress.done();
+    for (const auto& rec : r.recorded) {
+      // One dataset per acquisition: EXPNO k = readout setting k (docs/bruker.md).
+      const std::string name = ex::topspin_case_name(c.name) + "_m" +
+                               std::to_string(rec.collision) + "_" + rec.acquisition;
+      std::vector<sp::BrukerSeriesEntry> entries;
+      for (size_t k = 0; k < rec.fids.size(); ++k) {
+        const std::string st = p.readout.settings[k].name;
+        entries.push_back(
+            {rec.fids[k],
+             ex::topspin_case_name(c.name) + "_m" + std::to_string(rec.collision) + "_" + st,
+             "case " + c.name + ", collision " + std::to_string(rec.collision) + ", run from " +
+                 rec.acquisition + ", readout setting " + st,
+             ""});
+      }
+      sp::write_bruker_series(bruker + "/" + name, p.molecule, entries);
+      datasets << name << "," << c.name << "," << rec.collision << "," << rec.acquisition << ","
+               << entries.size() << "\n";
+    }
     make_directories(dir);
     std::vector<std::string> spins;
     for (const auto& nu : p.molecule.nuclei) spins.push_back(nu.label);
@@ -379,6 +428,10 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
     }
   }
   write_file_atomic(out + "/summary.json", top.dump(1) + "\n");
+  if (!bruker.empty()) {
+    write_file_atomic(bruker + "/datasets.csv", datasets.str());
+    std::printf("TopSpin datasets: %s/datasets.csv\n", bruker.c_str());
+  }
   std::printf(
       "figure: %s/%s.png (.svg); per case: %s/<case>/{measurements.csv,summary.json,"
       "experiment.png}\n",
@@ -387,6 +440,12 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
 }
 
 }  // namespace
+
+std::string default_cache_dir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/nmrc";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/nmrc";
+  return "";
+}
 
 void add_experiment_command(CLI::App& app, GlobalOptions& global, Action& run) {
   auto* cmd = app.add_subcommand(
@@ -406,9 +465,19 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global, Action& run) {
   cmd->add_flag("--no-compile", *no_compile, "Refuse to compile: a missing pulse is an error")
       ->excludes(rc);
   cmd->add_flag("--no-budget", *no_budget, "Skip the error budget");
-  cmd->callback([&run, &global, file, dir, cache, recompile, no_compile, no_budget] {
-    run = [&global, file, dir, cache, recompile, no_compile, no_budget] {
-      return run_experiment(*file, *dir, global.quiet, *recompile, *no_compile, *cache, *no_budget);
+  auto bruker = std::make_shared<std::string>();
+  auto bruker_collisions = std::make_shared<std::vector<int>>();
+  cmd->add_option(
+      "--bruker", *bruker,
+      "Also write the readout FIDs as TopSpin datasets DIR/<case>_m<M>_<acquisition>/k");
+  cmd->add_option("--bruker-collisions", *bruker_collisions,
+                  "Measured collisions to write (default: the last measured of each case)")
+      ->delimiter(',');
+  cmd->callback([&run, &global, file, dir, cache, recompile, no_compile, no_budget, bruker,
+                 bruker_collisions] {
+    run = [&global, file, dir, cache, recompile, no_compile, no_budget, bruker, bruker_collisions] {
+      return run_experiment(*file, *dir, global.quiet, *recompile, *no_compile, *cache, *no_budget,
+                            *bruker, *bruker_collisions);
     };
   });
 }

@@ -19,6 +19,12 @@
 #include "nmrc/compiler/program.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "terminal.hpp"
+#ifdef NMRC_EXPERIMENT_AVAILABLE
+#include "nmrc/experiment/bruker_run.hpp"
+#include "nmrc/experiment/program.hpp"
+#include "nmrc/experiment/run.hpp"
+#endif
 
 namespace nmrc::cli {
 
@@ -28,6 +34,124 @@ namespace fs = std::filesystem;
 
 bool is_pulse_file(const std::string& path) { return fs::path(path).extension() == ".json"; }
 
+struct Opts {
+  std::vector<std::string> inputs;
+  std::string out, molecule, pulses;
+  double p90_us = 0, plw_w = 0, d1_s = -1, d16_s = 200e-6, gpz_max = 53.5, sw_hz = 0;
+  int ns = 1, ds = 0, td = 16384, phase_sense = 1;
+  std::string case_name, cache_dir;
+  int collision = -1;  // -1: not given
+  bool no_compile = false;
+};
+
+// Pulse programs (YAML) and pulse files: one experiment per program, the pulse files as one.
+compiler::BrukerExportResult export_programs(const Opts& o, compiler::BrukerExportOptions eo) {
+  std::vector<compiler::BrukerExperimentInput> exps;
+  std::optional<Molecule> molecule;
+  if (!o.molecule.empty()) molecule = load_molecule(o.molecule);
+  std::vector<std::string> pulse_files, sources;
+  for (const auto& in : o.inputs) {
+    if (is_pulse_file(in)) {
+      pulse_files.push_back(in);
+      continue;
+    }
+    compiler::Program prog = compiler::load_program(in);
+    if (molecule && molecule->name != prog.molecule.name)
+      throw InputError(in + ": molecule = " + prog.molecule.name +
+                       ": every input must be for the same molecule (" + molecule->name + ")");
+    if (!molecule) molecule = prog.molecule;
+    for (const auto& job : prog.gates) {
+      if (o.pulses.empty()) continue;  // reported at the placeholder, with its location
+      const std::string path = (fs::path(o.pulses) / (job.name + ".json")).string();
+      if (!fs::exists(path))
+        throw InputError(job.location + ": gate " + job.name + ": no compiled pulse " + path +
+                         " (run nmrc compile " + in + " --out " + o.pulses + ")");
+      const compiler::CompiledPulse cp = compiler::read_pulse_file(path);
+      if (cp.molecule != prog.molecule.name)
+        throw InputError(path + ": molecule = " + cp.molecule +
+                         ": compiled for another molecule than " + prog.molecule.name);
+      compiler::install_pulse(prog, job, cp);
+    }
+    const auto locations =
+        std::make_shared<std::vector<std::string>>(compiler::program_element_locations(in));
+    exps.push_back({prog.name, prog.sequence, [locations](size_t k) {
+                      return k < locations->size() ? (*locations)[k] : std::string();
+                    }});
+    sources.push_back(in);
+  }
+  if (!pulse_files.empty()) {
+    if (!molecule)
+      throw InputError("--molecule: required to export pulse files (" + pulse_files[0] + ")");
+    Sequence seq;
+    seq.name = "nmrc_pulses";
+    int channel = 0;
+    for (const auto& path : pulse_files) {
+      const compiler::CompiledPulse cp = compiler::read_pulse_file(path);
+      if (cp.molecule != molecule->name)
+        throw InputError(path + ": molecule = " + cp.molecule +
+                         ": compiled for another molecule than " + molecule->name);
+      ShapedPulseElement e = cp.element(*molecule);
+      if (e.name.empty()) e.name = fs::path(path).stem().string();
+      channel = e.channels.empty() ? 0 : e.channels[0];
+      seq.elements.push_back(e);
+      sources.push_back(path);
+    }
+    // Acquire after the pulses: by default a width that holds every line of the channel
+    // with 20 % margin, rounded up to 1 kHz.
+    AcquireElement a;
+    a.channel = channel;
+    a.td = o.td;
+    double fmax = 0;
+    for (const auto& l : molecule->lines())
+      if (molecule->nuclei[l.spin].isotope == molecule->channels[channel].isotope)
+        fmax = std::max(fmax, std::abs(l.frequency_hz));
+    a.sw_hz = o.sw_hz > 0 ? o.sw_hz : 1000.0 * std::ceil(2.4 * fmax / 1000.0 + 1e-9);
+    if (o.td < 1 || o.td > (1 << 24))
+      throw InputError("--td = " + std::to_string(o.td) + ": must be between 1 and 16777216");
+    seq.elements.push_back(a);
+    exps.push_back({"nmrc_pulses", seq, {}});
+  }
+  std::string src;
+  for (const auto& s : sources) src += (src.empty() ? "" : ", ") + fs::path(s).filename().string();
+  eo.source = src;
+  return compiler::export_bruker(exps, *molecule, eo);
+}
+
+#ifdef NMRC_EXPERIMENT_AVAILABLE
+// An experiment program's run: --case C --collision M (experiment/bruker_run.hpp).
+compiler::BrukerExportResult export_experiment_run(const Opts& o,
+                                                   const compiler::BrukerExportOptions& eo,
+                                                   bool quiet) {
+  if (o.inputs.size() != 1)
+    throw InputError("--case: export one experiment program at a time (" +
+                     std::to_string(o.inputs.size()) + " inputs given)");
+  if (o.case_name.empty() || o.collision == -1)
+    throw InputError("--case and --collision: give both to export an experiment run");
+  const experiment::ExperimentProgram p = experiment::load_experiment_program(o.inputs[0]);
+  const experiment::CaseSpec* c = nullptr;
+  std::string names;
+  for (const auto& cs : p.cases) {
+    if (cs.name == o.case_name || experiment::topspin_case_name(cs.name) == o.case_name) c = &cs;
+    names += (names.empty() ? "" : ", ") + cs.name;
+  }
+  if (!c)
+    throw InputError(o.inputs[0] + ": --case = " + o.case_name + ": no such case (" + names + ")");
+  experiment::RunSettings settings;
+  settings.cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
+  settings.compile_mode =
+      o.no_compile ? experiment::CompileMode::kNever : experiment::CompileMode::kAuto;
+  experiment::PulseLibrary lib = experiment::make_pulse_library(p, settings);
+  Progress progress(quiet);
+  auto r = experiment::export_run_bruker(
+      p, *c, o.collision, lib, eo, [&](const std::string& name, int ev, double f) {
+        progress.update("compiling " + name + ": " + std::to_string(ev) +
+                        " evaluations, best min F " + std::to_string(f).substr(0, 6));
+      });
+  progress.done();
+  return r;
+}
+#endif
+
 }  // namespace
 
 void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
@@ -35,12 +159,7 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
   ex->require_subcommand(1);
   auto* br = ex->add_subcommand(
       "bruker", "TopSpin shapes, pulse programs and parameter sets (docs/bruker.md)");
-  struct Opts {
-    std::vector<std::string> inputs;
-    std::string out, molecule, pulses;
-    double p90_us = 0, plw_w = 0, d1_s = -1, d16_s = 200e-6, gpz_max = 53.5, sw_hz = 0;
-    int ns = 1, ds = 0, td = 16384, phase_sense = 1;
-  };
+
   auto o = std::make_shared<Opts>();
   br->add_option("INPUT", o->inputs, "Pulse programs (YAML) or nmrc-pulse/1 files (JSON)")
       ->required();
@@ -58,9 +177,16 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
                  "1 (default) or -1: the console's sense of phase");
   br->add_option("--sw", o->sw_hz, "Pulse files: spectral width of the acquisition, Hz");
   br->add_option("--td", o->td, "Pulse files: complex points acquired (default 16384)");
+#ifdef NMRC_EXPERIMENT_AVAILABLE
+  br->add_option("--case", o->case_name,
+                 "Experiment program: the case whose run is exported (e.g. c_minus_0.5)");
+  br->add_option("--collision", o->collision, "Experiment program: the measured collision m");
+  br->add_option("--cache-dir", o->cache_dir, "Experiment program: compile cache");
+  br->add_flag("--no-compile", o->no_compile,
+               "Experiment program: refuse to compile a missing pulse (exit 2)");
+#endif
   br->callback([&run, &global, o] {
-    (void)global;
-    run = [o] {
+    run = [o, &global] {
       compiler::BrukerExportOptions eo;
       if (o->p90_us != 0 || o->plw_w != 0) {
         eo.p90_us = o->p90_us;
@@ -82,76 +208,14 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
       std::strftime(tim, sizeof tim, "%H:%M:%S", std::gmtime(&now));
       eo.date = date;
       eo.time = tim;
-      std::vector<compiler::BrukerExperimentInput> exps;
-      std::optional<Molecule> molecule;
-      if (!o->molecule.empty()) molecule = load_molecule(o->molecule);
-      std::vector<std::string> pulse_files, sources;
-      for (const auto& in : o->inputs) {
-        if (is_pulse_file(in)) {
-          pulse_files.push_back(in);
-          continue;
-        }
-        compiler::Program prog = compiler::load_program(in);
-        if (molecule && molecule->name != prog.molecule.name)
-          throw InputError(in + ": molecule = " + prog.molecule.name +
-                           ": every input must be for the same molecule (" + molecule->name + ")");
-        if (!molecule) molecule = prog.molecule;
-        for (const auto& job : prog.gates) {
-          if (o->pulses.empty()) continue;  // reported at the placeholder, with its location
-          const std::string path = (fs::path(o->pulses) / (job.name + ".json")).string();
-          if (!fs::exists(path))
-            throw InputError(job.location + ": gate " + job.name + ": no compiled pulse " + path +
-                             " (run nmrc compile " + in + " --out " + o->pulses + ")");
-          const compiler::CompiledPulse cp = compiler::read_pulse_file(path);
-          if (cp.molecule != prog.molecule.name)
-            throw InputError(path + ": molecule = " + cp.molecule +
-                             ": compiled for another molecule than " + prog.molecule.name);
-          compiler::install_pulse(prog, job, cp);
-        }
-        const auto locations =
-            std::make_shared<std::vector<std::string>>(compiler::program_element_locations(in));
-        exps.push_back({prog.name, prog.sequence, [locations](size_t k) {
-                          return k < locations->size() ? (*locations)[k] : std::string();
-                        }});
-        sources.push_back(in);
+      compiler::BrukerExportResult r;
+      if (!o->case_name.empty() || o->collision != -1) {
+#ifdef NMRC_EXPERIMENT_AVAILABLE
+        r = export_experiment_run(*o, eo, global.quiet);
+#endif
+      } else {
+        r = export_programs(*o, eo);
       }
-      if (!pulse_files.empty()) {
-        if (!molecule)
-          throw InputError("--molecule: required to export pulse files (" + pulse_files[0] + ")");
-        Sequence seq;
-        seq.name = "nmrc_pulses";
-        int channel = 0;
-        for (const auto& path : pulse_files) {
-          const compiler::CompiledPulse cp = compiler::read_pulse_file(path);
-          if (cp.molecule != molecule->name)
-            throw InputError(path + ": molecule = " + cp.molecule +
-                             ": compiled for another molecule than " + molecule->name);
-          ShapedPulseElement e = cp.element(*molecule);
-          if (e.name.empty()) e.name = fs::path(path).stem().string();
-          channel = e.channels.empty() ? 0 : e.channels[0];
-          seq.elements.push_back(e);
-          sources.push_back(path);
-        }
-        // Acquire after the pulses: by default a width that holds every line of the channel
-        // with 20 % margin, rounded up to 1 kHz.
-        AcquireElement a;
-        a.channel = channel;
-        a.td = o->td;
-        double fmax = 0;
-        for (const auto& l : molecule->lines())
-          if (molecule->nuclei[l.spin].isotope == molecule->channels[channel].isotope)
-            fmax = std::max(fmax, std::abs(l.frequency_hz));
-        a.sw_hz = o->sw_hz > 0 ? o->sw_hz : 1000.0 * std::ceil(2.4 * fmax / 1000.0 + 1e-9);
-        if (o->td < 1 || o->td > (1 << 24))
-          throw InputError("--td = " + std::to_string(o->td) + ": must be between 1 and 16777216");
-        seq.elements.push_back(a);
-        exps.push_back({"nmrc_pulses", seq, {}});
-      }
-      std::string src;
-      for (const auto& s : sources)
-        src += (src.empty() ? "" : ", ") + fs::path(s).filename().string();
-      eo.source = src;
-      const compiler::BrukerExportResult r = compiler::export_bruker(exps, *molecule, eo);
       for (const auto& f : r.files)
         make_directories((fs::path(o->out) / f.path).parent_path().string());
       for (const auto& f : r.files)

@@ -8,10 +8,12 @@
 
 #include "commands.hpp"
 #include "matrix_plot.hpp"
+#include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/spectrometer/bruker_dataset.hpp"
 #include "nmrc/spectrometer/preparation.hpp"
 #include "nmrc/spectrometer/readout.hpp"
 #include "nmrc/spectrometer/tomography_run.hpp"
@@ -51,6 +53,92 @@ void draw_matrices(const std::string& title, const Mat& truth, const Mat& rec, i
                     2, base);
 }
 
+std::string lines_csv(const std::vector<sp::SettingOutcome>& outcomes,
+                      const std::vector<std::string>& spins) {
+  std::ostringstream lines;
+  lines << "setting,spin,other_bits,sx,sy\n";
+  const auto obs = sp::line_observables(static_cast<int>(spins.size()));
+  for (const auto& o : outcomes)
+    for (size_t i = 0; i < obs.size(); ++i) {
+      std::string bits;
+      for (int b : obs[i].other_bits) bits += b < 0 ? 'x' : static_cast<char>('0' + b);
+      lines << o.setting.name << "," << spins[obs[i].spin] << "," << bits << "," << o.values(2 * i)
+            << "," << o.values(2 * i + 1) << "\n";
+    }
+  return lines.str();
+}
+
+// rho_reconstructed.json, rho_linear.json and, when the molecule names a bath spin (role R),
+// rho_system.json with it traced out.
+void write_states(const std::string& out, const sp::Reconstruction& rec, const Molecule& m) {
+  const int n = m.size();
+  std::vector<std::string> spins;
+  for (const auto& nu : m.nuclei) spins.push_back(nu.label);
+  write_file_atomic(
+      out + "/rho_reconstructed.json",
+      density_with_note(rec.physical, spins, "nearest density matrix to the least-squares estimate")
+              .dump(1) +
+          "\n");
+  write_file_atomic(
+      out + "/rho_linear.json",
+      density_with_note(rec.linear, spins, "least-squares (linear inversion), may be non-positive")
+              .dump(1) +
+          "\n");
+  const int bath = m.index_of("R");
+  if (bath >= 0 && n > 1) {
+    std::vector<int> keep;
+    std::vector<std::string> sys;
+    for (int k = 0; k < n; ++k)
+      if (k != bath) {
+        keep.push_back(k);
+        sys.push_back(spins[k]);
+      }
+    const auto js =
+        density_with_note(partial_trace(rec.physical, keep, n), sys,
+                          "reconstructed state with the bath spin " + spins[bath] + " traced out");
+    write_file_atomic(out + "/rho_system.json", js.dump(1) + "\n");
+  }
+}
+
+// nmrc tomography --from-bruker DIR... --molecule M --readout R --out OUT: the state from
+// recorded TopSpin folders, one per readout setting in the readout set's order.
+int run_from_bruker(const std::vector<std::string>& dirs, const std::string& molecule,
+                    const std::string& readout, double scale, const std::vector<double>& weights,
+                    const std::string& out) {
+  const Molecule m = load_molecule(molecule);
+  const auto set = sp::load_readout(readout, m);
+  const sp::FidTomography r = sp::tomography_from_bruker(m, set.settings, dirs, scale, weights);
+  make_directories(out);
+  std::vector<std::string> spins;
+  for (const auto& nu : m.nuclei) spins.push_back(nu.label);
+  write_states(out, r.reconstruction, m);
+  write_file_atomic(out + "/lines.csv", lines_csv(r.outcomes, spins));
+  json folders = json::array();
+  for (const auto& d : dirs) folders.push_back(d);
+  json sz = json::array();
+  for (int k = 0; k < m.size(); ++k)
+    sz.push_back({{"spin", spins[k]},
+                  {"sigma_z_tomography",
+                   (r.reconstruction.physical * sigma('Z', k, m.size())).trace().real()}});
+  const json summary = {{"format", "nmrc-tomography/1"},
+                        {"from_bruker", folders},
+                        {"scale", scale},
+                        {"weights", weights},
+                        {"readout", {{"name", set.name}, {"settings", set.settings.size()}}},
+                        {"min_eigenvalue_linear", r.reconstruction.min_eigenvalue_linear},
+                        {"residual_rms", r.reconstruction.residual},
+                        {"sigma_z", sz}};
+  write_file_atomic(out + "/summary.json", summary.dump(1) + "\n");
+  std::printf(
+      "reconstructed %s from %zu TopSpin experiments (readout %s), line-fit residual %.3g\n",
+      m.name.c_str(), r.outcomes.size(), set.name.c_str(), r.reconstruction.residual);
+  for (int k = 0; k < m.size(); ++k)
+    std::printf("  <sigma_z> %s: %+.6f\n", spins[k].c_str(),
+                sz[k]["sigma_z_tomography"].get<double>());
+  std::printf("wrote %s/\n", out.c_str());
+  return 0;
+}
+
 int check_readout(const std::string& readout, const std::string& molecule) {
   const Molecule m = load_molecule(molecule);
   const auto set = sp::load_readout(readout, m);
@@ -60,8 +148,12 @@ int check_readout(const std::string& readout, const std::string& molecule) {
   return rep.complete ? 0 : 1;
 }
 
-int run(const std::string& program, const std::string& out, bool quiet) {
+int run(const std::string& program, const std::string& out, const std::string& bruker, bool quiet) {
   const sp::TomographyProgram p = sp::load_tomography_program(program);
+  if (!bruker.empty() && p.lines == sp::LineSource::kIdeal)
+    throw InputError(program +
+                     ": lines = ideal: no FIDs to write with --bruker (use lines: "
+                     "spectrometer)");
   make_directories(out);
   Progress progress(quiet);
   const sp::TomographyResult r =
@@ -75,43 +167,15 @@ int run(const std::string& program, const std::string& out, bool quiet) {
   for (const auto& nu : p.molecule.nuclei) spins.push_back(nu.label);
 
   write_file_atomic(out + "/rho_true.json", density_with_note(p.true_state, spins).dump(1) + "\n");
-  write_file_atomic(out + "/rho_reconstructed.json",
-                    density_with_note(r.reconstruction.physical, spins,
-                                      "nearest density matrix to the least-squares estimate")
-                            .dump(1) +
-                        "\n");
-  write_file_atomic(out + "/rho_linear.json",
-                    density_with_note(r.reconstruction.linear, spins,
-                                      "least-squares (linear inversion), may be non-positive")
-                            .dump(1) +
-                        "\n");
-  // System state: trace out the bath particle (role R) when the molecule names one.
-  const int bath = p.molecule.index_of("R");
-  if (bath >= 0 && n > 1) {
-    std::vector<int> keep;
-    std::vector<std::string> sys;
-    for (int k = 0; k < n; ++k)
-      if (k != bath) {
-        keep.push_back(k);
-        sys.push_back(spins[k]);
-      }
-    const auto js =
-        density_with_note(partial_trace(r.reconstruction.physical, keep, n), sys,
-                          "reconstructed state with the bath spin " + spins[bath] + " traced out");
-    write_file_atomic(out + "/rho_system.json", js.dump(1) + "\n");
-  }
-
-  std::ostringstream lines;
-  lines << "setting,spin,other_bits,sx,sy\n";
-  const auto obs = sp::line_observables(n);
-  for (const auto& o : r.outcomes)
-    for (size_t i = 0; i < obs.size(); ++i) {
-      std::string bits;
-      for (int b : obs[i].other_bits) bits += b < 0 ? 'x' : static_cast<char>('0' + b);
-      lines << o.setting.name << "," << spins[obs[i].spin] << "," << bits << "," << o.values(2 * i)
-            << "," << o.values(2 * i + 1) << "\n";
+  write_states(out, r.reconstruction, p.molecule);
+  write_file_atomic(out + "/lines.csv", lines_csv(r.outcomes, spins));
+  if (!bruker.empty()) {  // every setting's FID as a TopSpin experiment (EXPNO k = setting k)
+    std::vector<sp::BrukerSeriesEntry> entries;
+    for (const auto& o : r.outcomes) {
+      entries.push_back({o.fid, "nmrc_" + o.setting.name, "readout setting " + o.setting.name, ""});
     }
-  write_file_atomic(out + "/lines.csv", lines.str());
+    sp::write_bruker_series(bruker, p.molecule, entries);
+  }
 
   json summary = {{"format", "nmrc-tomography/1"},
                   {"program", p.name},
@@ -204,8 +268,35 @@ void add_tomography_command(CLI::App& app, GlobalOptions& global, Action& action
   cmd->add_option("PROGRAM", *program, "Tomography program YAML (docs/tomography.md)");
   cmd->add_option("--out", *out, "Output directory");
   cmd->add_option("--check", *check, "Only analyse a readout file: rank, condition, completion");
-  cmd->add_option("--molecule", *molecule, "Molecule for --check");
-  cmd->callback([&action, &global, program, out, check, molecule, cmd] {
+  cmd->add_option("--molecule", *molecule, "Molecule for --check and --from-bruker");
+  auto bruker = std::make_shared<std::string>();
+  auto from_bruker = std::make_shared<std::vector<std::string>>();
+  auto readout = std::make_shared<std::string>();
+  auto scale = std::make_shared<double>(1.0);
+  auto weights = std::make_shared<std::vector<double>>();
+  cmd->add_option("--bruker", *bruker,
+                  "Also write every setting's FID as TopSpin experiments DIR/1, DIR/2, ...");
+  cmd->add_option("--from-bruker", *from_bruker,
+                  "Reconstruct from TopSpin experiment folders (one per setting, in the readout "
+                  "set's order; a dataset folder stands for its numbered EXPNOs)");
+  cmd->add_option("--readout", *readout, "Readout set of the --from-bruker folders (YAML)");
+  cmd->add_option("--scale", *scale,
+                  "--from-bruker: factor from the folders' signal to nmrc's units (default 1)");
+  cmd->add_option("--weights", *weights,
+                  "--from-bruker: temporal-averaging weights w_0,...,w_{E-1}; E folders per "
+                  "setting are added (nmrc export bruker's weights.csv)")
+      ->delimiter(',');
+  cmd->callback([&action, &global, program, out, check, molecule, cmd, bruker, from_bruker, readout,
+                 scale, weights] {
+    if (!from_bruker->empty()) {
+      if (molecule->empty() || readout->empty() || out->empty() || !program->empty())
+        throw CLI::ValidationError(
+            "--from-bruker DIR... needs --molecule M --readout R --out DIR (and no PROGRAM)");
+      action = [from_bruker, molecule, readout, scale, weights, out] {
+        return run_from_bruker(*from_bruker, *molecule, *readout, *scale, *weights, *out);
+      };
+      return;
+    }
     if (!check->empty()) {
       if (molecule->empty()) throw CLI::ValidationError("--check needs --molecule");
       action = [check, molecule] { return check_readout(*check, *molecule); };
@@ -215,7 +306,7 @@ void add_tomography_command(CLI::App& app, GlobalOptions& global, Action& action
       throw CLI::ValidationError(
           "tomography needs PROGRAM and --out DIR (or --check FILE --molecule M)");
     (void)cmd;
-    action = [program, out, &global] { return run(*program, *out, global.quiet); };
+    action = [program, out, bruker, &global] { return run(*program, *out, *bruker, global.quiet); };
   });
 }
 

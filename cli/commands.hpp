@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 
 namespace nmrc::cli {
 
@@ -30,6 +31,8 @@ void add_prepare_command(CLI::App& app, GlobalOptions& global, Action& run);
 #ifdef NMRC_EXPERIMENT_AVAILABLE
 /// nmrc experiment PROGRAM.yaml --out DIR (cmd_experiment.cpp).
 void add_experiment_command(CLI::App& app, GlobalOptions& global, Action& run);
+/// Channel and compile caches: $XDG_CACHE_HOME/nmrc, else ~/.cache/nmrc, else none ("").
+std::string default_cache_dir();
 #endif
 
 }  // namespace nmrc::cli

@@ -44,7 +44,7 @@ PulseShape pulse_shape(const ExperimentProgram& p, const std::string& kind) {
   static const std::map<std::string, PulseShape> defaults = {
       {"ud", {0.03, 600}},           {"rotation", {0.002, 100}},   {"readout", {0.002, 100}},
       {"swap C1-C4", {0.0185, 400}}, {"swap C2-C4", {0.017, 425}}, {"swap C3-C4", {0.004, 160}},
-      {"swap", {0.02, 500}},         {"joint", {0.03, 600}}};
+      {"swap", {0.02, 500}},         {"joint", {0.03, 600}},       {"pps", {0.03, 600}}};
   if (auto it = defaults.find(kind); it != defaults.end()) return it->second;
   if (kind.rfind("swap", 0) == 0) return defaults.at("swap");
   return defaults.at("rotation");

@@ -2,6 +2,7 @@
 // calibration and the error budget.
 #include "nmrc/experiment/run.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -17,6 +18,7 @@
 #include "nmrc/core/pulse_file.hpp"
 #include "nmrc/core/states.hpp"
 #include "nmrc/experiment/channel.hpp"
+#include "nmrc/experiment/protocol.hpp"
 #include "nmrc/spectrometer/dynamics.hpp"
 #include "nmrc/spectrometer/preparation.hpp"
 #include "nmrc/spectrometer/propagation.hpp"
@@ -50,27 +52,6 @@ PulseLibrary make_pulse_library(const ExperimentProgram& p, const RunSettings& s
 }
 
 namespace {
-
-std::string number_tag(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", x);
-  std::string s = buf;
-  for (auto& ch : s) {
-    if (ch == '.') ch = 'p';
-    if (ch == '-') ch = 'm';
-  }
-  return s;
-}
-
-std::string lower(std::string s) {
-  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
-json local_unitary_json(const Mat& u) {
-  // the {"real", "imag"} matrix of the compiler's unitary targets (core matrix_json.hpp)
-  return json::parse(nmrc::unitary_json(u, {}));
-}
 
 std::uint64_t mix(std::uint64_t x) {  // splitmix64
   x += 0x9e3779b97f4a7c15ull;
@@ -185,11 +166,8 @@ class Engine {
     gradient_.drift =
         gradient_.drift.cwiseProduct(Eigen::Map<const Vec>(Mat(mask).data(), d_ * d_));
     for (int k = 0; k < n_; ++k) {
-      const std::string l = m_.nuclei[k].label;
-      readout_x_.push_back(rotation_need("rx90_" + lower(l), "readout", k, kPi / 2, 0.0,
-                                         "readout pi/2 about x on " + l));
-      readout_y_.push_back(rotation_need("ry90_" + lower(l), "readout", k, kPi / 2, kPi / 2,
-                                         "readout pi/2 about y on " + l));
+      readout_x_.push_back(readout_need(p_, k, 'X'));
+      readout_y_.push_back(readout_need(p_, k, 'Y'));
     }
   }
 
@@ -223,16 +201,9 @@ class Engine {
     a.weight_norm = std::sqrt(w2);
     const bool need_ud =
         (plan.u_d - Mat::Identity(plan.u_d.rows(), plan.u_d.cols())).norm() > 1e-12;
-    std::vector<std::string> sys_labels;
-    for (int k : c_.system_spins) sys_labels.push_back(m_.nuclei[k].label);
-    PulseNeed ud{ud_name,
-                 "ud",
-                 {{"gate", "unitary"},
-                  {"spins", sys_labels},
-                  {"local_unitary", local_unitary_json(plan.u_d)}},
-                 "U_d of case " + c_.name};
+    const PulseNeed ud = ud_need(p_, c_, plan.u_d, ud_name);
     // contact
-    std::vector<PulseNeed> contact = contact_needs();
+    std::vector<PulseNeed> contact = contact_needs(p_, c_);
     const int signs = p_.inversion ? 2 : 1;
     for (int sg = 0; sg < signs; ++sg) {
       a.contact[sg].assign(p_.readout.settings.size(), Mat::Zero(d_, d_));
@@ -314,12 +285,26 @@ class Engine {
   }
 
   /// One noise draw on clean line values: per setting s the fit of a noise-only FID of
-  /// sigma, seeded by mix(seed + 7919 s).
+  /// sigma, seeded by setting_seed(seed, s).
   std::vector<RVec> noisy(const std::vector<RVec>& clean, double sigma, std::uint64_t seed) const {
     if (!(sigma > 0.0)) return clean;
     std::vector<RVec> out(clean.size());
     for_settings(clean.size(), [&](size_t s) {
-      out[s] = clean[s] + meter_.noise_values(sigma, mix(seed + 7919 * s));
+      out[s] = clean[s] + meter_.noise_values(sigma, setting_seed(seed, s));
+    });
+    return out;
+  }
+
+  /// The FIDs behind noisy(clean_lines(dev), sigma, seed): per setting the simulated FID plus
+  /// the same seeded noise (the fit is linear, so their line values are that draw's), kept to
+  /// be written as TopSpin datasets. Empty FIDs for ideal readout (no FID is simulated).
+  std::vector<sp::Fid> fids(const std::vector<Mat>& dev, double sigma, std::uint64_t seed) const {
+    std::vector<sp::Fid> out(dev.size());
+    if (!imp_.readout) return out;
+    const sp::ReadoutSetting none = sp::setting_from_letters(std::string(n_, 'I'));
+    for_settings(dev.size(), [&](size_t s) {
+      const Mat state = dev[s] / eps_ + Mat::Identity(d_, d_) / double(d_);
+      out[s] = meter_.measure(state, none, sigma, setting_seed(seed, s)).fid;
     });
     return out;
   }
@@ -330,6 +315,8 @@ class Engine {
 
  private:
   using Member = std::pair<double, double>;
+
+  static std::uint64_t setting_seed(std::uint64_t seed, size_t s) { return mix(seed + 7919 * s); }
 
   /// f(s) for every setting s, the settings shared by two threads.
   template <class F>
@@ -348,11 +335,7 @@ class Engine {
   };
   PpsStates prepare_pps() const {
     PpsStates out;
-    sp::PpsOptions po;
-    po.compensate_polarization = p_.compensate_polarization;
-    std::vector<int> spins(n_);
-    for (int k = 0; k < n_; ++k) spins[k] = k;
-    const auto steps = sp::pps_steps(m_, spins, po);
+    const auto steps = run_pps_steps(p_);
     const Sequence seq = sp::pps_sequence(steps);
     const auto th = sp::thermal_equilibrium(m_);
     const Mat id = Mat::Identity(d_, d_) / double(d_);
@@ -382,58 +365,9 @@ class Engine {
     return it->second;
   }
 
-  PulseNeed rotation_need(const std::string& name, const std::string& kind, int spin, double angle,
-                          double phase, const std::string& purpose) const {
-    return PulseNeed{name,
-                     kind,
-                     {{"gate", "rotation"},
-                      {"spins", {m_.nuclei[spin].label}},
-                      {"angle_rad", angle},
-                      {"phase_rad", phase}},
-                     purpose};
-  }
-  PulseNeed bath_need() const {
-    const double t_r = c_.params.bath_temperature;
-    return rotation_need("bath_" + lower(m_.nuclei[c_.bath_spin].label) + "_t" + number_tag(t_r),
-                         "rotation", c_.bath_spin, sp::bath_rotation_angle(t_r), kPi / 2,
-                         "bath rotation to T_R = " + number_tag(t_r));
-  }
-  PulseNeed flip_need(int spin) const {
-    return rotation_need("rx180_" + lower(m_.nuclei[spin].label), "rotation", spin, kPi, 0.0,
-                         "temporal-averaging flip of " + m_.nuclei[spin].label);
-  }
-  std::vector<PulseNeed> contact_needs() const {
-    std::vector<PulseNeed> out;
-    const double theta = c_.params.g * c_.params.tau;
-    const std::string rl = m_.nuclei[c_.bath_spin].label;
-    const std::string ttag = std::abs(theta - 0.2) < 1e-12 ? "" : "_t" + number_tag(theta);
-    if (c_.params.interaction == thermo::Interaction::kCascade) {
-      for (int k : c_.params.order) {
-        const std::string sl = m_.nuclei[c_.system_spins[k]].label;
-        out.push_back(
-            PulseNeed{"swap_" + lower(sl) + "_" + lower(rl) + ttag,
-                      "swap " + sl + "-" + rl,
-                      {{"gate", "partial_swap"}, {"spins", {sl, rl}}, {"theta_rad", theta}},
-                      "contact " + c_.params.names[k] + "-R"});
-      }
-    } else {
-      std::vector<std::string> labels;
-      std::string tag;
-      for (int k : c_.system_spins) {
-        labels.push_back(m_.nuclei[k].label);
-        tag += lower(m_.nuclei[k].label) + "_";
-      }
-      labels.push_back(rl);
-      const thermo::SimultaneousUnitary su(c_.params.n(), c_.params.g, c_.params.tau);
-      out.push_back(PulseNeed{"joint_" + tag + lower(rl) + ttag,
-                              "joint",
-                              {{"gate", "unitary"},
-                               {"spins", labels},
-                               {"local_unitary", local_unitary_json(su.dense())}},
-                              "simultaneous contact"});
-    }
-    return out;
-  }
+  // The run's pulses, named by protocol.hpp's builders (the export plays the same ones).
+  PulseNeed bath_need() const { return experiment::bath_need(p_, c_); }
+  PulseNeed flip_need(int spin) const { return experiment::flip_need(p_, spin); }
 
   const PulseRecord& get_pulse(const PulseNeed& nd) {
     compiler::CompileOptions o = p_.compile;
@@ -541,12 +475,14 @@ struct RunResult {
   std::vector<std::vector<double>> e_raw, e_paired, e_cal, scale;  // [draw][k]
   std::vector<double> free_energy, fidelity, heat;
   std::vector<std::vector<std::optional<double>>> at;
-  Mat rho_cal, rho_sys_cal;  // draw 0
+  Mat rho_cal, rho_sys_cal;      // draw 0
+  std::vector<sp::Fid> fids[2];  // draw 0, when recorded: from equilibrium, from inverted
 };
 
 RunResult measure_run(Engine& eng, const ExperimentProgram& p, const CaseSpec& c,
                       const Mat& rho_before, const Mat& rho_after_ideal, const std::string& ud_name,
-                      int draws, std::uint64_t seed, const std::vector<double>& e0) {
+                      int draws, std::uint64_t seed, const std::vector<double>& e0,
+                      bool record = false) {
   const auto acq = eng.acquire(rho_before, ud_name);
   const int n = p.molecule.size(), d = 1 << n, ns = c.params.n();
   const double sigma = eng.noise_sigma(acq.weight_norm);
@@ -567,9 +503,14 @@ RunResult measure_run(Engine& eng, const ExperimentProgram& p, const CaseSpec& c
   RunResult r;
   for (int dr = 0; dr < draws; ++dr) {
     const std::uint64_t sd = mix(seed * 1000003ull + std::uint64_t(dr));
+    auto draw_seed = [&](std::uint64_t which) { return mix(sd + 104729ull * which); };
     auto vals = [&](const Lines& clean, double sg, std::uint64_t which) {
-      return eng.noisy(clean, sg, mix(sd + 104729ull * which));
+      return eng.noisy(clean, sg, draw_seed(which));
     };
+    if (record && dr == 0) {  // the FIDs of this draw, for TopSpin datasets
+      r.fids[0] = eng.fids(acq.contact[0], sigma, draw_seed(0));
+      if (p.inversion) r.fids[1] = eng.fids(acq.contact[1], sigma, draw_seed(1));
+    }
     const auto cp = vals(c_clean[0], sigma, 0);
     std::vector<RVec> cpair = cp, rpair;
     if (p.inversion) {
@@ -691,8 +632,14 @@ CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary&
     const Mat& before = measured_mode ? measured_state : state_after[m - 1];
     const std::string ud_name =
         "ud_" + c.name + (measured_mode ? "_measured_m" : "_m") + std::to_string(m - 1);
-    const RunResult rr = measure_run(eng, p, c, before, state_after[m], ud_name, draws,
-                                     p.seed * 7777ull + std::uint64_t(m), e0);
+    const bool record =
+        std::find(settings.record_collisions.begin(), settings.record_collisions.end(), m) !=
+        settings.record_collisions.end();
+    RunResult rr = measure_run(eng, p, c, before, state_after[m], ud_name, draws,
+                               p.seed * 7777ull + std::uint64_t(m), e0, record);
+    for (int sg = 0; record && sg < 2; ++sg)
+      if (!rr.fids[sg].empty() && !rr.fids[sg].front().points.empty())
+        res.recorded.push_back({m, sg == 0 ? "equilibrium" : "inverted", std::move(rr.fids[sg])});
     measured_state = rr.rho_sys_cal;
     MeasuredPoint pt;
     pt.collision = m;

@@ -368,6 +368,53 @@ std::vector<cplx> remove_group_delay(const std::vector<cplx>& x, double g) {
   return y;
 }
 
+void write_bruker_series(const std::string& dir, const Molecule& m,
+                         const std::vector<BrukerSeriesEntry>& entries,
+                         const BrukerWriteOptions& options) {
+  if (entries.empty()) throw InputError(dir + ": no experiment to write");
+  if (entries.size() > kMaxBrukerSeries)
+    throw InputError(dir + ": " + std::to_string(entries.size()) + " experiments: at most " +
+                     std::to_string(kMaxBrukerSeries) + " in one series");
+  if (options.dtypa != 0 && options.dtypa != 2)
+    throw InputError("DTYPA = " + std::to_string(options.dtypa) +
+                     ": must be 0 (int32) or 2 (float64)");
+  for (size_t k = 0; k < entries.size(); ++k)  // checked first: nothing half-written
+    if (entries[k].fid.points.empty())
+      throw InputError(dir + "/" + std::to_string(k + 1) + ": the FID has no points");
+  std::string listing = "expno,pulprog,description\n";
+  for (size_t k = 0; k < entries.size(); ++k) {
+    BrukerWriteOptions o = options;
+    o.pulprog = entries[k].pulprog;
+    o.pulseprogram = entries[k].pulseprogram;
+    write_bruker_dataset(join(dir, std::to_string(k + 1)), m, entries[k].fid, o);
+    listing +=
+        std::to_string(k + 1) + "," + entries[k].pulprog + "," + entries[k].description + "\n";
+  }
+  write_file_atomic(join(dir, "expnos.csv"), listing);
+}
+
+std::vector<std::string> bruker_experiment_folders(const std::string& path) {
+  if (fs::is_regular_file(join(path, "acqus"))) return {path};
+  std::vector<std::pair<long, std::string>> found;
+  if (fs::is_directory(path))
+    for (const auto& e : fs::directory_iterator(path)) {
+      const std::string name = e.path().filename().string();
+      if (name.empty() || name.size() > 9 ||
+          !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        continue;
+      if (e.is_directory() && fs::is_regular_file(e.path() / "acqus"))
+        found.push_back({std::stol(name), e.path().string()});
+    }
+  if (found.empty())
+    throw InputError(path +
+                     ": neither a TopSpin experiment folder (no acqus) nor a dataset with "
+                     "numbered experiment folders (1/acqus, 2/acqus, ...)");
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& f : found) out.push_back(std::move(f.second));
+  return out;
+}
+
 BrukerDataset read_bruker_dataset(const std::string& dir) {
   NMRC_CHECK(host_little_endian(), "nmrc's Bruker reader assumes a little-endian host");
   const std::string acqus_path = join(dir, "acqus");

@@ -11,6 +11,7 @@
 #include "nmrc/core/states.hpp"
 #include "nmrc/core/yaml_input.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
+#include "nmrc/spectrometer/bruker_dataset.hpp"
 #include "nmrc/spectrometer/lines.hpp"
 
 namespace nmrc::spectrometer {
@@ -205,8 +206,9 @@ SettingOutcome SettingMeasurer::measure(const Mat& rho, const ReadoutSetting& s,
   const Mat rotated = r * rho * r.adjoint();
   std::vector<cplx> points = fid_signal(m_, h0_, rotated, 0, sw_hz_, td_);
   if (noise_sigma > 0.0) add_noise(points, noise_sigma, seed);
-  const LineReadout lr = fitter_->fit(fid_of(std::move(points), noise_sigma));
-  out = outcome_of_lines(n, s, lr);
+  Fid fid = fid_of(std::move(points), noise_sigma);
+  out = outcome_of_lines(n, s, fitter_->fit(fid));
+  out.fid = std::move(fid);
   return out;
 }
 
@@ -253,14 +255,71 @@ SettingOutcome outcome_of_lines(int n, const ReadoutSetting& s, const LineReadou
 
 Reconstruction reconstruct_from_fids(const Molecule& m, const std::vector<ReadoutSetting>& settings,
                                      const std::vector<Fid>& fids) {
+  return tomography_from_fids(m, settings, fids).reconstruction;
+}
+
+FidTomography tomography_from_fids(const Molecule& m, const std::vector<ReadoutSetting>& settings,
+                                   const std::vector<Fid>& fids) {
   if (settings.size() != fids.size())
     throw InputError("tomography: " + std::to_string(fids.size()) + " FIDs for " +
                      std::to_string(settings.size()) + " readout settings: need one per setting");
   const Tomographer tomo(settings, m.size());
+  FidTomography out;
   std::vector<RVec> values;
-  for (size_t k = 0; k < fids.size(); ++k)
-    values.push_back(setting_from_fid(m, settings[k], fids[k]).values);
-  return tomo.reconstruct(values);
+  for (size_t k = 0; k < fids.size(); ++k) {
+    out.outcomes.push_back(setting_from_fid(m, settings[k], fids[k]));
+    values.push_back(out.outcomes.back().values);
+  }
+  out.reconstruction = tomo.reconstruct(values);
+  return out;
+}
+
+FidTomography tomography_from_bruker(const Molecule& m, const std::vector<ReadoutSetting>& settings,
+                                     const std::vector<std::string>& paths, double scale,
+                                     const std::vector<double>& weights) {
+  if (!(std::isfinite(scale) && scale != 0.0))
+    throw InputError("--scale = " + std::to_string(scale) + ": must be finite and nonzero");
+  for (size_t i = 0; i < weights.size(); ++i)
+    if (!std::isfinite(weights[i]))
+      throw InputError("--weights[" + std::to_string(i) + "] = " + std::to_string(weights[i]) +
+                       ": must be finite");
+  const size_t per = weights.empty() ? 1 : weights.size();
+  std::vector<std::string> dirs;
+  for (const auto& p : paths)
+    for (auto& d : bruker_experiment_folders(p)) dirs.push_back(std::move(d));
+  if (dirs.size() != settings.size() * per)
+    throw InputError(
+        (paths.empty() ? std::string("--from-bruker") : paths.front()) + ": " +
+        std::to_string(dirs.size()) + " experiment folders for " + std::to_string(settings.size()) +
+        " readout settings" + (per > 1 ? " x " + std::to_string(per) + " weights" : std::string()) +
+        ": need " + std::to_string(settings.size() * per) + ", in the readout set's order");
+  std::vector<Fid> fids;
+  for (size_t s = 0; s < settings.size(); ++s) {
+    Fid sum;
+    for (size_t i = 0; i < per; ++i) {
+      const std::string& d = dirs[s * per + i];
+      const BrukerDataset ds = read_bruker_dataset(d);
+      Fid f = fid_from_bruker(ds, m);
+      // The reader zeroes the last ceil(g) points after removing a group delay of g points: they
+      // hold no signal, and the line fit would take them for measured zeros (a bias of 18 % of
+      // the largest element for g = 68 of 4096 points), so they are dropped here.
+      const size_t drop = static_cast<size_t>(std::ceil(ds.grpdly_points));
+      f.points.resize(f.points.size() - std::min(drop, f.points.size() / 2));
+      const double w = scale * (weights.empty() ? 1.0 : weights[i]);
+      if (i == 0) {
+        sum = f;
+        for (auto& z : sum.points) z *= w;
+        continue;
+      }
+      if (f.points.size() != sum.points.size() || f.sw_hz != sum.sw_hz)
+        throw InputError(d + ": " + std::to_string(f.points.size()) + " points at SW_h " +
+                         std::to_string(f.sw_hz) + " Hz: differs from " + dirs[s * per] +
+                         " (the FIDs of one readout setting are added)");
+      for (size_t k = 0; k < f.points.size(); ++k) sum.points[k] += w * f.points[k];
+    }
+    fids.push_back(std::move(sum));
+  }
+  return tomography_from_fids(m, settings, fids);
 }
 
 namespace {

@@ -83,4 +83,165 @@ expect 2 'trunc/fid: truncated: 1000 bytes' acquire "$DEMO" --out "$WORK/d" --fr
 sed 's/^##\$DTYPA= 0$/##$DTYPA= 1/' "$WORK/a_expno/acqus" >"$WORK/trunc/acqus"
 cp "$WORK/a_expno/fid" "$WORK/trunc/fid"
 expect 2 'acqus:[0-9]+:1: ##\$DTYPA= 1: unknown data type' acquire "$DEMO" --out "$WORK/e" --from-bruker "$WORK/trunc"
+# 7. Tomography through TopSpin folders: the simulated readout set written as EXPNOs 1..18
+# (nmrc tomography --bruker), read back (--from-bruker), the same state as the direct
+# reconstruction to the int32 format's precision.
+cat >"$WORK/p/rs.yaml" <<YAML
+name: rs
+molecule: $MOL
+readout: $SRC/sequences/readout/paper17_completed.yaml
+state:
+  random: {seed: 7, rank: 16}
+lines: spectrometer
+acquisition: {sw_hz: 15000, td: 4096, snr: 300, seed: 1}
+YAML
+R17="$SRC/sequences/readout/paper17_completed.yaml"
+expect 0 'fidelity of the reconstructed state' --quiet tomography "$WORK/p/rs.yaml" --out "$WORK/t1" \
+  --bruker "$WORK/t1_ds"
+[ "$(sed -n 2p "$WORK/t1_ds/expnos.csv")" = "1,nmrc_IIII,readout setting IIII" ] || fail "expnos.csv listing"
+[ -s "$WORK/t1_ds/18/fid" ] && [ ! -e "$WORK/t1_ds/19" ] || fail "tomography --bruker: not 18 EXPNOs"
+expect 0 'from 18 TopSpin experiments' tomography --from-bruker "$WORK/t1_ds" --molecule "$MOL" \
+  --readout "$R17" --out "$WORK/t2"
+python3 - "$WORK/t1/rho_reconstructed.json" "$WORK/t2/rho_reconstructed.json" <<'PY' || fail "tomography through TopSpin folders changed the state"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+d = max(abs(x - y) for k in ("real", "imag") for ra, rb in zip(a[k], b[k]) for x, y in zip(ra, rb))
+print("tomography through 18 TopSpin folders: largest element difference %.3g" % d)
+sys.exit(0 if d <= 1e-8 else 1)
+PY
+expect 2 't1_ds/1: 17 experiment folders for 18 readout settings' tomography --from-bruker \
+  "$WORK/t1_ds/1" "$WORK/t1_ds/2" "$WORK/t1_ds/3" "$WORK/t1_ds/4" "$WORK/t1_ds/5" "$WORK/t1_ds/6" \
+  "$WORK/t1_ds/7" "$WORK/t1_ds/8" "$WORK/t1_ds/9" "$WORK/t1_ds/10" "$WORK/t1_ds/11" \
+  "$WORK/t1_ds/12" "$WORK/t1_ds/13" "$WORK/t1_ds/14" "$WORK/t1_ds/15" "$WORK/t1_ds/16" \
+  "$WORK/t1_ds/17" --molecule "$MOL" --readout "$R17" --out "$WORK/t3"
+[ ! -e "$WORK/t3" ] || fail "a rejected --from-bruker left output behind"
+expect 2 'p: neither a TopSpin experiment folder' tomography --from-bruker "$WORK/p" \
+  --molecule "$MOL" --readout "$R17" --out "$WORK/t4"
+# 8. One run of the experiment for the console: fig3's c = -0.5 run at collision 10 from the
+# shipped pulses (--no-compile). 18 readout settings x 8 temporal-averaging experiments.
+FIG3="$SRC/sequences/experiment/fig3.yaml"
+expect 0 '18 readout settings x 8 temporal-averaging experiments = 144 EXPNOs, 24 compiled pulses' \
+  export bruker "$FIG3" --case c_minus_0p5 --collision 10 --out "$WORK/run" --no-compile \
+  --p90 10 --plw 20
+[ "$(ls "$WORK/run/lists/pp" | wc -l)" = 144 ] || fail "run export: not 144 pulse programs"
+[ "$(ls "$WORK/run/lists/wave" | wc -l)" = 24 ] || fail "run export: not 24 shapes"
+[ -s "$WORK/run/144/acqus" ] && [ ! -e "$WORK/run/145" ] || fail "run export: not 144 EXPNOs"
+# The weights of each readout setting's 8 experiments sum to 1 (weights.csv).
+awk -F, 'NR > 1 { s = int(($1 - 1) / 8); w[s] += $6; n[s]++ } END { for (s in w) if (n[s] != 8 || w[s] < 1 - 1e-12 || w[s] > 1 + 1e-12) bad++; exit bad > 0 }' \
+  "$WORK/run/weights.csv" || fail "weights.csv: weights per readout setting do not sum to 1"
+# The played order of EXPNO 12 (experiment 4 = flips of C2 and C3, readout XXXX... see
+# weights.csv), written from the protocol (docs/experiment-format.md): PPS steps 1-4 with their
+# gradients, bath rotation and gradient, the flips, U_d, the swaps C1, C2, C3 with C4, readout.
+PP="$WORK/run/12/pulseprogram"
+[ "$(sed -n 13p "$WORK/run/weights.csv" | cut -d, -f2-5)" = "XXXX,4,3,rx180_c2 rx180_c3" ] ||
+  fail "weights.csv: EXPNO 12 is not setting XXXX, experiment 4"
+played=$(awk '/^;spnam[0-9]+: / { sub(/^;spnam/, ""); split($0, a, ": "); nam[a[1]] = a[2] }
+  { line[NR] = $0 } END { for (i = 1; i <= NR; i++) { l = line[i]
+      if (l ~ /\(p[0-9]+:sp[0-9]+ ph0\):f1/) { sub(/.*:sp/, "", l); sub(/ .*/, "", l); printf "%s ", nam[l] }
+      else if (l ~ /^  p[0-9]+:gp[0-9]+$/) printf "G "
+      else if (l == "  go=2 ph31") printf "ACQ" } }' "$PP")
+want="pps1_ry_c2 pps1_ry_c3 pps1_ry_c4 G pps2_cnot_c2_c1 pps2_cnot_c3_c2 pps2_cry90_c4_c3 G \
+pps3_cry90_c3_c2 G pps4_cry90_c2_c1 G bath_c4_t0p9 G rx180_c2 rx180_c3 ud_c_minus_0.5_m9 \
+swap_c1_c4 swap_c2_c4 swap_c3_c4 rx90_c1 rx90_c2 rx90_c3 rx90_c4 ACQ"
+[ "$played" = "$want" ] || fail "EXPNO 12 plays: $played"
+[ "$(grep -c '^  4u UNBLKGRAD$' "$PP")" = 5 ] && [ "$(grep -c '^  d16$' "$PP")" = 5 ] &&
+  [ "$(grep -c '^  4u BLKGRAD$' "$PP")" = 5 ] || fail "EXPNO 12: not 5 gradients in UNBLKGRAD/BLKGRAD"
+grep -q '^;gpz4: 99.97' "$PP" && grep -q '^;p20: homospoil/gradient pulse \[2183 usec\]' "$PP" ||
+  fail "PPS step 4's 117 G/cm gradient not played at 100 % for 2183 us"
+grep -q '^;sp10: f1 channel - shaped pulse power, 100 % = .* Hz nutation: SPW = PLW1 (nu/nu1)^2 = ' "$PP" ||
+  fail "EXPNO 12: shape power comment"
+grep -q '^##\$PULPROG= <c_minus_0p5_m10_e4_XXXX>$' "$WORK/run/12/acqus" || fail "EXPNO 12: PULPROG"
+grep -q 'EXPNO k = s x 8 + i + 1' "$WORK/run/README.txt" || fail "README: EXPNO numbering"
+# Bad input: one located line, exit 2, nothing written.
+expect 2 'fig3.yaml: --case = nope: no such case \(c_0, c_minus_0.5, c_plus_0.5\)' \
+  export bruker "$FIG3" --case nope --collision 10 --out "$WORK/run2"
+expect 2 'fig3.yaml:[0-9]+:[0-9]+: collision = 0: must be in 1..100' \
+  export bruker "$FIG3" --case c_0 --collision 0 --out "$WORK/run2"
+expect 2 'no compiled pulse for ud_c_0_m2 .* --no-compile forbids GRAPE' \
+  export bruker "$FIG3" --case c_0 --collision 3 --out "$WORK/run2" --no-compile
+[ ! -e "$WORK/run2" ] || fail "a rejected run export left output behind"
+# 9. Temporal averaging on recorded data: two states' readout sets, interleaved as E = 2
+# folders per setting (the run export's EXPNO layout) and added with --weights 0.3,0.7, give
+# the linear reconstruction 0.3 rho_a + 0.7 rho_b (noise-free, so the line fit is exact).
+sed -e 's/seed: 7, rank: 16/seed: 8, rank: 16/' -e 's/snr: 300/snr: 0/' "$WORK/p/rs.yaml" >"$WORK/p/rs_b.yaml"
+sed -e 's/snr: 300/snr: 0/' "$WORK/p/rs.yaml" >"$WORK/p/rs_a.yaml"
+expect 0 '' --quiet tomography "$WORK/p/rs_a.yaml" --out "$WORK/ta" --bruker "$WORK/ta_ds"
+expect 0 '' --quiet tomography "$WORK/p/rs_b.yaml" --out "$WORK/tb" --bruker "$WORK/tb_ds"
+folders=()
+for k in $(seq 1 18); do folders+=("$WORK/ta_ds/$k" "$WORK/tb_ds/$k"); done
+expect 0 'from 18 TopSpin experiments' tomography --from-bruker "${folders[@]}" --weights 0.3,0.7 \
+  --molecule "$MOL" --readout "$R17" --out "$WORK/tab"
+python3 - "$WORK/ta/rho_linear.json" "$WORK/tb/rho_linear.json" "$WORK/tab/rho_linear.json" <<'PY' || fail "--weights: not the weighted state"
+import json, sys
+a, b, w = (json.load(open(f)) for f in sys.argv[1:4])
+d = max(abs(0.3 * x + 0.7 * y - z) for k in ("real", "imag")
+        for ra, rb, rw in zip(a[k], b[k], w[k]) for x, y, z in zip(ra, rb, rw))
+print("weighted sum of two recorded readout sets: largest element difference %.3g" % d)
+sys.exit(0 if d <= 1e-8 else 1)
+PY
+expect 2 'ta_ds: 18 experiment folders for 18 readout settings x 2 weights: need 36' \
+  tomography --from-bruker "$WORK/ta_ds" --weights 0.3,0.7 --molecule "$MOL" --readout "$R17" \
+  --out "$WORK/t5"
+
+# 9b. Console-like folders: the noise-free set of section 9 delayed behind a digital filter as
+# a console records it (68 zero points first, the last 68 dropped, GRPDLY = 68 in acqus): the
+# reader removes the delay and the line fit leaves out the 68 empty points at the end, so the
+# state is the direct reconstruction's to the int32 precision.
+mkdir -p "$WORK/tg_ds"
+python3 - "$WORK/ta_ds" "$WORK/tg_ds" 68 <<'PY' || fail "could not write the delayed folders"
+import os, shutil, struct, sys
+src, dst, g = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for name in sorted(n for n in os.listdir(src) if n.isdigit()):
+    a, b = os.path.join(src, name), os.path.join(dst, name)
+    shutil.copytree(a, b)
+    td = int([l for l in open(os.path.join(a, "acqus")) if l.startswith("##$TD=")][0].split()[1])
+    vals = list(struct.unpack("<%di" % td, open(os.path.join(a, "fid"), "rb").read()[: 4 * td]))
+    out = struct.pack("<%di" % td, *([0] * (2 * g) + vals[: td - 2 * g]))
+    open(os.path.join(b, "fid"), "wb").write(out + b"\0" * ((-len(out)) % 1024))
+    for f in ("acqus", "acqu"):
+        t = open(os.path.join(b, f)).read()
+        assert "##$GRPDLY= 0\n" in t
+        open(os.path.join(b, f), "w").write(t.replace("##$GRPDLY= 0\n", "##$GRPDLY= %d\n" % g))
+PY
+expect 0 'from 18 TopSpin experiments' tomography --from-bruker "$WORK/tg_ds" --molecule "$MOL" \
+  --readout "$R17" --out "$WORK/tg"
+python3 - "$WORK/ta/rho_reconstructed.json" "$WORK/tg/rho_reconstructed.json" <<'PY' || fail "group delay: not the direct reconstruction"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+d = max(abs(x - y) for k in ("real", "imag") for ra, rb in zip(a[k], b[k]) for x, y in zip(ra, rb))
+print("readout set behind a 68-point group delay: largest element difference %.3g" % d)
+sys.exit(0 if d <= 1e-8 else 1)
+PY
+
+# 10. nmrc experiment --bruker: the readout FIDs of a measured collision as TopSpin datasets,
+# read back by nmrc tomography --from-bruker.
+cat >"$WORK/p/ex.yaml" <<YAML
+format: nmrc-experiment/1
+molecule: $MOL
+theory: $SRC/sequences/heat_flow/fig3.yaml
+readout: $R17
+compiled: $SRC/sequences/experiment/compiled
+measure: [1]
+acquisition: {snr: 300, repeats: 1}
+imperfections: {relaxation: false, b1_ensemble: false, compiled_gates: true, noise: true, readout: true}
+calibration: {inversion: true, reference: false}
+error_budget: false
+cases: [{run: c_0}]
+YAML
+expect 0 'TopSpin datasets: .*datasets.csv' --quiet experiment "$WORK/p/ex.yaml" --out "$WORK/ex" \
+  --bruker "$WORK/ex_ds" --no-compile --cache-dir "$WORK/cache"
+[ "$(cat "$WORK/ex_ds/datasets.csv")" = "dataset,case,collision,acquisition,expnos
+c_0_m1_equilibrium,c_0,1,equilibrium,18
+c_0_m1_inverted,c_0,1,inverted,18" ] || fail "experiment --bruker: datasets.csv"
+[ -s "$WORK/ex_ds/c_0_m1_inverted/18/fid" ] || fail "experiment --bruker: EXPNO 18 missing"
+expect 0 'from 18 TopSpin experiments' tomography --from-bruker "$WORK/ex_ds/c_0_m1_equilibrium" \
+  --molecule "$MOL" --readout "$R17" --out "$WORK/ex_t"
+[ -s "$WORK/ex_t/rho_system.json" ] || fail "tomography of the experiment's datasets: no rho_system.json"
+expect 2 'bruker-collisions = 7: not a measured collision' experiment "$WORK/p/ex.yaml" \
+  --out "$WORK/ex2" --bruker "$WORK/ex2_ds" --bruker-collisions 7 --no-compile --quiet
+sed 's/readout: true}/readout: false}/' "$WORK/p/ex.yaml" >"$WORK/p/ex_ideal.yaml"
+expect 2 'imperfections.readout = false: ideal line values, no FIDs' experiment \
+  "$WORK/p/ex_ideal.yaml" --out "$WORK/ex3" --bruker "$WORK/ex3_ds" --no-compile --quiet
+[ ! -e "$WORK/ex2" ] && [ ! -e "$WORK/ex2_ds" ] && [ ! -e "$WORK/ex3" ] ||
+  fail "a rejected experiment --bruker left output behind"
 finish

@@ -29,6 +29,7 @@
 #include "nmrc/core/types.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/pulses.hpp"
+#include "nmrc/spectrometer/acquisition.hpp"
 #include "nmrc/thermo/collision.hpp"
 
 namespace nmrc::experiment {
@@ -37,6 +38,9 @@ struct RunSettings {
   std::string cache_dir;  ///< channel and compile caches; empty = none
   CompileMode compile_mode = CompileMode::kAuto;
   bool error_budget = true;  ///< and the program's error_budget
+  /// Measured collisions whose readout FIDs are kept (CaseResult::recorded): the first noise
+  /// draw of the run from equilibrium and, with inversion pairing, from inverted equilibrium.
+  std::vector<int> record_collisions;
 };
 
 /// Progress text: "case c_0: collision 5 (3/7)", "compiling ud_c_0_m5: 120 evaluations ...".
@@ -72,6 +76,16 @@ struct BudgetRow {
   std::vector<double> raw_delta;
 };
 
+/// The readout FIDs of one acquisition of a run, one per setting of the program's readout set
+/// (in its order), in the run's units: the signal of the state deviation / epsilon + I/d, i.e.
+/// of the pseudo-pure-state scale the reconstruction uses; the temporal-averaging experiments
+/// already added with their weights (what the console's weighted sum gives).
+struct RecordedAcquisition {
+  int collision = 0;
+  std::string acquisition;  ///< "equilibrium" or "inverted" (inversion pairing)
+  std::vector<spectrometer::Fid> fids;
+};
+
 struct CaseResult {
   CaseSpec spec;
   thermo::Trajectory theory;  ///< the ideal model, every interaction
@@ -84,6 +98,7 @@ struct CaseResult {
   double pps_epsilon = 0.0;
   double noise_sigma = 0.0;  ///< per FID point, pseudo-state units
   double seconds = 0.0;
+  std::vector<RecordedAcquisition> recorded;  ///< RunSettings::record_collisions
 };
 
 /// Runs one case (every measured collision, then the error budget at the last one).

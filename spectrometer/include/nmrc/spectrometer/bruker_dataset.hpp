@@ -76,6 +76,32 @@ struct BrukerWriteOptions {
 void write_bruker_dataset(const std::string& dir, const Molecule& molecule, const Fid& fid,
                           const BrukerWriteOptions& options = {});
 
+/// One experiment of a series (write_bruker_series).
+struct BrukerSeriesEntry {
+  Fid fid;
+  std::string pulprog;       ///< PULPROG (and the name in the listing)
+  std::string description;   ///< one line for the listing, e.g. "readout setting XXII"
+  std::string pulseprogram;  ///< text of its `pulseprogram` file (a comment when empty)
+};
+
+/// Most experiments one series may hold (TopSpin's EXPNOs are numbered up to 99999; nmrc's
+/// series are readout sets, 18 to a few hundred).
+constexpr size_t kMaxBrukerSeries = 4096;
+
+/// Writes `entries` as the EXPNO folders `dir`/1, `dir`/2, ... (write_bruker_dataset each,
+/// PULPROG and pulseprogram from the entry, the rest from `options`) and `dir`/expnos.csv
+/// ("expno,pulprog,description", one row per EXPNO), i.e. a TopSpin dataset NAME/EXPNO.
+/// Throws InputError for an empty series or more than kMaxBrukerSeries entries (before
+/// writing anything) and for what write_bruker_dataset rejects.
+void write_bruker_series(const std::string& dir, const Molecule& molecule,
+                         const std::vector<BrukerSeriesEntry>& entries,
+                         const BrukerWriteOptions& options = {});
+
+/// The experiment folders of `path`: `path` itself when it holds an `acqus`, else its
+/// sub-folders named by a number (EXPNOs) that hold one, in numeric order. Throws InputError
+/// when there are none.
+std::vector<std::string> bruker_experiment_folders(const std::string& path);
+
 /// What a TopSpin folder holds, read back.
 struct BrukerDataset {
   std::string path;

@@ -50,6 +50,7 @@ struct SettingOutcome {
   ReadoutSetting setting;
   RVec values;  ///< line values in ideal_line_values layout
   double fit_residual = 0.0;
+  Fid fid;  ///< the FID the values were fitted from (empty for LineSource::kIdeal)
 };
 
 struct TomographyResult {
@@ -121,6 +122,30 @@ SettingOutcome setting_from_fid(const Molecule& m, const ReadoutSetting& s, cons
 /// for an incomplete set of settings.
 Reconstruction reconstruct_from_fids(const Molecule& m, const std::vector<ReadoutSetting>& settings,
                                      const std::vector<Fid>& fids);
+
+/// reconstruct_from_fids with the line values of every setting (outcomes[k] from fids[k]).
+struct FidTomography {
+  std::vector<SettingOutcome> outcomes;
+  Reconstruction reconstruction;
+};
+FidTomography tomography_from_fids(const Molecule& m, const std::vector<ReadoutSetting>& settings,
+                                   const std::vector<Fid>& fids);
+
+/// Tomography from TopSpin experiment folders (nmrc's or a console's): the folders of `paths`
+/// (each expanded by bruker_experiment_folders: an EXPNO folder, or a dataset whose numbered
+/// EXPNOs are taken in numeric order), the k-th recorded with settings[k]. Each FID is read
+/// with read_bruker_dataset (digital-filter group delay g removed; the last ceil(g) points,
+/// which then hold no signal, are dropped before the line fit), moved into the molecule's
+/// frame (fid_from_bruker), multiplied by `scale` (1 for nmrc's own datasets; a console's
+/// FIDs need the user's factor to nmrc's units, docs/bruker.md), then reconstructed as
+/// tomography_from_fids. With `weights` (w_0..w_{E-1}, temporal averaging on recorded data:
+/// nmrc export bruker's EXPNO k = s E + i + 1 layout), the folders are E per setting and the FID
+/// of setting s is sum_i w_i FID_{s E + i}. Throws InputError for a folder count other than
+/// settings x E (E = 1 without weights), FIDs of one setting that differ in points or SW, an
+/// incomplete set, and every reading error of read_bruker_dataset / fid_from_bruker.
+FidTomography tomography_from_bruker(const Molecule& m, const std::vector<ReadoutSetting>& settings,
+                                     const std::vector<std::string>& paths, double scale = 1.0,
+                                     const std::vector<double>& weights = {});
 
 /// Noise sigma for a tomography SNR: the first FID point of the pseudo-pure |0...0> state after
 /// an ideal 90-degree pulse on every spin (= n) divided by the SNR; 0 for snr = 0.

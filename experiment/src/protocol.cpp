@@ -1,0 +1,215 @@
+#include "nmrc/experiment/protocol.hpp"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/matrix_json.hpp"
+#include "nmrc/thermo/collision.hpp"
+
+namespace nmrc::experiment {
+
+namespace sp = nmrc::spectrometer;
+using nlohmann::json;
+
+namespace {
+
+std::string number_tag(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  std::string s = buf;
+  for (auto& ch : s) {
+    if (ch == '.') ch = 'p';
+    if (ch == '-') ch = 'm';
+  }
+  return s;
+}
+
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+json local_unitary_json(const Mat& u) {
+  // the {"real", "imag"} matrix of the compiler's unitary targets (core matrix_json.hpp)
+  return json::parse(nmrc::unitary_json(u, {}));
+}
+
+}  // namespace
+
+PulseNeed rotation_need(const Molecule& m, const std::string& name, const std::string& kind,
+                        int spin, double angle_rad, double phase_rad, const std::string& purpose) {
+  return PulseNeed{name,
+                   kind,
+                   {{"gate", "rotation"},
+                    {"spins", {m.nuclei[spin].label}},
+                    {"angle_rad", angle_rad},
+                    {"phase_rad", phase_rad}},
+                   purpose};
+}
+
+PulseNeed bath_need(const ExperimentProgram& p, const CaseSpec& c) {
+  const double t_r = c.params.bath_temperature;
+  return rotation_need(
+      p.molecule, "bath_" + lower(p.molecule.nuclei[c.bath_spin].label) + "_t" + number_tag(t_r),
+      "rotation", c.bath_spin, sp::bath_rotation_angle(t_r), kPi / 2,
+      "bath rotation to T_R = " + number_tag(t_r));
+}
+
+PulseNeed flip_need(const ExperimentProgram& p, int spin) {
+  const std::string l = p.molecule.nuclei[spin].label;
+  return rotation_need(p.molecule, "rx180_" + lower(l), "rotation", spin, kPi, 0.0,
+                       "temporal-averaging flip of " + l);
+}
+
+PulseNeed readout_need(const ExperimentProgram& p, int spin, char axis) {
+  const std::string l = p.molecule.nuclei[spin].label;
+  return axis == 'X' ? rotation_need(p.molecule, "rx90_" + lower(l), "readout", spin, kPi / 2, 0.0,
+                                     "readout pi/2 about x on " + l)
+                     : rotation_need(p.molecule, "ry90_" + lower(l), "readout", spin, kPi / 2,
+                                     kPi / 2, "readout pi/2 about y on " + l);
+}
+
+PulseNeed ud_need(const ExperimentProgram& p, const CaseSpec& c, const Mat& u_d,
+                  const std::string& name) {
+  std::vector<std::string> sys_labels;
+  for (int k : c.system_spins) sys_labels.push_back(p.molecule.nuclei[k].label);
+  return PulseNeed{
+      name,
+      "ud",
+      {{"gate", "unitary"}, {"spins", sys_labels}, {"local_unitary", local_unitary_json(u_d)}},
+      "U_d of case " + c.name};
+}
+
+std::vector<PulseNeed> contact_needs(const ExperimentProgram& p, const CaseSpec& c) {
+  const Molecule& m = p.molecule;
+  std::vector<PulseNeed> out;
+  const double theta = c.params.g * c.params.tau;
+  const std::string rl = m.nuclei[c.bath_spin].label;
+  const std::string ttag = std::abs(theta - 0.2) < 1e-12 ? "" : "_t" + number_tag(theta);
+  if (c.params.interaction == thermo::Interaction::kCascade) {
+    for (int k : c.params.order) {
+      const std::string sl = m.nuclei[c.system_spins[k]].label;
+      out.push_back(PulseNeed{"swap_" + lower(sl) + "_" + lower(rl) + ttag,
+                              "swap " + sl + "-" + rl,
+                              {{"gate", "partial_swap"}, {"spins", {sl, rl}}, {"theta_rad", theta}},
+                              "contact " + c.params.names[k] + "-R"});
+    }
+  } else {
+    std::vector<std::string> labels;
+    std::string tag;
+    for (int k : c.system_spins) {
+      labels.push_back(m.nuclei[k].label);
+      tag += lower(m.nuclei[k].label) + "_";
+    }
+    labels.push_back(rl);
+    const thermo::SimultaneousUnitary su(c.params.n(), c.params.g, c.params.tau);
+    out.push_back(PulseNeed{
+        "joint_" + tag + lower(rl) + ttag,
+        "joint",
+        {{"gate", "unitary"}, {"spins", labels}, {"local_unitary", local_unitary_json(su.dense())}},
+        "simultaneous contact"});
+  }
+  return out;
+}
+
+std::vector<sp::PpsStep> run_pps_steps(const ExperimentProgram& p) {
+  sp::PpsOptions po;
+  po.compensate_polarization = p.compensate_polarization;
+  std::vector<int> spins(p.molecule.size());
+  for (int k = 0; k < p.molecule.size(); ++k) spins[k] = k;
+  return sp::pps_steps(p.molecule, spins, po);
+}
+
+std::string ud_name(const CaseSpec& c, int collision) {
+  return "ud_" + c.name + "_m" + std::to_string(collision - 1);
+}
+
+RunProtocol run_protocol(const ExperimentProgram& p, const CaseSpec& c, int collision) {
+  const Molecule& m = p.molecule;
+  const int n = m.size();
+  if (collision < 1 || collision > std::max(c.params.collisions, c.measure.back()))
+    throw InputError(
+        c.location + ": collision = " + std::to_string(collision) + ": must be in 1.." +
+        std::to_string(std::max(c.params.collisions, c.measure.back())) + " for case " + c.name);
+  RunProtocol r;
+  r.collision = collision;
+  // 1. PPS (Eq. (S15)): each ideal operation and the compiled pulse that plays it.
+  int s = 0;
+  for (const auto& st : run_pps_steps(p)) {
+    ++s;
+    ProtocolPpsStep ps;
+    ps.name = st.name;
+    ps.description = st.description;
+    const std::string pre = "pps" + std::to_string(s) + "_";
+    for (const auto& e : st.elements) {
+      if (const auto* g = std::get_if<GradientElement>(&e)) {
+        ps.gradient = *g;
+      } else if (const auto* rot = std::get_if<RotationElement>(&e)) {
+        NMRC_CHECK(rot->spins.size() == 1, "pps_steps rotates one spin at a time");
+        const int k = rot->spins[0];
+        ps.operations.push_back(e);
+        char angle[32];
+        std::snprintf(angle, sizeof angle, "%.4g", rot->angle_rad * 180.0 / kPi);
+        ps.pulses.push_back(
+            rotation_need(m,
+                          pre + "r" + (std::abs(rot->phase_rad - kPi / 2) < 1e-12 ? "y" : "x") +
+                              "_" + lower(m.nuclei[k].label),
+                          "rotation", k, rot->angle_rad, rot->phase_rad,
+                          st.name + ": rotation by " + angle + " degrees on " + m.nuclei[k].label));
+      } else if (const auto* u = std::get_if<UnitaryElement>(&e)) {
+        ps.operations.push_back(e);
+        std::vector<std::string> labels;
+        std::string tag;
+        for (int k : u->spins) {
+          labels.push_back(m.nuclei[k].label);
+          tag += "_" + lower(m.nuclei[k].label);
+        }
+        const std::string gate = u->name == "CNOT" ? "cnot" : "cry90";
+        ps.pulses.push_back(
+            PulseNeed{pre + gate + tag,
+                      "pps",
+                      {{"gate", "unitary"},
+                       {"spins", labels},
+                       {"local_unitary", local_unitary_json(u->unitary)}},
+                      st.name + ": " + u->name + " (control " + labels.front() + ")"});
+      }
+    }
+    r.pps.push_back(std::move(ps));
+  }
+  // 2. The bath particle at T_R.
+  r.bath = bath_need(p, c);
+  for (const auto& e : sp::bath_sequence(m, c.bath_spin, c.params.bath_temperature).elements)
+    if (const auto* g = std::get_if<GradientElement>(&e)) r.bath_gradient = *g;
+  // 3. The state before the collision (theory engine), by temporal averaging.
+  thermo::ModelParams params = c.params;
+  params.collisions = collision;
+  Mat before;
+  thermo::run_collision_model(params, {},
+                              [&](const thermo::StepRecord& rec, const Mat& rho_s, const Mat*) {
+                                if (rec.collision == collision - 1) before = rho_s;
+                              });
+  const auto plan = sp::plan_temporal_averaging(before, c.system_spins, n);
+  for (const auto& e : plan.experiments) {
+    ProtocolExperiment pe;
+    pe.basis_state = e.basis_state;
+    pe.weight = e.weight;
+    for (int k : e.flip_spins) pe.flips.push_back(flip_need(p, k));
+    r.experiments.push_back(std::move(pe));
+  }
+  if ((plan.u_d - Mat::Identity(plan.u_d.rows(), plan.u_d.cols())).norm() > 1e-12)
+    r.ud = ud_need(p, c, plan.u_d, ud_name(c, collision));
+  // 4. Contact. 5. Readout.
+  r.contact = contact_needs(p, c);
+  for (const auto& st : p.readout.settings) {
+    std::vector<PulseNeed> pulses;
+    for (int k = 0; k < n; ++k)
+      if (st.axes[k] == 'X' || st.axes[k] == 'Y') pulses.push_back(readout_need(p, k, st.axes[k]));
+    r.readout.push_back({st.name, std::move(pulses)});
+  }
+  return r;
+}
+
+}  // namespace nmrc::experiment
