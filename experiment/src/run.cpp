@@ -559,9 +559,21 @@ RunResult measure_run(Engine& eng, const ExperimentProgram& p, const CaseSpec& c
       ec[k] = sc[k] * ep[k];
       s_mean += sc[k] / ns;
     }
-    // calibrated state: the paired deviation scaled by the mean factor, nearest density matrix
+    // calibrated state: the paired deviation scaled by the mean factor, each system spin's z
+    // polarisation set to its calibrated energy (E_k = -<Z_k>/2, thermo::subsystem_energy; the
+    // Z_k are orthogonal, so each correction moves only its own E_k), nearest density matrix.
+    // Without the second step the state passed on by measured re-preparation, and the entropy
+    // and AT computed from it, would disagree with the per-spin calibrated energies.
     const Mat id = Mat::Identity(d, d) / double(d);
-    const Mat rho_cal = sp::project_to_density_matrix(id + s_mean * (rho_c - id));
+    Mat rho_lin = id + s_mean * (rho_c - id);
+    {
+      const Mat sys_lin = partial_trace(rho_lin, c.system_spins, n);
+      for (int k = 0; k < ns; ++k) {
+        const double dk = ec[k] - thermo::subsystem_energy(sys_lin, k, ns);
+        rho_lin -= (2.0 * dk / double(d)) * nmrc::sigma('Z', c.system_spins[k], n);
+      }
+    }
+    const Mat rho_cal = sp::project_to_density_matrix(rho_lin);
     const Mat sys_cal = partial_trace(rho_cal, c.system_spins, n);
     Observed o = observe(sys_cal, c.params);
     double heat = 0, es_cal = 0;
