@@ -13,13 +13,13 @@ namespace nmrc::cli {
 
 struct Series {
   std::string title;
-  std::vector<double> x, y;
+  std::vector<double> x{}, y{};  // initialised: Series{"name"} leaves nothing uninitialised
   std::string style = "lines";  ///< gnuplot style: lines, points, linespoints, impulses, steps
   bool dashed = false;
   int color = -1;  ///< gnuplot linecolor index; -1 = automatic
   double width = 2.0;
   /// Optional one-sigma y errors (one per point): drawn as error bars (yerrorbars).
-  std::vector<double> yerr;
+  std::vector<double> yerr{};
 };
 
 struct TextLabel {
