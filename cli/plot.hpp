@@ -47,6 +47,10 @@ struct Figure {
 
 /// Gnuplot text quoting ("..." with escapes).
 std::string gnuplot_quote(const std::string& s);
+/// The lines that send a gnuplot script's drawing to `out`: "set terminal" (size in pixels,
+/// `options` such as "noenhanced font \"sans,11\"") and "set output".
+std::string gnuplot_output(const std::string& terminal, int width_px, int height_px,
+                           const std::string& options, const std::string& out);
 
 /// Runs gnuplot twice, for base_path + ".png" (pngcairo) and ".svg", on the script that
 /// make_script(terminal, output_path) returns; each file is written to a temporary name and
