@@ -22,7 +22,9 @@ ModelParams params(int n, int collisions, int threads, bool information,
                    Engine engine = Engine::kSectors) {
   ModelParams p;
   for (int k = 0; k < n; ++k) {
-    p.names.push_back("S" + std::to_string(k + 1));
+    // Appended, not "S" + std::to_string(..): GCC 12 warns falsely there (-Wrestrict, GCC PR
+    // 105329).
+    p.names.push_back(std::string("S").append(std::to_string(k + 1)));
     p.temperatures.push_back(1.0);
     p.order.push_back(k);
   }

@@ -30,9 +30,7 @@ std::string script(const Mat& m, const MatrixFigure& fig, const std::string& ter
     }
     os << "EOD\n";
   }
-  os << "set terminal " << terminal << " size " << fig.width_px << "," << fig.height_px
-     << " font \"sans,10\"\n";
-  os << "set output " << quote(out) << "\n";
+  os << gnuplot_output(terminal, fig.width_px, fig.height_px, "font \"sans,10\"", out);
   os << "set palette defined (-1 '#2166ac', 0 'white', 1 '#b2182b')\n";
   os << "set cbrange [" << -scale << ":" << scale << "]\n";
   os << "set cblabel " << quote(fig.unit) << " offset 1.5,0\n";

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+#include <string>
 #include <utility>
 
 #include "nmrc/core/error.hpp"
@@ -26,6 +27,12 @@ std::string gnuplot_quote(const std::string& s) {
   return out + "\"";
 }
 
+std::string gnuplot_output(const std::string& terminal, int width_px, int height_px,
+                           const std::string& options, const std::string& out) {
+  return "set terminal " + terminal + " size " + std::to_string(width_px) + "," +
+         std::to_string(height_px) + " " + options + "\nset output " + gnuplot_quote(out) + "\n";
+}
+
 namespace {
 
 std::string script(const Figure& fig, const std::string& terminal, const std::string& out) {
@@ -42,9 +49,7 @@ std::string script(const Figure& fig, const std::string& terminal, const std::st
       }
       os << "EOD\n";
     }
-  os << "set terminal " << terminal << " size " << fig.width_px << "," << fig.height_px
-     << " noenhanced font \"sans,11\"\n";
-  os << "set output " << quote(out) << "\n";
+  os << gnuplot_output(terminal, fig.width_px, fig.height_px, "noenhanced font \"sans,11\"", out);
   os << "set grid lc rgb '#dddddd'\n";
   if (fig.panels.size() > 1 || !fig.title.empty())
     os << "set multiplot layout " << fig.rows << "," << fig.cols

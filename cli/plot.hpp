@@ -13,13 +13,13 @@ namespace nmrc::cli {
 
 struct Series {
   std::string title;
-  std::vector<double> x, y;
+  std::vector<double> x{}, y{};  // initialised: Series{"name"} leaves nothing uninitialised
   std::string style = "lines";  ///< gnuplot style: lines, points, linespoints, impulses, steps
   bool dashed = false;
   int color = -1;  ///< gnuplot linecolor index; -1 = automatic
   double width = 2.0;
   /// Optional one-sigma y errors (one per point): drawn as error bars (yerrorbars).
-  std::vector<double> yerr;
+  std::vector<double> yerr{};
 };
 
 struct TextLabel {
@@ -47,6 +47,10 @@ struct Figure {
 
 /// Gnuplot text quoting ("..." with escapes).
 std::string gnuplot_quote(const std::string& s);
+/// The lines that send a gnuplot script's drawing to `out`: "set terminal" (size in pixels,
+/// `options` such as "noenhanced font \"sans,11\"") and "set output".
+std::string gnuplot_output(const std::string& terminal, int width_px, int height_px,
+                           const std::string& options, const std::string& out);
 
 /// Runs gnuplot twice, for base_path + ".png" (pngcairo) and ".svg", on the script that
 /// make_script(terminal, output_path) returns; each file is written to a temporary name and

@@ -1,31 +1,76 @@
 #!/usr/bin/env bash
-# Builds nmrc and runs every test (doctest suites, CLI end-to-end tests, install check).
-# NMRC_SANITIZE=1 builds in build-asan/ with AddressSanitizer and UBSan instead.
-# NMRC_WERROR=1 treats compiler warnings (-Wall -Wextra) as errors. NMRC_PORTABLE=1 also builds
-# the libraries and their doctest suites without -march=native in build-portable/ and runs those
-# suites there. (CI is to turn both on once the tree builds warning-free with GCC 12: see
-# docs/architecture.md, "Building".)
+# Builds nmrc and runs every test (doctest suites, CLI end-to-end tests, install check): the
+# README's test command. By default one native Release build in build/.
+#
+# Variants (environment; docs/architecture.md, "Building"):
+#   NMRC_WERROR=1    compiler warnings (-Wall -Wextra) are errors.
+#   NMRC_SANITIZE=1  instead: the portable sanitized build in build-san/ (-DNMRC_NATIVE=OFF,
+#                    AddressSanitizer + UndefinedBehaviorSanitizer, clang when installed), every
+#                    test but the install check; the first sanitizer report fails its test.
+#   NMRC_PORTABLE=1  also: a -DNMRC_NATIVE=OFF Release build in build-portable/ and its doctest
+#                    suites.
+#   NMRC_CI=1        what CI runs (.ci/run): the native build with warnings as errors and all its
+#                    tests, then the portable sanitized build and all its tests; prints the time
+#                    of each step ("ci-time:" lines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-if [ "${NMRC_SANITIZE:-0}" = 1 ]; then
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNMRC_SANITIZE=ON -DNMRC_BUILD_BENCH=OFF >/dev/null
-  cmake --build build-asan -j"$(nproc)"
-  ctest --test-dir build-asan --output-on-failure -E install
-  exit 0
-fi
-werror=OFF
-if [ "${NMRC_WERROR:-0}" = 1 ]; then werror=ON; fi
-scripts/build.sh -DNMRC_WERROR="$werror"
-ctest --test-dir build --output-on-failure
-if [ "${NMRC_PORTABLE:-0}" = 1 ]; then
-  # The portable build: what runs on any x86-64 machine (and what a package would ship).
-  cmake -S . -B build-portable -DCMAKE_BUILD_TYPE=Release -DNMRC_NATIVE=OFF -DNMRC_WERROR="$werror" \
+
+# step NAME COMMAND...: runs COMMAND; under NMRC_CI prints its wall-clock seconds.
+step() {
+  local name="$1" t0=$SECONDS
+  shift
+  "$@"
+  if [ "${NMRC_CI:-0}" = 1 ]; then echo "ci-time: $name $((SECONDS - t0)) s"; fi
+}
+
+# The native build: Release, -march=native, everything (libraries, cli, tests, bench).
+native() {
+  local werror=OFF
+  if [ "${NMRC_WERROR:-0}" = 1 ] || [ "${NMRC_CI:-0}" = 1 ]; then werror=ON; fi
+  step native-configure cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNMRC_WERROR="$werror" \
+    >/dev/null
+  step native-build cmake --build build -j"$(nproc)"
+  step native-test ctest --test-dir build --output-on-failure -j"$(nproc)"
+}
+
+# The portable sanitized build: what runs on any x86-64 machine, checked for memory errors,
+# leaks and undefined behaviour. clang (as the fuzz targets of fuzz/ need) when installed,
+# otherwise the system compiler. -O1 keeps the tests fast and the reports exact; no bench/.
+# The install check is left out: its consumer project would have to link the sanitizer runtime.
+sanitized() {
+  local cxx=()
+  if command -v clang++-14 >/dev/null; then cxx=(-DCMAKE_CXX_COMPILER=clang++-14); fi
+  step san-configure cmake -S . -B build-san "${cxx[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DNMRC_NATIVE=OFF -DNMRC_SANITIZE=ON \
     -DNMRC_BUILD_BENCH=OFF >/dev/null
-  suites=()
+  step san-build cmake --build build-san -j"$(nproc)"
+  # detect_leaks: LeakSanitizer too; abort_on_error and halt: the first report fails the test.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    step san-test ctest --test-dir build-san --output-on-failure -j"$(nproc)" -E '^install\.'
+  # Hook for the fuzz targets (issue 13, fuzz/): they build in this same clang configuration
+  # (-DNMRC_FUZZ=ON) and a short run of each goes here.
+}
+
+# The portable Release build's doctest suites (no sanitizers).
+portable() {
+  cmake -S . -B build-portable -DCMAKE_BUILD_TYPE=Release -DNMRC_NATIVE=OFF -DNMRC_BUILD_BENCH=OFF \
+    >/dev/null
+  local suites=()
   for layer in core thermo spectrometer compiler experiment; do
     if [ -f "$layer/CMakeLists.txt" ] && [ -d "tests/$layer" ]; then suites+=("$layer"); fi
   done
   cmake --build build-portable -j"$(nproc)" --target "${suites[@]/%/_tests}"
   ctest --test-dir build-portable --output-on-failure -R "^($(IFS='|'; echo "${suites[*]}"))\$"
+}
+
+step install-deps scripts/install-deps.sh
+if [ "${NMRC_CI:-0}" = 1 ]; then
+  native
+  sanitized
+elif [ "${NMRC_SANITIZE:-0}" = 1 ]; then
+  sanitized
+else
+  native
+  if [ "${NMRC_PORTABLE:-0}" = 1 ]; then portable; fi
 fi

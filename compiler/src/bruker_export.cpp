@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
@@ -30,6 +31,8 @@ std::string num(double v, const char* f = "%.6g") {
 
 // Index allocator for one TopSpin array: distinct keys get the next free index of `order`.
 struct Indexer {
+  Indexer(std::string what_, std::vector<int> order_)
+      : what(std::move(what_)), order(std::move(order_)) {}
   std::string what;  // "p", "d", ...
   std::vector<int> order;
   std::map<std::string, int> by_key;

@@ -103,16 +103,20 @@ struct RealPath final : RealPathBase {
   SymmetricEigen<N> es_pair[2];
   std::vector<cplx> npat;
 
-  explicit RealPath(const RealPathData& data) : s(data), d(data.d) {
-    for (auto* per_step : {&vr, &yr, &yi}) per_step->assign(s.n, M(d, d));
-    for (auto* per_step : {&w, &er, &ei, &dr, &di}) per_step->assign(s.n, V(d));
+  // The two decompositions are constructed in place at their size (moving one in would copy
+  // a fixed-size object whose workspace is not yet written).
+  explicit RealPath(const RealPathData& data)
+      : s(data), d(data.d), es_pair{SymmetricEigen<N>(data.d), SymmetricEigen<N>(data.d)} {
+    // Zero-filled copies: copying an unwritten fixed-size matrix would read uninitialised
+    // memory (every entry is written per step before it is used).
+    for (auto* per_step : {&vr, &yr, &yi}) per_step->assign(s.n, M::Zero(d, d));
+    for (auto* per_step : {&w, &er, &ei, &dr, &di}) per_step->assign(s.n, V::Zero(d));
     for (M* m : {&xr, &xi, &ar, &ai, &br, &bi, &zr, &zi, &lr, &li, &p1,
                  &p2, &p3, &sr, &si, &tr, &ti, &gr, &gi, &nr, &ni})
       m->resize(d, d);
     for (int j = 0; j < 2; ++j) {
       h_pair[j].resize(d, d);
       phase_pair[j].resize(d);
-      es_pair[j] = SymmetricEigen<N>(d);
     }
     npat.assign(s.pattern.size(), cplx(0));
   }

@@ -14,6 +14,7 @@
 #include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/program_front_end.hpp"
 #include "nmrc/core/states.hpp"
+#include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
 #include "nmrc/spectrometer/preparation.hpp"
 
@@ -196,8 +197,7 @@ struct Parser {
       d["angle_rad"] = *ProgramFrontEnd::angle(g, "angle", true);
       std::string axis = "phase";
       if (auto a = g.find("axis")) {
-        axis = a->as_string();
-        if (axis != "x" && axis != "y" && axis != "z") a->fail("must be x, y or z");
+        axis = yaml_choice<std::string>(*a, {{"x", "x"}, {"y", "y"}, {"z", "z"}});
         if (g.has("phase_rad") || g.has("phase_deg"))
           a->fail("conflicting options: give axis or phase, not both");
       }

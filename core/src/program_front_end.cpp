@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/yaml_choice.hpp"
 
 namespace nmrc {
 
@@ -221,15 +222,8 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
     GradientElement g;
     g.duration_s = f.at("duration_s").as_positive();
     g.strength_g_per_cm = f.at("strength_g_per_cm").as_double();
-    if (auto sh = f.find("shape")) {
-      const std::string s = sh->as_string();
-      if (s == "rectangle")
-        g.shape_factor = 1.0;
-      else if (s == "sine")
-        g.shape_factor = 2.0 / kPi;  // integral of sin over half a period, normalised
-      else
-        sh->fail("must be rectangle or sine");
-    }
+    if (auto sh = f.find("shape"))  // sine: the integral of sin over half a period, normalised
+      g.shape_factor = yaml_choice<double>(*sh, {{"rectangle", 1.0}, {"sine", 2.0 / kPi}});
     seq.elements.push_back(g);
   } else if (kind == "shaped_pulse") {
     f.expect_map();

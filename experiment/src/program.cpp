@@ -6,6 +6,7 @@
 #include <set>
 
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
 #include "nmrc/experiment/channel.hpp"
 #include "nmrc/thermo/program.hpp"
@@ -84,15 +85,9 @@ ExperimentProgram load_experiment_program(const std::string& path) {
   }
   p.compiled_dir = resolve(
       path, root.has("compiled") ? root.at("compiled").as_string() : std::string("compiled"));
-  if (auto f = root.find("repreparation")) {
-    const std::string v = f->as_string();
-    if (v == "ideal")
-      p.repreparation = Repreparation::kIdeal;
-    else if (v == "measured")
-      p.repreparation = Repreparation::kMeasured;
-    else
-      f->fail("must be ideal or measured");
-  }
+  if (auto f = root.find("repreparation"))
+    p.repreparation = yaml_choice<Repreparation>(
+        *f, {{"ideal", Repreparation::kIdeal}, {"measured", Repreparation::kMeasured}});
   std::vector<int> default_measure;
   if (auto f = root.find("measure")) default_measure = measured_list(*f);
 

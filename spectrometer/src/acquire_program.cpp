@@ -10,7 +10,9 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/program_front_end.hpp"
+#include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
+#include "nmrc/spectrometer/gradient_input.hpp"
 
 namespace nmrc::spectrometer {
 
@@ -31,15 +33,9 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
     s->allow_keys({"relaxation", "strong_coupling", "engine", "b1", "offset_error_hz", "gradient"});
     if (auto r = s->find("relaxation")) p.sample.relaxation = r->as_bool();
     if (auto r = s->find("strong_coupling")) p.sample.strong_coupling = r->as_bool();
-    if (auto e = s->find("engine")) {
-      const std::string v = e->as_string();
-      if (v == "exact")
-        p.run.engine = Engine::kExact;
-      else if (v == "odeint")
-        p.run.engine = Engine::kOdeint;
-      else
-        e->fail("must be exact or odeint");
-    }
+    if (auto e = s->find("engine"))
+      p.run.engine =
+          yaml_choice<Engine>(*e, {{"exact", Engine::kExact}, {"odeint", Engine::kOdeint}});
     if (auto b = s->find("b1")) {
       b->expect_map();
       b->allow_keys({"scale", "weights"});
@@ -74,17 +70,7 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
     if (auto g = s->find("gradient")) {
       g->expect_map();
       g->allow_keys({"mode", "slices", "length_cm"});
-      if (auto md = g->find("mode")) {
-        const auto mode = gradient_mode_from_name(md->as_string());
-        if (!mode) md->fail("must be exact or slices");
-        p.sample.gradient.mode = *mode;
-      }
-      if (auto sl = g->find("slices")) {
-        const long v = sl->as_int();
-        if (v < 1 || v > 100000) sl->fail("must be between 1 and 100000");
-        p.sample.gradient.slices = static_cast<int>(v);
-      }
-      if (auto l = g->find("length_cm")) p.sample.gradient.length_cm = l->as_positive();
+      read_gradient_options(*g, p.sample.gradient);
     }
   }
 
@@ -101,15 +87,9 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
   const YamlField td = acq.at("td");
   if (auto s = acq.find("scans"))
     p.acquisition.scans = static_cast<int>(std::clamp<long>(s->as_int(), 0, 1L << 30));
-  if (auto c = acq.find("phase_cycle")) {
-    const std::string v = c->as_string();
-    if (v == "none")
-      p.acquisition.phase_cycle = PhaseCycle::kNone;
-    else if (v == "cyclops")
-      p.acquisition.phase_cycle = PhaseCycle::kCyclops;
-    else
-      c->fail("must be none or cyclops");
-  }
+  if (auto c = acq.find("phase_cycle"))
+    p.acquisition.phase_cycle = yaml_choice<PhaseCycle>(
+        *c, {{"none", PhaseCycle::kNone}, {"cyclops", PhaseCycle::kCyclops}});
   if (auto s = acq.find("snr")) p.acquisition.snr = s->as_nonnegative();
   if (auto s = acq.find("seed")) {
     const long v = s->as_int();

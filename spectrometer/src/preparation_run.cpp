@@ -10,7 +10,9 @@
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/states.hpp"
+#include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
+#include "nmrc/spectrometer/gradient_input.hpp"
 
 namespace nmrc::spectrometer {
 
@@ -165,15 +167,10 @@ PreparationProgram load_preparation_program(const std::string& path) {
   const Molecule& m = p.molecule;
 
   const YamlField tf = root.at("target");
-  const std::string target = tf.as_string();
-  if (target == "pps")
-    p.target = PreparationTarget::kPps;
-  else if (target == "bath")
-    p.target = PreparationTarget::kBath;
-  else if (target == "temporal_averaging")
-    p.target = PreparationTarget::kTemporalAveraging;
-  else
-    tf.fail("must be pps, bath or temporal_averaging");
+  p.target = yaml_choice<PreparationTarget>(
+      tf, {{"pps", PreparationTarget::kPps},
+           {"bath", PreparationTarget::kBath},
+           {"temporal_averaging", PreparationTarget::kTemporalAveraging}});
 
   if (const auto sf = root.find("spins")) {
     p.pps_spins = spin_list(m, *sf);
@@ -191,18 +188,8 @@ PreparationProgram load_preparation_program(const std::string& path) {
   if (const auto g = root.find("gradient")) {
     g->expect_map();
     g->allow_keys({"mode", "duration_s", "length_cm", "slices", "twists"});
-    if (const auto mode = g->find("mode")) {
-      const auto named = gradient_mode_from_name(mode->as_string());
-      if (!named) mode->fail("must be exact or slices");
-      p.sample.gradient.mode = *named;
-    }
+    read_gradient_options(*g, p.sample.gradient);
     if (const auto d = g->find("duration_s")) p.pps.gradient.duration_s = d->as_positive();
-    if (const auto l = g->find("length_cm")) p.pps.gradient.length_cm = l->as_positive();
-    if (const auto s = g->find("slices")) {
-      const long v = s->as_int();
-      if (v < 1 || v > 1 << 16) s->fail("must be 1..65536");
-      p.sample.gradient.slices = static_cast<int>(v);
-    }
     if (const auto t = g->find("twists")) {
       t->expect_sequence();
       const auto items = t->items();
@@ -211,7 +198,7 @@ PreparationProgram load_preparation_program(const std::string& path) {
       for (const auto& i : items) p.pps.twists.push_back(i.as_positive());
     }
   }
-  p.sample.gradient.length_cm = p.pps.gradient.length_cm;
+  p.pps.gradient.length_cm = p.sample.gradient.length_cm;  // the PPS gradients act on this sample
 
   if (const auto b = root.find("bath")) {
     b->expect_map();

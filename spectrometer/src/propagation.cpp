@@ -279,7 +279,10 @@ void check_pulse(const Molecule& m, const ShapedPulseElement& p) {
   }
 }
 
-DynamicsOptions dyn_options(const PropagationOptions& o, double b1, bool relax) {
+// The dynamics options of one B1 scale, for a pulse checked against its molecule first.
+DynamicsOptions checked_options(const Molecule& m, const ShapedPulseElement& pulse,
+                                const PropagationOptions& o, double b1, bool relax) {
+  check_pulse(m, pulse);
   DynamicsOptions d;
   d.strong_coupling = o.strong_coupling;
   d.b1_scale = b1;
@@ -292,32 +295,29 @@ DynamicsOptions dyn_options(const PropagationOptions& o, double b1, bool relax) 
 
 Mat simulate_unitary(const Molecule& m, const ShapedPulseElement& pulse, double b1_scale,
                      const PropagationOptions& options) {
-  check_pulse(m, pulse);
-  const Dynamics d(m, dyn_options(options, b1_scale, false));
+  const Dynamics d(m, checked_options(m, pulse, options, b1_scale, false));
   const auto segs = segments_of(pulse, d.channels());
-  return options.engine == Engine::kExact ? exact_unitary(d, segs)
-                                          : odeint_unitary(d, segs, options.tolerances);
+  if (options.engine == Engine::kExact) return exact_unitary(d, segs);
+  return odeint_unitary(d, segs, options.tolerances);
 }
 
 Mat simulate_superoperator(const Molecule& m, const ShapedPulseElement& pulse, double b1_scale,
                            const PropagationOptions& options) {
-  check_pulse(m, pulse);
-  const Dynamics d(m, dyn_options(options, b1_scale, true));
+  const Dynamics d(m, checked_options(m, pulse, options, b1_scale, true));
   const auto segs = segments_of(pulse, d.channels());
-  return options.engine == Engine::kExact ? exact_superoperator(d, segs)
-                                          : odeint_superoperator(d, segs, options.tolerances);
+  if (options.engine == Engine::kExact) return exact_superoperator(d, segs);
+  return odeint_superoperator(d, segs, options.tolerances);
 }
 
 Mat simulate_state(const Molecule& m, const ShapedPulseElement& pulse, const Mat& rho0,
                    double b1_scale, bool relaxation, const PropagationOptions& options) {
-  check_pulse(m, pulse);
-  const Dynamics d(m, dyn_options(options, b1_scale, relaxation));
+  const Dynamics d(m, checked_options(m, pulse, options, b1_scale, relaxation));
   if (rho0.rows() != d.dim() || rho0.cols() != d.dim())
     throw InputError("rho0: must be " + std::to_string(d.dim()) + " x " + std::to_string(d.dim()) +
                      " for molecule " + m.name);
   const auto segs = segments_of(pulse, d.channels());
-  return options.engine == Engine::kExact ? exact_state(d, segs, rho0)
-                                          : odeint_state(d, segs, rho0, options.tolerances);
+  if (options.engine == Engine::kExact) return exact_state(d, segs, rho0);
+  return odeint_state(d, segs, rho0, options.tolerances);
 }
 
 Mat unitary_superoperator(const Mat& u) { return kron(u.conjugate(), u); }

@@ -8,6 +8,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/propagators.hpp"
+#include "nmrc/spectrometer/gradient_input.hpp"
 
 namespace nmrc::spectrometer {
 
@@ -15,6 +16,21 @@ std::optional<GradientMode> gradient_mode_from_name(const std::string& name) {
   if (name == "exact") return GradientMode::kExact;
   if (name == "slices") return GradientMode::kSlices;
   return std::nullopt;
+}
+
+void read_gradient_options(const YamlField& gradient, GradientOptions& out) {
+  if (const auto mode = gradient.find("mode")) {
+    const auto named = gradient_mode_from_name(mode->as_string());
+    if (!named) mode->fail("must be exact or slices");
+    out.mode = *named;
+  }
+  if (const auto slices = gradient.find("slices")) {
+    const long v = slices->as_int();
+    if (v < 1 || v > kMaxGradientSlices)
+      slices->fail("must be between 1 and " + std::to_string(kMaxGradientSlices));
+    out.slices = static_cast<int>(v);
+  }
+  if (const auto length = gradient.find("length_cm")) out.length_cm = length->as_positive();
 }
 
 void Sample::validate() const {
@@ -32,7 +48,9 @@ void Sample::validate() const {
     if (!(b > 0.0)) throw InputError("sample.b1.scale: must be > 0");
   if (!offset_error_hz.empty() && static_cast<int>(offset_error_hz.size()) != molecule.size())
     throw InputError("sample.offset_error_hz: must give one value per spin");
-  if (gradient.slices < 1) throw InputError("sample.gradient.slices: must be >= 1");
+  if (gradient.slices < 1 || gradient.slices > kMaxGradientSlices)
+    throw InputError("sample.gradient.slices: must be between 1 and " +
+                     std::to_string(kMaxGradientSlices));
   if (!(gradient.length_cm > 0.0)) throw InputError("sample.gradient.length_cm: must be > 0");
 }
 

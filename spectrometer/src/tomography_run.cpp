@@ -8,7 +8,9 @@
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/random_states.hpp"
 #include "nmrc/core/states.hpp"
+#include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
 #include "nmrc/spectrometer/bruker_dataset.hpp"
@@ -20,12 +22,7 @@ namespace {
 
 Mat random_state(int dim, int rank, std::uint64_t seed) {
   std::mt19937_64 gen(seed);
-  std::normal_distribution<double> nd;
-  Mat g(dim, rank);
-  for (int i = 0; i < dim; ++i)
-    for (int j = 0; j < rank; ++j) g(i, j) = cplx(nd(gen), nd(gen));
-  Mat r = g * g.adjoint();
-  return r / r.trace().real();
+  return random_density_matrix(dim, rank, gen);
 }
 
 Mat state_from_json(const YamlField& where, const std::string& path, int dim) {
@@ -85,15 +82,9 @@ TomographyProgram load_tomography_program(const std::string& path) {
   const StateCheck chk = validate_density_matrix(p.true_state, 1e-9);
   if (!chk.ok) st.fail("not a physical state: " + chk.message);
 
-  if (auto l = root.find("lines")) {
-    const std::string v = l->as_string();
-    if (v == "ideal")
-      p.lines = LineSource::kIdeal;
-    else if (v == "spectrometer")
-      p.lines = LineSource::kSpectrometer;
-    else
-      l->fail("must be ideal or spectrometer");
-  }
+  if (auto l = root.find("lines"))
+    p.lines = yaml_choice<LineSource>(
+        *l, {{"ideal", LineSource::kIdeal}, {"spectrometer", LineSource::kSpectrometer}});
   p.sw_hz = default_sw_hz(p.molecule);
   if (auto a = root.find("acquisition")) {
     a->expect_map();

@@ -24,8 +24,7 @@ expect 2 'cannot read' validate "$WORK/nope.json" --molecule "$MOL"
 
 bad() {  # bad NAME SED-EXPRESSION REGEX
   sed -e "$2" "$WORK/prog.yaml" >"$WORK/$1.yaml"
-  expect 2 "^$WORK/$1.yaml:[0-9]+:[0-9]+: .*$3" compile "$WORK/$1.yaml" --out "$WORK/bad_$1"
-  [ ! -e "$WORK/bad_$1" ] || { echo "FAIL: $1 wrote output"; FAILS=$((FAILS + 1)); }
+  rejects "$WORK/bad_$1" "^$WORK/$1.yaml:[0-9]+:[0-9]+: .*$3" compile "$WORK/$1.yaml" --out "$WORK/bad_$1"
 }
 bad unknown_gate 's/type: rotation/type: teleport/' 'elements\[0\].gate.type = teleport: unknown gate'
 bad unknown_spin 's/spins: \[C4\]/spins: [C7]/' 'unknown spin C7 \(known: C1..C4\)'

@@ -25,8 +25,7 @@ expect 0 'c_minus_0.5' experiment "$WORK/ok.yaml" --out "$WORK/ok" --cache-dir "
 # bad NAME TEXT REGEX: located error, exit 2, no output directory
 bad() {
   printf '%s\n' "$2" >"$WORK/$1.yaml"
-  expect 2 "$3" experiment "$WORK/$1.yaml" --out "$WORK/out_$1" --quiet
-  [ ! -e "$WORK/out_$1" ] || { echo "FAIL: $1 wrote output"; FAILS=$((FAILS + 1)); }
+  rejects "$WORK/out_$1" "$3" experiment "$WORK/$1.yaml" --out "$WORK/out_$1" --quiet
 }
 bad incomplete "${HEAD/paper17_completed/paper17}
 measure: [1]

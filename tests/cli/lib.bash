@@ -24,6 +24,15 @@ expect() {
   fi
   echo "ok: nmrc $*"
 }
+# rejects OUT 'REGEX' args...: bad input. nmrc exits 2 with one line on stderr that matches
+# REGEX, and writes nothing at OUT.
+rejects() {
+  local out="$1"
+  shift
+  expect 2 "$@"
+  [ "$(wc -l <"$WORK/err")" = 1 ] || { echo "FAIL: nmrc ${*:2}: more than one line on stderr"; FAILS=$((FAILS + 1)); }
+  [ ! -e "$out" ] || { echo "FAIL: nmrc ${*:2}: wrote $out for bad input"; FAILS=$((FAILS + 1)); }
+}
 finish() {
   if [ "$FAILS" -gt 0 ]; then echo "$FAILS failed"; exit 1; fi
   exit 0

@@ -17,8 +17,7 @@ for f in rho_true.json rho_reconstructed.json rho_system.json summary.json lines
 done
 bad() {  # bad NAME SED REGEX
   sed -e "$2" "$WORK/t.yaml" >"$WORK/$1.yaml"
-  expect 2 "$1.yaml:[0-9]+:[0-9]+: .*$3" tomography "$WORK/$1.yaml" --out "$WORK/out_$1"
-  [ ! -e "$WORK/out_$1" ] || { echo "FAIL: $1 wrote output"; FAILS=$((FAILS+1)); }
+  rejects "$WORK/out_$1" "$1.yaml:[0-9]+:[0-9]+: .*$3" tomography "$WORK/$1.yaml" --out "$WORK/out_$1"
 }
 bad incomplete "s|paper17_completed.yaml|paper17.yaml|" 'readout set cannot reconstruct the state: rank 252'
 bad rank 's/rank: 2/rank: 99/' 'state.random.rank = 99: must be between 1 and 16'

@@ -7,6 +7,7 @@
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/targets.hpp"
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/operators.hpp"
 #include "support/paper_states.hpp"
@@ -108,33 +109,13 @@ TEST_CASE("GRAPE gradient matches finite differences for every target type") {
   SUBCASE("arbitrary unitary and the U_d target") {
     nlohmann::json d = {{"gate", "unitary"}, {"spins", {"A", "B"}}};
     const Mat u = ref::random_unitary(4, 3);
-    nlohmann::json re = nlohmann::json::array(), im = nlohmann::json::array();
-    for (int r = 0; r < 4; ++r) {
-      nlohmann::json a = nlohmann::json::array(), b = nlohmann::json::array();
-      for (int c = 0; c < 4; ++c) {
-        a.push_back(u(r, c).real());
-        b.push_back(u(r, c).imag());
-      }
-      re.push_back(a);
-      im.push_back(b);
-    }
-    d["local_unitary"] = {{"real", re}, {"imag", im}};
+    d["local_unitary"] = nlohmann::json::parse(matrix_json(u));  // exact: round-trip digits
     check_gradient(build_problem(m, make(m, d), small_options()), 31);
     // U_d of the paper's c = -0.5 state on all three spins.
     const Mat ud = ref::near_identity_ud(ref::equal_pair_state({1.0, 1.0, 1.0}, -0.5));
-    nlohmann::json ure = nlohmann::json::array(), uim = nlohmann::json::array();
-    for (int r = 0; r < 8; ++r) {
-      nlohmann::json a = nlohmann::json::array(), b = nlohmann::json::array();
-      for (int c = 0; c < 8; ++c) {
-        a.push_back(ud(r, c).real());
-        b.push_back(ud(r, c).imag());
-      }
-      ure.push_back(a);
-      uim.push_back(b);
-    }
     const nlohmann::json dud = {{"gate", "ud"},
                                 {"spins", {"A", "B", "C"}},
-                                {"local_unitary", {{"real", ure}, {"imag", uim}}}};
+                                {"local_unitary", nlohmann::json::parse(matrix_json(ud))}};
     check_gradient(build_problem(m, make(m, dud), small_options()), 32);
   }
 }

@@ -1,9 +1,11 @@
 #include "nmrc/core/states.hpp"
 
 #include <cmath>
+#include <random>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/random_states.hpp"
 #include "support/reference.hpp"
 
 using namespace nmrc;
@@ -62,4 +64,21 @@ TEST_CASE("coherent thermal state of Eq. (1)/(S4)-(S5)") {
     CHECK_THROWS_WITH_AS(coherent_thermal_state({1.0, 1.0}, {{0, 2, 0.1}}),
                          doctest::Contains("coherences[0] = [0, 2]"), InputError);
   }
+}
+
+TEST_CASE("random density matrices: unit trace, positive, rank at most the Gaussian's columns") {
+  std::mt19937_64 gen(7);
+  for (int rank : {1, 2, 8}) {
+    CAPTURE(rank);
+    const Mat rho = random_density_matrix(8, rank, gen);
+    CHECK(validate_density_matrix(rho).ok);
+    Eigen::SelfAdjointEigenSolver<Mat> es(rho);
+    int nonzero = 0;
+    for (double x : es.eigenvalues())
+      if (x > 1e-12) ++nonzero;
+    CHECK(nonzero == rank);
+  }
+  // The same seed gives the same matrix (tomography programs name their random state by seed).
+  std::mt19937_64 a(11), b(11);
+  CHECK((gaussian_matrix(3, 2, a) - gaussian_matrix(3, 2, b)).norm() == 0.0);
 }

@@ -92,6 +92,12 @@ TEST_CASE("acquisition programs") {
     CHECK_THROWS_WITH_AS(
         parse_acquire_program(program("", "  - shaped_pulse: {file: missing.json}\n"), "t.yaml", d),
         doctest::Contains("cannot read"), InputError);
+    CHECK_THROWS_WITH_AS(
+        parse_acquire_program(program("  gradient: {mode: slices, slices: 65537}\n",
+                                      "  - delay: {duration_s: 0.1}\n"),
+                              "t.yaml", d),
+        doctest::Contains("sample.gradient.slices = 65537: must be between 1 and 65536"),
+        InputError);
     // The options' own rules, placed by the loader at the field that broke one.
     std::string zero_scans = program("", "  - delay: {duration_s: 0.1}\n");
     zero_scans.replace(zero_scans.find("td: 8192"), 8, "td: 8192, scans: 0");

@@ -6,6 +6,8 @@
 #include <random>
 #include <sstream>
 
+#include "nmrc/core/random_states.hpp"
+
 namespace nmrc::ref {
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -82,21 +84,13 @@ Mat rotation(double theta, double nx, double ny, double nz) {
 
 Mat random_hermitian(int dim, unsigned seed) {
   std::mt19937 gen(seed);
-  std::normal_distribution<double> nd;
-  Mat a(dim, dim);
-  for (int i = 0; i < dim; ++i)
-    for (int j = 0; j < dim; ++j) a(i, j) = cplx(nd(gen), nd(gen));
+  const Mat a = gaussian_matrix(dim, dim, gen);
   return 0.5 * (a + a.adjoint());
 }
 
 Mat random_density(int dim, unsigned seed) {
   std::mt19937 gen(seed);
-  std::normal_distribution<double> nd;
-  Mat a(dim, dim);
-  for (int i = 0; i < dim; ++i)
-    for (int j = 0; j < dim; ++j) a(i, j) = cplx(nd(gen), nd(gen));
-  Mat r = a * a.adjoint();
-  return r / r.trace().real();
+  return random_density_matrix(dim, dim, gen);
 }
 
 Mat random_unitary(int dim, unsigned seed) {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
 
 namespace nmrc::thermo {
@@ -95,15 +96,9 @@ RunSpec parse_run(const RunFields& rf, std::set<std::string>& run_names) {
   if (p.names.empty()) subs.fail("at least one subsystem is needed");
 
   const std::optional<YamlField> inter = rf.find("interaction");
-  if (inter) {
-    const std::string v = inter->as_string();
-    if (v == "cascade")
-      p.interaction = Interaction::kCascade;
-    else if (v == "simultaneous")
-      p.interaction = Interaction::kSimultaneous;
-    else
-      inter->fail("must be cascade or simultaneous");
-  }
+  if (inter)
+    p.interaction = yaml_choice<Interaction>(
+        *inter, {{"cascade", Interaction::kCascade}, {"simultaneous", Interaction::kSimultaneous}});
   const int n = p.n();
   const int nmax =
       p.interaction == Interaction::kCascade ? kMaxCascadeSubsystems : kMaxSimultaneousSubsystems;
@@ -166,15 +161,8 @@ RunSpec parse_run(const RunFields& rf, std::set<std::string>& run_names) {
   }
 
   if (auto f = rf.find("information")) p.information = f->as_bool();
-  if (auto f = rf.find("engine")) {
-    const std::string v = f->as_string();
-    if (v == "sectors")
-      p.engine = Engine::kSectors;
-    else if (v == "local")
-      p.engine = Engine::kLocal;
-    else
-      f->fail("must be sectors or local");
-  }
+  if (auto f = rf.find("engine"))
+    p.engine = yaml_choice<Engine>(*f, {{"sectors", Engine::kSectors}, {"local", Engine::kLocal}});
   if (auto f = rf.find("master_equation")) {
     spec.master_equation = f->as_bool();
     if (spec.master_equation && n > kMaxMasterEquationSubsystems)
