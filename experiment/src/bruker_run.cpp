@@ -127,8 +127,11 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
     }
   }
   std::string wlist;  // the weights for nmrc tomography --weights
-  for (const auto& ex : proto.experiments)
-    wlist += (wlist.empty() ? "" : ",") + num(ex.weight, "%.17g");
+  for (const auto& ex : proto.experiments) {
+    // appended piecewise: `"," + std::string&&` trips GCC 12's -Wrestrict (PR 105329)
+    if (!wlist.empty()) wlist += ',';
+    wlist += num(ex.weight, "%.17g");
+  }
   compiler::BrukerExportOptions eo = o;
   eo.source = p.path + " (case " + c.name + ", collision " + std::to_string(collision) + ")";
   compiler::BrukerExportResult r = compiler::export_bruker(inputs, m, eo);

@@ -165,7 +165,8 @@ RunProtocol run_protocol(const ExperimentProgram& p, const CaseSpec& c, int coll
         std::string tag;
         for (int k : u->spins) {
           labels.push_back(m.nuclei[k].label);
-          tag += "_" + lower(m.nuclei[k].label);
+          tag += '_';  // piecewise: GCC 12's -Wrestrict on "_" + std::string&& (PR 105329)
+          tag += lower(m.nuclei[k].label);
         }
         const std::string gate = u->name == "CNOT" ? "cnot" : "cry90";
         ps.pulses.push_back(
