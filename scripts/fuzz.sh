@@ -18,7 +18,9 @@ build=${NMRC_FUZZ_BUILD:-$here/build-fuzz}
 cxx=${CLANG_CXX:-$(command -v clang++-14 || command -v clang++)}
 [ -n "$cxx" ] || { echo "fuzz.sh: clang++ not found (apt-get install clang libclang-rt-dev)" >&2; exit 2; }
 
-cmake -S "$here" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+# -O0: the loaders are cheap, and unoptimised sanitizer builds of the Eigen-heavy layers compile
+# several times faster on a small machine.
+cmake -S "$here" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -gline-tables-only" \
   -DNMRC_FUZZ=ON -DNMRC_NATIVE=OFF -DNMRC_BUILD_TESTS=OFF -DNMRC_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build" -j"${NMRC_FUZZ_JOBS:-2}" --target "${targets[@]}"
 
@@ -26,7 +28,11 @@ cmake --build "$build" -j"${NMRC_FUZZ_JOBS:-2}" --target "${targets[@]}"
 # byte that selects the program kind; fuzz_program.cpp).
 seeds=$build/seeds
 rm -rf "$seeds"
-seed() { mkdir -p "$seeds/$1"; cp "${@:2}" "$seeds/$1/"; }
+seed() {  # seed TARGET FILE...: copies named by their path in the tree (basenames repeat)
+  mkdir -p "$seeds/$1"
+  local f
+  for f in "${@:2}"; do cp "$f" "$seeds/$1/$(echo "${f#"$here"/}" | tr / _)"; done
+}
 seed fuzz_molecule "$here"/molecules/*.yaml
 seed fuzz_readout "$here"/sequences/readout/*.yaml
 seed fuzz_pulse "$here"/sequences/*/compiled/*.json

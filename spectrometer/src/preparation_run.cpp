@@ -8,6 +8,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/information.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/limits.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/states.hpp"
 #include "nmrc/core/yaml_input.hpp"
@@ -100,7 +101,7 @@ void parse_system(const YamlField& sys, PreparationProgram& p) {
   if (static_cast<int>(titems.size()) != ns)
     tf.fail("must give one temperature per system spin (" + std::to_string(ns) + ")");
   std::vector<double> temps;
-  for (const auto& t : titems) temps.push_back(t.as_positive());
+  for (const auto& t : titems) temps.push_back(t.as_positive(limits::kMaxModelParameter));
 
   std::vector<PairCoherence> coh;
   std::optional<YamlField> coh_field;
@@ -196,8 +197,9 @@ PreparationProgram load_preparation_program(const std::string& path) {
       if (!named) mode->fail("must be exact or slices");
       p.sample.gradient.mode = *named;
     }
-    if (const auto d = g->find("duration_s")) p.pps.gradient.duration_s = d->as_positive();
-    if (const auto l = g->find("length_cm")) p.pps.gradient.length_cm = l->as_positive();
+    if (const auto d = g->find("duration_s"))
+      p.pps.gradient.duration_s = d->as_positive(limits::kMaxDurationS);
+    if (const auto l = g->find("length_cm")) p.pps.gradient.length_cm = l->as_positive(1e3);
     if (const auto s = g->find("slices")) {
       const long v = s->as_int();
       if (v < 1 || v > 1 << 16) s->fail("must be 1..65536");
@@ -218,7 +220,7 @@ PreparationProgram load_preparation_program(const std::string& path) {
     b->allow_keys({"spin", "temperature"});
     PreparationProgram::Bath bath;
     bath.spin = spin_of(m, b->at("spin"));
-    bath.temperature = b->at("temperature").as_positive();
+    bath.temperature = b->at("temperature").as_positive(limits::kMaxModelParameter);
     p.bath = bath;
   } else if (p.target == PreparationTarget::kBath) {
     root.at("bath");  // throws "missing required key"

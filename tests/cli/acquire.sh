@@ -28,7 +28,7 @@ base >"$WORK/p/good.yaml"
 expect 0 '32 lines assigned' --quiet acquire "$WORK/p/good.yaml" --out "$WORK/good"
 bad() {  # bad NAME SED-EXPRESSION REGEX
   base | sed -e "$2" >"$WORK/p/$1.yaml"
-  expect 2 "^$1.yaml:[0-9]+:[0-9]+: .*$3" acquire "$WORK/p/$1.yaml" --out "$WORK/out_$1"
+  expect 2 "^$WORK/([a-z]+/)?$1.yaml:[0-9]+:[0-9]+: .*$3" acquire "$WORK/p/$1.yaml" --out "$WORK/out_$1"
   [ ! -e "$WORK/out_$1" ] || { echo "FAIL: $1 left output behind"; FAILS=$((FAILS + 1)); }
 }
 bad unknown_spin 's/spins: \[C1, C2\]/spins: [C1, C9]/' 'elements\[0\].rotation.spins\[1\] = C9: unknown spin C9 \(known: C1..C4\)'

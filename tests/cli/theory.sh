@@ -20,7 +20,7 @@ expect 0 'written to' theory "$P/fig13.yaml" --out "$WORK/fig13"
 
 bad() {  # bad NAME SED-EXPRESSION REGEX
   sed -e "$2" "$P/fig4c.yaml" >"$WORK/$1.yaml"
-  expect 2 "^$1.yaml:[0-9]+:[0-9]+: .*$3" theory "$WORK/$1.yaml" --out "$WORK/out_$1"
+  expect 2 "^$WORK/([a-z]+/)?$1.yaml:[0-9]+:[0-9]+: .*$3" theory "$WORK/$1.yaml" --out "$WORK/out_$1"
   [ "$(wc -l <"$WORK/err")" = 1 ] || { echo "FAIL: $1: more than one line on stderr"; FAILS=$((FAILS + 1)); }
   [ -e "$WORK/out_$1" ] && { echo "FAIL: $1: output written for bad input"; FAILS=$((FAILS + 1)); }
 }

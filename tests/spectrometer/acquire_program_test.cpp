@@ -95,9 +95,10 @@ TEST_CASE("acquisition programs") {
     // The options' own rules, placed by the loader at the field that broke one.
     std::string zero_scans = program("", "  - delay: {duration_s: 0.1}\n");
     zero_scans.replace(zero_scans.find("td: 8192"), 8, "td: 8192, scans: 0");
-    CHECK_THROWS_WITH_AS(parse_acquire_program(zero_scans, "t.yaml", d),
-                         doctest::Contains("acquisition.scans = 0: must be between 1 and 1000000"),
-                         InputError);
+    CHECK_THROWS_WITH_AS(
+        parse_acquire_program(zero_scans, "t.yaml", d),
+        doctest::Contains("acquisition.scans = 0: must be an integer between 1 and 1000000"),
+        InputError);
   }
   SUBCASE("validation: acquisition and processing options validate themselves") {
     AcquisitionOptions a;
