@@ -6,9 +6,11 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
-  size_t split = text.find("##END=");
-  split = split == std::string::npos ? size : text.find('\n', split);
-  split = split == std::string::npos ? size : split + 1;
+  size_t split = size;  // no ##END= line: everything is acqus, the fid is empty
+  if (const size_t end = text.find("##END="); end != std::string::npos) {
+    const size_t newline = text.find('\n', end);
+    split = newline == std::string::npos ? size : newline + 1;
+  }
   nmrc::fuzz::write_input("bruker/acqus", data, split);
   nmrc::fuzz::write_input("bruker/fid", data + split, size - split);
   nmrc::fuzz::expect_input_error_only([&] {
