@@ -7,18 +7,36 @@ g = 20, tau = 0.01. Convention (docs/conventions.md): |0> ground, sigma+ = |1><0
 E_k = <(P1 - P0)/2>. Prints, per case, QuTiP's and nmrc's seconds, their ratio and the
 largest difference of any subsystem energy after any interaction.
 
-Usage: /usr/bin/python3 bench/qutip_thermo.py [BUILD_DIR]   (needs build/bench/thermo_cascade_dump)
+Usage: python3 bench/qutip_thermo.py [BUILD_DIR]   (a Python with numpy and QuTiP 4.7; needs
+BUILD_DIR/bench/thermo_cascade_dump). BUILD_DIR defaults to the tree's build/; a relative
+BUILD_DIR is taken from the working directory when it exists there, else from the tree's root
+(so "bench/qutip_thermo.py build" works from any folder).
 """
 import os
 import subprocess
 import sys
 import time
 
-import numpy as np
-import qutip as qt
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
-BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "build")
+
+def build_dir():
+    given = sys.argv[1] if len(sys.argv) > 1 else "build"
+    if os.path.isabs(given) or os.path.isdir(given):
+        return os.path.abspath(given)
+    return os.path.join(ROOT, given)
+
+
+BUILD = build_dir()
 DUMP = os.path.join(BUILD, "bench", "thermo_cascade_dump")
+if not os.access(DUMP, os.X_OK):
+    sys.exit(f"qutip_thermo.py: {DUMP} not found: build it first "
+             f"(cmake --build {BUILD} --target thermo_cascade_dump)")
+try:
+    import numpy as np
+    import qutip as qt
+except ImportError as e:
+    sys.exit(f"qutip_thermo.py: {e}: run it with a Python that has numpy and QuTiP 4.7")
 
 SP = qt.Qobj(np.array([[0, 0], [1, 0]], dtype=complex))  # sigma+ = |1><0|
 SM = SP.dag()

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -228,13 +229,20 @@ void add_acquire_command(CLI::App& app, GlobalOptions& global, Action& run) {
       progress.update("loading " + *file);
       const AcquireProgram p = load_acquire_program(*file);
       const Molecule& m = p.sample.molecule;
+      // A recorded dataset is read (and refused, if bad) before any simulation work.
+      std::optional<BrukerDataset> recorded;
+      std::optional<Fid> recorded_fid;
+      if (!from_bruker->empty()) {
+        recorded = read_bruker_dataset(*from_bruker);
+        recorded_fid = fid_from_bruker(*recorded, m);
+      }
       const ThermalState th = thermal_equilibrium(m);
       progress.update("simulating " + std::to_string(p.sequence.elements.size()) + " elements on " +
                       std::to_string(p.sample.b1_scale.size()) + " B1 member(s)");
       ExperimentResult r = run_experiment(p.sample, p.sequence, th.rho, p.acquisition, p.run);
-      if (!from_bruker->empty()) {  // a recorded FID; the simulation stays as the prediction
-        const BrukerDataset d = read_bruker_dataset(*from_bruker);
-        r.fid = fid_from_bruker(d, m);
+      if (recorded) {  // a recorded FID; the simulation stays as the prediction
+        const BrukerDataset& d = *recorded;
+        r.fid = *recorded_fid;
         std::printf("read %s: TD %ld, SW_h %.6g Hz, NS %d, group delay %.6g points (%s)\n",
                     from_bruker->c_str(), d.td, d.sw_hz, d.ns, d.grpdly_points,
                     d.grpdly_source.c_str());

@@ -149,6 +149,9 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
       make_directories(o->out);
       const std::string cache =
           o->no_cache ? "" : (o->cache.empty() ? o->out + "/.cache" : o->cache);
+      // Before any GRAPE work: a cache folder that cannot be made (e.g. a file) is bad input now,
+      // not after minutes of optimisation.
+      if (!cache.empty()) make_directories(cache);
       Progress progress(global.quiet);
       json report;
       report["format"] = "nmrc-compile-report/1";
@@ -279,8 +282,8 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
   val->add_option("--target-from", v->target_from,
                   "Shape files: nmrc-pulse/1 file whose target, channel and ensemble apply");
   val->add_option("--phase-sense", v->phase_sense, "Shape files: 1 (default) or -1");
-  val->callback([&run, v] {
-    run = [v] {
+  val->callback([&run, &global, v] {
+    run = [v, &global] {
       const Molecule m = load_molecule(v->molecule);
       std::vector<compiler::CompiledPulse> pulses;
       for (const auto& path : v->pulses) {
@@ -319,8 +322,14 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
       vo.engine =
           v->engine == "odeint" ? spectrometer::Engine::kOdeint : spectrometer::Engine::kExact;
       vo.relaxation = v->relaxation;
+      Progress progress(global.quiet);
       for (const auto& p : pulses) {
+        vo.progress = [&progress, &p](int done, int total, const std::string& what) {
+          progress.update("validate " + p.name + " [" + std::to_string(done + 1) + "/" +
+                          std::to_string(total) + "]: " + what);
+        };
         const compiler::ValidationResult r = compiler::validate_pulse(p, m, vo);
+        progress.done();
         std::printf("%s\n", validation_line(r).c_str());
         std::fflush(stdout);
         json j = validation_json(r);

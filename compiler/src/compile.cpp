@@ -1,5 +1,7 @@
 #include "nmrc/compiler/compile.hpp"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +12,8 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/limits.hpp"
+#include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/operators.hpp"
 #include "pulse_cache.hpp"
 
@@ -46,6 +50,9 @@ std::optional<OptionProblem> CompileOptions::check() const {
   };
   if (!(duration_s >= 0) || !std::isfinite(duration_s))
     return problem("duration_s", num(duration_s), "must be > 0");
+  if (duration_s > kMaxCompileDurationS)
+    return problem("duration_s", num(duration_s),
+                   "must be at most " + num(kMaxCompileDurationS) + " s (docs/limits.md)");
   if (steps < 0 || steps > 1000000)
     return problem("steps", std::to_string(steps), "must be between 1 and 1000000");
   if (!(dt_s >= 0) || !std::isfinite(dt_s)) return problem("dt_s", num(dt_s), "must be > 0");
@@ -72,8 +79,16 @@ std::optional<OptionProblem> CompileOptions::check() const {
   if (b1_scale.empty())
     return problem("ensemble.b1_scale", "[]", "must list at least one B1 scale");
   for (double s : b1_scale)
-    if (!(s > 0) || !std::isfinite(s))
-      return problem("ensemble.b1_scale", list(b1_scale), "every B1 scale must be > 0");
+    if (!(s > 0) || !(s <= kMaxB1Scale))
+      return problem("ensemble.b1_scale", list(b1_scale),
+                     "every B1 scale must be > 0 and at most " + num(kMaxB1Scale));
+  if (b1_scale.size() * offset_hz.size() > kMaxEnsembleMembers)
+    return problem("ensemble.b1_scale", list(b1_scale),
+                   std::to_string(b1_scale.size()) + " B1 scales x " +
+                       std::to_string(offset_hz.size()) +
+                       " offsets = " + std::to_string(b1_scale.size() * offset_hz.size()) +
+                       " ensemble members, more than the limit of " +
+                       std::to_string(kMaxEnsembleMembers) + " (docs/limits.md)");
   if (!b1_weight.empty()) {
     if (b1_weight.size() != b1_scale.size())
       return problem(
@@ -86,13 +101,17 @@ std::optional<OptionProblem> CompileOptions::check() const {
   if (offset_hz.empty())
     return problem("ensemble.offset_hz", "[]", "must list at least one offset (0 for none)");
   for (double o : offset_hz)
-    if (!std::isfinite(o)) return problem("ensemble.offset_hz", list(offset_hz), "must be finite");
+    if (!(std::abs(o) <= limits::kMaxOffsetHz))
+      return problem("ensemble.offset_hz", list(offset_hz),
+                     "every offset must be between -" + num(limits::kMaxOffsetHz) + " and " +
+                         num(limits::kMaxOffsetHz) + " Hz");
   if (!(smoothness >= 0) || !std::isfinite(smoothness))
     return problem("smoothness", num(smoothness), "must be >= 0");
   if (starts < 1 || starts > 1000)
     return problem("starts", std::to_string(starts), "must be between 1 and 1000");
-  if (max_iterations < 1)
-    return problem("max_iterations", std::to_string(max_iterations), "must be >= 1");
+  if (max_iterations < 1 || max_iterations > 10000000)
+    return problem("max_iterations", std::to_string(max_iterations),
+                   "must be between 1 and 10000000");
   if (stall_evaluations < 0)
     return problem("stall_evaluations", std::to_string(stall_evaluations),
                    "must be >= 0 (0: never stop a start as stalled)");
@@ -174,28 +193,6 @@ std::vector<EnsembleMember> ensemble_of(const CompileOptions& o) {
 [[noreturn]] void fail(const std::string& where, const std::string& field,
                        const std::string& rule) {
   throw InputError(where + ": " + field + ": " + rule);
-}
-
-Mat matrix_from_json(const json& j, const std::string& where, const std::string& field) {
-  if (!j.is_object() || !j.contains("real") || !j.contains("imag") || !j["real"].is_array() ||
-      !j["imag"].is_array())
-    fail(where, field, "must be {\"real\": [[...]], \"imag\": [[...]]}");
-  const auto& re = j["real"];
-  const auto& im = j["imag"];
-  const size_t n = re.size();
-  if (n == 0 || im.size() != n)
-    fail(where, field, "real and imag must be square lists of equal size");
-  Mat m(n, n);
-  for (size_t i = 0; i < n; ++i) {
-    if (!re[i].is_array() || !im[i].is_array() || re[i].size() != n || im[i].size() != n)
-      fail(where, field, "real and imag must be square lists of equal size");
-    for (size_t k = 0; k < n; ++k) {
-      if (!re[i][k].is_number() || !im[i][k].is_number())
-        fail(where, field, "entries must be numbers");
-      m(i, k) = cplx(re[i][k].get<double>(), im[i][k].get<double>());
-    }
-  }
-  return m;
 }
 
 }  // namespace
@@ -292,7 +289,10 @@ GateTarget target_from_json(const std::string& text, const Molecule& m, const st
     for (size_t i = 0; i < t.spins.size(); ++i) t.local = kron(t.local, r);
   } else if (t.type == GateType::kUnitary || t.type == GateType::kUd) {
     if (!d.contains("local_unitary")) fail(where, "target.local_unitary", "missing");
-    t.local = matrix_from_json(d["local_unitary"], where, "target.local_unitary");
+    // core's one reader of matrix JSON (its size limit included).
+    t.local = nmrc::matrix_from_json(
+        d["local_unitary"].dump(), {0, /*imag_optional=*/false, /*source=*/""},
+        [&where](const std::string& rule) { fail(where, "target.local_unitary", rule); });
     if (t.local.rows() != (1 << t.spins.size()))
       fail(where, "target.local_unitary", "dimension must be 2^(number of spins)");
     if (!is_unitary(t.local, 1e-6))
@@ -366,6 +366,16 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
     ensemble_objective(nominal, g.u_hz, nullptr, &f, 1);
     pulse.fidelity_nominal = f[0];
   }
+  // A NaN or Inf never becomes a pulse file (it would be written as null, and compared as a
+  // pass or a miss by accident): it is reported with what produced it, and nothing is cached.
+  bool finite = std::isfinite(pulse.fidelity_nominal) && std::isfinite(pulse.ensemble_min) &&
+                g.u_hz.allFinite();
+  for (double v : pulse.ensemble_values) finite = finite && std::isfinite(v);
+  if (!finite)
+    throw InputError(name + ": GRAPE produced a non-finite fidelity or amplitude (NaN or Inf) " +
+                     "for duration_s = " + fmt::format("{:g}", p.dt_s * p.steps) +
+                     ", steps = " + std::to_string(p.steps) +
+                     ": the compile options are outside what can be simulated");
   if (!cache_dir.empty()) detail::write_cached(cache_dir, r);
   return r;
 }

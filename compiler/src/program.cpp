@@ -123,31 +123,18 @@ struct Parser {
     return o;
   }
 
+  // A unitary file ({"real": [[...]], "imag": [[...]]}, core's matrix_from_json): its rules
+  // name the place in that file; an unreadable file is placed at the program's `file:` field.
   Mat unitary_file(const YamlField& f) const {
     const std::string path = fe.resolve(f.as_string());
-    json j;
+    std::string text;
     try {
-      j = json::parse(read_file(path));
-    } catch (const json::parse_error& e) {
-      f.fail(std::string("invalid JSON: ") + e.what());
-    } catch (const InputError&) {
-      f.fail("cannot read file " + path);
+      text = read_file(path);
+    } catch (const InputError& e) {
+      f.fail(std::string("unitary file: ") + e.what());
     }
-    if (!j.is_object() || !j.contains("real") || !j.contains("imag"))
-      f.fail("unitary file must hold {\"real\": [[...]], \"imag\": [[...]]}");
-    const auto re = j["real"], im = j["imag"];
-    const size_t n = re.size();
-    if (n == 0 || im.size() != n) f.fail("real and imag must be square matrices of the same size");
-    Mat u(n, n);
-    for (size_t r = 0; r < n; ++r) {
-      if (!re[r].is_array() || re[r].size() != n || !im[r].is_array() || im[r].size() != n)
-        f.fail("real and imag must be square matrices of the same size");
-      for (size_t c = 0; c < n; ++c) {
-        if (!re[r][c].is_number() || !im[r][c].is_number()) f.fail("entries must be numbers");
-        u(r, c) = cplx(re[r][c].get<double>(), im[r][c].get<double>());
-      }
-    }
-    return u;
+    return matrix_from_json(text, {0, /*imag_optional=*/false, path},
+                            [](const std::string& rule) { throw InputError(rule); });
   }
 
   // The object form of core's one matrix layout (matrix_json.hpp).

@@ -2,6 +2,8 @@
 // keyed by a hash of everything that changes the result (cache_key, compile.hpp).
 #include "pulse_cache.hpp"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -18,10 +20,22 @@ namespace {
 // The object form of core's one matrix layout (matrix_json.hpp).
 json matrix_json(const Mat& m) { return json::parse(nmrc::matrix_json(m)); }
 
-std::string hex64(unsigned long long h) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", h);
-  return buf;
+std::string hex64(unsigned long long h) { return fmt::format("{:016x}", h); }
+
+// FNV-1a, 64 bit (Fowler, Noll, Vo; IETF draft-eastlake-fnv): the cache key, and the checksum
+// that tells a damaged or edited cache entry from a good one.
+unsigned long long fnv1a64(const std::string& s) {
+  unsigned long long h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// The checksum of an entry: over the compact text of its pulse and its summary.
+std::string entry_checksum(const json& pulse, const json& summary) {
+  return hex64(fnv1a64(pulse.dump() + "\n" + summary.dump()));
 }
 
 }  // namespace
@@ -45,13 +59,7 @@ std::string cache_key(const Molecule& m, const GateTarget& t, const CompileOptio
   const Mat w = t.full(m.size());
   j["target_matrix"] = matrix_json(w);
   j["options"] = json::parse(o.to_json());
-  const std::string s = j.dump();
-  unsigned long long hsh = 1469598103934665603ull;  // FNV-1a 64
-  for (unsigned char ch2 : s) {
-    hsh ^= ch2;
-    hsh *= 1099511628211ull;
-  }
-  return hex64(hsh);
+  return hex64(fnv1a64(j.dump()));
 }
 
 namespace detail {
@@ -64,6 +72,11 @@ std::optional<CompileResult> read_cached(const std::string& cache_dir, const std
   r.cache_key = key;
   try {
     const json j = json::parse(read_file(cache_file));
+    // An entry whose content does not match its checksum (damaged, truncated by a crash of an
+    // older version, edited by hand) is not trusted: the pulse is compiled again.
+    if (!j.contains("checksum") || !j["checksum"].is_string() ||
+        j["checksum"].get<std::string>() != entry_checksum(j.at("pulse"), j.at("summary")))
+      return std::nullopt;
     r.pulse = parse_pulse_json(j.at("pulse").dump(), cache_file);
     r.pulse.name = name;
     r.pulse.source.clear();
@@ -98,8 +111,10 @@ void write_cached(const std::string& cache_dir, const CompileResult& r) {
   s["reached_target"] = r.summary.reached_target;
   s["best_start"] = r.summary.best_start;
   make_directories(cache_dir);
-  write_file_atomic(cache_dir + "/" + r.cache_key + ".json",
-                    json{{"pulse", json::parse(pulse_file_text(r.pulse))}, {"summary", s}}.dump());
+  const json pulse = json::parse(pulse_file_text(r.pulse));
+  write_file_atomic(
+      cache_dir + "/" + r.cache_key + ".json",
+      json{{"pulse", pulse}, {"summary", s}, {"checksum", entry_checksum(pulse, s)}}.dump());
 }
 
 }  // namespace detail

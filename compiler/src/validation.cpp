@@ -18,6 +18,7 @@ ValidationResult validate_pulse(const CompiledPulse& pulse, const Molecule& mole
   jo.fidelity_target = pulse.fidelity_target;
   jo.engine = options.engine;
   jo.relaxation = options.relaxation;
+  jo.progress = options.progress;
   const int n = molecule.size();
   ValidationResult r = spectrometer::judge_pulse(
       molecule, e, {target.full(n), target.norm(n), !target.state_transfer}, jo);

@@ -1,5 +1,7 @@
 #include "nmrc/core/jcamp.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -13,6 +15,20 @@
 namespace nmrc {
 
 namespace {
+
+// A line of the file as a message shows it: control bytes as \xNN (a NUL would end the message
+// when printed), at most 80 characters.
+std::string shown(std::string_view raw) {
+  std::string out;
+  for (const char c : raw.substr(0, 80)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f)
+      out += fmt::format("\\x{:02x}", u);
+    else
+      out += c;
+  }
+  return raw.size() > 80 ? out + "..." : out;
+}
 
 std::string trim(std::string_view s) {
   size_t a = 0, b = s.size();
@@ -155,7 +171,7 @@ JcampFile parse_jcamp(const std::string& text, const std::string& path) {
     if (raw.rfind("##", 0) == 0) {
       const size_t eq = raw.find('=');
       if (eq == std::string::npos)
-        throw InputError(path + ":" + std::to_string(lineno) + ":1: " + raw +
+        throw InputError(path + ":" + std::to_string(lineno) + ":1: " + shown(raw) +
                          ": a JCAMP-DX record needs \"##LABEL= value\"");
       JcampRecord r;
       r.label = trim(std::string_view(raw).substr(2, eq - 2));
@@ -175,7 +191,7 @@ JcampFile parse_jcamp(const std::string& text, const std::string& path) {
       continue;  // TopSpin writes none; tolerated when reading
     } else {
       if (f.records.empty())
-        throw InputError(path + ":" + std::to_string(lineno) + ":1: " + trim(raw) +
+        throw InputError(path + ":" + std::to_string(lineno) + ":1: " + shown(trim(raw)) +
                          ": text before the first ##LABEL= record");
       f.records.back().continuation.push_back(strip_inline_comment(trim(raw)));
       f.records.back().continuation_lines.push_back(lineno);

@@ -1,11 +1,14 @@
 #include "nmrc/core/molecule.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
 #include <sstream>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/limits.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/yaml_input.hpp"
 
@@ -144,8 +147,9 @@ Molecule parse(const YamlField& root) {
   const YamlField spec = root.at("spectrometer");
   spec.expect_map();
   spec.allow_keys({"proton_mhz", "temperature_k"});
-  m.proton_mhz = spec.at("proton_mhz").as_positive();
-  if (auto t = spec.find("temperature_k")) m.temperature_k = t->as_positive();
+  m.proton_mhz = spec.at("proton_mhz").as_positive(limits::kMaxLarmorMHz);
+  if (auto t = spec.find("temperature_k"))
+    m.temperature_k = t->as_positive(limits::kMaxTemperatureK);
 
   // Channels.
   const YamlField chans = root.at("channels");
@@ -157,7 +161,7 @@ Molecule parse(const YamlField& root) {
     c.name = cf.at("name").as_string();
     c.isotope = cf.has("isotope") ? cf.at("isotope").as_string() : c.name;
     if (auto l = cf.find("larmor_mhz")) {
-      c.larmor_mhz = l->as_positive();
+      c.larmor_mhz = l->as_positive(limits::kMaxLarmorMHz);
     } else {
       const double xi = isotope_xi(c.isotope);
       if (xi == 0.0)
@@ -167,9 +171,11 @@ Molecule parse(const YamlField& root) {
                 "15N, 19F, 31P");
       c.larmor_mhz = m.proton_mhz * xi;
     }
-    if (auto f = cf.find("frame_ppm")) c.frame_ppm = f->as_double();
-    if (auto f = cf.find("carrier_hz")) c.carrier_hz = f->as_double();
-    c.max_rf_hz = cf.at("max_rf_hz").as_positive();
+    if (auto f = cf.find("frame_ppm"))
+      c.frame_ppm = f->as_double(-limits::kMaxShiftPpm, limits::kMaxShiftPpm);
+    if (auto f = cf.find("carrier_hz"))
+      c.carrier_hz = f->as_double(-limits::kMaxOffsetHz, limits::kMaxOffsetHz);
+    c.max_rf_hz = cf.at("max_rf_hz").as_positive(limits::kMaxRfHz);
     if (m.channel_index(c.name) >= 0) cf.at("name").fail("duplicate channel name");
     m.channels.push_back(c);
   }
@@ -207,17 +213,20 @@ Molecule parse(const YamlField& root) {
     if (!off && !ppm)
       throw InputError(nf.location() + ": " + nf.path() +
                        ": missing required key offset_hz (or shift_ppm)");
-    if (ppm) nu.shift_ppm = ppm->as_double();
+    if (ppm) nu.shift_ppm = ppm->as_double(-limits::kMaxShiftPpm, limits::kMaxShiftPpm);
     if (off) {
-      nu.offset_hz = off->as_double();
+      nu.offset_hz = off->as_double(-limits::kMaxOffsetHz, limits::kMaxOffsetHz);
       if (!ppm) nu.shift_ppm = ch.ppm_of_offset(nu.offset_hz);
     } else {
       nu.offset_hz = ch.offset_of_ppm(nu.shift_ppm);
+      if (std::abs(nu.offset_hz) > limits::kMaxOffsetHz)
+        ppm->fail(fmt::format("gives an offset of {:g} Hz from the channel's frame, beyond {:g} Hz",
+                              nu.offset_hz, limits::kMaxOffsetHz));
     }
     const YamlField t1 = nf.at("t1_s"), t2 = nf.at("t2_s"), t2s = nf.at("t2star_s");
-    nu.t1_s = t1.as_positive();
-    nu.t2_s = t2.as_positive();
-    nu.t2star_s = t2s.as_positive();
+    nu.t1_s = t1.as_positive(limits::kMaxRelaxationS);
+    nu.t2_s = t2.as_positive(limits::kMaxRelaxationS);
+    nu.t2star_s = t2s.as_positive(limits::kMaxRelaxationS);
     if (nu.t2_s > 2.0 * nu.t1_s) t2.fail("T2 must be <= 2 T1 (t1_s = " + t1.value_text() + ")");
     if (nu.t2star_s > nu.t2_s) t2s.fail("T2* must be <= T2 (t2_s = " + t2.value_text() + ")");
     m.nuclei.push_back(nu);
@@ -244,7 +253,7 @@ Molecule parse(const YamlField& root) {
       c.a = std::min(idx[0], idx[1]);
       c.b = std::max(idx[0], idx[1]);
       if (!seen.insert({c.a, c.b}).second) sp.fail("coupling listed twice");
-      c.j_hz = cf.at("j_hz").as_double();
+      c.j_hz = cf.at("j_hz").as_double(-limits::kMaxCouplingHz, limits::kMaxCouplingHz);
       m.couplings.push_back(c);
     }
   }

@@ -8,6 +8,7 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/yaml_choice.hpp"
+#include "nmrc/core/limits.hpp"
 
 namespace nmrc {
 
@@ -55,7 +56,8 @@ ProgramFrontEnd::ProgramFrontEnd(const YamlField& root, const std::string& base_
       cf.expect_map();
       cf.allow_keys({"carrier_hz"});
       if (auto cr = cf.find("carrier_hz"))
-        header_.molecule.channels[c].carrier_hz = cr->as_double();
+        header_.molecule.channels[c].carrier_hz =
+            cr->as_double(-limits::kMaxOffsetHz, limits::kMaxOffsetHz);
     }
   }
 }
@@ -97,8 +99,8 @@ std::optional<double> ProgramFrontEnd::angle(const YamlField& f, const std::stri
   const auto r = f.find(key + "_rad");
   const auto d = f.find(key + "_deg");
   if (r && d) d->fail("give either " + key + "_rad or " + key + "_deg, not both");
-  if (r) return r->as_double();
-  if (d) return d->as_double() * kDeg;
+  if (r) return r->as_double(-limits::kMaxAngleRad, limits::kMaxAngleRad);
+  if (d) return d->as_double(-limits::kMaxAngleRad / kDeg, limits::kMaxAngleRad / kDeg) * kDeg;
   if (required) f.fail("missing " + key + "_rad (or " + key + "_deg)");
   return std::nullopt;
 }
@@ -112,11 +114,9 @@ AcquireElement ProgramFrontEnd::acquisition(const YamlField& f,
   f.allow_keys(keys);
   AcquireElement a;
   a.channel = channel(f.at("channel"));
-  a.sw_hz = f.at("sw_hz").as_positive();
+  a.sw_hz = f.at("sw_hz").as_positive(limits::kMaxSpectralWidthHz);
   const YamlField td = f.at("td");
-  const long tdv = td.as_int();
-  if (tdv < 16 || tdv > (1L << 22)) td.fail("must be between 16 and 4194304");
-  a.td = static_cast<int>(tdv);
+  a.td = static_cast<int>(td.as_int(16, 1L << 22));
   a.receiver_phase_rad = angle(f, "receiver_phase", false).value_or(0.0);
   return a;
 }
@@ -197,7 +197,7 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
     const double mx = m.channels[h.channel].max_rf_hz;
     h.rf_hz = mx;
     if (auto rf = f.find("rf_hz")) {
-      h.rf_hz = rf->as_positive();
+      h.rf_hz = rf->as_positive(limits::kMaxRfHz);
       if (h.rf_hz > mx)
         rf->fail("exceeds the channel's max_rf_hz (" + fmt::format("{:.0f}", mx) + " Hz)");
     }
@@ -215,13 +215,14 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
   } else if (kind == "delay") {
     f.expect_map();
     f.allow_keys({"duration_s"});
-    seq.elements.push_back(DelayElement{f.at("duration_s").as_positive()});
+    seq.elements.push_back(DelayElement{f.at("duration_s").as_positive(limits::kMaxDurationS)});
   } else if (kind == "gradient") {
     f.expect_map();
     f.allow_keys({"duration_s", "strength_g_per_cm", "shape"});
     GradientElement g;
-    g.duration_s = f.at("duration_s").as_positive();
-    g.strength_g_per_cm = f.at("strength_g_per_cm").as_double();
+    g.duration_s = f.at("duration_s").as_positive(limits::kMaxDurationS);
+    g.strength_g_per_cm = f.at("strength_g_per_cm")
+                              .as_double(-limits::kMaxGradientGPerCm, limits::kMaxGradientGPerCm);
     if (auto sh = f.find("shape"))  // sine: the integral of sin over half a period, normalised
       g.shape_factor = yaml_choice<double>(*sh, {{"rectangle", 1.0}, {"sine", 2.0 / kPi}});
     seq.elements.push_back(g);
@@ -244,11 +245,11 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
       const YamlField cf = f.at("channel");
       const int c = channel(cf);
       const YamlField mf = f.at("max_rf_hz");
-      const double mx = mf.as_positive();
+      const double mx = mf.as_positive(limits::kMaxRfHz);
       if (mx > m.channels[c].max_rf_hz)
         mf.fail("exceeds the channel's max_rf_hz (" +
                 fmt::format("{:.0f}", m.channels[c].max_rf_hz) + " Hz)");
-      const double duration_s = f.at("duration_s").as_positive();
+      const double duration_s = f.at("duration_s").as_positive(limits::kMaxDurationS);
       if (!shape_reader_) bf.fail("shape files cannot be read in this kind of program yet");
       try {
         PulseData d = shape_reader_(resolve(bf.as_string()), m.channels[c].name, duration_s, mx);
@@ -265,8 +266,7 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
     f.expect_map();
     f.allow_keys({"count", "elements"});
     if (depth >= 8) f.fail("loops nested too deeply (more than 8)");
-    const long count = f.at("count").as_int();
-    if (count < 1 || count > 100000) f.at("count").fail("must be between 1 and 100000");
+    const long count = f.at("count").as_int(1, 100000);
     const YamlField body = f.at("elements");
     body.expect_sequence();
     for (long r = 0; r < count; ++r)

@@ -8,6 +8,7 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/json_input.hpp"
 
 namespace nmrc {
 
@@ -27,13 +28,17 @@ std::string value_text(const json& v) {
 // Reads one pulse document; every rule of parse_pulse_json lives here.
 class Reader {
  public:
-  explicit Reader(std::string where) : where_(std::move(where)) {}
+  Reader(std::string where, const std::string& text) : where_(std::move(where)), text_(text) {}
 
+  // "file:line:col" of a field (json_input.hpp).
+  std::string at(const std::string& field) const {
+    return where_ + ":" + json_location(text_, field);
+  }
   [[noreturn]] void fail(const std::string& field, const std::string& rule) const {
-    throw InputError(where_ + ": " + field + ": " + rule);
+    throw InputError(at(field) + ": " + field + ": " + rule);
   }
   [[noreturn]] void fail(const std::string& field, const json& v, const std::string& rule) const {
-    throw InputError(where_ + ": " + field + " = " + value_text(v) + ": " + rule);
+    throw InputError(at(field) + ": " + field + " = " + value_text(v) + ": " + rule);
   }
 
   double number(const json& v, const std::string& field) const {
@@ -49,7 +54,8 @@ class Reader {
   std::vector<double> numbers(const json& v, const std::string& field) const {
     if (!v.is_array()) fail(field, v, "must be a list of numbers");
     if (v.size() > static_cast<size_t>(kMaxPulseSteps))
-      fail(field, "must have at most " + std::to_string(kMaxPulseSteps) + " entries");
+      fail(field, "has " + std::to_string(v.size()) + " entries, more than the limit of " +
+                      std::to_string(kMaxPulseSteps) + " steps (docs/limits.md)");
     std::vector<double> out;
     out.reserve(v.size());
     for (size_t i = 0; i < v.size(); ++i)
@@ -84,6 +90,7 @@ class Reader {
       if (!c.is_object()) fail(base, "must be an object with ux_hz and uy_hz");
       PulseChannel pc;
       pc.name = it.key();
+      pc.location = at(base);
       if (c.contains("carrier_hz")) pc.carrier_hz = number(c["carrier_hz"], base + ".carrier_hz");
       if (c.contains("max_rf_hz")) {
         pc.max_rf_hz = number(c["max_rf_hz"], base + ".max_rf_hz");
@@ -145,21 +152,8 @@ class Reader {
   }
 
   std::string where_;
+  const std::string& text_;
 };
-
-// "line:col" of a byte position (1-based, as nlohmann's parse_error::byte) in text.
-std::string line_col(const std::string& text, size_t byte) {
-  size_t line = 1, col = 1;
-  for (size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
-  }
-  return std::to_string(line) + ":" + std::to_string(col);
-}
 
 std::vector<double> as_vector(const RVec& v) {
   return std::vector<double>(v.data(), v.data() + v.size());
@@ -171,6 +165,10 @@ ShapedPulseElement PulseData::element(const Molecule& m) const {
   const std::string where = source.empty() ? (name.empty() ? std::string("pulse") : name) : source;
   auto fail = [&where](const std::string& field, const std::string& rule) {
     throw InputError(where + ": " + field + ": " + rule);
+  };
+  auto fail_channel = [&where](const PulseChannel& c, const std::string& field,
+                               const std::string& rule) {
+    throw InputError((c.location.empty() ? where : c.location) + ": " + field + ": " + rule);
   };
   if (!molecule.empty() && molecule != m.name)
     fail("molecule = " + molecule, "pulse was compiled for another molecule than " + m.name);
@@ -184,23 +182,27 @@ ShapedPulseElement PulseData::element(const Molecule& m) const {
     if (idx < 0) {
       std::string known;
       for (const auto& ch : m.channels) known += (known.empty() ? "" : ", ") + ch.name;
-      fail(field, "unknown channel (known: " + known + ")");
+      fail_channel(c, field, "unknown channel (known: " + known + ")");
     }
     const Channel& mc = m.channels[idx];
     if (c.carrier_hz && std::abs(*c.carrier_hz - mc.carrier_hz) > 1e-9)
-      fail(field + ".carrier_hz = " + fmt_g6(*c.carrier_hz),
-           "differs from the molecule's carrier " + fmt_g6(mc.carrier_hz) +
-               " Hz: the pulse was made in another rotating frame (compile it for this "
-               "molecule's carrier)");
+      fail_channel(c, field + ".carrier_hz = " + fmt_g6(*c.carrier_hz),
+                   "differs from the molecule's carrier " + fmt_g6(mc.carrier_hz) +
+                       " Hz: the pulse was made in another rotating frame (compile it for this "
+                       "molecule's carrier)");
     if (c.max_rf_hz > mc.max_rf_hz * (1 + 1e-9))
-      fail(field + ".max_rf_hz = " + fmt_g6(c.max_rf_hz),
-           "exceeds the channel's max_rf_hz " + fmt_g6(mc.max_rf_hz) + " (molecule file)");
+      fail_channel(c, field + ".max_rf_hz = " + fmt_g6(c.max_rf_hz),
+                   "exceeds the channel's max_rf_hz " + fmt_g6(mc.max_rf_hz) + " (molecule file)");
     const double limit = c.max_rf_hz > 0 ? c.max_rf_hz : mc.max_rf_hz;
     if (c.ux_hz.size() != c.uy_hz.size() || c.ux_hz.size() == 0)
-      fail(field, "ux_hz and uy_hz must have the same, non-zero length");
-    const double amax = (c.ux_hz.array().square() + c.uy_hz.array().square()).sqrt().maxCoeff();
-    if (!(amax <= limit * (1 + 1e-9)))
-      fail(field, "amplitude " + fmt_g6(amax) + " Hz exceeds max_rf_hz " + fmt_g6(limit));
+      fail_channel(c, field, "ux_hz and uy_hz must have the same, non-zero length");
+    for (Eigen::Index k = 0; k < c.ux_hz.size(); ++k) {
+      const double a = std::hypot(c.ux_hz[k], c.uy_hz[k]);  // no overflow for |u| near 1e308
+      if (!(a <= limit * (1 + 1e-9)))
+        fail_channel(c, field,
+                     "amplitude " + fmt_g6(a) + " Hz at step " + std::to_string(k) +
+                         " exceeds max_rf_hz " + fmt_g6(limit));
+    }
     e.channels.push_back(idx);
     e.ux_hz.push_back(c.ux_hz);
     e.uy_hz.push_back(c.uy_hz);
@@ -213,11 +215,13 @@ PulseData parse_pulse_json(const std::string& text, const std::string& where) {
   try {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
-    throw InputError(where + ":" + line_col(text, e.byte) + ": invalid JSON: " + e.what());
+    throw InputError(where + ":" + text_line_col(text, e.byte == 0 ? 0 : e.byte - 1) +
+                     ": invalid JSON: " + e.what());
   } catch (const json::exception& e) {
-    throw InputError(where + ": invalid JSON: " + e.what());
+    throw InputError(where + ":" + json_error_location(text, e.what()) +
+                     ": invalid JSON: " + e.what());
   }
-  return Reader(where).read(j);
+  return Reader(where, text).read(j);
 }
 
 PulseData read_pulse_file(const std::string& path) {

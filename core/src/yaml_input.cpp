@@ -1,5 +1,7 @@
 #include "nmrc/core/yaml_input.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -12,9 +14,54 @@ YamlField::YamlField(YAML::Node node, std::string path, std::shared_ptr<const st
     : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)) {}
 
 namespace {
-std::string base_name(const std::string& path) {
-  const auto pos = path.find_last_of('/');
-  return pos == std::string::npos ? path : path.substr(pos + 1);
+
+std::string mark_text(const YAML::Mark& m) {
+  return std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+std::string flow_text(const YAML::Node& n) {
+  YAML::Emitter em;
+  em.SetMapFormat(YAML::Flow);
+  em.SetSeqFormat(YAML::Flow);
+  em << n;
+  std::string s = em.c_str();
+  if (s.size() > 80) s = s.substr(0, 77) + "...";
+  return s;
+}
+
+// Largest number of nodes a document may have, counting a node each time an alias repeats it
+// (so that a few nested aliases cannot expand to billions of nodes).
+constexpr long kMaxYamlNodes = 2'000'000;
+
+// yaml-cpp keeps every key of a mapping, and looks up the first one; nmrc instead rejects a key
+// given twice (both places named) and a key that is not text ("[a, b]: 1"), everywhere, before a
+// loader sees the document.
+void check_keys(const YAML::Node& n, const std::string& path, const std::string& file,
+                long& budget) {
+  if (--budget < 0)
+    throw InputError(file + ":1:1: document: more than " + std::to_string(kMaxYamlNodes) +
+                     " nodes (counting repeats through aliases): too large");
+  if (n.IsSequence()) {
+    for (size_t i = 0; i < n.size(); ++i)
+      check_keys(n[i], path + "[" + std::to_string(i) + "]", file, budget);
+  } else if (n.IsMap()) {
+    std::vector<std::pair<std::string, YAML::Mark>> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node key = it->first;
+      if (!key.IsScalar())
+        throw InputError(file + ":" + mark_text(key.Mark()) + ": " +
+                         (path.empty() ? std::string("document") : path) + ": key " +
+                         flow_text(key) + " must be a plain name, not a list or mapping");
+      const std::string name = path.empty() ? key.Scalar() : path + "." + key.Scalar();
+      for (const auto& [k, mark] : seen)
+        if (k == key.Scalar())
+          throw InputError(file + ":" + mark_text(key.Mark()) + ": " + name +
+                           ": duplicate key (first given at " + file + ":" + mark_text(mark) +
+                           "): give each key once");
+      seen.emplace_back(key.Scalar(), key.Mark());
+      check_keys(it->second, name, file, budget);
+    }
+  }
 }
 
 YamlField parse(const std::string& text, const std::string& name) {
@@ -23,6 +70,8 @@ YamlField parse(const std::string& text, const std::string& name) {
     YAML::Node root = YAML::Load(text);
     if (!root.IsDefined() || root.IsNull())
       throw InputError(name + ":1:1: document is empty: expected a mapping of keys");
+    long budget = kMaxYamlNodes;
+    check_keys(root, "", name, budget);
     return YamlField(root, "", file);
   } catch (const YAML::Exception& e) {
     std::ostringstream os;
@@ -33,10 +82,13 @@ YamlField parse(const std::string& text, const std::string& name) {
 }  // namespace
 
 YamlField YamlField::load_file(const std::string& path) {
-  return parse(read_file(path), base_name(path));
+  return parse(read_file(path, kMaxYamlFileBytes), path);
 }
 
 YamlField YamlField::load_string(const std::string& text, const std::string& name) {
+  if (text.size() > kMaxYamlFileBytes)
+    throw InputError(name + ": document is larger than the limit of " +
+                     std::to_string(kMaxYamlFileBytes >> 20) + " MiB (docs/limits.md)");
   return parse(text, name);
 }
 
@@ -50,15 +102,15 @@ std::string YamlField::location() const {
 
 std::string YamlField::value_text() const {
   if (!node_.IsDefined() || node_.IsNull()) return "null";
-  if (node_.IsScalar()) return node_.Scalar();
-  YAML::Emitter em;
-  em.SetMapFormat(YAML::Flow);
-  em.SetSeqFormat(YAML::Flow);
-  em << node_;
-  std::string s = em.c_str();
-  if (s.size() > 80) s = s.substr(0, 77) + "...";
-  return s;
+  if (node_.IsScalar()) {
+    const std::string& s = node_.Scalar();
+    const std::string shown = s.size() > 80 ? s.substr(0, 77) + "..." : s;
+    return quoted() ? "\"" + shown + "\"" : shown;
+  }
+  return flow_text(node_);
 }
+
+bool YamlField::quoted() const { return node_.IsScalar() && node_.Tag() == "!"; }
 
 void YamlField::fail(const std::string& rule) const {
   const std::string name = path_.empty() ? std::string("document") : path_;
@@ -142,6 +194,7 @@ std::vector<std::pair<std::string, YamlField>> YamlField::entries() const {
 
 double YamlField::as_double() const {
   if (!node_.IsScalar()) fail("must be a number");
+  if (quoted()) fail("must be a number (not a quoted text)");
   double v = 0.0;
   try {
     v = node_.as<double>();
@@ -158,6 +211,22 @@ double YamlField::as_positive() const {
   return v;
 }
 
+namespace {
+std::string bound_text(double v) { return fmt::format("{:g}", v); }
+}  // namespace
+
+double YamlField::as_double(double min, double max) const {
+  const double v = as_double();
+  if (v < min || v > max) fail("must be between " + bound_text(min) + " and " + bound_text(max));
+  return v;
+}
+
+double YamlField::as_positive(double max) const {
+  const double v = as_positive();
+  if (v > max) fail("must be > 0 and at most " + bound_text(max));
+  return v;
+}
+
 double YamlField::as_nonnegative() const {
   const double v = as_double();
   if (!(v >= 0.0)) fail("must be >= 0");
@@ -166,6 +235,7 @@ double YamlField::as_nonnegative() const {
 
 long YamlField::as_int() const {
   if (!node_.IsScalar()) fail("must be an integer");
+  if (quoted()) fail("must be an integer (not a quoted text)");
   try {
     return node_.as<long>();
   } catch (const YAML::Exception&) {
@@ -173,8 +243,16 @@ long YamlField::as_int() const {
   }
 }
 
+long YamlField::as_int(long min, long max) const {
+  const long v = as_int();
+  if (v < min || v > max)
+    fail("must be an integer between " + std::to_string(min) + " and " + std::to_string(max));
+  return v;
+}
+
 bool YamlField::as_bool() const {
   if (!node_.IsScalar()) fail("must be true or false");
+  if (quoted()) fail("must be true or false (not a quoted text)");
   try {
     return node_.as<bool>();
   } catch (const YAML::Exception&) {

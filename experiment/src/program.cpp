@@ -7,6 +7,7 @@
 
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/yaml_choice.hpp"
+#include "nmrc/core/limits.hpp"
 #include "nmrc/core/yaml_input.hpp"
 #include "nmrc/experiment/channel.hpp"
 #include "nmrc/thermo/program.hpp"
@@ -96,17 +97,16 @@ ExperimentProgram load_experiment_program(const std::string& path) {
     a->allow_keys({"snr", "repeats", "seed", "td", "sw_hz"});
     if (auto f = a->find("snr")) p.snr = f->as_nonnegative();
     if (auto f = a->find("repeats")) {
-      const long v = f->as_int();
-      if (v < 1 || v > 1000) f->fail("must be in [1, 1000]");
-      p.repeats = static_cast<int>(v);
+      p.repeats = static_cast<int>(f->as_int(1, 1000));
     }
-    if (auto f = a->find("seed")) p.seed = static_cast<std::uint64_t>(f->as_int());
+    if (auto f = a->find("seed"))
+      p.seed = static_cast<std::uint64_t>(f->as_int(0, limits::kMaxSeed));
     if (auto f = a->find("td")) {
-      const long v = f->as_int();
-      if (v < 64 || v > (1 << 20) || (v & (v - 1)) != 0) f->fail("must be a power of two >= 64");
+      const long v = f->as_int(64, 1L << 20);
+      if ((v & (v - 1)) != 0) f->fail("must be a power of two >= 64");
       p.td = static_cast<int>(v);
     }
-    if (auto f = a->find("sw_hz")) p.sw_hz = f->as_nonnegative();
+    if (auto f = a->find("sw_hz")) p.sw_hz = f->as_double(0, limits::kMaxSpectralWidthHz);
   }
   if (p.sw_hz == 0.0) p.sw_hz = spectrometer::default_sw_hz(p.molecule);
   if (auto s = root.find("spectrometer")) {
@@ -159,14 +159,15 @@ ExperimentProgram load_experiment_program(const std::string& path) {
       if (!(p.compile.fidelity_target > 0 && p.compile.fidelity_target < 1))
         f->fail("must lie in (0, 1)");
     }
-    if (auto f = c->find("starts")) p.compile.starts = static_cast<int>(f->as_int());
-    if (auto f = c->find("seed")) p.compile.seed = static_cast<unsigned long>(f->as_int());
+    if (auto f = c->find("starts")) p.compile.starts = static_cast<int>(f->as_int(1, 1000));
+    if (auto f = c->find("seed"))
+      p.compile.seed = static_cast<unsigned long>(f->as_int(0, limits::kMaxSeed));
     if (auto f = c->find("max_iterations"))
-      p.compile.max_iterations = static_cast<int>(f->as_int());
-    if (auto f = c->find("threads")) p.compile.threads = static_cast<int>(f->as_int());
+      p.compile.max_iterations = static_cast<int>(f->as_int(1, 10000000));
+    if (auto f = c->find("threads")) p.compile.threads = static_cast<int>(f->as_int(1, 256));
     if (auto f = c->find("time_limit_s")) p.compile.time_limit_s = f->as_positive();
     if (auto f = c->find("max_rf_hz"))
-      p.compile.max_rf_hz[p.molecule.channels[0].name] = f->as_positive();
+      p.compile.max_rf_hz[p.molecule.channels[0].name] = f->as_positive(limits::kMaxRfHz);
     if (p.compile.starts < 1 || p.compile.threads < 1 || p.compile.max_iterations < 1)
       c->fail("starts, threads and max_iterations must be >= 1");
   }
@@ -177,8 +178,8 @@ ExperimentProgram load_experiment_program(const std::string& path) {
     for (const auto& [kind, f] : ps->entries()) {
       f.expect_map();
       f.allow_keys({"duration_s", "steps"});
-      PulseShape s{f.at("duration_s").as_positive(), static_cast<int>(f.at("steps").as_int())};
-      if (s.steps < 2 || s.steps > 20000) f.at("steps").fail("must be in [2, 20000]");
+      PulseShape s{f.at("duration_s").as_positive(),
+                   static_cast<int>(f.at("steps").as_int(2, 20000))};
       if (s.duration_s > 0.2) f.at("duration_s").fail("must be <= 0.2 s");
       p.pulses[kind] = s;
     }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/limits.hpp"
 #include "nmrc/core/program_front_end.hpp"
 #include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
@@ -42,8 +43,12 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
       const YamlField sc = b->at("scale");
       p.sample.b1_scale = sc.as_double_list();
       if (p.sample.b1_scale.empty()) sc.fail("must list at least one value");
+      if (p.sample.b1_scale.size() > 1000)
+        sc.fail("lists " + std::to_string(p.sample.b1_scale.size()) +
+                " B1 scales, more than the limit of 1000 (each is a full simulation; "
+                "docs/limits.md)");
       for (double v : p.sample.b1_scale)
-        if (!(v > 0.0)) sc.fail("every B1 scale must be > 0");
+        if (!(v > 0.0 && v <= 10.0)) sc.fail("every B1 scale must be > 0 and at most 10");
       p.sample.b1_weight.assign(p.sample.b1_scale.size(), 1.0);
       if (auto w = b->find("weights")) {
         p.sample.b1_weight = w->as_double_list();
@@ -64,7 +69,7 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
       for (const auto& [name, v] : o->entries()) {
         const int k = m.index_of(name);
         if (k < 0) v.fail("unknown spin " + name + " (known: " + m.labels_text() + ")");
-        p.sample.offset_error_hz[k] = v.as_double();
+        p.sample.offset_error_hz[k] = v.as_double(-limits::kMaxOffsetHz, limits::kMaxOffsetHz);
       }
     }
     if (auto g = s->find("gradient")) {
@@ -85,16 +90,13 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
   AcquireElement a = fe.acquisition(acq, {"scans", "phase_cycle", "snr", "seed", "processing"});
   const YamlField sw = acq.at("sw_hz");
   const YamlField td = acq.at("td");
-  if (auto s = acq.find("scans"))
-    p.acquisition.scans = static_cast<int>(std::clamp<long>(s->as_int(), 0, 1L << 30));
+  if (auto s = acq.find("scans")) p.acquisition.scans = static_cast<int>(s->as_int(1, 1000000));
   if (auto c = acq.find("phase_cycle"))
     p.acquisition.phase_cycle = yaml_choice<PhaseCycle>(
         *c, {{"none", PhaseCycle::kNone}, {"cyclops", PhaseCycle::kCyclops}});
   if (auto s = acq.find("snr")) p.acquisition.snr = s->as_nonnegative();
   if (auto s = acq.find("seed")) {
-    const long v = s->as_int();
-    if (v < 0) s->fail("must be >= 0");
-    p.acquisition.seed = static_cast<std::uint64_t>(v);
+    p.acquisition.seed = static_cast<std::uint64_t>(s->as_int(0, limits::kMaxSeed));
   }
   // The acquisition's own rules (AcquisitionOptions::check), placed at the field that broke one.
   if (const auto problem = p.acquisition.check()) ProgramFrontEnd::fail_at(*problem, {acq}, acq);
@@ -104,7 +106,7 @@ AcquireProgram parse(const YamlField& root, const std::string& base_dir) {
     pr->allow_keys({"zero_fill", "lb_hz", "gb_hz", "phase0_deg", "phase1_deg"});
     if (auto z = pr->find("zero_fill")) {
       // 0 would mean "none" in ProcessingOptions; written in a program it is a mistake.
-      p.processing.zero_fill = static_cast<int>(std::clamp<long>(z->as_int(), 1, 1L << 30));
+      p.processing.zero_fill = static_cast<int>(z->as_int(1, 1L << 24));
     }
     if (auto v = pr->find("lb_hz")) p.processing.lb_hz = v->as_nonnegative();
     if (auto v = pr->find("gb_hz")) p.processing.gb_hz = v->as_nonnegative();

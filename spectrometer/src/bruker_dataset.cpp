@@ -1,6 +1,7 @@
 #include "nmrc/spectrometer/bruker_dataset.hpp"
 
 #include <fftw3.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +15,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/jcamp.hpp"
+#include "nmrc/core/limits.hpp"
 
 namespace nmrc::spectrometer {
 
@@ -443,7 +445,9 @@ BrukerDataset read_bruker_dataset(const std::string& dir) {
              "only complex acquisition is read: 1 (qsim) or 3 (DQD); 0 and 2 are real-only");
   }
   d.sw_hz = a.number("$SW_h");
-  if (!(d.sw_hz > 0)) a.fail(a.at("$SW_h"), "must be > 0");
+  if (!(d.sw_hz > 0 && d.sw_hz <= limits::kMaxSpectralWidthHz))
+    a.fail(a.at("$SW_h"), fmt::format("must be > 0 and at most {:g} Hz (docs/limits.md)",
+                                      limits::kMaxSpectralWidthHz));
   d.bf1_mhz = a.number("$BF1");
   if (!(d.bf1_mhz > 0)) a.fail(a.at("$BF1"), "must be > 0");
   d.o1_hz = a.number("$O1");
@@ -461,6 +465,11 @@ BrukerDataset read_bruker_dataset(const std::string& dir) {
   if (digmod == 0) {
     d.grpdly_source = "none (DIGMOD = 0, analog filter)";
   } else if (grpdly > 0.0) {
+    // The delay is removed from the FID's TD/2 complex points: it must be shorter.
+    if (!(grpdly < static_cast<double>(d.td / 2)))
+      a.fail(a.at("$GRPDLY"), "a group delay of " + fmt::format("{:g}", grpdly) +
+                                  " points is not shorter than the FID (TD/2 = " +
+                                  std::to_string(d.td / 2) + " complex points)");
     d.grpdly_points = grpdly;
     d.grpdly_source = "GRPDLY";
   } else if (d.dspfvs >= 10 && d.dspfvs <= 13) {

@@ -66,11 +66,19 @@ Judgement judge_pulse(const Molecule& m, const ShapedPulseElement& pulse, const 
     }
     return member_fidelity(m, pulse, target.w, norm, b1, po);
   };
+  const int total = 1 + static_cast<int>(o.b1_scale.size() * o.offset_hz.size()) +
+                    (o.relaxation && target.unitary ? 1 : 0);
+  int done = 0;
+  auto report = [&](const std::string& what) {
+    if (o.progress) o.progress(done++, total, what);
+  };
+  report("nominal B1");
   res.nominal = fidelity_at(1.0, 0.0);
   res.min = 1.0;
   bool all_finite = std::isfinite(res.nominal);
   for (double b1 : o.b1_scale)
     for (double off : o.offset_hz) {
+      report(fmt::format("B1 x {:g}, offset {:g} Hz", b1, off));
       const double f = fidelity_at(b1, off);
       res.b1_scale.push_back(b1);
       res.offset_hz.push_back(off);
@@ -86,6 +94,8 @@ Judgement judge_pulse(const Molecule& m, const ShapedPulseElement& pulse, const 
     // Nominal B1 only: one 4^n superoperator per step is costly.
     PropagationOptions po;
     po.engine = o.engine;
+    report(fmt::format("Lindblad relaxation ({} steps of a {}x{} superoperator)",
+                       pulse.ux_hz.empty() ? 0 : pulse.ux_hz[0].size(), d * d, d * d));
     const Mat s = simulate_superoperator(m, pulse, 1.0, po);
     res.process_relaxed = {process_fidelity(s, target.w)};
     res.process_relaxed_nominal = res.process_relaxed_min = res.process_relaxed[0];

@@ -8,6 +8,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/information.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/limits.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/states.hpp"
 #include "nmrc/core/yaml_choice.hpp"
@@ -102,7 +103,7 @@ void parse_system(const YamlField& sys, PreparationProgram& p) {
   if (static_cast<int>(titems.size()) != ns)
     tf.fail("must give one temperature per system spin (" + std::to_string(ns) + ")");
   std::vector<double> temps;
-  for (const auto& t : titems) temps.push_back(t.as_positive());
+  for (const auto& t : titems) temps.push_back(t.as_positive(limits::kMaxModelParameter));
 
   std::vector<PairCoherence> coh;
   std::optional<YamlField> coh_field;
@@ -189,7 +190,8 @@ PreparationProgram load_preparation_program(const std::string& path) {
     g->expect_map();
     g->allow_keys({"mode", "duration_s", "length_cm", "slices", "twists"});
     read_gradient_options(*g, p.sample.gradient);
-    if (const auto d = g->find("duration_s")) p.pps.gradient.duration_s = d->as_positive();
+    if (const auto d = g->find("duration_s"))
+      p.pps.gradient.duration_s = d->as_positive(limits::kMaxDurationS);
     if (const auto t = g->find("twists")) {
       t->expect_sequence();
       const auto items = t->items();
@@ -205,7 +207,7 @@ PreparationProgram load_preparation_program(const std::string& path) {
     b->allow_keys({"spin", "temperature"});
     PreparationProgram::Bath bath;
     bath.spin = spin_of(m, b->at("spin"));
-    bath.temperature = b->at("temperature").as_positive();
+    bath.temperature = b->at("temperature").as_positive(limits::kMaxModelParameter);
     p.bath = bath;
   } else if (p.target == PreparationTarget::kBath) {
     root.at("bath");  // throws "missing required key"

@@ -56,6 +56,13 @@ ReadoutSet parse(const YamlField& root, const Molecule& m) {
   const YamlField list = root.at("settings");
   const auto items = list.items();
   if (items.empty()) list.fail("must list at least one setting");
+  // 3^n distinct settings exist (I, X or Y per spin); a longer list only repeats them.
+  long distinct = 1;
+  for (int k = 0; k < n && distinct <= 1000000; ++k) distinct *= 3;
+  if (static_cast<long>(items.size()) > distinct)
+    list.fail("lists " + std::to_string(items.size()) + " settings, but " + std::to_string(n) +
+              " spins have only " + std::to_string(distinct) +
+              " distinct ones (I, X or Y per spin; docs/limits.md)");
   for (const auto& it : items) {
     const std::string letters = it.as_string();
     if (static_cast<int>(letters.size()) != n)

@@ -24,13 +24,9 @@ void read_gradient_options(const YamlField& gradient, GradientOptions& out) {
     if (!named) mode->fail("must be exact or slices");
     out.mode = *named;
   }
-  if (const auto slices = gradient.find("slices")) {
-    const long v = slices->as_int();
-    if (v < 1 || v > kMaxGradientSlices)
-      slices->fail("must be between 1 and " + std::to_string(kMaxGradientSlices));
-    out.slices = static_cast<int>(v);
-  }
-  if (const auto length = gradient.find("length_cm")) out.length_cm = length->as_positive();
+  if (const auto slices = gradient.find("slices"))
+    out.slices = static_cast<int>(slices->as_int(1, kMaxGradientSlices));
+  if (const auto length = gradient.find("length_cm")) out.length_cm = length->as_positive(1e3);
 }
 
 void Sample::validate() const {

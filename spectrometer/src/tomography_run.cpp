@@ -6,6 +6,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/information.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/limits.hpp"
 #include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/random_states.hpp"
@@ -25,9 +26,17 @@ Mat random_state(int dim, int rank, std::uint64_t seed) {
   return random_density_matrix(dim, rank, gen);
 }
 
+// The rules name the place in the state file itself (file:line:col); an unreadable file is
+// placed at the program's `file:` field.
 Mat state_from_json(const YamlField& where, const std::string& path, int dim) {
-  return matrix_from_json(read_file(path), {dim, /*imag_optional=*/true},
-                          [&](const std::string& rule) { where.fail("state file " + rule); });
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const InputError& e) {
+    where.fail(std::string("state file: ") + e.what());
+  }
+  return matrix_from_json(text, {dim, /*imag_optional=*/true, path},
+                          [](const std::string& rule) { throw InputError(rule); });
 }
 
 }  // namespace
@@ -64,11 +73,10 @@ TomographyProgram load_tomography_program(const std::string& path) {
   if (auto r = st.find("random")) {
     r->expect_map();
     r->allow_keys({"seed", "rank"});
-    const long seed = r->has("seed") ? r->at("seed").as_int() : 1;
+    const long seed = r->has("seed") ? r->at("seed").as_int(0, limits::kMaxSeed) : 1;
     long rank = dim;
     if (auto rk = r->find("rank")) {
-      rank = rk->as_int();
-      if (rank < 1 || rank > dim) rk->fail("must be between 1 and " + std::to_string(dim));
+      rank = rk->as_int(1, dim);
     }
     p.true_state = random_state(dim, static_cast<int>(rank), static_cast<std::uint64_t>(seed));
     if (p.state_description.empty())
@@ -90,7 +98,7 @@ TomographyProgram load_tomography_program(const std::string& path) {
     a->expect_map();
     a->allow_keys({"sw_hz", "td", "snr", "seed"});
     if (auto sw = a->find("sw_hz")) {
-      p.sw_hz = sw->as_positive();
+      p.sw_hz = sw->as_positive(limits::kMaxSpectralWidthHz);
       const auto folds = folded_lines(p.molecule, 0, p.sw_hz);
       if (!folds.empty())
         sw->fail("spectral width too small, " + std::to_string(folds.size()) +
@@ -98,23 +106,26 @@ TomographyProgram load_tomography_program(const std::string& path) {
                  std::to_string(static_cast<int>(default_sw_hz(p.molecule))) + " Hz");
     }
     if (auto td = a->find("td")) {
-      const long v = td->as_int();
-      if (v < 64 || (v & (v - 1)) != 0) td->fail("must be a power of two >= 64");
+      const long v = td->as_int(64, 1L << 22);
+      if ((v & (v - 1)) != 0) td->fail("must be a power of two >= 64");
       p.td = static_cast<int>(v);
     }
     if (auto s = a->find("snr")) p.snr = s->as_nonnegative();
-    if (auto s = a->find("seed")) p.seed = static_cast<std::uint64_t>(s->as_int());
+    if (auto s = a->find("seed"))
+      p.seed = static_cast<std::uint64_t>(s->as_int(0, limits::kMaxSeed));
   }
   if (auto s = root.find("study")) {
     s->expect_map();
     s->allow_keys({"snr", "repeats"});
-    p.study_snr = s->at("snr").as_double_list();
+    const YamlField snr = s->at("snr");
+    if (snr.is_sequence() && snr.node().size() > 100)
+      snr.fail("lists " + std::to_string(snr.node().size()) +
+               " SNR values, more than the limit of 100 (docs/limits.md)");
+    p.study_snr = snr.as_double_list();
     for (double v : p.study_snr)
       if (!(v > 0.0)) s->at("snr").fail("every SNR must be > 0");
     if (auto r = s->find("repeats")) {
-      const long v = r->as_int();
-      if (v < 1) r->fail("must be >= 1");
-      p.study_repeats = static_cast<int>(v);
+      p.study_repeats = static_cast<int>(r->as_int(1, 1000));
     }
   }
   // Refuse an incomplete set unless asked to complete it.

@@ -28,7 +28,7 @@ base >"$WORK/p/good.yaml"
 expect 0 '32 lines assigned' --quiet acquire "$WORK/p/good.yaml" --out "$WORK/good"
 bad() {  # bad NAME SED-EXPRESSION REGEX
   base | sed -e "$2" >"$WORK/p/$1.yaml"
-  rejects "$WORK/out_$1" "^$1.yaml:[0-9]+:[0-9]+: .*$3" acquire "$WORK/p/$1.yaml" --out "$WORK/out_$1"
+  rejects "$WORK/out_$1" "^$WORK/([a-z]+/)?$1.yaml:[0-9]+:[0-9]+: .*$3" acquire "$WORK/p/$1.yaml" --out "$WORK/out_$1"
 }
 bad unknown_spin 's/spins: \[C1, C2\]/spins: [C1, C9]/' 'elements\[0\].rotation.spins\[1\] = C9: unknown spin C9 \(known: C1..C4\)'
 bad unknown_channel 's/channel: 13C, angle_deg/channel: 15N, angle_deg/' 'hard_pulse.channel = 15N: unknown channel 15N \(known: 13C\)'

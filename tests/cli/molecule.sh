@@ -9,7 +9,7 @@ expect 0 '' molecule show "$SRC/molecules/crotonic_acid.yaml" --lines-csv "$WORK
 
 bad() {  # bad NAME SED-EXPRESSION REGEX
   sed -e "$2" "$SRC/molecules/crotonic_acid.yaml" >"$WORK/$1.yaml"
-  expect 2 "^$1.yaml:[0-9]+:[0-9]+: .*$3" molecule show "$WORK/$1.yaml"
+  expect 2 "^$WORK/([a-z]+/)?$1.yaml:[0-9]+:[0-9]+: .*$3" molecule show "$WORK/$1.yaml"
 }
 bad unknown_spin 's/spins: \[C2, C4\]/spins: [C2, C9]/' 'couplings\[4\].spins = \[C2, C9\]: unknown spin C9 \(known: C1..C4\)'
 bad negative_t2 's/t2_s: 0.84/t2_s: -0.84/' 'nuclei\[0\].t2_s = -0.84: must be > 0'

@@ -15,7 +15,7 @@ done
 # bad NAME YAML REGEX: the program fails with a located line and writes nothing.
 bad() {
   printf '%s\n' "$2" >"$WORK/$1.yaml"
-  rejects "$WORK/out_$1" "^$1.yaml:[0-9]+:[0-9]+: .*$3" prepare "$WORK/$1.yaml" --out "$WORK/out_$1"
+  rejects "$WORK/out_$1" "^$WORK/([a-z]+/)?$1.yaml:[0-9]+:[0-9]+: .*$3" prepare "$WORK/$1.yaml" --out "$WORK/out_$1"
 }
 MOL="molecule: $SRC/molecules/crotonic_acid.yaml"
 bad unknown_spin "$MOL

@@ -20,7 +20,7 @@ expect 0 'written to' theory "$P/fig13.yaml" --out "$WORK/fig13"
 
 bad() {  # bad NAME SED-EXPRESSION REGEX
   sed -e "$2" "$P/fig4c.yaml" >"$WORK/$1.yaml"
-  rejects "$WORK/out_$1" "^$1.yaml:[0-9]+:[0-9]+: .*$3" theory "$WORK/$1.yaml" --out "$WORK/out_$1"
+  rejects "$WORK/out_$1" "^$WORK/([a-z]+/)?$1.yaml:[0-9]+:[0-9]+: .*$3" theory "$WORK/$1.yaml" --out "$WORK/out_$1"
 }
 bad unknown_name 's/order: \[S3, S2, S1\]/order: [S3, S2, S9]/' 'runs\[1\].order\[2\] = S9: unknown subsystem S9 \(known: S1, S2, S3\)'
 bad zero_temperature 's/{name: S2, temperature: 1.0}/{name: S2, temperature: 0}/' 'defaults.subsystems\[1\].temperature = 0: must be > 0'

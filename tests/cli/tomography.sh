@@ -20,7 +20,7 @@ bad() {  # bad NAME SED REGEX
   rejects "$WORK/out_$1" "$1.yaml:[0-9]+:[0-9]+: .*$3" tomography "$WORK/$1.yaml" --out "$WORK/out_$1"
 }
 bad incomplete "s|paper17_completed.yaml|paper17.yaml|" 'readout set cannot reconstruct the state: rank 252'
-bad rank 's/rank: 2/rank: 99/' 'state.random.rank = 99: must be between 1 and 16'
+bad rank 's/rank: 2/rank: 99/' 'state.random.rank = 99: must be an integer between 1 and 16'
 bad td 's/td: 2048/td: 2000/' 'acquisition.td = 2000: must be a power of two'
 bad sw 's/sw_hz: 15000/sw_hz: 8000/' 'acquisition.sw_hz = 8000: spectral width too small'
 bad key 's/^lines:/colour: red\nlines:/' 'colour: unknown key'

@@ -5,6 +5,7 @@
 
 #include "nmrc/compiler/program.hpp"
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/io.hpp"
 #include "support/pulse_reference.hpp"
 #include "support/reference.hpp"
 
@@ -71,10 +72,39 @@ TEST_CASE("compile a selective rotation on crotonic acid, write, read back, vali
     o.seed = 5;
     CHECK(cache_key(prog.molecule, job.target, o) != r.cache_key);
   }
+  SUBCASE("the same seed gives the same pulse file, byte for byte") {
+    const CompileResult again =
+        compile_target(prog.molecule, job.target, job.options, job.name, "");
+    CHECK_FALSE(again.from_cache);
+    CHECK(pulse_file_text(again.pulse) == pulse_file_text(r.pulse));
+  }
+  SUBCASE("a cache entry whose content does not match its checksum is recompiled, not trusted") {
+    const std::string file = (cache / (r.cache_key + ".json")).string();
+    nlohmann::json entry = nlohmann::json::parse(read_file(file));
+    REQUIRE(entry.contains("checksum"));
+    // Change one amplitude and keep the recorded checksum: a damaged or edited entry.
+    const double u0 = entry["pulse"]["channels"]["13C"]["ux_hz"][1].get<double>();
+    entry["pulse"]["channels"]["13C"]["ux_hz"][1] = u0 + 1.0;
+    write_file_atomic(file, entry.dump());
+    const CompileResult again =
+        compile_target(prog.molecule, job.target, job.options, job.name, cache.string());
+    CHECK_FALSE(again.from_cache);
+    CHECK(again.pulse.channels[0].ux_hz[1] == r.pulse.channels[0].ux_hz[1]);
+    // The entry was rewritten with a good checksum and is trusted again.
+    CHECK(compile_target(prog.molecule, job.target, job.options, job.name, cache.string())
+              .from_cache);
+    // An entry without a checksum (or a wrong one) is not trusted either.
+    entry = nlohmann::json::parse(read_file(file));
+    entry.erase("checksum");
+    write_file_atomic(file, entry.dump());
+    CHECK_FALSE(compile_target(prog.molecule, job.target, job.options, job.name, cache.string())
+                    .from_cache);
+  }
   SUBCASE("validation of pulse files") {
     nlohmann::json j = nlohmann::json::parse(pulse_file_text(r.pulse));
     j["format"] = "nmrc-pulse/0";
-    CHECK_THROWS_WITH_AS(parse_pulse_json(j.dump(), "f.json"), doctest::Contains("f.json: format"),
+    CHECK_THROWS_WITH_AS(parse_pulse_json(j.dump(), "f.json"),
+                         doctest::Contains("format = \"nmrc-pulse/0\": must be \"nmrc-pulse/1\""),
                          InputError);
     j = nlohmann::json::parse(pulse_file_text(r.pulse));
     j["channels"]["13C"]["uy_hz"].erase(0);

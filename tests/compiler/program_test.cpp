@@ -92,7 +92,7 @@ TEST_CASE("pulse programs parse into the sequence IR with gate placeholders") {
     bad("spins: [C3, R], theta", "spins: [C3], theta", "acts on exactly 2 spins");
     bad("c: -0.5", "c: -5", "not positive");
     bad("to: \"11\"", "to: \"1x\"", "needs one of 0, 1, +, - per spin");
-    bad("count: 2", "count: 0", "must be between 1 and 100000");
+    bad("count: 2", "count: 0", "must be an integer between 1 and 100000");
   }
 }
 

@@ -93,21 +93,23 @@ TEST_CASE("nmrc-pulse/1: one reader and writer") {
     CHECK(!minimal.channels[0].carrier_hz);
     CHECK(minimal.element(m).ux_hz[0](1) == 2500.0);
   }
-  SUBCASE("validation: every type error is an InputError naming the file and field") {
+  SUBCASE("validation: every type error is an InputError naming the file, line:column and field") {
     auto bad = [](const std::string& text, const char* msg) {
       CAPTURE(text);
       CHECK_THROWS_WITH_AS(parse_pulse_json(text, "f.json"), doctest::Contains(msg), InputError);
     };
-    bad(edited("\"nmrc-pulse/1\"", "\"nmrc-pulse/0\""), "f.json: format = \"nmrc-pulse/0\"");
+    bad(edited("\"nmrc-pulse/1\"", "\"nmrc-pulse/0\""),
+        "f.json:49:12: format = \"nmrc-pulse/0\": must be \"nmrc-pulse/1\"");
     bad(edited("\"nominal\": 0.9991", "\"nominal\": \"high\""),
-        "f.json: fidelity.nominal = \"high\": must be a number");
-    bad(edited("\"name\": \"p\"", "\"name\": 5"), "f.json: name = 5: must be a string");
+        "f.json:46:14: fidelity.nominal = \"high\": must be a number");
+    bad(edited("\"name\": \"p\"", "\"name\": 5"), "f.json:51:10: name = 5: must be a string");
     bad(edited("\"target\": 0.99", "\"target\": 0"), "fidelity.target = 0: must be in (0, 1]");
     bad(edited("\"max_rf_hz\": 5000.0", "\"max_rf_hz\": -1"),
         "channels.13C.max_rf_hz = -1: must be > 0");
     bad(edited("\"min\": 0.994", "\"min\": null"),
         "fidelity.ensemble.min = null: must be a number");
-    bad(with_value("dt_s", "1e400"), "f.json: invalid JSON");
+    bad(with_value("dt_s", "1e400"),
+        "f.json:26:10: invalid JSON: [json.exception.out_of_range.406] number overflow");
     bad(with_value("dt_s", "0"), "dt_s = 0: must be > 0");
     bad(with_value("duration_s", "1"), "duration_s = 1: differs from steps * dt_s");
     bad(R"({"format": "nmrc-pulse/1", "dt_s": 1e-5, "fidelity": 5,
@@ -129,12 +131,12 @@ TEST_CASE("nmrc-pulse/1: one reader and writer") {
     };
     bad(edited("\"crotonic_acid\"", "\"alanine\""),
         "f.json: molecule = alanine: pulse was compiled for another molecule than crotonic_acid");
-    bad(edited("\"13C\"", "\"1H\""), "f.json: channels.1H: unknown channel (known: 13C)");
+    bad(edited("\"13C\"", "\"1H\""), "f.json:3:9: channels.1H: unknown channel (known: 13C)");
     bad(edited("\"carrier_hz\": 0.0", "\"carrier_hz\": 100.0"),
         "channels.13C.carrier_hz = 100: differs from the molecule's carrier 0 Hz");
     bad(edited("\"max_rf_hz\": 5000.0", "\"max_rf_hz\": 50000.0"),
         "channels.13C.max_rf_hz = 50000: exceeds the channel's max_rf_hz 10000");
     bad(edited("\"max_rf_hz\": 5000.0", "\"max_rf_hz\": 1000.0"),
-        "channels.13C: amplitude 3000 Hz exceeds max_rf_hz 1000");
+        "channels.13C: amplitude 3000 Hz at step 0 exceeds max_rf_hz 1000");
   }
 }

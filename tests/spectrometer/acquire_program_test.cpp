@@ -96,14 +96,16 @@ TEST_CASE("acquisition programs") {
         parse_acquire_program(program("  gradient: {mode: slices, slices: 65537}\n",
                                       "  - delay: {duration_s: 0.1}\n"),
                               "t.yaml", d),
-        doctest::Contains("sample.gradient.slices = 65537: must be between 1 and 65536"),
+        doctest::Contains(
+            "t.yaml:4:36: sample.gradient.slices = 65537: must be an integer between 1 and 65536"),
         InputError);
     // The options' own rules, placed by the loader at the field that broke one.
     std::string zero_scans = program("", "  - delay: {duration_s: 0.1}\n");
     zero_scans.replace(zero_scans.find("td: 8192"), 8, "td: 8192, scans: 0");
-    CHECK_THROWS_WITH_AS(parse_acquire_program(zero_scans, "t.yaml", d),
-                         doctest::Contains("acquisition.scans = 0: must be between 1 and 1000000"),
-                         InputError);
+    CHECK_THROWS_WITH_AS(
+        parse_acquire_program(zero_scans, "t.yaml", d),
+        doctest::Contains("acquisition.scans = 0: must be an integer between 1 and 1000000"),
+        InputError);
   }
   SUBCASE("validation: acquisition and processing options validate themselves") {
     AcquisitionOptions a;

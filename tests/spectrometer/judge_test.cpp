@@ -34,7 +34,15 @@ TEST_CASE("the judge re-simulates a pulse against its target") {
     o.b1_scale = {0.95, 1.0, 1.05};
     o.offset_hz = {0.0, 30.0};
     o.fidelity_target = 0.9;
+    // Progress: one report per stage (nominal, then each of the 6 members), in order.
+    std::vector<int> done_seen;
+    o.progress = [&done_seen](int done, int total, const std::string&) {
+      CHECK(total == 7);
+      done_seen.push_back(done);
+    };
     const Judgement j = judge_pulse(m, p, {w, 0.0, true}, o);
+    CHECK(done_seen == std::vector<int>{0, 1, 2, 3, 4, 5, 6});
+    o.progress = nullptr;
     CHECK(j.nominal == doctest::Approx(1.0).epsilon(1e-10));
     REQUIRE(j.values.size() == 6);
     CHECK(j.b1_scale == std::vector<double>{0.95, 0.95, 1.0, 1.0, 1.05, 1.05});

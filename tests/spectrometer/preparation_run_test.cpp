@@ -74,10 +74,11 @@ TEST_CASE("preparation programs: the bath particle") {
         load_preparation_program(program_file("tgt", "target: ppss")),
         doctest::Contains("target = ppss: must be pps, bath or temporal_averaging"), InputError);
     // The gradient block shares its rules with acquisition programs (read_gradient_options).
-    CHECK_THROWS_WITH_AS(load_preparation_program(program_file(
-                             "slices", "target: pps\ngradient: {mode: slices, slices: 65537}")),
-                         doctest::Contains("gradient.slices = 65537: must be between 1 and 65536"),
-                         InputError);
+    CHECK_THROWS_WITH_AS(
+        load_preparation_program(
+            program_file("slices", "target: pps\ngradient: {mode: slices, slices: 65537}")),
+        doctest::Contains("gradient.slices = 65537: must be an integer between 1 and 65536"),
+        InputError);
     CHECK_THROWS_WITH_AS(
         load_preparation_program(program_file("mode", "target: pps\ngradient: {mode: twisted}")),
         doctest::Contains("gradient.mode = twisted: must be exact or slices"), InputError);

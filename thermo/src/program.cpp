@@ -9,6 +9,7 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/yaml_choice.hpp"
+#include "nmrc/core/limits.hpp"
 #include "nmrc/core/yaml_input.hpp"
 
 namespace nmrc::thermo {
@@ -91,7 +92,7 @@ RunSpec parse_run(const RunFields& rf, std::set<std::string>& run_names) {
     for (const auto& prev : p.names)
       if (prev == n) nm.fail("duplicate subsystem name");
     p.names.push_back(n);
-    p.temperatures.push_back(s.at("temperature").as_positive());
+    p.temperatures.push_back(s.at("temperature").as_positive(limits::kMaxModelParameter));
   }
   if (p.names.empty()) subs.fail("at least one subsystem is needed");
 
@@ -104,9 +105,9 @@ RunSpec parse_run(const RunFields& rf, std::set<std::string>& run_names) {
       p.interaction == Interaction::kCascade ? kMaxCascadeSubsystems : kMaxSimultaneousSubsystems;
   if (n > nmax) subs.fail("at most " + std::to_string(nmax) + " subsystems for this interaction");
 
-  p.bath_temperature = rf.at("bath_temperature").as_positive();
-  p.g = rf.at("g").as_positive();
-  p.tau = rf.at("tau").as_positive();
+  p.bath_temperature = rf.at("bath_temperature").as_positive(limits::kMaxModelParameter);
+  p.g = rf.at("g").as_positive(limits::kMaxModelParameter);
+  p.tau = rf.at("tau").as_positive(limits::kMaxModelParameter);
   const YamlField col = rf.at("collisions");
   const long c = col.as_int();
   if (c < 1 || c > 1000000) col.fail("must be an integer in [1, 1000000]");

@@ -3,6 +3,7 @@
 // (an independent re-simulation).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,6 +18,12 @@
 #include "nmrc/spectrometer/judge.hpp"
 
 namespace nmrc::compiler {
+
+/// Bounds of compile options (docs/limits.md): a pulse of at most 100 s, B1 scales in (0, 10],
+/// at most 1000 ensemble members (B1 scales x offsets).
+inline constexpr double kMaxCompileDurationS = 100.0;
+inline constexpr double kMaxB1Scale = 10.0;
+inline constexpr std::size_t kMaxEnsembleMembers = 1000;
 
 /// Compile options of one target (docs/program-format.md, `compile:`). Validate before use:
 /// validate() throws InputError "compile options: field = value: rule" (check() returns the
@@ -103,6 +110,8 @@ CompileResult compile_target(const Molecule& molecule, const GateTarget& target,
 struct ValidationOptions {
   spectrometer::Engine engine = spectrometer::Engine::kExact;
   bool relaxation = false;
+  /// Progress of the judgement (spectrometer::JudgeOptions::progress).
+  std::function<void(int, int, const std::string&)> progress;
 };
 using ValidationResult = spectrometer::Judgement;
 /// Judges `pulse` on `molecule` (PulseData::element's rules, then the judge). Throws InputError

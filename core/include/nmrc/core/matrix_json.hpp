@@ -27,11 +27,18 @@ std::string matrix_json(const Mat& m);
 struct MatrixJsonRules {
   int dim = 0;
   bool imag_optional = false;
+  /// The file the text came from: when set, every rule passed to `fail` starts with
+  /// "source:line:col: field: " (the place in that file, json_input.hpp).
+  std::string source;
 };
+/// Largest matrix read from JSON: 4096 x 4096 (12 spins, 256 MiB complex; docs/limits.md).
+inline constexpr long kMaxMatrixJsonDim = 4096;
 /// Reads {"real": [[...]], "imag": [[...]]} from JSON text (a whole file or one object of a
 /// document). On bad input calls `fail(rule)`, which must throw (usually YamlField::fail or an
 /// InputError with the caller's location); the rules are: not JSON, not an object with
-/// "real"/"imag" lists, not square/equal sizes/the required size, entries not numbers.
+/// "real"/"imag" lists, not square/equal sizes/the required size, larger than
+/// kMaxMatrixJsonDim, entries not numbers (nor finite: JSON has no NaN, and an overflowing
+/// number such as 1e400 is refused as invalid JSON).
 Mat matrix_from_json(const std::string& json_text, const MatrixJsonRules& rules,
                      const std::function<void(const std::string& rule)>& fail);
 

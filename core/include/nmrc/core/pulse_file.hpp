@@ -23,6 +23,7 @@ struct PulseChannel {
   std::optional<double> carrier_hz;  ///< frame the pulse was made in; absent: the molecule's
   double max_rf_hz = 0.0;            ///< RF limit the pulse was made for; 0: not recorded
   RVec ux_hz, uy_hz;                 ///< equal, non-zero lengths
+  std::string location;              ///< "file:line:col" of the channel when read from a file
 };
 
 /// A shaped pulse and, when it was compiled, what it implements and how well. The record of a
@@ -54,8 +55,9 @@ struct PulseData {
   ShapedPulseElement element(const Molecule& molecule) const;
 };
 
-/// Largest number of steps a pulse file may hold per channel (16 Mi: 256 MB per channel).
-inline constexpr long kMaxPulseSteps = 1L << 24;
+/// Largest number of steps a pulse file may hold per channel: 1 Mi (1048576, the limit of a
+/// TopSpin shape file too; 16 MiB of amplitudes per channel; docs/limits.md).
+inline constexpr long kMaxPulseSteps = 1L << 20;
 
 /// Parses nmrc-pulse/1 JSON text; `where` names the file in messages and gives the default name.
 /// Rules: `format` "nmrc-pulse/1"; `dt_s` > 0; `channels` a non-empty object of channels with

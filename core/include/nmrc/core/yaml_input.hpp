@@ -20,7 +20,11 @@ class YamlField {
  public:
   YamlField(YAML::Node node, std::string path, std::shared_ptr<const std::string> file);
 
-  /// Parses a file; invalid YAML or an unreadable file throws InputError with file:line:col.
+  /// Parses a file; invalid YAML or an unreadable file throws InputError with file:line:col
+  /// (the file named as given). Every loader goes through here (or load_string), so these
+  /// rules hold for every YAML input: a key given twice in one mapping is refused with both
+  /// places named; a key that is a list or a mapping is refused; at most kMaxYamlFileBytes
+  /// (io.hpp) and 2 million nodes (counting repeats through aliases).
   static YamlField load_file(const std::string& path);
   /// Parses text; `name` stands for the file name in messages.
   static YamlField load_string(const std::string& text, const std::string& name);
@@ -45,11 +49,21 @@ class YamlField {
   /// Key/value pairs of a mapping in file order (value paths are path.key).
   std::vector<std::pair<std::string, YamlField>> entries() const;
 
+  /// Numbers, integers and booleans must be plain scalars: a quoted "160" is text and refused.
   double as_double() const;
   /// Number that must be > 0 / >= 0.
   double as_positive() const;
   double as_nonnegative() const;
+  /// Number in [min, max] ("must be between min and max"): physical ranges (limits.hpp).
+  double as_double(double min, double max) const;
+  /// Number in (0, max].
+  double as_positive(double max) const;
   long as_int() const;
+  /// Integer in [min, max]; otherwise "must be an integer between min and max". Every size or
+  /// count read from YAML goes through this before it is used (docs/limits.md).
+  long as_int(long min, long max) const;
+  /// A scalar written in quotes ("160"): text, never a number or a boolean.
+  bool quoted() const;
   bool as_bool() const;
   std::string as_string() const;
   std::vector<double> as_double_list() const;

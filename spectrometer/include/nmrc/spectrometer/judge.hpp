@@ -6,6 +6,7 @@
 // implements ensemble_fidelity (declared in propagation.hpp) with the same member fidelity.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,9 @@ struct JudgeOptions {
   /// Also the process fidelity Tr(S_t^dag S)/d^2 of the relaxing pulse at nominal B1 (Lindblad
   /// T1/T2 of the molecule file; one 4^n superoperator per step: costly). Gates only.
   bool relaxation = false;
+  /// Progress (done, total, what): called before each ensemble member and before the relaxing
+  /// simulation, so that a long judgement is not silent (cli/terminal.hpp shows it).
+  std::function<void(int, int, const std::string&)> progress;
   void validate() const;
 };
 

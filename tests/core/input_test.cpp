@@ -1,0 +1,193 @@
+// The rules every loader inherits from core's input kit: YAML keys (duplicates, non-text keys,
+// alias bombs), plain scalars for numbers, integer ranges, file reading limits, JSON locations,
+// and durable atomic output (issue 13's defects 2, 3, 4, 5 and 8).
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/io.hpp"
+#include "nmrc/core/json_input.hpp"
+#include "nmrc/core/matrix_json.hpp"
+#include "nmrc/core/molecule.hpp"
+#include "nmrc/core/pulse_file.hpp"
+#include "nmrc/core/yaml_input.hpp"
+#include "support/reference.hpp"
+
+using namespace nmrc;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path scratch(const std::string& name) {
+  const fs::path d =
+      fs::temp_directory_path() / ("nmrc-input-test-" + std::to_string(::getpid())) / name;
+  fs::create_directories(d);
+  return d;
+}
+}  // namespace
+
+TEST_CASE("YAML: a key given twice is refused with both places named") {
+  SUBCASE("validation") {
+    CHECK_THROWS_WITH_AS(YamlField::load_string("name: a\nt2_s: 1\nt2_s: 2\n", "m.yaml"),
+                         "m.yaml:3:1: t2_s: duplicate key (first given at m.yaml:2:1): give "
+                         "each key once",
+                         InputError);
+    // Nested in a flow mapping inside a list, as in a molecule's nuclei.
+    CHECK_THROWS_WITH_AS(
+        YamlField::load_string("nuclei:\n  - {label: C1, t2_s: 0.8, t2_s: 0.5}\n", "m.yaml"),
+        doctest::Contains(
+            "m.yaml:2:28: nuclei[0].t2_s: duplicate key (first given at m.yaml:2:17)"),
+        InputError);
+    // Two readout `settings:` blocks.
+    CHECK_THROWS_WITH_AS(
+        YamlField::load_string("name: r\nsettings: [XXXX]\nsettings: [YYYY]\n", "r.yaml"),
+        doctest::Contains("r.yaml:3:1: settings: duplicate key"), InputError);
+  }
+  SUBCASE("correctness") {
+    const YamlField f = YamlField::load_string("a: 1\nb: {a: 2}\nc: [{a: 3}, {a: 4}]\n", "ok.yaml");
+    CHECK(f.at("b").at("a").as_int() == 2);
+  }
+}
+
+TEST_CASE("YAML: a key that is a list or a mapping is refused in every loader") {
+  CHECK_THROWS_WITH_AS(YamlField::load_string("name: x\n[a, b]: 1\n", "k.yaml"),
+                       "k.yaml:2:1: document: key [a, b] must be a plain name, not a list or "
+                       "mapping",
+                       InputError);
+  CHECK_THROWS_WITH_AS(parse_molecule("name: x\nspectrometer: {[p]: 1}\n", "m.yaml"),
+                       doctest::Contains("m.yaml:2:16: spectrometer: key [p] must be a plain name"),
+                       InputError);
+}
+
+TEST_CASE("YAML: aliases cannot expand a small file into billions of nodes") {
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    const char prev = static_cast<char>(c - 1);
+    bomb += std::string(1, c) + ": &" + c + " [";
+    for (int k = 0; k < 10; ++k) bomb += std::string(k ? ", " : "") + "*" + prev;
+    bomb += "]\n";
+  }
+  CHECK_THROWS_WITH_AS(YamlField::load_string(bomb, "bomb.yaml"),
+                       doctest::Contains("bomb.yaml:1:1: document: more than 2000000 nodes"),
+                       InputError);
+}
+
+TEST_CASE("YAML: numbers are plain scalars, integers are range-checked before use") {
+  const YamlField f =
+      YamlField::load_string("q: \"160\"\nb: 'true'\nn: 4294967296\nx: 2e9\n", "s.yaml");
+  SUBCASE("validation") {
+    CHECK_THROWS_WITH_AS(f.at("q").as_int(),
+                         "s.yaml:1:4: q = \"160\": must be an integer (not a quoted text)",
+                         InputError);
+    CHECK_THROWS_WITH_AS(f.at("q").as_double(), doctest::Contains("must be a number"), InputError);
+    CHECK_THROWS_WITH_AS(f.at("b").as_bool(), doctest::Contains("must be true or false"),
+                         InputError);
+    CHECK_THROWS_WITH_AS(f.at("n").as_int(16, 1L << 22),
+                         "s.yaml:3:4: n = 4294967296: must be an integer between 16 and 4194304",
+                         InputError);
+    CHECK_THROWS_WITH_AS(f.at("x").as_int(1, 1000), doctest::Contains("must be an integer"),
+                         InputError);
+    CHECK_THROWS_WITH_AS(f.at("n").as_double(0, 1e6),
+                         "s.yaml:3:4: n = 4294967296: must be between 0 and 1e+06", InputError);
+    CHECK_THROWS_WITH_AS(f.at("n").as_positive(1e6), doctest::Contains("at most 1e+06"),
+                         InputError);
+  }
+  SUBCASE("correctness") {
+    CHECK(f.at("q").as_string() == "160");
+    CHECK(f.at("n").as_int() == 4294967296L);
+    CHECK(f.at("x").as_double() == 2e9);
+  }
+}
+
+TEST_CASE("Molecules: physically meaningless values are refused by range") {
+  const std::string path = ref::source_path("molecules/crotonic_acid.yaml");
+  const std::string text = read_file(path);
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    t.replace(t.find(from), from.size(), to);
+    return t;
+  };
+  CHECK_THROWS_WITH_AS(
+      parse_molecule(with("offset_hz: 5783.6,", "offset_hz: 1e308,"), "m.yaml"),
+      doctest::Contains("nuclei[0].offset_hz = 1e308: must be between -1e+08 and 1e+08"),
+      InputError);
+  CHECK_THROWS_WITH_AS(parse_molecule(with("j_hz: 72.4", "j_hz: 1e300"), "m.yaml"),
+                       doctest::Contains("couplings[0].j_hz = 1e300: must be between"), InputError);
+  CHECK_THROWS_WITH_AS(parse_molecule(with("max_rf_hz: 10000.0", "max_rf_hz: 1e300"), "m.yaml"),
+                       doctest::Contains("max_rf_hz = 1e300: must be > 0 and at most 1e+07"),
+                       InputError);
+  CHECK(parse_molecule(text, "m.yaml").size() == 4);
+}
+
+TEST_CASE("read_file: directories, devices and huge files are refused before memory fills") {
+  const fs::path d = scratch("read");
+  CHECK_THROWS_WITH_AS(read_file(d.string()), (d.string() + ": is a directory, not a file").c_str(),
+                       InputError);
+  CHECK_THROWS_WITH_AS(read_file("/dev/zero", 1 << 20),
+                       "/dev/zero: file is larger than the limit of 1 MiB for this input "
+                       "(docs/limits.md)",
+                       InputError);
+  // Messages name the file as given, not its basename.
+  CHECK_THROWS_WITH_AS(YamlField::load_file("/dev/zero"),
+                       doctest::Contains("/dev/zero: file is larger"), InputError);
+  CHECK_THROWS_WITH_AS(YamlField::load_file(d.string()), doctest::Contains("is a directory"),
+                       InputError);
+}
+
+TEST_CASE("write_file_atomic: durable output, and temporaries of killed runs removed") {
+  const fs::path d = scratch("write");
+  const std::string target = (d / "out.json").string();
+  // A temporary left by a process that no longer exists (pid 2^22 + 1 is above Linux's
+  // default pid_max) and one of a live process (this one's parent).
+  const std::string stale = target + ".tmp" + std::to_string((1 << 22) + 1);
+  const std::string live = (d / "other.csv").string() + ".tmp" + std::to_string(::getppid());
+  std::ofstream(stale) << "half";
+  std::ofstream(live) << "busy";
+  write_file_atomic(target, "{\"a\": 1}\n");
+  CHECK(read_file(target) == "{\"a\": 1}\n");
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(live));
+  CHECK_THROWS_AS(write_file_atomic((d / "missing" / "x").string(), "x"), InputError);
+}
+
+TEST_CASE("JSON: every error carries line:column") {
+  const std::string text = "{\n \"a\": {\"b\": [1, 2,\n   3]},\n \"c\": \"x\"\n}\n";
+  CHECK(json_location(text, "a") == "2:7");
+  CHECK(json_location(text, "a.b[2]") == "3:4");
+  CHECK(json_location(text, "c") == "4:7");
+  CHECK(json_location(text, "a.missing") == "2:7");  // where the key is missing
+  CHECK(json_location(text, "(document)") == "1:1");
+
+  const std::string pulse = read_file(ref::source_path("sequences/gates/compiled/rx90_c1.json"));
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string t = pulse;
+    t.replace(t.find(from), from.size(), to);
+    return t;
+  };
+  CHECK_THROWS_WITH_AS(
+      parse_pulse_json(with("\"nominal\": ", "\"nominal\": \"high\", \"x\": "), "p.json"),
+      doctest::Contains("p.json:"), InputError);
+  try {
+    parse_pulse_json(with("\"nominal\": ", "\"nominal\": \"high\", \"x\": "), "p.json");
+  } catch (const InputError& e) {
+    const std::string m = e.what();
+    CHECK(m.find("fidelity.nominal = \"high\": must be a number") != std::string::npos);
+    CHECK(m.rfind("p.json:", 0) == 0);
+    CHECK(m.find(json_location(with("\"nominal\": ", "\"nominal\": \"high\", \"x\": "),
+                               "fidelity.nominal")) != std::string::npos);
+  }
+  CHECK_THROWS_WITH_AS(parse_pulse_json(with("\"dt_s\": ", "\"dt_s\": 1e400, \"y\": "), "p.json"),
+                       doctest::Contains("invalid JSON: [json.exception.out_of_range.406] number "
+                                         "overflow parsing '1e400'"),
+                       InputError);
+  // Matrix files: the entry, with its place in the file.
+  auto fail = [](const std::string& rule) { throw InputError(rule); };
+  CHECK_THROWS_WITH_AS(
+      matrix_from_json("{\"real\": [[1, 0], [0, \"abc\"]],\n \"imag\": [[0, 0], [0, 0]]}",
+                       {0, false, "u.json"}, fail),
+      "u.json:1:23: real[1][1]: entries must be numbers", InputError);
+  CHECK_THROWS_WITH_AS(matrix_from_json("{\"real\": [[1e400]]}", {0, true, "u.json"}, fail),
+                       doctest::Contains("u.json:1:12: invalid JSON"), InputError);
+}
