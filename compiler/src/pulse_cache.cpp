@@ -2,12 +2,11 @@
 // keyed by a hash of everything that changes the result (cache_key, compile.hpp).
 #include "pulse_cache.hpp"
 
-#include <fmt/format.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "nmrc/core/hash.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/matrix_json.hpp"
 
@@ -20,22 +19,9 @@ namespace {
 // The object form of core's one matrix layout (matrix_json.hpp).
 json matrix_json(const Mat& m) { return json::parse(nmrc::matrix_json(m)); }
 
-std::string hex64(unsigned long long h) { return fmt::format("{:016x}", h); }
-
-// FNV-1a, 64 bit (Fowler, Noll, Vo; IETF draft-eastlake-fnv): the cache key, and the checksum
-// that tells a damaged or edited cache entry from a good one.
-unsigned long long fnv1a64(const std::string& s) {
-  unsigned long long h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // The checksum of an entry: over the compact text of its pulse and its summary.
 std::string entry_checksum(const json& pulse, const json& summary) {
-  return hex64(fnv1a64(pulse.dump() + "\n" + summary.dump()));
+  return content_hash_hex(pulse.dump() + "\n" + summary.dump());
 }
 
 }  // namespace
@@ -59,7 +45,7 @@ std::string cache_key(const Molecule& m, const GateTarget& t, const CompileOptio
   const Mat w = t.full(m.size());
   j["target_matrix"] = matrix_json(w);
   j["options"] = json::parse(o.to_json());
-  return hex64(fnv1a64(j.dump()));
+  return content_hash_hex(j.dump());
 }
 
 namespace detail {

@@ -9,8 +9,8 @@
 namespace nmrc::compiler::detail {
 
 /// The result cached under `key` in cache_dir, renamed `name`; nullopt when there is none, the
-/// entry is damaged, or its content does not match its recorded checksum (FNV-1a 64 of the
-/// pulse and summary): it is then recompiled and rewritten.
+/// entry is damaged, or its content does not match its recorded checksum (content_hash64,
+/// core/hash.hpp, of the pulse and summary): it is then recompiled and rewritten.
 std::optional<CompileResult> read_cached(const std::string& cache_dir, const std::string& key,
                                          const std::string& name);
 /// Stores a result under its cache key with its checksum (atomically; creates the directory).

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hash.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/propagators.hpp"
@@ -232,28 +233,8 @@ AffineMap Stepper::channel() const {
   return c;
 }
 
-std::string hash_hex(const std::string& text) {
-  unsigned long long h = 1469598103934665603ull;  // FNV-1a 64
-  for (unsigned char ch : text) {
-    h ^= ch;
-    h *= 1099511628211ull;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", h);
-  return buf;
-}
-
 namespace {
 constexpr char kMagic[8] = {'N', 'M', 'R', 'C', 'C', 'H', '1', '\n'};
-
-unsigned long long fnv(const std::string& bytes) {
-  unsigned long long h = 1469598103934665603ull;
-  for (unsigned char ch : bytes) {
-    h ^= ch;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 std::string serialize(const std::string& key, const AffineMap& c) {
   std::string out(kMagic, 8);
@@ -265,7 +246,7 @@ std::string serialize(const std::string& key, const AffineMap& c) {
   put(&rows, sizeof rows);
   put(c.s.data(), sizeof(cplx) * c.s.size());
   put(c.drift.data(), sizeof(cplx) * c.drift.size());
-  const unsigned long long h = fnv(out);
+  const unsigned long long h = content_hash64(out);
   put(&h, sizeof h);
   return out;
 }
@@ -274,7 +255,7 @@ bool deserialize(const std::string& bytes, const std::string& key, AffineMap& c)
   if (bytes.size() < 8 + 8 + 8 + 8 || std::memcmp(bytes.data(), kMagic, 8) != 0) return false;
   unsigned long long h = 0;
   std::memcpy(&h, bytes.data() + bytes.size() - 8, 8);
-  if (fnv(bytes.substr(0, bytes.size() - 8)) != h) return false;
+  if (content_hash64(bytes.substr(0, bytes.size() - 8)) != h) return false;
   size_t pos = 8;
   long long klen = 0;
   std::memcpy(&klen, bytes.data() + pos, 8);
@@ -301,7 +282,7 @@ AffineMap ChannelCache::get(const std::string& key, const std::function<AffineMa
                             bool* hit) const {
   if (hit) *hit = false;
   if (dir_.empty()) return build();
-  const std::string path = dir_ + "/" + hash_hex(key) + ".chan";
+  const std::string path = dir_ + "/" + content_hash_hex(key) + ".chan";
   if (std::filesystem::exists(path)) {
     std::ifstream in(path, std::ios::binary);
     std::stringstream ss;

@@ -5,9 +5,10 @@
 #include <filesystem>
 #include <set>
 
+#include "nmrc/core/hash.hpp"
 #include "nmrc/core/io.hpp"
-#include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/limits.hpp"
+#include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
 #include "nmrc/experiment/channel.hpp"
 #include "nmrc/thermo/program.hpp"
@@ -60,7 +61,7 @@ ExperimentProgram load_experiment_program(const std::string& path) {
                    "calibration", "error_budget", "compile", "pulses", "cases"});
   ExperimentProgram p;
   p.path = path;
-  p.text_hash = hash_hex(read_file(path));
+  p.text_hash = content_hash_hex(read_file(path));
   if (auto f = root.find("format"))
     if (f->as_string() != "nmrc-experiment/1") f->fail("must be nmrc-experiment/1");
   p.name = root.has("name") ? root.at("name").as_string() : fs::path(path).stem().string();

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hash.hpp"
 #include "nmrc/core/information.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/matrix_json.hpp"
@@ -139,7 +140,7 @@ class Engine {
       o.relaxation = imp.relaxation;
       dyn_.push_back(std::make_unique<sp::Dynamics>(m_, o));
     }
-    molecule_key_ = hash_hex(read_file(p.molecule_path));
+    molecule_key_ = content_hash_hex(read_file(p.molecule_path));
     {
       static ProcessMemo<PpsStates> pps_memo;
       const PpsStates pps =
@@ -395,7 +396,7 @@ class Engine {
       if (!imp_.relaxation) {
         ch = AffineMap::unitary(sp::exact_unitary(*dyn_[b], segs));
       } else {
-        const std::string ckey = "channel/1|" + hash_hex(pulse_file_text(rec.pulse)) + "|" +
+        const std::string ckey = "channel/1|" + content_hash_hex(pulse_file_text(rec.pulse)) + "|" +
                                  molecule_key_ + "|b1=" + std::to_string(members_[b].first) +
                                  "|relaxation";
         bool hit = false;

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hash.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/json_input.hpp"
 #include "nmrc/core/matrix_json.hpp"
@@ -190,4 +191,15 @@ TEST_CASE("JSON: every error carries line:column") {
       "u.json:1:23: real[1][1]: entries must be numbers", InputError);
   CHECK_THROWS_WITH_AS(matrix_from_json("{\"real\": [[1e400]]}", {0, true, "u.json"}, fail),
                        doctest::Contains("u.json:1:12: invalid JSON"), InputError);
+}
+
+TEST_CASE("content hash: FNV-1a's steps with nmrc's offset basis, values fixed by shipped files") {
+  // The empty input is the basis; the others computed independently (Python, same definition).
+  // These values key the shipped pulses' provenance and every cache: they must not change.
+  CHECK(content_hash64("") == 1469598103934665603ull);
+  CHECK(content_hash64("a") == 4953267810257967366ull);
+  CHECK(content_hash64("foobar") == 9870438755804841970ull);
+  CHECK(content_hash_hex("") == "14650fb0739d0383");
+  CHECK(content_hash_hex("a") == "44bd8ad473cd9906");
+  CHECK(content_hash_hex("foobar") == "88fad7c0a8ff07f2");
 }

@@ -90,8 +90,8 @@ struct CompileResult {
   std::string cache_key;
 };
 
-/// Hash key of (molecule Hamiltonian and channels, target description, options): FNV-1a 64 of
-/// their canonical JSON, as 16 hex digits.
+/// Hash key of (molecule Hamiltonian and channels, target description, options): content_hash64
+/// (core/hash.hpp) of their canonical JSON, as 16 hex digits.
 std::string cache_key(const Molecule& molecule, const GateTarget& target,
                       const CompileOptions& options);
 

@@ -65,9 +65,9 @@ class Stepper {
   std::vector<Mat> drift_;                                 ///< per step: E(I/d) - I/d
 };
 
-/// On-disk cache of channels: one binary file per key (magic, key, dimensions, data, FNV-1a 64
-/// checksum of everything before it). Written atomically; a file whose checksum or key does not
-/// match is ignored (and rebuilt).
+/// On-disk cache of channels: one binary file per key (magic, key, dimensions, data, content_hash64
+/// (core/hash.hpp) of everything before it). Written atomically; a file whose checksum or key does
+/// not match is ignored (and rebuilt).
 class ChannelCache {
  public:
   explicit ChannelCache(std::string dir) : dir_(std::move(dir)) {}
@@ -79,8 +79,5 @@ class ChannelCache {
  private:
   std::string dir_;
 };
-
-/// FNV-1a 64 of a string, as 16 hex digits (cache keys).
-std::string hash_hex(const std::string& text);
 
 }  // namespace nmrc::experiment

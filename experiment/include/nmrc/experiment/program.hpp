@@ -50,7 +50,8 @@ struct PulseShape {
 };
 
 struct ExperimentProgram {
-  std::string name, description, path, text_hash;  ///< text_hash: FNV-1a of the program text
+  std::string name, description, path,
+      text_hash;  ///< text_hash: content_hash_hex of the program text
   Molecule molecule;
   std::string molecule_path;
   spectrometer::ReadoutSet readout;
