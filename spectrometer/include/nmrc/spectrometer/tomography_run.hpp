@@ -90,6 +90,7 @@ SettingOutcome measure_setting(const Molecule& m, const Mat& rho, const ReadoutS
 /// to rounding, with the same noise draws for the same seed.
 class SettingMeasurer {
  public:
+  /// Keeps a reference to `m`: the molecule must outlive the measurer.
   SettingMeasurer(const Molecule& m, LineSource source, double sw_hz, int td);
   /// measure_setting(m, rho, s, source, sw_hz, td, noise_sigma, seed).
   SettingOutcome measure(const Mat& rho, const ReadoutSetting& s, double noise_sigma,
