@@ -309,10 +309,12 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
           p.channels[0].max_rf_hz = std::max(p.channels[0].max_rf_hz, v->max_rf_hz);
         }
         if (p.molecule != m.name)
-          throw InputError(path + ": molecule = " + p.molecule +
+          throw InputError((p.molecule_location.empty() ? path : p.molecule_location) +
+                           ": molecule = " + p.molecule +
                            ": pulse was compiled for another molecule than " + m.name);
         if (p.name.empty()) p.name = fs::path(path).stem().string();
-        compiler::target_from_json(p.target_json, m, path);  // every check before any work
+        compiler::target_from_json(p.target_json, m,
+                                   p.target_where());  // every check before any work
         (void)p.element(m);
         pulses.push_back(p);
       }

@@ -10,6 +10,7 @@
 
 #include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/program_front_end.hpp"
@@ -126,7 +127,7 @@ struct Parser {
   // A unitary file ({"real": [[...]], "imag": [[...]]}, core's matrix_from_json): its rules
   // name the place in that file; an unreadable file is placed at the program's `file:` field.
   Mat unitary_file(const YamlField& f) const {
-    const std::string path = fe.resolve(f.as_string());
+    const std::string path = f.as_input_file(fe.header().base_dir);
     std::string text;
     try {
       text = read_file(path);
@@ -223,7 +224,7 @@ struct Parser {
       for (int p = 0; p < static_cast<int>(temps.size()); ++p)
         for (int q = p + 1; q < static_cast<int>(temps.size()); ++q) pairs.push_back({p, q, c});
       const Mat rho = coherent_thermal_state(temps, pairs);
-      if (Eigen::SelfAdjointEigenSolver<Mat>(rho).eigenvalues().minCoeff() < -1e-12)
+      if (hermitian_eigenvalues(rho).minCoeff() < -1e-12)
         cf.fail("the coherent state is not positive (|c| too large for these temperatures)");
       d["c"] = {{"re", c.real()}, {"im", c.imag()}};
       d["temperatures"] = temps;

@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "nmrc/core/error.hpp"
-#include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/limits.hpp"
+#include "nmrc/core/yaml_choice.hpp"
 
 namespace nmrc {
 
@@ -42,10 +42,7 @@ ProgramFrontEnd::ProgramFrontEnd(const YamlField& root, const std::string& base_
                                   : std::filesystem::path(root.file()).stem().string();
   if (auto d = root.find("description")) header_.description = d->as_string();
   const YamlField mf = root.at("molecule");
-  header_.molecule_path = resolve(mf.as_string());
-  if (!std::filesystem::is_regular_file(header_.molecule_path))
-    mf.fail("file not found (" + header_.molecule_path +
-            "; paths are relative to the program file)");
+  header_.molecule_path = mf.as_input_file(header_.base_dir);
   header_.molecule = load_molecule(header_.molecule_path);
   if (auto ch = root.find("channels")) {
     ch->expect_map();
@@ -235,8 +232,9 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
     ShapedPulseElement e;
     if (auto pf = f.find("file")) {
       f.allow_keys({"name", "file", "acknowledge_long"});
+      const std::string pulse_path = pf->as_input_file(header_.base_dir);
       try {
-        e = read_pulse_file(resolve(pf->as_string())).element(m);
+        e = read_pulse_file(pulse_path).element(m);
       } catch (const InputError& err) {
         pf->fail(err.what());
       }
@@ -251,8 +249,9 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
                 fmt::format("{:.0f}", m.channels[c].max_rf_hz) + " Hz)");
       const double duration_s = f.at("duration_s").as_positive(limits::kMaxDurationS);
       if (!shape_reader_) bf.fail("shape files cannot be read in this kind of program yet");
+      const std::string shape_path = bf.as_input_file(header_.base_dir);
       try {
-        PulseData d = shape_reader_(resolve(bf.as_string()), m.channels[c].name, duration_s, mx);
+        PulseData d = shape_reader_(shape_path, m.channels[c].name, duration_s, mx);
         e = d.element(m);
       } catch (const InputError& err) {
         bf.fail(err.what());

@@ -75,7 +75,10 @@ class Reader {
     p.source = where_;
     p.name = j.contains("name") ? text(j["name"], "name")
                                 : std::filesystem::path(where_).stem().string();
-    if (j.contains("molecule")) p.molecule = text(j["molecule"], "molecule");
+    if (j.contains("molecule")) {
+      p.molecule = text(j["molecule"], "molecule");
+      p.molecule_location = at("molecule");
+    }
     if (!j.contains("dt_s")) fail("dt_s", "missing required key");
     p.dt_s = number(j["dt_s"], "dt_s");
     if (!(p.dt_s > 0)) fail("dt_s", j["dt_s"], "must be > 0");
@@ -119,6 +122,7 @@ class Reader {
     if (j.contains("target")) {
       if (!j["target"].is_object()) fail("target", j["target"], "must be an object");
       p.target_json = j["target"].dump();
+      p.target_location = at("target");
     }
     if (j.contains("fidelity")) read_fidelity(j["fidelity"], p);
     return p;
@@ -171,7 +175,8 @@ ShapedPulseElement PulseData::element(const Molecule& m) const {
     throw InputError((c.location.empty() ? where : c.location) + ": " + field + ": " + rule);
   };
   if (!molecule.empty() && molecule != m.name)
-    fail("molecule = " + molecule, "pulse was compiled for another molecule than " + m.name);
+    throw InputError((molecule_location.empty() ? where : molecule_location) + ": molecule = " +
+                     molecule + ": pulse was compiled for another molecule than " + m.name);
   if (channels.empty()) fail("channels", "must name at least one channel");
   ShapedPulseElement e;
   e.name = name;

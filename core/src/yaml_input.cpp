@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -263,6 +264,19 @@ bool YamlField::as_bool() const {
 std::string YamlField::as_string() const {
   if (!node_.IsScalar()) fail("must be a text value");
   return node_.Scalar();
+}
+
+std::string YamlField::as_input_file(const std::string& base_dir) const {
+  const std::string rel = as_string();
+  const std::string path =
+      rel.empty() || std::filesystem::path(rel).is_absolute() || base_dir.empty()
+          ? rel
+          : (std::filesystem::path(base_dir) / rel).lexically_normal().string();
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(path + " is a directory, not a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read file " + path + " (does it exist?)");
+  return path;
 }
 
 std::vector<double> YamlField::as_double_list() const {

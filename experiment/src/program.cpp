@@ -19,12 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string resolve(const std::string& base_file, const std::string& rel) {
-  const fs::path p(rel);
-  if (p.is_absolute()) return rel;
-  return (fs::path(base_file).parent_path() / p).lexically_normal().string();
-}
-
 std::vector<int> measured_list(const YamlField& f) {
   std::vector<int> out;
   for (const auto& it : f.expect_sequence().items()) {
@@ -68,13 +62,14 @@ ExperimentProgram load_experiment_program(const std::string& path) {
   if (auto f = root.find("description")) p.description = f->as_string();
 
   const YamlField mol = root.at("molecule");
-  p.molecule_path = resolve(path, mol.as_string());
+  const std::string base_dir = fs::path(path).parent_path().string();
+  p.molecule_path = mol.as_input_file(base_dir);
   p.molecule = load_molecule(p.molecule_path);
   const int n = p.molecule.size();
   if (n > 6) mol.fail("the experiment layer handles at most 6 spins (4^n superoperators)");
 
   const YamlField ro = root.at("readout");
-  p.readout = spectrometer::load_readout(resolve(path, ro.as_string()), p.molecule);
+  p.readout = spectrometer::load_readout(ro.as_input_file(base_dir), p.molecule);
   {
     const auto rep = spectrometer::analyze_completeness(p.readout.settings, n);
     if (!rep.complete) {
@@ -85,7 +80,7 @@ ExperimentProgram load_experiment_program(const std::string& path) {
               (rep.invisible.size() > 4 ? " ..." : "") + ")");
     }
   }
-  p.compiled_dir = resolve(
+  p.compiled_dir = resolve_path(
       path, root.has("compiled") ? root.at("compiled").as_string() : std::string("compiled"));
   if (auto f = root.find("repreparation"))
     p.repreparation = yaml_choice<Repreparation>(
@@ -187,7 +182,7 @@ ExperimentProgram load_experiment_program(const std::string& path) {
   }
 
   const std::string default_theory =
-      root.has("theory") ? resolve(path, root.at("theory").as_string()) : std::string();
+      root.has("theory") ? root.at("theory").as_input_file(base_dir) : std::string();
   const YamlField cases = root.at("cases");
   std::set<std::string> names;
   for (const auto& c : cases.expect_sequence().items()) {
@@ -195,7 +190,7 @@ ExperimentProgram load_experiment_program(const std::string& path) {
     c.allow_keys({"run", "theory", "name", "measure", "spins"});
     CaseSpec cs;
     cs.location = c.location();
-    cs.theory_file = c.has("theory") ? resolve(path, c.at("theory").as_string()) : default_theory;
+    cs.theory_file = c.has("theory") ? c.at("theory").as_input_file(base_dir) : default_theory;
     if (cs.theory_file.empty()) c.fail("needs theory: (here or at the top level)");
     const thermo::TheoryProgram th = thermo::load_theory_program(cs.theory_file);
     const YamlField run = c.at("run");

@@ -36,7 +36,7 @@ PulseLibrary::PulseLibrary(const Molecule& m, std::string compiled_dir, std::str
       r.pulse = compiler::read_pulse_file(f);
       r.file = f;
       if (r.pulse.molecule != m_.name) continue;
-      const auto t = compiler::target_from_json(r.pulse.target_json, m_, f);
+      const auto t = compiler::target_from_json(r.pulse.target_json, m_, r.pulse.target_where());
       if (t.state_transfer) continue;
       shipped_full_.push_back(t.full(m_.size()));
       shipped_.push_back(std::move(r));

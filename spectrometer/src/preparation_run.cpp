@@ -162,8 +162,7 @@ PreparationProgram load_preparation_program(const std::string& path) {
   PreparationProgram p;
   p.source_file = path;
   const YamlField mf = root.at("molecule");
-  const std::string mpath = resolve_path(path, mf.as_string());
-  if (!std::filesystem::is_regular_file(mpath)) mf.fail("cannot read molecule file " + mpath);
+  const std::string mpath = mf.as_input_file(std::filesystem::path(path).parent_path().string());
   p.molecule = load_molecule(mpath);
   const Molecule& m = p.molecule;
 

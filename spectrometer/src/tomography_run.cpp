@@ -1,9 +1,11 @@
 #include "nmrc/spectrometer/tomography_run.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <random>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/information.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/limits.hpp"
@@ -58,11 +60,12 @@ TomographyProgram load_tomography_program(const std::string& path) {
   p.source_file = path;
   p.name = root.at("name").as_string();
   const YamlField mol = root.at("molecule");
-  p.molecule = load_molecule(resolve_path(path, mol.as_string()));
+  const std::string base_dir = std::filesystem::path(path).parent_path().string();
+  p.molecule = load_molecule(mol.as_input_file(base_dir));
   const int n = p.molecule.size();
   const int dim = 1 << n;
   if (n > 6) mol.fail("tomography supports up to 6 spins (4^n - 1 parameters)");
-  p.readout = load_readout(resolve_path(path, root.at("readout").as_string()), p.molecule);
+  p.readout = load_readout(root.at("readout").as_input_file(base_dir), p.molecule);
   if (auto c = root.find("complete_readout")) p.add_proposed = c->as_bool();
 
   const YamlField st = root.at("state");
@@ -348,8 +351,7 @@ Measured measure_all(const TomographyProgram& p, const SettingMeasurer& meter,
 }
 
 double trace_norm(const Mat& a) {
-  Eigen::SelfAdjointEigenSolver<Mat> es(0.5 * (a + a.adjoint()), Eigen::EigenvaluesOnly);
-  return es.eigenvalues().cwiseAbs().sum();
+  return hermitian_eigenvalues(0.5 * (a + a.adjoint())).cwiseAbs().sum();
 }
 
 }  // namespace

@@ -39,7 +39,7 @@ bad aliasing 's/sw_hz: 15000/sw_hz: 10000/' 'acquisition.sw_hz = 10000: too smal
 bad td_not_pow2 's/td: 4096/td: 4000/' 'acquisition.td = 4000: must be a power of two for the FFT unless processing.zero_fill is set'
 bad unknown_element 's/- delay:/- wait:/' 'unknown element wait'
 bad rf_too_high 's/rf_hz: 10000}/rf_hz: 50000}/' 'rf_hz = 50000: exceeds the channel'"'"'s max_rf_hz'
-bad missing_file 's/molecule: mol.yaml/molecule: nope.yaml/' 'molecule = nope.yaml: file not found'
+bad missing_file 's/molecule: mol.yaml/molecule: nope.yaml/' 'molecule = nope.yaml: cannot read file'
 bad cyclops_scans 's/td: 4096}/td: 4096, scans: 3, phase_cycle: cyclops}/' 'acquisition.phase_cycle = cyclops: CYCLOPS needs a multiple of 4 scans \(scans = 3\)'
 bad b1_weights 's/sample: {relaxation: false}/sample: {b1: {scale: [0.9, 1.0], weights: [1]}}/' 'b1.weights = \[1\]: must have one weight per scale value'
 

@@ -130,7 +130,8 @@ TEST_CASE("nmrc-pulse/1: one reader and writer") {
                            InputError);
     };
     bad(edited("\"crotonic_acid\"", "\"alanine\""),
-        "f.json: molecule = alanine: pulse was compiled for another molecule than crotonic_acid");
+        "f.json:50:14: molecule = alanine: pulse was compiled for another molecule than "
+        "crotonic_acid");
     bad(edited("\"13C\"", "\"1H\""), "f.json:3:9: channels.1H: unknown channel (known: 13C)");
     bad(edited("\"carrier_hz\": 0.0", "\"carrier_hz\": 100.0"),
         "channels.13C.carrier_hz = 100: differs from the molecule's carrier 0 Hz");

@@ -45,6 +45,13 @@ struct PulseData {
   double ensemble_min = 0.0;
   /// Where the pulse came from (its file), for messages; set by the readers.
   std::string source;
+  /// "file:line:col" of the file's "molecule" and "target" values, for messages (empty when
+  /// the pulse was not read from a file or the key is absent; then `source` stands for both).
+  std::string molecule_location, target_location;
+  /// Prefix for a message about the target: target_location, else source, else name.
+  std::string target_where() const {
+    return !target_location.empty() ? target_location : !source.empty() ? source : name;
+  }
 
   double duration_s() const { return channels.empty() ? 0.0 : dt_s * channels[0].ux_hz.size(); }
   /// The pulse as a sequence element for `molecule`, under the one set of rules for running a

@@ -68,6 +68,12 @@ class YamlField {
   std::string as_string() const;
   std::vector<double> as_double_list() const;
   std::vector<std::string> as_string_list() const;
+  /// A file the program names: the text, relative paths resolved against `base_dir` (the
+  /// program's directory; empty: as written), which must be a readable regular file; else fails
+  /// here
+  /// ("cannot read file X (does it exist?)", "X is a directory, not a file"), so that a missing
+  /// molecule, readout set, theory program or pulse is reported at the line that names it.
+  std::string as_input_file(const std::string& base_dir) const;
 
   /// Throws InputError "file:line:col: path = value: rule".
   [[noreturn]] void fail(const std::string& rule) const;
