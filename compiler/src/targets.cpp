@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/operators.hpp"
 
 namespace nmrc::compiler {
@@ -11,10 +12,10 @@ namespace nmrc::compiler {
 namespace {
 Mat expi_hermitian(const Mat& h, double scale) {
   // exp(-i scale H) for Hermitian H by its eigendecomposition.
-  Eigen::SelfAdjointEigenSolver<Mat> es(h);
+  const HermitianEigen es = hermitian_eigen(h);
   Vec ph(h.rows());
-  for (int j = 0; j < h.rows(); ++j) ph(j) = std::polar(1.0, -scale * es.eigenvalues()(j));
-  return es.eigenvectors() * ph.asDiagonal() * es.eigenvectors().adjoint();
+  for (int j = 0; j < h.rows(); ++j) ph(j) = std::polar(1.0, -scale * es.values(j));
+  return es.vectors * ph.asDiagonal() * es.vectors.adjoint();
 }
 }  // namespace
 

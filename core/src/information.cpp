@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/operators.hpp"
 
 namespace nmrc {
@@ -11,13 +12,13 @@ namespace nmrc {
 namespace {
 constexpr double kZeroEigen = 1e-15;
 
-Eigen::SelfAdjointEigenSolver<Mat> hermitian_eig(const Mat& rho) {
-  return Eigen::SelfAdjointEigenSolver<Mat>(0.5 * (rho + rho.adjoint()));
+HermitianEigen hermitian_eig(const Mat& rho) {
+  return hermitian_eigen(0.5 * (rho + rho.adjoint()));
 }
 }  // namespace
 
 double von_neumann_entropy(const Mat& rho) {
-  const RVec w = hermitian_eig(rho).eigenvalues();
+  const RVec w = hermitian_eig(rho).values;
   double s = 0.0;
   for (double x : w)
     if (x > kZeroEigen) s -= x * std::log(x);
@@ -29,14 +30,14 @@ double relative_entropy(const Mat& rho, const Mat& sigma) {
   const auto es = hermitian_eig(sigma);
   // Tr rho ln rho
   double a = 0.0;
-  for (double x : er.eigenvalues())
+  for (double x : er.values)
     if (x > kZeroEigen) a += x * std::log(x);
   // Tr rho ln sigma = sum_j <s_j|rho|s_j> ln s_j
-  const Mat rs = es.eigenvectors().adjoint() * rho * es.eigenvectors();
+  const Mat rs = es.vectors.adjoint() * rho * es.vectors;
   double b = 0.0;
   for (Eigen::Index j = 0; j < rs.rows(); ++j) {
     const double weight = rs(j, j).real();
-    const double sj = es.eigenvalues()(j);
+    const double sj = es.values(j);
     if (sj > kZeroEigen) {
       b += weight * std::log(sj);
     } else if (weight > 1e-12) {
@@ -63,10 +64,10 @@ double coherence_relative_entropy(const Mat& rho) {
 
 double uhlmann_fidelity(const Mat& rho, const Mat& sigma) {
   const auto er = hermitian_eig(rho);
-  RVec sq = er.eigenvalues().cwiseMax(0.0).cwiseSqrt();
-  const Mat sr = er.eigenvectors() * sq.cast<cplx>().asDiagonal() * er.eigenvectors().adjoint();
+  RVec sq = er.values.cwiseMax(0.0).cwiseSqrt();
+  const Mat sr = er.vectors * sq.cast<cplx>().asDiagonal() * er.vectors.adjoint();
   const Mat inner = sr * sigma * sr;
-  const RVec w = hermitian_eig(inner).eigenvalues();
+  const RVec w = hermitian_eig(inner).values;
   double t = 0.0;
   for (double x : w) t += std::sqrt(std::max(x, 0.0));
   // F <= Tr(rho) Tr(sigma) = 1 for density matrices. The two eigendecompositions round at

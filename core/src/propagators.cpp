@@ -3,6 +3,8 @@
 #include <cmath>
 #include <unsupported/Eigen/MatrixFunctions>
 
+#include "nmrc/core/hermitian_eigen.hpp"
+
 namespace nmrc {
 
 Mat expm(const Mat& a) { return a.exp(); }
@@ -18,9 +20,9 @@ Mat expm_frechet(const Mat& a, const Mat& e) {
 }
 
 HermitianExp::HermitianExp(const Mat& h) {
-  Eigen::SelfAdjointEigenSolver<Mat> es(0.5 * (h + h.adjoint()));
-  w_ = es.eigenvalues();
-  v_ = es.eigenvectors();
+  HermitianEigen es = hermitian_eigen(0.5 * (h + h.adjoint()));
+  w_ = std::move(es.values);
+  v_ = std::move(es.vectors);
 }
 
 Mat HermitianExp::propagator(double t) const {

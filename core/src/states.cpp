@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/operators.hpp"
 
 namespace nmrc {
@@ -18,8 +19,7 @@ StateCheck validate_density_matrix(const Mat& rho, double tol) {
   r.hermiticity_error = (rho - rho.adjoint()).cwiseAbs().maxCoeff();
   r.trace_error = std::abs(rho.trace() - cplx(1.0, 0.0));
   const Mat h = 0.5 * (rho + rho.adjoint());
-  Eigen::SelfAdjointEigenSolver<Mat> es(h, Eigen::EigenvaluesOnly);
-  r.min_eigenvalue = es.eigenvalues().minCoeff();
+  r.min_eigenvalue = hermitian_eigenvalues(h).minCoeff();
   std::ostringstream msg;
   msg.precision(3);
   if (r.hermiticity_error > tol) {
@@ -50,12 +50,12 @@ Mat thermal_qubit(double temperature, double delta) {
 }
 
 Mat thermal_state(const Mat& hamiltonian, double temperature) {
-  Eigen::SelfAdjointEigenSolver<Mat> es(hamiltonian);
-  const RVec& w = es.eigenvalues();
+  const HermitianEigen es = hermitian_eigen(hamiltonian);
+  const RVec& w = es.values;
   const double wmin = w.minCoeff();
   RVec p = (-(w.array() - wmin) / temperature).exp();
   p /= p.sum();
-  return es.eigenvectors() * p.cast<cplx>().asDiagonal() * es.eigenvectors().adjoint();
+  return es.vectors * p.cast<cplx>().asDiagonal() * es.vectors.adjoint();
 }
 
 Mat product_state(const std::vector<Mat>& factors) { return kron_all(factors); }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/spectrometer/dynamics.hpp"
 
@@ -18,9 +19,9 @@ std::vector<cplx> fid_signal(const Molecule& m, const Mat& h0, const Mat& rho, i
                              double sw_hz, int td, double receiver_phase_rad) {
   const int n = m.size(), d = 1 << n;
   // H0 = V diag(w) V^dag; in the eigenbasis rho_ab(t) = rho_ab exp(-i (w_a - w_b) t).
-  Eigen::SelfAdjointEigenSolver<Mat> es(0.5 * (h0 + h0.adjoint()));
-  const Mat& v = es.eigenvectors();
-  const RVec& w = es.eigenvalues();
+  const HermitianEigen es = hermitian_eigen(0.5 * (h0 + h0.adjoint()));
+  const Mat& v = es.vectors;
+  const RVec& w = es.values;
   const Mat r = v.adjoint() * rho * v;
   struct Component {
     cplx amp;

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/states.hpp"
 #include "nmrc/spectrometer/dynamics.hpp"
@@ -373,9 +374,9 @@ Diagonalization diagonalize_near_identity(const Mat& rho, double degeneracy_tol)
     for (int a = 0; a < m; ++a)
       for (int b = 0; b < m; ++b)
         sub(a, b) = 0.5 * (rho(idx[a], idx[b]) + std::conj(rho(idx[b], idx[a])));
-    Eigen::SelfAdjointEigenSolver<Mat> es(sub);
-    const RVec& w = es.eigenvalues();
-    const Mat& v = es.eigenvectors();
+    const HermitianEigen es = hermitian_eigen(sub);
+    const RVec& w = es.values;
+    const Mat& v = es.vectors;
     const double scale = std::max(1.0, w.cwiseAbs().maxCoeff());
     std::vector<bool> used(m, false);
     int a = 0;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/operators.hpp"
 
 namespace nmrc::spectrometer {
@@ -34,15 +35,14 @@ Reconstruction Tomographer::reconstruct(const std::vector<RVec>& values) const {
   Reconstruction out;
   out.linear = 0.5 * (rho + rho.adjoint());
   out.residual = std::sqrt((a_ * r - y).squaredNorm() / std::max<Eigen::Index>(1, y.size()));
-  Eigen::SelfAdjointEigenSolver<Mat> es(out.linear, Eigen::EigenvaluesOnly);
-  out.min_eigenvalue_linear = es.eigenvalues().minCoeff();
+  out.min_eigenvalue_linear = hermitian_eigenvalues(out.linear).minCoeff();
   out.physical = project_to_density_matrix(out.linear);
   return out;
 }
 
 Mat project_to_density_matrix(const Mat& h) {
-  Eigen::SelfAdjointEigenSolver<Mat> es(0.5 * (h + h.adjoint()));
-  const RVec mu = es.eigenvalues();  // ascending
+  const HermitianEigen es = hermitian_eigen(0.5 * (h + h.adjoint()));
+  const RVec& mu = es.values;  // ascending
   std::vector<double> sorted(mu.data(), mu.data() + mu.size());
   std::sort(sorted.begin(), sorted.end(), std::greater<double>());
   // Euclidean projection onto the simplex {lambda >= 0, sum = 1}.
@@ -53,7 +53,7 @@ Mat project_to_density_matrix(const Mat& h) {
     if (sorted[j] - t > 0.0) theta = t;
   }
   RVec lambda = (mu.array() - theta).cwiseMax(0.0);
-  return es.eigenvectors() * lambda.cast<cplx>().asDiagonal() * es.eigenvectors().adjoint();
+  return es.vectors * lambda.cast<cplx>().asDiagonal() * es.vectors.adjoint();
 }
 
 std::vector<double> z_expectations_from_y_readout(const RVec& values, int n) {

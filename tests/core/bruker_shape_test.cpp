@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/jcamp.hpp"
 #include "support/reference.hpp"
@@ -176,9 +177,9 @@ TEST_CASE("TopSpin shape files") {
         Mat H(2, 2);  // 2 pi (offset I_z + u_x I_x + u_y I_y)
         H << offset_hz / 2, cplx(e.ux_hz[0](k), -e.uy_hz[0](k)) / 2.0,
             cplx(e.ux_hz[0](k), e.uy_hz[0](k)) / 2.0, -offset_hz / 2;
-        Eigen::SelfAdjointEigenSolver<Mat> es(kTwoPi * H);
-        const Vec ph = (-cplx(0, 1) * es.eigenvalues().cast<cplx>() * e.dt_s).array().exp();
-        U = es.eigenvectors() * ph.asDiagonal() * es.eigenvectors().adjoint() * U;
+        const HermitianEigen es = hermitian_eigen(kTwoPi * H);
+        const Vec ph = (-cplx(0, 1) * es.values.cast<cplx>() * e.dt_s).array().exp();
+        U = es.vectors * ph.asDiagonal() * es.vectors.adjoint() * U;
       }
       return U;
     };

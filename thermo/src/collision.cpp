@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/propagators.hpp"
 
@@ -116,10 +117,10 @@ Mat reduced_bath(const Mat& rho_sr) {
 }
 
 double small_entropy(const Mat& rho) {
-  Eigen::SelfAdjointEigenSolver<Mat> es(rho, Eigen::EigenvaluesOnly);
+  const RVec w = hermitian_eigenvalues(rho);
   double s = 0.0;
-  for (Eigen::Index i = 0; i < es.eigenvalues().size(); ++i) {
-    const double l = es.eigenvalues()(i);
+  for (Eigen::Index i = 0; i < w.size(); ++i) {
+    const double l = w(i);
     if (l > 1e-15) s -= l * std::log(l);
   }
   return s;

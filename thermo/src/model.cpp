@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/operators.hpp"
 
 namespace nmrc::thermo {
@@ -63,8 +64,8 @@ std::vector<double> eigenvalues(const Mat& rho, int n) {
   for (Eigen::Index i = 0; i < rho.rows(); ++i) count[i] = std::popcount(static_cast<unsigned>(i));
   std::vector<double> ev;
   if (!block_diagonal(rho, count, 1e-13)) {
-    Eigen::SelfAdjointEigenSolver<Mat> es(rho, Eigen::EigenvaluesOnly);
-    for (Eigen::Index i = 0; i < es.eigenvalues().size(); ++i) ev.push_back(es.eigenvalues()(i));
+    const RVec w = hermitian_eigenvalues(rho);
+    for (Eigen::Index i = 0; i < w.size(); ++i) ev.push_back(w(i));
     return ev;
   }
   const auto sectors = excitation_sectors(n);
@@ -79,8 +80,8 @@ std::vector<double> eigenvalues(const Mat& rho, int n) {
     Mat b(d, d);
     for (int c = 0; c < d; ++c)
       for (int r = 0; r < d; ++r) b(r, c) = rho(idx[r], idx[c]);
-    Eigen::SelfAdjointEigenSolver<Mat> es(b, Eigen::EigenvaluesOnly);
-    per[m].assign(es.eigenvalues().data(), es.eigenvalues().data() + d);
+    const RVec w = hermitian_eigenvalues(b);
+    per[m].assign(w.data(), w.data() + d);
   };
   const int nt = default_thread_count(rho.rows());
   if (nt <= 1) {
