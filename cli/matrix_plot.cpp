@@ -12,8 +12,6 @@ namespace nmrc::cli {
 
 namespace {
 
-std::string quote(const std::string& s) { return gnuplot_quote(s); }
-
 std::string script(const Mat& m, const MatrixFigure& fig, const std::string& terminal,
                    const std::string& out) {
   const Eigen::Index d = m.rows();
@@ -33,17 +31,17 @@ std::string script(const Mat& m, const MatrixFigure& fig, const std::string& ter
   os << gnuplot_output(terminal, fig.width_px, fig.height_px, "font \"sans,10\"", out);
   os << "set palette defined (-1 '#2166ac', 0 'white', 1 '#b2182b')\n";
   os << "set cbrange [" << -scale << ":" << scale << "]\n";
-  os << "set cblabel " << quote(fig.unit) << " offset 1.5,0\n";
+  os << "set cblabel " << gnuplot_quote(fig.unit) << " offset 1.5,0\n";
   os << "set xrange [-0.5:" << d - 0.5 << "]\nset yrange [" << d - 0.5 << ":-0.5]\n";
   os << "set size ratio -1\nunset key\nset tics scale 0\n";
   if (!fig.basis_labels.empty()) {
     std::ostringstream tics;
     for (Eigen::Index i = 0; i < d && i < static_cast<Eigen::Index>(fig.basis_labels.size()); ++i)
-      tics << (i ? ", " : "") << quote(fig.basis_labels[i]) << " " << i;
+      tics << (i ? ", " : "") << gnuplot_quote(fig.basis_labels[i]) << " " << i;
     os << "set xtics (" << tics.str() << ") rotate by 90 right font \",8\"\n";
     os << "set ytics (" << tics.str() << ") font \",8\"\n";
   }
-  os << "set multiplot layout 1,2 title " << quote(fig.title) << "\n";
+  os << "set multiplot layout 1,2 title " << gnuplot_quote(fig.title) << "\n";
   os << "set title 'real part'\nplot $re using 1:2:3 with image\n";
   os << "set title 'imaginary part'\nplot $im using 1:2:3 with image\n";
   os << "unset multiplot\nset output\n";
@@ -68,8 +66,8 @@ std::string matrix_script(const std::string& title, const std::vector<MatrixPane
   }
   const int rows = static_cast<int>((panels.size() + cols - 1) / cols);
   os << "set terminal " << terminal << " size " << width << "," << height
-     << " font \"sans,10\"\nset output " << quote(out) << "\n";
-  os << "set multiplot layout " << rows << "," << cols << " title " << quote(title) << "\n";
+     << " font \"sans,10\"\nset output " << gnuplot_quote(out) << "\n";
+  os << "set multiplot layout " << rows << "," << cols << " title " << gnuplot_quote(title) << "\n";
   os << "set style fill solid 0.9 border -1\nset boxwidth 0.6 absolute\nset boxdepth 0.6\n"
      << "set pm3d depthorder base\nset xyplane at 0\nset view 55,35\n"
      << "set palette defined (-1 '#2050d0', 0 '#f4f4f4', 1 '#d03020')\n"
@@ -77,14 +75,14 @@ std::string matrix_script(const std::string& title, const std::vector<MatrixPane
      << "]\nunset colorbox\nset grid\n";
   for (size_t b = 0; b < panels.size(); ++b) {
     const auto& p = panels[b];
-    os << "set title " << quote(p.title) << "\n";
+    os << "set title " << gnuplot_quote(p.title) << "\n";
     if (!p.tick_labels.empty()) {
       os << "set xtics (";
       for (size_t i = 0; i < p.tick_labels.size(); ++i)
-        os << (i ? ", " : "") << quote(p.tick_labels[i]) << " " << i;
+        os << (i ? ", " : "") << gnuplot_quote(p.tick_labels[i]) << " " << i;
       os << ") font \",6\" offset 0,-0.3\nset ytics (";
       for (size_t i = 0; i < p.tick_labels.size(); ++i)
-        os << (i ? ", " : "") << quote(p.tick_labels[i]) << " " << i;
+        os << (i ? ", " : "") << gnuplot_quote(p.tick_labels[i]) << " " << i;
       os << ") font \",6\"\n";
     }
     os << "splot $m" << b << " using 1:2:3:3 with boxes fc palette notitle\n";

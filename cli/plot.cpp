@@ -12,12 +12,6 @@
 
 namespace nmrc::cli {
 
-namespace {
-
-std::string quote(const std::string& s) { return gnuplot_quote(s); }
-
-}  // namespace
-
 std::string gnuplot_quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -53,11 +47,11 @@ std::string script(const Figure& fig, const std::string& terminal, const std::st
   os << "set grid lc rgb '#dddddd'\n";
   if (fig.panels.size() > 1 || !fig.title.empty())
     os << "set multiplot layout " << fig.rows << "," << fig.cols
-       << (fig.title.empty() ? "" : " title " + quote(fig.title)) << "\n";
+       << (fig.title.empty() ? "" : " title " + gnuplot_quote(fig.title)) << "\n";
   block = 0;
   for (const auto& p : fig.panels) {
-    os << "set title " << quote(p.title) << "\nset xlabel " << quote(p.xlabel) << "\nset ylabel "
-       << quote(p.ylabel) << "\nset key " << p.key << "\n";
+    os << "set title " << gnuplot_quote(p.title) << "\nset xlabel " << gnuplot_quote(p.xlabel)
+       << "\nset ylabel " << gnuplot_quote(p.ylabel) << "\nset key " << p.key << "\n";
     os << (p.reverse_x ? "set xrange [*:*] reverse\n" : "set xrange [*:*] noreverse\n");
     if (std::isfinite(p.ymin) && std::isfinite(p.ymax))
       os << "set yrange [" << p.ymin << ":" << p.ymax << "]\n";
@@ -66,7 +60,7 @@ std::string script(const Figure& fig, const std::string& terminal, const std::st
     os << "unset label\n";
     int li = 1;
     for (const auto& l : p.labels)
-      os << "set label " << li++ << " " << quote(l.text) << " at " << l.x << "," << l.y
+      os << "set label " << li++ << " " << gnuplot_quote(l.text) << " at " << l.x << "," << l.y
          << " center front font \",8\"\n";
     os << "plot ";
     for (size_t i = 0; i < p.series.size(); ++i) {
@@ -77,7 +71,7 @@ std::string script(const Figure& fig, const std::string& terminal, const std::st
          << " lw " << s.width;
       if (s.color >= 0) os << " lc " << s.color;
       if (s.dashed) os << " dt 2";
-      os << " title " << quote(s.title);
+      os << " title " << gnuplot_quote(s.title);
     }
     if (p.series.empty()) os << "NaN notitle";
     os << "\n";

@@ -5,7 +5,8 @@
 # fuzz/crashes/ and makes the script fail. fuzz/README.md explains how to reproduce a finding.
 #
 # Usage: scripts/fuzz.sh SECONDS [TARGET...]
-# Environment: NMRC_FUZZ_BUILD (build folder, default build-fuzz), CLANG_CXX (default clang++-14,
+# Environment: NMRC_FUZZ_BUILD (build folder, default build-fuzz), NMRC_FUZZ_CONFIGURE=0 (use that
+# folder as configured), CLANG_CXX (default clang++-14,
 # then clang++), NMRC_FUZZ_JOBS (build parallelism, default 2).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,8 +21,12 @@ cxx=${CLANG_CXX:-$(command -v clang++-14 || command -v clang++)}
 
 # -O0: the loaders are cheap, and unoptimised sanitizer builds of the Eigen-heavy layers compile
 # several times faster on a small machine.
-cmake -S "$here" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -gline-tables-only" \
-  -DNMRC_FUZZ=ON -DNMRC_NATIVE=OFF -DNMRC_BUILD_TESTS=OFF -DNMRC_BUILD_BENCH=OFF >/dev/null
+# NMRC_FUZZ_CONFIGURE=0: use $build as it is configured (CI's sanitized build, scripts/test.sh,
+# is configured with -DNMRC_FUZZ=ON and has built the targets already).
+if [ "${NMRC_FUZZ_CONFIGURE:-1}" = 1 ]; then
+  cmake -S "$here" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -gline-tables-only" \
+    -DNMRC_FUZZ=ON -DNMRC_NATIVE=OFF -DNMRC_BUILD_TESTS=OFF -DNMRC_BUILD_BENCH=OFF >/dev/null
+fi
 cmake --build "$build" -j"${NMRC_FUZZ_JOBS:-2}" --target "${targets[@]}"
 
 # Seeds: the valid inputs of the tree, copied (or, for the program target, prefixed with the

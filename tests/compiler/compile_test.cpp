@@ -13,7 +13,7 @@ using namespace nmrc;
 using namespace nmrc::compiler;
 
 namespace {
-const char* kProgram = R"(
+const char* kCompileProgram = R"(
 molecule: crotonic_acid.yaml
 compile: {duration_s: 0.002, steps: 60, starts: 2, seed: 2, fidelity_target: 0.99,
           ensemble: {b1_scale: [0.99, 1.0, 1.01]}}
@@ -23,7 +23,7 @@ elements:
 }
 
 TEST_CASE("compile a selective rotation on crotonic acid, write, read back, validate, cache") {
-  Program prog = parse_program(kProgram, "p.yaml", ref::source_path("molecules"));
+  Program prog = parse_program(kCompileProgram, "p.yaml", ref::source_path("molecules"));
   const GateJob& job = prog.gates.at(0);
   const auto cache = std::filesystem::temp_directory_path() / "nmrc_compile_test_cache";
   std::filesystem::remove_all(cache);

@@ -19,7 +19,7 @@ std::string molecules_dir() { return ref::source_path("molecules"); }
 
 Program parse(const std::string& text) { return parse_program(text, "prog.yaml", molecules_dir()); }
 
-const char* kProgram = R"(
+const char* kGatesProgram = R"(
 format: nmrc-program/1
 name: demo
 molecule: crotonic_acid.yaml
@@ -48,7 +48,7 @@ elements:
 
 TEST_CASE("pulse programs parse into the sequence IR with gate placeholders") {
   SUBCASE("correctness") {
-    const Program p = parse(kProgram);
+    const Program p = parse(kGatesProgram);
     CHECK(p.name == "demo");
     CHECK(p.molecule.channels[0].carrier_hz == 100.0);
     REQUIRE(p.sequence.elements.size() == 11);
@@ -72,7 +72,7 @@ TEST_CASE("pulse programs parse into the sequence IR with gate placeholders") {
   }
   SUBCASE("validation: one located line per mistake") {
     auto bad = [](const std::string& from, const std::string& to, const char* msg) {
-      std::string text = kProgram;
+      std::string text = kGatesProgram;
       const auto pos = text.find(from);
       REQUIRE(pos != std::string::npos);
       text.replace(pos, from.size(), to);

@@ -13,6 +13,7 @@
 #include "nmrc/spectrometer/dynamics.hpp"
 #include "nmrc/spectrometer/propagation.hpp"
 #include "support/reference.hpp"
+#include "support/test_molecules.hpp"
 
 using namespace nmrc;
 using namespace nmrc::experiment;
@@ -20,7 +21,7 @@ namespace sp = nmrc::spectrometer;
 
 namespace {
 
-Molecule crotonic() { return load_molecule(ref::source_path("molecules/crotonic_acid.yaml")); }
+using nmrc::testing::crotonic;  // tests/support/test_molecules.hpp
 
 std::vector<sp::Segment> random_segments(int steps, double dt, double amp, unsigned seed) {
   std::mt19937 rng(seed);

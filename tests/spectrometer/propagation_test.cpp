@@ -7,6 +7,7 @@
 #include "nmrc/core/operators.hpp"
 #include "support/pulse_reference.hpp"
 #include "support/reference.hpp"
+#include "support/test_molecules.hpp"
 
 using namespace nmrc;
 using namespace nmrc::spectrometer;
@@ -44,7 +45,7 @@ Molecule two_spins(double nu1, double nu2, double j) {
       "two.yaml");
 }
 
-Molecule crotonic() { return load_molecule(ref::source_path("molecules/crotonic_acid.yaml")); }
+using nmrc::testing::crotonic;  // tests/support/test_molecules.hpp
 
 // Textbook Lindblad superoperator from explicit jump operators (independent of the library's
 // element-wise dissipator): sum_m conj(L) (x) L - (I (x) L^dag L + (L^dag L)^T (x) I)/2.

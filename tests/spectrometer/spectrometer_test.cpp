@@ -16,13 +16,14 @@
 #include "nmrc/spectrometer/lines.hpp"
 #include "nmrc/spectrometer/sample.hpp"
 #include "support/reference.hpp"
+#include "support/test_molecules.hpp"
 
 using namespace nmrc;
 using namespace nmrc::spectrometer;
 
 namespace {
 
-Molecule crotonic() { return load_molecule(ref::source_path("molecules/crotonic_acid.yaml")); }
+using nmrc::testing::crotonic;  // tests/support/test_molecules.hpp
 
 Sample sample_of(const Molecule& m) {
   Sample s;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "nmrc/thermo/observables.hpp"
+#include "paper_params.hpp"
 #include "support/reference.hpp"
 
 using namespace nmrc;
@@ -17,17 +18,7 @@ using namespace nmrc::thermo;
 
 namespace {
 
-// Fig. 3's setting: T_k = 1, T_R = 0.9, g = 20, tau = 0.01, order S1-S2-S3.
-ModelParams fig3(double c, int collisions) {
-  ModelParams p;
-  p.names = {"S1", "S2", "S3"};
-  p.temperatures = {1.0, 1.0, 1.0};
-  p.bath_temperature = 0.9;
-  p.collisions = collisions;
-  p.order = {0, 1, 2};
-  if (c != 0.0) p.coherences = {{0, 1, c}, {0, 2, c}, {1, 2, c}};
-  return p;
-}
+using testing::fig3;  // tests/thermo/paper_params.hpp
 
 // l1 coherence as all |entries| minus the diagonal ones (independent of core's loop).
 double l1_by_hand(const Mat& m) { return m.cwiseAbs().sum() - m.diagonal().cwiseAbs().sum(); }

@@ -11,6 +11,7 @@
 #include "nmrc/core/states.hpp"
 #include "nmrc/thermo/model.hpp"
 #include "nmrc/thermo/observables.hpp"
+#include "paper_params.hpp"
 #include "support/reference.hpp"
 #include "support/thermo_reference.hpp"
 
@@ -19,19 +20,7 @@ using namespace nmrc::thermo;
 
 namespace {
 
-// Fig. 3's setting: T_k = 1, T_R = 0.9, g = 20, tau = 0.01, order S1-S2-S3.
-ModelParams fig3(double c, int collisions = 100) {
-  ModelParams p;
-  p.names = {"S1", "S2", "S3"};
-  p.temperatures = {1.0, 1.0, 1.0};
-  p.bath_temperature = 0.9;
-  p.g = 20.0;
-  p.tau = 0.01;
-  p.collisions = collisions;
-  p.order = {0, 1, 2};
-  if (c != 0.0) p.coherences = {{0, 1, c}, {0, 2, c}, {1, 2, c}};
-  return p;
-}
+using testing::fig3;  // tests/thermo/paper_params.hpp
 
 // Heat S_k took from the bath over the whole run (final minus initial energy).
 double heat_in(const Trajectory& t, int k) {
