@@ -33,6 +33,8 @@
 #include "nmrc/core/limits.hpp"
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/pulse_file.hpp"
+#include "nmrc/experiment/program.hpp"
+#include "nmrc/experiment/run.hpp"
 #include "nmrc/spectrometer/acquire_program.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
 #include "nmrc/spectrometer/dynamics.hpp"
@@ -647,6 +649,62 @@ py::list run_theory(const thermo::TheoryProgram& program, const py::object& prog
   return out;
 }
 
+// ---- the experiment ------------------------------------------------------------------------
+
+py::dict stats(const std::vector<experiment::Stat>& v) {
+  std::vector<double> mean, std;
+  for (const auto& x : v) {
+    mean.push_back(x.mean);
+    std.push_back(x.std);
+  }
+  return py::dict("mean"_a = to_numpy(mean), "std"_a = to_numpy(std));
+}
+
+// `nmrc experiment` without files: make_pulse_library, then run_case for every case.
+py::list run_experiment(const std::string& path, const std::string& cache_dir,
+                        const std::string& compile, bool error_budget, const py::object& progress) {
+  const experiment::ExperimentProgram p = experiment::load_experiment_program(path);
+  experiment::RunSettings settings;
+  settings.cache_dir = cache_dir;
+  if (compile == "auto")
+    settings.compile_mode = experiment::CompileMode::kAuto;
+  else if (compile == "never")
+    settings.compile_mode = experiment::CompileMode::kNever;
+  else if (compile == "recompile")
+    settings.compile_mode = experiment::CompileMode::kRecompile;
+  else
+    bad("compile", compile, "must be auto, never or recompile");
+  settings.error_budget = error_budget;
+  const auto results = run_unstoppable<std::vector<experiment::CaseResult>>([&](EventPump& pump) {
+    experiment::ProgressText cb;
+    if (!progress.is_none())
+      cb = [&pump, &progress](const std::string& text) {
+        pump.post([&progress, text] { progress(text); });
+      };
+    experiment::PulseLibrary lib = experiment::make_pulse_library(p, settings);
+    std::vector<experiment::CaseResult> out;
+    for (const auto& c : p.cases) out.push_back(experiment::run_case(p, c, lib, settings, cb));
+    return out;
+  });
+  py::list out;
+  for (const auto& r : results) {
+    py::list points;
+    for (const auto& m : r.points)
+      points.append(py::dict("collision"_a = m.collision, "step"_a = m.step,
+                             "energy_ideal"_a = to_numpy(m.energy_ideal),
+                             "energy"_a = stats(m.energy), "energy_raw"_a = stats(m.energy_raw),
+                             "heat_ideal"_a = m.heat_ideal, "heat"_a = stats({m.heat}),
+                             "fidelity"_a = m.fidelity.mean,
+                             "rho_system"_a = to_numpy(m.rho_system)));
+    out.append(py::dict(
+        "name"_a = r.spec.name, "title"_a = r.spec.title, "subsystems"_a = r.spec.params.names,
+        "delta_ideal"_a = to_numpy(r.delta_ideal), "delta_measured"_a = stats(r.delta_measured),
+        "delta_raw"_a = stats(r.delta_raw), "points"_a = points, "pulses"_a = r.pulses,
+        "pps_epsilon"_a = r.pps_epsilon, "noise_sigma"_a = r.noise_sigma, "seconds"_a = r.seconds));
+  }
+  return out;
+}
+
 }  // namespace
 }  // namespace nmrc::python
 
@@ -1001,6 +1059,10 @@ PYBIND11_MODULE(_nmrc, mod) {
                         "proposed"_a = proposed, "summary"_a = c.summary());
       },
       "settings"_a, "n"_a);
+
+  // Experiment ---------------------------------------------------------------------------------
+  mod.def("experiment", &run_experiment, "path"_a, "cache_dir"_a, "compile"_a, "error_budget"_a,
+          "progress"_a);
 
   // Theory -------------------------------------------------------------------------------------
   mod.def(

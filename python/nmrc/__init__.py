@@ -31,7 +31,7 @@ __all__ = [
     "Judgement", "thermal_state", "ThermalState", "propagate", "Fid", "fid", "Spectrum",
     "process", "Line", "SpectralLine", "LineFit", "fit_lines", "line_values", "acquire",
     "Acquisition", "prepare", "Preparation", "tomography", "Tomography", "completeness",
-    "Completeness", "theory", "TheoryRun", "TheorySteps",
+    "Completeness", "theory", "TheoryRun", "TheorySteps", "experiment", "ExperimentCase",
 ]
 
 __version__ = "0.1.0"
@@ -625,3 +625,46 @@ def theory(program: Union[PathLike, Dict[str, Any]], *,
             d["steps"] = TheorySteps(**d["steps"])
         out.append(TheoryRun(**d))
     return out
+
+
+# ---- the experiment -------------------------------------------------------------------------
+
+@dataclass
+class ExperimentCase:
+    """One case of ``nmrc experiment`` (docs/experiment-format.md): the ideal cumulative energy
+    change of each subsystem at the last measured collision (``delta_ideal``), the measured one
+    (calibrated, ``delta_measured``: {"mean", "std"} arrays over noise draws) and the raw one,
+    and per measured collision a dict with the ideal and measured energies, the heat, the
+    Uhlmann fidelity of the reconstructed state and the reconstructed system state."""
+    name: str
+    title: str
+    subsystems: List[str]
+    delta_ideal: np.ndarray
+    delta_measured: Dict[str, np.ndarray]
+    delta_raw: Dict[str, np.ndarray]
+    points: List[Dict[str, Any]]
+    pulses: List[str]
+    pps_epsilon: float
+    noise_sigma: float
+    seconds: float
+
+
+def _default_cache_dir() -> str:
+    xdg = _os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return _os.path.join(xdg, "nmrc")
+    home = _os.environ.get("HOME")
+    return _os.path.join(home, ".cache", "nmrc") if home else ""
+
+
+def experiment(path: PathLike, *, cache_dir: Optional[PathLike] = None, compile: str = "auto",
+               error_budget: bool = True,
+               progress: Optional[Callable[[str], None]] = None) -> List[ExperimentCase]:
+    """Runs an experiment program on the virtual spectrometer (``nmrc experiment`` without
+    files): every case, in order. ``cache_dir``: the relaxing channels and compiled pulses
+    (default ``~/.cache/nmrc`` as the CLI; "" for none); ``compile``: "auto" (shipped or cached
+    pulse, else GRAPE), "never" (a missing pulse is an InputError) or "recompile". The first run
+    of the paper's programs builds channels for minutes; Ctrl-C is raised when it ends."""
+    cache = _default_cache_dir() if cache_dir is None else _path(cache_dir)
+    return [ExperimentCase(**d) for d in _nmrc.experiment(_path(path), cache, compile,
+                                                           error_budget, progress)]

@@ -310,3 +310,64 @@ def test_theory_bad_input():
     bad["defaults"]["tau"] = -0.01
     with pytest.raises(nmrc.InputError, match=r"<dict>:\d+:\d+: defaults.tau = -0.01: must be > 0"):
         nmrc.theory(bad)
+
+
+# ---- preparation and tomography -------------------------------------------------------------
+
+def density(path):
+    d = json.loads(path.read_text())
+    return np.array(d["real"]) + 1j * np.array(d["imag"])
+
+
+def test_prepare_matches_cli(source, tmp_path):
+    prog = source / "sequences" / "preparation" / "fig3_c-0.5.yaml"
+    run_cli("prepare", prog, "--out", tmp_path / "ta")
+    p = nmrc.prepare(prog)
+    assert p.target == "temporal_averaging"
+    assert np.abs(p.reduced - density(tmp_path / "ta" / "rho_system.json")).max() < 1e-12
+    assert np.abs(p.requested - density(tmp_path / "ta" / "rho_requested.json")).max() < 1e-12
+    assert p.uhlmann_fidelity > 0.999
+
+
+def test_tomography_matches_cli(source, tmp_path):
+    prog = tmp_path / "t.yaml"
+    prog.write_text(
+        f"name: t\nmolecule: {source / 'molecules' / 'crotonic_acid.yaml'}\n"
+        f"readout: {source / 'sequences' / 'readout' / 'paper17_completed.yaml'}\n"
+        "state: {random: {seed: 3, rank: 2}}\nlines: spectrometer\n"
+        "acquisition: {sw_hz: 15000, td: 2048}\n")
+    run_cli("tomography", prog, "--out", tmp_path / "res")
+    t = nmrc.tomography(prog)
+    assert np.abs(t.physical - density(tmp_path / "res" / "rho_reconstructed.json")).max() < 1e-12
+    assert np.abs(t.true_state - density(tmp_path / "res" / "rho_true.json")).max() < 1e-12
+    assert t.fidelity > 0.9999 and len(t.settings) == 18
+
+
+# ---- the experiment -------------------------------------------------------------------------
+
+def test_experiment_matches_cli(source, tmp_path):
+    """The CLI test's ideal-gate program (tests/cli/experiment.sh), one measured collision."""
+    prog = tmp_path / "ideal.yaml"
+    prog.write_text(
+        "format: nmrc-experiment/1\n"
+        f"molecule: {source / 'molecules' / 'crotonic_acid.yaml'}\n"
+        f"theory: {source / 'sequences' / 'heat_flow' / 'fig3.yaml'}\n"
+        f"readout: {source / 'sequences' / 'readout' / 'paper17_completed.yaml'}\n"
+        f"compiled: {tmp_path / 'compiled'}\n"
+        "imperfections: {relaxation: true, b1_ensemble: false, compiled_gates: false, "
+        "noise: true, readout: false}\n"
+        "acquisition: {snr: 300, repeats: 2}\nerror_budget: false\nmeasure: [1]\n"
+        "cases:\n  - {run: c_minus_0.5}\n")
+    cache = tmp_path / "cache"
+    run_cli("experiment", prog, "--out", tmp_path / "out", "--cache-dir", cache)
+    cli = json.loads((tmp_path / "out" / "c_minus_0.5" / "summary.json").read_text())
+    texts = []
+    cases = nmrc.experiment(prog, cache_dir=cache, progress=texts.append)
+    assert len(cases) == 1 and texts
+    c = cases[0]
+    for k, name in enumerate(c.subsystems):
+        assert c.delta_ideal[k] == pytest.approx(cli["delta_energy"][name], abs=1e-12)
+        assert c.delta_measured["mean"][k] == pytest.approx(cli["measured_delta_energy"][name],
+                                                            abs=1e-12)
+    with pytest.raises(nmrc.InputError, match=r"compile = maybe: must be auto, never or"):
+        nmrc.experiment(prog, cache_dir=cache, compile="maybe")
