@@ -295,6 +295,13 @@ Pulse.__repr__ = lambda self: (f"<nmrc.Pulse {self.name or '?'}: {self.steps} st
                                f"{self.dt_s:g} s on {', '.join(self.channels)}>")
 
 
+def _array(x: Any, name: str) -> np.ndarray:
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as e:  # ragged lists and the like
+        raise InputError(f"{name}: not an array: {e}") from None
+
+
 def read_pulse(path: PathLike) -> Pulse:
     """Reads an nmrc-pulse/1 file (core's one reader)."""
     return _nmrc.read_pulse(_path(path))
@@ -310,8 +317,8 @@ def make_pulse(ux_hz: Any, uy_hz: Any, dt_s: float, channels: Union[str, Sequenc
     (channels, steps); ``dt_s`` the step length in s. Checked by the nmrc-pulse/1 rules. With
     ``target`` (and the molecule to resolve its spins), the pulse records what it implements."""
     chans = _labels(channels)
-    ux = np.asarray(ux_hz)
-    uy = np.asarray(uy_hz)
+    ux = _array(ux_hz, "ux_hz")
+    uy = _array(uy_hz, "uy_hz")
     if ux.ndim == 1 and len(chans) == 1:
         ux = ux[None, :]
     if uy.ndim == 1 and len(chans) == 1:

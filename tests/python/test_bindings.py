@@ -200,6 +200,8 @@ def test_make_pulse_bad_arrays(ux, message):
 
 
 def test_make_pulse_bad_lengths_and_dt():
+    with pytest.raises(nmrc.InputError, match=r"ux_hz: not an array"):
+        nmrc.make_pulse([[1.0, 2.0], [3.0]], np.zeros(2), 1e-5)
     with pytest.raises(nmrc.InputError, match=r"uy_hz.shape = \(1, 2\): must equal"):
         nmrc.make_pulse(np.zeros(3), np.zeros(2), 1e-5)
     with pytest.raises(nmrc.InputError, match=r"dt_s = -1e-05: must be > 0"):
