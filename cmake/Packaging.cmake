@@ -29,8 +29,9 @@ set(CPACK_PACKAGE_NAME nmrc)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "nmrc developers <nmrc@invalid>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "NMR pulse-sequence compiler and virtual spectrometer")
-set(CPACK_PACKAGE_DESCRIPTION
-    "GRAPE pulse compiler, virtual NMR spectrometer, tomography and heat-flow theory engine, as the nmrc command, C++ libraries (find_package(nmrc)) and the Python package nmrc.")
+string(CONCAT CPACK_PACKAGE_DESCRIPTION
+       "GRAPE pulse compiler, virtual NMR spectrometer, tomography and heat-flow theory engine, "
+       "as the nmrc command, C++ libraries (find_package(nmrc)) and the Python package nmrc.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
