@@ -169,6 +169,13 @@ long integer(py::handle obj, const std::string& where, long min, long max) {
   return v;
 }
 
+bool boolean(py::handle obj, const std::string& where) {
+  if (!py::isinstance<py::bool_>(obj) &&
+      std::string(py::str(py::type::handle_of(obj).attr("__name__"))) != "bool_")
+    bad(where, std::string(py::repr(obj)), "must be True or False");
+  return PyObject_IsTrue(obj.ptr()) == 1;
+}
+
 int spin_index(const Molecule& m, py::handle obj, const std::string& where) {
   if (py::isinstance<py::str>(obj)) {
     const std::string label = py::cast<std::string>(obj);
@@ -454,7 +461,7 @@ compiler::CompileOptions compile_options(const py::dict& kw) {
     } else if (key == "smoothness") {
       o.smoothness = number(value, where);
     } else if (key == "zero_ends") {
-      o.zero_ends = py::cast<bool>(value);
+      o.zero_ends = boolean(value, where);
     } else if (key == "starts") {
       o.starts = static_cast<int>(integer(value, where, 1, 1000));
     } else if (key == "seed") {
@@ -468,7 +475,7 @@ compiler::CompileOptions compile_options(const py::dict& kw) {
     } else if (key == "threads") {
       o.threads = static_cast<int>(integer(value, where, 1, 256));
     } else if (key == "strong_coupling") {
-      o.strong_coupling = py::cast<bool>(value);
+      o.strong_coupling = boolean(value, where);
     } else {
       bad("compile options", key, "unknown option");
     }

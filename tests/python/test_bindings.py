@@ -171,6 +171,9 @@ def test_partial_swap_target_and_bad_inputs(crotonic):
                                               "finite"):
         nmrc.compile(crotonic, nmrc.partial_swap("C1", "C4", theta_rad=0.2), duration_s=1e-3,
                      steps=10, b1=[1.0, float("nan")])
+    with pytest.raises(nmrc.InputError, match=r"compile options: zero_ends = 'no': must be True"):
+        nmrc.compile(crotonic, nmrc.partial_swap("C1", "C4", theta_rad=0.2), duration_s=1e-3,
+                     steps=10, zero_ends="no")
     with pytest.raises(nmrc.InputError, match=r"compile options: steps = 'ten': must be an "
                                               "integer"):
         nmrc.compile(crotonic, nmrc.partial_swap("C1", "C4", theta_rad=0.2), duration_s=1e-3,
