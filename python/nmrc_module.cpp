@@ -42,6 +42,7 @@
 #include "nmrc/spectrometer/preparation_run.hpp"
 #include "nmrc/spectrometer/propagation.hpp"
 #include "nmrc/spectrometer/readout.hpp"
+#include "nmrc/spectrometer/tomography.hpp"
 #include "nmrc/spectrometer/tomography_run.hpp"
 #include "nmrc/thermo/analysis.hpp"
 #include "nmrc/thermo/program.hpp"
@@ -1046,17 +1047,50 @@ PYBIND11_MODULE(_nmrc, mod) {
                         "energy_true"_a = to_numpy(r.energy_true));
       },
       "path"_a);
+  // Readout settings from letters, checked here (setting_from_letters assumes I, X, Y).
+  const auto settings_of = [](const std::vector<std::string>& letters, int n) {
+    if (n < 1 || n > 6) bad("n", std::to_string(n), "must be 1 to 6");
+    std::vector<spectrometer::ReadoutSetting> settings;
+    for (const auto& l : letters) {
+      if (static_cast<int>(l.size()) != n || l.find_first_not_of("IXY") != std::string::npos)
+        bad("settings", l, "must be " + std::to_string(n) + " letters of I, X, Y");
+      settings.push_back(spectrometer::setting_from_letters(l));
+    }
+    if (settings.empty()) bad("settings", "[]", "must not be empty");
+    return settings;
+  };
+  mod.def(
+      "readout_values",
+      [settings_of](py::object rho, const std::string& setting, int n) {
+        const spectrometer::ReadoutSetting s = settings_of({setting}, n)[0];
+        const RVec v = spectrometer::ideal_line_values(square_matrix(rho, "rho", 1 << n), s, n);
+        return to_numpy(std::vector<double>(v.data(), v.data() + v.size()));
+      },
+      "rho"_a, "setting"_a, "n"_a);
+  mod.def(
+      "reconstruct",
+      [settings_of](const std::vector<std::string>& letters, py::object values, int n) {
+        const auto settings = settings_of(letters, n);
+        const RArray a = numeric_array<RArray>(values, "values", 2);
+        const py::ssize_t per = 2L * n * (1L << (n - 1));
+        if (a.shape(0) != static_cast<py::ssize_t>(settings.size()) || a.shape(1) != per)
+          bad("values.shape", shape_text(a),
+              "must be (" + std::to_string(settings.size()) + ", " + std::to_string(per) +
+                  "): one row of line values per setting");
+        std::vector<RVec> rows;
+        for (py::ssize_t i = 0; i < a.shape(0); ++i)
+          rows.push_back(Eigen::Map<const RVec>(a.data() + i * per, per));
+        const spectrometer::Reconstruction r = run_without_gil<spectrometer::Reconstruction>(
+            [&] { return spectrometer::Tomographer(settings, n).reconstruct(rows); });
+        return py::dict("linear"_a = to_numpy(r.linear), "physical"_a = to_numpy(r.physical),
+                        "residual"_a = r.residual,
+                        "min_eigenvalue_linear"_a = r.min_eigenvalue_linear);
+      },
+      "settings"_a, "values"_a, "n"_a);
   mod.def(
       "completeness",
-      [](const std::vector<std::string>& letters, int n) {
-        if (n < 1 || n > 6) bad("n", std::to_string(n), "must be 1 to 6");
-        std::vector<spectrometer::ReadoutSetting> settings;
-        for (const auto& l : letters) {
-          if (static_cast<int>(l.size()) != n || l.find_first_not_of("IXY") != std::string::npos)
-            bad("settings", l, "must be " + std::to_string(n) + " letters of I, X, Y");
-          settings.push_back(spectrometer::setting_from_letters(l));
-        }
-        if (settings.empty()) bad("settings", "[]", "must not be empty");
+      [settings_of](const std::vector<std::string>& letters, int n) {
+        const auto settings = settings_of(letters, n);
         const spectrometer::CompletenessReport c = spectrometer::analyze_completeness(settings, n);
         std::vector<std::string> proposed;
         for (const auto& s : c.proposed) proposed.push_back(s.name);

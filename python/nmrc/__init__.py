@@ -31,7 +31,7 @@ __all__ = [
     "Judgement", "thermal_state", "ThermalState", "propagate", "Fid", "fid", "Spectrum",
     "process", "Line", "SpectralLine", "LineFit", "fit_lines", "line_values", "acquire",
     "Acquisition", "prepare", "Preparation", "tomography", "Tomography", "completeness",
-    "Completeness", "theory", "TheoryRun", "TheorySteps", "experiment", "ExperimentCase",
+    "Completeness", "readout_values", "reconstruct", "Reconstruction", "theory", "TheoryRun", "TheorySteps", "experiment", "ExperimentCase",
 ]
 
 __version__ = "0.1.0"
@@ -568,6 +568,28 @@ class Completeness:
     duplicates: List[str]
     proposed: List[str]
     summary: str
+
+
+@dataclass
+class Reconstruction:
+    """Linear least-squares estimate (Hermitian, unit trace), the nearest density matrix to it,
+    the RMS residual of the line values and the linear estimate's smallest eigenvalue."""
+    linear: np.ndarray
+    physical: np.ndarray
+    residual: float
+    min_eigenvalue_linear: float
+
+
+def readout_values(rho: Any, setting: str, n: int) -> np.ndarray:
+    """Ideal line values of one readout setting ("XIYI": pi/2 about x, y or none per spin):
+    per line observable <O_x> then <O_y> (docs/tomography.md), 2 n 2^(n-1) numbers."""
+    return _nmrc.readout_values(rho, setting, n)
+
+
+def reconstruct(settings: Sequence[str], values: Any, n: int) -> Reconstruction:
+    """State tomography from line tables: ``values[s]`` the line values of setting ``s`` in the
+    layout of :func:`readout_values` (spectrometer::Tomographer; the set must be complete)."""
+    return Reconstruction(**_nmrc.reconstruct(list(settings), values, n))
 
 
 def completeness(settings: Sequence[str], n: int) -> Completeness:

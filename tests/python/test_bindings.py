@@ -303,6 +303,26 @@ def test_completeness_and_tomography(source):
         nmrc.completeness(["XZ"], 2)
 
 
+def test_reconstruct_from_line_tables():
+    # A random 2-spin density matrix (numpy), its ideal line tables, and back.
+    rng = np.random.default_rng(4)
+    g = rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4))
+    rho = g @ g.conj().T
+    rho /= np.trace(rho)
+    c = nmrc.completeness(["XX", "YY"], 2)
+    settings = ["XX", "YY"] + c.proposed
+    values = np.array([nmrc.readout_values(rho, s, 2) for s in settings])
+    assert values.shape == (len(settings), 8)
+    r = nmrc.reconstruct(settings, values, 2)
+    assert np.abs(r.linear - rho).max() < 1e-10 and np.abs(r.physical - rho).max() < 1e-10
+    assert r.residual < 1e-12
+    with pytest.raises(nmrc.InputError,
+                       match=rf"values.shape = \(2, 8\): must be \({len(settings)}, 8\)"):
+        nmrc.reconstruct(settings, values[:2], 2)
+    with pytest.raises(nmrc.InputError):  # incomplete: the library names what it cannot see
+        nmrc.reconstruct(["XX", "YY"], values[:2], 2)
+
+
 # ---- theory ---------------------------------------------------------------------------------
 
 SMALL_THEORY = {
