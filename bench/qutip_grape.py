@@ -25,8 +25,9 @@ def op(single, k):
     return qutip.tensor(ops)
 
 
-def main():
-    seeds = [int(s) for s in sys.argv[1:]] or [1, 2, 3]
+def problem():
+    """(H_d, H_c, U_0, U_target) in rad/ms and kHz, as QuTiP's optimize_pulse_unitary takes them
+    (also bench/python_grape.py's QuTiP side)."""
     iz = [op(qutip.sigmaz() / 2, k) for k in range(N)]
     ix = [op(qutip.sigmax() / 2, k) for k in range(N)]
     iy = [op(qutip.sigmay() / 2, k) for k in range(N)]
@@ -39,24 +40,34 @@ def main():
     gen = (op(qutip.sigmax(), 0) * op(qutip.sigmax(), 3) + op(qutip.sigmay(), 0) * op(qutip.sigmay(), 3))
     u_targ = (-1j * 0.1 * gen).expm()
     u_0 = qutip.identity([2] * N)
+    return h_d, h_c, u_0, u_targ
+
+
+def run(seed, prob=None):
+    """One seed of QuTiP's GRAPE on problem(); the JSON record main() prints."""
+    h_d, h_c, u_0, u_targ = prob or problem()
+    np.random.seed(seed)
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    res = pulseoptim.optimize_pulse_unitary(
+        h_d, h_c, u_0, u_targ, num_tslots=1000, evo_time=20.0, amp_lbound=-10.0, amp_ubound=10.0,
+        fid_err_targ=0.005, min_grad=1e-12, max_iter=5000, max_wall_time=600,
+        alg="GRAPE", optim_method="fmin_l_bfgs_b", phase_option="PSU", init_pulse_type="RND",
+        pulse_scaling=2.0, gen_stats=True)
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    calls = res.num_fid_func_calls
+    return {"engine": "qutip", "seed": seed, "eval_s": res.wall_time / max(1, calls),
+            "eval_cpu_s": cpu / max(1, calls), "wall_s": wall, "cpu_s": cpu,
+            "fidelity": float(1 - res.fid_err), "evaluations": int(calls),
+            "reached": bool(res.fid_err <= 0.005), "termination": str(res.termination_reason)}
+
+
+def main():
+    seeds = [int(s) for s in sys.argv[1:]] or [1, 2, 3]
+    prob = problem()
     for seed in seeds:
-        np.random.seed(seed)
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        res = pulseoptim.optimize_pulse_unitary(
-            h_d, h_c, u_0, u_targ, num_tslots=1000, evo_time=20.0, amp_lbound=-10.0, amp_ubound=10.0,
-            fid_err_targ=0.005, min_grad=1e-12, max_iter=5000, max_wall_time=600,
-            alg="GRAPE", optim_method="fmin_l_bfgs_b", phase_option="PSU", init_pulse_type="RND",
-            pulse_scaling=2.0, gen_stats=True)
-        wall = time.perf_counter() - t0
-        cpu = time.process_time() - c0
-        calls = res.num_fid_func_calls
-        print(json.dumps({"engine": "qutip", "seed": seed, "eval_s": res.wall_time / max(1, calls),
-                          "eval_cpu_s": cpu / max(1, calls), "wall_s": wall, "cpu_s": cpu,
-                          "fidelity": float(1 - res.fid_err), "evaluations": int(calls),
-                          "reached": bool(res.fid_err <= 0.005),
-                          "termination": str(res.termination_reason)}),
-              flush=True)
+        print(json.dumps(run(seed, prob)), flush=True)
 
 
 if __name__ == "__main__":

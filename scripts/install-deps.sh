@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages nmrc needs that are missing (run as root; no-op when all are
-# present). NMRC_WITH_BENCH=1 also installs QuTiP and matplotlib for the bench/ comparisons.
+# present). NMRC_WITH_BENCH=1 also installs QuTiP for the bench/ comparisons (and for the QuTiP
+# interop tests of the Python package, skipped without it).
 set -euo pipefail
 packages=(build-essential cmake pkg-config libeigen3-dev libboost-dev libyaml-cpp-dev libfftw3-dev
           doctest-dev liblbfgspp-dev libcli11-dev nlohmann-json3-dev libfmt-dev gnuplot-nox
-          python3)
+          python3
+          # The Python package (python/, docs/python.md), its tests and examples, the man page
+          # and the Debian package's dependency scan (cmake/Packaging.cmake).
+          python3-dev pybind11-dev python3-numpy python3-pytest python3-matplotlib help2man file)
 # The sanitized build (NMRC_SANITIZE=1 or CI's NMRC_CI=1 scripts/test.sh) uses clang-14 and its
 # sanitizer runtimes: measured on core/src/states.cpp, clang -O1 with ASan + UBSan takes 46 CPU-s,
 # GCC 12 the same flags 76 (docs/architecture.md, "Building").
 if [ "${NMRC_SANITIZE:-0}" = 1 ] || [ "${NMRC_CI:-0}" = 1 ]; then
   packages+=(clang-14 libclang-rt-14-dev)
 fi
-if [ "${NMRC_WITH_BENCH:-0}" = 1 ]; then packages+=(python3-qutip python3-matplotlib python3-numpy); fi
+if [ "${NMRC_WITH_BENCH:-0}" = 1 ]; then packages+=(python3-qutip); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -337,6 +337,7 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   go.smoothness = o.smoothness;
   go.zero_ends = o.zero_ends;
   go.threads = o.threads;
+  go.stop = o.stop;
   GrapeResult g = optimise(p, go, progress);
   r.summary = g.summary;
   CompiledPulse& pulse = r.pulse;
@@ -376,7 +377,9 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
                      "for duration_s = " + fmt::format("{:g}", p.dt_s * p.steps) +
                      ", steps = " + std::to_string(p.steps) +
                      ": the compile options are outside what can be simulated");
-  if (!cache_dir.empty()) detail::write_cached(cache_dir, r);
+  // An interrupted run is what the caller stopped, not what these options give: never cached.
+  if (!cache_dir.empty() && r.summary.termination != Termination::kInterrupted)
+    detail::write_cached(cache_dir, r);
   return r;
 }
 

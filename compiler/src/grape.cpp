@@ -48,6 +48,8 @@ const char* termination_name(Termination t) {
       return "line_search_stalled";
     case Termination::kStalled:
       return "stalled";
+    case Termination::kInterrupted:
+      return "interrupted";
   }
   return "unknown";
 }
@@ -285,6 +287,7 @@ class StartRun {
   // LBFGS++ functor: f = 1 - J + penalties, variables in kHz.
   double operator()(const Eigen::VectorXd& x, Eigen::VectorXd& gx) {
     if (cancel_above_.load() < start_) throw StopRun{Termination::kConverged};
+    if (o_.stop && o_.stop->load()) throw StopRun{Termination::kInterrupted};
     if (seconds_since(t0_) > o_.time_limit_s) throw StopRun{Termination::kTimeLimit};
     to_u(x);
     const double j = ws_.run(u_, &gu_, &fid_);
@@ -440,6 +443,7 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
       if (s >= o.starts) return;
       if (s > cancel_above.load()) continue;
       if (seconds_since(t0) > o.time_limit_s) continue;
+      if (o.stop && o.stop->load()) continue;
       StartRun run(p, o, s, eval_threads, t0, cancel_above, progress, progress_mutex);
       results[s] = run.run();
       ran[s] = 1;
@@ -477,15 +481,18 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
       sm.starts.push_back(results[s].summary);
       sm.evaluations += results[s].summary.evaluations;
     }
-  if (best < 0) {  // time limit before any start ran
+  const bool stopped = o.stop && o.stop->load();
+  if (best < 0) {  // time limit (or a stop) before any start ran
     out.u_hz = initial_guess(p, o, 0);
-    sm.termination = Termination::kTimeLimit;
+    sm.termination = stopped ? Termination::kInterrupted : Termination::kTimeLimit;
   } else {
     out.u_hz = results[best].u;
     sm.termination = results[best].summary.termination;
     sm.iterations = results[best].summary.iterations;
     sm.best_start = best;
   }
+  // A stop that cut any start short makes the whole run interrupted, whatever the best start did.
+  if (stopped && !(best >= 0 && results[best].reached)) sm.termination = Termination::kInterrupted;
   EnsembleWorkspace ws(p, 1);
   ws.run(out.u_hz, nullptr, &sm.fidelity);
   double wsum = 0;
@@ -501,6 +508,9 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   if (sm.reached_target)
     msg << "reached F_min = " << fmt::format("{:.5f}", sm.fidelity_min)
         << " >= " << fmt::format("{:.4f}", o.fidelity_target) << " (start " << best << ")";
+  else if (sm.termination == Termination::kInterrupted)
+    msg << "stopped on request: best F_min so far = " << fmt::format("{:.5f}", sm.fidelity_min)
+        << " < target " << fmt::format("{:.4f}", o.fidelity_target);
   else
     msg << "best F_min = " << fmt::format("{:.5f}", sm.fidelity_min) << " < target "
         << fmt::format("{:.4f}", o.fidelity_target)

@@ -1,5 +1,7 @@
 #include "nmrc/compiler/grape.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -241,6 +243,31 @@ TEST_CASE("GRAPE reaches a selective rotation; Summary instead of exceptions") {
     const GrapeResult on = optimise(ps, go);
     CHECK(on.summary.termination != Termination::kStalled);
     CHECK(on.summary.evaluations > stalled.summary.evaluations);
+  }
+  SUBCASE("a stop request ends every start with the best pulse so far (interrupted)") {
+    const GrapeProblem ps = short_problem(2e-4, 8);  // cannot reach the target: runs until told
+    go.starts = 4;
+    go.threads = 2;
+    go.stall_evaluations = 0;
+    std::atomic<bool> stop{false};
+    go.stop = &stop;
+    std::atomic<int> seen{0};
+    const GrapeResult cut = optimise(ps, go, [&](const GrapeProgress&) {
+      if (++seen >= 30) stop = true;
+    });
+    CHECK(cut.summary.termination == Termination::kInterrupted);
+    CHECK(cut.summary.message.find("stopped on request") != std::string::npos);
+    CHECK(cut.summary.evaluations < 40);  // each running start stops at its next evaluation
+    CHECK(cut.summary.best_start >= 0);
+    // The pulse returned is the best one evaluated, with its fidelity recomputed.
+    std::vector<double> f;
+    ensemble_objective(ps, cut.u_hz, nullptr, &f, 1);
+    CHECK(*std::min_element(f.begin(), f.end()) == doctest::Approx(cut.summary.fidelity_min));
+    CHECK(cut.summary.fidelity_min > 0.0);
+    // Set before the call: no start runs.
+    const GrapeResult none = optimise(ps, go);
+    CHECK(none.summary.termination == Termination::kInterrupted);
+    CHECK(none.summary.evaluations == 0);
   }
   SUBCASE("validation") {
     go.stall_evaluations = -1;

@@ -3,6 +3,7 @@
 // (an independent re-simulation).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
@@ -47,6 +48,9 @@ struct CompileOptions {
   double time_limit_s = 600.0;
   int threads = 2;
   bool strong_coupling = false;
+  /// GrapeOptions::stop: set from another thread to stop GRAPE with the best pulse so far
+  /// (Termination::kInterrupted; such a result is never cached). Not in to_json().
+  const std::atomic<bool>* stop = nullptr;
   /// Rules that need no molecule: two of duration_s, steps (1 to 10^6), dt_s, consistent;
   /// max_rf_hz > 0; fidelity_target in (0, 1]; b1_scale non-empty and > 0, b1_weight empty or
   /// one > 0 per scale; offset_hz non-empty and finite; smoothness >= 0; starts 1 to 1000;

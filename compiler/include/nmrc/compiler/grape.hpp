@@ -4,6 +4,7 @@
 // restarts in parallel, and a Summary instead of exceptions for non-convergence.
 #pragma once
 
+#include <atomic>
 #include <complex>
 #include <functional>
 #include <memory>
@@ -64,6 +65,11 @@ struct GrapeOptions {
   bool zero_ends = true;          ///< first and last step fixed at zero amplitude
   double initial_fraction = 0.2;  ///< random start amplitude as a fraction of max_rf
   int threads = 2;                ///< starts (or, with one start, ensemble members) in parallel
+  /// When set and it reads true, GRAPE stops at its next evaluation (Termination::kInterrupted)
+  /// and returns the best pulse found so far; starts not yet begun are skipped. A caller sets it
+  /// from another thread (an interrupted Python session, nmrc.compile). Not part of the result's
+  /// identity: never in a cache key.
+  const std::atomic<bool>* stop = nullptr;
   /// Throws InputError naming the field when a value is out of range.
   void validate() const;
 };
@@ -74,7 +80,8 @@ enum class Termination {
   kIterationLimit,
   kTimeLimit,
   kLineSearch,
-  kStalled
+  kStalled,
+  kInterrupted  ///< GrapeOptions::stop was set
 };
 const char* termination_name(Termination t);
 

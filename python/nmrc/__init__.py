@@ -1,0 +1,699 @@
+"""nmrc: NMR pulse-sequence compiler and virtual spectrometer, from Python.
+
+The C++ library behind the ``nmrc`` command, with numpy arrays (docs/python.md). Units follow
+the library (docs/conventions.md): frequencies in Hz, times in seconds, angles in radians,
+Hamiltonians in rad/s; the paper's heat-flow model is dimensionless (delta = k_B = 1).
+Matrices are in nmrc's basis order: spin 0 of the molecule is the leftmost tensor factor and
+|0> (spin up, the lower level) comes first, so index bit (n-1-k) is spin k's state.
+
+Bad input raises :class:`InputError` (a ``ValueError``) with the CLI's one-line message
+``where: field = value: rule``. Results are owned copies: nothing returned points into C++
+memory. Long calls release the GIL; Ctrl-C stops GRAPE with its best pulse so far (the
+``KeyboardInterrupt`` carries it as ``.result``).
+"""
+from __future__ import annotations
+
+import json as _json
+import os as _os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _nmrc
+from ._nmrc import InputError, Molecule, Pulse
+
+__all__ = [
+    "InputError", "Molecule", "Pulse", "Target", "load_molecule", "molecule_from_dict",
+    "partial_swap", "rotation", "zz", "cnot", "cz", "unitary", "target_unitary",
+    "compile", "compile_program", "CompileResult", "GrapeSummary",
+    "read_pulse", "make_pulse", "read_bruker_shape", "write_bruker_shape", "fidelity",
+    "Judgement", "thermal_state", "ThermalState", "propagate", "Fid", "fid", "Spectrum",
+    "process", "Line", "SpectralLine", "LineFit", "fit_lines", "line_values", "acquire",
+    "Acquisition", "prepare", "Preparation", "tomography", "Tomography", "completeness",
+    "Completeness", "readout_values", "reconstruct", "Reconstruction", "theory", "TheoryRun", "TheorySteps", "experiment", "ExperimentCase",
+]
+
+__version__ = "0.1.0"
+
+PathLike = Union[str, "_os.PathLike[str]"]
+
+
+def _path(p: PathLike) -> str:
+    return _os.fspath(p)
+
+
+# ---- molecules ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SpectralLine:
+    """A line of the weak-coupling spectrum: spin ``spin`` flips while the others stay in
+    ``other_bits`` (0/1 per spin, -1 for ``spin``); frequency in Hz in the channel's rotating
+    frame (offset minus carrier)."""
+    spin: str
+    frequency_hz: float
+    other_bits: List[int]
+
+
+def load_molecule(path: PathLike) -> Molecule:
+    """Loads a molecule YAML file (docs/molecule-format.md)."""
+    return _nmrc.load_molecule(_path(path))
+
+
+def molecule_from_dict(d: Dict[str, Any], name: str = "<dict>") -> Molecule:
+    """Builds a molecule from a dict with the keys of a molecule file (docs/molecule-format.md),
+    read by the same loader (JSON is YAML); ``name`` stands for the file in messages."""
+    return _nmrc.parse_molecule(_json.dumps(d), name)
+
+
+_molecule_lines = Molecule.lines
+
+
+def _lines(self: Molecule) -> List[SpectralLine]:
+    return [SpectralLine(**d) for d in _molecule_lines(self)]
+
+
+_lines.__doc__ = ("Weak-coupling line list: 2^(n-1) lines per spin, by spin then frequency (Hz, "
+                  "rotating frame of the spin's channel).")
+Molecule.lines = _lines
+Molecule.__repr__ = lambda self: f"<nmrc.Molecule {self.name}: {', '.join(self.labels)}>"
+
+
+# ---- gate targets ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """A gate target: the pulse-file ``target`` object (docs/program-format.md, "Gate
+    targets"), built by the compiler's own reader when used."""
+    description: Dict[str, Any]
+
+    def json(self) -> str:
+        return _json.dumps(self.description)
+
+
+def _labels(spins: Union[str, Sequence[str]]) -> List[str]:
+    if isinstance(spins, str):
+        return [spins]
+    return [str(s) for s in spins]
+
+
+def _first(name: str, *values: Any) -> Any:
+    given = [v for v in values if v is not None]
+    if len(given) != 1:
+        raise InputError(f"{name}: give it exactly once")
+    return given[0]
+
+
+def partial_swap(a: str, b: str, theta_rad: Optional[float] = None, *,
+                 theta: Optional[float] = None) -> Target:
+    """The paper's partial SWAP exp(-i theta/2 (XX + YY)) on spins a, b (theta in rad;
+    ``theta`` is an alias of ``theta_rad``)."""
+    return Target({"gate": "partial_swap", "spins": [a, b],
+                   "theta_rad": float(_first("theta_rad", theta_rad, theta))})
+
+
+def rotation(spins: Union[str, Sequence[str]], angle_rad: float, phase_rad: float = 0.0,
+             axis: Optional[str] = None) -> Target:
+    """exp(-i angle/2 (cos(phase) X + sin(phase) Y)) on each spin (axis "x" or "y" sets the
+    phase; axis "z" rotates about z)."""
+    d: Dict[str, Any] = {"gate": "rotation", "spins": _labels(spins), "angle_rad": float(angle_rad),
+                         "phase_rad": float(phase_rad)}
+    if axis == "y":
+        d["phase_rad"] = float(np.pi / 2)
+    elif axis == "z":
+        d["axis"] = "z"
+    elif axis not in (None, "x"):
+        raise InputError(f"rotation: axis = {axis}: must be x, y or z")
+    return Target(d)
+
+
+def zz(a: str, b: str, theta_rad: float) -> Target:
+    """exp(-i theta/2 Z (x) Z) on spins a, b (theta = pi J t, rad)."""
+    return Target({"gate": "zz", "spins": [a, b], "theta_rad": float(theta_rad)})
+
+
+def cnot(control: str, target: str) -> Target:
+    """CNOT, |1> (excited) on ``control`` flips ``target``."""
+    return Target({"gate": "cnot", "spins": [control, target]})
+
+
+def cz(a: str, b: str) -> Target:
+    """Controlled Z on spins a, b."""
+    return Target({"gate": "cz", "spins": [a, b]})
+
+
+def unitary(spins: Union[str, Sequence[str]], matrix: Any) -> Target:
+    """Any unitary on the named spins (2^m x 2^m, spins[0] the leftmost factor)."""
+    u = np.asarray(matrix)
+    if u.dtype.kind not in "biufc":
+        raise InputError(f"unitary: matrix dtype = {u.dtype}: must be numeric")
+    u = u.astype(complex)
+    if not np.all(np.isfinite(u)):
+        raise InputError("unitary: matrix: entries must be finite")
+    if u.ndim != 2:
+        raise InputError(f"unitary: matrix.shape = {u.shape}: must be 2-dimensional")
+    return Target({"gate": "unitary", "spins": _labels(spins),
+                   "local_unitary": {"real": u.real.tolist(), "imag": u.imag.tolist()}})
+
+
+def target_unitary(molecule: Molecule, target: Target) -> np.ndarray:
+    """The target's unitary on every spin of the molecule (identity on the others)."""
+    return _nmrc.target_unitary(molecule, target.json())
+
+
+# ---- compilation ----------------------------------------------------------------------------
+
+@dataclass
+class GrapeSummary:
+    """What GRAPE did: termination ("reached_target", "converged", "iteration_limit",
+    "time_limit", "line_search_stalled", "stalled", "interrupted"), fidelity F =
+    |Tr(W^dag U)|/norm per ensemble member, wall time in s."""
+    termination: str
+    message: str
+    best_start: int
+    iterations: int
+    evaluations: int
+    fidelity: np.ndarray
+    fidelity_min: float
+    fidelity_mean: float
+    wall_s: float
+    reached_target: bool
+    starts: List[Dict[str, Any]]
+    report: str
+
+
+@dataclass
+class CompileResult:
+    """A compiled pulse and how GRAPE got it (``from_cache``: read from ``cache_dir``)."""
+    pulse: Pulse
+    summary: GrapeSummary
+    from_cache: bool
+    cache_key: str
+
+
+def _compile_result(d: Dict[str, Any]) -> CompileResult:
+    return CompileResult(pulse=d["pulse"], summary=GrapeSummary(**d["summary"]),
+                         from_cache=d["from_cache"], cache_key=d["cache_key"])
+
+
+def _raise_interruption(d: Dict[str, Any], result: Any) -> None:
+    exc = d.get("interrupted_by")
+    if exc is not None:
+        exc.result = result
+        raise exc.with_traceback(d.get("interrupted_traceback"))
+
+
+def compile(molecule: Molecule, target: Target, *, duration_s: Optional[float] = None,
+            duration: Optional[float] = None, steps: Optional[int] = None,
+            dt_s: Optional[float] = None, b1: Optional[Sequence[float]] = None,
+            b1_weight: Optional[Sequence[float]] = None,
+            offsets_hz: Optional[Sequence[float]] = None,
+            max_rf_hz: Union[None, float, Dict[str, float]] = None,
+            channels: Optional[Sequence[str]] = None, fidelity_target: Optional[float] = None,
+            starts: Optional[int] = None, seed: Optional[int] = None,
+            max_iterations: Optional[int] = None, stall_evaluations: Optional[int] = None,
+            time_limit_s: Optional[float] = None, threads: Optional[int] = None,
+            smoothness: Optional[float] = None, zero_ends: Optional[bool] = None,
+            strong_coupling: Optional[bool] = None, name: Optional[str] = None,
+            cache_dir: Optional[PathLike] = None,
+            progress: Optional[Callable[[Dict[str, Any]], None]] = None) -> CompileResult:
+    """GRAPE-compiles ``target`` on ``molecule`` (compiler::compile_target, as ``nmrc compile``).
+
+    Options as in a program's ``compile:`` block (docs/program-format.md): two of
+    ``duration_s`` (s; alias ``duration``), ``steps``, ``dt_s`` (s); ``b1``: B1 scale of each
+    robustness-ensemble member (default 0.97 ... 1.03, five); ``offsets_hz``: offset errors (Hz);
+    ``max_rf_hz``: RF limit (Hz, one number for every driven channel or {channel: Hz}, default
+    min(10 kHz, channel limit)); ``fidelity_target`` (default 0.995); ``starts``, ``seed``,
+    ``threads``, ``time_limit_s`` (s). ``progress(dict)`` is called on the calling thread with
+    start, evaluations, fidelity_min, best_fidelity_min, elapsed_s. Ctrl-C (or an exception from
+    ``progress``) stops GRAPE: the exception is raised with ``.result``, the best pulse so far
+    (termination "interrupted"). ``cache_dir``: the pulse cache of ``nmrc compile``.
+    """
+    opts: Dict[str, Any] = {}
+    dur = duration_s if duration_s is not None else duration
+    if duration_s is not None and duration is not None:
+        raise InputError("compile: give duration_s or duration, not both")
+    pairs = {"duration_s": dur, "steps": steps, "dt_s": dt_s, "b1_scale": b1,
+             "b1_weight": b1_weight, "offset_hz": offsets_hz, "channels": channels,
+             "fidelity_target": fidelity_target, "starts": starts, "seed": seed,
+             "max_iterations": max_iterations, "stall_evaluations": stall_evaluations,
+             "time_limit_s": time_limit_s, "threads": threads, "smoothness": smoothness,
+             "zero_ends": zero_ends, "strong_coupling": strong_coupling}
+    for k, v in pairs.items():
+        if v is not None:
+            opts[k] = v
+    if max_rf_hz is not None:
+        if isinstance(max_rf_hz, dict):
+            opts["max_rf_hz"] = dict(max_rf_hz)
+        else:
+            names = list(channels) if channels else [c["name"] for c in molecule.channels]
+            opts["max_rf_hz"] = {c: max_rf_hz for c in names}
+    if not isinstance(target, Target):
+        raise InputError(f"compile: target = {target!r}: must be an nmrc.Target "
+                         "(nmrc.partial_swap, nmrc.rotation, ...)")
+    label = name if name is not None else target.description.get("gate", "gate")
+    d = _nmrc.compile_target(molecule, target.json(), opts, label,
+                             _path(cache_dir) if cache_dir is not None else "", progress)
+    result = _compile_result(d)
+    _raise_interruption(d, result)
+    return result
+
+
+def compile_program(path: PathLike, *, only: Sequence[str] = (), threads: Optional[int] = None,
+                    cache_dir: Optional[PathLike] = None,
+                    progress: Optional[Callable[[Dict[str, Any]], None]] = None
+                    ) -> Dict[str, CompileResult]:
+    """Compiles every gate of a program file (``nmrc compile`` without files), in order; a dict
+    gate name -> result. Ctrl-C as in :func:`compile` (``.result``: the gates done so far)."""
+    d = _nmrc.compile_program(_path(path), list(only), threads or 0,
+                              _path(cache_dir) if cache_dir is not None else "", progress)
+    out = {k: _compile_result(v) for k, v in d["gates"].items()}
+    _raise_interruption(d, out)
+    return out
+
+
+# ---- pulses ---------------------------------------------------------------------------------
+
+Pulse.amplitude_hz = property(lambda self: np.hypot(self.ux_hz, self.uy_hz),
+                              doc="RF amplitude sqrt(ux^2 + uy^2) in Hz, shape (channels, steps)")
+Pulse.phase_rad = property(lambda self: np.arctan2(self.uy_hz, self.ux_hz),
+                           doc="RF phase atan2(uy, ux) in rad, shape (channels, steps)")
+Pulse.times_s = property(lambda self: self.dt_s * np.arange(self.steps),
+                         doc="start time of each step in s")
+Pulse.target = property(lambda self: _json.loads(self.target_json) if self.target_json else None,
+                        doc="the target description (dict) or None")
+_pulse_write = Pulse.write
+
+
+def _write(self: Pulse, path: PathLike) -> None:
+    """Writes the nmrc-pulse/1 file atomically (core's one writer)."""
+    _pulse_write(self, _path(path))
+
+
+Pulse.write = _write
+Pulse.__repr__ = lambda self: (f"<nmrc.Pulse {self.name or '?'}: {self.steps} steps x "
+                               f"{self.dt_s:g} s on {', '.join(self.channels)}>")
+
+
+def _array(x: Any, name: str) -> np.ndarray:
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as e:  # ragged lists and the like
+        raise InputError(f"{name}: not an array: {e}") from None
+
+
+def read_pulse(path: PathLike) -> Pulse:
+    """Reads an nmrc-pulse/1 file (core's one reader)."""
+    return _nmrc.read_pulse(_path(path))
+
+
+def make_pulse(ux_hz: Any, uy_hz: Any, dt_s: float, channels: Union[str, Sequence[str]] = "13C",
+               *, name: str = "", molecule: str = "",
+               max_rf_hz: Union[None, float, Sequence[float]] = None,
+               carrier_hz: Union[None, float, Sequence[float]] = None,
+               target: Optional[Target] = None, target_molecule: Optional[Molecule] = None,
+               fidelity_target: float = 0.995) -> Pulse:
+    """A pulse from amplitudes in Hz: ``ux_hz``, ``uy_hz`` of shape (steps,) for one channel or
+    (channels, steps); ``dt_s`` the step length in s. Checked by the nmrc-pulse/1 rules. With
+    ``target`` (and the molecule to resolve its spins), the pulse records what it implements."""
+    chans = _labels(channels)
+    ux = _array(ux_hz, "ux_hz")
+    uy = _array(uy_hz, "uy_hz")
+    if ux.ndim == 1 and len(chans) == 1:
+        ux = ux[None, :]
+    if uy.ndim == 1 and len(chans) == 1:
+        uy = uy[None, :]
+
+    def per_channel(v: Any) -> Optional[List[float]]:
+        if v is None:
+            return None
+        vals = [float(v)] * len(chans) if np.isscalar(v) else list(v)
+        if len(vals) != len(chans):
+            raise InputError(f"make_pulse: {vals}: one value per channel ({len(chans)})")
+        return vals
+
+    p = _nmrc.pulse_from_arrays(name, chans, ux, uy, dt_s, molecule, per_channel(max_rf_hz),
+                                per_channel(carrier_hz))
+    if target is not None:
+        if target_molecule is None:
+            raise InputError("make_pulse: target needs target_molecule (to resolve its spins)")
+        p = _nmrc.with_target(p, target_molecule, target.json(), fidelity_target)
+    return p
+
+
+def read_bruker_shape(path: PathLike, channel: str, duration_s: float, max_rf_hz: float, *,
+                      phase_sense: int = 1, spoffs_hz: float = 0.0) -> Pulse:
+    """A TopSpin shape file played for ``duration_s`` (s) on ``channel`` with 100 % =
+    ``max_rf_hz`` (Hz) (docs/bruker.md; ``phase_sense`` +1 or -1, ``spoffs_hz`` the SPOFFS)."""
+    return _nmrc.read_bruker_shape(_path(path), channel, duration_s, max_rf_hz, phase_sense,
+                                   spoffs_hz)
+
+
+def write_bruker_shape(pulse: Pulse, path: PathLike, channel: int = 0, *, phase_sense: int = 1,
+                       spoffs_hz: float = 0.0) -> float:
+    """Writes one channel of ``pulse`` as a TopSpin shape file (atomically); returns the
+    nutation frequency (Hz) of its 100 %."""
+    return _nmrc.write_bruker_shape(pulse, _path(path), channel, phase_sense, spoffs_hz)
+
+
+@dataclass
+class Judgement:
+    """The spectrometer's verdict on a pulse (``nmrc validate``): F = |Tr(W^dag U)|/norm at
+    nominal B1 and per member (b1_scale x offset_hz), the minimum, and whether it reached
+    ``target``; with relaxation also the process fidelity Tr(S_t^dag S)/d^2."""
+    name: str
+    nominal: float
+    b1_scale: np.ndarray
+    offset_hz: np.ndarray
+    values: np.ndarray
+    min: float
+    target: float
+    passed: bool
+    engine: str
+    relaxation: bool
+    process_relaxed: np.ndarray
+    process_relaxed_nominal: float
+    process_relaxed_min: float
+
+
+def fidelity(pulse: Pulse, molecule: Molecule, *, b1: Optional[Sequence[float]] = None,
+             offsets_hz: Optional[Sequence[float]] = None, engine: str = "exact",
+             relaxation: bool = False) -> Judgement:
+    """Judges ``pulse`` on ``molecule`` against the target it records, over B1 scales ``b1``
+    (default: the pulse's own ensemble) and offsets (Hz): the same numbers as ``nmrc validate``.
+    ``engine``: "exact" or "odeint"."""
+    return Judgement(**_nmrc.validate_pulse(pulse, molecule, b1, offsets_hz, engine, relaxation))
+
+
+# ---- spectrometer ---------------------------------------------------------------------------
+
+@dataclass
+class ThermalState:
+    """High-temperature thermal equilibrium rho = I/2^n + sum_k (p_k/2^n) sigma_z^k (Eq. (S14)):
+    ``epsilon`` = p_0/2^n, ``polarization`` p_k = P0 - P1 per spin."""
+    epsilon: float
+    polarization: np.ndarray
+    rho: np.ndarray
+
+
+def thermal_state(molecule: Molecule) -> ThermalState:
+    """Thermal equilibrium of the molecule at its temperature."""
+    return ThermalState(**_nmrc.thermal_state(molecule))
+
+
+def propagate(molecule: Molecule, pulse: Pulse, rho: Any = None, *, b1_scale: float = 1.0,
+              relaxation: bool = False, engine: str = "exact") -> np.ndarray:
+    """Runs ``pulse`` on the spectrometer. With ``rho`` (2^n x 2^n): the state after the pulse
+    (with T1/T2 when ``relaxation``). Without: the propagator U (2^n x 2^n), or with
+    ``relaxation`` the superoperator (4^n x 4^n, column-major vec)."""
+    return _nmrc.propagate(molecule, pulse, rho, b1_scale, relaxation, engine)
+
+
+@dataclass
+class Fid:
+    """A FID: complex points at t_j = j / sw_hz on channel ``channel`` (index), summed over
+    ``scans``; ``noise_sigma`` per real/imaginary part of one point of one scan."""
+    points: np.ndarray
+    sw_hz: float
+    channel: int = 0
+    scans: int = 1
+    noise_sigma: float = 0.0
+    receiver_phase_rad: float = 0.0
+
+    @property
+    def times_s(self) -> np.ndarray:
+        return np.arange(len(self.points)) / self.sw_hz
+
+    def _args(self) -> Tuple[Any, ...]:
+        return (self.points, self.sw_hz, self.channel, self.scans, self.noise_sigma,
+                self.receiver_phase_rad)
+
+
+def fid(molecule: Molecule, rho: Any, channel: Union[int, str], sw_hz: float, td: int, *,
+        receiver_phase_rad: float = 0.0) -> Fid:
+    """Noise-free FID of state ``rho`` on ``channel`` (Eq. (S16), nmrc's convention): ``td``
+    points at dwell 1/``sw_hz`` (Hz), free evolution with T2* decay."""
+    return Fid(**_nmrc.fid(molecule, rho, channel, sw_hz, td, receiver_phase_rad))
+
+
+@dataclass
+class Spectrum:
+    """An FFTW spectrum: ``hz`` offsets from the carrier (ascending), ``ppm``, complex values."""
+    hz: np.ndarray
+    ppm: np.ndarray
+    values: np.ndarray
+
+
+def process(molecule: Molecule, fid: Fid, *, zero_fill: int = 0, lb_hz: float = 0.0,
+            gb_hz: float = 0.0, phase0_rad: float = 0.0, phase1_rad: float = 0.0,
+            halve_first_point: bool = True) -> Spectrum:
+    """Processes a FID into a spectrum (zero filling to a power of two, exponential ``lb_hz``
+    and Gaussian ``gb_hz`` broadening in Hz, zero- and first-order phase in rad)."""
+    return Spectrum(**_nmrc.process(molecule, *fid._args(), zero_fill, lb_hz, gb_hz,
+                                    phase0_rad, phase1_rad, halve_first_point))
+
+
+@dataclass
+class Line:
+    """A measured line: spin, 1-based index within the spin, other spins' bits, frequency (Hz,
+    rotating frame), complex amplitude <sigma_x P_b> + i <sigma_y P_b>, fit error (one sigma)."""
+    spin: str
+    index: int
+    other_bits: List[int]
+    frequency_hz: float
+    amplitude: complex
+    std_error: float
+
+
+@dataclass
+class LineFit:
+    lines: List[Line]
+    residual_rms: float
+
+
+def fit_lines(molecule: Molecule, fid: Fid) -> LineFit:
+    """Fits every assigned line of the FID's channel (linear least squares in the time domain,
+    as ``nmrc acquire``)."""
+    d = _nmrc.fit_lines(molecule, *fid._args())
+    return LineFit([Line(**l) for l in d["lines"]], d["residual_rms"])
+
+
+def line_values(molecule: Molecule, rho: Any, channel: Union[int, str]) -> List[Line]:
+    """The exact line amplitudes of a density matrix (what a perfect fit would give)."""
+    return [Line(**l) for l in _nmrc.line_values(molecule, rho, channel)]
+
+
+@dataclass
+class Acquisition:
+    """``nmrc acquire`` without files: thermal ``epsilon``, the state at acquisition, the FID,
+    the spectrum, the fitted and the true lines."""
+    name: str
+    molecule: Molecule
+    epsilon: float
+    rho_acquired: np.ndarray
+    fid: Fid
+    spectrum: Spectrum
+    lines: List[Line]
+    lines_true: List[Line]
+    residual_rms: float
+
+
+def acquire(path: PathLike) -> Acquisition:
+    """Runs an acquisition program (docs/acquire-format.md) on the virtual spectrometer."""
+    d = _nmrc.acquire(_path(path))
+    d["fid"] = Fid(**d["fid"])
+    d["spectrum"] = Spectrum(**d["spectrum"])
+    d["lines"] = [Line(**l) for l in d["lines"]]
+    d["lines_true"] = [Line(**l) for l in d["lines_true"]]
+    return Acquisition(**d)
+
+
+# ---- preparation and tomography -------------------------------------------------------------
+
+@dataclass
+class Preparation:
+    """``nmrc prepare``: physical states before and after the target's stage; for temporal
+    averaging the reduced and requested system states, their largest difference and Uhlmann
+    fidelity; for a bath the pseudo-state and the bath's ground population."""
+    target: str
+    molecule: Molecule
+    before: np.ndarray
+    after: np.ndarray
+    reduced: Optional[np.ndarray] = None
+    requested: Optional[np.ndarray] = None
+    max_abs_error: Optional[float] = None
+    uhlmann_fidelity: Optional[float] = None
+    sigma: Optional[np.ndarray] = None
+    bath_p0_requested: Optional[float] = None
+    bath_p0_obtained: Optional[float] = None
+
+
+def prepare(path: PathLike) -> Preparation:
+    """Runs a preparation program (docs/preparation.md: PPS, bath, temporal averaging)."""
+    return Preparation(**_nmrc.prepare(_path(path)))
+
+
+@dataclass
+class Tomography:
+    """``nmrc tomography``: the true state, the linear and the physical reconstruction, the
+    Uhlmann fidelity of the physical one, the settings used and the readout set's
+    completeness."""
+    name: str
+    molecule: Molecule
+    true_state: np.ndarray
+    linear: np.ndarray
+    physical: np.ndarray
+    residual: float
+    fidelity: float
+    settings: List[str]
+    completeness: str
+    energy_tomography: np.ndarray
+    energy_true: np.ndarray
+
+
+def tomography(path: PathLike) -> Tomography:
+    """Runs a tomography program (docs/tomography.md)."""
+    return Tomography(**_nmrc.tomography(_path(path)))
+
+
+@dataclass
+class Completeness:
+    """What a readout set sees: rank of 4^n - 1 parameters, condition number, the Pauli strings
+    it cannot see and the fewest settings that complete it."""
+    parameters: int
+    rank: int
+    condition_number: float
+    complete: bool
+    invisible: List[str]
+    duplicates: List[str]
+    proposed: List[str]
+    summary: str
+
+
+@dataclass
+class Reconstruction:
+    """Linear least-squares estimate (Hermitian, unit trace), the nearest density matrix to it,
+    the RMS residual of the line values and the linear estimate's smallest eigenvalue."""
+    linear: np.ndarray
+    physical: np.ndarray
+    residual: float
+    min_eigenvalue_linear: float
+
+
+def readout_values(rho: Any, setting: str, n: int) -> np.ndarray:
+    """Ideal line values of one readout setting ("XIYI": pi/2 about x, y or none per spin):
+    per line observable <O_x> then <O_y> (docs/tomography.md), 2 n 2^(n-1) numbers."""
+    return _nmrc.readout_values(rho, setting, n)
+
+
+def reconstruct(settings: Sequence[str], values: Any, n: int) -> Reconstruction:
+    """State tomography from line tables: ``values[s]`` the line values of setting ``s`` in the
+    layout of :func:`readout_values` (spectrometer::Tomographer; the set must be complete)."""
+    return Reconstruction(**_nmrc.reconstruct(list(settings), values, n))
+
+
+def completeness(settings: Sequence[str], n: int) -> Completeness:
+    """Completeness of readout settings given as letters ("XXYI": one of I, X, Y per spin)."""
+    return Completeness(**_nmrc.completeness(list(settings), n))
+
+
+# ---- theory ---------------------------------------------------------------------------------
+
+@dataclass
+class TheorySteps:
+    """Per-step results of a collision-model run (step 0 is the initial state), dimensionless
+    (delta = k_B = 1): arrays of shape (steps,) or (steps, subsystems)."""
+    step: np.ndarray
+    collision: np.ndarray
+    acting: np.ndarray
+    energy: np.ndarray
+    heat_released: np.ndarray
+    step_heat: np.ndarray
+    apparent_temperature: np.ndarray
+    bath_energy: np.ndarray
+    system_energy: np.ndarray
+    heat_to_bath: np.ndarray
+    free_energy: np.ndarray
+    coherence: np.ndarray
+    mutual_information_sr: np.ndarray
+    apparent_temperature_system: np.ndarray
+
+
+@dataclass
+class TheoryRun:
+    """One run of a theory program (``nmrc theory``): parameters, per-step arrays, the final
+    system state, and the master-equation comparison or the sweep when the program asks."""
+    name: str
+    title: str
+    subsystems: List[str]
+    temperatures: List[float]
+    bath_temperature: float
+    g: float
+    tau: float
+    collisions: int
+    initial_min_eigenvalue: float
+    eq36_min_slack: float
+    steps: Optional[TheorySteps] = None
+    final_state: Optional[np.ndarray] = None
+    direction_violations: int = 0
+    master_equation: Optional[Dict[str, Any]] = None
+    sweep: Optional[Dict[str, Any]] = None
+
+
+def theory(program: Union[PathLike, Dict[str, Any]], *,
+           progress: Optional[Callable[[str, str, int, int], None]] = None) -> List[TheoryRun]:
+    """Runs a heat-flow theory program (docs/theory-format.md): a file, or a dict with the
+    file's keys. ``progress(run, stage, done, total)`` on the calling thread."""
+    if isinstance(program, dict):
+        raw = _nmrc.theory_text(_json.dumps(program), "<dict>", progress)
+    else:
+        raw = _nmrc.theory(_path(program), progress)
+    out = []
+    for d in raw:
+        if "steps" in d:
+            d["steps"] = TheorySteps(**d["steps"])
+        out.append(TheoryRun(**d))
+    return out
+
+
+# ---- the experiment -------------------------------------------------------------------------
+
+@dataclass
+class ExperimentCase:
+    """One case of ``nmrc experiment`` (docs/experiment-format.md): the ideal cumulative energy
+    change of each subsystem at the last measured collision (``delta_ideal``), the measured one
+    (calibrated, ``delta_measured``: {"mean", "std"} arrays over noise draws) and the raw one,
+    and per measured collision a dict with the ideal and measured energies, the heat, the
+    Uhlmann fidelity of the reconstructed state and the reconstructed system state."""
+    name: str
+    title: str
+    subsystems: List[str]
+    delta_ideal: np.ndarray
+    delta_measured: Dict[str, np.ndarray]
+    delta_raw: Dict[str, np.ndarray]
+    points: List[Dict[str, Any]]
+    pulses: List[str]
+    pps_epsilon: float
+    noise_sigma: float
+    seconds: float
+
+
+def _default_cache_dir() -> str:
+    xdg = _os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return _os.path.join(xdg, "nmrc")
+    home = _os.environ.get("HOME")
+    return _os.path.join(home, ".cache", "nmrc") if home else ""
+
+
+def experiment(path: PathLike, *, cache_dir: Optional[PathLike] = None, compile: str = "auto",
+               error_budget: bool = True,
+               progress: Optional[Callable[[str], None]] = None) -> List[ExperimentCase]:
+    """Runs an experiment program on the virtual spectrometer (``nmrc experiment`` without
+    files): every case, in order. ``cache_dir``: the relaxing channels and compiled pulses
+    (default ``~/.cache/nmrc`` as the CLI; "" for none); ``compile``: "auto" (shipped or cached
+    pulse, else GRAPE), "never" (a missing pulse is an InputError) or "recompile". The first run
+    of the paper's programs builds channels for minutes; Ctrl-C is raised when it ends."""
+    cache = _default_cache_dir() if cache_dir is None else _path(cache_dir)
+    return [ExperimentCase(**d) for d in _nmrc.experiment(_path(path), cache, compile,
+                                                           error_budget, progress)]
