@@ -63,7 +63,9 @@ struct GrapeOptions {
   double smoothness = 0.0;        ///< weight of sum_k ((u_k+1 - u_k)/max_rf)^2 / steps
   bool zero_ends = true;          ///< first and last step fixed at zero amplitude
   double initial_fraction = 0.2;  ///< random start amplitude as a fraction of max_rf
-  int threads = 2;                ///< starts (or, with one start, ensemble members) in parallel
+  /// Two threads share one start (the two time slices of each ensemble member); more run
+  /// starts in parallel, two threads each. Results do not depend on it (time limits aside).
+  int threads = 2;
   /// Throws InputError naming the field when a value is out of range.
   void validate() const;
 };
@@ -125,14 +127,24 @@ struct GrapeResult {
 class FidelityEvaluator {
  public:
   explicit FidelityEvaluator(const GrapeProblem& problem);
+  /// An evaluator of the time slice [begin, end) of the steps only (forward/backward): slices
+  /// of one member run on different threads (ensemble_objective).
+  FidelityEvaluator(const GrapeProblem& problem, int begin, int end);
   ~FidelityEvaluator();
   FidelityEvaluator(const FidelityEvaluator&) = delete;
   FidelityEvaluator& operator=(const FidelityEvaluator&) = delete;
   /// Returns g = Tr(W^dag U(T)) for member `m`; when grad is given, fills it (same shape as
   /// u_hz) with d|g|^2/du in 1/Hz.
   std::complex<double> evaluate(const RMat& u_hz, const EnsembleMember& m, RMat* grad);
-  /// The final propagator of the last evaluate() call.
+  /// The final propagator of the last evaluate() call (or the slice's, after forward()).
   const Mat& propagator() const;
+  /// The slice's propagator X = U_{end-1} ... U_{begin} (from the identity), keeping what
+  /// backward() needs.
+  const Mat& forward(const RMat& u_hz, const EnsembleMember& m);
+  /// After forward(): writes grad's columns begin .. end-1 (others untouched) with d|g|^2/du of
+  /// g = Tr(left X), left = (propagator before the slice) W^dag (propagator after it).
+  void backward(const RMat& u_hz, const EnsembleMember& m, const Mat& left, std::complex<double> g,
+                RMat& grad);
 
  private:
   struct Impl;
@@ -142,7 +154,8 @@ class FidelityEvaluator {
 /// Weighted ensemble objective J = sum_m w_m F_m / sum w with F_m = |g_m| / norm (to maximise;
 /// the fidelity itself, as QuTiP's PSU figure of merit, which L-BFGS-B reaches a target of in
 /// ~10 % fewer evaluations than |g|^2 on the benchmark of bench/results/grape.md) and its
-/// gradient in 1/Hz; fidelities per member in `fidelity` when given. Uses `threads` threads.
+/// gradient in 1/Hz; fidelities per member in `fidelity` when given. Uses up to two threads
+/// (the two time slices of each member); the result is bit-identical for any `threads`.
 double ensemble_objective(const GrapeProblem& problem, const RMat& u_hz, RMat* grad,
                           std::vector<double>* fidelity, int threads = 1);
 
