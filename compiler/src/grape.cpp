@@ -88,6 +88,8 @@ void GrapeOptions::validate() const {
   if (!(initial_fraction > 0 && initial_fraction <= 1))
     bad("initial_fraction", initial_fraction, "must be in (0, 1]");
   if (threads < 1) bad("threads", threads, "must be >= 1");
+  if (b1_quadrature < 0 || b1_quadrature > 20)
+    bad("b1_quadrature", b1_quadrature, "must be between 0 (off) and 20");
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -185,6 +187,87 @@ double ensemble_objective(const GrapeProblem& problem, const RMat& u_hz, RMat* g
 }
 
 // ----------------------------------------------------------------------------------------------
+// B1 quadrature.
+
+// The roots of the Legendre polynomial P_n by Newton's method from x ~ cos(pi (i + 3/4) /
+// (n + 1/2)), P_n by its three-term recurrence (k+1) P_{k+1} = (2k+1) x P_k - k P_{k-1}, and
+// the weights 2 / ((1 - x^2) P_n'(x)^2) (Abramowitz & Stegun 22.7.10, 22.16.6, 25.4.29).
+void gauss_legendre(int n, std::vector<double>& nodes, std::vector<double>& weights) {
+  nodes.assign(n, 0.0);
+  weights.assign(n, 0.0);
+  for (int i = 0; i < n; ++i) {
+    double x = std::cos(kPi * (i + 0.75) / (n + 0.5));
+    double dp = 1.0;
+    for (int it = 0; it < 100; ++it) {
+      double p = 1.0, p_prev = 0.0;
+      for (int k = 0; k < n; ++k) {
+        const double next = ((2 * k + 1) * x * p - k * p_prev) / (k + 1);
+        p_prev = p;
+        p = next;
+      }
+      dp = n * (x * p - p_prev) / (x * x - 1.0);  // P_n'(x)
+      const double dx = p / dp;
+      x -= dx;
+      if (std::abs(dx) < 1e-16) break;
+    }
+    nodes[n - 1 - i] = x;
+    weights[n - 1 - i] = 2.0 / ((1.0 - x * x) * dp * dp);
+  }
+}
+
+GrapeProblem b1_quadrature_problem(const GrapeProblem& p, int n) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  std::vector<double> offsets;
+  for (const auto& m : p.ensemble) {
+    if (m.weight != p.ensemble.front().weight)
+      throw InputError("grape options: b1_quadrature = " + std::to_string(n) +
+                       ": needs equal ensemble weights (the rule weights the B1 range itself)");
+    lo = std::min(lo, m.b1_scale);
+    hi = std::max(hi, m.b1_scale);
+    if (std::find(offsets.begin(), offsets.end(), m.offset_hz) == offsets.end())
+      offsets.push_back(m.offset_hz);
+  }
+  std::vector<double> x, w;
+  gauss_legendre(n, x, w);
+  GrapeProblem q = p;
+  q.ensemble.clear();
+  for (int i = 0; i < n; ++i)
+    for (double off : offsets)
+      q.ensemble.push_back({0.5 * (lo + hi) + 0.5 * (hi - lo) * x[i], off, w[i]});
+  return q;
+}
+
+namespace {
+
+// Distinct B1 scales of an ensemble.
+int distinct_b1(const GrapeProblem& p) {
+  std::vector<double> b;
+  for (const auto& m : p.ensemble)
+    if (std::find(b.begin(), b.end(), m.b1_scale) == b.end()) b.push_back(m.b1_scale);
+  return static_cast<int>(b.size());
+}
+
+// The fine verification grid: 4 x the ensemble's B1 points over its range, every offset.
+GrapeProblem fine_b1_problem(const GrapeProblem& p) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  std::vector<double> offsets;
+  for (const auto& m : p.ensemble) {
+    lo = std::min(lo, m.b1_scale);
+    hi = std::max(hi, m.b1_scale);
+    if (std::find(offsets.begin(), offsets.end(), m.offset_hz) == offsets.end())
+      offsets.push_back(m.offset_hz);
+  }
+  const int points = 4 * (distinct_b1(p) - 1) + 1;
+  GrapeProblem f = p;
+  f.ensemble.clear();
+  for (int i = 0; i < points; ++i)
+    for (double off : offsets) f.ensemble.push_back({lo + (hi - lo) * i / (points - 1), off, 1.0});
+  return f;
+}
+
+}  // namespace
+
+// ----------------------------------------------------------------------------------------------
 // Initial guesses.
 
 RMat initial_guess(const GrapeProblem& p, const GrapeOptions& o, int start) {
@@ -233,6 +316,8 @@ namespace {
 struct StopRun {
   Termination reason;
 };
+// The quadrature search reached the target on its nodes but the full grid did not verify.
+struct SwitchToFullGrid {};
 
 // Penalties: smoothness weight * sum_k ((u_k+1 - u_k)/max)^2 / steps, and
 // kAmpPenalty * sum_k max(0, |u_k|^2/max^2 - 1)^2 keeping the RF amplitude within max_rf.
@@ -285,13 +370,15 @@ struct StartResult {
 
 class StartRun {
  public:
-  StartRun(const GrapeProblem& p, const GrapeOptions& o, int start, int eval_threads,
-           Clock::time_point t0, const std::atomic<int>& cancel_above,
+  // `search`: the quadrature problem to search on before the full grid (null: none).
+  StartRun(const GrapeProblem& p, const GrapeProblem* search, const GrapeOptions& o, int start,
+           int eval_threads, Clock::time_point t0, const std::atomic<int>& cancel_above,
            const ProgressCallback& progress, std::mutex& progress_mutex)
       : p_(p),
         o_(o),
         start_(start),
         ws_(p, eval_threads),
+        search_ws_(search ? std::make_unique<EnsembleWorkspace>(*search, eval_threads) : nullptr),
         t0_(t0),
         cancel_above_(cancel_above),
         progress_(progress),
@@ -323,7 +410,9 @@ class StartRun {
     if (cancel_above_.load() < start_) throw StopRun{Termination::kConverged};
     if (seconds_since(t0_) > o_.time_limit_s) throw StopRun{Termination::kTimeLimit};
     to_u(x);
-    const double j = ws_.run(u_, &gu_, &fid_);
+    EnsembleWorkspace& ws = search_ws_ && !on_full_ ? *search_ws_ : ws_;
+    const double j = ws.run(u_, &gu_, &fid_);
+    if (on_full_) ++full_grid_evaluations_;
     gu_ *= -1.0;
     const double pen = penalties(p_, o_, u_, gu_);
     const double f = 1.0 - j + pen;
@@ -359,6 +448,10 @@ class StartRun {
         best_u_ = clipped;
         best_fmin_ = *std::min_element(cf.begin(), cf.end());
         throw StopRun{Termination::kReachedTarget};
+      }
+      if (search_ws_ && !on_full_) {  // the full grid (cf) is checked whatever the search's
+        switch_u_ = u_;
+        throw SwitchToFullGrid{};
       }
     }
     return f;
@@ -410,6 +503,16 @@ class StartRun {
         term = s.reason;
         iterations = improvements_;
         break;
+      } catch (const SwitchToFullGrid&) {
+        // Go on from the point the quadrature found, on the full grid, with a fresh memory (the
+        // objective changed) and fresh stall and best-point records.
+        on_full_ = true;
+        x = from_u(switch_u_);
+        best_f_ = std::numeric_limits<double>::infinity();
+        best_fmin_ = -1.0;
+        stall_gap_ = std::numeric_limits<double>::infinity();
+        leg_start_f = std::numeric_limits<double>::infinity();
+        param.max_iterations = std::max(1, o_.max_iterations - improvements_);
       } catch (const std::exception& e) {
         term = Termination::kLineSearch;
         iterations = improvements_;
@@ -431,6 +534,7 @@ class StartRun {
     res.summary.fidelity_min = *std::min_element(fid.begin(), fid.end());
     res.summary.wall_s = seconds_since(ts);
     res.summary.message = message_;
+    res.summary.full_grid_evaluations = full_grid_evaluations_;
     res.reached = res.summary.fidelity_min >= o_.fidelity_target;
     if (res.reached) res.summary.termination = Termination::kReachedTarget;
     return res;
@@ -440,7 +544,11 @@ class StartRun {
   const GrapeProblem& p_;
   const GrapeOptions& o_;
   int start_;
-  EnsembleWorkspace ws_;
+  EnsembleWorkspace ws_;                          // the problem's ensemble (the full grid)
+  std::unique_ptr<EnsembleWorkspace> search_ws_;  // the quadrature's, searched on first
+  bool on_full_ = false;
+  RMat switch_u_;
+  int full_grid_evaluations_ = 0;
   Clock::time_point t0_;
   const std::atomic<int>& cancel_above_;
   const ProgressCallback& progress_;
@@ -463,6 +571,8 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   p.validate();
   o.validate();
   const auto t0 = Clock::now();
+  const bool quadrature = o.b1_quadrature > 0 && distinct_b1(p) >= 2;
+  const GrapeProblem search = quadrature ? b1_quadrature_problem(p, o.b1_quadrature) : p;
   // Two threads work on one start (the two time slices of every member, EnsembleWorkspace), so
   // starts run one after the other and none is wasted; further threads run starts in parallel.
   const int eval_threads = std::min(o.threads, slice_count(p));
@@ -478,7 +588,8 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
       if (s >= o.starts) return;
       if (s > cancel_above.load()) continue;
       if (seconds_since(t0) > o.time_limit_s) continue;
-      StartRun run(p, o, s, eval_threads, t0, cancel_above, progress, progress_mutex);
+      StartRun run(p, quadrature ? &search : nullptr, o, s, eval_threads, t0, cancel_above,
+                   progress, progress_mutex);
       results[s] = run.run();
       ran[s] = 1;
       if (results[s].reached) {
@@ -534,6 +645,14 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   sm.fidelity_mean /= wsum;
   sm.fidelity_min = *std::min_element(sm.fidelity.begin(), sm.fidelity.end());
   sm.reached_target = sm.fidelity_min >= o.fidelity_target;
+  sm.quadrature_points = quadrature ? o.b1_quadrature : 0;
+  if (distinct_b1(p) >= 2) {  // the returned pulse between the grid's B1 points
+    const GrapeProblem fine = fine_b1_problem(p);
+    std::vector<double> ff;
+    EnsembleWorkspace(fine, o.threads).run(out.u_hz, nullptr, &ff);
+    sm.fine_points = static_cast<int>(fine.ensemble.size());
+    sm.fine_fidelity_min = *std::min_element(ff.begin(), ff.end());
+  }
   sm.wall_s = seconds_since(t0);
   std::ostringstream msg;
   if (sm.reached_target)
@@ -561,11 +680,19 @@ std::string Summary::full_report() const {
   for (double f : fidelity) os << " " << fmt::format("{:.5f}", f);
   os << "\n  min " << fmt::format("{:.5f}", fidelity_min) << ", weighted mean "
      << fmt::format("{:.5f}", fidelity_mean) << "\n";
-  for (const auto& s : starts)
+  if (fine_points > 0)
+    os << "  fine B1 grid (" << fine_points << " members): min "
+       << fmt::format("{:.5f}", fine_fidelity_min) << "\n";
+  if (quadrature_points > 0)
+    os << "  searched on a " << quadrature_points
+       << "-point Gauss-Legendre B1 quadrature, verified on the full grid\n";
+  for (const auto& s : starts) {
     os << "  start " << s.start << " (" << s.initial << "): " << termination_name(s.termination)
        << ", F_min " << fmt::format("{:.5f}", s.fidelity_min) << ", " << s.iterations
-       << " iterations, " << s.evaluations << " evaluations, " << fmt::format("{:.1f}", s.wall_s)
-       << " s\n";
+       << " iterations, " << s.evaluations << " evaluations";
+    if (s.full_grid_evaluations > 0) os << " (" << s.full_grid_evaluations << " on the full grid)";
+    os << ", " << fmt::format("{:.1f}", s.wall_s) << " s\n";
+  }
   return os.str();
 }
 

@@ -320,3 +320,117 @@ TEST_CASE("GRAPE objective on two threads equals one thread and the unsliced eva
     CHECK((grad - g1).cwiseAbs().maxCoeff() <= 1e-12 * grad.cwiseAbs().maxCoeff());
   }
 }
+
+// The model crotonic-acid molecules of 5, 6 and 7 spins (two channels, 13C and 1H): the
+// dynamic-size kernel at dimensions 32, 64 and 128 gives the exact propagator and gradient.
+TEST_CASE("GRAPE on 5 to 7 spins and two channels (dimensions 32 to 128)") {
+  for (int spins : {5, 6, 7}) {
+    CAPTURE(spins);
+    const Molecule m = load_molecule(
+        ref::source_path("molecules/crotonic_acid_" + std::to_string(spins) + ".yaml"));
+    REQUIRE(m.size() == spins);
+    REQUIRE(m.channels.size() == 2);
+    const GateTarget t =
+        make(m, {{"gate", "partial_swap"}, {"spins", {"C2", "H2"}}, {"theta_rad", 0.3}});
+    CompileOptions o = small_options();
+    o.steps = 3;
+    o.duration_s = 3e-4;
+    o.b1_scale = {0.98, 1.02};
+    o.max_rf_hz = {{"13C", 8000.0}, {"1H", 15000.0}};  // per-channel limits
+    const GrapeProblem p = build_problem(m, t, o);
+    REQUIRE(p.drift.rows() == (1 << spins));
+    CHECK(p.channels[0].max_rf_hz == 8000.0);
+    CHECK(p.channels[1].max_rf_hz == 15000.0);
+    check_gradient(p, 50 + static_cast<unsigned>(spins));
+    RMat u = RMat::Random(4, p.steps) * 5000.0;
+    FidelityEvaluator ev(p);
+    ev.evaluate(u, p.ensemble[0], nullptr);
+    const int d = static_cast<int>(p.drift.rows());
+    Mat ref_u = Mat::Identity(d, d);
+    for (int k = 0; k < p.steps; ++k) {
+      Mat h = p.drift;
+      for (int ch = 0; ch < 2; ++ch)
+        h += 0.98 * (u(2 * ch, k) * p.channels[ch].cx + u(2 * ch + 1, k) * p.channels[ch].cy);
+      ref_u = ref::expm_taylor(cplx(0, -p.dt_s) * h) * ref_u;
+    }
+    CHECK_MAT_NEAR(ev.propagator(), ref_u, 1e-9);
+  }
+}
+
+TEST_CASE("Gauss-Legendre rule: exact to degree 2n - 1, the 3-point nodes and weights") {
+  for (int n = 1; n <= 8; ++n) {
+    CAPTURE(n);
+    std::vector<double> x, w;
+    gauss_legendre(n, x, w);
+    REQUIRE(x.size() == static_cast<size_t>(n));
+    for (int i = 1; i < n; ++i) CHECK(x[i] > x[i - 1]);
+    for (int k = 0; k <= 2 * n - 1; ++k) {
+      double sum = 0;
+      for (int i = 0; i < n; ++i) sum += w[i] * std::pow(x[i], k);
+      const double exact = k % 2 == 0 ? 2.0 / (k + 1) : 0.0;  // int_-1^1 x^k dx
+      CHECK(sum == doctest::Approx(exact).epsilon(1e-13));
+    }
+  }
+  std::vector<double> x, w;
+  gauss_legendre(3, x, w);  // Abramowitz & Stegun Table 25.4: +-sqrt(3/5), 0; 5/9, 8/9
+  CHECK(x[0] == doctest::Approx(-std::sqrt(0.6)).epsilon(1e-15));
+  CHECK(x[1] == doctest::Approx(0.0));
+  CHECK(w[0] == doctest::Approx(5.0 / 9.0).epsilon(1e-15));
+  CHECK(w[1] == doctest::Approx(8.0 / 9.0).epsilon(1e-15));
+}
+
+TEST_CASE("GRAPE B1 quadrature: search on the rule, result verified on the full grid") {
+  const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
+  const GateTarget t = make(
+      m, {{"gate", "rotation"}, {"spins", {"A"}}, {"angle_rad", kPi / 2}, {"phase_rad", kPi / 2}});
+  CompileOptions o;
+  o.duration_s = 2e-3;
+  o.steps = 40;
+  o.b1_scale = {0.9, 0.95, 1.0, 1.05, 1.1};
+  o.offset_hz = {-10.0, 10.0};
+  const GrapeProblem p = build_problem(m, t, o);
+  const GrapeProblem q = b1_quadrature_problem(p, 3);
+  REQUIRE(q.ensemble.size() == 6);  // 3 nodes x 2 offsets
+  CHECK(q.ensemble[0].b1_scale == doctest::Approx(1.0 - 0.1 * std::sqrt(0.6)));
+  CHECK(q.ensemble[1].offset_hz == 10.0);
+  CHECK(q.ensemble[2].b1_scale == doctest::Approx(1.0));
+  check_gradient(q, 41);  // the quadrature objective's gradient (weighted members)
+  GrapeOptions go;
+  go.starts = 2;
+  go.seed = 3;
+  go.fidelity_target = 0.99;
+  go.b1_quadrature = 3;
+  const GrapeResult r = optimise(p, go);
+  CHECK(r.summary.reached_target);
+  CHECK(r.summary.quadrature_points == 3);
+  // Verified on the full grid, independently of the summary's numbers.
+  std::vector<double> f;
+  ensemble_objective(p, r.u_hz, nullptr, &f, 1);
+  REQUIRE(f.size() == 10);
+  for (double v : f) CHECK(v >= 0.99);
+  CHECK(r.summary.fine_points == 2 * (4 * 4 + 1));
+  CHECK(r.summary.fine_fidelity_min <= r.summary.fidelity_min + 1e-12);  // the grid is inside
+  CHECK(r.summary.fine_fidelity_min > 0.98);
+  SUBCASE("a one-point rule (nominal B1 only) fails the verification and goes on on the grid") {
+    go.b1_quadrature = 1;
+    go.starts = 1;
+    const GrapeResult r1 = optimise(p, go);
+    CHECK(r1.summary.starts.at(0).full_grid_evaluations > 0);
+    CHECK(r1.summary.reached_target);
+    ensemble_objective(p, r1.u_hz, nullptr, &f, 1);
+    for (double v : f) CHECK(v >= 0.99);
+  }
+  SUBCASE("unequal weights and out-of-range counts are refused") {
+    GrapeProblem w = p;
+    w.ensemble[0].weight = 2.0;
+    CHECK_THROWS_WITH_AS(b1_quadrature_problem(w, 3), doctest::Contains("equal ensemble weights"),
+                         InputError);
+    go.b1_quadrature = 21;
+    CHECK_THROWS_WITH_AS(optimise(p, go), doctest::Contains("b1_quadrature = 21"), InputError);
+    CompileOptions co = o;
+    co.b1_quadrature = 3;
+    co.b1_weight = {1, 2, 1, 1, 1};
+    CHECK_THROWS_WITH_AS(co.validate(), doctest::Contains("b1_quadrature = 3: needs uniform"),
+                         InputError);
+  }
+}

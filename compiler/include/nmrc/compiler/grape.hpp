@@ -63,6 +63,12 @@ struct GrapeOptions {
   double smoothness = 0.0;        ///< weight of sum_k ((u_k+1 - u_k)/max_rf)^2 / steps
   bool zero_ends = true;          ///< first and last step fixed at zero amplitude
   double initial_fraction = 0.2;  ///< random start amplitude as a fraction of max_rf
+  /// B1 robustness by quadrature (0: off). With n >= 1 and at least two B1 scales in the
+  /// ensemble, the search averages F over an n-point Gauss-Legendre rule spanning the ensemble's
+  /// B1 range (every offset at each node) instead of the ensemble itself; a start reaches the
+  /// target only when the problem's own ensemble (its full grid) verifies, and when that check
+  /// fails the start goes on on the full grid. Needs equal ensemble weights.
+  int b1_quadrature = 0;
   /// Two threads share one start (the two time slices of each ensemble member); more run
   /// starts in parallel, two threads each. Results do not depend on it (time limits aside).
   int threads = 2;
@@ -98,6 +104,8 @@ struct StartSummary {
   double fidelity_min = 0.0;
   double wall_s = 0.0;
   std::string message;  ///< why a leg of L-BFGS-B stopped early (its line search), when it did
+  /// Evaluations on the full grid after the quadrature's verification failed (b1_quadrature).
+  int full_grid_evaluations = 0;
 };
 
 struct Summary {
@@ -112,6 +120,11 @@ struct Summary {
   double wall_s = 0.0;
   std::vector<StartSummary> starts;
   bool reached_target = false;
+  int quadrature_points = 0;  ///< B1 quadrature nodes of the search (0: the ensemble itself)
+  /// The returned pulse on a fine B1 grid (4 x the ensemble's B1 spacing, every offset), when
+  /// the ensemble has two or more B1 scales: its point count and minimum F.
+  int fine_points = 0;
+  double fine_fidelity_min = 0.0;
   std::string brief_report() const;
   std::string full_report() const;
 };
@@ -164,6 +177,14 @@ double ensemble_objective(const GrapeProblem& problem, const RMat& u_hz, RMat* g
 /// Throws InputError when the problem or the options are invalid.
 GrapeResult optimise(const GrapeProblem& problem, const GrapeOptions& options,
                      const ProgressCallback& progress = {});
+
+/// Gauss-Legendre nodes and weights on [-1, 1], ascending (n >= 1).
+void gauss_legendre(int n, std::vector<double>& nodes, std::vector<double>& weights);
+
+/// The problem with its ensemble replaced by an n-point Gauss-Legendre B1 rule over the
+/// ensemble's B1 range, each node with every distinct offset (GrapeOptions::b1_quadrature).
+/// Throws InputError when the ensemble weights differ.
+GrapeProblem b1_quadrature_problem(const GrapeProblem& problem, int n);
 
 /// The initial guess of start `start` (seeded): even starts uniform random in
 /// +-initial_fraction*max_rf per step and quadrature (broadband), odd starts a sum of
