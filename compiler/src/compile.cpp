@@ -124,6 +124,9 @@ std::optional<OptionProblem> CompileOptions::check() const {
   if (b1_quadrature > 0 && !b1_weight.empty())
     return problem("b1_quadrature", std::to_string(b1_quadrature),
                    "needs uniform ensemble weights (the rule weights the B1 range itself)");
+  if (coarse_factor < 0 || coarse_factor > 1000)
+    return problem("coarse_factor", std::to_string(coarse_factor),
+                   "must be between 0 (off) and 1000");
   return std::nullopt;
 }
 
@@ -169,6 +172,7 @@ std::string CompileOptions::to_json() const {
   j["strong_coupling"] = strong_coupling;
   // Only when set, so that the keys of pulses compiled before the option existed still hold.
   if (b1_quadrature > 0) j["b1_quadrature"] = b1_quadrature;
+  if (coarse_factor > 1) j["coarse_factor"] = coarse_factor;
   return j.dump();
 }
 
@@ -346,6 +350,7 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   go.zero_ends = o.zero_ends;
   go.threads = o.threads;
   go.b1_quadrature = o.b1_quadrature;
+  go.coarse_factor = o.coarse_factor;
   GrapeResult g = optimise(p, go, progress);
   r.summary = g.summary;
   CompiledPulse& pulse = r.pulse;

@@ -90,6 +90,8 @@ void GrapeOptions::validate() const {
   if (threads < 1) bad("threads", threads, "must be >= 1");
   if (b1_quadrature < 0 || b1_quadrature > 20)
     bad("b1_quadrature", b1_quadrature, "must be between 0 (off) and 20");
+  if (coarse_factor < 0 || coarse_factor > 1000)
+    bad("coarse_factor", coarse_factor, "must be between 0 (off) and 1000");
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -373,8 +375,9 @@ class StartRun {
   // `search`: the quadrature problem to search on before the full grid (null: none).
   StartRun(const GrapeProblem& p, const GrapeProblem* search, const GrapeOptions& o, int start,
            int eval_threads, Clock::time_point t0, const std::atomic<int>& cancel_above,
-           const ProgressCallback& progress, std::mutex& progress_mutex)
+           const ProgressCallback& progress, std::mutex& progress_mutex, RMat initial = RMat())
       : p_(p),
+        initial_(std::move(initial)),
         o_(o),
         start_(start),
         ws_(p, eval_threads),
@@ -462,7 +465,7 @@ class StartRun {
     res.summary.start = start_;
     res.summary.initial = start_ % 2 == 0 ? "random" : "smooth";
     const auto ts = Clock::now();
-    const RMat u0 = initial_guess(p_, o_, start_);
+    const RMat u0 = initial_.size() ? initial_ : initial_guess(p_, o_, start_);
     best_u_ = u0;
     Eigen::VectorXd x = from_u(u0);
     Eigen::VectorXd lb(size()), ub(size());
@@ -542,6 +545,7 @@ class StartRun {
 
  private:
   const GrapeProblem& p_;
+  RMat initial_;  // the start's initial guess (empty: initial_guess's)
   const GrapeOptions& o_;
   int start_;
   EnsembleWorkspace ws_;                          // the problem's ensemble (the full grid)
@@ -573,6 +577,16 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   const auto t0 = Clock::now();
   const bool quadrature = o.b1_quadrature > 0 && distinct_b1(p) >= 2;
   const GrapeProblem search = quadrature ? b1_quadrature_problem(p, o.b1_quadrature) : p;
+  // Multi-resolution: the coarse problem (steps / f steps of f dt) and its quadrature.
+  const bool coarse = o.coarse_factor >= 2 && p.steps % o.coarse_factor == 0 &&
+                      p.steps / o.coarse_factor >= 3;
+  GrapeProblem coarse_p = p;
+  if (coarse) {
+    coarse_p.steps = p.steps / o.coarse_factor;
+    coarse_p.dt_s = p.dt_s * o.coarse_factor;
+  }
+  const GrapeProblem coarse_search =
+      coarse && quadrature ? b1_quadrature_problem(coarse_p, o.b1_quadrature) : coarse_p;
   // Two threads work on one start (the two time slices of every member, EnsembleWorkspace), so
   // starts run one after the other and none is wasted; further threads run starts in parallel.
   const int eval_threads = std::min(o.threads, slice_count(p));
@@ -588,9 +602,20 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
       if (s >= o.starts) return;
       if (s > cancel_above.load()) continue;
       if (seconds_since(t0) > o.time_limit_s) continue;
+      RMat initial;
+      int coarse_evaluations = 0;
+      if (coarse) {  // the coarse stage; its pulse, each step repeated f times, starts the search
+        StartRun run_coarse(coarse_p, quadrature ? &coarse_search : nullptr, o, s, eval_threads,
+                            t0, cancel_above, progress, progress_mutex);
+        const StartResult cr = run_coarse.run();
+        coarse_evaluations = cr.summary.evaluations;
+        initial.resize(cr.u.rows(), p.steps);
+        for (int k = 0; k < p.steps; ++k) initial.col(k) = cr.u.col(k / o.coarse_factor);
+      }
       StartRun run(p, quadrature ? &search : nullptr, o, s, eval_threads, t0, cancel_above,
-                   progress, progress_mutex);
+                   progress, progress_mutex, initial);
       results[s] = run.run();
+      results[s].summary.coarse_evaluations = coarse_evaluations;
       ran[s] = 1;
       if (results[s].reached) {
         int cur = cancel_above.load();
@@ -691,6 +716,7 @@ std::string Summary::full_report() const {
        << ", F_min " << fmt::format("{:.5f}", s.fidelity_min) << ", " << s.iterations
        << " iterations, " << s.evaluations << " evaluations";
     if (s.full_grid_evaluations > 0) os << " (" << s.full_grid_evaluations << " on the full grid)";
+    if (s.coarse_evaluations > 0) os << " after " << s.coarse_evaluations << " coarse ones";
     os << ", " << fmt::format("{:.1f}", s.wall_s) << " s\n";
   }
   return os.str();

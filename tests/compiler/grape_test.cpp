@@ -434,3 +434,39 @@ TEST_CASE("GRAPE B1 quadrature: search on the rule, result verified on the full 
                          InputError);
   }
 }
+
+TEST_CASE("GRAPE multi-resolution: a coarse stage, then the full steps") {
+  const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
+  const GateTarget t = make(
+      m, {{"gate", "rotation"}, {"spins", {"A"}}, {"angle_rad", kPi / 2}, {"phase_rad", kPi / 2}});
+  CompileOptions o;
+  o.duration_s = 2e-3;
+  o.steps = 40;
+  o.b1_scale = {0.98, 1.0, 1.02};
+  const GrapeProblem p = build_problem(m, t, o);
+  GrapeOptions go;
+  go.starts = 1;
+  go.seed = 3;
+  go.fidelity_target = 0.99;
+  go.coarse_factor = 4;  // 10 steps of 200 us first
+  const GrapeResult r = optimise(p, go);
+  CHECK(r.summary.reached_target);
+  REQUIRE(r.summary.starts.size() == 1);
+  CHECK(r.summary.starts[0].coarse_evaluations > 0);
+  std::vector<double> f;
+  ensemble_objective(p, r.u_hz, nullptr, &f, 1);
+  for (double v : f) CHECK(v >= 0.99);
+  CHECK(r.u_hz.cols() == 40);
+  SUBCASE("a factor that does not divide the steps is ignored") {
+    go.coarse_factor = 7;
+    const GrapeResult r7 = optimise(p, go);
+    CHECK(r7.summary.starts.at(0).coarse_evaluations == 0);
+  }
+  SUBCASE("validation") {
+    go.coarse_factor = -1;
+    CHECK_THROWS_WITH_AS(optimise(p, go), doctest::Contains("coarse_factor = -1"), InputError);
+    CompileOptions co = o;
+    co.coarse_factor = 1001;
+    CHECK_THROWS_WITH_AS(co.validate(), doctest::Contains("coarse_factor = 1001"), InputError);
+  }
+}

@@ -69,6 +69,10 @@ struct GrapeOptions {
   /// target only when the problem's own ensemble (its full grid) verifies, and when that check
   /// fails the start goes on on the full grid. Needs equal ensemble weights.
   int b1_quadrature = 0;
+  /// Multi-resolution (0 or 1: off). With f >= 2 dividing the step count (and at least three
+  /// coarse steps), each start first optimises a pulse of steps/f steps of f dt each; that pulse,
+  /// every step repeated f times (the same propagator), starts the search on the full steps.
+  int coarse_factor = 0;
   /// Two threads share one start (the two time slices of each ensemble member); more run
   /// starts in parallel, two threads each. Results do not depend on it (time limits aside).
   int threads = 2;
@@ -106,6 +110,7 @@ struct StartSummary {
   std::string message;  ///< why a leg of L-BFGS-B stopped early (its line search), when it did
   /// Evaluations on the full grid after the quadrature's verification failed (b1_quadrature).
   int full_grid_evaluations = 0;
+  int coarse_evaluations = 0;  ///< of the coarse stage (coarse_factor), each ~1/f of a full one
 };
 
 struct Summary {
