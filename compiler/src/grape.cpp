@@ -107,28 +107,43 @@ namespace {
 
 int slice_count(const GrapeProblem& p) { return p.steps >= 2 ? 2 : 1; }
 
+// Members are evaluated in groups between two synchronisations of the threads (one for the
+// forward products, one for the backward passes): the whole ensemble at once when its per-step
+// storage fits kGroupBytes, else one member at a time (7 spins, long pulses). Fewer
+// synchronisations matter most when the cores are shared: a thread that waits for the other
+// loses its time slice.
+constexpr double kGroupBytes = 256.0 * 1024 * 1024;
+
 struct EnsembleWorkspace {
   const GrapeProblem& p;
-  int slices, threads;
-  std::vector<std::unique_ptr<FidelityEvaluator>> evaluators;  // one per slice
+  int slices, threads, group;
+  // evaluators[i][s]: member i of a group (i < group), slice s.
+  std::vector<std::vector<std::unique_ptr<FidelityEvaluator>>> evaluators;
   std::vector<RMat> grads;
   std::vector<cplx> g;
   Mat w_adj, total;
-  std::vector<Mat> left;
+  std::vector<std::vector<Mat>> left;  // [i][s]
 
   EnsembleWorkspace(const GrapeProblem& prob, int nthreads)
       : p(prob), slices(slice_count(prob)), threads(std::max(1, std::min(nthreads, slices))) {
+    const int m = static_cast<int>(p.ensemble.size());
+    const double d = static_cast<double>(p.drift.rows());
+    const double member_bytes = p.steps * d * d * 3.0 * 16.0;  // per-step matrices, generously
+    group = std::max(1, std::min(m, static_cast<int>(kGroupBytes / std::max(1.0, member_bytes))));
     const int half = p.steps / 2;
-    if (slices == 1) {
-      evaluators.push_back(std::make_unique<FidelityEvaluator>(p, 0, p.steps));
-    } else {
-      evaluators.push_back(std::make_unique<FidelityEvaluator>(p, 0, half));
-      evaluators.push_back(std::make_unique<FidelityEvaluator>(p, half, p.steps));
+    evaluators.resize(group);
+    for (auto& per_member : evaluators) {
+      if (slices == 1) {
+        per_member.push_back(std::make_unique<FidelityEvaluator>(p, 0, p.steps));
+      } else {
+        per_member.push_back(std::make_unique<FidelityEvaluator>(p, 0, half));
+        per_member.push_back(std::make_unique<FidelityEvaluator>(p, half, p.steps));
+      }
     }
     grads.assign(p.ensemble.size(), RMat());
     g.assign(p.ensemble.size(), cplx(0));
     w_adj = p.target.adjoint();
-    left.assign(slices, Mat());
+    left.assign(group, std::vector<Mat>(slices));
   }
 
   // Runs job(s) for every slice s, on two threads when there are two.
@@ -145,24 +160,31 @@ struct EnsembleWorkspace {
 
   double run(const RMat& u, RMat* grad, std::vector<double>* fid) {
     const int m = static_cast<int>(p.ensemble.size());
-    for (int i = 0; i < m; ++i) {
-      const EnsembleMember& mem = p.ensemble[i];
-      for_slices([&](int s) { evaluators[s]->forward(u, mem); });
-      if (slices == 1) {
-        total = evaluators[0]->propagator();
-        left[0] = w_adj;
-      } else {
-        const Mat& x0 = evaluators[0]->propagator();
-        const Mat& x1 = evaluators[1]->propagator();
-        total.noalias() = x1 * x0;
-        left[0].noalias() = w_adj * x1;
-        left[1].noalias() = x0 * w_adj;
+    for (int g0 = 0; g0 < m; g0 += group) {
+      const int g1 = std::min(m, g0 + group);
+      for_slices([&](int s) {
+        for (int i = g0; i < g1; ++i) evaluators[i - g0][s]->forward(u, p.ensemble[i]);
+      });
+      for (int i = g0; i < g1; ++i) {
+        auto& ev = evaluators[i - g0];
+        if (slices == 1) {
+          total = ev[0]->propagator();
+          left[i - g0][0] = w_adj;
+        } else {
+          const Mat& x0 = ev[0]->propagator();
+          const Mat& x1 = ev[1]->propagator();
+          total.noalias() = x1 * x0;
+          left[i - g0][0].noalias() = w_adj * x1;
+          left[i - g0][1].noalias() = x0 * w_adj;
+        }
+        g[i] = (w_adj * total).trace();
+        if (grad) grads[i].setZero(u.rows(), u.cols());
       }
-      g[i] = (w_adj * total).trace();
-      if (grad) {
-        grads[i].setZero(u.rows(), u.cols());
-        for_slices([&](int s) { evaluators[s]->backward(u, mem, left[s], g[i], grads[i]); });
-      }
+      if (grad)
+        for_slices([&](int s) {
+          for (int i = g0; i < g1; ++i)
+            evaluators[i - g0][s]->backward(u, p.ensemble[i], left[i - g0][s], g[i], grads[i]);
+        });
     }
     double wsum = 0, j = 0;
     for (const auto& mem : p.ensemble) wsum += mem.weight;
@@ -578,8 +600,8 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   const bool quadrature = o.b1_quadrature > 0 && distinct_b1(p) >= 2;
   const GrapeProblem search = quadrature ? b1_quadrature_problem(p, o.b1_quadrature) : p;
   // Multi-resolution: the coarse problem (steps / f steps of f dt) and its quadrature.
-  const bool coarse = o.coarse_factor >= 2 && p.steps % o.coarse_factor == 0 &&
-                      p.steps / o.coarse_factor >= 3;
+  const bool coarse =
+      o.coarse_factor >= 2 && p.steps % o.coarse_factor == 0 && p.steps / o.coarse_factor >= 3;
   GrapeProblem coarse_p = p;
   if (coarse) {
     coarse_p.steps = p.steps / o.coarse_factor;
@@ -605,8 +627,8 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
       RMat initial;
       int coarse_evaluations = 0;
       if (coarse) {  // the coarse stage; its pulse, each step repeated f times, starts the search
-        StartRun run_coarse(coarse_p, quadrature ? &coarse_search : nullptr, o, s, eval_threads,
-                            t0, cancel_above, progress, progress_mutex);
+        StartRun run_coarse(coarse_p, quadrature ? &coarse_search : nullptr, o, s, eval_threads, t0,
+                            cancel_above, progress, progress_mutex);
         const StartResult cr = run_coarse.run();
         coarse_evaluations = cr.summary.evaluations;
         initial.resize(cr.u.rows(), p.steps);
