@@ -715,8 +715,11 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
 
 std::string Summary::brief_report() const {
   std::ostringstream os;
-  os << termination_name(termination) << ": " << message << ", " << evaluations << " evaluations, "
-     << fmt::format("{:.1f}", wall_s) << " s";
+  int coarse = 0;
+  for (const auto& s : starts) coarse += s.coarse_evaluations;
+  os << termination_name(termination) << ": " << message << ", " << evaluations << " evaluations";
+  if (coarse > 0) os << " (+ " << coarse << " on the coarse steps)";
+  os << ", " << fmt::format("{:.1f}", wall_s) << " s";
   return os.str();
 }
 
