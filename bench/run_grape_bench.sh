@@ -1,27 +1,46 @@
 #!/bin/bash
-# GRAPE speed, nmrc vs QuTiP 4.7, in one run on the same problem (see bench/grape_bench.cpp and
-# bench/qutip_grape.py): per-evaluation time and wall time to F >= 0.995, per seed, as ratios.
-# Usage: bench/run_grape_bench.sh BUILD_DIR [seeds...]   (prints a markdown table)
+# GRAPE speed, nmrc vs QuTiP 4.7, in one run on the same problem: per-evaluation time and time to
+# the fidelity target, per seed, as ratios (a markdown table on stdout). grape_bench writes its
+# GRAPE problem (drift, controls, target, steps) to a file that bench/qutip_grape.py reads, so
+# both engines optimise the same matrices. One thread each, nominal B1.
+# Usage: bench/run_grape_bench.sh BUILD_DIR [--molecule FILE] [--target JSON] [--duration S]
+#          [--steps N] [--max-rf HZ] [--fidelity F] [--coarse F (nmrc only)] [seeds...]
+# Default: the C1-C4 partial swap on molecules/crotonic_acid.yaml, 20 ms in 1000 steps, +-10 kHz
+# (bench/results/grape.md); the scaling runs (bench/results/grape_scaling.md) pass the others.
 set -eu
 build="$1"; shift
-seeds="${*:-1 2 3}"
 src="$(cd "$(dirname "$0")/.." && pwd)"
-nm=$("$build/bench/grape_bench" "$src/molecules/crotonic_acid.yaml" $seeds)
+molecule="$src/molecules/crotonic_acid.yaml"
+args=() seeds=() fidelity=0.995
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --molecule) molecule="$2"; shift 2 ;;
+    --fidelity) fidelity="$2"; args+=("$1" "$2"); shift 2 ;;
+    --target|--duration|--steps|--max-rf|--coarse) args+=("$1" "$2"); shift 2 ;;
+    *) seeds+=("$1"); shift ;;
+  esac
+done
+[ ${#seeds[@]} -gt 0 ] || seeds=(1 2 3)
+problem=$(mktemp /tmp/grape_problem.XXXXXX.json)
+trap 'rm -f "$problem"' EXIT
+nm=$("$build/bench/grape_bench" "$molecule" "${args[@]}" --dump-problem "$problem" "${seeds[@]}")
 echo "$nm" >&2
-qt=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 "$src/bench/qutip_grape.py" $seeds)
+qt=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 "$src/bench/qutip_grape.py" \
+       --problem "$problem" --fidelity "$fidelity" "${seeds[@]}")
 echo "$qt" >&2
-/usr/bin/python3 - "$nm" "$qt" <<'PY'
+/usr/bin/python3 - "$nm" "$qt" "$fidelity" <<'PY'
 import json, sys
 nm = [json.loads(l) for l in sys.argv[1].splitlines() if l.strip()]
 qt = [json.loads(l) for l in sys.argv[2].splitlines() if l.strip()]
-print("| seed | eval CPU ms nmrc / QuTiP | ratio | eval wall ms nmrc / QuTiP | ratio | to 0.995 CPU s nmrc / QuTiP | ratio | wall s nmrc / QuTiP | ratio | F, evaluations nmrc / QuTiP |")
+fid = sys.argv[3]
+print(f"| seed | eval CPU ms nmrc / QuTiP | ratio | eval wall ms nmrc / QuTiP | ratio | to {fid} CPU s nmrc / QuTiP | ratio | wall s nmrc / QuTiP | ratio | F, evaluations nmrc / QuTiP |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 def mark(x): return "" if x["reached"] else " (not reached)"
 for a, b in zip(nm, qt):
     print(f"| {a['seed']} | {a['eval_cpu_s']*1e3:.2f} / {b['eval_cpu_s']*1e3:.1f} | {b['eval_cpu_s']/a['eval_cpu_s']:.1f}x | "
           f"{a['eval_s']*1e3:.2f} / {b['eval_s']*1e3:.1f} | {b['eval_s']/a['eval_s']:.1f}x | "
-          f"{a['cpu_s']:.2f} / {b['cpu_s']:.1f} | {b['cpu_s']/a['cpu_s']:.1f}x | "
-          f"{a['wall_s']:.2f} / {b['wall_s']:.1f} | {b['wall_s']/a['wall_s']:.1f}x | "
+          f"{a['cpu_s']:.2f} / {b['cpu_s']:.1f} | {b['cpu_s']/max(a['cpu_s'],1e-9):.1f}x | "
+          f"{a['wall_s']:.2f} / {b['wall_s']:.1f} | {b['wall_s']/max(a['wall_s'],1e-9):.1f}x | "
           f"{a['fidelity']:.4f}, {a['evaluations']}{mark(a)} / {b['fidelity']:.4f}, {b['evaluations']}{mark(b)} |")
 # Means over the seeds where both engines reached the target (a start trapped below it has no
 # time to target); the per-evaluation means are over every seed.

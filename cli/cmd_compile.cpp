@@ -212,6 +212,9 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
                       {"evaluations", r.summary.evaluations},
                       {"wall_s", r.summary.wall_s},
                       {"best_start", r.summary.best_start},
+                      {"b1_quadrature_points", r.summary.quadrature_points},
+                      {"fine_b1_members", r.summary.fine_points},
+                      {"fine_b1_fidelity_min", r.summary.fine_fidelity_min},
                       {"from_cache", r.from_cache},
                       {"cache_key", r.cache_key}};
         report["gates"].push_back(g);
@@ -230,6 +233,9 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
         txt << "  fidelity nominal " << fmt::format("{:.5f}", r.pulse.fidelity_nominal)
             << ", ensemble min " << fmt::format("{:.5f}", r.pulse.ensemble_min) << " (target "
             << fmt::format("{:.4f}", job->options.fidelity_target) << ")\n";
+        if (r.summary.fine_points > 0)  // a fresh compile (a cached one does not store it)
+          txt << "  fine B1 grid (" << r.summary.fine_points << " members): min "
+              << fmt::format("{:.5f}", r.summary.fine_fidelity_min) << "\n";
         txt << "  validation (" << v.engine << "): " << validation_line(v) << "\n\n";
         std::printf("%s: %s%s\n", job->name.c_str(), r.summary.brief_report().c_str(),
                     r.from_cache ? " [from cache]" : "");

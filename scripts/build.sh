@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Configures and builds nmrc in build/ (Release, both cores). Extra arguments go to cmake.
+# Configures and builds nmrc in build/ (Release, both cores, a unity build as scripts/test.sh
+# makes it: NMRC_UNITY=0 compiles file by file; docs/architecture.md, "Building"). Extra
+# arguments go to cmake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+unity=ON
+if [ "${NMRC_UNITY:-1}" = 0 ]; then unity=OFF; fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD="$unity" "$@" >/dev/null
 cmake --build build -j"$(nproc)"

@@ -50,8 +50,9 @@ native() {
 # leaks and undefined behaviour, with the fuzz targets of fuzz/ built in the same tree
 # (-DNMRC_FUZZ=ON: ASan + UBSan on every target, libFuzzer's coverage on the libraries). clang
 # (libFuzzer needs it) when installed, otherwise the system compiler without the fuzz targets.
-# -O1 keeps the tests fast and the reports exact; no bench/. The install check is left out: its
-# consumer project would have to link the sanitizer runtime.
+# -O1 keeps the tests fast and the reports exact; no bench/, no Python package (python3 would
+# have to preload the sanitizer runtime). The install check is left out: its consumer project
+# would have to link the sanitizer runtime.
 sanitized() {
   local cfg=(-DNMRC_SANITIZE=ON)
   if command -v clang++-14 >/dev/null; then
@@ -59,7 +60,7 @@ sanitized() {
   fi
   step san-configure cmake -S . -B build-san "${cfg[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DNMRC_NATIVE=OFF \
-    -DNMRC_BUILD_BENCH=OFF -DCMAKE_UNITY_BUILD="$unity" >/dev/null
+    -DNMRC_BUILD_BENCH=OFF -DNMRC_PYTHON=OFF -DCMAKE_UNITY_BUILD="$unity" >/dev/null
   step san-build cmake --build build-san -j"$(nproc)"
   # detect_leaks: LeakSanitizer too; abort_on_error and halt: the first report fails the test.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \

@@ -118,6 +118,15 @@ std::optional<OptionProblem> CompileOptions::check() const {
   if (!(time_limit_s > 0)) return problem("time_limit_s", num(time_limit_s), "must be > 0");
   if (threads < 1 || threads > 256)
     return problem("threads", std::to_string(threads), "must be between 1 and 256");
+  if (b1_quadrature < 0 || b1_quadrature > 20)
+    return problem("b1_quadrature", std::to_string(b1_quadrature),
+                   "must be between 0 (off) and 20 Gauss-Legendre points");
+  if (b1_quadrature > 0 && !b1_weight.empty())
+    return problem("b1_quadrature", std::to_string(b1_quadrature),
+                   "needs uniform ensemble weights (the rule weights the B1 range itself)");
+  if (coarse_factor < 0 || coarse_factor > 1000)
+    return problem("coarse_factor", std::to_string(coarse_factor),
+                   "must be between 0 (off) and 1000");
   return std::nullopt;
 }
 
@@ -161,6 +170,9 @@ std::string CompileOptions::to_json() const {
   j["stall_evaluations"] = stall_evaluations;
   j["time_limit_s"] = time_limit_s;
   j["strong_coupling"] = strong_coupling;
+  // Only when set, so that the keys of pulses compiled before the option existed still hold.
+  if (b1_quadrature > 0) j["b1_quadrature"] = b1_quadrature;
+  if (coarse_factor > 1) j["coarse_factor"] = coarse_factor;
   return j.dump();
 }
 
@@ -337,6 +349,8 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   go.smoothness = o.smoothness;
   go.zero_ends = o.zero_ends;
   go.threads = o.threads;
+  go.b1_quadrature = o.b1_quadrature;
+  go.coarse_factor = o.coarse_factor;
   go.stop = o.stop;
   GrapeResult g = optimise(p, go, progress);
   r.summary = g.summary;

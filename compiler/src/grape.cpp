@@ -90,41 +90,103 @@ void GrapeOptions::validate() const {
   if (!(initial_fraction > 0 && initial_fraction <= 1))
     bad("initial_fraction", initial_fraction, "must be in (0, 1]");
   if (threads < 1) bad("threads", threads, "must be >= 1");
+  if (b1_quadrature < 0 || b1_quadrature > 20)
+    bad("b1_quadrature", b1_quadrature, "must be between 0 (off) and 20");
+  if (coarse_factor < 0 || coarse_factor > 1000)
+    bad("coarse_factor", coarse_factor, "must be between 0 (off) and 1000");
 }
 
 // ----------------------------------------------------------------------------------------------
-// Ensemble objective: members split over threads, summed in member order (deterministic).
+// Ensemble objective. Each member's steps are cut into two time slices: both slices' forward
+// products run at once, their propagators are combined (U = X_1 X_0), then both backward passes
+// run at once (slice 0 with left = W^dag X_1, slice 1 with left = X_0 W^dag: the trace is
+// cyclic). The slicing depends on the problem only, never on the thread count, and members are
+// summed in member order: the objective is bit-identical for one or two threads. Slices rather
+// than members: five B1 members on two threads would split 3 + 2 (1.67x at best), two slices of
+// each member split evenly.
 
 namespace {
 
+int slice_count(const GrapeProblem& p) { return p.steps >= 2 ? 2 : 1; }
+
+// Members are evaluated in groups between two synchronisations of the threads (one for the
+// forward products, one for the backward passes): the whole ensemble at once when its per-step
+// storage fits kGroupBytes, else one member at a time (7 spins, long pulses). Fewer
+// synchronisations matter most when the cores are shared: a thread that waits for the other
+// loses its time slice.
+constexpr double kGroupBytes = 256.0 * 1024 * 1024;
+
 struct EnsembleWorkspace {
   const GrapeProblem& p;
-  int threads;
-  std::vector<std::unique_ptr<FidelityEvaluator>> evaluators;
+  int slices, threads, group;
+  // evaluators[i][s]: member i of a group (i < group), slice s.
+  std::vector<std::vector<std::unique_ptr<FidelityEvaluator>>> evaluators;
   std::vector<RMat> grads;
   std::vector<cplx> g;
+  Mat w_adj, total;
+  std::vector<std::vector<Mat>> left;  // [i][s]
 
   EnsembleWorkspace(const GrapeProblem& prob, int nthreads)
-      : p(prob),
-        threads(std::max(1, std::min<int>(nthreads, static_cast<int>(prob.ensemble.size())))) {
-    for (int t = 0; t < threads; ++t) evaluators.push_back(std::make_unique<FidelityEvaluator>(p));
+      : p(prob), slices(slice_count(prob)), threads(std::max(1, std::min(nthreads, slices))) {
+    const int m = static_cast<int>(p.ensemble.size());
+    const double d = static_cast<double>(p.drift.rows());
+    const double member_bytes = p.steps * d * d * 3.0 * 16.0;  // per-step matrices, generously
+    group = std::max(1, std::min(m, static_cast<int>(kGroupBytes / std::max(1.0, member_bytes))));
+    const int half = p.steps / 2;
+    evaluators.resize(group);
+    for (auto& per_member : evaluators) {
+      if (slices == 1) {
+        per_member.push_back(std::make_unique<FidelityEvaluator>(p, 0, p.steps));
+      } else {
+        per_member.push_back(std::make_unique<FidelityEvaluator>(p, 0, half));
+        per_member.push_back(std::make_unique<FidelityEvaluator>(p, half, p.steps));
+      }
+    }
     grads.assign(p.ensemble.size(), RMat());
     g.assign(p.ensemble.size(), cplx(0));
+    w_adj = p.target.adjoint();
+    left.assign(group, std::vector<Mat>(slices));
+  }
+
+  // Runs job(s) for every slice s, on two threads when there are two.
+  template <class Job>
+  void for_slices(const Job& job) {
+    if (threads == 1) {
+      for (int s = 0; s < slices; ++s) job(s);
+    } else {
+      std::thread other(job, 1);
+      job(0);
+      other.join();
+    }
   }
 
   double run(const RMat& u, RMat* grad, std::vector<double>* fid) {
     const int m = static_cast<int>(p.ensemble.size());
-    auto work = [&](int t) {
-      for (int i = t; i < m; i += threads)
-        g[i] = evaluators[t]->evaluate(u, p.ensemble[i], grad ? &grads[i] : nullptr);
-    };
-    if (threads == 1) {
-      work(0);
-    } else {
-      std::vector<std::thread> pool;
-      for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
-      work(0);
-      for (auto& th : pool) th.join();
+    for (int g0 = 0; g0 < m; g0 += group) {
+      const int g1 = std::min(m, g0 + group);
+      for_slices([&](int s) {
+        for (int i = g0; i < g1; ++i) evaluators[i - g0][s]->forward(u, p.ensemble[i]);
+      });
+      for (int i = g0; i < g1; ++i) {
+        auto& ev = evaluators[i - g0];
+        if (slices == 1) {
+          total = ev[0]->propagator();
+          left[i - g0][0] = w_adj;
+        } else {
+          const Mat& x0 = ev[0]->propagator();
+          const Mat& x1 = ev[1]->propagator();
+          total.noalias() = x1 * x0;
+          left[i - g0][0].noalias() = w_adj * x1;
+          left[i - g0][1].noalias() = x0 * w_adj;
+        }
+        g[i] = (w_adj * total).trace();
+        if (grad) grads[i].setZero(u.rows(), u.cols());
+      }
+      if (grad)
+        for_slices([&](int s) {
+          for (int i = g0; i < g1; ++i)
+            evaluators[i - g0][s]->backward(u, p.ensemble[i], left[i - g0][s], g[i], grads[i]);
+        });
     }
     double wsum = 0, j = 0;
     for (const auto& mem : p.ensemble) wsum += mem.weight;
@@ -149,6 +211,87 @@ double ensemble_objective(const GrapeProblem& problem, const RMat& u_hz, RMat* g
   EnsembleWorkspace ws(problem, threads);
   return ws.run(u_hz, grad, fidelity);
 }
+
+// ----------------------------------------------------------------------------------------------
+// B1 quadrature.
+
+// The roots of the Legendre polynomial P_n by Newton's method from x ~ cos(pi (i + 3/4) /
+// (n + 1/2)), P_n by its three-term recurrence (k+1) P_{k+1} = (2k+1) x P_k - k P_{k-1}, and
+// the weights 2 / ((1 - x^2) P_n'(x)^2) (Abramowitz & Stegun 22.7.10, 22.16.6, 25.4.29).
+void gauss_legendre(int n, std::vector<double>& nodes, std::vector<double>& weights) {
+  nodes.assign(n, 0.0);
+  weights.assign(n, 0.0);
+  for (int i = 0; i < n; ++i) {
+    double x = std::cos(kPi * (i + 0.75) / (n + 0.5));
+    double dp = 1.0;
+    for (int it = 0; it < 100; ++it) {
+      double p = 1.0, p_prev = 0.0;
+      for (int k = 0; k < n; ++k) {
+        const double next = ((2 * k + 1) * x * p - k * p_prev) / (k + 1);
+        p_prev = p;
+        p = next;
+      }
+      dp = n * (x * p - p_prev) / (x * x - 1.0);  // P_n'(x)
+      const double dx = p / dp;
+      x -= dx;
+      if (std::abs(dx) < 1e-16) break;
+    }
+    nodes[n - 1 - i] = x;
+    weights[n - 1 - i] = 2.0 / ((1.0 - x * x) * dp * dp);
+  }
+}
+
+GrapeProblem b1_quadrature_problem(const GrapeProblem& p, int n) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  std::vector<double> offsets;
+  for (const auto& m : p.ensemble) {
+    if (m.weight != p.ensemble.front().weight)
+      throw InputError("grape options: b1_quadrature = " + std::to_string(n) +
+                       ": needs equal ensemble weights (the rule weights the B1 range itself)");
+    lo = std::min(lo, m.b1_scale);
+    hi = std::max(hi, m.b1_scale);
+    if (std::find(offsets.begin(), offsets.end(), m.offset_hz) == offsets.end())
+      offsets.push_back(m.offset_hz);
+  }
+  std::vector<double> x, w;
+  gauss_legendre(n, x, w);
+  GrapeProblem q = p;
+  q.ensemble.clear();
+  for (int i = 0; i < n; ++i)
+    for (double off : offsets)
+      q.ensemble.push_back({0.5 * (lo + hi) + 0.5 * (hi - lo) * x[i], off, w[i]});
+  return q;
+}
+
+namespace {
+
+// Distinct B1 scales of an ensemble.
+int distinct_b1(const GrapeProblem& p) {
+  std::vector<double> b;
+  for (const auto& m : p.ensemble)
+    if (std::find(b.begin(), b.end(), m.b1_scale) == b.end()) b.push_back(m.b1_scale);
+  return static_cast<int>(b.size());
+}
+
+// The fine verification grid: 4 x the ensemble's B1 points over its range, every offset.
+GrapeProblem fine_b1_problem(const GrapeProblem& p) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  std::vector<double> offsets;
+  for (const auto& m : p.ensemble) {
+    lo = std::min(lo, m.b1_scale);
+    hi = std::max(hi, m.b1_scale);
+    if (std::find(offsets.begin(), offsets.end(), m.offset_hz) == offsets.end())
+      offsets.push_back(m.offset_hz);
+  }
+  const int points = 4 * (distinct_b1(p) - 1) + 1;
+  GrapeProblem f = p;
+  f.ensemble.clear();
+  for (int i = 0; i < points; ++i)
+    for (double off : offsets) f.ensemble.push_back({lo + (hi - lo) * i / (points - 1), off, 1.0});
+  return f;
+}
+
+}  // namespace
 
 // ----------------------------------------------------------------------------------------------
 // Initial guesses.
@@ -199,6 +342,8 @@ namespace {
 struct StopRun {
   Termination reason;
 };
+// The quadrature search reached the target on its nodes but the full grid did not verify.
+struct SwitchToFullGrid {};
 
 // Penalties: smoothness weight * sum_k ((u_k+1 - u_k)/max)^2 / steps, and
 // kAmpPenalty * sum_k max(0, |u_k|^2/max^2 - 1)^2 keeping the RF amplitude within max_rf.
@@ -251,13 +396,16 @@ struct StartResult {
 
 class StartRun {
  public:
-  StartRun(const GrapeProblem& p, const GrapeOptions& o, int start, int eval_threads,
-           Clock::time_point t0, const std::atomic<int>& cancel_above,
-           const ProgressCallback& progress, std::mutex& progress_mutex)
+  // `search`: the quadrature problem to search on before the full grid (null: none).
+  StartRun(const GrapeProblem& p, const GrapeProblem* search, const GrapeOptions& o, int start,
+           int eval_threads, Clock::time_point t0, const std::atomic<int>& cancel_above,
+           const ProgressCallback& progress, std::mutex& progress_mutex, RMat initial = RMat())
       : p_(p),
+        initial_(std::move(initial)),
         o_(o),
         start_(start),
         ws_(p, eval_threads),
+        search_ws_(search ? std::make_unique<EnsembleWorkspace>(*search, eval_threads) : nullptr),
         t0_(t0),
         cancel_above_(cancel_above),
         progress_(progress),
@@ -290,7 +438,9 @@ class StartRun {
     if (o_.stop && o_.stop->load()) throw StopRun{Termination::kInterrupted};
     if (seconds_since(t0_) > o_.time_limit_s) throw StopRun{Termination::kTimeLimit};
     to_u(x);
-    const double j = ws_.run(u_, &gu_, &fid_);
+    EnsembleWorkspace& ws = search_ws_ && !on_full_ ? *search_ws_ : ws_;
+    const double j = ws.run(u_, &gu_, &fid_);
+    if (on_full_) ++full_grid_evaluations_;
     gu_ *= -1.0;
     const double pen = penalties(p_, o_, u_, gu_);
     const double f = 1.0 - j + pen;
@@ -327,6 +477,10 @@ class StartRun {
         best_fmin_ = *std::min_element(cf.begin(), cf.end());
         throw StopRun{Termination::kReachedTarget};
       }
+      if (search_ws_ && !on_full_) {  // the full grid (cf) is checked whatever the search's
+        switch_u_ = u_;
+        throw SwitchToFullGrid{};
+      }
     }
     return f;
   }
@@ -336,7 +490,7 @@ class StartRun {
     res.summary.start = start_;
     res.summary.initial = start_ % 2 == 0 ? "random" : "smooth";
     const auto ts = Clock::now();
-    const RMat u0 = initial_guess(p_, o_, start_);
+    const RMat u0 = initial_.size() ? initial_ : initial_guess(p_, o_, start_);
     best_u_ = u0;
     Eigen::VectorXd x = from_u(u0);
     Eigen::VectorXd lb(size()), ub(size());
@@ -377,6 +531,16 @@ class StartRun {
         term = s.reason;
         iterations = improvements_;
         break;
+      } catch (const SwitchToFullGrid&) {
+        // Go on from the point the quadrature found, on the full grid, with a fresh memory (the
+        // objective changed) and fresh stall and best-point records.
+        on_full_ = true;
+        x = from_u(switch_u_);
+        best_f_ = std::numeric_limits<double>::infinity();
+        best_fmin_ = -1.0;
+        stall_gap_ = std::numeric_limits<double>::infinity();
+        leg_start_f = std::numeric_limits<double>::infinity();
+        param.max_iterations = std::max(1, o_.max_iterations - improvements_);
       } catch (const std::exception& e) {
         term = Termination::kLineSearch;
         iterations = improvements_;
@@ -398,6 +562,7 @@ class StartRun {
     res.summary.fidelity_min = *std::min_element(fid.begin(), fid.end());
     res.summary.wall_s = seconds_since(ts);
     res.summary.message = message_;
+    res.summary.full_grid_evaluations = full_grid_evaluations_;
     res.reached = res.summary.fidelity_min >= o_.fidelity_target;
     if (res.reached) res.summary.termination = Termination::kReachedTarget;
     return res;
@@ -405,9 +570,14 @@ class StartRun {
 
  private:
   const GrapeProblem& p_;
+  RMat initial_;  // the start's initial guess (empty: initial_guess's)
   const GrapeOptions& o_;
   int start_;
-  EnsembleWorkspace ws_;
+  EnsembleWorkspace ws_;                          // the problem's ensemble (the full grid)
+  std::unique_ptr<EnsembleWorkspace> search_ws_;  // the quadrature's, searched on first
+  bool on_full_ = false;
+  RMat switch_u_;
+  int full_grid_evaluations_ = 0;
   Clock::time_point t0_;
   const std::atomic<int>& cancel_above_;
   const ProgressCallback& progress_;
@@ -430,8 +600,22 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   p.validate();
   o.validate();
   const auto t0 = Clock::now();
-  const int start_threads = std::min(o.threads, o.starts);
-  const int eval_threads = start_threads > 1 ? 1 : o.threads;
+  const bool quadrature = o.b1_quadrature > 0 && distinct_b1(p) >= 2;
+  const GrapeProblem search = quadrature ? b1_quadrature_problem(p, o.b1_quadrature) : p;
+  // Multi-resolution: the coarse problem (steps / f steps of f dt) and its quadrature.
+  const bool coarse =
+      o.coarse_factor >= 2 && p.steps % o.coarse_factor == 0 && p.steps / o.coarse_factor >= 3;
+  GrapeProblem coarse_p = p;
+  if (coarse) {
+    coarse_p.steps = p.steps / o.coarse_factor;
+    coarse_p.dt_s = p.dt_s * o.coarse_factor;
+  }
+  const GrapeProblem coarse_search =
+      coarse && quadrature ? b1_quadrature_problem(coarse_p, o.b1_quadrature) : coarse_p;
+  // Two threads work on one start (the two time slices of every member, EnsembleWorkspace), so
+  // starts run one after the other and none is wasted; further threads run starts in parallel.
+  const int eval_threads = std::min(o.threads, slice_count(p));
+  const int start_threads = std::max(1, std::min(o.threads / eval_threads, o.starts));
   std::vector<StartResult> results(o.starts);
   std::vector<char> ran(o.starts, 0);  // not vector<bool>: written from several threads
   std::atomic<int> next{0};
@@ -444,8 +628,20 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
       if (s > cancel_above.load()) continue;
       if (seconds_since(t0) > o.time_limit_s) continue;
       if (o.stop && o.stop->load()) continue;
-      StartRun run(p, o, s, eval_threads, t0, cancel_above, progress, progress_mutex);
+      RMat initial;
+      int coarse_evaluations = 0;
+      if (coarse) {  // the coarse stage; its pulse, each step repeated f times, starts the search
+        StartRun run_coarse(coarse_p, quadrature ? &coarse_search : nullptr, o, s, eval_threads, t0,
+                            cancel_above, progress, progress_mutex);
+        const StartResult cr = run_coarse.run();
+        coarse_evaluations = cr.summary.evaluations;
+        initial.resize(cr.u.rows(), p.steps);
+        for (int k = 0; k < p.steps; ++k) initial.col(k) = cr.u.col(k / o.coarse_factor);
+      }
+      StartRun run(p, quadrature ? &search : nullptr, o, s, eval_threads, t0, cancel_above,
+                   progress, progress_mutex, initial);
       results[s] = run.run();
+      results[s].summary.coarse_evaluations = coarse_evaluations;
       ran[s] = 1;
       if (results[s].reached) {
         int cur = cancel_above.load();
@@ -503,6 +699,14 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   sm.fidelity_mean /= wsum;
   sm.fidelity_min = *std::min_element(sm.fidelity.begin(), sm.fidelity.end());
   sm.reached_target = sm.fidelity_min >= o.fidelity_target;
+  sm.quadrature_points = quadrature ? o.b1_quadrature : 0;
+  if (distinct_b1(p) >= 2) {  // the returned pulse between the grid's B1 points
+    const GrapeProblem fine = fine_b1_problem(p);
+    std::vector<double> ff;
+    EnsembleWorkspace(fine, o.threads).run(out.u_hz, nullptr, &ff);
+    sm.fine_points = static_cast<int>(fine.ensemble.size());
+    sm.fine_fidelity_min = *std::min_element(ff.begin(), ff.end());
+  }
   sm.wall_s = seconds_since(t0);
   std::ostringstream msg;
   if (sm.reached_target)
@@ -521,8 +725,11 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
 
 std::string Summary::brief_report() const {
   std::ostringstream os;
-  os << termination_name(termination) << ": " << message << ", " << evaluations << " evaluations, "
-     << fmt::format("{:.1f}", wall_s) << " s";
+  int coarse = 0;
+  for (const auto& s : starts) coarse += s.coarse_evaluations;
+  os << termination_name(termination) << ": " << message << ", " << evaluations << " evaluations";
+  if (coarse > 0) os << " (+ " << coarse << " on the coarse steps)";
+  os << ", " << fmt::format("{:.1f}", wall_s) << " s";
   return os.str();
 }
 
@@ -533,11 +740,20 @@ std::string Summary::full_report() const {
   for (double f : fidelity) os << " " << fmt::format("{:.5f}", f);
   os << "\n  min " << fmt::format("{:.5f}", fidelity_min) << ", weighted mean "
      << fmt::format("{:.5f}", fidelity_mean) << "\n";
-  for (const auto& s : starts)
+  if (fine_points > 0)
+    os << "  fine B1 grid (" << fine_points << " members): min "
+       << fmt::format("{:.5f}", fine_fidelity_min) << "\n";
+  if (quadrature_points > 0)
+    os << "  searched on a " << quadrature_points
+       << "-point Gauss-Legendre B1 quadrature, verified on the full grid\n";
+  for (const auto& s : starts) {
     os << "  start " << s.start << " (" << s.initial << "): " << termination_name(s.termination)
        << ", F_min " << fmt::format("{:.5f}", s.fidelity_min) << ", " << s.iterations
-       << " iterations, " << s.evaluations << " evaluations, " << fmt::format("{:.1f}", s.wall_s)
-       << " s\n";
+       << " iterations, " << s.evaluations << " evaluations";
+    if (s.full_grid_evaluations > 0) os << " (" << s.full_grid_evaluations << " on the full grid)";
+    if (s.coarse_evaluations > 0) os << " after " << s.coarse_evaluations << " coarse ones";
+    os << ", " << fmt::format("{:.1f}", s.wall_s) << " s\n";
+  }
   return os.str();
 }
 

@@ -64,13 +64,13 @@ void divided_differences(const W& w, const W& c, const W& sn, double dt, G& gr, 
 
 // What the real-path kernel needs from the problem (built once per evaluator).
 struct RealPathData {
-  int d = 0, nc = 0, n = 0;
+  int d = 0, nc = 0;
+  int k0 = 0, n = 0;  // the slice's first step and its number of steps
   double dt = 0;
   RMat drift;                                // H0
   std::vector<RMat> cx;                      // cx_c
   std::vector<RVec> fz_diag;                 // diag(F_z^c) = diag(fz_c) / 2pi
   RVec fz_total;                             // diag of sum_c fz_c (rad/s per Hz)
-  Mat w_adj;                                 // W^dag
   std::vector<std::pair<int, int>> pattern;  // (a, b) positions where N_ab is needed
   // Control c's entries as (index into pattern, value) for cx_c and cy_c.
   std::vector<std::vector<std::pair<int, cplx>>> cx_at, cy_at;
@@ -79,9 +79,15 @@ struct RealPathData {
   std::vector<int> phase_class;
 };
 
+// Both kernels work on the steps [k0, k1) of the pulse (a time slice; the whole pulse by
+// default): forward() gives the slice's propagator X = U_{k1-1} ... U_{k0} and keeps what
+// backward() needs; backward() fills the gradient columns k0 .. k1-1 of
+// g = Tr(left X) (left = U_before W^dag U_after, the rest of the pulse moved cyclically).
 struct RealPathBase {
   virtual ~RealPathBase() = default;
-  virtual cplx evaluate(const RMat& u, const EnsembleMember& m, RMat* grad, Mat& x_out) = 0;
+  virtual void forward(const RMat& u, const EnsembleMember& m, Mat& x_out) = 0;
+  virtual void backward(const RMat& u, const EnsembleMember& m, const Mat& left, cplx g,
+                        RMat& grad) = 0;
 };
 
 // Real path with complex matrices split into real and imaginary parts (real products are several
@@ -163,23 +169,24 @@ struct RealPath final : RealPathBase {
     }
   }
 
-  // Decomposes steps k and k + 1 (if it exists) together: their QL iterations interleave
-  // (compute_pair), which hides part of the latency of each.
+  // Decomposes the slice's steps k and k + 1 (if it exists) together: their QL iterations
+  // interleave (compute_pair), which hides part of the latency of each. k is the index in the
+  // slice; the pulse's step is s.k0 + k.
   void decompose_pair(int k, const RMat& u, const EnsembleMember& m) {
     if (k + 1 < s.n) {
-      hamiltonian(k, u, m, h_pair[0], phase_pair[0]);
-      hamiltonian(k + 1, u, m, h_pair[1], phase_pair[1]);
+      hamiltonian(s.k0 + k, u, m, h_pair[0], phase_pair[0]);
+      hamiltonian(s.k0 + k + 1, u, m, h_pair[1], phase_pair[1]);
       compute_pair<N>(es_pair[0], h_pair[0], es_pair[1], h_pair[1]);
       store(k, es_pair[0], phase_pair[0]);
       store(k + 1, es_pair[1], phase_pair[1]);
     } else {
-      hamiltonian(k, u, m, h_pair[0], phase_pair[0]);
+      hamiltonian(s.k0 + k, u, m, h_pair[0], phase_pair[0]);
       es_pair[0].compute(h_pair[0]);
       store(k, es_pair[0], phase_pair[0]);
     }
   }
 
-  cplx evaluate(const RMat& u, const EnsembleMember& m, RMat* grad, Mat& x_out) override {
+  void forward(const RMat& u, const EnsembleMember& m, Mat& x_out) override {
     const int n = s.n;
     xr.setIdentity();
     xi.setZero();
@@ -204,13 +211,16 @@ struct RealPath final : RealPathBase {
     x_out.resize(d, d);
     x_out.real() = xr;
     x_out.imag() = xi;
-    const cplx gval = (s.w_adj * x_out).trace();
-    if (!grad) return gval;
-    grad->setZero(u.rows(), u.cols());
-    lr = s.w_adj.real();
-    li = s.w_adj.imag();
+  }
+
+  void backward(const RMat& u, const EnsembleMember& m, const Mat& left, cplx gval,
+                RMat& grad) override {
+    (void)u;
+    lr = left.real();
+    li = left.imag();
     const cplx cg = std::conj(gval);
-    for (int k = n - 1; k >= 0; --k) {
+    for (int k = s.n - 1; k >= 0; --k) {
+      const int step = s.k0 + k;
       const M& v = vr[k];
       const auto dre = dr[k].transpose().array(), dim = di[k].transpose().array();
       const auto ere = er[k].transpose().array(), eim = ei[k].transpose().array();
@@ -245,8 +255,8 @@ struct RealPath final : RealPathBase {
         cplx sx = 0, sy = 0;
         for (const auto& [q, val] : s.cx_at[c]) sx += npat[q] * val;
         for (const auto& [q, val] : s.cy_at[c]) sy += npat[q] * val;
-        (*grad)(2 * c, k) = 2.0 * m.b1_scale * std::real(cg * sx);
-        (*grad)(2 * c + 1, k) = 2.0 * m.b1_scale * std::real(cg * sy);
+        grad(2 * c, step) = 2.0 * m.b1_scale * std::real(cg * sx);
+        grad(2 * c + 1, step) = 2.0 * m.b1_scale * std::real(cg * sy);
       }
       // L_{k-1} = (Z diag(e)) V^dag = ((Z diag(e)) V_r^T) D^*.
       ar.array() = zr.array().rowwise() * ere - zi.array().rowwise() * eim;
@@ -256,7 +266,6 @@ struct RealPath final : RealPathBase {
       lr.array() = br.array().rowwise() * dre + bi.array().rowwise() * dim;
       li.array() = bi.array().rowwise() * dre - br.array().rowwise() * dim;
     }
-    return gval;
   }
 };
 
@@ -269,6 +278,7 @@ struct FidelityEvaluator::Impl {
   Mat w_adj;  // W^dag
   std::vector<std::vector<SparseEntry>> cx_sp, cy_sp;
   RealPathData real;
+  int k0 = 0, k1 = 0;  // the time slice [k0, k1) this evaluator works on
   std::unique_ptr<RealPathBase> real_kernel;
   // Generic path: per step v (complex eigenvectors), y = V^dag X_{k-1}, w (eigenvalues).
   std::vector<Mat> v, y;
@@ -279,10 +289,10 @@ struct FidelityEvaluator::Impl {
   RMat gr, gi;  // divided differences
   Eigen::SelfAdjointEigenSolver<Mat> es_c;
 
-  explicit Impl(const GrapeProblem& prob) : p(prob) {
+  Impl(const GrapeProblem& prob, int begin, int end) : p(prob), k0(begin), k1(end) {
     d = static_cast<int>(p.drift.rows());
     nc = static_cast<int>(p.channels.size());
-    n = p.steps;
+    n = k1 - k0;  // steps of this slice
     w_adj = p.target.adjoint();
     // Real path: real drift commuting with every F_z, real cx, and [fz, cx] = 2 pi i cy.
     real_path = p.drift.imag().cwiseAbs().maxCoeff() < 1e-12;
@@ -330,10 +340,10 @@ struct FidelityEvaluator::Impl {
     if (real_path) {
       real.d = d;
       real.nc = nc;
+      real.k0 = k0;
       real.n = n;
       real.dt = p.dt_s;
       real.drift = p.drift.real();
-      real.w_adj = w_adj;
       for (int i = 0; i < d; ++i) {
         int same = i;
         for (int j = 0; j < i && same == i; ++j) {
@@ -360,12 +370,13 @@ struct FidelityEvaluator::Impl {
     gi.resize(d, d);
   }
 
+  // Generic path, k the index in the slice (the pulse's step k0 + k).
   void decompose_complex(int k, const RMat& u, const EnsembleMember& m) {
     h = p.drift;
     h.diagonal().array() += m.offset_hz * real.fz_total.array();
     for (int c = 0; c < nc; ++c) {
-      h.noalias() += (m.b1_scale * u(2 * c, k)) * p.channels[c].cx;
-      h.noalias() += (m.b1_scale * u(2 * c + 1, k)) * p.channels[c].cy;
+      h.noalias() += (m.b1_scale * u(2 * c, k0 + k)) * p.channels[c].cx;
+      h.noalias() += (m.b1_scale * u(2 * c + 1, k0 + k)) * p.channels[c].cy;
     }
     es_c.compute(h);
     w[k] = es_c.eigenvalues();
@@ -376,23 +387,22 @@ struct FidelityEvaluator::Impl {
     for (int j = 0; j < d; ++j) e(j) = std::polar(1.0, -w[k](j) * p.dt_s);
   }
 
-  void accumulate_gradient(int k, const EnsembleMember& m, cplx gval, RMat* grad) {
+  void accumulate_gradient(int step, const EnsembleMember& m, cplx gval, RMat& grad) {
     const cplx cg = std::conj(gval);
     for (int c = 0; c < nc; ++c) {
       cplx sx = 0, sy = 0;
       for (const auto& s : cx_sp[c]) sx += nn(s.col, s.row) * s.value;
       for (const auto& s : cy_sp[c]) sy += nn(s.col, s.row) * s.value;
-      (*grad)(2 * c, k) = 2.0 * m.b1_scale * std::real(cg * sx);
-      (*grad)(2 * c + 1, k) = 2.0 * m.b1_scale * std::real(cg * sy);
+      grad(2 * c, step) = 2.0 * m.b1_scale * std::real(cg * sx);
+      grad(2 * c + 1, step) = 2.0 * m.b1_scale * std::real(cg * sy);
     }
   }
 
-  cplx evaluate(const RMat& u, const EnsembleMember& m, RMat* grad) {
-    return real_path ? real_kernel->evaluate(u, m, grad, x) : evaluate_complex(u, m, grad);
-  }
-
-  cplx evaluate_complex(const RMat& u, const EnsembleMember& m, RMat* grad) {
-    const double dt = p.dt_s;
+  const Mat& forward(const RMat& u, const EnsembleMember& m) {
+    if (real_path) {
+      real_kernel->forward(u, m, x);
+      return x;
+    }
     x.setIdentity();
     for (int k = 0; k < n; ++k) {
       decompose_complex(k, u, m);
@@ -401,10 +411,15 @@ struct FidelityEvaluator::Impl {
       tmp = e.asDiagonal() * y[k];
       x.noalias() = v[k] * tmp;
     }
-    const cplx gval = (w_adj * x).trace();
-    if (!grad) return gval;
-    grad->setZero(u.rows(), u.cols());
-    l = w_adj;
+    return x;
+  }
+
+  void backward(const RMat& u, const EnsembleMember& m, const Mat& left, cplx gval, RMat& grad) {
+    if (real_path) {
+      real_kernel->backward(u, m, left, gval, grad);
+      return;
+    }
+    l = left;
     for (int k = n - 1; k >= 0; --k) {
       const Mat& vk = v[k];
       exps(k);
@@ -412,26 +427,43 @@ struct FidelityEvaluator::Impl {
       qt.noalias() = y[k] * z;
       ec = e.real();
       es = e.imag();
-      divided_differences(w[k], ec, es, dt, gr, gi);
+      divided_differences(w[k], ec, es, p.dt_s, gr, gi);
       mm.real() = qt.real().cwiseProduct(gr) - qt.imag().cwiseProduct(gi);
       mm.imag() = qt.real().cwiseProduct(gi) + qt.imag().cwiseProduct(gr);
       tmp.noalias() = vk * mm;
       nn.noalias() = tmp * vk.adjoint();
-      accumulate_gradient(k, m, gval, grad);
+      accumulate_gradient(k0 + k, m, gval, grad);
       tmp = z * e.asDiagonal();
       l.noalias() = tmp * vk.adjoint();
     }
+  }
+
+  cplx evaluate(const RMat& u, const EnsembleMember& m, RMat* grad) {
+    forward(u, m);
+    const cplx gval = (w_adj * x).trace();
+    if (!grad) return gval;
+    grad->setZero(u.rows(), u.cols());
+    backward(u, m, w_adj, gval, *grad);
     return gval;
   }
 };
 
 FidelityEvaluator::FidelityEvaluator(const GrapeProblem& problem)
-    : impl_(std::make_unique<Impl>(problem)) {}
+    : impl_(std::make_unique<Impl>(problem, 0, problem.steps)) {}
+FidelityEvaluator::FidelityEvaluator(const GrapeProblem& problem, int begin, int end)
+    : impl_(std::make_unique<Impl>(problem, begin, end)) {}
 FidelityEvaluator::~FidelityEvaluator() = default;
 std::complex<double> FidelityEvaluator::evaluate(const RMat& u_hz, const EnsembleMember& m,
                                                  RMat* grad) {
   return impl_->evaluate(u_hz, m, grad);
 }
 const Mat& FidelityEvaluator::propagator() const { return impl_->x; }
+const Mat& FidelityEvaluator::forward(const RMat& u_hz, const EnsembleMember& m) {
+  return impl_->forward(u_hz, m);
+}
+void FidelityEvaluator::backward(const RMat& u_hz, const EnsembleMember& m, const Mat& left,
+                                 std::complex<double> g, RMat& grad) {
+  impl_->backward(u_hz, m, left, g, grad);
+}
 
 }  // namespace nmrc::compiler

@@ -291,3 +291,209 @@ TEST_CASE("GRAPE gradient on crotonic acid (4 spins, one channel)") {
       make(m, {{"gate", "partial_swap"}, {"spins", {"C1", "C4"}}, {"theta_rad", 0.2}});
   check_gradient(build_problem(m, s, o), 9);
 }
+
+// The ensemble objective cuts each member into two time slices evaluated on two threads: its
+// value and gradient equal one thread's (to the last bit: fixed slicing, fixed summation order)
+// and the whole-pulse evaluator's (to rounding), on every kernel (fixed 8 and 16, generic
+// complex, two channels) with odd and even step counts.
+TEST_CASE("GRAPE objective on two threads equals one thread and the unsliced evaluator") {
+  const Molecule three = parse_molecule(kThreeSpin, "three_spin.yaml");
+  const Molecule hetero = parse_molecule(kTwoChannel, "hetero.yaml");
+  const Molecule crotonic = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+  struct Case {
+    const Molecule* m;
+    std::vector<std::string> spins;
+    int steps;
+    bool strong;
+  };
+  for (const Case& c :
+       {Case{&three, {"A", "C"}, 13, false}, Case{&crotonic, {"C1", "C4"}, 20, false},
+        Case{&hetero, {"H", "C"}, 9, false}, Case{&three, {"A", "B"}, 6, true},
+        Case{&three, {"B", "C"}, 1, false}}) {
+    CAPTURE(c.m->name);
+    CAPTURE(c.steps);
+    const GateTarget t =
+        make(*c.m, {{"gate", "partial_swap"}, {"spins", c.spins}, {"theta_rad", 0.4}});
+    CompileOptions o = small_options();
+    o.steps = c.steps;
+    o.duration_s = c.steps * 1e-4;
+    o.strong_coupling = c.strong;
+    o.b1_scale = {0.97, 1.0, 1.03};
+    o.offset_hz = {-20.0, 20.0};
+    const GrapeProblem p = build_problem(*c.m, t, o);
+    std::mt19937 rng(4);
+    std::uniform_real_distribution<double> uni(-5000.0, 5000.0);
+    RMat u(2 * p.channels.size(), p.steps);
+    for (int i = 0; i < u.size(); ++i) u.data()[i] = uni(rng);
+    RMat g1, g2;
+    std::vector<double> f1, f2;
+    const double j1 = ensemble_objective(p, u, &g1, &f1, 1);
+    const double j2 = ensemble_objective(p, u, &g2, &f2, 2);
+    CHECK(j1 == j2);
+    CHECK(f1 == f2);
+    CHECK((g1 - g2).cwiseAbs().maxCoeff() == 0.0);
+    // Against the whole-pulse evaluator, member by member.
+    FidelityEvaluator ev(p);
+    double wsum = 0, j = 0;
+    RMat grad = RMat::Zero(u.rows(), u.cols()), gm;
+    for (const auto& mem : p.ensemble) wsum += mem.weight;
+    for (size_t i = 0; i < p.ensemble.size(); ++i) {
+      const double a = std::abs(ev.evaluate(u, p.ensemble[i], &gm));
+      CHECK(f1[i] == doctest::Approx(a / p.norm).epsilon(1e-12));
+      j += p.ensemble[i].weight / wsum * a / p.norm;
+      grad += (p.ensemble[i].weight / wsum / (2 * a * p.norm)) * gm;
+    }
+    CHECK(j1 == doctest::Approx(j).epsilon(1e-12));
+    CHECK((grad - g1).cwiseAbs().maxCoeff() <= 1e-12 * grad.cwiseAbs().maxCoeff());
+  }
+}
+
+// The model crotonic-acid molecules of 5, 6 and 7 spins (two channels, 13C and 1H): the
+// dynamic-size kernel at dimensions 32, 64 and 128 gives the exact propagator and gradient.
+TEST_CASE("GRAPE on 5 to 7 spins and two channels (dimensions 32 to 128)") {
+  for (int spins : {5, 6, 7}) {
+    CAPTURE(spins);
+    const Molecule m = load_molecule(
+        ref::source_path("molecules/crotonic_acid_" + std::to_string(spins) + ".yaml"));
+    REQUIRE(m.size() == spins);
+    REQUIRE(m.channels.size() == 2);
+    const GateTarget t =
+        make(m, {{"gate", "partial_swap"}, {"spins", {"C2", "H2"}}, {"theta_rad", 0.3}});
+    CompileOptions o = small_options();
+    o.steps = 3;
+    o.duration_s = 3e-4;
+    o.b1_scale = {0.98, 1.02};
+    o.max_rf_hz = {{"13C", 8000.0}, {"1H", 15000.0}};  // per-channel limits
+    const GrapeProblem p = build_problem(m, t, o);
+    REQUIRE(p.drift.rows() == (1 << spins));
+    CHECK(p.channels[0].max_rf_hz == 8000.0);
+    CHECK(p.channels[1].max_rf_hz == 15000.0);
+    check_gradient(p, 50 + static_cast<unsigned>(spins));
+    RMat u = RMat::Random(4, p.steps) * 5000.0;
+    FidelityEvaluator ev(p);
+    ev.evaluate(u, p.ensemble[0], nullptr);
+    const int d = static_cast<int>(p.drift.rows());
+    Mat ref_u = Mat::Identity(d, d);
+    for (int k = 0; k < p.steps; ++k) {
+      Mat h = p.drift;
+      for (int ch = 0; ch < 2; ++ch)
+        h += 0.98 * (u(2 * ch, k) * p.channels[ch].cx + u(2 * ch + 1, k) * p.channels[ch].cy);
+      ref_u = ref::expm_taylor(cplx(0, -p.dt_s) * h) * ref_u;
+    }
+    CHECK_MAT_NEAR(ev.propagator(), ref_u, 1e-9);
+  }
+}
+
+TEST_CASE("Gauss-Legendre rule: exact to degree 2n - 1, the 3-point nodes and weights") {
+  for (int n = 1; n <= 8; ++n) {
+    CAPTURE(n);
+    std::vector<double> x, w;
+    gauss_legendre(n, x, w);
+    REQUIRE(x.size() == static_cast<size_t>(n));
+    for (int i = 1; i < n; ++i) CHECK(x[i] > x[i - 1]);
+    for (int k = 0; k <= 2 * n - 1; ++k) {
+      double sum = 0;
+      for (int i = 0; i < n; ++i) sum += w[i] * std::pow(x[i], k);
+      const double exact = k % 2 == 0 ? 2.0 / (k + 1) : 0.0;  // int_-1^1 x^k dx
+      CHECK(sum == doctest::Approx(exact).epsilon(1e-13));
+    }
+  }
+  std::vector<double> x, w;
+  gauss_legendre(3, x, w);  // Abramowitz & Stegun Table 25.4: +-sqrt(3/5), 0; 5/9, 8/9
+  CHECK(x[0] == doctest::Approx(-std::sqrt(0.6)).epsilon(1e-15));
+  CHECK(x[1] == doctest::Approx(0.0));
+  CHECK(w[0] == doctest::Approx(5.0 / 9.0).epsilon(1e-15));
+  CHECK(w[1] == doctest::Approx(8.0 / 9.0).epsilon(1e-15));
+}
+
+TEST_CASE("GRAPE B1 quadrature: search on the rule, result verified on the full grid") {
+  const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
+  const GateTarget t = make(
+      m, {{"gate", "rotation"}, {"spins", {"A"}}, {"angle_rad", kPi / 2}, {"phase_rad", kPi / 2}});
+  CompileOptions o;
+  o.duration_s = 2e-3;
+  o.steps = 40;
+  o.b1_scale = {0.9, 0.95, 1.0, 1.05, 1.1};
+  o.offset_hz = {-10.0, 10.0};
+  const GrapeProblem p = build_problem(m, t, o);
+  const GrapeProblem q = b1_quadrature_problem(p, 3);
+  REQUIRE(q.ensemble.size() == 6);  // 3 nodes x 2 offsets
+  CHECK(q.ensemble[0].b1_scale == doctest::Approx(1.0 - 0.1 * std::sqrt(0.6)));
+  CHECK(q.ensemble[1].offset_hz == 10.0);
+  CHECK(q.ensemble[2].b1_scale == doctest::Approx(1.0));
+  check_gradient(q, 41);  // the quadrature objective's gradient (weighted members)
+  GrapeOptions go;
+  go.starts = 2;
+  go.seed = 3;
+  go.fidelity_target = 0.99;
+  go.b1_quadrature = 3;
+  const GrapeResult r = optimise(p, go);
+  CHECK(r.summary.reached_target);
+  CHECK(r.summary.quadrature_points == 3);
+  // Verified on the full grid, independently of the summary's numbers.
+  std::vector<double> f;
+  ensemble_objective(p, r.u_hz, nullptr, &f, 1);
+  REQUIRE(f.size() == 10);
+  for (double v : f) CHECK(v >= 0.99);
+  CHECK(r.summary.fine_points == 2 * (4 * 4 + 1));
+  CHECK(r.summary.fine_fidelity_min <= r.summary.fidelity_min + 1e-12);  // the grid is inside
+  CHECK(r.summary.fine_fidelity_min > 0.98);
+  SUBCASE("a one-point rule (nominal B1 only) fails the verification and goes on on the grid") {
+    go.b1_quadrature = 1;
+    go.starts = 1;
+    const GrapeResult r1 = optimise(p, go);
+    CHECK(r1.summary.starts.at(0).full_grid_evaluations > 0);
+    CHECK(r1.summary.reached_target);
+    ensemble_objective(p, r1.u_hz, nullptr, &f, 1);
+    for (double v : f) CHECK(v >= 0.99);
+  }
+  SUBCASE("unequal weights and out-of-range counts are refused") {
+    GrapeProblem w = p;
+    w.ensemble[0].weight = 2.0;
+    CHECK_THROWS_WITH_AS(b1_quadrature_problem(w, 3), doctest::Contains("equal ensemble weights"),
+                         InputError);
+    go.b1_quadrature = 21;
+    CHECK_THROWS_WITH_AS(optimise(p, go), doctest::Contains("b1_quadrature = 21"), InputError);
+    CompileOptions co = o;
+    co.b1_quadrature = 3;
+    co.b1_weight = {1, 2, 1, 1, 1};
+    CHECK_THROWS_WITH_AS(co.validate(), doctest::Contains("b1_quadrature = 3: needs uniform"),
+                         InputError);
+  }
+}
+
+TEST_CASE("GRAPE multi-resolution: a coarse stage, then the full steps") {
+  const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
+  const GateTarget t = make(
+      m, {{"gate", "rotation"}, {"spins", {"A"}}, {"angle_rad", kPi / 2}, {"phase_rad", kPi / 2}});
+  CompileOptions o;
+  o.duration_s = 2e-3;
+  o.steps = 40;
+  o.b1_scale = {0.98, 1.0, 1.02};
+  const GrapeProblem p = build_problem(m, t, o);
+  GrapeOptions go;
+  go.starts = 1;
+  go.seed = 3;
+  go.fidelity_target = 0.99;
+  go.coarse_factor = 4;  // 10 steps of 200 us first
+  const GrapeResult r = optimise(p, go);
+  CHECK(r.summary.reached_target);
+  REQUIRE(r.summary.starts.size() == 1);
+  CHECK(r.summary.starts[0].coarse_evaluations > 0);
+  std::vector<double> f;
+  ensemble_objective(p, r.u_hz, nullptr, &f, 1);
+  for (double v : f) CHECK(v >= 0.99);
+  CHECK(r.u_hz.cols() == 40);
+  SUBCASE("a factor that does not divide the steps is ignored") {
+    go.coarse_factor = 7;
+    const GrapeResult r7 = optimise(p, go);
+    CHECK(r7.summary.starts.at(0).coarse_evaluations == 0);
+  }
+  SUBCASE("validation") {
+    go.coarse_factor = -1;
+    CHECK_THROWS_WITH_AS(optimise(p, go), doctest::Contains("coarse_factor = -1"), InputError);
+    CompileOptions co = o;
+    co.coarse_factor = 1001;
+    CHECK_THROWS_WITH_AS(co.validate(), doctest::Contains("coarse_factor = 1001"), InputError);
+  }
+}

@@ -48,13 +48,16 @@ struct CompileOptions {
   double time_limit_s = 600.0;
   int threads = 2;
   bool strong_coupling = false;
+  int b1_quadrature = 0;  ///< see GrapeOptions::b1_quadrature (0: search on the B1 grid itself)
+  int coarse_factor = 0;  ///< see GrapeOptions::coarse_factor (0: off)
   /// GrapeOptions::stop: set from another thread to stop GRAPE with the best pulse so far
   /// (Termination::kInterrupted; such a result is never cached). Not in to_json().
   const std::atomic<bool>* stop = nullptr;
   /// Rules that need no molecule: two of duration_s, steps (1 to 10^6), dt_s, consistent;
   /// max_rf_hz > 0; fidelity_target in (0, 1]; b1_scale non-empty and > 0, b1_weight empty or
   /// one > 0 per scale; offset_hz non-empty and finite; smoothness >= 0; starts 1 to 1000;
-  /// max_iterations >= 1; stall_evaluations >= 0; time_limit_s > 0; threads 1 to 256.
+  /// max_iterations >= 1; stall_evaluations >= 0; time_limit_s > 0; threads 1 to 256;
+  /// b1_quadrature 0 to 20, and > 0 only with uniform weights; coarse_factor 0 to 1000.
   std::optional<OptionProblem> check() const;
   void validate() const;
   /// validate(), and every named channel is one of m's, max_rf_hz at most its limit.

@@ -64,7 +64,19 @@ struct GrapeOptions {
   double smoothness = 0.0;        ///< weight of sum_k ((u_k+1 - u_k)/max_rf)^2 / steps
   bool zero_ends = true;          ///< first and last step fixed at zero amplitude
   double initial_fraction = 0.2;  ///< random start amplitude as a fraction of max_rf
-  int threads = 2;                ///< starts (or, with one start, ensemble members) in parallel
+  /// B1 robustness by quadrature (0: off). With n >= 1 and at least two B1 scales in the
+  /// ensemble, the search averages F over an n-point Gauss-Legendre rule spanning the ensemble's
+  /// B1 range (every offset at each node) instead of the ensemble itself; a start reaches the
+  /// target only when the problem's own ensemble (its full grid) verifies, and when that check
+  /// fails the start goes on on the full grid. Needs equal ensemble weights.
+  int b1_quadrature = 0;
+  /// Multi-resolution (0 or 1: off). With f >= 2 dividing the step count (and at least three
+  /// coarse steps), each start first optimises a pulse of steps/f steps of f dt each; that pulse,
+  /// every step repeated f times (the same propagator), starts the search on the full steps.
+  int coarse_factor = 0;
+  /// Two threads share one start (the two time slices of each ensemble member); more run
+  /// starts in parallel, two threads each. Results do not depend on it (time limits aside).
+  int threads = 2;
   /// When set and it reads true, GRAPE stops at its next evaluation (Termination::kInterrupted)
   /// and returns the best pulse found so far; starts not yet begun are skipped. A caller sets it
   /// from another thread (an interrupted Python session, nmrc.compile). Not part of the result's
@@ -103,6 +115,9 @@ struct StartSummary {
   double fidelity_min = 0.0;
   double wall_s = 0.0;
   std::string message;  ///< why a leg of L-BFGS-B stopped early (its line search), when it did
+  /// Evaluations on the full grid after the quadrature's verification failed (b1_quadrature).
+  int full_grid_evaluations = 0;
+  int coarse_evaluations = 0;  ///< of the coarse stage (coarse_factor), each ~1/f of a full one
 };
 
 struct Summary {
@@ -117,6 +132,11 @@ struct Summary {
   double wall_s = 0.0;
   std::vector<StartSummary> starts;
   bool reached_target = false;
+  int quadrature_points = 0;  ///< B1 quadrature nodes of the search (0: the ensemble itself)
+  /// The returned pulse on a fine B1 grid (4 x the ensemble's B1 spacing, every offset), when
+  /// the ensemble has two or more B1 scales: its point count and minimum F.
+  int fine_points = 0;
+  double fine_fidelity_min = 0.0;
   std::string brief_report() const;
   std::string full_report() const;
 };
@@ -132,14 +152,24 @@ struct GrapeResult {
 class FidelityEvaluator {
  public:
   explicit FidelityEvaluator(const GrapeProblem& problem);
+  /// An evaluator of the time slice [begin, end) of the steps only (forward/backward): slices
+  /// of one member run on different threads (ensemble_objective).
+  FidelityEvaluator(const GrapeProblem& problem, int begin, int end);
   ~FidelityEvaluator();
   FidelityEvaluator(const FidelityEvaluator&) = delete;
   FidelityEvaluator& operator=(const FidelityEvaluator&) = delete;
   /// Returns g = Tr(W^dag U(T)) for member `m`; when grad is given, fills it (same shape as
   /// u_hz) with d|g|^2/du in 1/Hz.
   std::complex<double> evaluate(const RMat& u_hz, const EnsembleMember& m, RMat* grad);
-  /// The final propagator of the last evaluate() call.
+  /// The final propagator of the last evaluate() call (or the slice's, after forward()).
   const Mat& propagator() const;
+  /// The slice's propagator X = U_{end-1} ... U_{begin} (from the identity), keeping what
+  /// backward() needs.
+  const Mat& forward(const RMat& u_hz, const EnsembleMember& m);
+  /// After forward(): writes grad's columns begin .. end-1 (others untouched) with d|g|^2/du of
+  /// g = Tr(left X), left = (propagator before the slice) W^dag (propagator after it).
+  void backward(const RMat& u_hz, const EnsembleMember& m, const Mat& left, std::complex<double> g,
+                RMat& grad);
 
  private:
   struct Impl;
@@ -149,7 +179,8 @@ class FidelityEvaluator {
 /// Weighted ensemble objective J = sum_m w_m F_m / sum w with F_m = |g_m| / norm (to maximise;
 /// the fidelity itself, as QuTiP's PSU figure of merit, which L-BFGS-B reaches a target of in
 /// ~10 % fewer evaluations than |g|^2 on the benchmark of bench/results/grape.md) and its
-/// gradient in 1/Hz; fidelities per member in `fidelity` when given. Uses `threads` threads.
+/// gradient in 1/Hz; fidelities per member in `fidelity` when given. Uses up to two threads
+/// (the two time slices of each member); the result is bit-identical for any `threads`.
 double ensemble_objective(const GrapeProblem& problem, const RMat& u_hz, RMat* grad,
                           std::vector<double>* fidelity, int threads = 1);
 
@@ -158,6 +189,14 @@ double ensemble_objective(const GrapeProblem& problem, const RMat& u_hz, RMat* g
 /// Throws InputError when the problem or the options are invalid.
 GrapeResult optimise(const GrapeProblem& problem, const GrapeOptions& options,
                      const ProgressCallback& progress = {});
+
+/// Gauss-Legendre nodes and weights on [-1, 1], ascending (n >= 1).
+void gauss_legendre(int n, std::vector<double>& nodes, std::vector<double>& weights);
+
+/// The problem with its ensemble replaced by an n-point Gauss-Legendre B1 rule over the
+/// ensemble's B1 range, each node with every distinct offset (GrapeOptions::b1_quadrature).
+/// Throws InputError when the ensemble weights differ.
+GrapeProblem b1_quadrature_problem(const GrapeProblem& problem, int n);
 
 /// The initial guess of start `start` (seeded): even starts uniform random in
 /// +-initial_fraction*max_rf per step and quadrature (broadband), odd starts a sum of
