@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cmath>
+#include <tuple>
 
 #include "nmrc/core/operators.hpp"
 
@@ -131,9 +132,12 @@ bool reversal_predicted(double c, double t_k, double t_r) {
 }
 
 double first_collision_heat_s2(double t1, double t2, double t_r, cplx c12, double theta) {
-  const auto [p10, p11] = populations(t1);
-  const auto [p20, p21] = populations(t2);
-  const auto [pm0, pm1] = populations(t_r);
+  // Plain variables, not structured bindings: a lambda may capture those only from C++20 on,
+  // which clang implements from version 16 (the sanitized build uses Debian's clang 14).
+  double p10, p11, p20, p21, pm0, pm1;
+  std::tie(p10, p11) = populations(t1);
+  std::tie(p20, p21) = populations(t2);
+  std::tie(pm0, pm1) = populations(t_r);
   auto p = [&](int s1, int s2, int m) {
     return (s1 ? p11 : p10) * (s2 ? p21 : p20) * (m ? pm1 : pm0);
   };
