@@ -63,12 +63,6 @@ void ProgramFrontEnd::add_element(const std::string& kind, ElementHandler handle
   extensions_[kind] = std::move(handler);
 }
 
-std::string ProgramFrontEnd::resolve(const std::string& rel) const {
-  if (rel.empty() || std::filesystem::path(rel).is_absolute() || header_.base_dir.empty())
-    return rel;
-  return (std::filesystem::path(header_.base_dir) / rel).lexically_normal().string();
-}
-
 int ProgramFrontEnd::spin(const YamlField& f) const {
   const std::string label = f.as_string();
   const int k = molecule().index_of(label);

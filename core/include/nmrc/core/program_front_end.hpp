@@ -77,8 +77,6 @@ class ProgramFrontEnd {
   /// of `maps` in turn (the closest first), else at `fallback`.
   [[noreturn]] static void fail_at(const OptionProblem& problem, const std::vector<YamlField>& maps,
                                    const YamlField& fallback);
-  /// A path of the program, resolved against the program's directory.
-  std::string resolve(const std::string& relative) const;
 
  private:
   void element(const YamlField& item, Sequence& sequence, int depth) const;
