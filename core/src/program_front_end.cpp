@@ -259,10 +259,22 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
     f.expect_map();
     f.allow_keys({"count", "elements"});
     if (depth >= 8) f.fail("loops nested too deeply (more than 8)");
-    const long count = f.at("count").as_int(1, 100000);
+    const YamlField count_field = f.at("count");
+    const long count = count_field.as_int(1, 100000);
     const YamlField body = f.at("elements");
     body.expect_sequence();
-    for (long r = 0; r < count; ++r)
+    // The body is parsed once per repetition (extensions record where each of their elements
+    // lands). After the first, the unrolled size is known: a loop that would pass the bound
+    // fails here, before it repeats the work count times.
+    const size_t before = seq.elements.size();
+    for (const auto& sub : body.items()) element(sub, seq, depth + 1);
+    const size_t per_pass = seq.elements.size() - before;
+    const size_t total = before + static_cast<size_t>(count) * per_pass;
+    if (total > kMaxProgramElements)
+      count_field.fail("the program would unroll to " + std::to_string(total) +
+                       " elements, more than " + std::to_string(kMaxProgramElements) +
+                       " (loops multiply)");
+    for (long r = 1; r < count; ++r)
       for (const auto& sub : body.items()) element(sub, seq, depth + 1);
   } else if (kind == "acquire") {
     seq.elements.push_back(acquisition(f, {}));

@@ -116,7 +116,6 @@ class Engine {
       : p_(p),
         c_(c),
         lib_(lib),
-        s_(s),
         imp_(imp),
         progress_(progress),
         m_(p.molecule),
@@ -430,7 +429,6 @@ class Engine {
   const ExperimentProgram& p_;
   const CaseSpec& c_;
   PulseLibrary& lib_;
-  const RunSettings& s_;
   Imperfections imp_;
   ProgressText progress_;
   const Molecule& m_;

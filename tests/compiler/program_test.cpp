@@ -93,6 +93,13 @@ TEST_CASE("pulse programs parse into the sequence IR with gate placeholders") {
     bad("c: -0.5", "c: -5", "not positive");
     bad("to: \"11\"", "to: \"1x\"", "needs one of 0, 1, +, - per spin");
     bad("count: 2", "count: 0", "must be an integer between 1 and 100000");
+    // Loops multiply: refused at the outer count after one pass of its body (100 elements),
+    // not after unrolling a million.
+    bad("count: 2\n      elements:\n        - gate: {name: ry",
+        "count: 100000\n      elements:\n        - loop: {count: 100, elements: [{delay: "
+        "{duration_s: 1e-6}}]}\n        - gate: {name: ry",
+        "prog.yaml:16:14: elements[3].loop.count = 100000: the program would unroll to "
+        "10200003 elements, more than 1000000 (loops multiply)");
   }
 }
 
