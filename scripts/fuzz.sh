@@ -7,7 +7,7 @@
 # Usage: scripts/fuzz.sh SECONDS [TARGET...]
 # Environment: NMRC_FUZZ_BUILD (build folder, default build-fuzz), NMRC_FUZZ_CONFIGURE=0 (use that
 # folder as configured), CLANG_CXX (default clang++-14,
-# then clang++), NMRC_FUZZ_JOBS (build parallelism, default 2).
+# then clang++), NMRC_FUZZ_JOBS (build parallelism and targets fuzzed at once, default 2).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
@@ -55,19 +55,40 @@ for i in "${!kinds[@]}"; do
 done
 
 mkdir -p "$here/fuzz/crashes"
-failed=0
-for t in "${targets[@]}"; do
-  corpus=$build/corpus/$t
+# fuzz_one TARGET: runs one target into its log; the exit status says whether it found something.
+fuzz_one() {
+  local t=$1 corpus=$build/corpus/$1
   mkdir -p "$corpus"
+  "$build/fuzz/$t" "$corpus" "$seeds/$t" -max_total_time="$seconds" -timeout=10 \
+    -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+    -artifact_prefix="$here/fuzz/crashes/$t-" 2>"$build/$t.log"
+}
+# report TARGET STATUS: what a run did, and its finding if it had one.
+report() {
+  local t=$1
   echo "== $t: ${seconds} s"
-  if ! "$build/fuzz/$t" "$corpus" "$seeds/$t" -max_total_time="$seconds" -timeout=10 \
-      -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-      -artifact_prefix="$here/fuzz/crashes/$t-" 2>"$build/$t.log"; then
+  if [ "$2" != 0 ]; then
     echo "FAIL: $t found a problem (reproducer in fuzz/crashes/; log $build/$t.log):"
     grep -E "ERROR|SUMMARY|Test unit written" "$build/$t.log" | head -5
-    failed=1
   fi
   grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$build/$t.log" | tr '\n' ' '
   echo
+}
+# NMRC_FUZZ_JOBS targets run at once (one per core); reports come in the targets' order.
+jobs_max=${NMRC_FUZZ_JOBS:-2}
+failed=0
+for ((i = 0; i < ${#targets[@]}; i += jobs_max)); do
+  batch=("${targets[@]:i:jobs_max}")
+  pids=()
+  for t in "${batch[@]}"; do
+    fuzz_one "$t" &
+    pids+=($!)
+  done
+  for k in "${!batch[@]}"; do
+    status=0
+    wait "${pids[$k]}" || status=$?
+    report "${batch[$k]}" "$status"
+    [ "$status" = 0 ] || failed=1
+  done
 done
 exit $failed

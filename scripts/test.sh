@@ -12,8 +12,8 @@
 #                    fuzzer finding fails.
 #   NMRC_PORTABLE=1  also: a -DNMRC_NATIVE=OFF Release build in build-portable/ and its doctest
 #                    suites.
-#   NMRC_CI=1        what CI (.ci/run) runs: the native build with warnings as errors and all its
-#                    tests, then the portable sanitized build, all its tests and the fuzz runs;
+#   NMRC_CI=1        what CI (.ci/run) runs: the native build with warnings as errors and the
+#                    portable sanitized build, compiled together; all tests of each; the fuzz runs;
 #                    prints the time of each step ("ci-time:" lines).
 #   NMRC_CI_TIMES=1  print the "ci-time:" lines.
 #   NMRC_UNITY=0     compile each source file on its own. By default the build directories of
@@ -37,13 +37,19 @@ step() {
 }
 
 # The native build: Release, -march=native, everything (libraries, cli, tests, bench).
-native() {
+native_configure() {
   local werror=OFF
   if [ "${NMRC_WERROR:-0}" = 1 ] || [ "${NMRC_CI:-0}" = 1 ]; then werror=ON; fi
   step native-configure cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNMRC_WERROR="$werror" \
     -DCMAKE_UNITY_BUILD="$unity" >/dev/null
-  step native-build cmake --build build -j"$(nproc)"
+}
+native_test() {
   step native-test ctest --test-dir build --output-on-failure -j"$(nproc)"
+}
+native() {
+  native_configure
+  step native-build cmake --build build -j"$(nproc)"
+  native_test
 }
 
 # The portable sanitized build: what runs on any x86-64 machine, checked for memory errors,
@@ -53,23 +59,42 @@ native() {
 # -O1 keeps the tests fast and the reports exact; no bench/, no Python package (python3 would
 # have to preload the sanitizer runtime). The install check is left out: its consumer project
 # would have to link the sanitizer runtime.
-sanitized() {
+san_fuzz=0
+san_configure() {
   local cfg=(-DNMRC_SANITIZE=ON)
   if command -v clang++-14 >/dev/null; then
     cfg=(-DCMAKE_CXX_COMPILER=clang++-14 -DNMRC_FUZZ=ON)
+    san_fuzz=1
   fi
   step san-configure cmake -S . -B build-san "${cfg[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DNMRC_NATIVE=OFF \
     -DNMRC_BUILD_BENCH=OFF -DNMRC_PYTHON=OFF -DCMAKE_UNITY_BUILD="$unity" >/dev/null
-  step san-build cmake --build build-san -j"$(nproc)"
+}
+san_test() {
   # detect_leaks: LeakSanitizer too; abort_on_error and halt: the first report fails the test.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     step san-test ctest --test-dir build-san --output-on-failure -j"$(nproc)" -E '^install\.'
-  if [ "${cfg[1]}" = -DNMRC_FUZZ=ON ]; then
+  if [ "$san_fuzz" = 1 ]; then
     NMRC_FUZZ_BUILD="$PWD/build-san" NMRC_FUZZ_CONFIGURE=0 NMRC_FUZZ_JOBS="$(nproc)" \
       step fuzz scripts/fuzz.sh "${NMRC_FUZZ_SECONDS:-15}"
   fi
+}
+sanitized() {
+  san_configure
+  step san-build cmake --build build-san -j"$(nproc)"
+  san_test
+}
+
+# Both builds at once under one make job server (CMake's Makefile generator passes it on):
+# nproc compile jobs in all, so neither build's serial stretches (a library every later target
+# waits for) leave a core idle.
+both_builds() {
+  local mk=build/both-builds.mk
+  printf '%s\n' 'all: native sanitized' '.PHONY: all native sanitized' \
+    'native:' '	+$(MAKE) -C build --no-print-directory' \
+    'sanitized:' '	+$(MAKE) -C build-san --no-print-directory' >"$mk"
+  make -j"$(nproc)" -f "$mk"
 }
 
 # The portable Release build's doctest suites (no sanitizers).
@@ -86,8 +111,11 @@ portable() {
 
 step install-deps scripts/install-deps.sh
 if [ "${NMRC_CI:-0}" = 1 ]; then
-  native
-  sanitized
+  native_configure
+  san_configure
+  step builds both_builds
+  native_test
+  san_test
 elif [ "${NMRC_SANITIZE:-0}" = 1 ]; then
   sanitized
 else
