@@ -8,7 +8,7 @@
 #                    clang when installed, -DNMRC_FUZZ=ON: AddressSanitizer +
 #                    UndefinedBehaviorSanitizer on every target, libFuzzer coverage on the
 #                    libraries), every test but the install check, then every fuzz target of
-#                    fuzz/ for NMRC_FUZZ_SECONDS (default 15) each; the first sanitizer report or
+#                    fuzz/ for NMRC_FUZZ_SECONDS (default 5) each; the first sanitizer report or
 #                    fuzzer finding fails.
 #   NMRC_PORTABLE=1  also: a -DNMRC_NATIVE=OFF Release build in build-portable/ and its doctest
 #                    suites.
@@ -82,7 +82,7 @@ san_test() {
     step san-test ctest --test-dir build-san --output-on-failure -j"$(nproc)" "${sel[@]}"
   if [ "$san_fuzz" = 1 ]; then
     NMRC_FUZZ_BUILD="$PWD/build-san" NMRC_FUZZ_CONFIGURE=0 NMRC_FUZZ_JOBS="$(nproc)" \
-      step fuzz scripts/fuzz.sh "${NMRC_FUZZ_SECONDS:-15}"
+      step fuzz scripts/fuzz.sh "${NMRC_FUZZ_SECONDS:-5}"
   fi
 }
 sanitized() {
@@ -119,7 +119,7 @@ portable() {
     if [ -f "$layer/CMakeLists.txt" ] && [ -d "tests/$layer" ]; then suites+=("$layer"); fi
   done
   cmake --build build-portable -j"$(nproc)" --target "${suites[@]/%/_tests}"
-  ctest --test-dir build-portable --output-on-failure -R "^($(IFS='|'; echo "${suites[*]}"))\$"
+  ctest --test-dir build-portable --output-on-failure -R "^($(IFS='|'; echo "${suites[*]}"))\\."
 }
 
 step install-deps scripts/install-deps.sh
@@ -128,7 +128,7 @@ if [ "${NMRC_CI:-0}" = 1 ]; then
   san_configure
   step builds both_builds
   native_test
-  san_test -R "^($(IFS='|'; echo "${ci_layers[*]}"))\$"
+  san_test -R "^($(IFS='|'; echo "${ci_layers[*]}"))\\."
 elif [ "${NMRC_SANITIZE:-0}" = 1 ]; then
   sanitized
 else
