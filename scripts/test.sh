@@ -111,7 +111,12 @@ both_builds() {
   printf '%s\n' 'all: native sanitized' '.PHONY: all native sanitized' \
     'native:' '	+$(MAKE) -C build --no-print-directory' \
     'sanitized:' "	+\$(MAKE) -C build-san --no-print-directory ${san_targets[*]}" >"$mk"
-  make -j"$(nproc)" -f "$mk"
+  if [ -f build/Makefile ] && [ -f build-san/Makefile ]; then
+    make -j"$(nproc)" -f "$mk"
+  else  # another generator (CMAKE_GENERATOR): one tree after the other
+    cmake --build build -j"$(nproc)"
+    cmake --build build-san -j"$(nproc)" --target "${san_targets[@]}"
+  fi
 }
 
 # The portable Release build's doctest suites (no sanitizers).
