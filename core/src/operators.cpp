@@ -48,32 +48,42 @@ std::string pauli_name(int p, int n) {
   return s;
 }
 
+SparsePauliString sparse_pauli_string(int p, int n) {
+  const Mat single[4] = {pauli('I'), pauli('X'), pauli('Y'), pauli('Z')};
+  int digits[32];
+  SparsePauliString out;
+  for (int k = 0; k < n; ++k) {
+    digits[k] = (p >> (2 * (n - 1 - k))) & 3;
+    if (digits[k] == 1 || digits[k] == 2) out.flip |= 1 << (n - 1 - k);
+  }
+  const int d = 1 << n;
+  out.phase.resize(d);
+  for (int b = 0; b < d; ++b) {
+    const int a = b ^ out.flip;
+    cplx pe = 1.0;
+    for (int k = 0; k < n; ++k) pe *= single[digits[k]](spin_bit(b, k, n), spin_bit(a, k, n));
+    out.phase(b) = pe;
+  }
+  return out;
+}
+
+cplx pauli_trace(const SparsePauliString& pauli, const Mat& op) {
+  cplx tr = 0.0;
+  for (Eigen::Index b = 0; b < pauli.phase.size(); ++b)
+    tr += pauli.phase(b) * op(b ^ pauli.flip, b);
+  return tr;
+}
+
 std::map<std::string, cplx> pauli_coefficients(const Mat& op, double tol) {
   int n = 0;
   while ((Eigen::Index{1} << n) < op.rows()) ++n;
   NMRC_CHECK((Eigen::Index{1} << n) == op.rows() && op.rows() == op.cols(),
              "pauli_coefficients: not a 2^n square matrix");
-  const int d = 1 << n;
-  const Mat single[4] = {pauli('I'), pauli('X'), pauli('Y'), pauli('Z')};
   std::map<std::string, cplx> out;
-  const long strings = 1L << (2 * n);
-  for (long s = 0; s < strings; ++s) {
-    int digits[32];
-    int xmask = 0;  // spins flipped by the string (X or Y), as a basis-index mask
-    for (int k = 0; k < n; ++k) {
-      digits[k] = static_cast<int>(s >> (2 * (n - 1 - k))) & 3;
-      if (digits[k] == 1 || digits[k] == 2) xmask |= 1 << (n - 1 - k);
-    }
-    // Tr(P op) = sum_b sum_a <b|P|a> op(a, b), with a = b xor xmask the only non-zero term.
-    cplx tr = 0.0;
-    for (int b = 0; b < d; ++b) {
-      const int a = b ^ xmask;
-      cplx pe = 1.0;
-      for (int k = 0; k < n; ++k) pe *= single[digits[k]](spin_bit(b, k, n), spin_bit(a, k, n));
-      tr += pe * op(a, b);
-    }
-    tr /= static_cast<double>(d);
-    if (std::abs(tr) > tol) out[pauli_name(static_cast<int>(s), n)] = tr;
+  const int strings = 1 << (2 * n);
+  for (int s = 0; s < strings; ++s) {
+    const cplx tr = pauli_trace(sparse_pauli_string(s, n), op) / static_cast<double>(1 << n);
+    if (std::abs(tr) > tol) out[pauli_name(s, n)] = tr;
   }
   return out;
 }

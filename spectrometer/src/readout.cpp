@@ -152,25 +152,9 @@ RMat measurement_matrix(const std::vector<ReadoutSetting>& settings, int n) {
   const auto obs = line_observables(n);
   const int rows_per = 2 * static_cast<int>(obs.size());
   RMat a(rows_per * settings.size(), params);
-  // A Pauli string is a permutation matrix with phases: row i has its one non-zero entry
-  // P(i, col(i)) = val(i). Tr(P M) = sum_i val(i) M(col(i), i) is then 2^n terms, not 4^n.
-  const int dim = 1 << n;
-  Eigen::MatrixXi col(dim, params);
-  Mat val(dim, params);
-  for (int p = 1; p <= params; ++p) {
-    const Mat ps = pauli_string(p, n);
-    for (int i = 0; i < dim; ++i) {
-      Eigen::Index j = 0;
-      ps.row(i).cwiseAbs().maxCoeff(&j);
-      col(i, p - 1) = static_cast<int>(j);
-      val(i, p - 1) = ps(i, j);
-    }
-  }
-  auto trace_with = [&](int p, const Mat& m) {
-    cplx t = 0;
-    for (int i = 0; i < dim; ++i) t += val(i, p) * m(col(i, p), i);
-    return t.real();
-  };
+  // Tr(P M) over each Pauli string's one entry per row (core's pauli_trace): 2^n terms, not 4^n.
+  std::vector<SparsePauliString> paulis;
+  for (int p = 1; p <= params; ++p) paulis.push_back(sparse_pauli_string(p, n));
   for (size_t s = 0; s < settings.size(); ++s) {
     const Mat r = readout_unitary(settings[s], n);
     for (size_t i = 0; i < obs.size(); ++i) {
@@ -178,8 +162,8 @@ RMat measurement_matrix(const std::vector<ReadoutSetting>& settings, int n) {
       const Mat mx = r.adjoint() * obs[i].ox * r;
       const Mat my = r.adjoint() * obs[i].oy * r;
       for (int p = 0; p < params; ++p) {
-        a(s * rows_per + 2 * i, p) = trace_with(p, mx);
-        a(s * rows_per + 2 * i + 1, p) = trace_with(p, my);
+        a(s * rows_per + 2 * i, p) = pauli_trace(paulis[p], mx).real();
+        a(s * rows_per + 2 * i + 1, p) = pauli_trace(paulis[p], my).real();
       }
     }
   }

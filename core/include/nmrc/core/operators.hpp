@@ -59,6 +59,15 @@ inline int spin_bit(int index, int k, int n) { return (index >> (n - 1 - k)) & 1
 /// Kronecker product of the digits' Pauli matrices; pauli_name(p, n) names it like "XIZY".
 Mat pauli_string(int p, int n);
 std::string pauli_name(int p, int n);
+/// Pauli string p as a signed permutation: row b of pauli_string(p, n) has its one non-zero
+/// entry at column b ^ flip, equal to phase(b) (1, -1, i or -i).
+struct SparsePauliString {
+  int flip = 0;  ///< basis-index mask of the spins the string flips (its X and Y digits)
+  Vec phase;
+};
+SparsePauliString sparse_pauli_string(int p, int n);
+/// Tr(P op) = sum_b P(b, b ^ flip) op(b ^ flip, b): 2^n terms instead of 4^n.
+cplx pauli_trace(const SparsePauliString& pauli, const Mat& op);
 /// Coefficients a_P of op = sum_P a_P P over the n-spin Pauli strings P (keyed by pauli_name,
 /// e.g. "ZZIZ", spin 0 leftmost), a_P = Tr(P op) / 2^n; only |a_P| > tol are returned.
 /// NMRC_CHECK: op is 2^n x 2^n.
