@@ -236,23 +236,20 @@ void add_acquire_command(CLI::App& app, GlobalOptions& global, Action& run) {
         recorded = read_bruker_dataset(*from_bruker);
         recorded_fid = fid_from_bruker(*recorded, m);
       }
-      const ThermalState th = thermal_equilibrium(m);
-      progress.update("simulating " + std::to_string(p.sequence.elements.size()) + " elements on " +
-                      std::to_string(p.sample.b1_scale.size()) + " B1 member(s)");
-      ExperimentResult r = run_experiment(p.sample, p.sequence, th.rho, p.acquisition, p.run);
+      const AcquireRun run =
+          run_acquire_program(p, recorded_fid ? &*recorded_fid : nullptr,
+                              [&](const std::string& stage) { progress.update(stage); });
       if (recorded) {  // a recorded FID; the simulation stays as the prediction
         const BrukerDataset& d = *recorded;
-        r.fid = *recorded_fid;
         std::printf("read %s: TD %ld, SW_h %.6g Hz, NS %d, group delay %.6g points (%s)\n",
                     from_bruker->c_str(), d.td, d.sw_hz, d.ns, d.grpdly_points,
                     d.grpdly_source.c_str());
       }
-      progress.update("processing and fitting lines");
-      const Spectrum sp = process(m, r.fid, p.processing);
-      LineFitOptions lo;
-      lo.offset_error_hz = p.sample.offset_error_hz;
-      const LineReadout fit = measure_lines(m, r.fid, lo);
-      const LineReadout truth = measure_lines(m, r.rho_acquired, r.fid.channel);
+      const ThermalState& th = run.thermal;
+      const ExperimentResult& r = run.result;
+      const Spectrum& sp = run.spectrum;
+      const LineReadout& fit = run.fit;
+      const LineReadout& truth = run.truth;
       progress.update("writing " + *out);
       const std::string title = "nmrc acquire " + p.sequence.name + ": " + m.name + ", " +
                                 std::to_string(fit.lines.size()) + " assigned lines";

@@ -975,34 +975,19 @@ PYBIND11_MODULE(_nmrc, mod) {
                           spectrometer::measure_lines(m, r, channel_index(m, channel, "channel")));
       },
       "molecule"_a, "rho"_a, "channel"_a);
-  // `nmrc acquire` minus files: the same four library calls as cli/cmd_acquire.cpp.
+  // `nmrc acquire` minus files: the library's run_acquire_program, as cli/cmd_acquire.cpp.
   mod.def(
       "acquire",
       [](const std::string& path) {
         const spectrometer::AcquireProgram p = spectrometer::load_acquire_program(path);
         const Molecule& m = p.sample.molecule;
-        struct Out {
-          spectrometer::ThermalState th;
-          spectrometer::ExperimentResult r;
-          spectrometer::Spectrum sp;
-          spectrometer::LineReadout fit, truth;
-        };
-        const Out o = run_without_gil<Out>([&] {
-          Out r;
-          r.th = spectrometer::thermal_equilibrium(m);
-          r.r = spectrometer::run_experiment(p.sample, p.sequence, r.th.rho, p.acquisition, p.run);
-          r.sp = spectrometer::process(m, r.r.fid, p.processing);
-          spectrometer::LineFitOptions lo;
-          lo.offset_error_hz = p.sample.offset_error_hz;
-          r.fit = spectrometer::measure_lines(m, r.r.fid, lo);
-          r.truth = spectrometer::measure_lines(m, r.r.rho_acquired, r.r.fid.channel);
-          return r;
-        });
-        return py::dict("name"_a = p.sequence.name, "molecule"_a = m, "epsilon"_a = o.th.epsilon,
-                        "rho_acquired"_a = to_numpy(o.r.rho_acquired), "fid"_a = fid_dict(o.r.fid),
-                        "spectrum"_a = spectrum_dict(o.sp), "lines"_a = lines_list(m, o.fit),
-                        "lines_true"_a = lines_list(m, o.truth),
-                        "residual_rms"_a = o.fit.residual_rms);
+        const spectrometer::AcquireRun o = run_without_gil<spectrometer::AcquireRun>(
+            [&] { return spectrometer::run_acquire_program(p); });
+        return py::dict(
+            "name"_a = p.sequence.name, "molecule"_a = m, "epsilon"_a = o.thermal.epsilon,
+            "rho_acquired"_a = to_numpy(o.result.rho_acquired), "fid"_a = fid_dict(o.result.fid),
+            "spectrum"_a = spectrum_dict(o.spectrum), "lines"_a = lines_list(m, o.fit),
+            "lines_true"_a = lines_list(m, o.truth), "residual_rms"_a = o.fit.residual_rms);
       },
       "path"_a);
 

@@ -168,4 +168,23 @@ AcquireProgram parse_acquire_program(const std::string& text, const std::string&
   return parse(YamlField::load_string(text, name), base_dir);
 }
 
+AcquireRun run_acquire_program(const AcquireProgram& p, const Fid* recorded,
+                               const std::function<void(const std::string&)>& progress) {
+  const Molecule& m = p.sample.molecule;
+  AcquireRun out;
+  out.thermal = thermal_equilibrium(m);
+  if (progress)
+    progress("simulating " + std::to_string(p.sequence.elements.size()) + " elements on " +
+             std::to_string(p.sample.b1_scale.size()) + " B1 member(s)");
+  out.result = run_experiment(p.sample, p.sequence, out.thermal.rho, p.acquisition, p.run);
+  if (recorded) out.result.fid = *recorded;
+  if (progress) progress("processing and fitting lines");
+  out.spectrum = process(m, out.result.fid, p.processing);
+  LineFitOptions lo;
+  lo.offset_error_hz = p.sample.offset_error_hz;
+  out.fit = measure_lines(m, out.result.fid, lo);
+  out.truth = measure_lines(m, out.result.rho_acquired, out.result.fid.channel);
+  return out;
+}
+
 }  // namespace nmrc::spectrometer

@@ -6,12 +6,15 @@
 // of the compiler (docs/program-format.md) is separate.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/sequence.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
+#include "nmrc/spectrometer/dynamics.hpp"
+#include "nmrc/spectrometer/lines.hpp"
 #include "nmrc/spectrometer/sample.hpp"
 
 namespace nmrc::spectrometer {
@@ -31,5 +34,21 @@ AcquireProgram load_acquire_program(const std::string& path);
 /// Same from text; `name` stands for the file name, relative paths resolve against base_dir.
 AcquireProgram parse_acquire_program(const std::string& text, const std::string& name,
                                      const std::string& base_dir);
+
+/// What `nmrc acquire` computes from a program (nmrc.acquire in Python likewise).
+struct AcquireRun {
+  ThermalState thermal;     ///< the starting state
+  ExperimentResult result;  ///< result.fid is the recorded FID when one was given
+  Spectrum spectrum;        ///< result.fid processed with the program's processing options
+  LineReadout fit;          ///< the lines fitted in result.fid
+  LineReadout truth;        ///< the lines of the simulated acquired state, for comparison
+};
+
+/// Runs an acquisition program: thermal equilibrium, the sequence on the sample, processing and
+/// line fits. With `recorded` (a TopSpin FID read by the caller), that FID replaces the simulated
+/// one for processing and fitting; the simulation stays as the prediction (`truth`).
+/// `progress`, when set, is told each stage as it begins.
+AcquireRun run_acquire_program(const AcquireProgram& program, const Fid* recorded = nullptr,
+                               const std::function<void(const std::string&)>& progress = {});
 
 }  // namespace nmrc::spectrometer
