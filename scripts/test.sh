@@ -38,6 +38,10 @@ step() {
   fi
 }
 
+# The library layers, each with a doctest suite (tests/LAYER/, ctest entries LAYER.FILE).
+layers=(core thermo spectrometer compiler experiment)
+suites_regex() { echo "^($(IFS='|'; echo "${layers[*]}"))\\."; }
+
 # The native build: Release, -march=native, everything (libraries, cli, tests, bench). In CI
 # (NMRC_CI=1) without the doctest suites, which run in the sanitized tree: CI's 25 minutes do not
 # hold both trees' suites (docs/architecture.md, "Building").
@@ -102,9 +106,8 @@ sanitized() {
 # the CLI: its end-to-end tests run on the native tree (which leaves the suites to this one),
 # and the fuzzers drive the same loaders under the sanitizers. Both trees together must stay
 # inside CI's 25 minutes on 2 cores (docs/architecture.md, "Building").
-ci_layers=(core thermo spectrometer compiler experiment)
 both_builds() {
-  local mk=build/both-builds.mk san_targets=("${ci_layers[@]/%/_tests}")
+  local mk=build/both-builds.mk san_targets=("${layers[@]/%/_tests}")
   if [ "$san_fuzz" = 1 ]; then
     san_targets+=($(cd fuzz && ls fuzz_*.cpp | sed 's/\.cpp$//'))
   fi
@@ -123,12 +126,8 @@ both_builds() {
 portable() {
   cmake -S . -B build-portable -DCMAKE_BUILD_TYPE=Release -DNMRC_NATIVE=OFF -DNMRC_BUILD_BENCH=OFF \
     -DCMAKE_UNITY_BUILD="$unity" >/dev/null
-  local suites=()
-  for layer in core thermo spectrometer compiler experiment; do
-    if [ -f "$layer/CMakeLists.txt" ] && [ -d "tests/$layer" ]; then suites+=("$layer"); fi
-  done
-  cmake --build build-portable -j"$(nproc)" --target "${suites[@]/%/_tests}"
-  ctest --test-dir build-portable --output-on-failure -R "^($(IFS='|'; echo "${suites[*]}"))\\."
+  cmake --build build-portable -j"$(nproc)" --target "${layers[@]/%/_tests}"
+  ctest --test-dir build-portable --output-on-failure -R "$(suites_regex)"
 }
 
 step install-deps scripts/install-deps.sh
@@ -137,7 +136,7 @@ if [ "${NMRC_CI:-0}" = 1 ]; then
   san_configure
   step builds both_builds
   native_test
-  san_test -R "^($(IFS='|'; echo "${ci_layers[*]}"))\\."
+  san_test -R "$(suites_regex)"
 elif [ "${NMRC_SANITIZE:-0}" = 1 ]; then
   sanitized
 else
