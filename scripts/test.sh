@@ -12,11 +12,12 @@
 #                    fuzzer finding fails.
 #   NMRC_PORTABLE=1  also: a -DNMRC_NATIVE=OFF Release build in build-portable/ and its doctest
 #                    suites.
-#   NMRC_CI=1        what CI (.ci/run) runs: the native build with warnings as errors, its CLI,
+#   NMRC_CI=1        what CI (.ci/run) runs: the native build with warnings as errors and its
 #                    install, Python and package tests, compiled together with the portable
-#                    sanitized build of the libraries, their doctest suites (run under the
-#                    sanitizers) and the fuzz targets (run NMRC_FUZZ_SECONDS each); prints the
-#                    time of each step ("ci-time:" lines).
+#                    sanitized build of the libraries, their doctest suites, the CLI and the
+#                    fuzz targets; the suites and the CLI scripts run under the sanitizers, the
+#                    fuzz targets NMRC_FUZZ_SECONDS each; prints the time of each step
+#                    ("ci-time:" lines).
 #   NMRC_CI_TIMES=1  print the "ci-time:" lines.
 #   NMRC_UNITY=0     compile each source file on its own. By default the build directories of
 #                    this script are unity builds (CMAKE_UNITY_BUILD, 8 files per unit): Eigen's
@@ -52,8 +53,9 @@ native_configure() {
   step native-configure cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNMRC_WERROR="$werror" \
     -DNMRC_BUILD_SUITES="$suites" -DCMAKE_UNITY_BUILD="$unity" >/dev/null
 }
+# native_test [CTEST ARGS]: the native tree's tests (all unless told).
 native_test() {
-  step native-test ctest --test-dir build --output-on-failure -j"$(nproc)"
+  step native-test ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
 }
 native() {
   native_configure
@@ -102,12 +104,12 @@ sanitized() {
 # Both builds at once under one make job server (CMake's Makefile generator passes it on):
 # nproc compile jobs in all, so neither build's serial stretches (a library every later target
 # waits for) leave a core idle.
-# In CI the sanitized tree builds the libraries, their doctest suites and the fuzz targets, not
-# the CLI: its end-to-end tests run on the native tree (which leaves the suites to this one),
-# and the fuzzers drive the same loaders under the sanitizers. Both trees together must stay
-# inside CI's 25 minutes on 2 cores (docs/architecture.md, "Building").
+# In CI the sanitized tree builds the libraries, their doctest suites, the CLI and the fuzz
+# targets: every test but the install, Python and package checks runs under the sanitizers,
+# those three on the native tree (which leaves the suites to this one). Both trees together must
+# stay inside CI's 25 minutes on 2 cores (docs/architecture.md, "Building").
 both_builds() {
-  local mk=build/both-builds.mk san_targets=("${layers[@]/%/_tests}")
+  local mk=build/both-builds.mk san_targets=("${layers[@]/%/_tests}" nmrc)
   if [ "$san_fuzz" = 1 ]; then
     san_targets+=($(cd fuzz && ls fuzz_*.cpp | sed 's/\.cpp$//'))
   fi
@@ -135,8 +137,8 @@ if [ "${NMRC_CI:-0}" = 1 ]; then
   native_configure
   san_configure
   step builds both_builds
-  native_test
-  san_test -R "$(suites_regex)"
+  native_test -R '^(install|python|package)'
+  san_test -R "$(suites_regex)|^cli\\."
 elif [ "${NMRC_SANITIZE:-0}" = 1 ]; then
   sanitized
 else
