@@ -216,7 +216,8 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
                       {"fine_b1_members", r.summary.fine_points},
                       {"fine_b1_fidelity_min", r.summary.fine_fidelity_min},
                       {"from_cache", r.from_cache},
-                      {"cache_key", r.cache_key}};
+                      {"cache_key", r.cache_key},
+                      {"warm_start", r.summary.warm_start}};
         report["gates"].push_back(g);
         txt << job->name << " (" << compiler::gate_type_name(job->target.type) << " on";
         for (const auto& l : job->target.spin_labels) txt << " " << l;

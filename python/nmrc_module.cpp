@@ -305,12 +305,13 @@ py::dict summary_dict(const compiler::Summary& s) {
                            "iterations"_a = st.iterations, "evaluations"_a = st.evaluations,
                            "fidelity_min"_a = st.fidelity_min, "wall_s"_a = st.wall_s,
                            "message"_a = st.message));
-  return py::dict(
-      "termination"_a = compiler::termination_name(s.termination), "message"_a = s.message,
-      "best_start"_a = s.best_start, "iterations"_a = s.iterations, "evaluations"_a = s.evaluations,
-      "fidelity"_a = to_numpy(s.fidelity), "fidelity_min"_a = s.fidelity_min,
-      "fidelity_mean"_a = s.fidelity_mean, "wall_s"_a = s.wall_s,
-      "reached_target"_a = s.reached_target, "starts"_a = starts, "report"_a = s.full_report());
+  return py::dict("termination"_a = compiler::termination_name(s.termination),
+                  "message"_a = s.message, "best_start"_a = s.best_start,
+                  "iterations"_a = s.iterations, "evaluations"_a = s.evaluations,
+                  "fidelity"_a = to_numpy(s.fidelity), "fidelity_min"_a = s.fidelity_min,
+                  "fidelity_mean"_a = s.fidelity_mean, "wall_s"_a = s.wall_s,
+                  "reached_target"_a = s.reached_target, "starts"_a = starts,
+                  "report"_a = s.full_report(), "warm_start"_a = s.warm_start);
 }
 
 py::dict judgement_dict(const spectrometer::Judgement& v) {
@@ -477,6 +478,8 @@ compiler::CompileOptions compile_options(const py::dict& kw) {
       o.threads = static_cast<int>(integer(value, where, 1, 256));
     } else if (key == "strong_coupling") {
       o.strong_coupling = boolean(value, where);
+    } else if (key == "warm_start") {
+      o.warm_start = boolean(value, where);
     } else {
       bad("compile options", key, "unknown option");
     }

@@ -173,6 +173,7 @@ std::string CompileOptions::to_json() const {
   // Only when set, so that the keys of pulses compiled before the option existed still hold.
   if (b1_quadrature > 0) j["b1_quadrature"] = b1_quadrature;
   if (coarse_factor > 1) j["coarse_factor"] = coarse_factor;
+  if (!warm_start) j["warm_start"] = false;
   return j.dump();
 }
 
@@ -352,7 +353,31 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   go.b1_quadrature = o.b1_quadrature;
   go.coarse_factor = o.coarse_factor;
   go.stop = o.stop;
+  const std::string family = warm_start_family(m, target, o);
+  std::string warm_from;
+  if (o.warm_start && !cache_dir.empty())
+    if (auto w = detail::find_warm_start(cache_dir, family, r.cache_key)) {
+      // The cached pulse's channels in this problem's order (a driven channel it lacks: none).
+      RMat u = RMat::Zero(2 * static_cast<long>(p.channels.size()), p.steps);
+      bool usable = w->u_hz.cols() == p.steps;
+      for (size_t c = 0; usable && c < p.channels.size(); ++c) {
+        const auto it = std::find(w->channels.begin(), w->channels.end(), p.channels[c].name);
+        if (it == w->channels.end()) {
+          usable = false;
+          break;
+        }
+        const long src = it - w->channels.begin();
+        u.row(2 * c) = w->u_hz.row(2 * src);
+        u.row(2 * c + 1) = w->u_hz.row(2 * src + 1);
+      }
+      if (usable) {
+        go.initial_u = std::move(u);
+        warm_from = fmt::format("cache entry {} (F_min {:.5f} under its own options)", w->key,
+                                w->fidelity_min);
+      }
+    }
   GrapeResult g = optimise(p, go, progress);
+  g.summary.warm_start = warm_from;
   r.summary = g.summary;
   CompiledPulse& pulse = r.pulse;
   pulse.name = name;
@@ -393,7 +418,7 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
                      ": the compile options are outside what can be simulated");
   // An interrupted run is what the caller stopped, not what these options give: never cached.
   if (!cache_dir.empty() && r.summary.termination != Termination::kInterrupted)
-    detail::write_cached(cache_dir, r);
+    detail::write_cached(cache_dir, r, family);
   return r;
 }
 

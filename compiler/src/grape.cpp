@@ -599,6 +599,16 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
                      const ProgressCallback& progress) {
   p.validate();
   o.validate();
+  if (o.initial_u.size() > 0) {
+    const long rows = 2 * static_cast<long>(p.channels.size());
+    if (o.initial_u.rows() != rows || o.initial_u.cols() != p.steps)
+      throw InputError(fmt::format(
+          "GrapeOptions.initial_u: {} x {} amplitudes, the problem needs {} x {} (u_x, u_y per "
+          "channel; one column per step)",
+          o.initial_u.rows(), o.initial_u.cols(), rows, p.steps));
+    if (!o.initial_u.allFinite())
+      throw InputError("GrapeOptions.initial_u: an amplitude is not a finite number");
+  }
   const auto t0 = Clock::now();
   const bool quadrature = o.b1_quadrature > 0 && distinct_b1(p) >= 2;
   const GrapeProblem search = quadrature ? b1_quadrature_problem(p, o.b1_quadrature) : p;
@@ -630,7 +640,12 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
       if (o.stop && o.stop->load()) continue;
       RMat initial;
       int coarse_evaluations = 0;
-      if (coarse) {  // the coarse stage; its pulse, each step repeated f times, starts the search
+      const bool warm = s == 0 && o.initial_u.size() > 0;
+      if (warm) {
+        initial = o.initial_u;
+        clip_amplitude(p, initial);
+      } else if (coarse) {  // the coarse stage; its pulse, each step repeated f times, starts the
+                            // search
         StartRun run_coarse(coarse_p, quadrature ? &coarse_search : nullptr, o, s, eval_threads, t0,
                             cancel_above, progress, progress_mutex);
         const StartResult cr = run_coarse.run();
@@ -642,6 +657,7 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
                    progress, progress_mutex, initial);
       results[s] = run.run();
       results[s].summary.coarse_evaluations = coarse_evaluations;
+      if (warm) results[s].summary.initial = "warm";
       ran[s] = 1;
       if (results[s].reached) {
         int cur = cancel_above.load();
@@ -730,6 +746,7 @@ std::string Summary::brief_report() const {
   os << termination_name(termination) << ": " << message << ", " << evaluations << " evaluations";
   if (coarse > 0) os << " (+ " << coarse << " on the coarse steps)";
   os << ", " << fmt::format("{:.1f}", wall_s) << " s";
+  if (!warm_start.empty()) os << "; start 0 warm from " << warm_start;
   return os.str();
 }
 

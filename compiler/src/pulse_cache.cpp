@@ -2,6 +2,8 @@
 // keyed by a hash of everything that changes the result (cache_key, compile.hpp).
 #include "pulse_cache.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -26,9 +28,12 @@ std::string entry_checksum(const json& pulse, const json& summary) {
 
 }  // namespace
 
-std::string cache_key(const Molecule& m, const GateTarget& t, const CompileOptions& o) {
+namespace {
+
+// What a cache key and a warm-start family share: the GRAPE Hamiltonian, the channels and the
+// target.
+json problem_identity(const Molecule& m, const GateTarget& t, const CompileOptions& o) {
   json j;
-  j["version"] = 2;  // 2: GRAPE maximises F instead of F^2 (other pulses for the same seed)
   const Mat h = m.hamiltonian(o.strong_coupling);
   std::vector<double> hd;
   for (int i = 0; i < h.rows(); ++i)
@@ -44,11 +49,85 @@ std::string cache_key(const Molecule& m, const GateTarget& t, const CompileOptio
   j["target"] = json::parse(t.description_json);
   const Mat w = t.full(m.size());
   j["target_matrix"] = matrix_json(w);
+  return j;
+}
+
+}  // namespace
+
+std::string cache_key(const Molecule& m, const GateTarget& t, const CompileOptions& o) {
+  json j = problem_identity(m, t, o);
+  j["version"] = 2;  // 2: GRAPE maximises F instead of F^2 (other pulses for the same seed)
   j["options"] = json::parse(o.to_json());
   return content_hash_hex(j.dump());
 }
 
+std::string warm_start_family(const Molecule& m, const GateTarget& t, const CompileOptions& o) {
+  json j = problem_identity(m, t, o);
+  j["family"] = 1;
+  j["steps"] = o.resolved_steps();
+  j["dt_s"] = o.resolved_dt_s();
+  return content_hash_hex(j.dump());
+}
+
 namespace detail {
+
+namespace {
+
+// A cache entry's JSON when its content matches its recorded checksum; nullopt otherwise (an
+// entry damaged, truncated by a crash of an older version or edited by hand is not trusted).
+std::optional<json> read_verified(const std::string& cache_file) {
+  try {
+    json j = json::parse(read_file(cache_file));
+    if (!j.is_object() || !j.contains("checksum") || !j["checksum"].is_string() ||
+        !j.contains("pulse") || !j.contains("summary") ||
+        j["checksum"].get<std::string>() != entry_checksum(j.at("pulse"), j.at("summary")))
+      return std::nullopt;
+    return j;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::optional<WarmStart> find_warm_start(const std::string& cache_dir, const std::string& family,
+                                         const std::string& exclude_key) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(cache_dir, ec)) return std::nullopt;
+  // Candidates in name order (the choice must not depend on the directory's listing order), at
+  // most kMaxWarmStartEntries of them read (docs/limits.md).
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(cache_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& f = it->path();
+    if (f.extension() == ".json" && f.stem().string() != exclude_key) names.push_back(f.string());
+  }
+  std::sort(names.begin(), names.end());
+  if (names.size() > kMaxWarmStartEntries) names.resize(kMaxWarmStartEntries);
+  std::optional<WarmStart> best;
+  for (const auto& file : names) {
+    const auto j = read_verified(file);
+    if (!j || !j->contains("family") || !(*j)["family"].is_string() ||
+        (*j)["family"].get<std::string>() != family)
+      continue;
+    try {
+      const PulseData p = parse_pulse_json(j->at("pulse").dump(), file);
+      const double fmin = j->at("summary").at("fidelity_min").get<double>();
+      if (!std::isfinite(fmin) || (best && fmin <= best->fidelity_min)) continue;
+      RMat u(2 * static_cast<long>(p.channels.size()), p.channels.front().ux_hz.size());
+      for (size_t c = 0; c < p.channels.size(); ++c) {
+        u.row(2 * c) = p.channels[c].ux_hz.transpose();
+        u.row(2 * c + 1) = p.channels[c].uy_hz.transpose();
+      }
+      std::vector<std::string> channels;
+      for (const auto& c : p.channels) channels.push_back(c.name);
+      best = WarmStart{fs::path(file).stem().string(), fmin, std::move(channels), std::move(u)};
+    } catch (const std::exception&) {
+      continue;  // an entry of another layout: not a candidate
+    }
+  }
+  return best;
+}
 
 std::optional<CompileResult> read_cached(const std::string& cache_dir, const std::string& key,
                                          const std::string& name) {
@@ -57,12 +136,9 @@ std::optional<CompileResult> read_cached(const std::string& cache_dir, const std
   CompileResult r;
   r.cache_key = key;
   try {
-    const json j = json::parse(read_file(cache_file));
-    // An entry whose content does not match its checksum (damaged, truncated by a crash of an
-    // older version, edited by hand) is not trusted: the pulse is compiled again.
-    if (!j.contains("checksum") || !j["checksum"].is_string() ||
-        j["checksum"].get<std::string>() != entry_checksum(j.at("pulse"), j.at("summary")))
-      return std::nullopt;
+    const auto verified = read_verified(cache_file);
+    if (!verified) return std::nullopt;
+    const json& j = *verified;
     r.pulse = parse_pulse_json(j.at("pulse").dump(), cache_file);
     r.pulse.name = name;
     r.pulse.source.clear();
@@ -84,7 +160,7 @@ std::optional<CompileResult> read_cached(const std::string& cache_dir, const std
   }
 }
 
-void write_cached(const std::string& cache_dir, const CompileResult& r) {
+void write_cached(const std::string& cache_dir, const CompileResult& r, const std::string& family) {
   json s;
   s["termination"] = static_cast<int>(r.summary.termination);
   s["message"] = r.summary.message;
@@ -98,9 +174,9 @@ void write_cached(const std::string& cache_dir, const CompileResult& r) {
   s["best_start"] = r.summary.best_start;
   make_directories(cache_dir);
   const json pulse = json::parse(pulse_file_text(r.pulse));
-  write_file_atomic(
-      cache_dir + "/" + r.cache_key + ".json",
-      json{{"pulse", pulse}, {"summary", s}, {"checksum", entry_checksum(pulse, s)}}.dump());
+  json entry{{"pulse", pulse}, {"summary", s}, {"checksum", entry_checksum(pulse, s)}};
+  if (!family.empty()) entry["family"] = family;
+  write_file_atomic(cache_dir + "/" + r.cache_key + ".json", entry.dump());
 }
 
 }  // namespace detail

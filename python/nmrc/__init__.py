@@ -180,6 +180,7 @@ class GrapeSummary:
     reached_target: bool
     starts: List[Dict[str, Any]]
     report: str
+    warm_start: str = ""  # the cache entry start 0 began from (compile's warm_start), or ""
 
 
 @dataclass
@@ -214,7 +215,8 @@ def compile(molecule: Molecule, target: Target, *, duration_s: Optional[float] =
             max_iterations: Optional[int] = None, stall_evaluations: Optional[int] = None,
             time_limit_s: Optional[float] = None, threads: Optional[int] = None,
             smoothness: Optional[float] = None, zero_ends: Optional[bool] = None,
-            strong_coupling: Optional[bool] = None, name: Optional[str] = None,
+            strong_coupling: Optional[bool] = None, warm_start: Optional[bool] = None,
+            name: Optional[str] = None,
             cache_dir: Optional[PathLike] = None,
             progress: Optional[Callable[[Dict[str, Any]], None]] = None) -> CompileResult:
     """GRAPE-compiles ``target`` on ``molecule`` (compiler::compile_target, as ``nmrc compile``).
@@ -227,7 +229,9 @@ def compile(molecule: Molecule, target: Target, *, duration_s: Optional[float] =
     ``threads``, ``time_limit_s`` (s). ``progress(dict)`` is called on the calling thread with
     start, evaluations, fidelity_min, best_fidelity_min, elapsed_s. Ctrl-C (or an exception from
     ``progress``) stops GRAPE: the exception is raised with ``.result``, the best pulse so far
-    (termination "interrupted"). ``cache_dir``: the pulse cache of ``nmrc compile``.
+    (termination "interrupted"). ``cache_dir``: the pulse cache of ``nmrc compile``; with it, a
+    miss starts from the best cached pulse of the same target, duration and steps unless
+    ``warm_start=False`` (``summary.warm_start`` names the entry).
     """
     opts: Dict[str, Any] = {}
     dur = duration_s if duration_s is not None else duration
@@ -238,7 +242,8 @@ def compile(molecule: Molecule, target: Target, *, duration_s: Optional[float] =
              "fidelity_target": fidelity_target, "starts": starts, "seed": seed,
              "max_iterations": max_iterations, "stall_evaluations": stall_evaluations,
              "time_limit_s": time_limit_s, "threads": threads, "smoothness": smoothness,
-             "zero_ends": zero_ends, "strong_coupling": strong_coupling}
+             "zero_ends": zero_ends, "strong_coupling": strong_coupling,
+             "warm_start": warm_start}
     for k, v in pairs.items():
         if v is not None:
             opts[k] = v

@@ -17,6 +17,16 @@ done
 grep -q '"format": "nmrc-pulse/1"' "$WORK/res/ry_c4.json" || { echo "FAIL: pulse format"; FAILS=$((FAILS + 1)); }
 expect 0 'from cache' compile "$WORK/prog.yaml" --out "$WORK/res" --no-plots
 expect 0 'ry_c4: nominal 0\.99.*PASS' validate "$WORK/res/ry_c4.json" --molecule "$MOL"
+# A higher target misses the cache and starts from the cached pulse (warm_start, the default).
+key=$(sed -n 's/.*"cache_key": "\([0-9a-f]*\)".*/\1/p' "$WORK/res/report.json" | head -1)
+[ -n "$key" ] || { echo "FAIL: no cache_key in report.json"; FAILS=$((FAILS + 1)); }
+sed 's/fidelity_target: 0.99,/fidelity_target: 0.995,/' "$WORK/prog.yaml" >"$WORK/higher.yaml"
+expect 0 "reached_target: .*start 0 warm from cache entry $key" compile "$WORK/higher.yaml" \
+  --out "$WORK/res_hi" --no-plots --cache-dir "$WORK/res/.cache"
+sed 's/fidelity_target: 0.99,/fidelity_target: 0.995, warm_start: false,/' "$WORK/prog.yaml" >"$WORK/cold.yaml"
+expect 0 'ry_c4: reached_target' compile "$WORK/cold.yaml" --out "$WORK/res_cold" --no-plots \
+  --cache-dir "$WORK/res/.cache"
+! grep -q 'warm from' "$WORK/res_cold/report.txt" || { echo "FAIL: warm_start: false used a warm start"; FAILS=$((FAILS + 1)); }
 sed 's/"target": 0.99$/"target": 0.99999/' "$WORK/res/ry_c4.json" >"$WORK/strict.json"
 expect 1 'BELOW TARGET' validate "$WORK/strict.json" --molecule "$MOL"
 expect 2 'compiled for another molecule' validate "$WORK/res/ry_c4.json" --molecule "$SRC/molecules/alanine.yaml"

@@ -72,6 +72,57 @@ TEST_CASE("compile a selective rotation on crotonic acid, write, read back, vali
     o.seed = 5;
     CHECK(cache_key(prog.molecule, job.target, o) != r.cache_key);
   }
+  SUBCASE("a cache miss starts from the family's best cached pulse (warm start)") {
+    // The first evaluation of start 0 shows where it began.
+    double first_f = -1.0;
+    const ProgressCallback first = [&first_f](const GrapeProgress& g) {
+      if (g.start == 0 && g.evaluations == 1) first_f = g.fidelity_min;
+    };
+    CompileOptions o = job.options;
+    o.fidelity_target = 0.995;  // another key, the same family (target, duration, steps)
+    REQUIRE(warm_start_family(prog.molecule, job.target, o) ==
+            warm_start_family(prog.molecule, job.target, job.options));
+    const CompileResult warm =
+        compile_target(prog.molecule, job.target, o, job.name, cache.string(), first);
+    CHECK_FALSE(warm.from_cache);
+    CHECK(warm.summary.warm_start.find(r.cache_key) != std::string::npos);
+    CHECK(warm.summary.brief_report().find("start 0 warm from cache entry " + r.cache_key) !=
+          std::string::npos);
+    REQUIRE_FALSE(warm.summary.starts.empty());
+    CHECK(warm.summary.starts[0].initial == "warm");
+    CHECK(first_f >= r.pulse.ensemble_min - 1e-9);  // the cached pulse under its own ensemble
+    CHECK(warm.summary.reached_target);
+    // Off: the seed's own starts; a random start begins far from the target.
+    o.warm_start = false;
+    first_f = -1.0;
+    const CompileResult cold =
+        compile_target(prog.molecule, job.target, o, job.name, cache.string(), first);
+    CHECK(cold.cache_key != warm.cache_key);
+    CHECK(cold.summary.warm_start.empty());
+    CHECK(cold.summary.starts[0].initial == "random");
+    CHECK(first_f < 0.9);
+    // Another duration is another family: nothing to start from.
+    o.warm_start = true;
+    o.duration_s = 0.0025;
+    CHECK(warm_start_family(prog.molecule, job.target, o) !=
+          warm_start_family(prog.molecule, job.target, job.options));
+    o.fidelity_target = 0.9;
+    o.starts = 1;
+    CHECK(compile_target(prog.molecule, job.target, o, job.name, cache.string())
+              .summary.warm_start.empty());
+  }
+  SUBCASE("an entry that fails its checksum is no warm start") {
+    for (const auto& f : std::filesystem::directory_iterator(cache)) {
+      nlohmann::json entry = nlohmann::json::parse(read_file(f.path().string()));
+      entry["pulse"]["channels"]["13C"]["ux_hz"][1] =
+          entry["pulse"]["channels"]["13C"]["ux_hz"][1].get<double>() + 1.0;
+      write_file_atomic(f.path().string(), entry.dump());
+    }
+    CompileOptions o = job.options;
+    o.fidelity_target = 0.995;
+    CHECK(compile_target(prog.molecule, job.target, o, job.name, cache.string())
+              .summary.warm_start.empty());
+  }
   SUBCASE("the same seed gives the same pulse file, byte for byte") {
     const CompileResult again =
         compile_target(prog.molecule, job.target, job.options, job.name, "");

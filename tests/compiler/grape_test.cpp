@@ -495,3 +495,37 @@ TEST_CASE("GRAPE multi-resolution: a coarse stage, then the full steps") {
     CHECK_THROWS_WITH_AS(co.validate(), doctest::Contains("coarse_factor = 1001"), InputError);
   }
 }
+
+TEST_CASE("GRAPE warm start: start 0 begins from given amplitudes") {
+  const GrapeProblem p = selective_rotation_problem();
+  GrapeOptions go;
+  go.starts = 1;
+  go.seed = 3;
+  go.fidelity_target = 0.99;
+  const GrapeResult solved = optimise(p, go);
+  REQUIRE(solved.summary.reached_target);
+  SUBCASE("from a solved pulse: the target at the first evaluation") {
+    go.initial_u = solved.u_hz;
+    const GrapeResult again = optimise(p, go);
+    CHECK(again.summary.reached_target);
+    CHECK(again.summary.evaluations == 1);
+    CHECK(again.summary.starts.at(0).initial == "warm");
+    CHECK((again.u_hz - solved.u_hz).cwiseAbs().maxCoeff() <= 1e-9);  // via kHz and back
+  }
+  SUBCASE("amplitudes beyond the RF limit are clipped before the search") {
+    go.initial_u = 3.0 * solved.u_hz;
+    go.initial_u(0, 5) = 1e6;
+    const GrapeResult r = optimise(p, go);
+    for (int k = 0; k < p.steps; ++k)
+      CHECK(std::hypot(r.u_hz(0, k), r.u_hz(1, k)) <= p.channels[0].max_rf_hz * (1 + 1e-12));
+  }
+  SUBCASE("the wrong shape or a non-finite amplitude is refused") {
+    go.initial_u = RMat::Zero(2, p.steps - 1);
+    CHECK_THROWS_WITH_AS(
+        optimise(p, go),
+        doctest::Contains("initial_u: 2 x 39 amplitudes, the problem needs 2 x 40"), InputError);
+    go.initial_u = solved.u_hz;
+    go.initial_u(1, 3) = std::numeric_limits<double>::quiet_NaN();
+    CHECK_THROWS_WITH_AS(optimise(p, go), doctest::Contains("not a finite number"), InputError);
+  }
+}

@@ -132,6 +132,24 @@ def test_sigint_stops_grape_cleanly(tmp_path):
     assert not any(p.suffix == ".json" for p in (tmp_path / "cache").rglob("*"))
 
 
+def test_compile_warm_start_from_the_cache(tmp_path):
+    m = nmrc.molecule_from_dict(TWO_SPIN)
+    kw = dict(duration_s=0.001, steps=20, b1=[0.98, 1.02], starts=1, seed=5,
+              cache_dir=tmp_path / "cache")
+    first = nmrc.compile(m, nmrc.rotation("A", np.pi / 2), fidelity_target=0.99, **kw)
+    assert first.summary.reached_target and first.summary.warm_start == ""
+    # A higher target misses the cache and starts from the cached pulse.
+    higher = nmrc.compile(m, nmrc.rotation("A", np.pi / 2), fidelity_target=0.995, **kw)
+    assert not higher.from_cache and higher.cache_key != first.cache_key
+    assert first.cache_key in higher.summary.warm_start
+    assert higher.summary.starts[0]["initial"] == "warm"
+    off = nmrc.compile(m, nmrc.rotation("A", np.pi / 2), fidelity_target=0.995,
+                       warm_start=False, **kw)
+    assert off.summary.warm_start == "" and off.summary.starts[0]["initial"] != "warm"
+    with pytest.raises(nmrc.InputError, match="warm_start"):
+        nmrc.compile(m, nmrc.rotation("A", np.pi / 2), warm_start="yes", **kw)
+
+
 def test_compile_program_matches_cli(tmp_path):
     (tmp_path / "two_spin.yaml").write_text(json.dumps(TWO_SPIN))
     prog = tmp_path / "prog.yaml"

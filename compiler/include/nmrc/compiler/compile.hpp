@@ -50,6 +50,10 @@ struct CompileOptions {
   bool strong_coupling = false;
   int b1_quadrature = 0;  ///< see GrapeOptions::b1_quadrature (0: search on the B1 grid itself)
   int coarse_factor = 0;  ///< see GrapeOptions::coarse_factor (0: off)
+  /// With a pulse cache: on a miss, start 0 begins from the best cached pulse of the same
+  /// molecule, target, duration and steps (compiled under other options: another B1 range,
+  /// target fidelity, seed...; GrapeOptions::initial_u) instead of its own guess.
+  bool warm_start = true;
   /// GrapeOptions::stop: set from another thread to stop GRAPE with the best pulse so far
   /// (Termination::kInterrupted; such a result is never cached). Not in to_json().
   const std::atomic<bool>* stop = nullptr;
@@ -102,9 +106,16 @@ struct CompileResult {
 std::string cache_key(const Molecule& molecule, const GateTarget& target,
                       const CompileOptions& options);
 
+/// Hash of what a warm start must share with the pulse it starts from (the cache key without
+/// the options, but with the steps and step length): pulses of one family are interchangeable
+/// starting points (CompileOptions::warm_start).
+std::string warm_start_family(const Molecule& molecule, const GateTarget& target,
+                              const CompileOptions& options);
+
 /// Compiles one target with GRAPE (options validated first: InputError). When cache_dir is
 /// non-empty, a cached pulse with the same key is returned without optimising, and a new result is
-/// stored there.
+/// stored there; on a miss with options.warm_start, start 0 begins from the family's best cached
+/// pulse (Summary::warm_start names it).
 CompileResult compile_target(const Molecule& molecule, const GateTarget& target,
                              const CompileOptions& options, const std::string& name,
                              const std::string& cache_dir, const ProgressCallback& progress = {});

@@ -74,6 +74,12 @@ struct GrapeOptions {
   /// coarse steps), each start first optimises a pulse of steps/f steps of f dt each; that pulse,
   /// every step repeated f times (the same propagator), starts the search on the full steps.
   int coarse_factor = 0;
+  /// A warm start (empty: none): amplitudes in Hz, 2 rows per channel (u_x, u_y) and one column
+  /// per step, as GrapeResult::u_hz. Start 0 begins from them (clipped to each channel's RF
+  /// limit; no coarse stage) instead of its own guess; the other starts are unchanged. A pulse
+  /// solved for the same target and duration under other options (another B1 range, a higher
+  /// target) is usually close to the new optimum (bench/results/grape.md, warm starts).
+  RMat initial_u;
   /// Two threads share one start (the two time slices of each ensemble member); more run
   /// starts in parallel, two threads each. Results do not depend on it (time limits aside).
   int threads = 2;
@@ -137,6 +143,9 @@ struct Summary {
   /// the ensemble has two or more B1 scales: its point count and minimum F.
   int fine_points = 0;
   double fine_fidelity_min = 0.0;
+  /// Where start 0 began when it was a warm start (GrapeOptions::initial_u), e.g. "cache entry
+  /// KEY (F_min ...)"; empty otherwise. Set by the caller that chose it (compile_target).
+  std::string warm_start;
   std::string brief_report() const;
   std::string full_report() const;
 };
