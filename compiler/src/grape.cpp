@@ -505,9 +505,11 @@ class StartRun {
         }
     }
     LBFGSpp::LBFGSBParam<double> param;
-    // 30 corrections: ~10 % fewer evaluations to F = 0.995 than 10 on the C1-C4 benchmark
-    // (bench/results/grape.md), at a negligible cost per iteration next to an evaluation.
-    param.m = 30;
+    // 60 corrections (bench/results/grape.md, "L-BFGS-B memory"): on the hard C2-C4 gate 1814
+    // and 1770 evaluations to the target where 30 took 2898 and 2202 (seeds 3 and 1), U_d 504
+    // against 551, the benchmark 7 % less CPU; 120 gained nothing more and cost more per
+    // iteration (about 1 ms per iteration at 60 with 850 variables, next to ~20 ms per evaluation).
+    param.m = 60;
     param.epsilon = 1e-9;
     param.epsilon_rel = 0.0;
     param.past = 20;
