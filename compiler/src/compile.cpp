@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -357,18 +358,19 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   std::string warm_from;
   if (o.warm_start && !cache_dir.empty())
     if (auto w = detail::find_warm_start(cache_dir, family, r.cache_key)) {
-      // The cached pulse's channels in this problem's order (a driven channel it lacks: none).
-      RMat u = RMat::Zero(2 * static_cast<long>(p.channels.size()), p.steps);
-      bool usable = w->u_hz.cols() == p.steps;
-      for (size_t c = 0; usable && c < p.channels.size(); ++c) {
-        const auto it = std::find(w->channels.begin(), w->channels.end(), p.channels[c].name);
-        if (it == w->channels.end()) {
-          usable = false;
-          break;
+      // The cached pulse's channels in this problem's order; one it lacks: no warm start.
+      RMat u(2 * static_cast<long>(p.channels.size()), p.steps);
+      bool usable = true;
+      for (size_t c = 0; c < p.channels.size() && usable; ++c) {
+        const auto& have = w->pulse.channels;
+        const auto it = std::find_if(have.begin(), have.end(), [&](const PulseChannel& pc) {
+          return pc.name == p.channels[c].name;
+        });
+        usable = it != have.end() && it->ux_hz.size() == p.steps;
+        if (usable) {
+          u.row(2 * c) = it->ux_hz.transpose();
+          u.row(2 * c + 1) = it->uy_hz.transpose();
         }
-        const long src = it - w->channels.begin();
-        u.row(2 * c) = w->u_hz.row(2 * src);
-        u.row(2 * c + 1) = w->u_hz.row(2 * src + 1);
       }
       if (usable) {
         go.initial_u = std::move(u);

@@ -646,8 +646,8 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
       if (warm) {
         initial = o.initial_u;
         clip_amplitude(p, initial);
-      } else if (coarse) {  // the coarse stage; its pulse, each step repeated f times, starts the
-                            // search
+      } else if (coarse) {
+        // The coarse stage; its pulse, each step repeated f times, starts the search.
         StartRun run_coarse(coarse_p, quadrature ? &coarse_search : nullptr, o, s, eval_threads, t0,
                             cancel_above, progress, progress_mutex);
         const StartResult cr = run_coarse.run();

@@ -111,17 +111,10 @@ std::optional<WarmStart> find_warm_start(const std::string& cache_dir, const std
         (*j)["family"].get<std::string>() != family)
       continue;
     try {
-      const PulseData p = parse_pulse_json(j->at("pulse").dump(), file);
       const double fmin = j->at("summary").at("fidelity_min").get<double>();
       if (!std::isfinite(fmin) || (best && fmin <= best->fidelity_min)) continue;
-      RMat u(2 * static_cast<long>(p.channels.size()), p.channels.front().ux_hz.size());
-      for (size_t c = 0; c < p.channels.size(); ++c) {
-        u.row(2 * c) = p.channels[c].ux_hz.transpose();
-        u.row(2 * c + 1) = p.channels[c].uy_hz.transpose();
-      }
-      std::vector<std::string> channels;
-      for (const auto& c : p.channels) channels.push_back(c.name);
-      best = WarmStart{fs::path(file).stem().string(), fmin, std::move(channels), std::move(u)};
+      best = WarmStart{fs::path(file).stem().string(), fmin,
+                       parse_pulse_json(j->at("pulse").dump(), file)};
     } catch (const std::exception&) {
       continue;  // an entry of another layout: not a candidate
     }

@@ -4,7 +4,6 @@
 #include <cstddef>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "nmrc/compiler/compile.hpp"
 
@@ -28,8 +27,7 @@ inline constexpr std::size_t kMaxWarmStartEntries = 4096;
 struct WarmStart {
   std::string key;            ///< its cache entry
   double fidelity_min = 0.0;  ///< under the options it was compiled for
-  std::vector<std::string> channels;
-  RMat u_hz;  ///< 2 rows per channel (u_x, u_y), one column per step
+  CompiledPulse pulse;
 };
 
 /// The entry of cache_dir with this warm-start family and the highest ensemble minimum (ties:
