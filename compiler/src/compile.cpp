@@ -230,6 +230,7 @@ GrapeProblem build_problem(const Molecule& m, const GateTarget& target, const Co
   }
   p.target = target.full(n);
   p.norm = target.norm(n);
+  p.diagonal_phases = target.diagonal_phases;
   p.steps = o.resolved_steps();
   p.dt_s = o.resolved_dt_s();
   p.ensemble = ensemble_of(o);
@@ -254,6 +255,13 @@ GateTarget target_from_json(const std::string& text, const Molecule& m, const st
     fail(where, "target.gate", "unknown gate " + gate + " (known: " + gate_type_names() + ")");
   t.type = *type;
   t.description_json = d.dump();
+  if (d.contains("up_to")) {
+    if (!d["up_to"].is_string() || d["up_to"].get<std::string>() != "diagonal_phases")
+      fail(where, "target.up_to", "must be \"diagonal_phases\" (or absent: the gate exactly)");
+    if (t.type == GateType::kStateTransfer)
+      fail(where, "target.up_to", "a state transfer has no diagonal-phase freedom");
+    t.diagonal_phases = true;
+  }
   std::vector<std::string> labels;
   if (d.contains("spins")) {
     if (!d["spins"].is_array()) fail(where, "target.spins", "must be a list of spin labels");

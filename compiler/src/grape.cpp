@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/information.hpp"
 #include "nmrc/core/symmetric_eigen.hpp"
 
 namespace nmrc::compiler {
@@ -123,7 +124,7 @@ struct EnsembleWorkspace {
   std::vector<std::vector<std::unique_ptr<FidelityEvaluator>>> evaluators;
   std::vector<RMat> grads;
   std::vector<cplx> g;
-  Mat w_adj, total;
+  Mat w_adj, total, wd_adj;            // wd_adj: (W D)^dag of the member (diagonal_phases)
   std::vector<std::vector<Mat>> left;  // [i][s]
 
   EnsembleWorkspace(const GrapeProblem& prob, int nthreads)
@@ -171,15 +172,23 @@ struct EnsembleWorkspace {
         auto& ev = evaluators[i - g0];
         if (slices == 1) {
           total = ev[0]->propagator();
-          left[i - g0][0] = w_adj;
         } else {
-          const Mat& x0 = ev[0]->propagator();
-          const Mat& x1 = ev[1]->propagator();
-          total.noalias() = x1 * x0;
-          left[i - g0][0].noalias() = w_adj * x1;
-          left[i - g0][1].noalias() = x0 * w_adj;
+          total.noalias() = ev[1]->propagator() * ev[0]->propagator();
         }
-        g[i] = (w_adj * total).trace();
+        // Up to diagonal phases the member's target is W D with D fitted to its propagator; the
+        // gradient at that D is the gradient of F (D maximises |Tr(D^dag W^dag U)|).
+        const Mat* wa = &w_adj;
+        if (p.diagonal_phases) {
+          wd_adj = diagonal_phase_fit(p.target, total).conjugate().asDiagonal() * w_adj;
+          wa = &wd_adj;
+        }
+        if (slices == 1) {
+          left[i - g0][0] = *wa;
+        } else {
+          left[i - g0][0].noalias() = *wa * ev[1]->propagator();
+          left[i - g0][1].noalias() = ev[0]->propagator() * *wa;
+        }
+        g[i] = (*wa * total).trace();
         if (grad) grads[i].setZero(u.rows(), u.cols());
       }
       if (grad)

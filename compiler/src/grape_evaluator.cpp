@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "nmrc/compiler/grape.hpp"
+#include "nmrc/core/information.hpp"
 #include "nmrc/core/symmetric_eigen.hpp"
 
 namespace nmrc::compiler {
@@ -275,7 +276,8 @@ struct FidelityEvaluator::Impl {
   const GrapeProblem& p;
   int d, nc, n;
   bool real_path = false;
-  Mat w_adj;  // W^dag
+  Mat w_adj;   // W^dag
+  Mat wd_adj;  // (W D)^dag of the last evaluate() (diagonal_phases)
   std::vector<std::vector<SparseEntry>> cx_sp, cy_sp;
   RealPathData real;
   int k0 = 0, k1 = 0;  // the time slice [k0, k1) this evaluator works on
@@ -440,10 +442,15 @@ struct FidelityEvaluator::Impl {
 
   cplx evaluate(const RMat& u, const EnsembleMember& m, RMat* grad) {
     forward(u, m);
-    const cplx gval = (w_adj * x).trace();
+    const Mat* wa = &w_adj;
+    if (p.diagonal_phases) {  // (W D)^dag, D fitted to this propagator (GrapeProblem)
+      wd_adj = diagonal_phase_fit(p.target, x).conjugate().asDiagonal() * w_adj;
+      wa = &wd_adj;
+    }
+    const cplx gval = (*wa * x).trace();
     if (!grad) return gval;
     grad->setZero(u.rows(), u.cols());
-    backward(u, m, w_adj, gval, *grad);
+    backward(u, m, *wa, gval, *grad);
     return gval;
   }
 };

@@ -162,6 +162,7 @@ struct Parser {
     if (t == "ud")
       for (const char* k : {"c", "temperatures"}) keys.push_back(k);
     if (t == "state_transfer") keys.push_back("transfers");
+    if (t != "state_transfer") keys.push_back("up_to");
     g.allow_keys(keys);
     job.name = g.has("name") ? g.at("name").as_string() : t + "_" + std::to_string(index);
     if (job.name.empty() || job.name.find_first_of("/\\ ") != std::string::npos)
@@ -250,6 +251,9 @@ struct Parser {
       if (list.empty()) tr.fail("must list at least one {from, to}");
       d["transfers"] = list;
     }
+    // The gate up to diagonal phases applied first: for a gate whose input state is diagonal.
+    if (auto f = g.find("up_to"))
+      d["up_to"] = yaml_choice<std::string>(*f, {{"diagonal_phases", "diagonal_phases"}});
     job.target = target_from_json(d.dump(), prog.molecule, g.location());
     job.options = g.has("compile") ? options(g.at("compile"), defaults) : defaults;
     check_options(job.options, g);

@@ -136,6 +136,7 @@ double GateTarget::norm(int n) const {
 }
 
 std::string GateTarget::fidelity_definition() const {
+  if (diagonal_phases) return "sum_j |(Ut^dag U)_jj|/d (up to diagonal phases)";
   if (!state_transfer) return "|Tr(Ut^dag U)|/d";
   return "|Tr(W^dag U)|/norm, W = sum_i |to_i><from_i| (x) 1, norm = pairs * 2^(n-m)";
 }

@@ -21,7 +21,8 @@ ValidationResult validate_pulse(const CompiledPulse& pulse, const Molecule& mole
   jo.progress = options.progress;
   const int n = molecule.size();
   ValidationResult r = spectrometer::judge_pulse(
-      molecule, e, {target.full(n), target.norm(n), !target.state_transfer}, jo);
+      molecule, e, {target.full(n), target.norm(n), !target.state_transfer, target.diagonal_phases},
+      jo);
   r.name = pulse.name;
   return r;
 }

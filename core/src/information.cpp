@@ -88,6 +88,21 @@ double gate_fidelity(const Mat& u, const Mat& v) {
   return std::abs((u.adjoint() * v).trace()) / static_cast<double>(u.rows());
 }
 
+Vec diagonal_phase_fit(const Mat& w, const Mat& v) {
+  Vec d(w.cols());
+  for (Eigen::Index j = 0; j < w.cols(); ++j) {
+    const cplx m = w.col(j).dot(v.col(j));  // (W^dag V)_jj (dot conjugates its first argument)
+    d(j) = std::abs(m) > 0 ? m / std::abs(m) : cplx(1.0);
+  }
+  return d;
+}
+
+double gate_fidelity_diagonal_phases(const Mat& w, const Mat& v) {
+  double s = 0.0;
+  for (Eigen::Index j = 0; j < w.cols(); ++j) s += std::abs(w.col(j).dot(v.col(j)));
+  return s / static_cast<double>(w.rows());
+}
+
 double average_gate_fidelity(const Mat& u, const Mat& v) {
   const double d = static_cast<double>(u.rows());
   const double f = gate_fidelity(u, v);

@@ -7,16 +7,19 @@
 #include <cmath>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/information.hpp"
 
 namespace nmrc::spectrometer {
 
 namespace {
 
 // F = |Tr(W^dag U)| / norm of the pulse's propagator at RF scale b1 (the one fidelity of the
-// judge and of ensemble_fidelity).
+// judge and of ensemble_fidelity); up to diagonal phases sum_j |(W^dag U)_jj| / norm.
 double member_fidelity(const Molecule& m, const ShapedPulseElement& pulse, const Mat& w,
-                       double norm, double b1, const PropagationOptions& po) {
+                       double norm, double b1, const PropagationOptions& po,
+                       bool diagonal_phases = false) {
   const Mat u = simulate_unitary(m, pulse, b1, po);
+  if (diagonal_phases) return gate_fidelity_diagonal_phases(w, u) * w.rows() / norm;
   return std::abs((w.adjoint() * u).trace()) / norm;
 }
 
@@ -64,7 +67,7 @@ Judgement judge_pulse(const Molecule& m, const ShapedPulseElement& pulse, const 
       for (int c : pulse.channels)
         for (int k : m.spins_on(c)) po.offset_error_hz[k] = off;
     }
-    return member_fidelity(m, pulse, target.w, norm, b1, po);
+    return member_fidelity(m, pulse, target.w, norm, b1, po, target.diagonal_phases);
   };
   const int total = 1 + static_cast<int>(o.b1_scale.size() * o.offset_hz.size()) +
                     (o.relaxation && target.unitary ? 1 : 0);
@@ -97,7 +100,10 @@ Judgement judge_pulse(const Molecule& m, const ShapedPulseElement& pulse, const 
     report(fmt::format("Lindblad relaxation ({} steps of a {}x{} superoperator)",
                        pulse.ux_hz.empty() ? 0 : pulse.ux_hz[0].size(), d * d, d * d));
     const Mat s = simulate_superoperator(m, pulse, 1.0, po);
-    res.process_relaxed = {process_fidelity(s, target.w)};
+    Mat w = target.w;
+    if (target.diagonal_phases)
+      w = target.w * diagonal_phase_fit(target.w, simulate_unitary(m, pulse, 1.0, po)).asDiagonal();
+    res.process_relaxed = {process_fidelity(s, w)};
     res.process_relaxed_nominal = res.process_relaxed_min = res.process_relaxed[0];
   }
   return res;

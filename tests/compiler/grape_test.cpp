@@ -9,6 +9,7 @@
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/targets.hpp"
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/information.hpp"
 #include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/operators.hpp"
@@ -132,6 +133,73 @@ TEST_CASE("GRAPE gradient matches finite differences for every target type") {
                                 {"spins", {"A", "B", "C"}},
                                 {"local_unitary", nlohmann::json::parse(matrix_json(ud))}};
     check_gradient(build_problem(m, make(m, dud), small_options()), 32);
+  }
+  SUBCASE("up to diagonal phases") {
+    nlohmann::json swap = targets[0];
+    swap["up_to"] = "diagonal_phases";
+    check_gradient(build_problem(m, make(m, swap), small_options()), 33);
+    const Mat ud = ref::near_identity_ud(ref::equal_pair_state({1.0, 1.0, 1.0}, -0.5));
+    const nlohmann::json dud = {{"gate", "ud"},
+                                {"spins", {"A", "B", "C"}},
+                                {"local_unitary", nlohmann::json::parse(matrix_json(ud))},
+                                {"up_to", "diagonal_phases"}};
+    CompileOptions o = small_options();
+    o.b1_scale = {0.97, 1.0, 1.03};
+    check_gradient(build_problem(m, make(m, dud), o), 34);
+  }
+}
+
+// Up to diagonal phases, W and W D are one target (D diagonal unitary): the objective, the
+// fidelities and the gradient agree; F is sum_j |(W^dag U)_jj| / d of the propagator (core's
+// gate_fidelity_diagonal_phases), at least the strict F; one and two threads and the unsliced
+// evaluator agree as for strict targets.
+TEST_CASE("GRAPE objective up to diagonal phases") {
+  const Molecule m = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+  const Mat local = ref::random_unitary(4, 11);
+  Vec phases(16);
+  for (int j = 0; j < 16; ++j) phases(j) = std::polar(1.0, 0.9 * j - 0.05 * j * j);
+  auto target = [&](const Mat& u, bool free) {
+    nlohmann::json d = {{"gate", "unitary"},
+                        {"spins", {"C2", "C4"}},
+                        {"local_unitary", nlohmann::json::parse(matrix_json(u))}};
+    if (free) d["up_to"] = "diagonal_phases";
+    return make(m, d);
+  };
+  CompileOptions o = small_options();
+  o.steps = 15;
+  o.duration_s = 1.5e-3;
+  o.b1_scale = {0.97, 1.0, 1.03};
+  const GrapeProblem strict = build_problem(m, target(local, false), o);
+  const GrapeProblem free = build_problem(m, target(local, true), o);
+  GrapeProblem free_wd = free;  // W D on every spin
+  free_wd.target = free.target * phases.asDiagonal();
+  REQUIRE(free.diagonal_phases);
+  REQUIRE_FALSE(strict.diagonal_phases);
+  std::mt19937 rng(6);
+  std::uniform_real_distribution<double> uni(-5000.0, 5000.0);
+  RMat u(2, o.steps);
+  for (int i = 0; i < u.size(); ++i) u.data()[i] = uni(rng);
+  RMat g1, g2, gwd;
+  std::vector<double> f1, f2, fwd, fs;
+  const double j1 = ensemble_objective(free, u, &g1, &f1, 1);
+  const double j2 = ensemble_objective(free, u, &g2, &f2, 2);
+  const double jwd = ensemble_objective(free_wd, u, &gwd, &fwd, 2);
+  ensemble_objective(strict, u, nullptr, &fs, 1);
+  CHECK(j1 == j2);
+  CHECK(f1 == f2);
+  CHECK((g1 - g2).cwiseAbs().maxCoeff() == 0.0);
+  CHECK(jwd == doctest::Approx(j1).epsilon(1e-12));
+  CHECK((gwd - g1).cwiseAbs().maxCoeff() <= 1e-10 * g1.cwiseAbs().maxCoeff());
+  FidelityEvaluator strict_ev(strict), free_ev(free);
+  for (size_t i = 0; i < free.ensemble.size(); ++i) {
+    CAPTURE(i);
+    strict_ev.evaluate(u, strict.ensemble[i], nullptr);
+    const double expected = gate_fidelity_diagonal_phases(strict.target, strict_ev.propagator());
+    CHECK(f1[i] == doctest::Approx(expected).epsilon(1e-12));
+    CHECK(fwd[i] == doctest::Approx(expected).epsilon(1e-12));
+    CHECK(f1[i] >= fs[i]);
+    CHECK(std::abs(free_ev.evaluate(u, free.ensemble[i], nullptr)) / free.norm ==
+          doctest::Approx(expected).epsilon(1e-12));
   }
 }
 

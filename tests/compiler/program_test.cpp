@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/targets.hpp"
@@ -67,8 +68,27 @@ TEST_CASE("pulse programs parse into the sequence IR with gate placeholders") {
     const auto& ud = p.gates[2].target;
     CHECK(std::string(gate_type_name(ud.type)) == "ud");
     CHECK(is_unitary(ud.local));
+    CHECK_FALSE(ud.diagonal_phases);
+    CHECK(ud.fidelity_definition() == "|Tr(Ut^dag U)|/d");
     CHECK(p.gates[3].target.state_transfer);
     CHECK(std::get<AcquireElement>(p.sequence.elements.back()).td == 1024);
+  }
+  SUBCASE("up_to: diagonal_phases") {
+    std::string text = kGatesProgram;
+    const std::string from = "c: -0.5}";
+    text.replace(text.find(from), from.size(), "c: -0.5, up_to: diagonal_phases}");
+    const Program p = parse(text);
+    const GateTarget& ud = p.gates[2].target;
+    CHECK(ud.diagonal_phases);
+    CHECK_FALSE(p.gates[0].target.diagonal_phases);
+    CHECK(ud.fidelity_definition() == "sum_j |(Ut^dag U)_jj|/d (up to diagonal phases)");
+    // The description (pulse file target, cache key) says so, and reads back the same.
+    CHECK(nlohmann::json::parse(ud.description_json).at("up_to") == "diagonal_phases");
+    CHECK(target_from_json(ud.description_json, p.molecule, "x").diagonal_phases);
+    CHECK_THROWS_WITH_AS(
+        target_from_json(R"({"gate": "cnot", "spins": ["C1", "C2"], "up_to": "all"})", p.molecule,
+                         "f.json"),
+        doctest::Contains("f.json: target.up_to: must be \"diagonal_phases\""), InputError);
   }
   SUBCASE("validation: one located line per mistake") {
     auto bad = [](const std::string& from, const std::string& to, const char* msg) {
@@ -93,6 +113,9 @@ TEST_CASE("pulse programs parse into the sequence IR with gate placeholders") {
     bad("c: -0.5", "c: -5", "not positive");
     bad("to: \"11\"", "to: \"1x\"", "needs one of 0, 1, +, - per spin");
     bad("count: 2", "count: 0", "must be an integer between 1 and 100000");
+    bad("c: -0.5}", "c: -0.5, up_to: phases}", "elements[5].gate.up_to = phases: must be");
+    bad("transfers: [{from", "up_to: diagonal_phases, transfers: [{from",
+        "elements[6].gate.up_to: unknown key");
     // Loops multiply: refused at the outer count after one pass of its body (100 elements),
     // not after unrolling a million.
     bad("count: 2\n      elements:\n        - gate: {name: ry",

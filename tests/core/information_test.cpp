@@ -87,3 +87,33 @@ TEST_CASE("fidelities") {
   CHECK(gate_fidelity(pauli('I'), pauli('X')) == doctest::Approx(0.0));
   CHECK(average_gate_fidelity(pauli('I'), pauli('X')) == doctest::Approx(1.0 / 3.0));
 }
+
+// Up to diagonal phases: W D (D diagonal unitary) is the same gate on a diagonal input state,
+// so its fidelity is 1; for any V the fitted D is the best of all diagonal phases (checked
+// against random ones) and the fidelity is |Tr((W D)^dag V)| / d with that D.
+TEST_CASE("gate fidelity up to diagonal phases") {
+  const Mat w = ref::random_unitary(8, 5);
+  Vec phases(8);
+  for (int j = 0; j < 8; ++j) phases(j) = std::polar(1.0, 0.37 * j * j - 1.1);
+  const Mat wd = w * phases.asDiagonal();
+  CHECK(gate_fidelity(w, wd) < 0.9);
+  CHECK(gate_fidelity_diagonal_phases(w, wd) == doctest::Approx(1.0).epsilon(1e-12));
+  const Vec fit = diagonal_phase_fit(w, wd);
+  CHECK((fit - phases).cwiseAbs().maxCoeff() < 1e-12);
+  // A gate that is not W D: F below 1, at least the plain gate fidelity, and no diagonal
+  // phase does better than the fitted one.
+  const Mat v = ref::random_unitary(8, 6);
+  const double f = gate_fidelity_diagonal_phases(w, v);
+  CHECK(f < 1.0);
+  CHECK(f >= gate_fidelity(w, v));
+  const Mat best = w * diagonal_phase_fit(w, v).asDiagonal();
+  CHECK(std::abs((best.adjoint() * v).trace()) / 8 == doctest::Approx(f).epsilon(1e-12));
+  for (int trial = 0; trial < 50; ++trial) {
+    Vec d(8);
+    for (int j = 0; j < 8; ++j) d(j) = std::polar(1.0, 0.731 * trial + 2.3 * j + 0.1 * trial * j);
+    CHECK(std::abs(((w * d.asDiagonal()).adjoint() * v).trace()) / 8 <= f + 1e-12);
+  }
+  // A zero diagonal entry of W^dag V has no phase: D_jj = 1 there.
+  CHECK(diagonal_phase_fit(pauli('I'), pauli('X')) == Vec::Ones(2));
+  CHECK(gate_fidelity_diagonal_phases(pauli('I'), pauli('X')) == 0.0);
+}

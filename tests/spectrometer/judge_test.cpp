@@ -83,4 +83,31 @@ TEST_CASE("the judge re-simulates a pulse against its target") {
     CHECK(std::isnan(j.min));
     CHECK_FALSE(j.passed);
   }
+  SUBCASE("up to diagonal phases: W D passes as W, with and without relaxation") {
+    Vec phases(4);
+    for (int k = 0; k < 4; ++k) phases(k) = std::polar(1.0, 0.8 * k + 0.3);
+    const Mat target = w * phases.conjugate().asDiagonal();  // the pulse makes W = target D
+    JudgeOptions o;
+    o.b1_scale = {0.95, 1.0, 1.05};
+    o.fidelity_target = 0.9;
+    o.relaxation = true;
+    const Judgement strict = judge_pulse(m, p, {target, 0.0, true, false}, o);
+    const Judgement free = judge_pulse(m, p, {target, 0.0, true, true}, o);
+    const Judgement exact = judge_pulse(m, p, {w, 0.0, true, false}, o);
+    CHECK(strict.nominal < 0.9);
+    CHECK_FALSE(strict.passed);
+    CHECK(free.nominal == doctest::Approx(1.0).epsilon(1e-10));
+    CHECK(free.passed);
+    for (size_t i = 0; i < free.values.size(); ++i) {
+      const Mat u = ref::pulse_propagator(m, p, free.b1_scale[i], free.offset_hz[i], 4);
+      double s = 0;
+      for (int k = 0; k < 4; ++k) s += std::abs((target.adjoint() * u)(k, k));
+      CHECK(free.values[i] == doctest::Approx(s / 4).epsilon(1e-9));
+      CHECK(free.values[i] >= exact.values[i] - 1e-12);
+    }
+    // The relaxed process fidelity is taken against W D with D fitted at nominal B1: here W.
+    REQUIRE(free.process_relaxed.size() == 1);
+    CHECK(free.process_relaxed[0] == doctest::Approx(exact.process_relaxed[0]).epsilon(1e-8));
+    CHECK(free.process_relaxed[0] > strict.process_relaxed[0]);
+  }
 }

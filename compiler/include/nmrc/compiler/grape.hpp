@@ -38,12 +38,15 @@ struct EnsembleMember {
 /// U(T) = U_N ... U_1, U_k = exp(-i dt (H0 + offset fz + b1 sum_c (u_xck cx_c + u_yck cy_c))).
 /// The figure of merit is g = Tr(W^dag U) with fidelity F = |g| / norm: for a gate W = U_target
 /// and norm = d gives F = |Tr(Ut^dag U)| / d (ARCHITECTURE.md); a state transfer uses
-/// W = sum_i |psi1_i><psi0_i| and norm = the number of pairs.
+/// W = sum_i |psi1_i><psi0_i| and norm = the number of pairs. With diagonal_phases the target is
+/// W up to a diagonal unitary D applied first: F = max_D |Tr(D^dag W^dag U)| / norm =
+/// sum_j |(W^dag U)_jj| / norm, its gradient that of Re Tr(D*^dag W^dag U) at the best D*.
 struct GrapeProblem {
   Mat drift;  ///< H0 in rad/s
   std::vector<ChannelControl> channels;
   Mat target;  ///< W
   double norm = 1.0;
+  bool diagonal_phases = false;  ///< F up to diagonal phases (GateTarget::diagonal_phases)
   int steps = 0;
   double dt_s = 0.0;
   std::vector<EnsembleMember> ensemble{EnsembleMember{}};
@@ -167,8 +170,8 @@ class FidelityEvaluator {
   ~FidelityEvaluator();
   FidelityEvaluator(const FidelityEvaluator&) = delete;
   FidelityEvaluator& operator=(const FidelityEvaluator&) = delete;
-  /// Returns g = Tr(W^dag U(T)) for member `m`; when grad is given, fills it (same shape as
-  /// u_hz) with d|g|^2/du in 1/Hz.
+  /// Returns g = Tr(W^dag U(T)) for member `m` (W D with D fitted to U(T) when the problem has
+  /// diagonal_phases); when grad is given, fills it (same shape as u_hz) with d|g|^2/du in 1/Hz.
   std::complex<double> evaluate(const RMat& u_hz, const EnsembleMember& m, RMat* grad);
   /// The final propagator of the last evaluate() call (or the slice's, after forward()).
   const Mat& propagator() const;

@@ -39,13 +39,17 @@ struct GateTarget {
   std::vector<std::string> spin_labels;
   Mat local;  ///< 2^m unitary on `spins` (gates)
   bool state_transfer = false;
+  /// "up_to: diagonal_phases": F = sum_j |(W^dag U)_jj| / d, the gate up to a diagonal unitary
+  /// applied first (W D). Exact for a gate whose input state is diagonal in the product basis
+  /// (U_d after the gradient of the temporal-averaging preparation): D commutes with it.
+  bool diagonal_phases = false;
   std::vector<std::pair<Vec, Vec>> transfers;  ///< (from, to) local states for state_transfer
   std::string description_json;  ///< the pulse file's "target" entry (compact JSON text)
   /// W on n spins: local (x) identity on the others (or the transfer operator).
   Mat full(int n) const;
   /// Normalisation: 2^n for gates, (number of transfers) * 2^(n-m) for state transfers.
   double norm(int n) const;
-  /// "|Tr(Ut^dag U)|/d" or the state-transfer definition.
+  /// "|Tr(Ut^dag U)|/d", the diagonal-phase one or the state-transfer definition.
   std::string fidelity_definition() const;
 };
 

@@ -29,6 +29,14 @@ double l1_coherence(const Mat& rho);
 double uhlmann_fidelity(const Mat& rho, const Mat& sigma);
 /// Gate fidelity |Tr(U^dag V)| / d (global phase ignored).
 double gate_fidelity(const Mat& u, const Mat& v);
+/// The diagonal unitary D closest to W^dag V (D_jj = (W^dag V)_jj / |(W^dag V)_jj|, 1 where that
+/// entry is 0), which maximises |Tr(D^dag W^dag V)| = sum_j |(W^dag V)_jj|: W D is the target W
+/// up to diagonal phases applied first, the freedom of a gate whose input is a diagonal state.
+/// Returned as its diagonal.
+Vec diagonal_phase_fit(const Mat& w, const Mat& v);
+/// Gate fidelity up to diagonal phases: sum_j |(W^dag V)_jj| / d = |Tr((W D)^dag V)| / d with D
+/// from diagonal_phase_fit; >= gate_fidelity(w, v), equal when W^dag V is diagonal up to phase.
+double gate_fidelity_diagonal_phases(const Mat& w, const Mat& v);
 /// Average gate fidelity (d F^2 + 1) / (d + 1) from the gate fidelity F above.
 double average_gate_fidelity(const Mat& u, const Mat& v);
 

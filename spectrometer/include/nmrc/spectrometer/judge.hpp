@@ -24,6 +24,10 @@ struct JudgeTarget {
   Mat w;
   double norm = 0.0;    ///< 0: the dimension d
   bool unitary = true;  ///< W is a unitary gate (process fidelity with relaxation applies)
+  /// W up to diagonal phases applied first (a gate whose input is diagonal, e.g. U_d):
+  /// F = sum_j |(W^dag U)_jj| / norm; the relaxed process fidelity is taken against W D with D
+  /// fitted to the nominal unitary (core's diagonal_phase_fit).
+  bool diagonal_phases = false;
 };
 
 /// How to judge. `validate()` throws InputError "field = value: rule".
