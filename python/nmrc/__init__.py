@@ -90,6 +90,12 @@ class Target:
     def json(self) -> str:
         return _json.dumps(self.description)
 
+    def up_to_diagonal_phases(self) -> "Target":
+        """The same gate up to diagonal phases applied first (``up_to: diagonal_phases``,
+        docs/program-format.md): F = sum_j |(W^dag U)_jj| / d, for a gate whose input state is
+        diagonal in the product basis (U_d after the temporal-averaging preparation)."""
+        return Target({**self.description, "up_to": "diagonal_phases"})
+
 
 def _labels(spins: Union[str, Sequence[str]]) -> List[str]:
     if isinstance(spins, str):

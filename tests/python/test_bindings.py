@@ -132,6 +132,27 @@ def test_sigint_stops_grape_cleanly(tmp_path):
     assert not any(p.suffix == ".json" for p in (tmp_path / "cache").rglob("*"))
 
 
+def test_compile_up_to_diagonal_phases():
+    m = nmrc.molecule_from_dict(TWO_SPIN)
+    strict = nmrc.rotation("A", np.pi / 2, axis="x")
+    t = strict.up_to_diagonal_phases()
+    assert t.description["up_to"] == "diagonal_phases" and "up_to" not in strict.description
+    r = nmrc.compile(m, t, duration_s=1e-3, steps=20, b1=[1.0], starts=2, seed=3,
+                     fidelity_target=0.99, threads=1)
+    assert r.summary.reached_target
+    assert r.pulse.fidelity_definition == "sum_j |(Ut^dag U)_jj|/d (up to diagonal phases)"
+    # GRAPE's F == the judge's == sum_j |(W^dag U)_jj| / d of a numpy propagator.
+    w = nmrc.target_unitary(m, strict)
+    u = numpy_propagator(m, r.pulse)
+    f = np.abs(np.diag(w.conj().T @ u)).sum() / 4
+    assert f == pytest.approx(r.summary.fidelity[0], abs=1e-9)
+    assert nmrc.fidelity(r.pulse, m).values[0] == pytest.approx(f, abs=1e-9)
+    assert abs(np.trace(w.conj().T @ u)) / 4 <= f + 1e-12
+    bad = nmrc.Target({**strict.description, "up_to": "everything"})
+    with pytest.raises(nmrc.InputError, match="up_to"):
+        nmrc.compile(m, bad, duration_s=1e-3, steps=20)
+
+
 def test_compile_warm_start_from_the_cache(tmp_path):
     m = nmrc.molecule_from_dict(TWO_SPIN)
     kw = dict(duration_s=0.001, steps=20, b1=[0.98, 1.02], starts=1, seed=5,
