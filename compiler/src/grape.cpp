@@ -400,6 +400,7 @@ void clip_amplitude(const GrapeProblem& p, RMat& u) {
 struct StartResult {
   StartSummary summary;
   RMat u;
+  std::vector<double> fidelity;  // of u, per member of the problem's ensemble
   bool reached = false;
 };
 
@@ -567,6 +568,7 @@ class StartRun {
     std::vector<double> fid;
     ws_.run(u, nullptr, &fid);
     res.u = u;
+    res.fidelity = fid;
     res.summary.termination = term;
     res.summary.iterations = iterations;
     res.summary.evaluations = evaluations_;
@@ -716,8 +718,13 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   }
   // A stop that cut any start short makes the whole run interrupted, whatever the best start did.
   if (stopped && !(best >= 0 && results[best].reached)) sm.termination = Termination::kInterrupted;
-  EnsembleWorkspace ws(p, 1);
-  ws.run(out.u_hz, nullptr, &sm.fidelity);
+  if (best >= 0) {
+    sm.fidelity =
+        results[best].fidelity;  // evaluated by its start (bit-identical per thread count)
+  } else {
+    EnsembleWorkspace ws(p, 1);
+    ws.run(out.u_hz, nullptr, &sm.fidelity);
+  }
   double wsum = 0;
   for (size_t i = 0; i < p.ensemble.size(); ++i) {
     sm.fidelity_mean += p.ensemble[i].weight * sm.fidelity[i];
