@@ -1035,14 +1035,19 @@ PYBIND11_MODULE(_nmrc, mod) {
                         "energy_true"_a = to_numpy(r.energy_true));
       },
       "path"_a);
-  // Readout settings from letters, checked here (setting_from_letters assumes I, X, Y).
+  // Readout settings from letters: the length checked here, the letters by the library's one
+  // reader (setting_from_letters: I, X, Y in either case, as readout files take them).
   const auto settings_of = [](const std::vector<std::string>& letters, int n) {
     if (n < 1 || n > 6) bad("n", std::to_string(n), "must be 1 to 6");
     std::vector<spectrometer::ReadoutSetting> settings;
     for (const auto& l : letters) {
-      if (static_cast<int>(l.size()) != n || l.find_first_not_of("IXY") != std::string::npos)
+      if (static_cast<int>(l.size()) != n)
         bad("settings", l, "must be " + std::to_string(n) + " letters of I, X, Y");
-      settings.push_back(spectrometer::setting_from_letters(l));
+      try {
+        settings.push_back(spectrometer::setting_from_letters(l));
+      } catch (const std::invalid_argument& e) {
+        bad("settings", l, e.what());
+      }
     }
     if (settings.empty()) bad("settings", "[]", "must not be empty");
     return settings;

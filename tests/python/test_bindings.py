@@ -338,8 +338,12 @@ def test_completeness_and_tomography(source):
     assert not c.complete and c.rank < c.parameters == 15 and c.proposed
     full = nmrc.completeness(["XX", "YY"] + c.proposed, 2)
     assert full.complete
-    with pytest.raises(nmrc.InputError, match=r"settings = XZ: must be 2 letters of I, X, Y"):
+    with pytest.raises(nmrc.InputError, match=r"settings = XZ: readout axis 'Z' is not I, X or Y"):
         nmrc.completeness(["XZ"], 2)
+    with pytest.raises(nmrc.InputError, match=r"settings = XYX: must be 2 letters of I, X, Y"):
+        nmrc.completeness(["XYX"], 2)
+    # Lowercase letters are read as readout files read them.
+    assert nmrc.completeness(["xx", "yy"] + c.proposed, 2).complete
 
 
 def test_reconstruct_from_line_tables():
