@@ -41,7 +41,7 @@ struct GateTarget {
   bool state_transfer = false;
   /// "up_to: diagonal_phases": F = sum_j |(W^dag U)_jj| / d, the gate up to a diagonal unitary
   /// applied first (W D). Exact for a gate whose input state is diagonal in the product basis
-  /// (U_d after the gradient of the temporal-averaging preparation): D commutes with it.
+  /// (U_d after the temporal-averaging preparation: a gradient, then pi flips): D commutes with it.
   bool diagonal_phases = false;
   std::vector<std::pair<Vec, Vec>> transfers;  ///< (from, to) local states for state_transfer
   std::string description_json;  ///< the pulse file's "target" entry (compact JSON text)
