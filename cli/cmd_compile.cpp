@@ -213,6 +213,7 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
                       {"wall_s", r.summary.wall_s},
                       {"best_start", r.summary.best_start},
                       {"b1_quadrature_points", r.summary.quadrature_points},
+                      {"nominal_first", r.summary.nominal_first},
                       {"fine_b1_members", r.summary.fine_points},
                       {"fine_b1_fidelity_min", r.summary.fine_fidelity_min},
                       {"from_cache", r.from_cache},

@@ -480,6 +480,12 @@ compiler::CompileOptions compile_options(const py::dict& kw) {
       o.strong_coupling = boolean(value, where);
     } else if (key == "warm_start") {
       o.warm_start = boolean(value, where);
+    } else if (key == "b1_quadrature") {
+      o.b1_quadrature = static_cast<int>(integer(value, where, 0, 20));
+    } else if (key == "coarse_factor") {
+      o.coarse_factor = static_cast<int>(integer(value, where, 0, 1000));
+    } else if (key == "nominal_first") {
+      o.nominal_first = boolean(value, where);
     } else {
       bad("compile options", key, "unknown option");
     }

@@ -174,6 +174,7 @@ std::string CompileOptions::to_json() const {
   // Only when set, so that the keys of pulses compiled before the option existed still hold.
   if (b1_quadrature > 0) j["b1_quadrature"] = b1_quadrature;
   if (coarse_factor > 1) j["coarse_factor"] = coarse_factor;
+  if (nominal_first) j["nominal_first"] = true;
   if (!warm_start) j["warm_start"] = false;
   return j.dump();
 }
@@ -361,6 +362,7 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   go.threads = o.threads;
   go.b1_quadrature = o.b1_quadrature;
   go.coarse_factor = o.coarse_factor;
+  go.nominal_first = o.nominal_first;
   go.stop = o.stop;
   const std::string family = warm_start_family(m, target, o);
   std::string warm_from;

@@ -250,18 +250,33 @@ void gauss_legendre(int n, std::vector<double>& nodes, std::vector<double>& weig
   }
 }
 
-GrapeProblem b1_quadrature_problem(const GrapeProblem& p, int n) {
+namespace {
+
+// The ensemble's B1 range and its distinct offsets.
+struct B1Range {
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   std::vector<double> offsets;
+};
+
+B1Range b1_range(const GrapeProblem& p) {
+  B1Range r;
   for (const auto& m : p.ensemble) {
+    r.lo = std::min(r.lo, m.b1_scale);
+    r.hi = std::max(r.hi, m.b1_scale);
+    if (std::find(r.offsets.begin(), r.offsets.end(), m.offset_hz) == r.offsets.end())
+      r.offsets.push_back(m.offset_hz);
+  }
+  return r;
+}
+
+}  // namespace
+
+GrapeProblem b1_quadrature_problem(const GrapeProblem& p, int n) {
+  for (const auto& m : p.ensemble)
     if (m.weight != p.ensemble.front().weight)
       throw InputError("grape options: b1_quadrature = " + std::to_string(n) +
                        ": needs equal ensemble weights (the rule weights the B1 range itself)");
-    lo = std::min(lo, m.b1_scale);
-    hi = std::max(hi, m.b1_scale);
-    if (std::find(offsets.begin(), offsets.end(), m.offset_hz) == offsets.end())
-      offsets.push_back(m.offset_hz);
-  }
+  const auto [lo, hi, offsets] = b1_range(p);
   std::vector<double> x, w;
   gauss_legendre(n, x, w);
   GrapeProblem q = p;
@@ -282,16 +297,18 @@ int distinct_b1(const GrapeProblem& p) {
   return static_cast<int>(b.size());
 }
 
+// The centre of the ensemble's B1 range alone, every offset (GrapeOptions::nominal_first).
+GrapeProblem centre_b1_problem(const GrapeProblem& p) {
+  const auto [lo, hi, offsets] = b1_range(p);
+  GrapeProblem c = p;
+  c.ensemble.clear();
+  for (double off : offsets) c.ensemble.push_back({0.5 * (lo + hi), off, 1.0});
+  return c;
+}
+
 // The fine verification grid: 4 x the ensemble's B1 points over its range, every offset.
 GrapeProblem fine_b1_problem(const GrapeProblem& p) {
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  std::vector<double> offsets;
-  for (const auto& m : p.ensemble) {
-    lo = std::min(lo, m.b1_scale);
-    hi = std::max(hi, m.b1_scale);
-    if (std::find(offsets.begin(), offsets.end(), m.offset_hz) == offsets.end())
-      offsets.push_back(m.offset_hz);
-  }
+  const auto [lo, hi, offsets] = b1_range(p);
   const int points = 4 * (distinct_b1(p) - 1) + 1;
   GrapeProblem f = p;
   f.ensemble.clear();
@@ -351,8 +368,9 @@ namespace {
 struct StopRun {
   Termination reason;
 };
-// The quadrature search reached the target on its nodes but the full grid did not verify.
-struct SwitchToFullGrid {};
+// A search stage (the centre B1, the quadrature) reached the target on its members but the full
+// grid did not verify: the start goes on on the next stage.
+struct NextStage {};
 
 // Penalties: smoothness weight * sum_k ((u_k+1 - u_k)/max)^2 / steps, and
 // kAmpPenalty * sum_k max(0, |u_k|^2/max^2 - 1)^2 keeping the RF amplitude within max_rf.
@@ -406,16 +424,15 @@ struct StartResult {
 
 class StartRun {
  public:
-  // `search`: the quadrature problem to search on before the full grid (null: none).
-  StartRun(const GrapeProblem& p, const GrapeProblem* search, const GrapeOptions& o, int start,
-           int eval_threads, Clock::time_point t0, const std::atomic<int>& cancel_above,
+  // `stages`: the problems to search on, in order, before the full grid (none: the grid only).
+  StartRun(const GrapeProblem& p, const std::vector<GrapeProblem>& stages, const GrapeOptions& o,
+           int start, int eval_threads, Clock::time_point t0, const std::atomic<int>& cancel_above,
            const ProgressCallback& progress, std::mutex& progress_mutex, RMat initial = RMat())
       : p_(p),
         initial_(std::move(initial)),
         o_(o),
         start_(start),
         ws_(p, eval_threads),
-        search_ws_(search ? std::make_unique<EnsembleWorkspace>(*search, eval_threads) : nullptr),
         t0_(t0),
         cancel_above_(cancel_above),
         progress_(progress),
@@ -425,6 +442,8 @@ class StartRun {
     last_ = (o.zero_ends && p.steps >= 3) ? p.steps - 1 : p.steps;  // exclusive
     u_ = RMat::Zero(2 * nc_, p.steps);
     gu_ = RMat::Zero(2 * nc_, p.steps);
+    for (const auto& s : stages)
+      stages_.push_back(std::make_unique<EnsembleWorkspace>(s, eval_threads));
   }
 
   int size() const { return 2 * nc_ * (last_ - first_); }
@@ -448,9 +467,10 @@ class StartRun {
     if (o_.stop && o_.stop->load()) throw StopRun{Termination::kInterrupted};
     if (seconds_since(t0_) > o_.time_limit_s) throw StopRun{Termination::kTimeLimit};
     to_u(x);
-    EnsembleWorkspace& ws = search_ws_ && !on_full_ ? *search_ws_ : ws_;
+    const bool on_full = stage_ >= stages_.size();
+    EnsembleWorkspace& ws = on_full ? ws_ : *stages_[stage_];
     const double j = ws.run(u_, &gu_, &fid_);
-    if (on_full_) ++full_grid_evaluations_;
+    if (on_full) ++full_grid_evaluations_;
     gu_ *= -1.0;
     const double pen = penalties(p_, o_, u_, gu_);
     const double f = 1.0 - j + pen;
@@ -487,9 +507,9 @@ class StartRun {
         best_fmin_ = *std::min_element(cf.begin(), cf.end());
         throw StopRun{Termination::kReachedTarget};
       }
-      if (search_ws_ && !on_full_) {  // the full grid (cf) is checked whatever the search's
+      if (!on_full) {  // the full grid (cf) is checked whatever the stage's members say
         switch_u_ = u_;
-        throw SwitchToFullGrid{};
+        throw NextStage{};
       }
     }
     return f;
@@ -543,10 +563,10 @@ class StartRun {
         term = s.reason;
         iterations = improvements_;
         break;
-      } catch (const SwitchToFullGrid&) {
-        // Go on from the point the quadrature found, on the full grid, with a fresh memory (the
-        // objective changed) and fresh stall and best-point records.
-        on_full_ = true;
+      } catch (const NextStage&) {
+        // Go on from the point this stage found, on the next stage (or the full grid), with a
+        // fresh memory (the objective changed) and fresh stall and best-point records.
+        ++stage_;
         x = from_u(switch_u_);
         best_f_ = std::numeric_limits<double>::infinity();
         best_fmin_ = -1.0;
@@ -586,9 +606,9 @@ class StartRun {
   RMat initial_;  // the start's initial guess (empty: initial_guess's)
   const GrapeOptions& o_;
   int start_;
-  EnsembleWorkspace ws_;                          // the problem's ensemble (the full grid)
-  std::unique_ptr<EnsembleWorkspace> search_ws_;  // the quadrature's, searched on first
-  bool on_full_ = false;
+  EnsembleWorkspace ws_;  // the problem's ensemble (the full grid)
+  std::vector<std::unique_ptr<EnsembleWorkspace>> stages_;  // searched on first, in order
+  size_t stage_ = 0;                                        // stages_.size(): the full grid
   RMat switch_u_;
   int full_grid_evaluations_ = 0;
   Clock::time_point t0_;
@@ -624,7 +644,15 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   }
   const auto t0 = Clock::now();
   const bool quadrature = o.b1_quadrature > 0 && distinct_b1(p) >= 2;
-  const GrapeProblem search = quadrature ? b1_quadrature_problem(p, o.b1_quadrature) : p;
+  const bool nominal_first = o.nominal_first && distinct_b1(p) >= 2;
+  // The search stages before the full grid: the centre B1, then the quadrature rule.
+  auto stages_of = [&](const GrapeProblem& q) {
+    std::vector<GrapeProblem> stages;
+    if (nominal_first) stages.push_back(centre_b1_problem(q));
+    if (quadrature) stages.push_back(b1_quadrature_problem(q, o.b1_quadrature));
+    return stages;
+  };
+  const std::vector<GrapeProblem> search = stages_of(p);
   // Multi-resolution: the coarse problem (steps / f steps of f dt) and its quadrature.
   const bool coarse =
       o.coarse_factor >= 2 && p.steps % o.coarse_factor == 0 && p.steps / o.coarse_factor >= 3;
@@ -633,8 +661,7 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
     coarse_p.steps = p.steps / o.coarse_factor;
     coarse_p.dt_s = p.dt_s * o.coarse_factor;
   }
-  const GrapeProblem coarse_search =
-      coarse && quadrature ? b1_quadrature_problem(coarse_p, o.b1_quadrature) : coarse_p;
+  const std::vector<GrapeProblem> coarse_search = coarse ? stages_of(coarse_p) : search;
   // Two threads work on one start (the two time slices of every member, EnsembleWorkspace), so
   // starts run one after the other and none is wasted; further threads run starts in parallel.
   const int eval_threads = std::min(o.threads, slice_count(p));
@@ -659,15 +686,15 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
         clip_amplitude(p, initial);
       } else if (coarse) {
         // The coarse stage; its pulse, each step repeated f times, starts the search.
-        StartRun run_coarse(coarse_p, quadrature ? &coarse_search : nullptr, o, s, eval_threads, t0,
-                            cancel_above, progress, progress_mutex);
+        StartRun run_coarse(coarse_p, coarse_search, o, s, eval_threads, t0, cancel_above, progress,
+                            progress_mutex);
         const StartResult cr = run_coarse.run();
         coarse_evaluations = cr.summary.evaluations;
         initial.resize(cr.u.rows(), p.steps);
         for (int k = 0; k < p.steps; ++k) initial.col(k) = cr.u.col(k / o.coarse_factor);
       }
-      StartRun run(p, quadrature ? &search : nullptr, o, s, eval_threads, t0, cancel_above,
-                   progress, progress_mutex, initial);
+      StartRun run(p, search, o, s, eval_threads, t0, cancel_above, progress, progress_mutex,
+                   initial);
       results[s] = run.run();
       results[s].summary.coarse_evaluations = coarse_evaluations;
       if (warm) results[s].summary.initial = "warm";
@@ -734,6 +761,7 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   sm.fidelity_min = *std::min_element(sm.fidelity.begin(), sm.fidelity.end());
   sm.reached_target = sm.fidelity_min >= o.fidelity_target;
   sm.quadrature_points = quadrature ? o.b1_quadrature : 0;
+  sm.nominal_first = nominal_first;
   if (distinct_b1(p) >= 2) {  // the returned pulse between the grid's B1 points
     const GrapeProblem fine = fine_b1_problem(p);
     std::vector<double> ff;
@@ -778,8 +806,11 @@ std::string Summary::full_report() const {
   if (fine_points > 0)
     os << "  fine B1 grid (" << fine_points << " members): min "
        << fmt::format("{:.5f}", fine_fidelity_min) << "\n";
+  if (nominal_first)
+    os << "  searched on the centre B1 first" << (quadrature_points > 0 ? ", then" : ",")
+       << (quadrature_points > 0 ? "" : " verified on the full grid\n");
   if (quadrature_points > 0)
-    os << "  searched on a " << quadrature_points
+    os << (nominal_first ? " on a " : "  searched on a ") << quadrature_points
        << "-point Gauss-Legendre B1 quadrature, verified on the full grid\n";
   for (const auto& s : starts) {
     os << "  start " << s.start << " (" << s.initial << "): " << termination_name(s.termination)

@@ -54,10 +54,11 @@ struct Parser {
 
   CompileOptions options(const YamlField& f, CompileOptions o) const {
     f.expect_map();
-    f.allow_keys({"duration_s", "steps", "dt_s", "max_rf_hz", "channels", "fidelity_target",
-                  "ensemble", "smoothness", "zero_ends", "starts", "seed", "max_iterations",
-                  "stall_evaluations", "time_limit_s", "threads", "strong_coupling",
-                  "b1_quadrature", "coarse_factor", "warm_start"});
+    f.allow_keys({"duration_s",        "steps",           "dt_s",          "max_rf_hz",
+                  "channels",          "fidelity_target", "ensemble",      "smoothness",
+                  "zero_ends",         "starts",          "seed",          "max_iterations",
+                  "stall_evaluations", "time_limit_s",    "threads",       "strong_coupling",
+                  "b1_quadrature",     "coarse_factor",   "nominal_first", "warm_start"});
     if (auto v = f.find("duration_s")) o.duration_s = v->as_positive();
     if (auto v = f.find("steps")) {
       o.steps = as_int(*v);
@@ -124,6 +125,7 @@ struct Parser {
     if (auto v = f.find("strong_coupling")) o.strong_coupling = v->as_bool();
     if (auto v = f.find("b1_quadrature")) o.b1_quadrature = as_int(*v);
     if (auto v = f.find("coarse_factor")) o.coarse_factor = as_int(*v);
+    if (auto v = f.find("nominal_first")) o.nominal_first = v->as_bool();
     if (auto v = f.find("warm_start")) o.warm_start = v->as_bool();
     return o;
   }

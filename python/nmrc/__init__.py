@@ -222,7 +222,8 @@ def compile(molecule: Molecule, target: Target, *, duration_s: Optional[float] =
             time_limit_s: Optional[float] = None, threads: Optional[int] = None,
             smoothness: Optional[float] = None, zero_ends: Optional[bool] = None,
             strong_coupling: Optional[bool] = None, warm_start: Optional[bool] = None,
-            name: Optional[str] = None,
+            b1_quadrature: Optional[int] = None, coarse_factor: Optional[int] = None,
+            nominal_first: Optional[bool] = None, name: Optional[str] = None,
             cache_dir: Optional[PathLike] = None,
             progress: Optional[Callable[[Dict[str, Any]], None]] = None) -> CompileResult:
     """GRAPE-compiles ``target`` on ``molecule`` (compiler::compile_target, as ``nmrc compile``).
@@ -237,7 +238,9 @@ def compile(molecule: Molecule, target: Target, *, duration_s: Optional[float] =
     ``progress``) stops GRAPE: the exception is raised with ``.result``, the best pulse so far
     (termination "interrupted"). ``cache_dir``: the pulse cache of ``nmrc compile``; with it, a
     miss starts from the best cached pulse of the same target, duration and steps unless
-    ``warm_start=False`` (``summary.warm_start`` names the entry).
+    ``warm_start=False`` (``summary.warm_start`` names the entry). Search speed-ups, checked on
+    the full B1 grid: ``b1_quadrature`` (n-point Gauss-Legendre search), ``coarse_factor``
+    (coarse steps first), ``nominal_first`` (the centre B1 alone first).
     """
     opts: Dict[str, Any] = {}
     dur = duration_s if duration_s is not None else duration
@@ -249,7 +252,8 @@ def compile(molecule: Molecule, target: Target, *, duration_s: Optional[float] =
              "max_iterations": max_iterations, "stall_evaluations": stall_evaluations,
              "time_limit_s": time_limit_s, "threads": threads, "smoothness": smoothness,
              "zero_ends": zero_ends, "strong_coupling": strong_coupling,
-             "warm_start": warm_start}
+             "warm_start": warm_start, "b1_quadrature": b1_quadrature,
+             "coarse_factor": coarse_factor, "nominal_first": nominal_first}
     for k, v in pairs.items():
         if v is not None:
             opts[k] = v

@@ -533,6 +533,59 @@ TEST_CASE("GRAPE B1 quadrature: search on the rule, result verified on the full 
   }
 }
 
+// Nominal first: the search starts on the B1 range's centre alone (every offset), then goes on
+// on the quadrature rule (or the grid); the returned pulse is verified on the full grid.
+TEST_CASE("GRAPE nominal first: the centre B1, then the rule, verified on the full grid") {
+  const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
+  const GateTarget t = make(
+      m, {{"gate", "rotation"}, {"spins", {"A"}}, {"angle_rad", kPi / 2}, {"phase_rad", kPi / 2}});
+  CompileOptions o;
+  o.duration_s = 2e-3;
+  o.steps = 40;
+  o.b1_scale = {0.9, 0.95, 1.0, 1.05, 1.1};
+  o.offset_hz = {-10.0, 10.0};
+  const GrapeProblem p = build_problem(m, t, o);
+  GrapeOptions go;
+  go.starts = 1;
+  go.seed = 3;
+  go.fidelity_target = 0.99;
+  go.nominal_first = true;
+  // The first evaluation is of the centre B1's two members only.
+  GrapeProblem centre = p;
+  centre.ensemble = {{1.0, -10.0, 1.0}, {1.0, 10.0, 1.0}};
+  std::vector<double> f0;
+  ensemble_objective(centre, initial_guess(p, go, 0), nullptr, &f0, 1);
+  std::vector<double> first_seen;
+  const ProgressCallback record = [&](const GrapeProgress& g) {
+    if (g.evaluations == 1) first_seen.push_back(g.fidelity_min);
+  };
+  for (int quadrature : {3, 0}) {
+    CAPTURE(quadrature);
+    go.b1_quadrature = quadrature;
+    first_seen.clear();
+    const GrapeResult r = optimise(p, go, record);
+    REQUIRE(first_seen.size() == 1);
+    CHECK(first_seen[0] == doctest::Approx(std::min(f0[0], f0[1])).epsilon(1e-12));
+    CHECK(r.summary.reached_target);
+    CHECK(r.summary.nominal_first);
+    CHECK(r.summary.quadrature_points == quadrature);
+    CHECK(r.summary.full_report().find("searched on the centre B1 first") != std::string::npos);
+    std::vector<double> f;
+    ensemble_objective(p, r.u_hz, nullptr, &f, 1);
+    REQUIRE(f.size() == 10);
+    for (double v : f) CHECK(v >= 0.99);
+  }
+  SUBCASE("unequal weights are fine (no rule), a single B1 scale has no centre stage") {
+    GrapeProblem w = p;
+    w.ensemble[0].weight = 2.0;
+    go.b1_quadrature = 0;
+    CHECK(optimise(w, go).summary.reached_target);
+    const GrapeResult one = optimise(centre, go);
+    CHECK_FALSE(one.summary.nominal_first);
+    CHECK(one.summary.reached_target);
+  }
+}
+
 TEST_CASE("GRAPE multi-resolution: a coarse stage, then the full steps") {
   const GrapeProblem p = selective_rotation_problem();
   GrapeOptions go;

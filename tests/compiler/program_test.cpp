@@ -73,6 +73,23 @@ TEST_CASE("pulse programs parse into the sequence IR with gate placeholders") {
     CHECK(p.gates[3].target.state_transfer);
     CHECK(std::get<AcquireElement>(p.sequence.elements.back()).td == 1024);
   }
+  SUBCASE("search options: nominal_first, coarse_factor") {
+    std::string text = kGatesProgram;
+    const std::string from = "  steps: 160\n";
+    text.replace(text.find(from), from.size(),
+                 from + "  nominal_first: true\n  coarse_factor: 2\n");
+    const Program p = parse(text);
+    const CompileOptions& o = p.gates[0].options;
+    CHECK(o.nominal_first);
+    CHECK(o.coarse_factor == 2);
+    const auto j = nlohmann::json::parse(o.to_json());
+    CHECK(j.at("nominal_first") == true);
+    // Unset, the option stays out of the JSON (and of the cache keys of earlier pulses).
+    CHECK_FALSE(nlohmann::json::parse(parse(kGatesProgram).gates[0].options.to_json())
+                    .contains("nominal_first"));
+    text.replace(text.find("nominal_first: true"), 19, "nominal_first: yes please");
+    CHECK_THROWS_AS(parse(text), InputError);
+  }
   SUBCASE("up_to: diagonal_phases") {
     std::string text = kGatesProgram;
     const std::string from = "c: -0.5}";

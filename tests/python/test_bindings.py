@@ -153,6 +153,21 @@ def test_compile_up_to_diagonal_phases():
         nmrc.compile(m, bad, duration_s=1e-3, steps=20)
 
 
+def test_compile_search_options():
+    m = nmrc.molecule_from_dict(TWO_SPIN)
+    r = nmrc.compile(m, nmrc.rotation("A", np.pi / 2, axis="x"), duration_s=1e-3, steps=20,
+                     b1=[0.96, 0.98, 1.0, 1.02, 1.04], starts=2, seed=3, fidelity_target=0.99,
+                     threads=1, nominal_first=True, b1_quadrature=2, coarse_factor=2)
+    assert r.summary.reached_target
+    assert "searched on the centre B1 first, then on a 2-point" in r.summary.report
+    assert min(nmrc.fidelity(r.pulse, m).values) >= 0.99  # verified on the 5-point grid
+    with pytest.raises(nmrc.InputError, match="b1_quadrature"):
+        nmrc.compile(m, nmrc.rotation("A", np.pi / 2), duration_s=1e-3, steps=20, b1_quadrature=21)
+    with pytest.raises(nmrc.InputError, match="nominal_first"):
+        nmrc.compile(m, nmrc.rotation("A", np.pi / 2), duration_s=1e-3, steps=20,
+                     nominal_first="yes")
+
+
 def test_compile_warm_start_from_the_cache(tmp_path):
     m = nmrc.molecule_from_dict(TWO_SPIN)
     kw = dict(duration_s=0.001, steps=20, b1=[0.98, 1.02], starts=1, seed=5,

@@ -50,6 +50,7 @@ struct CompileOptions {
   bool strong_coupling = false;
   int b1_quadrature = 0;  ///< see GrapeOptions::b1_quadrature (0: search on the B1 grid itself)
   int coarse_factor = 0;  ///< see GrapeOptions::coarse_factor (0: off)
+  bool nominal_first = false;  ///< see GrapeOptions::nominal_first
   /// With a pulse cache: on a miss, start 0 begins from the best cached pulse of the same
   /// molecule, target, duration and steps (compiled under other options: another B1 range,
   /// target fidelity, seed...; GrapeOptions::initial_u) instead of its own guess.

@@ -73,6 +73,12 @@ struct GrapeOptions {
   /// target only when the problem's own ensemble (its full grid) verifies, and when that check
   /// fails the start goes on on the full grid. Needs equal ensemble weights.
   int b1_quadrature = 0;
+  /// Nominal first: with at least two B1 scales, each start first searches on the B1 range's
+  /// centre alone (every offset), then goes on to the quadrature rule (b1_quadrature) or the
+  /// ensemble itself from the pulse that reached the target there. Every stage that reaches the
+  /// target is checked on the full grid first; a verified grid ends the start. The cheap
+  /// one-member stage does the long climb (bench/results/grape.md, C2-C4).
+  bool nominal_first = false;
   /// Multi-resolution (0 or 1: off). With f >= 2 dividing the step count (and at least three
   /// coarse steps), each start first optimises a pulse of steps/f steps of f dt each; that pulse,
   /// every step repeated f times (the same propagator), starts the search on the full steps.
@@ -141,7 +147,8 @@ struct Summary {
   double wall_s = 0.0;
   std::vector<StartSummary> starts;
   bool reached_target = false;
-  int quadrature_points = 0;  ///< B1 quadrature nodes of the search (0: the ensemble itself)
+  int quadrature_points = 0;   ///< B1 quadrature nodes of the search (0: the ensemble itself)
+  bool nominal_first = false;  ///< the search began on the centre B1 (GrapeOptions::nominal_first)
   /// The returned pulse on a fine B1 grid (4 x the ensemble's B1 spacing, every offset), when
   /// the ensemble has two or more B1 scales: its point count and minimum F.
   int fine_points = 0;
