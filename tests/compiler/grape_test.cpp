@@ -103,6 +103,33 @@ GrapeProblem selective_rotation_problem(double duration_s = 2e-3, int steps = 40
   return build_problem(m, t, o);
 }
 
+// The optimiser tests' options: `starts` starts from seed 3, target 0.99.
+GrapeOptions seed3_options(int starts) {
+  GrapeOptions go;
+  go.starts = starts;
+  go.seed = 3;
+  go.fidelity_target = 0.99;
+  return go;
+}
+
+// The same rotation in 40 steps over B1 0.9-1.1 (5 points) and offsets +-10 Hz: the tests of
+// the search stages (quadrature, nominal first).
+CompileOptions wide_b1_options() {
+  CompileOptions o;
+  o.duration_s = 2e-3;
+  o.steps = 40;
+  o.b1_scale = {0.9, 0.95, 1.0, 1.05, 1.1};
+  o.offset_hz = {-10.0, 10.0};
+  return o;
+}
+
+GrapeProblem wide_b1_problem() {
+  const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
+  const GateTarget t = make(
+      m, {{"gate", "rotation"}, {"spins", {"A"}}, {"angle_rad", kPi / 2}, {"phase_rad", kPi / 2}});
+  return build_problem(m, t, wide_b1_options());
+}
+
 }  // namespace
 
 TEST_CASE("GRAPE gradient matches finite differences for every target type") {
@@ -271,10 +298,7 @@ TEST_CASE("GRAPE propagator equals the product of exact step exponentials") {
 
 TEST_CASE("GRAPE reaches a selective rotation; Summary instead of exceptions") {
   const GrapeProblem p = selective_rotation_problem();
-  GrapeOptions go;
-  go.starts = 2;
-  go.seed = 3;
-  go.fidelity_target = 0.99;
+  GrapeOptions go = seed3_options(2);
   int calls = 0;
   const GrapeResult r = optimise(p, go, [&](const GrapeProgress&) { ++calls; });
   CHECK(r.summary.reached_target);
@@ -478,25 +502,15 @@ TEST_CASE("Gauss-Legendre rule: exact to degree 2n - 1, the 3-point nodes and we
 }
 
 TEST_CASE("GRAPE B1 quadrature: search on the rule, result verified on the full grid") {
-  const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
-  const GateTarget t = make(
-      m, {{"gate", "rotation"}, {"spins", {"A"}}, {"angle_rad", kPi / 2}, {"phase_rad", kPi / 2}});
-  CompileOptions o;
-  o.duration_s = 2e-3;
-  o.steps = 40;
-  o.b1_scale = {0.9, 0.95, 1.0, 1.05, 1.1};
-  o.offset_hz = {-10.0, 10.0};
-  const GrapeProblem p = build_problem(m, t, o);
+  const CompileOptions o = wide_b1_options();
+  const GrapeProblem p = wide_b1_problem();
   const GrapeProblem q = b1_quadrature_problem(p, 3);
   REQUIRE(q.ensemble.size() == 6);  // 3 nodes x 2 offsets
   CHECK(q.ensemble[0].b1_scale == doctest::Approx(1.0 - 0.1 * std::sqrt(0.6)));
   CHECK(q.ensemble[1].offset_hz == 10.0);
   CHECK(q.ensemble[2].b1_scale == doctest::Approx(1.0));
   check_gradient(q, 41);  // the quadrature objective's gradient (weighted members)
-  GrapeOptions go;
-  go.starts = 2;
-  go.seed = 3;
-  go.fidelity_target = 0.99;
+  GrapeOptions go = seed3_options(2);
   go.b1_quadrature = 3;
   const GrapeResult r = optimise(p, go);
   CHECK(r.summary.reached_target);
@@ -536,19 +550,8 @@ TEST_CASE("GRAPE B1 quadrature: search on the rule, result verified on the full 
 // Nominal first: the search starts on the B1 range's centre alone (every offset), then goes on
 // on the quadrature rule (or the grid); the returned pulse is verified on the full grid.
 TEST_CASE("GRAPE nominal first: the centre B1, then the rule, verified on the full grid") {
-  const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
-  const GateTarget t = make(
-      m, {{"gate", "rotation"}, {"spins", {"A"}}, {"angle_rad", kPi / 2}, {"phase_rad", kPi / 2}});
-  CompileOptions o;
-  o.duration_s = 2e-3;
-  o.steps = 40;
-  o.b1_scale = {0.9, 0.95, 1.0, 1.05, 1.1};
-  o.offset_hz = {-10.0, 10.0};
-  const GrapeProblem p = build_problem(m, t, o);
-  GrapeOptions go;
-  go.starts = 1;
-  go.seed = 3;
-  go.fidelity_target = 0.99;
+  const GrapeProblem p = wide_b1_problem();
+  GrapeOptions go = seed3_options(1);
   go.nominal_first = true;
   // The first evaluation is of the centre B1's two members only.
   GrapeProblem centre = p;
@@ -588,10 +591,7 @@ TEST_CASE("GRAPE nominal first: the centre B1, then the rule, verified on the fu
 
 TEST_CASE("GRAPE multi-resolution: a coarse stage, then the full steps") {
   const GrapeProblem p = selective_rotation_problem();
-  GrapeOptions go;
-  go.starts = 1;
-  go.seed = 3;
-  go.fidelity_target = 0.99;
+  GrapeOptions go = seed3_options(1);
   go.coarse_factor = 4;  // 10 steps of 200 us first
   const GrapeResult r = optimise(p, go);
   CHECK(r.summary.reached_target);
@@ -619,10 +619,7 @@ TEST_CASE("GRAPE multi-resolution: a coarse stage, then the full steps") {
 
 TEST_CASE("GRAPE warm start: start 0 begins from given amplitudes") {
   const GrapeProblem p = selective_rotation_problem();
-  GrapeOptions go;
-  go.starts = 1;
-  go.seed = 3;
-  go.fidelity_target = 0.99;
+  GrapeOptions go = seed3_options(1);
   const GrapeResult solved = optimise(p, go);
   REQUIRE(solved.summary.reached_target);
   SUBCASE("from a solved pulse: the target at the first evaluation") {
