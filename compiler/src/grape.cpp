@@ -20,7 +20,6 @@
 #include <thread>
 
 #include "nmrc/core/error.hpp"
-#include "nmrc/core/information.hpp"
 #include "nmrc/core/symmetric_eigen.hpp"
 
 namespace nmrc::compiler {
@@ -177,18 +176,14 @@ struct EnsembleWorkspace {
         }
         // Up to diagonal phases the member's target is W D with D fitted to its propagator; the
         // gradient at that D is the gradient of F (D maximises |Tr(D^dag W^dag U)|).
-        const Mat* wa = &w_adj;
-        if (p.diagonal_phases) {
-          wd_adj = diagonal_phase_fit(p.target, total).conjugate().asDiagonal() * w_adj;
-          wa = &wd_adj;
-        }
+        const Mat& wa = member_target_adjoint(p, w_adj, total, wd_adj);
         if (slices == 1) {
-          left[i - g0][0] = *wa;
+          left[i - g0][0] = wa;
         } else {
-          left[i - g0][0].noalias() = *wa * ev[1]->propagator();
-          left[i - g0][1].noalias() = ev[0]->propagator() * *wa;
+          left[i - g0][0].noalias() = wa * ev[1]->propagator();
+          left[i - g0][1].noalias() = ev[0]->propagator() * wa;
         }
-        g[i] = (*wa * total).trace();
+        g[i] = (wa * total).trace();
         if (grad) grads[i].setZero(u.rows(), u.cols());
       }
       if (grad)
@@ -661,7 +656,8 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
     coarse_p.steps = p.steps / o.coarse_factor;
     coarse_p.dt_s = p.dt_s * o.coarse_factor;
   }
-  const std::vector<GrapeProblem> coarse_search = coarse ? stages_of(coarse_p) : search;
+  const std::vector<GrapeProblem> coarse_search =
+      coarse ? stages_of(coarse_p) : std::vector<GrapeProblem>{};
   // Two threads work on one start (the two time slices of every member, EnsembleWorkspace), so
   // starts run one after the other and none is wasted; further threads run starts in parallel.
   const int eval_threads = std::min(o.threads, slice_count(p));
@@ -746,8 +742,8 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   // A stop that cut any start short makes the whole run interrupted, whatever the best start did.
   if (stopped && !(best >= 0 && results[best].reached)) sm.termination = Termination::kInterrupted;
   if (best >= 0) {
-    sm.fidelity =
-        results[best].fidelity;  // evaluated by its start (bit-identical per thread count)
+    // Evaluated by its start on the full grid (bit-identical for any thread count).
+    sm.fidelity = results[best].fidelity;
   } else {
     EnsembleWorkspace ws(p, 1);
     ws.run(out.u_hz, nullptr, &sm.fidelity);
@@ -806,12 +802,13 @@ std::string Summary::full_report() const {
   if (fine_points > 0)
     os << "  fine B1 grid (" << fine_points << " members): min "
        << fmt::format("{:.5f}", fine_fidelity_min) << "\n";
-  if (nominal_first)
-    os << "  searched on the centre B1 first" << (quadrature_points > 0 ? ", then" : ",")
-       << (quadrature_points > 0 ? "" : " verified on the full grid\n");
-  if (quadrature_points > 0)
-    os << (nominal_first ? " on a " : "  searched on a ") << quadrature_points
-       << "-point Gauss-Legendre B1 quadrature, verified on the full grid\n";
+  if (nominal_first || quadrature_points > 0) {
+    os << "  searched on ";
+    if (nominal_first) os << "the centre B1 first" << (quadrature_points > 0 ? ", then on " : "");
+    if (quadrature_points > 0)
+      os << "a " << quadrature_points << "-point Gauss-Legendre B1 quadrature";
+    os << ", verified on the full grid\n";
+  }
   for (const auto& s : starts) {
     os << "  start " << s.start << " (" << s.initial << "): " << termination_name(s.termination)
        << ", F_min " << fmt::format("{:.5f}", s.fidelity_min) << ", " << s.iterations

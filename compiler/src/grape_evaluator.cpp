@@ -442,18 +442,22 @@ struct FidelityEvaluator::Impl {
 
   cplx evaluate(const RMat& u, const EnsembleMember& m, RMat* grad) {
     forward(u, m);
-    const Mat* wa = &w_adj;
-    if (p.diagonal_phases) {  // (W D)^dag, D fitted to this propagator (GrapeProblem)
-      wd_adj = diagonal_phase_fit(p.target, x).conjugate().asDiagonal() * w_adj;
-      wa = &wd_adj;
-    }
-    const cplx gval = (*wa * x).trace();
+    const Mat& wa = member_target_adjoint(p, w_adj, x, wd_adj);
+    const cplx gval = (wa * x).trace();
     if (!grad) return gval;
     grad->setZero(u.rows(), u.cols());
-    backward(u, m, *wa, gval, *grad);
+    backward(u, m, wa, gval, *grad);
     return gval;
   }
 };
+
+const Mat& member_target_adjoint(const GrapeProblem& problem, const Mat& w_adj, const Mat& u,
+                                 Mat& buffer) {
+  if (!problem.diagonal_phases) return w_adj;
+  // Row j of W^dag times conj(D_jj): (W D)^dag = D^dag W^dag.
+  buffer = diagonal_phase_fit(problem.target, u).conjugate().asDiagonal() * w_adj;
+  return buffer;
+}
 
 FidelityEvaluator::FidelityEvaluator(const GrapeProblem& problem)
     : impl_(std::make_unique<Impl>(problem, 0, problem.steps)) {}

@@ -200,6 +200,12 @@ class FidelityEvaluator {
 /// ~10 % fewer evaluations than |g|^2 on the benchmark of bench/results/grape.md) and its
 /// gradient in 1/Hz; fidelities per member in `fidelity` when given. Uses up to two threads
 /// (the two time slices of each member); the result is bit-identical for any `threads`.
+/// The left factor of g = Tr(W^dag U) for a member whose propagator is u: W^dag (`w_adj`), or
+/// with diagonal_phases (W D)^dag, D fitted to u by core's diagonal_phase_fit (written into
+/// `buffer`, which the result then refers to).
+const Mat& member_target_adjoint(const GrapeProblem& problem, const Mat& w_adj, const Mat& u,
+                                 Mat& buffer);
+
 double ensemble_objective(const GrapeProblem& problem, const RMat& u_hz, RMat* grad,
                           std::vector<double>* fidelity, int threads = 1);
 
