@@ -1,7 +1,10 @@
 #include "nmrc/core/json_input.hpp"
 
 #include <cctype>
+#include <string>
 #include <vector>
+
+#include "nmrc/core/error.hpp"
 
 namespace nmrc {
 
@@ -16,6 +19,28 @@ std::string text_line_col(const std::string& text, std::size_t offset) {
     }
   }
   return std::to_string(line) + ":" + std::to_string(col);
+}
+
+void check_json_depth(const std::string& text, const std::string& where) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        throw InputError(where + ":" + text_line_col(text, i) + ": JSON nested deeper than " +
+                         std::to_string(kMaxJsonDepth) + " levels (docs/limits.md)");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
 }
 
 namespace {

@@ -66,6 +66,12 @@ Mat matrix_from_json(const std::string& json_text, const MatrixJsonRules& rules,
   };
   nlohmann::json j;
   try {
+    check_json_depth(json_text, rules.source.empty() ? std::string("JSON") : rules.source);
+  } catch (const InputError& e) {
+    fail(e.what());
+    throw;
+  }
+  try {
     j = nlohmann::json::parse(json_text);
   } catch (const nlohmann::json::parse_error& e) {
     const std::string r = std::string("invalid JSON: ") + e.what();

@@ -136,12 +136,27 @@ std::vector<SpectralLine> Molecule::lines() const {
 
 namespace {
 
+// An isotope as NMR writes it: the mass number, then the element symbol ("13C", "1H", "2H").
+// It reaches TopSpin's NUC1 and every label, so nothing else is accepted.
+std::string isotope_text(const YamlField& f) {
+  const std::string s = f.as_string();
+  size_t i = 0;
+  while (i < s.size() && i < 3 && s[i] >= '0' && s[i] <= '9') ++i;
+  const bool digits = i > 0 && s[0] != '0';
+  const bool symbol = i < s.size() && s[i] >= 'A' && s[i] <= 'Z' && s.size() - i <= 3 &&
+                      std::all_of(s.begin() + static_cast<long>(i) + 1, s.end(),
+                                  [](char c) { return c >= 'a' && c <= 'z'; });
+  if (!digits || !symbol)
+    f.fail("must be an isotope: mass number then element symbol, e.g. 13C, 1H, 2H");
+  return s;
+}
+
 Molecule parse(const YamlField& root) {
   root.expect_map();
   root.allow_keys({"name", "description", "spectrometer", "channels", "nuclei", "couplings",
                    "roles", "sources", "assumptions"});
   Molecule m;
-  m.name = root.at("name").as_string();
+  m.name = root.at("name").as_name();
   if (auto d = root.find("description")) m.description = d->as_string();
 
   const YamlField spec = root.at("spectrometer");
@@ -158,8 +173,8 @@ Molecule parse(const YamlField& root) {
     cf.expect_map();
     cf.allow_keys({"name", "isotope", "larmor_mhz", "frame_ppm", "carrier_hz", "max_rf_hz"});
     Channel c;
-    c.name = cf.at("name").as_string();
-    c.isotope = cf.has("isotope") ? cf.at("isotope").as_string() : c.name;
+    c.name = cf.at("name").as_name();
+    c.isotope = cf.has("isotope") ? isotope_text(cf.at("isotope")) : isotope_text(cf.at("name"));
     if (auto l = cf.find("larmor_mhz")) {
       c.larmor_mhz = l->as_positive(limits::kMaxLarmorMHz);
     } else {
@@ -189,12 +204,12 @@ Molecule parse(const YamlField& root) {
     nf.allow_keys(
         {"label", "isotope", "channel", "offset_hz", "shift_ppm", "t1_s", "t2_s", "t2star_s"});
     Nucleus nu;
-    nu.label = nf.at("label").as_string();
+    nu.label = nf.at("label").as_name();
     for (const auto& other : m.nuclei)
       if (other.label == nu.label) nf.at("label").fail("duplicate spin label");
-    nu.isotope = nf.at("isotope").as_string();
+    nu.isotope = isotope_text(nf.at("isotope"));
     if (auto c = nf.find("channel")) {
-      nu.channel = c->as_string();
+      nu.channel = c->as_name();
       if (m.channel_index(nu.channel) < 0) c->fail("unknown channel");
       if (m.channels[m.channel_index(nu.channel)].isotope != nu.isotope)
         c->fail("channel observes isotope " + m.channels[m.channel_index(nu.channel)].isotope +

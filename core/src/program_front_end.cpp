@@ -8,6 +8,7 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/limits.hpp"
+#include "nmrc/core/text.hpp"
 #include "nmrc/core/yaml_choice.hpp"
 
 namespace nmrc {
@@ -38,8 +39,11 @@ ProgramFrontEnd::ProgramFrontEnd(const YamlField& root, const std::string& base_
     if (f->as_string() != format) f->fail("must be " + format);
   header_.path = root.file();
   header_.base_dir = base_dir;
-  header_.name = root.has("name") ? root.at("name").as_string()
+  header_.name = root.has("name") ? root.at("name").as_name()
                                   : std::filesystem::path(root.file()).stem().string();
+  if (!is_safe_name(header_.name))
+    throw InputError(root.location() + ": name: the program has no name and its file name \"" +
+                     escape_text(header_.name) + "\" is not one (" + kNameRule + "): give name:");
   if (auto d = root.find("description")) header_.description = d->as_string();
   const YamlField mf = root.at("molecule");
   header_.molecule_path = mf.as_input_file(header_.base_dir);
@@ -162,10 +166,17 @@ std::string ProgramFrontEnd::known_kinds() const {
 
 void ProgramFrontEnd::parse_elements(const YamlField& list, Sequence& sequence) const {
   list.expect_sequence();
+  work_ = 0;
+  pulse_steps_ = 0;
+  pulse_files_.clear();
   for (const auto& item : list.items()) element(item, sequence, 0);
+  pulse_files_.clear();
 }
 
 void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) const {
+  if (++work_ > kMaxProgramWork)
+    item.fail("the program unrolls to more than " + std::to_string(kMaxProgramWork) +
+              " elements and loop repetitions (loops multiply, also with empty bodies)");
   item.expect_map();
   const auto entries = item.entries();
   if (entries.size() != 1)
@@ -227,11 +238,15 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
     if (auto pf = f.find("file")) {
       f.allow_keys({"name", "file", "acknowledge_long"});
       const std::string pulse_path = pf->as_input_file(header_.base_dir);
-      try {
-        e = read_pulse_file(pulse_path).element(m);
-      } catch (const InputError& err) {
-        pf->fail(err.what());
+      auto it = pulse_files_.find(pulse_path);
+      if (it == pulse_files_.end()) {
+        try {
+          it = pulse_files_.emplace(pulse_path, read_pulse_file(pulse_path).element(m)).first;
+        } catch (const InputError& err) {
+          pf->fail(err.what());
+        }
       }
+      e = it->second;
     } else {
       const YamlField bf = f.at("bruker");
       const YamlField cf = f.at("channel");
@@ -244,16 +259,27 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
       const double duration_s = f.at("duration_s").as_positive(limits::kMaxDurationS);
       if (!shape_reader_) bf.fail("shape files cannot be read in this kind of program yet");
       const std::string shape_path = bf.as_input_file(header_.base_dir);
-      try {
-        PulseData d = shape_reader_(shape_path, m.channels[c].name, duration_s, mx);
-        e = d.element(m);
-      } catch (const InputError& err) {
-        bf.fail(err.what());
+      // One read per (file, channel, duration, amplitude), however often a loop repeats it.
+      const std::string key =
+          fmt::format("{}\n{}\n{:.17g}\n{:.17g}", shape_path, c, duration_s, mx);
+      auto it = pulse_files_.find(key);
+      if (it == pulse_files_.end()) {
+        try {
+          PulseData d = shape_reader_(shape_path, m.channels[c].name, duration_s, mx);
+          it = pulse_files_.emplace(key, d.element(m)).first;
+        } catch (const InputError& err) {
+          bf.fail(err.what());
+        }
       }
+      e = it->second;
     }
-    if (auto nf = f.find("name")) e.name = nf->as_string();
+    if (auto nf = f.find("name")) e.name = nf->as_name();
     const bool ack = f.has("acknowledge_long") && f.at("acknowledge_long").as_bool();
     check_long(f, e.channels, e.duration_s(), ack);
+    for (const auto& u : e.ux_hz) pulse_steps_ += static_cast<size_t>(u.size());
+    if (pulse_steps_ > kMaxProgramPulseSteps)
+      f.fail("the program unrolls to more than " + std::to_string(kMaxProgramPulseSteps) +
+             " shaped-pulse steps (loops multiply; docs/limits.md)");
     seq.elements.push_back(e);
   } else if (kind == "loop") {
     f.expect_map();
@@ -274,6 +300,12 @@ void ProgramFrontEnd::element(const YamlField& item, Sequence& seq, int depth) c
       count_field.fail("the program would unroll to " + std::to_string(total) +
                        " elements, more than " + std::to_string(kMaxProgramElements) +
                        " (loops multiply)");
+    // Every repetition is work, also with an empty body (three nested empty loops of 100,000
+    // would otherwise spin 10^15 times).
+    if (work_ + static_cast<size_t>(count) > kMaxProgramWork)
+      count_field.fail("the program unrolls to more than " + std::to_string(kMaxProgramWork) +
+                       " elements and loop repetitions (loops multiply, also with empty bodies)");
+    work_ += static_cast<size_t>(count);
     for (long r = 1; r < count; ++r)
       for (const auto& sub : body.items()) element(sub, seq, depth + 1);
   } else if (kind == "acquire") {

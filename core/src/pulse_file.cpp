@@ -9,6 +9,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/json_input.hpp"
+#include "nmrc/core/text.hpp"
 
 namespace nmrc {
 
@@ -22,7 +23,7 @@ std::string fmt_g6(double v) { return fmt::format("{:.6g}", v); }
 std::string value_text(const json& v) {
   std::string s = v.dump();
   if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
+  return escape_text(s);
 }
 
 // Reads one pulse document; every rule of parse_pulse_json lives here.
@@ -49,7 +50,14 @@ class Reader {
   }
   std::string text(const json& v, const std::string& field) const {
     if (!v.is_string()) fail(field, v, "must be a string");
+    if (auto problem = text_problem(v.get<std::string>())) fail(field, v, *problem);
     return v.get<std::string>();
+  }
+  // A name: it becomes a file name, a TopSpin shape name and a label (core/text.hpp).
+  std::string name(const json& v, const std::string& field) const {
+    std::string s = text(v, field);
+    if (!is_safe_name(s)) fail(field, v, kNameRule);
+    return s;
   }
   std::vector<double> numbers(const json& v, const std::string& field) const {
     if (!v.is_array()) fail(field, v, "must be a list of numbers");
@@ -73,8 +81,8 @@ class Reader {
       fail("format", j["format"], "must be \"nmrc-pulse/1\"");
     PulseData p;
     p.source = where_;
-    p.name = j.contains("name") ? text(j["name"], "name")
-                                : std::filesystem::path(where_).stem().string();
+    p.name = j.contains("name") ? name(j["name"], "name")
+                                : safe_name_from(std::filesystem::path(where_).stem().string());
     if (j.contains("molecule")) {
       p.molecule = text(j["molecule"], "molecule");
       p.molecule_location = at("molecule");
@@ -88,6 +96,8 @@ class Reader {
       fail("channels", "must map channel names to {ux_hz, uy_hz}");
     size_t steps = 0;
     for (auto it = chs.begin(); it != chs.end(); ++it) {
+      if (!is_safe_name(it.key()))
+        fail("channels", "channel name \"" + escape_text(it.key()) + "\" " + kNameRule);
       const std::string base = "channels." + it.key();
       const json& c = it.value();
       if (!c.is_object()) fail(base, "must be an object with ux_hz and uy_hz");
@@ -217,6 +227,7 @@ ShapedPulseElement PulseData::element(const Molecule& m) const {
 
 PulseData parse_pulse_json(const std::string& text, const std::string& where) {
   json j;
+  check_json_depth(text, where);
   try {
     j = json::parse(text);
   } catch (const json::parse_error& e) {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/text.hpp"
 
 namespace nmrc {
 
@@ -53,6 +54,10 @@ void check_keys(const YAML::Node& n, const std::string& path, const std::string&
         throw InputError(file + ":" + mark_text(key.Mark()) + ": " +
                          (path.empty() ? std::string("document") : path) + ": key " +
                          flow_text(key) + " must be a plain name, not a list or mapping");
+      if (auto problem = text_problem(key.Scalar(), kMaxNameBytes))
+        throw InputError(file + ":" + mark_text(key.Mark()) + ": " +
+                         (path.empty() ? std::string("document") : path) + ": key \"" +
+                         escape_text(key.Scalar().substr(0, 80)) + "\" " + *problem);
       const std::string name = path.empty() ? key.Scalar() : path + "." + key.Scalar();
       for (const auto& [k, mark] : seen)
         if (k == key.Scalar())
@@ -96,7 +101,7 @@ YamlField YamlField::load_string(const std::string& text, const std::string& nam
 std::string YamlField::location() const {
   std::ostringstream os;
   const YAML::Mark m = node_.Mark();
-  os << *file_;
+  os << escape_text(*file_);
   if (m.line >= 0) os << ":" << m.line + 1 << ":" << m.column + 1;
   return os.str();
 }
@@ -106,9 +111,9 @@ std::string YamlField::value_text() const {
   if (node_.IsScalar()) {
     const std::string& s = node_.Scalar();
     const std::string shown = s.size() > 80 ? s.substr(0, 77) + "..." : s;
-    return quoted() ? "\"" + shown + "\"" : shown;
+    return escape_text(quoted() ? "\"" + shown + "\"" : shown);
   }
-  return flow_text(node_);
+  return escape_text(flow_text(node_));
 }
 
 bool YamlField::quoted() const { return node_.IsScalar() && node_.Tag() == "!"; }
@@ -263,7 +268,14 @@ bool YamlField::as_bool() const {
 
 std::string YamlField::as_string() const {
   if (!node_.IsScalar()) fail("must be a text value");
+  if (auto problem = text_problem(node_.Scalar())) fail(*problem);
   return node_.Scalar();
+}
+
+std::string YamlField::as_name() const {
+  std::string s = as_string();
+  if (!is_safe_name(s)) fail(kNameRule);
+  return s;
 }
 
 std::string YamlField::as_input_file(const std::string& base_dir) const {

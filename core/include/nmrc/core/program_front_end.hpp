@@ -39,6 +39,12 @@ using ShapeFileReader = std::function<PulseData(const std::string& path, const s
 
 /// Largest number of elements a program may unroll to (loops included).
 inline constexpr size_t kMaxProgramElements = 1000000;
+/// Largest amount of work unrolling may take: one unit per element and per loop repetition,
+/// so that loops with empty bodies (which add no element) are bounded too.
+inline constexpr size_t kMaxProgramWork = 4 * kMaxProgramElements;
+/// Largest number of shaped-pulse steps (summed over channels) a program may unroll to: a loop
+/// around a long pulse copies its steps once per repetition (16 Mi steps = 256 MiB of doubles).
+inline constexpr size_t kMaxProgramPulseSteps = size_t{1} << 24;
 
 class ProgramFrontEnd {
  public:
@@ -87,6 +93,11 @@ class ProgramFrontEnd {
   ProgramHeader header_;
   std::map<std::string, ElementHandler> extensions_;
   ShapeFileReader shape_reader_;
+  // Unrolling state of one parse_elements call: work done, steps unrolled, and each pulse or
+  // shape file read once (a loop repeats the element, not the read).
+  mutable size_t work_ = 0;
+  mutable size_t pulse_steps_ = 0;
+  mutable std::map<std::string, ShapedPulseElement> pulse_files_;
 };
 
 }  // namespace nmrc

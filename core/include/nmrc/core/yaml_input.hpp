@@ -65,7 +65,12 @@ class YamlField {
   /// A scalar written in quotes ("160"): text, never a number or a boolean.
   bool quoted() const;
   bool as_bool() const;
+  /// Text: valid UTF-8 without control characters (no line breaks, tabs or escapes), at most
+  /// kMaxTextBytes (core/text.hpp). Every string read from YAML passes this.
   std::string as_string() const;
+  /// A name (anything that becomes a file name, a TopSpin identifier or a label in a script):
+  /// 1-64 characters from [A-Za-z0-9_.+-], not "." or ".." (core/text.hpp, is_safe_name).
+  std::string as_name() const;
   std::vector<double> as_double_list() const;
   std::vector<std::string> as_string_list() const;
   /// A file the program names: the text, relative paths resolved against `base_dir` (the
