@@ -3,9 +3,13 @@
 // and durable atomic output (issue 13's defects 2, 3, 4, 5 and 8).
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/hash.hpp"
@@ -140,17 +144,133 @@ TEST_CASE("read_file: directories, devices and huge files are refused before mem
 TEST_CASE("write_file_atomic: durable output, and temporaries of killed runs removed") {
   const fs::path d = scratch("write");
   const std::string target = (d / "out.json").string();
-  // A temporary left by a process that no longer exists (pid 2^22 + 1 is above Linux's
-  // default pid_max) and one of a live process (this one's parent).
-  const std::string stale = target + ".tmp" + std::to_string((1 << 22) + 1);
-  const std::string live = (d / "other.csv").string() + ".tmp" + std::to_string(::getppid());
+  // A temporary of a killed run (nmrc's name, older than kStaleTempAgeS), one of a live run
+  // (fresh), and files of the user that merely look alike: none of those is nmrc's.
+  const fs::path stale = d / (std::string(kTempPrefix) + "0123456789abcdef");
+  const fs::path live = d / (std::string(kTempPrefix) + "fedcba9876543210");
+  const std::vector<fs::path> users = {d / "thesis.tmp2023", d / "out.json.tmp4194305",
+                                       d / (std::string(kTempPrefix) + "notmine"),
+                                       d / (std::string(kTempPrefix) + "0123456789ABCDEF")};
+  for (const auto& f : users) std::ofstream(f) << "keep";
   std::ofstream(stale) << "half";
   std::ofstream(live) << "busy";
+  const auto old = fs::file_time_type::clock::now() - std::chrono::seconds(2 * kStaleTempAgeS);
+  fs::last_write_time(stale, old);
+  for (const auto& f : users) fs::last_write_time(f, old);
   write_file_atomic(target, "{\"a\": 1}\n");
   CHECK(read_file(target) == "{\"a\": 1}\n");
   CHECK_FALSE(fs::exists(stale));
   CHECK(fs::exists(live));
+  for (const auto& f : users) CHECK(read_file(f.string()) == "keep");
+  // No temporary of this write is left behind: what remains is the user's files and the live one.
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(d)) names.push_back(e.path().filename().string());
+  CHECK(names.size() == users.size() + 2);  // and out.json
   CHECK_THROWS_AS(write_file_atomic((d / "missing" / "x").string(), "x"), InputError);
+  CHECK_THROWS_WITH_AS(write_file_atomic(d.string(), "x"), doctest::Contains("is a folder"),
+                       InputError);
+  // An output folder is checked before long work without creating anything.
+  check_output_folder((d / "new" / "deeper").string());
+  CHECK_FALSE(fs::exists(d / "new"));
+  CHECK_THROWS_WITH_AS(check_output_folder((d / "out.json" / "sub").string()),
+                       doctest::Contains("is a file, not a folder"), InputError);
+}
+
+TEST_CASE("write_file_atomic: a planted symbolic link is never followed") {
+  const fs::path d = scratch("links");
+  const fs::path outside = scratch("outside");
+  const fs::path victim = outside / "victim.txt";
+  std::ofstream(victim) << "original";
+  SUBCASE("a link at the target's name is replaced, its target unchanged") {
+    fs::create_symlink(victim, d / "spectrum.csv");
+    write_file_atomic((d / "spectrum.csv").string(), "new");
+    CHECK_FALSE(fs::is_symlink(d / "spectrum.csv"));
+    CHECK(read_file((d / "spectrum.csv").string()) == "new");
+  }
+  SUBCASE("a subfolder that is a link is refused, for files and for folders below it") {
+    fs::create_directory_symlink(outside, d / "lists");
+    CHECK_THROWS_WITH_AS(write_file_atomic((d / "lists" / "victim.txt").string(), "evil"),
+                         doctest::Contains("lists: is a symbolic link"), ResourceError);
+    CHECK_THROWS_WITH_AS(make_directories((d / "lists" / "pp").string()),
+                         doctest::Contains("lists: is a symbolic link"), ResourceError);
+    CHECK_FALSE(fs::exists(outside / "pp"));
+    // The user's own link, resolved once by output_path (what the CLI does with --out), is fine.
+    const std::string real = output_path((d / "lists").string());
+    CHECK(real == fs::canonical(outside).string());
+    write_file_atomic(real + "/new.txt", "ok");
+    CHECK(read_file((outside / "new.txt").string()) == "ok");
+  }
+  CHECK(read_file(victim.string()) == "original");
+}
+
+TEST_CASE("write_file_atomic: concurrent writers of one file never clash") {
+  const fs::path d = scratch("race");
+  const std::string target = (d / "shared.json").string();
+  std::vector<std::thread> ts;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) try {
+          write_file_atomic(target, std::string(1000 + t, char('a' + t)));
+        } catch (const std::exception&) {
+          ++failures;
+        }
+    });
+  for (auto& t : ts) t.join();
+  CHECK(failures == 0);
+  const std::string got = read_file(target);
+  CHECK(got.size() >= 1000);
+  CHECK(got == std::string(got.size(), got[0]));  // one writer's whole content
+}
+
+TEST_CASE("caches: trusted only when this user owns them and nobody else can write") {
+  const fs::path base = scratch("cache");
+  std::vector<std::string> warned;
+  set_cache_warning_handler([&](const std::string& m) { warned.push_back(m); });
+  SUBCASE("correctness") {
+    const std::string dir = (base / "a" / "b").string();
+    CHECK(cache_usable(dir));
+    CHECK((fs::status(dir).permissions() & fs::perms::all) == fs::perms::owner_all);
+    CHECK(write_cache_file(dir, "k.json", "entry"));
+    CHECK(read_cache_file(dir, "k.json") == std::optional<std::string>("entry"));
+    CHECK_FALSE(read_cache_file(dir, "none.json"));
+    CHECK_FALSE(read_cache_file(dir, "k.json", 3));  // larger than the limit: not an entry
+    CHECK(cache_file_names(dir, ".json", 10) == std::vector<std::string>{"k.json"});
+    CHECK(warned.empty());
+  }
+  SUBCASE("a folder others can write is not used, and said once") {
+    const std::string dir = (base / "shared").string();
+    CHECK(cache_usable(dir));
+    CHECK(write_cache_file(dir, "k.json", "forged by anyone"));
+    fs::permissions(dir, fs::perms::others_write | fs::perms::group_write, fs::perm_options::add);
+    CHECK_FALSE(read_cache_file(dir, "k.json"));
+    CHECK_FALSE(write_cache_file(dir, "k2.json", "x"));
+    CHECK(cache_file_names(dir, ".json", 10).empty());
+    REQUIRE(warned.size() == 1);
+    CHECK(warned[0].find("writable by group or others (mode 0722)") != std::string::npos);
+    CHECK(warned[0].find("caching is off") != std::string::npos);
+  }
+  SUBCASE("a folder of another user is not used") {
+    const std::string dir = (base / "theirs").string();
+    CHECK(cache_usable(dir));
+    CHECK(write_cache_file(dir, "k.json", "x"));
+    if (::geteuid() == 0 && ::chown(dir.c_str(), 65534, 65534) == 0) {
+      CHECK_FALSE(read_cache_file(dir, "k.json"));
+      REQUIRE(warned.size() == 1);
+      CHECK(warned[0].find("owned by another user (uid 65534)") != std::string::npos);
+    } else {
+      MESSAGE("not root: the other-owner case is covered by tests/cli/reliability.sh");
+    }
+  }
+  SUBCASE("an entry that is a link is not read") {
+    const std::string dir = (base / "links").string();
+    CHECK(cache_usable(dir));
+    std::ofstream(base / "elsewhere.json") << "planted";
+    fs::create_symlink(base / "elsewhere.json", fs::path(dir) / "k.json");
+    CHECK_FALSE(read_cache_file(dir, "k.json"));
+    CHECK(cache_file_names(dir, ".json", 10).empty());
+  }
+  set_cache_warning_handler({});
 }
 
 TEST_CASE("JSON: every error carries line:column") {
