@@ -149,9 +149,9 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
       make_directories(o->out);
       const std::string cache =
           o->no_cache ? "" : (o->cache.empty() ? o->out + "/.cache" : o->cache);
-      // Before any GRAPE work: a cache folder that cannot be made (e.g. a file) is bad input now,
-      // not after minutes of optimisation.
-      if (!cache.empty()) make_directories(cache);
+      // Before any GRAPE work: a cache that cannot be made, trusted or written is said now (a
+      // warning: the run goes on without it), not after minutes of optimisation.
+      if (!cache.empty()) cache_usable(cache);
       Progress progress(global.quiet);
       json report;
       report["format"] = "nmrc-compile-report/1";

@@ -1,11 +1,78 @@
 // nmrc: NMR pulse-sequence compiler and virtual spectrometer (command-line front end).
-// Exit codes: 0 success; 1 ran but a target was missed; 2 bad input; 3 internal error.
+// Exit codes (docs/exit-codes.md): 0 success; 1 ran but a target was missed; 2 bad input;
+// 3 internal error; 4 the machine refused (disk full, no permission, read-only, a symbolic
+// link where nmrc writes, out of memory, gnuplot missing or killed); 130 / 143 stopped by
+// SIGINT / SIGTERM.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <filesystem>
+#include <new>
+#include <system_error>
 
 #include "commands.hpp"
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/io.hpp"
+#include "nmrc/core/text.hpp"
+
+namespace {
+
+// SIGINT / SIGTERM: remove the temporaries of the write in progress, say what was kept, and end
+// with 128 + the signal's number (the shell's convention). Only async-signal-safe calls.
+extern "C" void on_stop_signal(int sig) {
+  nmrc::remove_temporaries_in_progress();
+  const char* msg =
+      sig == SIGINT
+          ? "\nnmrc: stopped by SIGINT. Kept: every output file already written, each complete "
+            "(files are written whole or not at all); the one being written was removed. Run "
+            "the same command again to continue: finished experiment cases and cached pulses "
+            "are reused.\n"
+          : "\nnmrc: stopped by SIGTERM. Kept: every output file already written, each complete "
+            "(files are written whole or not at all); the one being written was removed. Run "
+            "the same command again to continue: finished experiment cases and cached pulses "
+            "are reused.\n";
+  const ssize_t ignored = ::write(STDERR_FILENO, msg, std::strlen(msg));
+  (void)ignored;
+  ::_exit(128 + sig);
+}
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
+  for (int sig : {SIGINT, SIGTERM}) ::sigaction(sig, &sa, nullptr);
+}
+
+// Folders and files the user names for output are resolved once to their real path
+// (nmrc::output_path): the user's own symbolic links are followed there, and nmrc follows none
+// inside them (write_file_atomic).
+void resolve_output_options(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    for (CLI::Option* opt : sub->get_options())
+      for (const char* name : {"--out", "--bruker", "--json", "--lines-csv"})
+        if (opt->check_lname(std::string(name).substr(2)))
+          opt->transform([](std::string s) { return nmrc::output_path(s); }, "", "");
+    resolve_output_options(*sub);
+  }
+}
+
+// Resource errors carried by the standard library (std::filesystem, allocation).
+bool is_resource_error(const std::system_error& e) {
+  for (int err : {ENOSPC, EDQUOT, EACCES, EPERM, EROFS, EIO, ENOMEM, EMFILE, ENFILE})
+    if (e.code() == std::errc(err) || e.code().value() == err) return true;
+  return false;
+}
+
+constexpr int kExitResource = 4;
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"nmrc: NMR pulse-sequence compiler and virtual spectrometer"};
@@ -33,6 +100,7 @@ int main(int argc, char** argv) {
 #ifdef NMRC_EXPERIMENT_AVAILABLE
   nmrc::cli::add_experiment_command(app, global, run);
 #endif
+  resolve_output_options(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -42,20 +110,45 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "nmrc: %s (see nmrc --help)\n", e.what());
+    std::fprintf(stderr, "nmrc: %s (see nmrc --help)\n", nmrc::escape_text(e.what()).c_str());
     return 2;
   }
   if (!run) {
     std::fprintf(stderr, "nmrc: no command given (see nmrc --help)\n");
     return 2;
   }
+  install_stop_handlers();
+  // A cache is an optimisation: a cache that cannot be trusted or written is said once, and the
+  // run goes on without it (nmrc/core/io.hpp).
+  nmrc::set_cache_warning_handler([](const std::string& m) {
+    // On a terminal the progress line is still open: the warning starts a line of its own.
+    std::fprintf(stderr, "%snmrc: warning: %s\n", ::isatty(STDERR_FILENO) ? "\n" : "",
+                 nmrc::escape_text(m).c_str());
+    std::fflush(stderr);
+  });
   try {
     return run();
   } catch (const nmrc::InputError& e) {
-    std::fprintf(stderr, "%s\n", e.what());
+    std::fprintf(stderr, "%s\n", nmrc::escape_text(e.what()).c_str());
     return 2;
+  } catch (const nmrc::ResourceError& e) {
+    std::fprintf(stderr, "%s\n", nmrc::escape_text(e.what()).c_str());
+    return kExitResource;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "nmrc: out of memory (try a smaller problem or fewer threads; docs/limits.md)\n");
+    return kExitResource;
+  } catch (const std::system_error& e) {
+    if (is_resource_error(e)) {
+      std::fprintf(stderr, "nmrc: %s\n", nmrc::escape_text(e.what()).c_str());
+      return kExitResource;
+    }
+    std::fprintf(stderr, "nmrc: internal error: %s (please report this)\n",
+                 nmrc::escape_text(e.what()).c_str());
+    return 3;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "nmrc: internal error: %s (please report this)\n", e.what());
+    std::fprintf(stderr, "nmrc: internal error: %s (please report this)\n",
+                 nmrc::escape_text(e.what()).c_str());
     return 3;
   }
 }

@@ -557,7 +557,7 @@ py::dict compile_program(const std::string& path, const std::vector<std::string>
       g.options.stop = &stop;
       jobs.push_back(&g);
     }
-  if (!cache_dir.empty()) make_directories(cache_dir);
+  if (!cache_dir.empty()) cache_usable(cache_dir);  // a cache it cannot use: warned, not used
   auto [results, err] = run_interruptible<std::vector<compiler::CompileResult>>(
       [&](EventPump& pump) {
         std::vector<compiler::CompileResult> out;

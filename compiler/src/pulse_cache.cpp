@@ -10,6 +10,7 @@
 
 #include "nmrc/core/hash.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/json_input.hpp"
 #include "nmrc/core/matrix_json.hpp"
 
 namespace nmrc::compiler {
@@ -75,9 +76,16 @@ namespace {
 
 // A cache entry's JSON when its content matches its recorded checksum; nullopt otherwise (an
 // entry damaged, truncated by a crash of an older version or edited by hand is not trusted).
-std::optional<json> read_verified(const std::string& cache_file) {
+// The folder itself must be trusted (read_cache_file: this user's, writable by nobody else), so
+// an entry cannot be planted; the checksum catches damage, not forgery.
+std::optional<json> read_verified(const std::string& cache_dir, const std::string& name) {
+  const std::string cache_file = cache_dir + "/" + name;
   try {
-    json j = json::parse(read_file(cache_file));
+    const auto bytes = read_cache_file(cache_dir, name);
+    if (!bytes) return std::nullopt;
+    const std::string& text = *bytes;
+    check_json_depth(text, cache_file);
+    json j = json::parse(text);
     if (!j.is_object() || !j.contains("checksum") || !j["checksum"].is_string() ||
         !j.contains("pulse") || !j.contains("summary") ||
         j["checksum"].get<std::string>() != entry_checksum(j.at("pulse"), j.at("summary")))
@@ -92,28 +100,22 @@ std::optional<json> read_verified(const std::string& cache_file) {
 
 std::optional<WarmStart> find_warm_start(const std::string& cache_dir, const std::string& family,
                                          const std::string& exclude_key) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::is_directory(cache_dir, ec)) return std::nullopt;
   // Candidates in name order (the choice must not depend on the directory's listing order), at
   // most kMaxWarmStartEntries of them read (docs/limits.md).
-  std::vector<std::string> names;
-  for (fs::directory_iterator it(cache_dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const fs::path& f = it->path();
-    if (f.extension() == ".json" && f.stem().string() != exclude_key) names.push_back(f.string());
-  }
-  std::sort(names.begin(), names.end());
+  std::vector<std::string> names = cache_file_names(cache_dir, ".json", kMaxWarmStartEntries + 1);
+  names.erase(std::remove(names.begin(), names.end(), exclude_key + ".json"), names.end());
   if (names.size() > kMaxWarmStartEntries) names.resize(kMaxWarmStartEntries);
   std::optional<WarmStart> best;
-  for (const auto& file : names) {
-    const auto j = read_verified(file);
+  for (const auto& name : names) {
+    const auto j = read_verified(cache_dir, name);
+    const std::string file = cache_dir + "/" + name;
     if (!j || !j->contains("family") || !(*j)["family"].is_string() ||
         (*j)["family"].get<std::string>() != family)
       continue;
     try {
       const double fmin = j->at("summary").at("fidelity_min").get<double>();
       if (!std::isfinite(fmin) || (best && fmin <= best->fidelity_min)) continue;
-      best = WarmStart{fs::path(file).stem().string(), fmin,
+      best = WarmStart{name.substr(0, name.size() - 5), fmin,
                        parse_pulse_json(j->at("pulse").dump(), file)};
     } catch (const std::exception&) {
       continue;  // an entry of another layout: not a candidate
@@ -125,11 +127,10 @@ std::optional<WarmStart> find_warm_start(const std::string& cache_dir, const std
 std::optional<CompileResult> read_cached(const std::string& cache_dir, const std::string& key,
                                          const std::string& name) {
   const std::string cache_file = cache_dir + "/" + key + ".json";
-  if (!std::filesystem::exists(cache_file)) return std::nullopt;
   CompileResult r;
   r.cache_key = key;
   try {
-    const auto verified = read_verified(cache_file);
+    const auto verified = read_verified(cache_dir, key + ".json");
     if (!verified) return std::nullopt;
     const json& j = *verified;
     r.pulse = parse_pulse_json(j.at("pulse").dump(), cache_file);
@@ -165,11 +166,12 @@ void write_cached(const std::string& cache_dir, const CompileResult& r, const st
   s["wall_s"] = r.summary.wall_s;
   s["reached_target"] = r.summary.reached_target;
   s["best_start"] = r.summary.best_start;
-  make_directories(cache_dir);
   const json pulse = json::parse(pulse_file_text(r.pulse));
   json entry{{"pulse", pulse}, {"summary", s}, {"checksum", entry_checksum(pulse, s)}};
   if (!family.empty()) entry["family"] = family;
-  write_file_atomic(cache_dir + "/" + r.cache_key + ".json", entry.dump());
+  // A cache that cannot take the entry (full, read-only, not trusted) is warned about once by
+  // core and skipped: the result itself is the caller's to write.
+  write_cache_file(cache_dir, r.cache_key + ".json", entry.dump());
 }
 
 }  // namespace detail

@@ -10,12 +10,14 @@
 namespace nmrc::compiler::detail {
 
 /// The result cached under `key` in cache_dir, renamed `name`; nullopt when there is none, the
-/// entry is damaged, or its content does not match its recorded checksum (content_hash64,
-/// core/hash.hpp, of the pulse and summary): it is then recompiled and rewritten.
+/// folder is not trusted (core/io.hpp: not this user's, or writable by others), the entry is
+/// damaged, or its content does not match its recorded checksum (content_hash64, core/hash.hpp,
+/// of the pulse and summary): it is then recompiled and rewritten.
 std::optional<CompileResult> read_cached(const std::string& cache_dir, const std::string& key,
                                          const std::string& name);
 /// Stores a result under its cache key with its checksum (atomically; creates the directory),
-/// and its warm-start family (warm_start_family) when given.
+/// and its warm-start family (warm_start_family) when given. A cache that cannot be trusted or
+/// written (core's write_cache_file) is warned about once and skipped: never an error.
 void write_cached(const std::string& cache_dir, const CompileResult& result,
                   const std::string& family = {});
 

@@ -251,6 +251,27 @@ std::string serialize(const std::string& key, const AffineMap& c) {
   return out;
 }
 
+// A channel read back is used only when it is one: finite, on a 2^n-dimensional space, and
+// trace-preserving (Tr E(X) = Tr X for every matrix unit X, Tr of the drift E(I/d) - I/d = 0)
+// to 1e-8. The checksum catches damage; this catches an entry of another layout or version
+// whose checksum still matches (the folder's trust, core/io.hpp, keeps others from planting).
+bool plausible(const AffineMap& c) {
+  const Eigen::Index d2 = c.s.rows();
+  const auto d = static_cast<Eigen::Index>(std::lround(std::sqrt(double(d2))));
+  if (d < 2 || d * d != d2 || (d & (d - 1)) != 0 || c.drift.size() != d2) return false;
+  if (!c.s.allFinite() || !c.drift.allFinite()) return false;
+  const double tol = 1e-8 * (1.0 + c.s.cwiseAbs().maxCoeff());
+  for (Eigen::Index a = 0; a < d2; ++a) {
+    cplx tr = 0.0;
+    for (Eigen::Index i = 0; i < d; ++i) tr += c.s(i + d * i, a);
+    const bool diagonal = a % d == a / d;
+    if (std::abs(tr - (diagonal ? 1.0 : 0.0)) > tol) return false;
+  }
+  cplx tr = 0.0;
+  for (Eigen::Index i = 0; i < d; ++i) tr += c.drift(i + d * i);
+  return std::abs(tr) <= tol;
+}
+
 bool deserialize(const std::string& bytes, const std::string& key, AffineMap& c) {
   if (bytes.size() < 8 + 8 + 8 + 8 || std::memcmp(bytes.data(), kMagic, 8) != 0) return false;
   unsigned long long h = 0;
@@ -274,28 +295,30 @@ bool deserialize(const std::string& bytes, const std::string& key, AffineMap& c)
   std::memcpy(c.s.data(), bytes.data() + pos, sizeof(cplx) * rows * rows);
   pos += sizeof(cplx) * rows * rows;
   std::memcpy(c.drift.data(), bytes.data() + pos, sizeof(cplx) * rows);
-  return true;
+  return plausible(c);
 }
+
+// Largest .chan entry read back: a 64 x 64 space (6 spins, the bound deserialize takes),
+// 16 bytes per entry of S (4096^2) and of the drift, with its header and key.
+constexpr std::size_t kMaxChannelFileBytes = (std::size_t{16} << 20) * 17;
 }  // namespace
 
 AffineMap ChannelCache::get(const std::string& key, const std::function<AffineMap()>& build,
                             bool* hit) const {
   if (hit) *hit = false;
   if (dir_.empty()) return build();
-  const std::string path = dir_ + "/" + content_hash_hex(key) + ".chan";
-  if (std::filesystem::exists(path)) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
+  // A cache folder that is not this user's, or that others can write, is not used (core/io.hpp:
+  // warned once); a failed write is warned once and the run goes on.
+  const std::string name = content_hash_hex(key) + ".chan";
+  if (const auto bytes = read_cache_file(dir_, name, kMaxChannelFileBytes)) {
     AffineMap c;
-    if (deserialize(ss.str(), key, c)) {
+    if (deserialize(*bytes, key, c)) {
       if (hit) *hit = true;
       return c;
     }
   }
   AffineMap c = build();
-  make_directories(dir_);
-  write_file_atomic(path, serialize(key, c));
+  write_cache_file(dir_, name, serialize(key, c));
   return c;
 }
 

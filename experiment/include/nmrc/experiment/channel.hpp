@@ -67,7 +67,10 @@ class Stepper {
 
 /// On-disk cache of channels: one binary file per key (magic, key, dimensions, data, content_hash64
 /// (core/hash.hpp) of everything before it). Written atomically; a file whose checksum or key does
-/// not match is ignored (and rebuilt).
+/// not match, or whose content is not a trace-preserving channel of finite numbers on 2^n
+/// levels, is ignored (and rebuilt). Only a folder of this user that nobody else can write is
+/// used (core/io.hpp's cache rules); a cache that cannot be used or written is warned about
+/// once and the run goes on without it.
 class ChannelCache {
  public:
   explicit ChannelCache(std::string dir) : dir_(std::move(dir)) {}
