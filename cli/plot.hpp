@@ -1,6 +1,7 @@
 // Pictures for people: multi-panel line plots written as PNG and SVG through gnuplot
-// (Debian gnuplot-nox). Data travel inline in the gnuplot script; outputs are written to
-// temporary files and renamed, so a failed plot never leaves a half-written picture.
+// (Debian gnuplot-nox). Data travel inline in the gnuplot script; gnuplot draws into a private
+// temporary folder under a fixed file name, and a picture reaches its final name only when
+// gnuplot succeeded and the file is complete, so a failed plot never leaves a half-written one.
 #pragma once
 
 #include <cmath>
@@ -45,7 +46,9 @@ struct Figure {
   std::vector<Panel> panels;  ///< row-major
 };
 
-/// Gnuplot text quoting ("..." with escapes).
+/// Gnuplot text quoting: a single-quoted string (taken literally by gnuplot: no backquote
+/// command, no escapes), quotes doubled; text with a control character or invalid UTF-8 throws
+/// InputError (a line break would end the gnuplot command).
 std::string gnuplot_quote(const std::string& s);
 /// The lines that send a gnuplot script's drawing to `out`: "set terminal" (size in pixels,
 /// `options` such as "noenhanced font \"sans,11\"") and "set output".
@@ -53,14 +56,17 @@ std::string gnuplot_output(const std::string& terminal, int width_px, int height
                            const std::string& options, const std::string& out);
 
 /// Runs gnuplot twice, for base_path + ".png" (pngcairo) and ".svg", on the script that
-/// make_script(terminal, output_path) returns; each file is written to a temporary name and
-/// renamed. Throws nmrc::InputError when gnuplot is missing or fails.
+/// make_script(terminal, output_name) returns (output_name is a fixed plain name in a private
+/// temporary folder, nmrc::PrivateTempDir). Each picture is checked (gnuplot's exit status; PNG
+/// signature and IEND chunk, SVG closing tag) and written with nmrc::write_file_atomic. Throws
+/// nmrc::ResourceError when gnuplot is missing, fails, is killed ("killed by signal N") or
+/// leaves an incomplete picture (a full disk); nothing is then written under the final name.
 void render_png_svg(
     const std::function<std::string(const std::string&, const std::string&)>& make_script,
     const std::string& base_path);
 
-/// Renders `fig` to base_path + ".png" and base_path + ".svg". Throws nmrc::InputError when
-/// gnuplot is missing or fails (the message says which package to install).
+/// Renders `fig` to base_path + ".png" and base_path + ".svg" as render_png_svg does (and
+/// throws as it does).
 void write_figure(const Figure& fig, const std::string& base_path);
 
 }  // namespace nmrc::cli
