@@ -278,7 +278,7 @@ std::vector<Panel> case_panels(const ordered_json& j) {
 }
 
 int run_experiment(const std::string& file, const std::string& out, bool quiet, bool recompile,
-                   bool no_compile, std::string cache_dir, bool no_budget,
+                   bool no_compile, std::string cache_dir, bool no_cache, bool no_budget,
                    const std::string& bruker, const std::vector<int>& bruker_collisions) {
   if (!fs::is_regular_file(file)) throw InputError(file + ": cannot read file");
   const ex::ExperimentProgram p = ex::load_experiment_program(file);
@@ -312,7 +312,11 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
   std::ostringstream datasets;
   datasets << "dataset,case,collision,acquisition,expnos\n";
   ex::RunSettings settings;
-  settings.cache_dir = cache_dir.empty() ? default_cache_dir() : cache_dir;
+  settings.cache_dir = no_cache ? "" : cache_dir.empty() ? default_cache_dir() : cache_dir;
+  // Before any long work: an unwritable --out is an error now, a cache that cannot be used a
+  // warning now (the run goes on without it).
+  check_output_folder(out);
+  if (!settings.cache_dir.empty()) cache_usable(settings.cache_dir);
   settings.compile_mode = no_compile  ? ex::CompileMode::kNever
                           : recompile ? ex::CompileMode::kRecompile
                                       : ex::CompileMode::kAuto;
@@ -327,7 +331,10 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
     if (!recompile && bruker.empty() && fs::is_regular_file(sfile)) {
       try {
         const auto j = ordered_json::parse(read_file(sfile));
-        if (j.value("complete", false) && j.value("settings_key", "") == settings_key(p, budget)) {
+        // A case whose figure is missing (a full disk, a killed gnuplot) runs again to redraw it.
+        if (j.value("complete", false) && j.value("settings_key", "") == settings_key(p, budget) &&
+            fs::is_regular_file(dir + "/experiment.png") &&
+            fs::is_regular_file(dir + "/experiment.svg")) {
           summaries.push_back(j);
           continue;  // finished by an earlier run
         }
@@ -442,8 +449,13 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
 }  // namespace
 
 std::string default_cache_dir() {
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/nmrc";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/nmrc";
+  // The XDG Base Directory spec: a relative XDG_CACHE_HOME is invalid and ignored.
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x == '/')
+    return std::string(x) + "/nmrc";
+  if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.cache/nmrc";
+  std::fprintf(stderr,
+               "nmrc: warning: no cache folder (HOME and XDG_CACHE_HOME are not set to absolute "
+               "paths): caching is off; give --cache-dir DIR to cache\n");
   return "";
 }
 
@@ -456,11 +468,13 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global, Action& run) {
   auto recompile = std::make_shared<bool>(false);
   auto no_compile = std::make_shared<bool>(false);
   auto no_budget = std::make_shared<bool>(false);
+  auto no_cache = std::make_shared<bool>(false);
   cmd->add_option("PROGRAM", *file, "Experiment program (YAML, docs/experiment-format.md)")
       ->required();
   cmd->add_option("--out", *dir, "Output directory")->required();
   cmd->add_option("--cache-dir", *cache,
                   "Channel and compile caches (default $XDG_CACHE_HOME/nmrc or ~/.cache/nmrc)");
+  cmd->add_flag("--no-cache", *no_cache, "Neither read nor write the channel and compile caches");
   auto* rc = cmd->add_flag("--recompile", *recompile, "Compile every pulse with GRAPE again");
   cmd->add_flag("--no-compile", *no_compile, "Refuse to compile: a missing pulse is an error")
       ->excludes(rc);
@@ -473,11 +487,12 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global, Action& run) {
   cmd->add_option("--bruker-collisions", *bruker_collisions,
                   "Measured collisions to write (default: the last measured of each case)")
       ->delimiter(',');
-  cmd->callback([&run, &global, file, dir, cache, recompile, no_compile, no_budget, bruker,
-                 bruker_collisions] {
-    run = [&global, file, dir, cache, recompile, no_compile, no_budget, bruker, bruker_collisions] {
-      return run_experiment(*file, *dir, global.quiet, *recompile, *no_compile, *cache, *no_budget,
-                            *bruker, *bruker_collisions);
+  cmd->callback([&run, &global, file, dir, cache, no_cache, recompile, no_compile, no_budget,
+                 bruker, bruker_collisions] {
+    run = [&global, file, dir, cache, no_cache, recompile, no_compile, no_budget, bruker,
+           bruker_collisions] {
+      return run_experiment(*file, *dir, global.quiet, *recompile, *no_compile, *cache, *no_cache,
+                            *no_budget, *bruker, *bruker_collisions);
     };
   });
 }

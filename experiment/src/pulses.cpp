@@ -78,9 +78,12 @@ const PulseRecord& PulseLibrary::get(const PulseNeed& need, const compiler::Comp
   prov["fidelity_min_b1"] = r.pulse.ensemble_min;
   prov["compile_cache_key"] = res.cache_key;
   j["provenance"] = prov;
-  make_directories(dir_);
+  // The program's own compiled: folder, a link there followed once (docs/security.md, item 6);
+  // write_file_atomic follows none below it.
+  const std::string real_dir = output_path(dir_);
+  make_directories(real_dir);
   r.file = dir_ + "/" + need.name + ".json";
-  write_file_atomic(r.file, j.dump(1) + "\n");
+  write_file_atomic(real_dir + "/" + need.name + ".json", j.dump(1) + "\n");
   shipped_.push_back(r);
   shipped_full_.push_back(full);
   return used_.emplace(need.name, r).first->second;
