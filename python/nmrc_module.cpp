@@ -426,7 +426,7 @@ PulseData pulse_from_arrays(const std::string& name, const std::vector<std::stri
     p.channels.push_back(pc);
   }
   if (!(dt_s > 0) || !std::isfinite(dt_s)) bad("dt_s", fmt::format("{}", dt_s), "must be > 0");
-  return parse_pulse_json(pulse_file_text(p), name.empty() ? "<python>" : name);
+  return parse_pulse_json(pulse_file_text(p), "<python>");
 }
 
 // ---- compile options from keyword arguments ------------------------------------------------
@@ -730,6 +730,8 @@ PYBIND11_MODULE(_nmrc, mod) {
   using namespace nmrc::python;
   mod.doc() = "nmrc's C++ library (bindings; use the nmrc package, docs/python.md)";
   py::register_exception<InputError>(mod, "InputError", PyExc_ValueError);
+  // The machine refused (disk full, permission, read-only, gnuplot): OSError, as the CLI's exit 4.
+  py::register_exception<ResourceError>(mod, "ResourceError", PyExc_OSError);
 
   // Molecules ----------------------------------------------------------------------------------
   py::class_<Molecule>(mod, "Molecule")
@@ -840,7 +842,7 @@ PYBIND11_MODULE(_nmrc, mod) {
         p.target_json = target_json;
         if (p.fidelity_definition.empty()) p.fidelity_definition = "|Tr(Ut^dag U)|/d";
         p.fidelity_target = fidelity_target;
-        return parse_pulse_json(pulse_file_text(p), p.name.empty() ? "<python>" : p.name);
+        return parse_pulse_json(pulse_file_text(p), "<python>");
       },
       "pulse"_a, "molecule"_a, "target_json"_a, "fidelity_target"_a);
   mod.def(

@@ -7,9 +7,10 @@ Matrices are in nmrc's basis order: spin 0 of the molecule is the leftmost tenso
 |0> (spin up, the lower level) comes first, so index bit (n-1-k) is spin k's state.
 
 Bad input raises :class:`InputError` (a ``ValueError``) with the CLI's one-line message
-``where: field = value: rule``. Results are owned copies: nothing returned points into C++
-memory. Long calls release the GIL; Ctrl-C stops GRAPE with its best pulse so far (the
-``KeyboardInterrupt`` carries it as ``.result``).
+``where: field = value: rule``; a full disk, a missing permission or a symbolic link where nmrc
+writes raises :class:`ResourceError` (an ``OSError``). Results are owned copies: nothing
+returned points into C++ memory. Long calls release the GIL; Ctrl-C stops GRAPE with its best
+pulse so far (the ``KeyboardInterrupt`` carries it as ``.result``).
 """
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _nmrc
-from ._nmrc import InputError, Molecule, Pulse
+from ._nmrc import InputError, Molecule, Pulse, ResourceError
 
 __all__ = [
-    "InputError", "Molecule", "Pulse", "Target", "load_molecule", "molecule_from_dict",
+    "InputError", "ResourceError", "Molecule", "Pulse", "Target", "load_molecule", "molecule_from_dict",
     "partial_swap", "rotation", "zz", "cnot", "cz", "unitary", "target_unitary",
     "compile", "compile_program", "CompileResult", "GrapeSummary",
     "read_pulse", "make_pulse", "read_bruker_shape", "write_bruker_shape", "fidelity",

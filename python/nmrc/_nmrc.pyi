@@ -16,6 +16,11 @@ class InputError(ValueError):
     """Bad input: one line ``where: field = value: rule`` (the CLI's message, exit code 2)."""
 
 
+class ResourceError(OSError):
+    """The machine refused: disk full, no permission, read-only, a symbolic link where nmrc
+    writes (the CLI's exit code 4, docs/exit-codes.md)."""
+
+
 class Molecule:
     """A spin system (docs/molecule-format.md), validated at load."""
     name: str
