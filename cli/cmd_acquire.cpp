@@ -13,6 +13,7 @@
 
 #include "commands.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/text.hpp"
 #include "nmrc/spectrometer/acquire_program.hpp"
 #include "nmrc/spectrometer/bruker_dataset.hpp"
 #include "nmrc/spectrometer/dynamics.hpp"
@@ -55,12 +56,13 @@ std::string lines_csv(const Molecule& m, const LineReadout& fit, const LineReado
                       double eps) {
   std::ostringstream os;
   os << "spin,index,frequency_hz,shift_ppm";
-  for (const auto& nu : m.nuclei) os << "," << nu.label;
+  for (const auto& nu : m.nuclei) os << "," << csv_field(nu.label);
   os << ",sx,sy,std_error,sx_true,sy_true,sx_over_epsilon,sy_over_epsilon\n";
   for (size_t i = 0; i < fit.lines.size(); ++i) {
     const auto& l = fit.lines[i];
-    os << m.nuclei[l.spin].label << "," << l.index << "," << fmt::format("{:.4f}", l.frequency_hz)
-       << "," << fmt::format("{:.5f}", ppm_of(m, fit.channel, l.frequency_hz));
+    os << csv_field(m.nuclei[l.spin].label) << "," << l.index << ","
+       << fmt::format("{:.4f}", l.frequency_hz) << ","
+       << fmt::format("{:.5f}", ppm_of(m, fit.channel, l.frequency_hz));
     for (int j = 0; j < m.size(); ++j)
       os << "," << (j == l.spin ? std::string("x") : std::to_string(l.other_bits[j]));
     os << "," << fmt::format("{:.9e}", l.sx()) << "," << fmt::format("{:.9e}", l.sy()) << ","

@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/molecule.hpp"
+#include "nmrc/core/text.hpp"
 
 namespace nmrc::cli {
 
@@ -87,15 +88,16 @@ std::string describe(const Molecule& m) {
 std::string lines_csv(const Molecule& m) {
   std::ostringstream os;
   os << "spin,index,frequency_hz,shift_ppm";
-  for (const auto& nu : m.nuclei) os << "," << nu.label;
+  for (const auto& nu : m.nuclei) os << "," << csv_field(nu.label);
   os << "\n";
   int count = 0, last = -1;
   for (const auto& l : m.lines()) {
     if (l.spin != last) count = 0;
     last = l.spin;
     const Channel& ch = m.channel_of(l.spin);
-    os << m.nuclei[l.spin].label << "," << ++count << "," << fmt::format("{:.4f}", l.frequency_hz)
-       << "," << fmt::format("{:.5f}", ch.ppm_of_offset(l.frequency_hz + ch.carrier_hz));
+    os << csv_field(m.nuclei[l.spin].label) << "," << ++count << ","
+       << fmt::format("{:.4f}", l.frequency_hz) << ","
+       << fmt::format("{:.5f}", ch.ppm_of_offset(l.frequency_hz + ch.carrier_hz));
     for (int j = 0; j < m.size(); ++j)
       os << "," << (j == l.spin ? std::string("x") : std::to_string(l.other_bits[j]));
     os << "\n";

@@ -14,6 +14,7 @@
 
 #include "commands.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/text.hpp"
 #include "nmrc/thermo/analysis.hpp"
 #include "plot.hpp"
 #include "terminal.hpp"
@@ -63,7 +64,7 @@ std::string steps_csv(const RunSpec& r, const Trajectory& t) {
   os << ",resource_lhs,resource_rhs,resource_slack,free_energy_bound\n";
   const double f0 = t.steps.front().free_energy;
   for (const StepRecord& s : t.steps) {
-    os << s.step << "," << s.collision << "," << acting_name(r, s.acting) << ","
+    os << s.step << "," << s.collision << "," << csv_field(acting_name(r, s.acting)) << ","
        << num(p.tau * s.step / per);
     for (double e : s.energy) os << "," << num(e);
     for (double e : s.step_heat) os << "," << num(e);
@@ -86,7 +87,7 @@ std::string directions_csv(const RunSpec& r, const Trajectory& t) {
   std::ostringstream os;
   os << "collision,subsystem,step,at_defined,predicted,actual,violated\n";
   for (const auto& d : t.directions)
-    os << d.collision << "," << r.params.names[d.subsystem] << "," << d.step << ","
+    os << d.collision << "," << csv_field(r.params.names[d.subsystem]) << "," << d.step << ","
        << (d.at_defined ? 1 : 0) << "," << d.predicted << "," << d.actual << ","
        << (d.violated() ? 1 : 0) << "\n";
   return os.str();

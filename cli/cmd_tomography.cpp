@@ -13,6 +13,7 @@
 #include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/text.hpp"
 #include "nmrc/spectrometer/bruker_dataset.hpp"
 #include "nmrc/spectrometer/preparation.hpp"
 #include "nmrc/spectrometer/readout.hpp"
@@ -62,8 +63,8 @@ std::string lines_csv(const std::vector<sp::SettingOutcome>& outcomes,
     for (size_t i = 0; i < obs.size(); ++i) {
       std::string bits;
       for (int b : obs[i].other_bits) bits += b < 0 ? 'x' : static_cast<char>('0' + b);
-      lines << o.setting.name << "," << spins[obs[i].spin] << "," << bits << "," << o.values(2 * i)
-            << "," << o.values(2 * i + 1) << "\n";
+      lines << csv_field(o.setting.name) << "," << csv_field(spins[obs[i].spin]) << "," << bits
+            << "," << o.values(2 * i) << "," << o.values(2 * i + 1) << "\n";
     }
   return lines.str();
 }

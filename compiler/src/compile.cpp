@@ -13,9 +13,11 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/json_input.hpp"
 #include "nmrc/core/limits.hpp"
 #include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/text.hpp"
 #include "pulse_cache.hpp"
 
 namespace nmrc::compiler {
@@ -242,6 +244,7 @@ GateTarget target_from_json(const std::string& text, const Molecule& m, const st
   GateTarget t;
   json d;
   if (!text.empty()) {
+    check_json_depth(text, where);
     try {
       d = json::parse(text);
     } catch (const json::exception& e) {
@@ -253,7 +256,8 @@ GateTarget target_from_json(const std::string& text, const Molecule& m, const st
   const std::string gate = d["gate"].get<std::string>();
   const std::optional<GateType> type = gate_type_from_name(gate);
   if (!type)
-    fail(where, "target.gate", "unknown gate " + gate + " (known: " + gate_type_names() + ")");
+    fail(where, "target.gate",
+         "unknown gate " + escape_text(gate) + " (known: " + gate_type_names() + ")");
   t.type = *type;
   t.description_json = d.dump();
   if (d.contains("up_to")) {
@@ -271,10 +275,15 @@ GateTarget target_from_json(const std::string& text, const Molecule& m, const st
       labels.push_back(l.get<std::string>());
     }
   }
+  if (labels.size() > static_cast<size_t>(m.size()))
+    fail(where, "target.spins", "names more spins than the molecule has");
   for (const auto& l : labels) {
     const int k = m.index_of(l);
     if (k < 0)
-      fail(where, "target.spins", "unknown spin " + l + " (known: " + m.labels_text() + ")");
+      fail(where, "target.spins",
+           "unknown spin " + escape_text(l) + " (known: " + m.labels_text() + ")");
+    if (std::find(t.spins.begin(), t.spins.end(), k) != t.spins.end())
+      fail(where, "target.spins", "spin " + l + " named twice");
     t.spins.push_back(k);
     t.spin_labels.push_back(l);
   }

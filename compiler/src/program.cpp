@@ -166,9 +166,7 @@ struct Parser {
     if (t == "state_transfer") keys.push_back("transfers");
     if (t != "state_transfer") keys.push_back("up_to");
     g.allow_keys(keys);
-    job.name = g.has("name") ? g.at("name").as_string() : t + "_" + std::to_string(index);
-    if (job.name.empty() || job.name.find_first_of("/\\ ") != std::string::npos)
-      g.at("name").fail("must be a non-empty file-name-safe word");
+    job.name = g.has("name") ? g.at("name").as_name() : t + "_" + std::to_string(index);
     const YamlField sp = g.at("spins");
     std::vector<std::string> labels;
     std::set<int> seen;

@@ -33,7 +33,7 @@ class Reader {
 
   // "file:line:col" of a field (json_input.hpp).
   std::string at(const std::string& field) const {
-    return where_ + ":" + json_location(text_, field);
+    return escape_text(where_) + ":" + json_location(text_, field);
   }
   [[noreturn]] void fail(const std::string& field, const std::string& rule) const {
     throw InputError(at(field) + ": " + field + ": " + rule);

@@ -8,6 +8,7 @@
 #include "nmrc/core/hash.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/limits.hpp"
+#include "nmrc/core/text.hpp"
 #include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
 #include "nmrc/experiment/channel.hpp"
@@ -47,6 +48,26 @@ PulseShape pulse_shape(const ExperimentProgram& p, const std::string& kind) {
   return defaults.at("rotation");
 }
 
+// The folder of the program's compiled pulses (`compiled:`, default "compiled"): nmrc writes
+// pulses there and reads every *.json in it, so a program file may only name a folder inside
+// its own folder (docs/security.md): a path that leads out of it (absolute elsewhere, "../")
+// is refused. A symlink there is the user's own choice and is followed (the tests link the
+// shipped library that way).
+std::string compiled_folder(const YamlField& root, const std::string& path) {
+  const auto f = root.find("compiled");
+  const std::string given = f ? f->as_string() : std::string("compiled");
+  const std::string dir = resolve_path(path, given);
+  const fs::path base = fs::absolute(fs::path(path)).parent_path().lexically_normal();
+  const fs::path rel = fs::absolute(fs::path(dir)).lexically_normal().lexically_relative(base);
+  if (rel.empty() || rel == "." || *rel.begin() == "..") {
+    const std::string rule = "must be a folder inside the program's own folder " +
+                             escape_text(base.string()) + " (no ../ out of it)";
+    if (f) f->fail(rule);
+    throw InputError(root.location() + ": compiled: " + rule);
+  }
+  return dir;
+}
+
 ExperimentProgram load_experiment_program(const std::string& path) {
   const YamlField root = YamlField::load_file(path);
   root.expect_map();
@@ -58,7 +79,10 @@ ExperimentProgram load_experiment_program(const std::string& path) {
   p.text_hash = content_hash_hex(read_file(path));
   if (auto f = root.find("format"))
     if (f->as_string() != "nmrc-experiment/1") f->fail("must be nmrc-experiment/1");
-  p.name = root.has("name") ? root.at("name").as_string() : fs::path(path).stem().string();
+  p.name = root.has("name") ? root.at("name").as_name() : fs::path(path).stem().string();
+  if (!is_safe_name(p.name))
+    throw InputError(root.location() + ": name: the program has no name and its file name \"" +
+                     escape_text(p.name) + "\" is not one (" + kNameRule + "): give name:");
   if (auto f = root.find("description")) p.description = f->as_string();
 
   const YamlField mol = root.at("molecule");
@@ -80,8 +104,7 @@ ExperimentProgram load_experiment_program(const std::string& path) {
               (rep.invisible.size() > 4 ? " ..." : "") + ")");
     }
   }
-  p.compiled_dir = resolve_path(
-      path, root.has("compiled") ? root.at("compiled").as_string() : std::string("compiled"));
+  p.compiled_dir = compiled_folder(root, path);
   if (auto f = root.find("repreparation"))
     p.repreparation = yaml_choice<Repreparation>(
         *f, {{"ideal", Repreparation::kIdeal}, {"measured", Repreparation::kMeasured}});
@@ -202,9 +225,7 @@ ExperimentProgram load_experiment_program(const std::string& path) {
       for (const auto& r : th.runs) known += (known.empty() ? "" : ", ") + r.name;
       run.fail("no such run in " + cs.theory_file + " (runs: " + known + ")");
     }
-    cs.name = c.has("name") ? c.at("name").as_string() : spec->name;
-    if (cs.name.empty() || cs.name.find_first_of("/\\ ") != std::string::npos || cs.name[0] == '.')
-      c.fail("case name must be a non-empty name without spaces or slashes");
+    cs.name = c.has("name") ? c.at("name").as_name() : spec->name;  // names a folder of --out
     if (!names.insert(cs.name).second) c.fail("duplicate case name " + cs.name);
     cs.title = spec->title;
     cs.params = spec->params;

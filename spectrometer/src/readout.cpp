@@ -33,7 +33,7 @@ ReadoutSet parse(const YamlField& root, const Molecule& m) {
   root.expect_map();
   root.allow_keys({"name", "description", "spins", "settings"});
   ReadoutSet set;
-  set.name = root.at("name").as_string();
+  set.name = root.at("name").as_name();
   if (auto d = root.find("description")) set.description = d->as_string();
   const int n = m.size();
   // Order of the letters: `spins:` (default: molecule order).

@@ -58,7 +58,7 @@ TomographyProgram load_tomography_program(const std::string& path) {
                    "acquisition", "study"});
   TomographyProgram p;
   p.source_file = path;
-  p.name = root.at("name").as_string();
+  p.name = root.at("name").as_name();
   const YamlField mol = root.at("molecule");
   const std::string base_dir = std::filesystem::path(path).parent_path().string();
   p.molecule = load_molecule(mol.as_input_file(base_dir));

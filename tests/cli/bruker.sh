@@ -215,12 +215,13 @@ PY
 
 # 10. nmrc experiment --bruker: the readout FIDs of a measured collision as TopSpin datasets,
 # read back by nmrc tomography --from-bruker.
+ln -sfn "$SRC/sequences/experiment/compiled" "$WORK/p/shipped"  # a program names only its own folders
 cat >"$WORK/p/ex.yaml" <<YAML
 format: nmrc-experiment/1
 molecule: $MOL
 theory: $SRC/sequences/heat_flow/fig3.yaml
 readout: $R17
-compiled: $SRC/sequences/experiment/compiled
+compiled: shipped
 measure: [1]
 acquisition: {snr: 300, repeats: 1}
 imperfections: {relaxation: false, b1_ensemble: false, compiled_gates: true, noise: true, readout: true}

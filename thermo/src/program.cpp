@@ -8,8 +8,8 @@
 #include <set>
 
 #include "nmrc/core/error.hpp"
-#include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/limits.hpp"
+#include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
 
 namespace nmrc::thermo {
@@ -73,10 +73,7 @@ RunSpec parse_run(const RunFields& rf, std::set<std::string>& run_names) {
   if (rf.defaults) rf.defaults->allow_keys(kRunKeys);
   RunSpec spec;
   const YamlField name = rf.run.at("name");
-  spec.name = name.as_string();
-  if (spec.name.empty() || spec.name.find_first_of("/\\ ") != std::string::npos ||
-      spec.name[0] == '.')
-    name.fail("must be a non-empty name without spaces or slashes (it names a directory)");
+  spec.name = name.as_name();  // it names a directory
   if (!run_names.insert(spec.name).second) name.fail("duplicate run name");
   spec.title = rf.find("title") ? rf.find("title")->as_string() : spec.name;
   ModelParams& p = spec.params;
@@ -87,8 +84,8 @@ RunSpec parse_run(const RunFields& rf, std::set<std::string>& run_names) {
     s.expect_map();
     s.allow_keys({"name", "temperature"});
     const YamlField nm = s.at("name");
-    const std::string n = nm.as_string();
-    if (n.empty() || n == "all") nm.fail("must be a non-empty name other than 'all'");
+    const std::string n = nm.as_name();
+    if (n == "all") nm.fail("must be a non-empty name other than 'all'");
     for (const auto& prev : p.names)
       if (prev == n) nm.fail("duplicate subsystem name");
     p.names.push_back(n);
@@ -229,7 +226,7 @@ TheoryProgram parse(const YamlField& root) {
   const YamlField format = root.at("format");
   if (format.as_string() != "nmrc-theory/1") format.fail("must be nmrc-theory/1");
   TheoryProgram prog;
-  prog.name = root.at("name").as_string();
+  prog.name = root.at("name").as_name();
   if (auto d = root.find("description")) prog.description = d->as_string();
   std::optional<YamlField> defaults = root.find("defaults");
   if (defaults) defaults->expect_map();
