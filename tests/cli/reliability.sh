@@ -1,6 +1,7 @@
 # Reliability under faults and sharing (issue 27; the file half of issue 26): concurrent runs
 # into one --out and one cache, kill and resume, a full file system, read-only and untrusted
-# caches, planted symbolic links, users' look-alike files, two PID namespaces, a killed gnuplot.
+# caches, planted symbolic links, users' look-alike files, two PID namespaces, a killed gnuplot,
+# out of memory.
 # Every case asserts the outputs are identical to a solo run or the error is the documented one
 # (docs/exit-codes.md: 4 for the machine's refusals), and that no picture or file is left
 # half-written under its final name. Cases that need mount/unshare are skipped with a message
@@ -250,7 +251,27 @@ rm "$WORK/kill/c_minus_0.5/experiment.png"
 expect 0 '' --quiet experiment "$WORK/p/two.yaml" --out "$WORK/kill" --no-cache
 complete "$WORK/kill/c_minus_0.5/experiment.png" || fail "resume did not redraw a missing case figure"
 
-# 9. A full file system, a read-only cache and an unwritable --out (mount namespaces).
+# 9. Out of memory is the machine's refusal (exit 4, said so), not an internal error (was 3):
+#    a 4 Mi-point acquisition under a 60 MB address-space limit. Skipped where the build cannot
+#    start under that limit at all (sanitizers reserve terabytes of address space).
+if (ulimit -v 60000 && "$NMRC" --version) >/dev/null 2>&1; then
+  cat >"$WORK/big.yaml" <<YAML
+format: nmrc-acquire/1
+molecule: $MOL
+sample: {relaxation: false}
+elements:
+  - hard_pulse: {channel: 13C, angle_deg: 90, phase_deg: 90, rf_hz: 10000}
+acquisition: {channel: 13C, sw_hz: 15000, td: 4194304, scans: 1, snr: 3000, seed: 1}
+YAML
+  (ulimit -v 60000 && "$NMRC" --quiet acquire "$WORK/big.yaml" --out "$WORK/oom" >"$WORK/out" 2>"$WORK/err")
+  rc=$?
+  [ "$rc" = 4 ] && grep -q '^nmrc: out of memory' "$WORK/err" && ok "out of memory: exit 4, said so" ||
+    fail "out of memory: exit $rc: $(head -1 "$WORK/err")"
+else
+  echo "skip: this build cannot start under a 60 MB address-space limit (sanitizers)"
+fi
+
+# 10. A full file system, a read-only cache and an unwritable --out (mount namespaces).
 if [ "$CAN_MOUNT" = 1 ]; then
   # --out on a 48 KiB tmpfs: the pulse fits, the pictures do not. Exit 4 with the system's
   # reason; whatever is there is whole; with space back, the same command completes.
