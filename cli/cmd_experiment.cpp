@@ -3,6 +3,8 @@
 // case through the library, writes files and pictures, prints the table. A case whose
 // summary.json is complete for the same program text is kept (resume after an interruption).
 #ifdef NMRC_EXPERIMENT_AVAILABLE
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +20,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/matrix_json.hpp"
+#include "nmrc/core/text.hpp"
 #include "nmrc/experiment/bruker_run.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/run.hpp"
@@ -37,18 +40,29 @@ namespace sp = nmrc::spectrometer;
 
 ordered_json opt(const std::optional<double>& v) { return v ? ordered_json(*v) : ordered_json(); }
 
-ordered_json stat(const ex::Stat& s) { return {{"mean", s.mean}, {"std", s.std}}; }
+/// A measured value: mean, statistical part (noise draws), systematic part (error budget).
+ordered_json stat(const ex::Stat& s) {
+  return {{"mean", s.mean}, {"statistical", s.std}, {"systematic", s.sys}};
+}
+ordered_json opt_stat(const std::optional<ex::Stat>& s) { return s ? stat(*s) : ordered_json(); }
 
 ordered_json imperfections_json(const ex::Imperfections& i) {
-  return {{"relaxation", i.relaxation},
-          {"b1_ensemble", i.b1_ensemble},
-          {"compiled_gates", i.compiled_gates},
-          {"noise", i.noise},
-          {"readout", i.readout}};
+  ordered_json j = ordered_json::object();
+  for (const auto& f : ex::Imperfections::flags()) j[f.key] = i.*(f.member);
+  return j;
+}
+
+ordered_json verdicts_json(const ex::VerdictCount& v) {
+  return {{"resolved_right", v.right},
+          {"resolved_wrong", v.wrong},
+          {"unresolved", v.unresolved},
+          {"not_judged", v.not_judged},
+          {"magnitude_within_goal", v.magnitude_ok},
+          {"mean_of_wrong_sign", v.sign_wrong}};
 }
 
 std::string settings_key(const ex::ExperimentProgram& p, bool budget) {
-  return p.text_hash + (budget ? "+budget" : "");
+  return p.text_hash + (budget ? "+budget" : "") + "+pairs/2";
 }
 
 ordered_json case_summary(const ex::ExperimentProgram& p, const ex::CaseResult& r, bool budget) {
@@ -56,7 +70,7 @@ ordered_json case_summary(const ex::ExperimentProgram& p, const ex::CaseResult& 
   const auto& names = c.params.names;
   const int ns = c.params.n();
   ordered_json j;
-  j["format"] = "nmrc-experiment-case/1";
+  j["format"] = "nmrc-experiment-case/2";
   j["program"] = p.path;
   j["settings_key"] = settings_key(p, budget);
   j["case"] = c.name;
@@ -68,30 +82,39 @@ ordered_json case_summary(const ex::ExperimentProgram& p, const ex::CaseResult& 
   j["spins"] = spins;
   j["bath_temperature"] = c.params.bath_temperature;
   j["repreparation"] = p.repreparation == ex::Repreparation::kIdeal ? "ideal" : "measured";
+  j["contact"] = p.contact == ex::ContactPulses::kPerSwap ? "per_swap" : "whole_collision";
   j["imperfections"] = imperfections_json(p.imperfections);
-  j["calibration"] = {{"inversion", p.inversion}, {"reference", p.reference}};
+  j["calibration"] = {
+      {"inversion", p.inversion}, {"pps_reference", true}, {"contact_loss_reference", p.reference}};
+  j["error_bars"] =
+      r.systematics
+          ? "statistical: spread of the noise draws; systematic: quadrature sum of each "
+            "imperfection's shift of the noise-free value at that collision (error budget)"
+          : "statistical only (no error budget: systematic parts are 0, not estimated)";
   j["snr"] = p.snr;
   j["noise_draws"] = p.repeats;
   j["noise_sigma"] = r.noise_sigma;
-  j["pps_epsilon"] = r.pps_epsilon;
+  j["pps_epsilon_nominal"] = r.pps_epsilon;
   j["last_collision"] = c.measure.back();
+  j["verdict_rule"] = "per collision and subsystem, ideal |dE| > " +
+                      std::to_string(ex::kJudgedIncrement).substr(0, 6) + ": resolved when " +
+                      "|measured dE| > " + std::to_string(int(ex::kVerdictSigmas)) +
+                      " x sqrt(statistical^2 + systematic^2)";
+  j["verdicts"] = verdicts_json(r.verdicts);
   ordered_json de = ordered_json::object(), me = ordered_json::object(),
-               ms = ordered_json::object(), rd = ordered_json::object(),
-               dir = ordered_json::object(), rel = ordered_json::object();
+               ms = ordered_json::object(), msys = ordered_json::object(),
+               rd = ordered_json::object(), dir = ordered_json::object(),
+               rel = ordered_json::object();
   for (int k = 0; k < ns; ++k) {
     de[names[k]] = r.delta_ideal[k];
     me[names[k]] = r.delta_measured[k].mean;
     ms[names[k]] = r.delta_measured[k].std;
+    msys[names[k]] = r.delta_measured[k].sys;
     rd[names[k]] = r.delta_raw[k].mean;
-    const int di = ex::direction(r.delta_ideal[k]);
-    const int dm = ex::direction(r.delta_measured[k].mean);
-    dir[names[k]] = {{"ideal", di > 0   ? "into"
-                               : di < 0 ? "out of"
-                                        : "none"},
-                     {"measured", dm > 0   ? "into"
-                                  : dm < 0 ? "out of"
-                                           : "none"},
-                     {"agree", di == dm}};
+    const ex::Verdict v = ex::judge_direction(r.delta_ideal[k], r.delta_measured[k]);
+    dir[names[k]] = {{"ideal", r.delta_ideal[k] > 0 ? "into" : "out of"},
+                     {"measured", r.delta_measured[k].mean > 0 ? "into" : "out of"},
+                     {"verdict", ex::verdict_name(v)}};
     rel[names[k]] =
         r.delta_ideal[k] != 0.0
             ? std::abs(r.delta_measured[k].mean - r.delta_ideal[k]) / std::abs(r.delta_ideal[k])
@@ -99,32 +122,36 @@ ordered_json case_summary(const ex::ExperimentProgram& p, const ex::CaseResult& 
   }
   j["delta_energy"] = de;
   j["measured_delta_energy"] = me;
-  j["measured_delta_energy_std"] = ms;
+  j["measured_delta_energy_statistical"] = ms;
+  j["measured_delta_energy_systematic"] = msys;
   j["raw_delta_energy"] = rd;
   j["relative_error"] = rel;
   j["direction"] = dir;
   ordered_json budget_rows = ordered_json::array();
   for (const auto& b : r.budget) {
-    ordered_json d = ordered_json::object(), e = ordered_json::object();
+    ordered_json d = ordered_json::object(), e = ordered_json::object(),
+                 inc = ordered_json::object();
     for (int k = 0; k < ns; ++k) {
       d[names[k]] = b.delta[k];
       e[names[k]] = b.delta[k] - r.delta_ideal[k];
+      inc[names[k]] = b.increment[k];
     }
     budget_rows.push_back({{"name", b.name},
                            {"imperfections", imperfections_json(b.imperfections)},
                            {"measured_delta_energy", d},
-                           {"error", e}});
+                           {"error", e},
+                           {"measured_collision_increment", inc}});
   }
   j["error_budget"] = budget_rows;
   j["pulses"] = r.pulses;
   // theory curves (every interaction) and measured points, for pictures and tables
-  ordered_json th = {{"step", ordered_json::array()},
-                     {"energy", ordered_json::array()},
-                     {"heat_to_bath", ordered_json::array()},
-                     {"free_energy", ordered_json::array()},
-                     {"at", ordered_json::array()}};
+  ordered_json th = {
+      {"step", ordered_json::array()},        {"collision", ordered_json::array()},
+      {"energy", ordered_json::array()},      {"heat_to_bath", ordered_json::array()},
+      {"free_energy", ordered_json::array()}, {"at", ordered_json::array()}};
   for (const auto& s : r.theory.steps) {
     th["step"].push_back(s.step);
+    th["collision"].push_back(s.collision);
     th["energy"].push_back(s.energy);
     th["heat_to_bath"].push_back(s.heat_to_bath);
     th["free_energy"].push_back(s.free_energy);
@@ -139,23 +166,40 @@ ordered_json case_summary(const ex::ExperimentProgram& p, const ex::CaseResult& 
     q["collision"] = pt.collision;
     q["step"] = pt.step;
     q["energy_ideal"] = pt.energy_ideal;
-    ordered_json e = ordered_json::array(), er = ordered_json::array(), ep = ordered_json::array(),
-                 at = ordered_json::array(), ati = ordered_json::array();
+    ordered_json e = ordered_json::array(), eb = ordered_json::array(), er = ordered_json::array(),
+                 at = ordered_json::array(), ati = ordered_json::array(), d = ordered_json::array(),
+                 du = ordered_json::array(), v = ordered_json::array();
     for (int k = 0; k < ns; ++k) {
       e.push_back(stat(pt.energy[k]));
+      eb.push_back(stat(pt.energy_before[k]));
       er.push_back(stat(pt.energy_raw[k]));
-      ep.push_back(stat(pt.energy_paired[k]));
-      at.push_back(opt(pt.at[k]));
+      at.push_back(opt_stat(pt.at[k]));
       ati.push_back(opt(pt.at_ideal[k]));
+      if (pt.collision > 0) {
+        d.push_back(stat(pt.de[k]));
+        du.push_back(stat(pt.de_uncorrected[k]));
+        v.push_back(ex::verdict_name(pt.verdict[k]));
+      }
+    }
+    if (pt.collision > 0) {
+      q["collision_increment_ideal"] = pt.de_ideal;
+      q["collision_increment"] = d;
+      q["collision_increment_uncorrected"] = du;
+      q["verdict"] = v;
+      q["bath_increment_ideal"] = pt.de_bath_ideal;
+      q["bath_increment"] = stat(pt.de_bath);
     }
     q["energy"] = e;
+    q["energy_without_contact"] = eb;
     q["energy_raw"] = er;
-    q["energy_paired"] = ep;
-    q["scale"] = pt.scale;
+    q["contact_loss"] = pt.scale;
+    q["pps_scale"] = stat(pt.pps_scale);
     q["heat_ideal"] = pt.heat_ideal;
     q["heat"] = stat(pt.heat);
     q["free_energy_ideal"] = pt.free_energy_ideal;
     q["free_energy"] = stat(pt.free_energy);
+    q["coherence_ideal"] = pt.coherence_ideal;
+    q["coherence"] = stat(pt.coherence);
     q["at_ideal"] = ati;
     q["at"] = at;
     q["fidelity"] = stat(pt.fidelity);
@@ -172,29 +216,94 @@ std::string measurements_csv(const ex::CaseResult& r) {
   const auto& names = r.spec.params.names;
   std::ostringstream os;
   os.precision(9);
+  // header cells carry the subsystem names of the theory program: text cells (csv_field)
+  auto h = [&](const std::string& a, int k, const std::string& b) {
+    os << "," << csv_field(a + names[k] + b);
+  };
+  auto h3 = [&](const std::string& a, int k, const std::string& b) {  // value, stat, sys
+    h(a, k, b);
+    h(a, k, b + "_std");
+    h(a, k, b + "_sys");
+  };
   os << "collision,step";
-  for (int k = 0; k < ns; ++k)
-    os << ",E_" << names[k] << "_ideal,E_" << names[k] << "_raw,E_" << names[k] << "_raw_std,E_"
-       << names[k] << "_calibrated,E_" << names[k] << "_calibrated_std,scale_" << names[k];
-  os << ",heat_ideal,heat,heat_std,free_energy_ideal,free_energy,free_energy_std";
-  for (int k = 0; k < ns; ++k) os << ",AT_" << names[k] << "_ideal,AT_" << names[k];
-  os << ",fidelity,fidelity_std\n";
-  auto o = [](const std::optional<double>& v) { return v ? std::to_string(*v) : std::string(); };
+  for (int k = 0; k < ns; ++k) {
+    h("dE_", k, "_collision_ideal");
+    h3("dE_", k, "_collision");
+    h("dE_", k, "_collision_uncorrected");
+    h("direction_", k, "");
+    h("E_", k, "_ideal");
+    h3("E_", k, "");
+    h3("E_", k, "_without_contact");
+    h("E_", k, "_raw");
+    h("E_", k, "_raw_std");
+    h("contact_loss_", k, "");
+  }
+  os << ",dE_R_collision_ideal,dE_R_collision,dE_R_collision_std,dE_R_collision_sys"
+     << ",pps_scale,pps_scale_std,pps_scale_sys"
+     << ",heat_ideal,heat,heat_std,heat_sys,free_energy_ideal,free_energy,free_energy_std,"
+        "free_energy_sys,coherence_ideal,coherence,coherence_std,coherence_sys";
+  for (int k = 0; k < ns; ++k) {
+    h("AT_", k, "_ideal");
+    h3("AT_", k, "");
+  }
+  os << ",fidelity,fidelity_std,fidelity_sys\n";
+  auto o = [](const std::optional<double>& v) {
+    return v ? fmt::format("{:.9g}", *v) : std::string();
+  };
+  auto s3 = [&](const ex::Stat& s) { os << "," << s.mean << "," << s.std << "," << s.sys; };
   for (const auto& pt : r.points) {
+    const bool pair = pt.collision > 0;
     os << pt.collision << "," << pt.step;
-    for (int k = 0; k < ns; ++k)
-      os << "," << pt.energy_ideal[k] << "," << pt.energy_raw[k].mean << "," << pt.energy_raw[k].std
-         << "," << pt.energy[k].mean << "," << pt.energy[k].std << "," << pt.scale[k];
-    os << "," << pt.heat_ideal << "," << pt.heat.mean << "," << pt.heat.std << ","
-       << pt.free_energy_ideal << "," << pt.free_energy.mean << "," << pt.free_energy.std;
-    for (int k = 0; k < ns; ++k) os << "," << o(pt.at_ideal[k]) << "," << o(pt.at[k]);
-    os << "," << pt.fidelity.mean << "," << pt.fidelity.std << "\n";
+    for (int k = 0; k < ns; ++k) {
+      if (pair) {
+        os << "," << pt.de_ideal[k];
+        s3(pt.de[k]);
+        os << "," << pt.de_uncorrected[k].mean << "," << csv_field(ex::verdict_name(pt.verdict[k]));
+      } else {
+        os << ",,,,,,";
+      }
+      os << "," << pt.energy_ideal[k];
+      s3(pt.energy[k]);
+      s3(pt.energy_before[k]);
+      os << "," << pt.energy_raw[k].mean << "," << pt.energy_raw[k].std << ",";
+      if (pair) os << pt.scale[k];
+    }
+    if (pair) {
+      os << "," << pt.de_bath_ideal;
+      s3(pt.de_bath);
+    } else {
+      os << ",,,,";
+    }
+    s3(pt.pps_scale);
+    os << "," << pt.heat_ideal;
+    s3(pt.heat);
+    os << "," << pt.free_energy_ideal;
+    s3(pt.free_energy);
+    os << "," << pt.coherence_ideal;
+    s3(pt.coherence);
+    for (int k = 0; k < ns; ++k) {
+      os << "," << o(pt.at_ideal[k]);
+      if (pt.at[k])
+        s3(*pt.at[k]);
+      else
+        os << ",,,";
+    }
+    s3(pt.fidelity);
+    os << "\n";
   }
   return os.str();
 }
 
-/// The three panels of one case (Fig. 3(b)-(j) / Fig. 4 style) from its summary JSON: energy
-/// change per subsystem, heat released and free-energy change, apparent temperatures.
+double total_bar(const ordered_json& s) {
+  const double a = s["statistical"].get<double>(), b = s["systematic"].get<double>();
+  return std::sqrt(a * a + b * b);
+}
+
+/// The four panels of one case (Fig. 3(b)-(j) / Fig. 4 style) from its summary JSON: energy
+/// change per subsystem, heat released and free-energy change, apparent temperatures, and the
+/// heat each subsystem exchanged in each measured collision (the pair of runs). Error bars: the
+/// total (statistical + systematic in quadrature); the per-collision panel also draws the
+/// statistical part alone.
 std::vector<Panel> case_panels(const ordered_json& j) {
   const std::string title = j["title"].get<std::string>();
   std::vector<std::string> names;
@@ -205,10 +314,16 @@ std::vector<Panel> case_panels(const ordered_json& j) {
   Panel pe{title + ": energy change", "interaction", "E_k - E_k(0)  [delta]", {}, {}};
   Panel ph{title + ": heat and free energy", "interaction", "[delta]", {}, {}};
   Panel pa{title + ": apparent temperature", "interaction", "AT_k  [delta/k_B]", {}, {}};
-  pe.key = ph.key = pa.key = "outside bottom center horizontal";
+  Panel pc{title + ": heat exchanged in collision m",
+           "collision m",
+           "E_k(m) - E_k(m-1)  [delta]",
+           {},
+           {}};
+  pe.key = ph.key = pa.key = pc.key = "outside bottom center horizontal";
   const size_t steps = th["step"].size();
   std::vector<double> x(steps);
   for (size_t i = 0; i < steps; ++i) x[i] = th["step"][i].get<double>();
+  const auto& zero = j["points"][0];  // collision 0: the measured prepared state
   for (int k = 0; k < ns; ++k) {
     Series s{names[k] + " theory", x, {}};
     s.color = k + 1;
@@ -218,12 +333,45 @@ std::vector<Panel> case_panels(const ordered_json& j) {
     Series m{names[k] + " measured", {}, {}};
     m.color = k + 1;
     m.style = "points";
+    const double m0 = zero["energy"][k]["mean"].get<double>();
+    const double s0 = zero["energy"][k]["statistical"].get<double>();
     for (const auto& pt : j["points"]) {
+      if (pt["collision"].get<int>() == 0) continue;
       m.x.push_back(pt["step"].get<double>());
-      m.y.push_back(pt["energy"][k]["mean"].get<double>() - e0);
-      m.yerr.push_back(pt["energy"][k]["std"].get<double>());
+      m.y.push_back(pt["energy"][k]["mean"].get<double>() - m0);
+      // E(m) - E(0), both measured: statistical parts add in quadrature (independent draws);
+      // the systematic part of the point itself (E(0)'s is reported in the CSV)
+      const double st = pt["energy"][k]["statistical"].get<double>();
+      const double sy = pt["energy"][k]["systematic"].get<double>();
+      m.yerr.push_back(std::sqrt(st * st + s0 * s0 + sy * sy));
     }
     pe.series.push_back(m);
+    // per-collision heat: the ideal increment at every collision, the measured pairs
+    Series ci{names[k] + " ideal", {}, {}};
+    ci.color = k + 1;
+    const int spc = static_cast<int>((steps - 1) / std::max<size_t>(1, th["collision"].back()));
+    for (size_t i = static_cast<size_t>(spc); i < steps; i += static_cast<size_t>(spc)) {
+      ci.x.push_back(th["collision"][i].get<double>());
+      ci.y.push_back(th["energy"][i][k].get<double>() - th["energy"][i - spc][k].get<double>());
+    }
+    pc.series.push_back(ci);
+    Series cm{names[k] + " measured", {}, {}}, cs{"", {}, {}};  // cs: no key entry
+    cm.color = cs.color = k + 1;
+    cm.style = "points pt 7";
+    cs.style = "points pt 7";
+    cs.width = 4.0;
+    for (const auto& pt : j["points"]) {
+      if (pt["collision"].get<int>() == 0) continue;
+      const auto& d = pt["collision_increment"][k];
+      cm.x.push_back(pt["collision"].get<double>());
+      cm.y.push_back(d["mean"].get<double>());
+      cm.yerr.push_back(total_bar(d));
+      cs.x.push_back(pt["collision"].get<double>());
+      cs.y.push_back(d["mean"].get<double>());
+      cs.yerr.push_back(d["statistical"].get<double>());
+    }
+    pc.series.push_back(cm);
+    pc.series.push_back(cs);
     Series a{names[k] + " theory", {}, {}};
     a.color = k + 1;
     for (size_t i = 0; i < steps; ++i)
@@ -238,7 +386,8 @@ std::vector<Panel> case_panels(const ordered_json& j) {
     for (const auto& pt : j["points"])
       if (!pt["at"][k].is_null()) {
         am.x.push_back(pt["step"].get<double>());
-        am.y.push_back(pt["at"][k].get<double>());
+        am.y.push_back(pt["at"][k]["mean"].get<double>());
+        am.yerr.push_back(total_bar(pt["at"][k]));
       }
     pa.series.push_back(am);
   }
@@ -258,23 +407,28 @@ std::vector<Panel> case_panels(const ordered_json& j) {
     f.x.push_back(x[i]);
     f.y.push_back(th["free_energy"][i].get<double>() - f0);
   }
+  const double fm0 = zero["free_energy"]["mean"].get<double>();
+  const double fs0 = zero["free_energy"]["statistical"].get<double>();
   for (const auto& pt : j["points"]) {
+    if (pt["collision"].get<int>() == 0) continue;
     qm.x.push_back(pt["step"].get<double>());
     qm.y.push_back(pt["heat"]["mean"].get<double>());
-    qm.yerr.push_back(pt["heat"]["std"].get<double>());
+    qm.yerr.push_back(total_bar(pt["heat"]));
     fm.x.push_back(pt["step"].get<double>());
-    fm.y.push_back(pt["free_energy"]["mean"].get<double>() - f0);
-    fm.yerr.push_back(pt["free_energy"]["std"].get<double>());
+    fm.y.push_back(pt["free_energy"]["mean"].get<double>() - fm0);  // F(m) - F(0), both measured
+    const double st = pt["free_energy"]["statistical"].get<double>();
+    const double sy = pt["free_energy"]["systematic"].get<double>();
+    fm.yerr.push_back(std::sqrt(st * st + fs0 * fs0 + sy * sy));
   }
   ph.series = {q, qm, f, fm};
-  for (Panel* p : {&pe, &ph, &pa})  // gnuplot warns about empty series (AT undefined throughout)
+  for (Panel* p : {&pe, &ph, &pa, &pc})  // gnuplot warns about empty series (AT undefined)
     p->series.erase(std::remove_if(p->series.begin(), p->series.end(),
                                    [](const Series& s) { return s.x.empty(); }),
                     p->series.end());
   // AT can diverge where P0 + C ~ P1 + C: keep the panel readable
   pa.ymin = 0.0;
   pa.ymax = 2.5;
-  return {pe, ph, pa};
+  return {pe, ph, pa, pc};
 }
 
 int run_experiment(const std::string& file, const std::string& out, bool quiet, bool recompile,
@@ -380,60 +534,90 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
     write_file_atomic(dir + "/measurements.csv", measurements_csv(r));
     const ordered_json j = case_summary(p, r, budget);
     Figure fig;
-    fig.title =
-        p.name + " / " + c.title + ": virtual experiment (points, 1 sigma) and theory (lines)";
+    fig.title = p.name + " / " + c.title +
+                ": virtual experiment (points, bars stat + sys) and theory (lines)";
     fig.rows = 1;
-    fig.cols = 3;
-    fig.width_px = 1500;
+    fig.cols = 4;
+    fig.width_px = 2000;
     fig.height_px = 520;
     fig.panels = case_panels(j);
     write_figure(fig, dir + "/experiment");
     write_file_atomic(sfile, j.dump(1) + "\n");  // last: marks the case complete
     summaries.push_back(j);
   }
-  // all cases: one figure (rows: energy, heat/free energy, AT; one column per case) and a table
+  // all cases: one figure (rows: energy, heat/free energy, AT, per-collision heat; one column
+  // per case) and a table
   Figure all;
   all.title = p.name + ": virtual experiment on " + p.molecule.name +
-              " (points: calibrated measurement, 1 sigma; lines: ideal theory)";
-  all.rows = 3;
+              " (points: measurement, bars: statistical + systematic; lines: ideal theory)";
+  all.rows = 4;
   all.cols = static_cast<int>(summaries.size());
   all.width_px = 520 * all.cols;
-  all.height_px = 1250;
+  all.height_px = 1650;
   std::vector<std::vector<Panel>> cols;
   for (const auto& j : summaries) cols.push_back(case_panels(j));
-  for (int row = 0; row < 3; ++row)
+  for (int row = 0; row < 4; ++row)
     for (const auto& c : cols) all.panels.push_back(c[row]);
   make_directories(out);
   write_figure(all, out + "/" + p.name);
   ordered_json top;
-  top["format"] = "nmrc-experiment/1";
+  top["format"] = "nmrc-experiment/2";
   top["program"] = p.path;
   top["name"] = p.name;
   top["figure"] = out + "/" + p.name + ".png";
   top["cases"] = ordered_json::array();
   std::printf(
-      "%s: virtual experiment, %zu cases (calibrated: inversion-paired, reference-scaled)\n",
+      "%s: virtual experiment, %zu cases (measured: pairs of runs without/with contact, "
+      "inversion-paired, PPS-reference scale)\n",
       p.name.c_str(), summaries.size());
-  std::printf("%-16s %-4s %11s %11s %9s %11s %9s  %s\n", "case", "S", "ideal dE", "measured", "+-",
-              "raw", "rel.err", "direction ideal/measured");
+  std::printf("%-16s %-4s %11s %11s %9s %9s %8s  %s\n", "case", "S", "ideal dE", "measured",
+              "+-stat", "+-sys", "rel.err", "per-collision directions: right/wrong/unresolved");
+  int right = 0, wrong = 0, unresolved = 0, judged = 0, magnitude = 0, sign_wrong = 0;
   for (const auto& j : summaries) {
     ordered_json cj;
-    for (const char* k : {"case", "title", "spins", "last_collision", "delta_energy",
-                          "measured_delta_energy", "measured_delta_energy_std", "raw_delta_energy",
-                          "relative_error", "direction", "error_budget"})
+    for (const char* k :
+         {"case", "title", "spins", "last_collision", "delta_energy", "measured_delta_energy",
+          "measured_delta_energy_statistical", "measured_delta_energy_systematic",
+          "raw_delta_energy", "relative_error", "direction", "verdicts", "error_budget"})
       cj[k] = j[k];
     top["cases"].push_back(cj);
-    for (const auto& [s, v] : j["delta_energy"].items()) {
-      const auto& d = j["direction"][s];
-      std::printf(
-          "%-16s %-4s %11.5f %11.5f %9.5f %11.5f %8.1f%%  %s/%s%s\n",
-          j["case"].get<std::string>().c_str(), s.c_str(), v.get<double>(),
-          j["measured_delta_energy"][s].get<double>(),
-          j["measured_delta_energy_std"][s].get<double>(), j["raw_delta_energy"][s].get<double>(),
-          100.0 * j["relative_error"][s].get<double>(), d["ideal"].get<std::string>().c_str(),
-          d["measured"].get<std::string>().c_str(), d["agree"].get<bool>() ? "" : "  (differs)");
+    size_t k = 0;
+    for (const auto& [s, ideal] : j["delta_energy"].items()) {
+      int r = 0, w = 0, u = 0;
+      for (const auto& pt : j["points"]) {
+        if (!pt.contains("verdict")) continue;
+        const std::string v = pt["verdict"][k].get<std::string>();
+        r += v == "resolved right";
+        w += v == "resolved wrong";
+        u += v == "unresolved";
+      }
+      std::printf("%-16s %-4s %11.5f %11.5f %9.5f %9.5f %7.1f%%  %d/%d/%d\n",
+                  escape_text(j["case"].get<std::string>()).c_str(), escape_text(s).c_str(),
+                  ideal.get<double>(), j["measured_delta_energy"][s].get<double>(),
+                  j["measured_delta_energy_statistical"][s].get<double>(),
+                  j["measured_delta_energy_systematic"][s].get<double>(),
+                  100.0 * j["relative_error"][s].get<double>(), r, w, u);
+      ++k;
     }
+    right += j["verdicts"]["resolved_right"].get<int>();
+    wrong += j["verdicts"]["resolved_wrong"].get<int>();
+    unresolved += j["verdicts"]["unresolved"].get<int>();
+    magnitude += j["verdicts"]["magnitude_within_goal"].get<int>();
+    sign_wrong += j["verdicts"]["mean_of_wrong_sign"].get<int>();
   }
+  judged = right + wrong + unresolved;
+  top["verdicts"] = {{"judged", judged},
+                     {"resolved_right", right},
+                     {"resolved_wrong", wrong},
+                     {"unresolved", unresolved},
+                     {"magnitude_within_goal", magnitude},
+                     {"mean_of_wrong_sign", sign_wrong}};
+  std::printf(
+      "per-collision heat directions (|ideal| > %g, resolved beyond %g sigma stat+sys): %d judged, "
+      "%d resolved right, %d resolved wrong, %d unresolved; %d within 30%% or 3e-4; %d with a "
+      "mean of the wrong sign\n",
+      ex::kJudgedIncrement, ex::kVerdictSigmas, judged, right, wrong, unresolved, magnitude,
+      sign_wrong);
   write_file_atomic(out + "/summary.json", top.dump(1) + "\n");
   if (!bruker.empty()) {
     write_file_atomic(bruker + "/datasets.csv", datasets.str());

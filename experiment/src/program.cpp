@@ -40,9 +40,18 @@ PulseShape pulse_shape(const ExperimentProgram& p, const std::string& kind) {
   // C2-C4 17 ms (routed through C3), C3-C4 4 ms; U_d 30 ms (paper: <= 50 ms); selective
   // rotations 2 ms.
   static const std::map<std::string, PulseShape> defaults = {
-      {"ud", {0.03, 600}},           {"rotation", {0.002, 100}},   {"readout", {0.002, 100}},
-      {"swap C1-C4", {0.0185, 400}}, {"swap C2-C4", {0.017, 425}}, {"swap C3-C4", {0.004, 160}},
-      {"swap", {0.02, 500}},         {"joint", {0.03, 600}},       {"pps", {0.03, 600}}};
+      {"ud", {0.03, 600}},
+      {"rotation", {0.002, 100}},
+      {"readout", {0.002, 100}},
+      {"swap C1-C4", {0.0185, 400}},
+      {"swap C2-C4", {0.017, 425}},
+      {"swap C3-C4", {0.004, 160}},
+      {"swap", {0.02, 500}},
+      {"joint", {0.03, 600}},
+      {"pps", {0.03, 600}},
+      // The whole collision as one pulse (contact: whole_collision): issue 23's probe reached
+      // F_min 0.99997 over the B1 grid in 45 ms for Fig. 3's cascade.
+      {"cascade", {0.045, 900, 0.99997}}};
   if (auto it = defaults.find(kind); it != defaults.end()) return it->second;
   if (kind.rfind("swap", 0) == 0) return defaults.at("swap");
   return defaults.at("rotation");
@@ -68,12 +77,47 @@ std::string compiled_folder(const YamlField& root, const std::string& path) {
   return dir;
 }
 
+const std::vector<Imperfections::Flag>& Imperfections::flags() {
+  static const std::vector<Flag> table = {
+      {"relaxation", &Imperfections::relaxation, "no relaxation", true, true},
+      {"b1_ensemble", &Imperfections::b1_ensemble, "no B1 ensemble", true, true},
+      {"compiled_gates", &Imperfections::compiled_gates, "ideal gates", true, true},
+      {"compiled_contact", &Imperfections::compiled_contact, "ideal contact", true, false},
+      {"compiled_preparation", &Imperfections::compiled_preparation, "ideal preparation", true,
+       false},
+      {"noise", &Imperfections::noise, "no noise", false, false},
+      {"readout", &Imperfections::readout, "ideal readout", true, true}};
+  return table;
+}
+
+Imperfections Imperfections::none() {
+  Imperfections im;
+  for (const auto& f : flags()) im.*(f.member) = false;
+  return im;
+}
+
+Imperfections Imperfections::all() {
+  Imperfections im;
+  for (const auto& f : flags()) im.*(f.member) = true;
+  return im;
+}
+
+compiler::CompileOptions pulse_compile_options(const ExperimentProgram& p,
+                                               const std::string& kind) {
+  compiler::CompileOptions o = p.compile;
+  const PulseShape sh = pulse_shape(p, kind);
+  o.duration_s = sh.duration_s;
+  o.steps = sh.steps;
+  if (sh.fidelity_target > 0) o.fidelity_target = sh.fidelity_target;
+  return o;
+}
+
 ExperimentProgram load_experiment_program(const std::string& path) {
   const YamlField root = YamlField::load_file(path);
   root.expect_map();
   root.allow_keys({"format", "name", "description", "molecule", "theory", "readout", "compiled",
-                   "repreparation", "measure", "acquisition", "spectrometer", "imperfections",
-                   "calibration", "error_budget", "compile", "pulses", "cases"});
+                   "repreparation", "contact", "measure", "acquisition", "spectrometer",
+                   "imperfections", "calibration", "error_budget", "compile", "pulses", "cases"});
   ExperimentProgram p;
   p.path = path;
   p.text_hash = content_hash_hex(read_file(path));
@@ -108,6 +152,10 @@ ExperimentProgram load_experiment_program(const std::string& path) {
   if (auto f = root.find("repreparation"))
     p.repreparation = yaml_choice<Repreparation>(
         *f, {{"ideal", Repreparation::kIdeal}, {"measured", Repreparation::kMeasured}});
+  if (auto f = root.find("contact"))
+    p.contact =
+        yaml_choice<ContactPulses>(*f, {{"per_swap", ContactPulses::kPerSwap},
+                                        {"whole_collision", ContactPulses::kWholeCollision}});
   std::vector<int> default_measure;
   if (auto f = root.find("measure")) default_measure = measured_list(*f);
 
@@ -152,15 +200,11 @@ ExperimentProgram load_experiment_program(const std::string& path) {
   }
   if (auto im = root.find("imperfections")) {
     im->expect_map();
-    im->allow_keys({"relaxation", "b1_ensemble", "compiled_gates", "noise", "readout"});
-    auto flag = [&](const char* k, bool& v) {
-      if (auto f = im->find(k)) v = f->as_bool();
-    };
-    flag("relaxation", p.imperfections.relaxation);
-    flag("b1_ensemble", p.imperfections.b1_ensemble);
-    flag("compiled_gates", p.imperfections.compiled_gates);
-    flag("noise", p.imperfections.noise);
-    flag("readout", p.imperfections.readout);
+    std::vector<std::string> keys;
+    for (const auto& f : Imperfections::flags()) keys.push_back(f.key);
+    im->allow_keys(keys);
+    for (const auto& f : Imperfections::flags())
+      if (auto v = im->find(f.key)) p.imperfections.*(f.member) = v->as_bool();
   }
   if (auto c = root.find("calibration")) {
     c->expect_map();
@@ -172,7 +216,7 @@ ExperimentProgram load_experiment_program(const std::string& path) {
   if (auto c = root.find("compile")) {
     c->expect_map();
     c->allow_keys({"fidelity_target", "starts", "seed", "max_iterations", "threads", "time_limit_s",
-                   "max_rf_hz"});
+                   "max_rf_hz", "b1_quadrature", "coarse_factor"});
     if (auto f = c->find("fidelity_target")) {
       p.compile.fidelity_target = f->as_double();
       if (!(p.compile.fidelity_target > 0 && p.compile.fidelity_target < 1))
@@ -187,19 +231,30 @@ ExperimentProgram load_experiment_program(const std::string& path) {
     if (auto f = c->find("time_limit_s")) p.compile.time_limit_s = f->as_positive();
     if (auto f = c->find("max_rf_hz"))
       p.compile.max_rf_hz[p.molecule.channels[0].name] = f->as_positive(limits::kMaxRfHz);
+    if (auto f = c->find("b1_quadrature"))
+      p.compile.b1_quadrature = static_cast<int>(f->as_int(0, 20));
+    if (auto f = c->find("coarse_factor"))
+      p.compile.coarse_factor = static_cast<int>(f->as_int(0, 1000));
     if (p.compile.starts < 1 || p.compile.threads < 1 || p.compile.max_iterations < 1)
       c->fail("starts, threads and max_iterations must be >= 1");
   }
   p.compile.b1_scale = p.b1_scale;
-  p.compile.b1_weight = p.b1_weight;
+  // equal weights are GRAPE's default (empty), which its B1 quadrature rule requires
+  const bool uniform = std::all_of(p.b1_weight.begin(), p.b1_weight.end(),
+                                   [&](double w) { return w == p.b1_weight.front(); });
+  p.compile.b1_weight = uniform ? std::vector<double>{} : p.b1_weight;
   if (auto ps = root.find("pulses")) {
     ps->expect_map();
     for (const auto& [kind, f] : ps->entries()) {
       f.expect_map();
-      f.allow_keys({"duration_s", "steps"});
+      f.allow_keys({"duration_s", "steps", "fidelity_target"});
       PulseShape s{f.at("duration_s").as_positive(),
                    static_cast<int>(f.at("steps").as_int(2, 20000))};
       if (s.duration_s > 0.2) f.at("duration_s").fail("must be <= 0.2 s");
+      if (auto t = f.find("fidelity_target")) {
+        s.fidelity_target = t->as_double();
+        if (!(s.fidelity_target > 0 && s.fidelity_target < 1)) t->fail("must lie in (0, 1)");
+      }
       p.pulses[kind] = s;
     }
   }

@@ -5,8 +5,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "nmrc/compiler/targets.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/matrix_json.hpp"
+#include "nmrc/core/operators.hpp"
 #include "nmrc/thermo/collision.hpp"
 
 namespace nmrc::experiment {
@@ -89,7 +91,28 @@ std::vector<PulseNeed> contact_needs(const ExperimentProgram& p, const CaseSpec&
   const double theta = c.params.g * c.params.tau;
   const std::string rl = m.nuclei[c.bath_spin].label;
   const std::string ttag = std::abs(theta - 0.2) < 1e-12 ? "" : "_t" + number_tag(theta);
-  if (c.params.interaction == thermo::Interaction::kCascade) {
+  if (c.params.interaction == thermo::Interaction::kCascade &&
+      p.contact == ContactPulses::kWholeCollision) {
+    // The whole collision as one pulse: the product of the partial SWAPs S_k-R in the case's
+    // order (the first swap acts first), as a unitary on the system spins and R.
+    std::vector<std::string> labels;
+    std::string tag, order;
+    for (int k : c.system_spins) labels.push_back(m.nuclei[k].label);
+    labels.push_back(rl);
+    const int nl = static_cast<int>(labels.size());
+    const int bath = nl - 1;
+    Mat u = Mat::Identity(1 << nl, 1 << nl);
+    for (int k : c.params.order) {
+      u = embed(compiler::partial_swap_unitary(theta), {k, bath}, nl) * u;
+      tag += lower(m.nuclei[c.system_spins[k]].label) + "_";
+      order += (order.empty() ? "" : ", ") + c.params.names[k] + "-R";
+    }
+    out.push_back(PulseNeed{
+        "cascade_" + tag + lower(rl) + ttag,
+        "cascade",
+        {{"gate", "unitary"}, {"spins", labels}, {"local_unitary", local_unitary_json(u)}},
+        "contact " + order + " as one pulse"});
+  } else if (c.params.interaction == thermo::Interaction::kCascade) {
     for (int k : c.params.order) {
       const std::string sl = m.nuclei[c.system_spins[k]].label;
       out.push_back(PulseNeed{"swap_" + lower(sl) + "_" + lower(rl) + ttag,

@@ -51,16 +51,23 @@ Mat PulseLibrary::ideal_unitary(const PulseNeed& need) const {
 }
 
 const PulseRecord& PulseLibrary::get(const PulseNeed& need, const compiler::CompileOptions& options,
-                                     const CompileProgress& progress) {
+                                     const CompileProgress& progress, double required_fidelity) {
   if (auto it = used_.find(need.name); it != used_.end()) return it->second;
   const compiler::GateTarget target = compiler::target_from_json(need.target.dump(), m_, need.name);
   const Mat full = target.full(m_.size());
+  const PulseRecord* best = nullptr;
   for (size_t i = 0; i < shipped_.size(); ++i)
-    if (overlap(shipped_full_[i], full) > 1.0 - 1e-10)
-      return used_.emplace(need.name, shipped_[i]).first->second;
+    if (overlap(shipped_full_[i], full) > 1.0 - 1e-10 &&
+        shipped_[i].pulse.fidelity_target >= required_fidelity &&
+        (!best || shipped_[i].pulse.ensemble_min > best->pulse.ensemble_min))
+      best = &shipped_[i];
+  if (best) return used_.emplace(need.name, *best).first->second;
   if (mode_ == CompileMode::kNever)
-    throw InputError(dir_ + ": no compiled pulse for " + need.name + " (" + need.purpose +
-                     ") and --no-compile forbids GRAPE");
+    throw InputError(dir_ + ": no compiled pulse for " + need.name + " (" + need.purpose + ")" +
+                     (required_fidelity > 0
+                          ? " compiled for F_min >= " + std::to_string(required_fidelity)
+                          : std::string()) +
+                     " and --no-compile forbids GRAPE");
   const auto t0 = std::chrono::steady_clock::now();
   const compiler::CompileResult res = compiler::compile_target(
       m_, target, options, need.name, mode_ == CompileMode::kRecompile ? std::string() : cache_dir_,

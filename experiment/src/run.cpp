@@ -61,19 +61,6 @@ std::uint64_t mix(std::uint64_t x) {  // splitmix64
   return x ^ (x >> 31);
 }
 
-Stat stat_of(const std::vector<double>& v) {
-  Stat s;
-  if (v.empty()) return s;
-  for (double x : v) s.mean += x;
-  s.mean /= double(v.size());
-  if (v.size() > 1) {
-    double q = 0;
-    for (double x : v) q += (x - s.mean) * (x - s.mean);
-    s.std = std::sqrt(q / double(v.size() - 1));
-  }
-  return s;
-}
-
 /// Memo of a pure function for the whole process: what every engine needs identically (the
 /// PPS states and the gradient's channel depend on the molecule and the relaxation switch only)
 /// is computed once, not once per case and error-budget row (each is a handful of 256 x 256
@@ -172,25 +159,18 @@ class Engine {
   }
 
   double epsilon() const { return eps_; }
-  /// The reference run's system state: every subsystem thermal at T_R.
-  const Mat& reference_state() const { return ref_state_; }
-  double reference_weight_norm() const {
-    double w2 = 0;
-    for (const auto& e : ref_plan_.experiments) w2 += e.weight * e.weight;
-    return std::sqrt(w2);
-  }
   double noise_sigma(double weight_norm) const {
     if (!imp_.noise || p_.snr <= 0) return 0.0;
     return sp::tomography_noise_sigma(n_, p_.snr) * weight_norm;
   }
 
-  /// One run: state before collision m (system spins), returns per draw the line values of
-  /// every setting for contact (+, -) and reference (+, -).
+  /// The inversion-paired acquisitions of one collision's pair of runs (per sign: from
+  /// equilibrium, from inverted equilibrium), averaged over the B1 members: per readout setting
+  /// the deviation read out. `prepared` is the state before the collision without contact,
+  /// `contact` the same state through the contact pulses; the two share everything else.
   struct Acquired {
-    std::vector<Mat> contact[2], reference[2];    // per setting, averaged deviation
-    std::vector<Mat> prepared[2], reference0[2];  // no contact: the run's state, the T_R state
-    double weight_norm = 1.0;                     // sqrt(sum w_i^2) of the temporal average
-    double contact_duration_s = 0.0;
+    std::vector<Mat> contact[2], prepared[2];
+    double weight_norm = 1.0;  // sqrt(sum w_i^2) of the temporal average
   };
 
   Acquired acquire(const Mat& rho_before, const std::string& ud_name) {
@@ -202,21 +182,17 @@ class Engine {
     const bool need_ud =
         (plan.u_d - Mat::Identity(plan.u_d.rows(), plan.u_d.cols())).norm() > 1e-12;
     const PulseNeed ud = ud_need(p_, c_, plan.u_d, ud_name);
-    // contact
-    std::vector<PulseNeed> contact = contact_needs(p_, c_);
-    const int signs = p_.inversion ? 2 : 1;
-    for (int sg = 0; sg < signs; ++sg) {
+    const std::vector<PulseNeed> contact = contact_needs(p_, c_);
+    for (int sg = 0; sg < signs(); ++sg) {
       a.contact[sg].assign(p_.readout.settings.size(), Mat::Zero(d_, d_));
-      a.reference[sg].assign(p_.readout.settings.size(), Mat::Zero(d_, d_));
       a.prepared[sg].assign(p_.readout.settings.size(), Mat::Zero(d_, d_));
-      a.reference0[sg].assign(p_.readout.settings.size(), Mat::Zero(d_, d_));
     }
     for (size_t b = 0; b < members_.size(); ++b) {
       const double wb = members_[b].second;
       std::unique_ptr<Stepper> ud_stepper;
       AffineMap ud_ideal;
       if (need_ud) {
-        if (imp_.compiled_gates) {
+        if (compiled(ud)) {
           const auto& rec = get_pulse(ud);
           const auto segs = sp::segments_of(rec.pulse.element(m_), dyn_[b]->channels());
           ud_stepper = std::make_unique<Stepper>(*dyn_[b], segs);
@@ -224,52 +200,64 @@ class Engine {
           ud_ideal = AffineMap::unitary(lib_.ideal_unitary(ud));
         }
       }
-      double t_contact = 0;
-      for (int sg = 0; sg < signs; ++sg) {
-        Mat x = pps_[sg];
-        x = apply(bath_need(), b, x);
-        x = gradient_.apply(x);
-        Mat avg = Mat::Zero(d_, d_);
-        for (const auto& e : plan.experiments) {
-          Mat y = x;
-          for (int k : e.flip_spins) y = apply(flip_need(k), b, y);
-          avg += e.weight * y;
-        }
+      for (int sg = 0; sg < signs(); ++sg) {
+        Mat avg = temporal_average(plan, b, sg);
         if (need_ud) avg = ud_stepper ? ud_stepper->propagate(avg, true) : ud_ideal.apply(avg);
         Mat xc = avg;
-        t_contact = 0;
-        for (const auto& nd : contact) {
-          xc = apply(nd, b, xc);
-          if (imp_.compiled_gates) t_contact += get_pulse(nd).pulse.duration_s();
-        }
-        a.contact_duration_s = t_contact;
-        // Reference: every spin thermal at T_R (a diagonal state, U_d = I), through the same
-        // contact pulses. Identical thermal spins are invariant under any excitation-conserving
-        // contact, so its ideal outcome is known: what the measurement returns instead is the
-        // shrink of the populations by relaxation during these very pulses (and the readout).
-        Mat xr = Mat::Zero(d_, d_);
-        if (p_.reference) {
-          for (const auto& e : ref_plan_.experiments) {
-            Mat y = x;
-            for (int k : e.flip_spins) y = apply(flip_need(k), b, y);
-            xr += e.weight * y;
-          }
-        }
-        const Mat xr0 = xr;
-        if (p_.reference)
-          for (const auto& nd : contact) xr = apply(nd, b, xr);
+        for (const auto& nd : contact) xc = apply(nd, b, xc);
         for (size_t s = 0; s < p_.readout.settings.size(); ++s) {
           a.contact[sg][s] += wb * readout(s, b, xc);
-          if (p_.reference) {
-            a.reference[sg][s] += wb * readout(s, b, xr);
-            a.reference0[sg][s] += wb * readout(s, b, xr0);
-            a.prepared[sg][s] += wb * readout(s, b, avg);
-          }
+          a.prepared[sg][s] += wb * readout(s, b, avg);
         }
       }
     }
     return a;
   }
+
+  /// The reference acquisitions every run of the case shares (state-independent, so measured
+  /// once per engine; each draw of each run adds its own noise): the PPS itself (the signal
+  /// scale), and every subsystem thermal at T_R without and with the contact pulses (identical
+  /// thermal spins are invariant under any excitation-conserving contact, so the ratio is the
+  /// populations' loss during these very pulses). Clean line values per sign.
+  struct References {
+    std::vector<RVec> pps[2], thermal[2], thermal_contact[2];
+    double thermal_weight_norm = 1.0;
+  };
+  const References& references() {
+    if (refs_) return *refs_;
+    References r;
+    double w2 = 0;
+    for (const auto& e : ref_plan_.experiments) w2 += e.weight * e.weight;
+    r.thermal_weight_norm = std::sqrt(w2);
+    const std::vector<PulseNeed> contact = contact_needs(p_, c_);
+    const size_t ns = p_.readout.settings.size();
+    for (int sg = 0; sg < signs(); ++sg) {
+      std::vector<Mat> pps(ns, Mat::Zero(d_, d_)), th(ns, Mat::Zero(d_, d_)),
+          thc(ns, Mat::Zero(d_, d_));
+      for (size_t b = 0; b < members_.size(); ++b) {
+        const double wb = members_[b].second;
+        const Mat x0 = temporal_average(ref_plan_, b, sg);
+        Mat xc = x0;
+        for (const auto& nd : contact) xc = apply(nd, b, xc);
+        for (size_t s = 0; s < ns; ++s) {
+          pps[s] += wb * readout(s, b, pps_[sg]);
+          if (p_.reference) {
+            th[s] += wb * readout(s, b, x0);
+            thc[s] += wb * readout(s, b, xc);
+          }
+        }
+      }
+      r.pps[sg] = clean_lines(pps);
+      if (p_.reference) {
+        r.thermal[sg] = clean_lines(th);
+        r.thermal_contact[sg] = clean_lines(thc);
+      }
+    }
+    refs_ = std::move(r);
+    return *refs_;
+  }
+
+  int signs() const { return p_.inversion ? 2 : 1; }
 
   /// Noise-free line values of every setting of a set of averaged deviations (the FID
   /// simulation and line fit: the costly part of a run, done once per acquisition; the fit is
@@ -365,21 +353,45 @@ class Engine {
     return it->second;
   }
 
+  /// The PPS (from equilibrium or inverted, sg), the bath particle at T_R and its gradient, then
+  /// the weighted sum of the plan's computational-basis experiments (their selective pi pulses),
+  /// on B1 member b: the prepared diagonal state before U_d.
+  Mat temporal_average(const sp::TemporalAveragingPlan& plan, size_t b, int sg) {
+    Mat x = apply(bath_need(), b, pps_[sg]);
+    x = gradient_.apply(x);
+    Mat avg = Mat::Zero(d_, d_);
+    for (const auto& e : plan.experiments) {
+      Mat y = x;
+      for (int k : e.flip_spins) y = apply(flip_need(k), b, y);
+      avg += e.weight * y;
+    }
+    return avg;
+  }
+
   // The run's pulses, named by protocol.hpp's builders (the export plays the same ones).
   PulseNeed bath_need() const { return experiment::bath_need(p_, c_); }
   PulseNeed flip_need(int spin) const { return experiment::flip_need(p_, spin); }
 
   const PulseRecord& get_pulse(const PulseNeed& nd) {
-    compiler::CompileOptions o = p_.compile;
-    const PulseShape sh = pulse_shape(p_, nd.kind);
-    o.duration_s = sh.duration_s;
-    o.steps = sh.steps;
+    const compiler::CompileOptions o = pulse_compile_options(p_, nd.kind);
     if (progress_ && !lib_.used().count(nd.name)) progress_("pulse " + nd.name);
-    return lib_.get(nd, o, [&](const std::string& name, int ev, double f) {
-      if (progress_)
-        progress_("compiling " + name + " (" + nd.purpose + "): " + std::to_string(ev) +
-                  " evaluations, best min F " + std::to_string(f).substr(0, 6));
-    });
+    return lib_.get(
+        nd, o,
+        [&](const std::string& name, int ev, double f) {
+          if (progress_)
+            progress_("compiling " + name + " (" + nd.purpose + "): " + std::to_string(ev) +
+                      " evaluations, best min F " + std::to_string(f).substr(0, 6));
+        },
+        pulse_shape(p_, nd.kind).fidelity_target);
+  }
+
+  /// Whether `nd` is played as its compiled pulse (else as the exact unitary).
+  bool compiled(const PulseNeed& nd) const {
+    if (!imp_.compiled_gates) return false;
+    if (nd.kind == "readout") return true;
+    const bool contact =
+        nd.kind == "cascade" || nd.kind == "joint" || nd.kind.rfind("swap", 0) == 0;
+    return contact ? imp_.compiled_contact : imp_.compiled_preparation;
   }
 
   /// The per-member channel of a pulse (compiled) or the ideal unitary.
@@ -387,7 +399,7 @@ class Engine {
     const std::string key = nd.name + "|" + std::to_string(b);
     if (auto it = channels_.find(key); it != channels_.end()) return it->second;
     AffineMap ch;
-    if (!imp_.compiled_gates) {
+    if (!compiled(nd)) {
       ch = AffineMap::unitary(lib_.ideal_unitary(nd));
     } else {
       const auto& rec = get_pulse(nd);
@@ -447,167 +459,296 @@ class Engine {
   std::map<double, AffineMap> delays_;
   std::map<std::string, AffineMap> channels_;
   std::vector<PulseNeed> readout_x_, readout_y_;
+  std::optional<References> refs_;
 };
 
-struct Observed {
-  std::vector<double> e;
-  double free_energy = 0.0;
-  std::vector<std::optional<double>> at;
+/// What one pair of runs gives, for one noise draw (or noise-free, for the error budget). NaN
+/// marks an undefined AT.
+struct PairObs {
+  std::vector<double> ea, eb, eb_unc;  // system E_k: without contact, with (corrected, not)
+  double ra = 0.0, rb = 0.0;           // the bath spin's E_R without / with contact
+  double fa = 0.0, fb = 0.0;           // free energies, Eq. (S19)
+  double ca = 0.0, cb = 0.0;           // relative entropy of coherence of rho_S
+  std::vector<double> at_a, at_b;      // AT_k
+  double fid_a = 0.0, fid_b = 0.0;     // Uhlmann fidelity to the ideal states
+  double pps = 1.0;                    // measured PPS amplitude / nominal
+  std::vector<double> loss;            // contact-loss factor per system spin
+  std::vector<double> raw_a, raw_b;    // runs from equilibrium alone: no pairing, no scale
 };
 
-Observed observe(const Mat& rho_sys, const thermo::ModelParams& params) {
-  Observed o;
-  const int ns = params.n();
-  double es = 0;
-  for (int k = 0; k < ns; ++k) {
-    o.e.push_back(thermo::subsystem_energy(rho_sys, k, ns));
-    es += o.e.back();
+/// A pair of runs over every draw, its noise-free value and its noise-free values with each
+/// systematic source off (and with every imperfection off, last).
+struct PairRuns {
+  std::vector<PairObs> draws;
+  PairObs clean;
+  std::vector<PairObs> rows;               // one per Budget::rows
+  Mat rho_b, rho_sys_b, rho_a, rho_sys_a;  // calibrated states of draw 0
+  std::vector<sp::Fid> fids[2];            // draw 0, when recorded
+};
+
+double energy_of_spin(const Mat& rho, int spin, int n) {
+  // E = -<Z>/2 in units of delta (thermo::subsystem_energy's convention, Eq. (S17))
+  return -0.5 * (rho * nmrc::sigma('Z', spin, n)).trace().real();
+}
+
+/// The calibrated state: deviation divided by the measured PPS scale, then each listed spin's z
+/// polarisation set to its calibrated energy (the Z_k are orthogonal, so each correction moves
+/// only its own E_k), nearest density matrix.
+Mat calibrated_state(const Mat& rho, double pps, const std::vector<int>& spins,
+                     const std::vector<double>& energies, int n) {
+  const int d = 1 << n;
+  const Mat id = Mat::Identity(d, d) / double(d);
+  Mat lin = id + (rho - id) / pps;
+  for (size_t k = 0; k < spins.size(); ++k) {
+    const double dk = energies[k] - energy_of_spin(lin, spins[k], n);
+    lin -= (2.0 * dk / double(d)) * nmrc::sigma('Z', spins[k], n);
   }
-  o.free_energy = es - params.bath_temperature * von_neumann_entropy(rho_sys);  // Eq. (S19)
-  const auto at = thermo::apparent_temperatures(rho_sys, thermo::coherence_weights(params));
-  for (const auto& a : at.subsystem) o.at.push_back(a.value);
+  return sp::project_to_density_matrix(lin);
+}
+
+std::vector<double> at_values(const Mat& sys, const thermo::ModelParams& params) {
+  std::vector<double> out;
+  const auto at = thermo::apparent_temperatures(sys, thermo::coherence_weights(params));
+  for (const auto& a : at.subsystem) out.push_back(a.value ? *a.value : thermo::kNaN);
+  return out;
+}
+
+/// Line values of one draw -> the pair's observables. `lines` holds, per sign, the line values
+/// of: 0 prepared, 1 contact, 2 PPS, 3 thermal reference, 4 thermal reference through the
+/// contact.
+PairObs observe_pair(const Engine& eng, const ExperimentProgram& p, const CaseSpec& c,
+                     const std::vector<std::vector<RVec>> lines[2], const Mat& ideal_before,
+                     const Mat& ideal_after, Mat* states) {
+  const int n = p.molecule.size(), d = 1 << n, ns = c.params.n();
+  auto paired = [&](int what) {
+    std::vector<RVec> v = lines[0][what];
+    if (p.inversion)
+      for (size_t s = 0; s < v.size(); ++s) v[s] = 0.5 * (v[s] - lines[1][what][s]);
+    return eng.reconstruct(v);
+  };
+  PairObs o;
+  // the signal scale: projection of the measured PPS deviation on the designed |0...0><0...0|
+  {
+    const Mat id = Mat::Identity(d, d) / double(d);
+    Mat pps_design = -id;
+    pps_design(0, 0) += 1.0;
+    const Mat dev = paired(2) - id;
+    o.pps = (pps_design.adjoint() * dev).trace().real() / pps_design.squaredNorm();
+  }
+  std::vector<int> spins = c.system_spins;
+  spins.push_back(c.bath_spin);
+  o.loss.assign(ns + 1, 1.0);
+  if (p.reference) {
+    const Mat th = paired(3), thc = paired(4);
+    for (int k = 0; k <= ns; ++k) {
+      const double e0 = energy_of_spin(th, spins[k], n), ec = energy_of_spin(thc, spins[k], n);
+      if (std::abs(ec) > 1e-6) o.loss[k] = e0 / ec;
+    }
+  }
+  const Mat rho_a = paired(0), rho_b = paired(1);
+  {
+    const Mat raw_a = eng.reconstruct(lines[0][0]), raw_b = eng.reconstruct(lines[0][1]);
+    for (int k = 0; k < ns; ++k) {
+      o.raw_a.push_back(energy_of_spin(raw_a, spins[k], n));
+      o.raw_b.push_back(energy_of_spin(raw_b, spins[k], n));
+    }
+  }
+  std::vector<double> ea(ns + 1), eb(ns + 1), eb_unc(ns + 1);
+  for (int k = 0; k <= ns; ++k) {
+    ea[k] = energy_of_spin(rho_a, spins[k], n) / o.pps;
+    eb_unc[k] = energy_of_spin(rho_b, spins[k], n) / o.pps;
+    eb[k] = o.loss[k] * eb_unc[k];
+  }
+  o.ea.assign(ea.begin(), ea.begin() + ns);
+  o.eb.assign(eb.begin(), eb.begin() + ns);
+  o.eb_unc.assign(eb_unc.begin(), eb_unc.begin() + ns);
+  o.ra = ea[ns];
+  o.rb = eb[ns];
+  o.loss.resize(ns);
+  const Mat cal_a = calibrated_state(rho_a, o.pps, spins, ea, n);
+  const Mat cal_b = calibrated_state(rho_b, o.pps, spins, eb, n);
+  const Mat sys_a = partial_trace(cal_a, c.system_spins, n);
+  const Mat sys_b = partial_trace(cal_b, c.system_spins, n);
+  double esa = 0, esb = 0;
+  for (int k = 0; k < ns; ++k) {
+    esa += o.ea[k];
+    esb += o.eb[k];
+  }
+  const double t_r = c.params.bath_temperature;
+  o.fa = esa - t_r * von_neumann_entropy(sys_a);  // Eq. (S19)
+  o.fb = esb - t_r * von_neumann_entropy(sys_b);
+  o.ca = coherence_relative_entropy(sys_a);
+  o.cb = coherence_relative_entropy(sys_b);
+  o.at_a = at_values(sys_a, c.params);
+  o.at_b = at_values(sys_b, c.params);
+  o.fid_a = uhlmann_fidelity(sys_a, ideal_before);
+  o.fid_b = uhlmann_fidelity(sys_b, ideal_after);
+  if (states) {
+    states[0] = cal_a;
+    states[1] = sys_a;
+    states[2] = cal_b;
+    states[3] = sys_b;
+  }
   return o;
 }
 
-/// Result of one run (collision m) over all noise draws.
-struct RunResult {
-  std::vector<std::vector<double>> e_raw, e_paired, e_cal, scale;  // [draw][k]
-  std::vector<double> free_energy, fidelity, heat;
-  std::vector<std::vector<std::optional<double>>> at;
-  Mat rho_cal, rho_sys_cal;      // draw 0
-  std::vector<sp::Fid> fids[2];  // draw 0, when recorded: from equilibrium, from inverted
-};
+/// Noise-free observables of one pair of runs on engine `eng` (the budget's rows).
+PairObs clean_pair(Engine& eng, const ExperimentProgram& p, const CaseSpec& c,
+                   const Mat& rho_before, const Mat& ideal_after, const std::string& ud_name) {
+  const auto acq = eng.acquire(rho_before, ud_name);
+  const auto& ref = eng.references();
+  std::vector<std::vector<RVec>> lines[2];
+  for (int sg = 0; sg < eng.signs(); ++sg)
+    lines[sg] = {eng.clean_lines(acq.prepared[sg]), eng.clean_lines(acq.contact[sg]), ref.pps[sg],
+                 ref.thermal[sg], ref.thermal_contact[sg]};
+  return observe_pair(eng, p, c, lines, rho_before, ideal_after, nullptr);
+}
 
-RunResult measure_run(Engine& eng, const ExperimentProgram& p, const CaseSpec& c,
-                      const Mat& rho_before, const Mat& rho_after_ideal, const std::string& ud_name,
-                      int draws, std::uint64_t seed, const std::vector<double>& e0,
+PairRuns measure_pair(Engine& eng, const ExperimentProgram& p, const CaseSpec& c,
+                      const Mat& rho_before, const Mat& ideal_before, const Mat& ideal_after,
+                      const std::string& ud_name, int draws, std::uint64_t seed,
                       bool record = false) {
   const auto acq = eng.acquire(rho_before, ud_name);
-  const int n = p.molecule.size(), d = 1 << n, ns = c.params.n();
+  const auto& ref = eng.references();
   const double sigma = eng.noise_sigma(acq.weight_norm);
-  const double sigma_ref = eng.noise_sigma(eng.reference_weight_norm());
-  const Observed prep_before = observe(rho_before, c.params);
+  const double sigma_pps = eng.noise_sigma(1.0);
+  const double sigma_ref = eng.noise_sigma(ref.thermal_weight_norm);
   using Lines = std::vector<RVec>;
+  const int signs = eng.signs();
   // clean line values of every acquisition, once; the draws add noise to them
-  const Lines c_clean[2] = {eng.clean_lines(acq.contact[0]),
-                            p.inversion ? eng.clean_lines(acq.contact[1]) : Lines{}};
-  Lines r_clean[2], r0_clean[2], p_clean[2];
-  if (p.reference) {
-    for (int sg = 0; sg < (p.inversion ? 2 : 1); ++sg) {
-      r_clean[sg] = eng.clean_lines(acq.reference[sg]);
-      r0_clean[sg] = eng.clean_lines(acq.reference0[sg]);
-      p_clean[sg] = eng.clean_lines(acq.prepared[sg]);
-    }
-  }
-  RunResult r;
+  std::vector<Lines> clean[2];
+  for (int sg = 0; sg < signs; ++sg)
+    clean[sg] = {eng.clean_lines(acq.prepared[sg]), eng.clean_lines(acq.contact[sg]), ref.pps[sg],
+                 ref.thermal[sg], ref.thermal_contact[sg]};
+  const double sigmas[5] = {sigma, sigma, sigma_pps, sigma_ref, sigma_ref};
+  PairRuns r;
+  r.clean = observe_pair(eng, p, c, clean, ideal_before, ideal_after, nullptr);
   for (int dr = 0; dr < draws; ++dr) {
     const std::uint64_t sd = mix(seed * 1000003ull + std::uint64_t(dr));
     auto draw_seed = [&](std::uint64_t which) { return mix(sd + 104729ull * which); };
-    auto vals = [&](const Lines& clean, double sg, std::uint64_t which) {
-      return eng.noisy(clean, sg, draw_seed(which));
-    };
-    if (record && dr == 0) {  // the FIDs of this draw, for TopSpin datasets
-      r.fids[0] = eng.fids(acq.contact[0], sigma, draw_seed(0));
-      if (p.inversion) r.fids[1] = eng.fids(acq.contact[1], sigma, draw_seed(1));
+    if (record && dr == 0) {  // the FIDs of the contact run of this draw, for TopSpin datasets
+      r.fids[0] = eng.fids(acq.contact[0], sigma, draw_seed(1));
+      if (p.inversion) r.fids[1] = eng.fids(acq.contact[1], sigma, draw_seed(6));
     }
-    const auto cp = vals(c_clean[0], sigma, 0);
-    std::vector<RVec> cpair = cp, rpair;
-    if (p.inversion) {
-      const auto cm = vals(c_clean[1], sigma, 1);
-      for (size_t s = 0; s < cp.size(); ++s) cpair[s] = 0.5 * (cp[s] - cm[s]);
-    }
-    // inversion-paired line values of one kind of acquisition
-    auto paired = [&](const Lines* clean, double sg, std::uint64_t which) {
-      auto v = vals(clean[0], sg, which);
-      if (p.inversion) {
-        const auto vm = vals(clean[1], sg, which + 1);
-        for (size_t s = 0; s < v.size(); ++s) v[s] = 0.5 * (v[s] - vm[s]);
-      }
-      return v;
-    };
-    std::vector<RVec> ppair, r0pair;
-    if (p.reference) {
-      rpair = paired(r_clean, sigma_ref, 2);
-      r0pair = paired(r0_clean, sigma_ref, 4);
-      ppair = paired(p_clean, sigma, 6);
-    }
-    const Mat rho_raw = eng.reconstruct(cp);
-    const Mat rho_c = eng.reconstruct(cpair);
-    const Mat sys_raw = partial_trace(rho_raw, c.system_spins, n);
-    const Mat sys_c = partial_trace(rho_c, c.system_spins, n);
-    std::vector<double> er(ns), ep(ns), ec(ns), sc(ns, 1.0);
-    double s_mean = 0;
-    if (p.reference) {
-      // s_k = [E_prep,k / E_meas(prepared state, no contact)] x [E_meas(T_R state, no contact) /
-      //        E_meas(T_R state through the contact pulses)]: the first factor is the shrink of
-      // the preparation (U_d) and readout, the second the extra shrink of the contact pulses.
-      const Mat sys_r = partial_trace(eng.reconstruct(rpair), c.system_spins, n);
-      const Mat sys_r0 = partial_trace(eng.reconstruct(r0pair), c.system_spins, n);
-      const Mat sys_p = partial_trace(eng.reconstruct(ppair), c.system_spins, n);
-      for (int k = 0; k < ns; ++k) {
-        const double er_c = thermo::subsystem_energy(sys_r, k, ns);
-        const double er_0 = thermo::subsystem_energy(sys_r0, k, ns);
-        const double ep_m = thermo::subsystem_energy(sys_p, k, ns);
-        if (std::abs(er_c) > 1e-6 && std::abs(ep_m) > 1e-6)
-          sc[k] = (prep_before.e[k] / ep_m) * (er_0 / er_c);
-      }
-    }
-    for (int k = 0; k < ns; ++k) {
-      er[k] = thermo::subsystem_energy(sys_raw, k, ns);
-      ep[k] = thermo::subsystem_energy(sys_c, k, ns);
-      ec[k] = sc[k] * ep[k];
-      s_mean += sc[k] / ns;
-    }
-    // calibrated state: the paired deviation scaled by the mean factor, each system spin's z
-    // polarisation set to its calibrated energy (E_k = -<Z_k>/2, thermo::subsystem_energy; the
-    // Z_k are orthogonal, so each correction moves only its own E_k), nearest density matrix.
-    // Without the second step the state passed on by measured re-preparation, and the entropy
-    // and AT computed from it, would disagree with the per-spin calibrated energies.
-    const Mat id = Mat::Identity(d, d) / double(d);
-    Mat rho_lin = id + s_mean * (rho_c - id);
-    {
-      const Mat sys_lin = partial_trace(rho_lin, c.system_spins, n);
-      for (int k = 0; k < ns; ++k) {
-        const double dk = ec[k] - thermo::subsystem_energy(sys_lin, k, ns);
-        rho_lin -= (2.0 * dk / double(d)) * nmrc::sigma('Z', c.system_spins[k], n);
-      }
-    }
-    const Mat rho_cal = sp::project_to_density_matrix(rho_lin);
-    const Mat sys_cal = partial_trace(rho_cal, c.system_spins, n);
-    Observed o = observe(sys_cal, c.params);
-    double heat = 0, es_cal = 0;
-    for (int k = 0; k < ns; ++k) {
-      heat += e0[k] - ec[k];
-      es_cal += ec[k];
-    }
-    r.e_raw.push_back(er);
-    r.e_paired.push_back(ep);
-    r.e_cal.push_back(ec);
-    r.scale.push_back(sc);
-    r.heat.push_back(heat);
-    // free energy with the calibrated energies and the entropy of the calibrated state
-    r.free_energy.push_back(es_cal - c.params.bath_temperature * von_neumann_entropy(sys_cal));
-    r.fidelity.push_back(uhlmann_fidelity(sys_cal, rho_after_ideal));
-    r.at.push_back(o.at);
+    std::vector<Lines> noisy[2];
+    for (int sg = 0; sg < signs; ++sg)
+      for (int what = 0; what < 5; ++what)
+        noisy[sg].push_back((what >= 3 && !p.reference) ? clean[sg][what]
+                                                        : eng.noisy(clean[sg][what], sigmas[what],
+                                                                    draw_seed(5 * sg + what)));
+    Mat states[4];
+    r.draws.push_back(
+        observe_pair(eng, p, c, noisy, ideal_before, ideal_after, dr == 0 ? states : nullptr));
     if (dr == 0) {
-      r.rho_cal = rho_cal;
-      r.rho_sys_cal = sys_cal;
+      r.rho_a = states[0];
+      r.rho_sys_a = states[1];
+      r.rho_b = states[2];
+      r.rho_sys_b = states[3];
     }
   }
   return r;
 }
 
-std::vector<Stat> stats_k(const std::vector<std::vector<double>>& v, int ns) {
-  std::vector<Stat> out;
-  for (int k = 0; k < ns; ++k) {
-    std::vector<double> col;
-    for (const auto& row : v) col.push_back(row[k]);
-    out.push_back(stat_of(col));
+/// The statistical and systematic parts of f over a pair (or of f(pair, zero) for quantities
+/// relative to the collision-0 row): mean and spread over the draws (paired by index: the draws
+/// of different runs are independent), systematic = quadrature sum over the budget's sources
+/// of f(clean) - f(row).
+using Of1 = std::function<double(const PairObs&)>;
+using Of2 = std::function<double(const PairObs&, const PairObs&)>;
+
+Stat stat_of2(const PairRuns& a, const PairRuns* z, const Of2& f, size_t systematic_rows) {
+  static const PairObs kNone;
+  auto g = [&](const PairObs& x, size_t i, int which) {
+    const PairObs& zz = !z           ? kNone
+                        : which == 0 ? z->draws[i % z->draws.size()]
+                        : which == 1 ? z->clean
+                                     : z->rows[i];
+    return f(x, zz);
+  };
+  std::vector<double> v;
+  for (size_t i = 0; i < a.draws.size(); ++i) v.push_back(g(a.draws[i], i, 0));
+  Stat s;
+  for (double x : v) s.mean += x;
+  s.mean /= double(v.size());
+  if (v.size() > 1) {
+    double q = 0;
+    for (double x : v) q += (x - s.mean) * (x - s.mean);
+    s.std = std::sqrt(q / double(v.size() - 1));
   }
-  return out;
+  const double c0 = g(a.clean, 0, 1);
+  double q = 0;
+  for (size_t j = 0; j < systematic_rows && j < a.rows.size(); ++j) {
+    const double dj = c0 - g(a.rows[j], j, 2);
+    q += dj * dj;
+  }
+  s.sys = std::sqrt(q);
+  return s;
 }
 
+Stat stat_of1(const PairRuns& a, const Of1& f, size_t systematic_rows) {
+  return stat_of2(
+      a, nullptr, [&](const PairObs& x, const PairObs&) { return f(x); }, systematic_rows);
+}
+
+/// AT_k over the draws: empty when undefined in any draw.
+std::optional<Stat> at_stat(const PairRuns& a, int k, bool after, size_t systematic_rows) {
+  auto f = [&](const PairObs& o) { return after ? o.at_b[k] : o.at_a[k]; };
+  for (const auto& d : a.draws)
+    if (!std::isfinite(f(d))) return std::nullopt;
+  Stat s = stat_of1(a, f, systematic_rows);
+  if (!std::isfinite(s.sys)) s.sys = 0.0;  // a budget row where AT is undefined adds nothing
+  return s;
+}
+
+/// The engines of the error budget: the program's imperfections with each systematic source
+/// switched off in turn (noise off: these rows are noise-free), then with every one off.
+struct Budget {
+  std::vector<std::pair<std::string, Imperfections>> rows;
+  size_t systematic = 0;  // the first `systematic` rows are the sources; the last is "none"
+  std::vector<std::unique_ptr<ExperimentProgram>> programs;
+  std::vector<std::unique_ptr<Engine>> engines;
+};
+
 }  // namespace
+
+double Stat::total() const { return std::sqrt(std * std + sys * sys); }
+
+Verdict judge_direction(double ideal, const Stat& m) {
+  if (!(std::abs(ideal) > kJudgedIncrement)) return Verdict::kNotJudged;
+  if (!(std::abs(m.mean) > kVerdictSigmas * m.total())) return Verdict::kUnresolved;
+  return (m.mean > 0) == (ideal > 0) ? Verdict::kResolvedRight : Verdict::kResolvedWrong;
+}
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::kNotJudged:
+      return "not judged";
+    case Verdict::kResolvedRight:
+      return "resolved right";
+    case Verdict::kResolvedWrong:
+      return "resolved wrong";
+    case Verdict::kUnresolved:
+      return "unresolved";
+  }
+  return "?";
+}
+
+void VerdictCount::add(Verdict v) {
+  switch (v) {
+    case Verdict::kNotJudged:
+      ++not_judged;
+      break;
+    case Verdict::kResolvedRight:
+      ++right;
+      break;
+    case Verdict::kResolvedWrong:
+      ++wrong;
+      break;
+    case Verdict::kUnresolved:
+      ++unresolved;
+      break;
+  }
+}
 
 CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary& lib,
                     const RunSettings& settings, const ProgressText& progress) {
@@ -616,7 +757,8 @@ CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary&
   res.spec = c;
   const int ns = c.params.n();
   const int last = c.measure.back();
-  // The ideal model (thermo engine) and its system state at the end of every collision.
+  // The ideal model (thermo engine) and its system state at the end of every collision: the
+  // states the runs prepare (ideal re-preparation) and the comparison, never a calibration.
   thermo::ModelParams params = c.params;
   params.collisions = std::max(params.collisions, last);
   std::vector<Mat> state_after(params.collisions + 1);
@@ -625,20 +767,48 @@ CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary&
         state_after[r.collision] = rho_s;
       });
   const int spc = params.interaction == thermo::Interaction::kCascade ? ns : 1;
-  const auto& rec0 = res.theory.steps.front();
-  const std::vector<double> e0 = rec0.energy;
+  const double bath_e0 = thermo::subsystem_energy(thermal_qubit(c.params.bath_temperature), 0, 1);
 
   const Meters meters(p);
   Engine eng(p, c, lib, settings, p.imperfections, meters, progress);
   res.pps_epsilon = eng.epsilon();
   res.noise_sigma = eng.noise_sigma(1.0);
   const int draws = (p.imperfections.noise && p.snr > 0) ? p.repeats : 1;
+  // The error budget's engines, built once for every collision of the case.
+  Budget budget;
+  if (settings.error_budget && p.error_budget) {
+    // the summed sources first (stat_of2 sums rows [0, systematic)), then the breakdown rows
+    for (const bool summed : {true, false})
+      for (const auto& f : Imperfections::flags()) {
+        if (!f.budget_row || f.systematic != summed || !(p.imperfections.*(f.member))) continue;
+        Imperfections im = p.imperfections;
+        im.*(f.member) = false;
+        im.noise = false;
+        budget.rows.push_back({f.off_label, im});
+        if (summed) budget.systematic = budget.rows.size();
+      }
+    budget.rows.push_back({"none", Imperfections::none()});
+    for (const auto& [name, im] : budget.rows) {
+      auto pv = std::make_unique<ExperimentProgram>(p);
+      pv->imperfections = im;
+      budget.engines.push_back(
+          std::make_unique<Engine>(*pv, c, lib, settings, im, meters, progress));
+      budget.programs.push_back(std::move(pv));
+    }
+  }
+  res.systematics = budget.systematic > 0;
+  const size_t nsys = budget.systematic;
+
+  // Collision 0 (the prepared initial state), then every measured collision: a pair of runs.
+  std::vector<int> runs = c.measure;
+  if (runs.front() != 1) runs.insert(runs.begin(), 1);  // collision 1's pair holds collision 0
+  std::map<int, PairRuns> pairs;
   Mat measured_state;  // repreparation: measured
-  for (size_t i = 0; i < c.measure.size(); ++i) {
-    const int m = c.measure[i];
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const int m = runs[i];
     if (progress)
       progress("case " + c.name + ": collision " + std::to_string(m) + " (" +
-               std::to_string(i + 1) + "/" + std::to_string(c.measure.size()) + ")");
+               std::to_string(i + 1) + "/" + std::to_string(runs.size()) + ")");
     const bool measured_mode = p.repreparation == Repreparation::kMeasured && m > 1;
     const Mat& before = measured_mode ? measured_state : state_after[m - 1];
     const std::string ud_name =
@@ -646,85 +816,141 @@ CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary&
     const bool record =
         std::find(settings.record_collisions.begin(), settings.record_collisions.end(), m) !=
         settings.record_collisions.end();
-    RunResult rr = measure_run(eng, p, c, before, state_after[m], ud_name, draws,
-                               p.seed * 7777ull + std::uint64_t(m), e0, record);
+    PairRuns pr = measure_pair(eng, p, c, before, state_after[m - 1], state_after[m], ud_name,
+                               draws, p.seed * 7777ull + std::uint64_t(m), record);
+    for (size_t j = 0; j < budget.rows.size(); ++j) {
+      if (progress)
+        progress("case " + c.name + ": collision " + std::to_string(m) + ", error budget (" +
+                 budget.rows[j].first + ")");
+      pr.rows.push_back(
+          clean_pair(*budget.engines[j], *budget.programs[j], c, before, state_after[m], ud_name));
+    }
     for (int sg = 0; record && sg < 2; ++sg)
-      if (!rr.fids[sg].empty() && !rr.fids[sg].front().points.empty())
-        res.recorded.push_back({m, sg == 0 ? "equilibrium" : "inverted", std::move(rr.fids[sg])});
-    measured_state = rr.rho_sys_cal;
+      if (!pr.fids[sg].empty() && !pr.fids[sg].front().points.empty())
+        res.recorded.push_back({m, sg == 0 ? "equilibrium" : "inverted", std::move(pr.fids[sg])});
+    measured_state = pr.rho_sys_b;
+    pairs.emplace(m, std::move(pr));
+  }
+  const PairRuns& zero = pairs.at(1);
+  // collision 0: the prepared initial state (the "without contact" run of collision 1)
+  {
+    MeasuredPoint pt;
+    const auto& rec = res.theory.steps.front();
+    pt.energy_ideal = rec.energy;
+    for (int k = 0; k < ns; ++k) {
+      pt.energy.push_back(stat_of1(
+          zero, [k](const PairObs& o) { return o.ea[k]; }, nsys));
+      pt.energy_before.push_back(pt.energy.back());
+      pt.energy_raw.push_back(stat_of1(
+          zero, [k](const PairObs& o) { return o.raw_a[k]; }, 0));
+      pt.scale.push_back(1.0);
+      pt.at_ideal.push_back(rec.at.subsystem[k].value);
+      pt.at.push_back(at_stat(zero, k, false, nsys));
+    }
+    pt.pps_scale = stat_of1(
+        zero, [](const PairObs& o) { return o.pps; }, nsys);
+    pt.free_energy_ideal = rec.free_energy;
+    pt.free_energy = stat_of1(
+        zero, [](const PairObs& o) { return o.fa; }, nsys);
+    pt.coherence_ideal = rec.coherence;
+    pt.coherence = stat_of1(
+        zero, [](const PairObs& o) { return o.ca; }, nsys);
+    pt.fidelity = stat_of1(
+        zero, [](const PairObs& o) { return o.fid_a; }, nsys);
+    pt.rho_measured = zero.rho_a;
+    pt.rho_system = zero.rho_sys_a;
+    res.points.push_back(std::move(pt));
+  }
+  for (int m : c.measure) {
+    const PairRuns& pr = pairs.at(m);
     MeasuredPoint pt;
     pt.collision = m;
     pt.step = m * spc;
     const auto& rec = res.theory.steps[pt.step];
+    const auto& prev = res.theory.steps[(m - 1) * spc];
     pt.energy_ideal = rec.energy;
-    pt.energy_raw = stats_k(rr.e_raw, ns);
-    pt.energy_paired = stats_k(rr.e_paired, ns);
-    pt.energy = stats_k(rr.e_cal, ns);
-    for (const auto& st : stats_k(rr.scale, ns)) pt.scale.push_back(st.mean);
+    for (int k = 0; k < ns; ++k) {
+      pt.de_ideal.push_back(rec.energy[k] - prev.energy[k]);
+      pt.de.push_back(stat_of1(
+          pr, [k](const PairObs& o) { return o.eb[k] - o.ea[k]; }, nsys));
+      pt.de_uncorrected.push_back(stat_of1(
+          pr, [k](const PairObs& o) { return o.eb_unc[k] - o.ea[k]; }, nsys));
+      pt.verdict.push_back(judge_direction(pt.de_ideal[k], pt.de[k]));
+      res.verdicts.add(pt.verdict.back());
+      if (pt.verdict.back() != Verdict::kNotJudged &&
+          std::abs(pt.de[k].mean - pt.de_ideal[k]) <=
+              std::max(0.3 * std::abs(pt.de_ideal[k]), 3e-4))
+        ++res.verdicts.magnitude_ok;
+      if (pt.verdict.back() != Verdict::kNotJudged && (pt.de[k].mean > 0) != (pt.de_ideal[k] > 0))
+        ++res.verdicts.sign_wrong;
+      pt.energy.push_back(stat_of1(
+          pr, [k](const PairObs& o) { return o.eb[k]; }, nsys));
+      pt.energy_before.push_back(stat_of1(
+          pr, [k](const PairObs& o) { return o.ea[k]; }, nsys));
+      pt.energy_raw.push_back(stat_of1(
+          pr, [k](const PairObs& o) { return o.raw_b[k]; }, 0));
+      pt.scale.push_back(stat_of1(
+                             pr, [k](const PairObs& o) { return o.loss[k]; }, 0)
+                             .mean);
+      pt.at_ideal.push_back(rec.at.subsystem[k].value);
+      pt.at.push_back(at_stat(pr, k, true, nsys));
+    }
+    pt.de_bath_ideal = rec.bath_energy - bath_e0;
+    pt.de_bath = stat_of1(
+        pr, [](const PairObs& o) { return o.rb - o.ra; }, nsys);
+    pt.pps_scale = stat_of1(
+        pr, [](const PairObs& o) { return o.pps; }, nsys);
     pt.heat_ideal = rec.heat_to_bath;
-    pt.heat = stat_of(rr.heat);
+    pt.heat = stat_of2(
+        pr, &zero,
+        [ns](const PairObs& o, const PairObs& z) {
+          double h = 0;
+          for (int k = 0; k < ns; ++k) h += z.ea[k] - o.eb[k];
+          return h;
+        },
+        nsys);
     pt.free_energy_ideal = rec.free_energy;
-    pt.free_energy = stat_of(rr.free_energy);
-    for (const auto& a : rec.at.subsystem) pt.at_ideal.push_back(a.value);
-    pt.at = rr.at.front();
-    pt.fidelity = stat_of(rr.fidelity);
-    pt.rho_measured = rr.rho_cal;
-    pt.rho_system = rr.rho_sys_cal;
+    pt.free_energy = stat_of1(
+        pr, [](const PairObs& o) { return o.fb; }, nsys);
+    pt.coherence_ideal = rec.coherence;
+    pt.coherence = stat_of1(
+        pr, [](const PairObs& o) { return o.cb; }, nsys);
+    pt.fidelity = stat_of1(
+        pr, [](const PairObs& o) { return o.fid_b; }, nsys);
+    pt.rho_measured = pr.rho_b;
+    pt.rho_system = pr.rho_sys_b;
     res.points.push_back(std::move(pt));
   }
-  const auto& lastp = res.points.back();
+  const PairRuns& lastp = pairs.at(last);
+  const auto& rec_last = res.theory.steps[last * spc];
   for (int k = 0; k < ns; ++k) {
-    res.delta_ideal.push_back(lastp.energy_ideal[k] - e0[k]);
-    res.delta_measured.push_back({lastp.energy[k].mean - e0[k], lastp.energy[k].std});
-    res.delta_raw.push_back({lastp.energy_raw[k].mean - e0[k], lastp.energy_raw[k].std});
+    res.delta_ideal.push_back(rec_last.energy[k] - res.theory.steps.front().energy[k]);
+    res.delta_measured.push_back(stat_of2(
+        lastp, &zero, [k](const PairObs& o, const PairObs& z) { return o.eb[k] - z.ea[k]; }, nsys));
+    res.delta_raw.push_back(stat_of2(
+        lastp, &zero, [k](const PairObs& o, const PairObs& z) { return o.raw_b[k] - z.raw_a[k]; },
+        0));
   }
-  if (settings.error_budget && p.error_budget) {
-    // The last collision again with each imperfection switched off in turn (ideal
-    // re-preparation), then with all of them off.
-    struct V {
-      const char* name;
-      bool Imperfections::*flag;
-    };
-    const V vs[] = {{"no relaxation", &Imperfections::relaxation},
-                    {"no B1 ensemble", &Imperfections::b1_ensemble},
-                    {"ideal gates", &Imperfections::compiled_gates},
-                    {"no noise", &Imperfections::noise},
-                    {"ideal readout", &Imperfections::readout}};
-    std::vector<std::pair<std::string, Imperfections>> rows = {
-        {"all imperfections", p.imperfections}};
-    for (const auto& v : vs) {
-      Imperfections im = p.imperfections;
-      if (!(im.*(v.flag))) continue;
-      im.*(v.flag) = false;
-      rows.push_back({v.name, im});
-    }
-    rows.push_back({"none", Imperfections{false, false, false, false, false}});
-    for (const auto& [name, im] : rows) {
-      if (progress) progress("case " + c.name + ": error budget, " + name);
-      BudgetRow row;
-      row.name = name;
-      row.imperfections = im;
-      if (im == p.imperfections && p.repreparation == Repreparation::kIdeal) {
-        for (int k = 0; k < ns; ++k) {
-          row.delta.push_back(res.delta_measured[k].mean);
-          row.raw_delta.push_back(res.delta_raw[k].mean);
-        }
-      } else {
-        ExperimentProgram pv = p;
-        pv.imperfections = im;
-        Engine ev(pv, c, lib, settings, im, meters, progress);
-        const int dv = (im.noise && p.snr > 0) ? p.repeats : 1;
-        const RunResult rr = measure_run(ev, pv, c, state_after[last - 1], state_after[last],
-                                         "ud_" + c.name + "_m" + std::to_string(last - 1), dv,
-                                         p.seed * 7777ull + std::uint64_t(last), e0);
-        const auto ec = stats_k(rr.e_cal, ns), er = stats_k(rr.e_raw, ns);
-        for (int k = 0; k < ns; ++k) {
-          row.delta.push_back(ec[k].mean - e0[k]);
-          row.raw_delta.push_back(er[k].mean - e0[k]);
-        }
+  if (!budget.rows.empty()) {
+    // the last collision's budget table: noise-free values, all imperfections, then each row
+    auto row_of = [&](const std::string& name, const Imperfections& im, const PairObs& o,
+                      const PairObs& z) {
+      BudgetRow b;
+      b.name = name;
+      b.imperfections = im;
+      for (int k = 0; k < ns; ++k) {
+        b.delta.push_back(o.eb[k] - z.ea[k]);
+        b.increment.push_back(o.eb[k] - o.ea[k]);
       }
-      res.budget.push_back(std::move(row));
-    }
+      return b;
+    };
+    Imperfections clean_im = p.imperfections;
+    clean_im.noise = false;
+    res.budget.push_back(
+        row_of("all imperfections (noise-free)", clean_im, lastp.clean, zero.clean));
+    for (size_t j = 0; j < budget.rows.size(); ++j)
+      res.budget.push_back(
+          row_of(budget.rows[j].first, budget.rows[j].second, lastp.rows[j], zero.rows[j]));
   }
   for (const auto& [name, rec] : lib.used()) res.pulses.push_back(name);
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -150,13 +150,8 @@ SettingOutcome outcome_of_lines(int n, const ReadoutSetting& s, const LineReadou
 
 namespace {
 
-// Seeded white noise of sigma per real and imaginary part: the one draw order of every
-// measurement (values for kIdeal, FID points for kSpectrometer).
-void add_noise(RVec& v, double sigma, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::normal_distribution<double> nd(0.0, sigma);
-  for (Eigen::Index i = 0; i < v.size(); ++i) v(i) += nd(gen);
-}
+// Seeded white noise of sigma per real and imaginary part of every FID point: the one draw order
+// of every measurement (both line sources).
 void add_noise(std::vector<cplx>& points, double sigma, std::uint64_t seed) {
   std::mt19937_64 gen(seed);
   std::normal_distribution<double> nd(0.0, sigma);
@@ -173,8 +168,11 @@ void add_noise(std::vector<cplx>& points, double sigma, std::uint64_t seed) {
 
 SettingMeasurer::SettingMeasurer(const Molecule& m, LineSource source, double sw_hz, int td)
     : m_(m), source_(source), sw_hz_(sw_hz), td_(td) {
-  if (source == LineSource::kSpectrometer) {
-    h0_ = m.hamiltonian();
+  // Both sources fit lines: the spectrometer's its simulated FIDs, the ideal one the noise
+  // alone (noise belongs on the FID points, as in the real meter: a line value carries the
+  // fit's share of the FID noise, far below the per-point sigma; issue 23).
+  {
+    if (source == LineSource::kSpectrometer) h0_ = m.hamiltonian();
     fitter_.emplace(m, 0, sw_hz, td);
     // the fitted line behind each observable of ideal_line_values' layout
     const auto& lines = fitter_->lines();
@@ -204,7 +202,7 @@ SettingOutcome SettingMeasurer::measure(const Mat& rho, const ReadoutSetting& s,
   out.setting = s;
   if (source_ == LineSource::kIdeal) {
     out.values = ideal_line_values(rho, s, n);
-    if (noise_sigma > 0.0) add_noise(out.values, noise_sigma, seed);
+    if (noise_sigma > 0.0) out.values += noise_values(noise_sigma, seed);
     return out;
   }
   const Mat r = readout_unitary(s, n);
@@ -222,12 +220,6 @@ RVec SettingMeasurer::clean_values(const Mat& rho, const ReadoutSetting& s) cons
 }
 
 RVec SettingMeasurer::noise_values(double noise_sigma, std::uint64_t seed) const {
-  const int n = m_.size();
-  if (source_ == LineSource::kIdeal) {
-    RVec v = RVec::Zero(2 * static_cast<Eigen::Index>(line_observables(n).size()));
-    if (noise_sigma > 0.0) add_noise(v, noise_sigma, seed);
-    return v;
-  }
   std::vector<cplx> points(static_cast<size_t>(td_), cplx(0.0, 0.0));
   if (noise_sigma > 0.0) add_noise(points, noise_sigma, seed);
   const Vec x = fitter_->amplitudes(Eigen::Map<const Vec>(points.data(), td_));

@@ -67,7 +67,9 @@ TEST_CASE("experiment: readout FIDs through TopSpin datasets reconstruct the run
   double worst = 0;
   for (int k = 0; k < ns; ++k) {
     const double e = thermo::subsystem_energy(sys, k, ns);
-    const double direct = r.points.front().energy_raw[k].mean;  // one draw: draw 0's value
+    // the point of collision 1 (points[0] is collision 0, the state without contact); one
+    // draw: draw 0's value
+    const double direct = r.points.at(1).energy_raw[k].mean;
     worst = std::max(worst, std::abs(e - direct));
   }
   MESSAGE("raw subsystem energies through 18 TopSpin EXPNOs: largest difference " << worst);

@@ -49,8 +49,8 @@ const CaseSpec& case_named(const ExperimentProgram& p, const std::string& name) 
 }  // namespace
 
 TEST_CASE("protocol: the pulses of Fig. 3's c = -0.5 run at collision 10") {
-  const ExperimentProgram p =
-      load_experiment_program(ref::source_path("sequences/experiment/fig3.yaml"));
+  ExperimentProgram p = load_experiment_program(ref::source_path("sequences/experiment/fig3.yaml"));
+  p.contact = ContactPulses::kPerSwap;  // the paper's gates, one pulse per swap
   const Molecule& m = p.molecule;
   const CaseSpec& c = case_named(p, "c_minus_0.5");
   SUBCASE("correctness") {
@@ -96,5 +96,42 @@ TEST_CASE("protocol: the pulses of Fig. 3's c = -0.5 run at collision 10") {
   SUBCASE("validation") {
     CHECK_THROWS_WITH_AS(run_protocol(p, c, 0), doctest::Contains("collision = 0: must be in 1.."),
                          InputError);
+  }
+}
+
+// contact: whole_collision: one pulse whose target is the product of the case's partial SWAPs
+// in its order (the first swap acts first), for Fig. 4(c)'s reverse order and SI Fig. 12's
+// two-subsystem cascade (C3 idle); the per-swap targets multiplied here are the run's own.
+TEST_CASE("protocol: the whole collision as one pulse") {
+  SUBCASE("correctness") {
+    for (const auto& [file, name] : std::vector<std::pair<std::string, std::string>>{
+             {"fig4.yaml", "fig4c_reverse"}, {"fig4.yaml", "fig4a"}, {"fig12.yaml", "cascade"}}) {
+      ExperimentProgram p =
+          load_experiment_program(ref::source_path("sequences/experiment/" + file));
+      const Molecule& m = p.molecule;
+      const CaseSpec& c = case_named(p, name);
+      p.contact = ContactPulses::kPerSwap;
+      const std::vector<PulseNeed> swaps = contact_needs(p, c);
+      REQUIRE(swaps.size() == c.params.order.size());
+      Mat product = Mat::Identity(16, 16);
+      for (const auto& nd : swaps) product = target_of(nd, m) * product;
+      p.contact = ContactPulses::kWholeCollision;
+      const std::vector<PulseNeed> one = contact_needs(p, c);
+      REQUIRE(one.size() == 1);
+      CHECK(one[0].kind == "cascade");
+      INFO(one[0].name);
+      CHECK(overlap(target_of(one[0], m), product) == doctest::Approx(1.0).epsilon(1e-12));
+      // and not the product in another order (the order matters: Fig. 4(c))
+      if (swaps.size() == 3) {
+        const Mat other = target_of(swaps[0], m) * target_of(swaps[1], m) * target_of(swaps[2], m);
+        CHECK(overlap(target_of(one[0], m), other) < 1.0 - 1e-6);
+      }
+    }
+    const ExperimentProgram p4 =
+        load_experiment_program(ref::source_path("sequences/experiment/fig4.yaml"));
+    ExperimentProgram w = p4;
+    w.contact = ContactPulses::kWholeCollision;
+    CHECK(contact_needs(w, case_named(w, "fig4c_reverse"))[0].name == "cascade_c3_c2_c1_c4");
+    CHECK(contact_needs(w, case_named(w, "fig4a"))[0].name == "cascade_c1_c2_c3_c4");
   }
 }

@@ -20,15 +20,42 @@
 namespace nmrc::experiment {
 
 /// Each imperfection of the virtual spectrometer, on by default; the error budget switches them
-/// off one at a time.
+/// off one at a time. Every flag is one row of flags() (its program key, its member and the
+/// budget's label for the run without it): the loader, the JSON writers and the budget all walk
+/// that one table, so a new flag is one new member and one new row.
 struct Imperfections {
   bool relaxation = true;      ///< Lindblad T1/T2 during every pulse, delay and gradient
   bool b1_ensemble = true;     ///< the B1 ensemble (else the nominal member only)
   bool compiled_gates = true;  ///< compiled shaped pulses (else exact instantaneous unitaries)
-  bool noise = true;           ///< FID noise at the program's SNR
-  bool readout = true;         ///< compiled readout pulses + FID line fit (else ideal lines)
+  /// With compiled_gates: the contact pulses compiled (else exact), the preparation's (bath
+  /// rotation, temporal-averaging pi pulses, U_d) compiled (else exact). The budget's split of
+  /// the gates' error into the contact's and the preparation's.
+  bool compiled_contact = true;
+  bool compiled_preparation = true;
+  bool noise = true;    ///< FID noise at the program's SNR
+  bool readout = true;  ///< compiled readout pulses + FID line fit (else ideal lines)
   bool operator==(const Imperfections&) const = default;
+
+  struct Flag {
+    const char* key;              ///< program key and JSON name: "relaxation"
+    bool Imperfections::*member;  ///< &Imperfections::relaxation
+    const char* off_label;        ///< the error budget's row without it: "no relaxation"
+    bool budget_row;  ///< the error budget measures without it (noise: statistical, no row)
+    /// Its row's shift is a part of the systematic error. The contact's and the preparation's
+    /// rows are a breakdown of the gates' row, shown, not summed: their errors do not add (the
+    /// contact-loss reference plays both), the gates' row holds them together.
+    bool systematic;
+  };
+  static const std::vector<Flag>& flags();
+  /// Every imperfection off (the ideal instrument) / on.
+  static Imperfections none();
+  static Imperfections all();
 };
+
+/// The contact as compiled pulses: one pulse per partial SWAP (the paper's gates), or the whole
+/// cascade of a collision (S1-R, S2-R, ... in the case's order) as ONE compiled pulse against
+/// the product of the swaps (one gate error instead of one per swap; issue 23's probe).
+enum class ContactPulses { kPerSwap, kWholeCollision };
 
 enum class Repreparation { kIdeal, kMeasured };
 
@@ -47,16 +74,18 @@ struct CaseSpec {
 struct PulseShape {
   double duration_s = 0.0;
   int steps = 0;
+  double fidelity_target = 0.0;  ///< ensemble-minimum target; 0 = the program's compile: value
 };
 
 struct ExperimentProgram {
   std::string name, description, path,
-      text_hash;  ///< text_hash: content_hash_hex of the program text
+      text_hash;  ///< content_hash_hex of the program text and every file it names (resume key)
   Molecule molecule;
   std::string molecule_path;
   spectrometer::ReadoutSet readout;
   std::string compiled_dir;  ///< shipped pulses (nmrc-pulse/1), new ones are written here
   Repreparation repreparation = Repreparation::kIdeal;
+  ContactPulses contact = ContactPulses::kPerSwap;
   // acquisition
   double snr = 300.0;
   int repeats = 5;  ///< noise draws per measured point
@@ -69,7 +98,10 @@ struct ExperimentProgram {
   bool compensate_polarization = true;
   Imperfections imperfections;
   bool inversion = true;  ///< pair every run with one from inverted equilibrium
-  bool reference = true;  ///< scale by a reference run with free evolution instead of contact
+  /// The contact-loss reference: every subsystem thermal at T_R with and without the contact
+  /// pulses (invariant under any excitation-conserving contact), its ratio corrects the
+  /// populations' relaxation during the contact pulses.
+  bool reference = true;
   bool error_budget = true;
   compiler::CompileOptions compile;          ///< defaults for every compiled pulse
   std::map<std::string, PulseShape> pulses;  ///< "ud", "rotation", "readout", "swap C1-C4", ...
@@ -83,5 +115,9 @@ ExperimentProgram load_experiment_program(const std::string& path);
 
 /// Pulse length for a kind, falling back to the built-in defaults (docs/experiment-format.md).
 PulseShape pulse_shape(const ExperimentProgram& p, const std::string& kind);
+
+/// The compile options of a pulse of `kind`: the program's compile: block with the kind's
+/// duration, steps and (when given) fidelity target.
+compiler::CompileOptions pulse_compile_options(const ExperimentProgram& p, const std::string& kind);
 
 }  // namespace nmrc::experiment

@@ -44,10 +44,13 @@ class PulseLibrary {
   /// Indexes every nmrc-pulse/1 file of `compiled_dir` (unreadable ones are skipped).
   PulseLibrary(const Molecule& m, std::string compiled_dir, std::string cache_dir, CompileMode mode,
                nlohmann::json provenance);
-  /// The pulse for `need` (see the class comment). Throws InputError for kNever and a missing
-  /// pulse, naming the pulse and its purpose.
+  /// The pulse for `need` (see the class comment): of the shipped pulses with its target, the
+  /// one with the highest ensemble-minimum fidelity. With `required_fidelity` > 0 (a kind whose
+  /// program sets fidelity_target) only a pulse compiled for at least that goal (its file's
+  /// fidelity.target) counts; otherwise the target is compiled (kAuto) or refused (kNever). Throws
+  /// InputError for kNever and a missing pulse, naming the pulse and its purpose.
   const PulseRecord& get(const PulseNeed& need, const compiler::CompileOptions& options,
-                         const CompileProgress& progress = {});
+                         const CompileProgress& progress = {}, double required_fidelity = 0.0);
   /// The target of a need (16 x 16 ideal unitary on the molecule with identity elsewhere).
   Mat ideal_unitary(const PulseNeed& need) const;
   const std::map<std::string, PulseRecord>& used() const { return used_; }
