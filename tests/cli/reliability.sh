@@ -299,6 +299,15 @@ if [ "$CAN_MOUNT" = 1 ]; then
   [ "$(cat "$WORK/rc")" = 0 ] || fail "read-only cache: exit $(cat "$WORK/rc"): $(head -2 "$WORK/err")"
   grep -q 'warning: cache .*rocache: cannot write in it (Read-only file system)' "$WORK/err" || fail "read-only cache: warning $(head -2 "$WORK/err")"
   same "$SOLO" "$WORK/ro_out/ry_c4.json" "read-only cache: warned, result written"
+  # A full cache: the finished compile is written, the cache warned about once.
+  mkdir -p "$WORK/fullcache"
+  in_ns "mount -t tmpfs -o size=4k,mode=0700 tmpfs '$WORK/fullcache' &&
+         head -c 4096 /dev/zero >'$WORK/fullcache/fill' 2>/dev/null;
+         '$NMRC' --quiet compile '$WORK/prog.yaml' --out '$WORK/fc_out' --cache-dir '$WORK/fullcache' >'$WORK/out' 2>'$WORK/err';
+         echo \$? >'$WORK/rc'"
+  [ "$(cat "$WORK/rc")" = 0 ] || fail "full cache: exit $(cat "$WORK/rc"): $(head -2 "$WORK/err")"
+  grep -q 'warning: cache: .*write failed (No space left on device); carrying on' "$WORK/err" || fail "full cache: warning $(head -2 "$WORK/err")"
+  same "$SOLO" "$WORK/fc_out/ry_c4.json" "full cache: warned, result written"
   # An experiment with a read-only HOME (its default cache): runs, warns.
   mkdir -p "$WORK/rohome"
   in_ns "mount -t tmpfs -o ro tmpfs '$WORK/rohome' &&
