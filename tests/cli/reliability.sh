@@ -135,6 +135,12 @@ mkdir -p "$WORK/linked"
 ln -s "$WORK/outside" "$WORK/linked/c_minus_0.5"
 expect 4 'c_minus_0.5: is a symbolic link' experiment "$WORK/p/two.yaml" --out "$WORK/linked" --no-cache --quiet
 [ "$(ls "$WORK/outside")" = victim ] || fail "files were written into the linked subfolder: $(ls "$WORK/outside")"
+# A console export whose lists/ folder was replaced by a link: refused, nothing lands behind it.
+mkdir -p "$WORK/bx" "$WORK/outside_lists"
+ln -s "$WORK/outside_lists" "$WORK/bx/lists"
+expect 4 'bx/lists: is a symbolic link' export bruker "$SRC/sequences/gates/compiled/swap_c1_c4.json" \
+  --molecule "$MOL" --out "$WORK/bx" --p90 10 --plw 20
+[ -z "$(ls -A "$WORK/outside_lists")" ] || fail "export wrote behind a linked lists/: $(ls -R "$WORK/outside_lists")"
 # The user's own link as --out is followed (resolved once).
 ln -s "$WORK/real_out" "$WORK/out_link"
 mkdir -p "$WORK/real_out"
