@@ -137,7 +137,8 @@ ExperimentProgram load_experiment_program(const std::string& path) {
   if (n > 6) mol.fail("the experiment layer handles at most 6 spins (4^n superoperators)");
 
   const YamlField ro = root.at("readout");
-  p.readout = spectrometer::load_readout(ro.as_input_file(base_dir), p.molecule);
+  const std::string readout_path = ro.as_input_file(base_dir);
+  p.readout = spectrometer::load_readout(readout_path, p.molecule);
   {
     const auto rep = spectrometer::analyze_completeness(p.readout.settings, n);
     if (!rep.complete) {
@@ -330,6 +331,21 @@ ExperimentProgram load_experiment_program(const std::string& path) {
     p.cases.push_back(std::move(cs));
   }
   if (p.cases.empty()) cases.fail("needs at least one case");
+  // The resume key (text_hash) covers every file the program names, not its own text alone:
+  // a finished case is reused only when its molecule, readout set, theory and the compiled
+  // pulses in its compiled: folder are unchanged too (issue 27: an edited T2 came back with the
+  // old numbers). A run that compiles a missing pulse thus makes the next run redo its cases
+  // once.
+  std::string inputs = read_file(path);
+  std::set<std::string> named = {p.molecule_path, readout_path};
+  for (const auto& c : p.cases) named.insert(c.theory_file);
+  std::error_code ec;
+  std::set<std::string> pulses;
+  for (const auto& e : fs::directory_iterator(p.compiled_dir, ec))
+    if (e.path().extension() == ".json" && pulses.size() < 4096) pulses.insert(e.path().string());
+  named.insert(pulses.begin(), pulses.end());
+  for (const auto& f : named) inputs += std::string(1, '\0') + f + '\0' + read_file(f);
+  p.text_hash = content_hash_hex(inputs);
   return p;
 }
 

@@ -1,0 +1,54 @@
+// The experiment's resume key (ExperimentProgram::text_hash): a finished case is reused only
+// when nothing it was computed from changed, not only the program's own text (issue 27).
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "nmrc/core/io.hpp"
+#include "nmrc/experiment/program.hpp"
+#include "support/reference.hpp"
+
+using namespace nmrc;
+namespace fs = std::filesystem;
+
+TEST_CASE("experiment: the resume key covers every file the program names") {
+  const fs::path dir = fs::temp_directory_path() / "nmrc_experiment_resume_key_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "compiled");
+  for (const char* f : {"molecules/crotonic_acid.yaml", "sequences/heat_flow/fig3.yaml",
+                        "sequences/readout/paper17_completed.yaml"})
+    fs::copy_file(ref::source_path(f), dir / fs::path(f).filename());
+  write_file_atomic((dir / "program.yaml").string(),
+                    "format: nmrc-experiment/1\nmolecule: crotonic_acid.yaml\n"
+                    "theory: fig3.yaml\nreadout: paper17_completed.yaml\ncompiled: compiled\n"
+                    "measure: [1]\ncases:\n  - {run: c_0}\n");
+  const std::string program = (dir / "program.yaml").string();
+  const std::string k0 = experiment::load_experiment_program(program).text_hash;
+  CHECK(experiment::load_experiment_program(program).text_hash == k0);  // deterministic
+
+  auto edit = [&](const std::string& file, const std::string& from, const std::string& to) {
+    std::string s = read_file((dir / file).string());
+    REQUIRE(s.find(from) != std::string::npos);
+    s.replace(s.find(from), from.size(), to);
+    write_file_atomic((dir / file).string(), s);
+  };
+  // C1's T2 in the molecule.
+  edit("crotonic_acid.yaml", "t2_s: 0.84", "t2_s: 0.85");
+  const std::string k1 = experiment::load_experiment_program(program).text_hash;
+  CHECK(k1 != k0);
+  // The theory (bath temperature) and the readout set's description.
+  edit("fig3.yaml", "bath_temperature: 0.9", "bath_temperature: 0.91");
+  const std::string k2 = experiment::load_experiment_program(program).text_hash;
+  CHECK(k2 != k1);
+  edit("paper17_completed.yaml", "name: paper17_completed", "name: paper17_edited");
+  const std::string k3 = experiment::load_experiment_program(program).text_hash;
+  CHECK(k3 != k2);
+  // A pulse appearing in, or changing in, the compiled folder.
+  write_file_atomic((dir / "compiled" / "p.json").string(), "{}");
+  const std::string k4 = experiment::load_experiment_program(program).text_hash;
+  CHECK(k4 != k3);
+  write_file_atomic((dir / "compiled" / "p.json").string(), "{ }");
+  CHECK(experiment::load_experiment_program(program).text_hash != k4);
+  fs::remove_all(dir);
+}
