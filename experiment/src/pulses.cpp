@@ -89,8 +89,13 @@ const PulseRecord& PulseLibrary::get(const PulseNeed& need, const compiler::Comp
   // write_file_atomic follows none below it.
   const std::string real_dir = output_path(dir_);
   make_directories(real_dir);
-  r.file = dir_ + "/" + need.name + ".json";
-  write_file_atomic(real_dir + "/" + need.name + ".json", j.dump(1) + "\n");
+  // Named by what the pulse implements, not by where the program uses it: the compile key
+  // (molecule, target, options) in the name, so an edited program (another bath temperature,
+  // another theta) adds a file beside the shipped ones instead of replacing one of them with a
+  // pulse for another target (issue 27 item 5).
+  const std::string file = need.name + "_" + compiler::cache_key(m_, target, options).substr(0, 8);
+  r.file = dir_ + "/" + file + ".json";
+  write_file_atomic(real_dir + "/" + file + ".json", j.dump(1) + "\n");
   shipped_.push_back(r);
   shipped_full_.push_back(full);
   return used_.emplace(need.name, r).first->second;

@@ -1,5 +1,6 @@
 // The experiment's resume key (ExperimentProgram::text_hash): a finished case is reused only
-// when nothing it was computed from changed, not only the program's own text (issue 27).
+// when nothing it was computed from changed, not only the program's own text; and a pulse
+// compiled for an edited program is filed under what it implements (issue 27).
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -7,6 +8,7 @@
 
 #include "nmrc/core/io.hpp"
 #include "nmrc/experiment/program.hpp"
+#include "nmrc/experiment/pulses.hpp"
 #include "support/reference.hpp"
 
 using namespace nmrc;
@@ -50,5 +52,36 @@ TEST_CASE("experiment: the resume key covers every file the program names") {
   CHECK(k4 != k3);
   write_file_atomic((dir / "compiled" / "p.json").string(), "{ }");
   CHECK(experiment::load_experiment_program(program).text_hash != k4);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("experiment: a pulse compiled for an edited program never replaces another file") {
+  const fs::path dir = fs::temp_directory_path() / "nmrc_experiment_pulse_name_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "compiled");
+  // A file with the name the old scheme used (the need's name), holding something else.
+  write_file_atomic((dir / "compiled" / "rot_all.json").string(), "shipped\n");
+  const Molecule m = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+  experiment::PulseLibrary lib(m, (dir / "compiled").string(), "", experiment::CompileMode::kAuto,
+                               nlohmann::json::object());
+  experiment::PulseNeed need;
+  need.name = "rot_all";
+  need.kind = "test";
+  need.purpose = "test";
+  need.target = {{"gate", "rotation"},
+                 {"spins", {"C1", "C2", "C3", "C4"}},
+                 {"angle_rad", 1.5707963267948966},
+                 {"phase_rad", 0.0}};
+  compiler::CompileOptions o;
+  o.duration_s = 1e-4;
+  o.steps = 20;
+  o.starts = 1;
+  o.threads = 1;
+  o.b1_scale = {1.0};
+  o.fidelity_target = 0.5;
+  const auto& r = lib.get(need, o);
+  CHECK(read_file((dir / "compiled" / "rot_all.json").string()) == "shipped\n");
+  CHECK(fs::path(r.file).filename().string().rfind("rot_all_", 0) == 0);
+  CHECK(fs::exists(r.file));
   fs::remove_all(dir);
 }

@@ -17,13 +17,15 @@ namespace nmrc::experiment {
 
 enum class CompileMode {
   kAuto,       ///< shipped or cached pulse if there is one, else GRAPE
-  kRecompile,  ///< always GRAPE (no cache), overwriting the shipped file
+  kRecompile,  ///< always GRAPE (no cache); written beside the shipped file (NAME_KEY.json)
   kNever       ///< refuse to compile: a missing pulse is an InputError
 };
 
 /// One pulse the experiment needs.
 struct PulseNeed {
-  std::string name;       ///< file name stem, e.g. swap_c1_c4, ud_c_0_m5
+  /// e.g. swap_c1_c4, ud_c_0_m5; a compiled pulse is written as NAME_KEY.json, KEY the first 8
+  /// hex digits of its compile key (what it implements), never over another file.
+  std::string name;
   std::string kind;       ///< pulse-length class (program `pulses:`), e.g. "ud", "swap C1-C4"
   nlohmann::json target;  ///< compiler target description (target_from_json)
   std::string purpose;    ///< for messages: "contact S1-R of case c_0"
