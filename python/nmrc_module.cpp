@@ -829,7 +829,8 @@ PYBIND11_MODULE(_nmrc, mod) {
       .def_property_readonly("uy_hz", [](const PulseData& p) { return channel_rows(p, true); })
       .def("to_json", &pulse_file_text)
       .def("write", [](const PulseData& p, const std::string& path) {
-        write_file_atomic(path, pulse_file_text(p));
+        // The caller's path, its links followed once as the CLI does for --json (core/io.hpp).
+        write_file_atomic(output_path(path), pulse_file_text(p));
       });
   mod.def("read_pulse", &read_pulse_file, "path"_a);
   mod.def("parse_pulse", &parse_pulse_json, "text"_a, "where"_a);
@@ -865,7 +866,7 @@ PYBIND11_MODULE(_nmrc, mod) {
             bruker_shape_from_waveform(p.channels[channel].ux_hz, p.channels[channel].uy_hz, p.dt_s,
                                        max_rf_hz, ShapeFrame{phase_sense, spoffs_hz});
         s.title = p.name;
-        write_file_atomic(path, format_bruker_shape(s));
+        write_file_atomic(output_path(path), format_bruker_shape(s));
         return max_rf_hz;
       },
       "pulse"_a, "path"_a, "channel"_a, "phase_sense"_a, "spoffs_hz"_a);
