@@ -42,6 +42,11 @@ struct Opts {
   std::string case_name, cache_dir;
   int collision = -1;  // -1: not given
   bool no_compile = false;
+  // 1H decoupling and the probe's limits (compiler/bruker_export.hpp).
+  compiler::BrukerDecoupling decouple;
+  double p90_h_us = 0, plw_h_w = 0;
+  bool no_decouple = false;
+  compiler::ProbeLimits probe;
 };
 
 // Pulse programs (YAML) and pulse files: one experiment per program, the pulse files as one.
@@ -175,6 +180,22 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
   br->add_option("--gpz-max", o->gpz_max, "Gradient at GPZ 100 %, G/cm (default 53.5)");
   br->add_option("--phase-sense", o->phase_sense,
                  "1 (default) or -1: the console's sense of phase");
+  br->add_option("--p90-h", o->p90_h_us,
+                 "Calibrated 1H hard 90 on f2, microseconds (with --plw-h): sets PLW12");
+  br->add_option("--plw-h", o->plw_h_w, "Power of that 1H hard 90, watts (with --p90-h)");
+  br->add_option("--pcpd2", o->decouple.pcpd_us,
+                 "90-degree pulse of the 1H decoupling sequence PCPD2, us (default 90)");
+  br->add_option("--cpd", o->decouple.program, "1H decoupling sequence: waltz16 (default) or garp");
+  br->add_option("--o2-ppm", o->decouple.o2_ppm, "1H carrier O2, ppm (default 5)");
+  br->add_flag("--no-decouple", o->no_decouple, "No 1H decoupling on f2");
+  br->add_option("--probe-max-w-f1", o->probe.peak_w_f1,
+                 "Probe limit: largest power level on f1, W (default 100)");
+  br->add_option("--probe-max-w-f2", o->probe.peak_w_f2,
+                 "Probe limit: largest power level on f2, W (default 50)");
+  br->add_option("--probe-avg-w-f1", o->probe.average_w_f1,
+                 "Probe limit: average power on f1 over a scan, W (default 1)");
+  br->add_option("--probe-avg-w-f2", o->probe.average_w_f2,
+                 "Probe limit: average power on f2 over a scan, W (default 1)");
   br->add_option("--sw", o->sw_hz, "Pulse files: spectral width of the acquisition, Hz");
   br->add_option("--td", o->td, "Pulse files: complex points acquired (default 16384)");
 #ifdef NMRC_EXPERIMENT_AVAILABLE
@@ -202,6 +223,14 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
       eo.d16_s = o->d16_s;
       eo.gpz_max_g_per_cm = o->gpz_max;
       eo.phase_sense = o->phase_sense;
+      eo.probe = o->probe;
+      if (o->no_decouple) {
+        eo.decouple.reset();
+      } else {
+        eo.decouple = o->decouple;
+        if (o->p90_h_us != 0) eo.decouple->p90_us = o->p90_h_us;
+        if (o->plw_h_w != 0) eo.decouple->plw_w = o->plw_h_w;
+      }
       const std::time_t now = std::time(nullptr);
       char date[32], tim[32];
       std::strftime(date, sizeof date, "%Y/%m/%d", std::gmtime(&now));

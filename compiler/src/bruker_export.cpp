@@ -11,6 +11,8 @@
 
 #include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/jcamp.hpp"
+#include "nmrc/core/text.hpp"
 #include "nmrc/core/yaml_input.hpp"
 #include "nmrc/spectrometer/bruker_dataset.hpp"
 
@@ -55,12 +57,14 @@ std::vector<int> range(int a, int b, std::set<int> skip = {}) {
   return v;
 }
 
-std::string safe_name(const std::string& s) {
-  std::string o;
-  for (char c : s)
-    o +=
-        (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-') ? c : '_';
-  return o.empty() ? std::string("shape") : o;
+// A name written into a pulse program, a parameter file and a file name (lists/wave, lists/pp).
+const std::string& checked_name(const std::string& name, const std::string& field) {
+  return console_text(name, ConsoleText::kName, field);
+}
+
+// Free text after ";" in a pulse program.
+const std::string& comment_text(const std::string& text, const std::string& field) {
+  return console_text(text, ConsoleText::kPulseProgramComment, field);
 }
 
 // Exact binary key of a double (distinct values get distinct indices).
@@ -101,9 +105,18 @@ std::vector<std::string> program_element_locations(const std::string& program_pa
   return out;
 }
 
-BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& experiments,
-                                 const Molecule& m, const BrukerExportOptions& o) {
-  if (experiments.empty()) throw InputError("export: no experiment to export");
+namespace {
+
+// Options that hold for every experiment: checked once, with the calibrations they imply.
+struct Calibration {
+  double d1_s = 0.0;
+  double nu1_hz = 0.0;  // nutation of the hard 90 on f1 (0: not calibrated)
+  bool decouple = false;
+  double plw12_w = 0.0;  // 1H decoupling power (0: not calibrated)
+  double bf2_mhz = 0.0, o2_hz = 0.0;
+};
+
+Calibration check_options(const Molecule& m, const BrukerExportOptions& o) {
   if (o.p90_us.has_value() != o.plw_w.has_value())
     throw InputError(
         "--p90 and --plw: give both (the calibrated hard 90 and its power) or neither");
@@ -114,326 +127,486 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
     throw InputError("--phase-sense = " + std::to_string(o.phase_sense) + ": must be 1 or -1");
   if (!(o.gpz_max_g_per_cm > 0))
     throw InputError("--gpz-max = " + num(o.gpz_max_g_per_cm) + ": must be > 0 G/cm");
+  for (const auto& [name, v] :
+       {std::pair<const char*, double>{"--probe-max-w-f1", o.probe.peak_w_f1},
+        {"--probe-max-w-f2", o.probe.peak_w_f2},
+        {"--probe-avg-w-f1", o.probe.average_w_f1},
+        {"--probe-avg-w-f2", o.probe.average_w_f2}})
+    if (!(v > 0) || !std::isfinite(v))
+      throw InputError(std::string(name) + " = " + num(v) + ": must be > 0 W");
+  Calibration c;
   double t1_max = 0.0;
   for (const auto& n : m.nuclei) t1_max = std::max(t1_max, n.t1_s);
-  const double d1_s = o.d1_s >= 0 ? o.d1_s : 5.0 * t1_max;
-  // Calibration: nu1 = 1 / (4 p90) on the observe channel at PLW (power ~ nu^2).
-  const double nu1_hz = o.p90_us ? 1.0 / (4.0 * *o.p90_us * 1e-6) : 0.0;
+  c.d1_s = o.d1_s >= 0 ? o.d1_s : 5.0 * t1_max;
+  // nu1 = 1 / (4 p90) on the observe channel at PLW (power ~ nu^2).
+  c.nu1_hz = o.p90_us ? 1.0 / (4.0 * *o.p90_us * 1e-6) : 0.0;
+  bool has_1h = false;
+  for (const auto& ch : m.channels) has_1h = has_1h || ch.isotope == "1H";
+  c.decouple = o.decouple.has_value() && !has_1h;
+  if (c.decouple) {
+    const BrukerDecoupling& d = *o.decouple;
+    if (d.program != "waltz16" && d.program != "garp")
+      throw InputError("--cpd = " + escape_text(d.program) + ": must be waltz16 or garp");
+    if (!(d.pcpd_us > 0) || !std::isfinite(d.pcpd_us))
+      throw InputError("--pcpd2 = " + num(d.pcpd_us) + ": must be > 0 us");
+    if (d.p90_us.has_value() != d.plw_w.has_value())
+      throw InputError(
+          "--p90-h and --plw-h: give both (the calibrated 1H hard 90 and its "
+          "power) or neither");
+    if (d.p90_us && !(*d.p90_us > 0 && *d.plw_w > 0))
+      throw InputError("--p90-h = " + num(*d.p90_us) + ", --plw-h = " + num(*d.plw_w) +
+                       ": must be > 0");
+    if (m.channels.size() != 1)
+      throw InputError("1H decoupling: the molecule has " + std::to_string(m.channels.size()) +
+                       " channels; f2 must be free for the decoupler (--no-decouple)");
+    if (!(m.proton_mhz > 0))
+      throw InputError("1H decoupling: the molecule file gives no spectrometer.proton_mhz");
+    // Power ~ nu^2: PCPD2 at PLW12 turns as far as p90 at PLW.
+    if (d.p90_us) c.plw12_w = *d.plw_w * std::pow(*d.p90_us / d.pcpd_us, 2);
+    c.bf2_mhz = m.proton_mhz;
+    c.o2_hz = d.o2_ppm * m.proton_mhz;
+  }
+  return c;
+}
 
-  BrukerExportResult res;
-  std::vector<ShapeEntry> shapes;  // shared by all experiments (one lists/wave file each)
-  std::set<std::string> shape_files;
-  std::set<std::string> pp_names;
-  std::ostringstream queue;
-  int expno = 0;
-  for (const auto& ex : experiments) {
-    ++expno;
-    const auto where = [&](size_t k) {
-      std::string w = ex.locate ? ex.locate(k) : std::string();
-      return (w.empty() ? ex.name : w) + ": elements[" + std::to_string(k) + "]";
-    };
-    const auto& els = ex.sequence.elements;
-    // The acquisition: the last element, and only there.
-    if (els.empty() || !std::holds_alternative<AcquireElement>(els.back()))
-      throw InputError((ex.locate && !els.empty() ? ex.locate(els.size() - 1) : ex.name) +
-                       ": the sequence must end with an acquire element (TopSpin's go=2 ph31)");
-    const AcquireElement acq = std::get<AcquireElement>(els.back());
-    // f-numbers: the observed channel is f1 (NUC1), the others follow in molecule order.
-    std::vector<int> fnum(m.channels.size());
-    fnum[acq.channel] = 1;
-    int nextf = 2;
-    for (size_t c = 0; c < m.channels.size(); ++c)
-      if (static_cast<int>(c) != acq.channel) fnum[c] = nextf++;
-    // P: p1 is the calibrated hard 90, p16 the first gradient length (Bruker's habits).
-    Indexer P{"pulse length (P)", range(11, 63, {16})}, D{"delay (D)", range(2, 63, {11, 12, 16})},
-        PL{"power level (PLW)", range(2, 63)}, PH{"phase list", range(1, 30)},
-        GP{"gradient (GPZ)", range(1, 31)};
-    for (int i = 2; i <= 10; ++i) P.order.push_back(i);
-    std::map<std::string, int> gradient_p;
-    std::vector<double> p_us(kArray, 0.0), d_s(kArray, 0.0), plw(kArray, 0.0), spw(kArray, 0.0),
-        spoffs(kArray, 0.0), gpz(kGradArray, 0.0);
-    std::vector<std::string> spnam(kArray, "gauss"), gpnam(kGradArray, "SMSQ10.100");
-    std::vector<std::string> comments;          // ";p11: ..." lines, in order of first use
-    std::map<std::string, std::string> phases;  // "ph1" -> "(360) 90"
-    d_s[1] = d1_s;
+// The channel numbers of one experiment: the observed channel is f1 (NUC1), the others follow
+// in molecule order, the decoupler after them.
+std::vector<int> channel_numbers(const Molecule& m, int observed) {
+  std::vector<int> f(m.channels.size());
+  f[observed] = 1;
+  int next = 2;
+  for (size_t c = 0; c < m.channels.size(); ++c)
+    if (static_cast<int>(c) != observed) f[c] = next++;
+  return f;
+}
+
+// One experiment's pulse program body and parameter arrays, element by element.
+class ExperimentBuilder {
+ public:
+  ExperimentBuilder(const Molecule& m, const BrukerExportOptions& o, const Calibration& cal,
+                    std::vector<ShapeEntry>& shapes, std::set<std::string>& shape_files,
+                    int observed)
+      : m_(m),
+        o_(o),
+        cal_(cal),
+        shapes_(shapes),
+        shape_files_(shape_files),
+        fnum_(channel_numbers(m, observed)) {
+    for (int i = 2; i <= 10; ++i) P_.order.push_back(i);
+    d_s[1] = cal.d1_s;
     d_s[11] = 0.03;
     d_s[16] = o.d16_s;
     if (o.p90_us) {
       p_us[1] = *o.p90_us;
       plw[1] = *o.plw_w;
     }
-    int current_pl = -1;            // power level last set on f1 by a hard pulse
-    std::vector<std::string> body;  // one text block per element
-    for (size_t k = 0; k + 1 < els.size(); ++k) {
-      const Element& e = els[k];
-      std::ostringstream t;
-      if (const auto* r = std::get_if<RotationElement>(&e)) {
-        (void)r;
-        throw InputError(
-            where(k) +
-            " = rotation: an ideal, instantaneous rotation cannot be played "
-            "by a TopSpin pulse program; write it as a pulse (hard) or a gate (compiled)");
-      } else if (const auto* u = std::get_if<UnitaryElement>(&e)) {
-        throw InputError(
-            where(k) + " = " + (u->name.empty() ? std::string("unitary") : u->name) +
-            ": an instantaneous unitary (an uncompiled gate) cannot be played by a "
-            "TopSpin pulse program; compile it first (nmrc compile, then --pulses DIR)");
-      } else if (std::holds_alternative<AcquireElement>(e)) {
-        throw InputError(where(k) + " = acquire: only the last element may acquire (go=2 ph31)");
-      } else if (const auto* dl = std::get_if<DelayElement>(&e)) {
-        const int i = D.take(key_of(dl->duration_s), where(k));
-        if (d_s[i] == 0.0) {
-          d_s[i] = dl->duration_s;
-          comments.push_back(";d" + std::to_string(i) + ": delay of the nmrc sequence [" +
-                             num(dl->duration_s * 1e3) + " msec]");
-        }
-        t << "  d" << i;
-      } else if (const auto* g = std::get_if<GradientElement>(&e)) {
-        const double pct = 100.0 * g->strength_g_per_cm / o.gpz_max_g_per_cm;
-        if (std::abs(pct) > 100.0)
-          throw InputError(where(k) + ".strength_g_per_cm = " + num(g->strength_g_per_cm) +
-                           ": exceeds the gradient at GPZ 100 % (" + num(o.gpz_max_g_per_cm) +
-                           " G/cm, --gpz-max)");
-        const bool sine = std::abs(g->shape_factor - 2.0 / kPi) < 1e-9;
-        const int gi = GP.take(key_of(pct) + (sine ? "s" : "r"), where(k));
-        int pi = 16;
-        if (auto it = gradient_p.find(key_of(g->duration_s)); it != gradient_p.end())
-          pi = it->second;
-        else if (!gradient_p.empty())
-          pi = P.take("gradient" + key_of(g->duration_s), where(k));
-        gradient_p[key_of(g->duration_s)] = pi;
-        if (p_us[pi] == 0.0) {
-          p_us[pi] = g->duration_s * 1e6;
-          comments.push_back(";p" + std::to_string(pi) + ": homospoil/gradient pulse [" +
-                             num(g->duration_s * 1e6) + " usec]");
-        }
-        if (gpz[gi] == 0.0 && gpnam[gi] == "SMSQ10.100") {
-          gpz[gi] = pct;
-          gpnam[gi] = sine ? "SINE.100" : "SMSQ10.100";
-        }
-        t << "  4u UNBLKGRAD\n  p" << pi << ":gp" << gi << "\n  d16\n  4u BLKGRAD";
-      } else if (const auto* h = std::get_if<HardPulseElement>(&e)) {
-        const int f = fnum[h->channel];
-        const int pi =
-            P.take("hard" + std::to_string(h->channel) + key_of(h->angle_rad) + key_of(h->rf_hz),
-                   where(k));
-        const double len_us = h->duration_s() * 1e6;
-        if (p_us[pi] == 0.0) {
-          p_us[pi] = len_us;
-          comments.push_back(";p" + std::to_string(pi) + ": f" + std::to_string(f) + " channel - " +
-                             num(h->angle_rad * kDeg) + " degree hard pulse at " + num(h->rf_hz) +
-                             " Hz nutation [" + num(len_us) + " usec]");
-        }
-        // Power: pl1 when the pulse uses the calibrated nutation, else its own level.
-        int pl = 1;
-        if (!(f == 1 && o.p90_us && std::abs(h->rf_hz - nu1_hz) <= 1e-9 * nu1_hz)) {
-          pl = PL.take(std::to_string(f) + key_of(h->rf_hz), where(k));
-          if (f == 1 && o.p90_us) plw[pl] = *o.plw_w * std::pow(h->rf_hz / nu1_hz, 2);
-          comments.push_back(";pl" + std::to_string(pl) + ": f" + std::to_string(f) +
-                             " channel - power level for " + num(h->rf_hz) + " Hz nutation" +
-                             (f == 1 && o.p90_us
-                                  ? " (PLW = PLW1 (nu/nu1)^2 = " + num(plw[pl]) + " W)"
-                                  : " (calibrate)"));
-        }
-        const double ph = std::fmod(o.phase_sense * h->phase_rad * kDeg + 3600.0, 360.0);
-        const int phi = PH.take("p" + key_of(ph), where(k));
-        phases["ph" + std::to_string(phi)] = "(360) " + num(ph, "%.10g");
-        if (pl != current_pl || f != 1) t << "  1u pl" << pl << ":f" << f << "\n";
-        if (f == 1) current_pl = pl;
-        t << "  (p" << pi << " ph" << phi << "):f" << f;
-      } else if (const auto* s = std::get_if<ShapedPulseElement>(&e)) {
-        std::ostringstream par;
-        for (size_t c = 0; c < s->channels.size(); ++c) {
-          double nu = 0;
-          BrukerShape sh = bruker_shape_from_waveform(s->ux_hz[c], s->uy_hz[c], s->dt_s, nu,
-                                                      ShapeFrame{o.phase_sense, 0.0});
-          // The same waveform (and length) is one shape file, reused.
-          int found = -1;
-          for (size_t i = 0; i < shapes.size(); ++i)
-            if (shapes[i].shape.amplitude_percent == sh.amplitude_percent &&
-                shapes[i].shape.phase_deg == sh.phase_deg && shapes[i].nu_hz == nu &&
-                shapes[i].duration_s == s->duration_s() && shapes[i].channel == s->channels[c])
-              found = static_cast<int>(i);
-          if (found < 0) {
-            ShapeEntry se;
-            std::string base = safe_name(s->name.empty() ? "nmrc_shape" : s->name);
-            if (s->channels.size() > 1) base += "_" + safe_name(m.channels[s->channels[c]].name);
-            std::string file = base;
-            for (int n = 2; shape_files.count(file); ++n) file = base + "_" + std::to_string(n);
-            shape_files.insert(file);
-            se.file = file;
-            sh.title = file;
-            sh.date = o.date;
-            sh.time = o.time;
-            sh.shape_parameters =
-                "Type: nmrc " + (s->name.empty() ? std::string("shaped pulse") : s->name);
-            sh.exmode = "None";
-            sh.type = "Universal";
-            se.shape = sh;
-            se.nu_hz = nu;
-            se.duration_s = s->duration_s();
-            se.channel = s->channels[c];
-            shapes.push_back(se);
-            found = static_cast<int>(shapes.size()) - 1;
-          }
-          ShapeEntry& se = shapes[found];
-          const int f = fnum[se.channel];
-          // Per experiment: sp and p indices (the arrays belong to the experiment's parameters).
-          const int sp =
-              1 + static_cast<int>(std::distance(shapes.begin(), shapes.begin() + found));
-          if (sp > kArray - 1)
-            throw InputError(where(k) + ": more than 63 distinct shapes (TopSpin's SPNAM array)");
-          const int pi = P.take("shape" + se.file, where(k));
-          if (p_us[pi] == 0.0) {
-            p_us[pi] = se.duration_s * 1e6;
-            spnam[sp] = se.file;
-            spoffs[sp] = 0.0;
-            if (f == 1 && o.p90_us) spw[sp] = *o.plw_w * std::pow(se.nu_hz / nu1_hz, 2);
-            comments.push_back(";p" + std::to_string(pi) + ": f" + std::to_string(f) +
-                               " channel - shaped pulse " + se.file + " [" +
-                               num(se.duration_s * 1e6) + " usec, " +
-                               std::to_string(se.shape.amplitude_percent.size()) + " points]");
-            std::string pw = " (calibrate: SPW = PLW1 (nu/nu1)^2)";
-            if (f == 1 && o.p90_us)
-              pw = ": SPW = PLW1 (nu/nu1)^2 = " + num(spw[sp]) +
-                   " W, SPdB = " + num(-10.0 * std::log10(spw[sp]), "%.2f");
-            comments.push_back(";sp" + std::to_string(sp) + ": f" + std::to_string(f) +
-                               " channel - shaped pulse power, 100 % = " + num(se.nu_hz) +
-                               " Hz nutation" + pw);
-            comments.push_back(";spnam" + std::to_string(sp) + ": " + se.file);
-            comments.push_back(";spoffs" + std::to_string(sp) + ": 0 Hz (the carrier is O" +
-                               std::to_string(f) + ")");
-          }
-          if (c > 0) par << " ";
-          par << "(p" << pi << ":sp" << sp << " ph0):f" << f;
-        }
-        t << "  " << par.str();
-      }
-      body.push_back(t.str());
-    }
-    // Repeated blocks as loops: at each position take the period (<= 32 elements) whose
-    // repetition covers the most elements, emit "label ... lo to label times n".
-    std::ostringstream pp_body;
-    int label = 3;
-    for (size_t i = 0; i < body.size();) {
-      size_t best_p = 0, best_n = 1;
-      for (size_t per = 1; per <= 32 && i + 2 * per <= body.size(); ++per) {
-        size_t n = 1;
-        while (i + (n + 1) * per <= body.size() &&
-               std::equal(body.begin() + i, body.begin() + i + per, body.begin() + i + n * per))
-          ++n;
-        if (n >= 2 && per * (n - 1) > best_p * (best_n - 1)) {
-          best_p = per;
-          best_n = n;
-        }
-      }
-      if (best_n >= 2) {
-        const int lab = label++;
-        for (size_t j = 0; j < best_p; ++j) {
-          std::string b = body[i + j];
-          if (j == 0) b = std::to_string(lab) + b.substr(std::min<size_t>(1, b.size()));
-          pp_body << b << "\n";
-        }
-        pp_body << "  lo to " << lab << " times " << best_n << "\n";
-        i += best_p * best_n;
-      } else {
-        pp_body << body[i] << "\n";
-        ++i;
-      }
-    }
-    // Receiver phase.
-    const double rph = std::fmod(o.phase_sense * acq.receiver_phase_rad * kDeg + 3600.0, 360.0);
-    std::string name = safe_name(ex.name);
-    for (int n = 2; pp_names.count(name); ++n) name = safe_name(ex.name) + "_" + std::to_string(n);
-    pp_names.insert(name);
-    std::ostringstream pp;
-    pp << ";" << name << "\n";
-    pp << ";" << name << ": exported by nmrc 0.1.0 from " << o.source << " for molecule " << m.name
-       << "\n;played as written: shaped pulses, hard pulses, delays, gradients, acquisition\n";
-    pp << ";$CLASS=HighRes\n;$DIM=1D\n;$TYPE=\n;$SUBTYPE=\n;$COMMENT=\n\n";
-    pp << "#include <Avance.incl>\n#include <Grad.incl>\n#include <Delay.incl>\n\n";
-    pp << "\"d11=30m\"\n\n";
-    pp << "1 ze\n2 d11\n  d1\n" << pp_body.str();
-    pp << "  go=2 ph31\n  d11 mc #0 to 2 F0(zd)\nexit\n\n";
-    pp << "ph0=0\n";
-    for (const auto& [k, v] : phases) pp << k << "=" << v << "\n";
-    pp << "ph31=(360) " << num(rph, "%.10g") << "\n\n\n";
-    if (o.p90_us)
-      pp << ";pl1 : f1 channel - power level for the hard 90 [" << num(*o.plw_w) << " W]\n"
-         << ";p1 : f1 channel - 90 degree hard pulse [" << num(*o.p90_us)
-         << " usec] (nu1 = " << num(nu1_hz) << " Hz)\n";
-    for (const auto& c : comments) pp << c << "\n";
-    pp << ";d1 : relaxation delay [" << num(d1_s) << " sec] (5 x the longest T1)\n";
-    pp << ";d11: delay for disk I/O                             [30 msec]\n";
-    pp << ";d16: delay for homospoil/gradient recovery          [" << num(o.d16_s * 1e6)
-       << " usec]\n";
-    pp << ";ns: " << o.ns << " * n\n;ds: " << o.ds << "\n";
-    pp << ";td: " << 2 * acq.td << " (" << acq.td << " complex points), sw_h: " << num(acq.sw_hz)
-       << " Hz\n";
-    bool any_grad = !GP.by_key.empty();
-    if (any_grad) {
-      pp << "\n\n;for z-only gradients (GPZ 100 % = " << num(o.gpz_max_g_per_cm) << " G/cm):\n";
-      for (const auto& [k, i] : GP.by_key) pp << ";gpz" << i << ": " << num(gpz[i]) << "%\n";
-      pp << "\n;use gradient files:\n";
-      for (const auto& [k, i] : GP.by_key) pp << ";gpnam" << i << ": " << gpnam[i] << "\n";
-    }
-    pp << "\n\n\n;$Id: " << name << ", nmrc export $\n";
-    // Parameters (acqus in TopSpin's layout).
-    spectrometer::AcqusParameters a;
-    a.title = "Parameter file, nmrc 0.1.0";
-    a.td = 2L * acq.td;
-    a.sw_h = acq.sw_hz;
-    const Channel& ch = m.channels[acq.channel];
-    a.bf1_mhz = ch.larmor_mhz;
-    a.o1_hz = ch.frame_ppm * ch.larmor_mhz + ch.carrier_hz;
-    a.nuc1 = ch.isotope;
-    a.ns = o.ns;
-    a.ds = o.ds;
-    a.pulprog = name;
-    a.te_k = m.temperature_k;
-    a.d_s = d_s;
-    a.p_us = p_us;
-    a.plw_w = plw;
-    a.spw_w = spw;
-    a.spoffs_hz = spoffs;
-    a.spnam = spnam;
-    a.gpz_percent = gpz;
-    a.gpnam = gpnam;
-    for (size_t c = 0; c < m.channels.size(); ++c) {
-      if (static_cast<int>(c) == acq.channel) continue;
-      const std::string f = std::to_string(fnum[c]);
-      const Channel& oc = m.channels[c];
-      a.extra.push_back({"$NUC" + f, "<" + oc.isotope + ">"});
-      a.extra.push_back({"$BF" + f, num(oc.larmor_mhz, "%.15g")});
-      a.extra.push_back({"$O" + f, num(oc.frame_ppm * oc.larmor_mhz + oc.carrier_hz, "%.15g")});
-      a.extra.push_back(
-          {"$SFO" + f,
-           num(oc.larmor_mhz + 1e-6 * (oc.frame_ppm * oc.larmor_mhz + oc.carrier_hz), "%.15g")});
-    }
-    const std::string acqus = spectrometer::format_acqus(a);
-    const std::string dir = std::to_string(expno);
-    res.files.push_back({"lists/pp/" + name, pp.str()});
-    res.files.push_back({dir + "/pulseprogram", pp.str()});
-    res.files.push_back({dir + "/acqus", acqus});
-    res.files.push_back({dir + "/acqu", acqus});
-    queue << "re " << expno << "\nzg\n";
-    res.summary.push_back("experiment " + dir + ": pulse program " + name + ", " +
-                          std::to_string(els.size()) + " elements, TD " + std::to_string(a.td) +
-                          ", SW_h " + num(acq.sw_hz) + " Hz, O1 " + num(a.o1_hz, "%.2f") +
-                          " Hz on " + ch.isotope);
+    if (cal.decouple) plw[12] = cal.plw12_w;
   }
-  for (const auto& se : shapes) {
-    res.files.push_back({"lists/wave/" + se.file, format_bruker_shape(se.shape)});
-    res.summary.push_back(
-        "shape " + se.file + ": " + std::to_string(se.shape.amplitude_percent.size()) +
-        " points, " + num(se.duration_s * 1e6) + " us, 100 % = " + num(se.nu_hz) + " Hz nutation" +
-        (o.p90_us && se.channel == 0
-             ? ", SPW " + num(*o.plw_w * std::pow(se.nu_hz / nu1_hz, 2)) + " W"
-             : std::string()));
+
+  // The text of element e (not the acquisition) at location where.
+  void add(const Element& e, const std::string& where) {
+    if (const auto* r = std::get_if<RotationElement>(&e)) {
+      (void)r;
+      throw InputError(where +
+                       " = rotation: an ideal, instantaneous rotation cannot be played "
+                       "by a TopSpin pulse program; write it as a pulse (hard) or a gate "
+                       "(compiled)");
+    } else if (const auto* u = std::get_if<UnitaryElement>(&e)) {
+      throw InputError(where + " = " + (u->name.empty() ? std::string("unitary") : u->name) +
+                       ": an instantaneous unitary (an uncompiled gate) cannot be played by a "
+                       "TopSpin pulse program; compile it first (nmrc compile, then --pulses DIR)");
+    } else if (std::holds_alternative<AcquireElement>(e)) {
+      throw InputError(where + " = acquire: only the last element may acquire (go=2 ph31)");
+    } else if (const auto* dl = std::get_if<DelayElement>(&e)) {
+      delay(*dl, where);
+    } else if (const auto* g = std::get_if<GradientElement>(&e)) {
+      gradient(*g, where);
+    } else if (const auto* h = std::get_if<HardPulseElement>(&e)) {
+      hard_pulse(*h, where);
+    } else if (const auto* s = std::get_if<ShapedPulseElement>(&e)) {
+      shaped_pulse(*s, where);
+    }
   }
-  res.files.push_back({"queue.mac", queue.str()});
+
+  const std::vector<std::string>& body() const { return body_; }
+  const std::vector<std::string>& comments() const { return comments_; }
+  const std::map<std::string, std::string>& phases() const { return phases_; }
+  const Indexer& gradients() const { return GP_; }
+  int f_of(int channel) const { return fnum_[channel]; }
+
+  std::vector<double> p_us = std::vector<double>(kArray, 0.0);
+  std::vector<double> d_s = std::vector<double>(kArray, 0.0);
+  std::vector<double> plw = std::vector<double>(kArray, 0.0);
+  std::vector<double> spw = std::vector<double>(kArray, 0.0);
+  std::vector<double> spoffs = std::vector<double>(kArray, 0.0);
+  std::vector<double> gpz = std::vector<double>(kGradArray, 0.0);
+  std::vector<std::string> spnam = std::vector<std::string>(kArray, "gauss");
+  std::vector<std::string> gpnam = std::vector<std::string>(kGradArray, "SMSQ10.100");
+  // Per scan: seconds of the sequence (with the console's gradient delays and power switches),
+  // energy on f1 (J; only with --p90/--plw) and the largest f1 level (W).
+  double sequence_s = 0.0, energy_f1_j = 0.0, peak_f1_w = 0.0;
+
+ private:
+  void delay(const DelayElement& dl, const std::string& where) {
+    const int i = D_.take(key_of(dl.duration_s), where);
+    if (d_s[i] == 0.0) {
+      d_s[i] = dl.duration_s;
+      comments_.push_back(";d" + std::to_string(i) + ": delay of the nmrc sequence [" +
+                          num(dl.duration_s * 1e3) + " msec]");
+    }
+    sequence_s += dl.duration_s;
+    body_.push_back("  d" + std::to_string(i));
+  }
+
+  void gradient(const GradientElement& g, const std::string& where) {
+    const double pct = 100.0 * g.strength_g_per_cm / o_.gpz_max_g_per_cm;
+    if (std::abs(pct) > 100.0)
+      throw InputError(where + ".strength_g_per_cm = " + num(g.strength_g_per_cm) +
+                       ": exceeds the gradient at GPZ 100 % (" + num(o_.gpz_max_g_per_cm) +
+                       " G/cm, --gpz-max)");
+    const bool sine = std::abs(g.shape_factor - 2.0 / kPi) < 1e-9;
+    const int gi = GP_.take(key_of(pct) + (sine ? "s" : "r"), where);
+    int pi = 16;
+    if (auto it = gradient_p_.find(key_of(g.duration_s)); it != gradient_p_.end())
+      pi = it->second;
+    else if (!gradient_p_.empty())
+      pi = P_.take("gradient" + key_of(g.duration_s), where);
+    gradient_p_[key_of(g.duration_s)] = pi;
+    if (p_us[pi] == 0.0) {
+      p_us[pi] = g.duration_s * 1e6;
+      comments_.push_back(";p" + std::to_string(pi) + ": homospoil/gradient pulse [" +
+                          num(g.duration_s * 1e6) + " usec]");
+    }
+    if (gpz[gi] == 0.0 && gpnam[gi] == "SMSQ10.100") {
+      gpz[gi] = pct;
+      gpnam[gi] = sine ? "SINE.100" : "SMSQ10.100";
+    }
+    sequence_s += 8e-6 + g.duration_s + o_.d16_s;
+    body_.push_back("  4u UNBLKGRAD\n  p" + std::to_string(pi) + ":gp" + std::to_string(gi) +
+                    "\n  d16\n  4u BLKGRAD");
+  }
+
+  void hard_pulse(const HardPulseElement& h, const std::string& where) {
+    const int f = fnum_[h.channel];
+    const int pi =
+        P_.take("hard" + std::to_string(h.channel) + key_of(h.angle_rad) + key_of(h.rf_hz), where);
+    const double len_us = h.duration_s() * 1e6;
+    if (p_us[pi] == 0.0) {
+      p_us[pi] = len_us;
+      comments_.push_back(";p" + std::to_string(pi) + ": f" + std::to_string(f) + " channel - " +
+                          num(h.angle_rad * kDeg) + " degree hard pulse at " + num(h.rf_hz) +
+                          " Hz nutation [" + num(len_us) + " usec]");
+    }
+    // Power: pl1 when the pulse uses the calibrated nutation, else its own level.
+    int pl = 1;
+    const bool calibrated = f == 1 && o_.p90_us;
+    if (!(calibrated && std::abs(h.rf_hz - cal_.nu1_hz) <= 1e-9 * cal_.nu1_hz)) {
+      pl = PL_.take(std::to_string(f) + key_of(h.rf_hz), where);
+      if (calibrated) plw[pl] = *o_.plw_w * std::pow(h.rf_hz / cal_.nu1_hz, 2);
+      comments_.push_back(
+          ";pl" + std::to_string(pl) + ": f" + std::to_string(f) + " channel - power level for " +
+          num(h.rf_hz) + " Hz nutation" +
+          (calibrated ? " (PLW = PLW1 (nu/nu1)^2 = " + num(plw[pl]) + " W)" : " (calibrate)"));
+    }
+    const double ph = std::fmod(o_.phase_sense * h.phase_rad * kDeg + 3600.0, 360.0);
+    const int phi = PH_.take("p" + key_of(ph), where);
+    phases_["ph" + std::to_string(phi)] = "(360) " + num(ph, "%.10g");
+    std::string t;
+    // Bruker's programs give a power switch at least 4 us (e.g. "4u pl2:f1").
+    if (pl != current_pl_ || f != 1) {
+      t += "  4u pl" + std::to_string(pl) + ":f" + std::to_string(f) + "\n";
+      sequence_s += 4e-6;
+    }
+    if (f == 1) current_pl_ = pl;
+    t += "  (p" + std::to_string(pi) + " ph" + std::to_string(phi) + "):f" + std::to_string(f);
+    sequence_s += h.duration_s();
+    if (calibrated) {
+      energy_f1_j += plw[pl] * h.duration_s();
+      peak_f1_w = std::max(peak_f1_w, plw[pl]);
+    }
+    body_.push_back(t);
+  }
+
+  // The shape of channel c of s: an existing entry when the same waveform was exported before.
+  int shape_entry(const ShapedPulseElement& s, size_t c) {
+    double nu = 0;
+    BrukerShape sh = bruker_shape_from_waveform(s.ux_hz[c], s.uy_hz[c], s.dt_s, nu,
+                                                ShapeFrame{o_.phase_sense, 0.0});
+    for (size_t i = 0; i < shapes_.size(); ++i)
+      if (shapes_[i].shape.amplitude_percent == sh.amplitude_percent &&
+          shapes_[i].shape.phase_deg == sh.phase_deg && shapes_[i].nu_hz == nu &&
+          shapes_[i].duration_s == s.duration_s() && shapes_[i].channel == s.channels[c])
+        return static_cast<int>(i);
+    std::string base = s.name.empty() ? "nmrc_shape" : checked_name(s.name, "shaped pulse name");
+    if (s.channels.size() > 1)
+      base += "_" + checked_name(m_.channels[s.channels[c]].name, "channel name");
+    std::string file = base;
+    for (int n = 2; shape_files_.count(file); ++n) file = base + "_" + std::to_string(n);
+    shape_files_.insert(file);
+    ShapeEntry se;
+    se.file = file;
+    sh.title = file;
+    sh.date = o_.date;
+    sh.time = o_.time;
+    sh.shape_parameters = "Type: nmrc " + (s.name.empty() ? std::string("shaped pulse") : file);
+    sh.exmode = "None";
+    sh.type = "Universal";
+    se.shape = sh;
+    se.nu_hz = nu;
+    se.duration_s = s.duration_s();
+    se.channel = s.channels[c];
+    shapes_.push_back(se);
+    return static_cast<int>(shapes_.size()) - 1;
+  }
+
+  void shaped_pulse(const ShapedPulseElement& s, const std::string& where) {
+    std::string par;
+    for (size_t c = 0; c < s.channels.size(); ++c) {
+      const int found = shape_entry(s, c);
+      const ShapeEntry& se = shapes_[found];
+      const int f = fnum_[se.channel];
+      const int sp = 1 + found;
+      if (sp > kArray - 1)
+        throw InputError(where + ": more than 63 distinct shapes (TopSpin's SPNAM array)");
+      const int pi = P_.take("shape" + se.file, where);
+      const bool calibrated = f == 1 && o_.p90_us;
+      if (p_us[pi] == 0.0) {
+        p_us[pi] = se.duration_s * 1e6;
+        spnam[sp] = se.file;
+        spoffs[sp] = 0.0;
+        if (calibrated) spw[sp] = *o_.plw_w * std::pow(se.nu_hz / cal_.nu1_hz, 2);
+        comments_.push_back(";p" + std::to_string(pi) + ": f" + std::to_string(f) +
+                            " channel - shaped pulse " + se.file + " [" + num(se.duration_s * 1e6) +
+                            " usec, " + std::to_string(se.shape.amplitude_percent.size()) +
+                            " points]");
+        std::string pw = " (calibrate: SPW = PLW1 (nu/nu1)^2)";
+        if (calibrated)
+          pw = ": SPW = PLW1 (nu/nu1)^2 = " + num(spw[sp]) +
+               " W, SPdB = " + num(-10.0 * std::log10(spw[sp]), "%.2f");
+        comments_.push_back(";sp" + std::to_string(sp) + ": f" + std::to_string(f) +
+                            " channel - shaped pulse power, 100 % = " + num(se.nu_hz) +
+                            " Hz nutation" + pw);
+        comments_.push_back(";spnam" + std::to_string(sp) + ": " + se.file);
+        comments_.push_back(";spoffs" + std::to_string(sp) + ": 0 Hz (the carrier is O" +
+                            std::to_string(f) + ")");
+      }
+      if (calibrated) {  // the shape's power follows its amplitude: SPW <(A/100)^2> t
+        double a2 = 0.0;
+        for (double a : se.shape.amplitude_percent) a2 += a * a / 1e4;
+        energy_f1_j += spw[sp] * a2 / se.shape.amplitude_percent.size() * se.duration_s;
+        peak_f1_w = std::max(peak_f1_w, spw[sp]);
+      }
+      if (c > 0) par += " ";
+      par += "(p" + std::to_string(pi) + ":sp" + std::to_string(sp) + " ph0):f" + std::to_string(f);
+    }
+    sequence_s += s.duration_s();
+    body_.push_back("  " + par);
+  }
+
+  const Molecule& m_;
+  const BrukerExportOptions& o_;
+  const Calibration& cal_;
+  std::vector<ShapeEntry>& shapes_;  // shared by all experiments (one lists/wave file each)
+  std::set<std::string>& shape_files_;
+  std::vector<int> fnum_;
+  // P: p1 is the calibrated hard 90, p16 the first gradient length (Bruker's habits); pl12 the
+  // decoupler's power.
+  Indexer P_{"pulse length (P)", range(11, 63, {16})};
+  Indexer D_{"delay (D)", range(2, 63, {11, 12, 16})};
+  Indexer PL_{"power level (PLW)", range(2, 63, {12})};
+  Indexer PH_{"phase list", range(1, 30)};
+  Indexer GP_{"gradient (GPZ)", range(1, 31)};
+  std::map<std::string, int> gradient_p_;
+  std::vector<std::string> comments_;          // ";p11: ..." lines, in order of first use
+  std::map<std::string, std::string> phases_;  // "ph1" -> "(360) 90"
+  std::vector<std::string> body_;              // one text block per element
+  int current_pl_ = -1;                        // power level last set on f1 by a hard pulse
+};
+
+// Repeated blocks as loops: at each position take the period (<= 32 elements) whose
+// repetition covers the most elements, emit "label ... lo to label times n".
+std::string with_loops(const std::vector<std::string>& body) {
+  std::ostringstream out;
+  int label = 3;
+  for (size_t i = 0; i < body.size();) {
+    size_t best_p = 0, best_n = 1;
+    for (size_t per = 1; per <= 32 && i + 2 * per <= body.size(); ++per) {
+      size_t n = 1;
+      while (i + (n + 1) * per <= body.size() &&
+             std::equal(body.begin() + i, body.begin() + i + per, body.begin() + i + n * per))
+        ++n;
+      if (n >= 2 && per * (n - 1) > best_p * (best_n - 1)) {
+        best_p = per;
+        best_n = n;
+      }
+    }
+    if (best_n >= 2) {
+      const int lab = label++;
+      for (size_t j = 0; j < best_p; ++j) {
+        std::string b = body[i + j];
+        if (j == 0) b = std::to_string(lab) + b.substr(std::min<size_t>(1, b.size()));
+        out << b << "\n";
+      }
+      out << "  lo to " << lab << " times " << best_n << "\n";
+      i += best_p * best_n;
+    } else {
+      out << body[i] << "\n";
+      ++i;
+    }
+  }
+  return out.str();
+}
+
+// The pulse program of one experiment, in the layout of Bruker's own (zgdc, zgpg30, noesygpph).
+std::string pulse_program(const std::string& name, const ExperimentBuilder& b,
+                          const AcquireElement& acq, const Molecule& m,
+                          const BrukerExportOptions& o, const Calibration& cal) {
+  const double rph = std::fmod(o.phase_sense * acq.receiver_phase_rad * kDeg + 3600.0, 360.0);
+  std::ostringstream pp;
+  pp << ";" << name << "\n";
+  pp << ";" << name << ": exported by nmrc 0.1.0 from "
+     << comment_text(o.source, "source of the export") << " for molecule "
+     << comment_text(m.name, "molecule name") << "\n"
+     << ";played as written: shaped pulses, hard pulses, delays, gradients, acquisition"
+     << (cal.decouple ? ", with 1H decoupling on f2 throughout" : "") << "\n";
+  pp << ";$CLASS=HighRes\n;$DIM=1D\n;$TYPE=\n;$SUBTYPE=\n;$COMMENT=\n\n";
+  pp << "#include <Avance.incl>\n#include <Grad.incl>\n#include <Delay.incl>\n\n";
+  pp << "\"d11=30m\"\n\n";
+  if (cal.decouple)  // the decoupler off during d1, on from before the first pulse to the end
+    pp << "1 ze\n  d11 pl12:f2\n2 d11 do:f2\n  d1\n  4u cpds2:f2\n"
+       << with_loops(b.body()) << "  go=2 ph31\n  d11 do:f2 mc #0 to 2 F0(zd)\nexit\n\n";
+  else
+    pp << "1 ze\n2 d11\n  d1\n"
+       << with_loops(b.body()) << "  go=2 ph31\n  d11 mc #0 to 2 F0(zd)\nexit\n\n";
+  pp << "ph0=0\n";
+  for (const auto& [k, v] : b.phases()) pp << k << "=" << v << "\n";
+  pp << "ph31=(360) " << num(rph, "%.10g") << "\n\n\n";
+  if (o.p90_us)
+    pp << ";pl1 : f1 channel - power level for the hard 90 [" << num(*o.plw_w) << " W]\n"
+       << ";p1 : f1 channel - 90 degree hard pulse [" << num(*o.p90_us)
+       << " usec] (nu1 = " << num(cal.nu1_hz) << " Hz)\n";
+  if (cal.decouple) {
+    const BrukerDecoupling& d = *o.decouple;
+    pp << ";pl12: f2 channel - power level for CPD/BB decoupling ["
+       << (d.p90_us ? num(cal.plw12_w) + " W = PLW_H (p90_H/pcpd2)^2" : std::string("calibrate"))
+       << "]\n"
+       << ";pcpd2: f2 channel - 90 degree pulse for decoupling sequence [" << num(d.pcpd_us)
+       << " usec]\n"
+       << ";cpd2: decoupling according to sequence defined by cpdprg2 [" << d.program << "]\n"
+       << ";o2: 1H carrier [" << num(d.o2_ppm) << " ppm]\n";
+  }
+  for (const auto& c : b.comments()) pp << c << "\n";
+  pp << ";d1 : relaxation delay [" << num(cal.d1_s) << " sec] (5 x the longest T1)\n";
+  pp << ";d11: delay for disk I/O                             [30 msec]\n";
+  pp << ";d16: delay for homospoil/gradient recovery          [" << num(o.d16_s * 1e6)
+     << " usec]\n";
+  pp << ";ns: " << o.ns << " * n\n;ds: " << o.ds << "\n";
+  pp << ";td: " << 2 * acq.td << " (" << acq.td << " complex points), sw_h: " << num(acq.sw_hz)
+     << " Hz\n";
+  if (!b.gradients().by_key.empty()) {
+    pp << "\n\n;for z-only gradients (GPZ 100 % = " << num(o.gpz_max_g_per_cm) << " G/cm):\n";
+    for (const auto& [k, i] : b.gradients().by_key)
+      pp << ";gpz" << i << ": " << num(b.gpz[i]) << "%\n";
+    pp << "\n;use gradient files:\n";
+    for (const auto& [k, i] : b.gradients().by_key)
+      pp << ";gpnam" << i << ": " << b.gpnam[i] << "\n";
+  }
+  pp << "\n\n\n;$Id: " << name << ", nmrc export $\n";
+  return pp.str();
+}
+
+// The experiment's acqus (TopSpin's layout, spectrometer::format_acqus).
+std::string acqus_text(const std::string& name, const ExperimentBuilder& b,
+                       const AcquireElement& acq, const Molecule& m, const BrukerExportOptions& o,
+                       const Calibration& cal) {
+  spectrometer::AcqusParameters a;
+  a.title = "Parameter file, nmrc 0.1.0";
+  a.td = 2L * acq.td;
+  a.sw_h = acq.sw_hz;
+  const Channel& ch = m.channels[acq.channel];
+  a.bf1_mhz = ch.larmor_mhz;
+  a.o1_hz = ch.frame_ppm * ch.larmor_mhz + ch.carrier_hz;
+  a.nuc1 = ch.isotope;
+  a.ns = o.ns;
+  a.ds = o.ds;
+  a.pulprog = name;
+  a.te_k = m.temperature_k;
+  a.d_s = b.d_s;
+  a.p_us = b.p_us;
+  a.plw_w = b.plw;
+  a.spw_w = b.spw;
+  a.spoffs_hz = b.spoffs;
+  a.spnam = b.spnam;
+  a.gpz_percent = b.gpz;
+  a.gpnam = b.gpnam;
+  auto channel = [&](const std::string& f, const std::string& isotope, double bf_mhz, double o_hz) {
+    a.extra.push_back({"$NUC" + f, "<" + isotope + ">"});
+    a.extra.push_back({"$BF" + f, num(bf_mhz, "%.15g")});
+    a.extra.push_back({"$O" + f, num(o_hz, "%.15g")});
+    a.extra.push_back({"$SFO" + f, num(bf_mhz + 1e-6 * o_hz, "%.15g")});
+  };
+  for (size_t c = 0; c < m.channels.size(); ++c) {
+    if (static_cast<int>(c) == acq.channel) continue;
+    const Channel& oc = m.channels[c];
+    channel(std::to_string(b.f_of(static_cast<int>(c))), oc.isotope, oc.larmor_mhz,
+            oc.frame_ppm * oc.larmor_mhz + oc.carrier_hz);
+  }
+  if (cal.decouple) {
+    channel("2", "1H", cal.bf2_mhz, cal.o2_hz);
+    a.cpdprg.assign(9, "");
+    a.cpdprg[2] = o.decouple->program;
+    a.pcpd_us.assign(10, 100.0);
+    a.pcpd_us[2] = o.decouple->pcpd_us;
+  }
+  return spectrometer::format_acqus(a);
+}
+
+// Power per channel over one scan; refused above the probe's limits.
+std::string power_check(const std::string& name, const ExperimentBuilder& b,
+                        const AcquireElement& acq, const BrukerExportOptions& o,
+                        const Calibration& cal) {
+  const double aq_s = acq.td / acq.sw_hz;
+  const double decoupled_s = cal.decouple ? 4e-6 + b.sequence_s + aq_s : 0.0;
+  // d11, d1, ("4u cpds2:f2"), the sequence, the acquisition, d11.
+  const double scan_s = 0.03 + cal.d1_s + (cal.decouple ? 4e-6 : 0.0) + b.sequence_s + aq_s + 0.03;
+  std::string line = "power " + name + ": scan " + num(scan_s) + " s";
+  if (o.p90_us) {
+    const double avg = b.energy_f1_j / scan_s;
+    line += ", f1 peak " + num(b.peak_f1_w) + " W, average " + num(avg) + " W";
+    if (b.peak_f1_w > o.probe.peak_w_f1)
+      throw InputError(name + ": f1 peak power " + num(b.peak_f1_w) + " W exceeds the probe's " +
+                       num(o.probe.peak_w_f1) + " W (--probe-max-w-f1)");
+    if (avg > o.probe.average_w_f1)
+      throw InputError(name + ": f1 average power " + num(avg) + " W (" + num(b.energy_f1_j) +
+                       " J per " + num(scan_s) + " s scan) exceeds the probe's " +
+                       num(o.probe.average_w_f1) + " W (--probe-avg-w-f1)");
+  } else {
+    line += ", f1 not checked (no --p90/--plw)";
+  }
+  if (cal.decouple && o.decouple->p90_us) {
+    const double avg = cal.plw12_w * decoupled_s / scan_s;
+    line += ", f2 (1H decoupling " + num(decoupled_s) + " s) peak " + num(cal.plw12_w) +
+            " W, average " + num(avg) + " W";
+    if (cal.plw12_w > o.probe.peak_w_f2)
+      throw InputError(name + ": f2 decoupling power PLW12 " + num(cal.plw12_w) +
+                       " W exceeds the probe's " + num(o.probe.peak_w_f2) +
+                       " W (--probe-max-w-f2)");
+    if (avg > o.probe.average_w_f2)
+      throw InputError(name + ": f2 average power " + num(avg) + " W (PLW12 " + num(cal.plw12_w) +
+                       " W for " + num(decoupled_s) + " s of a " + num(scan_s) +
+                       " s scan) exceeds the probe's " + num(o.probe.average_w_f2) +
+                       " W (--probe-avg-w-f2)");
+  } else if (cal.decouple) {
+    line += ", f2 not checked (no --p90-h/--plw-h)";
+  }
+  return line;
+}
+
+std::string readme_text(const Molecule& m, const BrukerExportOptions& o, const Calibration& cal,
+                        const std::vector<std::string>& summary) {
   std::ostringstream rd;
-  rd << "nmrc export for a Bruker TopSpin console (molecule " << m.name << ")\n\n"
+  rd << "nmrc export for a Bruker TopSpin console (molecule "
+     << console_text(m.name, ConsoleText::kTextLine, "molecule name") << ")\n\n"
      << "Where the files go (TopSpin 3/4; <ts> is the TopSpin installation, e.g. "
         "/opt/topspin4.1.4):\n"
      << "  lists/wave/*   -> <ts>/exp/stan/nmr/lists/wave/user/   (shape files, JCAMP-DX)\n"
@@ -445,7 +618,8 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
         "zg)\n\n"
      << "What to calibrate first, in this order:\n"
      << "  1. Tune and match, lock, shim. O1 is set so that the carrier is nmrc's carrier.\n"
-     << "  2. The hard 90 on f1 (" << m.channels[0].isotope
+     << "  2. The hard 90 on f1 ("
+     << console_text(m.channels[0].isotope, ConsoleText::kTextLine, "isotope")
      << "): p1 at PLW1 (e.g. with pulsecal or a nutation array).\n"
      << "     Re-run `nmrc export bruker ... --p90 P1_US --plw PLW1_W` so that every shape power\n"
      << "     follows from it: nu1 = 1/(4 p1), SPW = PLW1 (nu_shape/nu1)^2, SPdB = -10 "
@@ -453,17 +627,79 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
      << "     Each shape's 100 % nutation frequency is in its pulse program's ;sp comment.\n"
      << "  3. Gradients: GPZ 100 % is taken as " << num(o.gpz_max_g_per_cm)
      << " G/cm (--gpz-max); check your probe's calibration.\n"
-     << "  4. The sense of phase: consoles turn phases one way or the other (Levitt, J. Magn.\n"
-     << "     Reson. 126, 164 (1997)). Run experiment 1 and compare with `nmrc acquire` of the "
-        "same\n"
-     << "     sequence; if the lines come out mirrored, export again with --phase-sense -1.\n\n"
-     << "Timing added by the console and not in nmrc's model: d11 (30 ms) and d1 before each "
+     << "  4. The sense of phase: docs/bruker.md (\"The sense of phase\"): export the one-pulse\n"
+     << "     selective test and see on which carbon its line comes out.\n";
+  if (cal.decouple)
+    rd << "  5. 1H decoupling (f2, " << o.decouple->program << ", PCPD2 "
+       << num(o.decouple->pcpd_us) << " us): calibrate the 1H hard 90 and re-run with\n"
+       << "     --p90-h P90_US --plw-h W so that PLW12 = W (p90/PCPD2)^2"
+       << (o.decouple->p90_us ? " (now " + num(cal.plw12_w) + " W)" : std::string(" (not set)"))
+       << "; O2 = " << num(o.decouple->o2_ppm) << " ppm (--o2-ppm):\n"
+       << "     put it in the middle of the protons.\n";
+  rd << "\nTiming added by the console and not in nmrc's model: d11 (30 ms) and d1 before each "
         "scan;\n"
      << "4 us UNBLKGRAD, d16 (" << num(o.d16_s * 1e6)
      << " us) and 4 us BLKGRAD around each gradient;\n"
-     << "1 us to switch the power before a hard pulse of another power level.\n\n";
-  for (const auto& s : res.summary) rd << s << "\n";
-  res.files.push_back({"README.txt", rd.str()});
+     << "4 us to switch the power before a hard pulse of another power level"
+     << (cal.decouple ? "; 4 us to start the decoupler" : "") << ".\n\n";
+  for (const auto& s : summary) rd << s << "\n";
+  return rd.str();
+}
+
+}  // namespace
+
+BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& experiments,
+                                 const Molecule& m, const BrukerExportOptions& o) {
+  if (experiments.empty()) throw InputError("export: no experiment to export");
+  const Calibration cal = check_options(m, o);
+  BrukerExportResult res;
+  std::vector<ShapeEntry> shapes;
+  std::set<std::string> shape_files, pp_names;
+  std::string queue;
+  int expno = 0;
+  for (const auto& ex : experiments) {
+    ++expno;
+    const auto& els = ex.sequence.elements;
+    // The acquisition: the last element, and only there.
+    if (els.empty() || !std::holds_alternative<AcquireElement>(els.back()))
+      throw InputError((ex.locate && !els.empty() ? ex.locate(els.size() - 1) : ex.name) +
+                       ": the sequence must end with an acquire element (TopSpin's go=2 ph31)");
+    const AcquireElement acq = std::get<AcquireElement>(els.back());
+    ExperimentBuilder b(m, o, cal, shapes, shape_files, acq.channel);
+    for (size_t k = 0; k + 1 < els.size(); ++k) {
+      const std::string w = ex.locate ? ex.locate(k) : std::string();
+      b.add(els[k], (w.empty() ? ex.name : w) + ": elements[" + std::to_string(k) + "]");
+    }
+    std::string name = checked_name(ex.name, "pulse program name");
+    for (int n = 2; pp_names.count(name); ++n) name = ex.name + "_" + std::to_string(n);
+    pp_names.insert(name);
+    const std::string pp = pulse_program(name, b, acq, m, o, cal);
+    const std::string dir = std::to_string(expno);
+    res.files.push_back({"lists/pp/" + name, pp});
+    res.files.push_back({dir + "/pulseprogram", pp});
+    const std::string acqus = acqus_text(name, b, acq, m, o, cal);
+    res.files.push_back({dir + "/acqus", acqus});
+    res.files.push_back({dir + "/acqu", acqus});
+    queue += "re " + dir + "\nzg\n";
+    const Channel& ch = m.channels[acq.channel];
+    res.summary.push_back("experiment " + dir + ": pulse program " + name + ", " +
+                          std::to_string(els.size()) + " elements, TD " +
+                          std::to_string(2L * acq.td) + ", SW_h " + num(acq.sw_hz) + " Hz, O1 " +
+                          num(ch.frame_ppm * ch.larmor_mhz + ch.carrier_hz, "%.2f") + " Hz on " +
+                          ch.isotope + (cal.decouple ? ", 1H decoupled on f2" : ""));
+    res.summary.push_back(power_check(name, b, acq, o, cal));
+  }
+  for (const auto& se : shapes) {
+    res.files.push_back({"lists/wave/" + se.file, format_bruker_shape(se.shape)});
+    res.summary.push_back(
+        "shape " + se.file + ": " + std::to_string(se.shape.amplitude_percent.size()) +
+        " points, " + num(se.duration_s * 1e6) + " us, 100 % = " + num(se.nu_hz) + " Hz nutation" +
+        (o.p90_us && se.channel == 0
+             ? ", SPW " + num(*o.plw_w * std::pow(se.nu_hz / cal.nu1_hz, 2)) + " W"
+             : std::string()));
+  }
+  res.files.push_back({"queue.mac", queue});
+  res.files.push_back({"README.txt", readme_text(m, o, cal, res.summary)});
   return res;
 }
 

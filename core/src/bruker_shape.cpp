@@ -10,6 +10,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/jcamp.hpp"
+#include "nmrc/core/text.hpp"
 
 namespace nmrc {
 
@@ -117,10 +118,10 @@ BrukerShape parse_bruker_shape(const std::string& text, const std::string& path)
     const std::string point = "point " + std::to_string(s.amplitude_percent.size() + 1);
     double a = 0, ph = 0;
     if (tok.size() != 2 || !to_double(tok[0], a) || !to_double(tok[1], ph))
-      throw InputError(loc(path, line) + point + " = " + xy.continuation[i] +
+      throw InputError(loc(path, line) + point + " = " + escape_text(xy.continuation[i]) +
                        ": must be \"amplitude, phase\" (two finite numbers)");
     if (a < 0.0 || a > 100.0)
-      throw InputError(loc(path, line) + point + ": amplitude = " + tok[0] +
+      throw InputError(loc(path, line) + point + ": amplitude = " + escape_text(tok[0]) +
                        ": must be in 0..100 (per cent of the shape's maximum)");
     s.amplitude_percent.push_back(a);
     s.phase_deg.push_back(ph);

@@ -11,23 +11,16 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/text.hpp"
 
 namespace nmrc {
 
 namespace {
 
-// A line of the file as a message shows it: control bytes as \xNN (a NUL would end the message
-// when printed), at most 80 characters.
+// A line of the file as a message shows it: escaped (a NUL would end the message when printed,
+// a carriage return could fake a line), at most 80 bytes.
 std::string shown(std::string_view raw) {
-  std::string out;
-  for (const char c : raw.substr(0, 80)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f)
-      out += fmt::format("\\x{:02x}", u);
-    else
-      out += c;
-  }
-  return raw.size() > 80 ? out + "..." : out;
+  return escape_text(raw.substr(0, 80)) + (raw.size() > 80 ? "..." : "");
 }
 
 std::string trim(std::string_view s) {
@@ -83,7 +76,7 @@ const JcampRecord& JcampFile::at(std::string_view label, std::string_view why) c
 }
 
 std::string JcampFile::where(const JcampRecord& r) const {
-  return path + ":" + std::to_string(r.line) + ":1: ##" + r.label + "= " + r.value;
+  return path + ":" + std::to_string(r.line) + ":1: ##" + shown(r.label) + "= " + shown(r.value);
 }
 
 void JcampFile::fail(const JcampRecord& r, const std::string& rule) const {
@@ -133,10 +126,11 @@ std::vector<double> JcampFile::numbers(std::string_view label) const {
       double x = 0;
       if (!parse_double(t, x))
         throw InputError(path + ":" + std::to_string(lineno) + ":1: ##" + r.label + "[" +
-                         std::to_string(out.size()) + "] = " + t + ": must be a finite number");
+                         std::to_string(out.size()) + "] = " + shown(t) +
+                         ": must be a finite number");
       if (out.size() == count)
-        throw InputError(path + ":" + std::to_string(lineno) + ":1: ##" + r.label + "= " + v +
-                         ": more than " + std::to_string(count) + " values");
+        throw InputError(path + ":" + std::to_string(lineno) + ":1: ##" + shown(r.label) + "= " +
+                         shown(v) + ": more than " + std::to_string(count) + " values");
       out.push_back(x);
     }
   };
@@ -158,7 +152,8 @@ JcampFile parse_jcamp(const std::string& text, const std::string& path) {
   bool open_string = false;  // a <...> value continues on the next line
   while (std::getline(in, raw)) {
     ++lineno;
-    if (!raw.empty() && raw.back() == '\r') raw.pop_back();
+    if (!raw.empty() && raw.back() == '\r') raw.pop_back();  // CRLF (files made on Windows)
+    if (lineno == 1 && raw.rfind("\xEF\xBB\xBF", 0) == 0) raw.erase(0, 3);  // a UTF-8 BOM
     if (open_string) {
       JcampRecord& r = f.records.back();
       r.value += "\n" + raw;
@@ -170,6 +165,12 @@ JcampFile parse_jcamp(const std::string& text, const std::string& path) {
     }
     if (raw.rfind("##", 0) == 0) {
       const size_t eq = raw.find('=');
+      // TopSpin's Shapetool and many shape generators end a file with "##END" (no "=").
+      if (eq == std::string::npos && trim(std::string_view(raw).substr(2)) == "END") {
+        f.has_end = true;
+        f.line_count = lineno;
+        return f;
+      }
       if (eq == std::string::npos)
         throw InputError(path + ":" + std::to_string(lineno) + ":1: " + shown(raw) +
                          ": a JCAMP-DX record needs \"##LABEL= value\"");
@@ -223,8 +224,54 @@ std::string jcamp_parameter_number(double value) {
   return buf;
 }
 
+const std::string& console_text(const std::string& value, ConsoleText place,
+                                std::string_view field) {
+  auto refuse = [&](const std::string& rule) {
+    throw InputError(std::string(field) + " = \"" + escape_text(value) +
+                     "\": cannot be written into a TopSpin file: " + rule);
+  };
+  if (auto problem = text_problem(value)) refuse(*problem);
+  const auto has = [&](std::string_view s) { return value.find(s) != std::string::npos; };
+  switch (place) {
+    case ConsoleText::kJcampValue:
+    case ConsoleText::kJcampString:
+    case ConsoleText::kJcampComment:
+      if (has("##")) refuse("\"##\" would start a JCAMP-DX record");
+      if (has("$$")) refuse("\"$$\" would start a JCAMP-DX comment");
+      if (place == ConsoleText::kJcampString && (has("<") || has(">")))
+        refuse("\"<\" and \">\" delimit a JCAMP-DX string");
+      if (place == ConsoleText::kJcampValue && (has("<") || has(">"))) {
+        const std::string inner = value.size() >= 2 && value.front() == '<' && value.back() == '>'
+                                      ? value.substr(1, value.size() - 2)
+                                      : value;
+        if (inner == value || inner.find_first_of("<>") != std::string::npos)
+          refuse("\"<\" and \">\" may only enclose a whole JCAMP-DX string value");
+      }
+      break;
+    case ConsoleText::kPulseProgramComment:
+      if (has("\\")) refuse("a backslash would join the next pulse-program line to a comment");
+      if (has("/*") || has("*/")) refuse("\"/*\" and \"*/\" are comments of the preprocessor");
+      break;
+    case ConsoleText::kName:
+      if (!is_safe_name(value)) refuse(kNameRule);
+      break;
+    case ConsoleText::kTextLine:
+      break;
+  }
+  return value;
+}
+
 void JcampWriter::add(const std::string& label, const std::string& value) {
-  text_ += "##" + label + "= " + value + "\n";
+  NMRC_CHECK(!label.empty() && label.find_first_of("=#\r\n") == std::string::npos,
+             "a JCAMP-DX label of nmrc's own");
+  text_ += "##" + label + "= " + console_text(value, ConsoleText::kJcampValue, "##" + label) + "\n";
+}
+
+void JcampWriter::add_commented(const std::string& label, const std::string& value,
+                                const std::string& comment) {
+  add(label, value);
+  text_.pop_back();  // the line end: the comment follows on the same line
+  text_ += "\t$$ " + console_text(comment, ConsoleText::kJcampComment, "##" + label) + "\n";
 }
 
 void JcampWriter::add_number(const std::string& label, double value) {
@@ -232,7 +279,7 @@ void JcampWriter::add_number(const std::string& label, double value) {
 }
 
 void JcampWriter::add_text(const std::string& label, const std::string& text) {
-  add(label, "<" + text + ">");
+  add(label, "<" + console_text(text, ConsoleText::kJcampString, "##" + label) + ">");
 }
 
 void JcampWriter::wrapped(const std::string& label, const std::vector<std::string>& tokens) {
@@ -260,11 +307,14 @@ void JcampWriter::add_numbers(const std::string& label, const std::vector<double
 void JcampWriter::add_texts(const std::string& label, const std::vector<std::string>& values) {
   std::vector<std::string> t;
   t.reserve(values.size());
-  for (const auto& v : values) t.push_back("<" + v + ">");
+  for (const auto& v : values)
+    t.push_back("<" + console_text(v, ConsoleText::kJcampString, "##" + label) + ">");
   wrapped(label, t);
 }
 
-void JcampWriter::comment(const std::string& text) { text_ += "$$ " + text + "\n"; }
+void JcampWriter::comment(const std::string& text) {
+  text_ += "$$ " + console_text(text, ConsoleText::kJcampComment, "$$ comment") + "\n";
+}
 
 void JcampWriter::line(const std::string& text) { text_ += text + "\n"; }
 

@@ -8,10 +8,17 @@
 #include <sstream>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/jcamp.hpp"
+#include "nmrc/core/text.hpp"
 
 namespace nmrc::experiment {
 
 namespace {
+
+// A line of the README from input text (names, titles, paths).
+std::string line_text(const std::string& s, const char* field) {
+  return console_text(s, ConsoleText::kTextLine, field);
+}
 
 std::string num(double v, const char* f = "%.6g") {
   char b[64];
@@ -121,9 +128,9 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
       inputs.push_back({seq.name, seq, [where](size_t k) {
                           return k < where->size() ? (*where)[k] : std::string();
                         }});
-      weights << s * ne + i + 1 << "," << proto.readout[s].first << "," << i + 1 << ","
-              << ex.basis_state << "," << (flipped.empty() ? "none" : flipped) << ","
-              << num(ex.weight, "%.17g") << "," << seq.name << "\n";
+      weights << s * ne + i + 1 << "," << csv_field(proto.readout[s].first) << "," << i + 1 << ","
+              << ex.basis_state << "," << csv_field(flipped.empty() ? "none" : flipped) << ","
+              << num(ex.weight, "%.17g") << "," << csv_field(seq.name) << "\n";
     }
   }
   std::string wlist;  // the weights for nmrc tomography --weights
@@ -137,7 +144,8 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
   compiler::BrukerExportResult r = compiler::export_bruker(inputs, m, eo);
   // The experiment's own part of the README: what the EXPNOs are and how they combine.
   std::ostringstream rd;
-  rd << "\nThe run exported: experiment " << p.name << ", case " << c.name << " (" << c.title
+  rd << "\nThe run exported: experiment " << line_text(p.name, "experiment name") << ", case "
+     << line_text(c.name, "case name") << " (" << line_text(c.title, "case title")
      << "), collision " << collision << " (docs/experiment-format.md, protocol of one run)\n"
      << "Every EXPNO plays, in order:\n"
      << "  1. pseudo-pure state (Eq. (S15)): 4 steps, each its compiled pulses then a gradient:\n";
@@ -147,7 +155,7 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
     rd << " + gradient " << num(st.gradient.strength_g_per_cm) << " G/cm, "
        << num(st.gradient.duration_s * 1e3) << " ms\n";
   }
-  rd << "  2. bath spin " << m.nuclei[c.bath_spin].label
+  rd << "  2. bath spin " << line_text(m.nuclei[c.bath_spin].label, "spin label")
      << " at T_R = " << num(c.params.bath_temperature) << ": " << proto.bath.name << " + gradient\n"
      << "  3. temporal averaging: experiment i's pi pulses (weights.csv)"
      << (proto.ud ? ", then U_d " + proto.ud->name : std::string(" (U_d = I)")) << "\n"
@@ -155,16 +163,17 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
   for (const auto& nd : proto.contact) rd << " " << nd.name;
   rd << "\n  5. readout setting s (pi/2 pulses rx90_*/ry90_*), acquisition (go=2 ph31)\n\n"
      << "EXPNO k = s x " << ne << " + i + 1: readout setting s = 0.." << ns - 1
-     << " (the readout set " << p.readout.name << "), temporal-averaging experiment i = 0.."
-     << ne - 1 << ".\n"
+     << " (the readout set " << line_text(p.readout.name, "readout set name")
+     << "), temporal-averaging experiment i = 0.." << ne - 1 << ".\n"
      << "Run them in EXPNO order (queue.mac). How they combine: for each readout setting, the\n"
      << "FID of the prepared state is the weighted sum sum_i w_i FID_i of its " << ne << " EXPNOs\n"
      << "(weights.csv; the weights sum to 1), e.g. in TopSpin with `add` after scaling each\n"
      << "EXPNO by w_i. The " << ns << " sums are the tomography's readout set; nmrc adds\n"
      << "them and reconstructs the state from this folder once the EXPNOs hold data:\n"
-     << "  nmrc tomography --from-bruker DIR --molecule " << p.molecule_path << " \\\n"
+     << "  nmrc tomography --from-bruker DIR --molecule "
+     << line_text(p.molecule_path, "molecule path") << " \\\n"
      << "      --readout READOUT.yaml --weights " << wlist << " --out OUT\n"
-     << "(READOUT.yaml: the program's readout set " << p.readout.name
+     << "(READOUT.yaml: the program's readout set " << line_text(p.readout.name, "readout set name")
      << "; a console's FIDs need the factor to nmrc's units, --scale).\n"
      << "Not exported (the virtual experiment's calibration): the inversion-paired run from\n"
      << "inverted equilibrium and the reference runs; repeat the export with other cases.\n";

@@ -16,6 +16,7 @@
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/jcamp.hpp"
 #include "nmrc/core/limits.hpp"
+#include "nmrc/core/text.hpp"
 
 namespace nmrc::spectrometer {
 
@@ -93,14 +94,14 @@ std::string pdata_procs(const Molecule& m, const Fid& fid, const Spectrum& sp, i
   w.add("TITLE", "Parameter file, nmrc 0.1.0");
   w.add("JCAMPDX", "5.0");
   w.add("DATATYPE", "Parameter Values");
-  w.add("NPOINTS", "1\t$$ modification sequence number");
+  w.add_commented("NPOINTS", "1", "modification sequence number");
   w.add("ORIGIN", "nmrc");
   w.add("OWNER", "nmrc");
   if (!o.date_comment.empty()) w.comment(o.date_comment);
   // Private records in TopSpin's (ASCII) order.
   std::map<std::string, std::string> rec;
   const double deg = 180.0 / kPi;
-  rec["$AXNUC"] = "<" + ch.isotope + ">";
+  rec["$AXNUC"] = "<" + console_text(ch.isotope, ConsoleText::kJcampString, "##$AXNUC") + ">";
   rec["$BYTORDP"] = "0";
   rec["$DATMOD"] = "1";
   rec["$DTYPP"] = "0";
@@ -129,11 +130,12 @@ std::string format_acqus(const AcqusParameters& p) {
   w.add("TITLE", p.title);
   w.add("JCAMPDX", "5.0");
   w.add("DATATYPE", "Parameter Values");
-  w.add("NPOINTS", "1\t$$ modification sequence number");
+  w.add_commented("NPOINTS", "1", "modification sequence number");
   w.add("ORIGIN", "nmrc");
   w.add("OWNER", p.owner);
   if (!p.date_comment.empty()) w.comment(p.date_comment);
   if (!p.path_comment.empty()) w.comment(p.path_comment);
+  console_text(p.pulprog, ConsoleText::kName, "##$PULPROG");
   const double sfo1 = p.bf1_mhz + p.o1_hz * 1e-6;
   // Scalars and arrays, emitted in ASCII order of their names as TopSpin does.
   std::map<std::string, std::pair<std::string, const void*>> rec;
@@ -150,7 +152,7 @@ std::string format_acqus(const AcqusParameters& p) {
   num("$GRPDLY", p.grpdly);
   scalar("$NC", std::to_string(p.nc));
   scalar("$NS", std::to_string(p.ns));
-  scalar("$NUC1", "<" + p.nuc1 + ">");
+  scalar("$NUC1", "<" + console_text(p.nuc1, ConsoleText::kJcampString, "##$NUC1") + ">");
   num("$O1", p.o1_hz);
   scalar("$PULPROG", "<" + p.pulprog + ">");
   num("$RECPH", p.recph_deg);
@@ -170,6 +172,8 @@ std::string format_acqus(const AcqusParameters& p) {
   if (!p.plw_w.empty()) arrays["$PLW"] = &p.plw_w;
   if (!p.spoffs_hz.empty()) arrays["$SPOFFS"] = &p.spoffs_hz;
   if (!p.spw_w.empty()) arrays["$SPW"] = &p.spw_w;
+  if (!p.pcpd_us.empty()) arrays["$PCPD"] = &p.pcpd_us;
+  if (!p.cpdprg.empty()) texts["$CPDPRG"] = &p.cpdprg;
   if (!p.gpnam.empty()) texts["$GPNAM"] = &p.gpnam;
   if (!p.spnam.empty()) texts["$SPNAM"] = &p.spnam;
   std::vector<std::string> names;
@@ -238,6 +242,16 @@ void write_bruker_dataset(const std::string& dir, const Molecule& m, const Fid& 
   p.d_s.assign(64, 0.0);
   p.d_s[1] = o.d1_s;
   const std::string acqus = format_acqus(p);
+  // The `pulseprogram` of a simulated dataset records what was played, as comment lines only.
+  for (size_t a = 0; a < o.pulseprogram.size();) {
+    const size_t b = std::min(o.pulseprogram.find('\n', a), o.pulseprogram.size());
+    const std::string line = o.pulseprogram.substr(a, b - a);
+    if (!line.empty() && line[0] != ';')
+      throw InputError("pulseprogram = \"" + escape_text(line) +
+                       "\": a simulated dataset's pulse program holds comment lines only");
+    console_text(line, ConsoleText::kPulseProgramComment, "pulseprogram");
+    a = b + 1;
+  }
   const std::string pp = o.pulseprogram.empty()
                              ? std::string("; ") + o.pulprog +
                                    ": simulated on nmrc's virtual spectrometer (no pulse program)\n"
@@ -364,10 +378,45 @@ std::vector<cplx> remove_group_delay(const std::vector<cplx>& x, double g) {
   fftw_execute(inv);
   fftw_destroy_plan(inv);
   std::vector<cplx> y(n);
-  const int cut = std::min(n, static_cast<int>(std::ceil(g)));
-  for (int j = 0; j < n; ++j) y[j] = j < n - cut ? cplx(buf[j][0], buf[j][1]) / double(n) : 0.0;
+  for (int j = 0; j < n; ++j) y[j] = cplx(buf[j][0], buf[j][1]) / double(n);
   fftw_free(buf);
+  // nmrglue's rm_dig_filter (fileio/bruker.py): the last floor(g) + 2 points now hold the
+  // filter's start (the recorded points before t = 0) and are dropped. (nmrglue also adds all
+  // but 6 of them, mirrored, onto the first points, to look like NMRPipe; on the filtered FID
+  // of tests/data/bruker/make_topspin_files.py that moves point 0 from 1.39 to 1.70 away from
+  // the signal, 3.10, and point 5 from 0.039 to 0.117: nmrc does not.)
+  const int skip = group_delay_skip(g, n);
+  y.resize(n - skip);
   return y;
+}
+
+int group_delay_skip(double g_points, size_t n) {
+  if (!(g_points > 0.0)) return 0;
+  return static_cast<int>(std::min<double>(std::floor(g_points) + 2.0, static_cast<double>(n)));
+}
+
+std::string topspin_isotope(std::string_view name) {
+  std::string s(name);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '<')) s.erase(s.begin());
+  while (!s.empty() && (s.back() == ' ' || s.back() == '>')) s.pop_back();
+  if (s == "D" || s == "d") return "2H";  // TopSpin's name of deuterium (its lock nucleus)
+  if (s == "T" || s == "t") return "3H";
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  const auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+  size_t i = 0;
+  std::string mass, symbol;
+  if (!s.empty() && digit(s[0])) {  // "13C" (TopSpin's form)
+    while (i < s.size() && digit(s[i])) mass += s[i++];
+    while (i < s.size() && letter(s[i])) symbol += s[i++];
+  } else {  // "C13" (some older parameter sets)
+    while (i < s.size() && letter(s[i])) symbol += s[i++];
+    while (i < s.size() && digit(s[i])) mass += s[i++];
+  }
+  if (i != s.size() || mass.empty() || mass.size() > 3 || symbol.empty() || symbol.size() > 2)
+    return "";  // "off", "", or not an isotope
+  for (char& c : symbol) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  symbol[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(symbol[0])));
+  return mass + symbol;
 }
 
 void write_bruker_series(const std::string& dir, const Molecule& m,
@@ -390,7 +439,9 @@ void write_bruker_series(const std::string& dir, const Molecule& m,
     o.pulseprogram = entries[k].pulseprogram;
     write_bruker_dataset(join(dir, std::to_string(k + 1)), m, entries[k].fid, o);
     listing +=
-        std::to_string(k + 1) + "," + entries[k].pulprog + "," + entries[k].description + "\n";
+        std::to_string(k + 1) + "," + csv_field(entries[k].pulprog) + "," +
+        csv_field(console_text(entries[k].description, ConsoleText::kTextLine, "description")) +
+        "\n";
   }
   write_file_atomic(join(dir, "expnos.csv"), listing);
 }
@@ -453,6 +504,11 @@ BrukerDataset read_bruker_dataset(const std::string& dir) {
   d.o1_hz = a.number("$O1");
   d.sfo1_mhz = d.bf1_mhz + d.o1_hz * 1e-6;
   d.nuc1 = a.text("$NUC1");
+  d.isotope = topspin_isotope(d.nuc1);
+  if (d.isotope.empty())
+    a.fail(a.at("$NUC1"), d.nuc1 == "off" ? "the observe channel is switched off"
+                                          : "not a nucleus name (TopSpin writes <13C>, <1H>, "
+                                            "<2H> or <D>, ...)");
   if (a.find("$PULPROG")) d.pulprog = a.text("$PULPROG");
   if (a.find("$RECPH")) d.recph_deg = a.number("$RECPH");
   if (a.find("$NS")) d.ns = static_cast<int>(a.integer("$NS"));
@@ -472,12 +528,21 @@ BrukerDataset read_bruker_dataset(const std::string& dir) {
                                   std::to_string(d.td / 2) + " complex points)");
     d.grpdly_points = grpdly;
     d.grpdly_source = "GRPDLY";
+    if (group_delay_skip(grpdly, d.td / 2) >= d.td / 2)
+      a.fail(a.at("$GRPDLY"),
+             "removing the group delay (floor(GRPDLY) + 2 points, as nmrglue "
+             "does) leaves no point of the FID's " +
+                 std::to_string(d.td / 2));
   } else if (d.dspfvs >= 10 && d.dspfvs <= 13) {
     d.grpdly_points = bruker_group_delay_table(d.dspfvs, d.decim);
     if (d.grpdly_points < 0)
       a.fail(a.at("$DECIM"),
              "not in the DSPFVS " + std::to_string(d.dspfvs) + " group-delay table (give GRPDLY)");
     d.grpdly_source = "DSPFVS/DECIM table";
+    if (group_delay_skip(d.grpdly_points, d.td / 2) >= d.td / 2)
+      a.fail(a.at("$TD"), "removing the digital filter's group delay (" +
+                              fmt::format("{:g}", d.grpdly_points) +
+                              " points) leaves no point of the FID");
   } else {
     d.grpdly_source = "none";
   }
@@ -522,16 +587,23 @@ BrukerDataset read_bruker_dataset(const std::string& dir) {
   std::vector<cplx> z(d.td / 2);
   for (long j = 0; j < d.td / 2; ++j) z[j] = cplx(v[2 * j], v[2 * j + 1]);
   d.points = remove_group_delay(z, d.grpdly_points);
+  d.dropped_points = static_cast<int>(z.size() - d.points.size());
   return d;
 }
 
 Fid fid_from_bruker(const BrukerDataset& d, const Molecule& m) {
   int c = -1;
-  for (size_t i = 0; i < m.channels.size(); ++i)
-    if (m.channels[i].isotope == d.nuc1 || m.channels[i].name == d.nuc1) c = static_cast<int>(i);
+  const std::string iso = d.isotope.empty() ? topspin_isotope(d.nuc1) : d.isotope;
+  for (size_t i = 0; i < m.channels.size() && c < 0; ++i) {
+    const std::string ci = topspin_isotope(m.channels[i].isotope);
+    if ((!iso.empty() && ci == iso) || m.channels[i].isotope == d.nuc1 ||
+        m.channels[i].name == d.nuc1)
+      c = static_cast<int>(i);
+  }
   if (c < 0)
-    throw InputError(d.path + "/acqus: ##$NUC1= <" + d.nuc1 + ">: molecule " + m.name +
-                     " has no channel for this nucleus");
+    throw InputError(d.path + "/acqus: ##$NUC1= <" + escape_text(d.nuc1) + ">: molecule " +
+                     escape_text(m.name) + " has no channel for this nucleus" +
+                     (iso.empty() || iso == d.nuc1 ? std::string() : " (" + iso + ")"));
   const Channel& ch = m.channels[c];
   if (std::abs(d.bf1_mhz - ch.larmor_mhz) > 1e-4 * ch.larmor_mhz)
     throw InputError(d.path + "/acqus: ##$BF1= " + jcamp_parameter_number(d.bf1_mhz) +

@@ -245,4 +245,46 @@ expect 2 'imperfections.readout = false: ideal line values, no FIDs' experiment 
   "$WORK/p/ex_ideal.yaml" --out "$WORK/ex3" --bruker "$WORK/ex3_ds" --no-compile --quiet
 [ ! -e "$WORK/ex2" ] && [ ! -e "$WORK/ex2_ds" ] && [ ! -e "$WORK/ex3" ] ||
   fail "a rejected experiment --bruker left output behind"
+
+# 11. Real TopSpin files (tests/data/bruker/make_topspin_files.py writes them in TopSpin's
+# layout): shapes that end with "##END" (no "="), CRLF, "$$" comments, numbers as 1.0e+02 are
+# read by validate, compile and export; a TopSpin 3 folder (NUC1 <13C>, GRPDLY 67.9375, a
+# filtered FID) is read by acquire --from-bruker, whose largest peak is where nmrglue's
+# algorithm (reimplemented with numpy in nmrglue_peak.py) puts it.
+TD="$SRC/tests/data/bruker"
+expect 1 'Gaus1_90: nominal' validate "$TD/Gaus1_90" --molecule "$MOL" \
+  --target-from "$C/../../experiment/compiled/rx90_c2.json" --duration 0.002 --max-rf 300
+cat >"$WORK/p/shapes.yaml" <<YAML
+format: nmrc-program/1
+name: topspin_shapes
+molecule: $MOL
+compile: {duration_s: 0.002, steps: 80, max_rf_hz: 10000, fidelity_target: 0.99, starts: 1, seed: 1}
+elements:
+  - shaped_pulse: {bruker: $TD/Gaus1_90, channel: 13C, duration_s: 0.002, max_rf_hz: 300}
+  - shaped_pulse: {bruker: $TD/Reburp_like, channel: 13C, duration_s: 0.004, max_rf_hz: 500}
+  - shaped_pulse: {bruker: $TD/Eburp2_like, channel: 13C, duration_s: 0.003, max_rf_hz: 400}
+  - acquire: {channel: 13C, sw_hz: 15000, td: 4096}
+YAML
+expect 0 '' compile "$WORK/p/shapes.yaml" --out "$WORK/shapes_c"
+expect 0 'shape Reburp_like: 512 points, 4000 us' export bruker "$WORK/p/shapes.yaml" \
+  --out "$WORK/shapes_e" --p90 10 --plw 20
+cat >"$WORK/p/acq13c.yaml" <<YAML
+format: nmrc-acquire/1
+molecule: $MOL
+sample: {relaxation: false}
+elements:
+  - hard_pulse: {channel: 13C, angle_deg: 90, phase_deg: 90, rf_hz: 10000}
+acquisition: {channel: 13C, sw_hz: 15000, td: 4096, processing: {zero_fill: 65536}}
+YAML
+expect 0 'group delay 67.9375 points \(GRPDLY\)' acquire "$WORK/p/acq13c.yaml" --out "$WORK/ts3" \
+  --from-bruker "$TD/topspin3_13c"
+grep -q 'TD 4027)' "$WORK/out" || fail "acquire --from-bruker: not nmrglue's 4096 - 69 points"
+PYNUM=""
+for py in python3 /usr/bin/python3; do "$py" -c 'import numpy' 2>/dev/null && { PYNUM=$py; break; }; done
+if [ -z "$PYNUM" ]; then
+  fail "no python3 with numpy (scripts/install-deps.sh installs python3-numpy)"
+else
+  "$PYNUM" "$(dirname "$0")/nmrglue_peak.py" "$TD/topspin3_13c" "$WORK/ts3/spectrum.csv" 65536 ||
+    fail "the largest peak of the TopSpin 3 folder is not where nmrglue's algorithm puts it"
+fi
 finish

@@ -93,6 +93,8 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
   o.p90_us = 20.0;
   o.plw_w = 50.0;
   o.ns = 4;
+  o.decouple->p90_us = 10.0;
+  o.decouple->plw_w = 15.0;
   SUBCASE("correctness") {
     const auto r = export_bruker({{"nmrc_test", seq, {}}}, m, o);
     const auto f = files_of(r);
@@ -100,8 +102,13 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
                           "lists/wave/swap_c1_c4", "queue.mac", "README.txt"})
       CHECK_MESSAGE(f.count(p) == 1, p);
     const std::string& pp = f.at("lists/pp/nmrc_test");
-    // The hard 90 uses the calibrated power pl1, set once before it.
-    CHECK(pp.find("  d1\n  1u pl1:f1\n  (p11 ph1):f1\n") != std::string::npos);
+    // The decoupler: off during d1, on (cpds2) before the first pulse, off after go (zgdc's
+    // statements); the hard 90 uses the calibrated power pl1, set once (4 us) before it.
+    CHECK(pp.find("1 ze\n  d11 pl12:f2\n2 d11 do:f2\n  d1\n  4u cpds2:f2\n  4u pl1:f1\n"
+                  "  (p11 ph1):f1\n") != std::string::npos);
+    CHECK(pp.find("  go=2 ph31\n  d11 do:f2 mc #0 to 2 F0(zd)\nexit\n") != std::string::npos);
+    CHECK(pp.find(";cpd2: decoupling according to sequence defined by cpdprg2 [waltz16]") !=
+          std::string::npos);
     CHECK(pp.find("3 d2\n  (p12:sp1 ph0):f1\n  lo to 3 times 3\n") != std::string::npos);
     CHECK(pp.find("  4u UNBLKGRAD\n  p16:gp1\n  d16\n  4u BLKGRAD\n") != std::string::npos);
     CHECK(pp.find("  go=2 ph31\n") != std::string::npos);
@@ -129,6 +136,29 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
     CHECK(acqus.text("$PULPROG") == "nmrc_test");
     CHECK(acqus.number("$O1") ==
           doctest::Approx(m.channels[0].frame_ppm * m.channels[0].larmor_mhz).epsilon(1e-14));
+    // f2: 1H at the molecule's proton frequency, O2 = 5 ppm, WALTZ-16 with PCPD2 = 90 us and
+    // PLW12 = PLW_H (p90_H / PCPD2)^2 = 15 (10/90)^2 W.
+    CHECK(acqus.text("$NUC2") == "1H");
+    CHECK(acqus.number("$BF2") == 300.13);
+    CHECK(acqus.number("$O2") == doctest::Approx(5 * 300.13).epsilon(1e-14));
+    CHECK(acqus.number("$SFO2") == doctest::Approx(300.13 + 5 * 300.13e-6).epsilon(1e-14));
+    CHECK(parse_jcamp(f.at("1/acqus"), "a").find("$CPDPRG")->continuation[0].find("<waltz16>") !=
+          std::string::npos);
+    CHECK(acqus.numbers("$PCPD")[2] == 90.0);
+    CHECK(acqus.numbers("$PLW")[12] == doctest::Approx(15.0 * std::pow(10.0 / 90.0, 2)));
+    // The power line: f1 peak 50 W (pl1); f2 PLW12 on for 4 us + the sequence + AQ.
+    bool power_line = false;
+    for (const auto& l : r.summary)
+      power_line = power_line || (l.rfind("power nmrc_test: scan ", 0) == 0 &&
+                                  l.find("f1 peak 50 W") != std::string::npos &&
+                                  l.find("f2 (1H decoupling") != std::string::npos);
+    CHECK(power_line);
+    // Without decoupling: no f2 at all.
+    BrukerExportOptions plain = o;
+    plain.decouple.reset();
+    const auto fp = files_of(export_bruker({{"nmrc_test", seq, {}}}, m, plain));
+    CHECK(fp.at("lists/pp/nmrc_test").find("cpd") == std::string::npos);
+    CHECK(fp.at("1/acqus").find("NUC2") == std::string::npos);
     // The shape file re-reads into the same pulse, 100 % = nu_shape.
     const BrukerShape s = parse_bruker_shape(f.at("lists/wave/swap_c1_c4"), "swap_c1_c4");
     const auto e = shaped_pulse_from_bruker_shape(s, cp.duration_s(), nu_shape, 0);
@@ -162,5 +192,39 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
     CHECK_THROWS_WITH_AS(export_bruker({{"x", strong, {}}}, m, o),
                          doctest::Contains("elements[0].strength_g_per_cm = 80: exceeds"),
                          InputError);
+    // The probe's limits, with the numbers.
+    BrukerExportOptions weak = o;
+    weak.probe.peak_w_f1 = 40.0;
+    CHECK_THROWS_WITH_AS(export_bruker({{"x", seq, {}}}, m, weak),
+                         "x: f1 peak power 50 W exceeds the probe's 40 W (--probe-max-w-f1)",
+                         InputError);
+    weak = o;
+    weak.probe.peak_w_f2 = 0.1;
+    CHECK_THROWS_WITH_AS(export_bruker({{"x", seq, {}}}, m, weak),
+                         doctest::Contains("f2 decoupling power PLW12 0.185185 W exceeds"),
+                         InputError);
+    weak = o;
+    weak.probe.average_w_f2 = 1e-5;
+    CHECK_THROWS_WITH_AS(export_bruker({{"x", seq, {}}}, m, weak),
+                         doctest::Contains("f2 average power"), InputError);
+  }
+  SUBCASE("validation: text that would break a console file (issue 26, vectors 3-8)") {
+    // Hand-built structs: the writers are the second wall behind the loaders' name checks.
+    auto refused = [&](const std::vector<BrukerExperimentInput>& ex, const Molecule& mol,
+                       const std::string& what) {
+      CHECK_THROWS_WITH_AS(export_bruker(ex, mol, o), doctest::Contains(what.c_str()), InputError);
+    };
+    Sequence named = seq;  // a pulse named "x\n##END=" (its shape file's title and name)
+    std::get<ShapedPulseElement>(named.elements[2]).name = "x\n##END=";
+    refused({{"nmrc_test", named, {}}}, m, "shaped pulse name = \"x\\x0A##END=\"");
+    Molecule mm = m;  // a molecule name that carries a pulse and a loop
+    mm.name = "m\n  (p1 pl1 ph0):f1\n  lo to 2 times 1000\n";
+    refused({{"nmrc_test", seq, {}}}, mm, "molecule name = \"m\\x0A  (p1 pl1 ph0):f1");
+    Molecule mi = m;  // an isotope that carries a second PLW record
+    mi.channels[0].isotope = "13C\n##$PLW= (0..63)";
+    refused({{"nmrc_test", seq, {}}}, mi, "##$NUC1 = \"13C\\x0A##$PLW= (0..63)\"");
+    // A case name that carries NS: the pulse program and PULPROG name.
+    refused({{"c\n##$NS=99999_m1_e1_IIII", seq, {}}}, m,
+            "pulse program name = \"c\\x0A##$NS=99999_m1_e1_IIII\"");
   }
 }

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -218,5 +219,112 @@ TEST_CASE("TopSpin shape files") {
                          doctest::Contains("duration_s = -1"), InputError);
     CHECK_THROWS_WITH_AS(shaped_pulse_from_bruker_shape(s, 1e-3, 0.0, 0),
                          doctest::Contains("max_rf_hz = 0"), InputError);
+  }
+}
+
+TEST_CASE("TopSpin shape files as TopSpin writes them (##END without =, CRLF, $$ comments)") {
+  const auto path = [](const char* name) {
+    return ref::source_path(std::string("tests/data/bruker/") + name);
+  };
+  SUBCASE("correctness") {
+    // Gaus1_90-like (make_topspin_files.py): 512 points exp(-ln(100) x^2), CRLF, "##END".
+    const BrukerShape g = read_bruker_shape_file(path("Gaus1_90"));
+    REQUIRE(g.amplitude_percent.size() == 512);
+    CHECK(g.exmode == "Excitation");
+    CHECK(*g.totrot_deg == 90.0);
+    CHECK(*g.bwfac == doctest::Approx(2.122));
+    const double x0 = -1.0 + 1.0 / 512;  // middle of the first step
+    CHECK(g.amplitude_percent[0] == doctest::Approx(100 * std::exp(-std::log(100.0) * x0 * x0)));
+    CHECK(*g.integfac_read ==
+          doctest::Approx(shape_integfac(g.amplitude_percent, g.phase_deg)).epsilon(1e-6));
+    // Played for T with 100 % = nu such that 2 pi nu T INTEGFAC = pi/2, an on-resonance
+    // amplitude-only pulse turns a spin about x by the sum of its steps' angles: 90 degrees.
+    // The reference is that sum (exact for steps that share an axis); the check is that the
+    // reader's points give it.
+    const double T = 2e-3, nu = 1.0 / (4.0 * T * *g.integfac_read);
+    const ShapedPulseElement e = shaped_pulse_from_bruker_shape(g, T, nu, 0);
+    double angle = 0.0;
+    for (Eigen::Index k = 0; k < e.ux_hz[0].size(); ++k) {
+      CHECK(e.uy_hz[0](k) == doctest::Approx(0.0).scale(1.0));
+      angle += kTwoPi * e.ux_hz[0](k) * e.dt_s;
+    }
+    CHECK(angle == doctest::Approx(kPi / 2).epsilon(2e-6));  // the file's 7-digit INTEGFAC
+    // Reburp-like: phases 0/180 (signs of a cosine series), CRLF; Eburp2-like: LF line ends.
+    const BrukerShape r = read_bruker_shape_file(path("Reburp_like"));
+    const BrukerShape b = read_bruker_shape_file(path("Eburp2_like"));
+    for (const BrukerShape* s : {&r, &b}) {
+      REQUIRE(s->amplitude_percent.size() == 512);
+      CHECK(*std::max_element(s->amplitude_percent.begin(), s->amplitude_percent.end()) == 100.0);
+      CHECK(std::count(s->phase_deg.begin(), s->phase_deg.end(), 180.0) > 0);
+      CHECK(std::count(s->phase_deg.begin(), s->phase_deg.end(), 0.0) +
+                std::count(s->phase_deg.begin(), s->phase_deg.end(), 180.0) ==
+            512);
+      CHECK(*s->integfac_read ==
+            doctest::Approx(shape_integfac(s->amplitude_percent, s->phase_deg)).epsilon(1e-6));
+    }
+    CHECK(r.exmode == "Refocusing");
+    // The generic reader: "##END" ends the file, an inline "$$" comment leaves the value.
+    const JcampFile f = parse_jcamp("##A= 1 $$ one\r\n$$ note\r\n##END\r\n##B= 2\r\n", "x");
+    CHECK(f.has_end);
+    CHECK(f.find("B") == nullptr);
+    CHECK(f.text("A") == "1");
+    CHECK(f.comments == std::vector<std::string>{"note"});
+    CHECK(parse_jcamp("\xEF\xBB\xBF##A= 1\n##END=", "bom").text("A") == "1");
+  }
+  SUBCASE("validation") {
+    // A "##" line without "=" that is not END stays an error, its text escaped.
+    CHECK_THROWS_WITH_AS(parse_jcamp("##A= 1\n##ENDX\r\n", "x"),
+                         "x:2:1: ##ENDX: a JCAMP-DX record needs \"##LABEL= value\"", InputError);
+    // Without the end line the shape is truncated.
+    std::string text = read_file(path("Gaus1_90"));
+    text.resize(text.rfind("##END"));
+    CHECK_THROWS_WITH_AS(parse_bruker_shape(text, "cut.shape"),
+                         doctest::Contains("##END=: missing"), InputError);
+  }
+}
+
+TEST_CASE("console files: one sanitiser for every value and comment") {
+  SUBCASE("correctness") {
+    CHECK(console_text("13C", ConsoleText::kJcampString, "##$NUC1") == "13C");
+    CHECK(console_text("<nmrc>", ConsoleText::kJcampValue, "##OWNER") == "<nmrc>");
+    CHECK(console_text("Type: Gauss ; Level [%] = 1.0", ConsoleText::kJcampValue, "x") ==
+          "Type: Gauss ; Level [%] = 1.0");
+    CHECK(console_text("swap_c1_c4", ConsoleText::kName, "SPNAM") == "swap_c1_c4");
+    JcampWriter w;
+    w.add_commented("NPOINTS", "1", "modification sequence number");
+    CHECK(w.str() == "##NPOINTS= 1\t$$ modification sequence number\n##END=\n");
+  }
+  SUBCASE("validation") {
+    // Issue 26's vectors 4, 5 and 7: a line break, "##" or "$$" in any value of any JCAMP file.
+    CHECK_THROWS_WITH_AS(
+        console_text("13C\n##$PLW= (0..63)", ConsoleText::kJcampString, "##$NUC1"),
+        doctest::Contains("##$NUC1 = \"13C\\x0A##$PLW= (0..63)\": cannot be written into a TopSpin "
+                          "file"),
+        InputError);
+    JcampWriter w;
+    CHECK_THROWS_WITH_AS(w.add("TITLE", "x\n##END="),
+                         doctest::Contains("##TITLE = \"x\\x0A##END=\""), InputError);
+    CHECK_THROWS_WITH_AS(w.add("TITLE", "x ##END="),
+                         doctest::Contains("would start a JCAMP-DX record"), InputError);
+    CHECK_THROWS_WITH_AS(w.add_text("$PULPROG", "zg>"),
+                         doctest::Contains("delimit a JCAMP-DX string"), InputError);
+    CHECK_THROWS_WITH_AS(w.add("OWNER", "<a"), doctest::Contains("may only enclose"), InputError);
+    CHECK_THROWS_WITH_AS(w.add_texts("$SPNAM", {"a", "b $$ c"}),
+                         doctest::Contains("would start a JCAMP-DX comment"), InputError);
+    CHECK_THROWS_WITH_AS(w.comment("x\r##$NS= 99999"), doctest::Contains("\\x0D"), InputError);
+    CHECK(w.str() == "##END=\n");  // nothing of a refused value was written
+    CHECK_THROWS_WITH_AS(console_text("a \\", ConsoleText::kPulseProgramComment, "comment"),
+                         doctest::Contains("backslash"), InputError);
+    CHECK_THROWS_WITH_AS(console_text("a /* b", ConsoleText::kPulseProgramComment, "comment"),
+                         doctest::Contains("preprocessor"), InputError);
+    CHECK_THROWS_WITH_AS(
+        console_text("m\n  (p1 pl1 ph0):f1\n", ConsoleText::kPulseProgramComment, "molecule name"),
+        doctest::Contains("molecule name = \"m\\x0A  (p1 pl1 ph0):f1\\x0A\""), InputError);
+    CHECK_THROWS_WITH_AS(console_text("a b", ConsoleText::kName, "PULPROG"),
+                         doctest::Contains("must be 1-64 characters"), InputError);
+    // A shape whose title would end the file early: nothing is formatted.
+    BrukerShape s = golden_shape();
+    s.title = "x\n##END=";
+    CHECK_THROWS_AS(format_bruker_shape(s), InputError);
   }
 }

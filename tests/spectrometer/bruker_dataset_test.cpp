@@ -181,16 +181,19 @@ TEST_CASE("Bruker datasets: a TopSpin dataset with a digital filter") {
     CHECK(d.nc == -2);
     CHECK(d.grpdly_points == 71.625);  // DSPFVS 12, DECIM 16
     CHECK(d.grpdly_source == "DSPFVS/DECIM table");
-    REQUIRE(d.points.size() == 250u);
+    // nmrglue's count: floor(g) + 2 = 73 points dropped.
+    CHECK(d.dropped_points == 73);
+    REQUIRE(d.points.size() == 177u);
     // make_golden.py stored A e^{2 pi i m (j - g)/N} lines (N = 250, periodic); with g removed
-    // they start at j = 0; the last ceil(g) = 72 points are zero.
+    // they start at j = 0.
     const double A = std::ldexp(1.0, 20) * 0.25;  // x 2^NC
+    const auto line = [&](int j) {
+      return A * std::polar(1.0, kTwoPi * 20 * j / 250.0) +
+             A / 2 * std::polar(1.0, kTwoPi * -37 * j / 250.0);
+    };
     double err = 0;
-    for (int j = 0; j < 250; ++j) {
-      const cplx want = j < 250 - 72 ? A * std::polar(1.0, kTwoPi * 20 * j / 250.0) +
-                                           A / 2 * std::polar(1.0, kTwoPi * -37 * j / 250.0)
-                                     : cplx(0.0);
-      err = std::max(err, std::abs(d.points[j] - want));
+    for (int j = 0; j < 177; ++j) {
+      err = std::max(err, std::abs(d.points[j] - line(j)));
     }
     CHECK(err < 1e-5 * A);  // int32 rounding of the stored values only
     // In crotonic acid's frame: NUC1 13C is channel 0; O1 7142.01 Hz vs the molecule's
@@ -204,6 +207,8 @@ TEST_CASE("Bruker datasets: a TopSpin dataset with a digital filter") {
     CHECK(remove_group_delay(d.points, 0.0) == d.points);
     CHECK(bruker_group_delay_table(10, 2048) == 70.492431640625);
     CHECK(bruker_group_delay_table(12, 5) < 0);
+    CHECK(group_delay_skip(67.9842376708984, 4096) == 69);
+    CHECK(group_delay_skip(0.0, 4096) == 0);
   }
   SUBCASE("validation") {
     const std::string gold = ref::source_path("tests/data/bruker/golden_expno");
@@ -273,4 +278,100 @@ TEST_CASE("Bruker datasets: tomography from recorded FIDs") {
   CHECK(ref::max_abs_diff(rec.linear, rho) < 1e-6);
   CHECK_THROWS_WITH_AS(reconstruct_from_fids(m, set.settings, {recorded[0]}),
                        doctest::Contains("1 FIDs for"), InputError);
+}
+
+TEST_CASE(
+    "Bruker datasets: a TopSpin 3 folder with its own nucleus names and a fractional group delay") {
+  const std::string dir = ref::source_path("tests/data/bruker/topspin3_13c");
+  SUBCASE("correctness") {
+    // make_topspin_files.py: 4 lines through a 1088-tap linear-phase FIR at DECIM 8 (group
+    // delay 67.9375 points), big-endian int32, NC -24, NUC1 <13C>, NUC2 <1H>, NUC3 <off>.
+    const BrukerDataset d = read_bruker_dataset(dir);
+    CHECK(d.nuc1 == "13C");
+    CHECK(d.isotope == "13C");
+    CHECK(d.grpdly_points == 67.9375);
+    CHECK(d.grpdly_source == "GRPDLY");
+    CHECK(d.dropped_points == 69);
+    REQUIRE(d.points.size() == 4096u - 69u);
+    // With the delay removed the FID is the lines' signal from t = 0: the reference is the sum
+    // the generator filtered, at the same times (a one-point error would turn the C1 line's
+    // phase by 139 degrees). Up to the filter's passband ripple and the noise (sigma 0.01).
+    const double lines[4][3] = {
+        {5783.5, 0.6, 0.24}, {2053.7, 1.0, 0.21}, {4101.2, 0.8, 0.23}, {-5783.7, 0.7, 0.21}};
+    double err = 0, big = 0;
+    for (int j = 40; j < 400; ++j) {
+      const double t = j / 15000.0;
+      cplx s = 0;
+      for (const auto& l : lines) s += l[1] * std::exp(cplx(-t / l[2], kTwoPi * l[0] * t));
+      err = std::max(err, std::abs(d.points[j] - s));
+      big = std::max(big, std::abs(s));
+    }
+    MESSAGE("TopSpin 3 folder, group delay 67.9375 removed: max |fid - signal| = "
+            << err << " (largest " << big << ")");
+    CHECK(err < 0.05 * big);
+    // In crotonic acid's frame (channel 13C, BF1 75.4677).
+    const Molecule m = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+    const Fid f = fid_from_bruker(d, m);
+    CHECK(f.channel == 0);
+    CHECK(f.points.size() == d.points.size());
+    // TopSpin's nucleus names.
+    CHECK(topspin_isotope("<13C>") == "13C");
+    CHECK(topspin_isotope("1H") == "1H");
+    CHECK(topspin_isotope("D") == "2H");
+    CHECK(topspin_isotope("2H") == "2H");
+    CHECK(topspin_isotope("C13") == "13C");
+    CHECK(topspin_isotope("n15") == "15N");
+    CHECK(topspin_isotope("off") == "");
+    CHECK(topspin_isotope("13C x") == "");
+    // A TopSpin 3 acqus says NUC1 = <D> for deuterium: it finds a channel of isotope 2H.
+    const Molecule dm = parse_molecule(R"(
+name: d2o
+spectrometer: {proton_mhz: 400.0}
+channels:
+  - {name: deut, isotope: 2H, frame_ppm: 4.7, max_rf_hz: 1000}
+nuclei:
+  - {label: D1, isotope: 2H, offset_hz: 0.0, t1_s: 1.0, t2_s: 0.5, t2star_s: 0.2}
+sources: ["a test molecule: one deuteron"]
+)",
+                                       "d2o.yaml");
+    BrukerDataset dd = d;
+    dd.nuc1 = "D";
+    dd.isotope = topspin_isotope("D");
+    dd.bf1_mhz = dm.channels[0].larmor_mhz;
+    CHECK(fid_from_bruker(dd, dm).channel == 0);
+  }
+  SUBCASE("validation") {
+    const std::string acqus = read_file(dir + "/acqus");
+    const std::string fid = read_file(dir + "/fid");
+    auto with = [&](const std::string& name, const std::string& from, const std::string& to) {
+      const fs::path out = scratch(name);
+      fs::create_directories(out);
+      std::string t = acqus;
+      t.replace(t.find(from), from.size(), to);
+      write_file_atomic((out / "acqus").string(), t);
+      write_file_atomic((out / "fid").string(), fid);
+      return out.string();
+    };
+    CHECK_THROWS_WITH_AS(read_bruker_dataset(with("off", "##$NUC1= <13C>", "##$NUC1= <off>")),
+                         doctest::Contains("##$NUC1= <off>: the observe channel is switched off"),
+                         InputError);
+    CHECK_THROWS_WITH_AS(read_bruker_dataset(with("junk", "##$NUC1= <13C>", "##$NUC1= <13C\x1b>")),
+                         doctest::Contains("<13C\\x1B>: not a nucleus name"), InputError);
+    CHECK_THROWS_WITH_AS(read_bruker_dataset(with("g", "##$GRPDLY= 67.9375", "##$GRPDLY= 4095")),
+                         doctest::Contains("##$GRPDLY= 4095: removing the group delay"),
+                         InputError);
+    // A 1H molecule has no channel for <13C>.
+    const Molecule hm = parse_molecule(R"(
+name: water
+spectrometer: {proton_mhz: 300.13}
+channels:
+  - {name: 1H, isotope: 1H, frame_ppm: 4.7, max_rf_hz: 1000}
+nuclei:
+  - {label: H1, isotope: 1H, offset_hz: 0.0, t1_s: 1.0, t2_s: 0.5, t2star_s: 0.2}
+sources: ["a test molecule: one proton"]
+)",
+                                       "water.yaml");
+    CHECK_THROWS_WITH_AS(fid_from_bruker(read_bruker_dataset(dir), hm),
+                         doctest::Contains("has no channel for this nucleus"), InputError);
+  }
 }

@@ -15,6 +15,26 @@
 
 namespace nmrc::compiler {
 
+/// 1H decoupling on a channel of its own (f2) during every experiment: WALTZ-16 (Shaka, Keeler
+/// & Freeman, J. Magn. Reson. 53, 313 (1983)) or GARP (Shaka, Barker & Freeman, J. Magn.
+/// Reson. 64, 547 (1985)) from before the first pulse of the sequence to the end of the
+/// acquisition ("cpds2:f2" ... "do:f2"), as Bruker's zgdc/zgpg programs switch it.
+struct BrukerDecoupling {
+  std::string program = "waltz16";  ///< CPDPRG2: waltz16 or garp
+  double pcpd_us = 90.0;            ///< PCPD2: the sequence's 90-degree pulse (2.78 kHz)
+  /// The calibrated hard 1H 90 on f2 (p90_us at plw_w watts): PLW12 = plw_w (p90/PCPD2)^2.
+  /// Both or neither; without them PLW12 is left for the user (README) and f2 is not checked.
+  std::optional<double> p90_us, plw_w;
+  double o2_ppm = 5.0;  ///< the 1H carrier O2 / BF2 (set it to the middle of the protons)
+};
+
+/// What the probe takes, in watts; every exported experiment is checked against them
+/// (docs/bruker.md, "Power"). nmrc's defaults, not a probe's rating: give your probe's.
+struct ProbeLimits {
+  double peak_w_f1 = 100.0, peak_w_f2 = 50.0;     ///< largest power level on each channel
+  double average_w_f1 = 1.0, average_w_f2 = 1.0;  ///< energy per scan / scan time
+};
+
 struct BrukerExportOptions {
   /// Calibrated hard 90-degree pulse on f1: p90_us at plw_w watts, so nu1 = 1 / (4 p90).
   /// Shape powers then follow as SPW = PLW (nu_shape / nu1)^2, SPdB = -10 log10(SPW)
@@ -29,6 +49,9 @@ struct BrukerExportOptions {
   int phase_sense = 1;             ///< see nmrc::ShapeFrame
   std::string date = "1970/01/01", time = "00:00:00";  ///< stamped into the shape files
   std::string source = "nmrc";  ///< what the pulse programs say they were made from
+  /// 1H decoupling (on unless the molecule observes or has a 1H channel; empty: none).
+  std::optional<BrukerDecoupling> decouple = BrukerDecoupling{};
+  ProbeLimits probe;
 };
 
 /// One experiment (one EXPNO): a flattened sequence whose last element is its acquisition.
@@ -57,9 +80,18 @@ struct BrukerExportResult {
 /// "go=2 ph31", phase lists, Bruker-style comment lines for every p, sp, spnam, d, gpz, gpnam),
 /// <k>/acqu, <k>/acqus, <k>/pulseprogram (EXPNO k = 1, 2, ...), queue.mac (a TopSpin macro
 /// running the experiments in turn) and README.txt.
+/// With options.decouple, every experiment decouples 1H on f2 (NUC2 1H, BF2 = the molecule's
+/// proton frequency, O2, CPDPRG2, PCPD2, PLW12; "cpds2:f2" before the first element, "do:f2"
+/// after the acquisition). Every experiment's powers are checked against options.probe: the
+/// largest level on f1 and f2, and each channel's energy per scan (hard pulses PLW t, shapes
+/// SPW <A^2> t, the decoupler PLW12 for its time on) over the scan's length (d11, d1, the
+/// sequence with its gradient delays, the acquisition TD/(2 SW), d11). The summary carries one
+/// "power" line per experiment.
 /// Throws InputError naming the element (locate(k)) for what a pulse program cannot play:
 /// ideal rotations, uncompiled gates (UnitaryElement), a missing or non-final acquisition,
-/// and for more shapes, pulses or delays than TopSpin's arrays hold.
+/// and for more shapes, pulses or delays than TopSpin's arrays hold; InputError with the
+/// numbers for a power above a probe limit; InputError from console_text (core/jcamp.hpp) for
+/// a name or text that cannot be written into a console file (a line break, "##", ...).
 BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& experiments,
                                  const Molecule& molecule, const BrukerExportOptions& options);
 

@@ -5,7 +5,12 @@
 // private ones "##$LABEL= value"; "$$" starts a comment (a whole line, or the rest of a value);
 // strings in <...> may continue over lines; arrays "(0..N)" continue on the following lines;
 // data lines (the shape's "amplitude, phase" pairs) belong to the record before them; "##END="
-// ends the file. Every rejection names the file and line: "path:line:1: ##$TD= x: rule".
+// ends the file ("##END" without "=" too, as TopSpin's Shapetool writes it; CRLF line ends and
+// a UTF-8 byte-order mark are read as well). Every rejection names the file and line:
+// "path:line:1: ##$TD= x: rule".
+// Text bound for a console (JCAMP values and comments, pulse-program comments and names, README
+// and queue lines) goes through one sanitiser, console_text: files from nmrc drive a console's
+// amplifiers, so no input text may end a line, start a record or a statement (docs/security.md).
 #pragma once
 
 #include <string>
@@ -22,6 +27,29 @@ struct JcampRecord {
   std::vector<std::string> continuation;  ///< following lines that are not records/comments
   std::vector<int> continuation_lines;    ///< their 1-based line numbers
 };
+
+/// Where a text is written in a file bound for a console; each place has its delimiters.
+enum class ConsoleText {
+  kJcampValue,    ///< after "##LABEL= ": no "##", no "$$"; "<" and ">" only around the whole value
+  kJcampString,   ///< inside "<...>": no "##", "$$", "<", ">"
+  kJcampComment,  ///< a "$$ ..." line: no "##", no "$$"
+  /// After ";" in a pulse program: no backslash (TopSpin's preprocessor would join the next
+  /// line to the comment), no "/*" or "*/" (C comments of the preprocessor).
+  kPulseProgramComment,
+  /// A name written as a pulse-program token or a file name (PULPROG, SPNAM, a shape file):
+  /// nmrc's name rule, kNameRule (core/text.hpp).
+  kName,
+  kTextLine,  ///< a line of README.txt or queue.mac
+};
+
+/// The sanitiser of every console file nmrc writes: returns `value` when it can be written at
+/// `place` as one piece of one line; otherwise throws InputError
+/// "FIELD = \"escaped value\": cannot be written into a TopSpin file: rule". Every place refuses
+/// control characters (line breaks, tabs, C0, DEL, C1), invalid UTF-8 and text longer than
+/// kMaxTextBytes (core/text.hpp's text_problem); then the place's own delimiters (above). The
+/// value is shown through escape_text.
+const std::string& console_text(const std::string& value, ConsoleText place,
+                                std::string_view field);
 
 /// A parsed JCAMP-DX file.
 struct JcampFile {
@@ -64,8 +92,13 @@ std::string jcamp_parameter_number(double value);
 /// Builds a parameter file line by line ("\n" line ends, no blank lines, "##END=" last).
 class JcampWriter {
  public:
-  /// "##label= value" (label with "$" for Bruker's private records).
+  /// "##label= value" (label with "$" for Bruker's private records). Every value and text of
+  /// the writer goes through console_text (kJcampValue, kJcampString for <...>, kJcampComment):
+  /// InputError for a value that would break the file.
   void add(const std::string& label, const std::string& value);
+  /// "##label= value\t$$ comment" (TopSpin's "##NPOINTS= 1\t$$ modification sequence number").
+  void add_commented(const std::string& label, const std::string& value,
+                     const std::string& comment);
   void add_number(const std::string& label, double value);
   /// "##label= <text>".
   void add_text(const std::string& label, const std::string& text);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -44,6 +45,8 @@ struct AcqusParameters {
   std::string pulprog = "nmrc";
   std::vector<double> d_s, p_us, plw_w, spw_w, spoffs_hz, gpz_percent;  ///< D, P, PLW, ...
   std::vector<std::string> spnam, gpnam;
+  std::vector<double> pcpd_us;      ///< PCPD (0..9): 90-degree pulses of the CPD sequences
+  std::vector<std::string> cpdprg;  ///< CPDPRG (0..8): CPD programs per channel
   std::vector<double> cnst;
   /// Further scalar records (label with "$", value as written), e.g. {"$NUC2", "<1H>"}.
   std::vector<std::pair<std::string, std::string>> extra;
@@ -105,36 +108,58 @@ std::vector<std::string> bruker_experiment_folders(const std::string& path);
 /// What a TopSpin folder holds, read back.
 struct BrukerDataset {
   std::string path;
-  std::vector<cplx> points;  ///< complex FID (x 2^NC), group delay removed
+  std::vector<cplx> points;  ///< complex FID (x 2^NC), group delay removed (TD/2 - dropped)
   long td = 0;               ///< values in the file (2 x complex points)
   double sw_hz = 0.0, bf1_mhz = 0.0, o1_hz = 0.0, sfo1_mhz = 0.0;
   std::string nuc1, pulprog;
+  std::string isotope;  ///< NUC1 as nmrc names isotopes (topspin_isotope: <D> -> "2H")
   int dtypa = 0, bytorda = 0, aq_mod = 3, decim = 1, dspfvs = 0, ns = 1, nc = 0;
   double recph_deg = 0.0;
   double grpdly_points = 0.0;  ///< the group delay that was removed (GRPDLY or the table)
   std::string grpdly_source;   ///< "GRPDLY", "DSPFVS/DECIM table" or "none"
+  int dropped_points = 0;      ///< floor(g) + 2 when g > 0 (nmrglue's count), else 0
 };
 
 /// Reads `dir`/acqus and `dir`/fid (TopSpin's or nmrc's). Removes the digital filter's group
-/// delay g (GRPDLY when > 0; otherwise for DSPFVS 10..13 the DECIM table, else none): the FID
-/// is shifted left by g points (a linear phase exp(2 pi i g k / N) across the DFT, exact for a
-/// fractional g) and the last ceil(g) points, which then hold the filter's start, are set to
-/// zero, so the point count stays TD/2. Throws InputError "path:line:1: ##$X= v: rule" for a
-/// missing TD, SW_h, BF1, O1, NUC1 or BYTORDA, an unknown DTYPA (not 0 or 2) or AQ_mod (not
-/// 1 or 3), an odd TD, a DECIM missing from the table, and "fid: truncated" when the fid file
-/// is shorter than TD values.
+/// delay g as nmrglue's rm_dig_filter does (g = GRPDLY when > 0; otherwise for DSPFVS 10..13
+/// the DECIM table, else none; see remove_group_delay): the FID keeps TD/2 - floor(g) - 2
+/// points, the ones nmrglue keeps. NUC1 is read as TopSpin names nuclei (topspin_isotope).
+/// Throws InputError "path:line:1: ##$X= v: rule" for a missing TD, SW_h, BF1, O1, NUC1 or
+/// BYTORDA, a NUC1 that is "off" or no nucleus, an unknown DTYPA (not 0 or 2) or AQ_mod (not
+/// 1 or 3), an odd TD, a DECIM missing from the table, a group delay that leaves no point, and
+/// "fid: truncated" when the fid file is shorter than TD values.
 BrukerDataset read_bruker_dataset(const std::string& dir);
 
-/// The Fid of a dataset in `molecule`'s rotating frame: the channel whose isotope is NUC1,
-/// and the FID multiplied by exp(2 pi i (O1_dataset - O1_molecule) t) so that offsets are
-/// relative to the molecule's carrier (O1_molecule = frame_ppm larmor_mhz + carrier_hz; no
+/// The Fid of a dataset in `molecule`'s rotating frame: the channel whose isotope is NUC1
+/// (compared as topspin_isotope forms, so <D> finds a channel of isotope 2H, or a channel named
+/// as NUC1), and the FID multiplied by exp(2 pi i (O1_dataset - O1_molecule) t) so that offsets
+/// are relative to the molecule's carrier (O1_molecule = frame_ppm larmor_mhz + carrier_hz; no
 /// shift when both O1 agree to the 15 digits the file keeps).
 /// Throws InputError when no channel observes NUC1 or BF1 differs from the channel's
 /// larmor_mhz by more than 1e-4 relative (another field or nucleus).
 Fid fid_from_bruker(const BrukerDataset& dataset, const Molecule& molecule);
 
-/// Removes a group delay of g points from a complex FID (see read_bruker_dataset).
+/// Removes a group delay of g points from a complex FID as nmrglue's rm_dig_filter does
+/// (jjhelmus/nmrglue, fileio/bruker.py; the algorithm re-derived here, no code taken): the FID
+/// is moved left by g points (a linear phase exp(2 pi i g k / N) across the DFT; nmrc moves by
+/// the exact g where nmrglue by default moves by floor(g) and leaves a first-order phase of
+/// (g - floor g) x 360 degrees across the spectrum), and the last floor(g) + 2 points (the
+/// filter's start, now at the end) are dropped, so the FID has nmrglue's points. nmrglue's
+/// cosmetic step of adding the dropped points, mirrored, onto the first ones is left out
+/// (docs/bruker.md: measured, it moves the first points away from the signal). g <= 0 returns
+/// the FID unchanged.
 std::vector<cplx> remove_group_delay(const std::vector<cplx>& fid, double g_points);
+
+/// The points remove_group_delay drops for a delay of g points from n: floor(g) + 2 (at most n),
+/// 0 for g <= 0.
+int group_delay_skip(double g_points, size_t n);
+
+/// The isotope a TopSpin nucleus name stands for, in nmrc's form ("13C", "1H", "2H"): TopSpin
+/// writes NUC1..NUC8 as <13C>, <1H>, <15N>, deuterium as <2H> or (TopSpin 3, its lock nucleus)
+/// <D>, and <off> for an unused channel. Mass-first ("13C") and symbol-first ("C13") forms in
+/// any letter case are read; "D" is 2H and "T" 3H. Returns "" for "off" and for anything that
+/// is not such a name.
+std::string topspin_isotope(std::string_view name);
 
 /// Group delay of Bruker's digital filters for DSPFVS 10..13 and DECIM (Westler & Abildgaard's
 /// table as un-rounded in nmrglue); returns < 0 when the pair is not in the table.

@@ -135,8 +135,8 @@ FidTomography tomography_from_fids(const Molecule& m, const std::vector<ReadoutS
 /// Tomography from TopSpin experiment folders (nmrc's or a console's): the folders of `paths`
 /// (each expanded by bruker_experiment_folders: an EXPNO folder, or a dataset whose numbered
 /// EXPNOs are taken in numeric order), the k-th recorded with settings[k]. Each FID is read
-/// with read_bruker_dataset (digital-filter group delay g removed; the last ceil(g) points,
-/// which then hold no signal, are dropped before the line fit), moved into the molecule's
+/// with read_bruker_dataset (digital-filter group delay g removed; the floor(g) + 2 points
+/// that then hold no signal are dropped, as nmrglue drops them), moved into the molecule's
 /// frame (fid_from_bruker), multiplied by `scale` (1 for nmrc's own datasets; a console's
 /// FIDs need the user's factor to nmrc's units, docs/bruker.md), then reconstructed as
 /// tomography_from_fids. With `weights` (w_0..w_{E-1}, temporal averaging on recorded data:
