@@ -861,6 +861,10 @@ PYBIND11_MODULE(_nmrc, mod) {
         if (channel < 0 || channel >= static_cast<int>(p.channels.size()))
           bad("channel", std::to_string(channel),
               "must be 0 to " + std::to_string(p.channels.size() - 1));
+        if (phase_sense != 1 && phase_sense != -1)
+          bad("phase_sense", std::to_string(phase_sense), "must be +1 or -1");
+        if (!std::isfinite(spoffs_hz))
+          bad("spoffs_hz", fmt::format("{}", spoffs_hz), "must be finite");
         double max_rf_hz = 0.0;
         BrukerShape s =
             bruker_shape_from_waveform(p.channels[channel].ux_hz, p.channels[channel].uy_hz, p.dt_s,

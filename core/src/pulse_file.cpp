@@ -53,10 +53,11 @@ class Reader {
     if (auto problem = text_problem(v.get<std::string>())) fail(field, v, *problem);
     return v.get<std::string>();
   }
-  // A name: it becomes a file name, a TopSpin shape name and a label (core/text.hpp).
+  // A name: it becomes a file name, a TopSpin shape name and a label (core/text.hpp). Empty
+  // means unnamed (what the writer writes for a pulse without a name).
   std::string name(const json& v, const std::string& field) const {
     std::string s = text(v, field);
-    if (!is_safe_name(s)) fail(field, v, kNameRule);
+    if (!s.empty() && !is_safe_name(s)) fail(field, v, kNameRule);
     return s;
   }
   std::vector<double> numbers(const json& v, const std::string& field) const {

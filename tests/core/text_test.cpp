@@ -140,4 +140,8 @@ TEST_CASE("text: JSON nesting is bounded before parsing") {
   const std::string unnamed = R"({"format": "nmrc-pulse/1", "dt_s": 1e-6,
     "channels": {"13C": {"ux_hz": [0], "uy_hz": [0]}}})";
   CHECK(parse_pulse_json(unnamed, "dir/my pulse.json").name == "my_pulse");
+  // An empty name is what the writer writes for an unnamed pulse: it stays unnamed.
+  const std::string empty = R"({"format": "nmrc-pulse/1", "name": "", "dt_s": 1e-6,
+    "channels": {"13C": {"ux_hz": [0], "uy_hz": [0]}}})";
+  CHECK(parse_pulse_json(empty, "p.json").name.empty());
 }

@@ -96,3 +96,14 @@ def test_theory_names_and_titles(tmp_path):
     p["runs"][0]["title"] = "line\nbreak"
     with pytest.raises(nmrc.InputError, match="control characters"):
         nmrc.theory(p)
+
+
+def test_bad_arguments_never_abort(tmp_path):
+    """Arguments that reached an internal check (and killed the interpreter) are InputError."""
+    p = nmrc.make_pulse(np.zeros(4), np.zeros(4), 1e-6)
+    with pytest.raises(nmrc.InputError, match=r"phase_sense = 2: must be \+1 or -1"):
+        nmrc.write_bruker_shape(p, tmp_path / "x.shape", phase_sense=2)
+    assert not (tmp_path / "x.shape").exists()
+    m = nmrc.molecule_from_dict(TWO_SPIN)
+    with pytest.raises(nmrc.InputError, match="named twice"):
+        nmrc.target_unitary(m, nmrc.unitary(["A", "A"], np.eye(4)))
