@@ -96,6 +96,8 @@ void remove_private_dir(int dirfd, const char* name) noexcept {
   ::unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
+// A temporary (file or private folder) published for remove_temporaries_in_progress while
+// this object lives.
 class Registered {
  public:
   Registered(int dirfd, const std::string& name, bool is_dir) {
@@ -160,8 +162,6 @@ bool is_resource_errno(int err) {
 // fsync a file descriptor; EINVAL means the file system cannot sync (e.g. some pseudo file
 // systems), which is not a write failure.
 bool sync_ok(int fd) { return ::fsync(fd) == 0 || errno == EINVAL; }
-
-// ---- writes in progress, for a signal handler --------------------------------------------
 
 // ---- temporaries -------------------------------------------------------------------------
 
@@ -257,7 +257,7 @@ Fd open_dir_nofollow(const std::string& dir, bool create, mode_t mode) {
 }
 
 // Writes `content` to `name` in folder `dirfd` atomically (see write_file_atomic); `shown` is
-// the path for messages. Returns 0 or throws.
+// the path for messages. Throws ResourceError or InputError (fail) when it cannot.
 void write_at(int dirfd, const std::string& name, const std::string& content,
               const std::string& shown) {
   remove_stale_temporaries(dirfd);
@@ -312,7 +312,7 @@ std::pair<std::string, std::string> split(const std::string& path) {
   return {p.parent_path().string(), name};
 }
 
-// ---- caches ------------------------------------------------------------------------------
+// ---- caches: trust and warnings ----------------------------------------------------------
 
 std::mutex g_warn_mu;
 std::set<std::string> g_warned;
