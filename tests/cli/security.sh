@@ -90,6 +90,11 @@ for n in "${hostile_names[@]}"; do
   experiment_prog c "  - {run: c_0, name: $qy}" >"$WORK/p/e$i.yaml"
   rejects "$WORK/o_e$i" "e$i.yaml:[0-9]+:[0-9]+: cases\[0\].name = " experiment "$WORK/p/e$i.yaml" \
     --out "$WORK/o_e$i" --no-compile
+  # tomography program names (prepare programs have no name: nothing of theirs becomes a file name)
+  sed -e "s|^name: random_state|name: $q|; s|^molecule: .*|molecule: mol.yaml|; s|^readout: .*|readout: $SRC/sequences/readout/paper17.yaml|" \
+    "$SRC/sequences/tomography/random_state.yaml" >"$WORK/p/tomo$i.yaml"
+  rejects "$WORK/o_tomo$i" "tomo$i.yaml:[0-9]+:[0-9]+: name = " tomography "$WORK/p/tomo$i.yaml" \
+    --out "$WORK/o_tomo$i"
   # Printed text never carries a raw control byte (ESC, CR) to the terminal.
   if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$WORK/err"; then
     echo "FAIL: a control byte reached stderr"; FAILS=$((FAILS + 1))
