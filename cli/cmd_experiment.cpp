@@ -83,6 +83,7 @@ ordered_json case_summary(const ex::ExperimentProgram& p, const ex::CaseResult& 
   j["bath_temperature"] = c.params.bath_temperature;
   j["repreparation"] = p.repreparation == ex::Repreparation::kIdeal ? "ideal" : "measured";
   j["contact"] = p.contact == ex::ContactPulses::kPerSwap ? "per_swap" : "whole_collision";
+  j["bath_phase_cycle"] = p.bath_phase_cycle;
   j["imperfections"] = imperfections_json(p.imperfections);
   j["calibration"] = {
       {"inversion", p.inversion}, {"pps_reference", true}, {"contact_loss_reference", p.reference}};

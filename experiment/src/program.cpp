@@ -116,7 +116,8 @@ ExperimentProgram load_experiment_program(const std::string& path) {
   const YamlField root = YamlField::load_file(path);
   root.expect_map();
   root.allow_keys({"format", "name", "description", "molecule", "theory", "readout", "compiled",
-                   "repreparation", "contact", "measure", "acquisition", "spectrometer",
+                   "repreparation", "contact", "bath_phase_cycle", "measure", "acquisition",
+                   "spectrometer",
                    "imperfections", "calibration", "error_budget", "compile", "pulses", "cases"});
   ExperimentProgram p;
   p.path = path;
@@ -157,6 +158,8 @@ ExperimentProgram load_experiment_program(const std::string& path) {
     p.contact =
         yaml_choice<ContactPulses>(*f, {{"per_swap", ContactPulses::kPerSwap},
                                         {"whole_collision", ContactPulses::kWholeCollision}});
+  if (auto f = root.find("bath_phase_cycle"))
+    p.bath_phase_cycle = static_cast<int>(f->as_int(1, 64));
   std::vector<int> default_measure;
   if (auto f = root.find("measure")) default_measure = measured_list(*f);
 

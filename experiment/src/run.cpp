@@ -203,7 +203,7 @@ class Engine {
       for (int sg = 0; sg < signs(); ++sg) {
         Mat avg = temporal_average(plan, b, sg);
         if (need_ud) avg = ud_stepper ? ud_stepper->propagate(avg, true) : ud_ideal.apply(avg);
-        Mat xc = avg;
+        Mat xc = bath_cycled(avg);
         for (const auto& nd : contact) xc = apply(nd, b, xc);
         for (size_t s = 0; s < p_.readout.settings.size(); ++s) {
           a.contact[sg][s] += wb * readout(s, b, xc);
@@ -258,6 +258,23 @@ class Engine {
   }
 
   int signs() const { return p_.inversion ? 2 : 1; }
+
+  /// The average over the program's bath phase cycle of Rz_R(phi) x Rz_R(phi)^dag,
+  /// phi = 2 pi j / N (the console adds the N acquisitions; everything after is linear).
+  Mat bath_cycled(const Mat& x) const {
+    const int cycle = p_.bath_phase_cycle;
+    if (cycle <= 1) return x;
+    Mat out = Mat::Zero(d_, d_);
+    for (int j = 0; j < cycle; ++j) {
+      const double phi = 2.0 * kPi * j / cycle;
+      Mat rz = Mat::Zero(2, 2);
+      rz(0, 0) = std::exp(cplx(0, -phi / 2));
+      rz(1, 1) = std::exp(cplx(0, phi / 2));
+      const Mat u = embed(rz, {c_.bath_spin}, n_);
+      out += u * x * u.adjoint();
+    }
+    return out / double(cycle);
+  }
 
   /// Noise-free line values of every setting of a set of averaged deviations (the FID
   /// simulation and line fit: the costly part of a run, done once per acquisition; the fit is

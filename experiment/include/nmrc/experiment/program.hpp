@@ -86,6 +86,12 @@ struct ExperimentProgram {
   std::string compiled_dir;  ///< shipped pulses (nmrc-pulse/1), new ones are written here
   Repreparation repreparation = Repreparation::kIdeal;
   ContactPulses contact = ContactPulses::kPerSwap;
+  /// Phase cycle of the bath spin before the contact: the "with contact" acquisition is the sum
+  /// of `bath_phase_cycle` acquisitions with the bath spin turned about z by 2 pi j / N first
+  /// (exact z rotations). A bath prepared diagonal is unchanged; a coherence between the bath
+  /// and the system, which imperfect preparation pulses leave and which the contact turns into
+  /// heat at first order in theta, averages out. 1 = off.
+  int bath_phase_cycle = 1;
   // acquisition
   double snr = 300.0;
   int repeats = 5;  ///< noise draws per measured point
