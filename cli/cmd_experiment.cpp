@@ -316,7 +316,7 @@ std::vector<Panel> case_panels(const ordered_json& j) {
   Panel ph{title + ": heat and free energy", "interaction", "[delta]", {}, {}};
   Panel pa{title + ": apparent temperature", "interaction", "AT_k  [delta/k_B]", {}, {}};
   Panel pc{title + ": heat exchanged in collision m",
-           "collision m",
+           "collision m  (bars: thin stat + sys, thick stat)",
            "E_k(m) - E_k(m-1)  [delta]",
            {},
            {}};

@@ -17,6 +17,16 @@ for f in summary.json ok.png ok.svg c_minus_0.5/measurements.csv c_minus_0.5/sum
   [ -s "$WORK/ok/$f" ] || { echo "FAIL: ok/$f missing"; FAILS=$((FAILS + 1)); }
 done
 grep -q '"measured_delta_energy"' "$WORK/ok/summary.json" || { echo "FAIL: no measured_delta_energy"; FAILS=$((FAILS + 1)); }
+# the pair of runs per collision: increments with both error parts, the bath's, verdicts, and a
+# measured collision-0 row first
+csv="$WORK/ok/c_minus_0.5/measurements.csv"
+for col in dE_S1_collision_ideal dE_S1_collision dE_S1_collision_std dE_S1_collision_sys \
+           direction_S3 E_S2_without_contact dE_R_collision pps_scale heat_sys AT_S1_sys; do
+  head -1 "$csv" | tr ',' '\n' | grep -qx "$col" || { echo "FAIL: measurements.csv has no $col"; FAILS=$((FAILS + 1)); }
+done
+[ "$(sed -n 2p "$csv" | cut -d, -f1)" = 0 ] || { echo "FAIL: no collision-0 row"; FAILS=$((FAILS + 1)); }
+[ "$(wc -l <"$csv")" = 4 ] || { echo "FAIL: measurements.csv: want collisions 0, 1, 3"; FAILS=$((FAILS + 1)); }
+grep -q '"resolved_right"' "$WORK/ok/summary.json" || { echo "FAIL: no verdict counts"; FAILS=$((FAILS + 1)); }
 # resume: the finished case is kept (same summary, no new work)
 before=$(stat -c %Y "$WORK/ok/c_minus_0.5/summary.json")
 expect 0 'c_minus_0.5' experiment "$WORK/ok.yaml" --out "$WORK/ok" --cache-dir "$WORK/cache" --quiet
