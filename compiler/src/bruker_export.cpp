@@ -462,6 +462,12 @@ std::string pulse_program(const std::string& name, const ExperimentBuilder& b,
                           const AcquireElement& acq, const Molecule& m,
                           const BrukerExportOptions& o, const Calibration& cal) {
   const double rph = std::fmod(o.phase_sense * acq.receiver_phase_rad * kDeg + 3600.0, 360.0);
+  // The receiver takes phases in 90-degree steps (ph31 = 0 1 2 3 in Bruker's programs).
+  const double quarter = std::round(rph / 90.0);
+  if (std::abs(rph - 90.0 * quarter) > 1e-6)
+    throw InputError(name + ": receiver phase " + num(rph) +
+                     " degrees: the receiver (ph31) takes multiples of 90 degrees; give the "
+                     "acquisition such a phase and turn the rest in processing (PHC0)");
   std::ostringstream pp;
   pp << ";" << name << "\n";
   pp << ";" << name << ": exported by nmrc 0.1.0 from "
@@ -480,7 +486,7 @@ std::string pulse_program(const std::string& name, const ExperimentBuilder& b,
        << with_loops(b.body()) << "  go=2 ph31\n  d11 mc #0 to 2 F0(zd)\nexit\n\n";
   pp << "ph0=0\n";
   for (const auto& [k, v] : b.phases()) pp << k << "=" << v << "\n";
-  pp << "ph31=(360) " << num(rph, "%.10g") << "\n\n\n";
+  pp << "ph31=" << static_cast<int>(quarter) % 4 << "\n\n\n";
   if (o.p90_us)
     pp << ";pl1 : f1 channel - power level for the hard 90 [" << num(*o.plw_w) << " W]\n"
        << ";p1 : f1 channel - 90 degree hard pulse [" << num(*o.p90_us)

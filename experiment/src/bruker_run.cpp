@@ -192,8 +192,18 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
       first = std::min(first, i);
       last = i;
     }
+  // Of the power lines (one per EXPNO, each within the probe's limits or the export would have
+  // been refused) the first and the last are kept, as for the experiments.
+  size_t first_power = r.summary.size(), last_power = 0;
+  for (size_t i = 0; i < r.summary.size(); ++i)
+    if (r.summary[i].rfind("power ", 0) == 0) {
+      first_power = std::min(first_power, i);
+      last_power = i;
+    }
   for (size_t i = 0; i < r.summary.size(); ++i) {
     const bool expno = r.summary[i].rfind("experiment ", 0) == 0;
+    const bool power = r.summary[i].rfind("power ", 0) == 0;
+    if (power && i != first_power && i != last_power) continue;
     if (!expno || i == first || i == last) summary.push_back(r.summary[i]);
     if (expno && i == first && last > first + 1) summary.push_back("...");
   }

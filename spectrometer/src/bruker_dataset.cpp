@@ -109,9 +109,13 @@ std::string pdata_procs(const Molecule& m, const Fid& fid, const Spectrum& sp, i
   rec["$GB"] = jcamp_parameter_number(o.processing.gb_hz);
   rec["$LB"] = jcamp_parameter_number(o.processing.lb_hz);
   rec["$NC_proc"] = std::to_string(nc_proc);
-  // 1r runs from the highest frequency down (TopSpin's display order); OFFSET is the shift of
-  // its first point, SF the frequency of 0 ppm, SW_p the width in Hz.
-  rec["$OFFSET"] = jcamp_parameter_number(sp.ppm.back());
+  // 1r runs from the highest frequency down (TopSpin's display order) and starts, as TopSpin's
+  // and nmrglue's (its unit conversion puts point 0 at O1 + SW/2) do, at +SW/2: the Nyquist
+  // bin, which nmrc's ascending grid holds at -SW/2. OFFSET is the shift of that first point,
+  // SF the frequency of 0 ppm, SW_p the width in Hz.
+  const size_t n = sp.ppm.size();
+  const double step_ppm = n > 1 ? (sp.ppm.back() - sp.ppm.front()) / double(n - 1) : 0.0;
+  rec["$OFFSET"] = jcamp_parameter_number(sp.ppm.back() + step_ppm);
   rec["$PHC0"] = jcamp_parameter_number(o.processing.phase0_rad * deg);
   rec["$PHC1"] = jcamp_parameter_number(o.processing.phase1_rad * deg);
   rec["$SF"] = jcamp_parameter_number(ch.larmor_mhz);
@@ -261,8 +265,9 @@ void write_bruker_dataset(const std::string& dir, const Molecule& m, const Fid& 
     const Spectrum sp = process(m, fid, o.processing);
     std::vector<double> re(sp.values.size()), im(sp.values.size());
     double smax = 0.0;
-    for (size_t i = 0; i < sp.values.size(); ++i) {  // highest frequency first
-      const cplx v = sp.values[sp.values.size() - 1 - i];
+    const size_t n = sp.values.size();
+    for (size_t i = 0; i < n; ++i) {  // from +SW/2 (the Nyquist bin) down, as pdata_procs says
+      const cplx v = sp.values[(n - i) % n];
       re[i] = v.real();
       im[i] = v.imag();
       smax = std::max({smax, std::abs(v.real()), std::abs(v.imag())});
