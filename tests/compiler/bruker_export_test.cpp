@@ -10,6 +10,7 @@
 #include "nmrc/compiler/bruker_export.hpp"
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -18,16 +19,20 @@
 #include <map>
 #include <sstream>
 
+#include "nmrc/compiler/bruker_playback.hpp"
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/program.hpp"
 #include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/jcamp.hpp"
+#include "nmrc/spectrometer/acquisition.hpp"
 #include "nmrc/spectrometer/propagation.hpp"
+#include "nmrc/spectrometer/sample.hpp"
 #include "support/reference.hpp"
 
 using namespace nmrc;
 using namespace nmrc::compiler;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -227,4 +232,88 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
     refused({{"c\n##$NS=99999_m1_e1_IIII", seq, {}}}, m,
             "pulse program name = \"c\\x0A##$NS=99999_m1_e1_IIII\"");
   }
+}
+
+TEST_CASE("Bruker export played back: the folder alone gives the sequence's state") {
+  // Export a sequence with every element kind a pulse program plays (a hard 90 at the
+  // calibrated power and one at another, a repeated delay + shape block, a sine gradient), write
+  // the folder, read it back with read_bruker_experiment (pulse program, acqus, shapes only) and
+  // run both on the virtual spectrometer: the same state at the acquisition.
+  const Molecule m = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+  const CompiledPulse cp =
+      read_pulse_file(ref::source_path("sequences/gates/compiled/swap_c1_c4.json"));
+  Sequence seq;
+  seq.name = "playback";
+  HardPulseElement h;
+  h.channel = 0;
+  h.angle_rad = kPi / 2;
+  h.phase_rad = kPi / 2;
+  h.rf_hz = 12500.0;  // = 1 / (4 x 20 us)
+  seq.elements.push_back(h);
+  for (int r = 0; r < 3; ++r) {
+    seq.elements.push_back(DelayElement{0.001});
+    seq.elements.push_back(cp.element(m));
+  }
+  HardPulseElement h2 = h;  // another power level and phase
+  h2.rf_hz = 5000.0;
+  h2.angle_rad = kPi;
+  h2.phase_rad = 0.0;
+  seq.elements.push_back(h2);
+  seq.elements.push_back(GradientElement{0.001, 20.0, 2.0 / kPi});
+  AcquireElement a;
+  a.channel = 0;
+  a.sw_hz = 15000;
+  a.td = 4096;
+  seq.elements.push_back(a);
+  BrukerExportOptions o;
+  o.p90_us = 20.0;
+  o.plw_w = 50.0;
+  for (int sense : {1, -1}) {
+    CAPTURE(sense);
+    o.phase_sense = sense;
+    const fs::path dir =
+        fs::temp_directory_path() /
+        ("nmrc_playback_" + std::to_string(::getpid()) + "_" + std::to_string(sense + 1));
+    fs::remove_all(dir);
+    for (const auto& f : export_bruker({{"playback", seq, {}}}, m, o).files) {
+      fs::create_directories((dir / f.path).parent_path());
+      std::ofstream((dir / f.path).string(), std::ios::binary) << f.content;
+    }
+    const Sequence back = read_bruker_experiment(dir.string(), 1, m, sense);
+    // One element per element: loops unrolled, the same kinds and lengths.
+    REQUIRE(back.elements.size() == seq.elements.size());
+    for (size_t k = 0; k < seq.elements.size(); ++k)
+      CHECK(back.elements[k].index() == seq.elements[k].index());
+    const auto& hb = std::get<HardPulseElement>(back.elements[7]);
+    CHECK(hb.rf_hz == doctest::Approx(5000.0).epsilon(1e-12));
+    CHECK(hb.angle_rad == doctest::Approx(kPi).epsilon(1e-12));
+    const auto& gb = std::get<GradientElement>(back.elements[8]);
+    CHECK(gb.strength_g_per_cm == doctest::Approx(20.0).epsilon(1e-12));
+    CHECK(gb.shape_factor == doctest::Approx(2.0 / kPi));
+    spectrometer::Sample sample;
+    sample.molecule = m;
+    Mat rho0 = Mat::Zero(16, 16);
+    rho0(0, 0) = 1.0;  // |0000>: every coherence the pulses make is visible
+    const Mat r0 = spectrometer::run_experiment(sample, seq, rho0).rho_acquired;
+    const Mat r1 = spectrometer::run_experiment(sample, back, rho0).rho_acquired;
+    const double d = (r0 - r1).cwiseAbs().maxCoeff();
+    MESSAGE("played back from the exported folder (sense " << sense
+                                                           << "): max |rho - rho_back| = " << d);
+    CHECK(d < 1e-5);  // the shapes' 7 significant digits
+    fs::remove_all(dir);
+  }
+  // A statement nmrc does not play is refused with its line.
+  const fs::path bad =
+      fs::temp_directory_path() / ("nmrc_playback_bad_" + std::to_string(::getpid()));
+  fs::remove_all(bad);
+  o.phase_sense = 1;
+  for (const auto& f : export_bruker({{"playback", seq, {}}}, m, o).files) {
+    fs::create_directories((bad / f.path).parent_path());
+    std::string text = f.content;
+    if (f.path == "1/pulseprogram") text.replace(text.find("  go=2 ph31"), 0, "  trigg\n");
+    std::ofstream((bad / f.path).string(), std::ios::binary) << text;
+  }
+  CHECK_THROWS_WITH_AS(read_bruker_experiment(bad.string(), 1, m),
+                       doctest::Contains("trigg: a statement nmrc does not play back"), InputError);
+  fs::remove_all(bad);
 }
