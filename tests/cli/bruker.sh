@@ -119,7 +119,17 @@ expect 2 'p: neither a TopSpin experiment folder' tomography --from-bruker "$WOR
   --molecule "$MOL" --readout "$R17" --out "$WORK/t4"
 # 8. One run of the experiment for the console: fig3's c = -0.5 run at collision 10 from the
 # shipped pulses (--no-compile). 18 readout settings x 8 temporal-averaging experiments.
-FIG3="$SRC/sequences/experiment/fig3.yaml"
+# Played with one compiled pulse per partial SWAP (contact: per_swap, the paper's), whatever
+# contact the shipped program chooses; the shipped pulses are linked in (a program names only
+# folders inside its own).
+mkdir -p "$WORK/p8"
+ln -sfn "$SRC/sequences/experiment/compiled" "$WORK/p8/compiled"
+sed -e '/^contact:/d' -e "s|^molecule: .*|molecule: $MOL|" \
+  -e "s|^theory: .*|theory: $SRC/sequences/heat_flow/fig3.yaml|" \
+  -e "s|^readout: .*|readout: $SRC/sequences/readout/paper17_completed.yaml|" \
+  "$SRC/sequences/experiment/fig3.yaml" >"$WORK/p8/fig3.yaml"
+echo "contact: per_swap" >>"$WORK/p8/fig3.yaml"
+FIG3="$WORK/p8/fig3.yaml"
 expect 0 '18 readout settings x 8 temporal-averaging experiments = 144 EXPNOs, 24 compiled pulses' \
   export bruker "$FIG3" --case c_minus_0p5 --collision 10 --out "$WORK/run" --no-compile \
   --p90 10 --plw 20
@@ -151,6 +161,12 @@ grep -q '^;gpz4: 99.97' "$PP" && grep -q '^;p20: homospoil/gradient pulse \[2183
 grep -q '^;sp10: f1 channel - shaped pulse power, 100 % = .* Hz nutation: SPW = PLW1 (nu/nu1)^2 = ' "$PP" ||
   fail "EXPNO 12: shape power comment"
 grep -q '^##\$PULPROG= <c_minus_0p5_m10_e4_XXXX>$' "$WORK/run/12/acqus" || fail "EXPNO 12: PULPROG"
+# 1H decoupling on f2 in every EXPNO: on before the PPS preparation, off after the acquisition.
+[ "$(grep -l '^  4u cpds2:f2$' "$WORK"/run/*/pulseprogram | wc -l)" = 144 ] &&
+  [ "$(grep -l '^  d11 do:f2 mc #0 to 2 F0(zd)$' "$WORK"/run/*/pulseprogram | wc -l)" = 144 ] ||
+  fail "run export: not every EXPNO decouples 1H"
+[ "$(sed -n '/^  d1$/{n;p;q}' "$PP")" = "  4u cpds2:f2" ] || fail "EXPNO 12: decoupler not on before the first pulse"
+grep -q '^##\$NUC2= <1H>$' "$WORK/run/12/acqus" || fail "EXPNO 12: NUC2"
 grep -q 'EXPNO k = s x 8 + i + 1' "$WORK/run/README.txt" || fail "README: EXPNO numbering"
 # Bad input: one located line, exit 2, nothing written.
 expect 2 'fig3.yaml: --case = nope: no such case \(c_0, c_minus_0.5, c_plus_0.5\)' \
@@ -160,6 +176,10 @@ expect 2 'fig3.yaml:[0-9]+:[0-9]+: collision = 0: must be in 1..100' \
 expect 2 'no compiled pulse for ud_c_0_m2 .* --no-compile forbids GRAPE' \
   export bruker "$FIG3" --case c_0 --collision 3 --out "$WORK/run2" --no-compile
 [ ! -e "$WORK/run2" ] || fail "a rejected run export left output behind"
+# The probe's limits: refused with the numbers, nothing written.
+rejects "$WORK/run3" 'f2 decoupling power PLW12 0.185185 W exceeds the probe.s 0.1 W' \
+  export bruker "$FIG3" --case c_0 --collision 1 --out "$WORK/run3" --no-compile \
+  --p90 10 --plw 20 --p90-h 10 --plw-h 15 --probe-max-w-f2 0.1
 # 9. Temporal averaging on recorded data: two states' readout sets, interleaved as E = 2
 # folders per setting (the run export's EXPNO layout) and added with --weights 0.3,0.7, give
 # the linear reconstruction 0.3 rho_a + 0.7 rho_b (noise-free, so the line fit is exact).
