@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -263,14 +264,20 @@ void write_at(int dirfd, const std::string& name, const std::string& content,
   remove_stale_temporaries(dirfd);
   std::string tmp;
   Fd fd;
+  // Published before it is created, so a signal at any moment finds it (a name that does not
+  // exist yet costs the handler nothing; the names are random, not another run's).
+  std::optional<io_detail::Registered> in_progress;
   for (int attempt = 0; attempt < 64 && !fd.ok(); ++attempt) {
     tmp = kTempPrefix + random_hex16();
+    in_progress.emplace(dirfd, tmp, false);
     fd = Fd(
         ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
-    if (!fd.ok() && errno != EEXIST) fail(shown, "cannot write file", errno);
+    if (fd.ok()) break;
+    const int err = errno;
+    in_progress.reset();
+    if (err != EEXIST) fail(shown, "cannot write file", err);
   }
   if (!fd.ok()) fail(shown, "cannot create a temporary file", EEXIST);
-  const io_detail::Registered in_progress(dirfd, tmp, false);
   const char* p = content.data();
   size_t left = content.size();
   int err = 0;
@@ -466,22 +473,24 @@ PrivateTempDir::PrivateTempDir() : state_(std::make_unique<State>()) {
   remove_stale_temporaries(state_->parent.get(), true);  // of runs killed by SIGKILL
   for (int attempt = 0; attempt < 64; ++attempt) {
     const std::string name = kPrivateDirPrefix + random_hex16();
+    // Published first, as write_at does, so a signal while it is made still removes it.
+    state_->registered = std::make_unique<io_detail::Registered>(state_->parent.get(), name, true);
     if (::mkdirat(state_->parent.get(), name.c_str(), 0700) == 0) {
       state_->name = name;
       break;
     }
-    if (errno != EEXIST) fail(base, "cannot create a private temporary folder", errno);
+    const int err = errno;
+    state_->registered.reset();
+    if (err != EEXIST) fail(base, "cannot create a private temporary folder", err);
   }
   if (state_->name.empty()) fail(base, "cannot create a private temporary folder", EEXIST);
-  state_->registered =
-      std::make_unique<io_detail::Registered>(state_->parent.get(), state_->name, true);
   path_ = (base.back() == '/' ? base : base + "/") + state_->name;
 }
 
 PrivateTempDir::~PrivateTempDir() {
   if (!state_ || state_->name.empty()) return;
-  state_->registered.reset();
   remove_private_dir(state_->parent.get(), state_->name.c_str());
+  state_->registered.reset();  // after: a signal meanwhile removes what is left
 }
 
 // ---- caches --------------------------------------------------------------------------------
