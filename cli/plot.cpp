@@ -195,18 +195,23 @@ void run_gnuplot(const std::function<std::string(const std::string&)>& make_scri
 void render_png_svg(
     const std::function<std::string(const std::string&, const std::string&)>& make_script,
     const std::string& base_path) {
-  for (const auto& [term, ext] :
-       {std::pair<std::string, std::string>{"pngcairo noenhanced", ".png"},
-        std::pair<std::string, std::string>{"svg dynamic noenhanced", ".svg"}})
-    run_gnuplot([&](const std::string& out) { return make_script(term, out); }, ext,
-                base_path + ext);
+  // A named pair, not a structured binding: clang 14 (the sanitized build) cannot capture a
+  // binding in a lambda.
+  for (const auto& te : {std::pair<std::string, std::string>{"pngcairo noenhanced", ".png"},
+                         std::pair<std::string, std::string>{"svg dynamic noenhanced", ".svg"}}) {
+    const std::string& term = te.first;
+    run_gnuplot([&](const std::string& out) { return make_script(term, out); }, te.second,
+                base_path + te.second);
+  }
 }
 
 void write_figure(const Figure& fig, const std::string& base_path) {
-  for (const auto& [term, ext] : {std::pair<std::string, std::string>{"pngcairo", ".png"},
-                                  std::pair<std::string, std::string>{"svg dynamic", ".svg"}})
-    run_gnuplot([&](const std::string& out) { return script(fig, term, out); }, ext,
-                base_path + ext);
+  for (const auto& te : {std::pair<std::string, std::string>{"pngcairo", ".png"},
+                         std::pair<std::string, std::string>{"svg dynamic", ".svg"}}) {
+    const std::string& term = te.first;
+    run_gnuplot([&](const std::string& out) { return script(fig, term, out); }, te.second,
+                base_path + te.second);
+  }
 }
 
 }  // namespace nmrc::cli
