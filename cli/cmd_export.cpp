@@ -45,7 +45,7 @@ struct Opts {
   // 1H decoupling and the probe's limits (compiler/bruker_export.hpp).
   compiler::BrukerDecoupling decouple;
   double p90_h_us = 0, plw_h_w = 0;
-  bool no_decouple = false;
+  bool no_decouple = false, cyclops = false;
   compiler::ProbeLimits probe;
 };
 
@@ -188,6 +188,8 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
   br->add_option("--cpd", o->decouple.program, "1H decoupling sequence: waltz16 (default) or garp");
   br->add_option("--o2-ppm", o->decouple.o2_ppm, "1H carrier O2, ppm (default 5)");
   br->add_flag("--no-decouple", o->no_decouple, "No 1H decoupling on f2");
+  br->add_flag("--cyclops", o->cyclops,
+               "CYCLOPS: every pulse and the receiver turn 90 degrees per scan (--ns 4n)");
   br->add_option("--probe-max-w-f1", o->probe.peak_w_f1,
                  "Probe limit: largest power level on f1, W (default 100)");
   br->add_option("--probe-max-w-f2", o->probe.peak_w_f2,
@@ -224,6 +226,7 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
       eo.gpz_max_g_per_cm = o->gpz_max;
       eo.phase_sense = o->phase_sense;
       eo.probe = o->probe;
+      eo.cyclops = o->cyclops;
       if (o->no_decouple) {
         eo.decouple.reset();
       } else {

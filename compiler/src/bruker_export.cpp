@@ -127,6 +127,8 @@ Calibration check_options(const Molecule& m, const BrukerExportOptions& o) {
     throw InputError("--phase-sense = " + std::to_string(o.phase_sense) + ": must be 1 or -1");
   if (!(o.gpz_max_g_per_cm > 0))
     throw InputError("--gpz-max = " + num(o.gpz_max_g_per_cm) + ": must be > 0 G/cm");
+  if (o.cyclops && o.ns % 4 != 0)
+    throw InputError("--ns = " + std::to_string(o.ns) + ": CYCLOPS needs a multiple of 4 scans");
   for (const auto& [name, v] :
        {std::pair<const char*, double>{"--probe-max-w-f1", o.probe.peak_w_f1},
         {"--probe-max-w-f2", o.probe.peak_w_f2},
@@ -310,7 +312,11 @@ class ExperimentBuilder {
     }
     const double ph = std::fmod(o_.phase_sense * h.phase_rad * kDeg + 3600.0, 360.0);
     const int phi = PH_.take("p" + key_of(ph), where);
-    phases_["ph" + std::to_string(phi)] = "(360) " + num(ph, "%.10g");
+    // With CYCLOPS every pulse and the receiver turn by 90 degrees per scan (see pulse_program).
+    std::string list = "(360) " + num(ph, "%.10g");
+    if (o_.cyclops)
+      for (int q = 1; q < 4; ++q) list += " " + num(std::fmod(ph + 90.0 * q, 360.0), "%.10g");
+    phases_["ph" + std::to_string(phi)] = list;
     std::string t;
     // Bruker's programs give a power switch at least 4 us (e.g. "4u pl2:f1").
     if (pl != current_pl_ || f != 1) {
@@ -397,7 +403,8 @@ class ExperimentBuilder {
         peak_f1_w = std::max(peak_f1_w, spw[sp]);
       }
       if (c > 0) par += " ";
-      par += "(p" + std::to_string(pi) + ":sp" + std::to_string(sp) + " ph0):f" + std::to_string(f);
+      par += "(p" + std::to_string(pi) + ":sp" + std::to_string(sp) +
+             (o_.cyclops ? " ph30):f" : " ph0):f") + std::to_string(f);
     }
     sequence_s += s.duration_s();
     body_.push_back("  " + par);
@@ -485,8 +492,16 @@ std::string pulse_program(const std::string& name, const ExperimentBuilder& b,
     pp << "1 ze\n2 d11\n  d1\n"
        << with_loops(b.body()) << "  go=2 ph31\n  d11 mc #0 to 2 F0(zd)\nexit\n\n";
   pp << "ph0=0\n";
+  // CYCLOPS over the whole sequence: every pulse and the receiver turn by 90 degrees per scan.
+  // That is a z rotation of all the RF; the prepared states start diagonal and gradients and the
+  // couplings commute with it, so each scan gives the same signal and the receiver's quadrature
+  // errors cancel over 4 scans.
+  if (o.cyclops) pp << "ph30=0 1 2 3\n";
   for (const auto& [k, v] : b.phases()) pp << k << "=" << v << "\n";
-  pp << "ph31=" << static_cast<int>(quarter) % 4 << "\n\n\n";
+  const int r = static_cast<int>(quarter) % 4;
+  pp << "ph31=" << r;
+  if (o.cyclops) pp << " " << (r + 1) % 4 << " " << (r + 2) % 4 << " " << (r + 3) % 4;
+  pp << "\n\n\n";
   if (o.p90_us)
     pp << ";pl1 : f1 channel - power level for the hard 90 [" << num(*o.plw_w) << " W]\n"
        << ";p1 : f1 channel - 90 degree hard pulse [" << num(*o.p90_us)

@@ -158,6 +158,18 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
                                   l.find("f1 peak 50 W") != std::string::npos &&
                                   l.find("f2 (1H decoupling") != std::string::npos);
     CHECK(power_line);
+    // CYCLOPS: the hard pulse's list, the shapes' ph30 and the receiver turn together.
+    BrukerExportOptions cyc = o;
+    cyc.cyclops = true;
+    const std::string cpp =
+        files_of(export_bruker({{"nmrc_test", seq, {}}}, m, cyc)).at("lists/pp/nmrc_test");
+    CHECK(cpp.find("ph1=(360) 90 180 270 0\n") != std::string::npos);
+    CHECK(cpp.find("(p12:sp1 ph30):f1") != std::string::npos);
+    CHECK(cpp.find("ph30=0 1 2 3\n") != std::string::npos);
+    CHECK(cpp.find("ph31=0 1 2 3\n") != std::string::npos);
+    cyc.ns = 6;
+    CHECK_THROWS_WITH_AS(export_bruker({{"nmrc_test", seq, {}}}, m, cyc),
+                         doctest::Contains("CYCLOPS needs a multiple of 4 scans"), InputError);
     // Without decoupling: no f2 at all.
     BrukerExportOptions plain = o;
     plain.decouple.reset();
@@ -271,6 +283,8 @@ TEST_CASE("Bruker export played back: the folder alone gives the sequence's stat
   for (int sense : {1, -1}) {
     CAPTURE(sense);
     o.phase_sense = sense;
+    o.cyclops = sense == -1;  // scan 0 of a CYCLOPS cycle is the plain sequence
+    o.ns = sense == -1 ? 4 : 1;
     const fs::path dir =
         fs::temp_directory_path() /
         ("nmrc_playback_" + std::to_string(::getpid()) + "_" + std::to_string(sense + 1));
@@ -307,6 +321,7 @@ TEST_CASE("Bruker export played back: the folder alone gives the sequence's stat
       fs::temp_directory_path() / ("nmrc_playback_bad_" + std::to_string(::getpid()));
   fs::remove_all(bad);
   o.phase_sense = 1;
+  o.cyclops = false;
   for (const auto& f : export_bruker({{"playback", seq, {}}}, m, o).files) {
     fs::create_directories((bad / f.path).parent_path());
     std::string text = f.content;

@@ -47,6 +47,9 @@ struct BrukerExportOptions {
   double d16_s = 200e-6;           ///< gradient recovery after each gradient (Bruker's d16)
   double gpz_max_g_per_cm = 53.5;  ///< gradient strength at GPZ = 100 % (calibrate!)
   int phase_sense = 1;             ///< see nmrc::ShapeFrame
+  /// CYCLOPS on the whole sequence: every pulse (phase lists, ph30 for the shapes) and the
+  /// receiver (ph31) turn by 90 degrees per scan; ns must be a multiple of 4.
+  bool cyclops = false;
   std::string date = "1970/01/01", time = "00:00:00";  ///< stamped into the shape files
   std::string source = "nmrc";  ///< what the pulse programs say they were made from
   /// 1H decoupling (on unless the molecule observes or has a 1H channel; empty: none).
