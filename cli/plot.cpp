@@ -167,9 +167,13 @@ void run_gnuplot(const std::function<std::string(const std::string&)>& make_scri
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  auto said = [&] {
-    const std::string l = last_line(read_file(tmp.path() + "/gnuplot.err", 1 << 20));
-    return l.empty() ? std::string() : ": " + l;
+  auto said = [&] {  // gnuplot's last message, when it left one that can be read (1 MiB)
+    try {
+      const std::string l = last_line(read_file(tmp.path() + "/gnuplot.err", 1 << 20));
+      return l.empty() ? std::string() : ": " + l;
+    } catch (const InputError&) {
+      return std::string();
+    }
   };
   if (WIFSIGNALED(status))
     throw ResourceError(escape_text(path) + ": gnuplot was killed by signal " +

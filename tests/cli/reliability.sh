@@ -158,6 +158,8 @@ PATH="$WORK/bin:$PATH" expect 4 'ry_c4.png: gnuplot wrote an incomplete picture'
 [ -e "$WORK/gi/ry_c4.png" ] && fail "cut-short picture left under its name"
 printf '#!/bin/sh\necho "line 3: no space left" >&2\nexit 1\n' >"$WORK/bin/gnuplot"
 PATH="$WORK/bin:$PATH" expect 4 'gnuplot failed \(exit status 1: line 3: no space left\)' compile "$WORK/prog.yaml" --out "$WORK/gf" --no-cache
+printf '#!/bin/sh\nhead -c 3000000 /dev/zero | tr "\\\\0" x >&2\nexit 1\n' >"$WORK/bin/gnuplot"
+PATH="$WORK/bin:$PATH" expect 4 'gnuplot failed \(exit status 1\)' compile "$WORK/prog.yaml" --out "$WORK/gm" --no-cache
 rm -rf "$WORK/bin"
 no_leftovers "$WORK/gk" "$WORK/gi" "$WORK/gf"
 
