@@ -8,6 +8,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/experiment/program.hpp"
+#include "nmrc/experiment/protocol.hpp"
 #include "nmrc/experiment/run.hpp"
 #include "nmrc/spectrometer/tomography_run.hpp"
 #include "support/reference.hpp"
@@ -310,5 +311,31 @@ TEST_CASE("experiment: the ideal-readout meter's noise is the fitted meter's") {
     CHECK(rms > 0.0);
     // measured 0.0033 for sigma 0.0133: the old meter added sigma itself to every line value
     CHECK(rms < 0.5 * sigma);
+  }
+}
+
+// Of the shipped pulses with one target the best is played, and a kind's fidelity_target
+// accepts only pulses compiled for it (sequences/experiment/compiled holds the bath rotation at
+// F 0.995 and at F 0.9999).
+TEST_CASE("experiment: the pulse library plays the best shipped pulse of a target") {
+  TempDir t("nmrc_experiment_library_test");
+  fs::create_directory_symlink(ref::source_path("sequences/experiment/compiled"),
+                               t.path / "shipped");
+  std::string h = header(t);
+  h = h.substr(0, h.find("compiled: ")) + "compiled: shipped\n";
+  const ExperimentProgram p = load_text(t, h + "measure: [1]\ncases:\n  - {run: c_0}\n");
+  RunSettings s;
+  s.compile_mode = CompileMode::kNever;
+  PulseLibrary lib = make_pulse_library(p, s);
+  const PulseNeed bath = bath_need(p, p.cases.front());
+  SUBCASE("correctness") {
+    const PulseRecord& best = lib.get(bath, pulse_compile_options(p, bath.kind));
+    CHECK(best.pulse.ensemble_min > 0.9999);
+    PulseLibrary again = make_pulse_library(p, s);
+    CHECK(again.get(bath, pulse_compile_options(p, bath.kind), {}, 0.9999).file == best.file);
+  }
+  SUBCASE("validation") {
+    CHECK_THROWS_WITH_AS(lib.get(bath, pulse_compile_options(p, bath.kind), {}, 0.99999),
+                         doctest::Contains("compiled for F_min >= 0.99999"), InputError);
   }
 }
