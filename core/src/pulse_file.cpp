@@ -164,6 +164,11 @@ class Reader {
     if (e.contains("min")) p.ensemble_min = number(e["min"], "fidelity.ensemble.min");
     if (p.b1_scale.empty()) p.b1_scale = {1.0};
     if (p.offset_hz.empty()) p.offset_hz = {0.0};
+    if (p.b1_scale.size() * p.offset_hz.size() > kMaxPulseEnsembleMembers)
+      fail("fidelity.ensemble", std::to_string(p.b1_scale.size()) + " B1 scales x " +
+                                    std::to_string(p.offset_hz.size()) + " offsets: more than " +
+                                    std::to_string(kMaxPulseEnsembleMembers) +
+                                    " members (docs/limits.md)");
   }
 
   std::string where_;

@@ -145,3 +145,16 @@ TEST_CASE("text: JSON nesting is bounded before parsing") {
     "channels": {"13C": {"ux_hz": [0], "uy_hz": [0]}}})";
   CHECK(parse_pulse_json(empty, "p.json").name.empty());
 }
+
+TEST_CASE("pulse files: a recorded ensemble is bounded (issue 27)") {
+  std::string b1 = "[";
+  for (int i = 0; i < 200000; ++i) b1 += (i ? ",1" : "1");
+  b1 += "]";
+  const std::string text = R"({"format": "nmrc-pulse/1", "dt_s": 1e-6,
+    "channels": {"13C": {"ux_hz": [0], "uy_hz": [0]}},
+    "fidelity": {"ensemble": {"b1_scale": )" +
+                           b1 + "}}}";
+  CHECK_THROWS_WITH_AS(parse_pulse_json(text, "p.json"),
+                       doctest::Contains("200000 B1 scales x 1 offsets: more than 1000 members"),
+                       InputError);
+}

@@ -25,6 +25,8 @@ namespace nmrc::compiler {
 inline constexpr double kMaxCompileDurationS = 100.0;
 inline constexpr double kMaxB1Scale = 10.0;
 inline constexpr std::size_t kMaxEnsembleMembers = 1000;
+static_assert(kMaxEnsembleMembers == kMaxPulseEnsembleMembers,
+              "a compiled pulse's recorded ensemble must be readable (core/pulse_file.hpp)");
 
 /// Compile options of one target (docs/program-format.md, `compile:`). Validate before use:
 /// validate() throws InputError "compile options: field = value: rule" (check() returns the

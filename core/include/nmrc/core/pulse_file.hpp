@@ -65,6 +65,10 @@ struct PulseData {
 /// Largest number of steps a pulse file may hold per channel: 1 Mi (1048576, the limit of a
 /// TopSpin shape file too; 16 MiB of amplitudes per channel; docs/limits.md).
 inline constexpr long kMaxPulseSteps = 1L << 20;
+/// Largest recorded ensemble (B1 scales x offsets) of a pulse file: the compiler's own bound
+/// (compiler::kMaxEnsembleMembers); `nmrc validate` re-simulates every member, so a file listing
+/// 200,000 B1 values would keep it busy for minutes.
+inline constexpr std::size_t kMaxPulseEnsembleMembers = 1000;
 
 /// Parses nmrc-pulse/1 JSON text; `where` names the file in messages and gives the default name.
 /// Rules: `format` "nmrc-pulse/1"; `dt_s` > 0; `channels` a non-empty object of channels with
