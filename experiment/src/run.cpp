@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "nmrc/core/error.hpp"
@@ -390,6 +391,7 @@ class Engine {
   PulseNeed flip_need(int spin) const { return experiment::flip_need(p_, spin); }
 
   const PulseRecord& get_pulse(const PulseNeed& nd) {
+    used_.insert(nd.name);
     const compiler::CompileOptions o = pulse_compile_options(p_, nd.kind);
     if (progress_ && !lib_.used().count(nd.name)) progress_("pulse " + nd.name);
     return lib_.get(
@@ -455,6 +457,12 @@ class Engine {
     return y;
   }
 
+ public:
+  // The pulses this case played (the library is shared by the cases of one process).
+  const std::set<std::string>& used_names() const { return used_; }
+
+ private:
+  std::set<std::string> used_;
   const ExperimentProgram& p_;
   const CaseSpec& c_;
   PulseLibrary& lib_;
@@ -969,7 +977,10 @@ CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary&
       res.budget.push_back(
           row_of(budget.rows[j].first, budget.rows[j].second, lastp.rows[j], zero.rows[j]));
   }
-  for (const auto& [name, rec] : lib.used()) res.pulses.push_back(name);
+  // This case's pulses only: the library is shared by the cases of one process, so its used()
+  // list would make a case's summary depend on the cases run before it (a resumed run differed
+  // from an uninterrupted one, issue 27).
+  res.pulses.assign(eng.used_names().begin(), eng.used_names().end());
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }

@@ -90,6 +90,11 @@ for n in "${hostile_names[@]}"; do
   experiment_prog c "  - {run: c_0, name: $qy}" >"$WORK/p/e$i.yaml"
   rejects "$WORK/o_e$i" "e$i.yaml:[0-9]+:[0-9]+: cases\[0\].name = " experiment "$WORK/p/e$i.yaml" \
     --out "$WORK/o_e$i" --no-compile
+  # the experiment's own name (its figures are named by it)
+  experiment_prog c "  - {run: c_0}" | sed -e "s|^format: nmrc-experiment/1|format: nmrc-experiment/1\nname: $q|" \
+    >"$WORK/p/en$i.yaml"
+  rejects "$WORK/o_en$i" "en$i.yaml:[0-9]+:[0-9]+: name = " experiment "$WORK/p/en$i.yaml" \
+    --out "$WORK/o_en$i" --no-compile
   # tomography program names (prepare programs have no name: nothing of theirs becomes a file name)
   sed -e "s|^name: random_state|name: $q|; s|^molecule: .*|molecule: mol.yaml|; s|^readout: .*|readout: $SRC/sequences/readout/paper17.yaml|" \
     "$SRC/sequences/tomography/random_state.yaml" >"$WORK/p/tomo$i.yaml"

@@ -232,6 +232,15 @@ TEST_CASE("experiment: with the shipped compiled pulses the error bars hold the 
   std::vector<CaseResult> r;
   for (const auto& c : p.cases) r.push_back(run_case(p, c, lib, s));
   CHECK(lib.used().size() >= 15);  // 3 swaps, bath, U_d per case, pi and readout pulses
+  // Each case lists its own pulses only, though the library is shared (issue 27): a U_d pulse
+  // (ud_<case>_m<M>) appears in its own case's list alone.
+  for (int c = 0; c < 3; ++c) {
+    CHECK(!r[c].pulses.empty());
+    for (const auto& name : r[c].pulses)
+      if (name.rfind("ud_", 0) == 0)
+        CHECK_MESSAGE(name.find(p.cases[c].name + "_m") != std::string::npos, name);
+  }
+  CHECK(r[0].pulses.size() < lib.used().size());
   auto dm = [&](int c, int k) { return r[c].delta_measured[k].mean; };
   for (int c = 0; c < 3; ++c) {
     REQUIRE(r[c].systematics);
