@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <stdexcept>
-#include <thread>
 #include <unsupported/Eigen/KroneckerProduct>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/parallel.hpp"
 
 namespace nmrc {
 
@@ -224,8 +224,7 @@ SparseRows sparse_rows(const Mat& u) {
 int default_thread_count(Eigen::Index dim) {
   // Below 512 x 512 the work (a few ms at most) does not pay for starting threads.
   if (dim < 512) return 1;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(std::min(hw, 8u));
+  return std::min(hardware_threads(), 8);
 }
 
 namespace {
@@ -307,16 +306,8 @@ void apply_local(Mat& rho, const Mat& u, const std::vector<int>& spins, int n, i
     else
       apply_local_blocks<0>(data, ld, li, su, d, cb_begin, cb_end);
   };
-  const size_t nb = li.bases.size();
-  int nt = threads > 0 ? threads : default_thread_count(rho.rows());
-  nt = static_cast<int>(std::min<size_t>(static_cast<size_t>(nt), nb));
-  if (nt <= 1) {
-    work(0, nb);
-    return;
-  }
-  std::vector<std::thread> pool;
-  for (int i = 0; i < nt; ++i) pool.emplace_back(work, nb * i / nt, nb * (i + 1) / nt);
-  for (auto& th : pool) th.join();
+  const int nt = threads > 0 ? threads : default_thread_count(rho.rows());
+  parallel_chunks(li.bases.size(), nt, work);
 }
 
 void apply_local(Vec& psi, const Mat& u, const std::vector<int>& spins, int n) {

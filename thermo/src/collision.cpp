@@ -2,17 +2,16 @@
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cmath>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <tuple>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/parallel.hpp"
 #include "nmrc/core/propagators.hpp"
 
 namespace nmrc::thermo {
@@ -310,26 +309,16 @@ class SectorJoint final : public Joint {
   }
 
  private:
-  // Runs work(m) for every sector, largest first, on up to `threads` std::threads.
+  // Runs work(m) for every sector, largest first, on up to `threads` threads.
   template <typename F>
   void for_sectors(F& work, int threads) const {
     const size_t ns = sectors_.size();
-    int nt = threads > 0 ? threads : default_thread_count(2 << n_);
-    if (nt <= 1 || (2 << n_) < 512) {
-      for (size_t m = 0; m < ns; ++m) work(m);
-      return;
-    }
+    const int nt = (2 << n_) < 512 ? 1 : threads > 0 ? threads : default_thread_count(2 << n_);
     std::vector<size_t> order(ns);
     for (size_t m = 0; m < ns; ++m) order[m] = m;
     std::sort(order.begin(), order.end(),
               [&](size_t a, size_t b) { return sectors_[a].size() > sectors_[b].size(); });
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      for (size_t i = next++; i < ns; i = next++) work(order[i]);
-    };
-    std::vector<std::thread> pool;
-    for (int t = 0; t < nt; ++t) pool.emplace_back(worker);
-    for (auto& t : pool) t.join();
+    parallel_for(ns, nt, [&](size_t i) { work(order[i]); });
   }
 
   int n_;
@@ -512,30 +501,17 @@ Trajectory run_collision_model(const ModelParams& params,
 std::vector<Trajectory> run_batch(const std::vector<ModelParams>& items, int threads,
                                   const std::function<void(int, int)>& progress) {
   std::vector<Trajectory> out(items.size());
-  std::atomic<size_t> next{0};
   std::mutex mu;
   int done = 0;
-  auto worker = [&] {
-    for (size_t i = next++; i < items.size(); i = next++) {
-      ModelParams p = items[i];
-      p.threads = 1;
-      out[i] = run_collision_model(p);
-      if (progress) {
-        std::lock_guard<std::mutex> lock(mu);
-        progress(++done, static_cast<int>(items.size()));
-      }
+  parallel_for(items.size(), threads > 0 ? threads : hardware_threads(), [&](size_t i) {
+    ModelParams p = items[i];
+    p.threads = 1;
+    out[i] = run_collision_model(p);
+    if (progress) {
+      std::lock_guard<std::mutex> lock(mu);
+      progress(++done, static_cast<int>(items.size()));
     }
-  };
-  int nt =
-      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  nt = static_cast<int>(std::min<size_t>(static_cast<size_t>(nt), items.size()));
-  if (nt <= 1) {
-    worker();
-    return out;
-  }
-  std::vector<std::thread> pool;
-  for (int i = 0; i < nt; ++i) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
+  });
   return out;
 }
 

@@ -2,14 +2,13 @@
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cmath>
 #include <stdexcept>
-#include <thread>
 
 #include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/parallel.hpp"
 
 namespace nmrc::thermo {
 
@@ -58,7 +57,7 @@ bool block_diagonal(const Mat& rho, const std::vector<int>& count, double tol) {
 }
 
 // Eigenvalues of the Hermitian matrix, by excitation sectors when it is block diagonal (the
-// sectors on std::threads for large matrices).
+// sectors in parallel for large matrices).
 std::vector<double> eigenvalues(const Mat& rho, int n) {
   std::vector<int> count(rho.rows());
   for (Eigen::Index i = 0; i < rho.rows(); ++i) count[i] = std::popcount(static_cast<unsigned>(i));
@@ -83,23 +82,12 @@ std::vector<double> eigenvalues(const Mat& rho, int n) {
     const RVec w = hermitian_eigenvalues(b);
     per[m].assign(w.data(), w.data() + d);
   };
-  const int nt = default_thread_count(rho.rows());
-  if (nt <= 1) {
-    for (size_t m = 0; m < sectors.size(); ++m) work(m);
-  } else {
-    // Largest sectors first; the middle ones dominate (size C(n, n/2)).
-    std::vector<size_t> order(sectors.size());
-    for (size_t m = 0; m < order.size(); ++m) order[m] = m;
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return sectors[a].size() > sectors[b].size(); });
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      for (size_t i = next++; i < order.size(); i = next++) work(order[i]);
-    };
-    std::vector<std::thread> pool;
-    for (int t = 0; t < nt; ++t) pool.emplace_back(worker);
-    for (auto& t : pool) t.join();
-  }
+  // Largest sectors first; the middle ones dominate (size C(n, n/2)).
+  std::vector<size_t> order(sectors.size());
+  for (size_t m = 0; m < order.size(); ++m) order[m] = m;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return sectors[a].size() > sectors[b].size(); });
+  parallel_for(order.size(), default_thread_count(rho.rows()), [&](size_t i) { work(order[i]); });
   for (const auto& v : per) ev.insert(ev.end(), v.begin(), v.end());
   return ev;
 }
