@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,8 +45,18 @@ int direction(double delta_energy, double tol) {
   return 0;
 }
 
+std::string recorded_program_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path given(path);
+  if (!given.is_absolute()) return given.lexically_normal().generic_string();
+  std::error_code ec;
+  const fs::path rel = given.lexically_normal().lexically_relative(fs::current_path(ec));
+  if (!ec && !rel.empty() && *rel.begin() != "..") return rel.generic_string();
+  return given.filename().generic_string();
+}
+
 PulseLibrary make_pulse_library(const ExperimentProgram& p, const RunSettings& s) {
-  json prov = {{"program", p.path},
+  json prov = {{"program", recorded_program_path(p.path)},
                {"program_hash", p.text_hash},
                {"nmrc_version", NMRC_EXPERIMENT_VERSION},
                {"robust_over_b1", p.b1_scale}};

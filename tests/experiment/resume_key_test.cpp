@@ -9,6 +9,7 @@
 #include "nmrc/core/io.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/pulses.hpp"
+#include "nmrc/experiment/run.hpp"
 #include "support/reference.hpp"
 
 using namespace nmrc;
@@ -84,4 +85,17 @@ TEST_CASE("experiment: a pulse compiled for an edited program never replaces ano
   CHECK(fs::path(r.file).filename().string().rfind("rot_all_", 0) == 0);
   CHECK(fs::exists(r.file));
   fs::remove_all(dir);
+}
+
+TEST_CASE("experiment: a pulse's provenance never records a path of this machine") {
+  using experiment::recorded_program_path;
+  CHECK(recorded_program_path("sequences/experiment/fig3.yaml") ==
+        "sequences/experiment/fig3.yaml");
+  CHECK(recorded_program_path("./sequences/../sequences/fig3.yaml") == "sequences/fig3.yaml");
+  const fs::path cwd = fs::current_path();
+  CHECK(recorded_program_path((cwd / "sub" / "fig3.yaml").string()) == "sub/fig3.yaml");
+  // Outside the working folder: the file name alone.
+  CHECK(recorded_program_path("/elsewhere/machine/path/fig3.yaml") ==
+        (cwd.string().rfind("/elsewhere", 0) == 0 ? "machine/path/fig3.yaml" : "fig3.yaml"));
+  CHECK(recorded_program_path((cwd.parent_path() / "other" / "p.yaml").string()) == "p.yaml");
 }

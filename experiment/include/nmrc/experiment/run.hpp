@@ -154,6 +154,11 @@ struct CaseResult {
 CaseResult run_case(const ExperimentProgram& program, const CaseSpec& spec, PulseLibrary& pulses,
                     const RunSettings& settings, const ProgressText& progress = {});
 
+/// A program's path as a compiled pulse's provenance records it, never a path of this machine:
+/// a relative path as given (normalised); an absolute one relative to the working folder when
+/// it lies inside it, else its file name alone.
+std::string recorded_program_path(const std::string& path);
+
 /// The pulse library of a program with its provenance.
 PulseLibrary make_pulse_library(const ExperimentProgram& program, const RunSettings& settings);
 
