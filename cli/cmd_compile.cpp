@@ -99,13 +99,6 @@ std::string validation_line(const compiler::ValidationResult& v) {
   return os.str();
 }
 
-// The time-optimal bound of a partial SWAP on its (direct) coupling; 0 when not applicable.
-double bound_s(const Molecule& m, const compiler::GateTarget& t) {
-  if (t.type != compiler::GateType::kPartialSwap) return 0.0;
-  return compiler::partial_swap_bound_s(json::parse(t.description_json).value("theta_rad", 0.0),
-                                        m.j_hz(t.spins[0], t.spins[1]));
-}
-
 }  // namespace
 
 void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
@@ -128,31 +121,23 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
   cmd->callback([&run, &global, o] {
     run = [o, &global] {
       compiler::Program prog = compiler::load_program(o->program);
-      std::vector<compiler::GateJob*> jobs;
-      for (const auto& name : o->only) {
-        bool found = false;
-        for (auto& g : prog.gates) found |= g.name == name;
-        if (!found) {
-          std::string known;
-          for (const auto& g : prog.gates) known += (known.empty() ? "" : ", ") + g.name;
-          throw InputError("--only " + name + ": no gate of that name in " + o->program +
-                           " (gates: " + known + ")");
-        }
-      }
-      for (auto& g : prog.gates)
-        if (o->only.empty() || std::find(o->only.begin(), o->only.end(), g.name) != o->only.end()) {
-          if (o->threads > 0) g.options.threads = o->threads;
-          jobs.push_back(&g);
-        }
+      compiler::ProgramCompileOptions po;
+      po.only = o->only;
+      po.threads = o->threads;
+      po.cache_dir = o->no_cache ? "" : (o->cache.empty() ? o->out + "/.cache" : o->cache);
       if (o->threads < 0)
         throw InputError("--threads = " + std::to_string(o->threads) + ": must be >= 1");
-      make_directories(o->out);
-      const std::string cache =
-          o->no_cache ? "" : (o->cache.empty() ? o->out + "/.cache" : o->cache);
-      // Before any GRAPE work: a cache that cannot be made, trusted or written is said now (a
-      // warning: the run goes on without it), not after minutes of optimisation.
-      if (!cache.empty()) cache_usable(cache);
       Progress progress(global.quiet);
+      po.progress = [&progress](const compiler::GateJob& job, int index, int total,
+                                const compiler::GrapeProgress& g) {
+        if (g.evaluations % 5 != 0) return;
+        progress.update("compile " + job.name + " [" + std::to_string(index) + "/" +
+                        std::to_string(total) + "]: start " + std::to_string(g.start) + ", eval " +
+                        std::to_string(g.evaluations) + ", F_min " +
+                        fmt::format("{:.5f}", g.fidelity_min) + " (best " +
+                        fmt::format("{:.5f}", g.best_fidelity_min) + "), " +
+                        fmt::format("{:.1f}", g.elapsed_s) + " s");
+      };
       json report;
       report["format"] = "nmrc-compile-report/1";
       report["program"] = o->program;
@@ -164,28 +149,16 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
              "averaged)\n\n";
       int missed = 0;
       double total_s = 0;
-      int index = 0;
-      for (auto* job : jobs) {
-        ++index;
-        const std::string label =
-            job->name + " [" + std::to_string(index) + "/" + std::to_string(jobs.size()) + "]";
-        auto cb = [&progress, &label](const compiler::GrapeProgress& g) {
-          if (g.evaluations % 5 != 0) return;
-          progress.update("compile " + label + ": start " + std::to_string(g.start) + ", eval " +
-                          std::to_string(g.evaluations) + ", F_min " +
-                          fmt::format("{:.5f}", g.fidelity_min) + " (best " +
-                          fmt::format("{:.5f}", g.best_fidelity_min) + "), " +
-                          fmt::format("{:.1f}", g.elapsed_s) + " s");
-        };
-        const compiler::CompileResult r = compiler::compile_target(
-            prog.molecule, job->target, job->options, job->name, cache, cb);
+      // Each gate's files as soon as it is compiled and validated (the library's compile_program).
+      po.on_gate = [&](const compiler::GateOutcome& out, int, int) {
         progress.done();
+        const compiler::GateJob* job = out.job;
+        const compiler::CompileResult& r = out.result;
+        const compiler::ValidationResult& v = *out.validation;
         const std::string json_path = o->out + "/" + job->name + ".json";
         write_file_atomic(json_path, pulse_file_text(r.pulse));
         if (!o->no_plots) plot_pulse(r.pulse, o->out + "/" + job->name);
-        compiler::install_pulse(prog, *job, r.pulse);
-        const compiler::ValidationResult v = compiler::validate_pulse(r.pulse, prog.molecule);
-        const double bound = bound_s(prog.molecule, job->target);
+        const double bound = out.bound_s;
         const double dur = r.pulse.duration_s();
         total_s += dur;
         json g;
@@ -243,7 +216,7 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
                     r.from_cache ? " [from cache]" : "");
         std::printf("  validation: %s\n", validation_line(v).c_str());
         std::fflush(stdout);
-        if (!r.summary.reached_target || !v.passed) {
+        if (!out.passed()) {
           ++missed;
           std::fprintf(
               stderr,
@@ -252,7 +225,10 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
               job->location.c_str(), job->name.c_str(), std::min(r.pulse.ensemble_min, v.min),
               job->options.fidelity_target);
         }
-      }
+      };
+      // After the library's checks (a refused run leaves no folder), before the cache in it.
+      po.before_work = [&o] { make_directories(o->out); };
+      compiler::compile_program(prog, po);
       report["total_gate_duration_s"] = total_s;
       report["missed"] = missed;
       txt << "total duration of the compiled gates: " << fmt::format("{:.3f}", total_s * 1e3)

@@ -29,6 +29,7 @@
 #include "nmrc/compiler/program.hpp"
 #include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/limits.hpp"
 #include "nmrc/core/molecule.hpp"
@@ -133,6 +134,30 @@ Mat square_matrix(py::handle obj, const std::string& where, py::ssize_t dim) {
   auto v = a.unchecked<2>();
   for (py::ssize_t i = 0; i < dim; ++i)
     for (py::ssize_t j = 0; j < dim; ++j) m(i, j) = v(i, j);
+  return m;
+}
+
+// Tolerance of the density-matrix checks: entries are probabilities of order 1, so 1e-8 absolute
+// covers rounding of any computation in double precision (1e-16 relative, a few thousand
+// operations) and still catches a matrix that is not a state (docs/python.md).
+constexpr double kDensityTolerance = 1e-8;
+
+// A density matrix: square of `dim`, Hermitian, trace 1 and positive, each within
+// kDensityTolerance (largest |rho - rho^dag| entry, |Tr rho - 1|, smallest eigenvalue).
+Mat density_matrix(py::handle obj, const std::string& where, py::ssize_t dim) {
+  Mat m = square_matrix(obj, where, dim);
+  const double asym = (m - m.adjoint()).cwiseAbs().maxCoeff();
+  if (asym > kDensityTolerance)
+    bad(where, fmt::format("matrix with max |rho - rho^dag| = {:.3g}", asym),
+        "must be Hermitian (a density matrix, tolerance 1e-8)");
+  const cplx tr = m.trace();
+  if (std::abs(tr - cplx(1.0, 0.0)) > kDensityTolerance)
+    bad(where, fmt::format("matrix with trace {:.10g}{:+.3g}j", tr.real(), tr.imag()),
+        "must have trace 1 (a density matrix, tolerance 1e-8; a deviation matrix is not one)");
+  const double lowest = hermitian_eigenvalues(0.5 * (m + m.adjoint()))(0);
+  if (lowest < -kDensityTolerance)
+    bad(where, fmt::format("matrix with smallest eigenvalue {:.3g}", lowest),
+        "must be positive semidefinite (a density matrix, tolerance 1e-8)");
   return m;
 }
 
@@ -504,8 +529,8 @@ compiler::ProgressCallback grape_progress(EventPump& pump, const py::object* cal
   if (callback->is_none()) return {};
   return [&pump, callback, gate](const compiler::GrapeProgress& g) {
     pump.post([callback, gate, g] {
-      (*callback)(py::dict("gate"_a = gate, "start"_a = g.start, "evaluations"_a = g.evaluations,
-                           "fidelity_min"_a = g.fidelity_min,
+      (*callback)(py::dict("job"_a = "compile", "gate"_a = gate, "start"_a = g.start,
+                           "evaluations"_a = g.evaluations, "fidelity_min"_a = g.fidelity_min,
                            "best_fidelity_min"_a = g.best_fidelity_min,
                            "elapsed_s"_a = g.elapsed_s));
     });
@@ -539,39 +564,33 @@ py::dict compile_target(const Molecule& m, const std::string& target_json, const
   return with_interruption(compile_result_dict(r), err);
 }
 
-// The CLI's `nmrc compile` minus files: every gate of a program, in order.
-py::dict compile_program(const std::string& path, const std::vector<std::string>& only, int threads,
+// `nmrc compile` minus files: the library's compile_program (each gate compiled, installed in
+// the program's sequence and validated), as cli/cmd_compile.cpp.
+py::dict compile_program(compiler::Program prog, const std::vector<std::string>& only, int threads,
                          const std::string& cache_dir, const py::object& progress) {
-  compiler::Program prog = compiler::load_program(path);
-  for (const auto& name : only) {
-    bool found = false;
-    for (const auto& g : prog.gates) found |= g.name == name;
-    if (!found) bad("only", name, "no gate of that name in " + path);
-  }
-  if (threads < 0) bad("threads", std::to_string(threads), "must be >= 1");
   std::atomic<bool> stop{false};
-  std::vector<compiler::GateJob*> jobs;
-  for (auto& g : prog.gates)
-    if (only.empty() || std::find(only.begin(), only.end(), g.name) != only.end()) {
-      if (threads > 0) g.options.threads = threads;
-      g.options.stop = &stop;
-      jobs.push_back(&g);
-    }
-  if (!cache_dir.empty()) cache_usable(cache_dir);  // a cache it cannot use: warned, not used
-  auto [results, err] = run_interruptible<std::vector<compiler::CompileResult>>(
+  compiler::ProgramCompileOptions po;
+  po.only = only;
+  po.threads = threads;
+  po.cache_dir = cache_dir;
+  po.stop = &stop;
+  auto [outcomes, err] = run_interruptible<std::vector<compiler::GateOutcome>>(
       [&](EventPump& pump) {
-        std::vector<compiler::CompileResult> out;
-        for (auto* job : jobs) {
-          if (stop.load()) break;
-          out.push_back(compiler::compile_target(prog.molecule, job->target, job->options,
-                                                 job->name, cache_dir,
-                                                 grape_progress(pump, &progress, job->name)));
-        }
-        return out;
+        if (!progress.is_none())
+          po.progress = [&pump, &progress](const compiler::GateJob& job, int, int,
+                                           const compiler::GrapeProgress& g) {
+            grape_progress(pump, &progress, job.name)(g);
+          };
+        return compiler::compile_program(prog, po);
       },
       &stop);
   py::dict gates;
-  for (const auto& r : results) gates[py::str(r.pulse.name)] = compile_result_dict(r);
+  for (const auto& o : outcomes) {
+    py::dict d = compile_result_dict(o.result);
+    d["validation"] = o.validation ? py::object(judgement_dict(*o.validation)) : py::none();
+    d["bound_s"] = o.bound_s;
+    gates[py::str(o.job->name)] = d;
+  }
   return with_interruption(py::dict("molecule"_a = prog.molecule, "gates"_a = gates), err);
 }
 
@@ -651,19 +670,48 @@ py::dict theory_run_dict(const thermo::RunResult& r) {
   return d;
 }
 
-py::list run_theory(const thermo::TheoryProgram& program, const py::object& progress) {
-  auto results = run_unstoppable<std::vector<thermo::RunResult>>([&](EventPump& pump) {
-    thermo::TheoryProgress cb;
-    if (!progress.is_none())
-      cb = [&pump, &progress](const std::string& run, const std::string& stage, int done,
-                              int total) {
-        pump.post([&progress, run, stage, done, total] { progress(run, stage, done, total); });
-      };
-    return thermo::run_theory_program(program, cb);
-  });
-  py::list out;
-  for (const auto& r : results) out.append(theory_run_dict(r));
-  return out;
+// Thrown by the theory's progress callback once Ctrl-C (or a callback's exception) set `stop`:
+// the library has no stop flag, and its loops report progress every collision or sweep point.
+struct TheoryStopped {};
+
+// `nmrc theory` minus files, run by run so that a stop keeps the runs already finished (the
+// KeyboardInterrupt's .result). Each run's spec points into its own one-run program (kept in
+// `programs`, which outlives the dicts made from it here).
+py::dict run_theory(const thermo::TheoryProgram& program, const py::object& progress) {
+  std::atomic<bool> stop{false};
+  std::deque<thermo::TheoryProgram> programs;
+  for (const auto& r : program.runs) {
+    programs.push_back(program);
+    programs.back().runs = {r};
+  }
+  auto [results, err] = run_interruptible<std::vector<thermo::RunResult>>(
+      [&](EventPump& pump) {
+        thermo::TheoryProgress cb = [&pump, &progress, &stop](const std::string& run,
+                                                              const std::string& stage, int done,
+                                                              int total) {
+          if (stop.load()) throw TheoryStopped{};
+          if (!progress.is_none())
+            pump.post([&progress, run, stage, done, total] {
+              progress(py::dict("job"_a = "theory", "run"_a = run, "stage"_a = stage,
+                                "done"_a = done, "total"_a = total));
+            });
+        };
+        std::vector<thermo::RunResult> out;
+        for (const auto& one : programs) {
+          if (stop.load()) break;
+          try {
+            auto r = thermo::run_theory_program(one, cb);
+            out.push_back(std::move(r.at(0)));
+          } catch (const TheoryStopped&) {
+            break;
+          }
+        }
+        return out;
+      },
+      &stop);
+  py::list runs;
+  for (const auto& r : results) runs.append(theory_run_dict(r));
+  return with_interruption(py::dict("runs"_a = runs), err);
 }
 
 // ---- the experiment ------------------------------------------------------------------------
@@ -696,7 +744,8 @@ py::list run_experiment(const std::string& path, const std::string& cache_dir,
     experiment::ProgressText cb;
     if (!progress.is_none())
       cb = [&pump, &progress](const std::string& text) {
-        pump.post([&progress, text] { progress(text); });
+        pump.post(
+            [&progress, text] { progress(py::dict("job"_a = "experiment", "text"_a = text)); });
       };
     experiment::PulseLibrary lib = experiment::make_pulse_library(p, settings);
     std::vector<experiment::CaseResult> out;
@@ -891,8 +940,22 @@ PYBIND11_MODULE(_nmrc, mod) {
   // Compilation --------------------------------------------------------------------------------
   mod.def("compile_target", &compile_target, "molecule"_a, "target_json"_a, "options"_a, "name"_a,
           "cache_dir"_a, "progress"_a);
-  mod.def("compile_program", &compile_program, "path"_a, "only"_a, "threads"_a, "cache_dir"_a,
-          "progress"_a);
+  mod.def(
+      "compile_program",
+      [](const std::string& path, const std::vector<std::string>& only, int threads,
+         const std::string& cache_dir, const py::object& progress) {
+        return compile_program(compiler::load_program(path), only, threads, cache_dir, progress);
+      },
+      "path"_a, "only"_a, "threads"_a, "cache_dir"_a, "progress"_a);
+  mod.def(
+      "compile_program_text",
+      [](const std::string& text, const std::string& name, const std::string& base_dir,
+         const std::vector<std::string>& only, int threads, const std::string& cache_dir,
+         const py::object& progress) {
+        return compile_program(compiler::parse_program(text, name, base_dir), only, threads,
+                               cache_dir, progress);
+      },
+      "text"_a, "name"_a, "base_dir"_a, "only"_a, "threads"_a, "cache_dir"_a, "progress"_a);
   mod.def(
       "target_unitary",
       [](const Molecule& m, const std::string& target_json) {
@@ -920,7 +983,7 @@ PYBIND11_MODULE(_nmrc, mod) {
           bad("b1_scale", fmt::format("{}", b1_scale), "must be > 0");
         spectrometer::PropagationOptions o;
         o.engine = engine_of(engine);
-        const Mat rho0 = rho.is_none() ? Mat() : square_matrix(rho, "rho", 1 << m.size());
+        const Mat rho0 = rho.is_none() ? Mat() : density_matrix(rho, "rho", 1 << m.size());
         return to_numpy(run_without_gil<Mat>([&] {
           if (rho0.size() > 0)
             return spectrometer::simulate_state(m, e, rho0, b1_scale, relaxation, o);
@@ -933,7 +996,7 @@ PYBIND11_MODULE(_nmrc, mod) {
       "fid",
       [](const Molecule& m, py::object rho, py::object channel, double sw_hz, long td,
          double receiver_phase_rad) {
-        const Mat r = square_matrix(rho, "rho", 1 << m.size());
+        const Mat r = density_matrix(rho, "rho", 1 << m.size());
         const int c = channel_index(m, channel, "channel");
         if (!(sw_hz > 0) || sw_hz > limits::kMaxSpectralWidthHz)
           bad("sw_hz", fmt::format("{}", sw_hz), "must be in (0, 1e8]");
@@ -986,7 +1049,7 @@ PYBIND11_MODULE(_nmrc, mod) {
   mod.def(
       "line_values",
       [](const Molecule& m, py::object rho, py::object channel) {
-        const Mat r = square_matrix(rho, "rho", 1 << m.size());
+        const Mat r = density_matrix(rho, "rho", 1 << m.size());
         return lines_list(m,
                           spectrometer::measure_lines(m, r, channel_index(m, channel, "channel")));
       },
@@ -1069,7 +1132,7 @@ PYBIND11_MODULE(_nmrc, mod) {
       "readout_values",
       [settings_of](py::object rho, const std::string& setting, int n) {
         const spectrometer::ReadoutSetting s = settings_of({setting}, n)[0];
-        const RVec v = spectrometer::ideal_line_values(square_matrix(rho, "rho", 1 << n), s, n);
+        const RVec v = spectrometer::ideal_line_values(density_matrix(rho, "rho", 1 << n), s, n);
         return to_numpy(std::vector<double>(v.data(), v.data() + v.size()));
       },
       "rho"_a, "setting"_a, "n"_a);

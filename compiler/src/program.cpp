@@ -322,4 +322,55 @@ void install_pulse(Program& program, const GateJob& job, const CompiledPulse& pu
   for (size_t i : job.element_indices) program.sequence.elements.at(i) = e;
 }
 
+std::vector<GateOutcome> compile_program(Program& program, const ProgramCompileOptions& options) {
+  for (const auto& name : options.only)
+    if (std::none_of(program.gates.begin(), program.gates.end(),
+                     [&name](const GateJob& g) { return g.name == name; })) {
+      std::string known;
+      for (const auto& g : program.gates) known += (known.empty() ? "" : ", ") + g.name;
+      throw InputError(program.path + ": only = " + name +
+                       ": no gate of that name in the program (gates: " + known + ")");
+    }
+  if (options.threads < 0 || options.threads > 256)
+    throw InputError("threads = " + std::to_string(options.threads) + ": must be 1 to 256");
+  std::vector<GateJob*> jobs;
+  for (auto& g : program.gates)
+    if (options.only.empty() ||
+        std::find(options.only.begin(), options.only.end(), g.name) != options.only.end()) {
+      if (options.threads > 0) g.options.threads = options.threads;
+      g.options.stop = options.stop;
+      g.options.validate(program.molecule);
+      jobs.push_back(&g);
+    }
+  if (options.before_work) options.before_work();
+  // Before any GRAPE work: a cache that cannot be made, trusted or written is said now (a
+  // warning: the run goes on without it), not after minutes of optimisation.
+  if (!options.cache_dir.empty()) cache_usable(options.cache_dir);
+  std::vector<GateOutcome> out;
+  const int total = static_cast<int>(jobs.size());
+  for (int index = 1; index <= total; ++index) {
+    if (options.stop && options.stop->load()) break;
+    GateJob& job = *jobs[index - 1];
+    ProgressCallback cb;
+    if (options.progress)
+      cb = [&options, &job, index, total](const GrapeProgress& g) {
+        options.progress(job, index, total, g);
+      };
+    GateOutcome o;
+    o.job = &job;
+    o.result =
+        compile_target(program.molecule, job.target, job.options, job.name, options.cache_dir, cb);
+    install_pulse(program, job, o.result.pulse);
+    if (o.result.summary.termination != Termination::kInterrupted)
+      o.validation = validate_pulse(o.result.pulse, program.molecule);
+    if (job.target.type == GateType::kPartialSwap)
+      o.bound_s = partial_swap_bound_s(
+          nlohmann::json::parse(job.target.description_json).value("theta_rad", 0.0),
+          program.molecule.j_hz(job.target.spins[0], job.target.spins[1]));
+    out.push_back(std::move(o));
+    if (options.on_gate) options.on_gate(out.back(), index, total);
+  }
+  return out;
+}
+
 }  // namespace nmrc::compiler

@@ -22,10 +22,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _nmrc
+from ._data import data_dir
 from ._nmrc import InputError, Molecule, Pulse, ResourceError
 
 __all__ = [
-    "InputError", "ResourceError", "Molecule", "Pulse", "Target", "load_molecule", "molecule_from_dict",
+    "data_dir", "InputError", "ResourceError", "Molecule", "Pulse", "Target", "load_molecule", "molecule_from_dict",
     "partial_swap", "rotation", "zz", "cnot", "cz", "unitary", "target_unitary",
     "compile", "compile_program", "CompileResult", "GrapeSummary",
     "read_pulse", "make_pulse", "read_bruker_shape", "write_bruker_shape", "fidelity",
@@ -89,7 +90,11 @@ class Target:
     description: Dict[str, Any]
 
     def json(self) -> str:
-        return _json.dumps(self.description)
+        """The description as JSON text (non-finite numbers are an InputError)."""
+        try:
+            return _json.dumps(self.description, allow_nan=False)
+        except ValueError:
+            raise InputError(f"target = {self.description!r}: every number must be finite")
 
     def up_to_diagonal_phases(self) -> "Target":
         """The same gate up to diagonal phases applied first (``up_to: diagonal_phases``,
@@ -104,6 +109,86 @@ def _labels(spins: Union[str, Sequence[str]]) -> List[str]:
     return [str(s) for s in spins]
 
 
+def _check_progress(where: str, progress: Any) -> None:
+    """A progress callback is None or callable: said before any work starts."""
+    if progress is not None and not callable(progress):
+        raise InputError(f"{where}: progress = {progress!r}: must be a callable "
+                         "progress(dict) or None")
+
+
+def _integer(where: str, value: Any, lo: int, hi: int) -> int:
+    """An int (or numpy integer) from lo to hi, else InputError; never a float or bool."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InputError(f"{where} = {value!r}: must be an integer from {lo} to {hi}")
+    if not lo <= int(value) <= hi:
+        raise InputError(f"{where} = {value!r}: must be an integer from {lo} to {hi}")
+    return int(value)
+
+
+def _number(where: str, value: Any) -> float:
+    """A finite real number (int, float, numpy scalar), else InputError naming the value."""
+    if (isinstance(value, (bool, np.bool_, str, bytes, complex, np.complexfloating))
+            or not isinstance(value, (int, float, np.integer, np.floating))):
+        raise InputError(f"{where} = {value!r}: must be a real number")
+    v = float(value)
+    if not np.isfinite(v):
+        raise InputError(f"{where} = {v}: must be finite")
+    return v
+
+
+def _boolean(where: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{where} = {value!r}: must be True or False")
+    return bool(value)
+
+
+def _text(where: str, value: Any, choices: Sequence[str] = ()) -> str:
+    if not isinstance(value, str) or (choices and value not in choices):
+        rule = "must be " + (", ".join(choices[:-1]) + " or " + choices[-1] if choices
+                             else "a string")
+        raise InputError(f"{where} = {value!r}: {rule}")
+    return value
+
+
+def _is(where: str, value: Any, kind: type, what: str) -> Any:
+    """``value`` is an instance of ``kind`` (a swapped or missing argument is said by name)."""
+    if not isinstance(value, kind):
+        raise InputError(f"{where} = {type(value).__name__} {_short(value)}: must be {what}")
+    return value
+
+
+def _short(value: Any) -> str:
+    r = repr(value)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+def _molecule(where: str, m: Any) -> Molecule:
+    return _is(where, m, Molecule, "an nmrc.Molecule (nmrc.load_molecule)")
+
+
+def _pulse(where: str, p: Any) -> Pulse:
+    return _is(where, p, Pulse, "an nmrc.Pulse (nmrc.read_pulse, nmrc.Pulse(...))")
+
+
+def _channel(where: str, c: Any) -> Union[int, str]:
+    if isinstance(c, str):
+        return c
+    return _integer(where, c, 0, 63)
+
+
+def _renamed(func: str, old: str, new: str, old_value: Any, new_value: Any) -> Any:
+    """The value of a keyword renamed from ``old`` to ``new`` (the old name still works, with a
+    DeprecationWarning); both given is an InputError."""
+    if old_value is None:
+        return new_value
+    import warnings
+    warnings.warn(f"nmrc.{func}: {old}= is deprecated, use {new}=", DeprecationWarning,
+                  stacklevel=3)
+    if new_value is not None:
+        raise InputError(f"{func}: give {new} or {old}, not both")
+    return old_value
+
+
 def _first(name: str, *values: Any) -> Any:
     given = [v for v in values if v is not None]
     if len(given) != 1:
@@ -116,15 +201,17 @@ def partial_swap(a: str, b: str, theta_rad: Optional[float] = None, *,
     """The paper's partial SWAP exp(-i theta/2 (XX + YY)) on spins a, b (theta in rad;
     ``theta`` is an alias of ``theta_rad``)."""
     return Target({"gate": "partial_swap", "spins": [a, b],
-                   "theta_rad": float(_first("theta_rad", theta_rad, theta))})
+                   "theta_rad": _number("partial_swap: theta_rad",
+                                        _first("theta_rad", theta_rad, theta))})
 
 
 def rotation(spins: Union[str, Sequence[str]], angle_rad: float, phase_rad: float = 0.0,
              axis: Optional[str] = None) -> Target:
     """exp(-i angle/2 (cos(phase) X + sin(phase) Y)) on each spin (axis "x" or "y" sets the
     phase; axis "z" rotates about z)."""
-    d: Dict[str, Any] = {"gate": "rotation", "spins": _labels(spins), "angle_rad": float(angle_rad),
-                         "phase_rad": float(phase_rad)}
+    d: Dict[str, Any] = {"gate": "rotation", "spins": _labels(spins),
+                         "angle_rad": _number("rotation: angle_rad", angle_rad),
+                         "phase_rad": _number("rotation: phase_rad", phase_rad)}
     if axis == "y":
         d["phase_rad"] = float(np.pi / 2)
     elif axis == "z":
@@ -136,7 +223,8 @@ def rotation(spins: Union[str, Sequence[str]], angle_rad: float, phase_rad: floa
 
 def zz(a: str, b: str, theta_rad: float) -> Target:
     """exp(-i theta/2 Z (x) Z) on spins a, b (theta = pi J t, rad)."""
-    return Target({"gate": "zz", "spins": [a, b], "theta_rad": float(theta_rad)})
+    return Target({"gate": "zz", "spins": [a, b],
+                   "theta_rad": _number("zz: theta_rad", theta_rad)})
 
 
 def cnot(control: str, target: str) -> Target:
@@ -165,6 +253,8 @@ def unitary(spins: Union[str, Sequence[str]], matrix: Any) -> Target:
 
 def target_unitary(molecule: Molecule, target: Target) -> np.ndarray:
     """The target's unitary on every spin of the molecule (identity on the others)."""
+    _molecule("target_unitary: molecule", molecule)
+    _is("target_unitary: target", target, Target, "an nmrc.Target")
     return _nmrc.target_unitary(molecule, target.json())
 
 
@@ -192,16 +282,32 @@ class GrapeSummary:
 
 @dataclass
 class CompileResult:
-    """A compiled pulse and how GRAPE got it (``from_cache``: read from ``cache_dir``)."""
+    """A compiled pulse and how GRAPE got it (``from_cache``: read from ``cache_dir``; the
+    ``cache_key`` is 16 hex digits). From :func:`compile_program` also its ``validation`` (the
+    spectrometer's independent re-simulation, as ``nmrc compile`` reports it; None for a gate
+    stopped by Ctrl-C) and ``bound_s``, the time-optimal bound (s) of a partial SWAP on its
+    direct coupling (0 for other gates)."""
     pulse: Pulse
     summary: GrapeSummary
     from_cache: bool
     cache_key: str
+    validation: Optional["Judgement"] = None
+    bound_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        """GRAPE reached the fidelity target and the validation passed (``nmrc compile``'s
+        exit 0)."""
+        return bool(self.summary.reached_target and self.validation is not None
+                    and self.validation.passed)
 
 
 def _compile_result(d: Dict[str, Any]) -> CompileResult:
+    v = d.get("validation")
     return CompileResult(pulse=d["pulse"], summary=GrapeSummary(**d["summary"]),
-                         from_cache=d["from_cache"], cache_key=d["cache_key"])
+                         from_cache=d["from_cache"], cache_key=d["cache_key"],
+                         validation=Judgement(**v) if v is not None else None,
+                         bound_s=d.get("bound_s", 0.0))
 
 
 def _raise_interruption(d: Dict[str, Any], result: Any) -> None:
@@ -213,9 +319,9 @@ def _raise_interruption(d: Dict[str, Any], result: Any) -> None:
 
 def compile(molecule: Molecule, target: Target, *, duration_s: Optional[float] = None,
             duration: Optional[float] = None, steps: Optional[int] = None,
-            dt_s: Optional[float] = None, b1: Optional[Sequence[float]] = None,
+            dt_s: Optional[float] = None, b1_scale: Optional[Sequence[float]] = None,
             b1_weight: Optional[Sequence[float]] = None,
-            offsets_hz: Optional[Sequence[float]] = None,
+            offset_hz: Optional[Sequence[float]] = None,
             max_rf_hz: Union[None, float, Dict[str, float]] = None,
             channels: Optional[Sequence[str]] = None, fidelity_target: Optional[float] = None,
             starts: Optional[int] = None, seed: Optional[int] = None,
@@ -226,16 +332,21 @@ def compile(molecule: Molecule, target: Target, *, duration_s: Optional[float] =
             b1_quadrature: Optional[int] = None, coarse_factor: Optional[int] = None,
             nominal_first: Optional[bool] = None, name: Optional[str] = None,
             cache_dir: Optional[PathLike] = None,
-            progress: Optional[Callable[[Dict[str, Any]], None]] = None) -> CompileResult:
+            progress: Optional[Callable[[Dict[str, Any]], None]] = None,
+            b1: Optional[Sequence[float]] = None,
+            offsets_hz: Optional[Sequence[float]] = None) -> CompileResult:
     """GRAPE-compiles ``target`` on ``molecule`` (compiler::compile_target, as ``nmrc compile``).
 
     Options as in a program's ``compile:`` block (docs/program-format.md): two of
-    ``duration_s`` (s; alias ``duration``), ``steps``, ``dt_s`` (s); ``b1``: B1 scale of each
-    robustness-ensemble member (default 0.97 ... 1.03, five); ``offsets_hz``: offset errors (Hz);
+    ``duration_s`` (s; alias ``duration``), ``steps``, ``dt_s`` (s); ``b1_scale``: B1 scale
+    (dimensionless) of each robustness-ensemble member (default 0.97 ... 1.03, five);
+    ``offset_hz``: offset errors (Hz) (the old names ``b1`` and ``offsets_hz`` still work with a
+    DeprecationWarning);
     ``max_rf_hz``: RF limit (Hz, one number for every driven channel or {channel: Hz}, default
     min(10 kHz, channel limit)); ``fidelity_target`` (default 0.995); ``starts``, ``seed``,
-    ``threads``, ``time_limit_s`` (s). ``progress(dict)`` is called on the calling thread with
-    start, evaluations, fidelity_min, best_fidelity_min, elapsed_s. Ctrl-C (or an exception from
+    ``threads``, ``time_limit_s`` (s). ``progress(dict)`` (the one progress signature of
+    compile, theory and experiment) is called on the calling thread with job "compile", gate,
+    start, evaluations, fidelity_min, best_fidelity_min, elapsed_s (s). Ctrl-C (or an exception from
     ``progress``) stops GRAPE: the exception is raised with ``.result``, the best pulse so far
     (termination "interrupted"). ``cache_dir``: the pulse cache of ``nmrc compile``; with it, a
     miss starts from the best cached pulse of the same target, duration and steps unless
@@ -243,12 +354,16 @@ def compile(molecule: Molecule, target: Target, *, duration_s: Optional[float] =
     the full B1 grid: ``b1_quadrature`` (n-point Gauss-Legendre search), ``coarse_factor``
     (coarse steps first), ``nominal_first`` (the centre B1 alone first).
     """
+    _molecule("compile: molecule", molecule)
+    _check_progress("compile", progress)
+    b1_scale = _renamed("compile", "b1", "b1_scale", b1, b1_scale)
+    offset_hz = _renamed("compile", "offsets_hz", "offset_hz", offsets_hz, offset_hz)
     opts: Dict[str, Any] = {}
     dur = duration_s if duration_s is not None else duration
     if duration_s is not None and duration is not None:
         raise InputError("compile: give duration_s or duration, not both")
-    pairs = {"duration_s": dur, "steps": steps, "dt_s": dt_s, "b1_scale": b1,
-             "b1_weight": b1_weight, "offset_hz": offsets_hz, "channels": channels,
+    pairs = {"duration_s": dur, "steps": steps, "dt_s": dt_s, "b1_scale": b1_scale,
+             "b1_weight": b1_weight, "offset_hz": offset_hz, "channels": channels,
              "fidelity_target": fidelity_target, "starts": starts, "seed": seed,
              "max_iterations": max_iterations, "stall_evaluations": stall_evaluations,
              "time_limit_s": time_limit_s, "threads": threads, "smoothness": smoothness,
@@ -275,14 +390,26 @@ def compile(molecule: Molecule, target: Target, *, duration_s: Optional[float] =
     return result
 
 
-def compile_program(path: PathLike, *, only: Sequence[str] = (), threads: Optional[int] = None,
-                    cache_dir: Optional[PathLike] = None,
-                    progress: Optional[Callable[[Dict[str, Any]], None]] = None
-                    ) -> Dict[str, CompileResult]:
-    """Compiles every gate of a program file (``nmrc compile`` without files), in order; a dict
-    gate name -> result. Ctrl-C as in :func:`compile` (``.result``: the gates done so far)."""
-    d = _nmrc.compile_program(_path(path), list(only), threads or 0,
-                              _path(cache_dir) if cache_dir is not None else "", progress)
+def compile_program(program: Union[PathLike, Dict[str, Any]], *, only: Sequence[str] = (),
+                    threads: Optional[int] = None, cache_dir: Optional[PathLike] = None,
+                    progress: Optional[Callable[[Dict[str, Any]], None]] = None,
+                    base_dir: Optional[PathLike] = None) -> Dict[str, CompileResult]:
+    """Compiles every gate of a program (``nmrc compile`` without files; the library's one
+    compile_program): each gate is compiled, installed in the program and validated by the
+    spectrometer, in order; a dict gate name -> result (with ``validation``). ``program``: a
+    file, or a dict with a program file's keys (relative paths from ``base_dir``, default the
+    current directory). Ctrl-C as in :func:`compile` (``.result``: the gates done so far)."""
+    if isinstance(only, str):
+        only = [only]
+    thr = 0 if threads is None else _integer("compile_program: threads", threads, 1, 256)
+    _check_progress("compile_program", progress)
+    cache = _path(cache_dir) if cache_dir is not None else ""
+    if isinstance(program, dict):
+        d = _nmrc.compile_program_text(_json.dumps(program), "<dict>",
+                                       _path(base_dir) if base_dir is not None else _os.getcwd(),
+                                       [str(x) for x in only], thr, cache, progress)
+    else:
+        d = _nmrc.compile_program(_path(program), [str(x) for x in only], thr, cache, progress)
     out = {k: _compile_result(v) for k, v in d["gates"].items()}
     _raise_interruption(d, out)
     return out
@@ -392,13 +519,21 @@ class Judgement:
     process_relaxed_min: float
 
 
-def fidelity(pulse: Pulse, molecule: Molecule, *, b1: Optional[Sequence[float]] = None,
-             offsets_hz: Optional[Sequence[float]] = None, engine: str = "exact",
-             relaxation: bool = False) -> Judgement:
-    """Judges ``pulse`` on ``molecule`` against the target it records, over B1 scales ``b1``
-    (default: the pulse's own ensemble) and offsets (Hz): the same numbers as ``nmrc validate``.
-    ``engine``: "exact" or "odeint"."""
-    return Judgement(**_nmrc.validate_pulse(pulse, molecule, b1, offsets_hz, engine, relaxation))
+def fidelity(pulse: Pulse, molecule: Molecule, *, b1_scale: Optional[Sequence[float]] = None,
+             offset_hz: Optional[Sequence[float]] = None, engine: str = "exact",
+             relaxation: bool = False, b1: Optional[Sequence[float]] = None,
+             offsets_hz: Optional[Sequence[float]] = None) -> Judgement:
+    """Judges ``pulse`` on ``molecule`` against the target it records, over B1 scales
+    ``b1_scale`` (dimensionless; default: the pulse's own ensemble) and offsets ``offset_hz``
+    (Hz): the same numbers as ``nmrc validate``. ``engine``: "exact" or "odeint". (``b1`` and
+    ``offsets_hz`` are the old names, deprecated.)"""
+    _pulse("fidelity: pulse", pulse)
+    _molecule("fidelity: molecule", molecule)
+    b1_scale = _renamed("fidelity", "b1", "b1_scale", b1, b1_scale)
+    offset_hz = _renamed("fidelity", "offsets_hz", "offset_hz", offsets_hz, offset_hz)
+    return Judgement(**_nmrc.validate_pulse(pulse, molecule, b1_scale, offset_hz,
+                                            _text("fidelity: engine", engine, ("exact", "odeint")),
+                                            _boolean("fidelity: relaxation", relaxation)))
 
 
 # ---- spectrometer ---------------------------------------------------------------------------
@@ -413,7 +548,8 @@ class ThermalState:
 
 
 def thermal_state(molecule: Molecule) -> ThermalState:
-    """Thermal equilibrium of the molecule at its temperature."""
+    """High-temperature thermal equilibrium of the molecule at its temperature (Eq. (S14))."""
+    _molecule("thermal_state: molecule", molecule)
     return ThermalState(**_nmrc.thermal_state(molecule))
 
 
@@ -421,8 +557,14 @@ def propagate(molecule: Molecule, pulse: Pulse, rho: Any = None, *, b1_scale: fl
               relaxation: bool = False, engine: str = "exact") -> np.ndarray:
     """Runs ``pulse`` on the spectrometer. With ``rho`` (2^n x 2^n): the state after the pulse
     (with T1/T2 when ``relaxation``). Without: the propagator U (2^n x 2^n), or with
-    ``relaxation`` the superoperator (4^n x 4^n, column-major vec)."""
-    return _nmrc.propagate(molecule, pulse, rho, b1_scale, relaxation, engine)
+    ``relaxation`` the superoperator (4^n x 4^n, column-major vec). ``rho`` must be a density
+    matrix (Hermitian, trace 1, positive; each within 1e-8). ``b1_scale``: B1 scale
+    (dimensionless) of the played pulse."""
+    _molecule("propagate: molecule", molecule)
+    _pulse("propagate: pulse", pulse)
+    b1 = _number("propagate: b1_scale", b1_scale)
+    return _nmrc.propagate(molecule, pulse, rho, b1, _boolean("propagate: relaxation", relaxation),
+                           _text("propagate: engine", engine, ("exact", "odeint")))
 
 
 @dataclass
@@ -441,15 +583,21 @@ class Fid:
         return np.arange(len(self.points)) / self.sw_hz
 
     def _args(self) -> Tuple[Any, ...]:
-        return (self.points, self.sw_hz, self.channel, self.scans, self.noise_sigma,
-                self.receiver_phase_rad)
+        return (self.points, _number("fid.sw_hz", self.sw_hz),
+                _channel("fid.channel", self.channel), _integer("fid.scans", self.scans, 1, 1 << 30),
+                _number("fid.noise_sigma", self.noise_sigma),
+                _number("fid.receiver_phase_rad", self.receiver_phase_rad))
 
 
 def fid(molecule: Molecule, rho: Any, channel: Union[int, str], sw_hz: float, td: int, *,
         receiver_phase_rad: float = 0.0) -> Fid:
     """Noise-free FID of state ``rho`` on ``channel`` (Eq. (S16), nmrc's convention): ``td``
-    points at dwell 1/``sw_hz`` (Hz), free evolution with T2* decay."""
-    return Fid(**_nmrc.fid(molecule, rho, channel, sw_hz, td, receiver_phase_rad))
+    points at dwell 1/``sw_hz`` (Hz), free evolution with T2* decay; ``receiver_phase_rad`` in
+    rad. ``rho`` must be a density matrix (Hermitian, trace 1, positive; each within 1e-8)."""
+    _molecule("fid: molecule", molecule)
+    return Fid(**_nmrc.fid(molecule, rho, _channel("fid: channel", channel),
+                           _number("fid: sw_hz", sw_hz), _integer("fid: td", td, 1, 1 << 20),
+                           _number("fid: receiver_phase_rad", receiver_phase_rad)))
 
 
 @dataclass
@@ -465,8 +613,13 @@ def process(molecule: Molecule, fid: Fid, *, zero_fill: int = 0, lb_hz: float = 
             halve_first_point: bool = True) -> Spectrum:
     """Processes a FID into a spectrum (zero filling to a power of two, exponential ``lb_hz``
     and Gaussian ``gb_hz`` broadening in Hz, zero- and first-order phase in rad)."""
-    return Spectrum(**_nmrc.process(molecule, *fid._args(), zero_fill, lb_hz, gb_hz,
-                                    phase0_rad, phase1_rad, halve_first_point))
+    _molecule("process: molecule", molecule)
+    _is("process: fid", fid, Fid, "an nmrc.Fid (nmrc.fid)")
+    return Spectrum(**_nmrc.process(
+        molecule, *fid._args(), _integer("process: zero_fill", zero_fill, 0, 1 << 24),
+        _number("process: lb_hz", lb_hz), _number("process: gb_hz", gb_hz),
+        _number("process: phase0_rad", phase0_rad), _number("process: phase1_rad", phase1_rad),
+        _boolean("process: halve_first_point", halve_first_point)))
 
 
 @dataclass
@@ -490,13 +643,18 @@ class LineFit:
 def fit_lines(molecule: Molecule, fid: Fid) -> LineFit:
     """Fits every assigned line of the FID's channel (linear least squares in the time domain,
     as ``nmrc acquire``)."""
+    _molecule("fit_lines: molecule", molecule)
+    _is("fit_lines: fid", fid, Fid, "an nmrc.Fid (nmrc.fid)")
     d = _nmrc.fit_lines(molecule, *fid._args())
     return LineFit([Line(**l) for l in d["lines"]], d["residual_rms"])
 
 
 def line_values(molecule: Molecule, rho: Any, channel: Union[int, str]) -> List[Line]:
-    """The exact line amplitudes of a density matrix (what a perfect fit would give)."""
-    return [Line(**l) for l in _nmrc.line_values(molecule, rho, channel)]
+    """The exact line amplitudes of a density matrix (what a perfect fit would give); ``rho``
+    must be a density matrix (Hermitian, trace 1, positive; each within 1e-8)."""
+    _molecule("line_values: molecule", molecule)
+    return [Line(**l) for l in _nmrc.line_values(molecule, rho,
+                                                 _channel("line_values: channel", channel))]
 
 
 @dataclass
@@ -598,19 +756,36 @@ class Reconstruction:
 
 def readout_values(rho: Any, setting: str, n: int) -> np.ndarray:
     """Ideal line values of one readout setting ("XIYI": pi/2 about x, y or none per spin):
-    per line observable <O_x> then <O_y> (docs/tomography.md), 2 n 2^(n-1) numbers."""
-    return _nmrc.readout_values(rho, setting, n)
+    per line observable <O_x> then <O_y> (docs/tomography.md), 2 n 2^(n-1) numbers. ``rho``
+    must be a density matrix (Hermitian, trace 1, positive; each within 1e-8)."""
+    return _nmrc.readout_values(rho, _text("readout_values: setting", setting),
+                                _integer("readout_values: n", n, 1, 6))
 
 
 def reconstruct(settings: Sequence[str], values: Any, n: int) -> Reconstruction:
     """State tomography from line tables: ``values[s]`` the line values of setting ``s`` in the
     layout of :func:`readout_values` (spectrometer::Tomographer; the set must be complete)."""
-    return Reconstruction(**_nmrc.reconstruct(list(settings), values, n))
+    return Reconstruction(**_nmrc.reconstruct(_settings("reconstruct", settings), values,
+                                              _integer("reconstruct: n", n, 1, 6)))
 
 
 def completeness(settings: Sequence[str], n: int) -> Completeness:
     """Completeness of readout settings given as letters ("XXYI": one of I, X, Y per spin)."""
-    return Completeness(**_nmrc.completeness(list(settings), n))
+    return Completeness(**_nmrc.completeness(_settings("completeness", settings),
+                                             _integer("completeness: n", n, 1, 6)))
+
+
+def _settings(where: str, settings: Any) -> List[str]:
+    if isinstance(settings, str):
+        settings = [settings]
+    try:
+        out = list(settings)
+    except TypeError:
+        raise InputError(f"{where}: settings = {_short(settings)}: must be a list of strings "
+                         "such as \"XYI\"") from None
+    for s in out:
+        _text(f"{where}: settings", s)
+    return out
 
 
 # ---- theory ---------------------------------------------------------------------------------
@@ -656,19 +831,45 @@ class TheoryRun:
     sweep: Optional[Dict[str, Any]] = None
 
 
+def _dict_progress(func: str, progress: Any, old_fields: Sequence[str]) -> Any:
+    """The one progress signature, ``progress(dict)``. A callback written for the old
+    positional signature (``old_fields``: theory's run, stage, done, total) still works, with a
+    DeprecationWarning."""
+    _check_progress(func, progress)
+    if progress is None or len(old_fields) < 2:
+        return progress
+    import inspect
+    try:
+        params = list(inspect.signature(progress).parameters.values())
+    except (TypeError, ValueError):
+        return progress
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) < len(old_fields) and not any(p.kind == p.VAR_POSITIONAL for p in params):
+        return progress
+    import warnings
+    warnings.warn(f"nmrc.{func}: progress({', '.join(old_fields)}) is deprecated: the one "
+                  "progress signature is progress(dict)", DeprecationWarning, stacklevel=3)
+    return lambda d: progress(*(d[k] for k in old_fields))
+
+
 def theory(program: Union[PathLike, Dict[str, Any]], *,
-           progress: Optional[Callable[[str, str, int, int], None]] = None) -> List[TheoryRun]:
+           progress: Optional[Callable[[Dict[str, Any]], None]] = None) -> List[TheoryRun]:
     """Runs a heat-flow theory program (docs/theory-format.md): a file, or a dict with the
-    file's keys. ``progress(run, stage, done, total)`` on the calling thread."""
+    file's keys. ``progress(dict)`` on the calling thread with job "theory", run, stage
+    ("collision", "sweep point", "convergence", "master equation"), done, total. Ctrl-C (or an
+    exception from ``progress``) stops within a collision: the exception is raised with
+    ``.result``, the runs finished before it."""
+    cb = _dict_progress("theory", progress, ("run", "stage", "done", "total"))
     if isinstance(program, dict):
-        raw = _nmrc.theory_text(_json.dumps(program), "<dict>", progress)
+        raw = _nmrc.theory_text(_json.dumps(program), "<dict>", cb)
     else:
-        raw = _nmrc.theory(_path(program), progress)
+        raw = _nmrc.theory(_path(program), cb)
     out = []
-    for d in raw:
+    for d in raw["runs"]:
         if "steps" in d:
             d["steps"] = TheorySteps(**d["steps"])
         out.append(TheoryRun(**d))
+    _raise_interruption(raw, out)
     return out
 
 
@@ -704,12 +905,16 @@ def _default_cache_dir() -> str:
 
 def experiment(path: PathLike, *, cache_dir: Optional[PathLike] = None, compile: str = "auto",
                error_budget: bool = True,
-               progress: Optional[Callable[[str], None]] = None) -> List[ExperimentCase]:
+               progress: Optional[Callable[[Dict[str, Any]], None]] = None) -> List[ExperimentCase]:
     """Runs an experiment program on the virtual spectrometer (``nmrc experiment`` without
     files): every case, in order. ``cache_dir``: the relaxing channels and compiled pulses
     (default ``~/.cache/nmrc`` as the CLI; "" for none); ``compile``: "auto" (shipped or cached
     pulse, else GRAPE), "never" (a missing pulse is an InputError) or "recompile". The first run
-    of the paper's programs builds channels for minutes; Ctrl-C is raised when it ends."""
+    of the paper's programs builds channels for minutes; Ctrl-C is raised when it ends.
+    ``progress(dict)`` on the calling thread with job "experiment" and text (what runs now)."""
+    _text("experiment: compile", compile, ("auto", "never", "recompile"))
+    _boolean("experiment: error_budget", error_budget)
+    _check_progress("experiment", progress)
     cache = _default_cache_dir() if cache_dir is None else _path(cache_dir)
     return [ExperimentCase(**d) for d in _nmrc.experiment(_path(path), cache, compile,
                                                            error_budget, progress)]

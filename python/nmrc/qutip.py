@@ -67,10 +67,23 @@ def pulse_unitary(molecule: Molecule, pulse: Pulse, b1_scale: float = 1.0) -> qu
     return to_qobj(propagate(molecule, pulse, b1_scale=b1_scale))
 
 
+# Largest spin count of spin_operators: three 2^n x 2^n operators; at 12 spins each is 4096 x
+# 4096 (sparse, 4096 entries), well within any machine, while 30 spins (2^30 rows) is not.
+MAX_SPINS = 12
+
+
+def _int(where: str, v: Any, lo: int, hi: int) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) \
+            or not lo <= int(v) <= hi:
+        raise InputError(f"{where} = {v!r}: must be an integer from {lo} to {hi}")
+    return int(v)
+
+
 def spin_operators(n: int, k: int) -> Tuple[qutip.Qobj, qutip.Qobj, qutip.Qobj]:
-    """I_x, I_y, I_z of spin k of n, built with QuTiP alone (sigma/2 on factor k)."""
-    if not 0 <= k < n:
-        raise InputError(f"spin_operators: k = {k}: must be 0 to {n - 1}")
+    """I_x, I_y, I_z (dimensionless, sigma/2) of spin k of n (1 to 12), built with QuTiP alone
+    (sigma/2 on factor k)."""
+    n = _int("spin_operators: n", n, 1, MAX_SPINS)
+    k = _int("spin_operators: k", k, 0, n - 1)
     ops: List[qutip.Qobj] = []
     for s in (qutip.sigmax(), qutip.sigmay(), qutip.sigmaz()):
         factors = [qutip.qeye(2)] * n

@@ -81,7 +81,7 @@ def test_compile_rotation_and_judge_it():
     m = nmrc.molecule_from_dict(TWO_SPIN)
     calls = []
     r = nmrc.compile(m, nmrc.rotation("A", np.pi / 2, axis="x"), duration_s=1e-3, steps=20,
-                     b1=[0.98, 1.02], starts=2, seed=3, fidelity_target=0.99, threads=1,
+                     b1_scale=[0.98, 1.02], starts=2, seed=3, fidelity_target=0.99, threads=1,
                      progress=calls.append)
     assert r.summary.reached_target and r.summary.termination == "reached_target"
     assert calls and {"start", "evaluations", "fidelity_min"} <= set(calls[0])
@@ -107,7 +107,7 @@ def test_progress_exception_stops_grape_with_partial_result():
 
     # 4 us cannot make a 90-degree pulse at 20 kHz: 1000 starts would run for many seconds.
     with pytest.raises(KeyboardInterrupt) as e:
-        nmrc.compile(m, nmrc.rotation("A", np.pi / 2), duration_s=4e-6, steps=8, b1=[1.0],
+        nmrc.compile(m, nmrc.rotation("A", np.pi / 2), duration_s=4e-6, steps=8, b1_scale=[1.0],
                      starts=1000, threads=2, stall_evaluations=0, progress=stop_after_five)
     res = e.value.result
     assert res.summary.termination == "interrupted"
@@ -121,7 +121,7 @@ def test_sigint_stops_grape_cleanly(tmp_path):
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt) as e:
-            nmrc.compile(m, nmrc.rotation("A", np.pi / 2), duration_s=4e-6, steps=8, b1=[1.0],
+            nmrc.compile(m, nmrc.rotation("A", np.pi / 2), duration_s=4e-6, steps=8, b1_scale=[1.0],
                          starts=1000, stall_evaluations=0, time_limit_s=60, threads=1,
                          cache_dir=tmp_path / "cache")
     finally:
@@ -137,7 +137,7 @@ def test_compile_up_to_diagonal_phases():
     strict = nmrc.rotation("A", np.pi / 2, axis="x")
     t = strict.up_to_diagonal_phases()
     assert t.description["up_to"] == "diagonal_phases" and "up_to" not in strict.description
-    r = nmrc.compile(m, t, duration_s=1e-3, steps=20, b1=[1.0], starts=2, seed=3,
+    r = nmrc.compile(m, t, duration_s=1e-3, steps=20, b1_scale=[1.0], starts=2, seed=3,
                      fidelity_target=0.99, threads=1)
     assert r.summary.reached_target
     assert r.pulse.fidelity_definition == "sum_j |(Ut^dag U)_jj|/d (up to diagonal phases)"
@@ -156,7 +156,7 @@ def test_compile_up_to_diagonal_phases():
 def test_compile_search_options():
     m = nmrc.molecule_from_dict(TWO_SPIN)
     r = nmrc.compile(m, nmrc.rotation("A", np.pi / 2, axis="x"), duration_s=1e-3, steps=20,
-                     b1=[0.96, 0.98, 1.0, 1.02, 1.04], starts=2, seed=3, fidelity_target=0.99,
+                     b1_scale=[0.96, 0.98, 1.0, 1.02, 1.04], starts=2, seed=3, fidelity_target=0.99,
                      threads=1, nominal_first=True, b1_quadrature=2, coarse_factor=2)
     assert r.summary.reached_target
     assert "searched on the centre B1 first, then on a 2-point" in r.summary.report
@@ -170,7 +170,7 @@ def test_compile_search_options():
 
 def test_compile_warm_start_from_the_cache(tmp_path):
     m = nmrc.molecule_from_dict(TWO_SPIN)
-    kw = dict(duration_s=0.001, steps=20, b1=[0.98, 1.02], starts=1, seed=5,
+    kw = dict(duration_s=0.001, steps=20, b1_scale=[0.98, 1.02], starts=1, seed=5,
               cache_dir=tmp_path / "cache")
     first = nmrc.compile(m, nmrc.rotation("A", np.pi / 2), fidelity_target=0.99, **kw)
     assert first.summary.reached_target and first.summary.warm_start == ""
@@ -204,6 +204,19 @@ def test_compile_program_matches_cli(tmp_path):
     # Deterministic for a seed, whatever the threads: the same pulse file as `nmrc compile`.
     assert np.array_equal(mine.ux_hz, cli.ux_hz) and np.array_equal(mine.uy_hz, cli.uy_hz)
     assert mine.to_json() == cli.to_json()
+    # Validated as `nmrc compile` validates it: the report's numbers.
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    gate = next(g for g in report["gates"] if g["name"] == "ry_b")
+    v = gates["ry_b"].validation
+    assert v is not None and v.passed == gate["validation"]["passed"]
+    assert np.array_equal(v.values, gate["validation"]["values"])
+    assert gates["ry_b"].passed and gates["ry_b"].bound_s == 0.0
+    # The same program as a dict (relative paths from base_dir).
+    text = prog.read_text()
+    import yaml
+    as_dict = yaml.safe_load(text)
+    again = nmrc.compile_program(as_dict, only="ry_b", base_dir=tmp_path)
+    assert again["ry_b"].pulse.to_json() == mine.to_json()
     with pytest.raises(nmrc.InputError, match=r"only = rz: no gate of that name"):
         nmrc.compile_program(prog, only=["rz"])
 
@@ -224,7 +237,7 @@ def test_partial_swap_target_and_bad_inputs(crotonic):
     with pytest.raises(nmrc.InputError, match=r"compile options: b1_scale\[1\] = nan: must be "
                                               "finite"):
         nmrc.compile(crotonic, nmrc.partial_swap("C1", "C4", theta_rad=0.2), duration_s=1e-3,
-                     steps=10, b1=[1.0, float("nan")])
+                     steps=10, b1_scale=[1.0, float("nan")])
     with pytest.raises(nmrc.InputError, match=r"compile options: zero_ends = 'no': must be True"):
         nmrc.compile(crotonic, nmrc.partial_swap("C1", "C4", theta_rad=0.2), duration_s=1e-3,
                      steps=10, zero_ends="no")
@@ -246,7 +259,7 @@ def test_validate_matches_cli(source, crotonic, tmp_path):
     assert j.nominal == pytest.approx(cli["nominal"], abs=1e-12)
     assert np.allclose(j.values, cli["values"], atol=1e-12) and j.passed == cli["passed"]
     # Other B1 scales than the pulse records.
-    j2 = nmrc.fidelity(nmrc.read_pulse(path), crotonic, b1=[0.9, 1.0])
+    j2 = nmrc.fidelity(nmrc.read_pulse(path), crotonic, b1_scale=[0.9, 1.0])
     assert list(j2.b1_scale) == [0.9, 1.0] and j2.values[1] == pytest.approx(j.nominal)
 
 
@@ -352,7 +365,7 @@ def test_spectrometer_bad_inputs(crotonic):
     f = nmrc.fid(crotonic, th.rho, "13C", 1e4, 100)
     with pytest.raises(nmrc.InputError, match=r"processing: zero_fill"):
         nmrc.process(crotonic, f)  # 100 points: not a power of two
-    with pytest.raises(TypeError):
+    with pytest.raises(nmrc.InputError, match=r"^fid: sw_hz = 'fast': must be a real number$"):
         nmrc.fid(crotonic, th.rho, "13C", "fast", 64)
 
 
@@ -408,8 +421,9 @@ def test_theory_matches_cli(tmp_path):
     with open(tmp_path / "out" / "c_minus" / "steps.csv") as f:
         rows = list(csv.DictReader(f))
     seen = []
-    runs = nmrc.theory(SMALL_THEORY, progress=lambda *a: seen.append(a))
+    runs = nmrc.theory(SMALL_THEORY, progress=seen.append)
     assert seen and len(runs) == 1
+    assert seen[-1]["job"] == "theory" and seen[-1]["run"] == "c_minus"
     s = runs[0].steps
     assert s.energy.shape == (len(rows), 2) == (13, 2)
     for k, name in enumerate(["S1", "S2"]):
@@ -478,11 +492,11 @@ def test_experiment_matches_cli(source, tmp_path):
     cli = json.loads((tmp_path / "out" / "c_minus_0.5" / "summary.json").read_text())
     texts = []
     cases = nmrc.experiment(prog, cache_dir=cache, progress=texts.append)
-    assert len(cases) == 1 and texts
+    assert len(cases) == 1 and texts and all(t["job"] == "experiment" for t in texts)
     c = cases[0]
     for k, name in enumerate(c.subsystems):
         assert c.delta_ideal[k] == pytest.approx(cli["delta_energy"][name], abs=1e-12)
         assert c.delta_measured["mean"][k] == pytest.approx(cli["measured_delta_energy"][name],
                                                             abs=1e-12)
-    with pytest.raises(nmrc.InputError, match=r"compile = maybe: must be auto, never or"):
+    with pytest.raises(nmrc.InputError, match=r"compile = 'maybe': must be auto, never or"):
         nmrc.experiment(prog, cache_dir=cache, compile="maybe")

@@ -3,6 +3,9 @@
 // "file:line:col: field = value: rule" before anything is written.
 #pragma once
 
+#include <atomic>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,5 +44,39 @@ Program parse_program(const std::string& text, const std::string& name,
 
 /// Replaces every placeholder of `job` in the program's sequence by the compiled pulse.
 void install_pulse(Program& program, const GateJob& job, const CompiledPulse& pulse);
+
+/// What compile_program made of one gate: the compiled pulse (installed in the program's
+/// sequence) and its validation by the spectrometer's judge (validate_pulse). A gate stopped by
+/// ProgramCompileOptions::stop keeps GRAPE's best pulse, installed but not validated.
+struct GateOutcome {
+  const GateJob* job = nullptr;  ///< in Program::gates
+  CompileResult result;
+  std::optional<ValidationResult> validation;
+  /// partial_swap_bound_s of a partial SWAP on its direct coupling, s; 0 for other gates.
+  double bound_s = 0.0;
+  /// GRAPE reached the fidelity target and the validation passed.
+  bool passed() const { return result.summary.reached_target && validation && validation->passed; }
+};
+
+/// How compile_program runs a program's gates.
+struct ProgramCompileOptions {
+  std::vector<std::string> only;  ///< gate names (default: every gate); an unknown name: InputError
+  int threads = 0;                ///< GRAPE threads of every gate (0: the program's own)
+  std::string cache_dir;          ///< pulse cache ("" for none; an unusable one is warned of)
+  /// Set from another thread to stop: the running gate keeps its best pulse, no gate follows.
+  const std::atomic<bool>* stop = nullptr;
+  /// GRAPE progress of gate `index` (1-based) of `total`.
+  std::function<void(const GateJob&, int index, int total, const GrapeProgress&)> progress;
+  /// Called once every argument is checked, before the cache is opened and GRAPE starts.
+  std::function<void()> before_work;
+  /// Called when a gate is compiled, installed and validated, before the next one starts
+  /// (the CLI writes that gate's files here).
+  std::function<void(const GateOutcome&, int index, int total)> on_gate;
+};
+
+/// Compiles the program's gates in order (`nmrc compile` and nmrc.compile_program): each by
+/// compile_target, installed in program.sequence, then validated. Every argument is checked
+/// before GRAPE starts (InputError).
+std::vector<GateOutcome> compile_program(Program& program, const ProgramCompileOptions& options);
 
 }  // namespace nmrc::compiler

@@ -1,0 +1,189 @@
+"""The Python API's contract (issue 28): bad arguments are an nmrc.InputError with the
+library's kind of message (never pybind11's signature dump), density matrices are checked,
+one progress signature, consistent names, Ctrl-C stops theory with its partial result."""
+import json
+import os
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import nmrc
+from conftest import TWO_SPIN
+
+
+@pytest.fixture(scope="module")
+def two():
+    return nmrc.molecule_from_dict(TWO_SPIN)
+
+
+def _no_signature_dump(e):
+    text = str(e.value)
+    assert "incompatible function arguments" not in text and "_nmrc" not in text, text
+
+
+# ---- bad arguments --------------------------------------------------------------------------
+
+def test_issue_examples_are_input_errors(crotonic):
+    th = nmrc.thermal_state(crotonic)
+    cases = [
+        (lambda: nmrc.fid(crotonic, th.rho, "13C", 15000.0, 1024.0),
+         r"^fid: td = 1024\.0: must be an integer from 1 to 1048576$"),
+        (lambda: nmrc.fid(crotonic, th.rho, "13C", "15000", 1024),
+         r"^fid: sw_hz = '15000': must be a real number$"),
+        (lambda: nmrc.process(crotonic, nmrc.fid(crotonic, th.rho, "13C", 1e4, 64),
+                              zero_fill=2 ** 40),
+         r"^process: zero_fill = 1099511627776: must be an integer from 0 to 16777216$"),
+        (lambda: nmrc.thermal_state(None),
+         r"^thermal_state: molecule = NoneType None: must be an nmrc\.Molecule"),
+        # Swapped arguments: the state where the molecule belongs.
+        (lambda: nmrc.fid(th.rho, crotonic, "13C", 1e4, 64),
+         r"^fid: molecule = ndarray .*: must be an nmrc\.Molecule"),
+        (lambda: nmrc.propagate(crotonic, th.rho),
+         r"^propagate: pulse = ndarray .*: must be an nmrc\.Pulse"),
+        (lambda: nmrc.fid(crotonic, th.rho, 1e4, "13C", 64),
+         r"^fid: channel = 10000\.0: must be an integer"),
+        (lambda: nmrc.propagate(crotonic, nmrc.read_pulse(_rx90()), b1_scale="1"),
+         r"^propagate: b1_scale = '1': must be a real number$"),
+        (lambda: nmrc.propagate(crotonic, nmrc.read_pulse(_rx90()), relaxation=1),
+         r"^propagate: relaxation = 1: must be True or False$"),
+        (lambda: nmrc.propagate(crotonic, nmrc.read_pulse(_rx90()), engine="fast"),
+         r"^propagate: engine = 'fast': must be exact or odeint$"),
+        (lambda: nmrc.readout_values(th.rho, "XXXX", 4.0),
+         r"^readout_values: n = 4\.0: must be an integer"),
+        (lambda: nmrc.completeness(["XX", 3], 2), r"^completeness: settings = 3: must be"),
+    ]
+    for call, message in cases:
+        with pytest.raises(nmrc.InputError, match=message) as e:
+            call()
+        _no_signature_dump(e)
+
+
+def _rx90():
+    from conftest import SOURCE
+    return SOURCE / "sequences" / "gates" / "compiled" / "rx90_c1.json"
+
+
+def test_bad_progress_is_found_before_grape_starts(two):
+    t0 = time.perf_counter()
+    # 1000 starts of an impossible pulse would run for many seconds if GRAPE started.
+    with pytest.raises(nmrc.InputError, match=r"^compile: progress = 5: must be a callable"):
+        nmrc.compile(two, nmrc.rotation("A", np.pi / 2), duration_s=4e-6, steps=8,
+                     starts=1000, stall_evaluations=0, progress=5)
+    assert time.perf_counter() - t0 < 1.0
+    with pytest.raises(nmrc.InputError, match=r"^theory: progress = 'x': must be a callable"):
+        nmrc.theory({"runs": []}, progress="x")
+    with pytest.raises(nmrc.InputError, match=r"^compile: molecule = str"):
+        nmrc.compile("two", nmrc.rotation("A", np.pi / 2), duration_s=1e-3, steps=10)
+
+
+@pytest.mark.parametrize("make", [
+    lambda v: nmrc.partial_swap("A", "B", v),
+    lambda v: nmrc.rotation("A", v),
+    lambda v: nmrc.rotation("A", 1.0, phase_rad=v),
+    lambda v: nmrc.zz("A", "B", v),
+])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -np.inf])
+def test_non_finite_target_angle_says_so(make, value):
+    with pytest.raises(nmrc.InputError, match=r"_rad = (nan|inf|-inf): must be finite$"):
+        make(value)
+    # A description built by hand is checked when it is turned into JSON.
+    with pytest.raises(nmrc.InputError, match="every number must be finite"):
+        nmrc.Target({"gate": "zz", "spins": ["A", "B"], "theta_rad": value}).json()
+
+
+# ---- density matrices -----------------------------------------------------------------------
+
+def _not_states(n):
+    d = 2 ** n
+    rho = np.eye(d) / d
+    non_hermitian = rho.astype(complex)
+    non_hermitian[0, 1] = 1e-3
+    trace_two = 2 * rho
+    deviation = np.diag([1.0] + [0.0] * (d - 2) + [-1.0])  # traceless: a deviation matrix
+    negative = rho.copy()
+    negative[0, 0] += 0.5
+    negative[1, 1] -= 0.5
+    return [(non_hermitian, r"must be Hermitian"), (trace_two, r"must have trace 1"),
+            (deviation, r"must have trace 1"), (negative, r"must be positive semidefinite")]
+
+
+def test_density_matrices_are_checked(crotonic):
+    pulse = nmrc.read_pulse(_rx90())
+    for bad, rule in _not_states(crotonic.size):
+        for call in (lambda: nmrc.propagate(crotonic, pulse, bad),
+                     lambda: nmrc.fid(crotonic, bad, "13C", 1e4, 64),
+                     lambda: nmrc.line_values(crotonic, bad, "13C"),
+                     lambda: nmrc.readout_values(bad, "XXXX", 4)):
+            with pytest.raises(nmrc.InputError, match=r"^rho = matrix with .*: " + rule):
+                call()
+    # Within the stated tolerance (1e-8) a state passes: rounding is not an error.
+    th = nmrc.thermal_state(crotonic).rho
+    nearly = th + 1e-10 * np.eye(16)
+    assert np.isfinite(nmrc.fid(crotonic, nearly, "13C", 1e4, 8).points).all()
+
+
+def test_spin_operators_are_bounded():
+    nq = pytest.importorskip("nmrc.qutip")
+    with pytest.raises(nmrc.InputError, match=r"^spin_operators: n = 30: must be an integer "
+                                              r"from 1 to 12"):
+        nq.spin_operators(30, 0)
+    with pytest.raises(nmrc.InputError, match=r"^spin_operators: k = 2: must be"):
+        nq.spin_operators(2, 2)
+
+
+# ---- one progress signature, consistent names ----------------------------------------------
+
+def test_one_progress_signature_and_old_names(two):
+    seen = []
+    nmrc.compile(two, nmrc.rotation("A", np.pi / 2), duration_s=1e-3, steps=20,
+                 b1_scale=[1.0], starts=1, seed=3, threads=1, progress=seen.append)
+    assert seen and seen[0]["job"] == "compile" and "evaluations" in seen[0]
+    with pytest.warns(DeprecationWarning, match="b1= is deprecated"):
+        r = nmrc.compile(two, nmrc.rotation("A", np.pi / 2), duration_s=1e-3, steps=20, b1=[1.0],
+                         starts=1, seed=3, threads=1)
+    with pytest.raises(nmrc.InputError, match="give b1_scale or b1, not both"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            nmrc.compile(two, nmrc.rotation("A", np.pi / 2), duration_s=1e-3, steps=20,
+                         b1=[1.0], b1_scale=[1.0])
+    with pytest.warns(DeprecationWarning, match="offsets_hz= is deprecated"):
+        j = nmrc.fidelity(r.pulse, two, offsets_hz=[0.0, 10.0])
+    assert np.array_equal(j.offset_hz, nmrc.fidelity(r.pulse, two, offset_hz=[0.0, 10.0]).offset_hz)
+    # The old positional theory callback still works, with a warning.
+    old = []
+    prog = {"format": "nmrc-theory/1", "name": "p",
+            "defaults": {"subsystems": [{"name": "S1", "temperature": 1.0}],
+                         "bath_temperature": 0.9, "g": 20, "tau": 0.01, "collisions": 3,
+                         "interaction": "cascade", "order": ["S1"]},
+            "runs": [{"name": "r"}]}
+    with pytest.warns(DeprecationWarning, match="progress\\(run, stage, done, total\\)"):
+        nmrc.theory(prog, progress=lambda run, stage, done, total: old.append((run, stage)))
+    assert old and old[0] == ("r", "collision")
+
+
+# ---- theory stops on Ctrl-C ------------------------------------------------------------------
+
+def test_sigint_stops_theory_within_a_second_with_the_runs_done():
+    run = {"subsystems": [{"name": f"S{k}", "temperature": 1.0} for k in range(1, 5)],
+           "bath_temperature": 0.9, "g": 20, "tau": 0.01, "interaction": "cascade",
+           "order": ["S1", "S2", "S3", "S4"]}
+    prog = {"format": "nmrc-theory/1", "name": "long",
+            "defaults": dict(run, collisions=6),
+            "runs": [{"name": "quick"}, {"name": "long", "collisions": 10 ** 6}]}
+    sent = []
+    timer = threading.Timer(1.0, lambda: (sent.append(time.perf_counter()),
+                                          os.kill(os.getpid(), signal.SIGINT)))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt) as e:
+            nmrc.theory(prog)
+        stopped = time.perf_counter()
+    finally:
+        timer.cancel()
+    assert sent and stopped - sent[0] < 1.0
+    runs = e.value.result
+    assert [r.name for r in runs] == ["quick"] and runs[0].steps.energy.shape[0] == 6 * 4 + 1
