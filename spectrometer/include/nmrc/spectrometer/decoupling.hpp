@@ -1,0 +1,120 @@
+// Broadband heteronuclear decoupling simulated pulse by pulse (docs/console-physics.md): the
+// composite-pulse decoupling (CPD) sequence the Bruker export plays on f2 (CPDPRG2 waltz16 or
+// garp at PCPD2, O2; compiler/src/bruker_export.cpp) runs on the decoupled channel of a
+// heteronuclear molecule while the other channels play their shaped pulses, delays and the
+// acquisition. Every decoupler element is a rectangle of its real length (angle/90 x PCPD2) and
+// amplitude 1 / (4 PCPD2); the 13C shape's steps and the decoupler's elements are merged into
+// the pieces of constant Hamiltonian they define, each propagated exactly (Hermitian
+// eigendecomposition). Where the observed channels are silent (delays, acquisition), one
+// decoupler element's or one whole cycle's propagator is computed once and reused (cycles by
+// repeated squaring), so a long delay costs a few matrix products.
+//
+// Sequences (one supercycle R R Rb Rb, Rb = R with every phase + 180 degrees):
+//  - WALTZ-16: R = -3 4 -2 3 -1 2 -4 2 -3 in units of 90 degrees (-: phase 180) (Shaka, Keeler,
+//  Frenkiel & Freeman,
+//    J. Magn. Reson. 52, 335 (1983); evaluated in Shaka, Keeler & Freeman, J. Magn. Reson. 53,
+//    313 (1983)); 96 x PCPD2 per supercycle;
+//  - GARP-1: the 25 flip angles of Shaka, Barker & Freeman, J. Magn. Reson. 64, 547 (1985),
+//    Table 1, alternating phase 0 / 180.
+// The decoupler's carrier O2 is the frame of the decoupled spins (their offsets are shifted by
+// -O2), which differs from the molecule's channel frame by a z rotation of those spins only:
+// every measure of the other channels' spins (their reduced state, spectra, gate fidelity on
+// their subspace) is unchanged by it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nmrc/core/molecule.hpp"
+#include "nmrc/core/types.hpp"
+#include "nmrc/spectrometer/acquisition.hpp"
+#include "nmrc/spectrometer/dynamics.hpp"
+#include "nmrc/spectrometer/propagation.hpp"
+
+namespace nmrc::spectrometer {
+
+enum class CpdSequence { kWaltz16, kGarp };
+
+/// "waltz16" or "garp" (the export's --cpd names); throws InputError otherwise.
+CpdSequence cpd_sequence(const std::string& name);
+const char* cpd_name(CpdSequence s);
+
+/// One element of a CPD sequence: a rectangle of flip angle angle_deg at phase phase_deg.
+struct CpdPulse {
+  double angle_deg = 0.0;
+  double phase_deg = 0.0;
+};
+
+/// The full supercycle of `s` (R R Rb Rb).
+std::vector<CpdPulse> cpd_supercycle(CpdSequence s);
+
+struct Decoupler {
+  CpdSequence sequence = CpdSequence::kWaltz16;
+  std::string channel = "1H";  ///< the molecule's channel the decoupler plays on
+  double pcpd_s = 90e-6;       ///< PCPD2: the sequence's 90-degree pulse (the export's default)
+  double o2_hz = 0.0;          ///< decoupler carrier O2 as an offset in the molecule's frame
+  double b1_scale = 1.0;       ///< decoupler RF amplitude factor (miscalibration, B1 spread)
+  bool on = true;              ///< false: the same timeline with the RF off (the J multiplets)
+  double rf_hz() const { return 0.25 / pcpd_s; }
+};
+
+/// The decoupler running from time 0 (the export's `cpds2:f2`) on molecule `m`, and the
+/// propagators of what the other channels play while it runs. Precondition checks (throw
+/// InputError): the channel exists and another channel remains; 0 < pcpd_s <= 0.1 s; the
+/// amplitude rf_hz * b1_scale is within the channel's max_rf_hz; b1_scale > 0.
+class DecoupledEvolution {
+ public:
+  DecoupledEvolution(const Molecule& m, const Decoupler& dec, const DynamicsOptions& options = {});
+
+  /// Propagator of `segments` (the decoupled channel silent in them; throws InputError
+  /// otherwise) from the decoupler's current time, which it advances.
+  Mat advance(const std::vector<Segment>& segments);
+  Mat advance(const Element& e) { return advance(segments_of(e, dynamics_.channels())); }
+
+  /// Noise-free FID of `channel` from state rho with the decoupler running (the convention of
+  /// fid_signal: sum over the channel's spins k of <sigma_x^k + i sigma_y^k> exp(-t/T2*_k)),
+  /// at dwell cycle_s() / points_per_cycle so that the cycle repeats every points_per_cycle
+  /// points: the dwell propagators of one cycle are computed once and the cycle's
+  /// propagator U_c = Q T Q^dag (Schur form, T diagonal for a unitary) gives every later
+  /// point. Advances the decoupler by the acquisition time (td rounded up to whole cycles).
+  Fid acquire(const Mat& rho, int channel, int points_per_cycle, int td);
+
+  const Dynamics& dynamics() const { return dynamics_; }
+  double cycle_s() const { return cycle_s_; }
+  double time_s() const { return time_s_; }
+  /// Element i of the supercycle as played: duration, u_x, u_y (Hz, before b1_scale).
+  int elements() const { return static_cast<int>(length_s_.size()); }
+  double element_length_s(int i) const { return length_s_[i]; }
+
+ private:
+  void next_element();
+  const Mat& free_element(int i);
+  Mat cycle_power(long n);
+
+  Dynamics dynamics_;
+  int channel_ = 0;
+  std::vector<int> spin_channel_;  ///< molecule channel of each spin
+  std::vector<double> t2star_;     ///< T2* of each spin (acquisition)
+  std::vector<double> length_s_, ux_hz_, uy_hz_;
+  double cycle_s_ = 0.0, time_s_ = 0.0;
+  int element_ = 0;    ///< current element of the supercycle
+  double into_ = 0.0;  ///< time already spent in it
+  std::vector<std::optional<Mat>> free_;
+  std::optional<Mat> cycle_;
+};
+
+/// Propagator of a shaped pulse on `m` with the decoupler running from time 0 (a fresh
+/// DecoupledEvolution; the pulse must not use the decoupled channel).
+Mat decoupled_unitary(const Molecule& m, const Decoupler& dec, const ShapedPulseElement& pulse,
+                      const DynamicsOptions& options = {});
+
+/// Gate fidelity on a subsystem: spins `kept` (ascending) of U (on all n spins) against
+/// target (on the kept spins alone), with the other spins starting maximally mixed and traced
+/// out: sqrt(F_pro) of the reduced channel, F_pro = sum_{a,b} |Tr(target^dag U_ab)|^2 /
+/// (d_k^2 d_e), U_ab = <a|U|b> on the other spins (Kraus operators of the channel). Equals
+/// the project's |Tr(target^dag V)|/d when U = V (x) W.
+double subsystem_gate_fidelity(const Mat& u, int n, const std::vector<int>& kept,
+                               const Mat& target);
+
+}  // namespace nmrc::spectrometer

@@ -1,0 +1,304 @@
+#include "nmrc/spectrometer/decoupling.hpp"
+
+#include <Eigen/Eigenvalues>
+#include <cmath>
+#include <string>
+
+#include "nmrc/core/error.hpp"
+#include "nmrc/core/propagators.hpp"
+#include "nmrc/core/text.hpp"
+
+namespace nmrc::spectrometer {
+
+namespace {
+
+// Pieces shorter than this (1 ps: a phase of 2e-7 rad at 30 kHz) are rounding, not time.
+constexpr double kTimeTol = 1e-12;
+
+std::string cpd_num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+
+// R of each sequence: flip angles (degrees) with phase 0 or 180.
+std::vector<CpdPulse> cpd_r(CpdSequence s) {
+  std::vector<CpdPulse> r;
+  if (s == CpdSequence::kWaltz16) {
+    // Shaka, Keeler, Frenkiel & Freeman, J. Magn. Reson. 52, 335 (1983): R = -3 4 -2 3 -1 2
+    // -4 2 -3 (units of 90 degrees, - = phase 180).
+    for (int q : {-3, 4, -2, 3, -1, 2, -4, 2, -3})
+      r.push_back({90.0 * std::abs(q), q < 0 ? 180.0 : 0.0});
+  } else {
+    // GARP-1: Shaka, Barker & Freeman, J. Magn. Reson. 64, 547 (1985), Table 1; the phase
+    // alternates 0, 180, 0, ...
+    const double a[] = {30.5,  55.2, 257.8, 268.3, 69.3,  62.2,  85.0,  91.8,  134.5,
+                        256.1, 66.4, 45.9,  25.5,  72.7,  119.5, 138.2, 258.4, 64.9,
+                        70.9,  77.2, 98.2,  133.6, 255.9, 65.5,  53.4};
+    for (size_t i = 0; i < std::size(a); ++i) r.push_back({a[i], i % 2 ? 180.0 : 0.0});
+  }
+  return r;
+}
+
+}  // namespace
+
+CpdSequence cpd_sequence(const std::string& name) {
+  if (name == "waltz16") return CpdSequence::kWaltz16;
+  if (name == "garp") return CpdSequence::kGarp;
+  throw InputError("cpd = " + escape_text(name) + ": must be waltz16 or garp");
+}
+
+const char* cpd_name(CpdSequence s) { return s == CpdSequence::kWaltz16 ? "waltz16" : "garp"; }
+
+std::vector<CpdPulse> cpd_supercycle(CpdSequence s) {
+  const auto r = cpd_r(s);
+  std::vector<CpdPulse> out;
+  for (int block = 0; block < 4; ++block)
+    for (const auto& p : r)
+      out.push_back({p.angle_deg, block < 2 ? p.phase_deg : std::fmod(p.phase_deg + 180.0, 360.0)});
+  return out;
+}
+
+DecoupledEvolution::DecoupledEvolution(const Molecule& m, const Decoupler& dec,
+                                       const DynamicsOptions& options)
+    : dynamics_(m, [&] {
+        // The decoupled spins in the frame of O2: their offsets shifted by -(O2 - carrier).
+        const int c = m.channel_index(dec.channel);
+        if (c < 0)
+          throw InputError("decoupler channel = " + escape_text(dec.channel) +
+                           ": not a channel of molecule " + m.name);
+        DynamicsOptions o = options;
+        if (o.offset_error_hz.empty()) o.offset_error_hz.assign(m.size(), 0.0);
+        for (int k : m.spins_on(c)) o.offset_error_hz[k] -= dec.o2_hz - m.channels[c].carrier_hz;
+        return o;
+      }()) {
+  channel_ = m.channel_index(dec.channel);
+  for (int k = 0; k < m.size(); ++k) {
+    spin_channel_.push_back(m.channel_index(m.channel_of(k).name));
+    t2star_.push_back(m.nuclei[k].t2star_s);
+  }
+  if (m.channels.size() < 2)
+    throw InputError("decoupler: molecule " + m.name + " has one channel; nothing to observe");
+  if (!(dec.pcpd_s > 0.0 && dec.pcpd_s <= 0.1))
+    throw InputError("decoupler pcpd_s = " + cpd_num(dec.pcpd_s) + ": must be in (0, 0.1] s");
+  if (!(dec.b1_scale > 0.0 && std::isfinite(dec.b1_scale)))
+    throw InputError("decoupler b1_scale = " + cpd_num(dec.b1_scale) + ": must be > 0");
+  if (!std::isfinite(dec.o2_hz))
+    throw InputError("decoupler o2_hz = " + cpd_num(dec.o2_hz) + ": must be finite");
+  const double rf = dec.rf_hz();
+  if (rf * dec.b1_scale > m.channels[channel_].max_rf_hz * (1.0 + 1e-9))
+    throw InputError("decoupler rf = " + cpd_num(rf * dec.b1_scale) + " Hz (pcpd_s " +
+                     cpd_num(dec.pcpd_s) + "): above channel " + m.channels[channel_].name +
+                     "'s max_rf_hz " + cpd_num(m.channels[channel_].max_rf_hz));
+  // Dynamics scales every channel by options.b1_scale; the decoupler's own factor on top.
+  for (const auto& p : cpd_supercycle(dec.sequence)) {
+    length_s_.push_back(p.angle_deg / 90.0 * dec.pcpd_s);
+    const double ph = p.phase_deg * kPi / 180.0;
+    const double a = dec.on ? dec.b1_scale * rf : 0.0;
+    ux_hz_.push_back(a * std::cos(ph));
+    uy_hz_.push_back(a * std::sin(ph));
+    cycle_s_ += length_s_.back();
+  }
+  free_.resize(length_s_.size());
+}
+
+void DecoupledEvolution::next_element() {
+  element_ = (element_ + 1) % elements();
+  into_ = 0.0;
+}
+
+const Mat& DecoupledEvolution::free_element(int i) {
+  if (!free_[i]) {
+    std::vector<double> ux(dynamics_.channels(), 0.0), uy(dynamics_.channels(), 0.0);
+    ux[channel_] = ux_hz_[i];
+    uy[channel_] = uy_hz_[i];
+    free_[i] = HermitianExp(dynamics_.hamiltonian(ux.data(), uy.data())).propagator(length_s_[i]);
+  }
+  return *free_[i];
+}
+
+Mat DecoupledEvolution::cycle_power(long n) {
+  if (!cycle_) {
+    const int d = dynamics_.dim();
+    Mat c = Mat::Identity(d, d);
+    for (int i = 0; i < elements(); ++i) c = free_element(i) * c;
+    cycle_ = c;
+  }
+  Mat out = Mat::Identity(dynamics_.dim(), dynamics_.dim()), base = *cycle_;
+  for (; n > 0; n >>= 1) {
+    if (n & 1) out = base * out;
+    if (n > 1) base = base * base;
+  }
+  return out;
+}
+
+Mat DecoupledEvolution::advance(const std::vector<Segment>& segments) {
+  const int d = dynamics_.dim(), nc = dynamics_.channels();
+  Mat u = Mat::Identity(d, d);
+  std::vector<double> ux(nc), uy(nc);
+  for (const auto& s : segments) {
+    if (static_cast<int>(s.ux_hz.size()) != nc || static_cast<int>(s.uy_hz.size()) != nc)
+      throw InputError("decoupled segment: one amplitude per channel needed");
+    if (s.ux_hz[channel_] != 0.0 || s.uy_hz[channel_] != 0.0)
+      throw InputError("decoupled segment: RF on the decoupler's channel");
+    bool silent = true;
+    for (int c = 0; c < nc; ++c) silent = silent && s.ux_hz[c] == 0.0 && s.uy_hz[c] == 0.0;
+    double left = s.duration_s;
+    time_s_ += left;
+    while (left > kTimeTol) {
+      const double len = length_s_[element_];
+      if (silent && into_ <= kTimeTol) {
+        if (element_ == 0 && left >= cycle_s_ - kTimeTol) {
+          const long n = static_cast<long>(std::floor((left + kTimeTol) / cycle_s_));
+          u = cycle_power(n) * u;
+          left -= n * cycle_s_;
+          continue;
+        }
+        if (left >= len - kTimeTol) {
+          u = free_element(element_) * u;
+          left -= len;
+          next_element();
+          continue;
+        }
+      }
+      const double piece = std::min(left, len - into_);
+      for (int c = 0; c < nc; ++c) {
+        ux[c] = s.ux_hz[c];
+        uy[c] = s.uy_hz[c];
+      }
+      ux[channel_] = ux_hz_[element_];
+      uy[channel_] = uy_hz_[element_];
+      u = HermitianExp(dynamics_.hamiltonian(ux.data(), uy.data())).propagator(piece) * u;
+      left -= piece;
+      into_ += piece;
+      if (into_ >= len - kTimeTol) next_element();
+    }
+  }
+  return u;
+}
+
+Fid DecoupledEvolution::acquire(const Mat& rho, int channel, int points_per_cycle, int td) {
+  const int d = dynamics_.dim(), n = dynamics_.spins(), nc = dynamics_.channels();
+  if (channel < 0 || channel >= nc || channel == channel_)
+    throw InputError("decoupled acquisition: channel " + std::to_string(channel) +
+                     ": not an observed channel");
+  if (points_per_cycle < 1 || points_per_cycle > 100000 || td < 1 || td > (1 << 24))
+    throw InputError("decoupled acquisition: points_per_cycle " + std::to_string(points_per_cycle) +
+                     ", td " + std::to_string(td) + ": out of range");
+  if (rho.rows() != d || rho.cols() != d)
+    throw InputError("decoupled acquisition: rho must be " + std::to_string(d) + " x " +
+                     std::to_string(d));
+  const int k_max = points_per_cycle;
+  const double dwell = cycle_s_ / k_max;
+  // W_k: propagator from the start of acquisition to point k of the first cycle.
+  std::vector<Mat> w(k_max);
+  Mat acc = Mat::Identity(d, d);
+  Segment free;
+  free.duration_s = dwell;
+  free.ux_hz.assign(nc, 0.0);
+  free.uy_hz.assign(nc, 0.0);
+  for (int k = 0; k < k_max; ++k) {
+    w[k] = acc;
+    acc = advance({free}) * acc;
+  }
+  const long cycles = (td + k_max - 1) / k_max;
+  // The first cycle was played above; the rest in one step.
+  if (cycles > 1) {
+    Segment rest = free;
+    rest.duration_s = (cycles - 1) * cycle_s_;
+    advance({rest});
+  }
+  // U_c = Q T Q^dag with T diagonal (U_c is normal); rho(m cycles) = Q T^m Q^dag rho ... .
+  const Eigen::ComplexSchur<Mat> schur(acc);
+  const Mat& q = schur.matrixU();
+  Vec t = schur.matrixT().diagonal();
+  for (Eigen::Index a = 0; a < t.size(); ++a) t(a) /= std::abs(t(a));
+  const Mat rq = q.adjoint() * rho * q;
+  Fid f;
+  f.channel = channel;
+  f.sw_hz = 1.0 / dwell;
+  f.points.assign(td, 0.0);
+  std::vector<Mat> c(k_max);
+  for (int spin = 0; spin < n; ++spin) {
+    if (spin_channel_[spin] != channel) continue;
+    // sigma_x + i sigma_y = 2 |0><1| on this spin (docs/conventions.md).
+    const int mk = 1 << (n - 1 - spin);
+    Mat op = Mat::Zero(d, d);
+    for (int a = 0; a < d; ++a)
+      if (!(a & mk)) op(a, a | mk) = 2.0;
+    // s(m K + k) = Tr(O W_k U_c^m rho U_c^-m W_k^dag) = sum_ab C_k(a, b) (t_a conj(t_b))^m
+    // with C_k(a, b) = (Q^dag W_k^dag O W_k Q)(b, a) (Q^dag rho Q)(a, b).
+    for (int k = 0; k < k_max; ++k) {
+      const Mat ok = q.adjoint() * w[k].adjoint() * op * w[k] * q;
+      c[k] = ok.transpose().cwiseProduct(rq);
+    }
+    const double rate = 1.0 / t2star_[spin];
+    std::vector<cplx> s(td, 0.0);
+    for (int b = 0; b < d; ++b)
+      for (int a = 0; a < d; ++a) {
+        double mag = 0.0;
+        for (int k = 0; k < k_max; ++k) mag = std::max(mag, std::abs(c[k](a, b)));
+        if (mag < 1e-300) continue;
+        const cplx z = t(a) * std::conj(t(b));
+        cplx zm = 1.0;
+        for (long m = 0; m < cycles; ++m) {
+          // Re-anchored every 256 cycles against rounding drift of the recurrence.
+          if (m % 256 == 0) zm = std::pow(z, static_cast<double>(m));
+          const long base = m * k_max;
+          const int kk = static_cast<int>(std::min<long>(k_max, td - base));
+          for (int k = 0; k < kk; ++k) s[base + k] += c[k](a, b) * zm;
+          zm *= z;
+        }
+      }
+    for (int j = 0; j < td; ++j) f.points[j] += s[j] * std::exp(-rate * j * dwell);
+  }
+  return f;
+}
+
+Mat decoupled_unitary(const Molecule& m, const Decoupler& dec, const ShapedPulseElement& pulse,
+                      const DynamicsOptions& options) {
+  DecoupledEvolution ev(m, dec, options);
+  return ev.advance(pulse);
+}
+
+double subsystem_gate_fidelity(const Mat& u, int n, const std::vector<int>& kept,
+                               const Mat& target) {
+  const int nk = static_cast<int>(kept.size()), ne = n - nk;
+  const int dk = 1 << nk, de = 1 << ne, d = 1 << n;
+  if (u.rows() != d || u.cols() != d || target.rows() != dk || target.cols() != dk || nk < 1)
+    throw InputError("subsystem_gate_fidelity: sizes do not match " + std::to_string(n) +
+                     " spins with " + std::to_string(nk) + " kept");
+  std::vector<int> env;
+  for (int k = 0; k < n; ++k) {
+    bool in = false;
+    for (int q : kept) in = in || q == k;
+    if (!in) env.push_back(k);
+  }
+  if (static_cast<int>(env.size()) != ne)
+    throw InputError("subsystem_gate_fidelity: kept spins must be distinct spins of the system");
+  // Full index of (kept bits i, environment bits a); spin k is bit n-1-k of an index.
+  auto full = [&](int i, int a) {
+    int x = 0;
+    for (int j = 0; j < nk; ++j)
+      if (i & (1 << (nk - 1 - j))) x |= 1 << (n - 1 - kept[j]);
+    for (int j = 0; j < ne; ++j)
+      if (a & (1 << (ne - 1 - j))) x |= 1 << (n - 1 - env[j]);
+    return x;
+  };
+  std::vector<int> idx(static_cast<size_t>(dk) * de);
+  for (int i = 0; i < dk; ++i)
+    for (int a = 0; a < de; ++a) idx[static_cast<size_t>(i) * de + a] = full(i, a);
+  double sum = 0.0;
+  for (int a = 0; a < de; ++a)
+    for (int b = 0; b < de; ++b) {
+      cplx tr = 0.0;
+      for (int i = 0; i < dk; ++i)
+        for (int j = 0; j < dk; ++j)
+          tr += std::conj(target(i, j)) *
+                u(idx[static_cast<size_t>(i) * de + a], idx[static_cast<size_t>(j) * de + b]);
+      sum += std::norm(tr);
+    }
+  return std::sqrt(sum / (static_cast<double>(dk) * dk * de));
+}
+
+}  // namespace nmrc::spectrometer
