@@ -9,6 +9,8 @@
 //   --target JSON     gate description (default the C1-C4 partial swap, theta 0.2)
 //   --duration S --steps N --max-rf HZ (every driven channel) --b1 a,b,c --threads T
 //   --fidelity F --quadrature N (GrapeOptions::b1_quadrature) --coarse F (coarse_factor)
+//   --manual (GrapeOptions::auto_stages off: only the stages the options set; without it and
+//   without --quadrature and --coarse, GRAPE chooses its stages itself, as `nmrc compile` does)
 //   --zero-ends (the compiler's default; off in the QuTiP comparison) --reps R --eval-only
 //   --dump-problem FILE
 //   --member-split    also time the schedule before time slicing: whole members split over two
@@ -82,7 +84,7 @@ int main(int argc, char** argv) {
   double max_rf = 10000.0;
   int threads = 1, reps = 30, quadrature = 0, coarse = 0;
   double fidelity = 0.995;
-  bool eval_only = false, member_split = false, zero_ends = false;
+  bool eval_only = false, member_split = false, zero_ends = false, manual = false;
   std::string dump;
   std::vector<unsigned long> seeds;
   for (int i = 2; i < argc; ++i) {
@@ -116,6 +118,8 @@ int main(int argc, char** argv) {
       coarse = std::atoi(next().c_str());
     else if (a == "--zero-ends")
       zero_ends = true;
+    else if (a == "--manual")
+      manual = true;
     else if (a == "--eval-only")
       eval_only = true;
     else if (a == "--member-split")
@@ -141,6 +145,7 @@ int main(int argc, char** argv) {
     go.fidelity_target = fidelity;
     go.b1_quadrature = quadrature;
     go.coarse_factor = coarse;
+    go.auto_stages = !manual;
     // Per-evaluation time: a short optimisation from this seed's start (`reps` iterations,
     // target out of reach, no stall stop), its CPU and wall time over its evaluations, as QuTiP's
     // figure is its time over its fidelity calls. (ensemble_objective() itself builds its
@@ -152,6 +157,7 @@ int main(int argc, char** argv) {
     short_run.stall_evaluations = 0;
     short_run.b1_quadrature = 0;
     short_run.coarse_factor = 0;
+    short_run.auto_stages = false;
     const double c0 = cpu_s();
     const GrapeResult timing = optimise(p, short_run);
     const int timed = std::max(1, timing.summary.evaluations);
@@ -192,11 +198,13 @@ int main(int argc, char** argv) {
         "\"eval_s\": %.6f, \"eval_cpu_s\": %.6f, \"wall_s\": %.3f, \"cpu_s\": %.3f, "
         "\"fidelity\": %.6f, \"evaluations\": %d, \"reached\": %s, "
         "\"member_split_eval_s\": %.6f, \"member_split_eval_cpu_s\": %.6f, "
-        "\"coarse_evaluations\": %d, \"full_grid_evaluations\": %d}\n",
+        "\"coarse_evaluations\": %d, \"full_grid_evaluations\": %d, \"coarse_factor\": %d, "
+        "\"quadrature_points\": %d, \"nominal_first\": %s}\n",
         seed, static_cast<long>(p.drift.rows()), p.ensemble.size(), threads, per_eval, per_eval_cpu,
         res.summary.wall_s, cpu, res.summary.fidelity_min, res.summary.evaluations,
         res.summary.reached_target ? "true" : "false", split_s, split_cpu_s, coarse_evals,
-        full_evals);
+        full_evals, res.summary.coarse_factor, res.summary.quadrature_points,
+        res.summary.nominal_first ? "true" : "false");
     std::fflush(stdout);
   }
   return 0;

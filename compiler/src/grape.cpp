@@ -17,6 +17,7 @@
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "nmrc/core/error.hpp"
@@ -356,20 +357,23 @@ RMat initial_guess(const GrapeProblem& p, const GrapeOptions& o, int start) {
 }
 
 // ----------------------------------------------------------------------------------------------
-// The optimiser.
+// The optimiser: plan the stages (plan_stages), run the starts (run_starts: each a StartRun of
+// L-BFGS-B legs), pick the best start (pick_best) and summarise it (summarise).
 
 namespace {
 
-struct StopRun {
-  Termination reason;
-};
-// A search stage (the centre B1, the quadrature) reached the target on its members but the full
-// grid did not verify: the start goes on on the next stage.
-struct NextStage {};
+// L-BFGS-B's variables are the amplitudes in kHz (kHzPerVariable Hz each): with RF limits of a
+// few to tens of kHz the variables, gradients and first steps are of order one.
+constexpr double kHzPerVariable = 1000.0;
 
 // Penalties: smoothness weight * sum_k ((u_k+1 - u_k)/max)^2 / steps, and
 // kAmpPenalty * sum_k max(0, |u_k|^2/max^2 - 1)^2 keeping the RF amplitude within max_rf.
 constexpr double kAmpPenalty = 10.0;
+
+// A stalled line search restarts L-BFGS-B (a new leg) at most this many times per start, and
+// only while the previous leg lowered the objective by more than kLegProgress.
+constexpr int kMaxLegs = 50;
+constexpr double kLegProgress = 1e-7;
 
 double penalties(const GrapeProblem& p, const GrapeOptions& o, const RMat& u, RMat& grad) {
   double f = 0;
@@ -410,6 +414,35 @@ void clip_amplitude(const GrapeProblem& p, RMat& u) {
     }
 }
 
+// LBFGS++'s More-Thuente line search, counted and contained. Each call is one L-BFGS-B
+// iteration (LBFGSBSolver::minimize runs one line search per iteration), so the objective counts
+// iterations here. A failed line search (LBFGS++ throws std::runtime_error, or std::logic_error
+// for an uphill direction) is recorded on the objective instead of unwinding the solver; an
+// exception from the objective itself (bad_alloc, an input error) passes through untouched.
+// When the objective has asked to end the leg (a stop, a verified target, the next stage), the
+// gradient is zeroed: LBFGS++ then returns at its convergence test.
+template <class Scalar>
+class ContainedLineSearch {
+ public:
+  template <class Objective, class Vector, class Param>
+  static void LineSearch(Objective& f, Scalar& fx, Vector& x, Vector& grad, Scalar& step,
+                         const Scalar& step_max, const Vector& drt, const Vector& xp,
+                         const Param& param) {
+    f.iteration_begins();
+    try {
+      LBFGSpp::LineSearchMoreThuente<Scalar>::LineSearch(f, fx, x, grad, step, step_max, drt, xp,
+                                                         param);
+    } catch (const std::runtime_error& e) {
+      if (f.evaluating()) throw;
+      f.line_search_failed(e.what());
+    } catch (const std::logic_error& e) {
+      if (f.evaluating()) throw;
+      f.line_search_failed(e.what());
+    }
+    if (f.leg_ends()) grad.setZero();
+  }
+};
+
 struct StartResult {
   StartSummary summary;
   RMat u;
@@ -446,68 +479,41 @@ class StartRun {
   void to_u(const Eigen::VectorXd& x) {
     int i = 0;
     for (int k = first_; k < last_; ++k)
-      for (int r = 0; r < 2 * nc_; ++r) u_(r, k) = 1000.0 * x(i++);
+      for (int r = 0; r < 2 * nc_; ++r) u_(r, k) = kHzPerVariable * x(i++);
   }
   Eigen::VectorXd from_u(const RMat& u) const {
     Eigen::VectorXd x(size());
     int i = 0;
     for (int k = first_; k < last_; ++k)
-      for (int r = 0; r < 2 * nc_; ++r) x(i++) = u(r, k) / 1000.0;
+      for (int r = 0; r < 2 * nc_; ++r) x(i++) = u(r, k) / kHzPerVariable;
     return x;
   }
 
-  // LBFGS++ functor: f = 1 - J + penalties, variables in kHz.
+  // ContainedLineSearch's hooks.
+  void iteration_begins() { ++iterations_; }
+  bool evaluating() const { return evaluating_; }
+  void line_search_failed(const std::string& what) {
+    line_search_failed_ = true;
+    message_ = what;
+  }
+  bool leg_ends() const { return line_search_failed_ || ending_ != Ending::kNone; }
+
+  // LBFGS++ functor: f = 1 - J + penalties, variables in kHz. Once the leg is to end it returns
+  // the lowest value with a zero gradient, which LBFGS++ accepts and converges on.
   double operator()(const Eigen::VectorXd& x, Eigen::VectorXd& gx) {
-    if (cancel_above_.load() < start_) throw StopRun{Termination::kConverged};
-    if (o_.stop && o_.stop->load()) throw StopRun{Termination::kInterrupted};
-    if (seconds_since(t0_) > o_.time_limit_s) throw StopRun{Termination::kTimeLimit};
-    to_u(x);
-    const bool on_full = stage_ >= stages_.size();
-    EnsembleWorkspace& ws = on_full ? ws_ : *stages_[stage_];
-    const double j = ws.run(u_, &gu_, &fid_);
-    if (on_full) ++full_grid_evaluations_;
-    gu_ *= -1.0;
-    const double pen = penalties(p_, o_, u_, gu_);
-    const double f = 1.0 - j + pen;
-    int i = 0;
-    for (int k = first_; k < last_; ++k)
-      for (int r = 0; r < 2 * nc_; ++r) gx(i++) = 1000.0 * gu_(r, k);
-    ++evaluations_;
-    const double fmin = *std::min_element(fid_.begin(), fid_.end());
-    if (f < best_f_) {
-      best_f_ = f;
-      best_x_ = x;
-      ++improvements_;
+    if (ending_ == Ending::kNone) {
+      if (cancel_above_.load() < start_)
+        end_run(Termination::kConverged);
+      else if (o_.stop && o_.stop->load())
+        end_run(Termination::kInterrupted);
+      else if (seconds_since(t0_) > o_.time_limit_s)
+        end_run(Termination::kTimeLimit);
     }
-    if (fmin > best_fmin_) {
-      best_fmin_ = fmin;
-      best_u_ = u_;
-    }
-    if (o_.stall_evaluations > 0 && evaluations_ % o_.stall_evaluations == 0) {
-      const double gap = o_.fidelity_target - best_fmin_;
-      if (gap > 0.99 * stall_gap_) throw StopRun{Termination::kStalled};
-      stall_gap_ = gap;
-    }
-    if (progress_) {
-      std::lock_guard<std::mutex> lock(progress_mutex_);
-      progress_({start_, evaluations_, fmin, best_fmin_, seconds_since(t0_)});
-    }
-    if (fmin >= o_.fidelity_target) {
-      RMat clipped = u_;
-      clip_amplitude(p_, clipped);
-      std::vector<double> cf;
-      ws_.run(clipped, nullptr, &cf);
-      if (*std::min_element(cf.begin(), cf.end()) >= o_.fidelity_target) {
-        best_u_ = clipped;
-        best_fmin_ = *std::min_element(cf.begin(), cf.end());
-        throw StopRun{Termination::kReachedTarget};
-      }
-      if (!on_full) {  // the full grid (cf) is checked whatever the stage's members say
-        switch_u_ = u_;
-        throw NextStage{};
-      }
-    }
-    return f;
+    if (ending_ != Ending::kNone) return leg_end(gx);
+    evaluating_ = true;
+    const double f = evaluate(x, gx);
+    evaluating_ = false;
+    return ending_ != Ending::kNone ? leg_end(gx) : f;
   }
 
   StartResult run() {
@@ -523,7 +529,7 @@ class StartRun {
       int i = 0;
       for (int k = first_; k < last_; ++k)
         for (int r = 0; r < 2 * nc_; ++r) {
-          const double mx = p_.channels[r / 2].max_rf_hz / 1000.0;
+          const double mx = p_.channels[r / 2].max_rf_hz / kHzPerVariable;
           lb(i) = -mx;
           ub(i) = mx;
           ++i;
@@ -541,42 +547,46 @@ class StartRun {
     param.delta = 1e-12;
     param.max_iterations = o_.max_iterations;
     param.max_linesearch = 50;
-    LBFGSpp::LBFGSBSolver<double> solver(param);
+    LBFGSpp::LBFGSBSolver<double, ContainedLineSearch> solver(param);
     double fx = 0;
     Termination term = Termination::kConverged;
-    int iterations = 0;
-    // A stalled line search (the landscape is far from quadratic) restarts L-BFGS-B from the
-    // best point so far with a fresh memory, as long as the previous leg made progress.
+    // Legs of L-BFGS-B. A stalled line search (the landscape is far from quadratic) restarts it
+    // from the best point so far with a fresh memory, as long as the previous leg made progress;
+    // a stage that reached the target on its members but not on the full grid goes on on the
+    // next stage (or the grid).
     double leg_start_f = std::numeric_limits<double>::infinity();
-    for (int leg = 0; leg < 50; ++leg) {
-      try {
-        const int it = solver.minimize(*this, x, fx, lb, ub);
-        iterations += it;
-        term = it >= param.max_iterations ? Termination::kIterationLimit : Termination::kConverged;
+    for (int leg = 0; leg < kMaxLegs; ++leg) {
+      line_search_failed_ = false;
+      const int before = iterations_;
+      solver.minimize(*this, x, fx, lb, ub);
+      if (ending_ == Ending::kRun) {
+        term = end_reason_;
         break;
-      } catch (const StopRun& s) {
-        term = s.reason;
-        iterations = improvements_;
-        break;
-      } catch (const NextStage&) {
-        // Go on from the point this stage found, on the next stage (or the full grid), with a
-        // fresh memory (the objective changed) and fresh stall and best-point records.
+      }
+      if (ending_ == Ending::kNextStage) {
+        // Go on from the point this stage found, with a fresh memory (the objective changed)
+        // and fresh stall and best-point records.
+        ending_ = Ending::kNone;
         ++stage_;
         x = from_u(switch_u_);
         best_f_ = std::numeric_limits<double>::infinity();
         best_fmin_ = -1.0;
         stall_gap_ = std::numeric_limits<double>::infinity();
         leg_start_f = std::numeric_limits<double>::infinity();
-        param.max_iterations = std::max(1, o_.max_iterations - improvements_);
-      } catch (const std::exception& e) {
+        param.max_iterations = std::max(1, o_.max_iterations - iterations_);
+        continue;
+      }
+      if (line_search_failed_) {
         term = Termination::kLineSearch;
-        iterations = improvements_;
-        message_ = e.what();
-        if (!(best_f_ < leg_start_f - 1e-7) || best_x_.size() == 0) break;
+        if (!(best_f_ < leg_start_f - kLegProgress) || best_x_.size() == 0) break;
         leg_start_f = best_f_;
         x = best_x_;
-        param.max_iterations = std::max(1, o_.max_iterations - improvements_);
+        param.max_iterations = std::max(1, o_.max_iterations - iterations_);
+        continue;
       }
+      term = iterations_ - before >= param.max_iterations ? Termination::kIterationLimit
+                                                          : Termination::kConverged;
+      break;
     }
     RMat u = best_u_;
     clip_amplitude(p_, u);
@@ -585,7 +595,7 @@ class StartRun {
     res.u = u;
     res.fidelity = fid;
     res.summary.termination = term;
-    res.summary.iterations = iterations;
+    res.summary.iterations = iterations_;
     res.summary.evaluations = evaluations_;
     res.summary.fidelity_min = *std::min_element(fid.begin(), fid.end());
     res.summary.wall_s = seconds_since(ts);
@@ -597,6 +607,71 @@ class StartRun {
   }
 
  private:
+  // Why the current leg of L-BFGS-B is to end: not at all, the whole start, or on to the next
+  // search stage.
+  enum class Ending { kNone, kRun, kNextStage };
+
+  void end_run(Termination why) {
+    ending_ = Ending::kRun;
+    end_reason_ = why;
+  }
+  double leg_end(Eigen::VectorXd& gx) const {
+    gx.setZero();
+    return std::numeric_limits<double>::lowest();
+  }
+
+  // One evaluation on the current stage; may set ending_.
+  double evaluate(const Eigen::VectorXd& x, Eigen::VectorXd& gx) {
+    to_u(x);
+    const bool on_full = stage_ >= stages_.size();
+    EnsembleWorkspace& ws = on_full ? ws_ : *stages_[stage_];
+    const double j = ws.run(u_, &gu_, &fid_);
+    if (on_full) ++full_grid_evaluations_;
+    gu_ *= -1.0;
+    const double pen = penalties(p_, o_, u_, gu_);
+    const double f = 1.0 - j + pen;
+    int i = 0;
+    for (int k = first_; k < last_; ++k)
+      for (int r = 0; r < 2 * nc_; ++r) gx(i++) = kHzPerVariable * gu_(r, k);
+    ++evaluations_;
+    const double fmin = *std::min_element(fid_.begin(), fid_.end());
+    if (f < best_f_) {
+      best_f_ = f;
+      best_x_ = x;
+    }
+    if (fmin > best_fmin_) {
+      best_fmin_ = fmin;
+      best_u_ = u_;
+    }
+    if (o_.stall_evaluations > 0 && evaluations_ % o_.stall_evaluations == 0) {
+      const double gap = o_.fidelity_target - best_fmin_;
+      if (gap > 0.99 * stall_gap_) {
+        end_run(Termination::kStalled);
+        return f;
+      }
+      stall_gap_ = gap;
+    }
+    if (progress_) {
+      std::lock_guard<std::mutex> lock(progress_mutex_);
+      progress_({start_, evaluations_, fmin, best_fmin_, seconds_since(t0_)});
+    }
+    if (fmin >= o_.fidelity_target) {
+      RMat clipped = u_;
+      clip_amplitude(p_, clipped);
+      std::vector<double> cf;
+      ws_.run(clipped, nullptr, &cf);
+      if (*std::min_element(cf.begin(), cf.end()) >= o_.fidelity_target) {
+        best_u_ = clipped;
+        best_fmin_ = *std::min_element(cf.begin(), cf.end());
+        end_run(Termination::kReachedTarget);
+      } else if (!on_full) {  // the full grid (cf) is checked whatever the stage's members say
+        switch_u_ = u_;
+        ending_ = Ending::kNextStage;
+      }
+    }
+    return f;
+  }
+
   const GrapeProblem& p_;
   RMat initial_;  // the start's initial guess (empty: initial_guess's)
   const GrapeOptions& o_;
@@ -614,56 +689,126 @@ class StartRun {
   RMat u_, gu_, best_u_;
   Eigen::VectorXd best_x_;
   std::vector<double> fid_;
-  int evaluations_ = 0, improvements_ = 0;
+  int evaluations_ = 0;
+  int iterations_ = 0;  // L-BFGS-B iterations (line searches begun), over every leg and stage
   double stall_gap_ = std::numeric_limits<double>::infinity();  // gap at the last stall check
   double best_f_ = std::numeric_limits<double>::infinity();
   std::string message_;  // the optimiser's last complaint (LBFGS++ line search), for the summary
   double best_fmin_ = -1.0;
+  bool evaluating_ = false;  // inside evaluate(): an exception from there is not the line search's
+  bool line_search_failed_ = false;  // in the current leg
+  Ending ending_ = Ending::kNone;
+  Termination end_reason_ = Termination::kConverged;
 };
 
-}  // namespace
+void check_initial_u(const GrapeProblem& p, const GrapeOptions& o) {
+  if (o.initial_u.size() == 0) return;
+  const long rows = 2 * static_cast<long>(p.channels.size());
+  if (o.initial_u.rows() != rows || o.initial_u.cols() != p.steps)
+    throw InputError(fmt::format(
+        "GrapeOptions.initial_u: {} x {} amplitudes, the problem needs {} x {} (u_x, u_y per "
+        "channel; one column per step)",
+        o.initial_u.rows(), o.initial_u.cols(), rows, p.steps));
+  if (!o.initial_u.allFinite())
+    throw InputError("GrapeOptions.initial_u: an amplitude is not a finite number");
+}
 
-GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
-                     const ProgressCallback& progress) {
-  p.validate();
-  o.validate();
-  if (o.initial_u.size() > 0) {
-    const long rows = 2 * static_cast<long>(p.channels.size());
-    if (o.initial_u.rows() != rows || o.initial_u.cols() != p.steps)
-      throw InputError(fmt::format(
-          "GrapeOptions.initial_u: {} x {} amplitudes, the problem needs {} x {} (u_x, u_y per "
-          "channel; one column per step)",
-          o.initial_u.rows(), o.initial_u.cols(), rows, p.steps));
-    if (!o.initial_u.allFinite())
-      throw InputError("GrapeOptions.initial_u: an amplitude is not a finite number");
+// What every start does: the search stages before the full grid (the centre B1, then the
+// quadrature rule), the coarse problem and its stages, and how the threads are shared.
+struct Plan {
+  bool auto_stages = false;  // the stages below are plan_stages' choice, not the options'
+  bool quadrature = false;
+  int quadrature_points = 0;
+  bool nominal_first = false;
+  std::vector<GrapeProblem> search;
+  int coarse_factor = 0;  // 0: no coarse stage
+  GrapeProblem coarse_problem;
+  std::vector<GrapeProblem> coarse_search;
+  int eval_threads = 1, start_threads = 1;
+};
+
+// The stages GRAPE chooses itself (GrapeOptions::auto_stages), each from what it measured on
+// the shipped gates and the QuTiP benchmark (bench/results/grape.md):
+// - a coarse stage of f steps per coarse step, the largest f <= kAutoCoarseMax dividing the
+//   steps with at least kAutoCoarseMinSteps coarse steps and f dt max_rf <= kAutoCoarseTurns
+//   (the coarse step nutates at most one turn at the RF limit): C1-C4 f = 2 (0.93 turn) and U_d
+//   f = 2 (1.0 turn) reached the target on the coarse steps, the benchmark f = 4 (0.8 turn)
+//   64x QuTiP where f = 2 gave 30x; f = 5 left one benchmark seed of six on a plateau;
+// - without a coarse stage and with two or more B1 scales, the centre B1 first: the long climb
+//   on one B1 member (C2-C4, 1.5-2.5x less wall time); with a coarse stage the climb is on the
+//   cheap coarse steps already, and the centre first gained nothing there (C1-C4, U_d);
+// - with three or more B1 scales and equal weights, the B1 range on a Gauss-Legendre rule:
+//   2 points after a coarse stage (C1-C4, U_d: 1.2-1.3x over 3 points), 3 points otherwise
+//   (C2-C4: 2 points needed more evaluations); always fewer points than the grid's scales.
+constexpr int kAutoCoarseMax = 4;
+constexpr int kAutoCoarseMinSteps = 3;
+constexpr double kAutoCoarseTurns = 1.0;
+
+void choose_stages(const GrapeProblem& p, Plan& plan) {
+  double max_rf = 0;
+  for (const auto& c : p.channels) max_rf = std::max(max_rf, c.max_rf_hz);
+  for (int f = kAutoCoarseMax; f >= 2; --f)
+    if (p.steps % f == 0 && p.steps / f >= kAutoCoarseMinSteps &&
+        f * p.dt_s * max_rf <= kAutoCoarseTurns * (1 + 1e-9)) {
+      plan.coarse_factor = f;
+      break;
+    }
+  const int b1 = distinct_b1(p);
+  plan.nominal_first = b1 >= 2 && plan.coarse_factor == 0;
+  bool equal_weights = true;
+  for (const auto& m : p.ensemble) equal_weights &= m.weight == p.ensemble.front().weight;
+  if (b1 >= 3 && equal_weights) {
+    plan.quadrature = true;
+    plan.quadrature_points = std::min(b1 - 1, plan.coarse_factor > 0 ? 2 : 3);
   }
-  const auto t0 = Clock::now();
-  const bool quadrature = o.b1_quadrature > 0 && distinct_b1(p) >= 2;
-  const bool nominal_first = o.nominal_first && distinct_b1(p) >= 2;
-  // The search stages before the full grid: the centre B1, then the quadrature rule.
+}
+
+Plan plan_stages(const GrapeProblem& p, const GrapeOptions& o) {
+  Plan plan;
+  const bool hand_set = o.b1_quadrature != 0 || o.nominal_first || o.coarse_factor != 0;
+  if (o.auto_stages && !hand_set) {
+    plan.auto_stages = true;
+    choose_stages(p, plan);
+  } else {
+    plan.quadrature = o.b1_quadrature > 0 && distinct_b1(p) >= 2;
+    plan.quadrature_points = plan.quadrature ? o.b1_quadrature : 0;
+    plan.nominal_first = o.nominal_first && distinct_b1(p) >= 2;
+    if (o.coarse_factor >= 2 && p.steps % o.coarse_factor == 0 && p.steps / o.coarse_factor >= 3)
+      plan.coarse_factor = o.coarse_factor;
+  }
   auto stages_of = [&](const GrapeProblem& q) {
     std::vector<GrapeProblem> stages;
-    if (nominal_first) stages.push_back(centre_b1_problem(q));
-    if (quadrature) stages.push_back(b1_quadrature_problem(q, o.b1_quadrature));
+    if (plan.nominal_first) stages.push_back(centre_b1_problem(q));
+    if (plan.quadrature) stages.push_back(b1_quadrature_problem(q, plan.quadrature_points));
     return stages;
   };
-  const std::vector<GrapeProblem> search = stages_of(p);
-  // Multi-resolution: the coarse problem (steps / f steps of f dt) and its quadrature.
-  const bool coarse =
-      o.coarse_factor >= 2 && p.steps % o.coarse_factor == 0 && p.steps / o.coarse_factor >= 3;
-  GrapeProblem coarse_p = p;
-  if (coarse) {
-    coarse_p.steps = p.steps / o.coarse_factor;
-    coarse_p.dt_s = p.dt_s * o.coarse_factor;
+  plan.search = stages_of(p);
+  // Multi-resolution: the coarse problem (steps / f steps of f dt) and its stages.
+  if (plan.coarse_factor > 0) {
+    plan.coarse_problem = p;
+    plan.coarse_problem.steps = p.steps / plan.coarse_factor;
+    plan.coarse_problem.dt_s = p.dt_s * plan.coarse_factor;
+    plan.coarse_search = stages_of(plan.coarse_problem);
   }
-  const std::vector<GrapeProblem> coarse_search =
-      coarse ? stages_of(coarse_p) : std::vector<GrapeProblem>{};
   // Two threads work on one start (the two time slices of every member, EnsembleWorkspace), so
   // starts run one after the other and none is wasted; further threads run starts in parallel.
-  const int eval_threads = std::min(o.threads, slice_count(p));
-  const int start_threads = std::max(1, std::min(o.threads / eval_threads, o.starts));
-  std::vector<StartResult> results(o.starts);
-  std::vector<char> ran(o.starts, 0);  // not vector<bool>: written from several threads
+  plan.eval_threads = std::min(o.threads, slice_count(p));
+  plan.start_threads = std::max(1, std::min(o.threads / plan.eval_threads, o.starts));
+  return plan;
+}
+
+struct Starts {
+  std::vector<StartResult> results;
+  std::vector<char> ran;  // not vector<bool>: written from several threads
+};
+
+// Runs the starts in order (in parallel when the plan has threads for it); once a start reaches
+// the target, later starts are skipped or stopped.
+Starts run_starts(const GrapeProblem& p, const GrapeOptions& o, const Plan& plan,
+                  Clock::time_point t0, const ProgressCallback& progress) {
+  Starts out;
+  out.results.resize(o.starts);
+  out.ran.assign(o.starts, 0);
   std::atomic<int> next{0};
   std::atomic<int> cancel_above{std::numeric_limits<int>::max()};
   std::mutex progress_mutex;
@@ -680,70 +825,78 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
       if (warm) {
         initial = o.initial_u;
         clip_amplitude(p, initial);
-      } else if (coarse) {
+      } else if (plan.coarse_factor > 0) {
         // The coarse stage; its pulse, each step repeated f times, starts the search.
-        StartRun run_coarse(coarse_p, coarse_search, o, s, eval_threads, t0, cancel_above, progress,
-                            progress_mutex);
+        StartRun run_coarse(plan.coarse_problem, plan.coarse_search, o, s, plan.eval_threads, t0,
+                            cancel_above, progress, progress_mutex);
         const StartResult cr = run_coarse.run();
         coarse_evaluations = cr.summary.evaluations;
         initial.resize(cr.u.rows(), p.steps);
-        for (int k = 0; k < p.steps; ++k) initial.col(k) = cr.u.col(k / o.coarse_factor);
+        for (int k = 0; k < p.steps; ++k) initial.col(k) = cr.u.col(k / plan.coarse_factor);
       }
-      StartRun run(p, search, o, s, eval_threads, t0, cancel_above, progress, progress_mutex,
-                   initial);
-      results[s] = run.run();
-      results[s].summary.coarse_evaluations = coarse_evaluations;
-      if (warm) results[s].summary.initial = "warm";
-      ran[s] = 1;
-      if (results[s].reached) {
+      StartRun run(p, plan.search, o, s, plan.eval_threads, t0, cancel_above, progress,
+                   progress_mutex, initial);
+      StartResult& r = out.results[s];
+      r = run.run();
+      r.summary.coarse_evaluations = coarse_evaluations;
+      if (warm) r.summary.initial = "warm";
+      out.ran[s] = 1;
+      if (r.reached) {
         int cur = cancel_above.load();
         while (s < cur && !cancel_above.compare_exchange_weak(cur, s)) {
         }
       }
     }
   };
-  if (start_threads <= 1) {
+  if (plan.start_threads <= 1) {
     worker();
   } else {
     std::vector<std::thread> pool;
-    for (int t = 0; t < start_threads; ++t) pool.emplace_back(worker);
+    for (int t = 0; t < plan.start_threads; ++t) pool.emplace_back(worker);
     for (auto& th : pool) th.join();
   }
-  // Choice: the lowest-index start that reached the target (independent of thread timing),
-  // otherwise the best ensemble minimum.
+  return out;
+}
+
+// The lowest-index start that reached the target (independent of thread timing), otherwise the
+// best ensemble minimum; -1 when no start ran.
+int pick_best(const Starts& st) {
+  const int n = static_cast<int>(st.results.size());
+  for (int s = 0; s < n; ++s)
+    if (st.ran[s] && st.results[s].reached) return s;
   int best = -1;
-  for (int s = 0; s < o.starts; ++s)
-    if (ran[s] && results[s].reached) {
+  for (int s = 0; s < n; ++s)
+    if (st.ran[s] &&
+        (best < 0 || st.results[s].summary.fidelity_min > st.results[best].summary.fidelity_min))
       best = s;
-      break;
-    }
-  if (best < 0)
-    for (int s = 0; s < o.starts; ++s)
-      if (ran[s] &&
-          (best < 0 || results[s].summary.fidelity_min > results[best].summary.fidelity_min))
-        best = s;
+  return best;
+}
+
+GrapeResult summarise(const GrapeProblem& p, const GrapeOptions& o, const Plan& plan,
+                      const Starts& st, int best, Clock::time_point t0) {
   GrapeResult out;
   Summary& sm = out.summary;
+  const bool best_reached = best >= 0 && st.results[best].reached;
   for (int s = 0; s < o.starts; ++s)
-    if (ran[s] && (best < 0 || s <= best || !results[best].reached)) {
-      sm.starts.push_back(results[s].summary);
-      sm.evaluations += results[s].summary.evaluations;
+    if (st.ran[s] && (s <= best || !best_reached)) {
+      sm.starts.push_back(st.results[s].summary);
+      sm.evaluations += st.results[s].summary.evaluations;
     }
   const bool stopped = o.stop && o.stop->load();
   if (best < 0) {  // time limit (or a stop) before any start ran
     out.u_hz = initial_guess(p, o, 0);
     sm.termination = stopped ? Termination::kInterrupted : Termination::kTimeLimit;
   } else {
-    out.u_hz = results[best].u;
-    sm.termination = results[best].summary.termination;
-    sm.iterations = results[best].summary.iterations;
+    out.u_hz = st.results[best].u;
+    sm.termination = st.results[best].summary.termination;
+    sm.iterations = st.results[best].summary.iterations;
     sm.best_start = best;
   }
   // A stop that cut any start short makes the whole run interrupted, whatever the best start did.
-  if (stopped && !(best >= 0 && results[best].reached)) sm.termination = Termination::kInterrupted;
+  if (stopped && !best_reached) sm.termination = Termination::kInterrupted;
   if (best >= 0) {
     // Evaluated by its start on the full grid (bit-identical for any thread count).
-    sm.fidelity = results[best].fidelity;
+    sm.fidelity = st.results[best].fidelity;
   } else {
     EnsembleWorkspace ws(p, 1);
     ws.run(out.u_hz, nullptr, &sm.fidelity);
@@ -756,8 +909,10 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   sm.fidelity_mean /= wsum;
   sm.fidelity_min = *std::min_element(sm.fidelity.begin(), sm.fidelity.end());
   sm.reached_target = sm.fidelity_min >= o.fidelity_target;
-  sm.quadrature_points = quadrature ? o.b1_quadrature : 0;
-  sm.nominal_first = nominal_first;
+  sm.quadrature_points = plan.quadrature_points;
+  sm.nominal_first = plan.nominal_first;
+  sm.coarse_factor = plan.coarse_factor;
+  sm.auto_stages = plan.auto_stages;
   if (distinct_b1(p) >= 2) {  // the returned pulse between the grid's B1 points
     const GrapeProblem fine = fine_b1_problem(p);
     std::vector<double> ff;
@@ -779,6 +934,19 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
         << "; try a longer duration, more RF (max_rf_hz), or more starts";
   sm.message = msg.str();
   return out;
+}
+
+}  // namespace
+
+GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
+                     const ProgressCallback& progress) {
+  p.validate();
+  o.validate();
+  check_initial_u(p, o);
+  const auto t0 = Clock::now();
+  const Plan plan = plan_stages(p, o);
+  const Starts starts = run_starts(p, o, plan, t0, progress);
+  return summarise(p, o, plan, starts, pick_best(starts), t0);
 }
 
 std::string Summary::brief_report() const {
@@ -809,6 +977,10 @@ std::string Summary::full_report() const {
       os << "a " << quadrature_points << "-point Gauss-Legendre B1 quadrature";
     os << ", verified on the full grid\n";
   }
+  if (coarse_factor > 0)
+    os << "  a coarse stage first: each of its steps held for " << coarse_factor << " steps\n";
+  if (auto_stages)
+    os << "  search stages chosen by GRAPE from the problem (GrapeOptions::auto_stages)\n";
   for (const auto& s : starts) {
     os << "  start " << s.start << " (" << s.initial << "): " << termination_name(s.termination)
        << ", F_min " << fmt::format("{:.5f}", s.fidelity_min) << ", " << s.iterations

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <stdexcept>
 
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/targets.hpp"
@@ -615,6 +617,97 @@ TEST_CASE("GRAPE multi-resolution: a coarse stage, then the full steps") {
     co.coarse_factor = 1001;
     CHECK_THROWS_WITH_AS(co.validate(), doctest::Contains("coarse_factor = 1001"), InputError);
   }
+}
+
+// Fast by default (GrapeOptions::auto_stages): with no stage set by hand GRAPE chooses its
+// own from the problem; every pulse is still verified on the full grid.
+TEST_CASE("GRAPE chooses its search stages when none is set, and keeps hand-set ones") {
+  GrapeProblem p = wide_b1_problem();  // 40 steps of 50 us, 5 B1 scales x 2 offsets, 10 kHz
+  REQUIRE(p.channels.size() == 1);
+  REQUIRE(p.channels[0].max_rf_hz == 10000.0);
+  GrapeOptions go = seed3_options(1);
+  auto verified = [&p](const GrapeResult& r) {
+    std::vector<double> f;
+    ensemble_objective(p, r.u_hz, nullptr, &f, 1);
+    REQUIRE(f.size() == 10);
+    for (double v : f) CHECK(v >= 0.99);
+  };
+  SUBCASE("a coarse step within one nutation turn: coarse 2 (100 us x 10 kHz), a 2-point rule") {
+    const GrapeResult r = optimise(p, go);
+    CHECK(r.summary.auto_stages);
+    CHECK(r.summary.coarse_factor == 2);  // 4 would be 200 us, two turns
+    CHECK(r.summary.quadrature_points == 2);
+    CHECK_FALSE(r.summary.nominal_first);
+    CHECK(r.summary.starts.at(0).coarse_evaluations > 0);
+    CHECK(r.summary.full_report().find("chosen by GRAPE") != std::string::npos);
+    CHECK(r.summary.reached_target);
+    verified(r);
+  }
+  SUBCASE("no coarse step fits (20 kHz): the centre B1 first, then a 3-point rule") {
+    p.channels[0].max_rf_hz = 20000.0;
+    const GrapeResult r = optimise(p, go);
+    CHECK(r.summary.auto_stages);
+    CHECK(r.summary.coarse_factor == 0);
+    CHECK(r.summary.nominal_first);
+    CHECK(r.summary.quadrature_points == 3);
+    CHECK(r.summary.starts.at(0).coarse_evaluations == 0);
+    CHECK(r.summary.reached_target);
+    verified(r);
+  }
+  SUBCASE("unequal weights: no rule; one B1 scale: neither rule nor centre stage") {
+    p.channels[0].max_rf_hz = 20000.0;
+    p.ensemble[0].weight = 2.0;
+    const GrapeResult w = optimise(p, go);
+    CHECK(w.summary.nominal_first);
+    CHECK(w.summary.quadrature_points == 0);
+    GrapeProblem one = p;
+    one.ensemble = {{1.0, -10.0, 1.0}, {1.0, 10.0, 1.0}};
+    const GrapeResult r1 = optimise(one, go);
+    CHECK(r1.summary.auto_stages);
+    CHECK_FALSE(r1.summary.nominal_first);
+    CHECK(r1.summary.quadrature_points == 0);
+  }
+  SUBCASE("a stage set by hand is used alone; auto_stages off searches on the grid itself") {
+    go.coarse_factor = 4;
+    const GrapeResult hand = optimise(p, go);
+    CHECK_FALSE(hand.summary.auto_stages);
+    CHECK(hand.summary.coarse_factor == 4);
+    CHECK(hand.summary.quadrature_points == 0);
+    CHECK_FALSE(hand.summary.nominal_first);
+    go.coarse_factor = 0;
+    go.auto_stages = false;
+    const GrapeResult plain = optimise(p, go);
+    CHECK_FALSE(plain.summary.auto_stages);
+    CHECK(plain.summary.coarse_factor == 0);
+    CHECK(plain.summary.quadrature_points == 0);
+    CHECK(plain.summary.starts.at(0).coarse_evaluations == 0);
+    CHECK(plain.summary.reached_target);
+    verified(plain);
+  }
+}
+
+// The summary's iterations are L-BFGS-B's (one line search each), and only LBFGS++'s line-search
+// failure is caught: anything thrown from inside an evaluation reaches the caller.
+TEST_CASE("GRAPE iterations are counted honestly; an evaluation's exception is not a line search") {
+  const GrapeProblem ps = selective_rotation_problem(2e-4, 8);  // cannot reach the target
+  GrapeOptions go = seed3_options(1);
+  go.threads = 1;
+  go.stall_evaluations = 0;
+  go.max_iterations = 7;
+  go.auto_stages = false;
+  const GrapeResult r = optimise(ps, go);
+  CHECK(r.summary.termination == Termination::kIterationLimit);
+  CHECK(r.summary.iterations == 7);
+  CHECK(r.summary.starts.at(0).iterations == 7);
+  CHECK(r.summary.evaluations >= 8);  // the start point and at least one per line search
+  const ProgressCallback fails = [](const GrapeProgress& g) {
+    if (g.evaluations == 3) throw std::runtime_error("callback failed");
+  };
+  CHECK_THROWS_WITH_AS(optimise(ps, go, fails), "callback failed", std::runtime_error);
+  const ProgressCallback no_memory = [](const GrapeProgress& g) {
+    if (g.evaluations == 3) throw std::bad_alloc();
+  };
+  CHECK_THROWS_AS(optimise(ps, go, no_memory), std::bad_alloc);
 }
 
 TEST_CASE("GRAPE warm start: start 0 begins from given amplitudes") {

@@ -83,6 +83,15 @@ struct GrapeOptions {
   /// coarse steps), each start first optimises a pulse of steps/f steps of f dt each; that pulse,
   /// every step repeated f times (the same propagator), starts the search on the full steps.
   int coarse_factor = 0;
+  /// Fast by default: when b1_quadrature, nominal_first and coarse_factor are all left at their
+  /// defaults (0, false, 0), GRAPE chooses the stages itself from the problem (plan_stages in
+  /// grape.cpp, measured in bench/results/grape.md): a coarse stage of f = 2..4 steps per coarse
+  /// step when f divides the steps and the coarse step stays within one nutation turn at the
+  /// highest RF limit (f dt max_rf <= 1); with no coarse stage and two or more B1 scales the
+  /// centre B1 first; with three or more B1 scales and equal weights a Gauss-Legendre rule of
+  /// 2 points after a coarse stage, 3 otherwise (fewer than the grid's). Any of the three set by
+  /// hand is used as set, and nothing is added. false: the options' stages only.
+  bool auto_stages = true;
   /// A warm start (empty: none): amplitudes in Hz, 2 rows per channel (u_x, u_y) and one column
   /// per step, as GrapeResult::u_hz. Start 0 begins from them (clipped to each channel's RF
   /// limit; no coarse stage) instead of its own guess; the other starts are unchanged. A pulse
@@ -149,6 +158,8 @@ struct Summary {
   bool reached_target = false;
   int quadrature_points = 0;   ///< B1 quadrature nodes of the search (0: the ensemble itself)
   bool nominal_first = false;  ///< the search began on the centre B1 (GrapeOptions::nominal_first)
+  int coarse_factor = 0;       ///< steps per step of the coarse stage (0: none)
+  bool auto_stages = false;    ///< the stages were GRAPE's own choice (GrapeOptions::auto_stages)
   /// The returned pulse on a fine B1 grid (4 x the ensemble's B1 spacing, every offset), when
   /// the ensemble has two or more B1 scales: its point count and minimum F.
   int fine_points = 0;
