@@ -78,11 +78,18 @@ PulseNeed ud_need(const ExperimentProgram& p, const CaseSpec& c, const Mat& u_d,
                   const std::string& name) {
   std::vector<std::string> sys_labels;
   for (int k : c.system_spins) sys_labels.push_back(p.molecule.nuclei[k].label);
-  return PulseNeed{
-      name,
-      "ud",
-      {{"gate", "unitary"}, {"spins", sys_labels}, {"local_unitary", local_unitary_json(u_d)}},
-      "U_d of case " + c.name};
+  // State-aware target: U_d acts on the temporal-averaging preparation's output, a diagonal
+  // state (pi flips after a gradient), so any diagonal unitary D applied first leaves it
+  // unchanged and only W D is required (`up_to: diagonal_phases`, F = sum_j |(W^dag U)_jj| / d;
+  // for a non-degenerate diagonal input exactly the unitaries that map it to the target state).
+  // bench/results/experiment.md measures it against the strict W.
+  return PulseNeed{name,
+                   "ud",
+                   {{"gate", "unitary"},
+                    {"spins", sys_labels},
+                    {"local_unitary", local_unitary_json(u_d)},
+                    {"up_to", "diagonal_phases"}},
+                   "U_d of case " + c.name};
 }
 
 std::vector<PulseNeed> contact_needs(const ExperimentProgram& p, const CaseSpec& c) {

@@ -39,6 +39,7 @@ PulseLibrary::PulseLibrary(const Molecule& m, std::string compiled_dir, std::str
       const auto t = compiler::target_from_json(r.pulse.target_json, m_, r.pulse.target_where());
       if (t.state_transfer) continue;
       shipped_full_.push_back(t.full(m_.size()));
+      shipped_diagonal_phases_.push_back(t.diagonal_phases);
       shipped_.push_back(std::move(r));
     } catch (const InputError&) {
       // not a pulse file for this molecule: ignored
@@ -56,8 +57,11 @@ const PulseRecord& PulseLibrary::get(const PulseNeed& need, const compiler::Comp
   const compiler::GateTarget target = compiler::target_from_json(need.target.dump(), m_, need.name);
   const Mat full = target.full(m_.size());
   const PulseRecord* best = nullptr;
+  // A pulse compiled up to diagonal phases does the job of W only for a need that allows
+  // them; a pulse compiled against W exactly serves either.
   for (size_t i = 0; i < shipped_.size(); ++i)
     if (overlap(shipped_full_[i], full) > 1.0 - 1e-10 &&
+        (target.diagonal_phases || !shipped_diagonal_phases_[i]) &&
         shipped_[i].pulse.fidelity_target >= required_fidelity &&
         (!best || shipped_[i].pulse.ensemble_min > best->pulse.ensemble_min))
       best = &shipped_[i];
@@ -98,6 +102,7 @@ const PulseRecord& PulseLibrary::get(const PulseNeed& need, const compiler::Comp
   write_file_atomic(real_dir + "/" + file + ".json", j.dump(1) + "\n");
   shipped_.push_back(r);
   shipped_full_.push_back(full);
+  shipped_diagonal_phases_.push_back(target.diagonal_phases);
   return used_.emplace(need.name, r).first->second;
 }
 

@@ -7,6 +7,7 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/matrix_json.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/protocol.hpp"
 #include "nmrc/experiment/run.hpp"
@@ -142,6 +143,42 @@ TEST_CASE("experiment: with every imperfection off the measurement equals the th
     CHECK(r.verdicts.right >= 6);
     CHECK(lib.used().empty());  // ideal gates: no pulse was needed
   }
+}
+
+// `repreparation: measured` (issue 23 item 4): collision m starts from the reconstructed state
+// after collision m - 1, with its own U_d, and is judged on the same per-collision increments.
+// With every imperfection off the measured chain is the ideal chain: each prepared state is the
+// previous collision's measured state, and the increments and the drift are the ideal ones.
+TEST_CASE("experiment: measured re-preparation follows its own measured chain") {
+  TempDir t("nmrc_experiment_measured_chain_test");
+  const ExperimentProgram p = load_text(
+      t, header(t) +
+             "repreparation: measured\n"
+             "measure: [3]\n"
+             "imperfections: {relaxation: false, b1_ensemble: false, compiled_gates: false,"
+             " noise: false, readout: false}\n"
+             "error_budget: false\n"
+             "cases:\n  - {run: c_minus_0.5}\n");
+  REQUIRE(p.cases.front().measure == std::vector<int>{1, 2, 3});  // every collision up to 3
+  RunSettings s;
+  PulseLibrary lib = make_pulse_library(p, s);
+  const CaseResult r = run_case(p, p.cases.front(), lib, s);
+  REQUIRE(r.points.size() == 4);  // collision 0, then 1, 2, 3
+  for (size_t i = 1; i < r.points.size(); ++i) {
+    const MeasuredPoint& pt = r.points[i];
+    const MeasuredPoint& prev = r.points[i - 1];
+    for (int k = 0; k < 3; ++k) {
+      INFO("collision " << pt.collision << " S" << k + 1);
+      // prepared from the previous collision's measured state
+      CHECK(std::abs(pt.energy_before[k].mean - prev.energy[k].mean) < 1e-9);
+      CHECK(std::abs(pt.energy[k].mean - pt.energy_ideal[k]) < 1e-9);
+      CHECK(std::abs(pt.de[k].mean - pt.de_ideal[k]) < 1e-9);
+    }
+  }
+  for (int k = 0; k < 3; ++k) CHECK(std::abs(r.delta_measured[k].mean - r.delta_ideal[k]) < 1e-9);
+  CHECK(r.verdicts.wrong == 0);
+  CHECK(r.verdicts.unresolved == 0);
+  CHECK(lib.used().empty());
 }
 
 TEST_CASE("experiment: direction verdicts and error bars") {
@@ -346,5 +383,48 @@ TEST_CASE("experiment: the pulse library plays the best shipped pulse of a targe
   SUBCASE("validation") {
     CHECK_THROWS_WITH_AS(lib.get(bath, pulse_compile_options(p, bath.kind), {}, 0.99999),
                          doctest::Contains("compiled for F_min >= 0.99999"), InputError);
+  }
+}
+
+// U_d's state-aware target (issue 23): U_d acts on a diagonal input, so its need allows any
+// diagonal unitary first (`up_to: diagonal_phases`). A pulse compiled that way serves such a
+// need only; a pulse compiled against W exactly serves either. Two files with one unitary: the
+// shipped strict U_d and the same pulse filed as compiled up to diagonal phases (F 0.9999).
+TEST_CASE("experiment: a pulse compiled up to diagonal phases serves only U_d's need") {
+  TempDir t("nmrc_experiment_diagonal_phase_test");
+  const fs::path lib_dir = t.path / "compiled";
+  fs::create_directories(lib_dir);
+  const std::string strict_file =
+      ref::source_path("sequences/experiment/compiled/ud_c_minus_0.5_m1.json");
+  nlohmann::json j = nlohmann::json::parse(read_file(strict_file));
+  REQUIRE(!j["target"].contains("up_to"));
+  write_file_atomic((lib_dir / "strict.json").string(), j.dump(1) + "\n");
+  j["target"]["up_to"] = "diagonal_phases";
+  j["fidelity"]["target"] = 0.9999;
+  j["fidelity"]["ensemble"]["min"] = 0.99991;
+  write_file_atomic((lib_dir / "diagonal.json").string(), j.dump(1) + "\n");
+  const ExperimentProgram p =
+      load_text(t, header(t) + "measure: [2]\ncases:\n  - {run: c_minus_0.5}\n");
+  RunSettings s;
+  s.compile_mode = CompileMode::kNever;
+  PulseLibrary lib = make_pulse_library(p, s);
+  const Mat u = nmrc::matrix_from_json(j["target"]["local_unitary"].dump(), {},
+                                       [](const std::string& rule) { FAIL(rule); });
+  const PulseNeed ud = ud_need(p, p.cases.front(), u, "ud_test");
+  PulseNeed strict = ud;
+  strict.name = "strict_test";
+  strict.target.erase("up_to");
+  const auto o = pulse_compile_options(p, "ud");
+  SUBCASE("correctness") {
+    CHECK(ud.target.at("up_to") == "diagonal_phases");
+    // the best of both for U_d's own need
+    CHECK(fs::path(lib.get(ud, o).file).filename() == "diagonal.json");
+    // the exact gate: only the strict pulse, though the other has the higher F_min
+    CHECK(fs::path(lib.get(strict, o).file).filename() == "strict.json");
+  }
+  SUBCASE("validation") {
+    CHECK_THROWS_WITH_AS(lib.get(strict, o, {}, 0.9999),
+                         doctest::Contains("compiled for F_min >= 0.9999"), InputError);
+    CHECK(fs::path(lib.get(ud, o, {}, 0.9999).file).filename() == "diagonal.json");
   }
 }

@@ -47,7 +47,8 @@ class PulseLibrary {
   PulseLibrary(const Molecule& m, std::string compiled_dir, std::string cache_dir, CompileMode mode,
                nlohmann::json provenance);
   /// The pulse for `need` (see the class comment): of the shipped pulses with its target, the
-  /// one with the highest ensemble-minimum fidelity. With `required_fidelity` > 0 (a kind whose
+  /// one with the highest ensemble-minimum fidelity (a pulse compiled up to diagonal phases
+  /// only for a need that allows them). With `required_fidelity` > 0 (a kind whose
   /// program sets fidelity_target) only a pulse compiled for at least that goal (its file's
   /// fidelity.target) counts; otherwise the target is compiled (kAuto) or refused (kNever). Throws
   /// InputError for kNever and a missing pulse, naming the pulse and its purpose.
@@ -64,6 +65,7 @@ class PulseLibrary {
   nlohmann::json provenance_;
   std::vector<PulseRecord> shipped_;
   std::vector<Mat> shipped_full_;
+  std::vector<bool> shipped_diagonal_phases_;  ///< compiled up to diagonal phases (W D)
   std::map<std::string, PulseRecord> used_;
 };
 
