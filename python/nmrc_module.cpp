@@ -403,6 +403,56 @@ py::list nuclei_list(const Molecule& m) {
   return out;
 }
 
+// Pickling a molecule: every field, as plain tuples, and back (a pickle is trusted code anyway;
+// the spins, channels and couplings are checked for consistency on the way back).
+py::tuple molecule_state(const Molecule& m) {
+  py::list nuclei, couplings, channels;
+  for (const auto& n : m.nuclei)
+    nuclei.append(py::make_tuple(n.label, n.isotope, n.channel, n.offset_hz, n.shift_ppm, n.t1_s,
+                                 n.t2_s, n.t2star_s));
+  for (const auto& c : m.couplings) couplings.append(py::make_tuple(c.a, c.b, c.j_hz));
+  for (const auto& c : m.channels)
+    channels.append(
+        py::make_tuple(c.name, c.isotope, c.larmor_mhz, c.frame_ppm, c.carrier_hz, c.max_rf_hz));
+  return py::make_tuple("nmrc-molecule/1", m.name, m.description, m.proton_mhz, m.temperature_k,
+                        nuclei, couplings, channels, m.roles, m.sources, m.assumptions);
+}
+
+Molecule molecule_from_state(const py::tuple& t) {
+  if (t.size() != 11 || py::cast<std::string>(t[0]) != "nmrc-molecule/1")
+    bad("pickle", "molecule", "not an nmrc-molecule/1 state");
+  Molecule m;
+  m.name = py::cast<std::string>(t[1]);
+  m.description = py::cast<std::string>(t[2]);
+  m.proton_mhz = py::cast<double>(t[3]);
+  m.temperature_k = py::cast<double>(t[4]);
+  for (auto h : py::cast<py::list>(t[5])) {
+    const auto n = py::cast<py::tuple>(h);
+    m.nuclei.push_back(Nucleus{py::cast<std::string>(n[0]), py::cast<std::string>(n[1]),
+                               py::cast<std::string>(n[2]), py::cast<double>(n[3]),
+                               py::cast<double>(n[4]), py::cast<double>(n[5]),
+                               py::cast<double>(n[6]), py::cast<double>(n[7])});
+  }
+  for (auto h : py::cast<py::list>(t[7])) {
+    const auto c = py::cast<py::tuple>(h);
+    m.channels.push_back(Channel{py::cast<std::string>(c[0]), py::cast<std::string>(c[1]),
+                                 py::cast<double>(c[2]), py::cast<double>(c[3]),
+                                 py::cast<double>(c[4]), py::cast<double>(c[5])});
+  }
+  for (auto h : py::cast<py::list>(t[6])) {
+    const auto c = py::cast<py::tuple>(h);
+    Coupling k{py::cast<int>(c[0]), py::cast<int>(c[1]), py::cast<double>(c[2])};
+    if (k.a < 0 || k.b <= k.a || k.b >= m.size()) bad("pickle", "coupling", "spins out of range");
+    m.couplings.push_back(k);
+  }
+  for (const auto& n : m.nuclei)
+    if (m.channel_index(n.channel) < 0) bad("pickle", n.channel, "unknown channel");
+  m.roles = py::cast<std::map<std::string, std::string>>(t[8]);
+  m.sources = py::cast<std::vector<std::string>>(t[9]);
+  m.assumptions = py::cast<std::vector<std::string>>(t[10]);
+  return m;
+}
+
 // ---- pulses --------------------------------------------------------------------------------
 
 py::array_t<double> channel_rows(const PulseData& p, bool y) {
@@ -412,7 +462,26 @@ py::array_t<double> channel_rows(const PulseData& p, bool y) {
   for (size_t c = 0; c < p.channels.size(); ++c)
     for (py::ssize_t k = 0; k < steps; ++k)
       v(c, k) = y ? p.channels[c].uy_hz(k) : p.channels[c].ux_hz(k);
+  // Read-only: writing into this copy would change nothing; assigning the attribute does.
+  a.attr("setflags")("write"_a = false);
   return a;
+}
+
+// A copy of `p` with its x (or y) rows replaced by `v` of the same shape, through the one set of
+// nmrc-pulse/1 rules (written and parsed again: finiteness, the RF limit).
+PulseData with_rows(const PulseData& p, py::handle v, bool y) {
+  const char* what = y ? "uy_hz" : "ux_hz";
+  const RArray a = numeric_array<RArray>(v, what, 2);
+  const py::ssize_t steps = p.channels.empty() ? 0 : p.channels[0].ux_hz.size();
+  if (a.shape(0) != static_cast<py::ssize_t>(p.channels.size()) || a.shape(1) != steps)
+    bad(std::string(what) + ".shape", shape_text(a),
+        "must be (" + std::to_string(p.channels.size()) + ", " + std::to_string(steps) +
+            "), the pulse's (channels, steps)");
+  PulseData q = p;
+  for (size_t c = 0; c < q.channels.size(); ++c)
+    (y ? q.channels[c].uy_hz : q.channels[c].ux_hz) =
+        Eigen::Map<const RVec>(a.data() + c * steps, steps);
+  return parse_pulse_json(pulse_file_text(q), "<python>");
 }
 
 // A pulse from arrays, through the one set of nmrc-pulse/1 rules (written and parsed again).
@@ -783,29 +852,40 @@ PYBIND11_MODULE(_nmrc, mod) {
   py::register_exception<ResourceError>(mod, "ResourceError", PyExc_OSError);
 
   // Molecules ----------------------------------------------------------------------------------
-  py::class_<Molecule>(mod, "Molecule")
-      .def_readonly("name", &Molecule::name)
-      .def_readonly("description", &Molecule::description)
-      .def_readonly("proton_mhz", &Molecule::proton_mhz)
-      .def_readonly("temperature_k", &Molecule::temperature_k)
-      .def_readonly("roles", &Molecule::roles)
-      .def_property_readonly("size", &Molecule::size)
-      .def_property_readonly("labels",
-                             [](const Molecule& m) {
-                               std::vector<std::string> l;
-                               for (const auto& n : m.nuclei) l.push_back(n.label);
-                               return l;
-                             })
-      .def_property_readonly("nuclei", &nuclei_list)
-      .def_property_readonly("couplings",
-                             [](const Molecule& m) {
-                               py::list out;
-                               for (const auto& c : m.couplings)
-                                 out.append(py::dict("spins"_a = py::make_tuple(
-                                                         m.nuclei[c.a].label, m.nuclei[c.b].label),
-                                                     "j_hz"_a = c.j_hz));
-                               return out;
-                             })
+  py::class_<Molecule>(mod, "Molecule",
+                       "A spin system from a molecule file (docs/molecule-format.md): nuclei with "
+                       "offsets (Hz) and relaxation times (s), J couplings (Hz), RF channels. "
+                       "Made by nmrc.load_molecule or nmrc.molecule_from_dict; pickles.")
+      .def_readonly("name", &Molecule::name, "The molecule's name (text)")
+      .def_readonly("description", &Molecule::description, "Free text from the file")
+      .def_readonly("proton_mhz", &Molecule::proton_mhz,
+                    "1H Larmor frequency of the spectrometer, MHz")
+      .def_readonly("temperature_k", &Molecule::temperature_k, "Sample temperature, K")
+      .def_readonly("roles", &Molecule::roles,
+                    "Role -> spin label (e.g. S1 -> C1, R -> C4), the paper's names")
+      .def_property_readonly("size", &Molecule::size, "Number of spins n (matrices are 2^n)")
+      .def_property_readonly(
+          "labels",
+          [](const Molecule& m) {
+            std::vector<std::string> l;
+            for (const auto& n : m.nuclei) l.push_back(n.label);
+            return l;
+          },
+          "Spin labels in basis order (spin 0 the leftmost tensor factor)")
+      .def_property_readonly("nuclei", &nuclei_list,
+                             "Per spin a dict: label, isotope, channel, offset_hz (Hz, the "
+                             "molecule's frame), shift_ppm (ppm), t1_s, t2_s, t2star_s (s)")
+      .def_property_readonly(
+          "couplings",
+          [](const Molecule& m) {
+            py::list out;
+            for (const auto& c : m.couplings)
+              out.append(
+                  py::dict("spins"_a = py::make_tuple(m.nuclei[c.a].label, m.nuclei[c.b].label),
+                           "j_hz"_a = c.j_hz));
+            return out;
+          },
+          "Scalar couplings: dicts of spins (two labels) and j_hz (signed, Hz)")
       .def_property_readonly(
           "channels",
           [](const Molecule& m) {
@@ -815,16 +895,32 @@ PYBIND11_MODULE(_nmrc, mod) {
                                   "larmor_mhz"_a = c.larmor_mhz, "frame_ppm"_a = c.frame_ppm,
                                   "carrier_hz"_a = c.carrier_hz, "max_rf_hz"_a = c.max_rf_hz));
             return out;
-          })
-      .def("index_of", &Molecule::index_of)
-      .def("j_hz",
-           [](const Molecule& m, py::handle a, py::handle b) {
-             return m.j_hz(spin_index(m, a, "spin a"), spin_index(m, b, "spin b"));
-           })
+          },
+          "RF channels: dicts of name, isotope, larmor_mhz (MHz), frame_ppm (ppm at offset 0), "
+          "carrier_hz (Hz, the molecule's frame), max_rf_hz (hardware limit, Hz of nutation)")
+      .def(
+          "index_of",
+          [](const Molecule& m, py::handle spin) { return spin_index(m, spin, "spin"); }, "spin"_a,
+          "Index (0-based, basis order) of a spin by label or role; an unknown one is an "
+          "InputError, as for j_hz")
+      .def(
+          "j_hz",
+          [](const Molecule& m, py::handle a, py::handle b) {
+            return m.j_hz(spin_index(m, a, "spin a"), spin_index(m, b, "spin b"));
+          },
+          "a"_a, "b"_a,
+          "Signed scalar coupling J (Hz) between spins a and b, each a label, role or index "
+          "(0 when not listed)")
       .def(
           "hamiltonian",
-          [](const Molecule& m, bool strong) { return to_numpy(m.hamiltonian(strong)); },
-          "strong_coupling"_a = false)
+          [](const Molecule& m, py::handle strong) {
+            return to_numpy(m.hamiltonian(boolean(strong, "hamiltonian: strong_coupling")));
+          },
+          "strong_coupling"_a = false,
+          "Rotating-frame internal Hamiltonian in rad/s (2^n x 2^n, docs/conventions.md): "
+          "2 pi sum_k (nu_k - carrier_k) I_z^k + 2 pi sum J_pq I_z^p I_z^q (weak coupling), or "
+          "2 pi J I_p.I_q for homonuclear pairs with strong_coupling")
+      .def(py::pickle(&molecule_state, &molecule_from_state))
       .def("lines", [](const Molecule& m) {
         py::list out;
         for (const auto& l : m.lines())
@@ -836,47 +932,88 @@ PYBIND11_MODULE(_nmrc, mod) {
   mod.def("parse_molecule", &parse_molecule, "text"_a, "name"_a);
 
   // Pulses -------------------------------------------------------------------------------------
-  py::class_<PulseData>(mod, "Pulse")
-      .def_readonly("name", &PulseData::name)
-      .def_readonly("molecule", &PulseData::molecule)
-      .def_readonly("dt_s", &PulseData::dt_s)
-      .def_readonly("target_json", &PulseData::target_json)
-      .def_readonly("fidelity_definition", &PulseData::fidelity_definition)
-      .def_readonly("fidelity_nominal", &PulseData::fidelity_nominal)
-      .def_readonly("fidelity_target", &PulseData::fidelity_target)
-      .def_readonly("ensemble_min", &PulseData::ensemble_min)
-      .def_readonly("source", &PulseData::source)
-      .def_property_readonly("b1_scale", [](const PulseData& p) { return to_numpy(p.b1_scale); })
-      .def_property_readonly("offset_hz", [](const PulseData& p) { return to_numpy(p.offset_hz); })
-      .def_property_readonly("ensemble_values",
-                             [](const PulseData& p) { return to_numpy(p.ensemble_values); })
-      .def_property_readonly("duration_s", &PulseData::duration_s)
+  py::class_<PulseData>(mod, "Pulse",
+                        "A shaped pulse (an nmrc-pulse/1 file, docs/program-format.md): per "
+                        "channel x and y amplitudes in Hz of nutation over equal steps of dt_s "
+                        "seconds. Pulse(ux_hz, uy_hz, dt_s, channels='13C', ...) as "
+                        "nmrc.make_pulse; ux_hz and uy_hz may be assigned (checked by the pulse "
+                        "file's rules); pickles.")
+      .def(py::init([](py::args args, py::kwargs kwargs) {
+             return py::module_::import("nmrc")
+                 .attr("make_pulse")(*args, **kwargs)
+                 .cast<PulseData>();
+           }),
+           "Pulse(ux_hz, uy_hz, dt_s, channels='13C', *, name='', molecule='', max_rf_hz=None, "
+           "carrier_hz=None, target=None, target_molecule=None, fidelity_target=0.995): see "
+           "nmrc.make_pulse")
+      .def_readonly("name", &PulseData::name, "The pulse's name (text)")
+      .def_readonly("molecule", &PulseData::molecule, "Name of the molecule it was made for")
+      .def_readonly("dt_s", &PulseData::dt_s, "Step length, s")
+      .def_readonly("target_json", &PulseData::target_json,
+                    "The target description as JSON text (\"\" when none)")
+      .def_readonly("fidelity_definition", &PulseData::fidelity_definition,
+                    "How the recorded fidelities were computed, e.g. |Tr(Ut^dag U)|/d")
+      .def_readonly("fidelity_nominal", &PulseData::fidelity_nominal,
+                    "Recorded fidelity at nominal B1 and offset (dimensionless, 0 to 1)")
+      .def_readonly("fidelity_target", &PulseData::fidelity_target,
+                    "Fidelity the ensemble minimum must reach (dimensionless)")
+      .def_readonly("ensemble_min", &PulseData::ensemble_min,
+                    "Recorded minimum fidelity over the robustness ensemble")
+      .def_readonly("source", &PulseData::source, "Where the pulse came from (text)")
+      .def_property_readonly(
+          "b1_scale", [](const PulseData& p) { return to_numpy(p.b1_scale); },
+          "B1 scales of the recorded ensemble (dimensionless, 1 = nominal)")
+      .def_property_readonly(
+          "offset_hz", [](const PulseData& p) { return to_numpy(p.offset_hz); },
+          "Offset errors of the recorded ensemble, Hz")
+      .def_property_readonly(
+          "ensemble_values", [](const PulseData& p) { return to_numpy(p.ensemble_values); },
+          "Recorded fidelity of each ensemble member (b1_scale x offset_hz)")
+      .def_property_readonly("duration_s", &PulseData::duration_s, "steps x dt_s, s")
       .def_property_readonly(
           "steps",
-          [](const PulseData& p) { return p.channels.empty() ? 0 : p.channels[0].ux_hz.size(); })
-      .def_property_readonly("channels",
-                             [](const PulseData& p) {
-                               std::vector<std::string> c;
-                               for (const auto& ch : p.channels) c.push_back(ch.name);
-                               return c;
-                             })
-      .def_property_readonly("max_rf_hz",
-                             [](const PulseData& p) {
-                               std::vector<double> v;
-                               for (const auto& ch : p.channels) v.push_back(ch.max_rf_hz);
-                               return to_numpy(v);
-                             })
-      .def_property_readonly("carrier_hz",
-                             [](const PulseData& p) {
-                               py::list v;
-                               for (const auto& ch : p.channels)
-                                 v.append(ch.carrier_hz ? py::object(py::float_(*ch.carrier_hz))
-                                                        : py::object(py::none()));
-                               return v;
-                             })
-      .def_property_readonly("ux_hz", [](const PulseData& p) { return channel_rows(p, false); })
-      .def_property_readonly("uy_hz", [](const PulseData& p) { return channel_rows(p, true); })
-      .def("to_json", &pulse_file_text)
+          [](const PulseData& p) { return p.channels.empty() ? 0 : p.channels[0].ux_hz.size(); },
+          "Number of steps")
+      .def_property_readonly(
+          "channels",
+          [](const PulseData& p) {
+            std::vector<std::string> c;
+            for (const auto& ch : p.channels) c.push_back(ch.name);
+            return c;
+          },
+          "Driven channel names, one row of ux_hz and uy_hz each")
+      .def_property_readonly(
+          "max_rf_hz",
+          [](const PulseData& p) {
+            std::vector<double> v;
+            for (const auto& ch : p.channels) v.push_back(ch.max_rf_hz);
+            return to_numpy(v);
+          },
+          "RF limit per channel, Hz of nutation")
+      .def_property_readonly(
+          "carrier_hz",
+          [](const PulseData& p) {
+            py::list v;
+            for (const auto& ch : p.channels)
+              v.append(ch.carrier_hz ? py::object(py::float_(*ch.carrier_hz))
+                                     : py::object(py::none()));
+            return v;
+          },
+          "Carrier per channel (Hz, the molecule's frame) or None: the "
+          "molecule's")
+      .def_property(
+          "ux_hz", [](const PulseData& p) { return channel_rows(p, false); },
+          [](PulseData& p, py::handle v) { p = with_rows(p, v, false); },
+          "x amplitude, Hz of nutation, shape (channels, steps) (a read-only copy; assign a new "
+          "array of the same shape to change it)")
+      .def_property(
+          "uy_hz", [](const PulseData& p) { return channel_rows(p, true); },
+          [](PulseData& p, py::handle v) { p = with_rows(p, v, true); },
+          "y amplitude, Hz of nutation, shape (channels, steps) (a read-only copy; assign a new "
+          "array of the same shape to change it)")
+      .def(py::pickle([](const PulseData& p) { return pulse_file_text(p); },
+                      [](const std::string& text) { return parse_pulse_json(text, "<pickle>"); }))
+      .def("to_json", &pulse_file_text, "The nmrc-pulse/1 file text")
       .def("write", [](const PulseData& p, const std::string& path) {
         // The caller's path, its links followed once as the CLI does for --json (core/io.hpp).
         write_file_atomic(output_path(path), pulse_file_text(p));
@@ -992,6 +1129,61 @@ PYBIND11_MODULE(_nmrc, mod) {
         }));
       },
       "molecule"_a, "pulse"_a, "rho"_a, "b1_scale"_a, "relaxation"_a, "engine"_a);
+  // Expectation values over time: the pulse played step by step from rho (each step by the same
+  // simulate_state as propagate: a piecewise-constant pulse, so the last state is propagate's).
+  mod.def(
+      "trajectory",
+      [](const Molecule& m, const PulseData& p, py::object rho, const py::list& observables,
+         double b1_scale, bool relaxation, const std::string& engine, bool keep_states) {
+        const ShapedPulseElement e = p.element(m);
+        if (!(b1_scale > 0) || !std::isfinite(b1_scale))
+          bad("b1_scale", fmt::format("{}", b1_scale), "must be > 0");
+        spectrometer::PropagationOptions o;
+        o.engine = engine_of(engine);
+        const py::ssize_t dim = 1 << m.size();
+        const Mat rho0 = density_matrix(rho, "rho", dim);
+        std::vector<Mat> ops;
+        for (size_t i = 0; i < observables.size(); ++i)
+          ops.push_back(
+              square_matrix(observables[i], "observables[" + std::to_string(i) + "]", dim));
+        const auto steps = static_cast<py::ssize_t>(e.ux_hz.empty() ? 0 : e.ux_hz[0].size());
+        if (keep_states && steps * dim * dim > (1L << 27))
+          bad("states", "True",
+              "at most 2^27 matrix entries (" + std::to_string(steps) + " steps of " +
+                  std::to_string(dim) + " x " + std::to_string(dim) + ")");
+        py::array_t<cplx> values({steps + 1, static_cast<py::ssize_t>(ops.size())});
+        py::array_t<cplx> states(keep_states ? std::vector<py::ssize_t>{steps + 1, dim, dim}
+                                             : std::vector<py::ssize_t>{0, dim, dim});
+        auto v = values.mutable_unchecked<2>();
+        auto st = states.mutable_unchecked<3>();
+        Mat r = rho0;
+        const auto record = [&](py::ssize_t k) {
+          for (size_t i = 0; i < ops.size(); ++i) v(k, i) = (r * ops[i]).trace();
+          if (keep_states)
+            for (py::ssize_t a = 0; a < dim; ++a)
+              for (py::ssize_t b = 0; b < dim; ++b) st(k, a, b) = r(a, b);
+        };
+        record(0);
+        {
+          py::gil_scoped_release nogil;
+          ShapedPulseElement one = e;
+          for (py::ssize_t k = 0; k < steps; ++k) {
+            for (size_t c = 0; c < e.ux_hz.size(); ++c) {
+              one.ux_hz[c] = e.ux_hz[c].segment(k, 1);
+              one.uy_hz[c] = e.uy_hz[c].segment(k, 1);
+            }
+            r = spectrometer::simulate_state(m, one, r, b1_scale, relaxation, o);
+            py::gil_scoped_acquire gil;
+            record(k + 1);
+          }
+        }
+        std::vector<double> t(steps + 1);
+        for (py::ssize_t k = 0; k <= steps; ++k) t[k] = k * e.dt_s;
+        return py::dict("times_s"_a = to_numpy(t), "values"_a = values, "states"_a = states,
+                        "final"_a = to_numpy(r));
+      },
+      "molecule"_a, "pulse"_a, "rho"_a, "observables"_a, "b1_scale"_a, "relaxation"_a, "engine"_a,
+      "keep_states"_a);
   mod.def(
       "fid",
       [](const Molecule& m, py::object rho, py::object channel, double sw_hz, long td,

@@ -30,7 +30,7 @@ __all__ = [
     "partial_swap", "rotation", "zz", "cnot", "cz", "unitary", "target_unitary",
     "compile", "compile_program", "CompileResult", "GrapeSummary",
     "read_pulse", "make_pulse", "read_bruker_shape", "write_bruker_shape", "fidelity",
-    "Judgement", "thermal_state", "ThermalState", "propagate", "Fid", "fid", "Spectrum",
+    "Judgement", "thermal_state", "ThermalState", "propagate", "Trajectory", "Fid", "fid", "Spectrum",
     "process", "Line", "SpectralLine", "LineFit", "fit_lines", "line_values", "acquire",
     "Acquisition", "prepare", "Preparation", "tomography", "Tomography", "completeness",
     "Completeness", "readout_values", "reconstruct", "Reconstruction", "theory", "TheoryRun", "TheorySteps", "experiment", "ExperimentCase",
@@ -79,6 +79,35 @@ _lines.__doc__ = ("Weak-coupling line list: 2^(n-1) lines per spin, by spin then
                   "rotating frame of the spin's channel).")
 Molecule.lines = _lines
 Molecule.__repr__ = lambda self: f"<nmrc.Molecule {self.name}: {', '.join(self.labels)}>"
+
+_SINGLE = {"x": np.array([[0, 0.5], [0.5, 0]], dtype=complex),
+           "y": np.array([[0, -0.5j], [0.5j, 0]]),
+           "z": np.array([[0.5, 0], [0, -0.5]], dtype=complex),
+           "+": np.array([[0, 1], [0, 0]], dtype=complex),  # I+ = Ix + i Iy: |1> -> |0>
+           "-": np.array([[0, 0], [1, 0]], dtype=complex),
+           "e": np.eye(2, dtype=complex)}
+
+
+def _op(self: Molecule, *factors: Any) -> np.ndarray:
+    """A spin operator by label: ``mol.op("C1", "x")`` is I_x of spin C1 (sigma_x/2,
+    dimensionless), ``mol.op("C1", "z", "C2", "z")`` the product I_z^C1 I_z^C2; axes x, y, z,
+    + (I_x + i I_y), - and e (identity); spins by label, role or index. 2^n x 2^n in nmrc's basis
+    order (spin 0 the leftmost factor, |0> first), so ``mol.hamiltonian()`` is
+    ``2 pi sum_k (nu_k - carrier_k) mol.op(k, "z") + ...`` in rad/s."""
+    if not factors or len(factors) % 2:
+        raise InputError(f"op: {factors!r}: give pairs of spin and axis, e.g. op(\"C1\", \"x\")")
+    per_spin: List[np.ndarray] = [np.eye(2, dtype=complex)] * self.size
+    for spin, axis in zip(factors[::2], factors[1::2]):
+        k = self.index_of(spin)
+        a = _text("op: axis", axis, tuple(_SINGLE))
+        per_spin[k] = _SINGLE[a] @ per_spin[k]
+    out = np.eye(1, dtype=complex)
+    for m in per_spin:
+        out = np.kron(out, m)
+    return out
+
+
+Molecule.op = _op
 
 
 # ---- gate targets ---------------------------------------------------------------------------
@@ -553,16 +582,45 @@ def thermal_state(molecule: Molecule) -> ThermalState:
     return ThermalState(**_nmrc.thermal_state(molecule))
 
 
+@dataclass
+class Trajectory:
+    """Expectation values over a pulse, step by step (piecewise-constant RF, the steps of
+    :func:`propagate`): ``times_s`` (s, 0 and the end of each step), ``values[k, i]`` =
+    Tr(rho(t_k) O_i) (complex; real for Hermitian observables), ``final`` the state after the
+    pulse, ``states`` every rho(t_k) when asked (else empty)."""
+    times_s: np.ndarray
+    values: np.ndarray
+    final: np.ndarray
+    states: np.ndarray
+
+
 def propagate(molecule: Molecule, pulse: Pulse, rho: Any = None, *, b1_scale: float = 1.0,
-              relaxation: bool = False, engine: str = "exact") -> np.ndarray:
+              relaxation: bool = False, engine: str = "exact",
+              observables: Optional[Sequence[Any]] = None,
+              states: bool = False) -> Union[np.ndarray, Trajectory]:
     """Runs ``pulse`` on the spectrometer. With ``rho`` (2^n x 2^n): the state after the pulse
     (with T1/T2 when ``relaxation``). Without: the propagator U (2^n x 2^n), or with
     ``relaxation`` the superoperator (4^n x 4^n, column-major vec). ``rho`` must be a density
     matrix (Hermitian, trace 1, positive; each within 1e-8). ``b1_scale``: B1 scale
-    (dimensionless) of the played pulse."""
+    (dimensionless) of the played pulse. With ``observables`` (a list of 2^n x 2^n operators,
+    e.g. ``[mol.op("C1", "x"), mol.op("C1", "z")]``) and ``rho``: the :class:`Trajectory` of
+    their expectation values after every step (``states=True`` keeps each state too)."""
     _molecule("propagate: molecule", molecule)
     _pulse("propagate: pulse", pulse)
     b1 = _number("propagate: b1_scale", b1_scale)
+    if observables is not None:
+        if rho is None:
+            raise InputError("propagate: observables need rho (the state to start from)")
+        obs = [observables] if isinstance(observables, np.ndarray) and np.ndim(observables) == 2 \
+            else list(observables)
+        d = _nmrc.trajectory(molecule, pulse, rho, obs, b1,
+                             _boolean("propagate: relaxation", relaxation),
+                             _text("propagate: engine", engine, ("exact", "odeint")),
+                             _boolean("propagate: states", states))
+        vals = d["values"]
+        if all(np.allclose(o, np.conj(np.transpose(o)), atol=1e-12) for o in obs):
+            vals = vals.real.copy()
+        return Trajectory(times_s=d["times_s"], values=vals, final=d["final"], states=d["states"])
     return _nmrc.propagate(molecule, pulse, rho, b1, _boolean("propagate: relaxation", relaxation),
                            _text("propagate: engine", engine, ("exact", "odeint")))
 

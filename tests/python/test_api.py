@@ -187,3 +187,87 @@ def test_sigint_stops_theory_within_a_second_with_the_runs_done():
     assert sent and stopped - sent[0] < 1.0
     runs = e.value.result
     assert [r.name for r in runs] == ["quick"] and runs[0].steps.energy.shape[0] == 6 * 4 + 1
+
+
+# ---- molecules and pulses as Python objects --------------------------------------------------
+
+def _twice_the_offset(m):  # a top-level function: multiprocessing pickles it and the molecule
+    return 2 * m.nuclei[0]["offset_hz"]
+
+
+def test_molecule_and_pulse_pickle(crotonic):
+    import multiprocessing
+    import pickle
+    m2 = pickle.loads(pickle.dumps(crotonic))
+    assert np.array_equal(m2.hamiltonian(), crotonic.hamiltonian())
+    assert m2.nuclei == crotonic.nuclei and m2.channels == crotonic.channels
+    assert m2.couplings == crotonic.couplings and m2.roles == crotonic.roles
+    p = nmrc.read_pulse(_rx90())
+    p2 = pickle.loads(pickle.dumps(p))
+    assert p2.to_json() == p.to_json()
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        assert pool.map(_twice_the_offset, [crotonic]) == [2 * crotonic.nuclei[0]["offset_hz"]]
+
+
+def test_pulse_constructor_and_writable_arrays(crotonic):
+    p = nmrc.read_pulse(_rx90())
+    q = nmrc.Pulse(p.ux_hz[0], p.uy_hz[0], p.dt_s, "13C", name="copy")
+    assert q.name == "copy" and np.array_equal(q.ux_hz, p.ux_hz)
+    with pytest.raises(ValueError, match="read-only"):
+        q.ux_hz[0, 0] = 1.0  # a copy: writing into it would change nothing, so it cannot
+    q.ux_hz = 0.5 * q.ux_hz
+    assert np.array_equal(q.ux_hz, 0.5 * p.ux_hz) and np.array_equal(q.uy_hz, p.uy_hz)
+    q.uy_hz = np.zeros_like(q.uy_hz)
+    assert not q.uy_hz.any()
+    with pytest.raises(nmrc.InputError, match=r"^ux_hz.shape = \(1, 3\): must be \(1, 100\)"):
+        q.ux_hz = np.zeros((1, 3))
+    bad = q.ux_hz.copy()
+    bad[0, 4] = np.nan
+    with pytest.raises(nmrc.InputError, match=r"^ux_hz\[4\] = nan: must be finite"):
+        q.ux_hz = bad
+
+
+def test_index_of_raises_like_j_hz_and_op_by_label(crotonic):
+    assert crotonic.index_of("C3") == 2 and crotonic.index_of("R") == 3
+    for call in (lambda: crotonic.index_of("C9"), lambda: crotonic.j_hz("C1", "C9")):
+        with pytest.raises(nmrc.InputError, match=r"= C9: unknown spin \(known: C1\.\.C4\)"):
+            call()
+    i2 = np.eye(2)
+    sx = np.array([[0, 1], [1, 0]]) / 2
+    sz = np.diag([0.5, -0.5])
+    ref = np.kron(np.kron(np.kron(i2, sx), i2), i2)  # spin 1 (C2) is the second factor
+    assert np.array_equal(crotonic.op("C2", "x"), ref)
+    zz = np.kron(np.kron(np.kron(sz, i2), sz), i2)
+    assert np.array_equal(crotonic.op("C1", "z", "C3", "z"), zz)
+    plus = crotonic.op("S1", "+")
+    assert np.allclose(plus, crotonic.op("C1", "x") + 1j * crotonic.op("C1", "y"))
+    with pytest.raises(nmrc.InputError, match=r"^op: axis = 'w': must be x, y, z"):
+        crotonic.op("C1", "w")
+
+
+def test_trajectory_from_propagate(crotonic):
+    p = nmrc.read_pulse(_rx90())
+    rho = nmrc.thermal_state(crotonic).rho
+    obs = [crotonic.op("C1", "y"), crotonic.op("C1", "z"), crotonic.op("C1", "+")]
+    t = nmrc.propagate(crotonic, p, rho, observables=obs, states=True)
+    assert t.values.shape == (p.steps + 1, 3) and t.states.shape == (p.steps + 1, 16, 16)
+    assert np.allclose(t.times_s, p.dt_s * np.arange(p.steps + 1))
+    # The last state is propagate's; each value is Tr(rho O) of the recorded state.
+    assert np.abs(t.final - nmrc.propagate(crotonic, p, rho)).max() < 1e-14
+    k = p.steps // 2
+    assert abs(t.values[k, 1] - np.trace(t.states[k] @ obs[1])) < 1e-16
+    # Independent: numpy's step propagators exp(-i dt (H0 + 2 pi (ux Ix + uy Iy))).
+    n = crotonic.size
+    ix = sum(crotonic.op(j, "x") for j in range(n))
+    iy = sum(crotonic.op(j, "y") for j in range(n))
+    h0 = crotonic.hamiltonian()
+    r = rho.copy()
+    for j in range(k):
+        w, v = np.linalg.eigh(h0 + 2 * np.pi * (p.ux_hz[0, j] * ix + p.uy_hz[0, j] * iy))
+        u = (v * np.exp(-1j * w * p.dt_s)) @ v.conj().T
+        r = u @ r @ u.conj().T
+    # (absolute: rho's entries are ~1/16, and its deviation from I/16 ~1e-5 carries the value)
+    assert abs(t.values[k, 0] - np.trace(r @ obs[0]).real) < 1e-13
+    assert np.iscomplexobj(t.values)  # I+ is not Hermitian: complex values kept
+    with pytest.raises(nmrc.InputError, match=r"observables need rho"):
+        nmrc.propagate(crotonic, p, observables=obs)
