@@ -19,7 +19,8 @@ import qutip
 from . import InputError, Molecule, Pulse, propagate, thermal_state as _thermal_state
 
 __all__ = ["to_qobj", "from_qobj", "hamiltonian", "thermal_state", "pulse_unitary",
-           "spin_operators"]
+           "spin_operators", "hamiltonian_list", "collapse_operators", "pulse_times",
+           "mesolve"]
 
 
 def _spins_of(dim: int) -> int:
@@ -90,3 +91,83 @@ def spin_operators(n: int, k: int) -> Tuple[qutip.Qobj, qutip.Qobj, qutip.Qobj]:
         factors[k] = s / 2
         ops.append(qutip.tensor(factors))
     return ops[0], ops[1], ops[2]
+
+
+# ---- mesolve: the pulse as QuTiP's H-list, relaxation as collapse operators -----------------
+
+def _step_coefficient(values: np.ndarray, dt_s: float) -> Any:
+    """A piecewise-constant coefficient: values[k] on [k dt, (k+1) dt) (nmrc's steps), the last
+    value held at the end. Callable as QuTiP 4 (t, args) and QuTiP 5 (t) coefficients."""
+    vals = np.array(values, dtype=float)
+    last = len(vals) - 1
+
+    def coefficient(t: float, args: Any = None) -> float:
+        return float(vals[min(max(int(t / dt_s), 0), last)])
+    return coefficient
+
+
+def hamiltonian_list(molecule: Molecule, pulse: Pulse, b1_scale: float = 1.0) -> List[Any]:
+    """The pulse on the molecule as QuTiP's H-list, in rad/s: ``[H0, [Hx_c, ux_c(t)], [Hy_c,
+    uy_c(t)], ...]`` with H0 the molecule's rotating-frame Hamiltonian, Hx_c = 2 pi b1_scale
+    sum_{k on channel c} I_x^k (rad/s per Hz) and ux_c(t) the pulse's amplitude (Hz), constant
+    over each step of ``pulse.dt_s`` (the same Hamiltonian nmrc's spectrometer uses). Times in
+    s from the pulse's start; give mesolve ``pulse_times(pulse)`` and a ``max_step`` below
+    ``pulse.dt_s`` so that the solver sees every step."""
+    from . import _number
+    b1 = _number("hamiltonian_list: b1_scale", b1_scale)
+    names = [c["name"] for c in molecule.channels]
+    out: List[Any] = [hamiltonian(molecule)]
+    for c, name in enumerate(pulse.channels):
+        if name not in names:
+            raise InputError(f"hamiltonian_list: pulse channel = {name}: not a channel of "
+                             f"{molecule.name} (known: {', '.join(names)})")
+        spins = [k for k, nu in enumerate(molecule.nuclei) if nu["channel"] == name]
+        for axis, amps in (("x", pulse.ux_hz[c]), ("y", pulse.uy_hz[c])):
+            h = 2 * np.pi * b1 * sum(molecule.op(k, axis) for k in spins)
+            out.append([to_qobj(h), _step_coefficient(amps, pulse.dt_s)])
+    return out
+
+
+def pulse_times(pulse: Pulse) -> np.ndarray:
+    """0 and the end of every step of the pulse, s (mesolve's tlist)."""
+    return pulse.dt_s * np.arange(pulse.steps + 1)
+
+
+def collapse_operators(molecule: Molecule) -> List[qutip.Qobj]:
+    """Lindblad operators of the molecule's T1 and T2, the relaxation model of nmrc's
+    spectrometer (spectrometer/src/dynamics.cpp): per spin k, sqrt(w_down) |0><1| and
+    sqrt(w_up) |1><0| with w_down + w_up = 1/T1 and w_up / w_down = P1 / P0 of the thermal
+    state (detailed balance, so the state relaxes to nmrc's thermal equilibrium), and
+    sqrt(g/2) sigma_z with g = 1/T2 - 1/(2 T1) (coherences then decay at 1/T2). Rates in 1/s."""
+    pol = _thermal_state(molecule).polarization
+    lower = np.array([[0, 1], [0, 0]], dtype=complex)  # |0><1|: the excited |1> decays to |0>
+    ops: List[qutip.Qobj] = []
+    for k, nu in enumerate(molecule.nuclei):
+        p0 = 0.5 * (1 + pol[k])
+        w_down, w_up = p0 / nu["t1_s"], (1 - p0) / nu["t1_s"]
+        g = max(0.0, 1 / nu["t2_s"] - 0.5 / nu["t1_s"])
+        factors = [np.eye(2, dtype=complex)] * molecule.size
+
+        def on_k(m: np.ndarray) -> np.ndarray:
+            out = np.eye(1, dtype=complex)
+            for j in range(molecule.size):
+                out = np.kron(out, m if j == k else factors[j])
+            return out
+        ops.append(to_qobj(np.sqrt(w_down) * on_k(lower)))
+        ops.append(to_qobj(np.sqrt(w_up) * on_k(lower.T)))
+        if g > 0:
+            ops.append(to_qobj(np.sqrt(g / 2) * on_k(np.diag([1.0, -1.0]).astype(complex))))
+    return ops
+
+
+def mesolve(molecule: Molecule, pulse: Pulse, rho: Any, *, b1_scale: float = 1.0,
+            relaxation: bool = True, e_ops: Any = None, atol: float = 1e-12,
+            rtol: float = 1e-10) -> Any:
+    """QuTiP's ``mesolve`` of the pulse from ``rho`` (an nmrc matrix or a Qobj) with the H-list
+    of :func:`hamiltonian_list` and, with ``relaxation``, :func:`collapse_operators`; times
+    :func:`pulse_times`; the solver's step kept below dt/2. Returns QuTiP's Result."""
+    r0 = rho if isinstance(rho, qutip.Qobj) else to_qobj(rho)
+    opts = qutip.Options(atol=atol, rtol=rtol, max_step=pulse.dt_s / 2, nsteps=10 ** 7)
+    return qutip.mesolve(hamiltonian_list(molecule, pulse, b1_scale), r0, pulse_times(pulse),
+                         collapse_operators(molecule) if relaxation else [],
+                         e_ops if e_ops is not None else [], options=opts)

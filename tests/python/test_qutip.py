@@ -49,3 +49,38 @@ def test_bad_input():
         nq.from_qobj(qutip.qeye(3))
     with pytest.raises(nmrc.InputError, match=r"must be a qutip.Qobj"):
         nq.from_qobj(np.eye(2))
+
+
+def test_mesolve_bridge_agrees_with_the_spectrometer():
+    """QuTiP's mesolve of the H-list and T1/T2 collapse operators against nmrc's relaxing
+    propagation (an independent integrator of the same Lindblad equation)."""
+    from conftest import TWO_SPIN
+    d = dict(TWO_SPIN)
+    # Relaxation fast enough to matter over the 0.5 ms pulse (T2 <= 2 T1).
+    d["nuclei"] = [dict(n, t1_s=0.002, t2_s=0.001, t2star_s=0.001) for n in TWO_SPIN["nuclei"]]
+    m = nmrc.molecule_from_dict(d)
+    rng = np.random.default_rng(1)
+    p = nmrc.Pulse(rng.uniform(-5000, 5000, 10), rng.uniform(-5000, 5000, 10), 5e-5, "13C")
+    g = rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4))
+    rho = g @ g.conj().T
+    rho /= np.trace(rho)
+    h = nq.hamiltonian_list(m, p)
+    assert len(h) == 3 and h[1][1](0.7 * p.dt_s, {}) == p.ux_hz[0, 0]
+    assert h[2][1](3.2 * p.dt_s, {}) == p.uy_hz[0, 3]
+    c_ops = nq.collapse_operators(m)
+    assert len(c_ops) == 6  # down, up, dephasing per spin
+    relaxed = nq.from_qobj(nq.mesolve(m, p, rho).states[-1])
+    closed = nq.from_qobj(nq.mesolve(m, p, rho, relaxation=False).states[-1])
+    mine_relaxed = nmrc.propagate(m, p, rho, relaxation=True)
+    mine_closed = nmrc.propagate(m, p, rho)
+    # The solver's error (the RF jumps between steps) is ~5e-8 on entries of order 0.25.
+    assert np.abs(relaxed - mine_relaxed).max() < 3e-7
+    assert np.abs(closed - mine_closed).max() < 3e-7
+    # ...and relaxation itself is a large effect, reproduced to that error.
+    assert np.abs(mine_relaxed - mine_closed).max() > 0.05
+    # Detailed balance: the collapse operators relax each spin to its thermal populations
+    # (P0, P1) = ((1 + p_k)/2, (1 - p_k)/2), nmrc's thermal polarization p_k.
+    pol = nmrc.thermal_state(m).polarization
+    fixed = np.kron(np.diag([1 + pol[0], 1 - pol[0]]), np.diag([1 + pol[1], 1 - pol[1]])) / 4
+    lind = qutip.liouvillian(nq.hamiltonian(m) * 0, c_ops)
+    assert np.abs(lind.full() @ fixed.reshape(-1, order="F")).max() < 1e-12
