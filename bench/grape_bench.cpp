@@ -9,6 +9,9 @@
 //   --target JSON     gate description (default the C1-C4 partial swap, theta 0.2)
 //   --duration S --steps N --max-rf HZ (every driven channel) --b1 a,b,c --threads T
 //   --fidelity F --quadrature N (GrapeOptions::b1_quadrature) --coarse F (coarse_factor)
+//   --trace a,b,...   print (stderr) the evaluations and wall time at which the search's best
+//                     F_min first reached each level (on the members searched on: the stage's
+//                     rule, coarse steps included; the final F_min is the full grid's)
 //   --manual (GrapeOptions::auto_stages off: only the stages the options set; without it and
 //   without --quadrature and --coarse, GRAPE chooses its stages itself, as `nmrc compile` does)
 //   --zero-ends (the compiler's default; off in the QuTiP comparison) --reps R --eval-only
@@ -86,6 +89,7 @@ int main(int argc, char** argv) {
   double fidelity = 0.995;
   bool eval_only = false, member_split = false, zero_ends = false, manual = false;
   std::string dump;
+  std::vector<double> trace;
   std::vector<unsigned long> seeds;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -120,6 +124,8 @@ int main(int argc, char** argv) {
       zero_ends = true;
     else if (a == "--manual")
       manual = true;
+    else if (a == "--trace")
+      trace = parse_list(next());
     else if (a == "--eval-only")
       eval_only = true;
     else if (a == "--member-split")
@@ -186,7 +192,19 @@ int main(int argc, char** argv) {
     int coarse_evals = 0, full_evals = 0;
     if (!eval_only) {
       const double c1 = cpu_s();
-      res = optimise(p, go);
+      size_t reached = 0;
+      int calls = 0;
+      const ProgressCallback cb = [&](const GrapeProgress& g) {
+        ++calls;
+        while (reached < trace.size() && g.best_fidelity_min >= trace[reached]) {
+          std::fprintf(stderr,
+                       "{\"seed\": %lu, \"trace\": %.6f, \"evaluations\": %d, \"elapsed_s\": "
+                       "%.3f}\n",
+                       seed, trace[reached], calls, g.elapsed_s);
+          ++reached;
+        }
+      };
+      res = optimise(p, go, trace.empty() ? ProgressCallback() : cb);
       cpu = cpu_s() - c1;
       for (const auto& s : res.summary.starts) {
         coarse_evals += s.coarse_evaluations;
