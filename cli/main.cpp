@@ -13,9 +13,13 @@
 #include <exception>
 #include <filesystem>
 #include <new>
+#include <string>
 #include <system_error>
 
 #include "commands.hpp"
+#ifdef NMRC_COMPILER_AVAILABLE
+#include "nmrc/compiler/kernel_isa.hpp"
+#endif
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/text.hpp"
@@ -80,7 +84,19 @@ int main(int argc, char** argv) {
   // Global options (--quiet) are accepted after the sub-command too: sub-commands created
   // below inherit fallthrough and pass options they do not know to the parent.
   app.fallthrough();
+#ifdef NMRC_COMPILER_AVAILABLE
+  // The version and the instruction set of the GRAPE kernel in use (a portable build chooses it
+  // at run time: baseline, avx2 or avx512).
+  app.set_version_flag("--version", [] {
+    return std::string("nmrc 0.1.0 (kernels: ") + nmrc::compiler::kernel_isa() + ")";
+  });
+#else
   app.set_version_flag("--version", "nmrc 0.1.0");
+#endif
+  // Where the documents that --help cites are (the Debian package's layout; man nmrc, FILES).
+  app.footer(
+      "Documents named docs/NAME.md are /usr/share/doc/nmrc/docs/NAME.md when nmrc is installed "
+      "(docs/ in the source tree); molecules and programs are in /usr/share/nmrc; man nmrc.");
   nmrc::cli::GlobalOptions global;
   app.add_flag("-q,--quiet", global.quiet, "No progress output");
   nmrc::cli::Action run;

@@ -16,11 +16,15 @@
 #include <memory>
 #include <vector>
 
+#include "grape_kernel.hpp"
 #include "nmrc/compiler/grape.hpp"
 #include "nmrc/core/information.hpp"
 #include "nmrc/core/symmetric_eigen.hpp"
 
 namespace nmrc::compiler {
+// One copy of the kernel per instruction set (nmrc/core/isa.hpp); FidelityEvaluator's public
+// members and member_target_adjoint are fidelity_evaluator.cpp.
+namespace NMRC_ISA_NS {
 
 namespace {
 
@@ -272,7 +276,7 @@ struct RealPath final : RealPathBase {
 
 }  // namespace
 
-struct FidelityEvaluator::Impl {
+struct Kernel final : FidelityKernel {
   const GrapeProblem& p;
   int d, nc, n;
   bool real_path = false;
@@ -291,7 +295,7 @@ struct FidelityEvaluator::Impl {
   RMat gr, gi;  // divided differences
   Eigen::SelfAdjointEigenSolver<Mat> es_c;
 
-  Impl(const GrapeProblem& prob, int begin, int end) : p(prob), k0(begin), k1(end) {
+  Kernel(const GrapeProblem& prob, int begin, int end) : p(prob), k0(begin), k1(end) {
     d = static_cast<int>(p.drift.rows());
     nc = static_cast<int>(p.channels.size());
     n = k1 - k0;  // steps of this slice
@@ -440,6 +444,8 @@ struct FidelityEvaluator::Impl {
     }
   }
 
+  const Mat& propagator() const { return x; }
+
   cplx evaluate(const RMat& u, const EnsembleMember& m, RMat* grad) {
     forward(u, m);
     const Mat& wa = member_target_adjoint(p, w_adj, x, wd_adj);
@@ -451,30 +457,10 @@ struct FidelityEvaluator::Impl {
   }
 };
 
-const Mat& member_target_adjoint(const GrapeProblem& problem, const Mat& w_adj, const Mat& u,
-                                 Mat& buffer) {
-  if (!problem.diagonal_phases) return w_adj;
-  // Row j of W^dag times conj(D_jj): (W D)^dag = D^dag W^dag.
-  buffer = diagonal_phase_fit(problem.target, u).conjugate().asDiagonal() * w_adj;
-  return buffer;
+std::unique_ptr<FidelityKernel> make_fidelity_kernel(const GrapeProblem& problem, int begin,
+                                                     int end) {
+  return std::make_unique<Kernel>(problem, begin, end);
 }
 
-FidelityEvaluator::FidelityEvaluator(const GrapeProblem& problem)
-    : impl_(std::make_unique<Impl>(problem, 0, problem.steps)) {}
-FidelityEvaluator::FidelityEvaluator(const GrapeProblem& problem, int begin, int end)
-    : impl_(std::make_unique<Impl>(problem, begin, end)) {}
-FidelityEvaluator::~FidelityEvaluator() = default;
-std::complex<double> FidelityEvaluator::evaluate(const RMat& u_hz, const EnsembleMember& m,
-                                                 RMat* grad) {
-  return impl_->evaluate(u_hz, m, grad);
-}
-const Mat& FidelityEvaluator::propagator() const { return impl_->x; }
-const Mat& FidelityEvaluator::forward(const RMat& u_hz, const EnsembleMember& m) {
-  return impl_->forward(u_hz, m);
-}
-void FidelityEvaluator::backward(const RMat& u_hz, const EnsembleMember& m, const Mat& left,
-                                 std::complex<double> g, RMat& grad) {
-  impl_->backward(u_hz, m, left, g, grad);
-}
-
+}  // namespace NMRC_ISA_NS
 }  // namespace nmrc::compiler

@@ -4,10 +4,14 @@
 #include <unsupported/Eigen/MatrixFunctions>
 
 #include "nmrc/core/hermitian_eigen.hpp"
+#include "nmrc/core/isa.hpp"
 
 namespace nmrc {
 
-Mat expm(const Mat& a) { return a.exp(); }
+// The exponential itself is expm_kernel.cpp, one copy per instruction set in a portable build.
+NMRC_ISA_DECLARE(Mat expm_kernel(const Mat& a);)
+
+Mat expm(const Mat& a) { return NMRC_ISA_CALL(expm_kernel)(a); }
 
 Mat expm_frechet(const Mat& a, const Mat& e) {
   const Eigen::Index n = a.rows();
