@@ -293,10 +293,22 @@ DynamicsOptions checked_options(const Molecule& m, const ShapedPulseElement& pul
 
 }  // namespace
 
+ShapedPulseElement through_probe(const ShapedPulseElement& pulse,
+                                 const PropagationOptions& options) {
+  std::vector<const Distortion*> per;
+  bool any = false;
+  for (int c : pulse.channels) {
+    per.push_back(c >= 0 && c < static_cast<int>(options.probe.size()) ? options.probe[c].get()
+                                                                       : nullptr);
+    any = any || per.back();
+  }
+  return any ? distort(pulse, per) : pulse;
+}
+
 Mat simulate_unitary(const Molecule& m, const ShapedPulseElement& pulse, double b1_scale,
                      const PropagationOptions& options) {
   const Dynamics d(m, checked_options(m, pulse, options, b1_scale, false));
-  const auto segs = segments_of(pulse, d.channels());
+  const auto segs = segments_of(through_probe(pulse, options), d.channels());
   if (options.engine == Engine::kExact) return exact_unitary(d, segs);
   return odeint_unitary(d, segs, options.tolerances);
 }
@@ -304,7 +316,7 @@ Mat simulate_unitary(const Molecule& m, const ShapedPulseElement& pulse, double 
 Mat simulate_superoperator(const Molecule& m, const ShapedPulseElement& pulse, double b1_scale,
                            const PropagationOptions& options) {
   const Dynamics d(m, checked_options(m, pulse, options, b1_scale, true));
-  const auto segs = segments_of(pulse, d.channels());
+  const auto segs = segments_of(through_probe(pulse, options), d.channels());
   if (options.engine == Engine::kExact) return exact_superoperator(d, segs);
   return odeint_superoperator(d, segs, options.tolerances);
 }
@@ -315,7 +327,7 @@ Mat simulate_state(const Molecule& m, const ShapedPulseElement& pulse, const Mat
   if (rho0.rows() != d.dim() || rho0.cols() != d.dim())
     throw InputError("rho0: must be " + std::to_string(d.dim()) + " x " + std::to_string(d.dim()) +
                      " for molecule " + m.name);
-  const auto segs = segments_of(pulse, d.channels());
+  const auto segs = segments_of(through_probe(pulse, options), d.channels());
   if (options.engine == Engine::kExact) return exact_state(d, segs, rho0);
   return odeint_state(d, segs, rho0, options.tolerances);
 }

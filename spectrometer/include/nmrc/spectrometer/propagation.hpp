@@ -9,12 +9,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/sequence.hpp"
 #include "nmrc/core/types.hpp"
 #include "nmrc/spectrometer/dynamics.hpp"
+#include "nmrc/spectrometer/probe.hpp"
 
 namespace nmrc::spectrometer {
 
@@ -91,7 +93,15 @@ struct PropagationOptions {
   bool strong_coupling = false;
   std::vector<double> offset_error_hz;  ///< per spin; empty = none
   OdeintTolerances tolerances;
+  /// The probe (spectrometer/probe.hpp): one distortion per molecule channel (empty, or
+  /// nullptr for a channel: none), applied to the shaped pulse by the simulate_* functions
+  /// (and so by ensemble_fidelity and the judge) before it is propagated.
+  std::vector<std::shared_ptr<const Distortion>> probe;
 };
+
+/// The pulse through options.probe (the pulse itself when no channel of it has a distortion).
+ShapedPulseElement through_probe(const ShapedPulseElement& pulse,
+                                 const PropagationOptions& options);
 
 /// Propagator of a shaped pulse on molecule `m` at RF scale b1_scale, no relaxation.
 /// Precondition: the pulse's channels index m.channels and its arrays have equal lengths
