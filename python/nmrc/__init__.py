@@ -22,11 +22,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _nmrc
-from ._data import data_dir
 from ._nmrc import InputError, Molecule, Pulse, ResourceError
 
 __all__ = [
-    "data_dir", "InputError", "ResourceError", "Molecule", "Pulse", "Target", "load_molecule", "molecule_from_dict",
+    "InputError", "ResourceError", "Molecule", "Pulse", "Target", "load_molecule", "molecule_from_dict",
     "partial_swap", "rotation", "zz", "cnot", "cz", "unitary", "target_unitary",
     "compile", "compile_program", "CompileResult", "GrapeSummary",
     "read_pulse", "make_pulse", "read_bruker_shape", "write_bruker_shape", "fidelity",
