@@ -12,7 +12,8 @@
 #                    fuzzer finding fails.
 #   NMRC_PORTABLE=1  also: a -DNMRC_NATIVE=OFF Release build in build-portable/ and its doctest
 #                    suites.
-#   NMRC_CI=1        what CI (.ci/run) runs: the native build with warnings as errors and its
+#   NMRC_CI=1        what CI (.ci/run) runs: the build/ tree, portable as the Debian package
+#                    is (-DNMRC_NATIVE=OFF), with warnings as errors, and its
 #                    install, Python and package tests, compiled together with the portable
 #                    sanitized build of the libraries, their doctest suites, the CLI and the
 #                    fuzz targets; the suites and the CLI scripts run under the sanitizers, the
@@ -46,12 +47,15 @@ suites_regex() { echo "^($(IFS='|'; echo "${layers[*]}"))\\."; }
 # The native build: Release, -march=native, everything (libraries, cli, tests, bench). In CI
 # (NMRC_CI=1) without the doctest suites, which run in the sanitized tree: CI's 25 minutes do not
 # hold both trees' suites (docs/architecture.md, "Building").
+# In CI the tree is the package's (-DNMRC_NATIVE=OFF: baseline x86-64 binaries with Debian's
+# hardening, the GRAPE kernel also for AVX2 and AVX-512, chosen at run time), so that its package
+# check runs what users install, under qemu-user too (tests/package/run.sh).
 native_configure() {
-  local werror=OFF suites=ON
+  local werror=OFF suites=ON native=(-UNMRC_NATIVE)
   if [ "${NMRC_WERROR:-0}" = 1 ] || [ "${NMRC_CI:-0}" = 1 ]; then werror=ON; fi
-  if [ "${NMRC_CI:-0}" = 1 ]; then suites=OFF; fi
+  if [ "${NMRC_CI:-0}" = 1 ]; then suites=OFF native=(-DNMRC_NATIVE=OFF); fi
   step native-configure cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNMRC_WERROR="$werror" \
-    -DNMRC_BUILD_SUITES="$suites" -DCMAKE_UNITY_BUILD="$unity" >/dev/null
+    -DNMRC_BUILD_SUITES="$suites" "${native[@]}" -DCMAKE_UNITY_BUILD="$unity" >/dev/null
 }
 # native_test [CTEST ARGS]: the native tree's tests (all unless told).
 native_test() {

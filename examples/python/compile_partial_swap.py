@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 import nmrc  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = nmrc.data_dir()  # molecules/ and sequences/: /usr/share/nmrc, or the source tree
 
 
 def main() -> None:

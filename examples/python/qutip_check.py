@@ -15,7 +15,7 @@ import qutip
 import nmrc
 import nmrc.qutip as nq
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = nmrc.data_dir()  # molecules/ and sequences/: /usr/share/nmrc, or the source tree
 
 
 def main() -> None:

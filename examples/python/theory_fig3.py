@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import nmrc  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = nmrc.data_dir()  # molecules/ and sequences/: /usr/share/nmrc, or the source tree
 PROGRAM = ROOT / "sequences" / "heat_flow" / "fig3.yaml"
 
 
