@@ -12,6 +12,7 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -38,6 +39,7 @@
 #include "nmrc/experiment/run.hpp"
 #include "nmrc/spectrometer/acquire_program.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
+#include "nmrc/spectrometer/bruker_dataset.hpp"
 #include "nmrc/spectrometer/dynamics.hpp"
 #include "nmrc/spectrometer/lines.hpp"
 #include "nmrc/spectrometer/preparation_run.hpp"
@@ -795,9 +797,13 @@ py::dict stats(const std::vector<experiment::Stat>& v) {
 }
 
 // `nmrc experiment` without files: make_pulse_library, then run_case for every case.
-py::list run_experiment(const std::string& path, const std::string& cache_dir,
-                        const std::string& compile, bool error_budget, const py::object& progress) {
-  const experiment::ExperimentProgram p = experiment::load_experiment_program(path);
+py::list run_experiment(const std::string& path, const std::string& text,
+                        const std::string& cache_dir, const std::string& compile, bool error_budget,
+                        const py::object& progress) {
+  // A file, or (text given) a program's text standing at `path` (nmrc.experiment with a dict).
+  const experiment::ExperimentProgram p = text.empty()
+                                              ? experiment::load_experiment_program(path)
+                                              : experiment::parse_experiment_program(text, path);
   experiment::RunSettings settings;
   settings.cache_dir = cache_dir;
   if (compile == "auto")
@@ -1249,8 +1255,11 @@ PYBIND11_MODULE(_nmrc, mod) {
   // `nmrc acquire` minus files: the library's run_acquire_program, as cli/cmd_acquire.cpp.
   mod.def(
       "acquire",
-      [](const std::string& path) {
-        const spectrometer::AcquireProgram p = spectrometer::load_acquire_program(path);
+      [](const std::string& path_or_text, const std::string& name, const std::string& base_dir) {
+        // A file (name empty), or a program's text standing for `name` in base_dir.
+        const spectrometer::AcquireProgram p =
+            name.empty() ? spectrometer::load_acquire_program(path_or_text)
+                         : spectrometer::parse_acquire_program(path_or_text, name, base_dir);
         const Molecule& m = p.sample.molecule;
         const spectrometer::AcquireRun o = run_without_gil<spectrometer::AcquireRun>(
             [&] { return spectrometer::run_acquire_program(p); });
@@ -1260,13 +1269,78 @@ PYBIND11_MODULE(_nmrc, mod) {
             "spectrum"_a = spectrum_dict(o.spectrum), "lines"_a = lines_list(m, o.fit),
             "lines_true"_a = lines_list(m, o.truth), "residual_rms"_a = o.fit.residual_rms);
       },
-      "path"_a);
+      "program"_a, "name"_a, "base_dir"_a);
+
+  // TopSpin datasets (spectrometer/bruker_dataset.hpp, docs/bruker.md) -------------------------
+  mod.def(
+      "read_bruker_dataset",
+      [](const std::string& dir) {
+        const spectrometer::BrukerDataset d = spectrometer::read_bruker_dataset(dir);
+        return py::dict("path"_a = d.path, "points"_a = to_numpy(d.points), "td"_a = d.td,
+                        "sw_hz"_a = d.sw_hz, "bf1_mhz"_a = d.bf1_mhz, "o1_hz"_a = d.o1_hz,
+                        "sfo1_mhz"_a = d.sfo1_mhz, "nuc1"_a = d.nuc1, "pulprog"_a = d.pulprog,
+                        "isotope"_a = d.isotope, "dtypa"_a = d.dtypa, "bytorda"_a = d.bytorda,
+                        "aq_mod"_a = d.aq_mod, "decim"_a = d.decim, "dspfvs"_a = d.dspfvs,
+                        "ns"_a = d.ns, "nc"_a = d.nc, "recph_deg"_a = d.recph_deg,
+                        "grpdly_points"_a = d.grpdly_points, "grpdly_source"_a = d.grpdly_source,
+                        "dropped_points"_a = d.dropped_points);
+      },
+      "dir"_a);
+  // The Fid of a dataset's points in the molecule's frame (fid_from_bruker), from the records it
+  // reads: a dataset read here or an nmrglue (dic, data) after remove_digital_filter.
+  mod.def(
+      "fid_from_bruker",
+      [](const Molecule& m, py::object points, double sw_hz, double bf1_mhz, double o1_hz,
+         const std::string& nuc1, int ns) {
+        spectrometer::BrukerDataset d;
+        const CArray a = numeric_array<CArray>(points, "data", 1);
+        if (a.size() == 0 || a.size() > kMaxFidPoints)
+          bad("data.shape", shape_text(a), "must hold 1 to 2^20 points");
+        d.points.assign(a.data(), a.data() + a.size());
+        if (!(sw_hz > 0) || sw_hz > limits::kMaxSpectralWidthHz)
+          bad("SW_h", fmt::format("{}", sw_hz), "must be in (0, 1e8]");
+        if (!(bf1_mhz > 0) || bf1_mhz > limits::kMaxLarmorMHz)
+          bad("BF1", fmt::format("{}", bf1_mhz), "must be in (0, 1e4]");
+        if (!std::isfinite(o1_hz) || std::abs(o1_hz) > limits::kMaxOffsetHz)
+          bad("O1", fmt::format("{}", o1_hz), "must be finite, |O1| <= 1e8");
+        if (ns < 1) bad("NS", std::to_string(ns), "must be >= 1");
+        d.sw_hz = sw_hz;
+        d.bf1_mhz = bf1_mhz;
+        d.o1_hz = o1_hz;
+        d.sfo1_mhz = bf1_mhz + o1_hz * 1e-6;
+        d.nuc1 = nuc1;
+        d.isotope = spectrometer::topspin_isotope(nuc1);
+        d.ns = ns;
+        d.td = 2 * static_cast<long>(d.points.size());
+        return fid_dict(spectrometer::fid_from_bruker(d, m));
+      },
+      "molecule"_a, "data"_a, "sw_hz"_a, "bf1_mhz"_a, "o1_hz"_a, "nuc1"_a, "ns"_a);
+  mod.def(
+      "write_bruker_dataset",
+      [](const std::string& dir, const Molecule& m, py::object points, double sw_hz,
+         py::object channel, int scans, double noise_sigma, double receiver_phase_rad, int dtypa,
+         const std::string& pulprog, bool processed) {
+        const spectrometer::Fid f =
+            fid_from(m, points, sw_hz, channel, scans, noise_sigma, receiver_phase_rad);
+        spectrometer::BrukerWriteOptions o;
+        if (dtypa != 0 && dtypa != 2) bad("dtypa", std::to_string(dtypa), "must be 0 or 2");
+        o.dtypa = dtypa;
+        o.pulprog = pulprog;
+        o.processed = processed;
+        if (processed && (f.points.size() & (f.points.size() - 1)) != 0)
+          o.processing.zero_fill = static_cast<int>(std::bit_ceil(f.points.size()));
+        spectrometer::write_bruker_dataset(dir, m, f, o);
+      },
+      "dir"_a, "molecule"_a, "points"_a, "sw_hz"_a, "channel"_a, "scans"_a, "noise_sigma"_a,
+      "receiver_phase_rad"_a, "dtypa"_a, "pulprog"_a, "processed"_a);
 
   // Preparation and tomography -----------------------------------------------------------------
   mod.def(
       "prepare",
-      [](const std::string& path) {
-        const spectrometer::PreparationProgram p = spectrometer::load_preparation_program(path);
+      [](const std::string& path_or_text, const std::string& name, const std::string& base_dir) {
+        const spectrometer::PreparationProgram p =
+            name.empty() ? spectrometer::load_preparation_program(path_or_text)
+                         : spectrometer::parse_preparation_program(path_or_text, name, base_dir);
         const spectrometer::PreparationResult r = run_without_gil<spectrometer::PreparationResult>(
             [&] { return spectrometer::run_preparation(p); });
         py::dict d("target"_a = spectrometer::target_name(p.target), "molecule"_a = p.molecule,
@@ -1284,11 +1358,13 @@ PYBIND11_MODULE(_nmrc, mod) {
         }
         return d;
       },
-      "path"_a);
+      "program"_a, "name"_a, "base_dir"_a);
   mod.def(
       "tomography",
-      [](const std::string& path) {
-        const spectrometer::TomographyProgram p = spectrometer::load_tomography_program(path);
+      [](const std::string& path_or_text, const std::string& name, const std::string& base_dir) {
+        const spectrometer::TomographyProgram p =
+            name.empty() ? spectrometer::load_tomography_program(path_or_text)
+                         : spectrometer::parse_tomography_program(path_or_text, name, base_dir);
         const spectrometer::TomographyResult r = run_without_gil<spectrometer::TomographyResult>(
             [&] { return spectrometer::run_tomography(p); });
         std::vector<std::string> used;
@@ -1302,7 +1378,7 @@ PYBIND11_MODULE(_nmrc, mod) {
                         "energy_tomography"_a = to_numpy(r.energy_tomography),
                         "energy_true"_a = to_numpy(r.energy_true));
       },
-      "path"_a);
+      "program"_a, "name"_a, "base_dir"_a);
   // Readout settings from letters: the length checked here, the letters by the library's one
   // reader (setting_from_letters: I, X, Y in either case, as readout files take them).
   const auto settings_of = [](const std::vector<std::string>& letters, int n) {
@@ -1363,8 +1439,8 @@ PYBIND11_MODULE(_nmrc, mod) {
       "settings"_a, "n"_a);
 
   // Experiment ---------------------------------------------------------------------------------
-  mod.def("experiment", &run_experiment, "path"_a, "cache_dir"_a, "compile"_a, "error_budget"_a,
-          "progress"_a);
+  mod.def("experiment", &run_experiment, "path"_a, "text"_a, "cache_dir"_a, "compile"_a,
+          "error_budget"_a, "progress"_a);
 
   // Theory -------------------------------------------------------------------------------------
   mod.def(

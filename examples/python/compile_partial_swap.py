@@ -32,7 +32,7 @@ def main() -> None:
 
     mol = nmrc.load_molecule(ROOT / "molecules" / "crotonic_acid.yaml")
     r = nmrc.compile(mol, nmrc.partial_swap("C1", "C4", theta_rad=0.2), duration_s=a.duration,
-                     steps=a.steps, b1=[0.97, 0.985, 1.0, 1.015, 1.03], max_rf_hz=10000,
+                     steps=a.steps, b1_scale=[0.97, 0.985, 1.0, 1.015, 1.03], max_rf_hz=10000,
                      max_iterations=a.max_iterations, name="swap_c1_c4",
                      progress=lambda g: None)
     p = r.pulse

@@ -113,7 +113,11 @@ compiler::CompileOptions pulse_compile_options(const ExperimentProgram& p,
 }
 
 ExperimentProgram load_experiment_program(const std::string& path) {
-  const YamlField root = YamlField::load_file(path);
+  return parse_experiment_program(read_file(path, kMaxYamlFileBytes), path);
+}
+
+ExperimentProgram parse_experiment_program(const std::string& text, const std::string& path) {
+  const YamlField root = YamlField::load_string(text, path);
   root.expect_map();
   root.allow_keys({"format", "name", "description", "molecule", "theory", "readout", "compiled",
                    "repreparation", "contact", "bath_phase_cycle", "measure", "acquisition",
@@ -121,7 +125,7 @@ ExperimentProgram load_experiment_program(const std::string& path) {
                    "imperfections", "calibration", "error_budget", "compile", "pulses", "cases"});
   ExperimentProgram p;
   p.path = path;
-  p.text_hash = content_hash_hex(read_file(path));
+  p.text_hash = content_hash_hex(text);
   if (auto f = root.find("format"))
     if (f->as_string() != "nmrc-experiment/1") f->fail("must be nmrc-experiment/1");
   p.name = root.has("name") ? root.at("name").as_name() : fs::path(path).stem().string();
@@ -339,7 +343,7 @@ ExperimentProgram load_experiment_program(const std::string& path) {
   // pulses in its compiled: folder are unchanged too (issue 27: an edited T2 came back with the
   // old numbers). A run that compiles a missing pulse thus makes the next run redo its cases
   // once.
-  std::string inputs = read_file(path);
+  std::string inputs = text;
   std::set<std::string> named = {p.molecule_path, readout_path};
   for (const auto& c : p.cases) named.insert(c.theory_file);
   std::error_code ec;

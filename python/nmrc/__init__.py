@@ -33,7 +33,8 @@ __all__ = [
     "Judgement", "thermal_state", "ThermalState", "propagate", "Trajectory", "Fid", "fid", "Spectrum",
     "process", "Line", "SpectralLine", "LineFit", "fit_lines", "line_values", "acquire",
     "Acquisition", "prepare", "Preparation", "tomography", "Tomography", "completeness",
-    "Completeness", "readout_values", "reconstruct", "Reconstruction", "theory", "TheoryRun", "TheorySteps", "experiment", "ExperimentCase",
+    "Completeness", "readout_values", "BrukerDataset", "read_bruker", "write_bruker",
+    "fid_from_nmrglue", "reconstruct", "Reconstruction", "theory", "TheoryRun", "TheorySteps", "experiment", "ExperimentCase",
 ]
 
 __version__ = "0.1.0"
@@ -42,7 +43,24 @@ PathLike = Union[str, "_os.PathLike[str]"]
 
 
 def _path(p: PathLike) -> str:
+    if not isinstance(p, (str, _os.PathLike)):
+        raise InputError(f"path = {type(p).__name__} {p!r:.40}: must be a file path (str or "
+                         "os.PathLike) or, where the docs say so, a dict")
     return _os.fspath(p)
+
+
+def _program(func: str, program: Any, base_dir: Optional[PathLike]) -> Tuple[str, str, str]:
+    """(path or text, name, base_dir) for a runner: a file path, or a dict with a program file's
+    keys, read by the same loader from its JSON text (JSON is YAML) as "<dict>", its relative
+    paths from ``base_dir`` (default: the current directory)."""
+    if isinstance(program, dict):
+        try:
+            text = _json.dumps(program, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{func}: program: not a JSON-able dict of a program file's keys: "
+                             f"{e}") from None
+        return text, "<dict>", _path(base_dir) if base_dir is not None else _os.getcwd()
+    return _path(program), "", ""
 
 
 # ---- molecules ------------------------------------------------------------------------------
@@ -730,14 +748,110 @@ class Acquisition:
     residual_rms: float
 
 
-def acquire(path: PathLike) -> Acquisition:
-    """Runs an acquisition program (docs/acquire-format.md) on the virtual spectrometer."""
-    d = _nmrc.acquire(_path(path))
+def acquire(program: Union[PathLike, Dict[str, Any]], *,
+            base_dir: Optional[PathLike] = None) -> Acquisition:
+    """Runs an acquisition program (docs/acquire-format.md) on the virtual spectrometer: a file,
+    or a dict with the file's keys (relative paths from ``base_dir``, default the current
+    directory)."""
+    d = _nmrc.acquire(*_program("acquire", program, base_dir))
     d["fid"] = Fid(**d["fid"])
     d["spectrum"] = Spectrum(**d["spectrum"])
     d["lines"] = [Line(**l) for l in d["lines"]]
     d["lines_true"] = [Line(**l) for l in d["lines_true"]]
     return Acquisition(**d)
+
+
+# ---- TopSpin datasets and nmrglue ------------------------------------------------------------
+
+@dataclass
+class BrukerDataset:
+    """A TopSpin experiment folder read back (docs/bruker.md): ``points`` the complex FID
+    (x 2^NC) with the digital filter's group delay removed as nmrglue's ``rm_dig_filter`` does
+    (TD/2 - floor(GRPDLY) - 2 points); ``sw_hz`` (SW_h, Hz), ``bf1_mhz``, ``sfo1_mhz`` (MHz),
+    ``o1_hz`` (Hz), ``nuc1`` and the other acqus records by their TopSpin names."""
+    path: str
+    points: np.ndarray
+    td: int
+    sw_hz: float
+    bf1_mhz: float
+    o1_hz: float
+    sfo1_mhz: float
+    nuc1: str
+    pulprog: str
+    isotope: str
+    dtypa: int
+    bytorda: int
+    aq_mod: int
+    decim: int
+    dspfvs: int
+    ns: int
+    nc: int
+    recph_deg: float
+    grpdly_points: float
+    grpdly_source: str
+    dropped_points: int
+
+    def fid(self, molecule: Molecule) -> "Fid":
+        """The dataset as an nmrc :class:`Fid` in ``molecule``'s rotating frame (the channel
+        observing NUC1; offsets moved from the dataset's O1 to the molecule's carrier)."""
+        return fid_from_nmrglue(*self.to_nmrglue(), molecule)
+
+    def to_nmrglue(self) -> Tuple[Dict[str, Any], np.ndarray]:
+        """nmrglue's ``(dic, data)``: ``dic["acqus"]`` with the records under their TopSpin names
+        (TD, SW_h, BF1, SFO1, O1, NUC1, PULPROG, DTYPA, BYTORDA, AQ_mod, DECIM, DSPFVS, GRPDLY,
+        NS, NC) and ``data`` the FID with the digital filter removed, as nmrglue's
+        ``bruker.remove_digital_filter(dic, data)`` gives it (without its cosmetic step of adding
+        the dropped points back onto the first ones)."""
+        acqus = {"TD": self.td, "SW_h": self.sw_hz, "BF1": self.bf1_mhz, "SFO1": self.sfo1_mhz,
+                 "O1": self.o1_hz, "NUC1": self.nuc1, "PULPROG": self.pulprog,
+                 "DTYPA": self.dtypa, "BYTORDA": self.bytorda, "AQ_mod": self.aq_mod,
+                 "DECIM": self.decim, "DSPFVS": self.dspfvs, "GRPDLY": self.grpdly_points,
+                 "NS": self.ns, "NC": self.nc}
+        return {"acqus": acqus}, self.points.copy()
+
+
+def read_bruker(path: PathLike) -> BrukerDataset:
+    """Reads a TopSpin experiment folder (``acqus`` and ``fid``, TopSpin's or nmrc's;
+    spectrometer::read_bruker_dataset)."""
+    return BrukerDataset(**_nmrc.read_bruker_dataset(_path(path)))
+
+
+def write_bruker(path: PathLike, molecule: Molecule, fid: "Fid", *, dtypa: int = 0,
+                 pulprog: str = "nmrc", processed: bool = True) -> None:
+    """Writes ``fid`` as a TopSpin experiment folder ``path`` (fid, acqus, acqu, pulseprogram
+    and, with ``processed``, pdata/1), each file atomically (spectrometer::write_bruker_dataset,
+    docs/bruker.md): BF1 and O1 from the molecule's channel, NS = ``fid.scans``, ``dtypa`` 0
+    (int32) or 2 (float64); ``pulprog`` is checked as a console name."""
+    _molecule("write_bruker: molecule", molecule)
+    _is("write_bruker: fid", fid, Fid, "an nmrc.Fid (nmrc.fid)")
+    _nmrc.write_bruker_dataset(_path(path), molecule, *fid._args(),
+                               _integer("write_bruker: dtypa", dtypa, 0, 2),
+                               _text("write_bruker: pulprog", pulprog),
+                               _boolean("write_bruker: processed", processed))
+
+
+def fid_from_nmrglue(dic: Dict[str, Any], data: Any, molecule: Molecule) -> "Fid":
+    """An nmrglue Bruker ``(dic, data)`` as an nmrc :class:`Fid` in ``molecule``'s frame:
+    ``data`` the complex FID after ``nmrglue.bruker.remove_digital_filter`` (nmrc reads the
+    digital filter as nmrglue does), ``dic["acqus"]`` its SW_h (Hz), BF1 (MHz), O1 (Hz), NUC1
+    and NS. The channel is the molecule's one observing NUC1; the FID is moved from the
+    dataset's O1 to the molecule's carrier (spectrometer::fid_from_bruker)."""
+    _molecule("fid_from_nmrglue: molecule", molecule)
+    if not isinstance(dic, dict) or not isinstance(dic.get("acqus"), dict):
+        raise InputError(f"fid_from_nmrglue: dic = {_short(dic)}: must be nmrglue's Bruker dict "
+                         "with an 'acqus' dict")
+    a = dic["acqus"]
+    for key in ("SW_h", "BF1", "O1", "NUC1"):
+        if key not in a:
+            raise InputError(f"fid_from_nmrglue: dic['acqus']: {key} missing")
+    data = np.asarray(data)
+    if data.ndim != 1:
+        raise InputError(f"fid_from_nmrglue: data.shape = {data.shape}: must be one FID "
+                         "(1-D); take one row of a series")
+    return Fid(**_nmrc.fid_from_bruker(
+        molecule, data, _number("acqus SW_h", a["SW_h"]), _number("acqus BF1", a["BF1"]),
+        _number("acqus O1", a["O1"]), _text("acqus NUC1", a["NUC1"]),
+        _integer("acqus NS", a.get("NS", 1), 1, 1 << 30)))
 
 
 # ---- preparation and tomography -------------------------------------------------------------
@@ -760,9 +874,12 @@ class Preparation:
     bath_p0_obtained: Optional[float] = None
 
 
-def prepare(path: PathLike) -> Preparation:
-    """Runs a preparation program (docs/preparation.md: PPS, bath, temporal averaging)."""
-    return Preparation(**_nmrc.prepare(_path(path)))
+def prepare(program: Union[PathLike, Dict[str, Any]], *,
+            base_dir: Optional[PathLike] = None) -> Preparation:
+    """Runs a preparation program (docs/preparation.md: PPS, bath, temporal averaging): a file,
+    or a dict with the file's keys (relative paths from ``base_dir``, default the current
+    directory)."""
+    return Preparation(**_nmrc.prepare(*_program("prepare", program, base_dir)))
 
 
 @dataclass
@@ -783,9 +900,11 @@ class Tomography:
     energy_true: np.ndarray
 
 
-def tomography(path: PathLike) -> Tomography:
-    """Runs a tomography program (docs/tomography.md)."""
-    return Tomography(**_nmrc.tomography(_path(path)))
+def tomography(program: Union[PathLike, Dict[str, Any]], *,
+               base_dir: Optional[PathLike] = None) -> Tomography:
+    """Runs a tomography program (docs/tomography.md): a file, or a dict with the file's keys
+    (relative paths from ``base_dir``, default the current directory)."""
+    return Tomography(**_nmrc.tomography(*_program("tomography", program, base_dir)))
 
 
 @dataclass
@@ -961,11 +1080,14 @@ def _default_cache_dir() -> str:
     return _os.path.join(home, ".cache", "nmrc") if home else ""
 
 
-def experiment(path: PathLike, *, cache_dir: Optional[PathLike] = None, compile: str = "auto",
-               error_budget: bool = True,
+def experiment(program: Union[PathLike, Dict[str, Any]], *,
+               cache_dir: Optional[PathLike] = None, compile: str = "auto",
+               error_budget: bool = True, base_dir: Optional[PathLike] = None,
                progress: Optional[Callable[[Dict[str, Any]], None]] = None) -> List[ExperimentCase]:
     """Runs an experiment program on the virtual spectrometer (``nmrc experiment`` without
-    files): every case, in order. ``cache_dir``: the relaxing channels and compiled pulses
+    files): every case, in order. ``program``: a file, or a dict with the file's keys standing
+    in ``base_dir`` (default the current directory: relative paths and the ``compiled:`` folder
+    are taken from there; a dict needs ``name``). ``cache_dir``: the relaxing channels and compiled pulses
     (default ``~/.cache/nmrc`` as the CLI; "" for none); ``compile``: "auto" (shipped or cached
     pulse, else GRAPE), "never" (a missing pulse is an InputError) or "recompile". The first run
     of the paper's programs builds channels for minutes; Ctrl-C is raised when it ends.
@@ -974,5 +1096,7 @@ def experiment(path: PathLike, *, cache_dir: Optional[PathLike] = None, compile:
     _boolean("experiment: error_budget", error_budget)
     _check_progress("experiment", progress)
     cache = _default_cache_dir() if cache_dir is None else _path(cache_dir)
-    return [ExperimentCase(**d) for d in _nmrc.experiment(_path(path), cache, compile,
+    text, name, base = _program("experiment", program, base_dir)
+    path, text = (_os.path.join(base, name), text) if name else (text, "")
+    return [ExperimentCase(**d) for d in _nmrc.experiment(path, text, cache, compile,
                                                            error_budget, progress)]

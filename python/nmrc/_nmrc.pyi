@@ -44,18 +44,30 @@ class Molecule:
     @property
     def channels(self) -> List[Dict[str, Any]]:
         """name, isotope, larmor_mhz, frame_ppm, carrier_hz (Hz), max_rf_hz (Hz)."""
-    def index_of(self, label_or_role: str) -> int:
-        """Index of a spin by label or role; -1 when unknown."""
+    def index_of(self, spin: Any) -> int:
+        """Index (0-based, basis order) of a spin by label, role or index; an unknown one is an
+        InputError, as for j_hz."""
     def j_hz(self, a: Any, b: Any) -> float:
         """Signed J (Hz) between two spins (labels or indices)."""
     def hamiltonian(self, strong_coupling: bool = False) -> CArray:
         """Rotating-frame internal Hamiltonian in rad/s (docs/conventions.md)."""
     def lines(self) -> List[Any]:
         """Weak-coupling line list (nmrc.SpectralLine in the package)."""
+    # Added by the nmrc package:
+    def op(self, *factors: Any) -> CArray:
+        """Spin operator by label: op("C1", "x") is I_x of C1 (sigma_x/2); axes x y z + - e;
+        several (spin, axis) pairs multiply."""
+    def __getstate__(self) -> Tuple[Any, ...]: ...
+    def __setstate__(self, state: Tuple[Any, ...]) -> None: ...
 
 
 class Pulse:
     """A shaped pulse (nmrc-pulse/1): piecewise-constant u_x, u_y in Hz over steps of dt_s."""
+    def __init__(self, ux_hz: Any, uy_hz: Any, dt_s: float, channels: Any = "13C",
+                 **kwargs: Any) -> None:
+        """As nmrc.make_pulse (checked by the nmrc-pulse/1 rules)."""
+    def __getstate__(self) -> str: ...
+    def __setstate__(self, state: str) -> None: ...
     name: str
     molecule: str
     dt_s: float
@@ -85,12 +97,11 @@ class Pulse:
     @property
     def carrier_hz(self) -> List[Optional[float]]:
         """Carrier per channel as an offset in the molecule's frame, Hz (None: the molecule's)."""
-    @property
-    def ux_hz(self) -> RArray:
-        """u_x in Hz, shape (channels, steps) (a copy)."""
-    @property
-    def uy_hz(self) -> RArray:
-        """u_y in Hz, shape (channels, steps) (a copy)."""
+    ux_hz: RArray
+    """u_x in Hz of nutation, shape (channels, steps): a read-only copy; assigning an array of
+    the same shape replaces it (checked by the pulse-file rules)."""
+    uy_hz: RArray
+    """u_y in Hz of nutation, shape (channels, steps), as ux_hz."""
     # Added by the nmrc package:
     amplitude_hz: RArray
     phase_rad: RArray
@@ -122,11 +133,27 @@ def compile_target(molecule: Molecule, target_json: str, options: Dict[str, Any]
                    cache_dir: str, progress: Optional[Callable[[Dict[str, Any]], None]]
                    ) -> Dict[str, Any]: ...
 def compile_program(path: str, only: Sequence[str], threads: int, cache_dir: str,
-                    progress: Optional[Callable[[Dict[str, Any]], None]]) -> Dict[str, Any]: ...
+                    progress: Optional[Callable[[Dict[str, Any]], None]]) -> Dict[str, Any]:
+    """compiler::compile_program: {"molecule", "gates": {name: result with "validation",
+    "bound_s"}} (plus "interrupted_by" after Ctrl-C)."""
+def compile_program_text(text: str, name: str, base_dir: str, only: Sequence[str],
+                         threads: int, cache_dir: str,
+                         progress: Optional[Callable[[Dict[str, Any]], None]]
+                         ) -> Dict[str, Any]: ...
 def target_unitary(molecule: Molecule, target_json: str) -> CArray: ...
 def thermal_state(molecule: Molecule) -> Dict[str, Any]: ...
 def propagate(molecule: Molecule, pulse: Pulse, rho: Any, b1_scale: float, relaxation: bool,
               engine: str) -> CArray: ...
+def trajectory(molecule: Molecule, pulse: Pulse, rho: Any, observables: List[Any],
+               b1_scale: float, relaxation: bool, engine: str,
+               keep_states: bool) -> Dict[str, Any]:
+    """times_s, values (steps + 1, observables) complex, states, final."""
+def read_bruker_dataset(dir: str) -> Dict[str, Any]: ...
+def fid_from_bruker(molecule: Molecule, data: Any, sw_hz: float, bf1_mhz: float, o1_hz: float,
+                    nuc1: str, ns: int) -> Dict[str, Any]: ...
+def write_bruker_dataset(dir: str, molecule: Molecule, points: Any, sw_hz: float, channel: Any,
+                         scans: int, noise_sigma: float, receiver_phase_rad: float, dtypa: int,
+                         pulprog: str, processed: bool) -> None: ...
 def fid(molecule: Molecule, rho: Any, channel: Any, sw_hz: float, td: int,
         receiver_phase_rad: float) -> Dict[str, Any]: ...
 def process(molecule: Molecule, points: Any, sw_hz: float, channel: Any, scans: int,
@@ -136,15 +163,16 @@ def process(molecule: Molecule, points: Any, sw_hz: float, channel: Any, scans: 
 def fit_lines(molecule: Molecule, points: Any, sw_hz: float, channel: Any, scans: int,
               noise_sigma: float, receiver_phase_rad: float) -> Dict[str, Any]: ...
 def line_values(molecule: Molecule, rho: Any, channel: Any) -> List[Dict[str, Any]]: ...
-def acquire(path: str) -> Dict[str, Any]: ...
-def prepare(path: str) -> Dict[str, Any]: ...
-def tomography(path: str) -> Dict[str, Any]: ...
+# program: a path (name "") or a program's text standing for `name` in base_dir.
+def acquire(program: str, name: str, base_dir: str) -> Dict[str, Any]: ...
+def prepare(program: str, name: str, base_dir: str) -> Dict[str, Any]: ...
+def tomography(program: str, name: str, base_dir: str) -> Dict[str, Any]: ...
 def completeness(settings: Sequence[str], n: int) -> Dict[str, Any]: ...
-def theory(path: str, progress: Optional[Callable[[str, str, int, int], None]]
-           ) -> List[Dict[str, Any]]: ...
-def theory_text(text: str, name: str, progress: Optional[Callable[[str, str, int, int], None]]
-                ) -> List[Dict[str, Any]]: ...
-def experiment(path: str, cache_dir: str, compile: str, error_budget: bool,
-               progress: Optional[Callable[[str], None]]) -> List[Dict[str, Any]]: ...
+def theory(path: str, progress: Optional[Callable[[Dict[str, Any]], None]]) -> Dict[str, Any]:
+    """{"runs": [...]} (plus "interrupted_by" after Ctrl-C: the runs finished before it)."""
+def theory_text(text: str, name: str, progress: Optional[Callable[[Dict[str, Any]], None]]
+                ) -> Dict[str, Any]: ...
+def experiment(path: str, text: str, cache_dir: str, compile: str, error_budget: bool,
+               progress: Optional[Callable[[Dict[str, Any]], None]]) -> List[Dict[str, Any]]: ...
 def readout_values(rho: Any, setting: str, n: int) -> RArray: ...
 def reconstruct(settings: Sequence[str], values: Any, n: int) -> Dict[str, Any]: ...

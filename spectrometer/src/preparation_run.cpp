@@ -154,15 +154,32 @@ const char* target_name(PreparationTarget target) {
   return "?";
 }
 
+namespace {
+// A program from its YAML root: `source` names it, relative paths resolve against base_dir.
+PreparationProgram parse_preparation(const YamlField& root, const std::string& source,
+                                     const std::string& base_dir);
+}  // namespace
+
 PreparationProgram load_preparation_program(const std::string& path) {
-  const YamlField root = YamlField::load_file(path);
+  return parse_preparation(YamlField::load_file(path), path,
+                           std::filesystem::path(path).parent_path().string());
+}
+
+PreparationProgram parse_preparation_program(const std::string& text, const std::string& name,
+                                             const std::string& base_dir) {
+  return parse_preparation(YamlField::load_string(text, name), name, base_dir);
+}
+
+namespace {
+PreparationProgram parse_preparation(const YamlField& root, const std::string& source,
+                                     const std::string& base_dir) {
   root.expect_map();
   root.allow_keys({"molecule", "target", "spins", "compensate_polarization", "relaxation",
                    "gradient", "bath", "system"});
   PreparationProgram p;
-  p.source_file = path;
+  p.source_file = source;
   const YamlField mf = root.at("molecule");
-  const std::string mpath = mf.as_input_file(std::filesystem::path(path).parent_path().string());
+  const std::string mpath = mf.as_input_file(base_dir);
   p.molecule = load_molecule(mpath);
   const Molecule& m = p.molecule;
 
@@ -218,6 +235,7 @@ PreparationProgram load_preparation_program(const std::string& path) {
   }
   return p;
 }
+}  // namespace
 
 PreparationResult run_preparation(const PreparationProgram& p,
                                   const PreparationProgress& progress) {

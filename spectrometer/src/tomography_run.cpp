@@ -51,13 +51,31 @@ double default_sw_hz(const Molecule& m) {
 
 double tomography_noise_sigma(int n, double snr) { return snr > 0.0 ? n / snr : 0.0; }
 
+namespace {
+// A program from its YAML root: `source` names it; `anchor` is a file in the folder that
+// relative paths resolve against (resolve_path's program_file).
+TomographyProgram parse_tomography(const YamlField& root, const std::string& source,
+                                   const std::string& anchor);
+}  // namespace
+
 TomographyProgram load_tomography_program(const std::string& path) {
-  const YamlField root = YamlField::load_file(path);
+  return parse_tomography(YamlField::load_file(path), path, path);
+}
+
+TomographyProgram parse_tomography_program(const std::string& text, const std::string& name,
+                                           const std::string& base_dir) {
+  return parse_tomography(YamlField::load_string(text, name), name,
+                          (std::filesystem::path(base_dir) / "program").string());
+}
+
+namespace {
+TomographyProgram parse_tomography(const YamlField& root, const std::string& source,
+                                   const std::string& path) {
   root.expect_map();
   root.allow_keys({"name", "molecule", "readout", "complete_readout", "state", "lines",
                    "acquisition", "study"});
   TomographyProgram p;
-  p.source_file = path;
+  p.source_file = source;
   p.name = root.at("name").as_name();
   const YamlField mol = root.at("molecule");
   const std::string base_dir = std::filesystem::path(path).parent_path().string();
@@ -138,6 +156,7 @@ TomographyProgram load_tomography_program(const std::string& path) {
                             " (add those settings, or set complete_readout: true)");
   return p;
 }
+}  // namespace
 
 SettingOutcome measure_setting(const Molecule& m, const Mat& rho, const ReadoutSetting& s,
                                LineSource source, double sw_hz, int td, double noise_sigma,

@@ -271,3 +271,80 @@ def test_trajectory_from_propagate(crotonic):
     assert np.iscomplexobj(t.values)  # I+ is not Hermitian: complex values kept
     with pytest.raises(nmrc.InputError, match=r"observables need rho"):
         nmrc.propagate(crotonic, p, observables=obs)
+
+
+# ---- every runner takes a dict as well as a path ----------------------------------------------
+
+def _yaml(path):
+    import yaml
+    return yaml.safe_load(path.read_text())
+
+
+def test_runners_take_a_dict(source, tmp_path):
+    # acquire: the demo program as a dict, its relative molecule path from base_dir.
+    demo = source / "sequences" / "demos"
+    d = _yaml(demo / "thermal_90.yaml")
+    d["acquisition"]["td"] = 1024
+    d["acquisition"]["processing"]["zero_fill"] = 4096
+    d["name"] = "thermal_90"  # a file is named by its stem, a dict by name:
+    a = nmrc.acquire(d, base_dir=demo)
+    text = (demo / "thermal_90.yaml").read_text().replace(
+        "../../molecules/", str(source / "molecules") + "/")
+    text = text.replace("td: 16384", "td: 1024").replace("zero_fill: 65536", "zero_fill: 4096")
+    (tmp_path / "a.yaml").write_text(text)
+    assert np.array_equal(a.fid.points, nmrc.acquire(tmp_path / "a.yaml").fid.points)
+    # prepare
+    prep = source / "sequences" / "preparation" / "fig3_c-0.5.yaml"
+    p = nmrc.prepare(_yaml(prep), base_dir=prep.parent)
+    assert np.array_equal(p.reduced, nmrc.prepare(prep).reduced)
+    # tomography: absolute paths, so any base_dir
+    t = {"name": "t", "molecule": str(source / "molecules" / "crotonic_acid.yaml"),
+         "readout": str(source / "sequences" / "readout" / "paper17_completed.yaml"),
+         "state": {"random": {"seed": 3, "rank": 2}}, "lines": "ideal"}
+    (tmp_path / "t.yaml").write_text(json.dumps(t))
+    assert np.array_equal(nmrc.tomography(t).physical,
+                          nmrc.tomography(tmp_path / "t.yaml").physical)
+    # A dict's errors name "<dict>" with line and column, as the file's name the file.
+    bad = dict(t, lines="maybe")
+    with pytest.raises(nmrc.InputError, match=r'^<dict>:\d+:\d+: lines = "maybe": must be ideal or spectrometer'):
+        nmrc.tomography(bad)
+    with pytest.raises(nmrc.InputError, match=r"^prepare: program: not a JSON-able dict"):
+        nmrc.prepare({"molecule": object()})
+    with pytest.raises(nmrc.InputError, match=r"^path = int 5: must be a file path"):
+        nmrc.tomography(5)
+
+
+# ---- TopSpin datasets and nmrglue's (dic, data) ----------------------------------------------
+
+def test_topspin_dataset_round_trip_and_nmrglue_bridge(crotonic, tmp_path):
+    th = nmrc.thermal_state(crotonic)
+    n = crotonic.size
+    iy = sum(crotonic.op(k, "y") for k in range(n))
+    w, v = np.linalg.eigh(iy)
+    u = (v * np.exp(-1j * w * np.pi / 2)) @ v.conj().T
+    f = nmrc.fid(crotonic, u @ th.rho @ u.conj().T, "13C", 15000.0, 1024)
+    nmrc.write_bruker(tmp_path / "1", crotonic, f, dtypa=2, pulprog="zg_nmrc")
+    ds = nmrc.read_bruker(tmp_path / "1")
+    assert ds.pulprog == "zg_nmrc" and ds.nuc1 == "13C" and ds.sw_hz == 15000.0
+    assert ds.grpdly_source == "none" and ds.points.shape == (1024,)
+    back = ds.fid(crotonic)
+    # float64 storage: the FID comes back to rounding (in the molecule's frame again).
+    assert back.channel == f.channel and back.sw_hz == f.sw_hz
+    assert np.abs(back.points - f.points).max() < 1e-12 * np.abs(f.points).max()
+    assert (tmp_path / "1" / "pdata" / "1" / "1r").exists()
+    # nmrglue's (dic, data) and back: the same Fid.
+    dic, data = ds.to_nmrglue()
+    assert dic["acqus"]["SW_h"] == 15000.0 and dic["acqus"]["NUC1"] == "13C"
+    assert dic["acqus"]["TD"] == 2048 and data.dtype == complex
+    again = nmrc.fid_from_nmrglue(dic, data, crotonic)
+    assert np.array_equal(again.points, back.points)
+    # The lines fitted from the dataset are those of the original FID.
+    a = nmrc.fit_lines(crotonic, again).lines
+    b = nmrc.fit_lines(crotonic, f).lines
+    assert max(abs(x.amplitude - y.amplitude) for x, y in zip(a, b)) < 1e-9 * th.epsilon
+    with pytest.raises(nmrc.InputError, match=r"SW_h missing"):
+        nmrc.fid_from_nmrglue({"acqus": {"BF1": 125.0}}, data, crotonic)
+    with pytest.raises(nmrc.InputError, match=r"must be one FID"):
+        nmrc.fid_from_nmrglue(dic, np.zeros((2, 8)), crotonic)
+    with pytest.raises(nmrc.InputError, match=r"PULPROG"):
+        nmrc.write_bruker(tmp_path / "2", crotonic, f, pulprog="a\nb")

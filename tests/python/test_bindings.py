@@ -498,5 +498,13 @@ def test_experiment_matches_cli(source, tmp_path):
         assert c.delta_ideal[k] == pytest.approx(cli["delta_energy"][name], abs=1e-12)
         assert c.delta_measured["mean"][k] == pytest.approx(cli["measured_delta_energy"][name],
                                                             abs=1e-12)
+    # The same program as a dict standing in tmp_path: the same numbers.
+    import yaml
+    d = dict(yaml.safe_load(prog.read_text()), name="ideal")
+    again = nmrc.experiment(d, cache_dir=cache, base_dir=tmp_path)
+    assert np.array_equal(again[0].delta_measured["mean"], c.delta_measured["mean"])
+    with pytest.raises(nmrc.InputError, match=r"<dict>:1:1: name: the program has no name"):
+        nmrc.experiment({k: v for k, v in d.items() if k != "name"}, cache_dir=cache,
+                        base_dir=tmp_path)
     with pytest.raises(nmrc.InputError, match=r"compile = 'maybe': must be auto, never or"):
         nmrc.experiment(prog, cache_dir=cache, compile="maybe")

@@ -118,6 +118,9 @@ struct ExperimentProgram {
 /// spins or roles, a non-positive Eq. (1) state (from the theory loader), an incomplete readout
 /// set, measured collisions out of range, bad acquisition or B1 settings.
 ExperimentProgram load_experiment_program(const std::string& path);
+/// Same from text (nmrc.experiment with a dict): `path` is where the program stands (messages
+/// name it; relative paths and the compiled: folder are taken from its folder); it need not exist.
+ExperimentProgram parse_experiment_program(const std::string& text, const std::string& path);
 
 /// Pulse length for a kind, falling back to the built-in defaults (docs/experiment-format.md).
 PulseShape pulse_shape(const ExperimentProgram& p, const std::string& kind);

@@ -43,6 +43,10 @@ struct PreparationProgram {
 /// and spins, a missing bath, weights that are negative or do not sum to 1, temperatures
 /// <= 0, a non-physical requested state (Eq. (1) with too large |c|), and so on.
 PreparationProgram load_preparation_program(const std::string& path);
+/// Same from text (nmrc.prepare with a dict): `name` stands for the file in messages, relative
+/// paths resolve against base_dir.
+PreparationProgram parse_preparation_program(const std::string& text, const std::string& name,
+                                             const std::string& base_dir);
 
 struct PreparationResult {
   std::vector<PpsStep> pps_steps;

@@ -45,6 +45,10 @@ struct TomographyProgram {
 /// InputError (file:line:col) for unknown keys, spins, non-physical states, an incomplete
 /// readout set without `complete_readout: true`, SW that folds lines, TD not a power of two.
 TomographyProgram load_tomography_program(const std::string& path);
+/// Same from text (nmrc.tomography with a dict): `name` stands for the file in messages,
+/// relative paths resolve against base_dir.
+TomographyProgram parse_tomography_program(const std::string& text, const std::string& name,
+                                           const std::string& base_dir);
 
 struct SettingOutcome {
   ReadoutSetting setting;
