@@ -10,7 +10,10 @@ Bad input raises :class:`InputError` (a ``ValueError``) with the CLI's one-line 
 ``where: field = value: rule``; a full disk, a missing permission or a symbolic link where nmrc
 writes raises :class:`ResourceError` (an ``OSError``). Results are owned copies: nothing
 returned points into C++ memory. Long calls release the GIL; Ctrl-C stops GRAPE with its best
-pulse so far (the ``KeyboardInterrupt`` carries it as ``.result``).
+pulse so far and theory with the runs finished (the ``KeyboardInterrupt`` carries them as
+``.result``). Progress callbacks have one signature, ``progress(dict)`` (key ``job``: "compile",
+"theory" or "experiment"). Density matrices handed in are checked (Hermitian, trace 1,
+positive, each within 1e-8).
 """
 from __future__ import annotations
 
