@@ -127,6 +127,9 @@ std::optional<OptionProblem> CompileOptions::check() const {
   if (b1_quadrature > 0 && !b1_weight.empty())
     return problem("b1_quadrature", std::to_string(b1_quadrature),
                    "needs uniform ensemble weights (the rule weights the B1 range itself)");
+  for (const auto& [name, q] : probe_q)
+    if (!(q > 0) || !(q <= 1e5))
+      return problem("probe_q." + name, num(q), "must be in (0, 100000]");
   if (coarse_factor < 0 || coarse_factor > 1000)
     return problem("coarse_factor", std::to_string(coarse_factor),
                    "must be between 0 (off) and 1000");
@@ -142,6 +145,10 @@ void CompileOptions::validate(const Molecule& m) const {
   for (const auto& name : channels)
     if (m.channel_index(name) < 0)
       throw InputError("compile options: channels = " + name + ": unknown channel of molecule " +
+                       m.name);
+  for (const auto& [name, q] : probe_q)
+    if (m.channel_index(name) < 0)
+      throw InputError("compile options: probe_q." + name + ": unknown channel of molecule " +
                        m.name);
   for (const auto& [name, v] : max_rf_hz) {
     const int c = m.channel_index(name);
@@ -176,6 +183,7 @@ std::string CompileOptions::to_json() const {
   // Only when set, so that the keys of pulses compiled before the option existed still hold.
   if (b1_quadrature > 0) j["b1_quadrature"] = b1_quadrature;
   if (coarse_factor > 1) j["coarse_factor"] = coarse_factor;
+  if (!probe_q.empty()) j["probe_q"] = probe_q;
   if (nominal_first) j["nominal_first"] = true;
   if (!warm_start) j["warm_start"] = false;
   return j.dump();
@@ -229,6 +237,9 @@ GrapeProblem build_problem(const Molecule& m, const GateTarget& target, const Co
       cc.line_offsets_hz.push_back(m.nuclei[k].offset_hz - m.channels[c].carrier_hz);
     }
     cc.max_rf_hz = max_rf_of(m, c, o);
+    if (const auto q = o.probe_q.find(cc.name); q != o.probe_q.end())
+      cc.distortion =
+          std::make_shared<spectrometer::ResonatorDistortion>(q->second, m.channels[c].larmor_mhz);
     p.channels.push_back(cc);
   }
   p.target = target.full(n);

@@ -117,8 +117,27 @@ int slice_count(const GrapeProblem& p) { return p.steps >= 2 ? 2 : 1; }
 // loses its time slice.
 constexpr double kGroupBytes = 256.0 * 1024 * 1024;
 
+// The problem on the probe's grid: steps x oversample of dt / oversample (an empty problem
+// when no channel has a distortion).
+GrapeProblem probed_problem(const GrapeProblem& prob, int& oversample) {
+  oversample = 1;
+  for (const auto& c : prob.channels)
+    if (c.distortion) oversample = std::max(oversample, c.distortion->oversample());
+  if (oversample == 1) return GrapeProblem{};
+  for (const auto& c : prob.channels)
+    if (c.distortion && oversample % c.distortion->oversample() != 0)
+      throw InputError("probe: the channels' oversample factors must divide each other");
+  GrapeProblem q = prob;
+  q.steps = prob.steps * oversample;
+  q.dt_s = prob.dt_s / oversample;
+  return q;
+}
+
 struct EnsembleWorkspace {
-  const GrapeProblem& p;
+  int oversample = 1;
+  GrapeProblem probed;  // the problem on the probe's grid (when a channel has a distortion)
+  const GrapeProblem& outer;
+  const GrapeProblem& p;  // the problem the evaluators run: outer, or probed
   int slices, threads, group;
   // evaluators[i][s]: member i of a group (i < group), slice s.
   std::vector<std::vector<std::unique_ptr<FidelityEvaluator>>> evaluators;
@@ -128,7 +147,11 @@ struct EnsembleWorkspace {
   std::vector<std::vector<Mat>> left;  // [i][s]
 
   EnsembleWorkspace(const GrapeProblem& prob, int nthreads)
-      : p(prob), slices(slice_count(prob)), threads(std::max(1, std::min(nthreads, slices))) {
+      : probed(probed_problem(prob, oversample)),
+        outer(prob),
+        p(oversample > 1 ? probed : prob),
+        slices(slice_count(p)),
+        threads(std::max(1, std::min(nthreads, slices))) {
     const int m = static_cast<int>(p.ensemble.size());
     const double d = static_cast<double>(p.drift.rows());
     const double member_bytes = p.steps * d * d * 3.0 * 16.0;  // per-step matrices, generously
@@ -161,7 +184,49 @@ struct EnsembleWorkspace {
     }
   }
 
+  EnsembleWorkspace(const EnsembleWorkspace&) = delete;
+  EnsembleWorkspace& operator=(const EnsembleWorkspace&) = delete;
+
+  // The objective of the transmitter's waveform u (outer grid): through the channels'
+  // distortions onto the probe's grid, the gradient back through their adjoints.
   double run(const RMat& u, RMat* grad, std::vector<double>* fid) {
+    if (oversample == 1) return run_grid(u, grad, fid);
+    const int nc = static_cast<int>(outer.channels.size());
+    const Eigen::Index n = u.cols();
+    RMat y(u.rows(), n * oversample);
+    for (int c = 0; c < nc; ++c) {
+      const auto& dist = outer.channels[c].distortion;
+      const int r = dist ? oversample / dist->oversample() : oversample;
+      Vec x(n);
+      for (Eigen::Index k = 0; k < n; ++k) x(k) = cplx(u(2 * c, k), u(2 * c + 1, k));
+      const Vec f = dist ? dist->forward(x, outer.dt_s) : x;
+      for (Eigen::Index k = 0; k < f.size(); ++k)
+        for (int s = 0; s < r; ++s) {
+          y(2 * c, k * r + s) = f(k).real();
+          y(2 * c + 1, k * r + s) = f(k).imag();
+        }
+    }
+    RMat gy;
+    const double j = run_grid(y, grad ? &gy : nullptr, fid);
+    if (grad) {
+      grad->setZero(u.rows(), n);
+      for (int c = 0; c < nc; ++c) {
+        const auto& dist = outer.channels[c].distortion;
+        const int r = dist ? oversample / dist->oversample() : oversample;
+        Vec g = Vec::Zero(y.cols() / r);
+        for (Eigen::Index k = 0; k < g.size(); ++k)
+          for (int s = 0; s < r; ++s) g(k) += cplx(gy(2 * c, k * r + s), gy(2 * c + 1, k * r + s));
+        const Vec gx = dist ? dist->adjoint(g, outer.dt_s) : g;
+        for (Eigen::Index k = 0; k < n; ++k) {
+          (*grad)(2 * c, k) = gx(k).real();
+          (*grad)(2 * c + 1, k) = gx(k).imag();
+        }
+      }
+    }
+    return j;
+  }
+
+  double run_grid(const RMat& u, RMat* grad, std::vector<double>* fid) {
     const int m = static_cast<int>(p.ensemble.size());
     for (int g0 = 0; g0 < m; g0 += group) {
       const int g1 = std::min(m, g0 + group);

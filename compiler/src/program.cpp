@@ -54,11 +54,27 @@ struct Parser {
 
   CompileOptions options(const YamlField& f, CompileOptions o) const {
     f.expect_map();
-    f.allow_keys({"duration_s",        "steps",           "dt_s",          "max_rf_hz",
-                  "channels",          "fidelity_target", "ensemble",      "smoothness",
-                  "zero_ends",         "starts",          "seed",          "max_iterations",
-                  "stall_evaluations", "time_limit_s",    "threads",       "strong_coupling",
-                  "b1_quadrature",     "coarse_factor",   "nominal_first", "warm_start"});
+    f.allow_keys({"duration_s",
+                  "steps",
+                  "dt_s",
+                  "max_rf_hz",
+                  "channels",
+                  "fidelity_target",
+                  "ensemble",
+                  "smoothness",
+                  "zero_ends",
+                  "starts",
+                  "seed",
+                  "max_iterations",
+                  "stall_evaluations",
+                  "time_limit_s",
+                  "threads",
+                  "strong_coupling",
+                  "b1_quadrature",
+                  "coarse_factor",
+                  "nominal_first",
+                  "warm_start",
+                  "probe_q"});
     if (auto v = f.find("duration_s")) o.duration_s = v->as_positive();
     if (auto v = f.find("steps")) {
       o.steps = as_int(*v);
@@ -93,6 +109,16 @@ struct Parser {
                      std::to_string(fe.molecule().channels[c].max_rf_hz) + " (molecule file)");
           o.max_rf_hz[nm] = a;
         }
+      }
+    }
+    if (auto v = f.find("probe_q")) {
+      v->expect_map();
+      o.probe_q.clear();
+      for (const auto& [nm, val] : v->entries()) {
+        if (fe.molecule().channel_index(nm) < 0) val.fail("unknown channel " + nm);
+        const double q = val.as_positive();
+        if (q > 1e5) val.fail("must be at most 100000");
+        o.probe_q[nm] = q;
       }
     }
     if (auto v = f.find("fidelity_target")) o.fidelity_target = v->as_double();

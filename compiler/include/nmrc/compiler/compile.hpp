@@ -36,7 +36,11 @@ struct CompileOptions {
   int steps = 0;
   double dt_s = 0.0;
   std::map<std::string, double> max_rf_hz;  ///< per channel; default min(10 kHz, channel limit)
-  std::vector<std::string> channels;        ///< driven channels (default: every channel)
+  /// GRAPE through the probe: per channel, the loaded Q of a tuned resonator at the channel's
+  /// Larmor frequency (spectrometer::ResonatorDistortion; docs/console-physics.md); absent:
+  /// the channel's pulse reaches the spins undistorted. Q in (0, 100000].
+  std::map<std::string, double> probe_q;
+  std::vector<std::string> channels;  ///< driven channels (default: every channel)
   double fidelity_target = 0.995;
   std::vector<double> b1_scale{0.97, 0.985, 1.0, 1.015, 1.03};
   std::vector<double> b1_weight;  ///< default uniform

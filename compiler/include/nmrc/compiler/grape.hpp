@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "nmrc/core/types.hpp"
+#include "nmrc/spectrometer/probe.hpp"
 
 namespace nmrc::compiler {
 
@@ -25,6 +26,10 @@ struct ChannelControl {
   Mat fz;
   double max_rf_hz = 10000.0;           ///< bound on sqrt(u_x^2 + u_y^2)
   std::vector<double> line_offsets_hz;  ///< spin offsets from the carrier (for initial guesses)
+  /// The probe of this channel (null: none): GRAPE optimises the transmitter's waveform as the
+  /// spins see it through the distortion, its gradient through the adjoint
+  /// (docs/console-physics.md; spectrometer/probe.hpp).
+  std::shared_ptr<const spectrometer::Distortion> distortion;
 };
 
 /// One member of the robustness ensemble: every channel's RF is scaled by b1_scale and every
