@@ -35,12 +35,12 @@ BrukerShape golden_shape() {
 
 TEST_CASE("JCAMP-DX numbers and records") {
   SUBCASE("correctness") {
-    CHECK(jcamp_shape_number(100.0) == "1.000000E02");
-    CHECK(jcamp_shape_number(0.0) == "0.000000E00");
-    CHECK(jcamp_shape_number(-0.0) == "0.000000E00");
-    CHECK(jcamp_shape_number(0.006370927) == "6.370927E-03");
-    CHECK(jcamp_shape_number(359.9617) == "3.599617E02");
-    CHECK(jcamp_shape_number(1.5e-120) == "1.500000E-120");
+    CHECK(jcamp_shape_number(100.0) == "1.000000000E02");
+    CHECK(jcamp_shape_number(0.0) == "0.000000000E00");
+    CHECK(jcamp_shape_number(-0.0) == "0.000000000E00");
+    CHECK(jcamp_shape_number(0.006370927) == "6.370927000E-03");
+    CHECK(jcamp_shape_number(359.96171234) == "3.599617123E02");
+    CHECK(jcamp_shape_number(1.5e-120) == "1.500000000E-120");
     CHECK(jcamp_parameter_number(600.132820611) == "600.132820611");
     CHECK(jcamp_parameter_number(3e-06) == "3e-06");
     CHECK(jcamp_parameter_number(16384) == "16384");
@@ -204,14 +204,15 @@ TEST_CASE("TopSpin shape files") {
                          doctest::Contains("s.shape:22:1: ##NPOINTS= 5: the file has 4 points"),
                          InputError);
     CHECK_THROWS_WITH_AS(
-        parse_bruker_shape(with("1.000000E02, 1.8", "1.000100E02, 1.8"), "s.shape"),
-        doctest::Contains("s.shape:26:1: point 3: amplitude = 1.000100E02: must be in 0..100"),
+        parse_bruker_shape(with("1.000000000E02, 1.8", "1.000100000E02, 1.8"), "s.shape"),
+        doctest::Contains("s.shape:26:1: point 3: amplitude = 1.000100000E02: must be in 0..100"),
         InputError);
-    CHECK_THROWS_WITH_AS(parse_bruker_shape(with("5.000000E01, 9", "-5.000000E01, 9"), "s.shape"),
-                         doctest::Contains("s.shape:25:1: point 2: amplitude = -5.000000E01"),
-                         InputError);
-    CHECK_THROWS_WITH_AS(parse_bruker_shape(with("2.500000E01, 2.700000E02", "2.5, x"), "s.shape"),
-                         doctest::Contains("s.shape:27:1: point 4 = 2.5, x: must be"), InputError);
+    CHECK_THROWS_WITH_AS(
+        parse_bruker_shape(with("5.000000000E01, 9", "-5.000000000E01, 9"), "s.shape"),
+        doctest::Contains("s.shape:25:1: point 2: amplitude = -5.000000000E01"), InputError);
+    CHECK_THROWS_WITH_AS(
+        parse_bruker_shape(with("2.500000000E01, 2.700000000E02", "2.5, x"), "s.shape"),
+        doctest::Contains("s.shape:27:1: point 4 = 2.5, x: must be"), InputError);
     CHECK_THROWS_WITH_AS(parse_bruker_shape(with("##END=\n", ""), "s.shape"),
                          doctest::Contains("s.shape:27:1: ##END=: missing"), InputError);
     const BrukerShape s = read_bruker_shape_file(golden_path);
