@@ -387,8 +387,11 @@ std::vector<GateOutcome> compile_program(Program& program, const ProgramCompileO
     o.result =
         compile_target(program.molecule, job.target, job.options, job.name, options.cache_dir, cb);
     install_pulse(program, job, o.result.pulse);
-    if (o.result.summary.termination != Termination::kInterrupted)
-      o.validation = validate_pulse(o.result.pulse, program.molecule);
+    if (o.result.summary.termination != Termination::kInterrupted) {
+      ValidationOptions vo;
+      vo.probe_q = job.options.probe_q;  // judged through the probe it was compiled through
+      o.validation = validate_pulse(o.result.pulse, program.molecule, vo);
+    }
     if (job.target.type == GateType::kPartialSwap)
       o.bound_s = partial_swap_bound_s(
           nlohmann::json::parse(job.target.description_json).value("theta_rad", 0.0),

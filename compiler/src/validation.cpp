@@ -1,7 +1,10 @@
 // Validation of compiled pulses: the target rebuilt from the pulse file's description, the
 // pulse fitted to the molecule by the one set of rules (PulseData::element), then judged by the
 // spectrometer (spectrometer/judge.hpp), which shares no code with GRAPE.
+#include <memory>
+
 #include "nmrc/compiler/compile.hpp"
+#include "nmrc/core/error.hpp"
 
 namespace nmrc::compiler {
 
@@ -19,6 +22,13 @@ ValidationResult validate_pulse(const CompiledPulse& pulse, const Molecule& mole
   jo.engine = options.engine;
   jo.relaxation = options.relaxation;
   jo.progress = options.progress;
+  jo.probe.resize(molecule.channels.size());
+  for (const auto& [name, q] : options.probe_q) {
+    const int c = molecule.channel_index(name);
+    if (c < 0) throw InputError(where + ": probe_q." + name + ": unknown channel");
+    jo.probe[c] =
+        std::make_shared<spectrometer::ResonatorDistortion>(q, molecule.channels[c].larmor_mhz);
+  }
   const int n = molecule.size();
   ValidationResult r = spectrometer::judge_pulse(
       molecule, e, {target.full(n), target.norm(n), !target.state_transfer, target.diagonal_phases},

@@ -62,6 +62,7 @@ Judgement judge_pulse(const Molecule& m, const ShapedPulseElement& pulse, const 
   auto fidelity_at = [&](double b1, double off) {
     PropagationOptions po;
     po.engine = o.engine;
+    po.probe = o.probe;
     if (off != 0.0) {
       po.offset_error_hz.assign(n, 0.0);
       for (int c : pulse.channels)
@@ -97,6 +98,7 @@ Judgement judge_pulse(const Molecule& m, const ShapedPulseElement& pulse, const 
     // Nominal B1 only: one 4^n superoperator per step is costly.
     PropagationOptions po;
     po.engine = o.engine;
+    po.probe = o.probe;
     report(fmt::format("Lindblad relaxation ({} steps of a {}x{} superoperator)",
                        pulse.ux_hz.empty() ? 0 : pulse.ux_hz[0].size(), d * d, d * d));
     const Mat s = simulate_superoperator(m, pulse, 1.0, po);

@@ -104,6 +104,19 @@ TEST_CASE("GRAPE through the probe: the pulse keeps its fidelity through the sam
   // The same target optimised without the probe does not survive it.
   const GrapeResult plain = optimise(build_problem(m, t, probe_grape_options(false)), go);
   CHECK(through_probe(plain) < 0.999);
+  // The judge (nmrc validate, compile_program) plays it through the probe it was compiled for.
+  PulseData pd;
+  pd.name = "probed";
+  pd.dt_s = 20e-6;
+  pd.channels.push_back(PulseChannel{"13C", std::nullopt, 10000.0, r.u_hz.row(0).transpose(),
+                                     r.u_hz.row(1).transpose(), ""});
+  pd.target_json = R"({"gate": "rotation", "spins": ["A"], "angle_rad": 1.5707963267948966})";
+  pd.fidelity_target = 0.999;
+  ValidationOptions vo;
+  vo.probe_q = with.probe_q;
+  const ValidationResult v = validate_pulse(pd, m, vo);
+  CHECK(v.passed);
+  CHECK(v.nominal == doctest::Approx(through_probe(r)).epsilon(1e-9));
 }
 
 TEST_CASE("GRAPE through the probe: the program option probe_q and its rules") {

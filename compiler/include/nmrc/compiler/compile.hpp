@@ -135,6 +135,8 @@ CompileResult compile_target(const Molecule& molecule, const GateTarget& target,
 struct ValidationOptions {
   spectrometer::Engine engine = spectrometer::Engine::kExact;
   bool relaxation = false;
+  /// The probe the pulse was compiled through (CompileOptions::probe_q): judged through it.
+  std::map<std::string, double> probe_q;
   /// Progress of the judgement (spectrometer::JudgeOptions::progress).
   std::function<void(int, int, const std::string&)> progress;
 };

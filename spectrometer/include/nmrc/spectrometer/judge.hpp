@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,8 @@ struct JudgeOptions {
   /// Also the process fidelity Tr(S_t^dag S)/d^2 of the relaxing pulse at nominal B1 (Lindblad
   /// T1/T2 of the molecule file; one 4^n superoperator per step: costly). Gates only.
   bool relaxation = false;
+  /// The probe the pulse is played through (PropagationOptions::probe; empty: none).
+  std::vector<std::shared_ptr<const Distortion>> probe;
   /// Progress (done, total, what): called before each ensemble member and before the relaxing
   /// simulation, so that a long judgement is not silent (cli/terminal.hpp shows it).
   std::function<void(int, int, const std::string&)> progress;
