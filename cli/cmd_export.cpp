@@ -32,6 +32,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Energies of the played-back export against the virtual run's (issue 24: 1e-6).
+constexpr double kPlaybackTolerance = 1e-6;
+
 bool is_pulse_file(const std::string& path) { return fs::path(path).extension() == ".json"; }
 
 struct Opts {
@@ -47,6 +50,7 @@ struct Opts {
   double p90_h_us = 0, plw_h_w = 0;
   bool no_decouple = false, cyclops = false;
   compiler::ProbeLimits probe;
+  std::string check_playback;  // the virtual console's datasets (empty: no check)
 };
 
 // Pulse programs (YAML) and pulse files: one experiment per program, the pulse files as one.
@@ -155,6 +159,77 @@ compiler::BrukerExportResult export_experiment_run(const Opts& o,
   progress.done();
   return r;
 }
+
+// --check-playback DATA: the written folder played back on the virtual console (its datasets
+// into DATA/folder) and reconstructed as console data, against the virtual experiment's own run
+// of the same case and collision (noise-free, raw energies: no inversion pairing, no scale).
+// Two more console runs say where a difference comes from: the sequences the export was made
+// from (DATA/sequences: what the files should hold) and the same with the PPS steps as the
+// ideal operations the virtual run models (DATA/ideal_pps).
+int check_playback(const Opts& o, const compiler::BrukerExportOptions& eo, bool quiet) {
+  experiment::ExperimentProgram p = experiment::load_experiment_program(o.inputs[0]);
+  const experiment::CaseSpec* c = nullptr;
+  for (const auto& cs : p.cases)
+    if (cs.name == o.case_name || experiment::topspin_case_name(cs.name) == o.case_name) c = &cs;
+  experiment::CaseSpec one = *c;
+  one.measure = {o.collision};
+  p.cases = {one};
+  p.imperfections.noise = false;
+  p.inversion = false;
+  p.reference = false;
+  p.error_budget = false;
+  experiment::RunSettings settings;
+  settings.cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
+  settings.compile_mode = experiment::CompileMode::kNever;
+  settings.error_budget = false;
+  experiment::PulseLibrary lib = experiment::make_pulse_library(p, settings);
+  Progress progress(quiet);
+  auto console = [&](const std::string& what) {
+    return [&progress, what](size_t k, size_t n) {
+      progress.update("virtual console, " + what + ": EXPNO " + std::to_string(k) + " of " +
+                      std::to_string(n));
+    };
+  };
+  const std::string data = o.check_playback;
+  const experiment::RunPlayback back = experiment::play_back_run_bruker(
+      o.out, p, one, data + "/folder", p.imperfections, o.phase_sense, console("the folder"));
+  auto play = [&](bool ideal_pps, const std::string& sub, const std::string& what) {
+    const experiment::RunSequences rs =
+        experiment::run_sequences(p, one, o.collision, lib, eo, {}, ideal_pps);
+    std::vector<Sequence> seqs;
+    for (const auto& e : rs.experiments) seqs.push_back(e.sequence);
+    return experiment::console_run(p, one, seqs, rs.weights, p.imperfections, data + "/" + sub,
+                                   console(what));
+  };
+  const experiment::RunPlayback direct = play(false, "sequences", "the export's sequences");
+  const experiment::RunPlayback ideal = play(true, "ideal_pps", "ideal PPS");
+  progress.update("virtual experiment: case " + one.name + ", collision " +
+                  std::to_string(o.collision));
+  const experiment::CaseResult run = experiment::run_case(p, one, lib, settings);
+  progress.done();
+  double folder = 0, model = 0, worst = 0;
+  std::printf("play back: %zu EXPNOs of %s played on the virtual console (datasets in %s)\n",
+              back.expnos, o.out.c_str(), data.c_str());
+  std::printf("%-10s %-16s %-16s %-16s %-16s\n", "energy", "played_back", "sequences", "ideal_pps",
+              "virtual_run");
+  for (size_t k = 0; k < back.energy.size(); ++k) {
+    const double v = run.points.back().energy_raw[k].mean;
+    folder = std::max(folder, std::abs(back.energy[k] - direct.energy[k]));
+    model = std::max(model, std::abs(ideal.energy[k] - v));
+    worst = std::max(worst, std::abs(back.energy[k] - v));
+    std::printf("E_%-8zu %-16.10f %-16.10f %-16.10f %-16.10f\n", k + 1, back.energy[k],
+                direct.energy[k], ideal.energy[k], v);
+  }
+  std::printf("the folder against the sequences it was written from: %.3g\n", folder);
+  std::printf("the sequences with the ideal PPS against the virtual run: %.3g\n", model);
+  const bool ok = worst <= kPlaybackTolerance;
+  std::printf("play back %s the virtual run: largest energy difference %.3g (tolerance %.0e)%s\n",
+              ok ? "agrees with" : "DIFFERS from", worst, kPlaybackTolerance,
+              ok || model > kPlaybackTolerance || folder > kPlaybackTolerance
+                  ? ""
+                  : ": the compiled PPS pulses, which the virtual run plays as ideal operations");
+  return ok ? 0 : 1;
+}
 #endif
 
 }  // namespace
@@ -207,6 +282,10 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
   br->add_option("--cache-dir", o->cache_dir, "Experiment program: compile cache");
   br->add_flag("--no-compile", o->no_compile,
                "Experiment program: refuse to compile a missing pulse (exit 2)");
+  br->add_option("--check-playback", o->check_playback,
+                 "Experiment program: play the written folder back on the virtual console (its "
+                 "datasets into this folder) and compare the energies with the virtual run's "
+                 "(exit 1 when they differ by more than 1e-6)");
 #endif
   br->callback([&run, &global, o] {
     run = [o, &global] {
@@ -240,6 +319,9 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
       std::strftime(tim, sizeof tim, "%H:%M:%S", std::gmtime(&now));
       eo.date = date;
       eo.time = tim;
+      if (!o->check_playback.empty() && o->case_name.empty())
+        throw InputError("--check-playback = " + o->check_playback +
+                         ": plays back an experiment run (give --case and --collision)");
       compiler::BrukerExportResult r;
       if (!o->case_name.empty() || o->collision != -1) {
 #ifdef NMRC_EXPERIMENT_AVAILABLE
@@ -255,6 +337,12 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
       for (const auto& s : r.summary) std::printf("%s\n", s.c_str());
       std::printf("wrote %zu files to %s (see %s/README.txt)\n", r.files.size(), o->out.c_str(),
                   o->out.c_str());
+      if (!o->check_playback.empty()) {
+#ifdef NMRC_EXPERIMENT_AVAILABLE
+        std::fflush(stdout);
+        return check_playback(*o, eo, global.quiet);
+#endif
+      }
       return 0;
     };
   });

@@ -648,8 +648,16 @@ std::string readme_text(const Molecule& m, const BrukerExportOptions& o, const C
      << "     Each shape's 100 % nutation frequency is in its pulse program's ;sp comment.\n"
      << "  3. Gradients: GPZ 100 % is taken as " << num(o.gpz_max_g_per_cm)
      << " G/cm (--gpz-max); check your probe's calibration.\n"
-     << "  4. The sense of phase: docs/bruker.md (\"The sense of phase\"): export the one-pulse\n"
-     << "     selective test and see on which carbon its line comes out.\n";
+     << "  4. The sense of phase: export sequences/console/phase_sense_c2.yaml (one selective\n"
+     << "     90 on C2, then acquire) and run it: C2's lines carry most of the signal on a\n"
+     << "     console of nmrc's sense; on the other, C3's lines are the strongest (then\n"
+     << "     export everything again with --phase-sense -1).\n"
+     << "     docs/bruker.md, \"The sense of phase\".\n"
+     << "  Receiver gain: RG = 1 here and no rga in any experiment. Choose RG once (rga on\n"
+     << "     the experiment with the largest signal) and set that same RG in every\n"
+     << "     experiment: experiments that are added with weights must share RG. NC may\n"
+     << "     differ per FID: nmrc's readers multiply by 2^NC; a sum in TopSpin must scale\n"
+     << "     each FID by w_i 2^NC_i.\n";
   if (cal.decouple)
     rd << "  5. 1H decoupling (f2, " << o.decouple->program << ", PCPD2 "
        << num(o.decouple->pcpd_us) << " us): calibrate the 1H hard 90 and re-run with\n"

@@ -208,7 +208,7 @@ std::string jcamp_shape_number(double value) {
   // "%.9E" gives 1.000000000E+02; TopSpin writes 1.000000E02 and 6.370927E-03 (stdisp page of
   // the TopSpin command reference; lists/wave files of TopSpin 3 and 4) and reads the values as
   // floating-point numbers: nmrc writes 10 significant digits in that layout, so that a run
-  // export played back keeps its energies to 1e-7 (7 digits gave 9.4e-7; docs/bruker.md).
+  // export played back keeps its energies to 1.1e-9 (7 digits gave 9.4e-7; docs/bruker.md).
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.9E", value == 0.0 ? 0.0 : value);
   std::string s(buf);

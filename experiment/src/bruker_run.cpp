@@ -6,10 +6,21 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <type_traits>
 
+#include "nmrc/compiler/bruker_playback.hpp"
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/hash.hpp"
+#include "nmrc/core/io.hpp"
 #include "nmrc/core/jcamp.hpp"
+#include "nmrc/core/operators.hpp"
 #include "nmrc/core/text.hpp"
+#include "nmrc/spectrometer/bruker_dataset.hpp"
+#include "nmrc/spectrometer/dynamics.hpp"
+#include "nmrc/spectrometer/preparation.hpp"
+#include "nmrc/spectrometer/sample.hpp"
+#include "nmrc/spectrometer/tomography_run.hpp"
+#include "nmrc/thermo/observables.hpp"
 
 namespace nmrc::experiment {
 
@@ -34,14 +45,15 @@ std::string topspin_case_name(const std::string& case_name) {
   return o;
 }
 
-compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const CaseSpec& c,
-                                               int collision, PulseLibrary& lib,
-                                               const compiler::BrukerExportOptions& o,
-                                               const CompileProgress& progress) {
+RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int collision,
+                           PulseLibrary& lib, const compiler::BrukerExportOptions& o,
+                           const CompileProgress& progress, bool ideal_pps) {
   const Molecule& m = p.molecule;
   if (!(o.gpz_max_g_per_cm > 0))
     throw InputError("--gpz-max = " + num(o.gpz_max_g_per_cm) + ": must be > 0 G/cm");
-  const RunProtocol proto = run_protocol(p, c, collision);
+  RunSequences r;
+  r.protocol = run_protocol(p, c, collision);
+  const RunProtocol& proto = r.protocol;
   // Every pulse of the run, compiled (or found) once.
   std::map<std::string, ShapedPulseElement> shaped;
   auto pulse = [&](const PulseNeed& nd) -> const ShapedPulseElement& {
@@ -55,14 +67,13 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
     return shaped.emplace(nd.name, std::move(e)).first->second;
   };
   // A gradient beyond the probe's maximum: the same area at the maximum, longer (whole us).
-  std::vector<std::string> stretched;
   auto gradient = [&](GradientElement g, const std::string& what) {
     if (std::abs(g.strength_g_per_cm) > o.gpz_max_g_per_cm) {
       const double area = g.strength_g_per_cm * g.duration_s;
       const double t = std::ceil(std::abs(area) / o.gpz_max_g_per_cm * 1e6 - 1e-6) * 1e-6;
-      stretched.push_back(what + ": " + num(g.strength_g_per_cm) + " G/cm for " +
-                          num(g.duration_s * 1e3) + " ms played as " + num(area / t) +
-                          " G/cm for " + num(t * 1e3) + " ms (same area)");
+      r.stretched.push_back(what + ": " + num(g.strength_g_per_cm) + " G/cm for " +
+                            num(g.duration_s * 1e3) + " ms played as " + num(area / t) +
+                            " G/cm for " + num(t * 1e3) + " ms (same area)");
       g.duration_s = t;
       g.strength_g_per_cm = area / t;
     }
@@ -74,9 +85,16 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
   const std::string where0 =
       p.path + ": case " + c.name + ", collision " + std::to_string(collision) + ", ";
   for (const auto& st : proto.pps) {
-    for (const auto& nd : st.pulses) {
-      head.push_back(pulse(nd));
-      head_where.push_back(where0 + st.name + " pulse " + nd.name);
+    if (ideal_pps) {
+      for (const auto& op : st.operations) {
+        head.push_back(op);
+        head_where.push_back(where0 + st.name + " operation");
+      }
+    } else {
+      for (const auto& nd : st.pulses) {
+        head.push_back(pulse(nd));
+        head_where.push_back(where0 + st.name + " pulse " + nd.name);
+      }
     }
     head.push_back(gradient(st.gradient, st.name + " gradient"));
     head_where.push_back(where0 + st.name + " gradient");
@@ -101,9 +119,6 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
   acq.td = p.td;
   const std::string tag = topspin_case_name(c.name) + "_m" + std::to_string(collision);
   const size_t ne = proto.experiments.size(), ns = proto.readout.size();
-  std::vector<compiler::BrukerExperimentInput> inputs;
-  std::ostringstream weights;
-  weights << "expno,readout_setting,experiment,basis_state,flipped,weight,pulprog\n";
   for (size_t s = 0; s < ns; ++s) {
     for (size_t i = 0; i < ne; ++i) {
       const auto& ex = proto.experiments[i];
@@ -111,11 +126,9 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
       Sequence seq;
       seq.name = tag + "_e" + std::to_string(i + 1) + "_" + proto.readout[s].first;
       seq.elements = head;
-      std::string flipped;
       for (const auto& nd : ex.flips) {
         seq.elements.push_back(pulse(nd));
         where->push_back(where0 + "temporal-averaging pulse " + nd.name);
-        flipped += (flipped.empty() ? "" : " ") + nd.name;
       }
       seq.elements.insert(seq.elements.end(), tail.begin(), tail.end());
       where->insert(where->end(), tail_where.begin(), tail_where.end());
@@ -125,24 +138,48 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
       }
       seq.elements.push_back(acq);
       where->push_back(where0 + "acquisition");
-      inputs.push_back({seq.name, seq, [where](size_t k) {
-                          return k < where->size() ? (*where)[k] : std::string();
-                        }});
-      weights << s * ne + i + 1 << "," << csv_field(proto.readout[s].first) << "," << i + 1 << ","
-              << ex.basis_state << "," << csv_field(flipped.empty() ? "none" : flipped) << ","
-              << num(ex.weight, "%.17g") << "," << csv_field(seq.name) << "\n";
+      r.experiments.push_back({seq.name, seq, [where](size_t k) {
+                                 return k < where->size() ? (*where)[k] : std::string();
+                               }});
+      r.settings.push_back(proto.readout[s].first);
     }
   }
+  for (const auto& ex : proto.experiments) r.weights.push_back(ex.weight);
+  r.pulses = shaped.size();
+  return r;
+}
+
+namespace {
+
+// weights.csv: one row per EXPNO (expno, readout_setting, experiment, basis_state, flipped,
+// weight, pulprog).
+std::string weights_csv(const RunSequences& r) {
+  std::ostringstream w;
+  w << "expno,readout_setting,experiment,basis_state,flipped,weight,pulprog\n";
+  const size_t ne = r.weights.size();
+  for (size_t k = 0; k < r.experiments.size(); ++k) {
+    const auto& ex = r.protocol.experiments[k % ne];
+    std::string flipped;
+    for (const auto& nd : ex.flips) flipped += (flipped.empty() ? "" : " ") + nd.name;
+    w << k + 1 << "," << csv_field(r.settings[k]) << "," << k % ne + 1 << "," << ex.basis_state
+      << "," << csv_field(flipped.empty() ? "none" : flipped) << "," << num(ex.weight, "%.17g")
+      << "," << csv_field(r.experiments[k].name) << "\n";
+  }
+  return w.str();
+}
+
+// The experiment's own part of the README: what the EXPNOs are and how they combine.
+std::string run_readme(const ExperimentProgram& p, const CaseSpec& c, int collision,
+                       const RunSequences& r, const compiler::BrukerExportOptions& o) {
+  const Molecule& m = p.molecule;
+  const RunProtocol& proto = r.protocol;
+  const size_t ne = proto.experiments.size(), ns = proto.readout.size();
   std::string wlist;  // the weights for nmrc tomography --weights
-  for (const auto& ex : proto.experiments) {
+  for (double w : r.weights) {
     // appended piecewise: `"," + std::string&&` trips GCC 12's -Wrestrict (PR 105329)
     if (!wlist.empty()) wlist += ',';
-    wlist += num(ex.weight, "%.17g");
+    wlist += num(w, "%.17g");
   }
-  compiler::BrukerExportOptions eo = o;
-  eo.source = p.path + " (case " + c.name + ", collision " + std::to_string(collision) + ")";
-  compiler::BrukerExportResult r = compiler::export_bruker(inputs, m, eo);
-  // The experiment's own part of the README: what the EXPNOs are and how they combine.
   std::ostringstream rd;
   rd << "\nThe run exported: experiment " << line_text(p.name, "experiment name") << ", case "
      << line_text(c.name, "case name") << " (" << line_text(c.title, "case title")
@@ -177,43 +214,280 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
      << "; a console's FIDs need the factor to nmrc's units, --scale).\n"
      << "Not exported (the virtual experiment's calibration): the inversion-paired run from\n"
      << "inverted equilibrium and the reference runs; repeat the export with other cases.\n";
-  if (!stretched.empty()) {
+  if (!r.stretched.empty()) {
     rd << "\nGradients above GPZ 100 % (--gpz-max " << num(o.gpz_max_g_per_cm)
        << " G/cm) are played at 100 % for longer, with the same area:\n";
-    for (const auto& s : stretched) rd << "  " << s << "\n";
+    for (const auto& s : r.stretched) rd << "  " << s << "\n";
   }
-  for (auto& f : r.files)
-    if (f.path == "README.txt") f.content += rd.str();
-  // One summary line per EXPNO is too many here: keep the first and the last.
+  return rd.str();
+}
+
+// One summary line per EXPNO (and one power line each) is too many for a run: the first and
+// the last of each are kept (every power line was within the probe's limits, or the export
+// would have been refused).
+std::vector<std::string> run_summary(const std::vector<std::string>& all) {
+  auto first_last = [&](const char* prefix) {
+    size_t first = all.size(), last = 0;
+    for (size_t i = 0; i < all.size(); ++i)
+      if (all[i].rfind(prefix, 0) == 0) {
+        first = std::min(first, i);
+        last = i;
+      }
+    return std::pair<size_t, size_t>{first, last};
+  };
+  const auto [first, last] = first_last("experiment ");
+  const auto [first_power, last_power] = first_last("power ");
   std::vector<std::string> summary;
-  size_t first = r.summary.size(), last = 0;
-  for (size_t i = 0; i < r.summary.size(); ++i)
-    if (r.summary[i].rfind("experiment ", 0) == 0) {
-      first = std::min(first, i);
-      last = i;
-    }
-  // Of the power lines (one per EXPNO, each within the probe's limits or the export would have
-  // been refused) the first and the last are kept, as for the experiments.
-  size_t first_power = r.summary.size(), last_power = 0;
-  for (size_t i = 0; i < r.summary.size(); ++i)
-    if (r.summary[i].rfind("power ", 0) == 0) {
-      first_power = std::min(first_power, i);
-      last_power = i;
-    }
-  for (size_t i = 0; i < r.summary.size(); ++i) {
-    const bool expno = r.summary[i].rfind("experiment ", 0) == 0;
-    const bool power = r.summary[i].rfind("power ", 0) == 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const bool expno = all[i].rfind("experiment ", 0) == 0;
+    const bool power = all[i].rfind("power ", 0) == 0;
     if (power && i != first_power && i != last_power) continue;
-    if (!expno || i == first || i == last) summary.push_back(r.summary[i]);
+    if (!expno || i == first || i == last) summary.push_back(all[i]);
     if (expno && i == first && last > first + 1) summary.push_back("...");
   }
-  r.summary = std::move(summary);
-  r.files.push_back({"weights.csv", weights.str()});
-  r.summary.push_back("run " + tag + ": " + std::to_string(ns) + " readout settings x " +
-                      std::to_string(ne) +
+  return summary;
+}
+
+}  // namespace
+
+compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const CaseSpec& c,
+                                               int collision, PulseLibrary& lib,
+                                               const compiler::BrukerExportOptions& o,
+                                               const CompileProgress& progress) {
+  const RunSequences rs = run_sequences(p, c, collision, lib, o, progress);
+  compiler::BrukerExportOptions eo = o;
+  eo.source = p.path + " (case " + c.name + ", collision " + std::to_string(collision) + ")";
+  compiler::BrukerExportResult r = compiler::export_bruker(rs.experiments, p.molecule, eo);
+  const std::string readme = run_readme(p, c, collision, rs, o);
+  for (auto& f : r.files)
+    if (f.path == "README.txt") f.content += readme;
+  r.summary = run_summary(r.summary);
+  r.files.push_back({"weights.csv", weights_csv(rs)});
+  const size_t ne = rs.weights.size(), ns = rs.protocol.readout.size();
+  r.summary.push_back("run " + topspin_case_name(c.name) + "_m" + std::to_string(collision) + ": " +
+                      std::to_string(ns) + " readout settings x " + std::to_string(ne) +
                       " temporal-averaging experiments = " + std::to_string(ns * ne) + " EXPNOs, " +
-                      std::to_string(shaped.size()) + " compiled pulses (weights.csv)");
+                      std::to_string(rs.pulses) + " compiled pulses (weights.csv)");
   return r;
+}
+
+namespace {
+
+namespace sp = nmrc::spectrometer;
+
+// Every number of an element, as bytes: EXPNOs whose first elements have equal keys share
+// their propagation (virtual_console_fids).
+std::string element_bytes(const Element& e) {
+  std::string k(1, static_cast<char>('A' + e.index()));
+  auto add = [&](const auto& v) { k.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  auto add_all = [&](const auto& vec) {
+    add(vec.size());
+    for (const auto& v : vec) add(v);
+  };
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, RotationElement>) {
+          add_all(x.spins);
+          add(x.angle_rad);
+          add(x.phase_rad);
+        } else if constexpr (std::is_same_v<T, HardPulseElement>) {
+          add(x.channel);
+          add(x.angle_rad);
+          add(x.phase_rad);
+          add(x.rf_hz);
+        } else if constexpr (std::is_same_v<T, ShapedPulseElement>) {
+          add(x.dt_s);
+          add_all(x.channels);
+          for (const auto& u : x.ux_hz) add_all(u);
+          for (const auto& u : x.uy_hz) add_all(u);
+        } else if constexpr (std::is_same_v<T, DelayElement>) {
+          add(x.duration_s);
+        } else if constexpr (std::is_same_v<T, GradientElement>) {
+          add(x.duration_s);
+          add(x.strength_g_per_cm);
+          add(x.shape_factor);
+        } else if constexpr (std::is_same_v<T, UnitaryElement>) {
+          add_all(x.spins);
+          for (Eigen::Index i = 0; i < x.unitary.size(); ++i) add(x.unitary.data()[i]);
+        }
+      },
+      e);
+  return k;
+}
+
+// One CSV line (RFC 4180 as csv_field writes it: quoted cells, quotes doubled) into cells.
+std::vector<std::string> csv_cells(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char ch = line[i];
+    if (quoted && ch == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      out.back() += '"';
+      ++i;
+    } else if (ch == '"') {
+      quoted = !quoted;
+    } else if (ch == ',' && !quoted) {
+      out.emplace_back();
+    } else if (ch != '\r') {
+      out.back() += ch;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<spectrometer::Fid> virtual_console_fids(
+    const ExperimentProgram& p, const std::vector<Sequence>& sequences, const Imperfections& imp,
+    const std::function<void(size_t, size_t)>& progress) {
+  const Molecule& m = p.molecule;
+  const int d = 1 << m.size();
+  std::vector<std::pair<double, double>> members{{1.0, 1.0}};
+  if (imp.b1_ensemble) {
+    members.clear();
+    double wsum = 0;
+    for (double w : p.b1_weight) wsum += w;
+    for (size_t i = 0; i < p.b1_scale.size(); ++i)
+      members.push_back({p.b1_scale[i], p.b1_weight[i] / wsum});
+  }
+  const sp::ThermalState th = sp::thermal_equilibrium(m);
+  // The run's unit (its Engine's epsilon): the nominal PPS polarisation, the ideal PPS from
+  // thermal equilibrium fitted to |0...0> (spectrometer::fit_pps).
+  sp::Sample ideal;
+  ideal.molecule = m;
+  const double eps =
+      sp::fit_pps(sp::run_deviation(ideal, sp::pps_sequence(run_pps_steps(p)), th.rho)).epsilon;
+  std::vector<Mat> acquired(sequences.size(), Mat::Zero(d, d));
+  const size_t total = members.size() * sequences.size();
+  for (size_t b = 0; b < members.size(); ++b) {
+    sp::Sample sample = ideal;
+    sample.relaxation = imp.relaxation;
+    sample.b1_scale = {members[b].first};
+    sample.b1_weight = {1.0};
+    std::map<std::string, Mat> after;  // the state after each prefix played so far
+    for (size_t k = 0; k < sequences.size(); ++k) {
+      if (progress) progress(b * sequences.size() + k, total);
+      const auto& el = sequences[k].elements;
+      Mat rho = th.rho;
+      std::string key;
+      for (const Element& e : el) {
+        if (std::holds_alternative<AcquireElement>(e)) break;
+        key = content_hash_hex(key + element_bytes(e));
+        if (auto it = after.find(key); it != after.end()) {
+          rho = it->second;
+          continue;
+        }
+        Sequence one;
+        one.elements = {e};
+        rho = sp::run_deviation(sample, one, rho);
+        after.emplace(key, rho);
+      }
+      acquired[k] += members[b].second * rho;
+    }
+  }
+  if (progress) progress(total, total);
+  const Mat h0 = sp::Dynamics(m).h0();
+  std::vector<sp::Fid> fids(sequences.size());
+  for (size_t k = 0; k < sequences.size(); ++k) {
+    const auto& el = sequences[k].elements;
+    const AcquireElement* a = nullptr;
+    for (const auto& e : el)
+      if ((a = std::get_if<AcquireElement>(&e))) break;
+    if (!a) throw InputError(sequences[k].name + ": no acquisition");
+    sp::Fid& f = fids[k];
+    f.channel = a->channel;
+    f.sw_hz = a->sw_hz;
+    f.receiver_phase_rad = a->receiver_phase_rad;
+    f.points = sp::fid_signal(m, h0, sp::deviation(acquired[k]) / eps, a->channel, a->sw_hz, a->td,
+                              a->receiver_phase_rad);
+  }
+  return fids;
+}
+
+RunPlayback console_run(const ExperimentProgram& p, const CaseSpec& c,
+                        const std::vector<Sequence>& sequences, const std::vector<double>& weights,
+                        const Imperfections& imp, const std::string& data_dir,
+                        const std::function<void(size_t, size_t)>& progress) {
+  const Molecule& m = p.molecule;
+  const std::vector<sp::Fid> fids = virtual_console_fids(p, sequences, imp, progress);
+  std::vector<sp::BrukerSeriesEntry> entries;
+  for (size_t k = 0; k < fids.size(); ++k)
+    entries.push_back({fids[k], sequences[k].name, "virtual console: " + sequences[k].name, ""});
+  sp::write_bruker_series(data_dir, m, entries);
+  const auto t = sp::tomography_from_bruker(m, p.readout.settings, {data_dir}, 1.0, weights);
+  RunPlayback r;
+  r.expnos = sequences.size();
+  r.weights = weights;
+  r.rho = t.reconstruction.physical;
+  const int n = m.size(), ns = static_cast<int>(c.system_spins.size());
+  const Mat sys = partial_trace(r.rho, c.system_spins, n);
+  for (int k = 0; k < ns; ++k) r.energy.push_back(thermo::subsystem_energy(sys, k, ns));
+  r.bath_energy = thermo::subsystem_energy(partial_trace(r.rho, {c.bath_spin}, n), 0, 1);
+  return r;
+}
+
+RunPlayback play_back_run_bruker(const std::string& dir, const ExperimentProgram& p,
+                                 const CaseSpec& c, const std::string& data_dir,
+                                 const Imperfections& imp, int phase_sense,
+                                 const std::function<void(size_t, size_t)>& progress) {
+  const std::string wpath = dir + "/weights.csv";
+  std::istringstream in(read_file(wpath));
+  std::string line;
+  std::getline(in, line);
+  if (csv_cells(line).size() != 7 || csv_cells(line)[5] != "weight")
+    throw InputError(wpath + ":1: " + escape_text(line) +
+                     ": not the weights.csv of a run export (expno,...,weight,pulprog)");
+  std::vector<std::string> setting_of;
+  std::vector<int> experiment_of;
+  std::vector<double> weight_of;
+  for (int row = 2; std::getline(in, line); ++row) {
+    if (line.empty() || line == "\r") continue;
+    const auto cells = csv_cells(line);
+    const std::string where = wpath + ":" + std::to_string(row) + ": " + escape_text(line);
+    char* end = nullptr;
+    const long expno = cells.size() == 7 ? std::strtol(cells[0].c_str(), &end, 10) : -1;
+    if (expno != static_cast<long>(setting_of.size()) + 1)
+      throw InputError(where + ": expno: must be " + std::to_string(setting_of.size() + 1) +
+                       " (one row per EXPNO, in order)");
+    const long ex = std::strtol(cells[2].c_str(), &end, 10);
+    const double w = std::strtod(cells[5].c_str(), &end);
+    if (ex < 1 || ex > 4096 || !std::isfinite(w) || *end != '\0')
+      throw InputError(where + ": experiment, weight: a number in 1..4096 and a finite weight");
+    if (setting_of.size() >= sp::kMaxBrukerSeries)
+      throw InputError(where + ": more than " + std::to_string(sp::kMaxBrukerSeries) + " EXPNOs");
+    setting_of.push_back(cells[1]);
+    experiment_of.push_back(static_cast<int>(ex));
+    weight_of.push_back(w);
+  }
+  // The EXPNO layout k = s E + i + 1: E experiments per setting, the settings in the program's
+  // readout-set order.
+  int ne = 0;
+  for (int e : experiment_of) ne = std::max(ne, e);
+  const size_t ns = p.readout.settings.size();
+  if (setting_of.size() != ns * static_cast<size_t>(ne))
+    throw InputError(wpath + ": " + std::to_string(setting_of.size()) + " EXPNOs: need " +
+                     std::to_string(ns) + " readout settings x " + std::to_string(ne) +
+                     " experiments (the readout set " + p.readout.name + ")");
+  std::vector<double> weights(ne);
+  for (size_t k = 0; k < setting_of.size(); ++k) {
+    const size_t s = k / ne, i = k % ne;
+    if (setting_of[k] != p.readout.settings[s].name || experiment_of[k] != static_cast<int>(i) + 1)
+      throw InputError(wpath + ":" + std::to_string(k + 2) +
+                       ": readout_setting = " + escape_text(setting_of[k]) +
+                       ", experiment = " + std::to_string(experiment_of[k]) + ": EXPNO " +
+                       std::to_string(k + 1) + " must be setting " + p.readout.settings[s].name +
+                       ", experiment " + std::to_string(i + 1));
+    if (s == 0) weights[i] = weight_of[k];
+    if (weight_of[k] != weights[i])
+      throw InputError(wpath + ":" + std::to_string(k + 2) + ": weight: experiment " +
+                       std::to_string(i + 1) + " has another weight in setting 0");
+  }
+  std::vector<Sequence> seqs;
+  for (size_t k = 0; k < setting_of.size(); ++k)
+    seqs.push_back(
+        compiler::read_bruker_experiment(dir, static_cast<int>(k) + 1, p.molecule, phase_sense));
+  return console_run(p, c, seqs, weights, imp, data_dir, progress);
 }
 
 }  // namespace nmrc::experiment

@@ -219,7 +219,10 @@ void write_bruker_dataset(const std::string& dir, const Molecule& m, const Fid& 
   int nc = 0;
   std::string fid_bytes;
   if (o.dtypa == 0) {
-    nc = scale_exponent(max_abs);
+    nc = o.nc ? *o.nc : scale_exponent(max_abs);
+    if (!(max_abs < std::ldexp(1.0, 31 + nc)))
+      throw InputError(dir + ": NC = " + std::to_string(nc) + ": the FID's largest value " +
+                       std::to_string(max_abs) + " does not fit int32 x 2^NC");
     fid_bytes = encode_int32(to_int32(values, nc), big);
   } else {
     fid_bytes = encode_float64(values, big);
@@ -437,9 +440,18 @@ void write_bruker_series(const std::string& dir, const Molecule& m,
   for (size_t k = 0; k < entries.size(); ++k)  // checked first: nothing half-written
     if (entries[k].fid.points.empty())
       throw InputError(dir + "/" + std::to_string(k + 1) + ": the FID has no points");
+  // One NC for the series: the largest value of every FID below 2^29 x 2^NC.
+  BrukerWriteOptions shared = options;
+  if (shared.dtypa == 0 && !shared.nc) {
+    double max_abs = 0.0;
+    for (const auto& e : entries)
+      for (const cplx& z : e.fid.points)
+        max_abs = std::max({max_abs, std::abs(z.real()), std::abs(z.imag())});
+    shared.nc = scale_exponent(max_abs);
+  }
   std::string listing = "expno,pulprog,description\n";
   for (size_t k = 0; k < entries.size(); ++k) {
-    BrukerWriteOptions o = options;
+    BrukerWriteOptions o = shared;
     o.pulprog = entries[k].pulprog;
     o.pulseprogram = entries[k].pulseprogram;
     write_bruker_dataset(join(dir, std::to_string(k + 1)), m, entries[k].fid, o);

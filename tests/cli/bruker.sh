@@ -307,4 +307,55 @@ else
   "$PYNUM" "$(dirname "$0")/nmrglue_peak.py" "$TD/topspin3_13c" "$WORK/ts3/spectrum.csv" 65536 ||
     fail "the largest peak of the TopSpin 3 folder is not where nmrglue's algorithm puts it"
 fi
+# 12. The phase-sense test (sequences/console/phase_sense_c2.yaml, docs/bruker.md "The sense of
+# phase"): exported as one shape then acquire; its spectrum on a console of nmrc's sense
+# (phase_sense_c2_acquire.yaml) and on one of the other sense (the same pulse conjugated,
+# u_y -> -u_y, as such a console plays every shape): C2's lines carry most of the signal with
+# nmrc's sense and less than half of it with the other (C3's lines are then the strongest).
+expect 0 'shape rx90_c2: 100 points' export bruker "$SRC/sequences/console/phase_sense_c2.yaml" \
+  --out "$WORK/ps" --p90 10 --plw 20
+[ "$(grep -c '^  (p[0-9]*:sp[0-9]* ph0):f1$' "$WORK/ps/1/pulseprogram")" = 1 ] &&
+  grep -q '^  go=2 ph31$' "$WORK/ps/1/pulseprogram" || fail "phase-sense test: not one shape, then acquire"
+c2_share() {  # C2's share of sum over lines of |(sx, sy)| / epsilon in lines.csv
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    { a = sqrt($col["sx_over_epsilon"]^2 + $col["sy_over_epsilon"]^2); all += a; if ($1 == "C2") c2 += a }
+    END { printf "%.3f", c2 / all }' "$1"
+}
+expect 0 '' acquire "$SRC/sequences/console/phase_sense_c2_acquire.yaml" --out "$WORK/a_ps"
+/usr/bin/python3 - "$SRC/sequences/experiment/compiled/rx90_c2.json" "$WORK/p/conj.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for ch in d["channels"].values():
+    ch["uy_hz"] = [-v for v in ch["uy_hz"]]
+json.dump(d, open(sys.argv[2], "w"))
+PY
+sed -e "s|\.\./experiment/compiled/rx90_c2.json|$WORK/p/conj.json|" -e "s|^molecule: .*|molecule: $MOL|" \
+  "$SRC/sequences/console/phase_sense_c2_acquire.yaml" >"$WORK/p/conj.yaml"
+expect 0 '' acquire "$WORK/p/conj.yaml" --out "$WORK/a_psm"
+right=$(c2_share "$WORK/a_ps/lines.csv")
+wrong=$(c2_share "$WORK/a_psm/lines.csv")
+echo "phase-sense test: C2 carries $right of the signal on a console of nmrc's sense, $wrong on the other"
+awk -v r="$right" -v w="$wrong" 'BEGIN { exit !(r > 0.8 && w < 0.5) }' ||
+  fail "phase-sense test: C2's share $right (nmrc's sense) against $wrong (the other)"
+
+# 13. A run export played back (docs/bruker.md, "Play back"): fig3's c = -0.5 at collision 2,
+# the folder read alone and played on the virtual console, against the virtual run. Relaxation
+# and the B1 ensemble off to keep it fast. The folder holds its sequences to 1e-6; with the PPS
+# steps as the ideal operations the virtual run models, the export's sequences give the virtual
+# run's energies to 1e-6; the compiled PPS pulses the console plays make the difference (exit 1).
+cp "$FIG3" "$WORK/p8/fast.yaml"
+echo "imperfections: {relaxation: false, b1_ensemble: false}" >>"$WORK/p8/fast.yaml"
+expect 1 'play back DIFFERS from the virtual run: .*the compiled PPS pulses' \
+  export bruker "$WORK/p8/fast.yaml" --case c_minus_0p5 --collision 2 --out "$WORK/pb" \
+  --no-compile --p90 10 --plw 20 --check-playback "$WORK/pbdata"
+cat "$WORK/out"
+folder=$(sed -n 's/^the folder against the sequences it was written from: //p' "$WORK/out")
+model=$(sed -n 's/^the sequences with the ideal PPS against the virtual run: //p' "$WORK/out")
+awk -v a="$folder" -v b="$model" 'BEGIN { exit !(a != "" && b != "" && a + 0 < 1e-6 && b + 0 < 1e-6) }' ||
+  fail "play back: folder $folder, ideal-PPS sequences $model (both must be < 1e-6)"
+[ "$(grep -h '^##\$NC=' "$WORK"/pbdata/folder/*/acqus | sort -u | wc -l)" = 1 ] ||
+  fail "the virtual console's datasets do not share one NC"
+rejects "$WORK/pb2" '--check-playback = .*: plays back an experiment run' \
+  export bruker "$SRC/sequences/console/phase_sense_c2.yaml" --out "$WORK/pb2" --check-playback "$WORK/x"
+
 finish

@@ -1,12 +1,18 @@
 // The experiment's readout FIDs as TopSpin datasets: recorded by run_case, written as EXPNOs
 // (spectrometer::write_bruker_series), read back and reconstructed (tomography_from_bruker),
-// they give the state the run itself reconstructed from the same FIDs.
+// they give the state the run itself reconstructed from the same FIDs. A run export played back
+// from its folder on the virtual console gives the virtual run's energies (docs/bruker.md).
+#include "nmrc/experiment/bruker_run.hpp"
+
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "nmrc/core/io.hpp"
+#include "nmrc/core/jcamp.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/run.hpp"
@@ -20,31 +26,46 @@ using namespace nmrc::experiment;
 namespace fs = std::filesystem;
 namespace sp = nmrc::spectrometer;
 
-TEST_CASE("experiment: readout FIDs through TopSpin datasets reconstruct the run's raw state") {
-  const fs::path dir = fs::temp_directory_path() / "nmrc_experiment_bruker_test";
+namespace {
+
+// Fig. 3 as a fast program in `dir`: one case, one measured collision, the shipped pulses
+// (linked in: a program names only folders inside its own), relaxation and the B1 ensemble off
+// (the paths tested are the same with them), one acquisition draw.
+ExperimentProgram fast_fig3(const fs::path& dir, const std::string& case_name, int collision,
+                            bool noise, bool inversion) {
   fs::remove_all(dir);
   fs::create_directories(dir);
-  // Collision 1 of Fig. 3's c = 0 (no U_d), the shipped pulses, one noise draw at SNR 300;
-  // relaxation and the B1 ensemble off to keep the test fast (the FID path is the same).
   const std::string program =
       "format: nmrc-experiment/1\n"
       "molecule: " +
       ref::source_path("molecules/crotonic_acid.yaml") +
       "\ntheory: " + ref::source_path("sequences/heat_flow/fig3.yaml") +
       "\nreadout: " + ref::source_path("sequences/readout/paper17_completed.yaml") +
-      "\ncompiled: shipped" +
-      "\nmeasure: [1]\n"
+      "\ncompiled: shipped\nmeasure: [" + std::to_string(collision) +
+      "]\n"
       "acquisition: {snr: 300, repeats: 1, seed: 3, td: 4096}\n"
-      "imperfections: {relaxation: false, b1_ensemble: false, compiled_gates: true, noise: true,"
-      " readout: true}\n"
-      "calibration: {inversion: true, reference: false}\n"
+      "imperfections: {relaxation: false, b1_ensemble: false, compiled_gates: true, noise: " +
+      (noise ? "true" : "false") +
+      ", readout: true}\n"
+      "calibration: {inversion: " +
+      (inversion ? "true" : "false") +
+      ", reference: false}\n"
       "error_budget: false\n"
       "cases:\n"
-      "  - {run: c_0}\n";
-  // A program names only folders inside its own: the shipped library is linked in.
+      "  - {run: " +
+      case_name + "}\n";
   fs::create_directory_symlink(ref::source_path("sequences/experiment/compiled"), dir / "shipped");
   write_file_atomic((dir / "program.yaml").string(), program);
-  const ExperimentProgram p = load_experiment_program((dir / "program.yaml").string());
+  return load_experiment_program((dir / "program.yaml").string());
+}
+
+}  // namespace
+
+TEST_CASE("experiment: readout FIDs through TopSpin datasets reconstruct the run's raw state") {
+  // Collision 1 of Fig. 3's c = 0 (no U_d), one noise draw at SNR 300.
+  const fs::path dir =
+      fs::temp_directory_path() / ("nmrc_experiment_bruker_test_" + std::to_string(::getpid()));
+  const ExperimentProgram p = fast_fig3(dir, "c_0", 1, true, true);
   RunSettings settings;
   settings.compile_mode = CompileMode::kNever;
   settings.error_budget = false;
@@ -74,5 +95,70 @@ TEST_CASE("experiment: readout FIDs through TopSpin datasets reconstruct the run
   }
   MESSAGE("raw subsystem energies through 18 TopSpin EXPNOs: largest difference " << worst);
   CHECK(worst < 1e-8);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("experiment: a run export played back gives the virtual run's energies") {
+  // Collision 2 of Fig. 3's c = -0.5 (U_d, the three partial SWAPs), exported with the shipped
+  // pulses, read back from the folder alone and played on the virtual console: (a) the same
+  // energies as the sequences the export was made from, played on the same console (what the
+  // folder holds: shapes, powers, delays, gradients, loops, weights); (b) with the PPS steps
+  // played as the ideal operations the virtual run models, the virtual run's own energies
+  // (run_case, noise-free): nothing else differs between the export and the simulation.
+  const fs::path dir =
+      fs::temp_directory_path() / ("nmrc_run_playback_test_" + std::to_string(::getpid()));
+  const ExperimentProgram p = fast_fig3(dir, "c_minus_0.5", 2, false, false);
+  RunSettings settings;
+  settings.compile_mode = CompileMode::kNever;
+  settings.error_budget = false;
+  PulseLibrary lib = make_pulse_library(p, settings);
+  const CaseSpec& c = p.cases.front();
+  const int collision = 2;
+  compiler::BrukerExportOptions o;
+  o.p90_us = 10.0;
+  o.plw_w = 20.0;
+  o.decouple->p90_us = 10.0;
+  o.decouple->plw_w = 15.0;
+  for (const auto& f : export_run_bruker(p, c, collision, lib, o).files) {
+    fs::create_directories((dir / "export" / f.path).parent_path());
+    write_file_atomic((dir / "export" / f.path).string(), f.content);
+  }
+  const Imperfections imp = p.imperfections;
+  const RunPlayback back =
+      play_back_run_bruker((dir / "export").string(), p, c, (dir / "console").string(), imp);
+  const RunSequences rs = run_sequences(p, c, collision, lib, o);
+  REQUIRE(back.expnos == rs.experiments.size());
+  std::vector<Sequence> seqs;
+  for (const auto& e : rs.experiments) seqs.push_back(e.sequence);
+  const RunPlayback direct = console_run(p, c, seqs, rs.weights, imp, (dir / "direct").string());
+  const RunSequences ideal = run_sequences(p, c, collision, lib, o, {}, true);
+  seqs.clear();
+  for (const auto& e : ideal.experiments) seqs.push_back(e.sequence);
+  const RunPlayback ideal_pps =
+      console_run(p, c, seqs, ideal.weights, imp, (dir / "ideal_pps").string());
+  const CaseResult run = run_case(p, c, lib, settings);
+  REQUIRE(run.points.size() == 2);
+  REQUIRE(run.points[1].collision == collision);
+  double folder = 0, model = 0, pps = 0;
+  for (size_t k = 0; k < back.energy.size(); ++k) {
+    const double virt = run.points[1].energy_raw[k].mean;
+    MESSAGE("E_" << k + 1 << ": played back " << back.energy[k] << ", export's sequences "
+                 << direct.energy[k] << ", with the ideal PPS " << ideal_pps.energy[k]
+                 << ", virtual run " << virt);
+    folder = std::max(folder, std::abs(back.energy[k] - direct.energy[k]));
+    model = std::max(model, std::abs(ideal_pps.energy[k] - virt));
+    pps = std::max(pps, std::abs(back.energy[k] - virt));
+  }
+  MESSAGE("largest energy difference: folder vs the export's sequences "
+          << folder << "; ideal-PPS sequences vs the virtual run " << model
+          << "; played back vs the virtual run (the compiled PPS gates) " << pps);
+  CHECK(folder < 1e-6);
+  CHECK(model < 1e-6);
+  // The virtual console's datasets share one NC (write_bruker_series), as EXPNOs recorded with
+  // one RG do, so a plain weighted sum of their stored values is right.
+  std::set<long> nc;
+  for (size_t k = 1; k <= back.expnos; ++k)
+    nc.insert(read_jcamp((dir / "console" / std::to_string(k) / "acqus").string()).integer("$NC"));
+  CHECK(nc.size() == 1);
   fs::remove_all(dir);
 }

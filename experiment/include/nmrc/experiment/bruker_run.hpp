@@ -5,12 +5,15 @@
 // weights.csv saying how the FIDs combine.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "nmrc/compiler/bruker_export.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/protocol.hpp"
 #include "nmrc/experiment/pulses.hpp"
+#include "nmrc/spectrometer/acquisition.hpp"
 
 namespace nmrc::experiment {
 
@@ -28,9 +31,66 @@ namespace nmrc::experiment {
 /// (c_minus_0.5 -> c_minus_0p5).
 std::string topspin_case_name(const std::string& case_name);
 
+/// The run as the sequences the console plays, before any file is written: one per EXPNO
+/// (k = s E + i + 1, the order of `experiments`), the weight of each temporal-averaging
+/// experiment, and the gradients played longer than the protocol's (a note per gradient).
+struct RunSequences {
+  RunProtocol protocol;
+  std::vector<compiler::BrukerExperimentInput> experiments;
+  std::vector<std::string> settings;  ///< readout setting of each EXPNO
+  std::vector<double> weights;        ///< w_i, i = 0..E-1
+  std::vector<std::string> stretched;
+  size_t pulses = 0;  ///< distinct compiled pulses
+};
+/// The sequences of the run that measures collision `collision` of case `c` (see
+/// export_run_bruker). `ideal_pps`: the PPS steps as the ideal operations the virtual run plays
+/// (spectrometer::pps_steps) instead of their compiled pulses: not for a console, for comparing
+/// the console's run with the virtual one step by step.
+RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int collision,
+                           PulseLibrary& pulses, const compiler::BrukerExportOptions& options,
+                           const CompileProgress& progress = {}, bool ideal_pps = false);
+
 compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const CaseSpec& c,
                                                int collision, PulseLibrary& pulses,
                                                const compiler::BrukerExportOptions& options,
                                                const CompileProgress& progress = {});
+
+/// The virtual console: every EXPNO's sequence run on the virtual spectrometer from thermal
+/// equilibrium (the program's relaxation and B1 ensemble as `imperfections` switch them,
+/// gradients as exact coherence filters, as the virtual run models them), its noise-free FID
+/// (spectrometer::fid_signal at the acquisition's SW, TD and receiver phase) divided by the
+/// nominal PPS polarisation (the virtual run's unit, Engine::epsilon): the FIDs the run's
+/// reconstruction expects. EXPNOs that share their first elements share their propagation.
+std::vector<spectrometer::Fid> virtual_console_fids(
+    const ExperimentProgram& p, const std::vector<Sequence>& sequences,
+    const Imperfections& imperfections, const std::function<void(size_t, size_t)>& progress = {});
+
+/// A run on the virtual console, measured as the console's data would be: the FIDs of
+/// virtual_console_fids written as TopSpin datasets into `data_dir` (EXPNO k, int32 as a
+/// console writes them, PULPROG the sequence's name) and reconstructed from those datasets by
+/// spectrometer::tomography_from_bruker with the weights, as `nmrc tomography --from-bruker
+/// DIR --weights` reconstructs console data; energies E_k = -<Z_k>/2 (Eq. S17).
+struct RunPlayback {
+  size_t expnos = 0;
+  std::vector<double> weights;
+  Mat rho;                     ///< the reconstructed state, all spins (the run's units)
+  std::vector<double> energy;  ///< E_k of the case's system spins: raw (no pairing, no scale)
+  double bath_energy = 0.0;    ///< the bath spin's
+};
+RunPlayback console_run(const ExperimentProgram& p, const CaseSpec& c,
+                        const std::vector<Sequence>& sequences, const std::vector<double>& weights,
+                        const Imperfections& imperfections, const std::string& data_dir,
+                        const std::function<void(size_t, size_t)>& progress = {});
+
+/// A run export played back (docs/bruker.md, "Play back"): the sequences read from the folder
+/// `dir` alone (weights.csv; every EXPNO's pulseprogram and acqus, lists/wave, through
+/// compiler::read_bruker_experiment), then console_run. Throws InputError for a folder that is
+/// not a run export of this program (weights.csv missing or malformed, a readout setting not in
+/// the program's readout set, EXPNOs not in the s E + i + 1 layout) and what
+/// read_bruker_experiment refuses.
+RunPlayback play_back_run_bruker(const std::string& dir, const ExperimentProgram& p,
+                                 const CaseSpec& c, const std::string& data_dir,
+                                 const Imperfections& imperfections, int phase_sense = 1,
+                                 const std::function<void(size_t, size_t)>& progress = {});
 
 }  // namespace nmrc::experiment

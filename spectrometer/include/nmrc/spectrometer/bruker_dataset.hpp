@@ -8,6 +8,7 @@
 // CHEMeDATA/bruker-nmr-acqus-files description of acqus files.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,7 +60,10 @@ struct AcqusParameters {
 std::string format_acqus(const AcqusParameters& p);
 
 struct BrukerWriteOptions {
-  int dtypa = 0;    ///< 0 int32 (NC chosen so the largest value is < 2^29), 2 float64
+  int dtypa = 0;  ///< 0 int32 (NC chosen so the largest value is < 2^29), 2 float64
+  /// int32: this NC instead (a series shares one, write_bruker_series); the largest value must
+  /// then stay below 2^31 x 2^NC (InputError otherwise).
+  std::optional<int> nc;
   int bytorda = 0;  ///< 0 little endian, 1 big endian
   std::string pulprog = "nmrc";
   std::string pulseprogram;  ///< text of the `pulseprogram` file (a comment when empty)
@@ -92,7 +96,9 @@ struct BrukerSeriesEntry {
 constexpr size_t kMaxBrukerSeries = 4096;
 
 /// Writes `entries` as the EXPNO folders `dir`/1, `dir`/2, ... (write_bruker_dataset each,
-/// PULPROG and pulseprogram from the entry, the rest from `options`) and `dir`/expnos.csv
+/// PULPROG and pulseprogram from the entry, the rest from `options`; int32 FIDs share one NC,
+/// the one the largest value of the series needs, so that EXPNOs added with weights are on one
+/// scale as a console's with one RG are) and `dir`/expnos.csv
 /// ("expno,pulprog,description", one row per EXPNO), i.e. a TopSpin dataset NAME/EXPNO.
 /// Throws InputError for an empty series or more than kMaxBrukerSeries entries (before
 /// writing anything) and for what write_bruker_dataset rejects.
