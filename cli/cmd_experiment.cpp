@@ -434,7 +434,10 @@ std::vector<Panel> case_panels(const ordered_json& j) {
 
 int run_experiment(const std::string& file, const std::string& out, bool quiet, bool recompile,
                    bool no_compile, std::string cache_dir, bool no_cache, bool no_budget,
-                   const std::string& bruker, const std::vector<int>& bruker_collisions) {
+                   const std::string& bruker, const std::vector<int>& bruker_collisions,
+                   int threads) {
+  if (threads < 1 || threads > 256)  // the bound of compile's --threads (CompileOptions)
+    throw InputError("--threads = " + std::to_string(threads) + ": must be between 1 and 256");
   if (!fs::is_regular_file(file)) throw InputError(file + ": cannot read file");
   const ex::ExperimentProgram p = ex::load_experiment_program(file);
   // TopSpin datasets of chosen measured collisions (docs/bruker.md): checked and bounded first.
@@ -476,6 +479,7 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
                           : recompile ? ex::CompileMode::kRecompile
                                       : ex::CompileMode::kAuto;
   settings.error_budget = !no_budget;
+  settings.threads = threads;
   const bool budget = settings.error_budget && p.error_budget;
   ex::PulseLibrary lib = ex::make_pulse_library(p, settings);
   Progress progress(quiet);
@@ -654,6 +658,7 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global, Action& run) {
   auto no_compile = std::make_shared<bool>(false);
   auto no_budget = std::make_shared<bool>(false);
   auto no_cache = std::make_shared<bool>(false);
+  auto threads = std::make_shared<int>(2);
   cmd->add_option("PROGRAM", *file, "Experiment program (YAML, docs/experiment-format.md)")
       ->required();
   cmd->add_option("--out", *dir, "Output directory")->required();
@@ -664,6 +669,9 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global, Action& run) {
   cmd->add_flag("--no-compile", *no_compile, "Refuse to compile: a missing pulse is an error")
       ->excludes(rc);
   cmd->add_flag("--no-budget", *no_budget, "Skip the error budget");
+  cmd->add_option("--threads", *threads,
+                  "Threads for the relaxing channels and the tomography settings (default 2; "
+                  "results do not depend on it)");
   auto bruker = std::make_shared<std::string>();
   auto bruker_collisions = std::make_shared<std::vector<int>>();
   cmd->add_option(
@@ -673,11 +681,11 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global, Action& run) {
                   "Measured collisions to write (default: the last measured of each case)")
       ->delimiter(',');
   cmd->callback([&run, &global, file, dir, cache, no_cache, recompile, no_compile, no_budget,
-                 bruker, bruker_collisions] {
+                 bruker, bruker_collisions, threads] {
     run = [&global, file, dir, cache, no_cache, recompile, no_compile, no_budget, bruker,
-           bruker_collisions] {
+           bruker_collisions, threads] {
       return run_experiment(*file, *dir, global.quiet, *recompile, *no_compile, *cache, *no_cache,
-                            *no_budget, *bruker, *bruker_collisions);
+                            *no_budget, *bruker, *bruker_collisions, *threads);
     };
   });
 }

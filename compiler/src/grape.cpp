@@ -18,9 +18,9 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/parallel.hpp"
 #include "nmrc/core/symmetric_eigen.hpp"
 
 namespace nmrc::compiler {
@@ -172,16 +172,10 @@ struct EnsembleWorkspace {
     left.assign(group, std::vector<Mat>(slices));
   }
 
-  // Runs job(s) for every slice s, on two threads when there are two.
+  // Runs job(s) for every slice s, on the workspace's threads.
   template <class Job>
   void for_slices(const Job& job) {
-    if (threads == 1) {
-      for (int s = 0; s < slices; ++s) job(s);
-    } else {
-      std::thread other(job, 1);
-      job(0);
-      other.join();
-    }
+    parallel_for(static_cast<size_t>(slices), threads, [&](size_t s) { job(static_cast<int>(s)); });
   }
 
   EnsembleWorkspace(const EnsembleWorkspace&) = delete;
@@ -913,13 +907,9 @@ Starts run_starts(const GrapeProblem& p, const GrapeOptions& o, const Plan& plan
       }
     }
   };
-  if (plan.start_threads <= 1) {
-    worker();
-  } else {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < plan.start_threads; ++t) pool.emplace_back(worker);
-    for (auto& th : pool) th.join();
-  }
+  // Each thread takes the next start until none is left (the worker's own counter).
+  parallel_for(static_cast<size_t>(std::max(plan.start_threads, 1)), plan.start_threads,
+               [&](size_t) { worker(); });
   return out;
 }
 

@@ -6,12 +6,12 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/hash.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/parallel.hpp"
 #include "nmrc/core/propagators.hpp"
 
 namespace nmrc::experiment {
@@ -207,7 +207,7 @@ Mat Stepper::propagate(const Mat& delta, bool with_drift) const {
   return x;
 }
 
-AffineMap Stepper::channel() const {
+AffineMap Stepper::channel(int threads) const {
   const int d2 = dim_ * dim_;
   AffineMap c;
   c.s.resize(d2, d2);
@@ -216,18 +216,13 @@ AffineMap Stepper::channel() const {
     for (const auto& uj : u_) u = uj * u;
     return AffineMap::unitary(u);
   }
-  // The d^2 matrix units are independent: two threads share them.
-  auto work = [&](int first, int stride) {
-    for (int a = first; a < d2; a += stride) {
-      Mat x = Mat::Zero(dim_, dim_);
-      x(a % dim_, a / dim_) = 1.0;
-      x = propagate(x, false);
-      c.s.col(a) = Eigen::Map<const Vec>(x.data(), d2);
-    }
-  };
-  std::thread other(work, 1, 2);
-  work(0, 2);
-  other.join();
+  // The d^2 matrix units are independent: the threads share them.
+  parallel_for(static_cast<size_t>(d2), threads, [&](size_t a) {
+    Mat x = Mat::Zero(dim_, dim_);
+    x(a % dim_, a / dim_) = 1.0;
+    x = propagate(x, false);
+    c.s.col(static_cast<Eigen::Index>(a)) = Eigen::Map<const Vec>(x.data(), d2);
+  });
   const Mat z = propagate(Mat::Zero(dim_, dim_), true);
   c.drift = Eigen::Map<const Vec>(z.data(), d2);
   return c;

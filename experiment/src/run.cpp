@@ -18,6 +18,7 @@
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/parallel.hpp"
 #include "nmrc/core/pulse_file.hpp"
 #include "nmrc/core/states.hpp"
 #include "nmrc/experiment/channel.hpp"
@@ -122,7 +123,8 @@ class Engine {
         d_(1 << n_),
         tomo_(meters.tomo),
         meter_(imp.readout ? meters.fitted : meters.ideal),
-        cache_(s.cache_dir.empty() ? "" : s.cache_dir + "/channels") {
+        cache_(s.cache_dir.empty() ? "" : s.cache_dir + "/channels"),
+        threads_(s.threads) {
     if (imp.b1_ensemble) {
       for (size_t i = 0; i < p.b1_scale.size(); ++i)
         members_.push_back({p.b1_scale[i], p.b1_weight[i]});
@@ -335,15 +337,10 @@ class Engine {
 
   static std::uint64_t setting_seed(std::uint64_t seed, size_t s) { return mix(seed + 7919 * s); }
 
-  /// f(s) for every setting s, the settings shared by two threads.
+  /// f(s) for every setting s, the settings shared by the run's threads.
   template <class F>
-  static void for_settings(size_t count, const F& f) {
-    auto work = [&](size_t first) {
-      for (size_t s = first; s < count; s += 2) f(s);
-    };
-    std::thread other(work, 1);
-    work(0);
-    other.join();
+  void for_settings(size_t count, const F& f) const {
+    parallel_for(count, threads_, f);
   }
 
   struct PpsStates {
@@ -447,7 +444,7 @@ class Engine {
               if (progress_)
                 progress_("channel of " + nd.name + " at B1 " +
                           std::to_string(members_[b].first).substr(0, 5));
-              return Stepper(*dyn_[b], segs).channel();
+              return Stepper(*dyn_[b], segs).channel(threads_);
             },
             &hit);
       }
@@ -484,6 +481,7 @@ class Engine {
   const sp::Tomographer& tomo_;
   const sp::SettingMeasurer& meter_;
   ChannelCache cache_;
+  int threads_ = 2;
   std::vector<Member> members_;
   std::vector<std::unique_ptr<sp::Dynamics>> dyn_;
   std::string molecule_key_;

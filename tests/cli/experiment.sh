@@ -31,6 +31,10 @@ grep -q '"resolved_right"' "$WORK/ok/summary.json" || { echo "FAIL: no verdict c
 before=$(stat -c %Y "$WORK/ok/c_minus_0.5/summary.json")
 expect 0 'c_minus_0.5' experiment "$WORK/ok.yaml" --out "$WORK/ok" --cache-dir "$WORK/cache" --quiet
 [ "$(stat -c %Y "$WORK/ok/c_minus_0.5/summary.json")" = "$before" ] || { echo "FAIL: resumed case was rerun"; FAILS=$((FAILS + 1)); }
+# --threads: the same numbers on one thread (channels built again in a fresh cache); 0 refused
+expect 0 'c_minus_0.5' experiment "$WORK/ok.yaml" --out "$WORK/ok1" --cache-dir "$WORK/cache1" --quiet --threads 1
+cmp -s "$WORK/ok/c_minus_0.5/measurements.csv" "$WORK/ok1/c_minus_0.5/measurements.csv" || { echo "FAIL: --threads 1 changed measurements.csv"; FAILS=$((FAILS + 1)); }
+rejects "$WORK/out_t0" '^--threads = 0: must be between 1 and 256$' experiment "$WORK/ok.yaml" --out "$WORK/out_t0" --threads 0 --quiet
 
 # bad NAME TEXT REGEX: located error, exit 2, no output directory
 bad() {

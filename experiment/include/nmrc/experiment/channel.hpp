@@ -53,7 +53,7 @@ class Stepper {
   Mat propagate(const Mat& delta, bool with_drift = true) const;
   /// The whole map as a AffineMap (the stepper applied to the d^2 matrix units; costs d^2
   /// propagations, done in one pass over the steps).
-  AffineMap channel() const;
+  AffineMap channel(int threads = 2) const;
   size_t steps() const { return u_.size(); }
 
  private:

@@ -45,6 +45,9 @@ struct RunSettings {
   /// Measured collisions whose readout FIDs are kept (CaseResult::recorded): the first noise
   /// draw of the run from equilibrium and, with inversion pairing, from inverted equilibrium.
   std::vector<int> record_collisions;
+  /// Threads for the relaxing channels' builds and the tomography settings (`nmrc experiment
+  /// --threads`); results do not depend on it (each item is computed alone, seeded by itself).
+  int threads = 2;
 };
 
 /// Progress text: "case c_0: collision 5 (3/7)", "compiling ud_c_0_m5: 120 evaluations ...".
