@@ -18,7 +18,9 @@ packages=(build-essential cmake pkg-config libeigen3-dev libboost-dev libyaml-cp
 if [ "${NMRC_SANITIZE:-0}" = 1 ] || [ "${NMRC_CI:-0}" = 1 ]; then
   packages+=(clang-14 libclang-rt-14-dev)
 fi
-if [ "${NMRC_WITH_BENCH:-0}" = 1 ]; then packages+=(python3-qutip); fi
+# QuTiP: the bench/ comparisons, and in CI the QuTiP interop tests of the Python package
+# (tests/python/test_qutip.py, the QuTiP session of docs/python.md; skipped without it).
+if [ "${NMRC_WITH_BENCH:-0}" = 1 ] || [ "${NMRC_CI:-0}" = 1 ]; then packages+=(python3-qutip); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
