@@ -1,9 +1,10 @@
 #include "nmrc/compiler/bruker_export.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <set>
 #include <sstream>
@@ -24,12 +25,6 @@ constexpr double kDeg = 180.0 / kPi;
 // TopSpin 3/4 array sizes: P, D, PLW, SPW, SPOFFS, SPNAM (0..63); GPZ, GPNAM (0..31).
 constexpr int kArray = 64;
 constexpr int kGradArray = 32;
-
-std::string num(double v, const char* f = "%.6g") {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
 
 // Index allocator for one TopSpin array: distinct keys get the next free index of `order`.
 struct Indexer {
@@ -68,11 +63,7 @@ const std::string& comment_text(const std::string& text, const std::string& fiel
 }
 
 // Exact binary key of a double (distinct values get distinct indices).
-std::string key_of(double v) {
-  char b[40];
-  std::snprintf(b, sizeof b, "%.17g", v);
-  return b;
-}
+std::string key_of(double v) { return fmt::format("{:.17g}", v); }
 
 struct ShapeEntry {
   std::string file;  // lists/wave name
@@ -121,12 +112,14 @@ Calibration check_options(const Molecule& m, const BrukerExportOptions& o) {
     throw InputError(
         "--p90 and --plw: give both (the calibrated hard 90 and its power) or neither");
   if (o.p90_us && !(*o.p90_us > 0))
-    throw InputError("--p90 = " + num(*o.p90_us) + ": must be > 0 us");
-  if (o.plw_w && !(*o.plw_w > 0)) throw InputError("--plw = " + num(*o.plw_w) + ": must be > 0 W");
+    throw InputError("--p90 = " + fmt::format("{:.6g}", *o.p90_us) + ": must be > 0 us");
+  if (o.plw_w && !(*o.plw_w > 0))
+    throw InputError("--plw = " + fmt::format("{:.6g}", *o.plw_w) + ": must be > 0 W");
   if (o.phase_sense != 1 && o.phase_sense != -1)
     throw InputError("--phase-sense = " + std::to_string(o.phase_sense) + ": must be 1 or -1");
   if (!(o.gpz_max_g_per_cm > 0))
-    throw InputError("--gpz-max = " + num(o.gpz_max_g_per_cm) + ": must be > 0 G/cm");
+    throw InputError("--gpz-max = " + fmt::format("{:.6g}", o.gpz_max_g_per_cm) +
+                     ": must be > 0 G/cm");
   if (o.cyclops && o.ns % 4 != 0)
     throw InputError("--ns = " + std::to_string(o.ns) + ": CYCLOPS needs a multiple of 4 scans");
   for (const auto& [name, v] :
@@ -135,7 +128,7 @@ Calibration check_options(const Molecule& m, const BrukerExportOptions& o) {
         {"--probe-avg-w-f1", o.probe.average_w_f1},
         {"--probe-avg-w-f2", o.probe.average_w_f2}})
     if (!(v > 0) || !std::isfinite(v))
-      throw InputError(std::string(name) + " = " + num(v) + ": must be > 0 W");
+      throw InputError(std::string(name) + " = " + fmt::format("{:.6g}", v) + ": must be > 0 W");
   Calibration c;
   double t1_max = 0.0;
   for (const auto& n : m.nuclei) t1_max = std::max(t1_max, n.t1_s);
@@ -150,14 +143,14 @@ Calibration check_options(const Molecule& m, const BrukerExportOptions& o) {
     if (d.program != "waltz16" && d.program != "garp")
       throw InputError("--cpd = " + escape_text(d.program) + ": must be waltz16 or garp");
     if (!(d.pcpd_us > 0) || !std::isfinite(d.pcpd_us))
-      throw InputError("--pcpd2 = " + num(d.pcpd_us) + ": must be > 0 us");
+      throw InputError("--pcpd2 = " + fmt::format("{:.6g}", d.pcpd_us) + ": must be > 0 us");
     if (d.p90_us.has_value() != d.plw_w.has_value())
       throw InputError(
           "--p90-h and --plw-h: give both (the calibrated 1H hard 90 and its "
           "power) or neither");
     if (d.p90_us && !(*d.p90_us > 0 && *d.plw_w > 0))
-      throw InputError("--p90-h = " + num(*d.p90_us) + ", --plw-h = " + num(*d.plw_w) +
-                       ": must be > 0");
+      throw InputError("--p90-h = " + fmt::format("{:.6g}", *d.p90_us) +
+                       ", --plw-h = " + fmt::format("{:.6g}", *d.plw_w) + ": must be > 0");
     if (m.channels.size() != 1)
       throw InputError("1H decoupling: the molecule has " + std::to_string(m.channels.size()) +
                        " channels; f2 must be free for the decoupler (--no-decouple)");
@@ -254,7 +247,7 @@ class ExperimentBuilder {
     if (d_s[i] == 0.0) {
       d_s[i] = dl.duration_s;
       comments_.push_back(";d" + std::to_string(i) + ": delay of the nmrc sequence [" +
-                          num(dl.duration_s * 1e3) + " msec]");
+                          fmt::format("{:.6g}", dl.duration_s * 1e3) + " msec]");
     }
     sequence_s += dl.duration_s;
     body_.push_back("  d" + std::to_string(i));
@@ -263,9 +256,10 @@ class ExperimentBuilder {
   void gradient(const GradientElement& g, const std::string& where) {
     const double pct = 100.0 * g.strength_g_per_cm / o_.gpz_max_g_per_cm;
     if (std::abs(pct) > 100.0)
-      throw InputError(where + ".strength_g_per_cm = " + num(g.strength_g_per_cm) +
-                       ": exceeds the gradient at GPZ 100 % (" + num(o_.gpz_max_g_per_cm) +
-                       " G/cm, --gpz-max)");
+      throw InputError(where +
+                       ".strength_g_per_cm = " + fmt::format("{:.6g}", g.strength_g_per_cm) +
+                       ": exceeds the gradient at GPZ 100 % (" +
+                       fmt::format("{:.6g}", o_.gpz_max_g_per_cm) + " G/cm, --gpz-max)");
     const bool sine = std::abs(g.shape_factor - 2.0 / kPi) < 1e-9;
     const int gi = GP_.take(key_of(pct) + (sine ? "s" : "r"), where);
     int pi = 16;
@@ -277,7 +271,7 @@ class ExperimentBuilder {
     if (p_us[pi] == 0.0) {
       p_us[pi] = g.duration_s * 1e6;
       comments_.push_back(";p" + std::to_string(pi) + ": homospoil/gradient pulse [" +
-                          num(g.duration_s * 1e6) + " usec]");
+                          fmt::format("{:.6g}", g.duration_s * 1e6) + " usec]");
     }
     if (gpz[gi] == 0.0 && gpnam[gi] == "SMSQ10.100") {
       gpz[gi] = pct;
@@ -296,8 +290,9 @@ class ExperimentBuilder {
     if (p_us[pi] == 0.0) {
       p_us[pi] = len_us;
       comments_.push_back(";p" + std::to_string(pi) + ": f" + std::to_string(f) + " channel - " +
-                          num(h.angle_rad * kDeg) + " degree hard pulse at " + num(h.rf_hz) +
-                          " Hz nutation [" + num(len_us) + " usec]");
+                          fmt::format("{:.6g}", h.angle_rad * kDeg) + " degree hard pulse at " +
+                          fmt::format("{:.6g}", h.rf_hz) + " Hz nutation [" +
+                          fmt::format("{:.6g}", len_us) + " usec]");
     }
     // Power: pl1 when the pulse uses the calibrated nutation, else its own level.
     int pl = 1;
@@ -307,15 +302,17 @@ class ExperimentBuilder {
       if (calibrated) plw[pl] = *o_.plw_w * std::pow(h.rf_hz / cal_.nu1_hz, 2);
       comments_.push_back(
           ";pl" + std::to_string(pl) + ": f" + std::to_string(f) + " channel - power level for " +
-          num(h.rf_hz) + " Hz nutation" +
-          (calibrated ? " (PLW = PLW1 (nu/nu1)^2 = " + num(plw[pl]) + " W)" : " (calibrate)"));
+          fmt::format("{:.6g}", h.rf_hz) + " Hz nutation" +
+          (calibrated ? " (PLW = PLW1 (nu/nu1)^2 = " + fmt::format("{:.6g}", plw[pl]) + " W)"
+                      : " (calibrate)"));
     }
     const double ph = std::fmod(o_.phase_sense * h.phase_rad * kDeg + 3600.0, 360.0);
     const int phi = PH_.take("p" + key_of(ph), where);
     // With CYCLOPS every pulse and the receiver turn by 90 degrees per scan (see pulse_program).
-    std::string list = "(360) " + num(ph, "%.10g");
+    std::string list = "(360) " + fmt::format("{:.10g}", ph);
     if (o_.cyclops)
-      for (int q = 1; q < 4; ++q) list += " " + num(std::fmod(ph + 90.0 * q, 360.0), "%.10g");
+      for (int q = 1; q < 4; ++q)
+        list += " " + fmt::format("{:.10g}", std::fmod(ph + 90.0 * q, 360.0));
     phases_["ph" + std::to_string(phi)] = list;
     std::string t;
     // Bruker's programs give a power switch at least 4 us (e.g. "4u pl2:f1").
@@ -382,16 +379,16 @@ class ExperimentBuilder {
         spoffs[sp] = 0.0;
         if (calibrated) spw[sp] = *o_.plw_w * std::pow(se.nu_hz / cal_.nu1_hz, 2);
         comments_.push_back(";p" + std::to_string(pi) + ": f" + std::to_string(f) +
-                            " channel - shaped pulse " + se.file + " [" + num(se.duration_s * 1e6) +
-                            " usec, " + std::to_string(se.shape.amplitude_percent.size()) +
-                            " points]");
+                            " channel - shaped pulse " + se.file + " [" +
+                            fmt::format("{:.6g}", se.duration_s * 1e6) + " usec, " +
+                            std::to_string(se.shape.amplitude_percent.size()) + " points]");
         std::string pw = " (calibrate: SPW = PLW1 (nu/nu1)^2)";
         if (calibrated)
-          pw = ": SPW = PLW1 (nu/nu1)^2 = " + num(spw[sp]) +
-               " W, SPdB = " + num(-10.0 * std::log10(spw[sp]), "%.2f");
+          pw = ": SPW = PLW1 (nu/nu1)^2 = " + fmt::format("{:.6g}", spw[sp]) +
+               " W, SPdB = " + fmt::format("{:.2f}", -10.0 * std::log10(spw[sp]));
         comments_.push_back(";sp" + std::to_string(sp) + ": f" + std::to_string(f) +
-                            " channel - shaped pulse power, 100 % = " + num(se.nu_hz) +
-                            " Hz nutation" + pw);
+                            " channel - shaped pulse power, 100 % = " +
+                            fmt::format("{:.6g}", se.nu_hz) + " Hz nutation" + pw);
         comments_.push_back(";spnam" + std::to_string(sp) + ": " + se.file);
         comments_.push_back(";spoffs" + std::to_string(sp) + ": 0 Hz (the carrier is O" +
                             std::to_string(f) + ")");
@@ -472,7 +469,7 @@ std::string pulse_program(const std::string& name, const ExperimentBuilder& b,
   // The receiver takes phases in 90-degree steps (ph31 = 0 1 2 3 in Bruker's programs).
   const double quarter = std::round(rph / 90.0);
   if (std::abs(rph - 90.0 * quarter) > 1e-6)
-    throw InputError(name + ": receiver phase " + num(rph) +
+    throw InputError(name + ": receiver phase " + fmt::format("{:.6g}", rph) +
                      " degrees: the receiver (ph31) takes multiples of 90 degrees; give the "
                      "acquisition such a phase and turn the rest in processing (PHC0)");
   std::ostringstream pp;
@@ -503,31 +500,35 @@ std::string pulse_program(const std::string& name, const ExperimentBuilder& b,
   if (o.cyclops) pp << " " << (r + 1) % 4 << " " << (r + 2) % 4 << " " << (r + 3) % 4;
   pp << "\n\n\n";
   if (o.p90_us)
-    pp << ";pl1 : f1 channel - power level for the hard 90 [" << num(*o.plw_w) << " W]\n"
-       << ";p1 : f1 channel - 90 degree hard pulse [" << num(*o.p90_us)
-       << " usec] (nu1 = " << num(cal.nu1_hz) << " Hz)\n";
+    pp << ";pl1 : f1 channel - power level for the hard 90 [" << fmt::format("{:.6g}", *o.plw_w)
+       << " W]\n"
+       << ";p1 : f1 channel - 90 degree hard pulse [" << fmt::format("{:.6g}", *o.p90_us)
+       << " usec] (nu1 = " << fmt::format("{:.6g}", cal.nu1_hz) << " Hz)\n";
   if (cal.decouple) {
     const BrukerDecoupling& d = *o.decouple;
     pp << ";pl12: f2 channel - power level for CPD/BB decoupling ["
-       << (d.p90_us ? num(cal.plw12_w) + " W = PLW_H (p90_H/pcpd2)^2" : std::string("calibrate"))
+       << (d.p90_us ? fmt::format("{:.6g}", cal.plw12_w) + " W = PLW_H (p90_H/pcpd2)^2"
+                    : std::string("calibrate"))
        << "]\n"
-       << ";pcpd2: f2 channel - 90 degree pulse for decoupling sequence [" << num(d.pcpd_us)
-       << " usec]\n"
+       << ";pcpd2: f2 channel - 90 degree pulse for decoupling sequence ["
+       << fmt::format("{:.6g}", d.pcpd_us) << " usec]\n"
        << ";cpd2: decoupling according to sequence defined by cpdprg2 [" << d.program << "]\n"
-       << ";o2: 1H carrier [" << num(d.o2_ppm) << " ppm]\n";
+       << ";o2: 1H carrier [" << fmt::format("{:.6g}", d.o2_ppm) << " ppm]\n";
   }
   for (const auto& c : b.comments()) pp << c << "\n";
-  pp << ";d1 : relaxation delay [" << num(cal.d1_s) << " sec] (5 x the longest T1)\n";
+  pp << ";d1 : relaxation delay [" << fmt::format("{:.6g}", cal.d1_s)
+     << " sec] (5 x the longest T1)\n";
   pp << ";d11: delay for disk I/O                             [30 msec]\n";
-  pp << ";d16: delay for homospoil/gradient recovery          [" << num(o.d16_s * 1e6)
-     << " usec]\n";
+  pp << ";d16: delay for homospoil/gradient recovery          ["
+     << fmt::format("{:.6g}", o.d16_s * 1e6) << " usec]\n";
   pp << ";ns: " << o.ns << " * n\n;ds: " << o.ds << "\n";
-  pp << ";td: " << 2 * acq.td << " (" << acq.td << " complex points), sw_h: " << num(acq.sw_hz)
-     << " Hz\n";
+  pp << ";td: " << 2 * acq.td << " (" << acq.td
+     << " complex points), sw_h: " << fmt::format("{:.6g}", acq.sw_hz) << " Hz\n";
   if (!b.gradients().by_key.empty()) {
-    pp << "\n\n;for z-only gradients (GPZ 100 % = " << num(o.gpz_max_g_per_cm) << " G/cm):\n";
+    pp << "\n\n;for z-only gradients (GPZ 100 % = " << fmt::format("{:.6g}", o.gpz_max_g_per_cm)
+       << " G/cm):\n";
     for (const auto& [k, i] : b.gradients().by_key)
-      pp << ";gpz" << i << ": " << num(b.gpz[i]) << "%\n";
+      pp << ";gpz" << i << ": " << fmt::format("{:.6g}", b.gpz[i]) << "%\n";
     pp << "\n;use gradient files:\n";
     for (const auto& [k, i] : b.gradients().by_key)
       pp << ";gpnam" << i << ": " << b.gpnam[i] << "\n";
@@ -562,9 +563,9 @@ std::string acqus_text(const std::string& name, const ExperimentBuilder& b,
   a.gpnam = b.gpnam;
   auto channel = [&](const std::string& f, const std::string& isotope, double bf_mhz, double o_hz) {
     a.extra.push_back({"$NUC" + f, "<" + isotope + ">"});
-    a.extra.push_back({"$BF" + f, num(bf_mhz, "%.15g")});
-    a.extra.push_back({"$O" + f, num(o_hz, "%.15g")});
-    a.extra.push_back({"$SFO" + f, num(bf_mhz + 1e-6 * o_hz, "%.15g")});
+    a.extra.push_back({"$BF" + f, fmt::format("{:.15g}", bf_mhz)});
+    a.extra.push_back({"$O" + f, fmt::format("{:.15g}", o_hz)});
+    a.extra.push_back({"$SFO" + f, fmt::format("{:.15g}", bf_mhz + 1e-6 * o_hz)});
   };
   for (size_t c = 0; c < m.channels.size(); ++c) {
     if (static_cast<int>(c) == acq.channel) continue;
@@ -590,33 +591,37 @@ std::string power_check(const std::string& name, const ExperimentBuilder& b,
   const double decoupled_s = cal.decouple ? 4e-6 + b.sequence_s + aq_s : 0.0;
   // d11, d1, ("4u cpds2:f2"), the sequence, the acquisition, d11.
   const double scan_s = 0.03 + cal.d1_s + (cal.decouple ? 4e-6 : 0.0) + b.sequence_s + aq_s + 0.03;
-  std::string line = "power " + name + ": scan " + num(scan_s) + " s";
+  std::string line = "power " + name + ": scan " + fmt::format("{:.6g}", scan_s) + " s";
   if (o.p90_us) {
     const double avg = b.energy_f1_j / scan_s;
-    line += ", f1 peak " + num(b.peak_f1_w) + " W, average " + num(avg) + " W";
+    line += ", f1 peak " + fmt::format("{:.6g}", b.peak_f1_w) + " W, average " +
+            fmt::format("{:.6g}", avg) + " W";
     if (b.peak_f1_w > o.probe.peak_w_f1)
-      throw InputError(name + ": f1 peak power " + num(b.peak_f1_w) + " W exceeds the probe's " +
-                       num(o.probe.peak_w_f1) + " W (--probe-max-w-f1)");
+      throw InputError(name + ": f1 peak power " + fmt::format("{:.6g}", b.peak_f1_w) +
+                       " W exceeds the probe's " + fmt::format("{:.6g}", o.probe.peak_w_f1) +
+                       " W (--probe-max-w-f1)");
     if (avg > o.probe.average_w_f1)
-      throw InputError(name + ": f1 average power " + num(avg) + " W (" + num(b.energy_f1_j) +
-                       " J per " + num(scan_s) + " s scan) exceeds the probe's " +
-                       num(o.probe.average_w_f1) + " W (--probe-avg-w-f1)");
+      throw InputError(name + ": f1 average power " + fmt::format("{:.6g}", avg) + " W (" +
+                       fmt::format("{:.6g}", b.energy_f1_j) + " J per " +
+                       fmt::format("{:.6g}", scan_s) + " s scan) exceeds the probe's " +
+                       fmt::format("{:.6g}", o.probe.average_w_f1) + " W (--probe-avg-w-f1)");
   } else {
     line += ", f1 not checked (no --p90/--plw)";
   }
   if (cal.decouple && o.decouple->p90_us) {
     const double avg = cal.plw12_w * decoupled_s / scan_s;
-    line += ", f2 (1H decoupling " + num(decoupled_s) + " s) peak " + num(cal.plw12_w) +
-            " W, average " + num(avg) + " W";
+    line += ", f2 (1H decoupling " + fmt::format("{:.6g}", decoupled_s) + " s) peak " +
+            fmt::format("{:.6g}", cal.plw12_w) + " W, average " + fmt::format("{:.6g}", avg) + " W";
     if (cal.plw12_w > o.probe.peak_w_f2)
-      throw InputError(name + ": f2 decoupling power PLW12 " + num(cal.plw12_w) +
-                       " W exceeds the probe's " + num(o.probe.peak_w_f2) +
+      throw InputError(name + ": f2 decoupling power PLW12 " + fmt::format("{:.6g}", cal.plw12_w) +
+                       " W exceeds the probe's " + fmt::format("{:.6g}", o.probe.peak_w_f2) +
                        " W (--probe-max-w-f2)");
     if (avg > o.probe.average_w_f2)
-      throw InputError(name + ": f2 average power " + num(avg) + " W (PLW12 " + num(cal.plw12_w) +
-                       " W for " + num(decoupled_s) + " s of a " + num(scan_s) +
-                       " s scan) exceeds the probe's " + num(o.probe.average_w_f2) +
-                       " W (--probe-avg-w-f2)");
+      throw InputError(name + ": f2 average power " + fmt::format("{:.6g}", avg) + " W (PLW12 " +
+                       fmt::format("{:.6g}", cal.plw12_w) + " W for " +
+                       fmt::format("{:.6g}", decoupled_s) + " s of a " +
+                       fmt::format("{:.6g}", scan_s) + " s scan) exceeds the probe's " +
+                       fmt::format("{:.6g}", o.probe.average_w_f2) + " W (--probe-avg-w-f2)");
   } else if (cal.decouple) {
     line += ", f2 not checked (no --p90-h/--plw-h)";
   }
@@ -646,7 +651,7 @@ std::string readme_text(const Molecule& m, const BrukerExportOptions& o, const C
      << "     follows from it: nu1 = 1/(4 p1), SPW = PLW1 (nu_shape/nu1)^2, SPdB = -10 "
         "log10(SPW).\n"
      << "     Each shape's 100 % nutation frequency is in its pulse program's ;sp comment.\n"
-     << "  3. Gradients: GPZ 100 % is taken as " << num(o.gpz_max_g_per_cm)
+     << "  3. Gradients: GPZ 100 % is taken as " << fmt::format("{:.6g}", o.gpz_max_g_per_cm)
      << " G/cm (--gpz-max); check your probe's calibration.\n"
      << "  4. The sense of phase: export sequences/console/phase_sense_c2.yaml (one selective\n"
      << "     90 on C2, then acquire) and run it: C2's lines carry most of the signal on a\n"
@@ -660,14 +665,16 @@ std::string readme_text(const Molecule& m, const BrukerExportOptions& o, const C
      << "     each FID by w_i 2^NC_i.\n";
   if (cal.decouple)
     rd << "  5. 1H decoupling (f2, " << o.decouple->program << ", PCPD2 "
-       << num(o.decouple->pcpd_us) << " us): calibrate the 1H hard 90 and re-run with\n"
+       << fmt::format("{:.6g}", o.decouple->pcpd_us)
+       << " us): calibrate the 1H hard 90 and re-run with\n"
        << "     --p90-h P90_US --plw-h W so that PLW12 = W (p90/PCPD2)^2"
-       << (o.decouple->p90_us ? " (now " + num(cal.plw12_w) + " W)" : std::string(" (not set)"))
-       << "; O2 = " << num(o.decouple->o2_ppm) << " ppm (--o2-ppm):\n"
+       << (o.decouple->p90_us ? " (now " + fmt::format("{:.6g}", cal.plw12_w) + " W)"
+                              : std::string(" (not set)"))
+       << "; O2 = " << fmt::format("{:.6g}", o.decouple->o2_ppm) << " ppm (--o2-ppm):\n"
        << "     put it in the middle of the protons.\n";
   rd << "\nTiming added by the console and not in nmrc's model: d11 (30 ms) and d1 before each "
         "scan;\n"
-     << "4 us UNBLKGRAD, d16 (" << num(o.d16_s * 1e6)
+     << "4 us UNBLKGRAD, d16 (" << fmt::format("{:.6g}", o.d16_s * 1e6)
      << " us) and 4 us BLKGRAD around each gradient;\n"
      << "4 us to switch the power before a hard pulse of another power level"
      << (cal.decouple ? "; 4 us to start the decoupler" : "") << ".\n\n";
@@ -713,18 +720,21 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
     const Channel& ch = m.channels[acq.channel];
     res.summary.push_back("experiment " + dir + ": pulse program " + name + ", " +
                           std::to_string(els.size()) + " elements, TD " +
-                          std::to_string(2L * acq.td) + ", SW_h " + num(acq.sw_hz) + " Hz, O1 " +
-                          num(ch.frame_ppm * ch.larmor_mhz + ch.carrier_hz, "%.2f") + " Hz on " +
-                          ch.isotope + (cal.decouple ? ", 1H decoupled on f2" : ""));
+                          std::to_string(2L * acq.td) + ", SW_h " +
+                          fmt::format("{:.6g}", acq.sw_hz) + " Hz, O1 " +
+                          fmt::format("{:.2f}", ch.frame_ppm * ch.larmor_mhz + ch.carrier_hz) +
+                          " Hz on " + ch.isotope + (cal.decouple ? ", 1H decoupled on f2" : ""));
     res.summary.push_back(power_check(name, b, acq, o, cal));
   }
   for (const auto& se : shapes) {
     res.files.push_back({"lists/wave/" + se.file, format_bruker_shape(se.shape)});
     res.summary.push_back(
         "shape " + se.file + ": " + std::to_string(se.shape.amplitude_percent.size()) +
-        " points, " + num(se.duration_s * 1e6) + " us, 100 % = " + num(se.nu_hz) + " Hz nutation" +
+        " points, " + fmt::format("{:.6g}", se.duration_s * 1e6) +
+        " us, 100 % = " + fmt::format("{:.6g}", se.nu_hz) + " Hz nutation" +
         (o.p90_us && se.channel == 0
-             ? ", SPW " + num(*o.plw_w * std::pow(se.nu_hz / cal.nu1_hz, 2)) + " W"
+             ? ", SPW " + fmt::format("{:.6g}", *o.plw_w * std::pow(se.nu_hz / cal.nu1_hz, 2)) +
+                   " W"
              : std::string()));
   }
   res.files.push_back({"queue.mac", queue});

@@ -1,8 +1,9 @@
 #include "nmrc/experiment/bruker_run.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -31,12 +32,6 @@ std::string line_text(const std::string& s, const char* field) {
   return console_text(s, ConsoleText::kTextLine, field);
 }
 
-std::string num(double v, const char* f = "%.6g") {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
-
 }  // namespace
 
 std::string topspin_case_name(const std::string& case_name) {
@@ -50,7 +45,8 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
                            const CompileProgress& progress, bool ideal_pps) {
   const Molecule& m = p.molecule;
   if (!(o.gpz_max_g_per_cm > 0))
-    throw InputError("--gpz-max = " + num(o.gpz_max_g_per_cm) + ": must be > 0 G/cm");
+    throw InputError("--gpz-max = " + fmt::format("{:.6g}", o.gpz_max_g_per_cm) +
+                     ": must be > 0 G/cm");
   RunSequences r;
   r.protocol = run_protocol(p, c, collision);
   const RunProtocol& proto = r.protocol;
@@ -71,9 +67,10 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
     if (std::abs(g.strength_g_per_cm) > o.gpz_max_g_per_cm) {
       const double area = g.strength_g_per_cm * g.duration_s;
       const double t = std::ceil(std::abs(area) / o.gpz_max_g_per_cm * 1e6 - 1e-6) * 1e-6;
-      r.stretched.push_back(what + ": " + num(g.strength_g_per_cm) + " G/cm for " +
-                            num(g.duration_s * 1e3) + " ms played as " + num(area / t) +
-                            " G/cm for " + num(t * 1e3) + " ms (same area)");
+      r.stretched.push_back(what + ": " + fmt::format("{:.6g}", g.strength_g_per_cm) +
+                            " G/cm for " + fmt::format("{:.6g}", g.duration_s * 1e3) +
+                            " ms played as " + fmt::format("{:.6g}", area / t) + " G/cm for " +
+                            fmt::format("{:.6g}", t * 1e3) + " ms (same area)");
       g.duration_s = t;
       g.strength_g_per_cm = area / t;
     }
@@ -162,8 +159,8 @@ std::string weights_csv(const RunSequences& r) {
     std::string flipped;
     for (const auto& nd : ex.flips) flipped += (flipped.empty() ? "" : " ") + nd.name;
     w << k + 1 << "," << csv_field(r.settings[k]) << "," << k % ne + 1 << "," << ex.basis_state
-      << "," << csv_field(flipped.empty() ? "none" : flipped) << "," << num(ex.weight, "%.17g")
-      << "," << csv_field(r.experiments[k].name) << "\n";
+      << "," << csv_field(flipped.empty() ? "none" : flipped) << ","
+      << fmt::format("{:.17g}", ex.weight) << "," << csv_field(r.experiments[k].name) << "\n";
   }
   return w.str();
 }
@@ -178,7 +175,7 @@ std::string run_readme(const ExperimentProgram& p, const CaseSpec& c, int collis
   for (double w : r.weights) {
     // appended piecewise: `"," + std::string&&` trips GCC 12's -Wrestrict (PR 105329)
     if (!wlist.empty()) wlist += ',';
-    wlist += num(w, "%.17g");
+    wlist += fmt::format("{:.17g}", w);
   }
   std::ostringstream rd;
   rd << "\nThe run exported: experiment " << line_text(p.name, "experiment name") << ", case "
@@ -189,11 +186,12 @@ std::string run_readme(const ExperimentProgram& p, const CaseSpec& c, int collis
   for (const auto& st : proto.pps) {
     rd << "     " << st.name << ":";
     for (const auto& nd : st.pulses) rd << " " << nd.name;
-    rd << " + gradient " << num(st.gradient.strength_g_per_cm) << " G/cm, "
-       << num(st.gradient.duration_s * 1e3) << " ms\n";
+    rd << " + gradient " << fmt::format("{:.6g}", st.gradient.strength_g_per_cm) << " G/cm, "
+       << fmt::format("{:.6g}", st.gradient.duration_s * 1e3) << " ms\n";
   }
   rd << "  2. bath spin " << line_text(m.nuclei[c.bath_spin].label, "spin label")
-     << " at T_R = " << num(c.params.bath_temperature) << ": " << proto.bath.name << " + gradient\n"
+     << " at T_R = " << fmt::format("{:.6g}", c.params.bath_temperature) << ": " << proto.bath.name
+     << " + gradient\n"
      << "  3. temporal averaging: experiment i's pi pulses (weights.csv)"
      << (proto.ud ? ", then U_d " + proto.ud->name : std::string(" (U_d = I)")) << "\n"
      << "  4. contact:";
@@ -215,7 +213,7 @@ std::string run_readme(const ExperimentProgram& p, const CaseSpec& c, int collis
      << "Not exported (the virtual experiment's calibration): the inversion-paired run from\n"
      << "inverted equilibrium and the reference runs; repeat the export with other cases.\n";
   if (!r.stretched.empty()) {
-    rd << "\nGradients above GPZ 100 % (--gpz-max " << num(o.gpz_max_g_per_cm)
+    rd << "\nGradients above GPZ 100 % (--gpz-max " << fmt::format("{:.6g}", o.gpz_max_g_per_cm)
        << " G/cm) are played at 100 % for longer, with the same area:\n";
     for (const auto& s : r.stretched) rd << "  " << s << "\n";
   }
