@@ -1,4 +1,4 @@
-# Per-ISA builds of nmrc's hot kernels (nmrc/core/isa.hpp; docs/architecture.md, "Building").
+# Per-ISA builds of nmrc's hot kernels (nmrc/core/isa.hpp; docs/building.md).
 #
 # A portable build (NMRC_NATIVE=OFF, the Debian package) targets the x86-64 baseline, which would
 # make GRAPE's 16 x 16 products about twice as slow as an AVX2/AVX-512 build

@@ -1,4 +1,4 @@
-# The Debian package (cpack -G DEB in a portable build folder; docs/architecture.md, "The Debian
+# The Debian package (cpack -G DEB in a portable build folder; docs/building.md, "The Debian
 # package"): what cmake --install puts under /usr (the nmrc CLI and its man page, libraries,
 # headers, the CMake package, molecules/ and sequences/ under share/nmrc, the docs and examples
 # under share/doc/nmrc, the Python package and its metadata under lib/python3/dist-packages).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configures and builds nmrc in build/ (Release, both cores, a unity build as scripts/test.sh
-# makes it: NMRC_UNITY=0 compiles file by file; docs/architecture.md, "Building"). Extra
+# makes it: NMRC_UNITY=0 compiles file by file; docs/building.md). Extra
 # arguments go to cmake.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""The README's table of the paper's compiled gates, from sequences/gates/compiled/reports/
-(written by scripts/compile-gates.sh). Prints the rows; with --update README.md it replaces the
-rows between the <!-- gates-table --> markers."""
+"""The table of the paper's compiled gates in docs/results.md, from
+sequences/gates/compiled/reports/ (written by scripts/compile-gates.sh). Prints the rows; with
+--update docs/results.md it replaces the rows between the <!-- gates-table --> markers (written
+to a temporary file in the same folder, then renamed over it)."""
 import json
 import pathlib
 import sys
@@ -53,6 +54,8 @@ if len(sys.argv) == 3 and sys.argv[1] == "--update":
     text = path.read_text()
     start = text.index("<!-- gates-table -->\n") + len("<!-- gates-table -->\n")
     end = text.index("<!-- /gates-table -->")
-    path.write_text(text[:start] + table + "\n" + text[end:])
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text[:start] + table + "\n" + text[end:])
+    tmp.replace(path)
 else:
     print(table)

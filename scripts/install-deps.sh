@@ -14,7 +14,7 @@ packages=(build-essential cmake pkg-config libeigen3-dev libboost-dev libyaml-cp
           lintian qemu-user)
 # The sanitized build (NMRC_SANITIZE=1 or CI's NMRC_CI=1 scripts/test.sh) uses clang-14 and its
 # sanitizer runtimes: measured on core/src/states.cpp, clang -O1 with ASan + UBSan takes 46 CPU-s,
-# GCC 12 the same flags 76 (docs/architecture.md, "Building").
+# GCC 12 the same flags 76 (docs/building.md).
 if [ "${NMRC_SANITIZE:-0}" = 1 ] || [ "${NMRC_CI:-0}" = 1 ]; then
   packages+=(clang-14 libclang-rt-14-dev)
 fi

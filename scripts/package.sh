@@ -3,7 +3,7 @@
 # checks it (tests/package/run.sh: lintian, dpkg into a scratch root, the CLI under qemu-user as
 # a baseline x86-64 CPU, Python, removal). The tree is portable (-DNMRC_NATIVE=OFF): binaries for
 # any x86-64 CPU with Debian's hardening flags, the GRAPE kernel also compiled for AVX2 and
-# AVX-512 and chosen at run time (cmake/IsaKernels.cmake; docs/architecture.md, "The Debian
+# AVX-512 and chosen at run time (cmake/IsaKernels.cmake; docs/building.md, "The Debian
 # package"). Install the result with `apt install ./build-pkg/nmrc_*.deb`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,7 +2,7 @@
 # Builds nmrc and runs every test (doctest suites, CLI end-to-end tests, install check): the
 # README's test command. By default one native Release build in build/.
 #
-# Variants (environment; docs/architecture.md, "Building"):
+# Variants (environment; docs/building.md):
 #   NMRC_WERROR=1    compiler warnings (-Wall -Wextra) are errors.
 #   NMRC_SANITIZE=1  instead: the portable sanitized build in build-san/ (-DNMRC_NATIVE=OFF,
 #                    clang when installed, -DNMRC_FUZZ=ON: AddressSanitizer +
@@ -46,7 +46,7 @@ suites_regex() { echo "^($(IFS='|'; echo "${layers[*]}"))\\."; }
 
 # The native build: Release, -march=native, everything (libraries, cli, tests, bench). In CI
 # (NMRC_CI=1) without the doctest suites, which run in the sanitized tree: CI's 25 minutes do not
-# hold both trees' suites (docs/architecture.md, "Building").
+# hold both trees' suites (docs/building.md).
 # In CI the tree is the package's (-DNMRC_NATIVE=OFF: baseline x86-64 binaries with Debian's
 # hardening, the GRAPE kernel also for AVX2 and AVX-512, chosen at run time), so that its package
 # check runs what users install, under qemu-user too (tests/package/run.sh).
@@ -111,7 +111,7 @@ sanitized() {
 # In CI the sanitized tree builds the libraries, their doctest suites, the CLI and the fuzz
 # targets: every test but the install, Python and package checks runs under the sanitizers,
 # those three on the native tree (which leaves the suites to this one). Both trees together must
-# stay inside CI's 25 minutes on 2 cores (docs/architecture.md, "Building").
+# stay inside CI's 25 minutes on 2 cores (docs/building.md).
 both_builds() {
   local mk=build/both-builds.mk san_targets=("${layers[@]/%/_tests}" nmrc)
   if [ "$san_fuzz" = 1 ]; then

@@ -36,9 +36,9 @@ std::vector<int> measured_list(const YamlField& f) {
 
 PulseShape pulse_shape(const ExperimentProgram& p, const std::string& kind) {
   if (auto it = p.pulses.find(kind); it != p.pulses.end()) return it->second;
-  // Defaults: the lengths the committed gates reached (README's gate table): C1-C4 18.5 ms,
-  // C2-C4 17 ms (routed through C3), C3-C4 4 ms; U_d 30 ms (paper: <= 50 ms); selective
-  // rotations 2 ms.
+  // Defaults: the lengths the committed gates reached (docs/results.md's gate table):
+  // C1-C4 18.5 ms, C2-C4 17 ms (routed through C3), C3-C4 4 ms; U_d 30 ms (paper: <= 50 ms);
+  // selective rotations 2 ms.
   static const std::map<std::string, PulseShape> defaults = {
       {"ud", {0.03, 600}},
       {"rotation", {0.002, 100}},
@@ -121,8 +121,8 @@ ExperimentProgram parse_experiment_program(const std::string& text, const std::s
   root.expect_map();
   root.allow_keys({"format", "name", "description", "molecule", "theory", "readout", "compiled",
                    "repreparation", "contact", "bath_phase_cycle", "measure", "acquisition",
-                   "spectrometer",
-                   "imperfections", "calibration", "error_budget", "compile", "pulses", "cases"});
+                   "spectrometer", "imperfections", "calibration", "error_budget", "compile",
+                   "pulses", "cases"});
   ExperimentProgram p;
   p.path = path;
   p.text_hash = content_hash_hex(text);

@@ -246,7 +246,7 @@ TEST_CASE("experiment: Fig. 3's conclusions hold on the calibrated virtual measu
 // The GRAPE pulses shipped in sequences/experiment/compiled (bath rotation, pi pulses, U_d,
 // partial SWAPs, readout pulses) over the B1 ensemble, noise and line fits on; relaxation off so
 // that the pulses' unitaries, not their 256 x 256 relaxing channels, are built (the full
-// measurement is the README's table, from `nmrc experiment`). The pulses' residual error
+// measurement is docs/results.md's table, from `nmrc experiment`). The pulses' residual error
 // (F = 0.995 over B1) moves each prepared state's energies by up to ~0.03: the cumulative
 // directions and the reversal still show, and every error lies within the error bars the error
 // budget gives (statistical + systematic), per collision and cumulative.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Debian package (cmake/Packaging.cmake; docs/architecture.md, "The Debian package"): cpack
+# The Debian package (cmake/Packaging.cmake; docs/building.md, "The Debian package"): cpack
 # builds it from this build folder; lintian (when installed) must report no error; dpkg installs
 # it into a scratch root (dpkg --root, maintainer scripts run chrootless with DPKG_ROOT: nothing
 # is installed on the machine); the CLI runs from there on this CPU and, for a portable tree,
@@ -44,7 +44,7 @@ if [ "$portable" = 1 ]; then
   done
 fi
 
-# lintian: no error; each warning kept is explained in docs/architecture.md ("The Debian package").
+# lintian: no error; each warning kept is explained in docs/building.md ("The Debian package").
 if command -v lintian >/dev/null; then
   lintian --no-cfg --fail-on none "$deb" >"$scratch/lintian.log" 2>&1 || true
   grep -E '^[EW]: ' "$scratch/lintian.log" || true
