@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 
+#include "nmrc/compiler/gate_types.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/json_input.hpp"
@@ -252,7 +253,6 @@ GrapeProblem build_problem(const Molecule& m, const GateTarget& target, const Co
 }
 
 GateTarget target_from_json(const std::string& text, const Molecule& m, const std::string& where) {
-  GateTarget t;
   json d;
   if (!text.empty()) {
     check_json_depth(text, where);
@@ -262,103 +262,7 @@ GateTarget target_from_json(const std::string& text, const Molecule& m, const st
       fail(where, "target", std::string("invalid JSON: ") + e.what());
     }
   }
-  if (!d.is_object() || !d.contains("gate") || !d["gate"].is_string())
-    fail(where, "target.gate", "missing (the pulse file does not say what it implements)");
-  const std::string gate = d["gate"].get<std::string>();
-  const std::optional<GateType> type = gate_type_from_name(gate);
-  if (!type)
-    fail(where, "target.gate",
-         "unknown gate " + escape_text(gate) + " (known: " + gate_type_names() + ")");
-  t.type = *type;
-  t.description_json = d.dump();
-  if (d.contains("up_to")) {
-    if (!d["up_to"].is_string() || d["up_to"].get<std::string>() != "diagonal_phases")
-      fail(where, "target.up_to", "must be \"diagonal_phases\" (or absent: the gate exactly)");
-    if (t.type == GateType::kStateTransfer)
-      fail(where, "target.up_to", "a state transfer has no diagonal-phase freedom");
-    t.diagonal_phases = true;
-  }
-  std::vector<std::string> labels;
-  if (d.contains("spins")) {
-    if (!d["spins"].is_array()) fail(where, "target.spins", "must be a list of spin labels");
-    for (const auto& l : d["spins"]) {
-      if (!l.is_string()) fail(where, "target.spins", "must be a list of spin labels");
-      labels.push_back(l.get<std::string>());
-    }
-  }
-  if (labels.size() > static_cast<size_t>(m.size()))
-    fail(where, "target.spins", "names more spins than the molecule has");
-  for (const auto& l : labels) {
-    const int k = m.index_of(l);
-    if (k < 0)
-      fail(where, "target.spins",
-           "unknown spin " + escape_text(l) + " (known: " + m.labels_text() + ")");
-    if (std::find(t.spins.begin(), t.spins.end(), k) != t.spins.end())
-      fail(where, "target.spins", "spin " + l + " named twice");
-    t.spins.push_back(k);
-    t.spin_labels.push_back(l);
-  }
-  auto num = [&](const char* key) {
-    if (!d.contains(key) || !d[key].is_number())
-      fail(where, std::string("target.") + key, "missing number");
-    return d[key].get<double>();
-  };
-  auto need_spins = [&](size_t count) {
-    if (count > 0 && t.spins.size() != count)
-      fail(where, "target.spins", "gate " + gate + " needs " + std::to_string(count) + " spins");
-  };
-  if (t.type == GateType::kPartialSwap) {
-    need_spins(2);
-    t.local = partial_swap_unitary(num("theta_rad"));
-  } else if (t.type == GateType::kZz) {
-    need_spins(2);
-    t.local = zz_unitary(num("theta_rad"));
-  } else if (t.type == GateType::kCnot) {
-    need_spins(2);
-    t.local = cnot_unitary();
-  } else if (t.type == GateType::kCz) {
-    need_spins(2);
-    t.local = cz_unitary();
-  } else if (t.type == GateType::kRotation) {
-    if (t.spins.empty()) fail(where, "target.spins", "rotation needs at least one spin");
-    if (d.contains("axis") && !d["axis"].is_string())
-      fail(where, "target.axis", "must be a string (z, or absent)");
-    if (d.contains("phase_rad") && !d["phase_rad"].is_number())
-      fail(where, "target.phase_rad", "must be a number");
-    const std::string axis = d.value("axis", std::string("phase"));
-    const Mat r =
-        rotation_unitary(num("angle_rad"), d.value("phase_rad", 0.0), axis == "z" ? 'z' : 'p');
-    t.local = Mat::Identity(1, 1);
-    for (size_t i = 0; i < t.spins.size(); ++i) t.local = kron(t.local, r);
-  } else if (t.type == GateType::kUnitary || t.type == GateType::kUd) {
-    if (!d.contains("local_unitary")) fail(where, "target.local_unitary", "missing");
-    // core's one reader of matrix JSON (its size limit included).
-    t.local = nmrc::matrix_from_json(
-        d["local_unitary"].dump(), {0, /*imag_optional=*/false, /*source=*/""},
-        [&where](const std::string& rule) { fail(where, "target.local_unitary", rule); });
-    if (t.local.rows() != (1 << t.spins.size()))
-      fail(where, "target.local_unitary", "dimension must be 2^(number of spins)");
-    if (!is_unitary(t.local, 1e-6))
-      fail(where, "target.local_unitary", "is not unitary (U^dag U != 1)");
-  } else if (t.type == GateType::kStateTransfer) {
-    t.state_transfer = true;
-    if (!d.contains("transfers") || !d["transfers"].is_array() || d["transfers"].empty())
-      fail(where, "target.transfers", "must be a non-empty list of {from, to}");
-    for (const auto& tr : d["transfers"]) {
-      if (!tr.is_object() || !tr.contains("from") || !tr.contains("to") ||
-          !tr["from"].is_string() || !tr["to"].is_string())
-        fail(where, "target.transfers", "each entry must be {\"from\": \"...\", \"to\": \"...\"}");
-      const std::string from = tr["from"].get<std::string>();
-      const std::string to = tr["to"].get<std::string>();
-      if (from.find_first_not_of("01+-") != std::string::npos ||
-          to.find_first_not_of("01+-") != std::string::npos)
-        fail(where, "target.transfers", "use the characters 0, 1, +, - (one per spin)");
-      if (from.size() != t.spins.size() || to.size() != t.spins.size())
-        fail(where, "target.transfers", "each from/to needs one character (0, 1, +, -) per spin");
-      t.transfers.push_back({product_state(from), product_state(to)});
-    }
-  }
-  return t;
+  return target_from_description(d, m, where);
 }
 
 CompileResult compile_target(const Molecule& m, const GateTarget& target, const CompileOptions& o,

@@ -8,16 +8,13 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "nmrc/compiler/gate_types.hpp"
 #include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
-#include "nmrc/core/hermitian_eigen.hpp"
 #include "nmrc/core/io.hpp"
-#include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/program_front_end.hpp"
-#include "nmrc/core/states.hpp"
 #include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
-#include "nmrc/spectrometer/preparation.hpp"
 
 namespace nmrc::compiler {
 
@@ -156,41 +153,19 @@ struct Parser {
     return o;
   }
 
-  // A unitary file ({"real": [[...]], "imag": [[...]]}, core's matrix_from_json): its rules
-  // name the place in that file; an unreadable file is placed at the program's `file:` field.
-  Mat unitary_file(const YamlField& f) const {
-    const std::string path = f.as_input_file(fe.header().base_dir);
-    std::string text;
-    try {
-      text = read_file(path);
-    } catch (const InputError& e) {
-      f.fail(std::string("unitary file: ") + e.what());
-    }
-    return matrix_from_json(text, {0, /*imag_optional=*/false, path},
-                            [](const std::string& rule) { throw InputError(rule); });
-  }
-
-  // The object form of core's one matrix layout (matrix_json.hpp).
-  static json matrix_json(const Mat& m) { return json::parse(nmrc::matrix_json(m)); }
-
-  // A gate element -> its target description (then built by target_from_json).
+  // A gate element -> its description (gate_types.hpp: the type's descriptor names its keys,
+  // arity and reader) -> its target, built by the one reader of descriptions.
   GateJob gate(const YamlField& g, const CompileOptions& defaults, int index) const {
     g.expect_map();
     GateJob job;
     job.location = g.location();
     const YamlField type = g.at("type");
     const std::string t = type.as_string();
-    if (!gate_type_from_name(t)) type.fail("unknown gate (known: " + gate_type_names() + ")");
+    const GateDescriptor* desc = find_gate_descriptor(t);
+    if (!desc) type.fail("unknown gate (known: " + gate_type_names() + ")");
     std::vector<std::string> keys = {"type", "name", "spins", "compile"};
-    if (t == "partial_swap" || t == "zz") keys.push_back("theta_rad");
-    if (t == "rotation")
-      for (const char* k : {"angle_rad", "angle_deg", "phase_rad", "phase_deg", "axis"})
-        keys.push_back(k);
-    if (t == "unitary") keys.push_back("file");
-    if (t == "ud")
-      for (const char* k : {"c", "temperatures"}) keys.push_back(k);
-    if (t == "state_transfer") keys.push_back("transfers");
-    if (t != "state_transfer") keys.push_back("up_to");
+    for (const auto& p : desc->parameters) keys.push_back(p.key);
+    if (desc->up_to_diagonal_phases) keys.push_back("up_to");
     g.allow_keys(keys);
     job.name = g.has("name") ? g.at("name").as_name() : t + "_" + std::to_string(index);
     const YamlField sp = g.at("spins");
@@ -202,85 +177,13 @@ struct Parser {
       labels.push_back(fe.molecule().nuclei[k].label);
     }
     if (labels.empty()) sp.fail("must name at least one spin");
-    auto need = [&](size_t count) {
-      if (labels.size() != count)
-        sp.fail("gate " + t + " acts on exactly " + std::to_string(count) + " spins");
-    };
+    if (!arity_allows(*desc, labels.size())) sp.fail("gate " + t + " " + arity_rule(*desc));
     json d = {{"gate", t}, {"spins", labels}};
-    if (t == "partial_swap" || t == "zz") {
-      need(2);
-      d["theta_rad"] = g.at("theta_rad").as_double();
-    } else if (t == "cnot" || t == "cz") {
-      need(2);
-    } else if (t == "rotation") {
-      d["angle_rad"] = *ProgramFrontEnd::angle(g, "angle", true);
-      std::string axis = "phase";
-      if (auto a = g.find("axis")) {
-        axis = yaml_choice<std::string>(*a, {{"x", "x"}, {"y", "y"}, {"z", "z"}});
-        if (g.has("phase_rad") || g.has("phase_deg"))
-          a->fail("conflicting options: give axis or phase, not both");
-      }
-      double phase = ProgramFrontEnd::angle(g, "phase", false).value_or(0.0);
-      if (axis == "y") phase = kPi / 2;
-      if (axis == "z") d["axis"] = "z";
-      d["phase_rad"] = phase;
-    } else if (t == "unitary") {
-      const YamlField f = g.at("file");
-      const Mat u = unitary_file(f);
-      if (u.rows() != (1 << labels.size()))
-        f.fail("matrix is " + std::to_string(u.rows()) + "x" + std::to_string(u.cols()) + " but " +
-               std::to_string(labels.size()) + " spins need " + std::to_string(1 << labels.size()));
-      if (!is_unitary(u, 1e-6)) f.fail("matrix is not unitary (max |U^dag U - 1| > 1e-6)");
-      d["file"] = f.as_string();
-      d["local_unitary"] = matrix_json(u);
-    } else if (t == "ud") {
-      const YamlField cf = g.at("c");
-      cplx c;
-      if (cf.is_scalar()) {
-        c = cf.as_double();
-      } else {
-        cf.expect_map();
-        cf.allow_keys({"re", "im"});
-        c = cplx(cf.at("re").as_double(), cf.has("im") ? cf.at("im").as_double() : 0.0);
-      }
-      std::vector<double> temps(labels.size(), 1.0);
-      if (auto tf = g.find("temperatures")) {
-        temps = tf->as_double_list();
-        if (temps.size() != labels.size()) tf->fail("needs one temperature per spin");
-        for (double x : temps)
-          if (!(x > 0)) tf->fail("temperatures must be > 0");
-      }
-      if (labels.size() < 2 || labels.size() > 6) sp.fail("ud needs 2 to 6 system spins");
-      std::vector<PairCoherence> pairs;  // the same c for every pair (Fig. 3's setting)
-      for (int p = 0; p < static_cast<int>(temps.size()); ++p)
-        for (int q = p + 1; q < static_cast<int>(temps.size()); ++q) pairs.push_back({p, q, c});
-      const Mat rho = coherent_thermal_state(temps, pairs);
-      if (hermitian_eigenvalues(rho).minCoeff() < -1e-12)
-        cf.fail("the coherent state is not positive (|c| too large for these temperatures)");
-      d["c"] = {{"re", c.real()}, {"im", c.imag()}};
-      d["temperatures"] = temps;
-      d["local_unitary"] = matrix_json(spectrometer::diagonalize_near_identity(rho).u_d);
-    } else if (t == "state_transfer") {
-      const YamlField tr = g.at("transfers");
-      json list = json::array();
-      for (const auto& item : tr.items()) {
-        item.expect_map();
-        item.allow_keys({"from", "to"});
-        for (const char* key : {"from", "to"}) {
-          const YamlField s = item.at(key);
-          const std::string v = s.as_string();
-          if (v.size() != labels.size() || v.find_first_not_of("01+-") != std::string::npos)
-            s.fail("needs one of 0, 1, +, - per spin (" + std::to_string(labels.size()) + ")");
-        }
-        list.push_back({{"from", item.at("from").as_string()}, {"to", item.at("to").as_string()}});
-      }
-      if (list.empty()) tr.fail("must list at least one {from, to}");
-      d["transfers"] = list;
-    }
+    desc->read_yaml(GateYaml{g, sp, labels, fe.header().base_dir}, d);
     // The gate up to diagonal phases applied first: for a gate whose input state is diagonal.
     if (auto f = g.find("up_to"))
       d["up_to"] = yaml_choice<std::string>(*f, {{"diagonal_phases", "diagonal_phases"}});
-    job.target = target_from_json(d.dump(), prog.molecule, g.location());
+    job.target = target_from_description(d, prog.molecule, g.location());
     job.options = g.has("compile") ? options(g.at("compile"), defaults) : defaults;
     check_options(job.options, g);
     return job;
@@ -392,10 +295,9 @@ std::vector<GateOutcome> compile_program(Program& program, const ProgramCompileO
       vo.probe_q = job.options.probe_q;  // judged through the probe it was compiled through
       o.validation = validate_pulse(o.result.pulse, program.molecule, vo);
     }
-    if (job.target.type == GateType::kPartialSwap)
-      o.bound_s = partial_swap_bound_s(
-          nlohmann::json::parse(job.target.description_json).value("theta_rad", 0.0),
-          program.molecule.j_hz(job.target.spins[0], job.target.spins[1]));
+    if (const auto bound = gate_descriptor(job.target.type).bound_s)
+      o.bound_s = bound(nlohmann::json::parse(job.target.description_json), program.molecule,
+                        job.target.spins);
     out.push_back(std::move(o));
     if (options.on_gate) options.on_gate(out.back(), index, total);
   }

@@ -19,38 +19,8 @@ Mat expi_hermitian(const Mat& h, double scale) {
 }
 }  // namespace
 
-namespace {
-struct GateTypeName {
-  GateType type;
-  const char* name;
-};
-constexpr GateTypeName kGateTypes[] = {{GateType::kPartialSwap, "partial_swap"},
-                                       {GateType::kRotation, "rotation"},
-                                       {GateType::kZz, "zz"},
-                                       {GateType::kCnot, "cnot"},
-                                       {GateType::kCz, "cz"},
-                                       {GateType::kUnitary, "unitary"},
-                                       {GateType::kUd, "ud"},
-                                       {GateType::kStateTransfer, "state_transfer"}};
-}  // namespace
-
-const char* gate_type_name(GateType type) {
-  for (const auto& g : kGateTypes)
-    if (g.type == type) return g.name;
-  return "unknown";
-}
-
-std::optional<GateType> gate_type_from_name(const std::string& name) {
-  for (const auto& g : kGateTypes)
-    if (name == g.name) return g.type;
-  return std::nullopt;
-}
-
-std::string gate_type_names() {
-  std::string s;
-  for (const auto& g : kGateTypes) s += (s.empty() ? "" : ", ") + std::string(g.name);
-  return s;
-}
+// gate_type_name, gate_type_from_name and gate_type_names read the descriptor table
+// (gate_types.cpp).
 
 Mat partial_swap_unitary(double theta_rad) {
   // sigma_+ sigma_- + sigma_- sigma_+ on two spins (first factor p, second R) = (XX + YY)/2.

@@ -5,16 +5,15 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "nmrc/compiler/gate_types.hpp"
 #include "nmrc/compiler/targets.hpp"
 #include "nmrc/core/error.hpp"
-#include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/thermo/collision.hpp"
 
 namespace nmrc::experiment {
 
 namespace sp = nmrc::spectrometer;
-using nlohmann::json;
 
 namespace {
 
@@ -34,21 +33,12 @@ std::string lower(std::string s) {
   return s;
 }
 
-json local_unitary_json(const Mat& u) {
-  // the {"real", "imag"} matrix of the compiler's unitary targets (core matrix_json.hpp)
-  return json::parse(nmrc::unitary_json(u, {}));
-}
-
 }  // namespace
 
 PulseNeed rotation_need(const Molecule& m, const std::string& name, const std::string& kind,
                         int spin, double angle_rad, double phase_rad, const std::string& purpose) {
-  return PulseNeed{name,
-                   kind,
-                   {{"gate", "rotation"},
-                    {"spins", {m.nuclei[spin].label}},
-                    {"angle_rad", angle_rad},
-                    {"phase_rad", phase_rad}},
+  return PulseNeed{name, kind,
+                   compiler::rotation_description({m.nuclei[spin].label}, angle_rad, phase_rad),
                    purpose};
 }
 
@@ -83,12 +73,8 @@ PulseNeed ud_need(const ExperimentProgram& p, const CaseSpec& c, const Mat& u_d,
   // unchanged and only W D is required (`up_to: diagonal_phases`, F = sum_j |(W^dag U)_jj| / d;
   // for a non-degenerate diagonal input exactly the unitaries that map it to the target state).
   // bench/results/experiment.md measures it against the strict W.
-  return PulseNeed{name,
-                   "ud",
-                   {{"gate", "unitary"},
-                    {"spins", sys_labels},
-                    {"local_unitary", local_unitary_json(u_d)},
-                    {"up_to", "diagonal_phases"}},
+  return PulseNeed{name, "ud",
+                   compiler::unitary_description(sys_labels, u_d, /*up_to_diagonal_phases=*/true),
                    "U_d of case " + c.name};
 }
 
@@ -114,17 +100,14 @@ std::vector<PulseNeed> contact_needs(const ExperimentProgram& p, const CaseSpec&
       tag += lower(m.nuclei[c.system_spins[k]].label) + "_";
       order += (order.empty() ? "" : ", ") + c.params.names[k] + "-R";
     }
-    out.push_back(PulseNeed{
-        "cascade_" + tag + lower(rl) + ttag,
-        "cascade",
-        {{"gate", "unitary"}, {"spins", labels}, {"local_unitary", local_unitary_json(u)}},
-        "contact " + order + " as one pulse"});
+    out.push_back(PulseNeed{"cascade_" + tag + lower(rl) + ttag, "cascade",
+                            compiler::unitary_description(labels, u),
+                            "contact " + order + " as one pulse"});
   } else if (c.params.interaction == thermo::Interaction::kCascade) {
     for (int k : c.params.order) {
       const std::string sl = m.nuclei[c.system_spins[k]].label;
-      out.push_back(PulseNeed{"swap_" + lower(sl) + "_" + lower(rl) + ttag,
-                              "swap " + sl + "-" + rl,
-                              {{"gate", "partial_swap"}, {"spins", {sl, rl}}, {"theta_rad", theta}},
+      out.push_back(PulseNeed{"swap_" + lower(sl) + "_" + lower(rl) + ttag, "swap " + sl + "-" + rl,
+                              compiler::partial_swap_description({sl, rl}, theta),
                               "contact " + c.params.names[k] + "-R"});
     }
   } else {
@@ -136,11 +119,9 @@ std::vector<PulseNeed> contact_needs(const ExperimentProgram& p, const CaseSpec&
     }
     labels.push_back(rl);
     const thermo::SimultaneousUnitary su(c.params.n(), c.params.g, c.params.tau);
-    out.push_back(PulseNeed{
-        "joint_" + tag + lower(rl) + ttag,
-        "joint",
-        {{"gate", "unitary"}, {"spins", labels}, {"local_unitary", local_unitary_json(su.dense())}},
-        "simultaneous contact"});
+    out.push_back(PulseNeed{"joint_" + tag + lower(rl) + ttag, "joint",
+                            compiler::unitary_description(labels, su.dense()),
+                            "simultaneous contact"});
   }
   return out;
 }
@@ -200,11 +181,7 @@ RunProtocol run_protocol(const ExperimentProgram& p, const CaseSpec& c, int coll
         }
         const std::string gate = u->name == "CNOT" ? "cnot" : "cry90";
         ps.pulses.push_back(
-            PulseNeed{pre + gate + tag,
-                      "pps",
-                      {{"gate", "unitary"},
-                       {"spins", labels},
-                       {"local_unitary", local_unitary_json(u->unitary)}},
+            PulseNeed{pre + gate + tag, "pps", compiler::unitary_description(labels, u->unitary),
                       st.name + ": " + u->name + " (control " + labels.front() + ")"});
       }
     }

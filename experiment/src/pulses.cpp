@@ -48,13 +48,13 @@ PulseLibrary::PulseLibrary(const Molecule& m, std::string compiled_dir, std::str
 }
 
 Mat PulseLibrary::ideal_unitary(const PulseNeed& need) const {
-  return compiler::target_from_json(need.target.dump(), m_, need.name).full(m_.size());
+  return compiler::target_from_description(need.target, m_, need.name).full(m_.size());
 }
 
 const PulseRecord& PulseLibrary::get(const PulseNeed& need, const compiler::CompileOptions& options,
                                      const CompileProgress& progress, double required_fidelity) {
   if (auto it = used_.find(need.name); it != used_.end()) return it->second;
-  const compiler::GateTarget target = compiler::target_from_json(need.target.dump(), m_, need.name);
+  const compiler::GateTarget target = compiler::target_from_description(need.target, m_, need.name);
   const Mat full = target.full(m_.size());
   const PulseRecord* best = nullptr;
   // A pulse compiled up to diagonal phases does the job of W only for a need that allows

@@ -3,8 +3,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "nmrc/compiler/compile.hpp"
+#include "nmrc/compiler/gate_types.hpp"
 #include "nmrc/compiler/targets.hpp"
 #include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/error.hpp"
@@ -141,6 +143,66 @@ TEST_CASE("pulse programs parse into the sequence IR with gate placeholders") {
         "prog.yaml:16:14: elements[3].loop.count = 100000: the program would unroll to "
         "10200003 elements, more than 1000000 (loops multiply)");
   }
+}
+
+TEST_CASE("one descriptor per gate type: the YAML and JSON readers agree with it") {
+  const Program p = parse(kGatesProgram);
+  const Molecule& m = p.molecule;
+  // Every type has exactly one descriptor, found by its name and by its enumerator.
+  std::set<std::string> names;
+  for (const auto& g : gate_descriptors()) {
+    CAPTURE(g.name);
+    CHECK(names.insert(g.name).second);
+    CHECK(find_gate_descriptor(g.name) == &g);
+    CHECK(&gate_descriptor(g.type) == &g);
+    CHECK(std::string(gate_type_name(g.type)) == g.name);
+    CHECK(g.min_spins >= 1);
+    CHECK((g.max_spins == 0 || g.max_spins >= g.min_spins));
+    for (const auto& par : g.parameters) CHECK(std::string(par.rule).size() > 0);
+  }
+  CHECK(names.size() == 8);
+  // A description read without text (the experiment's needs) builds the same target as the
+  // same description read from text (a pulse file), and as the formula.
+  const nlohmann::json rot = rotation_description({"C1", "C2"}, kPi / 2, kPi / 2);
+  const GateTarget a = target_from_description(rot, m, "x");
+  const GateTarget b = target_from_json(rot.dump(), m, "x");
+  CHECK(a.description_json == b.description_json);
+  CHECK_MAT_NEAR(a.local, b.local, 0.0);
+  const Mat ry = rotation_unitary(kPi / 2, kPi / 2);
+  CHECK_MAT_NEAR(a.local, kron(ry, ry), 1e-12);
+  const GateTarget s = target_from_description(partial_swap_description({"C1", "C4"}, 0.2), m, "x");
+  CHECK_MAT_NEAR(s.local, partial_swap_unitary(0.2), 1e-12);
+  const GateTarget u =
+      target_from_description(unitary_description({"C2", "C3"}, cnot_unitary(), true), m, "x");
+  CHECK(u.diagonal_phases);
+  CHECK_MAT_NEAR(u.local, cnot_unitary(), 1e-15);
+  // The arity is the descriptor's in both readers: a JSON ud on one spin is refused as a YAML
+  // one is, and the YAML gate's spin count with the same rule text.
+  CHECK(arity_rule(gate_descriptor(GateType::kUd)) == "acts on 2 to 6 spins");
+  CHECK(arity_rule(gate_descriptor(GateType::kCnot)) == "acts on exactly 2 spins");
+  CHECK(arity_rule(gate_descriptor(GateType::kRotation)) == "acts on at least 1 spin");
+  nlohmann::json ud1 = unitary_description({"C1"}, Mat::Identity(2, 2));
+  ud1["gate"] = "ud";
+  CHECK_THROWS_WITH_AS(target_from_description(ud1, m, "f.json"),
+                       "f.json: target.spins: gate ud acts on 2 to 6 spins", InputError);
+  std::string text = kGatesProgram;
+  text.replace(text.find("spins: [S1, S2, S3], c"), 22, "spins: [S1], c");
+  CHECK_THROWS_WITH_AS(parse(text), doctest::Contains("gate ud acts on 2 to 6 spins"), InputError);
+  // A state transfer has no diagonal-phase freedom (its descriptor says so): refused in both.
+  CHECK_THROWS_WITH_AS(
+      target_from_json(
+          R"({"gate": "state_transfer", "spins": ["C1"], "transfers": [{"from": "0", "to": "1"}],
+              "up_to": "diagonal_phases"})",
+          m, "f.json"),
+      doctest::Contains("no diagonal-phase freedom"), InputError);
+  // The quantum speed limit of a partial SWAP comes from its descriptor, on its own coupling.
+  const auto bound = gate_descriptor(GateType::kPartialSwap).bound_s;
+  const bool has_bound = bound != nullptr;
+  REQUIRE(has_bound);
+  CHECK(bound(nlohmann::json::parse(s.description_json), m, s.spins) ==
+        doctest::Approx(partial_swap_bound_s(0.2, m.j_hz(s.spins[0], s.spins[1]))));
+  const bool cnot_has_bound = gate_descriptor(GateType::kCnot).bound_s != nullptr;
+  CHECK_FALSE(cnot_has_bound);
 }
 
 TEST_CASE("arbitrary unitary targets from a file, and non-unitary files are rejected") {
