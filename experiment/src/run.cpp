@@ -67,17 +67,25 @@ PulseLibrary make_pulse_library(const ExperimentProgram& p, const RunSettings& s
 
 namespace {
 
-std::uint64_t mix(std::uint64_t x) {  // splitmix64
+std::uint64_t mix(std::uint64_t x) {  // splitmix64 (Steele, Lea, Flood, OOPSLA 2014)
   x += 0x9e3779b97f4a7c15ull;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
 }
 
-/// Memo of a pure function for the whole process: what every engine needs identically (the
-/// PPS states and the gradient's channel depend on the molecule and the relaxation switch only)
-/// is computed once, not once per case and error-budget row (each is a handful of 256 x 256
-/// superoperator exponentials).
+/// The noise draws' seeds: every stream is mix(seed_a + stride * index) with an odd stride per
+/// level, so no two (collision, draw, acquisition, setting) share a seed (the strides are
+/// primes, arbitrary but fixed: changing one changes every shipped run's noise).
+constexpr std::uint64_t kCollisionSeedStride = 7777;      // program seed -> collision m's seed
+constexpr std::uint64_t kDrawSeedStride = 1000003;        // collision's seed -> draw dr's seed
+constexpr std::uint64_t kAcquisitionSeedStride = 104729;  // draw's seed -> acquisition's seed
+constexpr std::uint64_t kSettingSeedStride = 7919;        // acquisition's seed -> setting s's seed
+
+/// Memo of a pure function for the whole process: what engines need identically (the played
+/// PPS, the bath gradient's channel: see the named memos below for what each depends on) is
+/// computed once, not once per case and error-budget row (each is a handful of 256 x 256
+/// superoperator exponentials or exact propagations).
 template <class T>
 class ProcessMemo {
  public:
@@ -96,6 +104,36 @@ class ProcessMemo {
   std::mutex mu_;
   std::map<std::string, T> map_;
 };
+
+/// A memo key: the parts that determine the memoised value, joined by '|'.
+std::string memo_key(std::initializer_list<std::string> parts) {
+  std::string k;
+  for (const auto& p : parts) k += (k.empty() ? "" : "|") + p;
+  return k;
+}
+
+struct PpsStates {
+  Mat deviation[2];  ///< from equilibrium and from inverted equilibrium
+};
+
+/// The process-wide memos, each named by what it keeps; its key must hold everything the
+/// value depends on (built with memo_key):
+/// - nominal PPS polarisation (the run's unit): molecule file hash, compensate_polarization;
+/// - the bath gradient's channel: molecule file hash, relaxation switch;
+/// - the played PPS per B1 member: molecule file hash, relaxation switch, each PPS step's
+///   pulses (content hash of a compiled pulse, or "exact <name>") and gradient, B1 scale.
+ProcessMemo<double>& nominal_epsilon_memo() {
+  static ProcessMemo<double> memo;
+  return memo;
+}
+ProcessMemo<AffineMap>& bath_gradient_memo() {
+  static ProcessMemo<AffineMap> memo;
+  return memo;
+}
+ProcessMemo<PpsStates>& played_pps_memo() {
+  static ProcessMemo<PpsStates> memo;
+  return memo;
+}
 
 /// The tomography of a program, shared by every engine of a case: the reconstruction's
 /// inverse and the line fits' factorisations (their construction outweighs many runs).
@@ -142,24 +180,22 @@ class Engine {
     }
     molecule_key_ = content_hash_hex(read_file(p.molecule_path));
     {
-      static ProcessMemo<PpsStates> pps_memo;
-      const PpsStates pps =
-          pps_memo.get(molecule_key_ + (imp.relaxation ? "|relaxation" : "|closed") +
-                           (p.compensate_polarization ? "|compensated" : "|plain"),
-                       [&] { return prepare_pps(); });
-      pps_[0] = pps.deviation[0];
-      pps_[1] = pps.deviation[1];
-      eps_ = pps.epsilon;
+      // The nominal PPS polarisation, the run's unit (an ideal PPS from equilibrium fitted to
+      // |0...0>, spectrometer::fit_pps): it defines the SNR's unit, never a calibration.
+      eps_ = nominal_epsilon_memo().get(
+          memo_key({molecule_key_, p.compensate_polarization ? "compensated" : "plain"}),
+          [&] { return nominal_epsilon(); });
     }
+    prepare_pps();
     {
       std::vector<Mat> f(c.params.n(), thermal_qubit(c.params.bath_temperature));
       ref_state_ = product_state(f);
       ref_plan_ = sp::plan_temporal_averaging(ref_state_, c.system_spins, n_);
     }
     {
-      static ProcessMemo<AffineMap> gradient_memo;
-      gradient_ = gradient_memo.get(molecule_key_ + (imp.relaxation ? "|relaxation" : "|closed"),
-                                    [&] { return delay_channel(1e-3); });
+      gradient_ = bath_gradient_memo().get(
+          memo_key({molecule_key_, imp.relaxation ? "relaxation" : "closed"}),
+          [&] { return delay_channel(1e-3); });
     }
     // exact coherence-order filter of the gradient (spectrometer::coherence_filter), as a mask
     const Mat mask = sp::coherence_filter(m_, Mat::Ones(d_, d_));
@@ -254,7 +290,7 @@ class Engine {
         Mat xc = x0;
         for (const auto& nd : contact) xc = apply(nd, b, xc);
         for (size_t s = 0; s < ns; ++s) {
-          pps[s] += wb * readout(s, b, pps_[sg]);
+          pps[s] += wb * readout(s, b, pps_[sg][b]);
           if (p_.reference) {
             th[s] += wb * readout(s, b, x0);
             thc[s] += wb * readout(s, b, xc);
@@ -335,7 +371,9 @@ class Engine {
  private:
   using Member = std::pair<double, double>;
 
-  static std::uint64_t setting_seed(std::uint64_t seed, size_t s) { return mix(seed + 7919 * s); }
+  static std::uint64_t setting_seed(std::uint64_t seed, size_t s) {
+    return mix(seed + kSettingSeedStride * s);
+  }
 
   /// f(s) for every setting s, the settings shared by the run's threads.
   template <class F>
@@ -343,25 +381,60 @@ class Engine {
     parallel_for(count, threads_, f);
   }
 
-  struct PpsStates {
-    Mat deviation[2];  ///< from equilibrium and from inverted equilibrium
-    double epsilon = 0.0;
-  };
-  PpsStates prepare_pps() const {
-    PpsStates out;
-    const auto steps = run_pps_steps(p_);
-    const Sequence seq = sp::pps_sequence(steps);
-    const auto th = sp::thermal_equilibrium(m_);
-    const Mat id = Mat::Identity(d_, d_) / double(d_);
+  double nominal_epsilon() const {
     sp::Sample ideal;
     ideal.molecule = m_;
-    out.epsilon = sp::fit_pps(sp::run_deviation(ideal, seq, th.rho)).epsilon;
-    sp::Sample sample = ideal;
-    sample.relaxation = imp_.relaxation;
-    out.deviation[0] = sp::run_deviation(sample, seq, th.rho) - id;
-    // inverted equilibrium: a pi pulse on every spin before the preparation (ideal rotation)
-    out.deviation[1] = sp::run_deviation(sample, seq, id - (th.rho - id)) - id;
-    return out;
+    const Sequence seq = sp::pps_sequence(run_pps_steps(p_));
+    return sp::fit_pps(sp::run_deviation(ideal, seq, sp::thermal_equilibrium(m_).rho)).epsilon;
+  }
+
+  /// The PPS (Eq. (S15)) as the run plays it, per B1 member: each step's operations as their
+  /// compiled pulses when the preparation's gates are compiled (what a console plays and what
+  /// `nmrc export bruker` writes: protocol.hpp's pulses), else as exact operations, then the
+  /// step's gradient; on the spectrometer's exact engine (spectrometer::run_deviation, as the
+  /// virtual console plays an export), from equilibrium and from inverted equilibrium.
+  /// Memoised for the process: every case and budget row with the same pulses, relaxation
+  /// switch and B1 member shares it.
+  void prepare_pps() {
+    Sequence seq;
+    std::string key = memo_key({molecule_key_, imp_.relaxation ? "relaxation" : "closed",
+                                p_.compensate_polarization ? "compensated" : "plain"});
+    bool any_compiled = false;
+    for (const auto& st : run_protocol(p_, c_, 1).pps) {
+      for (size_t i = 0; i < st.pulses.size(); ++i) {
+        if (compiled(st.pulses[i])) {
+          const auto& rec = get_pulse(st.pulses[i]);
+          seq.elements.push_back(rec.pulse.element(m_));
+          key += "|" + content_hash_hex(pulse_file_text(rec.pulse));
+          any_compiled = true;
+        } else {
+          seq.elements.push_back(st.operations[i]);
+          key += "|exact " + st.pulses[i].name;
+        }
+      }
+      seq.elements.push_back(st.gradient);
+      key += "|gradient " + std::to_string(st.gradient.duration_s) + " " +
+             std::to_string(st.gradient.strength_g_per_cm);
+    }
+    const auto th = sp::thermal_equilibrium(m_);
+    const Mat id = Mat::Identity(d_, d_) / double(d_);
+    for (size_t b = 0; b < members_.size(); ++b) {
+      // exact operations do not see B1: one state for every member
+      const double b1 = any_compiled ? members_[b].first : 1.0;
+      const PpsStates st = played_pps_memo().get(memo_key({key, "b1=" + std::to_string(b1)}), [&] {
+        sp::Sample sample;
+        sample.molecule = m_;
+        sample.relaxation = imp_.relaxation;
+        sample.b1_scale = {b1};
+        PpsStates out;
+        out.deviation[0] = sp::run_deviation(sample, seq, th.rho) - id;
+        // inverted equilibrium: a pi pulse on every spin before the preparation (ideal)
+        out.deviation[1] = sp::run_deviation(sample, seq, id - (th.rho - id)) - id;
+        return out;
+      });
+      pps_[0].push_back(st.deviation[0]);
+      pps_[1].push_back(st.deviation[1]);
+    }
   }
 
   AffineMap delay_channel(double t) const {
@@ -383,7 +456,7 @@ class Engine {
   /// the weighted sum of the plan's computational-basis experiments (their selective pi pulses),
   /// on B1 member b: the prepared diagonal state before U_d.
   Mat temporal_average(const sp::TemporalAveragingPlan& plan, size_t b, int sg) {
-    Mat x = apply(bath_need(), b, pps_[sg]);
+    Mat x = apply(bath_need(), b, pps_[sg][b]);
     x = gradient_.apply(x);
     Mat avg = Mat::Zero(d_, d_);
     for (const auto& e : plan.experiments) {
@@ -437,16 +510,12 @@ class Engine {
         const std::string ckey = "channel/1|" + content_hash_hex(pulse_file_text(rec.pulse)) + "|" +
                                  molecule_key_ + "|b1=" + std::to_string(members_[b].first) +
                                  "|relaxation";
-        bool hit = false;
-        ch = cache_.get(
-            ckey,
-            [&] {
-              if (progress_)
-                progress_("channel of " + nd.name + " at B1 " +
-                          std::to_string(members_[b].first).substr(0, 5));
-              return Stepper(*dyn_[b], segs).channel(threads_);
-            },
-            &hit);
+        ch = cache_.get(ckey, [&] {
+          if (progress_)
+            progress_("channel of " + nd.name + " at B1 " +
+                      std::to_string(members_[b].first).substr(0, 5));
+          return Stepper(*dyn_[b], segs).channel(threads_);
+        });
       }
     }
     return channels_.emplace(key, std::move(ch)).first->second;
@@ -486,7 +555,7 @@ class Engine {
   std::vector<std::unique_ptr<sp::Dynamics>> dyn_;
   std::string molecule_key_;
   double eps_ = 0.0;
-  Mat pps_[2];
+  std::vector<Mat> pps_[2];  // per sign, per B1 member
   Mat ref_state_;
   sp::TemporalAveragingPlan ref_plan_;
   AffineMap gradient_;
@@ -561,7 +630,12 @@ PairObs observe_pair(const Engine& eng, const ExperimentProgram& p, const CaseSp
     return eng.reconstruct(v);
   };
   PairObs o;
-  // the signal scale: projection of the measured PPS deviation on the designed |0...0><0...0|
+  // The signal scale: Eq. (S13)'s PPS is I (1 - eps)/16 + eps |0000><0000|, so its deviation
+  // is eps D with D = |0000><0000| - I/16; the measured deviation's least-squares amplitude
+  // along D, <D, dev> / <D, D> (Hilbert-Schmidt), in units of the nominal eps (the meter's
+  // unit), is the scale that every energy E_k = -Tr(rho Z_k)/2 (Eq. (S17), delta = 1) is divided
+  // by. The contact-loss factor (below) is the ratio E_k(thermal at T_R) / E_k(same through the
+  // contact) of the reference pair (docs/experiment-format.md, "What is measured").
   {
     const Mat id = Mat::Identity(d, d) / double(d);
     Mat pps_design = -id;
@@ -658,8 +732,8 @@ PairRuns measure_pair(Engine& eng, const ExperimentProgram& p, const CaseSpec& c
   PairRuns r;
   r.clean = observe_pair(eng, p, c, clean, ideal_before, ideal_after, nullptr);
   for (int dr = 0; dr < draws; ++dr) {
-    const std::uint64_t sd = mix(seed * 1000003ull + std::uint64_t(dr));
-    auto draw_seed = [&](std::uint64_t which) { return mix(sd + 104729ull * which); };
+    const std::uint64_t sd = mix(seed * kDrawSeedStride + std::uint64_t(dr));
+    auto draw_seed = [&](std::uint64_t which) { return mix(sd + kAcquisitionSeedStride * which); };
     if (record && dr == 0) {  // the FIDs of the contact run of this draw, for TopSpin datasets
       r.fids[0] = eng.fids(acq.contact[0], sigma, draw_seed(1));
       if (p.inversion) r.fids[1] = eng.fids(acq.contact[1], sigma, draw_seed(6));
@@ -851,7 +925,7 @@ CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary&
         std::find(settings.record_collisions.begin(), settings.record_collisions.end(), m) !=
         settings.record_collisions.end();
     PairRuns pr = measure_pair(eng, p, c, before, state_after[m - 1], state_after[m], ud_name,
-                               draws, p.seed * 7777ull + std::uint64_t(m), record);
+                               draws, p.seed * kCollisionSeedStride + std::uint64_t(m), record);
     for (size_t j = 0; j < budget.rows.size(); ++j) {
       if (progress)
         progress("case " + c.name + ": collision " + std::to_string(m) + ", error budget (" +

@@ -340,19 +340,18 @@ awk -v r="$right" -v w="$wrong" 'BEGIN { exit !(r > 0.8 && w < 0.5) }' ||
 
 # 13. A run export played back (docs/bruker.md, "Play back"): fig3's c = -0.5 at collision 2,
 # the folder read alone and played on the virtual console, against the virtual run. Relaxation
-# and the B1 ensemble off to keep it fast. The folder holds its sequences to 1e-6; with the PPS
-# steps as the ideal operations the virtual run models, the export's sequences give the virtual
-# run's energies to 1e-6; the compiled PPS pulses the console plays make the difference (exit 1).
+# and the B1 ensemble off to keep it fast. The folder holds its sequences to 1e-6.
 cp "$FIG3" "$WORK/p8/fast.yaml"
 echo "imperfections: {relaxation: false, b1_ensemble: false}" >>"$WORK/p8/fast.yaml"
-expect 1 'play back DIFFERS from the virtual run: .*the compiled PPS pulses' \
+# The virtual run plays the compiled PPS pulses as the console does (issue 23): with no gradient
+# stretched (--gpz-max above the largest) the folder plays back to the virtual run's energies.
+expect 0 'play back agrees with the virtual run' \
   export bruker "$WORK/p8/fast.yaml" --case c_minus_0p5 --collision 2 --out "$WORK/pb" \
-  --no-compile --p90 10 --plw 20 --check-playback "$WORK/pbdata"
+  --no-compile --p90 10 --plw 20 --gpz-max 150 --check-playback "$WORK/pbdata"
 cat "$WORK/out"
 folder=$(sed -n 's/^the folder against the sequences it was written from: //p' "$WORK/out")
-model=$(sed -n 's/^the sequences with the ideal PPS against the virtual run: //p' "$WORK/out")
-awk -v a="$folder" -v b="$model" 'BEGIN { exit !(a != "" && b != "" && a + 0 < 1e-6 && b + 0 < 1e-6) }' ||
-  fail "play back: folder $folder, ideal-PPS sequences $model (both must be < 1e-6)"
+awk -v a="$folder" 'BEGIN { exit !(a != "" && a + 0 < 1e-6) }' ||
+  fail "play back: folder against its sequences $folder (must be < 1e-6)"
 [ "$(grep -h '^##\$NC=' "$WORK"/pbdata/folder/*/acqus | sort -u | wc -l)" = 1 ] ||
   fail "the virtual console's datasets do not share one NC"
 rejects "$WORK/pb2" '--check-playback = .*: plays back an experiment run' \

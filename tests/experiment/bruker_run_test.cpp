@@ -102,9 +102,11 @@ TEST_CASE("experiment: a run export played back gives the virtual run's energies
   // Collision 2 of Fig. 3's c = -0.5 (U_d, the three partial SWAPs), exported with the shipped
   // pulses, read back from the folder alone and played on the virtual console: (a) the same
   // energies as the sequences the export was made from, played on the same console (what the
-  // folder holds: shapes, powers, delays, gradients, loops, weights); (b) with the PPS steps
-  // played as the ideal operations the virtual run models, the virtual run's own energies
-  // (run_case, noise-free): nothing else differs between the export and the simulation.
+  // folder holds: shapes, powers, delays, gradients, loops, weights); (b) the virtual run's own
+  // energies (run_case, noise-free), which plays the PPS through the same compiled pulses
+  // (issue 23): nothing differs between the export and the simulation. The gradients are not
+  // stretched (--gpz-max above the largest): a longer gradient lets the zero-quantum
+  // coherences the compiled PPS pulses leave evolve longer, which the virtual run does not.
   const fs::path dir =
       fs::temp_directory_path() / ("nmrc_run_playback_test_" + std::to_string(::getpid()));
   const ExperimentProgram p = fast_fig3(dir, "c_minus_0.5", 2, false, false);
@@ -117,6 +119,7 @@ TEST_CASE("experiment: a run export played back gives the virtual run's energies
   compiler::BrukerExportOptions o;
   o.p90_us = 10.0;
   o.plw_w = 20.0;
+  o.gpz_max_g_per_cm = 150.0;
   o.decouple->p90_us = 10.0;
   o.decouple->plw_w = 15.0;
   for (const auto& f : export_run_bruker(p, c, collision, lib, o).files) {
@@ -151,9 +154,10 @@ TEST_CASE("experiment: a run export played back gives the virtual run's energies
   }
   MESSAGE("largest energy difference: folder vs the export's sequences "
           << folder << "; ideal-PPS sequences vs the virtual run " << model
-          << "; played back vs the virtual run (the compiled PPS gates) " << pps);
+          << "; played back vs the virtual run " << pps);
   CHECK(folder < 1e-6);
-  CHECK(model < 1e-6);
+  CHECK(pps < 1e-6);
+  CHECK(model > 1e-3);  // the ideal PPS is not what the run plays
   // The virtual console's datasets share one NC (write_bruker_series), as EXPNOs recorded with
   // one RG do, so a plain weighted sum of their stored values is right.
   std::set<long> nc;
