@@ -119,9 +119,14 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
   cmd->add_flag("--no-cache", o->no_cache, "Neither read nor write the pulse cache");
   cmd->add_flag("--no-plots", o->no_plots, "Do not draw the amplitude/phase plots");
   cmd->callback([&run, &global, o] {
+    global.team_command = true;  // mpirun -n N: the ranks share each gate's GRAPE work
     run = [o, &global] {
       compiler::Program prog = compiler::load_program(o->program);
       compiler::ProgramCompileOptions po;
+      // Under mpirun (docs/mpi.md) every rank compiles in lock step; rank 0 alone writes the
+      // files and prints (and uses the cache: the library's rule).
+      po.team = global.team;
+      const bool root = compiler::team_root(global.team);
       po.only = o->only;
       po.threads = o->threads;
       po.cache_dir = o->no_cache ? "" : (o->cache.empty() ? o->out + "/.cache" : o->cache);
@@ -152,6 +157,7 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
       // Each gate's files as soon as it is compiled and validated (the library's compile_program).
       po.on_gate = [&](const compiler::GateOutcome& out, int, int) {
         progress.done();
+        if (!root) return;
         const compiler::GateJob* job = out.job;
         const compiler::CompileResult& r = out.result;
         const compiler::ValidationResult& v = *out.validation;
@@ -227,8 +233,11 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
         }
       };
       // After the library's checks (a refused run leaves no folder), before the cache in it.
-      po.before_work = [&o] { make_directories(o->out); };
+      po.before_work = [&o, root] {
+        if (root) make_directories(o->out);
+      };
       compiler::compile_program(prog, po);
+      if (!root) return 0;  // rank 0 says whether a gate missed its target
       report["total_gate_duration_s"] = total_s;
       report["missed"] = missed;
       txt << "total duration of the compiled gates: " << fmt::format("{:.3f}", total_s * 1e3)

@@ -6,11 +6,20 @@
 #include <functional>
 #include <string>
 
+namespace nmrc::compiler {
+class Team;
+}
+
 namespace nmrc::cli {
 
 /// Options every command sees.
 struct GlobalOptions {
   bool quiet = false;  ///< no progress output (also implied when stderr is not a terminal)
+  /// Under mpirun with more than one process (cli/mpi_team.hpp): the processes of the job.
+  compiler::Team* team = nullptr;
+  /// Set by a command that shares its work with a team (nmrc compile); every other command
+  /// refuses to run under mpirun -n N > 1.
+  bool team_command = false;
 };
 
 /// The selected command's action; returns the process exit code (docs: 0, 1, 2, 3).

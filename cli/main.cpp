@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "commands.hpp"
+#include "mpi_team.hpp"
 #ifdef NMRC_COMPILER_AVAILABLE
 #include "nmrc/compiler/kernel_isa.hpp"
 #endif
@@ -76,9 +77,55 @@ bool is_resource_error(const std::system_error& e) {
 
 constexpr int kExitResource = 4;
 
+// The command's exit code, every error message printed by rank 0 only under mpirun (the ranks
+// read the same input and fail alike) unless it is this rank's own (the machine, an internal
+// error: with its rank). Errors other than bad input end every rank of the job: the others would
+// wait for this one in their next collective.
+int run_command(const nmrc::cli::Action& run) {
+  const int rank = nmrc::cli::mpi_rank();
+  const std::string who = rank == 0 ? "" : "rank " + std::to_string(rank) + ": ";
+  auto fail = [&](int code, const std::string& line, bool own) {
+    if (rank == 0 || own) std::fprintf(stderr, "%s%s\n", own ? who.c_str() : "", line.c_str());
+    std::fflush(stderr);
+    if (code != 2) nmrc::cli::abort_mpi(code);
+    return code;
+  };
+  try {
+    return run();
+  } catch (const nmrc::InputError& e) {
+    return fail(2, nmrc::escape_text(e.what()), false);
+  } catch (const nmrc::ResourceError& e) {
+    return fail(kExitResource, nmrc::escape_text(e.what()), true);
+  } catch (const std::bad_alloc&) {
+    return fail(kExitResource,
+                "nmrc: out of memory (try a smaller problem or fewer threads; docs/limits.md)",
+                true);
+  } catch (const std::system_error& e) {
+    if (is_resource_error(e))
+      return fail(kExitResource, "nmrc: " + nmrc::escape_text(e.what()), true);
+    return fail(3, "nmrc: internal error: " + nmrc::escape_text(e.what()) + " (please report this)",
+                true);
+  } catch (const std::exception& e) {
+    return fail(3, "nmrc: internal error: " + nmrc::escape_text(e.what()) + " (please report this)",
+                true);
+  }
+}
+
 }  // namespace
 
+int main_of_rank(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  // Under mpirun (docs/mpi.md): MPI first; every rank parses the same command line, rank 0
+  // alone prints (the others' standard output goes nowhere) and writes files.
+  nmrc::cli::start_mpi();
+  if (nmrc::cli::mpi_rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return 4;
+  const int code = main_of_rank(argc, argv);
+  nmrc::cli::finish_mpi();
+  return code;
+}
+
+int main_of_rank(int argc, char** argv) {
   CLI::App app{"nmrc: NMR pulse-sequence compiler and virtual spectrometer"};
   app.require_subcommand(1);
   // Global options (--quiet) are accepted after the sub-command too: sub-commands created
@@ -99,6 +146,7 @@ int main(int argc, char** argv) {
       "(docs/ in the source tree); molecules and programs are in /usr/share/nmrc; man nmrc.");
   nmrc::cli::GlobalOptions global;
   app.add_flag("-q,--quiet", global.quiet, "No progress output");
+  global.team = nmrc::cli::mpi_team();
   nmrc::cli::Action run;
   nmrc::cli::add_molecule_command(app, global, run);
 #ifdef NMRC_THERMO_AVAILABLE
@@ -126,13 +174,25 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "nmrc: %s (see nmrc --help)\n", nmrc::escape_text(e.what()).c_str());
+    if (nmrc::cli::mpi_rank() == 0)
+      std::fprintf(stderr, "nmrc: %s (see nmrc --help)\n", nmrc::escape_text(e.what()).c_str());
     return 2;
   }
   if (!run) {
-    std::fprintf(stderr, "nmrc: no command given (see nmrc --help)\n");
+    if (nmrc::cli::mpi_rank() == 0)
+      std::fprintf(stderr, "nmrc: no command given (see nmrc --help)\n");
     return 2;
   }
+  if (global.team && !global.team_command) {
+    if (nmrc::cli::mpi_rank() == 0)
+      std::fprintf(stderr,
+                   "nmrc: %s: runs as one process (mpirun -n N shares the work of nmrc compile "
+                   "only; docs/mpi.md)\n",
+                   app.get_subcommands().empty() ? "this command"
+                                                 : app.get_subcommands()[0]->get_name().c_str());
+    return 2;
+  }
+  if (nmrc::cli::mpi_rank() != 0) global.quiet = true;
   install_stop_handlers();
   // A cache is an optimisation: a cache that cannot be trusted or written is said once, and the
   // run goes on without it (nmrc/core/io.hpp).
@@ -142,29 +202,5 @@ int main(int argc, char** argv) {
                  nmrc::escape_text(m).c_str());
     std::fflush(stderr);
   });
-  try {
-    return run();
-  } catch (const nmrc::InputError& e) {
-    std::fprintf(stderr, "%s\n", nmrc::escape_text(e.what()).c_str());
-    return 2;
-  } catch (const nmrc::ResourceError& e) {
-    std::fprintf(stderr, "%s\n", nmrc::escape_text(e.what()).c_str());
-    return kExitResource;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr,
-                 "nmrc: out of memory (try a smaller problem or fewer threads; docs/limits.md)\n");
-    return kExitResource;
-  } catch (const std::system_error& e) {
-    if (is_resource_error(e)) {
-      std::fprintf(stderr, "nmrc: %s\n", nmrc::escape_text(e.what()).c_str());
-      return kExitResource;
-    }
-    std::fprintf(stderr, "nmrc: internal error: %s (please report this)\n",
-                 nmrc::escape_text(e.what()).c_str());
-    return 3;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "nmrc: internal error: %s (please report this)\n",
-                 nmrc::escape_text(e.what()).c_str());
-    return 3;
-  }
+  return run_command(run);
 }

@@ -11,7 +11,10 @@ packages=(build-essential cmake pkg-config libeigen3-dev libboost-dev libyaml-cp
           python3-dev pybind11-dev python3-numpy python3-pytest python3-matplotlib help2man file
           # The package check (tests/package/run.sh): lintian, and qemu-user to run the packaged
           # CLI as a baseline x86-64 and as an AVX2 CPU.
-          lintian qemu-user)
+          lintian qemu-user
+          # MPI (docs/mpi.md): mpirun -n N nmrc compile shares GRAPE's work across processes;
+          # CMake builds nmrc with it when found (the installed and packaged nmrc stay MPI-free).
+          libopenmpi-dev openmpi-bin)
 # The sanitized build (NMRC_SANITIZE=1 or CI's NMRC_CI=1 scripts/test.sh) uses clang-14 and its
 # sanitizer runtimes: measured on core/src/states.cpp, clang -O1 with ASan + UBSan takes 46 CPU-s,
 # GCC 12 the same flags 76 (docs/building.md).

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -271,8 +272,24 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   o.validate(m);
   CompileResult r;
   r.cache_key = cache_key(m, target, o);
-  if (!cache_dir.empty())
-    if (auto cached = detail::read_cached(cache_dir, r.cache_key, name)) return *cached;
+  // A team's rank 0 alone reads and writes the cache (the others may run on machines that do
+  // not see it) and tells the others what it found: every rank then runs the same GRAPE.
+  const bool root = team_root(o.team);
+  const bool team = team_shared(o.team);
+  std::optional<CompileResult> cached;
+  if (!cache_dir.empty() && root) cached = detail::read_cached(cache_dir, r.cache_key, name);
+  if (team) {
+    std::string text = cached ? pulse_file_text(cached->pulse) : std::string();
+    o.team->broadcast(text);
+    if (!root && !text.empty()) {  // rank 0's cached pulse (the others only install it)
+      cached.emplace();
+      cached->pulse = parse_pulse_json(text, "rank 0's pulse cache");
+      cached->pulse.name = name;
+      cached->from_cache = true;
+      cached->cache_key = r.cache_key;
+    }
+  }
+  if (cached) return *cached;
   const GrapeProblem p = build_problem(m, target, o);
   GrapeOptions go;
   go.fidelity_target = o.fidelity_target;
@@ -288,9 +305,10 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   go.coarse_factor = o.coarse_factor;
   go.nominal_first = o.nominal_first;
   go.stop = o.stop;
+  go.team = o.team;
   const std::string family = warm_start_family(m, target, o);
   std::string warm_from;
-  if (o.warm_start && !cache_dir.empty())
+  if (o.warm_start && !cache_dir.empty() && root)
     if (auto w = detail::find_warm_start(cache_dir, family, r.cache_key)) {
       // The cached pulse's channels in this problem's order; one it lacks: no warm start.
       RMat u(2 * static_cast<long>(p.channels.size()), p.steps);
@@ -312,6 +330,20 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
                                 w->fidelity_min);
       }
     }
+  if (team) {  // rank 0's warm start (its name, then its amplitudes' bytes), or none
+    o.team->broadcast(warm_from);
+    if (!warm_from.empty()) {
+      std::string bytes;
+      if (root)
+        bytes.assign(reinterpret_cast<const char*>(go.initial_u.data()),
+                     go.initial_u.size() * sizeof(double));
+      o.team->broadcast(bytes);
+      go.initial_u.resize(2 * static_cast<long>(p.channels.size()), p.steps);
+      if (bytes.size() != go.initial_u.size() * sizeof(double))
+        throw ResourceError("mpi: rank 0's warm start has another size than this rank's problem");
+      std::memcpy(go.initial_u.data(), bytes.data(), bytes.size());
+    }
+  }
   GrapeResult g = optimise(p, go, progress);
   g.summary.warm_start = warm_from;
   r.summary = g.summary;
@@ -353,7 +385,7 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
                      ", steps = " + std::to_string(p.steps) +
                      ": the compile options are outside what can be simulated");
   // An interrupted run is what the caller stopped, not what these options give: never cached.
-  if (!cache_dir.empty() && r.summary.termination != Termination::kInterrupted)
+  if (!cache_dir.empty() && root && r.summary.termination != Termination::kInterrupted)
     detail::write_cached(cache_dir, r, family);
   return r;
 }

@@ -139,6 +139,15 @@ struct EnsembleWorkspace {
   const GrapeProblem& outer;
   const GrapeProblem& p;  // the problem the evaluators run: outer, or probed
   int slices, threads, group;
+  // With a team of processes (GrapeOptions::team): this one evaluates members [mine_begin,
+  // mine_end) and exchange() gives it the others'. Without: every member.
+  Team* team = nullptr;
+  int mine_begin = 0, mine_end = 0;
+  // A vote carried by the next exchange (1: this process is past the time limit, 2: asked to
+  // stop) and the highest vote of every process at the last exchange.
+  double vote = 0, agreed_vote = 0;
+  std::vector<double> send, received;
+  std::vector<int> counts;
   // evaluators[i][s]: member i of a group (i < group), slice s.
   std::vector<std::vector<std::unique_ptr<FidelityEvaluator>>> evaluators;
   std::vector<RMat> grads;
@@ -146,16 +155,20 @@ struct EnsembleWorkspace {
   Mat w_adj, total, wd_adj;            // wd_adj: (W D)^dag of the member (diagonal_phases)
   std::vector<std::vector<Mat>> left;  // [i][s]
 
-  EnsembleWorkspace(const GrapeProblem& prob, int nthreads)
+  EnsembleWorkspace(const GrapeProblem& prob, int nthreads, Team* team_of = nullptr)
       : probed(probed_problem(prob, oversample)),
         outer(prob),
         p(oversample > 1 ? probed : prob),
         slices(slice_count(p)),
-        threads(std::max(1, std::min(nthreads, slices))) {
+        threads(std::max(1, std::min(nthreads, slices))),
+        team(team_shared(team_of) ? team_of : nullptr) {
     const int m = static_cast<int>(p.ensemble.size());
+    mine_end = m;
+    if (team) member_block(m, team->rank(), team->size(), mine_begin, mine_end);
+    const int own = mine_end - mine_begin;
     const double d = static_cast<double>(p.drift.rows());
     const double member_bytes = p.steps * d * d * 3.0 * 16.0;  // per-step matrices, generously
-    group = std::max(1, std::min(m, static_cast<int>(kGroupBytes / std::max(1.0, member_bytes))));
+    group = std::max(1, std::min(own, static_cast<int>(kGroupBytes / std::max(1.0, member_bytes))));
     const int half = p.steps / 2;
     evaluators.resize(group);
     for (auto& per_member : evaluators) {
@@ -220,10 +233,48 @@ struct EnsembleWorkspace {
     return j;
   }
 
+  // One collective: every process sends its vote, then g and (with a gradient) d|g|^2/du of
+  // each of its members; every process unpacks every member's, and the highest vote.
+  void exchange(Eigen::Index rows, Eigen::Index cols, bool with_grad) {
+    const int m = static_cast<int>(p.ensemble.size());
+    const long per = 2 + (with_grad ? static_cast<long>(rows * cols) : 0);
+    const int n = team->size();
+    counts.assign(n, 0);
+    for (int r = 0; r < n; ++r) {
+      int b = 0, e = 0;
+      member_block(m, r, n, b, e);
+      counts[r] = static_cast<int>(1 + (e - b) * per);
+    }
+    send.clear();
+    send.push_back(vote);
+    for (int i = mine_begin; i < mine_end; ++i) {
+      send.push_back(g[i].real());
+      send.push_back(g[i].imag());
+      if (with_grad) send.insert(send.end(), grads[i].data(), grads[i].data() + rows * cols);
+    }
+    team->allgather(send, counts, received);
+    size_t at = 0;
+    agreed_vote = 0;
+    for (int r = 0; r < n; ++r) {
+      int b = 0, e = 0;
+      member_block(m, r, n, b, e);
+      agreed_vote = std::max(agreed_vote, received[at++]);
+      for (int i = b; i < e; ++i) {
+        g[i] = cplx(received[at], received[at + 1]);
+        at += 2;
+        if (with_grad) {
+          grads[i].resize(rows, cols);
+          std::copy(received.begin() + at, received.begin() + at + rows * cols, grads[i].data());
+          at += rows * cols;
+        }
+      }
+    }
+  }
+
   double run_grid(const RMat& u, RMat* grad, std::vector<double>* fid) {
     const int m = static_cast<int>(p.ensemble.size());
-    for (int g0 = 0; g0 < m; g0 += group) {
-      const int g1 = std::min(m, g0 + group);
+    for (int g0 = mine_begin; g0 < mine_end; g0 += group) {
+      const int g1 = std::min(mine_end, g0 + group);
       for_slices([&](int s) {
         for (int i = g0; i < g1; ++i) evaluators[i - g0][s]->forward(u, p.ensemble[i]);
       });
@@ -252,6 +303,7 @@ struct EnsembleWorkspace {
             evaluators[i - g0][s]->backward(u, p.ensemble[i], left[i - g0][s], g[i], grads[i]);
         });
     }
+    if (team) exchange(u.rows(), u.cols(), grad != nullptr);
     double wsum = 0, j = 0;
     for (const auto& mem : p.ensemble) wsum += mem.weight;
     if (grad) grad->setZero(u.rows(), u.cols());
@@ -502,6 +554,22 @@ class ContainedLineSearch {
   }
 };
 
+// What this process says at a team's next exchange: 2 when asked to stop, 1 when past the time
+// limit, 0 to go on (EnsembleWorkspace::vote).
+double local_vote(const GrapeOptions& o, Clock::time_point t0) {
+  if (o.stop && o.stop->load()) return 2;
+  return seconds_since(t0) > o.time_limit_s ? 1 : 0;
+}
+
+// The highest vote of a team's processes (one collective); this process's own without a team.
+double team_vote(const GrapeOptions& o, Clock::time_point t0) {
+  const double mine = local_vote(o, t0);
+  if (!team_shared(o.team)) return mine;
+  std::vector<double> all;
+  o.team->allgather({mine}, std::vector<int>(o.team->size(), 1), all);
+  return *std::max_element(all.begin(), all.end());
+}
+
 struct StartResult {
   StartSummary summary;
   RMat u;
@@ -519,7 +587,7 @@ class StartRun {
         initial_(std::move(initial)),
         o_(o),
         start_(start),
-        ws_(p, eval_threads),
+        ws_(p, eval_threads, o.team),
         t0_(t0),
         cancel_above_(cancel_above),
         progress_(progress),
@@ -530,7 +598,7 @@ class StartRun {
     u_ = RMat::Zero(2 * nc_, p.steps);
     gu_ = RMat::Zero(2 * nc_, p.steps);
     for (const auto& s : stages)
-      stages_.push_back(std::make_unique<EnsembleWorkspace>(s, eval_threads));
+      stages_.push_back(std::make_unique<EnsembleWorkspace>(s, eval_threads, o.team));
   }
 
   int size() const { return 2 * nc_ * (last_ - first_); }
@@ -563,7 +631,13 @@ class StartRun {
     if (ending_ == Ending::kNone) {
       if (cancel_above_.load() < start_)
         end_run(Termination::kConverged);
-      else if (o_.stop && o_.stop->load())
+      else if (team_shared(o_.team)) {
+        // A team ends together: on the votes its processes exchanged at the last evaluation.
+        if (agreed_vote_ >= 2)
+          end_run(Termination::kInterrupted);
+        else if (agreed_vote_ >= 1)
+          end_run(Termination::kTimeLimit);
+      } else if (o_.stop && o_.stop->load())
         end_run(Termination::kInterrupted);
       else if (seconds_since(t0_) > o_.time_limit_s)
         end_run(Termination::kTimeLimit);
@@ -684,7 +758,9 @@ class StartRun {
     to_u(x);
     const bool on_full = stage_ >= stages_.size();
     EnsembleWorkspace& ws = on_full ? ws_ : *stages_[stage_];
+    ws.vote = local_vote(o_, t0_);
     const double j = ws.run(u_, &gu_, &fid_);
+    agreed_vote_ = ws.agreed_vote;
     if (on_full) ++full_grid_evaluations_;
     gu_ *= -1.0;
     const double pen = penalties(p_, o_, u_, gu_);
@@ -754,6 +830,7 @@ class StartRun {
   double best_f_ = std::numeric_limits<double>::infinity();
   std::string message_;  // the optimiser's last complaint (LBFGS++ line search), for the summary
   double best_fmin_ = -1.0;
+  double agreed_vote_ = 0;   // the team's votes at the last evaluation (EnsembleWorkspace::vote)
   bool evaluating_ = false;  // inside evaluate(): an exception from there is not the line search's
   bool line_search_failed_ = false;  // in the current leg
   Ending ending_ = Ending::kNone;
@@ -853,6 +930,9 @@ Plan plan_stages(const GrapeProblem& p, const GrapeOptions& o) {
   // starts run one after the other and none is wasted; further threads run starts in parallel.
   plan.eval_threads = std::min(o.threads, slice_count(p));
   plan.start_threads = std::max(1, std::min(o.threads / plan.eval_threads, o.starts));
+  // A team's processes share each start's members instead, and run the starts one after the
+  // other in the same order (their collectives come from one thread, in lock step).
+  if (team_shared(o.team)) plan.start_threads = 1;
   return plan;
 }
 
@@ -876,8 +956,7 @@ Starts run_starts(const GrapeProblem& p, const GrapeOptions& o, const Plan& plan
       const int s = next.fetch_add(1);
       if (s >= o.starts) return;
       if (s > cancel_above.load()) continue;
-      if (seconds_since(t0) > o.time_limit_s) continue;
-      if (o.stop && o.stop->load()) continue;
+      if (team_vote(o, t0) > 0) continue;  // past the time limit or stopped (agreed by a team)
       RMat initial;
       int coarse_evaluations = 0;
       const bool warm = s == 0 && o.initial_u.size() > 0;
@@ -953,7 +1032,7 @@ GrapeResult summarise(const GrapeProblem& p, const GrapeOptions& o, const Plan& 
     // Evaluated by its start on the full grid (bit-identical for any thread count).
     sm.fidelity = st.results[best].fidelity;
   } else {
-    EnsembleWorkspace ws(p, 1);
+    EnsembleWorkspace ws(p, 1, o.team);
     ws.run(out.u_hz, nullptr, &sm.fidelity);
   }
   double wsum = 0;
@@ -971,11 +1050,12 @@ GrapeResult summarise(const GrapeProblem& p, const GrapeOptions& o, const Plan& 
   if (distinct_b1(p) >= 2) {  // the returned pulse between the grid's B1 points
     const GrapeProblem fine = fine_b1_problem(p);
     std::vector<double> ff;
-    EnsembleWorkspace(fine, o.threads).run(out.u_hz, nullptr, &ff);
+    EnsembleWorkspace(fine, o.threads, o.team).run(out.u_hz, nullptr, &ff);
     sm.fine_points = static_cast<int>(fine.ensemble.size());
     sm.fine_fidelity_min = *std::min_element(ff.begin(), ff.end());
   }
   sm.wall_s = seconds_since(t0);
+  if (team_shared(o.team)) sm.ranks = o.team->size();
   std::ostringstream msg;
   if (sm.reached_target)
     msg << "reached F_min = " << fmt::format("{:.5f}", sm.fidelity_min)
@@ -999,9 +1079,16 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   o.validate();
   check_initial_u(p, o);
   const auto t0 = Clock::now();
+  const double bytes0 = o.team ? o.team->bytes_moved() : 0.0;
+  const double seconds0 = o.team ? o.team->seconds_in_collectives() : 0.0;
   const Plan plan = plan_stages(p, o);
   const Starts starts = run_starts(p, o, plan, t0, progress);
-  return summarise(p, o, plan, starts, pick_best(starts), t0);
+  GrapeResult r = summarise(p, o, plan, starts, pick_best(starts), t0);
+  if (team_shared(o.team)) {
+    r.summary.team_bytes = o.team->bytes_moved() - bytes0;
+    r.summary.team_seconds = o.team->seconds_in_collectives() - seconds0;
+  }
+  return r;
 }
 
 std::string Summary::brief_report() const {
@@ -1011,6 +1098,9 @@ std::string Summary::brief_report() const {
   os << termination_name(termination) << ": " << message << ", " << evaluations << " evaluations";
   if (coarse > 0) os << " (+ " << coarse << " on the coarse steps)";
   os << ", " << fmt::format("{:.1f}", wall_s) << " s";
+  if (ranks > 1)
+    os << fmt::format(" on {} processes ({:.3g} MB and {:.2f} s in collectives on this one)", ranks,
+                      team_bytes / 1e6, team_seconds);
   if (!warm_start.empty()) os << "; start 0 warm from " << warm_start;
   return os.str();
 }

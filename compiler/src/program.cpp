@@ -268,13 +268,15 @@ std::vector<GateOutcome> compile_program(Program& program, const ProgramCompileO
         std::find(options.only.begin(), options.only.end(), g.name) != options.only.end()) {
       if (options.threads > 0) g.options.threads = options.threads;
       g.options.stop = options.stop;
+      g.options.team = options.team;
       g.options.validate(program.molecule);
       jobs.push_back(&g);
     }
   if (options.before_work) options.before_work();
   // Before any GRAPE work: a cache that cannot be made, trusted or written is said now (a
   // warning: the run goes on without it), not after minutes of optimisation.
-  if (!options.cache_dir.empty()) cache_usable(options.cache_dir);
+  const bool root = team_root(options.team);
+  if (!options.cache_dir.empty() && root) cache_usable(options.cache_dir);
   std::vector<GateOutcome> out;
   const int total = static_cast<int>(jobs.size());
   for (int index = 1; index <= total; ++index) {
@@ -290,7 +292,7 @@ std::vector<GateOutcome> compile_program(Program& program, const ProgramCompileO
     o.result =
         compile_target(program.molecule, job.target, job.options, job.name, options.cache_dir, cb);
     install_pulse(program, job, o.result.pulse);
-    if (o.result.summary.termination != Termination::kInterrupted) {
+    if (o.result.summary.termination != Termination::kInterrupted && root) {
       ValidationOptions vo;
       vo.probe_q = job.options.probe_q;  // judged through the probe it was compiled through
       o.validation = validate_pulse(o.result.pulse, program.molecule, vo);

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <cmath>
 #include <new>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/targets.hpp"
@@ -739,4 +741,122 @@ TEST_CASE("GRAPE warm start: start 0 begins from given amplitudes") {
     go.initial_u(1, 3) = std::numeric_limits<double>::quiet_NaN();
     CHECK_THROWS_WITH_AS(optimise(p, go), doctest::Contains("not a finite number"), InputError);
   }
+}
+
+namespace {
+
+// A team of threads standing in for MPI ranks (compiler/team.hpp; the CLI's is MPI's, cli/
+// mpi_team.cpp): allgather and broadcast through shared slots between two barriers.
+struct ThreadTeamState {
+  explicit ThreadTeamState(int n) : sync(n), slots(n), counts(n) {}
+  std::barrier<> sync;
+  std::vector<std::vector<double>> slots;
+  std::vector<int> counts;
+  std::string text;
+};
+
+class ThreadTeam final : public Team {
+ public:
+  ThreadTeam(ThreadTeamState& s, int rank) : s_(s), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override { return static_cast<int>(s_.slots.size()); }
+  void allgather(const std::vector<double>& mine, const std::vector<int>& counts,
+                 std::vector<double>& all) override {
+    s_.slots[rank_] = mine;
+    s_.counts[rank_] = counts[rank_];
+    s_.sync.arrive_and_wait();
+    all.clear();
+    for (int r = 0; r < size(); ++r) {
+      CHECK(static_cast<int>(s_.slots[r].size()) == counts[r]);  // every rank agrees on counts
+      all.insert(all.end(), s_.slots[r].begin(), s_.slots[r].end());
+    }
+    ++collectives;
+    s_.sync.arrive_and_wait();
+  }
+  void broadcast(std::string& text) override {
+    if (rank_ == 0) s_.text = text;
+    s_.sync.arrive_and_wait();
+    text = s_.text;
+    s_.sync.arrive_and_wait();
+  }
+  double bytes_moved() const override { return 0; }
+  double seconds_in_collectives() const override { return 0; }
+  int collectives = 0;
+
+ private:
+  ThreadTeamState& s_;
+  int rank_;
+};
+
+// optimise() on `n` ranks of a thread team; each rank's result. `stop_rank_after`: that rank
+// (index 0) asks to stop after this many evaluations (0: never).
+std::vector<GrapeResult> optimise_on_team(const GrapeProblem& p, const GrapeOptions& o, int n,
+                                          int stop_after = 0, int* collectives = nullptr) {
+  ThreadTeamState state(n);
+  std::vector<std::unique_ptr<ThreadTeam>> teams;
+  for (int r = 0; r < n; ++r) teams.push_back(std::make_unique<ThreadTeam>(state, r));
+  std::vector<GrapeResult> out(n);
+  std::atomic<bool> stop{false};
+  {
+    std::vector<std::jthread> ranks;
+    for (int r = 0; r < n; ++r)
+      ranks.emplace_back([&, r] {
+        GrapeOptions mine = o;
+        mine.team = teams[r].get();
+        mine.threads = 1;
+        if (r == n - 1 && stop_after > 0) mine.stop = &stop;  // this rank alone is asked to stop
+        ProgressCallback cb;
+        if (r == n - 1 && stop_after > 0)
+          cb = [&](const GrapeProgress& g) {
+            if (g.evaluations >= stop_after) stop = true;
+          };
+        out[r] = optimise(p, mine, cb);
+      });
+  }
+  if (collectives) *collectives = teams[0]->collectives;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("GRAPE shared by a team of ranks is bit-identical to one process for any size") {
+  const GrapeProblem p = wide_b1_problem();  // 10 members (5 B1 x 2 offsets)
+  GrapeOptions o = seed3_options(2);
+  o.fidelity_target = 0.9999;  // out of reach: both starts run to their iteration limit
+  o.max_iterations = 25;
+  o.threads = 2;
+  const GrapeResult alone = optimise(p, o);
+  REQUIRE(alone.summary.starts.size() == 2);
+  for (int n : {2, 3, 4, 11}) {  // 11: more ranks than members (one rank has none)
+    CAPTURE(n);
+    int collectives = 0;
+    const auto team = optimise_on_team(p, o, n, 0, &collectives);
+    for (const auto& r : team) {
+      CHECK((r.u_hz - alone.u_hz).cwiseAbs().maxCoeff() == 0.0);
+      CHECK(r.summary.fidelity == alone.summary.fidelity);
+      CHECK(r.summary.evaluations == alone.summary.evaluations);
+      CHECK(r.summary.fine_fidelity_min == alone.summary.fine_fidelity_min);
+      CHECK(r.summary.ranks == n);
+    }
+    // One collective per evaluation, plus a few per start (its vote, its final evaluations)
+    // and the summary's: never two per evaluation.
+    int evaluations = 0;
+    for (const auto& s : alone.summary.starts) evaluations += s.evaluations + s.coarse_evaluations;
+    CHECK(collectives >= evaluations);
+    CHECK(collectives <= evaluations + 20);
+  }
+}
+
+TEST_CASE("GRAPE on a team: a stop asked of one rank ends every rank together") {
+  const GrapeProblem p = wide_b1_problem();
+  GrapeOptions o = seed3_options(2);
+  o.fidelity_target = 0.9999;
+  o.max_iterations = 200;
+  const auto team = optimise_on_team(p, o, 3, 12);
+  for (const auto& r : team) {
+    CHECK((r.u_hz - team[0].u_hz).cwiseAbs().maxCoeff() == 0.0);
+    CHECK(r.summary.evaluations == team[0].summary.evaluations);
+    CHECK(r.summary.evaluations <= 14);  // the vote is acted on at the next evaluation
+  }
+  CHECK(team[2].summary.termination == Termination::kInterrupted);
 }

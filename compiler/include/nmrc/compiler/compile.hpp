@@ -64,6 +64,10 @@ struct CompileOptions {
   /// GrapeOptions::stop: set from another thread to stop GRAPE with the best pulse so far
   /// (Termination::kInterrupted; such a result is never cached). Not in to_json().
   const std::atomic<bool>* stop = nullptr;
+  /// GrapeOptions::team: the processes sharing the GRAPE work (`mpirun -n N nmrc compile`). With
+  /// more than one, only rank 0 reads and writes the pulse cache and tells the others what it
+  /// found (a cached pulse, a warm start). Not in to_json().
+  Team* team = nullptr;
   /// Rules that need no molecule: two of duration_s, steps (1 to 10^6), dt_s, consistent;
   /// max_rf_hz > 0; fidelity_target in (0, 1]; b1_scale non-empty and > 0, b1_weight empty or
   /// one > 0 per scale; offset_hz non-empty and finite; smoothness >= 0; starts 1 to 1000;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "nmrc/compiler/team.hpp"
 #include "nmrc/core/types.hpp"
 #include "nmrc/spectrometer/probe.hpp"
 
@@ -111,6 +112,12 @@ struct GrapeOptions {
   /// from another thread (an interrupted Python session, nmrc.compile). Not part of the result's
   /// identity: never in a cache key.
   const std::atomic<bool>* stop = nullptr;
+  /// The processes sharing this problem (null: this one alone; `mpirun -n N nmrc compile`,
+  /// compiler/team.hpp): each evaluates a block of the ensemble members, one allgather per
+  /// evaluation; starts then run one after the other. Results are bit-identical for any number
+  /// of processes (time limits and stops are agreed at the next evaluation). Not part of the
+  /// result's identity: never in a cache key.
+  Team* team = nullptr;
   /// Throws InputError naming the field when a value is out of range.
   void validate() const;
 };
@@ -172,6 +179,11 @@ struct Summary {
   /// Where start 0 began when it was a warm start (GrapeOptions::initial_u), e.g. "cache entry
   /// KEY (F_min ...)"; empty otherwise. Set by the caller that chose it (compile_target).
   std::string warm_start;
+  /// Processes that shared the work (GrapeOptions::team; 1: this one alone), and this
+  /// process's traffic and time in their collectives during the run.
+  int ranks = 1;
+  double team_bytes = 0.0;
+  double team_seconds = 0.0;
   std::string brief_report() const;
   std::string full_report() const;
 };

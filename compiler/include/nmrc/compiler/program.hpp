@@ -65,6 +65,9 @@ struct ProgramCompileOptions {
   std::string cache_dir;          ///< pulse cache ("" for none; an unusable one is warned of)
   /// Set from another thread to stop: the running gate keeps its best pulse, no gate follows.
   const std::atomic<bool>* stop = nullptr;
+  /// The processes sharing each gate's GRAPE work (CompileOptions::team). With more than one,
+  /// only rank 0 uses the cache and validates (the others' outcomes carry no validation).
+  Team* team = nullptr;
   /// GRAPE progress of gate `index` (1-based) of `total`.
   std::function<void(const GateJob&, int index, int total, const GrapeProgress&)> progress;
   /// Called once every argument is checked, before the cache is opened and GRAPE starts.

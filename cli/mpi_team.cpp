@@ -1,0 +1,117 @@
+// The compiler's Team over MPI_COMM_WORLD (Open MPI; docs/mpi.md). GRAPE calls allgather once
+// per evaluation from one thread (MPI_THREAD_FUNNELED: the process's main thread, which runs
+// the starts when a team shares them, grape.cpp's plan_stages).
+#include "mpi_team.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+
+#ifdef NMRC_WITH_MPI
+#include <mpi.h>
+
+#include "nmrc/core/error.hpp"
+#endif
+
+namespace nmrc::cli {
+
+#ifdef NMRC_WITH_MPI
+namespace {
+
+// mpirun's own processes say so in their environment (Open MPI's OMPI_COMM_WORLD_SIZE, PMIx's
+// PMIX_RANK, PMI's PMI_RANK): a plain `nmrc ...` never starts MPI (a singleton MPI_Init would
+// start Open MPI's runtime for nothing).
+bool launched_by_mpi() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
+    if (std::getenv(v)) return true;
+  return false;
+}
+
+class MpiTeam final : public compiler::Team {
+ public:
+  MpiTeam() {
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  void allgather(const std::vector<double>& mine, const std::vector<int>& counts,
+                 std::vector<double>& all) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    displs_.assign(size_, 0);
+    long total = 0;
+    for (int r = 0; r < size_; ++r) {
+      displs_[r] = static_cast<int>(total);
+      total += counts[r];
+    }
+    NMRC_CHECK(static_cast<long>(mine.size()) == counts[rank_] && total < (1L << 31),
+               "allgather: this rank's count or the total is out of range");
+    all.resize(total);
+    check(MPI_Allgatherv(mine.data(), counts[rank_], MPI_DOUBLE, all.data(), counts.data(),
+                         displs_.data(), MPI_DOUBLE, MPI_COMM_WORLD));
+    bytes_ += 8.0 * (static_cast<double>(mine.size()) + static_cast<double>(total));
+    seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  void broadcast(std::string& text) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    long n = static_cast<long>(text.size());
+    check(MPI_Bcast(&n, 1, MPI_LONG, 0, MPI_COMM_WORLD));
+    NMRC_CHECK(n >= 0 && n < (1L << 31), "broadcast: text size out of range");
+    text.resize(n);
+    if (n > 0) check(MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, 0, MPI_COMM_WORLD));
+    bytes_ += 8.0 + static_cast<double>(n);
+    seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  double bytes_moved() const override { return bytes_; }
+  double seconds_in_collectives() const override { return seconds_; }
+
+ private:
+  // MPI's default error handler aborts the job; this is for one that returns.
+  static void check(int rc) {
+    if (rc != MPI_SUCCESS)
+      throw ResourceError("mpi: a collective failed (MPI error " + std::to_string(rc) + ")");
+  }
+  int rank_ = 0, size_ = 1;
+  std::vector<int> displs_;
+  double bytes_ = 0, seconds_ = 0;
+};
+
+bool g_started = false;
+std::unique_ptr<MpiTeam> g_team;
+
+}  // namespace
+
+void start_mpi() {
+  if (g_started || !launched_by_mpi()) return;
+  int provided = 0;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  g_started = true;
+  g_team = std::make_unique<MpiTeam>();
+}
+
+compiler::Team* mpi_team() { return g_team && g_team->size() > 1 ? g_team.get() : nullptr; }
+
+int mpi_rank() { return g_team ? g_team->rank() : 0; }
+
+void finish_mpi() {
+  if (!g_started) return;
+  g_team.reset();
+  MPI_Finalize();
+  g_started = false;
+}
+
+void abort_mpi(int code) {
+  if (g_started && g_team && g_team->size() > 1) MPI_Abort(MPI_COMM_WORLD, code);
+}
+
+#else  // built without MPI: one process
+
+void start_mpi() {}
+compiler::Team* mpi_team() { return nullptr; }
+int mpi_rank() { return 0; }
+void finish_mpi() {}
+void abort_mpi(int) {}
+
+#endif
+
+}  // namespace nmrc::cli
