@@ -49,6 +49,15 @@ done
 [ "$(grep -c 'from cache' "$WORK/outc")" = 2 ] && echo "ok: both gates from rank 0's cache" ||
   { echo "FAIL: a cached run under mpirun recompiled"; cat "$WORK/outc"; FAILS=$((FAILS + 1)); }
 same "$WORK/one/ry_c4.json" "$WORK/cached/ry_c4.json"
+# Bad input under mpirun -n 2: every rank finds it, rank 0 alone says it (once), exit 2, no
+# output folder.
+sed 's/steps: 60/steps: -5/' "$WORK/c.yaml" >"$WORK/bad.yaml"
+"$MPIRUN" --oversubscribe -n 2 "$NMRC" compile "$WORK/bad.yaml" --out "$WORK/bad" --no-plots \
+  >/dev/null 2>"$WORK/errb"
+rc=$?
+n=$(grep -c 'bad.yaml:.*steps' "$WORK/errb" || true)
+[ "$rc" = 2 ] && [ "$n" = 1 ] && [ ! -e "$WORK/bad" ] && echo "ok: bad input under mpirun: one line, exit 2" ||
+  { echo "FAIL: bad input under mpirun: exit $rc, $n error lines"; cat "$WORK/errb"; FAILS=$((FAILS + 1)); }
 # A command that does not share its work refuses to run under mpirun -n 2 (exit 2, one line).
 "$MPIRUN" --oversubscribe -n 2 "$NMRC" molecule show "$SRC/molecules/crotonic_acid.yaml" \
   >"$WORK/outm" 2>"$WORK/errm"
