@@ -7,6 +7,9 @@
 //   console_physics gates [--cpd waltz16|garp] [--pcpd-us P] [--o2-ppm P] [--threads N]
 //                         [--q-c Q --q-h Q] PULSE.json...
 //   console_physics grape-probe [--q-c Q] [--threads N] PULSE.json...
+//   console_physics fig3 [--case NAME]... [--collision M]... [--cpd ...] [--pcpd-us P]
+//                        [--threads N] [PROGRAM.yaml]
+//   console_physics grape-cap --max-rf-c HZ [--cpd ...] [--pcpd-us P] [--threads N] PULSE.json...
 // spectrum: the 13C FID of the carbons' x magnetisation with the decoupler at each PCPD2, fitted
 //   with the 32 lines of the decoupled 4-spin model (spectrometer::LineFitter); prints the
 //   fitted amplitudes' largest and rms deviation from the 4-spin model's and the fit residual.
@@ -15,6 +18,7 @@
 //   crotonic_acid.yaml), F7|model (sqrt process fidelity of the 13C channel against the 4-spin
 //   propagator: 1 = decoupling perfect), F7 (the same against the target, plain gates), and,
 //   with --q-c, F4 through the probe (a tuned resonator of that Q on 13C).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -35,10 +39,17 @@
 #include "nmrc/core/hash.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/pulse_file.hpp"
+#include "nmrc/core/states.hpp"
+#include "nmrc/experiment/program.hpp"
+#include "nmrc/experiment/protocol.hpp"
+#include "nmrc/experiment/pulses.hpp"
 #include "nmrc/spectrometer/decoupling.hpp"
 #include "nmrc/spectrometer/lines.hpp"
+#include "nmrc/spectrometer/preparation.hpp"
 #include "nmrc/spectrometer/probe.hpp"
 #include "nmrc/spectrometer/propagation.hpp"
+#include "nmrc/thermo/collision.hpp"
+#include "nmrc/thermo/observables.hpp"
 
 using namespace nmrc;
 using namespace nmrc::spectrometer;
@@ -60,7 +71,9 @@ struct Args {
   double o2_ppm =
       5.0;  // the export's default O2 (compiler/include/nmrc/compiler/bruker_export.hpp)
   int threads = 2;
-  double q_c = 0.0, q_h = 0.0;
+  double q_c = 0.0, q_h = 0.0, max_rf_c = 0.0;
+  std::vector<std::string> cases;  ///< fig3: --case NAME (repeatable)
+  std::vector<int> collisions;     ///< fig3: --collision M (repeatable)
   std::vector<std::string> rest;
 };
 
@@ -82,6 +95,12 @@ Args parse(int argc, char** argv, int first) {
       a.threads = std::stoi(next());
     else if (s == "--q-c")
       a.q_c = std::stod(next());
+    else if (s == "--case")
+      a.cases.push_back(next());
+    else if (s == "--collision")
+      a.collisions.push_back(std::stoi(next()));
+    else if (s == "--max-rf-c")
+      a.max_rf_c = std::stod(next());
     else if (s == "--q-h")
       a.q_h = std::stod(next());
     else
@@ -268,6 +287,198 @@ int grape_probe(const Args& a) {
   return 0;
 }
 
+// GRAPE with a 13C amplitude cap (the Hartmann-Hahn candidate of the fix): the target of each
+// pulse file recompiled on crotonic_acid.yaml with max_rf_hz 13C = --max-rf-c (same duration
+// and steps, nominal B1), both pulses played on the 7-spin molecule under the decoupler.
+int grape_cap(const Args& a) {
+  const Molecule m7 = load_molecule(root() + "/molecules/crotonic_acid_7.yaml");
+  const Molecule m4 = load_molecule(root() + "/molecules/crotonic_acid.yaml");
+  Decoupler dec = a.dec;
+  dec.o2_hz = m7.channels[m7.channel_index("1H")].offset_of_ppm(a.o2_ppm);
+  if (!(a.max_rf_c > 0)) throw InputError("grape-cap: --max-rf-c HZ needed");
+  std::printf(
+      "| pulse | cap (kHz) | F4 shipped | F7 vs 4-spin, shipped | F4 recompiled | F7 vs 4-spin, "
+      "recompiled | GRAPE s |\n|---|---|---|---|---|---|---|\n");
+  for (const auto& path : a.rest) {
+    const PulseData p = read_pulse_file(path);
+    const auto target = compiler::target_from_json(p.target_json, m4, p.source);
+    const ShapedPulseElement e = p.element(m4);
+    auto f7 = [&](const ShapedPulseElement& x) {
+      return subsystem_gate_fidelity(decoupled_unitary(m7, dec, x), 7, {0, 1, 2, 3},
+                                     simulate_unitary(m4, x));
+    };
+    compiler::CompileOptions co;
+    co.steps = static_cast<int>(p.channels[0].ux_hz.size());
+    co.dt_s = p.dt_s;
+    co.b1_scale = {1.0};
+    co.fidelity_target = p.fidelity_target;
+    co.threads = a.threads;
+    co.max_rf_hz["13C"] = a.max_rf_c;
+    const auto t0 = Clock::now();
+    compiler::GrapeOptions go;
+    go.fidelity_target = p.fidelity_target;
+    go.time_limit_s = 900;
+    const compiler::GrapeResult r = compiler::optimise(compiler::build_problem(m4, target, co), go);
+    const double secs = since(t0);
+    ShapedPulseElement ed = e;
+    ed.ux_hz = {r.u_hz.row(0).transpose()};
+    ed.uy_hz = {r.u_hz.row(1).transpose()};
+    std::printf("| %s | %.3g | %.6f | %.6f | %.6f | %.6f | %.1f |\n", path.c_str(),
+                a.max_rf_c / 1e3, p.fidelity_nominal, f7(e), r.summary.fidelity_min, f7(ed), secs);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+// Fig. 3 collisions with decoupling simulated: for each case and collision m of the experiment
+// program (default sequences/experiment/fig3.yaml), the run's own protocol
+// (experiment::run_protocol) and its shipped pulses (experiment::PulseLibrary, never compiling):
+// the state before U_d (the temporal-averaging plan's diagonal rho_d on the system spins, the
+// bath spin thermal at T_R, any other spin |0>: the PPS, bath rotation, gradient and pi pulses
+// taken as exact), then U_d and the contact pulses played (a) exactly (the ideal unitaries),
+// (b) on the 4-spin model as compiled, (c) on the 7-spin molecule with the decoupler running
+// through U_d and the contact without a break (protons maximally mixed). The heat of collision
+// m per subsystem: E_k after the contact minus E_k before it (E_k = Tr(rho H_k), Eq. (S17) in
+// units of delta; the experiment's "with contact minus without contact" pair), noise-free,
+// without relaxation, at nominal B1.
+int fig3(const Args& a) {
+  namespace ex = nmrc::experiment;
+  const std::string path =
+      a.rest.empty() ? root() + "/sequences/experiment/fig3.yaml" : a.rest.front();
+  const ex::ExperimentProgram prog = ex::load_experiment_program(path);
+  const Molecule& m4 = prog.molecule;
+  const Molecule m7 = load_molecule(root() + "/molecules/crotonic_acid_7.yaml");
+  const int n4 = m4.size(), n7 = m7.size();
+  if (n4 != 4 || m7.channels.empty() || m7.spins_on(0).size() != 4)
+    throw InputError("fig3: the program's molecule must be the 4 carbons of crotonic_acid_7");
+  Decoupler dec = a.dec;
+  dec.o2_hz = m7.channels[m7.channel_index("1H")].offset_of_ppm(a.o2_ppm);
+  ex::PulseLibrary lib(m4, prog.compiled_dir, "", ex::CompileMode::kNever,
+                       nlohmann::json::object());
+  const std::vector<std::string> names =
+      a.cases.empty() ? std::vector<std::string>{"c_minus_0.5", "c_0"} : a.cases;
+  const std::vector<int> ms = a.collisions.empty() ? std::vector<int>{1, 2, 5} : a.collisions;
+  struct Job {
+    const ex::CaseSpec* c = nullptr;
+    int m = 0;
+    Mat rho0;                                     // 4-spin state before U_d
+    std::vector<ShapedPulseElement> ud, contact;  // compiled
+    Mat ud_ideal, contact_ideal;                  // 16 x 16
+    std::vector<std::string> pulse_names;
+    std::vector<double> q_ideal, q4, q7;  // per subsystem, bath last
+    double seconds = 0;
+  };
+  std::vector<Job> jobs;
+  for (const auto& name : names) {
+    const ex::CaseSpec* c = nullptr;
+    for (const auto& cs : prog.cases)
+      if (cs.name == name) c = &cs;
+    if (!c) throw InputError("fig3: --case " + name + ": not a case of " + path);
+    for (int m : ms) {
+      Job j;
+      j.c = c;
+      j.m = m;
+      const ex::RunProtocol proto = ex::run_protocol(prog, *c, m);
+      // The state before collision m and its plan, as run_protocol computes them.
+      thermo::ModelParams params = c->params;
+      params.collisions = m;
+      Mat before;
+      thermo::run_collision_model(params, {},
+                                  [&](const thermo::StepRecord& rec, const Mat& rho_s, const Mat*) {
+                                    if (rec.collision == m - 1) before = rho_s;
+                                  });
+      const auto plan = plan_temporal_averaging(before, c->system_spins, n4);
+      std::vector<int> order = c->system_spins;
+      order.push_back(c->bath_spin);
+      Mat prod = plan.rho_d;
+      prod = kron(prod, thermal_qubit(c->params.bath_temperature));
+      for (int k = 0; k < n4; ++k)
+        if (std::find(order.begin(), order.end(), k) == order.end()) {
+          order.push_back(k);
+          Mat zero = Mat::Zero(2, 2);
+          zero(0, 0) = 1.0;
+          prod = kron(prod, zero);
+        }
+      j.rho0 = embed(prod, order, n4);
+      auto play = [&](const ex::PulseNeed& nd, std::vector<ShapedPulseElement>& into, Mat& ideal) {
+        const ex::PulseRecord& r = lib.get(nd, ex::pulse_compile_options(prog, nd.kind), {},
+                                           ex::pulse_shape(prog, nd.kind).fidelity_target);
+        into.push_back(r.pulse.element(m4));
+        ideal = lib.ideal_unitary(nd) * ideal;
+        j.pulse_names.push_back(r.file.substr(r.file.find_last_of('/') + 1));
+      };
+      j.ud_ideal = j.contact_ideal = Mat::Identity(16, 16);
+      if (proto.ud) play(*proto.ud, j.ud, j.ud_ideal);
+      for (const auto& nd : proto.contact) play(nd, j.contact, j.contact_ideal);
+      jobs.push_back(std::move(j));
+    }
+  }
+  std::atomic<size_t> next{0};
+  std::mutex io;
+  const auto t_all = Clock::now();
+  auto heat = [&](const Mat& pre, const Mat& post, const Job& j) {
+    std::vector<double> q;
+    std::vector<int> spins = j.c->system_spins;
+    spins.push_back(j.c->bath_spin);
+    for (int k : spins)
+      q.push_back(thermo::subsystem_energy(post, k, n4) - thermo::subsystem_energy(pre, k, n4));
+    return q;
+  };
+  auto work = [&] {
+    for (size_t i = next++; i < jobs.size(); i = next++) {
+      Job& j = jobs[i];
+      const auto t0 = Clock::now();
+      // (a) exact
+      const Mat pre_i = j.ud_ideal * j.rho0 * j.ud_ideal.adjoint();
+      j.q_ideal = heat(pre_i, j.contact_ideal * pre_i * j.contact_ideal.adjoint(), j);
+      // (b) the 4-spin model
+      Mat u = Mat::Identity(16, 16);
+      for (const auto& e : j.ud) u = simulate_unitary(m4, e) * u;
+      const Mat pre4 = u * j.rho0 * u.adjoint();
+      Mat v = Mat::Identity(16, 16);
+      for (const auto& e : j.contact) v = simulate_unitary(m4, e) * v;
+      j.q4 = heat(pre4, v * pre4 * v.adjoint(), j);
+      // (c) the 7-spin molecule under the decoupler (one evolution through U_d and contact)
+      DecoupledEvolution ev(m7, dec);
+      const int d7 = 1 << n7;
+      Mat u7 = Mat::Identity(d7, d7);
+      for (const auto& e : j.ud) u7 = ev.advance(e) * u7;
+      Mat v7 = Mat::Identity(d7, d7);
+      for (const auto& e : j.contact) v7 = ev.advance(e) * v7;
+      const Mat rho7 = kron(j.rho0, Mat::Identity(8, 8) / 8.0);
+      const Mat pre7 = u7 * rho7 * u7.adjoint();
+      const Mat post7 = v7 * pre7 * v7.adjoint();
+      j.q7 = heat(partial_trace(pre7, {0, 1, 2, 3}, n7), partial_trace(post7, {0, 1, 2, 3}, n7), j);
+      j.seconds = since(t0);
+      std::lock_guard<std::mutex> lock(io);
+      std::fprintf(stderr, "%s m=%d %.1f s\n", j.c->name.c_str(), j.m, j.seconds);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < a.threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  std::printf("decoupler: %s, PCPD2 %.4g us (B2 %.3g kHz), O2 %.3g ppm\n\n", cpd_name(dec.sequence),
+              dec.pcpd_s * 1e6, dec.rf_hz() / 1e3, a.o2_ppm);
+  std::printf(
+      "| case | m | subsystem | heat, exact | 4-spin, compiled | 7-spin, decoupled | pulses |\n"
+      "|---|---|---|---|---|---|---|\n");
+  for (const auto& j : jobs) {
+    std::string pulses;
+    for (const auto& n : j.pulse_names) pulses += (pulses.empty() ? "" : ", ") + n;
+    for (size_t k = 0; k < j.q_ideal.size(); ++k) {
+      const std::string sub =
+          k + 1 < j.q_ideal.size()
+              ? "S" + std::to_string(k + 1) + " (" + m4.nuclei[j.c->system_spins[k]].label + ")"
+              : "R (" + m4.nuclei[j.c->bath_spin].label + ")";
+      std::printf("| %s | %d | %s | %+.5f | %+.5f | %+.5f | %s |\n", j.c->name.c_str(), j.m,
+                  sub.c_str(), j.q_ideal[k], j.q4[k], j.q7[k], k == 0 ? pulses.c_str() : "");
+    }
+  }
+  std::printf("\nwall %.1f s for %zu runs\n", since(t_all), jobs.size());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -281,6 +492,8 @@ int main(int argc, char** argv) {
     if (mode == "spectrum") return spectrum(a);
     if (mode == "gates") return gates(a);
     if (mode == "grape-probe") return grape_probe(a);
+    if (mode == "grape-cap") return grape_cap(a);
+    if (mode == "fig3") return fig3(a);
     std::fprintf(stderr, "console_physics: unknown mode %s\n", mode.c_str());
     return 2;
   } catch (const std::exception& e) {

@@ -130,7 +130,7 @@ std::optional<OptionProblem> CompileOptions::check() const {
     return problem("b1_quadrature", std::to_string(b1_quadrature),
                    "needs uniform ensemble weights (the rule weights the B1 range itself)");
   for (const auto& [name, q] : probe_q)
-    if (!(q > 0) || !(q <= 1e5))
+    if (!(q > 0) || !(q <= kMaxProbeQ))
       return problem("probe_q." + name, num(q), "must be in (0, 100000]");
   if (coarse_factor < 0 || coarse_factor > 1000)
     return problem("coarse_factor", std::to_string(coarse_factor),
@@ -356,6 +356,7 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
     pc.name = p.channels[c].name;
     pc.carrier_hz = m.channels[m.channel_index(pc.name)].carrier_hz;
     pc.max_rf_hz = p.channels[c].max_rf_hz;
+    if (const auto q = o.probe_q.find(pc.name); q != o.probe_q.end()) pc.probe_q = q->second;
     pc.ux_hz = g.u_hz.row(2 * c).transpose();
     pc.uy_hz = g.u_hz.row(2 * c + 1).transpose();
     pulse.channels.push_back(pc);

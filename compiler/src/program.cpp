@@ -294,7 +294,7 @@ std::vector<GateOutcome> compile_program(Program& program, const ProgramCompileO
     install_pulse(program, job, o.result.pulse);
     if (o.result.summary.termination != Termination::kInterrupted && root) {
       ValidationOptions vo;
-      vo.probe_q = job.options.probe_q;  // judged through the probe it was compiled through
+      vo.probe_q = job.options.probe_q;  // as the pulse records it; a cached pulse too
       o.validation = validate_pulse(o.result.pulse, program.molecule, vo);
     }
     if (const auto bound = gate_descriptor(job.target.type).bound_s)

@@ -1,6 +1,7 @@
 // Validation of compiled pulses: the target rebuilt from the pulse file's description, the
 // pulse fitted to the molecule by the one set of rules (PulseData::element), then judged by the
 // spectrometer (spectrometer/judge.hpp), which shares no code with GRAPE.
+#include <map>
 #include <memory>
 
 #include "nmrc/compiler/compile.hpp"
@@ -22,8 +23,14 @@ ValidationResult validate_pulse(const CompiledPulse& pulse, const Molecule& mole
   jo.engine = options.engine;
   jo.relaxation = options.relaxation;
   jo.progress = options.progress;
+  // The probe: the one each channel was compiled through (the file's probe_q), unless the
+  // options name another for that channel.
+  std::map<std::string, double> probe_q;
+  for (const auto& c : pulse.channels)
+    if (c.probe_q > 0) probe_q[c.name] = c.probe_q;
+  for (const auto& [name, q] : options.probe_q) probe_q[name] = q;
   jo.probe.resize(molecule.channels.size());
-  for (const auto& [name, q] : options.probe_q) {
+  for (const auto& [name, q] : probe_q) {
     const int c = molecule.channel_index(name);
     if (c < 0) throw InputError(where + ": probe_q." + name + ": unknown channel");
     jo.probe[c] =

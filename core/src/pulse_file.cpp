@@ -110,6 +110,11 @@ class Reader {
         pc.max_rf_hz = number(c["max_rf_hz"], base + ".max_rf_hz");
         if (!(pc.max_rf_hz > 0)) fail(base + ".max_rf_hz", c["max_rf_hz"], "must be > 0");
       }
+      if (c.contains("probe_q")) {
+        pc.probe_q = number(c["probe_q"], base + ".probe_q");
+        if (!(pc.probe_q > 0 && pc.probe_q <= kMaxProbeQ))
+          fail(base + ".probe_q", c["probe_q"], "must be in (0, 100000]");
+      }
       for (const char* axis : {"ux_hz", "uy_hz"})
         if (!c.contains(axis)) fail(base + "." + axis, "missing required key");
       pc.ux_hz = to_rvec(numbers(c["ux_hz"], base + ".ux_hz"));
@@ -262,6 +267,7 @@ std::string pulse_file_text(const PulseData& p) {
     json o = {{"ux_hz", as_vector(c.ux_hz)}, {"uy_hz", as_vector(c.uy_hz)}};
     if (c.carrier_hz) o["carrier_hz"] = *c.carrier_hz;
     if (c.max_rf_hz > 0) o["max_rf_hz"] = c.max_rf_hz;
+    if (c.probe_q > 0) o["probe_q"] = c.probe_q;
     ch[c.name] = o;
   }
   j["channels"] = ch;

@@ -45,14 +45,39 @@ std::vector<CpdPulse> cpd_r(CpdSequence s) {
 CpdSequence cpd_sequence(const std::string& name) {
   if (name == "waltz16") return CpdSequence::kWaltz16;
   if (name == "garp") return CpdSequence::kGarp;
-  throw InputError("cpd = " + escape_text(name) + ": must be waltz16 or garp");
+  if (name == "mlev16") return CpdSequence::kMlev16;
+  if (name == "cw") return CpdSequence::kCw;
+  throw InputError("cpd = " + escape_text(name) + ": must be waltz16, garp, mlev16 or cw");
 }
 
-const char* cpd_name(CpdSequence s) { return s == CpdSequence::kWaltz16 ? "waltz16" : "garp"; }
+const char* cpd_name(CpdSequence s) {
+  switch (s) {
+    case CpdSequence::kWaltz16:
+      return "waltz16";
+    case CpdSequence::kGarp:
+      return "garp";
+    case CpdSequence::kMlev16:
+      return "mlev16";
+    case CpdSequence::kCw:
+      return "cw";
+  }
+  return "?";
+}
 
 std::vector<CpdPulse> cpd_supercycle(CpdSequence s) {
-  const auto r = cpd_r(s);
   std::vector<CpdPulse> out;
+  if (s == CpdSequence::kCw) return {{360.0, 0.0}};
+  if (s == CpdSequence::kMlev16) {
+    // MLEV-16: Levitt, Freeman & Frenkiel, J. Magn. Reson. 47, 328 (1982): R = 90x 180y 90x
+    // (a composite inversion), Rb = R with every phase + 180, cycle RRRbRb RbRRRb RbRbRR RRbRbR.
+    const char* cycle = "RRBBBRRBBBRRRBBR";
+    for (const char* c = cycle; *c; ++c)
+      for (const auto& p : {CpdPulse{90.0, 0.0}, CpdPulse{180.0, 90.0}, CpdPulse{90.0, 0.0}})
+        out.push_back(
+            {p.angle_deg, *c == 'R' ? p.phase_deg : std::fmod(p.phase_deg + 180.0, 360.0)});
+    return out;
+  }
+  const auto r = cpd_r(s);
   for (int block = 0; block < 4; ++block)
     for (const auto& p : r)
       out.push_back({p.angle_deg, block < 2 ? p.phase_deg : std::fmod(p.phase_deg + 180.0, 360.0)});

@@ -10,6 +10,7 @@
 #include "nmrc/compiler/program.hpp"
 #include "nmrc/compiler/targets.hpp"
 #include "nmrc/core/error.hpp"
+#include "nmrc/core/pulse_file.hpp"
 #include "nmrc/spectrometer/probe.hpp"
 #include "nmrc/spectrometer/propagation.hpp"
 #include "support/reference.hpp"
@@ -109,7 +110,7 @@ TEST_CASE("GRAPE through the probe: the pulse keeps its fidelity through the sam
   pd.name = "probed";
   pd.dt_s = 20e-6;
   pd.channels.push_back(PulseChannel{"13C", std::nullopt, 10000.0, r.u_hz.row(0).transpose(),
-                                     r.u_hz.row(1).transpose(), ""});
+                                     r.u_hz.row(1).transpose(), "", 0.0});
   pd.target_json = R"({"gate": "rotation", "spins": ["A"], "angle_rad": 1.5707963267948966})";
   pd.fidelity_target = 0.999;
   ValidationOptions vo;
@@ -117,6 +118,47 @@ TEST_CASE("GRAPE through the probe: the pulse keeps its fidelity through the sam
   const ValidationResult v = validate_pulse(pd, m, vo);
   CHECK(v.passed);
   CHECK(v.nominal == doctest::Approx(through_probe(r)).epsilon(1e-9));
+  // Without the probe the judge sees the undistorted pulse (another figure).
+  const ValidationResult bare = validate_pulse(pd, m);
+  CHECK(std::abs(bare.nominal - v.nominal) > 1e-6);
+  // The pulse file records the probe (channels.13C.probe_q): `nmrc validate` on the file alone
+  // judges it through the same probe, with no option.
+  pd.channels[0].probe_q = 3000.0;
+  const PulseData back = parse_pulse_json(pulse_file_text(pd), "probed.json");
+  CHECK(back.channels[0].probe_q == 3000.0);
+  const ValidationResult from_file = validate_pulse(back, m);
+  CHECK(from_file.passed);
+  CHECK(from_file.nominal == doctest::Approx(v.nominal).epsilon(1e-12));
+  // An option names another probe for the channel: it replaces the recorded one.
+  ValidationOptions other;
+  other.probe_q["13C"] = 30.0;  // tau 0.13 us: nearly no distortion
+  const double fast = validate_pulse(back, m, other).nominal;
+  CHECK(std::abs(fast - from_file.nominal) > 1e-6);
+  CHECK(std::abs(fast - bare.nominal) < std::abs(from_file.nominal - bare.nominal));
+  // A file without probe_q plays undistorted; a bad one is refused with the field.
+  pd.channels[0].probe_q = 0.0;
+  CHECK(pulse_file_text(pd).find("probe_q") == std::string::npos);
+  std::string text = pulse_file_text(back);
+  const std::string recorded = "\"probe_q\": 3000.0";
+  const auto at = text.find(recorded);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, recorded.size(), "\"probe_q\": -3.0");
+  CHECK_THROWS_WITH_AS(parse_pulse_json(text, "bad.json"),
+                       doctest::Contains("channels.13C.probe_q"), InputError);
+}
+
+TEST_CASE("GRAPE through the probe: compile_target records the probe in the pulse") {
+  const Molecule m = probe_grape_molecule();
+  CompileOptions o = probe_grape_options(true);
+  o.fidelity_target = 0.99;
+  GateTarget t = probe_grape_target();
+  t.description_json = R"({"gate": "rotation", "spins": ["A"], "angle_rad": 1.5707963267948966})";
+  const CompileResult r = compile_target(m, t, o, "probed", "");
+  REQUIRE(r.pulse.channels.size() == 1);
+  CHECK(r.pulse.channels[0].probe_q == 3000.0);
+  CHECK(pulse_file_text(r.pulse).find("\"probe_q\": 3000.0") != std::string::npos);
+  const CompileResult plain = compile_target(m, t, probe_grape_options(false), "plain", "");
+  CHECK(plain.pulse.channels[0].probe_q == 0.0);
 }
 
 TEST_CASE("GRAPE through the probe: the program option probe_q and its rules") {

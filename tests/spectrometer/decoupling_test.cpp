@@ -83,14 +83,25 @@ TEST_CASE("decoupling: the supercycles are WALTZ-16 (96 x 90 degrees) and GARP-1
   CHECK(w == doctest::Approx(96 * 90.0));
   CHECK(cpd_supercycle(CpdSequence::kWaltz16).size() == 36u);
   CHECK(cpd_supercycle(CpdSequence::kGarp).size() == 100u);
+  // MLEV-16: 16 composite inversions 90x 180y 90x, 64 x 90 degrees.
+  const auto mlev = cpd_supercycle(CpdSequence::kMlev16);
+  double wm = 0.0;
+  for (const auto& p : mlev) wm += p.angle_deg;
+  CHECK(mlev.size() == 48u);
+  CHECK(wm == doctest::Approx(64 * 90.0));
+  CHECK(mlev[1].phase_deg == 90.0);
+  CHECK(mlev[7].phase_deg == 270.0);  // the third R is Rb
   CHECK(cpd_sequence("waltz16") == CpdSequence::kWaltz16);
+  CHECK(cpd_sequence("mlev16") == CpdSequence::kMlev16);
+  CHECK(std::string(cpd_name(cpd_sequence("cw"))) == "cw");
   CHECK_THROWS_AS(cpd_sequence("mlev;rm"), InputError);
 }
 
 TEST_CASE("decoupling: a cycle's propagator is the carbon phase times the proton's rotation") {
   // Weak coupling: with the carbon in |0> (|1>) the proton sees offset h + J/2 (h - J/2); the
   // 4 x 4 propagator of one supercycle is block diagonal with the Rodrigues rotations.
-  for (auto seq : {CpdSequence::kWaltz16, CpdSequence::kGarp}) {
+  for (auto seq :
+       {CpdSequence::kWaltz16, CpdSequence::kGarp, CpdSequence::kMlev16, CpdSequence::kCw}) {
     const double c = 1234.0, h = 311.0, j = 150.0, o2 = 100.0, pcpd = 90e-6;
     const Molecule m = dec_ch_pair(c, h, j);
     Decoupler dec;

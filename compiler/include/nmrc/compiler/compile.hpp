@@ -139,7 +139,8 @@ CompileResult compile_target(const Molecule& molecule, const GateTarget& target,
 struct ValidationOptions {
   spectrometer::Engine engine = spectrometer::Engine::kExact;
   bool relaxation = false;
-  /// The probe the pulse was compiled through (CompileOptions::probe_q): judged through it.
+  /// A probe per channel to judge through (a tuned resonator of that Q), in place of the one
+  /// the pulse file records for that channel (PulseChannel::probe_q, which is used otherwise).
   std::map<std::string, double> probe_q;
   /// Progress of the judgement (spectrometer::JudgeOptions::progress).
   std::function<void(int, int, const std::string&)> progress;

@@ -24,6 +24,10 @@ struct PulseChannel {
   double max_rf_hz = 0.0;            ///< RF limit the pulse was made for; 0: not recorded
   RVec ux_hz, uy_hz;                 ///< equal, non-zero lengths
   std::string location;              ///< "file:line:col" of the channel when read from a file
+  /// Loaded Q of the probe (a tuned resonator at the channel's Larmor frequency,
+  /// spectrometer::ResonatorDistortion) the pulse was compiled through (compile option
+  /// probe_q); `nmrc validate` and a program's judge play the pulse through it. 0: none.
+  double probe_q = 0.0;
 };
 
 /// A shaped pulse and, when it was compiled, what it implements and how well. The record of a
@@ -70,11 +74,15 @@ inline constexpr long kMaxPulseSteps = 1L << 20;
 /// 200,000 B1 values would keep it busy for minutes.
 inline constexpr std::size_t kMaxPulseEnsembleMembers = 1000;
 
+/// Largest loaded Q of a recorded probe (the compile option probe_q's bound).
+inline constexpr double kMaxProbeQ = 100000.0;
+
 /// Parses nmrc-pulse/1 JSON text; `where` names the file in messages and gives the default name.
 /// Rules: `format` "nmrc-pulse/1"; `dt_s` > 0; `channels` a non-empty object of channels with
 /// `ux_hz`, `uy_hz` (finite numbers, equal non-zero lengths, the same on every channel, at most
 /// kMaxPulseSteps), optional `carrier_hz` (finite) and `max_rf_hz` (> 0); optional `name`,
-/// `molecule` (strings), `duration_s` (= steps * dt_s), `target` (an object), `fidelity`
+/// `molecule` (strings), `duration_s` (= steps * dt_s), per channel `probe_q` (in (0, kMaxProbeQ]),
+/// `target` (an object), `fidelity`
 /// (`definition` string, `nominal` and `ensemble.values`/`min` finite numbers, `target` in
 /// (0, 1], `ensemble.b1_scale` > 0, `ensemble.offset_hz` finite). Throws InputError.
 PulseData parse_pulse_json(const std::string& text, const std::string& where);

@@ -15,7 +15,9 @@
 //    J. Magn. Reson. 52, 335 (1983); evaluated in Shaka, Keeler & Freeman, J. Magn. Reson. 53,
 //    313 (1983)); 96 x PCPD2 per supercycle;
 //  - GARP-1: the 25 flip angles of Shaka, Barker & Freeman, J. Magn. Reson. 64, 547 (1985),
-//    Table 1, alternating phase 0 / 180.
+//    Table 1, alternating phase 0 / 180;
+//  - MLEV-16 (Levitt, Freeman & Frenkiel, J. Magn. Reson. 47, 328 (1982)) and CW: candidates
+//    measured against the others, not played by the export.
 // The decoupler's carrier O2 is the frame of the decoupled spins (their offsets are shifted by
 // -O2), which differs from the molecule's channel frame by a z rotation of those spins only:
 // every measure of the other channels' spins (their reduced state, spectra, gate fidelity on
@@ -34,9 +36,11 @@
 
 namespace nmrc::spectrometer {
 
-enum class CpdSequence { kWaltz16, kGarp };
+/// The export plays waltz16 or garp; mlev16 and cw (continuous wave, phase 0) are simulated as
+/// candidates (docs/console-physics.md).
+enum class CpdSequence { kWaltz16, kGarp, kMlev16, kCw };
 
-/// "waltz16" or "garp" (the export's --cpd names); throws InputError otherwise.
+/// "waltz16", "garp" (the export's --cpd names), "mlev16" or "cw"; throws InputError otherwise.
 CpdSequence cpd_sequence(const std::string& name);
 const char* cpd_name(CpdSequence s);
 
@@ -46,7 +50,8 @@ struct CpdPulse {
   double phase_deg = 0.0;
 };
 
-/// The full supercycle of `s` (R R Rb Rb).
+/// The full supercycle of `s` (R R Rb Rb for WALTZ-16 and GARP-1; MLEV-16's 16 composite
+/// inversions; CW: one 360-degree element).
 std::vector<CpdPulse> cpd_supercycle(CpdSequence s);
 
 struct Decoupler {
