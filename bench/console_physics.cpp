@@ -25,6 +25,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <map>
 #include <memory>
 #include <mutex>
@@ -482,6 +485,14 @@ int fig3(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef __GLIBC__
+  // glibc serves every block above 128 KiB with a fresh mmap (a 128 x 128 complex matrix is
+  // 256 KiB), so each temporary of the 7-spin propagation costs page faults: measured on one 30
+  // ms pulse, 2.6 s user + 1.0 s system CPU by default, 1.5 s + 0.01 s with these thresholds
+  // (docs/console-physics.md, "Run time").
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
   try {
     if (argc < 2) {
       std::fprintf(stderr, "usage: console_physics spectrum|gates ...\n");
