@@ -62,16 +62,13 @@ std::string describe(const Molecule& m) {
   os << "\npredicted lines (weak coupling): " << lines.size() << " (" << (1 << (n - 1))
      << " per spin); states of the other spins, 0 = up (ground), 1 = down\n";
   os << "  spin   #   freq_hz    shift_ppm  others\n";
-  int count = 0, last_spin = -1;
   for (const auto& l : lines) {
-    if (l.spin != last_spin) count = 0;
-    last_spin = l.spin;
     const Channel& ch = m.channel_of(l.spin);
     const double ppm = ch.ppm_of_offset(l.frequency_hz + ch.carrier_hz);
     std::string others;
     for (int j = 0; j < n; ++j)
       if (j != l.spin) others += m.nuclei[j].label + "=" + std::to_string(l.other_bits[j]) + " ";
-    os << fmt::format("  {:<5} {:>2} {:>10.2f} {:>11.4f}   {}\n", m.nuclei[l.spin].label, ++count,
+    os << fmt::format("  {:<5} {:>2} {:>10.2f} {:>11.4f}   {}\n", m.nuclei[l.spin].label, l.index,
                       l.frequency_hz, ppm, others);
   }
   if (!m.sources.empty()) {
@@ -90,12 +87,9 @@ std::string lines_csv(const Molecule& m) {
   os << "spin,index,frequency_hz,shift_ppm";
   for (const auto& nu : m.nuclei) os << "," << csv_field(nu.label);
   os << "\n";
-  int count = 0, last = -1;
   for (const auto& l : m.lines()) {
-    if (l.spin != last) count = 0;
-    last = l.spin;
     const Channel& ch = m.channel_of(l.spin);
-    os << csv_field(m.nuclei[l.spin].label) << "," << ++count << ","
+    os << csv_field(m.nuclei[l.spin].label) << "," << l.index << ","
        << fmt::format("{:.4f}", l.frequency_hz) << ","
        << fmt::format("{:.5f}", ch.ppm_of_offset(l.frequency_hz + ch.carrier_hz));
     for (int j = 0; j < m.size(); ++j)

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -370,8 +371,7 @@ Fd open_cache_dir(const std::string& dir, bool create) {
     return Fd();
   }
   if ((st.st_mode & 022) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    const std::string mode = fmt::format("{:04o}", static_cast<unsigned>(st.st_mode & 07777));
     warn_cache(dir, "trust",
                "cache " + shown + ": writable by group or others (mode " + mode +
                    "), so anyone could plant an entry; caching is off (chmod go-w " + shown + ")");

@@ -205,13 +205,11 @@ JcampFile parse_jcamp(const std::string& text, const std::string& path) {
 JcampFile read_jcamp(const std::string& path) { return parse_jcamp(read_file(path), path); }
 
 std::string jcamp_shape_number(double value) {
-  // "%.9E" gives 1.000000000E+02; TopSpin writes 1.000000E02 and 6.370927E-03 (stdisp page of
+  // "{:.9E}" gives 1.000000000E+02; TopSpin writes 1.000000E02 and 6.370927E-03 (stdisp page of
   // the TopSpin command reference; lists/wave files of TopSpin 3 and 4) and reads the values as
   // floating-point numbers: nmrc writes 10 significant digits in that layout, so that a run
   // export played back keeps its energies to 1.1e-9 (7 digits gave 9.4e-7; docs/bruker.md).
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9E", value == 0.0 ? 0.0 : value);
-  std::string s(buf);
+  const std::string s = fmt::format("{:.9E}", value == 0.0 ? 0.0 : value);
   const size_t e = s.find('E');
   std::string mant = s.substr(0, e), exp = s.substr(e + 1);
   const bool neg = exp[0] == '-';
@@ -221,9 +219,7 @@ std::string jcamp_shape_number(double value) {
 }
 
 std::string jcamp_parameter_number(double value) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.15g", value == 0.0 ? 0.0 : value);
-  return buf;
+  return fmt::format("{:.15g}", value == 0.0 ? 0.0 : value);
 }
 
 const std::string& console_text(const std::string& value, ConsoleText place,

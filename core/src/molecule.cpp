@@ -54,6 +54,12 @@ const Channel& Molecule::channel_of(int spin) const {
   return channels[c];
 }
 
+std::string Molecule::channels_text() const {
+  std::string s;
+  for (const auto& c : channels) s += (s.empty() ? "" : ", ") + c.name;
+  return s;
+}
+
 std::string Molecule::labels_text() const {
   if (nuclei.empty()) return "none";
   // "C1..C4" when the labels are a common prefix followed by 1..n, else a list.
@@ -129,6 +135,7 @@ std::vector<SpectralLine> Molecule::lines() const {
     std::stable_sort(mine.begin(), mine.end(), [](const SpectralLine& a, const SpectralLine& b) {
       return a.frequency_hz < b.frequency_hz;
     });
+    for (size_t i = 0; i < mine.size(); ++i) mine[i].index = static_cast<int>(i) + 1;
     out.insert(out.end(), mine.begin(), mine.end());
   }
   return out;

@@ -19,49 +19,19 @@ constexpr double kDeg = kPi / 180.0;
 const char* const kBuiltinKinds[] = {"hard_pulse",   "rotation", "delay",  "gradient",
                                      "shaped_pulse", "loop",     "acquire"};
 
-std::string channel_names(const Molecule& m) {
-  std::string s;
-  for (const auto& c : m.channels) s += (s.empty() ? "" : ", ") + c.name;
-  return s;
+// The program kind's top-level keys with `elements`, which every program kind has, first.
+std::vector<std::string> with_elements(std::vector<std::string> keys) {
+  keys.insert(keys.begin(), "elements");
+  return keys;
 }
 
 }  // namespace
 
 ProgramFrontEnd::ProgramFrontEnd(const YamlField& root, const std::string& base_dir,
                                  const std::string& format,
-                                 const std::vector<std::string>& kind_keys) {
-  root.expect_map();
-  std::vector<std::string> keys = {"format",   "name",     "description",
-                                   "molecule", "channels", "elements"};
-  keys.insert(keys.end(), kind_keys.begin(), kind_keys.end());
-  root.allow_keys(keys);
-  if (auto f = root.find("format"))
-    if (f->as_string() != format) f->fail("must be " + format);
-  header_.path = root.file();
-  header_.base_dir = base_dir;
-  header_.name = root.has("name") ? root.at("name").as_name()
-                                  : std::filesystem::path(root.file()).stem().string();
-  if (!is_safe_name(header_.name))
-    throw InputError(root.location() + ": name: the program has no name and its file name \"" +
-                     escape_text(header_.name) + "\" is not one (" + kNameRule + "): give name:");
-  if (auto d = root.find("description")) header_.description = d->as_string();
-  const YamlField mf = root.at("molecule");
-  header_.molecule_path = mf.as_input_file(header_.base_dir);
-  header_.molecule = load_molecule(header_.molecule_path);
-  if (auto ch = root.find("channels")) {
-    ch->expect_map();
-    for (const auto& [name, cf] : ch->entries()) {
-      const int c = header_.molecule.channel_index(name);
-      if (c < 0)
-        cf.fail("unknown channel " + name + " (known: " + channel_names(header_.molecule) + ")");
-      cf.expect_map();
-      cf.allow_keys({"carrier_hz"});
-      if (auto cr = cf.find("carrier_hz"))
-        header_.molecule.channels[c].carrier_hz =
-            cr->as_double(-limits::kMaxOffsetHz, limits::kMaxOffsetHz);
-    }
-  }
-}
+                                 const std::vector<std::string>& kind_keys)
+    : header_(read_program_header(root, base_dir, {.format = format, .channels = true},
+                                  with_elements(kind_keys))) {}
 
 void ProgramFrontEnd::add_element(const std::string& kind, ElementHandler handler) {
   extensions_[kind] = std::move(handler);
@@ -85,7 +55,7 @@ std::vector<int> ProgramFrontEnd::spins(const YamlField& f) const {
 int ProgramFrontEnd::channel(const YamlField& f) const {
   const std::string name = f.as_string();
   const int c = molecule().channel_index(name);
-  if (c < 0) f.fail("unknown channel " + name + " (known: " + channel_names(molecule()) + ")");
+  if (c < 0) f.fail("unknown channel " + name + " (known: " + molecule().channels_text() + ")");
   return c;
 }
 

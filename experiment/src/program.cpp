@@ -8,6 +8,7 @@
 #include "nmrc/core/hash.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/limits.hpp"
+#include "nmrc/core/program_header.hpp"
 #include "nmrc/core/text.hpp"
 #include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
@@ -118,26 +119,20 @@ ExperimentProgram load_experiment_program(const std::string& path) {
 
 ExperimentProgram parse_experiment_program(const std::string& text, const std::string& path) {
   const YamlField root = YamlField::load_string(text, path);
-  root.expect_map();
-  root.allow_keys({"format", "name", "description", "molecule", "theory", "readout", "compiled",
-                   "repreparation", "contact", "bath_phase_cycle", "measure", "acquisition",
-                   "spectrometer", "imperfections", "calibration", "error_budget", "compile",
-                   "pulses", "cases"});
+  ProgramHeader header = read_program_header(
+      root, fs::path(path).parent_path().string(), {.format = "nmrc-experiment/1"},
+      {"theory", "readout", "compiled", "repreparation", "contact", "bath_phase_cycle", "measure",
+       "acquisition", "spectrometer", "imperfections", "calibration", "error_budget", "compile",
+       "pulses", "cases"});
   ExperimentProgram p;
   p.path = path;
   p.text_hash = content_hash_hex(text);
-  if (auto f = root.find("format"))
-    if (f->as_string() != "nmrc-experiment/1") f->fail("must be nmrc-experiment/1");
-  p.name = root.has("name") ? root.at("name").as_name() : fs::path(path).stem().string();
-  if (!is_safe_name(p.name))
-    throw InputError(root.location() + ": name: the program has no name and its file name \"" +
-                     escape_text(p.name) + "\" is not one (" + kNameRule + "): give name:");
-  if (auto f = root.find("description")) p.description = f->as_string();
-
+  p.name = header.name;
+  p.description = header.description;
+  p.molecule_path = header.molecule_path;
+  p.molecule = std::move(header.molecule);
   const YamlField mol = root.at("molecule");
-  const std::string base_dir = fs::path(path).parent_path().string();
-  p.molecule_path = mol.as_input_file(base_dir);
-  p.molecule = load_molecule(p.molecule_path);
+  const std::string& base_dir = header.base_dir;
   const int n = p.molecule.size();
   if (n > 6) mol.fail("the experiment layer handles at most 6 spins (4^n superoperators)");
 

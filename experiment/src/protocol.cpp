@@ -1,8 +1,9 @@
 #include "nmrc/experiment/protocol.hpp"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "nmrc/compiler/gate_types.hpp"
@@ -18,9 +19,7 @@ namespace sp = nmrc::spectrometer;
 namespace {
 
 std::string number_tag(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", x);
-  std::string s = buf;
+  std::string s = fmt::format("{:g}", x);
   for (auto& ch : s) {
     if (ch == '.') ch = 'p';
     if (ch == '-') ch = 'm';
@@ -162,8 +161,7 @@ RunProtocol run_protocol(const ExperimentProgram& p, const CaseSpec& c, int coll
         NMRC_CHECK(rot->spins.size() == 1, "pps_steps rotates one spin at a time");
         const int k = rot->spins[0];
         ps.operations.push_back(e);
-        char angle[32];
-        std::snprintf(angle, sizeof angle, "%.4g", rot->angle_rad * 180.0 / kPi);
+        const std::string angle = fmt::format("{:.4g}", rot->angle_rad * 180.0 / kPi);
         ps.pulses.push_back(
             rotation_need(m,
                           pre + "r" + (std::abs(rot->phase_rad - kPi / 2) < 1e-12 ? "y" : "x") +

@@ -203,18 +203,14 @@ Spectrum process(const Molecule& m, const Fid& fid, const ProcessingOptions& o) 
 
 std::vector<std::string> folded_lines(const Molecule& m, int channel, double sw_hz) {
   std::vector<std::string> out;
-  int count = 0, last = -1;
   const auto spins = m.spins_on(channel);
   for (const auto& l : m.lines()) {
-    if (l.spin != last) count = 0;
-    last = l.spin;
-    ++count;
     if (std::find(spins.begin(), spins.end(), l.spin) == spins.end()) continue;
     const double f = l.frequency_hz;
     if (f >= -0.5 * sw_hz && f < 0.5 * sw_hz) continue;
     const double folded = f - sw_hz * std::floor((f + 0.5 * sw_hz) / sw_hz);
     out.push_back(fmt::format("{} #{} at {:.1f} Hz folds to {:.1f} Hz", m.nuclei[l.spin].label,
-                              count, f, folded));
+                              l.index, f, folded));
   }
   return out;
 }

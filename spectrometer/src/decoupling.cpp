@@ -1,5 +1,7 @@
 #include "nmrc/spectrometer/decoupling.hpp"
 
+#include <fmt/format.h>
+
 #include <Eigen/Eigenvalues>
 #include <cmath>
 #include <string>
@@ -14,12 +16,6 @@ namespace {
 
 // Pieces shorter than this (1 ps: a phase of 2e-7 rad at 30 kHz) are rounding, not time.
 constexpr double kTimeTol = 1e-12;
-
-std::string cpd_num(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.9g", v);
-  return b;
-}
 
 // R of each sequence: flip angles (degrees) with phase 0 or 180.
 std::vector<CpdPulse> cpd_r(CpdSequence s) {
@@ -105,16 +101,19 @@ DecoupledEvolution::DecoupledEvolution(const Molecule& m, const Decoupler& dec,
   if (m.channels.size() < 2)
     throw InputError("decoupler: molecule " + m.name + " has one channel; nothing to observe");
   if (!(dec.pcpd_s > 0.0 && dec.pcpd_s <= 0.1))
-    throw InputError("decoupler pcpd_s = " + cpd_num(dec.pcpd_s) + ": must be in (0, 0.1] s");
+    throw InputError("decoupler pcpd_s = " + fmt::format("{:.9g}", dec.pcpd_s) +
+                     ": must be in (0, 0.1] s");
   if (!(dec.b1_scale > 0.0 && std::isfinite(dec.b1_scale)))
-    throw InputError("decoupler b1_scale = " + cpd_num(dec.b1_scale) + ": must be > 0");
+    throw InputError("decoupler b1_scale = " + fmt::format("{:.9g}", dec.b1_scale) +
+                     ": must be > 0");
   if (!std::isfinite(dec.o2_hz))
-    throw InputError("decoupler o2_hz = " + cpd_num(dec.o2_hz) + ": must be finite");
+    throw InputError("decoupler o2_hz = " + fmt::format("{:.9g}", dec.o2_hz) + ": must be finite");
   const double rf = dec.rf_hz();
   if (rf * dec.b1_scale > m.channels[channel_].max_rf_hz * (1.0 + 1e-9))
-    throw InputError("decoupler rf = " + cpd_num(rf * dec.b1_scale) + " Hz (pcpd_s " +
-                     cpd_num(dec.pcpd_s) + "): above channel " + m.channels[channel_].name +
-                     "'s max_rf_hz " + cpd_num(m.channels[channel_].max_rf_hz));
+    throw InputError("decoupler rf = " + fmt::format("{:.9g}", rf * dec.b1_scale) + " Hz (pcpd_s " +
+                     fmt::format("{:.9g}", dec.pcpd_s) + "): above channel " +
+                     m.channels[channel_].name + "'s max_rf_hz " +
+                     fmt::format("{:.9g}", m.channels[channel_].max_rf_hz));
   // Dynamics scales every channel by options.b1_scale; the decoupler's own factor on top.
   for (const auto& p : cpd_supercycle(dec.sequence)) {
     length_s_.push_back(p.angle_deg / 90.0 * dec.pcpd_s);

@@ -18,19 +18,15 @@ const LineValue* LineReadout::find(int spin, const std::vector<int>& other_bits)
 
 namespace {
 
-// The channel's lines in Molecule::lines order, with 1-based indices per spin.
+// The channel's lines in Molecule::lines order, with their 1-based indices per spin.
 std::vector<LineValue> assigned_lines(const Molecule& m, int channel) {
   const auto spins = m.spins_on(channel);
   std::vector<LineValue> out;
-  int count = 0, last = -1;
   for (const auto& l : m.lines()) {
-    if (l.spin != last) count = 0;
-    last = l.spin;
-    ++count;
     if (std::find(spins.begin(), spins.end(), l.spin) == spins.end()) continue;
     LineValue v;
     v.spin = l.spin;
-    v.index = count;
+    v.index = l.index;
     v.other_bits = l.other_bits;
     v.frequency_hz = l.frequency_hz;
     out.push_back(v);

@@ -2,10 +2,11 @@
 // Derivations and the correction to the printed Eq. (S15): docs/preparation.md.
 #include "nmrc/spectrometer/preparation.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <sstream>
 #include <tuple>
 
 #include "nmrc/core/error.hpp"
@@ -17,13 +18,6 @@
 namespace nmrc::spectrometer {
 
 namespace {
-
-std::string num(double v) {
-  std::ostringstream os;
-  os.precision(12);
-  os << v;
-  return os.str();
-}
 
 int spins_of_dim(Eigen::Index d) {
   int n = 0;
@@ -97,9 +91,10 @@ Mat from_pseudo_state(const Mat& sigma, double epsilon) {
 
 void GradientPlan::validate() const {
   if (!(duration_s > 0.0) || !std::isfinite(duration_s))
-    throw InputError("gradient.duration_s = " + num(duration_s) + ": must be > 0");
+    throw InputError("gradient.duration_s = " + fmt::format("{:.12g}", duration_s) +
+                     ": must be > 0");
   if (!(length_cm > 0.0) || !std::isfinite(length_cm))
-    throw InputError("gradient.length_cm = " + num(length_cm) + ": must be > 0");
+    throw InputError("gradient.length_cm = " + fmt::format("{:.12g}", length_cm) + ": must be > 0");
 }
 
 GradientElement GradientPlan::element(double twists, double gamma_hz_per_g) const {
@@ -120,8 +115,8 @@ void PpsOptions::validate() const {
                      " values: must be 4 (one per step)");
   for (size_t i = 0; i < twists.size(); ++i)
     if (!(twists[i] > 0.0) || !std::isfinite(twists[i]))
-      throw InputError("pps.twists[" + std::to_string(i) + "] = " + num(twists[i]) +
-                       ": must be > 0");
+      throw InputError("pps.twists[" + std::to_string(i) +
+                       "] = " + fmt::format("{:.12g}", twists[i]) + ": must be > 0");
 }
 
 std::vector<PpsStep> pps_steps(const Molecule& m, const std::vector<int>& spins,
@@ -147,7 +142,7 @@ std::vector<PpsStep> pps_steps(const Molecule& m, const std::vector<int>& spins,
     if (!(std::abs(c) <= 1.0))
       throw InputError("pps.compensate_polarization: spin " + m.nuclei[spins[k]].label +
                        " is too weakly polarised for the ratio 1/" + std::to_string(1 << k) +
-                       " (cos theta = " + num(c) + ")");
+                       " (cos theta = " + fmt::format("{:.12g}", c) + ")");
     angle[k] = std::acos(c);
   }
 
@@ -318,7 +313,7 @@ PpsResult run_pps(const Sample& sample, const std::vector<int>& spins,
 
 double bath_rotation_angle(double temperature) {
   if (!(temperature > 0.0) || !std::isfinite(temperature))
-    throw InputError("bath.temperature = " + num(temperature) + ": must be > 0");
+    throw InputError("bath.temperature = " + fmt::format("{:.12g}", temperature) + ": must be > 0");
   const double p0 = thermal_populations(temperature).first;  // 1 / (1 + exp(-1/T))
   return 2.0 * std::acos(std::sqrt(p0));
 }
@@ -462,11 +457,12 @@ void validate_weights(const std::vector<double>& weights, double tol) {
   double sum = 0.0;
   for (size_t i = 0; i < weights.size(); ++i) {
     if (!(weights[i] >= 0.0) || !std::isfinite(weights[i]))
-      throw InputError("weights[" + std::to_string(i) + "] = " + num(weights[i]) +
-                       ": must be >= 0");
+      throw InputError("weights[" + std::to_string(i) +
+                       "] = " + fmt::format("{:.12g}", weights[i]) + ": must be >= 0");
     sum += weights[i];
   }
-  if (!(std::abs(sum - 1.0) <= tol)) throw InputError("weights: sum = " + num(sum) + ": must be 1");
+  if (!(std::abs(sum - 1.0) <= tol))
+    throw InputError("weights: sum = " + fmt::format("{:.12g}", sum) + ": must be 1");
 }
 
 Mat temporal_average(const std::vector<WeightedOutcome>& outcomes) {

@@ -1,15 +1,17 @@
 // Preparation programs: the loader (docs/preparation.md) and the runner behind nmrc prepare.
 #include "nmrc/spectrometer/preparation_run.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <filesystem>
-#include <sstream>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/information.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/limits.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/program_header.hpp"
 #include "nmrc/core/states.hpp"
 #include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
@@ -88,10 +90,7 @@ void parse_system(const YamlField& sys, PreparationProgram& p) {
       sum += v;
     }
     if (!(std::abs(sum - 1.0) <= 1e-9)) {
-      std::ostringstream os;
-      os.precision(12);
-      os << "weights sum to " << sum << ": must sum to 1";
-      pops->fail(os.str());
+      pops->fail(fmt::format("weights sum to {:.12g}: must sum to 1", sum));
     }
     p.requested = w.cast<cplx>().asDiagonal();
     return;
@@ -173,14 +172,14 @@ PreparationProgram parse_preparation_program(const std::string& text, const std:
 namespace {
 PreparationProgram parse_preparation(const YamlField& root, const std::string& source,
                                      const std::string& base_dir) {
-  root.expect_map();
-  root.allow_keys({"molecule", "target", "spins", "compensate_polarization", "relaxation",
-                   "gradient", "bath", "system"});
+  // The header: a molecule only (no format, name or description).
+  ProgramHeader header = read_program_header(
+      root, base_dir, {.format = {}, .name = HeaderRules::Name::kNone, .description = false},
+      {"target", "spins", "compensate_polarization", "relaxation", "gradient", "bath", "system"});
   PreparationProgram p;
   p.source_file = source;
   const YamlField mf = root.at("molecule");
-  const std::string mpath = mf.as_input_file(base_dir);
-  p.molecule = load_molecule(mpath);
+  p.molecule = std::move(header.molecule);
   const Molecule& m = p.molecule;
 
   const YamlField tf = root.at("target");

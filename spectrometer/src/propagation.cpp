@@ -11,6 +11,13 @@
 
 namespace nmrc::spectrometer {
 
+namespace {
+// False for every type, but only once instantiated: a visit chain's last branch fails to
+// compile for an Element type no earlier branch names, instead of silently doing nothing.
+template <class>
+constexpr bool kUnhandledElement = false;
+}  // namespace
+
 std::vector<Segment> segments_of(const Element& e, int channels) {
   std::vector<Segment> out;
   auto blank = [channels](double dt) {
@@ -43,6 +50,13 @@ std::vector<Segment> segments_of(const Element& e, int channels) {
         } else if constexpr (std::is_same_v<T, DelayElement> ||
                              std::is_same_v<T, GradientElement>) {
           if (x.duration_s > 0) out.push_back(blank(x.duration_s));
+        } else if constexpr (std::is_same_v<T, RotationElement> ||
+                             std::is_same_v<T, UnitaryElement> ||
+                             std::is_same_v<T, AcquireElement>) {
+          // Instantaneous (ideal rotations and unitaries) or not an evolution (the acquisition
+          // records the FID elsewhere): no segments.
+        } else {
+          static_assert(kUnhandledElement<T>, "segments_of: say how a new Element type evolves");
         }
       },
       e);

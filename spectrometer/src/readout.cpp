@@ -10,6 +10,7 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/program_header.hpp"
 #include "nmrc/core/propagators.hpp"
 #include "nmrc/core/yaml_input.hpp"
 
@@ -30,11 +31,13 @@ ReadoutSetting setting_from_letters(const std::string& letters) {
 namespace {
 
 ReadoutSet parse(const YamlField& root, const Molecule& m) {
-  root.expect_map();
-  root.allow_keys({"name", "description", "spins", "settings"});
+  // The header: name (required) and description; no format or molecule.
+  const ProgramHeader header = read_program_header(
+      root, "", {.format = {}, .name = HeaderRules::Name::kRequired, .molecule = false},
+      {"spins", "settings"});
   ReadoutSet set;
-  set.name = root.at("name").as_name();
-  if (auto d = root.find("description")) set.description = d->as_string();
+  set.name = header.name;
+  set.description = header.description;
   const int n = m.size();
   // Order of the letters: `spins:` (default: molecule order).
   std::vector<int> order(n);

@@ -11,6 +11,7 @@
 #include "nmrc/core/limits.hpp"
 #include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/program_header.hpp"
 #include "nmrc/core/random_states.hpp"
 #include "nmrc/core/states.hpp"
 #include "nmrc/core/yaml_choice.hpp"
@@ -71,15 +72,17 @@ TomographyProgram parse_tomography_program(const std::string& text, const std::s
 namespace {
 TomographyProgram parse_tomography(const YamlField& root, const std::string& source,
                                    const std::string& path) {
-  root.expect_map();
-  root.allow_keys({"name", "molecule", "readout", "complete_readout", "state", "lines",
-                   "acquisition", "study"});
+  // The header: a required name and the molecule (no format or description).
+  ProgramHeader header = read_program_header(
+      root, std::filesystem::path(path).parent_path().string(),
+      {.format = {}, .name = HeaderRules::Name::kRequired, .description = false},
+      {"readout", "complete_readout", "state", "lines", "acquisition", "study"});
   TomographyProgram p;
   p.source_file = source;
-  p.name = root.at("name").as_name();
+  p.name = header.name;
   const YamlField mol = root.at("molecule");
-  const std::string base_dir = std::filesystem::path(path).parent_path().string();
-  p.molecule = load_molecule(mol.as_input_file(base_dir));
+  const std::string& base_dir = header.base_dir;
+  p.molecule = std::move(header.molecule);
   const int n = p.molecule.size();
   const int dim = 1 << n;
   if (n > 6) mol.fail("tomography supports up to 6 spins (4^n - 1 parameters)");

@@ -49,6 +49,13 @@ TEST_CASE("crotonic acid loads with the values of MOLECULES.md") {
   for (const auto& l : lines)
     if (l.spin == 0) hi = std::max(hi, l.frequency_hz);
   CHECK(hi == doctest::Approx(5783.6 + 0.5 * (72.4 + 1.3 + 7.0)));
+  // Each line's number within its spin: 1..8 in ascending frequency (what molecule show,
+  // lines.csv, the line fits and the folding warning print).
+  for (size_t i = 0; i < lines.size(); ++i) {
+    CHECK(lines[i].index == static_cast<int>(i % 8) + 1);
+    if (lines[i].index > 1) CHECK(lines[i].frequency_hz > lines[i - 1].frequency_hz);
+    if (lines[i].index > 1) CHECK(lines[i].spin == lines[i - 1].spin);
+  }
   for (const char* f : {"molecules/chloroform.yaml", "molecules/alanine.yaml"})
     CHECK_NOTHROW(load_molecule(ref::source_path(f)));
 }

@@ -9,6 +9,7 @@
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/limits.hpp"
+#include "nmrc/core/program_header.hpp"
 #include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
 
@@ -221,13 +222,16 @@ RunSpec parse_run(const RunFields& rf, std::set<std::string>& run_names) {
 }
 
 TheoryProgram parse(const YamlField& root) {
-  root.expect_map();
-  root.allow_keys({"format", "name", "description", "defaults", "runs"});
-  const YamlField format = root.at("format");
-  if (format.as_string() != "nmrc-theory/1") format.fail("must be nmrc-theory/1");
+  // The header: format (required), name (required) and description; no molecule.
+  const ProgramHeader header = read_program_header(root, "",
+                                                   {.format = "nmrc-theory/1",
+                                                    .format_required = true,
+                                                    .name = HeaderRules::Name::kRequired,
+                                                    .molecule = false},
+                                                   {"defaults", "runs"});
   TheoryProgram prog;
-  prog.name = root.at("name").as_name();
-  if (auto d = root.find("description")) prog.description = d->as_string();
+  prog.name = header.name;
+  prog.description = header.description;
   std::optional<YamlField> defaults = root.find("defaults");
   if (defaults) defaults->expect_map();
   const YamlField runs = root.at("runs");

@@ -4,7 +4,7 @@
 // Why a wrapper: the solver is a large template. Instantiated at -O3 -march=native it adds about
 // 17 s of compile time to every translation unit that names it (measured with GCC 12 on a
 // one-function file: 7.2 s for a matrix product alone, 24.1 s with the solver), and fifteen
-// files named it. Compiled once here, it costs that once (docs/architecture.md, "Building").
+// files named it. Compiled once here, it costs that once (docs/building.md).
 // GRAPE's kernel keeps its own workspace solvers (compiler/src/grape_evaluator.cpp), and the
 // slow references of tests/support/ call Eigen directly, so that they stay independent of this.
 #pragma once

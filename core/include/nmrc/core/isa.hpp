@@ -1,5 +1,5 @@
 // Run-time choice among the per-ISA builds of nmrc's hot kernels (cmake/IsaKernels.cmake;
-// docs/architecture.md, "Building").
+// docs/building.md).
 //
 // Eigen picks its vector width from compile-time macros (__AVX2__, __AVX512F__, ...), so a
 // function-level target attribute cannot widen it. A portable build (NMRC_NATIVE=OFF: the Debian

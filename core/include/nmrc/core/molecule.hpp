@@ -54,6 +54,7 @@ struct Channel {
 /// `other_bits` (bit of spin j at position j; entry for `spin` is -1).
 struct SpectralLine {
   int spin = 0;
+  int index = 0;                ///< 1-based within the spin, by ascending frequency
   double frequency_hz = 0.0;    ///< in the channel's rotating frame (offset - carrier)
   std::vector<int> other_bits;  ///< 0/1 per spin, -1 for the observed spin
 };
@@ -86,6 +87,8 @@ struct Molecule {
   double gamma_hz_per_gauss(int spin) const;
   /// "C1..C4" style list of labels for error messages.
   std::string labels_text() const;
+  /// "1H, 13C" style list of channel names for error messages.
+  std::string channels_text() const;
 
   /// Rotating-frame internal Hamiltonian in rad/s (docs/conventions.md):
   /// H = 2pi sum_k (nu_k - carrier_k) I_z^k + 2pi sum_{p<q} J_pq I_z^p I_z^q (weak coupling),

@@ -1,5 +1,6 @@
 // The one program front end (docs/program-format.md): the header every program kind shares
-// (format, name, description, molecule, channel carriers) and the element language that fills
+// (format, name, description, molecule, channel carriers; core/program_header.hpp) and the
+// element language that fills
 // the sequence IR (core/sequence.hpp): hard pulses, ideal rotations, delays, gradients, shaped
 // pulses (nmrc-pulse/1 files, shape files), loops and acquisitions. Program kinds extend it:
 // the compiler adds `gate` elements (compiler/program.hpp), acquisition programs add the sample
@@ -15,21 +16,12 @@
 
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/options.hpp"
+#include "nmrc/core/program_header.hpp"
 #include "nmrc/core/pulse_file.hpp"
 #include "nmrc/core/sequence.hpp"
 #include "nmrc/core/yaml_input.hpp"
 
 namespace nmrc {
-
-/// What every program kind shares.
-struct ProgramHeader {
-  std::string name;  ///< default: the file's stem
-  std::string description;
-  std::string path;           ///< the program file as given (or the name standing for it)
-  std::string base_dir;       ///< relative paths in the program resolve against it
-  std::string molecule_path;  ///< resolved relative to the program file
-  Molecule molecule;          ///< with the program's channel carriers applied
-};
 
 /// Reads a shape file for `shaped_pulse: {bruker: PATH, channel, duration_s, max_rf_hz}`:
 /// amplitudes in % of max_rf_hz and phases in degrees, one point per step of duration_s/points.
@@ -52,10 +44,9 @@ class ProgramFrontEnd {
   /// under its key) and the sequence being filled, once per loop repetition.
   using ElementHandler = std::function<void(const YamlField& field, Sequence& sequence)>;
 
-  /// Reads the header of `root`: `format` (optional; must equal `format`), `name`,
-  /// `description`, `molecule` (required, relative to base_dir) and `channels` (per channel
-  /// `carrier_hz`, in the molecule's frame). `kind_keys` are the program kind's own top-level
-  /// keys; `elements` is always allowed. Loads the molecule.
+  /// Reads the header of `root` with read_program_header: `format` (optional; must equal
+  /// `format`), `name` (else the file's stem), `description`, `molecule` and `channels`.
+  /// `kind_keys` are the program kind's own top-level keys; `elements` is always allowed.
   ProgramFrontEnd(const YamlField& root, const std::string& base_dir, const std::string& format,
                   const std::vector<std::string>& kind_keys);
 
