@@ -58,7 +58,9 @@ ordered_json verdicts_json(const ex::VerdictCount& v) {
           {"unresolved", v.unresolved},
           {"not_judged", v.not_judged},
           {"magnitude_within_goal", v.magnitude_ok},
-          {"mean_of_wrong_sign", v.sign_wrong}};
+          {"mean_of_wrong_sign", v.sign_wrong},
+          {"within_one_bar", v.within_bar},
+          {"within_two_bars", v.within_two_bars}};
 }
 
 std::string settings_key(const ex::ExperimentProgram& p, bool budget) {
@@ -577,7 +579,8 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
       p.name.c_str(), summaries.size());
   std::printf("%-16s %-4s %11s %11s %9s %9s %8s  %s\n", "case", "S", "ideal dE", "measured",
               "+-stat", "+-sys", "rel.err", "per-collision directions: right/wrong/unresolved");
-  int right = 0, wrong = 0, unresolved = 0, judged = 0, magnitude = 0, sign_wrong = 0;
+  int right = 0, wrong = 0, unresolved = 0, judged = 0, magnitude = 0, sign_wrong = 0, bar1 = 0,
+      bar2 = 0;
   for (const auto& j : summaries) {
     ordered_json cj;
     for (const char* k :
@@ -609,6 +612,8 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
     unresolved += j["verdicts"]["unresolved"].get<int>();
     magnitude += j["verdicts"]["magnitude_within_goal"].get<int>();
     sign_wrong += j["verdicts"]["mean_of_wrong_sign"].get<int>();
+    bar1 += j["verdicts"].value("within_one_bar", 0);
+    bar2 += j["verdicts"].value("within_two_bars", 0);
   }
   judged = right + wrong + unresolved;
   top["verdicts"] = {{"judged", judged},
@@ -616,13 +621,15 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
                      {"resolved_wrong", wrong},
                      {"unresolved", unresolved},
                      {"magnitude_within_goal", magnitude},
-                     {"mean_of_wrong_sign", sign_wrong}};
+                     {"mean_of_wrong_sign", sign_wrong},
+                     {"within_one_bar", bar1},
+                     {"within_two_bars", bar2}};
   std::printf(
       "per-collision heat directions (|ideal| > %g, resolved beyond %g sigma stat+sys): %d judged, "
       "%d resolved right, %d resolved wrong, %d unresolved; %d within 30%% or 3e-4; %d with a "
-      "mean of the wrong sign\n",
+      "mean of the wrong sign; error within 1 (2) bars: %d (%d)\n",
       ex::kJudgedIncrement, ex::kVerdictSigmas, judged, right, wrong, unresolved, magnitude,
-      sign_wrong);
+      sign_wrong, bar1, bar2);
   write_file_atomic(out + "/summary.json", top.dump(1) + "\n");
   if (!bruker.empty()) {
     write_file_atomic(bruker + "/datasets.csv", datasets.str());

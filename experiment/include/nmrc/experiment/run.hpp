@@ -122,6 +122,10 @@ struct VerdictCount {
   /// Judged increments whose measured mean has the wrong sign, whatever the error bars (the
   /// count issue 23's probe reports).
   int sign_wrong = 0;
+  /// Judged increments whose |measured mean - ideal| lies within one (two) combined error bars
+  /// sqrt(stat^2 + sys^2): the bars' coverage of the actual error, nominally 68 % (95 %) of the
+  /// judged ones for a bar that is one standard deviation (docs/experiment-format.md).
+  int within_bar = 0, within_two_bars = 0;
   void add(Verdict v);
 };
 
