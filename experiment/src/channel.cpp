@@ -14,10 +14,12 @@
 #include "nmrc/core/parallel.hpp"
 #include "nmrc/core/propagators.hpp"
 
+// The products below run in channel_kernel.cpp, one copy per instruction set in a portable build.
+#include "channel_kernel.hpp"
+
 namespace nmrc::experiment {
 
 namespace sp = nmrc::spectrometer;
-using Mat4 = Eigen::Matrix<cplx, 4, 4>;
 using Vec4 = Eigen::Matrix<cplx, 4, 1>;
 
 int AffineMap::dim() const { return static_cast<int>(std::lround(std::sqrt(double(s.rows())))); }
@@ -25,10 +27,9 @@ int AffineMap::dim() const { return static_cast<int>(std::lround(std::sqrt(doubl
 Mat AffineMap::apply(const Mat& delta) const {
   const int d = dim();
   NMRC_CHECK(delta.rows() == d && delta.cols() == d, "channel applied to a matrix of wrong size");
-  const Vec v = Eigen::Map<const Vec>(delta.data(), d * d);
-  Vec out = s * v;
-  if (drift.size() == out.size()) out += drift;
-  return Eigen::Map<const Mat>(out.data(), d, d);
+  Mat out;
+  NMRC_ISA_CALL(affine_apply)(s, drift, delta, out);
+  return out;
 }
 
 AffineMap AffineMap::identity(int d) {
@@ -116,30 +117,6 @@ Mat4 expm1_small(const Mat4& m) {
   return sum;
 }
 
-// Apply the per-spin 4x4 superoperators e[k] to x in place (x is 2^n square).
-void apply_spin_maps(const std::vector<Mat4>& e, int n, Mat& x) {
-  const int d = 1 << n;
-  for (int k = 0; k < n; ++k) {
-    const int bit = 1 << (n - 1 - k);
-    for (int r0 = 0; r0 < d; ++r0) {
-      if (r0 & bit) continue;
-      for (int c0 = 0; c0 < d; ++c0) {
-        if (c0 & bit) continue;
-        Vec4 v;
-        v(0) = x(r0, c0);
-        v(1) = x(r0 | bit, c0);
-        v(2) = x(r0, c0 | bit);
-        v(3) = x(r0 | bit, c0 | bit);
-        const Vec4 w = e[k] * v;
-        x(r0, c0) = w(0);
-        x(r0 | bit, c0) = w(1);
-        x(r0, c0 | bit) = w(2);
-        x(r0 | bit, c0 | bit) = w(3);
-      }
-    }
-  }
-}
-
 }  // namespace
 
 Stepper::Stepper(const sp::Dynamics& d, const std::vector<sp::Segment>& segments)
@@ -193,17 +170,9 @@ Stepper::Stepper(const sp::Dynamics& d, const std::vector<sp::Segment>& segments
   }
 }
 
-void Stepper::step(size_t j, Mat& x, bool with_drift) const {
-  if (relaxing_) {
-    apply_spin_maps(e_[j], n_, x);
-    if (with_drift) x += drift_[j];
-  }
-  x = u_[j] * x * u_[j].adjoint();
-}
-
 Mat Stepper::propagate(const Mat& delta, bool with_drift) const {
   Mat x = delta;
-  for (size_t j = 0; j < u_.size(); ++j) step(j, x, with_drift);
+  NMRC_ISA_CALL(propagate_steps)(u_, e_, drift_, n_, with_drift, x);
   return x;
 }
 

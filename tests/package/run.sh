@@ -100,6 +100,40 @@ small_compile() {  # small_compile LAUNCHER...: compile the small program, exit 
   [ "$rc" -le 1 ] && [ -s "$out/rx90_c1.json" ]
 }
 small_compile || fail "nmrc compile (small) on this CPU"
+
+# The channel kernels (experiment/src/channel_kernel.cpp): a small relaxing experiment (the
+# channels built, not cached) run with each per-ISA copy this CPU takes (NMRC_ISA lowers the
+# choice) gives the same energies; the copies differ only in rounding (vector widths).
+if [ "$portable" = 1 ]; then
+  cat >"$scratch/isa.yaml" <<EOF
+format: nmrc-experiment/1
+name: isa
+molecule: $data/molecules/crotonic_acid.yaml
+theory: $data/sequences/heat_flow/fig3.yaml
+readout: $data/sequences/readout/paper17_completed.yaml
+compiled: $scratch/isa_compiled
+imperfections: {relaxation: true, b1_ensemble: false, compiled_gates: false, noise: true,
+                readout: false}
+acquisition: {snr: 300, repeats: 2}
+error_budget: false
+measure: [1]
+cases:
+  - {run: c_minus_0.5}
+EOF
+  for isa in baseline avx2 avx512; do
+    (cd "$scratch" && NMRC_ISA=$isa "$nmrc_bin" -q experiment isa.yaml --out "isa_$isa" \
+      --no-cache >/dev/null) || fail "nmrc experiment (small) with NMRC_ISA=$isa"
+  done
+  "$python" - "$scratch" <<'PY' || fail "the channel kernels' copies disagree"
+import json, sys
+e = {isa: json.load(open(f"{sys.argv[1]}/isa_{isa}/c_minus_0.5/summary.json"))
+     for isa in ("baseline", "avx2", "avx512")}
+worst = max(abs(e[isa][key][k] - e["baseline"][key][k])
+            for isa in e for key in ("delta_energy", "measured_delta_energy") for k in e[isa][key])
+print(f"channel kernels: energies of the baseline, AVX2 and AVX-512 copies agree to {worst:.1e}")
+sys.exit(worst > 1e-9)
+PY
+fi
 took "install and run"
 
 # Under qemu-user: the x86-64 baseline (qemu64: no SSE4, AVX, AVX2, AVX-512) and Haswell (AVX2,

@@ -57,7 +57,6 @@ class Stepper {
   size_t steps() const { return u_.size(); }
 
  private:
-  void step(size_t j, Mat& delta, bool with_drift) const;
   int n_ = 0, dim_ = 0;
   bool relaxing_ = false;
   std::vector<Mat> u_;
