@@ -3,7 +3,6 @@
 // case through the library, writes files and pictures, prints the table. A case whose
 // summary.json is complete for the same program text is kept (resume after an interruption).
 #ifdef NMRC_EXPERIMENT_AVAILABLE
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,9 +18,9 @@
 #include "commands.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
-#include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/text.hpp"
 #include "nmrc/experiment/bruker_run.hpp"
+#include "nmrc/experiment/output.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/run.hpp"
 #include "nmrc/spectrometer/bruker_dataset.hpp"
@@ -37,265 +36,6 @@ using nlohmann::ordered_json;
 namespace ex = nmrc::experiment;
 namespace fs = std::filesystem;
 namespace sp = nmrc::spectrometer;
-
-ordered_json opt(const std::optional<double>& v) { return v ? ordered_json(*v) : ordered_json(); }
-
-/// A measured value: mean, statistical part (noise draws), systematic part (error budget).
-ordered_json stat(const ex::Stat& s) {
-  return {{"mean", s.mean}, {"statistical", s.std}, {"systematic", s.sys}};
-}
-ordered_json opt_stat(const std::optional<ex::Stat>& s) { return s ? stat(*s) : ordered_json(); }
-
-ordered_json imperfections_json(const ex::Imperfections& i) {
-  ordered_json j = ordered_json::object();
-  for (const auto& f : ex::Imperfections::flags()) j[f.key] = i.*(f.member);
-  return j;
-}
-
-ordered_json verdicts_json(const ex::VerdictCount& v) {
-  return {{"resolved_right", v.right},
-          {"resolved_wrong", v.wrong},
-          {"unresolved", v.unresolved},
-          {"not_judged", v.not_judged},
-          {"magnitude_within_goal", v.magnitude_ok},
-          {"mean_of_wrong_sign", v.sign_wrong},
-          {"within_one_bar", v.within_bar},
-          {"within_two_bars", v.within_two_bars}};
-}
-
-std::string settings_key(const ex::ExperimentProgram& p, bool budget) {
-  return p.text_hash + (budget ? "+budget" : "") + "+pairs/2";
-}
-
-ordered_json case_summary(const ex::ExperimentProgram& p, const ex::CaseResult& r, bool budget) {
-  const auto& c = r.spec;
-  const auto& names = c.params.names;
-  const int ns = c.params.n();
-  ordered_json j;
-  j["format"] = "nmrc-experiment-case/2";
-  j["program"] = p.path;
-  j["settings_key"] = settings_key(p, budget);
-  j["case"] = c.name;
-  j["title"] = c.title;
-  j["theory"] = c.theory_file;
-  ordered_json spins = ordered_json::object();
-  for (int k = 0; k < ns; ++k) spins[names[k]] = p.molecule.nuclei[c.system_spins[k]].label;
-  spins["R"] = p.molecule.nuclei[c.bath_spin].label;
-  j["spins"] = spins;
-  j["bath_temperature"] = c.params.bath_temperature;
-  j["repreparation"] = p.repreparation == ex::Repreparation::kIdeal ? "ideal" : "measured";
-  j["contact"] = p.contact == ex::ContactPulses::kPerSwap ? "per_swap" : "whole_collision";
-  j["bath_phase_cycle"] = p.bath_phase_cycle;
-  j["imperfections"] = imperfections_json(p.imperfections);
-  j["calibration"] = {
-      {"inversion", p.inversion}, {"pps_reference", true}, {"contact_loss_reference", p.reference}};
-  j["error_bars"] =
-      r.systematics
-          ? "statistical: spread of the noise draws; systematic: quadrature sum of each "
-            "imperfection's shift of the noise-free value at that collision (error budget)"
-          : "statistical only (no error budget: systematic parts are 0, not estimated)";
-  j["snr"] = p.snr;
-  j["noise_draws"] = p.repeats;
-  j["noise_sigma"] = r.noise_sigma;
-  j["pps_epsilon_nominal"] = r.pps_epsilon;
-  j["last_collision"] = c.measure.back();
-  j["verdict_rule"] = "per collision and subsystem, ideal |dE| > " +
-                      std::to_string(ex::kJudgedIncrement).substr(0, 6) + ": resolved when " +
-                      "|measured dE| > " + std::to_string(int(ex::kVerdictSigmas)) +
-                      " x sqrt(statistical^2 + systematic^2)";
-  j["verdicts"] = verdicts_json(r.verdicts);
-  ordered_json de = ordered_json::object(), me = ordered_json::object(),
-               ms = ordered_json::object(), msys = ordered_json::object(),
-               rd = ordered_json::object(), dir = ordered_json::object(),
-               rel = ordered_json::object();
-  for (int k = 0; k < ns; ++k) {
-    de[names[k]] = r.delta_ideal[k];
-    me[names[k]] = r.delta_measured[k].mean;
-    ms[names[k]] = r.delta_measured[k].std;
-    msys[names[k]] = r.delta_measured[k].sys;
-    rd[names[k]] = r.delta_raw[k].mean;
-    const ex::Verdict v = ex::judge_direction(r.delta_ideal[k], r.delta_measured[k]);
-    dir[names[k]] = {{"ideal", r.delta_ideal[k] > 0 ? "into" : "out of"},
-                     {"measured", r.delta_measured[k].mean > 0 ? "into" : "out of"},
-                     {"verdict", ex::verdict_name(v)}};
-    rel[names[k]] =
-        r.delta_ideal[k] != 0.0
-            ? std::abs(r.delta_measured[k].mean - r.delta_ideal[k]) / std::abs(r.delta_ideal[k])
-            : 0.0;
-  }
-  j["delta_energy"] = de;
-  j["measured_delta_energy"] = me;
-  j["measured_delta_energy_statistical"] = ms;
-  j["measured_delta_energy_systematic"] = msys;
-  j["raw_delta_energy"] = rd;
-  j["relative_error"] = rel;
-  j["direction"] = dir;
-  ordered_json budget_rows = ordered_json::array();
-  for (const auto& b : r.budget) {
-    ordered_json d = ordered_json::object(), e = ordered_json::object(),
-                 inc = ordered_json::object();
-    for (int k = 0; k < ns; ++k) {
-      d[names[k]] = b.delta[k];
-      e[names[k]] = b.delta[k] - r.delta_ideal[k];
-      inc[names[k]] = b.increment[k];
-    }
-    budget_rows.push_back({{"name", b.name},
-                           {"imperfections", imperfections_json(b.imperfections)},
-                           {"measured_delta_energy", d},
-                           {"error", e},
-                           {"measured_collision_increment", inc}});
-  }
-  j["error_budget"] = budget_rows;
-  j["pulses"] = r.pulses;
-  // theory curves (every interaction) and measured points, for pictures and tables
-  ordered_json th = {
-      {"step", ordered_json::array()},        {"collision", ordered_json::array()},
-      {"energy", ordered_json::array()},      {"heat_to_bath", ordered_json::array()},
-      {"free_energy", ordered_json::array()}, {"at", ordered_json::array()}};
-  for (const auto& s : r.theory.steps) {
-    th["step"].push_back(s.step);
-    th["collision"].push_back(s.collision);
-    th["energy"].push_back(s.energy);
-    th["heat_to_bath"].push_back(s.heat_to_bath);
-    th["free_energy"].push_back(s.free_energy);
-    ordered_json at = ordered_json::array();
-    for (const auto& a : s.at.subsystem) at.push_back(opt(a.value));
-    th["at"].push_back(at);
-  }
-  j["theory_curves"] = th;
-  ordered_json pts = ordered_json::array();
-  for (const auto& pt : r.points) {
-    ordered_json q;
-    q["collision"] = pt.collision;
-    q["step"] = pt.step;
-    q["energy_ideal"] = pt.energy_ideal;
-    ordered_json e = ordered_json::array(), eb = ordered_json::array(), er = ordered_json::array(),
-                 at = ordered_json::array(), ati = ordered_json::array(), d = ordered_json::array(),
-                 du = ordered_json::array(), v = ordered_json::array();
-    for (int k = 0; k < ns; ++k) {
-      e.push_back(stat(pt.energy[k]));
-      eb.push_back(stat(pt.energy_before[k]));
-      er.push_back(stat(pt.energy_raw[k]));
-      at.push_back(opt_stat(pt.at[k]));
-      ati.push_back(opt(pt.at_ideal[k]));
-      if (pt.collision > 0) {
-        d.push_back(stat(pt.de[k]));
-        du.push_back(stat(pt.de_uncorrected[k]));
-        v.push_back(ex::verdict_name(pt.verdict[k]));
-      }
-    }
-    if (pt.collision > 0) {
-      q["collision_increment_ideal"] = pt.de_ideal;
-      q["collision_increment"] = d;
-      q["collision_increment_uncorrected"] = du;
-      q["verdict"] = v;
-      q["bath_increment_ideal"] = pt.de_bath_ideal;
-      q["bath_increment"] = stat(pt.de_bath);
-    }
-    q["energy"] = e;
-    q["energy_without_contact"] = eb;
-    q["energy_raw"] = er;
-    q["contact_loss"] = pt.scale;
-    q["pps_scale"] = stat(pt.pps_scale);
-    q["heat_ideal"] = pt.heat_ideal;
-    q["heat"] = stat(pt.heat);
-    q["free_energy_ideal"] = pt.free_energy_ideal;
-    q["free_energy"] = stat(pt.free_energy);
-    q["coherence_ideal"] = pt.coherence_ideal;
-    q["coherence"] = stat(pt.coherence);
-    q["at_ideal"] = ati;
-    q["at"] = at;
-    q["fidelity"] = stat(pt.fidelity);
-    pts.push_back(q);
-  }
-  j["points"] = pts;
-  j["seconds"] = r.seconds;
-  j["complete"] = true;
-  return j;
-}
-
-std::string measurements_csv(const ex::CaseResult& r) {
-  const int ns = r.spec.params.n();
-  const auto& names = r.spec.params.names;
-  std::ostringstream os;
-  os.precision(9);
-  // header cells carry the subsystem names of the theory program: text cells (csv_field)
-  auto h = [&](const std::string& a, int k, const std::string& b) {
-    os << "," << csv_field(a + names[k] + b);
-  };
-  auto h3 = [&](const std::string& a, int k, const std::string& b) {  // value, stat, sys
-    h(a, k, b);
-    h(a, k, b + "_std");
-    h(a, k, b + "_sys");
-  };
-  os << "collision,step";
-  for (int k = 0; k < ns; ++k) {
-    h("dE_", k, "_collision_ideal");
-    h3("dE_", k, "_collision");
-    h("dE_", k, "_collision_uncorrected");
-    h("direction_", k, "");
-    h("E_", k, "_ideal");
-    h3("E_", k, "");
-    h3("E_", k, "_without_contact");
-    h("E_", k, "_raw");
-    h("E_", k, "_raw_std");
-    h("contact_loss_", k, "");
-  }
-  os << ",dE_R_collision_ideal,dE_R_collision,dE_R_collision_std,dE_R_collision_sys"
-     << ",pps_scale,pps_scale_std,pps_scale_sys"
-     << ",heat_ideal,heat,heat_std,heat_sys,free_energy_ideal,free_energy,free_energy_std,"
-        "free_energy_sys,coherence_ideal,coherence,coherence_std,coherence_sys";
-  for (int k = 0; k < ns; ++k) {
-    h("AT_", k, "_ideal");
-    h3("AT_", k, "");
-  }
-  os << ",fidelity,fidelity_std,fidelity_sys\n";
-  auto o = [](const std::optional<double>& v) {
-    return v ? fmt::format("{:.9g}", *v) : std::string();
-  };
-  auto s3 = [&](const ex::Stat& s) { os << "," << s.mean << "," << s.std << "," << s.sys; };
-  for (const auto& pt : r.points) {
-    const bool pair = pt.collision > 0;
-    os << pt.collision << "," << pt.step;
-    for (int k = 0; k < ns; ++k) {
-      if (pair) {
-        os << "," << pt.de_ideal[k];
-        s3(pt.de[k]);
-        os << "," << pt.de_uncorrected[k].mean << "," << csv_field(ex::verdict_name(pt.verdict[k]));
-      } else {
-        os << ",,,,,,";
-      }
-      os << "," << pt.energy_ideal[k];
-      s3(pt.energy[k]);
-      s3(pt.energy_before[k]);
-      os << "," << pt.energy_raw[k].mean << "," << pt.energy_raw[k].std << ",";
-      if (pair) os << pt.scale[k];
-    }
-    if (pair) {
-      os << "," << pt.de_bath_ideal;
-      s3(pt.de_bath);
-    } else {
-      os << ",,,,";
-    }
-    s3(pt.pps_scale);
-    os << "," << pt.heat_ideal;
-    s3(pt.heat);
-    os << "," << pt.free_energy_ideal;
-    s3(pt.free_energy);
-    os << "," << pt.coherence_ideal;
-    s3(pt.coherence);
-    for (int k = 0; k < ns; ++k) {
-      os << "," << o(pt.at_ideal[k]);
-      if (pt.at[k])
-        s3(*pt.at[k]);
-      else
-        os << ",,,";
-    }
-    s3(pt.fidelity);
-    os << "\n";
-  }
-  return os.str();
-}
 
 double total_bar(const ordered_json& s) {
   const double a = s["statistical"].get<double>(), b = s["systematic"].get<double>();
@@ -493,7 +233,8 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
       try {
         const auto j = ordered_json::parse(read_file(sfile));
         // A case whose figure is missing (a full disk, a killed gnuplot) runs again to redraw it.
-        if (j.value("complete", false) && j.value("settings_key", "") == settings_key(p, budget) &&
+        if (j.value("complete", false) &&
+            j.value("settings_key", "") == ex::settings_key(p, budget) &&
             fs::is_regular_file(dir + "/experiment.png") &&
             fs::is_regular_file(dir + "/experiment.svg")) {
           summaries.push_back(j);
@@ -527,19 +268,8 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
       datasets << name << "," << c.name << "," << rec.collision << "," << rec.acquisition << ","
                << entries.size() << "\n";
     }
-    make_directories(dir);
-    std::vector<std::string> spins;
-    for (const auto& nu : p.molecule.nuclei) spins.push_back(nu.label);
-    std::vector<std::string> sys;
-    for (int k : c.system_spins) sys.push_back(p.molecule.nuclei[k].label);
-    for (const auto& pt : r.points) {
-      const std::string m = std::to_string(pt.collision);
-      write_file_atomic(dir + "/rho_m" + m + ".json", nmrc::density_json(pt.rho_measured, spins));
-      write_file_atomic(dir + "/rho_system_m" + m + ".json",
-                        nmrc::density_json(pt.rho_system, sys));
-    }
-    write_file_atomic(dir + "/measurements.csv", measurements_csv(r));
-    const ordered_json j = case_summary(p, r, budget);
+    ex::write_case_data(dir, p, r);
+    const ordered_json j = ex::case_summary(p, r, budget);
     Figure fig;
     fig.title = p.name + " / " + c.title +
                 ": virtual experiment (points, bars stat + sys) and theory (lines)";
@@ -549,7 +279,7 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
     fig.height_px = 520;
     fig.panels = case_panels(j);
     write_figure(fig, dir + "/experiment");
-    write_file_atomic(sfile, j.dump(1) + "\n");  // last: marks the case complete
+    ex::write_case_summary(dir, j);  // last: marks the case complete
     summaries.push_back(j);
   }
   // all cases: one figure (rows: energy, heat/free energy, AT, per-collision heat; one column
@@ -567,28 +297,14 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
     for (const auto& c : cols) all.panels.push_back(c[row]);
   make_directories(out);
   write_figure(all, out + "/" + p.name);
-  ordered_json top;
-  top["format"] = "nmrc-experiment/2";
-  top["program"] = p.path;
-  top["name"] = p.name;
-  top["figure"] = out + "/" + p.name + ".png";
-  top["cases"] = ordered_json::array();
+  const ordered_json top = ex::program_summary(p, summaries, out + "/" + p.name + ".png");
   std::printf(
       "%s: virtual experiment, %zu cases (measured: pairs of runs without/with contact, "
       "inversion-paired, PPS-reference scale)\n",
       p.name.c_str(), summaries.size());
   std::printf("%-16s %-4s %11s %11s %9s %9s %8s  %s\n", "case", "S", "ideal dE", "measured",
               "+-stat", "+-sys", "rel.err", "per-collision directions: right/wrong/unresolved");
-  int right = 0, wrong = 0, unresolved = 0, judged = 0, magnitude = 0, sign_wrong = 0, bar1 = 0,
-      bar2 = 0;
   for (const auto& j : summaries) {
-    ordered_json cj;
-    for (const char* k :
-         {"case", "title", "spins", "last_collision", "delta_energy", "measured_delta_energy",
-          "measured_delta_energy_statistical", "measured_delta_energy_systematic",
-          "raw_delta_energy", "relative_error", "direction", "verdicts", "error_budget"})
-      cj[k] = j[k];
-    top["cases"].push_back(cj);
     size_t k = 0;
     for (const auto& [s, ideal] : j["delta_energy"].items()) {
       int r = 0, w = 0, u = 0;
@@ -607,29 +323,16 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
                   100.0 * j["relative_error"][s].get<double>(), r, w, u);
       ++k;
     }
-    right += j["verdicts"]["resolved_right"].get<int>();
-    wrong += j["verdicts"]["resolved_wrong"].get<int>();
-    unresolved += j["verdicts"]["unresolved"].get<int>();
-    magnitude += j["verdicts"]["magnitude_within_goal"].get<int>();
-    sign_wrong += j["verdicts"]["mean_of_wrong_sign"].get<int>();
-    bar1 += j["verdicts"].value("within_one_bar", 0);
-    bar2 += j["verdicts"].value("within_two_bars", 0);
   }
-  judged = right + wrong + unresolved;
-  top["verdicts"] = {{"judged", judged},
-                     {"resolved_right", right},
-                     {"resolved_wrong", wrong},
-                     {"unresolved", unresolved},
-                     {"magnitude_within_goal", magnitude},
-                     {"mean_of_wrong_sign", sign_wrong},
-                     {"within_one_bar", bar1},
-                     {"within_two_bars", bar2}};
+  const auto& v = top["verdicts"];
   std::printf(
       "per-collision heat directions (|ideal| > %g, resolved beyond %g sigma stat+sys): %d judged, "
       "%d resolved right, %d resolved wrong, %d unresolved; %d within 30%% or 3e-4; %d with a "
       "mean of the wrong sign; error within 1 (2) bars: %d (%d)\n",
-      ex::kJudgedIncrement, ex::kVerdictSigmas, judged, right, wrong, unresolved, magnitude,
-      sign_wrong, bar1, bar2);
+      ex::kJudgedIncrement, ex::kVerdictSigmas, v["judged"].get<int>(),
+      v["resolved_right"].get<int>(), v["resolved_wrong"].get<int>(), v["unresolved"].get<int>(),
+      v["magnitude_within_goal"].get<int>(), v["mean_of_wrong_sign"].get<int>(),
+      v["within_one_bar"].get<int>(), v["within_two_bars"].get<int>());
   write_file_atomic(out + "/summary.json", top.dump(1) + "\n");
   if (!bruker.empty()) {
     write_file_atomic(bruker + "/datasets.csv", datasets.str());

@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,8 +13,7 @@
 
 #include "commands.hpp"
 #include "nmrc/compiler/bruker_export.hpp"
-#include "nmrc/compiler/compile.hpp"
-#include "nmrc/compiler/program.hpp"
+#include "nmrc/compiler/bruker_inputs.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "terminal.hpp"
@@ -30,12 +27,8 @@ namespace nmrc::cli {
 
 namespace {
 
-namespace fs = std::filesystem;
-
 // Energies of the played-back export against the virtual run's (issue 24: 1e-6).
 constexpr double kPlaybackTolerance = 1e-6;
-
-bool is_pulse_file(const std::string& path) { return fs::path(path).extension() == ".json"; }
 
 struct Opts {
   std::vector<std::string> inputs;
@@ -53,77 +46,17 @@ struct Opts {
   std::string check_playback;  // the virtual console's datasets (empty: no check)
 };
 
-// Pulse programs (YAML) and pulse files: one experiment per program, the pulse files as one.
-compiler::BrukerExportResult export_programs(const Opts& o, compiler::BrukerExportOptions eo) {
-  std::vector<compiler::BrukerExperimentInput> exps;
-  std::optional<Molecule> molecule;
-  if (!o.molecule.empty()) molecule = load_molecule(o.molecule);
-  std::vector<std::string> pulse_files, sources;
-  for (const auto& in : o.inputs) {
-    if (is_pulse_file(in)) {
-      pulse_files.push_back(in);
-      continue;
-    }
-    compiler::Program prog = compiler::load_program(in);
-    if (molecule && molecule->name != prog.molecule.name)
-      throw InputError(in + ": molecule = " + prog.molecule.name +
-                       ": every input must be for the same molecule (" + molecule->name + ")");
-    if (!molecule) molecule = prog.molecule;
-    for (const auto& job : prog.gates) {
-      if (o.pulses.empty()) continue;  // reported at the placeholder, with its location
-      const std::string path = (fs::path(o.pulses) / (job.name + ".json")).string();
-      if (!fs::exists(path))
-        throw InputError(job.location + ": gate " + job.name + ": no compiled pulse " + path +
-                         " (run nmrc compile " + in + " --out " + o.pulses + ")");
-      const compiler::CompiledPulse cp = compiler::read_pulse_file(path);
-      if (cp.molecule != prog.molecule.name)
-        throw InputError(path + ": molecule = " + cp.molecule +
-                         ": compiled for another molecule than " + prog.molecule.name);
-      compiler::install_pulse(prog, job, cp);
-    }
-    const auto locations =
-        std::make_shared<std::vector<std::string>>(compiler::program_element_locations(in));
-    exps.push_back({prog.name, prog.sequence, [locations](size_t k) {
-                      return k < locations->size() ? (*locations)[k] : std::string();
-                    }});
-    sources.push_back(in);
-  }
-  if (!pulse_files.empty()) {
-    if (!molecule)
-      throw InputError("--molecule: required to export pulse files (" + pulse_files[0] + ")");
-    Sequence seq;
-    seq.name = "nmrc_pulses";
-    int channel = 0;
-    for (const auto& path : pulse_files) {
-      const compiler::CompiledPulse cp = compiler::read_pulse_file(path);
-      if (cp.molecule != molecule->name)
-        throw InputError(path + ": molecule = " + cp.molecule +
-                         ": compiled for another molecule than " + molecule->name);
-      ShapedPulseElement e = cp.element(*molecule);
-      if (e.name.empty()) e.name = fs::path(path).stem().string();
-      channel = e.channels.empty() ? 0 : e.channels[0];
-      seq.elements.push_back(e);
-      sources.push_back(path);
-    }
-    // Acquire after the pulses: by default a width that holds every line of the channel
-    // with 20 % margin, rounded up to 1 kHz.
-    AcquireElement a;
-    a.channel = channel;
-    a.td = o.td;
-    double fmax = 0;
-    for (const auto& l : molecule->lines())
-      if (molecule->nuclei[l.spin].isotope == molecule->channels[channel].isotope)
-        fmax = std::max(fmax, std::abs(l.frequency_hz));
-    a.sw_hz = o.sw_hz > 0 ? o.sw_hz : 1000.0 * std::ceil(2.4 * fmax / 1000.0 + 1e-9);
-    if (o.td < 1 || o.td > (1 << 24))
-      throw InputError("--td = " + std::to_string(o.td) + ": must be between 1 and 16777216");
-    seq.elements.push_back(a);
-    exps.push_back({"nmrc_pulses", seq, {}});
-  }
-  std::string src;
-  for (const auto& s : sources) src += (src.empty() ? "" : ", ") + fs::path(s).filename().string();
-  eo.source = src;
-  return compiler::export_bruker(exps, *molecule, eo);
+// Pulse programs (YAML) and pulse files: one experiment per program, the pulse files as one
+// (compiler/bruker_inputs.hpp, as nmrc.export_bruker makes it).
+compiler::BrukerExportResult export_programs(const Opts& o,
+                                             const compiler::BrukerExportOptions& eo) {
+  compiler::BrukerExportInputs in;
+  in.inputs = o.inputs;
+  in.molecule = o.molecule;
+  in.pulses = o.pulses;
+  in.sw_hz = o.sw_hz;
+  in.td = o.td;
+  return compiler::export_bruker_inputs(in, eo);
 }
 
 #ifdef NMRC_EXPERIMENT_AVAILABLE
@@ -297,10 +230,9 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
         if (o->p90_us == 0) eo.p90_us.reset();
         if (o->plw_w == 0) eo.plw_w.reset();
       }
-      if (o->ns < 1) throw InputError("--ns = " + std::to_string(o->ns) + ": must be >= 1");
-      if (o->ds < 0) throw InputError("--ds = " + std::to_string(o->ds) + ": must be >= 0");
       eo.ns = o->ns;
       eo.ds = o->ds;
+      compiler::check_export_options(eo);
       eo.d1_s = o->d1_s;
       eo.d16_s = o->d16_s;
       eo.gpz_max_g_per_cm = o->gpz_max;
@@ -314,12 +246,7 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
         if (o->p90_h_us != 0) eo.decouple->p90_us = o->p90_h_us;
         if (o->plw_h_w != 0) eo.decouple->plw_w = o->plw_h_w;
       }
-      const std::time_t now = std::time(nullptr);
-      char date[32], tim[32];
-      std::strftime(date, sizeof date, "%Y/%m/%d", std::gmtime(&now));
-      std::strftime(tim, sizeof tim, "%H:%M:%S", std::gmtime(&now));
-      eo.date = date;
-      eo.time = tim;
+      compiler::stamp_export_time(eo);  // SOURCE_DATE_EPOCH or now
       if (!o->check_playback.empty() && o->case_name.empty())
         throw InputError("--check-playback = " + o->check_playback +
                          ": plays back an experiment run (give --case and --collision)");
@@ -331,10 +258,7 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
       } else {
         r = export_programs(*o, eo);
       }
-      for (const auto& f : r.files)
-        make_directories((fs::path(o->out) / f.path).parent_path().string());
-      for (const auto& f : r.files)
-        write_file_atomic((fs::path(o->out) / f.path).string(), f.content);
+      compiler::write_export_files(r, o->out);
       for (const auto& s : r.summary) std::printf("%s\n", s.c_str());
       std::printf("wrote %zu files to %s (see %s/README.txt)\n", r.files.size(), o->out.c_str(),
                   o->out.c_str());

@@ -26,6 +26,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "nmrc/compiler/bruker_inputs.hpp"
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/program.hpp"
 #include "nmrc/core/bruker_shape.hpp"
@@ -35,6 +36,7 @@
 #include "nmrc/core/limits.hpp"
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/pulse_file.hpp"
+#include "nmrc/experiment/output.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/run.hpp"
 #include "nmrc/spectrometer/acquire_program.hpp"
@@ -48,6 +50,7 @@
 #include "nmrc/spectrometer/tomography.hpp"
 #include "nmrc/spectrometer/tomography_run.hpp"
 #include "nmrc/thermo/analysis.hpp"
+#include "nmrc/thermo/output.hpp"
 #include "nmrc/thermo/program.hpp"
 
 namespace py = pybind11;
@@ -748,7 +751,10 @@ struct TheoryStopped {};
 // `nmrc theory` minus files, run by run so that a stop keeps the runs already finished (the
 // KeyboardInterrupt's .result). Each run's spec points into its own one-run program (kept in
 // `programs`, which outlives the dicts made from it here).
-py::dict run_theory(const thermo::TheoryProgram& program, const py::object& progress) {
+// With `out`, a run that was not interrupted writes the files of `nmrc theory --out` minus
+// its figures (thermo/output.hpp).
+py::dict run_theory(const thermo::TheoryProgram& program, const std::string& out,
+                    const py::object& progress) {
   std::atomic<bool> stop{false};
   std::deque<thermo::TheoryProgram> programs;
   for (const auto& r : program.runs) {
@@ -780,6 +786,7 @@ py::dict run_theory(const thermo::TheoryProgram& program, const py::object& prog
         return out;
       },
       &stop);
+  if (!out.empty() && !err) thermo::write_theory_files(program, results, output_path(out));
   py::list runs;
   for (const auto& r : results) runs.append(theory_run_dict(r));
   return with_interruption(py::dict("runs"_a = runs), err);
@@ -796,10 +803,11 @@ py::dict stats(const std::vector<experiment::Stat>& v) {
   return py::dict("mean"_a = to_numpy(mean), "std"_a = to_numpy(std));
 }
 
-// `nmrc experiment` without files: make_pulse_library, then run_case for every case.
+// `nmrc experiment`: make_pulse_library, then run_case for every case; with `out`, the files of
+// `nmrc experiment --out` minus its figures (experiment/output.hpp).
 py::list run_experiment(const std::string& path, const std::string& text,
                         const std::string& cache_dir, const std::string& compile, bool error_budget,
-                        const py::object& progress) {
+                        const std::string& out, const py::object& progress) {
   // A file, or (text given) a program's text standing at `path` (nmrc.experiment with a dict).
   const experiment::ExperimentProgram p = text.empty()
                                               ? experiment::load_experiment_program(path)
@@ -823,11 +831,14 @@ py::list run_experiment(const std::string& path, const std::string& text,
             [&progress, text] { progress(py::dict("job"_a = "experiment", "text"_a = text)); });
       };
     experiment::PulseLibrary lib = experiment::make_pulse_library(p, settings);
-    std::vector<experiment::CaseResult> out;
-    for (const auto& c : p.cases) out.push_back(experiment::run_case(p, c, lib, settings, cb));
-    return out;
+    std::vector<experiment::CaseResult> done;
+    for (const auto& c : p.cases) done.push_back(experiment::run_case(p, c, lib, settings, cb));
+    return done;
   });
-  py::list out;
+  if (!out.empty())
+    experiment::write_experiment_files(output_path(out), p, results,
+                                       settings.error_budget && p.error_budget);
+  py::list cases;
   for (const auto& r : results) {
     py::list points;
     for (const auto& m : r.points)
@@ -837,13 +848,13 @@ py::list run_experiment(const std::string& path, const std::string& text,
                              "heat_ideal"_a = m.heat_ideal, "heat"_a = stats({m.heat}),
                              "fidelity"_a = m.fidelity.mean,
                              "rho_system"_a = to_numpy(m.rho_system)));
-    out.append(py::dict(
+    cases.append(py::dict(
         "name"_a = r.spec.name, "title"_a = r.spec.title, "subsystems"_a = r.spec.params.names,
         "delta_ideal"_a = to_numpy(r.delta_ideal), "delta_measured"_a = stats(r.delta_measured),
         "delta_raw"_a = stats(r.delta_raw), "points"_a = points, "pulses"_a = r.pulses,
         "pps_epsilon"_a = r.pps_epsilon, "noise_sigma"_a = r.noise_sigma, "seconds"_a = r.seconds));
   }
-  return out;
+  return cases;
 }
 
 }  // namespace
@@ -1271,6 +1282,50 @@ PYBIND11_MODULE(_nmrc, mod) {
       },
       "program"_a, "name"_a, "base_dir"_a);
 
+  // Bruker console export (compiler/bruker_inputs.hpp, docs/bruker.md): the files of
+  // `nmrc export bruker INPUT... --out DIR` from the same entry point; returns its summary lines.
+  mod.def(
+      "export_bruker",
+      [](const std::vector<std::string>& inputs, const std::string& out,
+         const std::string& molecule, const std::string& pulses, std::optional<double> p90_us,
+         std::optional<double> plw_w, int ns, int ds, double d1_s, double d16_s, double gpz_max,
+         int phase_sense, bool cyclops, bool decouple, std::optional<double> p90_h_us,
+         std::optional<double> plw_h_w, double pcpd_us, const std::string& cpd, double o2_ppm,
+         const std::vector<double>& probe_w, double sw_hz, int td) {
+        compiler::BrukerExportOptions eo;
+        eo.p90_us = p90_us;
+        eo.plw_w = plw_w;
+        eo.ns = ns;
+        eo.ds = ds;
+        eo.d1_s = d1_s;
+        eo.d16_s = d16_s;
+        eo.gpz_max_g_per_cm = gpz_max;
+        eo.phase_sense = phase_sense;
+        eo.cyclops = cyclops;
+        if (decouple) {
+          eo.decouple->program = cpd;
+          eo.decouple->pcpd_us = pcpd_us;
+          eo.decouple->o2_ppm = o2_ppm;
+          eo.decouple->p90_us = p90_h_us;
+          eo.decouple->plw_w = plw_h_w;
+        } else {
+          eo.decouple.reset();
+        }
+        if (probe_w.size() != 4)
+          bad("probe_w", std::to_string(probe_w.size()) + " values", "must be 4");
+        eo.probe = {probe_w[0], probe_w[1], probe_w[2], probe_w[3]};
+        compiler::check_export_options(eo);
+        compiler::stamp_export_time(eo);
+        compiler::BrukerExportInputs in{inputs, molecule, pulses, sw_hz, td};
+        const std::string folder = output_path(out);
+        const compiler::BrukerExportResult r = compiler::export_bruker_inputs(in, eo);
+        compiler::write_export_files(r, folder);
+        return r.summary;
+      },
+      "inputs"_a, "out"_a, "molecule"_a, "pulses"_a, "p90_us"_a, "plw_w"_a, "ns"_a, "ds"_a,
+      "d1_s"_a, "d16_s"_a, "gpz_max"_a, "phase_sense"_a, "cyclops"_a, "decouple"_a, "p90_h_us"_a,
+      "plw_h_w"_a, "pcpd_us"_a, "cpd"_a, "o2_ppm"_a, "probe_w"_a, "sw_hz"_a, "td"_a);
+
   // TopSpin datasets (spectrometer/bruker_dataset.hpp, docs/bruker.md) -------------------------
   mod.def(
       "read_bruker_dataset",
@@ -1440,19 +1495,20 @@ PYBIND11_MODULE(_nmrc, mod) {
 
   // Experiment ---------------------------------------------------------------------------------
   mod.def("experiment", &run_experiment, "path"_a, "text"_a, "cache_dir"_a, "compile"_a,
-          "error_budget"_a, "progress"_a);
+          "error_budget"_a, "out"_a, "progress"_a);
 
   // Theory -------------------------------------------------------------------------------------
   mod.def(
       "theory",
-      [](const std::string& path, const py::object& progress) {
-        return run_theory(thermo::load_theory_program(path), progress);
+      [](const std::string& path, const std::string& out, const py::object& progress) {
+        return run_theory(thermo::load_theory_program(path), out, progress);
       },
-      "path"_a, "progress"_a);
+      "path"_a, "out"_a, "progress"_a);
   mod.def(
       "theory_text",
-      [](const std::string& text, const std::string& name, const py::object& progress) {
-        return run_theory(thermo::parse_theory_program(text, name), progress);
+      [](const std::string& text, const std::string& name, const std::string& out,
+         const py::object& progress) {
+        return run_theory(thermo::parse_theory_program(text, name), out, progress);
       },
-      "text"_a, "name"_a, "progress"_a);
+      "text"_a, "name"_a, "out"_a, "progress"_a);
 }

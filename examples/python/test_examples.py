@@ -28,6 +28,7 @@ def test_compile_partial_swap(tmp_path):
 def test_theory_fig3(tmp_path):
     out = run("theory_fig3.py", "--collisions", 5, "--out", tmp_path)
     assert "c_minus_0.5" in out and (tmp_path / "fig3.png").stat().st_size > 0
+    assert (tmp_path / "c_minus_0.5" / "steps.csv").read_text().count("\n") == 1 + 3 * 5 + 1
 
 
 def test_thermal_spectrum(tmp_path):

@@ -38,6 +38,7 @@ __all__ = [
     "Acquisition", "prepare", "Preparation", "tomography", "Tomography", "completeness",
     "Completeness", "readout_values", "BrukerDataset", "read_bruker", "write_bruker",
     "fid_from_nmrglue", "reconstruct", "Reconstruction", "theory", "TheoryRun", "TheorySteps", "experiment", "ExperimentCase",
+    "export_bruker",
 ]
 
 __version__ = "0.1.0"
@@ -549,6 +550,63 @@ def write_bruker_shape(pulse: Pulse, path: PathLike, channel: int = 0, *, phase_
     return _nmrc.write_bruker_shape(pulse, _path(path), channel, phase_sense, spoffs_hz)
 
 
+def export_bruker(inputs: Union[PathLike, Sequence[PathLike]], out: PathLike, *,
+                  molecule: Optional[PathLike] = None, pulses: Optional[PathLike] = None,
+                  p90_us: Optional[float] = None, plw_w: Optional[float] = None, ns: int = 1,
+                  ds: int = 0, d1_s: Optional[float] = None, d16_s: float = 200e-6,
+                  gpz_max_g_per_cm: float = 53.5, phase_sense: int = 1, cyclops: bool = False,
+                  decouple: bool = True, p90_h_us: Optional[float] = None,
+                  plw_h_w: Optional[float] = None, pcpd_us: float = 90.0, cpd: str = "waltz16",
+                  o2_ppm: float = 5.0, probe_max_w: Tuple[float, float] = (100.0, 50.0),
+                  probe_avg_w: Tuple[float, float] = (1.0, 1.0), sw_hz: Optional[float] = None,
+                  td: int = 16384) -> List[str]:
+    """Exports pulse programs (YAML, one experiment each; their gates from ``pulses``, the
+    folder ``nmrc compile --out`` wrote) and nmrc-pulse/1 files (one experiment: played in
+    order, then acquired; needs ``molecule``) for a TopSpin console into the folder ``out``:
+    the files of ``nmrc export bruker INPUT... --out DIR``, from the same library call
+    (docs/bruker.md: shapes, pulse programs, acqu/acqus per EXPNO, queue.mac, README.txt).
+    The keywords are the CLI's options: ``p90_us``/``plw_w`` the calibrated hard 90 on f1
+    (us, W), ``ns``, ``ds``, ``d1_s`` (s; None: 5 x the longest T1), ``d16_s`` (s),
+    ``gpz_max_g_per_cm`` (G/cm at GPZ 100 %), ``phase_sense`` (+1 or -1), ``cyclops``;
+    1H decoupling on f2 (``decouple``, ``cpd`` waltz16 or garp, ``pcpd_us``, ``o2_ppm``,
+    ``p90_h_us``/``plw_h_w`` the 1H hard 90); the probe's limits in W (``probe_max_w`` and
+    ``probe_avg_w``: (f1, f2)); for pulse files the acquisition (``sw_hz``, None: the lines +
+    20 %; ``td`` complex points). The date stamped into the shapes is now, or
+    SOURCE_DATE_EPOCH when set. Nothing is written unless every input exports (InputError
+    naming file:line:col otherwise). Returns the summary lines the CLI prints."""
+    items = [inputs] if isinstance(inputs, (str, _os.PathLike)) else inputs
+    if not isinstance(items, (list, tuple)) or not items:
+        raise InputError(f"export_bruker: inputs = {_short(inputs)}: must be a path or a "
+                         "non-empty list of paths")
+    paths = [_path(p) for p in items]
+
+    def opt(name: str, v: Any) -> Optional[float]:
+        return None if v is None else _number(f"export_bruker: {name}", v)
+
+    def pair(name: str, v: Any) -> List[float]:
+        if not isinstance(v, (list, tuple)) or len(v) != 2:
+            raise InputError(f"export_bruker: {name} = {_short(v)}: must be (f1, f2) in W")
+        return [_number(f"export_bruker: {name}[{k}]", x) for k, x in enumerate(v)]
+
+    probe = pair("probe_max_w", probe_max_w) + pair("probe_avg_w", probe_avg_w)
+    return _nmrc.export_bruker(
+        paths, _path(out), "" if molecule is None else _path(molecule),
+        "" if pulses is None else _path(pulses), opt("p90_us", p90_us), opt("plw_w", plw_w),
+        _integer("export_bruker: ns", ns, 1, 2**31 - 1),
+        _integer("export_bruker: ds", ds, 0, 2**31 - 1),
+        -1.0 if d1_s is None else _number("export_bruker: d1_s", d1_s),
+        _number("export_bruker: d16_s", d16_s),
+        _number("export_bruker: gpz_max_g_per_cm", gpz_max_g_per_cm),
+        _integer("export_bruker: phase_sense", phase_sense, -1, 1),
+        _boolean("export_bruker: cyclops", cyclops), _boolean("export_bruker: decouple", decouple),
+        opt("p90_h_us", p90_h_us), opt("plw_h_w", plw_h_w),
+        _number("export_bruker: pcpd_us", pcpd_us),
+        _text("export_bruker: cpd", cpd, ("waltz16", "garp")),
+        _number("export_bruker: o2_ppm", o2_ppm), probe,
+        0.0 if sw_hz is None else _number("export_bruker: sw_hz", sw_hz),
+        _integer("export_bruker: td", td, 1, 1 << 24))
+
+
 @dataclass
 class Judgement:
     """The spectrometer's verdict on a pulse (``nmrc validate``): F = |Tr(W^dag U)|/norm at
@@ -1032,18 +1090,21 @@ def _dict_progress(func: str, progress: Any, old_fields: Sequence[str]) -> Any:
     return lambda d: progress(*(d[k] for k in old_fields))
 
 
-def theory(program: Union[PathLike, Dict[str, Any]], *,
+def theory(program: Union[PathLike, Dict[str, Any]], *, out: Optional[PathLike] = None,
            progress: Optional[Callable[[Dict[str, Any]], None]] = None) -> List[TheoryRun]:
     """Runs a heat-flow theory program (docs/theory-format.md): a file, or a dict with the
-    file's keys. ``progress(dict)`` on the calling thread with job "theory", run, stage
-    ("collision", "sweep point", "convergence", "master equation"), done, total. Ctrl-C (or an
-    exception from ``progress``) stops within a collision: the exception is raised with
-    ``.result``, the runs finished before it."""
+    file's keys. ``out``: a folder to write the CSV and JSON files of ``nmrc theory --out``
+    into (the same bytes; the CLI adds the PNG/SVG figures), created when missing; an
+    interrupted run writes none. ``progress(dict)`` on the calling thread with job "theory",
+    run, stage ("collision", "sweep point", "convergence", "master equation"), done, total.
+    Ctrl-C (or an exception from ``progress``) stops within a collision: the exception is
+    raised with ``.result``, the runs finished before it."""
     cb = _dict_progress("theory", progress, ("run", "stage", "done", "total"))
+    folder = "" if out is None else _path(out)
     if isinstance(program, dict):
-        raw = _nmrc.theory_text(_json.dumps(program), "<dict>", cb)
+        raw = _nmrc.theory_text(_json.dumps(program), "<dict>", folder, cb)
     else:
-        raw = _nmrc.theory(_path(program), cb)
+        raw = _nmrc.theory(_path(program), folder, cb)
     out = []
     for d in raw["runs"]:
         if "steps" in d:
@@ -1086,6 +1147,7 @@ def _default_cache_dir() -> str:
 def experiment(program: Union[PathLike, Dict[str, Any]], *,
                cache_dir: Optional[PathLike] = None, compile: str = "auto",
                error_budget: bool = True, base_dir: Optional[PathLike] = None,
+               out: Optional[PathLike] = None,
                progress: Optional[Callable[[Dict[str, Any]], None]] = None) -> List[ExperimentCase]:
     """Runs an experiment program on the virtual spectrometer (``nmrc experiment`` without
     files): every case, in order. ``program``: a file, or a dict with the file's keys standing
@@ -1094,6 +1156,10 @@ def experiment(program: Union[PathLike, Dict[str, Any]], *,
     (default ``~/.cache/nmrc`` as the CLI; "" for none); ``compile``: "auto" (shipped or cached
     pulse, else GRAPE), "never" (a missing pulse is an InputError) or "recompile". The first run
     of the paper's programs builds channels for minutes; Ctrl-C is raised when it ends.
+    ``out``: a folder to write the CSV and JSON files of ``nmrc experiment --out`` into (per
+    case rho_m<M>.json, rho_system_m<M>.json, measurements.csv, summary.json; the program's
+    summary.json), the same bytes as the CLI's but for the run time ("seconds") and the
+    figure the CLI adds (and names in the program's summary.json).
     ``progress(dict)`` on the calling thread with job "experiment" and text (what runs now)."""
     _text("experiment: compile", compile, ("auto", "never", "recompile"))
     _boolean("experiment: error_budget", error_budget)
@@ -1101,5 +1167,6 @@ def experiment(program: Union[PathLike, Dict[str, Any]], *,
     cache = _default_cache_dir() if cache_dir is None else _path(cache_dir)
     text, name, base = _program("experiment", program, base_dir)
     path, text = (_os.path.join(base, name), text) if name else (text, "")
+    folder = "" if out is None else _path(out)
     return [ExperimentCase(**d) for d in _nmrc.experiment(path, text, cache, compile,
-                                                           error_budget, progress)]
+                                                           error_budget, folder, progress)]

@@ -434,6 +434,33 @@ def test_theory_matches_cli(tmp_path):
     assert np.array_equal(nmrc.theory(prog)[0].steps.energy, s.energy)
 
 
+def _files(root, suffixes=(".csv", ".json", ".md")):
+    """{relative path: bytes} of the result files under root (figures left out)."""
+    return {str(f.relative_to(root)): f.read_bytes() for f in sorted(root.rglob("*"))
+            if f.is_file() and f.suffix in suffixes}
+
+
+def test_theory_files_same_as_cli(tmp_path):
+    """nmrc.theory(..., out=DIR) writes the CLI's CSV and JSON files byte for byte (the one
+    writer, thermo/output.hpp): a trajectory with the master equation and a convergence study,
+    and a sweep."""
+    prog = json.loads(json.dumps(SMALL_THEORY))
+    prog["runs"][0].update({"master_equation": True, "convergence": {"halvings": 1}})
+    prog["runs"].append({"name": "sweep", "sweep": {"pair": ["S1", "S2"], "from": -0.5,
+                                                    "to": 0.5, "count": 3}})
+    path = tmp_path / "p.yaml"
+    path.write_text(json.dumps(prog))
+    run_cli("theory", path, "--out", tmp_path / "cli")
+    nmrc.theory(path, out=tmp_path / "py")
+    cli, py = _files(tmp_path / "cli"), _files(tmp_path / "py")
+    assert {"summary.json", "c_minus/steps.csv", "c_minus/directions.csv",
+            "c_minus/master_equation.csv", "c_minus/convergence.csv", "c_minus/convergence.md",
+            "c_minus/summary.json", "sweep/sweep.csv", "sweep/summary.json"} == set(cli)
+    assert py == cli
+    # No figures from Python: only the CLI draws them.
+    assert not list((tmp_path / "py").rglob("*.png"))
+
+
 def test_theory_bad_input():
     bad = json.loads(json.dumps(SMALL_THEORY))
     bad["defaults"]["tau"] = -0.01
@@ -491,8 +518,20 @@ def test_experiment_matches_cli(source, tmp_path):
     run_cli("experiment", prog, "--out", tmp_path / "out", "--cache-dir", cache)
     cli = json.loads((tmp_path / "out" / "c_minus_0.5" / "summary.json").read_text())
     texts = []
-    cases = nmrc.experiment(prog, cache_dir=cache, progress=texts.append)
+    cases = nmrc.experiment(prog, cache_dir=cache, progress=texts.append, out=tmp_path / "py")
     assert len(cases) == 1 and texts and all(t["job"] == "experiment" for t in texts)
+    # out=: the CLI's files from the same writer (experiment/output.hpp), byte for byte but for
+    # the run time and the figure the CLI draws and names.
+    cli_files, py_files = _files(tmp_path / "out"), _files(tmp_path / "py")
+    assert set(cli_files) == set(py_files) and "c_minus_0.5/rho_system_m1.json" in py_files
+    for name, data in cli_files.items():
+        if name.endswith("summary.json"):
+            a, b = json.loads(data), json.loads(py_files[name])
+            a.pop("seconds", None), b.pop("seconds", None), a.pop("figure", None)
+            assert a == b, name
+            assert list(a) == list(b), name  # the same keys in the same order
+        else:
+            assert data == py_files[name], name
     c = cases[0]
     for k, name in enumerate(c.subsystems):
         assert c.delta_ideal[k] == pytest.approx(cli["delta_energy"][name], abs=1e-12)
@@ -508,3 +547,33 @@ def test_experiment_matches_cli(source, tmp_path):
                         base_dir=tmp_path)
     with pytest.raises(nmrc.InputError, match=r"compile = 'maybe': must be auto, never or"):
         nmrc.experiment(prog, cache_dir=cache, compile="maybe")
+
+
+# ---- Bruker export -------------------------------------------------------------------------
+
+def test_export_bruker_same_as_cli(source, tmp_path, monkeypatch):
+    """nmrc.export_bruker writes the files of `nmrc export bruker` (one library entry point,
+    compiler/bruker_inputs.hpp) byte for byte, with the date stamp from SOURCE_DATE_EPOCH."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01 00:00:00 UTC
+    c = source / "sequences" / "gates" / "compiled"
+    pulses = [c / "swap_c1_c4.json", c / "swap_c2_c4.json"]
+    mol = source / "molecules" / "crotonic_acid.yaml"
+    r = run_cli("export", "bruker", *pulses, "--molecule", mol, "--out", tmp_path / "cli",
+                "--p90", 10, "--plw", 20, "--ns", 4, "--cyclops")
+    summary = nmrc.export_bruker(pulses, tmp_path / "py", molecule=mol, p90_us=10, plw_w=20,
+                                 ns=4, cyclops=True)
+    cli = {str(f.relative_to(tmp_path / "cli")): f.read_bytes()
+           for f in (tmp_path / "cli").rglob("*") if f.is_file()}
+    py = {str(f.relative_to(tmp_path / "py")): f.read_bytes()
+          for f in (tmp_path / "py").rglob("*") if f.is_file()}
+    assert "lists/wave/swap_c2_c4" in py and "1/acqus" in py and py == cli
+    assert b"2026/01/01" in py["lists/wave/swap_c1_c4"]
+    assert summary and all(line in r.stdout for line in summary)
+    # Bad input: the library's message, nothing written.
+    with pytest.raises(nmrc.InputError, match="--molecule: required to export pulse files"):
+        nmrc.export_bruker(pulses, tmp_path / "none")
+    with pytest.raises(nmrc.InputError, match="export_bruker: ns = 0: must be an integer"):
+        nmrc.export_bruker(pulses, tmp_path / "none", molecule=mol, ns=0)
+    with pytest.raises(nmrc.InputError, match="CYCLOPS needs a multiple of 4 scans"):
+        nmrc.export_bruker(pulses, tmp_path / "none", molecule=mol, ns=3, cyclops=True)
+    assert not (tmp_path / "none").exists()

@@ -115,7 +115,7 @@ std::vector<ConvergenceRow> convergence_study(const ModelParams& base, int halvi
   for (int m = 0; m <= base.collisions; ++m) times.push_back(m * base.tau);
   const MasterEquation me(base);
   const auto me_states =
-      me.integrate(initial_state(base.temperatures, base.coherences), times, 1e-11);
+      me.integrate(initial_state(base.temperatures, base.coherences), times, kConvergenceTolerance);
   std::vector<ConvergenceRow> rows;
   for (int j = 0; j <= halvings; ++j) {
     ModelParams p = base;

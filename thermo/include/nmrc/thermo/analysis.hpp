@@ -60,7 +60,7 @@ struct PredictorChecks {
 PredictorChecks check_predictors(const ModelParams& params, const Trajectory& trajectory);
 
 /// The master equation integrated from the initial state and compared with the collision model
-/// at t = N tau, N = 0..collisions (Boost.Odeint dopri5, abs = rel tol 1e-10).
+/// at t = N tau, N = 0..collisions (Boost.Odeint dopri5, abs = rel tol kMasterEquationTolerance).
 struct MasterEquationComparison {
   struct Point {
     int collision = 0;

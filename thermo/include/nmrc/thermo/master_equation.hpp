@@ -14,6 +14,12 @@
 
 namespace nmrc::thermo {
 
+/// Absolute and relative tolerance of the master equation's integration (Boost.Odeint
+/// runge_kutta_dopri5, dense output) when it is compared with a run (compare_master_equation).
+inline constexpr double kMasterEquationTolerance = 1e-10;
+/// The same for the convergence study's reference solution (convergence_study).
+inline constexpr double kConvergenceTolerance = 1e-11;
+
 class MasterEquation {
  public:
   /// Uses params' temperatures (via the initial state given to integrate), T_R, g, tau, order
@@ -28,7 +34,7 @@ class MasterEquation {
 
   /// rho_S at times[i], starting from rho0 at t = 0; absolute and relative tolerance `tol`.
   std::vector<Mat> integrate(const Mat& rho0, const std::vector<double>& times,
-                             double tol = 1e-10) const;
+                             double tol = kMasterEquationTolerance) const;
 
  private:
   int n_;
@@ -47,7 +53,7 @@ struct ConvergenceRow {
 
 /// Halves tau `halvings` times at fixed g^2 tau (so the master equation is the same) and
 /// fixed final time t = collisions * tau, comparing subsystem energies with the master
-/// equation (tolerance 1e-11) at the base run's collision times.
+/// equation (tolerance kConvergenceTolerance) at the base run's collision times.
 std::vector<ConvergenceRow> convergence_study(const ModelParams& base, int halvings,
                                               const std::function<void(int, int)>& progress = {});
 
