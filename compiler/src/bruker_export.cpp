@@ -62,6 +62,37 @@ const std::string& comment_text(const std::string& text, const std::string& fiel
   return console_text(text, ConsoleText::kPulseProgramComment, field);
 }
 
+}  // namespace
+
+BrukerGradientShape bruker_gradient_shape(bool sine) {
+  BrukerGradientShape g;
+  g.name = sine ? "nmrc_sine.100" : "nmrc_smsq10.100";
+  constexpr int kPoints = 100, kEdge = 10;
+  for (int k = 0; k < kPoints; ++k) {
+    double a = 100.0;
+    if (sine) {
+      a = 100.0 * std::sin(kPi * (k + 0.5) / kPoints);
+    } else {
+      const int from_edge = std::min(k, kPoints - 1 - k);
+      if (from_edge < kEdge) a = 100.0 * std::sin(0.5 * kPi * (from_edge + 0.5) / kEdge);
+    }
+    g.shape.amplitude_percent.push_back(a);
+    g.shape.phase_deg.push_back(0.0);
+  }
+  g.shape.title = g.name;
+  g.shape.shape_parameters =
+      sine ? "Type: nmrc gradient, half sine" : "Type: nmrc gradient, smoothed square, 10 % edges";
+  g.shape.type = "Gradient";
+  g.area_factor = shape_integfac(g.shape.amplitude_percent, g.shape.phase_deg);
+  return g;
+}
+
+BrukerGradientShape bruker_gradient_shape_for(double shape_factor) {
+  return bruker_gradient_shape(std::abs(shape_factor - 2.0 / kPi) < 1e-9);
+}
+
+namespace {
+
 // Exact binary key of a double (distinct values get distinct indices).
 std::string key_of(double v) { return fmt::format("{:.17g}", v); }
 
@@ -227,6 +258,8 @@ class ExperimentBuilder {
   const std::vector<std::string>& comments() const { return comments_; }
   const std::map<std::string, std::string>& phases() const { return phases_; }
   const Indexer& gradients() const { return GP_; }
+  /// The gradient shape files this experiment plays (name -> area factor).
+  const std::map<std::string, double>& gradient_files() const { return gp_files_; }
   int f_of(int channel) const { return fnum_[channel]; }
 
   std::vector<double> p_us = std::vector<double>(kArray, 0.0);
@@ -236,7 +269,7 @@ class ExperimentBuilder {
   std::vector<double> spoffs = std::vector<double>(kArray, 0.0);
   std::vector<double> gpz = std::vector<double>(kGradArray, 0.0);
   std::vector<std::string> spnam = std::vector<std::string>(kArray, "gauss");
-  std::vector<std::string> gpnam = std::vector<std::string>(kGradArray, "SMSQ10.100");
+  std::vector<std::string> gpnam = std::vector<std::string>(kGradArray, "SINE.100");
   // Per scan: seconds of the sequence (with the console's gradient delays and power switches),
   // energy on f1 (J; only with --p90/--plw) and the largest f1 level (W).
   double sequence_s = 0.0, energy_f1_j = 0.0, peak_f1_w = 0.0;
@@ -254,14 +287,17 @@ class ExperimentBuilder {
   }
 
   void gradient(const GradientElement& g, const std::string& where) {
-    const double pct = 100.0 * g.strength_g_per_cm / o_.gpz_max_g_per_cm;
+    // The console plays GPZ/100 G(100 %) area_factor t: the model's area G shape_factor t.
+    const BrukerGradientShape file = bruker_gradient_shape_for(g.shape_factor);
+    const double pct =
+        100.0 * g.strength_g_per_cm * g.shape_factor / (o_.gpz_max_g_per_cm * file.area_factor);
     if (std::abs(pct) > 100.0)
-      throw InputError(where +
-                       ".strength_g_per_cm = " + fmt::format("{:.6g}", g.strength_g_per_cm) +
-                       ": exceeds the gradient at GPZ 100 % (" +
-                       fmt::format("{:.6g}", o_.gpz_max_g_per_cm) + " G/cm, --gpz-max)");
-    const bool sine = std::abs(g.shape_factor - 2.0 / kPi) < 1e-9;
-    const int gi = GP_.take(key_of(pct) + (sine ? "s" : "r"), where);
+      throw InputError(
+          where + ".strength_g_per_cm = " + fmt::format("{:.6g}", g.strength_g_per_cm) +
+          ": needs GPZ " + fmt::format("{:.6g}", pct) + " % of " +
+          fmt::format("{:.6g}", o_.gpz_max_g_per_cm) + " G/cm (--gpz-max) with " + file.name +
+          " (area factor " + fmt::format("{:.6g}", file.area_factor) + "): above 100 %");
+    const int gi = GP_.take(key_of(pct) + file.name, where);
     int pi = 16;
     if (auto it = gradient_p_.find(key_of(g.duration_s)); it != gradient_p_.end())
       pi = it->second;
@@ -273,9 +309,11 @@ class ExperimentBuilder {
       comments_.push_back(";p" + std::to_string(pi) + ": homospoil/gradient pulse [" +
                           fmt::format("{:.6g}", g.duration_s * 1e6) + " usec]");
     }
-    if (gpz[gi] == 0.0 && gpnam[gi] == "SMSQ10.100") {
+    if (!gp_used_[gi]) {
+      gp_used_[gi] = true;
       gpz[gi] = pct;
-      gpnam[gi] = sine ? "SINE.100" : "SMSQ10.100";
+      gpnam[gi] = file.name;
+      gp_files_[file.name] = file.area_factor;
     }
     sequence_s += 8e-6 + g.duration_s + o_.d16_s;
     body_.push_back("  4u UNBLKGRAD\n  p" + std::to_string(pi) + ":gp" + std::to_string(gi) +
@@ -420,6 +458,8 @@ class ExperimentBuilder {
   Indexer PL_{"power level (PLW)", range(2, 63, {12})};
   Indexer PH_{"phase list", range(1, 30)};
   Indexer GP_{"gradient (GPZ)", range(1, 31)};
+  std::vector<bool> gp_used_ = std::vector<bool>(kGradArray, false);
+  std::map<std::string, double> gp_files_;
   std::map<std::string, int> gradient_p_;
   std::vector<std::string> comments_;          // ";p11: ..." lines, in order of first use
   std::map<std::string, std::string> phases_;  // "ph1" -> "(360) 90"
@@ -531,7 +571,8 @@ std::string pulse_program(const std::string& name, const ExperimentBuilder& b,
       pp << ";gpz" << i << ": " << fmt::format("{:.6g}", b.gpz[i]) << "%\n";
     pp << "\n;use gradient files:\n";
     for (const auto& [k, i] : b.gradients().by_key)
-      pp << ";gpnam" << i << ": " << b.gpnam[i] << "\n";
+      pp << ";gpnam" << i << ": " << b.gpnam[i] << " (area factor "
+         << fmt::format("{:.10g}", b.gradient_files().at(b.gpnam[i])) << ", lists/gp)\n";
   }
   pp << "\n\n\n;$Id: " << name << ", nmrc export $\n";
   return pp.str();
@@ -637,7 +678,10 @@ std::string readme_text(const Molecule& m, const BrukerExportOptions& o, const C
         "/opt/topspin4.1.4):\n"
      << "  lists/wave/*   -> <ts>/exp/stan/nmr/lists/wave/user/   (shape files, JCAMP-DX)\n"
      << "  lists/pp/*     -> <ts>/exp/stan/nmr/lists/pp/user/     (pulse programs)\n"
-     << "  lists/gp       -> nothing to copy: the gradients use Bruker's SINE.100 and SMSQ10.100\n"
+     << "  lists/gp/*     -> <ts>/exp/stan/nmr/lists/gp/user/     (gradient shapes: GPZ is "
+        "computed\n"
+     << "                    from their own area factors; keep nmrc's files, not Bruker's\n"
+     << "                    SINE.100/SMSQ10.100, whose areas differ)\n"
      << "  1/, 2/, ...    -> <data>/<user>/nmr/<NAME>/1, 2, ...    (one experiment each: acqu,\n"
      << "                    acqus, pulseprogram; open with re, check with ased)\n"
      << "  queue.mac      -> <ts>/exp/stan/nmr/lists/mac/user/    (runs the experiments: re k, "
@@ -690,7 +734,7 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
   const Calibration cal = check_options(m, o);
   BrukerExportResult res;
   std::vector<ShapeEntry> shapes;
-  std::set<std::string> shape_files, pp_names;
+  std::set<std::string> shape_files, pp_names, gradient_files;
   std::string queue;
   int expno = 0;
   for (const auto& ex : experiments) {
@@ -706,6 +750,7 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
       const std::string w = ex.locate ? ex.locate(k) : std::string();
       b.add(els[k], (w.empty() ? ex.name : w) + ": elements[" + std::to_string(k) + "]");
     }
+    for (const auto& [file, factor] : b.gradient_files()) gradient_files.insert(file);
     std::string name = checked_name(ex.name, "pulse program name");
     for (int n = 2; pp_names.count(name); ++n) name = ex.name + "_" + std::to_string(n);
     pp_names.insert(name);
@@ -725,6 +770,12 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
                           fmt::format("{:.2f}", ch.frame_ppm * ch.larmor_mhz + ch.carrier_hz) +
                           " Hz on " + ch.isotope + (cal.decouple ? ", 1H decoupled on f2" : ""));
     res.summary.push_back(power_check(name, b, acq, o, cal));
+  }
+  for (const auto& file : gradient_files) {
+    BrukerGradientShape g = bruker_gradient_shape(file == bruker_gradient_shape(true).name);
+    g.shape.date = o.date;
+    g.shape.time = o.time;
+    res.files.push_back({"lists/gp/" + file, format_bruker_shape(g.shape)});
   }
   for (const auto& se : shapes) {
     res.files.push_back({"lists/wave/" + se.file, format_bruker_shape(se.shape)});

@@ -161,7 +161,17 @@ Sequence read_bruker_experiment(const std::string& dir, int expno, const Molecul
       GradientElement g;
       g.duration_s = entry(P, pi, "P", where) * 1e-6;
       g.strength_g_per_cm = entry(GPZ, gi, "GPZ", where) / 100.0 * gpz_max;
-      g.shape_factor = nam == "<SINE.100>" ? 2.0 / kPi : 1.0;
+      // The area the console plays: the gradient shape file's own integral (lists/gp).
+      const std::string file = nam.size() > 2 ? nam.substr(1, nam.size() - 2) : std::string();
+      if (file.empty() || !is_safe_name(file))
+        throw InputError(where + ": GPNAM" + std::to_string(gi) + " = " + escape_text(nam) +
+                         ": must name a gradient shape file in lists/gp");
+      const fs::path gp = fs::path(dir) / "lists/gp" / file;
+      if (!fs::exists(gp))
+        throw InputError(where + ": GPNAM" + std::to_string(gi) + " = " + file + ": no file " +
+                         gp.string() + " (the gradient's area comes from its shape file)");
+      const BrukerShape shape = read_bruker_shape_file(gp.string());
+      g.shape_factor = shape_integfac(shape.amplitude_percent, shape.phase_deg);
       seq.elements.push_back(g);
       continue;
     }

@@ -18,6 +18,7 @@
 #include "nmrc/core/text.hpp"
 #include "nmrc/spectrometer/bruker_dataset.hpp"
 #include "nmrc/spectrometer/dynamics.hpp"
+#include "nmrc/spectrometer/gradient_input.hpp"
 #include "nmrc/spectrometer/preparation.hpp"
 #include "nmrc/spectrometer/sample.hpp"
 #include "nmrc/spectrometer/tomography_run.hpp"
@@ -62,18 +63,51 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
     e.name = nd.name;
     return shaped.emplace(nd.name, std::move(e)).first->second;
   };
-  // A gradient beyond the probe's maximum: the same area at the maximum, longer (whole us).
+  // The PPS and bath gradients, all scaled by one factor so that the weakest dephases a
+  // single-quantum coherence of the weakest nucleus to 1 % on the shortest sample
+  // (options.sample_min_cm): |sinc(pi q A L)| <= 1/(pi q A L) <= 0.01, q A L >= 100/pi turns.
+  if (!(o.sample_min_cm > 0))
+    throw InputError("--sample-cm = " + fmt::format("{:.6g}", o.sample_min_cm) +
+                     ": must be > 0 cm");
+  double q_min = 0.0;
+  for (int k = 0; k < m.size(); ++k) {
+    const double q = std::abs(m.gamma_hz_per_gauss(k));
+    if (q > 0 && (q_min == 0.0 || q < q_min)) q_min = q;
+  }
+  double area_min = 0.0;
+  auto area_of = [](const GradientElement& g) {
+    return std::abs(g.strength_g_per_cm * g.shape_factor * g.duration_s);
+  };
+  for (const auto& st : proto.pps)
+    if (area_of(st.gradient) > 0 && (area_min == 0.0 || area_of(st.gradient) < area_min))
+      area_min = area_of(st.gradient);
+  if (area_of(proto.bath_gradient) > 0 &&
+      (area_min == 0.0 || area_of(proto.bath_gradient) < area_min))
+    area_min = area_of(proto.bath_gradient);
+  const double turns_needed = 100.0 / kPi;
+  r.gradient_scale = 1.0;
+  if (area_min > 0 && q_min > 0)
+    r.gradient_scale = std::max(1.0, turns_needed / (q_min * area_min * o.sample_min_cm));
+  // Scaled, then at the probe's maximum for longer when above it (whole us; the same area
+  // G shape_factor t, so the same coherence filter); the maximum is GPZ 100 % times the area
+  // factor of the gradient shape file the console plays (compiler::bruker_gradient_shape_for).
   auto gradient = [&](GradientElement g, const std::string& what) {
-    if (std::abs(g.strength_g_per_cm) > o.gpz_max_g_per_cm) {
-      const double area = g.strength_g_per_cm * g.duration_s;
-      const double t = std::ceil(std::abs(area) / o.gpz_max_g_per_cm * 1e6 - 1e-6) * 1e-6;
-      r.stretched.push_back(what + ": " + fmt::format("{:.6g}", g.strength_g_per_cm) +
-                            " G/cm for " + fmt::format("{:.6g}", g.duration_s * 1e3) +
-                            " ms played as " + fmt::format("{:.6g}", area / t) + " G/cm for " +
-                            fmt::format("{:.6g}", t * 1e3) + " ms (same area)");
+    const double g0 = g.strength_g_per_cm, t0 = g.duration_s;
+    g.strength_g_per_cm *= r.gradient_scale;
+    const double area = g.strength_g_per_cm * g.shape_factor * g.duration_s;
+    const double per_s =
+        o.gpz_max_g_per_cm * compiler::bruker_gradient_shape_for(g.shape_factor).area_factor;
+    if (std::abs(area) > per_s * g.duration_s * (1.0 + 1e-12)) {
+      const double t = std::ceil(std::abs(area) / per_s * 1e6 - 1e-6) * 1e-6;
       g.duration_s = t;
-      g.strength_g_per_cm = area / t;
+      g.strength_g_per_cm = area / (g.shape_factor * t);
     }
+    if (g.strength_g_per_cm != g0 || g.duration_s != t0)
+      r.stretched.push_back(what + ": " + fmt::format("{:.6g}", g0) + " G/cm for " +
+                            fmt::format("{:.6g}", t0 * 1e3) + " ms played as " +
+                            fmt::format("{:.6g}", g.strength_g_per_cm) + " G/cm for " +
+                            fmt::format("{:.6g}", g.duration_s * 1e3) + " ms (" +
+                            fmt::format("{:.4g}", q_min * area_of(g)) + " turns/cm)");
     return g;
   };
   // The part every EXPNO shares up to the temporal-averaging pulses, with a label per element.
@@ -100,6 +134,36 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
   head_where.push_back(where0 + "bath pulse " + proto.bath.name);
   head.push_back(gradient(proto.bath_gradient, "bath gradient"));
   head_where.push_back(where0 + "bath gradient");
+  // What each gradient as played leaves of a single-quantum coherence on a uniform sample of
+  // 9 lengths from sample_min_cm to max(sample_min_cm, 1.8 cm), simulated on the virtual
+  // spectrometer's slices (spectrometer::gradient_residual; enough slices for 16 per turn).
+  {
+    const double l0 = o.sample_min_cm, l1 = std::max(o.sample_min_cm, 1.8);
+    for (size_t e = 0; e < head.size(); ++e) {
+      const auto* g = std::get_if<GradientElement>(&head[e]);
+      if (!g) continue;
+      double worst = 0.0;
+      for (int li = 0; li < 9; ++li) {
+        spectrometer::Sample smp;
+        smp.molecule = m;
+        smp.gradient.mode = spectrometer::GradientMode::kSlices;
+        smp.gradient.length_cm = l0 + (l1 - l0) * li / 8.0;
+        double turns = 0.0;
+        for (int k = 0; k < m.size(); ++k)
+          turns = std::max(turns, std::abs(m.gamma_hz_per_gauss(k) * g->strength_g_per_cm *
+                                           g->shape_factor * g->duration_s) *
+                                      smp.gradient.length_cm);
+        smp.gradient.slices = static_cast<int>(std::min<double>(
+            spectrometer::kMaxGradientSlices, std::max(1024.0, std::ceil(16.0 * turns))));
+        for (double x : spectrometer::gradient_residual(smp, *g)) worst = std::max(worst, x);
+      }
+      r.gradient_residual = std::max(r.gradient_residual, worst);
+      r.residuals.push_back(head_where[e].substr(where0.size()) + ": " +
+                            fmt::format("{:.6g}", g->strength_g_per_cm) + " G/cm for " +
+                            fmt::format("{:.6g}", g->duration_s * 1e3) + " ms, at most " +
+                            fmt::format("{:.3g}", worst) + " of a single-quantum coherence left");
+    }
+  }
   std::vector<Element> tail;  // U_d and contact
   std::vector<std::string> tail_where;
   if (proto.ud) {
@@ -213,10 +277,20 @@ std::string run_readme(const ExperimentProgram& p, const CaseSpec& c, int collis
      << "Not exported (the virtual experiment's calibration): the inversion-paired run from\n"
      << "inverted equilibrium and the reference runs; repeat the export with other cases.\n";
   if (!r.stretched.empty()) {
-    rd << "\nGradients above GPZ 100 % (--gpz-max " << fmt::format("{:.6g}", o.gpz_max_g_per_cm)
-       << " G/cm) are played at 100 % for longer, with the same area:\n";
+    rd << "\nGradients as played: the PPS and bath gradients' areas times "
+       << fmt::format("{:.6g}", r.gradient_scale)
+       << ", so that the weakest winds a single-quantum coherence\n"
+       << "at least 100/pi turns across a sample of " << fmt::format("{:.6g}", o.sample_min_cm)
+       << " cm or longer (--sample-cm; at most 1 % left on a uniform sample);\n"
+       << "above GPZ 100 % (--gpz-max " << fmt::format("{:.6g}", o.gpz_max_g_per_cm)
+       << " G/cm) at the maximum for longer, with the same area:\n";
     for (const auto& s : r.stretched) rd << "  " << s << "\n";
   }
+  rd << "\nWhat the PPS and bath gradients leave of a single-quantum coherence on a uniform\n"
+     << "sample of " << fmt::format("{:.6g}", o.sample_min_cm) << " to "
+     << fmt::format("{:.6g}", std::max(o.sample_min_cm, 1.8))
+     << " cm (simulated over z slices, the largest over 9 lengths):\n";
+  for (const auto& s : r.residuals) rd << "  " << s << "\n";
   return rd.str();
 }
 
@@ -266,6 +340,12 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
                       std::to_string(ns) + " readout settings x " + std::to_string(ne) +
                       " temporal-averaging experiments = " + std::to_string(ns * ne) + " EXPNOs, " +
                       std::to_string(rs.pulses) + " compiled pulses (weights.csv)");
+  r.summary.push_back(
+      "gradients: PPS and bath areas x " + fmt::format("{:.6g}", rs.gradient_scale) + "; at most " +
+      fmt::format("{:.3g}", rs.gradient_residual) +
+      " of a single-quantum coherence left on a uniform " + fmt::format("{:.6g}", o.sample_min_cm) +
+      "-" + fmt::format("{:.6g}", std::max(o.sample_min_cm, 1.8)) +
+      " cm sample (simulated, README.txt)");
   return r;
 }
 

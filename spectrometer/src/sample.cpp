@@ -90,6 +90,23 @@ Mat gradient_phase(const Molecule& m, const GradientElement& g, double z_cm, con
   return out;
 }
 
+std::vector<double> gradient_residual(const Sample& sample, const GradientElement& g) {
+  const Molecule& m = sample.molecule;
+  const int n = m.size(), slices = sample.gradient.slices;
+  const double length = sample.gradient.length_cm;
+  std::vector<double> out(n);
+  for (int k = 0; k < n; ++k) {
+    // a single-quantum element of spin k: m_k(a) - m_k(b) = 1, as gradient_phase turns it
+    const double per_cm =
+        kTwoPi * m.gamma_hz_per_gauss(k) * g.strength_g_per_cm * g.shape_factor * g.duration_s;
+    cplx sum = 0.0;
+    for (int j = 0; j < slices; ++j)
+      sum += std::polar(1.0, -per_cm * (-0.5 * length + (j + 0.5) * length / slices));
+    out[k] = std::abs(sum) / slices;
+  }
+  return out;
+}
+
 namespace {
 
 // z-rotation exp(-i phi sum_{k in spins} I_z^k) restricted to `spins` (a 2^m diagonal).

@@ -156,8 +156,17 @@ swap_c1_c4 swap_c2_c4 swap_c3_c4 rx90_c1 rx90_c2 rx90_c3 rx90_c4 ACQ"
 [ "$played" = "$want" ] || fail "EXPNO 12 plays: $played"
 [ "$(grep -c '^  4u UNBLKGRAD$' "$PP")" = 5 ] && [ "$(grep -c '^  d16$' "$PP")" = 5 ] &&
   [ "$(grep -c '^  4u BLKGRAD$' "$PP")" = 5 ] || fail "EXPNO 12: not 5 gradients in UNBLKGRAD/BLKGRAD"
-grep -q '^;gpz4: 99.97' "$PP" && grep -q '^;p20: homospoil/gradient pulse \[2183 usec\]' "$PP" ||
-  fail "PPS step 4's 117 G/cm gradient not played at 100 % for 2183 us"
+# Gradients: every PPS and bath area x 100/pi (one turn per cm -> 31.8, so at most 1 % of a
+# single-quantum coherence is left on a uniform sample of 1 cm or longer); PPS step 1 at
+# 29.73 G/cm = GPZ 59.92 % of 53.5 G/cm x the area factor of nmrc's smoothed rectangle
+# (lists/gp/nmrc_smsq10.100, 0.9275); step 4 (3979 turns/cm) at 100 % for 74.9 ms.
+grep -q '^;gpz1: 59.92%$' "$PP" && grep -q '^;p22: homospoil/gradient pulse \[74900 usec\]' "$PP" &&
+  grep -q '^;gpnam1: nmrc_smsq10.100 (area factor 0.92745' "$PP" ||
+  fail "PPS gradients: not 59.92 % and 74.9 ms at 100 % with nmrc_smsq10.100"
+grep -q '^##\$SHAPE_INTEGFAC= 9.27454' "$WORK/run/lists/gp/nmrc_smsq10.100" ||
+  fail "lists/gp/nmrc_smsq10.100: missing or another area factor"
+grep -q '^  U_p1 G_z gradient: 29.7316 G/cm for 1 ms, at most 0.00717 of a single-quantum coherence left$' "$WORK/run/README.txt" ||
+  fail "run export: the simulated gradient residual is not 0.00717"
 grep -q '^;sp10: f1 channel - shaped pulse power, 100 % = .* Hz nutation: SPW = PLW1 (nu/nu1)^2 = ' "$PP" ||
   fail "EXPNO 12: shape power comment"
 grep -q '^##\$PULPROG= <c_minus_0p5_m10_e4_XXXX>$' "$WORK/run/12/acqus" || fail "EXPNO 12: PULPROG"

@@ -119,7 +119,20 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
     CHECK(pp.find("  go=2 ph31\n") != std::string::npos);
     CHECK(pp.find("ph1=(360) 90\n") != std::string::npos);
     CHECK(pp.find(";spnam1: swap_c1_c4\n") != std::string::npos);
-    CHECK(pp.find(";gpnam1: SINE.100\n") != std::string::npos);
+    CHECK(pp.find(";gpnam1: nmrc_sine.100 (area factor 0.636") != std::string::npos);
+    // The gradient shape played is written (lists/gp) and its area factor is its own integral:
+    // a half sine sampled at the 100 midpoints, sum_k sin(pi (k + 1/2)/100)/100 =
+    // 1/(100 sin(pi/200)); the smoothed square, 80 points at 100 % and 2 x 10 quarter-sine
+    // edges, 0.8 + 2 (sin^2(pi/4)/sin(pi/40))/100.
+    REQUIRE(f.count("lists/gp/nmrc_sine.100") == 1);
+    const BrukerShape gp = parse_bruker_shape(f.at("lists/gp/nmrc_sine.100"), "gp");
+    CHECK(gp.amplitude_percent.size() == 100u);
+    CHECK(gp.integfac_read.value() ==
+          doctest::Approx(1.0 / (100 * std::sin(kPi / 200))).epsilon(1e-9));
+    CHECK(bruker_gradient_shape(true).area_factor ==
+          doctest::Approx(1.0 / (100 * std::sin(kPi / 200))).epsilon(1e-14));
+    CHECK(bruker_gradient_shape(false).area_factor ==
+          doctest::Approx(0.8 + 0.01 / std::sin(kPi / 40)).epsilon(1e-14));
     CHECK(pp.find("#include <Avance.incl>") != std::string::npos);
     // Powers: nu1 = 1 / (4 p90) = 12500 Hz; SPW = PLW (nu_shape / nu1)^2.
     const JcampFile acqus = parse_jcamp(f.at("1/acqus"), "acqus");
@@ -135,7 +148,11 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
     CHECK(acqus.numbers("$P")[11] == doctest::Approx(20.0).epsilon(1e-14));
     CHECK(acqus.numbers("$D")[2] == doctest::Approx(0.001).epsilon(1e-14));
     CHECK(acqus.numbers("$D")[1] == doctest::Approx(5 * 10.2).epsilon(1e-14));  // 5 T1(C1)
-    CHECK(acqus.numbers("$GPZ")[1] == doctest::Approx(100 * 20.0 / 53.5).epsilon(1e-12));
+    // GPZ so that the console's area GPZ/100 x 53.5 G/cm x area factor x 1 ms is the model's
+    // 20 G/cm x 2/pi x 1 ms
+    CHECK(acqus.numbers("$GPZ")[1] ==
+          doctest::Approx(100 * 20.0 * (2 / kPi) / (53.5 / (100 * std::sin(kPi / 200))))
+              .epsilon(1e-12));
     CHECK(acqus.integer("$TD") == 16384);
     CHECK(acqus.integer("$NS") == 4);
     CHECK(acqus.text("$PULPROG") == "nmrc_test");
@@ -207,7 +224,7 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
     Sequence strong = seq;
     strong.elements.insert(strong.elements.begin(), GradientElement{0.001, 80.0, 1.0});
     CHECK_THROWS_WITH_AS(export_bruker({{"x", strong, {}}}, m, o),
-                         doctest::Contains("elements[0].strength_g_per_cm = 80: exceeds"),
+                         doctest::Contains("elements[0].strength_g_per_cm = 80: needs GPZ 161.2"),
                          InputError);
     // The probe's limits, with the numbers.
     BrukerExportOptions weak = o;
@@ -302,8 +319,9 @@ TEST_CASE("Bruker export played back: the folder alone gives the sequence's stat
     CHECK(hb.rf_hz == doctest::Approx(5000.0).epsilon(1e-12));
     CHECK(hb.angle_rad == doctest::Approx(kPi).epsilon(1e-12));
     const auto& gb = std::get<GradientElement>(back.elements[8]);
-    CHECK(gb.strength_g_per_cm == doctest::Approx(20.0).epsilon(1e-12));
-    CHECK(gb.shape_factor == doctest::Approx(2.0 / kPi));
+    // the area the console plays, from GPZ and the shape file's own area factor
+    CHECK(gb.shape_factor == doctest::Approx(1.0 / (100 * std::sin(kPi / 200))).epsilon(1e-9));
+    CHECK(gb.strength_g_per_cm * gb.shape_factor == doctest::Approx(20.0 * 2 / kPi).epsilon(1e-9));
     spectrometer::Sample sample;
     sample.molecule = m;
     Mat rho0 = Mat::Zero(16, 16);

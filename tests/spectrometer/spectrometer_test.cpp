@@ -13,6 +13,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
+#include "nmrc/spectrometer/gradient_input.hpp"
 #include "nmrc/spectrometer/lines.hpp"
 #include "nmrc/spectrometer/sample.hpp"
 #include "support/reference.hpp"
@@ -92,6 +93,48 @@ TEST_CASE("gradients: exact coherence-order filter and explicit z-slices") {
     Mat r = Mat::Identity(4, 4) / 4.0;
     r(1, 2) = r(2, 1) = 0.1;  // |01><10|
     CHECK(std::abs(coherence_filter(c, r)(1, 2)) == 0.0);
+  }
+}
+
+TEST_CASE("a gradient's residual coherence on a uniform sample: the slices and the sinc") {
+  const Molecule m = crotonic();
+  const double gamma = m.gamma_hz_per_gauss(2);  // C3
+  // A gradient winding `turns` turns of a single-quantum coherence across length_cm.
+  auto winding = [&](double turns, double length_cm) {
+    return GradientElement{1e-3, turns / (gamma * 1e-3 * length_cm), 1.0};
+  };
+  SUBCASE("the residual is what run_sequence's slices leave of a single-quantum element") {
+    Sample s = sample_of(m);
+    s.gradient.mode = GradientMode::kSlices;
+    s.gradient.slices = 64;
+    s.gradient.length_cm = 1.4;
+    const GradientElement g = winding(3.37, 1.4);
+    const Mat sq = coherence({0, 0, 0, 0}, {0, 0, 1, 0});  // single quantum of C3
+    const Mat rho = Mat::Identity(16, 16) / 16.0 + 0.01 * sq;
+    Sequence seq;
+    seq.elements = {g};
+    const Mat out = run_sequence(s, seq, rho);  // free evolution: a phase, not a magnitude
+    const auto res = gradient_residual(s, g);
+    REQUIRE(res.size() == 4u);
+    CHECK(std::abs(out(0, 2)) / 0.01 == doctest::Approx(res[2]).epsilon(1e-12));
+    CHECK(res[2] > 0.01);  // 64 slices, 3.37 turns: not dephased
+  }
+  SUBCASE("many slices: the analytic |sinc(pi T)| of a uniform sample, <= 1/(pi T)") {
+    for (double length : {1.0, 1.8})
+      for (double turns : {0.37, 3.37, 31.9, 125.5}) {
+        Sample s = sample_of(m);
+        s.gradient.length_cm = length;
+        s.gradient.slices = kMaxGradientSlices;
+        const double res = gradient_residual(s, winding(turns, length))[2];
+        const double sinc = std::abs(std::sin(kPi * turns) / (kPi * turns));
+        CAPTURE(turns);
+        CHECK(res == doctest::Approx(sinc).epsilon(1e-5));
+        CHECK(res <= 1.0 / (kPi * turns) * (1.0 + 1e-4));  // the slice sum: + (pi T/N)^2/6
+      }
+    // 100/pi turns: at most 1 % left (the run export's rule, docs/bruker.md)
+    Sample s = sample_of(m);
+    s.gradient.slices = kMaxGradientSlices;
+    CHECK(gradient_residual(s, winding(100.0 / kPi, 1.0))[2] <= 0.01);
   }
 }
 

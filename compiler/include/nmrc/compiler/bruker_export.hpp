@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "nmrc/core/bruker_shape.hpp"
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/sequence.hpp"
 
@@ -46,7 +47,14 @@ struct BrukerExportOptions {
   double d1_s = -1.0;              ///< relaxation delay; < 0: 5 x the longest T1 of the molecule
   double d16_s = 200e-6;           ///< gradient recovery after each gradient (Bruker's d16)
   double gpz_max_g_per_cm = 53.5;  ///< gradient strength at GPZ = 100 % (calibrate!)
-  int phase_sense = 1;             ///< see nmrc::ShapeFrame
+  /// The shortest sample (cm along z, the part the coil sees) a run export's PPS and bath
+  /// gradients must dephase: they are made strong enough (all by one factor, so their ratios,
+  /// which keep gradient echoes away, stay) that a single-quantum coherence of the molecule's
+  /// weakest nucleus keeps at most 1 % of its amplitude on a uniform sample this long or
+  /// longer: |sinc(pi turns)| <= 1/(pi turns), so at least 100/pi turns across it. 1 cm is the
+  /// short end of the 1-1.8 cm of a 5 mm tube a probe's coil sees (issue 24); give yours.
+  double sample_min_cm = 1.0;
+  int phase_sense = 1;  ///< see nmrc::ShapeFrame
   /// CYCLOPS on the whole sequence: every pulse (phase lists, ph30 for the shapes) and the
   /// receiver (ph31) turn by 90 degrees per scan; ns must be a multiple of 4.
   bool cyclops = false;
@@ -56,6 +64,26 @@ struct BrukerExportOptions {
   std::optional<BrukerDecoupling> decouple = BrukerDecoupling{};
   ProbeLimits probe;
 };
+
+/// A gradient shape the export writes to lists/gp and names in GPNAM (so the area a console
+/// plays is the one nmrc integrated, not a guess about the console's own file): 100 points in
+/// the shape-file layout (amplitude %, phase 0).
+///  - "nmrc_sine.100": a half sine, 100 sin(pi t_k), t_k = (k + 1/2)/100 (the profile of
+///    Bruker's SINE.100), for GradientElement::shape_factor = 2/pi;
+///  - "nmrc_smsq10.100": a smoothed rectangle, the first and last 10 points rising and falling
+///    as 100 sin(pi/2 (k + 1/2)/10), 100 in between (the 10 % edges of Bruker's SMSQ10.100), for
+///    every other gradient.
+/// The console plays the area GPZ/100 x G(GPZ 100 %) x area_factor x duration, with
+/// area_factor = shape_integfac of the file's points (its ##$SHAPE_INTEGFAC), so the export
+/// writes GPZ = 100 G shape_factor / (G(100 %) area_factor): the model's area G shape_factor t.
+struct BrukerGradientShape {
+  std::string name;
+  BrukerShape shape;
+  double area_factor = 1.0;
+};
+BrukerGradientShape bruker_gradient_shape(bool sine);
+/// The gradient shape a GradientElement of this shape factor is played with.
+BrukerGradientShape bruker_gradient_shape_for(double shape_factor);
 
 /// One experiment (one EXPNO): a flattened sequence whose last element is its acquisition.
 struct BrukerExperimentInput {
@@ -81,6 +109,7 @@ struct BrukerExportResult {
 /// "(p11:sp1 ph0):f1", hard pulses with their own power level, delays, gradients
 /// "p16:gp1" + d16 inside UNBLKGRAD/BLKGRAD, repeated blocks as "lo to N times k",
 /// "go=2 ph31", phase lists, Bruker-style comment lines for every p, sp, spnam, d, gpz, gpnam),
+/// lists/gp/<shape> (the gradient shapes played, see BrukerGradientShape),
 /// <k>/acqu, <k>/acqus, <k>/pulseprogram (EXPNO k = 1, 2, ...), queue.mac (a TopSpin macro
 /// running the experiments in turn) and README.txt.
 /// With options.decouple, every experiment decouples 1H on f2 (NUC2 1H, BF2 = the molecule's

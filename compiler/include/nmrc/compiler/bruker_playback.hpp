@@ -15,7 +15,8 @@ namespace nmrc::compiler {
 /// pulseprogram and acqus, shapes `dir`/lists/wave/<SPNAM>. Pulse-program statements, as
 /// Bruker's syntax and nmrc's export write them: "dN" a delay D[N]; "pN:gpM" a gradient of
 /// P[N] us at GPZ[M] % of the strength the program's ";for z-only gradients (GPZ 100 % = G
-/// G/cm)" comment names, shaped SINE.100 (area 2/pi) or SMSQ10.100 (1) from GPNAM[M]; "(pN
+/// G/cm)" comment names, with the area factor of the shape file `dir`/lists/gp/GPNAM[M]
+/// (shape_integfac of its points); "(pN
 /// phM):fF" a hard pulse of P[N] us at the power level last set on fF ("4u plK:fF"), nutation
 /// nu1 sqrt(PLW[K]/PLW[1]) with nu1 = 1/(4 P[1]); "(pN:spM ph0):fF" a shape SPNAM[M] for P[N]
 /// us at 100 % = nu1 sqrt(SPW[M]/PLW[1]); "L ..." and "lo to L times n" a loop; "go=2 ph31"

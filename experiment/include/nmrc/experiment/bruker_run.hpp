@@ -37,9 +37,16 @@ std::string topspin_case_name(const std::string& case_name);
 struct RunSequences {
   RunProtocol protocol;
   std::vector<compiler::BrukerExperimentInput> experiments;
-  std::vector<std::string> settings;  ///< readout setting of each EXPNO
-  std::vector<double> weights;        ///< w_i, i = 0..E-1
-  std::vector<std::string> stretched;
+  std::vector<std::string> settings;   ///< readout setting of each EXPNO
+  std::vector<double> weights;         ///< w_i, i = 0..E-1
+  std::vector<std::string> stretched;  ///< every gradient played otherwise than the protocol's
+  /// The factor on every PPS and bath gradient's area (options.sample_min_cm), >= 1.
+  double gradient_scale = 1.0;
+  /// The largest fraction of a single-quantum coherence any PPS or bath gradient (as played)
+  /// leaves on a uniform sample of options.sample_min_cm to max(sample_min_cm, 1.8) cm (9
+  /// lengths), simulated by spectrometer::gradient_residual; one note per gradient.
+  double gradient_residual = 0.0;
+  std::vector<std::string> residuals;
   size_t pulses = 0;  ///< distinct compiled pulses
 };
 /// The sequences of the run that measures collision `collision` of case `c` (see

@@ -68,4 +68,13 @@ Mat coherence_filter(const Molecule& m, const Mat& rho);
 /// gradient phase of one slice at height z_cm (m_k = +1/2 for |0>, -1/2 for |1>).
 Mat gradient_phase(const Molecule& m, const GradientElement& g, double z_cm, const Mat& rho);
 
+/// The fraction of single-quantum coherence of each spin k that gradient g leaves on the
+/// sample: |(1/N) sum_j exp(-i 2 pi gamma_k G s tau z_j)| over the slice positions
+/// z_j = -L/2 + (j + 1/2) L/N of GradientMode::kSlices (N = sample.gradient.slices, L =
+/// length_cm: a uniform sample), i.e. gradient_phase averaged over the sample, one gradient
+/// alone. For N much larger than the turns T = gamma_k G s tau L it tends to the uniform
+/// sample's |sinc(pi T)| = |sin(pi T)/(pi T)| <= 1/(pi T) (the slice sum is the Dirichlet kernel
+/// |sin(pi T)/(N sin(pi T/N))|). Preconditions: sample.validate() passed.
+std::vector<double> gradient_residual(const Sample& sample, const GradientElement& g);
+
 }  // namespace nmrc::spectrometer
