@@ -35,6 +35,7 @@ struct Opts {
   std::string out, molecule, pulses;
   double p90_us = 0, plw_w = 0, d1_s = -1, d16_s = 200e-6, gpz_max = 53.5, sw_hz = 0;
   double sample_cm = 1.0;
+  std::string rpar = "C13CPD";
   int ns = 1, ds = 0, td = 16384, phase_sense = 1;
   std::string case_name, cache_dir;
   int collision = -1;  // -1: not given
@@ -191,6 +192,8 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
   br->add_option("--sample-cm", o->sample_cm,
                  "Experiment program: shortest sample length the PPS and bath gradients must "
                  "dephase to 1 %, cm (default 1)");
+  br->add_option("--rpar", o->rpar,
+                 "Standard parameter set setup.mac loads before nmrc's values (default C13CPD)");
   br->add_option("--phase-sense", o->phase_sense,
                  "1 (default) or -1: the console's sense of phase");
   br->add_option("--p90-h", o->p90_h_us,
@@ -241,6 +244,7 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
       eo.d16_s = o->d16_s;
       eo.gpz_max_g_per_cm = o->gpz_max;
       eo.sample_min_cm = o->sample_cm;
+      eo.rpar = o->rpar;
       eo.phase_sense = o->phase_sense;
       eo.probe = o->probe;
       eo.cyclops = o->cyclops;

@@ -578,6 +578,45 @@ std::string pulse_program(const std::string& name, const ExperimentBuilder& b,
   return pp.str();
 }
 
+// The lines of setup.mac for one experiment: open it, load the console's standard parameter
+// set (rpar), then set every value nmrc chose, as TopSpin sets a parameter typed with its
+// value (P in us, D in s, PLW/SPW in W, GPZ in %, O1 and SW_h in Hz).
+std::string setup_macro(const std::string& dir, const std::string& name, const ExperimentBuilder& b,
+                        const AcquireElement& acq, const Molecule& m, const BrukerExportOptions& o,
+                        const Calibration& cal) {
+  auto v = [](double x) { return fmt::format("{:.10g}", x); };
+  const Channel& ch = m.channels[acq.channel];
+  std::ostringstream mac;
+  mac << "re " << dir << "\n"
+      << "rpar " << checked_name(o.rpar, "--rpar") << " all\n"
+      << "pulprog " << name << "\n"
+      << "td " << 2L * acq.td << "\n"
+      << "swh " << v(acq.sw_hz) << "\n"
+      << "o1 " << v(ch.frame_ppm * ch.larmor_mhz + ch.carrier_hz) << "\n"
+      << "ns " << o.ns << "\n"
+      << "ds " << o.ds << "\n";
+  for (int i = 0; i < kArray; ++i)
+    if (b.d_s[i] != 0.0) mac << "d" << i << " " << v(b.d_s[i]) << "\n";
+  for (int i = 0; i < kArray; ++i)
+    if (b.p_us[i] != 0.0) mac << "p" << i << " " << v(b.p_us[i]) << "\n";
+  for (int i = 0; i < kArray; ++i)
+    if (b.plw[i] != 0.0) mac << "plw" << i << " " << v(b.plw[i]) << "\n";
+  for (int i = 0; i < kArray; ++i)
+    if (b.spw[i] != 0.0 || b.spnam[i] != "gauss")
+      mac << "spnam" << i << " " << b.spnam[i] << "\n"
+          << "spw" << i << " " << v(b.spw[i]) << "\n"
+          << "spoffs" << i << " " << v(b.spoffs[i]) << "\n";
+  for (const auto& [k, i] : b.gradients().by_key)
+    mac << "gpz" << i << " " << v(b.gpz[i]) << "\n"
+        << "gpnam" << i << " " << b.gpnam[i] << "\n";
+  if (cal.decouple)
+    mac << "o2 " << v(cal.o2_hz) << "\n"
+        << "cpdprg2 " << o.decouple->program << "\n"
+        << "pcpd2 " << v(o.decouple->pcpd_us) << "\n"
+        << "plw12 " << v(cal.plw12_w) << "\n";
+  return mac.str();
+}
+
 // The experiment's acqus (TopSpin's layout, spectrometer::format_acqus).
 std::string acqus_text(const std::string& name, const ExperimentBuilder& b,
                        const AcquireElement& acq, const Molecule& m, const BrukerExportOptions& o,
@@ -684,6 +723,10 @@ std::string readme_text(const Molecule& m, const BrukerExportOptions& o, const C
      << "                    SINE.100/SMSQ10.100, whose areas differ)\n"
      << "  1/, 2/, ...    -> <data>/<user>/nmr/<NAME>/1, 2, ...    (one experiment each: acqu,\n"
      << "                    acqus, pulseprogram; open with re, check with ased)\n"
+     << "  setup.mac      -> <ts>/exp/stan/nmr/lists/mac/user/    (run once, before queue.mac: in\n"
+     << "                    every experiment, rpar " << checked_name(o.rpar, "--rpar")
+     << " all (your standard parameter set: the\n"
+     << "                    probe, receiver and digitiser settings), then nmrc's values)\n"
      << "  queue.mac      -> <ts>/exp/stan/nmr/lists/mac/user/    (runs the experiments: re k, "
         "zg)\n\n"
      << "What to calibrate first, in this order:\n"
@@ -735,7 +778,7 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
   BrukerExportResult res;
   std::vector<ShapeEntry> shapes;
   std::set<std::string> shape_files, pp_names, gradient_files;
-  std::string queue;
+  std::string queue, setup;
   int expno = 0;
   for (const auto& ex : experiments) {
     ++expno;
@@ -762,6 +805,7 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
     res.files.push_back({dir + "/acqus", acqus});
     res.files.push_back({dir + "/acqu", acqus});
     queue += "re " + dir + "\nzg\n";
+    setup += setup_macro(dir, name, b, acq, m, o, cal);
     const Channel& ch = m.channels[acq.channel];
     res.summary.push_back("experiment " + dir + ": pulse program " + name + ", " +
                           std::to_string(els.size()) + " elements, TD " +
@@ -789,6 +833,7 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
              : std::string()));
   }
   res.files.push_back({"queue.mac", queue});
+  res.files.push_back({"setup.mac", setup});
   res.files.push_back({"README.txt", readme_text(m, o, cal, res.summary)});
   return res;
 }

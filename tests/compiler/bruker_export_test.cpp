@@ -134,6 +134,14 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
     CHECK(bruker_gradient_shape(false).area_factor ==
           doctest::Approx(0.8 + 0.01 / std::sin(kPi / 40)).epsilon(1e-14));
     CHECK(pp.find("#include <Avance.incl>") != std::string::npos);
+    // setup.mac: the standard parameter set, then every value nmrc set, in TopSpin's units
+    REQUIRE(f.count("setup.mac") == 1);
+    const std::string& mac = f.at("setup.mac");
+    CHECK(mac.rfind("re 1\nrpar C13CPD all\npulprog nmrc_test\ntd 16384\nswh ", 0) == 0);
+    for (const char* line : {"\nns 4\n", "\nd1 51\n", "\nd16 0.0002\n", "\np1 20\n", "\nplw1 50\n",
+                             "\nspnam1 swap_c1_c4\n", "\ngpnam1 nmrc_sine.100\n",
+                             "\ncpdprg2 waltz16\n", "\npcpd2 90\n"})
+      CHECK_MESSAGE(mac.find(line) != std::string::npos, line);
     // Powers: nu1 = 1 / (4 p90) = 12500 Hz; SPW = PLW (nu_shape / nu1)^2.
     const JcampFile acqus = parse_jcamp(f.at("1/acqus"), "acqus");
     const double nu_shape = [&] {

@@ -54,6 +54,9 @@ struct BrukerExportOptions {
   /// longer: |sinc(pi turns)| <= 1/(pi turns), so at least 100/pi turns across it. 1 cm is the
   /// short end of the 1-1.8 cm of a 5 mm tube a probe's coil sees (issue 24); give yours.
   double sample_min_cm = 1.0;
+  /// The console's standard parameter set setup.mac loads into every experiment before
+  /// nmrc's values (`rpar NAME all`): Bruker's 13C set with 1H CPD decoupling by default.
+  std::string rpar = "C13CPD";
   int phase_sense = 1;  ///< see nmrc::ShapeFrame
   /// CYCLOPS on the whole sequence: every pulse (phase lists, ph30 for the shapes) and the
   /// receiver (ph31) turn by 90 degrees per scan; ns must be a multiple of 4.
@@ -110,7 +113,10 @@ struct BrukerExportResult {
 /// "p16:gp1" + d16 inside UNBLKGRAD/BLKGRAD, repeated blocks as "lo to N times k",
 /// "go=2 ph31", phase lists, Bruker-style comment lines for every p, sp, spnam, d, gpz, gpnam),
 /// lists/gp/<shape> (the gradient shapes played, see BrukerGradientShape),
-/// <k>/acqu, <k>/acqus, <k>/pulseprogram (EXPNO k = 1, 2, ...), queue.mac (a TopSpin macro
+/// <k>/acqu, <k>/acqus, <k>/pulseprogram (EXPNO k = 1, 2, ...), setup.mac (a TopSpin macro:
+/// per experiment "re k", "rpar <options.rpar> all", then every value nmrc set: pulprog, td,
+/// swh, o1, ns, ds, dN, pN, plwN, spnamN/spwN/spoffsN, gpzN/gpnamN, o2/cpdprg2/pcpd2/plw12),
+/// queue.mac (a TopSpin macro
 /// running the experiments in turn) and README.txt.
 /// With options.decouple, every experiment decouples 1H on f2 (NUC2 1H, BF2 = the molecule's
 /// proton frequency, O2, CPDPRG2, PCPD2, PLW12; "cpds2:f2" before the first element, "do:f2"
