@@ -602,18 +602,18 @@ std::string setup_macro(const std::string& dir, const std::string& name, const E
   for (int i = 0; i < kArray; ++i)
     if (b.plw[i] != 0.0) mac << "plw" << i << " " << v(b.plw[i]) << "\n";
   for (int i = 0; i < kArray; ++i)
-    if (b.spw[i] != 0.0 || b.spnam[i] != "gauss")
+    if (b.spw[i] != 0.0 || b.spnam[i] != "gauss") {
       mac << "spnam" << i << " " << b.spnam[i] << "\n"
-          << "spw" << i << " " << v(b.spw[i]) << "\n"
           << "spoffs" << i << " " << v(b.spoffs[i]) << "\n";
+      if (b.spw[i] != 0.0) mac << "spw" << i << " " << v(b.spw[i]) << "\n";  // with --p90/--plw
+    }
   for (const auto& [k, i] : b.gradients().by_key)
     mac << "gpz" << i << " " << v(b.gpz[i]) << "\n"
         << "gpnam" << i << " " << b.gpnam[i] << "\n";
   if (cal.decouple)
     mac << "o2 " << v(cal.o2_hz) << "\n"
         << "cpdprg2 " << o.decouple->program << "\n"
-        << "pcpd2 " << v(o.decouple->pcpd_us) << "\n"
-        << "plw12 " << v(cal.plw12_w) << "\n";
+        << "pcpd2 " << v(o.decouple->pcpd_us) << "\n";  // plw12 with the plwN above, when set
   return mac.str();
 }
 

@@ -131,6 +131,11 @@ TEST_CASE("experiment: a run export played back gives the virtual run's energies
       play_back_run_bruker((dir / "export").string(), p, c, (dir / "console").string(), imp);
   const RunSequences rs = run_sequences(p, c, collision, lib, o);
   REQUIRE(back.expnos == rs.experiments.size());
+  // The PPS and bath gradients (the weakest winds 1 turn over 1 cm) strengthened x 100/pi, so
+  // that a 1-1.8 cm sample keeps < 1 % of a single-quantum coherence (simulated over z slices).
+  CHECK(rs.gradient_scale == doctest::Approx(100.0 / kPi).epsilon(1e-9));
+  CHECK(rs.gradient_residual > 0.0);
+  CHECK(rs.gradient_residual < 0.01);
   std::vector<Sequence> seqs;
   for (const auto& e : rs.experiments) seqs.push_back(e.sequence);
   const RunPlayback direct = console_run(p, c, seqs, rs.weights, imp, (dir / "direct").string());

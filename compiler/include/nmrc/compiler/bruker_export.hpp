@@ -115,7 +115,8 @@ struct BrukerExportResult {
 /// lists/gp/<shape> (the gradient shapes played, see BrukerGradientShape),
 /// <k>/acqu, <k>/acqus, <k>/pulseprogram (EXPNO k = 1, 2, ...), setup.mac (a TopSpin macro:
 /// per experiment "re k", "rpar <options.rpar> all", then every value nmrc set: pulprog, td,
-/// swh, o1, ns, ds, dN, pN, plwN, spnamN/spwN/spoffsN, gpzN/gpnamN, o2/cpdprg2/pcpd2/plw12),
+/// swh, o1, ns, ds, dN, pN, plwN (the levels nmrc set: PLW12 only with the 1H calibration),
+/// spnamN/spwN/spoffsN, gpzN/gpnamN, o2/cpdprg2/pcpd2),
 /// queue.mac (a TopSpin macro
 /// running the experiments in turn) and README.txt.
 /// With options.decouple, every experiment decouples 1H on f2 (NUC2 1H, BF2 = the molecule's
