@@ -119,7 +119,7 @@ TEST_CASE("experiment: a run export played back gives the virtual run's energies
   compiler::BrukerExportOptions o;
   o.p90_us = 10.0;
   o.plw_w = 20.0;
-  o.gpz_max_g_per_cm = 150.0;
+  o.gpz_max_g_per_cm = 4100.0;  // PPS step 4 x 100/pi: 3717 G/cm played in its 1 ms
   o.decouple->p90_us = 10.0;
   o.decouple->plw_w = 15.0;
   for (const auto& f : export_run_bruker(p, c, collision, lib, o).files) {
