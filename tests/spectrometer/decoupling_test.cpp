@@ -137,8 +137,9 @@ TEST_CASE("decoupling: a cycle's propagator is the carbon phase times the proton
     const Mat up = ev2.advance(segs);
     // Reference: split every step at the decoupler's element edges by hand.
     const auto cyc = cpd_supercycle(seq);
+    // Edges over the whole 1.4 ms (a CW "cycle" is one short element, WALTZ-16's is 9 ms).
     std::vector<double> edges{0.0};
-    for (int rep = 0; rep < 3; ++rep)
+    while (edges.back() < 200 * 7e-6 + pcpd)
       for (const auto& p : cyc) edges.push_back(edges.back() + p.angle_deg / 90.0 * pcpd);
     const Mat hc = m.hamiltonian(false);
     const Mat ixc = m.control(0, 'x'), iyc = m.control(0, 'y');
