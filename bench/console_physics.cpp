@@ -10,6 +10,9 @@
 //   console_physics fig3 [--case NAME]... [--collision M]... [--cpd ...] [--pcpd-us P]
 //                        [--threads N] [PROGRAM.yaml]
 //   console_physics grape-cap --max-rf-c HZ [--cpd ...] [--pcpd-us P] [--threads N] PULSE.json...
+//   console_physics residual --cpd cw [--pcpd-us P] [--o2-ppm P] PULSE.json...
+//   console_physics grape-decoupler --cpd cw [--pcpd-us P] [--o2-ppm P] [--threads N]
+//                                   [--time-limit-s S] PULSE.json...
 // spectrum: the 13C FID of the carbons' x magnetisation with the decoupler at each PCPD2, fitted
 //   with the 32 lines of the decoupled 4-spin model (spectrometer::LineFitter); prints the
 //   fitted amplitudes' largest and rms deviation from the 4-spin model's and the fit residual.
@@ -25,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -75,6 +79,7 @@ struct Args {
       5.0;  // the export's default O2 (compiler/include/nmrc/compiler/bruker_export.hpp)
   int threads = 2;
   double q_c = 0.0, q_h = 0.0, max_rf_c = 0.0;
+  double time_limit_s = 900.0;     ///< grape-decoupler: GRAPE's wall-time limit per pulse
   std::vector<std::string> cases;  ///< fig3: --case NAME (repeatable)
   std::vector<int> collisions;     ///< fig3: --collision M (repeatable)
   std::vector<std::string> rest;
@@ -104,6 +109,8 @@ Args parse(int argc, char** argv, int first) {
       a.collisions.push_back(std::stoi(next()));
     else if (s == "--max-rf-c")
       a.max_rf_c = std::stod(next());
+    else if (s == "--time-limit-s")
+      a.time_limit_s = std::stod(next());
     else if (s == "--q-h")
       a.q_h = std::stod(next());
     else
@@ -246,6 +253,50 @@ int gates(const Args& a) {
   return 0;
 }
 
+// One pulse file's target recompiled on the 4-spin model `m4` with the file's duration, steps
+// and goal, nominal B1 (the set-up shared by grape-probe, grape-cap and grape-decoupler):
+// `options` adjusts the compile options (a probe, an amplitude cap), `problem` the GRAPE
+// problem (the decoupler's residual configurations); with `warm`, start 0 begins from the
+// file's own pulse.
+struct Recompiled {
+  ShapedPulseElement pulse;
+  compiler::GrapeResult result;
+  double seconds = 0;
+};
+
+Recompiled recompile(
+    const Molecule& m4, const PulseData& p, const compiler::GateTarget& target, const Args& a,
+    double time_limit_s, const std::function<void(compiler::CompileOptions&)>& options,
+    const std::function<compiler::GrapeProblem(compiler::GrapeProblem)>& problem = nullptr,
+    bool warm = false) {
+  compiler::CompileOptions co;
+  co.steps = static_cast<int>(p.channels[0].ux_hz.size());
+  co.dt_s = p.dt_s;
+  co.b1_scale = {1.0};
+  co.fidelity_target = p.fidelity_target;
+  co.threads = a.threads;
+  if (options) options(co);
+  compiler::GrapeProblem gp = compiler::build_problem(m4, target, co);
+  if (problem) gp = problem(std::move(gp));
+  compiler::GrapeOptions go;
+  go.fidelity_target = p.fidelity_target;
+  go.time_limit_s = time_limit_s;
+  go.threads = a.threads;
+  Recompiled out;
+  out.pulse = p.element(m4);
+  if (warm) {
+    go.initial_u = RMat::Zero(2, co.steps);
+    go.initial_u.row(0) = out.pulse.ux_hz[0].transpose();
+    go.initial_u.row(1) = out.pulse.uy_hz[0].transpose();
+  }
+  const auto t0 = Clock::now();
+  out.result = compiler::optimise(gp, go);
+  out.seconds = since(t0);
+  out.pulse.ux_hz = {out.result.u_hz.row(0).transpose()};
+  out.pulse.uy_hz = {out.result.u_hz.row(1).transpose()};
+  return out;
+}
+
 // GRAPE through the probe: the target of each pulse file recompiled on crotonic_acid.yaml with
 // probe_q on 13C (same duration and steps, nominal B1), against the shipped pulse, both played
 // through the same probe by the spectrometer.
@@ -266,28 +317,36 @@ int grape_probe(const Args& a) {
     auto fid = [&](const ShapedPulseElement& e, const PropagationOptions& o) {
       return std::abs((w.adjoint() * simulate_unitary(m4, e, 1.0, o)).trace()) / 16.0;
     };
-    const ShapedPulseElement e = p.element(m4);
-    compiler::CompileOptions co;
-    co.steps = static_cast<int>(p.channels[0].ux_hz.size());
-    co.dt_s = p.dt_s;
-    co.b1_scale = {1.0};
-    co.fidelity_target = p.fidelity_target;
-    co.threads = a.threads;
-    co.probe_q["13C"] = q;
-    const auto t0 = Clock::now();
-    compiler::GrapeOptions go;
-    go.fidelity_target = p.fidelity_target;
-    go.time_limit_s = 600;
-    const compiler::GrapeResult r = compiler::optimise(compiler::build_problem(m4, target, co), go);
-    const double secs = since(t0);
-    ShapedPulseElement ed = e;
-    ed.ux_hz = {r.u_hz.row(0).transpose()};
-    ed.uy_hz = {r.u_hz.row(1).transpose()};
-    std::printf("| %s | %.6f | %.6f | %.6f | %.1f |\n", path.c_str(), fid(e, {}), fid(e, po),
-                fid(ed, po), secs);
+    const Recompiled r = recompile(m4, p, target, a, 600,
+                                   [&](compiler::CompileOptions& co) { co.probe_q["13C"] = q; });
+    std::printf("| %s | %.6f | %.6f | %.6f | %.1f |\n", path.c_str(), fid(p.element(m4), {}),
+                fid(p.element(m4), po), fid(r.pulse, po), r.seconds);
     std::fflush(stdout);
   }
   return 0;
+}
+
+// F7 of pulse e against its own 4-spin propagator under decoupler `dec` (1 = decoupling
+// perfect), and the same predicted by the first-order residual configurations `confs`.
+double f7_vs_model(const Molecule& m7, const Molecule& m4, const Decoupler& dec,
+                   const ShapedPulseElement& e) {
+  return subsystem_gate_fidelity(decoupled_unitary(m7, dec, e), 7, {0, 1, 2, 3},
+                                 simulate_unitary(m4, e));
+}
+
+double first_order_vs_model(const Molecule& m7, const Molecule& m4,
+                            const std::vector<ResidualConfiguration>& confs,
+                            const ShapedPulseElement& e) {
+  const Mat v4 = simulate_unitary(m4, e);
+  double fpro = 0.0;
+  for (const auto& c : confs) {
+    Molecule mc = m4;
+    for (int k = 0; k < m4.size(); ++k)
+      for (int j = 0; j < m7.size(); ++j)
+        if (m7.nuclei[j].label == m4.nuclei[k].label) mc.nuclei[k].offset_hz += c.offset_hz[j];
+    fpro += c.weight * std::norm((v4.adjoint() * simulate_unitary(mc, e)).trace() / 16.0);
+  }
+  return std::sqrt(fpro);
 }
 
 // GRAPE with a 13C amplitude cap (the Hartmann-Hahn candidate of the fix): the target of each
@@ -305,29 +364,79 @@ int grape_cap(const Args& a) {
   for (const auto& path : a.rest) {
     const PulseData p = read_pulse_file(path);
     const auto target = compiler::target_from_json(p.target_json, m4, p.source);
-    const ShapedPulseElement e = p.element(m4);
-    auto f7 = [&](const ShapedPulseElement& x) {
-      return subsystem_gate_fidelity(decoupled_unitary(m7, dec, x), 7, {0, 1, 2, 3},
-                                     simulate_unitary(m4, x));
-    };
-    compiler::CompileOptions co;
-    co.steps = static_cast<int>(p.channels[0].ux_hz.size());
-    co.dt_s = p.dt_s;
-    co.b1_scale = {1.0};
-    co.fidelity_target = p.fidelity_target;
-    co.threads = a.threads;
-    co.max_rf_hz["13C"] = a.max_rf_c;
-    const auto t0 = Clock::now();
-    compiler::GrapeOptions go;
-    go.fidelity_target = p.fidelity_target;
-    go.time_limit_s = 900;
-    const compiler::GrapeResult r = compiler::optimise(compiler::build_problem(m4, target, co), go);
-    const double secs = since(t0);
-    ShapedPulseElement ed = e;
-    ed.ux_hz = {r.u_hz.row(0).transpose()};
-    ed.uy_hz = {r.u_hz.row(1).transpose()};
+    const Recompiled r = recompile(m4, p, target, a, 900, [&](compiler::CompileOptions& co) {
+      co.max_rf_hz["13C"] = a.max_rf_c;
+    });
     std::printf("| %s | %.3g | %.6f | %.6f | %.6f | %.6f | %.1f |\n", path.c_str(),
-                a.max_rf_c / 1e3, p.fidelity_nominal, f7(e), r.summary.fidelity_min, f7(ed), secs);
+                a.max_rf_c / 1e3, p.fidelity_nominal, f7_vs_model(m7, m4, dec, p.element(m4)),
+                r.result.summary.fidelity_min, f7_vs_model(m7, m4, dec, r.pulse), r.seconds);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+// The first-order residual couplings of CW decoupling (issue 25; spectrometer::
+// cw_residual_configurations) against the 7-spin simulation: for each pulse, F7 against its
+// own 4-spin propagator simulated (7 spins, CW running) and predicted by the 8 static proton
+// configurations (H2, H3, M up or down along their effective fields).
+int residual(const Args& a) {
+  const Molecule m7 = load_molecule(root() + "/molecules/crotonic_acid_7.yaml");
+  const Molecule m4 = load_molecule(root() + "/molecules/crotonic_acid.yaml");
+  Decoupler dec = a.dec;
+  dec.o2_hz = m7.channels[m7.channel_index("1H")].offset_of_ppm(a.o2_ppm);
+  const auto confs = cw_residual_configurations(m7, dec);
+  std::printf(
+      "CW B2 %.4g kHz, O2 %.4g ppm\n\n| pulse | ms | F7 vs 4-spin (simulated) | first-order "
+      "model | share of the loss explained |\n|---|---|---|---|---|\n",
+      dec.rf_hz() / 1e3, a.o2_ppm);
+  for (const auto& path : a.rest) {
+    const PulseData p = read_pulse_file(path);
+    const ShapedPulseElement e = p.element(m4);
+    const double f7 = f7_vs_model(m7, m4, dec, e), f1 = first_order_vs_model(m7, m4, confs, e);
+    std::printf("| %s | %.3g | %.6f | %.6f | %.2f |\n", path.c_str(), 1e3 * p.duration_s(), f7, f1,
+                (1 - f1) / (1 - f7));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+// GRAPE with the decoupler in its model (issue 25): each pulse file's target recompiled on
+// crotonic_acid.yaml over the CW decoupler's residual configurations
+// (compiler::with_residual_configurations; nominal B1, the file's duration, steps and goal,
+// start 0 warm from the file's pulse), both pulses played on the 7-spin molecule with CW running.
+int grape_decoupler(const Args& a) {
+  const Molecule m7 = load_molecule(root() + "/molecules/crotonic_acid_7.yaml");
+  const Molecule m4 = load_molecule(root() + "/molecules/crotonic_acid.yaml");
+  Decoupler dec = a.dec;
+  dec.o2_hz = m7.channels[m7.channel_index("1H")].offset_of_ppm(a.o2_ppm);
+  const auto confs = cw_residual_configurations(m7, dec);
+  std::printf(
+      "CW B2 %.4g kHz, O2 %.4g ppm\n\n| pulse | F4 shipped | F7 vs 4-spin, shipped | F7 vs target, "
+      "shipped | F4 recompiled | first-order min | F7 vs 4-spin, recompiled | F7 vs target, "
+      "recompiled | GRAPE s |\n|---|---|---|---|---|---|---|---|---|\n",
+      dec.rf_hz() / 1e3, a.o2_ppm);
+  for (const auto& path : a.rest) {
+    const PulseData p = read_pulse_file(path);
+    const auto target = compiler::target_from_json(p.target_json, m4, p.source);
+    const Mat w = target.full(4);
+    const bool gate = !target.state_transfer && !target.diagonal_phases;
+    auto vs_target = [&](const ShapedPulseElement& e) {
+      return gate ? subsystem_gate_fidelity(decoupled_unitary(m7, dec, e), 7, {0, 1, 2, 3}, w)
+                  : -1.0;
+    };
+    const Recompiled r = recompile(
+        m4, p, target, a, a.time_limit_s, nullptr,
+        [&](compiler::GrapeProblem gp) {
+          return compiler::with_residual_configurations(gp, m4, m7, confs);
+        },
+        true);
+    const ShapedPulseElement e = p.element(m4);
+    const Mat v4 = simulate_unitary(m4, r.pulse);
+    const double f4 = gate ? std::abs((w.adjoint() * v4).trace()) / 16.0 : -1.0;
+    std::printf("| %s | %.6f | %.6f | %.6f | %.6f | %.6f | %.6f | %.6f | %.1f |\n", path.c_str(),
+                p.fidelity_nominal, f7_vs_model(m7, m4, dec, e), vs_target(e), f4,
+                r.result.summary.fidelity_min, f7_vs_model(m7, m4, dec, r.pulse),
+                vs_target(r.pulse), r.seconds);
     std::fflush(stdout);
   }
   return 0;
@@ -505,6 +614,8 @@ int main(int argc, char** argv) {
     if (mode == "grape-probe") return grape_probe(a);
     if (mode == "grape-cap") return grape_cap(a);
     if (mode == "fig3") return fig3(a);
+    if (mode == "residual") return residual(a);
+    if (mode == "grape-decoupler") return grape_decoupler(a);
     std::fprintf(stderr, "console_physics: unknown mode %s\n", mode.c_str());
     return 2;
   } catch (const std::exception& e) {

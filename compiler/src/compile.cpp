@@ -213,7 +213,7 @@ std::vector<EnsembleMember> ensemble_of(const CompileOptions& o) {
   std::vector<EnsembleMember> e;
   for (size_t i = 0; i < o.b1_scale.size(); ++i)
     for (double off : o.offset_hz)
-      e.push_back({o.b1_scale[i], off, o.b1_weight.empty() ? 1.0 : o.b1_weight[i]});
+      e.push_back({o.b1_scale[i], off, o.b1_weight.empty() ? 1.0 : o.b1_weight[i], {}});
   return e;
 }
 
@@ -251,6 +251,42 @@ GrapeProblem build_problem(const Molecule& m, const GateTarget& target, const Co
   p.dt_s = o.resolved_dt_s();
   p.ensemble = ensemble_of(o);
   return p;
+}
+
+GrapeProblem with_residual_configurations(
+    const GrapeProblem& p, const Molecule& m, const Molecule& hetero,
+    const std::vector<spectrometer::ResidualConfiguration>& confs) {
+  const int n = m.size();
+  std::vector<int> in_hetero(n, -1);
+  bool any = false;
+  for (int k = 0; k < n; ++k)
+    for (int j = 0; j < hetero.size(); ++j)
+      if (hetero.nuclei[j].label == m.nuclei[k].label) {
+        in_hetero[k] = j;
+        any = true;
+      }
+  if (!any)
+    throw InputError("residual configurations: no spin of " + m.name + " is a spin of " +
+                     hetero.name);
+  if (confs.empty() || p.ensemble.size() * confs.size() > kMaxEnsembleMembers)
+    throw InputError("residual configurations: " + std::to_string(p.ensemble.size()) +
+                     " members x " + std::to_string(confs.size()) +
+                     " configurations: must be 1 to " + std::to_string(kMaxEnsembleMembers));
+  std::vector<RVec> iz(n);
+  for (int k = 0; k < n; ++k) iz[k] = spin_op('Z', k, n).diagonal().real();
+  GrapeProblem q = p;
+  q.ensemble.clear();
+  for (const auto& mem : p.ensemble)
+    for (const auto& c : confs) {
+      EnsembleMember e = mem;
+      e.weight = mem.weight * c.weight;
+      if (e.drift_diag.size() == 0) e.drift_diag = RVec::Zero(1 << n);
+      for (int k = 0; k < n; ++k)
+        if (in_hetero[k] >= 0 && static_cast<size_t>(in_hetero[k]) < c.offset_hz.size())
+          e.drift_diag += kTwoPi * c.offset_hz[in_hetero[k]] * iz[k];
+      q.ensemble.push_back(std::move(e));
+    }
+  return q;
 }
 
 GateTarget target_from_json(const std::string& text, const Molecule& m, const std::string& where) {

@@ -72,9 +72,13 @@ void GrapeProblem::validate() const {
   if (steps < 1) throw InputError("grape: steps must be >= 1");
   if (!(dt_s > 0)) throw InputError("grape: dt_s must be > 0");
   if (ensemble.empty()) throw InputError("grape: ensemble must not be empty");
-  for (const auto& m : ensemble)
+  for (const auto& m : ensemble) {
     if (!(m.b1_scale > 0) || !(m.weight > 0))
       throw InputError("grape: ensemble b1_scale and weight must be > 0");
+    if (m.drift_diag.size() != 0 && (m.drift_diag.size() != d || !m.drift_diag.allFinite()))
+      throw InputError("grape: ensemble drift_diag must be empty or " + std::to_string(d) +
+                       " finite values");
+  }
 }
 
 void GrapeOptions::validate() const {
@@ -359,10 +363,11 @@ void gauss_legendre(int n, std::vector<double>& nodes, std::vector<double>& weig
 
 namespace {
 
-// The ensemble's B1 range and its distinct offsets.
+// The ensemble's B1 range and its distinct offsets (offset_hz and drift_diag of a member; its
+// b1_scale and weight unused).
 struct B1Range {
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  std::vector<double> offsets;
+  std::vector<EnsembleMember> offsets;
 };
 
 B1Range b1_range(const GrapeProblem& p) {
@@ -370,8 +375,11 @@ B1Range b1_range(const GrapeProblem& p) {
   for (const auto& m : p.ensemble) {
     r.lo = std::min(r.lo, m.b1_scale);
     r.hi = std::max(r.hi, m.b1_scale);
-    if (std::find(r.offsets.begin(), r.offsets.end(), m.offset_hz) == r.offsets.end())
-      r.offsets.push_back(m.offset_hz);
+    const bool seen = std::any_of(r.offsets.begin(), r.offsets.end(), [&](const auto& o) {
+      return o.offset_hz == m.offset_hz && o.drift_diag.size() == m.drift_diag.size() &&
+             o.drift_diag == m.drift_diag;
+    });
+    if (!seen) r.offsets.push_back(m);
   }
   return r;
 }
@@ -389,8 +397,9 @@ GrapeProblem b1_quadrature_problem(const GrapeProblem& p, int n) {
   GrapeProblem q = p;
   q.ensemble.clear();
   for (int i = 0; i < n; ++i)
-    for (double off : offsets)
-      q.ensemble.push_back({0.5 * (lo + hi) + 0.5 * (hi - lo) * x[i], off, w[i]});
+    for (const auto& off : offsets)
+      q.ensemble.push_back(
+          {0.5 * (lo + hi) + 0.5 * (hi - lo) * x[i], off.offset_hz, w[i], off.drift_diag});
   return q;
 }
 
@@ -409,7 +418,8 @@ GrapeProblem centre_b1_problem(const GrapeProblem& p) {
   const auto [lo, hi, offsets] = b1_range(p);
   GrapeProblem c = p;
   c.ensemble.clear();
-  for (double off : offsets) c.ensemble.push_back({0.5 * (lo + hi), off, 1.0});
+  for (const auto& off : offsets)
+    c.ensemble.push_back({0.5 * (lo + hi), off.offset_hz, 1.0, off.drift_diag});
   return c;
 }
 
@@ -420,7 +430,8 @@ GrapeProblem fine_b1_problem(const GrapeProblem& p) {
   GrapeProblem f = p;
   f.ensemble.clear();
   for (int i = 0; i < points; ++i)
-    for (double off : offsets) f.ensemble.push_back({lo + (hi - lo) * i / (points - 1), off, 1.0});
+    for (const auto& off : offsets)
+      f.ensemble.push_back({lo + (hi - lo) * i / (points - 1), off.offset_hz, 1.0, off.drift_diag});
   return f;
 }
 

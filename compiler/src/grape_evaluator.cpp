@@ -150,6 +150,7 @@ struct RealPath final : RealPathBase {
   void hamiltonian(int k, const RMat& u, const EnsembleMember& m, M& h, V& phase) const {
     h = s.drift;
     h.diagonal() += m.offset_hz * s.fz_total;
+    if (m.drift_diag.size()) h.diagonal() += m.drift_diag;
     phase.setZero();
     for (int c = 0; c < s.nc; ++c) {
       const double ux = u(2 * c, k), uy = u(2 * c + 1, k);
@@ -380,6 +381,7 @@ struct Kernel final : FidelityKernel {
   void decompose_complex(int k, const RMat& u, const EnsembleMember& m) {
     h = p.drift;
     h.diagonal().array() += m.offset_hz * real.fz_total.array();
+    if (m.drift_diag.size()) h.diagonal() += m.drift_diag.cast<cplx>();
     for (int c = 0; c < nc; ++c) {
       h.noalias() += (m.b1_scale * u(2 * c, k0 + k)) * p.channels[c].cx;
       h.noalias() += (m.b1_scale * u(2 * c + 1, k0 + k)) * p.channels[c].cy;

@@ -285,6 +285,46 @@ Mat decoupled_unitary(const Molecule& m, const Decoupler& dec, const ShapedPulse
   return ev.advance(pulse);
 }
 
+std::vector<ResidualConfiguration> cw_residual_configurations(const Molecule& m,
+                                                              const Decoupler& dec) {
+  if (dec.sequence != CpdSequence::kCw || !dec.on)
+    throw InputError(
+        "cw_residual_configurations: the first-order residual couplings are those of CW "
+        "decoupling (sequence cw, decoupler on)");
+  const int ch = m.channel_index(dec.channel);
+  if (ch < 0) throw InputError("cw_residual_configurations: no channel " + dec.channel);
+  const double b2 = dec.rf_hz() * dec.b1_scale;
+  if (!(b2 > 0) || !std::isfinite(b2) || !std::isfinite(dec.o2_hz))
+    throw InputError("cw_residual_configurations: B2 must be > 0 and O2 finite");
+  std::vector<int> decoupled;
+  for (int i = 0; i < m.size(); ++i)
+    if (m.nuclei[i].channel == dec.channel) decoupled.push_back(i);
+  if (decoupled.size() > 12)
+    throw InputError("cw_residual_configurations: " + std::to_string(decoupled.size()) +
+                     " decoupled spins; at most 12 (2^12 configurations)");
+  std::vector<double> cos_theta(m.size(), 0.0);
+  for (int j : decoupled) {
+    const double delta = m.nuclei[j].offset_hz - dec.o2_hz;
+    cos_theta[j] = delta / std::hypot(delta, b2);
+  }
+  const int nconf = 1 << decoupled.size();
+  std::vector<ResidualConfiguration> out(nconf);
+  for (int c = 0; c < nconf; ++c) {
+    out[c].weight = 1.0 / nconf;
+    out[c].offset_hz.assign(m.size(), 0.0);
+    for (size_t jj = 0; jj < decoupled.size(); ++jj) {
+      const int j = decoupled[jj];
+      const double mj = (c >> jj & 1) ? -0.5 : 0.5;
+      for (const auto& cp : m.couplings) {
+        const int k = cp.a == j ? cp.b : cp.b == j ? cp.a : -1;
+        if (k < 0 || m.nuclei[k].channel == dec.channel) continue;
+        out[c].offset_hz[k] += cp.j_hz * cos_theta[j] * mj;
+      }
+    }
+  }
+  return out;
+}
+
 double subsystem_gate_fidelity(const Mat& u, int n, const std::vector<int>& kept,
                                const Mat& target) {
   const int nk = static_cast<int>(kept.size()), ne = n - nk;

@@ -259,3 +259,51 @@ TEST_CASE("decoupling: subsystem fidelity of a product is the gate fidelity of i
         doctest::Approx(1.0).epsilon(1e-12));
   CHECK_THROWS_AS(subsystem_gate_fidelity(u, 3, {0, 0}, v), InputError);
 }
+
+TEST_CASE("decoupling: CW leaves the first-order residual coupling J cos(theta) on the carbon") {
+  // A 13C-1H pair, J 150 Hz, the proton 600 Hz from O2 under CW of B2 = 2.5 kHz (PCPD2 100 us):
+  // the residual splitting J Delta / sqrt(Delta^2 + B2^2) = 35 Hz (Ernst, J. Chem. Phys. 45,
+  // 3845 (1966)). The carbon plays a 90-degree pulse (1 ms at 250 Hz) and evolves 19 ms more.
+  const double pcpd = 100e-6, b2 = 0.25 / pcpd, j = 150.0, c = 300.0, delta = 600.0;
+  const Molecule m = dec_ch_pair(c, delta, j);
+  Decoupler dec;
+  dec.sequence = CpdSequence::kCw;
+  dec.pcpd_s = pcpd;
+  const auto confs = cw_residual_configurations(m, dec);
+  REQUIRE(confs.size() == 2);
+  const double jr = j * delta / std::hypot(delta, b2);
+  CHECK(confs[0].weight == doctest::Approx(0.5));
+  CHECK(confs[0].offset_hz[0] == doctest::Approx(0.5 * jr));
+  CHECK(confs[1].offset_hz[0] == doctest::Approx(-0.5 * jr));
+  CHECK(confs[0].offset_hz[1] == 0.0);
+  ShapedPulseElement p;
+  p.dt_s = 50e-6;
+  p.channels = {0};
+  p.ux_hz = {RVec::Zero(400)};
+  p.uy_hz = {RVec::Zero(400)};
+  p.ux_hz[0].head(20).setConstant(250.0);
+  const Mat u = decoupled_unitary(m, dec, p);
+  // The first-order model: the carbon alone at c +/- J_r/2 (the pair with J = 0, no decoupler),
+  // equal weights; and the same without the residual coupling, which the test must tell apart.
+  auto reduced = [](const Mat& v, const Mat& rho) {
+    return partial_trace(v * rho * v.adjoint(), {0}, 2);
+  };
+  double worst = 0.0, worst_none = 0.0;
+  for (char axis : {'x', 'y', 'z'}) {
+    const Mat rho =
+        kron(0.5 * (Mat::Identity(2, 2) + spin_op(axis, 0, 1)), Mat::Identity(2, 2) / 2);
+    const Mat sim = reduced(u, rho);
+    Mat model = Mat::Zero(2, 2);
+    for (const auto& cf : confs)
+      model += cf.weight *
+               reduced(simulate_unitary(dec_ch_pair(c + cf.offset_hz[0], delta, 0.0), p), rho);
+    const Mat none = reduced(simulate_unitary(dec_ch_pair(c, delta, 0.0), p), rho);
+    worst = std::max(worst, (sim - model).norm());
+    worst_none = std::max(worst_none, (sim - none).norm());
+  }
+  INFO("model " << worst << ", no residual coupling " << worst_none);
+  CHECK(worst < 5e-3);
+  CHECK(worst_none > 0.2);
+  dec.sequence = CpdSequence::kWaltz16;
+  CHECK_THROWS_AS(cw_residual_configurations(m, dec), InputError);
+}

@@ -16,6 +16,7 @@
 #include "nmrc/core/options.hpp"
 #include "nmrc/core/pulse_file.hpp"
 #include "nmrc/core/sequence.hpp"
+#include "nmrc/spectrometer/decoupling.hpp"
 #include "nmrc/spectrometer/judge.hpp"
 
 namespace nmrc::compiler {
@@ -92,6 +93,17 @@ inline constexpr double kDefaultMaxRfHz = 10000.0;
 /// Options must be valid (CompileOptions::validate(molecule)).
 GrapeProblem build_problem(const Molecule& molecule, const GateTarget& target,
                            const CompileOptions& options);
+
+/// GRAPE with the decoupler in its model (docs/console-physics.md, "GRAPE with the decoupler in
+/// its model"): `problem`'s ensemble crossed with the configurations of the decoupled spins of
+/// `heteronuclear` (spectrometer::cw_residual_configurations): each member once per
+/// configuration, weight times the configuration's, with the configuration's static offsets of
+/// the spins of `molecule` (matched to `heteronuclear`'s by label; spins it lacks get none) as
+/// the member's drift_diag (2 pi sum_k delta_k I_z^k, rad/s). Throws InputError when no spin of
+/// `molecule` is found in `heteronuclear` or the product exceeds kMaxEnsembleMembers.
+GrapeProblem with_residual_configurations(
+    const GrapeProblem& problem, const Molecule& molecule, const Molecule& heteronuclear,
+    const std::vector<spectrometer::ResidualConfiguration>& configurations);
 
 /// One compiled pulse, as written to an nmrc-pulse/1 file: core's PulseData (one reader and
 /// writer for every layer: nmrc::read_pulse_file, nmrc::pulse_file_text in core/pulse_file.hpp).

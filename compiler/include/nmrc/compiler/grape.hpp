@@ -34,11 +34,14 @@ struct ChannelControl {
 };
 
 /// One member of the robustness ensemble: every channel's RF is scaled by b1_scale and every
-/// channel's spins are shifted by offset_hz.
+/// channel's spins are shifted by offset_hz; drift_diag (rad/s, the drift's dimension; empty:
+/// none) is added to the drift's diagonal: static offsets of single spins, e.g. one
+/// configuration of the decoupled protons' residual couplings (CompileOptions::decoupler).
 struct EnsembleMember {
   double b1_scale = 1.0;
   double offset_hz = 0.0;
   double weight = 1.0;
+  RVec drift_diag;
 };
 
 /// U(T) = U_N ... U_1, U_k = exp(-i dt (H0 + offset fz + b1 sum_c (u_xck cx_c + u_yck cy_c))).

@@ -114,6 +114,29 @@ class DecoupledEvolution {
 Mat decoupled_unitary(const Molecule& m, const Decoupler& dec, const ShapedPulseElement& pulse,
                       const DynamicsOptions& options = {});
 
+/// One configuration of the decoupled spins in the first-order model of off-resonance CW
+/// decoupling: its weight (sums to 1 over the configurations) and the static offset (Hz) it adds
+/// to each spin of the other channels (in the molecule's spin order; 0 on the decoupled spins).
+struct ResidualConfiguration {
+  double weight = 0.0;
+  std::vector<double> offset_hz;
+};
+
+/// The first-order residual couplings of CW decoupling (docs/console-physics.md, "The residual
+/// couplings of CW decoupling"): a decoupled spin j at offset Delta_j = offset_j - O2 under CW of
+/// amplitude B2 = dec.rf_hz() * dec.b1_scale is quantised along its effective field, and each
+/// weak coupling 2 pi J_kj I_z^k I_z^j to a spin k of another channel keeps its secular part
+/// 2 pi J_kj cos(theta_j) I_z^k I_z'^j, cos(theta_j) = Delta_j / sqrt(Delta_j^2 + B2^2) (the
+/// residual splitting J Delta / B_eff of off-resonance decoupling: Ernst, J. Chem. Phys. 45,
+/// 3845 (1966); Ernst, Bodenhausen & Wokaun, Principles of NMR in One and Two Dimensions
+/// (1987), section 4.7). With the decoupled spins maximally mixed (each spin-1/2 up or down
+/// along its effective field, 2^n configurations of equal weight), configuration c shifts spin k
+/// by sum_j J_kj cos(theta_j) m_j, m_j = +/-1/2. Couplings among the decoupled spins and the
+/// non-secular remainder (of order (J sin theta)^2 / B_eff) are left out. Needs
+/// dec.sequence == kCw and dec.on (throws InputError otherwise); at most 12 decoupled spins.
+std::vector<ResidualConfiguration> cw_residual_configurations(const Molecule& m,
+                                                              const Decoupler& dec);
+
 /// Gate fidelity on a subsystem: spins `kept` (ascending) of U (on all n spins) against
 /// target (on the kept spins alone), with the other spins starting maximally mixed and traced
 /// out: sqrt(F_pro) of the reduced channel, F_pro = sum_{a,b} |Tr(target^dag U_ab)|^2 /
