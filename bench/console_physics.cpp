@@ -341,18 +341,30 @@ double f7_vs_model(const Molecule& m7, const Molecule& m4, const Decoupler& dec,
                                  simulate_unitary(m4, e));
 }
 
-double first_order_vs_model(const Molecule& m7, const Molecule& m4,
-                            const std::vector<ResidualConfiguration>& confs,
-                            const ShapedPulseElement& e) {
-  const Mat v4 = simulate_unitary(m4, e);
-  double fpro = 0.0;
+// Pulse e's propagator on the 4-spin model m4 in each residual configuration (m4's spins
+// shifted by the configuration's offsets of the same-labelled spins of m7).
+std::vector<Mat> configuration_unitaries(const Molecule& m7, const Molecule& m4,
+                                         const std::vector<ResidualConfiguration>& confs,
+                                         const ShapedPulseElement& e) {
+  std::vector<Mat> out;
   for (const auto& c : confs) {
     Molecule mc = m4;
     for (int k = 0; k < m4.size(); ++k)
       for (int j = 0; j < m7.size(); ++j)
         if (m7.nuclei[j].label == m4.nuclei[k].label) mc.nuclei[k].offset_hz += c.offset_hz[j];
-    fpro += c.weight * std::norm((v4.adjoint() * simulate_unitary(mc, e)).trace() / 16.0);
+    out.push_back(simulate_unitary(mc, e));
   }
+  return out;
+}
+
+double first_order_vs_model(const Molecule& m7, const Molecule& m4,
+                            const std::vector<ResidualConfiguration>& confs,
+                            const ShapedPulseElement& e) {
+  const Mat v4 = simulate_unitary(m4, e);
+  const std::vector<Mat> uc = configuration_unitaries(m7, m4, confs, e);
+  double fpro = 0.0;
+  for (size_t i = 0; i < confs.size(); ++i)
+    fpro += confs[i].weight * std::norm((v4.adjoint() * uc[i]).trace() / 16.0);
   return std::sqrt(fpro);
 }
 
@@ -431,10 +443,7 @@ int grape_decoupler(const Args& a) {
       const Mat v4 = simulate_unitary(m4, e);
       const Mat u7 = decoupled_unitary(m7, dec, e);
       double fmin = 1.0;
-      for (const auto& c : confs) {
-        Molecule mc = m4;
-        for (int k = 0; k < m4.size(); ++k) mc.nuclei[k].offset_hz += c.offset_hz[k];
-        const Mat uc = simulate_unitary(mc, e);
+      for (const Mat& uc : configuration_unitaries(m7, m4, confs, e)) {
         fmin = std::min(fmin, gate ? std::abs((w.adjoint() * uc).trace()) / 16.0
                                    : std::abs((v4.adjoint() * uc).trace()) / 16.0);
       }
