@@ -48,6 +48,14 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
   if (!(o.gpz_max_g_per_cm > 0))
     throw InputError("--gpz-max = " + fmt::format("{:.6g}", o.gpz_max_g_per_cm) +
                      ": must be > 0 G/cm");
+  // The phase cycles are summed acquisitions the export does not write yet (issue 23's report):
+  // refused, not exported as another experiment than the virtual run measures.
+  if (p.bath_phase_cycle > 1 || p.contact_phase_cycle > 1)
+    throw InputError(p.path + ": " +
+                     (p.contact_phase_cycle > 1
+                          ? "contact_phase_cycle = " + std::to_string(p.contact_phase_cycle)
+                          : "bath_phase_cycle = " + std::to_string(p.bath_phase_cycle)) +
+                     ": the Bruker export plays no phase cycle (use 1)");
   RunSequences r;
   r.protocol = run_protocol(p, c, collision);
   const RunProtocol& proto = r.protocol;

@@ -286,4 +286,25 @@ AffineMap ChannelCache::get(const std::string& key, const std::function<AffineMa
   return c;
 }
 
+Mat phase_cycled(const std::function<Mat(const Mat&)>& channel, const Mat& x,
+                 const std::vector<int>& spins, int n, int cycle) {
+  NMRC_CHECK(cycle >= 1, "phase_cycled: cycle must be >= 1");
+  if (cycle == 1) return channel(x);
+  const Eigen::Index d = Eigen::Index(1) << n;
+  Mat out = Mat::Zero(d, d);
+  for (int j = 0; j < cycle; ++j) {
+    const double phi = 2.0 * kPi * j / cycle;
+    // diagonal of exp(-i phi sum_k Iz_k): phase -phi/2 per spin up (bit 0), +phi/2 down
+    Vec z(d);
+    for (Eigen::Index s = 0; s < d; ++s) {
+      double m = 0;
+      for (int k : spins) m += ((s >> (n - 1 - k)) & 1) ? -0.5 : 0.5;
+      z(s) = std::exp(cplx(0, -phi * m));
+    }
+    const Mat in = z.conjugate().asDiagonal() * x * z.asDiagonal();
+    out += z.asDiagonal() * channel(in) * z.conjugate().asDiagonal();
+  }
+  return out / double(cycle);
+}
+
 }  // namespace nmrc::experiment

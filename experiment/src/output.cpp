@@ -66,6 +66,8 @@ ordered_json case_summary(const ExperimentProgram& p, const CaseResult& r, bool 
   j["repreparation"] = p.repreparation == Repreparation::kIdeal ? "ideal" : "measured";
   j["contact"] = p.contact == ContactPulses::kPerSwap ? "per_swap" : "whole_collision";
   j["bath_phase_cycle"] = p.bath_phase_cycle;
+  j["contact_phase_cycle"] = p.contact_phase_cycle;
+  j["pps_pulses"] = p.pps_pulses == PpsPulses::kPerGate ? "per_gate" : "per_step";
   j["imperfections"] = imperfections_json(p.imperfections);
   j["calibration"] = {
       {"inversion", p.inversion}, {"pps_reference", true}, {"contact_loss_reference", p.reference}};

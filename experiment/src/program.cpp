@@ -50,6 +50,7 @@ PulseShape pulse_shape(const ExperimentProgram& p, const std::string& kind) {
       {"swap", {0.02, 500}},
       {"joint", {0.03, 600}},
       {"pps", {0.03, 600}},
+      {"pps_step", {0.03, 600}},
       // The whole collision as one pulse (contact: whole_collision): issue 23's probe reached
       // F_min 0.99997 over the B1 grid in 45 ms for Fig. 3's cascade.
       {"cascade", {0.045, 900, 0.99997}}};
@@ -121,9 +122,9 @@ ExperimentProgram parse_experiment_program(const std::string& text, const std::s
   const YamlField root = YamlField::load_string(text, path);
   ProgramHeader header = read_program_header(
       root, fs::path(path).parent_path().string(), {.format = "nmrc-experiment/1"},
-      {"theory", "readout", "compiled", "repreparation", "contact", "bath_phase_cycle", "measure",
-       "acquisition", "spectrometer", "imperfections", "calibration", "error_budget", "compile",
-       "pulses", "cases"});
+      {"theory", "readout", "compiled", "repreparation", "contact", "bath_phase_cycle",
+       "contact_phase_cycle", "pps_pulses", "measure", "acquisition", "spectrometer",
+       "imperfections", "calibration", "error_budget", "compile", "pulses", "cases"});
   ExperimentProgram p;
   p.path = path;
   p.text_hash = content_hash_hex(text);
@@ -159,6 +160,11 @@ ExperimentProgram parse_experiment_program(const std::string& text, const std::s
                                         {"whole_collision", ContactPulses::kWholeCollision}});
   if (auto f = root.find("bath_phase_cycle"))
     p.bath_phase_cycle = static_cast<int>(f->as_int(1, 64));
+  if (auto f = root.find("pps_pulses"))
+    p.pps_pulses = yaml_choice<PpsPulses>(
+        *f, {{"per_gate", PpsPulses::kPerGate}, {"per_step", PpsPulses::kPerStep}});
+  if (auto f = root.find("contact_phase_cycle"))
+    p.contact_phase_cycle = static_cast<int>(f->as_int(1, 64));
   std::vector<int> default_measure;
   if (auto f = root.find("measure")) default_measure = measured_list(*f);
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -137,6 +138,54 @@ std::string ud_name(const CaseSpec& c, int collision) {
   return "ud_" + c.name + "_m" + std::to_string(collision - 1);
 }
 
+namespace {
+
+/// `pps_pulses: per_step`: a step's controlled gates (consecutive UnitaryElements; Eq. (S15)'s
+/// step 2 has three, the others one, which stay `pps` pulses) as one operation, their product on
+/// the spins they touch, and one pulse need of kind `pps_step` against it up to diagonal phases on
+/// the input (ExperimentProgram::pps_pulses says why).
+void merge_step_gates(const Molecule& m, const std::string& pre, ProtocolPpsStep& ps) {
+  std::vector<size_t> gates;
+  for (size_t i = 0; i < ps.operations.size(); ++i)
+    if (std::holds_alternative<UnitaryElement>(ps.operations[i])) gates.push_back(i);
+  if (gates.size() < 2) return;  // a single gate stays a `pps` pulse
+  NMRC_CHECK(gates.back() - gates.front() + 1 == gates.size(),
+             "pps_steps: a step's gates are consecutive");
+  std::vector<int> spins;
+  for (size_t i : gates)
+    for (int k : std::get<UnitaryElement>(ps.operations[i]).spins)
+      if (std::find(spins.begin(), spins.end(), k) == spins.end()) spins.push_back(k);
+  std::sort(spins.begin(), spins.end());
+  const int ns = static_cast<int>(spins.size());
+  Mat u = Mat::Identity(Eigen::Index(1) << ns, Eigen::Index(1) << ns);
+  std::string names, tag;
+  for (size_t i : gates) {
+    const auto& g = std::get<UnitaryElement>(ps.operations[i]);
+    std::vector<int> at;
+    for (int k : g.spins)
+      at.push_back(static_cast<int>(std::find(spins.begin(), spins.end(), k) - spins.begin()));
+    u = embed(g.unitary, at, ns) * u;  // the first gate acts first
+    names += (names.empty() ? "" : ", then ") + g.name;
+  }
+  std::vector<std::string> labels;
+  for (int k : spins) {
+    labels.push_back(m.nuclei[k].label);
+    tag += '_';
+    tag += lower(m.nuclei[k].label);
+  }
+  const UnitaryElement op{"U_step (" + names + ")", spins, u};
+  PulseNeed need{pre + "gates" + tag, "pps_step",
+                 compiler::unitary_description(labels, u, /*up_to_diagonal_phases=*/true),
+                 ps.name + ": " + names + " as one pulse"};
+  ps.operations.erase(ps.operations.begin() + gates.front(),
+                      ps.operations.begin() + gates.back() + 1);
+  ps.pulses.erase(ps.pulses.begin() + gates.front(), ps.pulses.begin() + gates.back() + 1);
+  ps.operations.insert(ps.operations.begin() + gates.front(), op);
+  ps.pulses.insert(ps.pulses.begin() + gates.front(), need);
+}
+
+}  // namespace
+
 RunProtocol run_protocol(const ExperimentProgram& p, const CaseSpec& c, int collision) {
   const Molecule& m = p.molecule;
   const int n = m.size();
@@ -183,6 +232,7 @@ RunProtocol run_protocol(const ExperimentProgram& p, const CaseSpec& c, int coll
                       st.name + ": " + u->name + " (control " + labels.front() + ")"});
       }
     }
+    if (p.pps_pulses == PpsPulses::kPerStep) merge_step_gates(m, pre, ps);
     r.pps.push_back(std::move(ps));
   }
   // 2. The bath particle at T_R.

@@ -253,8 +253,7 @@ class Engine {
       for (int sg = 0; sg < signs(); ++sg) {
         Mat avg = temporal_average(plan, b, sg);
         if (need_ud) avg = ud_stepper ? ud_stepper->propagate(avg, true) : ud_ideal.apply(avg);
-        Mat xc = bath_cycled(avg);
-        for (const auto& nd : contact) xc = apply(nd, b, xc);
+        const Mat xc = played_contact(contact, b, bath_cycled(avg));
         for (size_t s = 0; s < p_.readout.settings.size(); ++s) {
           a.contact[sg][s] += wb * readout(s, b, xc);
           a.prepared[sg][s] += wb * readout(s, b, avg);
@@ -287,8 +286,7 @@ class Engine {
       for (size_t b = 0; b < members_.size(); ++b) {
         const double wb = members_[b].second;
         const Mat x0 = temporal_average(ref_plan_, b, sg);
-        Mat xc = x0;
-        for (const auto& nd : contact) xc = apply(nd, b, xc);
+        const Mat xc = played_contact(contact, b, x0);
         for (size_t s = 0; s < ns; ++s) {
           pps[s] += wb * readout(s, b, pps_[sg][b]);
           if (p_.reference) {
@@ -308,6 +306,21 @@ class Engine {
   }
 
   int signs() const { return p_.inversion ? 2 : 1; }
+
+  /// The contact pulses on B1 member b as the program plays them: in order, averaged over the
+  /// program's contact phase cycle (every RF phase on the bath's channel shifted by 2 pi j / N).
+  Mat played_contact(const std::vector<PulseNeed>& contact, size_t b, const Mat& x) {
+    std::vector<int> spins;
+    for (int k = 0; k < n_; ++k)
+      if (m_.nuclei[k].channel == m_.nuclei[c_.bath_spin].channel) spins.push_back(k);
+    return phase_cycled(
+        [&](const Mat& y) {
+          Mat r = y;
+          for (const auto& nd : contact) r = apply(nd, b, r);
+          return r;
+        },
+        x, spins, n_, p_.contact_phase_cycle);
+  }
 
   /// The average over the program's bath phase cycle of Rz_R(phi) x Rz_R(phi)^dag,
   /// phi = 2 pi j / N (the console adds the N acquisitions; everything after is linear).

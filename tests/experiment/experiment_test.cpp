@@ -8,9 +8,11 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/matrix_json.hpp"
+#include "nmrc/core/operators.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/protocol.hpp"
 #include "nmrc/experiment/run.hpp"
+#include "nmrc/spectrometer/preparation.hpp"
 #include "nmrc/spectrometer/tomography_run.hpp"
 #include "support/reference.hpp"
 
@@ -427,4 +429,53 @@ TEST_CASE("experiment: a pulse compiled up to diagonal phases serves only U_d's 
                          doctest::Contains("compiled for F_min >= 0.9999"), InputError);
     CHECK(fs::path(lib.get(ud, o, {}, 0.9999).file).filename() == "diagonal.json");
   }
+}
+
+TEST_CASE("experiment: pps_pulses per_step plays step 2's three gates as one pulse") {
+  TempDir t("nmrc_experiment_pps_step_test");
+  const ExperimentProgram gate = load_text(t, header(t) + "measure: [1]\ncases:\n  - {run: c_0}\n");
+  const ExperimentProgram step =
+      load_text(t, header(t) + "pps_pulses: per_step\nmeasure: [1]\ncases:\n  - {run: c_0}\n");
+  const RunProtocol a = run_protocol(gate, gate.cases.front(), 1);
+  const RunProtocol b = run_protocol(step, step.cases.front(), 1);
+  REQUIRE(a.pps.size() == 4);
+  REQUIRE(b.pps.size() == 4);
+  CHECK(a.pps[1].pulses.size() == 3);
+  REQUIRE(b.pps[1].pulses.size() == 1);
+  CHECK(b.pps[1].pulses[0].kind == "pps_step");
+  CHECK(b.pps[1].pulses[0].target.at("up_to") == "diagonal_phases");
+  // steps of one gate keep their per-gate pulse
+  for (int s : {0, 2, 3}) {
+    REQUIRE(b.pps[s].pulses.size() == a.pps[s].pulses.size());
+    for (size_t i = 0; i < a.pps[s].pulses.size(); ++i) {
+      CHECK(b.pps[s].pulses[i].name == a.pps[s].pulses[i].name);
+      CHECK(b.pps[s].pulses[i].target == a.pps[s].pulses[i].target);
+    }
+  }
+  // The merged operation is the product of the three gates, the first acting first: the same
+  // 16 x 16 unitary, and the same ideal PPS from thermal equilibrium (the independent reference:
+  // the spectrometer's exact engine playing the per-gate operations).
+  const auto full = [](const std::vector<Element>& ops) {
+    Mat u = Mat::Identity(16, 16);
+    for (const auto& e : ops) {
+      const auto& g = std::get<UnitaryElement>(e);
+      u = embed(g.unitary, g.spins, 4) * u;
+    }
+    return u;
+  };
+  CHECK((full(b.pps[1].operations) - full(a.pps[1].operations)).norm() < 1e-12);
+  const auto played = [&](const RunProtocol& r) {
+    Sequence seq;
+    for (const auto& st : r.pps) {
+      for (const auto& e : st.operations) seq.elements.push_back(e);
+      seq.elements.push_back(st.gradient);
+    }
+    spectrometer::Sample sample;
+    sample.molecule = gate.molecule;
+    return spectrometer::run_deviation(sample, seq,
+                                       spectrometer::thermal_equilibrium(gate.molecule).rho);
+  };
+  const Mat pa = played(a), pb = played(b);
+  CHECK((pa - pb).norm() < 1e-12 * pa.norm());
+  CHECK(spectrometer::fit_pps(pb).error < 1e-6);
 }

@@ -64,6 +64,16 @@ class Stepper {
   std::vector<Mat> drift_;                                 ///< per step: E(I/d) - I/d
 };
 
+/// A phase cycle of a pulse block (issue 23's contact phase cycle): the average over
+/// phi = 2 pi j / N (j = 0..N-1) of `channel` played with every RF phase on the listed spins'
+/// channel shifted by phi, which is Rz(phi) C(Rz(phi)^dag x Rz(phi)) Rz(phi)^dag with
+/// Rz(phi) = exp(-i phi sum_k Iz_k) over `spins` (of n): the shifted RF Hamiltonian is
+/// Rz H_rf Rz^dag, and the offsets, weak couplings and the T1/T2 dissipators commute with Rz.
+/// A console sums the N acquisitions with one receiver phase; everything after is linear, so
+/// the sum is this average of the states. N = 1 is the channel itself.
+Mat phase_cycled(const std::function<Mat(const Mat&)>& channel, const Mat& x,
+                 const std::vector<int>& spins, int n, int cycle);
+
 /// On-disk cache of channels: one binary file per key (magic, key, dimensions, data, content_hash64
 /// (core/hash.hpp) of everything before it). Written atomically; a file whose checksum or key does
 /// not match, or whose content is not a trace-preserving channel of finite numbers on 2^n

@@ -56,6 +56,13 @@ struct Imperfections {
 /// cascade of a collision (S1-R, S2-R, ... in the case's order) as ONE compiled pulse against
 /// the product of the swaps (one gate error instead of one per swap; issue 23's probe).
 enum class ContactPulses { kPerSwap, kWholeCollision };
+/// How the PPS's controlled gates are played (Eq. (S15) step 2 has three): one compiled pulse
+/// per gate (kind `pps`), or one pulse per step of several gates against their product (kind
+/// `pps_step`; a step of one gate keeps its `pps` pulse), compiled up to diagonal phases on
+/// its input: each step starts from a diagonal
+/// state (thermal equilibrium after step 1's gradient, and every gradient after a step leaves
+/// the ideal state diagonal), which any diagonal unitary applied first leaves unchanged.
+enum class PpsPulses { kPerGate, kPerStep };
 
 enum class Repreparation { kIdeal, kMeasured };
 
@@ -86,12 +93,20 @@ struct ExperimentProgram {
   std::string compiled_dir;  ///< shipped pulses (nmrc-pulse/1), new ones are written here
   Repreparation repreparation = Repreparation::kIdeal;
   ContactPulses contact = ContactPulses::kPerSwap;
+  PpsPulses pps_pulses = PpsPulses::kPerGate;
   /// Phase cycle of the bath spin before the contact: the "with contact" acquisition is the sum
   /// of `bath_phase_cycle` acquisitions with the bath spin turned about z by 2 pi j / N first
   /// (exact z rotations). A bath prepared diagonal is unchanged; a coherence between the bath
   /// and the system, which imperfect preparation pulses leave and which the contact turns into
   /// heat at first order in theta, averages out. 1 = off.
   int bath_phase_cycle = 1;
+  /// Phase cycle of the contact (issue 23, item 2's error averaging): the "with contact"
+  /// acquisition (and the contact-loss reference through the contact) is the sum of
+  /// `contact_phase_cycle` acquisitions with every RF phase of the contact pulses on the bath's
+  /// channel shifted by 2 pi j / N (experiment::phase_cycled). The ideal contact conserves the
+  /// excitation number, so it commutes with the collective z rotation and is unchanged; the
+  /// compiled pulses' errors that do not are averaged. 1 = off.
+  int contact_phase_cycle = 1;
   // acquisition
   double snr = 300.0;
   int repeats = 5;  ///< noise draws per measured point
