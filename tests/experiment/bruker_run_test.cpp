@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 
+#include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/jcamp.hpp"
 #include "nmrc/core/operators.hpp"
@@ -169,5 +170,25 @@ TEST_CASE("experiment: a run export played back gives the virtual run's energies
   for (size_t k = 1; k <= back.expnos; ++k)
     nc.insert(read_jcamp((dir / "console" / std::to_string(k) / "acqus").string()).integer("$NC"));
   CHECK(nc.size() == 1);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("experiment: the run export refuses a phase cycle it does not play") {
+  const fs::path dir =
+      fs::temp_directory_path() / ("nmrc_run_cycle_test_" + std::to_string(::getpid()));
+  ExperimentProgram p = fast_fig3(dir, "c_minus_0.5", 2, false, false);
+  RunSettings settings;
+  settings.compile_mode = CompileMode::kNever;
+  PulseLibrary lib = make_pulse_library(p, settings);
+  compiler::BrukerExportOptions o;
+  p.contact_phase_cycle = 4;
+  CHECK_THROWS_WITH_AS(run_sequences(p, p.cases.front(), 2, lib, o),
+                       doctest::Contains("contact_phase_cycle = 4: the Bruker export plays no "
+                                         "phase cycle (use 1)"),
+                       InputError);
+  p.contact_phase_cycle = 1;
+  p.bath_phase_cycle = 2;
+  CHECK_THROWS_WITH_AS(run_sequences(p, p.cases.front(), 2, lib, o),
+                       doctest::Contains("bath_phase_cycle = 2"), InputError);
   fs::remove_all(dir);
 }

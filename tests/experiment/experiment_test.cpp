@@ -464,6 +464,11 @@ TEST_CASE("experiment: pps_pulses per_step plays step 2's three gates as one pul
     return u;
   };
   CHECK((full(b.pps[1].operations) - full(a.pps[1].operations)).norm() < 1e-12);
+  // and the pulse need's target is that product (what GRAPE compiles)
+  RunSettings rs;
+  rs.compile_mode = CompileMode::kNever;
+  const PulseLibrary lib = make_pulse_library(step, rs);
+  CHECK((lib.ideal_unitary(b.pps[1].pulses[0]) - full(a.pps[1].operations)).norm() < 1e-12);
   const auto played = [&](const RunProtocol& r) {
     Sequence seq;
     for (const auto& st : r.pps) {
