@@ -121,6 +121,10 @@ int slice_count(const GrapeProblem& p) { return p.steps >= 2 ? 2 : 1; }
 // loses its time slice.
 constexpr double kGroupBytes = 256.0 * 1024 * 1024;
 
+// The smallest infidelity the worst-member objective counts (EnsembleWorkspace::worst_objective):
+// far below any target, far above the rounding of F.
+constexpr double kInfidelityFloor = 1e-14;
+
 // The problem on the probe's grid: steps x oversample of dt / oversample (an empty problem
 // when no channel has a distortion).
 GrapeProblem probed_problem(const GrapeProblem& prob, int& oversample) {
@@ -158,6 +162,8 @@ struct EnsembleWorkspace {
   std::vector<cplx> g;
   Mat w_adj, total, wd_adj;            // wd_adj: (W D)^dag of the member (diagonal_phases)
   std::vector<std::vector<Mat>> left;  // [i][s]
+  // 0: the weighted mean of F (run_grid); p >= 1: the worst-member objective (worst_objective).
+  int worst_power = 0;
 
   EnsembleWorkspace(const GrapeProblem& prob, int nthreads, Team* team_of = nullptr)
       : probed(probed_problem(prob, oversample)),
@@ -312,6 +318,7 @@ struct EnsembleWorkspace {
     for (const auto& mem : p.ensemble) wsum += mem.weight;
     if (grad) grad->setZero(u.rows(), u.cols());
     if (fid) fid->assign(m, 0.0);
+    if (worst_power > 0) return worst_objective(grad, fid, wsum);
     for (int i = 0; i < m; ++i) {
       const double wi = p.ensemble[i].weight / wsum;
       const double a = std::abs(g[i]);
@@ -322,13 +329,42 @@ struct EnsembleWorkspace {
     }
     return j;
   }
+
+  // The worst-member objective (worst_power = p >= 1): J = 1 - M with M = (sum_i w_i e_i^p)^(1/p)
+  // the weighted p-norm of the members' infidelities e_i = 1 - F_i (weights summing to one), a
+  // smooth maximum of the e_i (max e >= M >= w_min^(1/p) max e) whose gradient weights each
+  // member by (e_i / M)^(p-1): dM/du = sum_i w_i (e_i / M)^(p-1) de_i/du. An infidelity below
+  // kInfidelityFloor (rounding: F = |g|/norm can exceed 1 by an ulp) counts as the floor.
+  double worst_objective(RMat* grad, std::vector<double>* fid, double wsum) {
+    const int m = static_cast<int>(p.ensemble.size());
+    const double pw = worst_power;
+    double s = 0;
+    for (int i = 0; i < m; ++i) {
+      const double a = std::abs(g[i]);
+      if (fid) (*fid)[i] = a / p.norm;
+      s += p.ensemble[i].weight / wsum * std::pow(std::max(1.0 - a / p.norm, kInfidelityFloor), pw);
+    }
+    const double mnorm = std::pow(s, 1.0 / pw);
+    if (grad)
+      for (int i = 0; i < m; ++i) {
+        const double a = std::abs(g[i]);
+        const double e = std::max(1.0 - a / p.norm, kInfidelityFloor);
+        const double c = p.ensemble[i].weight / wsum * std::pow(e / mnorm, pw - 1.0);
+        // dJ/du = -dM/du = sum_i c_i dF_i/du, dF_i/du = d|g|^2/du / (2 |g| norm).
+        if (a > 0) *grad += (c / (2.0 * a * p.norm)) * grads[i];
+      }
+    return 1.0 - mnorm;
+  }
 };
 
 }  // namespace
 
 double ensemble_objective(const GrapeProblem& problem, const RMat& u_hz, RMat* grad,
-                          std::vector<double>* fidelity, int threads) {
+                          std::vector<double>* fidelity, int threads, int worst_power) {
+  if (worst_power < 0)
+    throw InputError("grape: worst_power = " + std::to_string(worst_power) + ": must be >= 0");
   EnsembleWorkspace ws(problem, threads);
+  ws.worst_power = worst_power;
   return ws.run(u_hz, grad, fidelity);
 }
 
@@ -421,6 +457,17 @@ GrapeProblem centre_b1_problem(const GrapeProblem& p) {
   for (const auto& off : offsets)
     c.ensemble.push_back({0.5 * (lo + hi), off.offset_hz, 1.0, off.drift_diag});
   return c;
+}
+
+// The B1 range's ends and centre, every offset, equal weights: the endgame's members
+// (Plan::endgame_power), where a worst-member search bounds the whole range.
+GrapeProblem ends_b1_problem(const GrapeProblem& p) {
+  const auto [lo, hi, offsets] = b1_range(p);
+  GrapeProblem e = p;
+  e.ensemble.clear();
+  for (double b : {lo, 0.5 * (lo + hi), hi})
+    for (const auto& off : offsets) e.ensemble.push_back({b, off.offset_hz, 1.0, off.drift_diag});
+  return e;
 }
 
 // The fine verification grid: 4 x the ensemble's B1 points over its range, every offset.
@@ -581,6 +628,13 @@ double team_vote(const GrapeOptions& o, Clock::time_point t0) {
   return *std::max_element(all.begin(), all.end());
 }
 
+// One search stage before the full grid: its members, its objective, and when it ends.
+struct Stage {
+  GrapeProblem problem;
+  int worst_power = 0;    // EnsembleWorkspace::worst_power (0: the mean of F)
+  double handover = 0.0;  // > 0: on to the next stage once the members' F_min reaches it
+};
+
 struct StartResult {
   StartSummary summary;
   RMat u;
@@ -591,9 +645,10 @@ struct StartResult {
 class StartRun {
  public:
   // `stages`: the problems to search on, in order, before the full grid (none: the grid only).
-  StartRun(const GrapeProblem& p, const std::vector<GrapeProblem>& stages, const GrapeOptions& o,
-           int start, int eval_threads, Clock::time_point t0, const std::atomic<int>& cancel_above,
-           const ProgressCallback& progress, std::mutex& progress_mutex, RMat initial = RMat())
+  StartRun(const GrapeProblem& p, const std::vector<Stage>& stages, int grid_worst_power,
+           const GrapeOptions& o, int start, int eval_threads, Clock::time_point t0,
+           const std::atomic<int>& cancel_above, const ProgressCallback& progress,
+           std::mutex& progress_mutex, RMat initial = RMat(), bool end_at_handover = false)
       : p_(p),
         initial_(std::move(initial)),
         o_(o),
@@ -602,14 +657,19 @@ class StartRun {
         t0_(t0),
         cancel_above_(cancel_above),
         progress_(progress),
-        progress_mutex_(progress_mutex) {
+        progress_mutex_(progress_mutex),
+        end_at_handover_(end_at_handover) {
     nc_ = static_cast<int>(p.channels.size());
     first_ = (o.zero_ends && p.steps >= 3) ? 1 : 0;
     last_ = (o.zero_ends && p.steps >= 3) ? p.steps - 1 : p.steps;  // exclusive
     u_ = RMat::Zero(2 * nc_, p.steps);
     gu_ = RMat::Zero(2 * nc_, p.steps);
-    for (const auto& s : stages)
-      stages_.push_back(std::make_unique<EnsembleWorkspace>(s, eval_threads, o.team));
+    ws_.worst_power = grid_worst_power;
+    for (const auto& s : stages) {
+      stages_.push_back(std::make_unique<EnsembleWorkspace>(s.problem, eval_threads, o.team));
+      stages_.back()->worst_power = s.worst_power;
+      handovers_.push_back(s.handover);
+    }
   }
 
   int size() const { return 2 * nc_ * (last_ - first_); }
@@ -707,6 +767,10 @@ class StartRun {
         term = end_reason_;
         break;
       }
+      if (ending_ == Ending::kNextStage && stage_ + 1 >= stages_.size() && end_at_handover_) {
+        term = Termination::kConverged;  // the last stage handed over: this run's part is done
+        break;
+      }
       if (ending_ == Ending::kNextStage) {
         // Go on from the point this stage found, with a fresh memory (the objective changed)
         // and fresh stall and best-point records.
@@ -801,6 +865,13 @@ class StartRun {
       std::lock_guard<std::mutex> lock(progress_mutex_);
       progress_({start_, evaluations_, fmin, best_fmin_, seconds_since(t0_)});
     }
+    if (!on_full && handovers_[stage_] > 0 && fmin >= handovers_[stage_] &&
+        fmin < o_.fidelity_target) {
+      // Far enough on this stage's members: on to the next stage (its own objective), unchecked.
+      switch_u_ = u_;
+      ending_ = Ending::kNextStage;
+      return f;
+    }
     if (fmin >= o_.fidelity_target) {
       RMat clipped = u_;
       clip_amplitude(p_, clipped);
@@ -824,6 +895,7 @@ class StartRun {
   int start_;
   EnsembleWorkspace ws_;  // the problem's ensemble (the full grid)
   std::vector<std::unique_ptr<EnsembleWorkspace>> stages_;  // searched on first, in order
+  std::vector<double> handovers_;                           // Stage::handover of each
   size_t stage_ = 0;                                        // stages_.size(): the full grid
   RMat switch_u_;
   int full_grid_evaluations_ = 0;
@@ -831,6 +903,9 @@ class StartRun {
   const std::atomic<int>& cancel_above_;
   const ProgressCallback& progress_;
   std::mutex& progress_mutex_;
+  // The last stage's handover ends the run (the coarse stage of an endgame) instead of going on
+  // on the full grid.
+  bool end_at_handover_ = false;
   int nc_ = 0, first_ = 0, last_ = 0;
   RMat u_, gu_, best_u_;
   Eigen::VectorXd best_x_;
@@ -867,10 +942,15 @@ struct Plan {
   bool quadrature = false;
   int quadrature_points = 0;
   bool nominal_first = false;
-  std::vector<GrapeProblem> search;
+  std::vector<Stage> search;
   int coarse_factor = 0;  // 0: no coarse stage
   GrapeProblem coarse_problem;
-  std::vector<GrapeProblem> coarse_search;
+  std::vector<Stage> coarse_search;
+  // The endgame (choose_stages, high targets): the rule hands over at F_min >= handover to a
+  // worst-member search (EnsembleWorkspace::worst_power = endgame_power) on the B1 range's ends
+  // and centre, and the full grid is searched on with the same objective. 0: none.
+  int endgame_power = 0;
+  double handover = 0.0;
   int eval_threads = 1, start_threads = 1;
 };
 
@@ -890,8 +970,20 @@ struct Plan {
 constexpr int kAutoCoarseMax = 4;
 constexpr int kAutoCoarseMinSteps = 3;
 constexpr double kAutoCoarseTurns = 1.0;
+// - an endgame for targets of F_min >= kEndgameTarget (a rule's mean bounds neither the grid's
+//   edges nor its minimum there): the search on the rule (coarse steps first) hands over at
+//   F_min = 1 - kEndgameHandover (1 - target) on the rule to the worst-member objective
+//   (EnsembleWorkspace::worst_objective, p = kEndgamePower) on the full steps, over the B1
+//   range's ends and centre, then the grid. To 0.99997 over B1 0.97-1.03 (seed 1,
+//   bench/results/grape.md): the cascade S3 S2 S1 (45 ms, 900 steps) 246 -> 129 s CPU, C2-C4
+//   142 -> 83 s, C1-C4 58 -> 32 s, C3-C4 17 -> 6 s. The endgame on the coarse steps stalled
+//   below 0.99997 on C3-C4 for every p of 1, 2, 4, 8 (5000 iterations): it runs on the full
+//   steps, and the coarse stage ends at the handover.
+constexpr double kEndgameTarget = 0.9999;
+constexpr double kEndgameHandover = 3.0;
+constexpr int kEndgamePower = 4;
 
-void choose_stages(const GrapeProblem& p, Plan& plan) {
+void choose_stages(const GrapeProblem& p, double target, Plan& plan) {
   double max_rf = 0;
   for (const auto& c : p.channels) max_rf = std::max(max_rf, c.max_rf_hz);
   for (int f = kAutoCoarseMax; f >= 2; --f)
@@ -908,6 +1000,10 @@ void choose_stages(const GrapeProblem& p, Plan& plan) {
     plan.quadrature = true;
     plan.quadrature_points = std::min(b1 - 1, plan.coarse_factor > 0 ? 2 : 3);
   }
+  if (plan.quadrature && target >= kEndgameTarget) {
+    plan.endgame_power = kEndgamePower;
+    plan.handover = 1.0 - kEndgameHandover * (1.0 - target);
+  }
 }
 
 Plan plan_stages(const GrapeProblem& p, const GrapeOptions& o) {
@@ -915,7 +1011,7 @@ Plan plan_stages(const GrapeProblem& p, const GrapeOptions& o) {
   const bool hand_set = o.b1_quadrature != 0 || o.nominal_first || o.coarse_factor != 0;
   if (o.auto_stages && !hand_set) {
     plan.auto_stages = true;
-    choose_stages(p, plan);
+    choose_stages(p, o.fidelity_target, plan);
   } else {
     plan.quadrature = o.b1_quadrature > 0 && distinct_b1(p) >= 2;
     plan.quadrature_points = plan.quadrature ? o.b1_quadrature : 0;
@@ -923,19 +1019,26 @@ Plan plan_stages(const GrapeProblem& p, const GrapeOptions& o) {
     if (o.coarse_factor >= 2 && p.steps % o.coarse_factor == 0 && p.steps / o.coarse_factor >= 3)
       plan.coarse_factor = o.coarse_factor;
   }
-  auto stages_of = [&](const GrapeProblem& q) {
-    std::vector<GrapeProblem> stages;
-    if (plan.nominal_first) stages.push_back(centre_b1_problem(q));
-    if (plan.quadrature) stages.push_back(b1_quadrature_problem(q, plan.quadrature_points));
+  // The endgame (on the full steps only): the rule hands over to the worst-member search on the
+  // B1 range's ends and centre (when the grid has more scales than that), then the grid; on the
+  // coarse steps the rule's handover ends the coarse stage (StartRun's end_at_handover).
+  auto stages_of = [&](const GrapeProblem& q, bool coarse) {
+    std::vector<Stage> stages;
+    if (plan.nominal_first) stages.push_back({centre_b1_problem(q)});
+    if (plan.quadrature) stages.push_back({b1_quadrature_problem(q, plan.quadrature_points)});
+    if (plan.endgame_power > 0) {
+      stages.back().handover = plan.handover;
+      if (!coarse && distinct_b1(q) > 3) stages.push_back({ends_b1_problem(q), plan.endgame_power});
+    }
     return stages;
   };
-  plan.search = stages_of(p);
+  plan.search = stages_of(p, false);
   // Multi-resolution: the coarse problem (steps / f steps of f dt) and its stages.
   if (plan.coarse_factor > 0) {
     plan.coarse_problem = p;
     plan.coarse_problem.steps = p.steps / plan.coarse_factor;
     plan.coarse_problem.dt_s = p.dt_s * plan.coarse_factor;
-    plan.coarse_search = stages_of(plan.coarse_problem);
+    plan.coarse_search = stages_of(plan.coarse_problem, true);
   }
   // Two threads work on one start (the two time slices of every member, EnsembleWorkspace), so
   // starts run one after the other and none is wasted; further threads run starts in parallel.
@@ -976,15 +1079,17 @@ Starts run_starts(const GrapeProblem& p, const GrapeOptions& o, const Plan& plan
         clip_amplitude(p, initial);
       } else if (plan.coarse_factor > 0) {
         // The coarse stage; its pulse, each step repeated f times, starts the search.
-        StartRun run_coarse(plan.coarse_problem, plan.coarse_search, o, s, plan.eval_threads, t0,
-                            cancel_above, progress, progress_mutex);
+        // With an endgame the coarse stage ends at its handover (Plan::handover).
+        StartRun run_coarse(plan.coarse_problem, plan.coarse_search, plan.endgame_power, o, s,
+                            plan.eval_threads, t0, cancel_above, progress, progress_mutex, RMat(),
+                            plan.endgame_power > 0);
         const StartResult cr = run_coarse.run();
         coarse_evaluations = cr.summary.evaluations;
         initial.resize(cr.u.rows(), p.steps);
         for (int k = 0; k < p.steps; ++k) initial.col(k) = cr.u.col(k / plan.coarse_factor);
       }
-      StartRun run(p, plan.search, o, s, plan.eval_threads, t0, cancel_above, progress,
-                   progress_mutex, initial);
+      StartRun run(p, plan.search, plan.endgame_power, o, s, plan.eval_threads, t0, cancel_above,
+                   progress, progress_mutex, initial);
       StartResult& r = out.results[s];
       r = run.run();
       r.summary.coarse_evaluations = coarse_evaluations;
@@ -1068,6 +1173,8 @@ GrapeResult summarise(const GrapeProblem& p, const GrapeOptions& o, const Plan& 
   sm.wall_s = seconds_since(t0);
   if (team_shared(o.team)) sm.ranks = o.team->size();
   std::ostringstream msg;
+  sm.endgame_power = plan.endgame_power;
+  sm.endgame_handover = plan.handover;
   if (sm.reached_target)
     msg << "reached F_min = " << fmt::format("{:.5f}", sm.fidelity_min)
         << " >= " << fmt::format("{:.4f}", o.fidelity_target) << " (start " << best << ")";
@@ -1135,6 +1242,11 @@ std::string Summary::full_report() const {
   }
   if (coarse_factor > 0)
     os << "  a coarse stage first: each of its steps held for " << coarse_factor << " steps\n";
+  if (endgame_power > 0)
+    os << "  an endgame past F_min " << fmt::format("{:.5f}", endgame_handover)
+       << " on the rule: the worst-member objective (p-norm of the infidelities, p = "
+       << endgame_power
+       << ") on the full steps, over the B1 range's ends and centre, then the grid\n";
   if (auto_stages)
     os << "  search stages chosen by GRAPE from the problem (GrapeOptions::auto_stages)\n";
   for (const auto& s : starts) {

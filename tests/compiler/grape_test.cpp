@@ -63,13 +63,15 @@ GateTarget make(const Molecule& m, const nlohmann::json& d) {
 
 // Central finite differences of J(u) = sum_m w_m |g_m|/norm / sum w against the exact gradient at
 // a handful of random entries.
-void check_gradient(const GrapeProblem& p, unsigned seed) {
+// With worst_power p >= 1, the worst-member objective J = 1 - (sum_m w_m (1 - F_m)^p / sum
+// w)^(1/p).
+void check_gradient(const GrapeProblem& p, unsigned seed, int worst_power = 0) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> uni(-3000.0, 3000.0);
   RMat u(2 * p.channels.size(), p.steps);
   for (int i = 0; i < u.size(); ++i) u.data()[i] = uni(rng);
   RMat grad;
-  ensemble_objective(p, u, &grad, nullptr, 2);
+  ensemble_objective(p, u, &grad, nullptr, 2, worst_power);
   const double h = 1e-2;  // Hz
   double worst = 0, scale = grad.cwiseAbs().maxCoeff();
   for (int t = 0; t < 8; ++t) {
@@ -77,8 +79,8 @@ void check_gradient(const GrapeProblem& p, unsigned seed) {
     RMat up = u, um = u;
     up(r, k) += h;
     um(r, k) -= h;
-    const double fd = (ensemble_objective(p, up, nullptr, nullptr) -
-                       ensemble_objective(p, um, nullptr, nullptr)) /
+    const double fd = (ensemble_objective(p, up, nullptr, nullptr, 1, worst_power) -
+                       ensemble_objective(p, um, nullptr, nullptr, 1, worst_power)) /
                       (2 * h);
     worst = std::max(worst, std::abs(fd - grad(r, k)));
   }
@@ -294,6 +296,45 @@ TEST_CASE("GRAPE over residual-coupling configurations: shifted molecules, gradi
   for (auto& nu : other.nuclei) nu.label += "x";
   CHECK_THROWS_AS(with_residual_configurations(build_problem(m, t, o), m, other, confs),
                   InputError);
+}
+
+// The endgame's worst-member objective (EnsembleWorkspace::worst_objective): its gradient
+// against finite differences, and the p-norm it is, from the members' fidelities.
+TEST_CASE("GRAPE worst-member objective: exact gradient, a smooth maximum of the infidelities") {
+  const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
+  CompileOptions o = small_options();
+  o.b1_scale = {0.9, 1.0, 1.1};
+  o.b1_weight = {1.0, 2.0, 1.0};
+  o.offset_hz = {-50.0, 50.0};
+  const GateTarget t =
+      make(m, {{"gate", "partial_swap"}, {"spins", {"A", "B"}}, {"theta_rad", 0.5}});
+  const GrapeProblem p = build_problem(m, t, o);
+  for (int pw : {1, 2, 4, 8}) {
+    CAPTURE(pw);
+    check_gradient(p, 11, pw);
+  }
+  // A pulse where the members differ: the rotation of the wide-B1 problem, half solved.
+  const GrapeProblem w = wide_b1_problem();
+  GrapeOptions go = seed3_options(1);
+  go.fidelity_target = 0.9;
+  go.auto_stages = false;
+  const RMat u = optimise(w, go).u_hz;
+  std::vector<double> f, f8;
+  const double mean = ensemble_objective(w, u, nullptr, &f, 1);
+  CHECK(ensemble_objective(w, u, nullptr, nullptr, 1, 1) == doctest::Approx(mean).epsilon(1e-12));
+  double worst = 0, sum8 = 0;
+  for (double v : f) {
+    worst = std::max(worst, 1 - v);
+    sum8 += std::pow(1 - v, 8) / static_cast<double>(f.size());  // equal weights
+  }
+  REQUIRE(worst > 1e-3);
+  const double j8 = ensemble_objective(w, u, nullptr, &f8, 2, 8);
+  CHECK(f8 == f);
+  CHECK(1 - j8 == doctest::Approx(std::pow(sum8, 1.0 / 8)).epsilon(1e-9));
+  CHECK(1 - j8 <= worst * (1 + 1e-12));  // a p-norm of weights summing to 1 is at most the max
+  CHECK(1 - j8 >= std::pow(1.0 / f.size(), 1.0 / 8) * worst * (1 - 1e-12));
+  CHECK(1 - ensemble_objective(w, u, nullptr, nullptr, 1, 64) > 0.95 * worst);
+  CHECK_THROWS_AS(ensemble_objective(w, u, nullptr, nullptr, 1, -1), InputError);
 }
 
 // The propagator of every kernel (fixed 8 and 16, dynamic, generic complex), with odd and even
@@ -725,6 +766,40 @@ TEST_CASE("GRAPE chooses its search stages when none is set, and keeps hand-set 
     CHECK(plain.summary.reached_target);
     verified(plain);
   }
+}
+
+// A high target adds the endgame (Plan::endgame_power): past the handover on the B1 rule, the
+// worst-member objective on the range's ends and centre, then the grid; the pulse verified there.
+TEST_CASE("GRAPE chooses a worst-member endgame for a target of 0.9999 or more") {
+  const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
+  const GateTarget t = make(
+      m, {{"gate", "rotation"}, {"spins", {"A"}}, {"angle_rad", kPi / 2}, {"phase_rad", kPi / 2}});
+  CompileOptions o;
+  o.duration_s = 2e-3;
+  o.steps = 40;
+  o.b1_scale = {0.98, 0.99, 1.0, 1.01, 1.02};
+  const GrapeProblem p = build_problem(m, t, o);
+  GrapeOptions go = seed3_options(1);
+  go.fidelity_target = 0.9999;
+  const GrapeResult r = optimise(p, go);
+  CHECK(r.summary.auto_stages);
+  CHECK(r.summary.coarse_factor == 2);
+  CHECK(r.summary.quadrature_points == 2);
+  CHECK(r.summary.endgame_power == 4);
+  CHECK(r.summary.endgame_handover == doctest::Approx(0.9997));
+  CHECK(r.summary.full_report().find("an endgame past F_min 0.99970") != std::string::npos);
+  CHECK(r.summary.reached_target);
+  std::vector<double> f;
+  ensemble_objective(p, r.u_hz, nullptr, &f, 1);
+  REQUIRE(f.size() == 5);
+  for (double v : f) CHECK(v >= 0.9999);
+  go.fidelity_target = 0.999;  // below the endgame's range: the stages of before
+  const GrapeResult low = optimise(p, go);
+  CHECK(low.summary.endgame_power == 0);
+  CHECK(low.summary.full_report().find("endgame") == std::string::npos);
+  go.fidelity_target = 0.9999;
+  go.coarse_factor = 2;  // hand-set stages: no endgame
+  CHECK(optimise(p, go).summary.endgame_power == 0);
 }
 
 // The summary's iterations are L-BFGS-B's (one line search each), and only LBFGS++'s line-search

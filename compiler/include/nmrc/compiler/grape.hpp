@@ -98,8 +98,10 @@ struct GrapeOptions {
   /// step when f divides the steps and the coarse step stays within one nutation turn at the
   /// highest RF limit (f dt max_rf <= 1); with no coarse stage and two or more B1 scales the
   /// centre B1 first; with three or more B1 scales and equal weights a Gauss-Legendre rule of
-  /// 2 points after a coarse stage, 3 otherwise (fewer than the grid's). Any of the three set by
-  /// hand is used as set, and nothing is added. false: the options' stages only.
+  /// 2 points after a coarse stage, 3 otherwise (fewer than the grid's); for a target of 0.9999
+  /// or more an endgame past F_min = 1 - 3 (1 - target) on the rule (it ends the coarse stage):
+  /// the worst-member objective on the full steps (Summary::endgame_power). Any of the three set
+  /// by hand is used as set, and nothing is added. false: the options' stages only.
   bool auto_stages = true;
   /// A warm start (empty: none): amplitudes in Hz, 2 rows per channel (u_x, u_y) and one column
   /// per step, as GrapeResult::u_hz. Start 0 begins from them (clipped to each channel's RF
@@ -175,6 +177,12 @@ struct Summary {
   bool nominal_first = false;  ///< the search began on the centre B1 (GrapeOptions::nominal_first)
   int coarse_factor = 0;       ///< steps per step of the coarse stage (0: none)
   bool auto_stages = false;    ///< the stages were GRAPE's own choice (GrapeOptions::auto_stages)
+  /// The endgame GRAPE chose for a high target (auto_stages, target >= 0.9999; 0: none): past
+  /// F_min = endgame_handover on the B1 rule, the search minimises the p-norm (p =
+  /// endgame_power) of the members' infidelities on the full steps (ensemble_objective's
+  /// worst_power) over the B1 range's ends and centre, then on the grid.
+  int endgame_power = 0;
+  double endgame_handover = 0.0;
   /// The returned pulse on a fine B1 grid (4 x the ensemble's B1 spacing, every offset), when
   /// the ensemble has two or more B1 scales: its point count and minimum F.
   int fine_points = 0;
@@ -237,8 +245,11 @@ class FidelityEvaluator {
 const Mat& member_target_adjoint(const GrapeProblem& problem, const Mat& w_adj, const Mat& u,
                                  Mat& buffer);
 
+/// With worst_power = p >= 1 the objective is instead the worst-member one that GRAPE's endgame
+/// searches on (GrapeOptions::auto_stages, high targets): J = 1 - (sum_m w_m (1 - F_m)^p /
+/// sum w)^(1/p), one minus a smooth maximum of the members' infidelities.
 double ensemble_objective(const GrapeProblem& problem, const RMat& u_hz, RMat* grad,
-                          std::vector<double>* fidelity, int threads = 1);
+                          std::vector<double>* fidelity, int threads = 1, int worst_power = 0);
 
 /// Runs GRAPE. Never throws for non-convergence: the Summary says what happened. Deterministic
 /// for a given seed (independent of thread count unless a time limit cuts a run short).
