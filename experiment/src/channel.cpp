@@ -48,8 +48,7 @@ AffineMap AffineMap::unitary(const Mat& u) {
 
 AffineMap AffineMap::then(const AffineMap& first, const AffineMap& second) {
   AffineMap c;
-  c.s = second.s * first.s;
-  c.drift = second.s * first.drift + second.drift;
+  NMRC_ISA_CALL(affine_then)(first.s, first.drift, second.s, second.drift, c.s, c.drift);
   return c;
 }
 

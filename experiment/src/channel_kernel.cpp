@@ -43,6 +43,12 @@ void affine_apply(const Mat& s, const Vec& drift, const Mat& delta, Mat& out) {
   if (drift.size() == o.size()) o += drift;
 }
 
+void affine_then(const Mat& s1, const Vec& d1, const Mat& s2, const Vec& d2, Mat& s, Vec& drift) {
+  s.noalias() = s2 * s1;
+  drift.noalias() = s2 * d1;
+  drift += d2;
+}
+
 void propagate_steps(const std::vector<Mat>& u, const std::vector<std::vector<Mat4>>& e,
                      const std::vector<Mat>& drift, int n, bool with_drift, Mat& x) {
   Mat t(x.rows(), x.cols());

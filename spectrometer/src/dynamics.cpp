@@ -6,6 +6,10 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
 
+// Dynamics::lindblad_rhs and the exact engine's series run in lindblad_kernel.cpp, one copy per
+// instruction set in a portable build.
+#include "lindblad_kernel.hpp"
+
 namespace nmrc::spectrometer {
 
 namespace {
@@ -83,6 +87,24 @@ void add_dissipator(const RelaxationRates& rates, int n, const Mat& rho, Mat& ou
   }
 }
 
+namespace {
+// Diagonal coefficients of add_dissipator: D(rho)_ab = decay_ab rho_ab + transfers.
+Mat decay_coefficients(const RelaxationRates& r, int n) {
+  const int d = 1 << n;
+  Mat decay = Mat::Zero(d, d);
+  for (int k = 0; k < n; ++k) {
+    const int mk = 1 << (n - 1 - k);
+    for (int b = 0; b < d; ++b)
+      for (int a = 0; a < d; ++a) {
+        const int ak = (a & mk) ? 1 : 0, bk = (b & mk) ? 1 : 0;
+        decay(a, b) -= 0.5 * (r.w_down[k] * (ak + bk) + r.w_up[k] * (2 - ak - bk));
+        if (ak != bk) decay(a, b) -= r.dephasing[k];
+      }
+  }
+  return decay;
+}
+}  // namespace
+
 Dynamics::Dynamics(const Molecule& m, const DynamicsOptions& options)
     : n_(m.size()), options_(options) {
   if (!(options.b1_scale > 0.0))
@@ -99,18 +121,7 @@ Dynamics::Dynamics(const Molecule& m, const DynamicsOptions& options)
   }
   if (options.relaxation) {
     rates_ = relaxation_rates(m, thermal_equilibrium(m));
-    // Diagonal coefficients of add_dissipator: D(rho)_ab = decay_ab rho_ab + transfers.
-    const int d = dim();
-    decay_ = Mat::Zero(d, d);
-    for (int k = 0; k < n_; ++k) {
-      const int mk = 1 << (n_ - 1 - k);
-      for (int b = 0; b < d; ++b)
-        for (int a = 0; a < d; ++a) {
-          const int ak = (a & mk) ? 1 : 0, bk = (b & mk) ? 1 : 0;
-          decay_(a, b) -= 0.5 * (rates_.w_down[k] * (ak + bk) + rates_.w_up[k] * (2 - ak - bk));
-          if (ak != bk) decay_(a, b) -= rates_.dephasing[k];
-        }
-    }
+    decay_ = decay_coefficients(rates_, n_);
   }
 }
 
@@ -123,25 +134,33 @@ Mat Dynamics::hamiltonian(const double* ux_hz, const double* uy_hz) const {
   return h;
 }
 
-void Dynamics::lindblad_rhs(const Mat& h, const Mat& rho, Mat& out) const {
-  const cplx mi(0.0, -1.0);
-  out.noalias() = mi * (h * rho);
-  out.noalias() -= mi * (rho * h);
-  if (!relaxing()) return;
-  out.array() += decay_.array() * rho.array();
-  const int d = dim();
-  for (int k = 0; k < n_; ++k) {
-    const int mk = 1 << (n_ - 1 - k);
-    const double wd = rates_.w_down[k], wu = rates_.w_up[k];
-    for (int b = 0; b < d; ++b) {
-      if (b & mk) continue;
-      for (int a = 0; a < d; ++a) {
-        if (a & mk) continue;
-        out(a, b) += wd * rho(a | mk, b | mk);  // s- rho s+
-        out(a | mk, b | mk) += wu * rho(a, b);  // s+ rho s-
-      }
-    }
+namespace {
+LindbladParts parts_of(const Dynamics& d, const Mat* decay) {
+  LindbladParts p;
+  p.n = d.spins();
+  if (d.relaxing()) {
+    p.decay = decay;
+    p.w_down = d.rates().w_down.data();
+    p.w_up = d.rates().w_up.data();
   }
+  return p;
+}
+}  // namespace
+
+void Dynamics::lindblad_rhs(const Mat& h, const Mat& rho, Mat& out) const {
+  NMRC_ISA_CALL(lindblad_rhs_kernel)(parts_of(*this, &decay_), h, rho, out);
+}
+
+void taylor_steps(const Dynamics& d, const Mat& hs, const Mat& drift, double hstep, int substeps,
+                  Mat& x) {
+  // The decay coefficients once per call (Dynamics keeps its own private): O(n d^2), against
+  // the series' O(d^3) products per term.
+  const Mat decay = d.relaxing() ? decay_coefficients(d.rates(), d.spins()) : Mat();
+  NMRC_ISA_CALL(taylor_steps_kernel)(parts_of(d, &decay), hs, drift, hstep, substeps, x);
+}
+
+void deviation_map_step(const Mat& e, Mat& s, Vec& drift) {
+  NMRC_ISA_CALL(deviation_map_step_kernel)(e, s, drift);
 }
 
 Mat Dynamics::liouvillian(const Mat& h) const {

@@ -5,6 +5,7 @@
 #include <string>
 #include <type_traits>
 
+#include "lindblad_kernel.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/propagators.hpp"
@@ -103,9 +104,7 @@ DeviationMap exact_deviation_map(const Dynamics& d, const std::vector<Segment>& 
     Mat g = Mat::Zero(d2 + 1, d2 + 1);
     g.topLeftCorner(d2, d2) = d.liouvillian(d.hamiltonian(seg.ux_hz.data(), seg.uy_hz.data()));
     g.topRightCorner(d2, 1) = Eigen::Map<const Vec>(c.data(), d2);
-    const Mat e = expm(g * seg.duration_s);
-    m.drift = e.topLeftCorner(d2, d2) * m.drift + e.topRightCorner(d2, 1);
-    m.s = e.topLeftCorner(d2, d2) * m.s;
+    deviation_map_step(expm(g * seg.duration_s), m.s, m.drift);  // lindblad_kernel.cpp
   }
   return m;
 }
@@ -130,18 +129,8 @@ Mat exact_step(const Dynamics& d, const Mat& h, double dt_s, const Mat& rho) {
   const double theta = dt_s * (2.0 * h_norm + 2.0 * d.rates().total());
   const int substeps = std::max(1, static_cast<int>(std::ceil(theta)));
   const double hstep = dt_s / substeps;
-  Mat x = rho - ident, term(dim, dim), next(dim, dim);
-  for (int s = 0; s < substeps; ++s) {
-    d.lindblad_rhs(hs, x, next);
-    term = (next + drift) * hstep;
-    x += term;
-    for (int j = 2; j <= 60; ++j) {
-      d.lindblad_rhs(hs, term, next);
-      term = next * (hstep / j);
-      x += term;
-      if (term.norm() <= 1e-17 * x.norm()) break;
-    }
-  }
+  Mat x = rho - ident;
+  taylor_steps(d, hs, drift, hstep, substeps, x);  // lindblad_kernel.cpp
   return x + ident;
 }
 

@@ -101,9 +101,11 @@ small_compile() {  # small_compile LAUNCHER...: compile the small program, exit 
 }
 small_compile || fail "nmrc compile (small) on this CPU"
 
-# The channel kernels (experiment/src/channel_kernel.cpp): a small relaxing experiment (the
-# channels built, not cached) run with each per-ISA copy this CPU takes (NMRC_ISA lowers the
-# choice) gives the same energies; the copies differ only in rounding (vector widths).
+# The experiment's per-ISA kernels (the channels, experiment/src/channel_kernel.cpp; the exact
+# engine's Lindblad products, spectrometer/src/lindblad_kernel.cpp; the matrix exponential): a
+# small relaxing experiment (the channels built, not cached; the PPS played on the exact engine)
+# run with each per-ISA copy this CPU takes (NMRC_ISA lowers the choice) gives the same
+# energies; the copies differ only in rounding (vector widths).
 if [ "$portable" = 1 ]; then
   cat >"$scratch/isa.yaml" <<EOF
 format: nmrc-experiment/1
@@ -124,13 +126,13 @@ EOF
     (cd "$scratch" && NMRC_ISA=$isa "$nmrc_bin" -q experiment isa.yaml --out "isa_$isa" \
       --no-cache >/dev/null) || fail "nmrc experiment (small) with NMRC_ISA=$isa"
   done
-  "$python" - "$scratch" <<'PY' || fail "the channel kernels' copies disagree"
+  "$python" - "$scratch" <<'PY' || fail "the per-ISA kernels' copies disagree"
 import json, sys
 e = {isa: json.load(open(f"{sys.argv[1]}/isa_{isa}/c_minus_0.5/summary.json"))
      for isa in ("baseline", "avx2", "avx512")}
 worst = max(abs(e[isa][key][k] - e["baseline"][key][k])
             for isa in e for key in ("delta_energy", "measured_delta_energy") for k in e[isa][key])
-print(f"channel kernels: energies of the baseline, AVX2 and AVX-512 copies agree to {worst:.1e}")
+print(f"per-ISA kernels: energies of the baseline, AVX2 and AVX-512 copies agree to {worst:.1e}")
 sys.exit(worst > 1e-9)
 PY
 fi
