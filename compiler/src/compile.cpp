@@ -40,102 +40,66 @@ double CompileOptions::resolved_dt_s() const {
 }
 
 std::optional<OptionProblem> CompileOptions::check() const {
-  auto problem = [](const std::string& field, const std::string& value, const std::string& rule) {
-    return std::optional<OptionProblem>(OptionProblem{field, value, rule});
-  };
-  auto num = [](double v) {
-    std::ostringstream os;
-    os << v;
-    return os.str();
-  };
-  auto list = [&num](const std::vector<double>& v) {
-    std::string s = "[";
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + num(v[i]);
-    return s + "]";
-  };
-  if (!(duration_s >= 0) || !std::isfinite(duration_s))
-    return problem("duration_s", num(duration_s), "must be > 0");
-  if (duration_s > kMaxCompileDurationS)
-    return problem("duration_s", num(duration_s),
-                   "must be at most " + num(kMaxCompileDurationS) + " s (docs/limits.md)");
-  if (steps < 0 || steps > 1000000)
-    return problem("steps", std::to_string(steps), "must be between 1 and 1000000");
-  if (!(dt_s >= 0) || !std::isfinite(dt_s)) return problem("dt_s", num(dt_s), "must be > 0");
+  using R = OptionRule;
+  const auto num = OptionChecks::number_text;
+  const auto list = OptionChecks::list_text;
+  OptionChecks c;
+  // Two of duration_s, steps, dt_s are given (0: not given), and they agree.
+  if (duration_s != 0)
+    c.check("duration_s", duration_s, R::greater_than(0).and_finite())
+        .check("duration_s", duration_s,
+               R::at_most(kMaxCompileDurationS).unit("s").note("docs/limits.md"));
+  if (steps != 0) c.check("steps", steps, R::between(1L, 1000000L));
+  if (dt_s != 0) c.check("dt_s", dt_s, R::greater_than(0).and_finite());
   const int given = (duration_s > 0) + (steps > 0) + (dt_s > 0);
-  if (given < 2)
-    return problem(
-        "duration_s", num(duration_s),
-        "compile options need two of duration_s, steps, dt_s (got " + std::to_string(given) + ")");
-  if (given == 3 && std::abs(steps * dt_s - duration_s) > 1e-9 * duration_s)
-    return problem("duration_s", num(duration_s),
-                   "conflicting options: steps * dt_s = " + num(steps * dt_s) +
-                       " s but duration_s = " + num(duration_s) + " s");
-  if (steps == 0) {
+  c.require(
+      given >= 2, "duration_s", num(duration_s),
+      "compile options need two of duration_s, steps, dt_s (got " + std::to_string(given) + ")");
+  c.require(given < 3 || std::abs(steps * dt_s - duration_s) <= 1e-9 * duration_s, "duration_s",
+            num(duration_s),
+            "conflicting options: steps * dt_s = " + num(steps * dt_s) +
+                " s but duration_s = " + num(duration_s) + " s");
+  if (steps == 0 && given >= 2) {
     const double r = duration_s / dt_s;
-    if (std::abs(r - std::round(r)) > 1e-6)
-      return problem("duration_s", num(duration_s),
-                     "conflicting options: duration_s is not a whole number of dt_s steps");
-    if (r > 1000000) return problem("steps", num(r), "must be between 1 and 1000000");
+    c.require(std::abs(r - std::round(r)) <= 1e-6, "duration_s", num(duration_s),
+              "conflicting options: duration_s is not a whole number of dt_s steps");
+    c.check("steps", r, R::between(1L, 1000000L));
   }
   for (const auto& [name, v] : max_rf_hz)
-    if (!(v > 0) || !std::isfinite(v)) return problem("max_rf_hz." + name, num(v), "must be > 0");
-  if (!(fidelity_target > 0 && fidelity_target <= 1))
-    return problem("fidelity_target", num(fidelity_target), "must be in (0, 1]");
-  if (b1_scale.empty())
-    return problem("ensemble.b1_scale", "[]", "must list at least one B1 scale");
-  for (double s : b1_scale)
-    if (!(s > 0) || !(s <= kMaxB1Scale))
-      return problem("ensemble.b1_scale", list(b1_scale),
-                     "every B1 scale must be > 0 and at most " + num(kMaxB1Scale));
-  if (b1_scale.size() * offset_hz.size() > kMaxEnsembleMembers)
-    return problem("ensemble.b1_scale", list(b1_scale),
-                   std::to_string(b1_scale.size()) + " B1 scales x " +
-                       std::to_string(offset_hz.size()) +
-                       " offsets = " + std::to_string(b1_scale.size() * offset_hz.size()) +
-                       " ensemble members, more than the limit of " +
-                       std::to_string(kMaxEnsembleMembers) + " (docs/limits.md)");
-  if (!b1_weight.empty()) {
-    if (b1_weight.size() != b1_scale.size())
-      return problem(
-          "ensemble.weights", list(b1_weight),
-          "needs one weight per b1_scale entry (" + std::to_string(b1_scale.size()) + ")");
-    for (double w : b1_weight)
-      if (!(w > 0) || !std::isfinite(w))
-        return problem("ensemble.weights", list(b1_weight), "every weight must be > 0");
-  }
-  if (offset_hz.empty())
-    return problem("ensemble.offset_hz", "[]", "must list at least one offset (0 for none)");
-  for (double o : offset_hz)
-    if (!(std::abs(o) <= limits::kMaxOffsetHz))
-      return problem("ensemble.offset_hz", list(offset_hz),
-                     "every offset must be between -" + num(limits::kMaxOffsetHz) + " and " +
-                         num(limits::kMaxOffsetHz) + " Hz");
-  if (!(smoothness >= 0) || !std::isfinite(smoothness))
-    return problem("smoothness", num(smoothness), "must be >= 0");
-  if (starts < 1 || starts > 1000)
-    return problem("starts", std::to_string(starts), "must be between 1 and 1000");
-  if (max_iterations < 1 || max_iterations > 10000000)
-    return problem("max_iterations", std::to_string(max_iterations),
-                   "must be between 1 and 10000000");
-  if (stall_evaluations < 0)
-    return problem("stall_evaluations", std::to_string(stall_evaluations),
-                   "must be >= 0 (0: never stop a start as stalled)");
-  if (!(time_limit_s > 0)) return problem("time_limit_s", num(time_limit_s), "must be > 0");
-  if (threads < 1 || threads > 256)
-    return problem("threads", std::to_string(threads), "must be between 1 and 256");
-  if (b1_quadrature < 0 || b1_quadrature > 20)
-    return problem("b1_quadrature", std::to_string(b1_quadrature),
-                   "must be between 0 (off) and 20 Gauss-Legendre points");
-  if (b1_quadrature > 0 && !b1_weight.empty())
-    return problem("b1_quadrature", std::to_string(b1_quadrature),
-                   "needs uniform ensemble weights (the rule weights the B1 range itself)");
+    c.check("max_rf_hz." + name, v, R::greater_than(0).and_finite());
+  c.check("fidelity_target", fidelity_target, R::in_open_closed(0, 1))
+      .check_not_empty("ensemble.b1_scale", b1_scale, "B1 scale")
+      .check_each("ensemble.b1_scale", b1_scale, R::greater_than(0).and_at_most(kMaxB1Scale),
+                  "B1 scale");
+  const size_t members = b1_scale.size() * offset_hz.size();
+  c.require(members <= kMaxEnsembleMembers, "ensemble.b1_scale", list(b1_scale),
+            std::to_string(b1_scale.size()) + " B1 scales x " + std::to_string(offset_hz.size()) +
+                " offsets = " + std::to_string(members) +
+                " ensemble members, more than the limit of " + std::to_string(kMaxEnsembleMembers) +
+                " (docs/limits.md)");
+  if (!b1_weight.empty())
+    c.require(b1_weight.size() == b1_scale.size(), "ensemble.weights", list(b1_weight),
+              "needs one weight per b1_scale entry (" + std::to_string(b1_scale.size()) + ")")
+        .check_each("ensemble.weights", b1_weight, R::greater_than(0).and_finite(), "weight");
+  c.check_not_empty("ensemble.offset_hz", offset_hz, "offset (0 for none)")
+      .check_each("ensemble.offset_hz", offset_hz,
+                  R::between(-limits::kMaxOffsetHz, limits::kMaxOffsetHz).unit("Hz"), "offset")
+      .check("smoothness", smoothness, R::at_least(0).and_finite())
+      .check("starts", starts, R::between(1L, 1000L))
+      .check("max_iterations", max_iterations, R::between(1L, 10000000L))
+      .check("stall_evaluations", stall_evaluations,
+             R::at_least(0).note("0: never stop a start as stalled"))
+      .check("time_limit_s", time_limit_s, R::greater_than(0))
+      .check("threads", threads, R::between(1L, 256L))
+      .check("b1_quadrature", b1_quadrature,
+             R::between(0L, 20L).note("0: off; else Gauss-Legendre points"))
+      .require(b1_quadrature == 0 || b1_weight.empty(), "b1_quadrature",
+               std::to_string(b1_quadrature),
+               "needs uniform ensemble weights (the rule weights the B1 range itself)");
   for (const auto& [name, q] : probe_q)
-    if (!(q > 0) || !(q <= kMaxProbeQ))
-      return problem("probe_q." + name, num(q), "must be in (0, 100000]");
-  if (coarse_factor < 0 || coarse_factor > 1000)
-    return problem("coarse_factor", std::to_string(coarse_factor),
-                   "must be between 0 (off) and 1000");
-  return std::nullopt;
+    c.check("probe_q." + name, q, R::in_open_closed(0, kMaxProbeQ));
+  c.check("coarse_factor", coarse_factor, R::between(0L, 1000L).note("0: off"));
+  return c.problem();
 }
 
 void CompileOptions::validate() const {

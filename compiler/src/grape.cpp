@@ -81,24 +81,25 @@ void GrapeProblem::validate() const {
   }
 }
 
+std::optional<OptionProblem> GrapeOptions::check() const {
+  using R = OptionRule;
+  OptionChecks c;
+  c.check("fidelity_target", fidelity_target, R::in_open_closed(0, 1))
+      .check("starts", starts, R::at_least(1))
+      .check("max_iterations", max_iterations, R::at_least(1))
+      .check("stall_evaluations", stall_evaluations, R::at_least(0))
+      .check("time_limit_s", time_limit_s, R::greater_than(0))
+      .check("smoothness", smoothness, R::at_least(0))
+      .check("initial_fraction", initial_fraction, R::in_open_closed(0, 1))
+      .check("threads", threads, R::at_least(1))
+      .check("b1_quadrature", b1_quadrature,
+             R::between(0L, 20L).note("0: off; else Gauss-Legendre points"))
+      .check("coarse_factor", coarse_factor, R::between(0L, 1000L).note("0: off"));
+  return c.problem();
+}
+
 void GrapeOptions::validate() const {
-  auto bad = [](const std::string& field, double v, const std::string& rule) {
-    throw InputError("grape options: " + field + " = " + fmt::format("{:g}", v) + ": " + rule);
-  };
-  if (!(fidelity_target > 0 && fidelity_target <= 1))
-    bad("fidelity_target", fidelity_target, "must be in (0, 1]");
-  if (starts < 1) bad("starts", starts, "must be >= 1");
-  if (max_iterations < 1) bad("max_iterations", max_iterations, "must be >= 1");
-  if (stall_evaluations < 0) bad("stall_evaluations", stall_evaluations, "must be >= 0");
-  if (!(time_limit_s > 0)) bad("time_limit_s", time_limit_s, "must be > 0");
-  if (!(smoothness >= 0)) bad("smoothness", smoothness, "must be >= 0");
-  if (!(initial_fraction > 0 && initial_fraction <= 1))
-    bad("initial_fraction", initial_fraction, "must be in (0, 1]");
-  if (threads < 1) bad("threads", threads, "must be >= 1");
-  if (b1_quadrature < 0 || b1_quadrature > 20)
-    bad("b1_quadrature", b1_quadrature, "must be between 0 (off) and 20");
-  if (coarse_factor < 0 || coarse_factor > 1000)
-    bad("coarse_factor", coarse_factor, "must be between 0 (off) and 1000");
+  if (const auto p = check()) throw InputError(p->message("grape options"));
 }
 
 // ----------------------------------------------------------------------------------------------

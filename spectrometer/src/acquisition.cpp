@@ -68,15 +68,13 @@ double noise_sigma_for_snr(const Molecule& m, int channel, double snr) {
 }
 
 std::optional<OptionProblem> AcquisitionOptions::check() const {
-  if (scans < 1 || scans > 1000000)
-    return OptionProblem{"scans", std::to_string(scans), "must be between 1 and 1000000"};
-  if (phase_cycle == PhaseCycle::kCyclops && scans % 4 != 0)
-    return OptionProblem{
-        "phase_cycle", "cyclops",
-        "CYCLOPS needs a multiple of 4 scans (scans = " + std::to_string(scans) + ")"};
-  if (!(snr >= 0) || !std::isfinite(snr))
-    return OptionProblem{"snr", fmt::format("{}", snr), "must be >= 0"};
-  return std::nullopt;
+  using R = OptionRule;
+  OptionChecks c;
+  c.check("scans", scans, R::between(1L, 1000000L))
+      .require(phase_cycle != PhaseCycle::kCyclops || scans % 4 == 0, "phase_cycle", "cyclops",
+               "CYCLOPS needs a multiple of 4 scans (scans = " + std::to_string(scans) + ")")
+      .check("snr", snr, R::at_least(0).and_finite());
+  return c.problem();
 }
 
 void AcquisitionOptions::validate() const {
@@ -84,27 +82,23 @@ void AcquisitionOptions::validate() const {
 }
 
 std::optional<OptionProblem> ProcessingOptions::check(int td) const {
-  if (zero_fill != 0) {
-    if (zero_fill < td)
-      return OptionProblem{"zero_fill", std::to_string(zero_fill),
-                           "must be >= td (" + std::to_string(td) + ")"};
-    if (zero_fill > (1 << 24) || (zero_fill & (zero_fill - 1)) != 0)
-      return OptionProblem{"zero_fill", std::to_string(zero_fill),
-                           "must be a power of two (at most 2^24)"};
-  } else if (td <= 0 || (td & (td - 1)) != 0) {
-    return OptionProblem{
-        "zero_fill", "0",
-        "td = " + std::to_string(td) + " is not a power of two: give a zero_fill that is one"};
-  }
-  if (!(lb_hz >= 0) || !std::isfinite(lb_hz))
-    return OptionProblem{"lb_hz", fmt::format("{}", lb_hz), "must be >= 0"};
-  if (!(gb_hz >= 0) || !std::isfinite(gb_hz))
-    return OptionProblem{"gb_hz", fmt::format("{}", gb_hz), "must be >= 0"};
-  if (!std::isfinite(phase0_rad))
-    return OptionProblem{"phase0_rad", fmt::format("{}", phase0_rad), "must be finite"};
-  if (!std::isfinite(phase1_rad))
-    return OptionProblem{"phase1_rad", fmt::format("{}", phase1_rad), "must be finite"};
-  return std::nullopt;
+  using R = OptionRule;
+  OptionChecks c;
+  const auto power_of_two = [](long v) { return v > 0 && (v & (v - 1)) == 0; };
+  if (zero_fill != 0)
+    c.require(zero_fill >= td, "zero_fill", std::to_string(zero_fill),
+              "must be >= td (" + std::to_string(td) + ")")
+        .require(zero_fill <= (1 << 24) && power_of_two(zero_fill), "zero_fill",
+                 std::to_string(zero_fill), "must be a power of two (at most 2^24)");
+  else
+    c.require(
+        power_of_two(td), "zero_fill", "0",
+        "td = " + std::to_string(td) + " is not a power of two: give a zero_fill that is one");
+  c.check("lb_hz", lb_hz, R::at_least(0).and_finite())
+      .check("gb_hz", gb_hz, R::at_least(0).and_finite())
+      .check("phase0_rad", phase0_rad, R::finite())
+      .check("phase1_rad", phase1_rad, R::finite());
+  return c.problem();
 }
 
 void ProcessingOptions::validate(int td) const {

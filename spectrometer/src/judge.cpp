@@ -23,25 +23,21 @@ double member_fidelity(const Molecule& m, const ShapedPulseElement& pulse, const
   return std::abs((w.adjoint() * u).trace()) / norm;
 }
 
-std::string list_text(const std::vector<double>& v) {
-  return fmt::format("[{:g}]", fmt::join(v, ", "));
-}
-
 }  // namespace
 
+std::optional<OptionProblem> JudgeOptions::check() const {
+  using R = OptionRule;
+  OptionChecks c;
+  c.check_not_empty("b1_scale", b1_scale, "value")
+      .check_each("b1_scale", b1_scale, R::greater_than(0).and_finite())
+      .check_not_empty("offset_hz", offset_hz, "value (0 for none)")
+      .check_each("offset_hz", offset_hz, R::finite())
+      .check("fidelity_target", fidelity_target, R::in_open_closed(0, 1));
+  return c.problem();
+}
+
 void JudgeOptions::validate() const {
-  auto bad = [](const std::string& field, const std::string& value, const std::string& rule) {
-    throw InputError("judge options: " + field + " = " + value + ": " + rule);
-  };
-  if (b1_scale.empty()) bad("b1_scale", "[]", "must list at least one value");
-  for (double s : b1_scale)
-    if (!(s > 0) || !std::isfinite(s))
-      bad("b1_scale", list_text(b1_scale), "every entry must be > 0");
-  if (offset_hz.empty()) bad("offset_hz", "[]", "must list at least one value (0 for none)");
-  for (double o : offset_hz)
-    if (!std::isfinite(o)) bad("offset_hz", list_text(offset_hz), "every entry must be finite");
-  if (!(fidelity_target > 0 && fidelity_target <= 1))
-    bad("fidelity_target", fmt::format("{:g}", fidelity_target), "must be in (0, 1]");
+  if (const auto p = check()) throw InputError(p->message("judge options"));
 }
 
 Judgement judge_pulse(const Molecule& m, const ShapedPulseElement& pulse, const JudgeTarget& target,

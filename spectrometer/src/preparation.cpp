@@ -89,12 +89,17 @@ Mat from_pseudo_state(const Mat& sigma, double epsilon) {
 
 // ---- pseudo-pure state ----------------------------------------------------------------------
 
+std::optional<OptionProblem> GradientPlan::check() const {
+  using R = OptionRule;
+  OptionChecks c;
+  c.check("duration_s", duration_s, R::greater_than(0).and_finite())
+      .check("length_cm", length_cm, R::greater_than(0).and_finite());
+  return c.problem();
+}
+
 void GradientPlan::validate() const {
-  if (!(duration_s > 0.0) || !std::isfinite(duration_s))
-    throw InputError("gradient.duration_s = " + fmt::format("{:.12g}", duration_s) +
-                     ": must be > 0");
-  if (!(length_cm > 0.0) || !std::isfinite(length_cm))
-    throw InputError("gradient.length_cm = " + fmt::format("{:.12g}", length_cm) + ": must be > 0");
+  if (const auto p = check())
+    throw InputError("gradient." + p->field + " = " + p->value + ": " + p->rule);
 }
 
 GradientElement GradientPlan::element(double twists, double gamma_hz_per_g) const {
@@ -108,15 +113,25 @@ GradientElement GradientPlan::element(double twists, double gamma_hz_per_g) cons
   return g;
 }
 
-void PpsOptions::validate() const {
-  gradient.validate();
-  if (twists.size() != 4)
-    throw InputError("pps.twists: " + std::to_string(twists.size()) +
-                     " values: must be 4 (one per step)");
+std::optional<OptionProblem> PpsOptions::check() const {
+  if (auto p = gradient.check()) {
+    p->field = "gradient." + p->field;
+    return p;
+  }
+  using R = OptionRule;
+  OptionChecks c;
+  c.require(twists.size() == 4, "twists", std::to_string(twists.size()) + " values",
+            "must be 4 (one per step)");
   for (size_t i = 0; i < twists.size(); ++i)
-    if (!(twists[i] > 0.0) || !std::isfinite(twists[i]))
-      throw InputError("pps.twists[" + std::to_string(i) +
-                       "] = " + fmt::format("{:.12g}", twists[i]) + ": must be > 0");
+    c.check("twists[" + std::to_string(i) + "]", twists[i], R::greater_than(0).and_finite());
+  return c.problem();
+}
+
+void PpsOptions::validate() const {
+  // A gradient problem reads as GradientPlan::validate says it ("gradient.duration_s = ...").
+  if (const auto p = check())
+    throw InputError((p->field.rfind("gradient.", 0) == 0 ? "" : "pps.") + p->field + " = " +
+                     p->value + ": " + p->rule);
 }
 
 std::vector<PpsStep> pps_steps(const Molecule& m, const std::vector<int>& spins,

@@ -29,25 +29,29 @@ void read_gradient_options(const YamlField& gradient, GradientOptions& out) {
   if (const auto length = gradient.find("length_cm")) out.length_cm = length->as_positive(1e3);
 }
 
+std::optional<OptionProblem> Sample::check() const {
+  using R = OptionRule;
+  const auto list = OptionChecks::list_text;
+  double sum = 0.0;
+  for (double w : b1_weight) sum += w;
+  OptionChecks c;
+  c.check_not_empty("b1.scale", b1_scale, "value")
+      .require(b1_weight.size() == b1_scale.size(), "b1.weights", list(b1_weight),
+               "must have one entry per b1 scale value (" + std::to_string(b1_scale.size()) + ")")
+      .check_each("b1.weights", b1_weight, R::at_least(0))
+      .require(sum > 0.0, "b1.weights", list(b1_weight), "must not all be zero")
+      .check_each("b1.scale", b1_scale, R::greater_than(0))
+      .require(
+          offset_error_hz.empty() || static_cast<int>(offset_error_hz.size()) == molecule.size(),
+          "offset_error_hz", list(offset_error_hz), "must give one value per spin")
+      .check("gradient.slices", gradient.slices, R::between(1L, long{kMaxGradientSlices}))
+      .check("gradient.length_cm", gradient.length_cm, R::greater_than(0));
+  return c.problem();
+}
+
 void Sample::validate() const {
-  if (b1_scale.empty()) throw InputError("sample.b1.scale: must list at least one value");
-  if (b1_weight.size() != b1_scale.size())
-    throw InputError("sample.b1.weights: must have one entry per b1 scale value (" +
-                     std::to_string(b1_scale.size()) + ")");
-  double s = 0.0;
-  for (double w : b1_weight) {
-    if (!(w >= 0.0)) throw InputError("sample.b1.weights: must be >= 0");
-    s += w;
-  }
-  if (!(s > 0.0)) throw InputError("sample.b1.weights: must not all be zero");
-  for (double b : b1_scale)
-    if (!(b > 0.0)) throw InputError("sample.b1.scale: must be > 0");
-  if (!offset_error_hz.empty() && static_cast<int>(offset_error_hz.size()) != molecule.size())
-    throw InputError("sample.offset_error_hz: must give one value per spin");
-  if (gradient.slices < 1 || gradient.slices > kMaxGradientSlices)
-    throw InputError("sample.gradient.slices: must be between 1 and " +
-                     std::to_string(kMaxGradientSlices));
-  if (!(gradient.length_cm > 0.0)) throw InputError("sample.gradient.length_cm: must be > 0");
+  if (const auto p = check())
+    throw InputError("sample." + p->field + " = " + p->value + ": " + p->rule);
 }
 
 namespace {

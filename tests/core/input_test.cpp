@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "nmrc/core/json_input.hpp"
 #include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/molecule.hpp"
+#include "nmrc/core/options.hpp"
 #include "nmrc/core/pulse_file.hpp"
 #include "nmrc/core/yaml_input.hpp"
 #include "support/reference.hpp"
@@ -322,4 +324,61 @@ TEST_CASE("content hash: FNV-1a's steps with nmrc's offset basis, values fixed b
   CHECK(content_hash_hex("") == "14650fb0739d0383");
   CHECK(content_hash_hex("a") == "44bd8ad473cd9906");
   CHECK(content_hash_hex("foobar") == "88fad7c0a8ff07f2");
+}
+
+TEST_CASE("options checks: the rule text comes from the rule, the first violation wins") {
+  using R = OptionRule;
+  SUBCASE("each rule: its predicate and its text") {
+    auto first = [](double v, const OptionRule& r) {
+      OptionChecks c;
+      c.check("x", v, r);
+      return c.problem() ? c.problem()->message("opts") : std::string("ok");
+    };
+    CHECK(first(0, R::greater_than(0)) == "opts: x = 0: must be > 0");
+    CHECK(first(1e-300, R::greater_than(0)) == "ok");
+    CHECK(first(-1, R::at_least(0)) == "opts: x = -1: must be >= 0");
+    CHECK(first(0, R::at_least(0)) == "ok");
+    CHECK(first(101, R::at_most(100).unit("s").note("docs/limits.md")) ==
+          "opts: x = 101: must be at most 100 s (docs/limits.md)");
+    CHECK(first(0, R::in_open_closed(0, 1)) == "opts: x = 0: must be in (0, 1]");
+    CHECK(first(1, R::in_open_closed(0, 1)) == "ok");
+    CHECK(first(11, R::greater_than(0).and_at_most(10)) ==
+          "opts: x = 11: must be > 0 and at most 10");
+    CHECK(first(-2e8, R::between(-1e8, 1e8).unit("Hz")) ==
+          "opts: x = -2e+08: must be between -1e+08 and 1e+08 Hz");
+    // A NaN fails every rule; an infinity fails finite ones.
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double inf = std::numeric_limits<double>::infinity();
+    for (const auto& r : {R::greater_than(0), R::at_least(0), R::at_most(1), R::between(0.0, 1.0),
+                          R::in_open_closed(0, 1), R::finite()})
+      CHECK(first(nan, r) != "ok");
+    CHECK(first(inf, R::greater_than(0)) == "ok");
+    CHECK(first(inf, R::greater_than(0).and_finite()) == "opts: x = inf: must be > 0");
+    CHECK(first(inf, R::finite()) == "opts: x = inf: must be finite");
+  }
+  SUBCASE("integers in full, lists, constraints between options, the first problem") {
+    OptionChecks c;
+    c.check("steps", 0, R::between(1L, 1000000L));
+    REQUIRE(c.problem());
+    CHECK(c.problem()->message("o") == "o: steps = 0: must be between 1 and 1000000");
+    c.check("later", -1.0, R::at_least(0));  // a later violation does not replace the first
+    CHECK(c.problem()->field == "steps");
+    CHECK_THROWS_WITH_AS(c.throw_if_any("o"), "o: steps = 0: must be between 1 and 1000000",
+                         InputError);
+    OptionChecks l;
+    l.check_not_empty("scale", {1.0, 2.0}, "value")
+        .check_each("scale", {1.0, -0.5, 2.0}, R::greater_than(0), "B1 scale");
+    CHECK(l.problem()->message("o") == "o: scale = [1, -0.5, 2]: every B1 scale must be > 0");
+    OptionChecks e;
+    e.check_not_empty("offsets", {}, "offset (0 for none)");
+    CHECK(e.problem()->message("o") ==
+          "o: offsets = []: must list at least one offset (0 for none)");
+    OptionChecks r;
+    r.require(true, "a", "1", "never").require(false, "quadrature", "3", "needs uniform weights");
+    CHECK(r.problem()->message("o") == "o: quadrature = 3: needs uniform weights");
+    OptionChecks fine;
+    fine.check("x", 1.0, R::greater_than(0)).require(true, "y", "", "");
+    CHECK_FALSE(fine.problem());
+    CHECK_NOTHROW(fine.throw_if_any("o"));
+  }
 }

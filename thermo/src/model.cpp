@@ -12,26 +12,34 @@
 
 namespace nmrc::thermo {
 
-void ModelParams::validate() const {
+std::optional<OptionProblem> ModelParams::check() const {
+  using R = OptionRule;
   const int nn = n();
-  if (nn < 1) throw std::invalid_argument("at least one subsystem is needed");
-  if (static_cast<int>(names.size()) != nn)
-    throw std::invalid_argument("names and temperatures differ in length");
-  for (double t : temperatures)
-    if (!(t > 0.0)) throw std::invalid_argument("temperature must be > 0");
-  if (!(bath_temperature > 0.0)) throw std::invalid_argument("bath temperature must be > 0");
-  if (!(tau > 0.0)) throw std::invalid_argument("tau must be > 0");
-  if (!std::isfinite(g)) throw std::invalid_argument("g must be finite");
-  if (collisions < 1) throw std::invalid_argument("collisions must be >= 1");
-  std::vector<int> seen(nn, 0);
-  if (static_cast<int>(order.size()) != nn)
-    throw std::invalid_argument("order must name every subsystem once");
-  for (int k : order) {
-    if (k < 0 || k >= nn || seen[k]++) throw std::invalid_argument("order is not a permutation");
-  }
+  // order: a permutation of the subsystems (each named once).
+  bool permutation = static_cast<int>(order.size()) == nn;
+  std::vector<int> seen(std::max(nn, 0), 0);
+  for (int k : order) permutation = permutation && k >= 0 && k < nn && seen[k]++ == 0;
+  bool pairs = true;
   for (const auto& c : coherences)
-    if (c.p < 0 || c.q < 0 || c.p >= nn || c.q >= nn || c.p == c.q)
-      throw std::invalid_argument("coherence pair must name two different subsystems");
+    pairs = pairs && c.p >= 0 && c.q >= 0 && c.p < nn && c.q < nn && c.p != c.q;
+  OptionChecks c;
+  c.check("subsystems", nn, R::at_least(1))
+      .require(static_cast<int>(names.size()) == nn, "names", std::to_string(names.size()),
+               "must name each of the " + std::to_string(nn) + " temperatures")
+      .check_each("temperatures", temperatures, R::greater_than(0))
+      .check("bath_temperature", bath_temperature, R::greater_than(0))
+      .check("tau", tau, R::greater_than(0))
+      .check("g", g, R::finite())
+      .check("collisions", collisions, R::at_least(1))
+      .require(permutation, "order", std::to_string(order.size()) + " entries",
+               "must name every subsystem once (a permutation)")
+      .require(pairs, "coherences", std::to_string(coherences.size()) + " pairs",
+               "each pair must name two different subsystems");
+  return c.problem();
+}
+
+void ModelParams::validate() const {
+  if (const auto p = check()) throw std::invalid_argument(p->message("model"));
 }
 
 std::pair<double, double> populations(double temperature) {

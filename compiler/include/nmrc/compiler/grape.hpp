@@ -8,10 +8,12 @@
 #include <complex>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nmrc/compiler/team.hpp"
+#include "nmrc/core/options.hpp"
 #include "nmrc/core/types.hpp"
 #include "nmrc/spectrometer/probe.hpp"
 
@@ -123,7 +125,9 @@ struct GrapeOptions {
   /// of processes (time limits and stops are agreed at the next evaluation). Not part of the
   /// result's identity: never in a cache key.
   Team* team = nullptr;
-  /// Throws InputError naming the field when a value is out of range.
+  /// The first rule the options violate (core's OptionChecks), or nullopt.
+  std::optional<OptionProblem> check() const;
+  /// Throws check()'s problem as InputError "grape options: field = value: rule".
   void validate() const;
 };
 

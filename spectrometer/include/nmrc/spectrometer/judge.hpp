@@ -8,10 +8,12 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nmrc/core/molecule.hpp"
+#include "nmrc/core/options.hpp"
 #include "nmrc/core/sequence.hpp"
 #include "nmrc/core/types.hpp"
 #include "nmrc/spectrometer/propagation.hpp"
@@ -45,6 +47,9 @@ struct JudgeOptions {
   /// Progress (done, total, what): called before each ensemble member and before the relaxing
   /// simulation, so that a long judgement is not silent (cli/terminal.hpp shows it).
   std::function<void(int, int, const std::string&)> progress;
+  /// The first rule the options violate (core's OptionChecks), or nullopt.
+  std::optional<OptionProblem> check() const;
+  /// Throws check()'s problem as InputError "judge options: field = value: rule".
   void validate() const;
 };
 

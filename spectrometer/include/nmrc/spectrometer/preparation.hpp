@@ -7,10 +7,12 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nmrc/core/molecule.hpp"
+#include "nmrc/core/options.hpp"
 #include "nmrc/core/sequence.hpp"
 #include "nmrc/core/states.hpp"
 #include "nmrc/core/types.hpp"
@@ -45,7 +47,9 @@ Mat from_pseudo_state(const Mat& sigma, double epsilon);
 struct GradientPlan {
   double duration_s = 1e-3;
   double length_cm = 1.0;  ///< must match Sample::gradient.length_cm for an exact slice average
-  /// Throws InputError naming the field: duration_s > 0, length_cm > 0.
+  /// The first rule violated (core's OptionChecks): duration_s > 0, length_cm > 0.
+  std::optional<OptionProblem> check() const;
+  /// Throws check()'s problem as InputError "gradient.field = value: rule".
   void validate() const;
   /// Gradient element winding `twists` turns for spins of gyromagnetic ratio gamma_hz_per_g.
   GradientElement element(double twists, double gamma_hz_per_g) const;
@@ -58,7 +62,10 @@ struct PpsOptions {
   /// when the four spins have equal polarisation). true: arccos(p_1 / (2^(k-1) p_k)) from the
   /// molecule's per-spin thermal polarisations p_k (chemical shifts make them differ ~1e-4).
   bool compensate_polarization = false;
-  /// Throws InputError: four positive twists, gradient valid.
+  /// The first rule violated: gradient valid (field gradient.*), four positive twists.
+  std::optional<OptionProblem> check() const;
+  /// Throws check()'s problem as InputError "pps.field = value: rule" (a gradient problem as
+  /// GradientPlan::validate says it: "gradient.field = value: rule").
   void validate() const;
 };
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nmrc/core/molecule.hpp"
+#include "nmrc/core/options.hpp"
 #include "nmrc/core/sequence.hpp"
 #include "nmrc/core/types.hpp"
 #include "nmrc/spectrometer/propagation.hpp"
@@ -43,8 +44,11 @@ struct Sample {
   std::vector<double> b1_weight{1.0};   ///< normalised when used
   std::vector<double> offset_error_hz;  ///< per spin; empty = none
   GradientOptions gradient;
-  /// Throws InputError naming the field: b1 lists of equal non-zero length, weights >= 0 and
-  /// not all zero, b1_scale > 0, offset errors one per spin, slices >= 1, length_cm > 0.
+  /// The first rule violated (core's OptionChecks): b1 lists of equal non-zero length, weights
+  /// >= 0 and not all zero, b1_scale > 0, offset errors one per spin, slices 1 to
+  /// kMaxGradientSlices, length_cm > 0.
+  std::optional<OptionProblem> check() const;
+  /// Throws check()'s problem as InputError "sample.field = value: rule".
   void validate() const;
 };
 

@@ -5,9 +5,11 @@
 // Eq. (1)/(S4)-(S5), and the state-space helpers (excitation-number sectors) the engines use.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "nmrc/core/options.hpp"
 #include "nmrc/core/states.hpp"
 #include "nmrc/core/types.hpp"
 
@@ -44,8 +46,10 @@ struct ModelParams {
   Engine engine = Engine::kSectors;
 
   int n() const { return static_cast<int>(temperatures.size()); }
-  /// Throws std::invalid_argument naming the first violated rule (library-level check;
-  /// file input is validated with locations by the program loader).
+  /// The first rule violated (core's OptionChecks), or nullopt (library-level check; file
+  /// input is validated with locations by the program loader).
+  std::optional<OptionProblem> check() const;
+  /// Throws check()'s problem as std::invalid_argument "model: field = value: rule".
   void validate() const;
 };
 
