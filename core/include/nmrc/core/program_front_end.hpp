@@ -76,7 +76,19 @@ class ProgramFrontEnd {
                                    const YamlField& fallback);
 
  private:
+  // The built-in element kinds: one table (name, allowed keys, reader) that the dispatch and
+  // the list of known kinds in messages both read (program_front_end.cpp).
+  struct BuiltinKind;
+  static const std::vector<BuiltinKind>& builtin_kinds();
   void element(const YamlField& item, Sequence& sequence, int depth) const;
+  // The built-in kinds' readers: `f` is the element's mapping, its keys already checked.
+  void read_hard_pulse(const YamlField& f, Sequence& sequence, int depth) const;
+  void read_rotation(const YamlField& f, Sequence& sequence, int depth) const;
+  void read_delay(const YamlField& f, Sequence& sequence, int depth) const;
+  void read_gradient(const YamlField& f, Sequence& sequence, int depth) const;
+  void read_shaped_pulse(const YamlField& f, Sequence& sequence, int depth) const;
+  void read_loop(const YamlField& f, Sequence& sequence, int depth) const;
+  void read_acquire(const YamlField& f, Sequence& sequence, int depth) const;
   void check_long(const YamlField& where, const std::vector<int>& channels, double duration_s,
                   bool acknowledged) const;
   std::string known_kinds() const;
