@@ -199,7 +199,7 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
                       {"cache_key", r.cache_key},
                       {"warm_start", r.summary.warm_start}};
         report["gates"].push_back(g);
-        txt << job->name << " (" << compiler::gate_type_name(job->target.type) << " on";
+        txt << job->name << " (" << job->target.type_name() << " on";
         for (const auto& l : job->target.spin_labels) txt << " " << l;
         txt << "): " << fmt::format("{:.3f}", dur * 1e3) << " ms in "
             << r.pulse.channels[0].ux_hz.size() << " steps";

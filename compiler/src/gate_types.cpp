@@ -191,8 +191,7 @@ const GateParameter kTheta{"theta_rad", "rad", "any real (the partial SWAP's the
 const std::vector<GateDescriptor>& gate_descriptors() {
   // docs/program-format.md, "Gate targets", documents each for users.
   static const std::vector<GateDescriptor> table = {
-      {GateType::kPartialSwap,
-       "partial_swap",
+      {"partial_swap",
        2,
        2,
        "exp(-i theta (sigma+ sigma- + sigma- sigma+)), Huang et al. Eq. (2)",
@@ -202,8 +201,7 @@ const std::vector<GateDescriptor>& gate_descriptors() {
        gate_read_theta,
        gate_build_partial_swap,
        gate_bound_partial_swap},
-      {GateType::kRotation,
-       "rotation",
+      {"rotation",
        1,
        0,
        "exp(-i angle/2 (cos(phase) X + sin(phase) Y)) or about z, on each named spin",
@@ -217,8 +215,7 @@ const std::vector<GateDescriptor>& gate_descriptors() {
        gate_read_rotation,
        gate_build_rotation,
        nullptr},
-      {GateType::kZz,
-       "zz",
+      {"zz",
        2,
        2,
        "exp(-i theta/2 Z (x) Z)",
@@ -228,8 +225,7 @@ const std::vector<GateDescriptor>& gate_descriptors() {
        gate_read_theta,
        gate_build_zz,
        nullptr},
-      {GateType::kCnot,
-       "cnot",
+      {"cnot",
        2,
        2,
        "CNOT, the first spin the control",
@@ -239,8 +235,7 @@ const std::vector<GateDescriptor>& gate_descriptors() {
        gate_read_none,
        gate_build_cnot,
        nullptr},
-      {GateType::kCz,
-       "cz",
+      {"cz",
        2,
        2,
        "controlled Z",
@@ -250,8 +245,7 @@ const std::vector<GateDescriptor>& gate_descriptors() {
        gate_read_none,
        gate_build_cz,
        nullptr},
-      {GateType::kUnitary,
-       "unitary",
+      {"unitary",
        1,
        0,
        "a unitary read from a file (core's matrix layout)",
@@ -261,8 +255,7 @@ const std::vector<GateDescriptor>& gate_descriptors() {
        gate_read_unitary,
        gate_build_unitary,
        nullptr},
-      {GateType::kUd,
-       "ud",
+      {"ud",
        2,
        6,
        "U_d of the coherent thermal state, Huang et al. Eq. (1), (S4)-(S5)",
@@ -273,8 +266,7 @@ const std::vector<GateDescriptor>& gate_descriptors() {
        gate_read_ud,
        gate_build_unitary,
        nullptr},
-      {GateType::kStateTransfer,
-       "state_transfer",
+      {"state_transfer",
        1,
        0,
        "product states to product states (0, 1, +, - per spin)",
@@ -294,22 +286,12 @@ const GateDescriptor* find_gate_descriptor(const std::string& name) {
   return nullptr;
 }
 
-const GateDescriptor& gate_descriptor(GateType type) {
-  for (const auto& g : gate_descriptors())
-    if (g.type == type) return g;
-  throw std::logic_error("gate_descriptor: a GateType without a descriptor");
+const GateDescriptor& gate_descriptor(const std::string& name) {
+  if (const GateDescriptor* g = find_gate_descriptor(name)) return *g;
+  throw std::logic_error("gate_descriptor: no gate type " + name);
 }
 
-const char* gate_type_name(GateType type) {
-  for (const auto& g : gate_descriptors())
-    if (g.type == type) return g.name;
-  return "unknown";
-}
-
-std::optional<GateType> gate_type_from_name(const std::string& name) {
-  if (const GateDescriptor* g = find_gate_descriptor(name)) return g->type;
-  return std::nullopt;
-}
+const char* GateTarget::type_name() const { return descriptor ? descriptor->name : "unknown"; }
 
 std::string gate_type_names() {
   std::string s;
@@ -338,7 +320,7 @@ GateTarget target_from_description(const json& d, const Molecule& m, const std::
   if (!g)
     desc.fail("gate", "unknown gate " + escape_text(gate) + " (known: " + gate_type_names() + ")");
   GateTarget t;
-  t.type = g->type;
+  t.descriptor = g;
   t.state_transfer = g->measure == GateMeasure::kStateTransfer;
   t.description_json = d.dump();
   if (d.contains("up_to")) {
@@ -374,23 +356,22 @@ GateTarget target_from_description(const json& d, const Molecule& m, const std::
 
 json rotation_description(const std::vector<std::string>& spins, double angle_rad,
                           double phase_rad) {
-  return {{"gate", gate_descriptor(GateType::kRotation).name},
+  return {{"gate", gate_descriptor("rotation").name},
           {"spins", spins},
           {"angle_rad", angle_rad},
           {"phase_rad", phase_rad}};
 }
 
 json partial_swap_description(const std::vector<std::string>& spins, double theta_rad) {
-  return {{"gate", gate_descriptor(GateType::kPartialSwap).name},
-          {"spins", spins},
-          {"theta_rad", theta_rad}};
+  return {
+      {"gate", gate_descriptor("partial_swap").name}, {"spins", spins}, {"theta_rad", theta_rad}};
 }
 
 json unitary_description(const std::vector<std::string>& spins, const Mat& local,
                          bool up_to_diagonal_phases) {
   // core's nmrc-unitary/1 object (with its "format" and empty "spins"): the layout the shipped
   // experiment pulses were compiled from, part of their cache keys (pulse_cache.hpp).
-  json d = {{"gate", gate_descriptor(GateType::kUnitary).name},
+  json d = {{"gate", gate_descriptor("unitary").name},
             {"spins", spins},
             {"local_unitary", json::parse(nmrc::unitary_json(local, {}))}};
   if (up_to_diagonal_phases) d["up_to"] = "diagonal_phases";

@@ -297,7 +297,7 @@ std::vector<GateOutcome> compile_program(Program& program, const ProgramCompileO
       vo.probe_q = job.options.probe_q;  // as the pulse records it; a cached pulse too
       o.validation = validate_pulse(o.result.pulse, program.molecule, vo);
     }
-    if (const auto bound = gate_descriptor(job.target.type).bound_s)
+    if (const auto bound = job.target.descriptor->bound_s)
       o.bound_s = bound(nlohmann::json::parse(job.target.description_json), program.molecule,
                         job.target.spins);
     out.push_back(std::move(o));

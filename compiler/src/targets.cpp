@@ -19,8 +19,7 @@ Mat expi_hermitian(const Mat& h, double scale) {
 }
 }  // namespace
 
-// gate_type_name, gate_type_from_name and gate_type_names read the descriptor table
-// (gate_types.cpp).
+// The gate types and GateTarget::type_name: the descriptor table (gate_types.cpp).
 
 Mat partial_swap_unitary(double theta_rad) {
   // sigma_+ sigma_- + sigma_- sigma_+ on two spins (first factor p, second R) = (XX + YY)/2.

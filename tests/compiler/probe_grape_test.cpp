@@ -6,6 +6,7 @@
 #include <random>
 
 #include "nmrc/compiler/compile.hpp"
+#include "nmrc/compiler/gate_types.hpp"
 #include "nmrc/compiler/grape.hpp"
 #include "nmrc/compiler/program.hpp"
 #include "nmrc/compiler/targets.hpp"
@@ -32,7 +33,7 @@ Molecule probe_grape_molecule() {
 
 GateTarget probe_grape_target() {
   GateTarget t;
-  t.type = GateType::kRotation;
+  t.descriptor = &gate_descriptor("rotation");
   t.spins = {0};
   t.spin_labels = {"A"};
   t.local = rotation_unitary(kPi / 2, 0.0);

@@ -68,7 +68,7 @@ TEST_CASE("pulse programs parse into the sequence IR with gate placeholders") {
     CHECK(std::get<GradientElement>(p.sequence.elements[4]).shape_factor ==
           doctest::Approx(2 / kPi));
     const auto& ud = p.gates[2].target;
-    CHECK(std::string(gate_type_name(ud.type)) == "ud");
+    CHECK(std::string(ud.type_name()) == "ud");
     CHECK(is_unitary(ud.local));
     CHECK_FALSE(ud.diagonal_phases);
     CHECK(ud.fidelity_definition() == "|Tr(Ut^dag U)|/d");
@@ -148,14 +148,16 @@ TEST_CASE("pulse programs parse into the sequence IR with gate placeholders") {
 TEST_CASE("one descriptor per gate type: the YAML and JSON readers agree with it") {
   const Program p = parse(kGatesProgram);
   const Molecule& m = p.molecule;
-  // Every type has exactly one descriptor, found by its name and by its enumerator.
+  // Every type has exactly one descriptor, found by its name.
   std::set<std::string> names;
   for (const auto& g : gate_descriptors()) {
     CAPTURE(g.name);
     CHECK(names.insert(g.name).second);
     CHECK(find_gate_descriptor(g.name) == &g);
-    CHECK(&gate_descriptor(g.type) == &g);
-    CHECK(std::string(gate_type_name(g.type)) == g.name);
+    CHECK(&gate_descriptor(g.name) == &g);
+    GateTarget named;
+    named.descriptor = &g;
+    CHECK(std::string(named.type_name()) == g.name);
     CHECK(g.min_spins >= 1);
     CHECK((g.max_spins == 0 || g.max_spins >= g.min_spins));
     for (const auto& par : g.parameters) CHECK(std::string(par.rule).size() > 0);
@@ -178,9 +180,9 @@ TEST_CASE("one descriptor per gate type: the YAML and JSON readers agree with it
   CHECK_MAT_NEAR(u.local, cnot_unitary(), 1e-15);
   // The arity is the descriptor's in both readers: a JSON ud on one spin is refused as a YAML
   // one is, and the YAML gate's spin count with the same rule text.
-  CHECK(arity_rule(gate_descriptor(GateType::kUd)) == "acts on 2 to 6 spins");
-  CHECK(arity_rule(gate_descriptor(GateType::kCnot)) == "acts on exactly 2 spins");
-  CHECK(arity_rule(gate_descriptor(GateType::kRotation)) == "acts on at least 1 spin");
+  CHECK(arity_rule(gate_descriptor("ud")) == "acts on 2 to 6 spins");
+  CHECK(arity_rule(gate_descriptor("cnot")) == "acts on exactly 2 spins");
+  CHECK(arity_rule(gate_descriptor("rotation")) == "acts on at least 1 spin");
   nlohmann::json ud1 = unitary_description({"C1"}, Mat::Identity(2, 2));
   ud1["gate"] = "ud";
   CHECK_THROWS_WITH_AS(target_from_description(ud1, m, "f.json"),
@@ -196,12 +198,12 @@ TEST_CASE("one descriptor per gate type: the YAML and JSON readers agree with it
           m, "f.json"),
       doctest::Contains("no diagonal-phase freedom"), InputError);
   // The quantum speed limit of a partial SWAP comes from its descriptor, on its own coupling.
-  const auto bound = gate_descriptor(GateType::kPartialSwap).bound_s;
+  const auto bound = gate_descriptor("partial_swap").bound_s;
   const bool has_bound = bound != nullptr;
   REQUIRE(has_bound);
   CHECK(bound(nlohmann::json::parse(s.description_json), m, s.spins) ==
         doctest::Approx(partial_swap_bound_s(0.2, m.j_hz(s.spins[0], s.spins[1]))));
-  const bool cnot_has_bound = gate_descriptor(GateType::kCnot).bound_s != nullptr;
+  const bool cnot_has_bound = gate_descriptor("cnot").bound_s != nullptr;
   CHECK_FALSE(cnot_has_bound);
 }
 

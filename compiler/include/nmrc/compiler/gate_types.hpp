@@ -4,8 +4,8 @@
 // program's YAML gate element (program.cpp), a pulse file's or the experiment's target
 // description (target_from_description), the compiler (build_problem through GateTarget), the
 // judge (validate_pulse) and the experiment's pulse needs (the *_description builders below).
-// Adding a gate type: an enumerator in GateType (targets.hpp) and one descriptor in
-// gate_types.cpp's table, with its test (docs/architecture.md, "Recipes").
+// Adding a gate type: one descriptor in gate_types.cpp's table, with its test
+// (docs/architecture.md, "Recipes"); a type is its descriptor, there is no enumerator.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -51,11 +51,10 @@ struct GateDescription {
 };
 
 struct GateDescriptor {
-  GateType type;
-  const char* name;                       ///< as programs and pulse files spell it
-  int min_spins;                          ///< arity: the spins it names
-  int max_spins;                          ///< 0: as many as the molecule has
-  const char* summary;                    ///< one line for docs and messages
+  const char* name;     ///< as programs and pulse files spell it; the type's identity
+  int min_spins;        ///< arity: the spins it names
+  int max_spins;        ///< 0: as many as the molecule has
+  const char* summary;  ///< one line for docs and messages
   std::vector<GateParameter> parameters;  ///< keys of a gate element beside type/name/spins/compile
   GateMeasure measure;
   bool up_to_diagonal_phases;  ///< may be compiled and judged `up_to: diagonal_phases`
@@ -73,7 +72,10 @@ struct GateDescriptor {
 const std::vector<GateDescriptor>& gate_descriptors();
 /// The descriptor of a name; nullptr for a name that is not a gate type.
 const GateDescriptor* find_gate_descriptor(const std::string& name);
-const GateDescriptor& gate_descriptor(GateType type);
+/// The descriptor of a type the code names (a name in the table: std::logic_error otherwise).
+const GateDescriptor& gate_descriptor(const std::string& name);
+/// Every type's name, comma-separated, for messages.
+std::string gate_type_names();
 /// "acts on exactly 2 spins", "acts on at least 1 spin", "acts on 2 to 6 spins".
 std::string arity_rule(const GateDescriptor& descriptor);
 /// Whether `count` spins satisfy the descriptor's arity (max 0: up to `molecule_size`).

@@ -3,7 +3,6 @@
 // global phase. Formulas with their sources are at each function.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,18 +22,17 @@ Mat zz_unitary(double theta_rad);
 Mat cnot_unitary();
 Mat cz_unitary();
 
-/// The kinds of gate target (docs/program-format.md, "Gate targets").
-enum class GateType { kPartialSwap, kRotation, kZz, kCnot, kCz, kUnitary, kUd, kStateTransfer };
-/// The name programs and pulse files use for a type ("partial_swap", "rotation", ...).
-const char* gate_type_name(GateType type);
-/// The type of a name; nullopt for a name that is not a gate type.
-std::optional<GateType> gate_type_from_name(const std::string& name);
-/// Every type's name, comma-separated, for messages.
-std::string gate_type_names();
+/// A gate type (docs/program-format.md, "Gate targets"): its one descriptor in
+/// gate_types.cpp's table, the only place a type is named (no enumerator).
+struct GateDescriptor;
 
 /// A compiled target: the figure of merit g = Tr(W^dag U) with F = |g| / norm.
 struct GateTarget {
-  GateType type = GateType::kPartialSwap;
+  /// Its gate type (target_from_description sets it; null for a target built by hand).
+  const GateDescriptor* descriptor = nullptr;
+  /// The type's name as programs and pulse files spell it ("partial_swap", ...; "unknown"
+  /// without a descriptor).
+  const char* type_name() const;
   std::vector<int> spins;  ///< spins it names (indices into the molecule)
   std::vector<std::string> spin_labels;
   Mat local;  ///< 2^m unitary on `spins` (gates)
