@@ -23,7 +23,6 @@
 //   with --q-c, F4 through the probe (a tuned resonator of that Q on 13C).
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -57,16 +56,12 @@
 #include "nmrc/spectrometer/propagation.hpp"
 #include "nmrc/thermo/collision.hpp"
 #include "nmrc/thermo/observables.hpp"
+#include "timer.hpp"
 
 using namespace nmrc;
 using namespace nmrc::spectrometer;
-using Clock = std::chrono::steady_clock;
 
 namespace {
-
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 std::string root() {
   const char* s = std::getenv("NMRC_SOURCE_DIR");
@@ -150,7 +145,7 @@ int spectrum(const Args& a) {
     dec.o2_hz = o2;
     dec.on = pcpd_us > 0;
     dec.pcpd_s = pcpd_us > 0 ? pcpd_us * 1e-6 : 90e-6;
-    const auto t0 = Clock::now();
+    const bench::Stopwatch t0;
     DecoupledEvolution ev(m7, dec);
     // Dwell: the cycle over K points, K the least with sw >= 12 kHz (C1..C4 span +/- 5.9 kHz).
     const int k = static_cast<int>(std::ceil(ev.cycle_s() * 12000.0));
@@ -169,7 +164,7 @@ int spectrum(const Args& a) {
     frms = std::sqrt(frms / td);
     std::printf("| %s | %.3g | %.6g | %.3g | %.3g | %.3g | %.1f |\n",
                 pcpd_us > 0 ? p.c_str() : "off", pcpd_us > 0 ? dec.rf_hz() / 1e3 : 0.0, fid.sw_hz,
-                worst, std::sqrt(sum2 / got.lines.size()), got.residual_rms / frms, since(t0));
+                worst, std::sqrt(sum2 / got.lines.size()), got.residual_rms / frms, t0.seconds());
     std::fflush(stdout);
   }
   return 0;
@@ -200,7 +195,7 @@ int gates(const Args& a) {
   std::vector<Row> rows(order.size());
   std::atomic<size_t> next{0};
   std::mutex io;
-  const auto t_all = Clock::now();
+  const bench::Stopwatch t_all;
   auto work = [&] {
     for (size_t i = next++; i < order.size(); i = next++) {
       const auto& paths = by_hash[order[i]];
@@ -214,7 +209,7 @@ int gates(const Args& a) {
             (r.names.empty() ? "" : ", ") + (slash == std::string::npos ? s : s.substr(slash + 10));
       }
       r.duration_ms = 1e3 * p.duration_s();
-      const auto t0 = Clock::now();
+      const bench::Stopwatch t0;
       const Mat v4 = simulate_unitary(m4, e);
       const Mat w = target.full(4);
       if (target.state_transfer) {
@@ -235,7 +230,7 @@ int gates(const Args& a) {
         r.f4_probe = r.kind == "gate" ? std::abs((w.adjoint() * vd).trace()) / 16.0
                                       : subsystem_gate_fidelity(vd, 4, {0, 1, 2, 3}, v4);
       }
-      r.seconds = since(t0);
+      r.seconds = t0.seconds();
       rows[i] = r;
       std::lock_guard<std::mutex> lock(io);
       std::fprintf(stderr, "%zu/%zu %s %.1f s\n", i + 1, order.size(), r.names.c_str(), r.seconds);
@@ -255,7 +250,7 @@ int gates(const Args& a) {
     if (a.q_c > 0) std::printf(" %.6f |", r.f4_probe);
     std::printf(" %.1f |\n", r.seconds);
   }
-  std::printf("\nwall %.1f s for %zu distinct pulses\n", since(t_all), order.size());
+  std::printf("\nwall %.1f s for %zu distinct pulses\n", t_all.seconds(), order.size());
   return 0;
 }
 
@@ -296,9 +291,9 @@ Recompiled recompile(
     go.initial_u.row(0) = out.pulse.ux_hz[0].transpose();
     go.initial_u.row(1) = out.pulse.uy_hz[0].transpose();
   }
-  const auto t0 = Clock::now();
+  const bench::Stopwatch t0;
   out.result = compiler::optimise(gp, go);
-  out.seconds = since(t0);
+  out.seconds = t0.seconds();
   out.pulse.ux_hz = {out.result.u_hz.row(0).transpose()};
   out.pulse.uy_hz = {out.result.u_hz.row(1).transpose()};
   return out;
@@ -584,7 +579,7 @@ int fig3(const Args& a) {
   }
   std::atomic<size_t> next{0};
   std::mutex io;
-  const auto t_all = Clock::now();
+  const bench::Stopwatch t_all;
   auto heat = [&](const Mat& pre, const Mat& post, const Job& j) {
     std::vector<double> q;
     std::vector<int> spins = j.c->system_spins;
@@ -596,7 +591,7 @@ int fig3(const Args& a) {
   auto work = [&] {
     for (size_t i = next++; i < jobs.size(); i = next++) {
       Job& j = jobs[i];
-      const auto t0 = Clock::now();
+      const bench::Stopwatch t0;
       // (a) exact
       const Mat pre_i = j.ud_ideal * j.rho0 * j.ud_ideal.adjoint();
       j.q_ideal = heat(pre_i, j.contact_ideal * pre_i * j.contact_ideal.adjoint(), j);
@@ -618,7 +613,7 @@ int fig3(const Args& a) {
       const Mat pre7 = u7 * rho7 * u7.adjoint();
       const Mat post7 = v7 * pre7 * v7.adjoint();
       j.q7 = heat(partial_trace(pre7, {0, 1, 2, 3}, n7), partial_trace(post7, {0, 1, 2, 3}, n7), j);
-      j.seconds = since(t0);
+      j.seconds = t0.seconds();
       std::lock_guard<std::mutex> lock(io);
       std::fprintf(stderr, "%s m=%d %.1f s\n", j.c->name.c_str(), j.m, j.seconds);
     }
@@ -646,7 +641,7 @@ int fig3(const Args& a) {
                   sub.c_str(), j.q_ideal[k], j.q4[k], j.q7[k], k == 0 ? pulses.c_str() : "");
     }
   }
-  std::printf("\nwall %.1f s for %zu runs\n", since(t_all), jobs.size());
+  std::printf("\nwall %.1f s for %zu runs\n", t_all.seconds(), jobs.size());
   return 0;
 }
 

@@ -6,7 +6,6 @@
 //
 // Usage: spectrometer_bench [--dump DIR] [--superop-steps N] (from the source tree root or
 // with NMRC_SOURCE_DIR set).
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -20,25 +19,21 @@
 #include "nmrc/spectrometer/dynamics.hpp"
 #include "nmrc/spectrometer/propagation.hpp"
 #include "nmrc/spectrometer/sample.hpp"
+#include "timer.hpp"
 
 using namespace nmrc;
 using namespace nmrc::spectrometer;
-using Clock = std::chrono::steady_clock;
 
 namespace {
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // Best of `reps` runs of f (seconds).
 template <class F>
 double best_of(int reps, F f) {
   double best = 1e300;
   for (int r = 0; r < reps; ++r) {
-    const auto t0 = Clock::now();
+    const bench::Stopwatch t0;
     f();
-    best = std::min(best, seconds_since(t0));
+    best = std::min(best, t0.seconds());
   }
   return best;
 }

@@ -1,12 +1,12 @@
 // Runs one cascade (T_k = 1, T_R = 0.9, g = 20, tau = 0.01, c_pq = C on every pair, order
 // S1..Sn) and prints the seconds it took, then every interaction's subsystem energies as CSV.
 // Used by bench/qutip_thermo.py. Usage: thermo_cascade_dump N COLLISIONS C [THREADS]
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "nmrc/thermo/collision.hpp"
+#include "timer.hpp"
 
 int main(int argc, char** argv) {
   if (argc < 4) {
@@ -31,9 +31,9 @@ int main(int argc, char** argv) {
   p.collisions = std::atoi(argv[2]);
   p.information = false;
   p.threads = argc > 4 ? std::atoi(argv[4]) : 0;
-  const auto t0 = std::chrono::steady_clock::now();
+  const nmrc::bench::Stopwatch t0;
   const Trajectory t = run_collision_model(p);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double s = t0.seconds();
   std::printf("seconds %.6f\n", s);
   for (const auto& st : t.steps) {
     std::printf("%d", st.step);

@@ -4,7 +4,6 @@
 // Usage: thermo_scaling [RESULT.md] [NMAX]
 #include <sys/resource.h>
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "nmrc/thermo/collision.hpp"
+#include "timer.hpp"
 
 using namespace nmrc;
 using namespace nmrc::thermo;
@@ -54,10 +54,10 @@ struct Timing {
 };
 
 Timing time_run(const ModelParams& p) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const bench::Stopwatch t0;
   const double c0 = cpu_seconds();
   const Trajectory t = run_collision_model(p);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall = t0.seconds();
   const double cpu = cpu_seconds() - c0;
   if (t.steps.size() != static_cast<size_t>(1 + p.collisions * p.n())) std::abort();
   return {wall / p.collisions, cpu / p.collisions};
@@ -122,11 +122,10 @@ int main(int argc, char** argv) {
     for (int variant = 0; variant < 3; ++variant) {
       const bool info = variant == 2;
       const Engine e = variant == 0 ? Engine::kLocal : Engine::kSectors;
-      const auto t0 = std::chrono::steady_clock::now();
+      const bench::Stopwatch t0;
       const double c0 = cpu_seconds();
       run_collision_model(params(10, 100, 0, info, e));
-      const double wall =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double wall = t0.seconds();
       char buf[200];
       std::snprintf(buf, sizeof buf,
                     "\n100 collisions at n = 10, %s engine%s: %.1f s wall, %.1f s CPU\n",

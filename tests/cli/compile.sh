@@ -2,14 +2,8 @@
 # with one located line and exit 2; an unreachable target exits 1 with advice.
 source "$(dirname "$0")/lib.bash"
 MOL="$SRC/molecules/crotonic_acid.yaml"
-cat >"$WORK/prog.yaml" <<YAML
-molecule: $MOL
-compile: {duration_s: 0.002, steps: 60, starts: 2, seed: 2, fidelity_target: 0.99, threads: 1,
-          ensemble: {b1_scale: [0.99, 1.0, 1.01]}}
-elements:
-  - gate: {name: ry_c4, type: rotation, spins: [C4], angle_deg: 90, axis: y}
-  - acquire: {channel: 13C, sw_hz: 20000, td: 256}
-YAML
+tiny_compile_program "$WORK/prog.yaml"
+echo "  - acquire: {channel: 13C, sw_hz: 20000, td: 256}" >>"$WORK/prog.yaml"
 expect 0 'ry_c4: reached_target' compile "$WORK/prog.yaml" --out "$WORK/res" --no-plots
 for f in ry_c4.json report.json report.txt; do
   [ -s "$WORK/res/$f" ] || { echo "FAIL: $f not written"; FAILS=$((FAILS + 1)); }

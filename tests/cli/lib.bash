@@ -33,6 +33,18 @@ rejects() {
   [ "$(wc -l <"$WORK/err")" = 1 ] || { echo "FAIL: nmrc ${*:2}: more than one line on stderr"; FAILS=$((FAILS + 1)); }
   [ ! -e "$out" ] || { echo "FAIL: nmrc ${*:2}: wrote $out for bad input"; FAILS=$((FAILS + 1)); }
 }
+# tiny_compile_program FILE: the small compile program the CLI tests share (a 2 ms y 90 on C4 of
+# crotonic acid, three B1 scales, two starts: compiles in about a second); callers append
+# elements to FILE.
+tiny_compile_program() {
+  cat >"$1" <<YAML
+molecule: $SRC/molecules/crotonic_acid.yaml
+compile: {duration_s: 0.002, steps: 60, starts: 2, seed: 2, fidelity_target: 0.99, threads: 1,
+          ensemble: {b1_scale: [0.99, 1.0, 1.01]}}
+elements:
+  - gate: {name: ry_c4, type: rotation, spins: [C4], angle_deg: 90, axis: y}
+YAML
+}
 finish() {
   if [ "$FAILS" -gt 0 ]; then echo "$FAILS failed"; exit 1; fi
   exit 0

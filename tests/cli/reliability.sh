@@ -43,13 +43,7 @@ fi
 in_ns() { unshare -m --propagation private bash -c "$1"; }
 
 MOL="$SRC/molecules/crotonic_acid.yaml"
-cat >"$WORK/prog.yaml" <<YAML
-molecule: $MOL
-compile: {duration_s: 0.002, steps: 60, starts: 2, seed: 2, fidelity_target: 0.99, threads: 1,
-          ensemble: {b1_scale: [0.99, 1.0, 1.01]}}
-elements:
-  - gate: {name: ry_c4, type: rotation, spins: [C4], angle_deg: 90, axis: y}
-YAML
+tiny_compile_program "$WORK/prog.yaml"
 expect 0 'ry_c4: reached_target' compile "$WORK/prog.yaml" --out "$WORK/solo" --no-cache
 SOLO="$WORK/solo/ry_c4.json"
 
