@@ -175,12 +175,24 @@ struct Row {
   double duration_ms = 0, f4 = 0, f7_model = 0, f7 = -1, f4_probe = -1, seconds = 0;
 };
 
+// The 7-spin molecule, the decoupled 4-carbon model and the decoupler with its O2 at --o2-ppm:
+// what every subcommand comparing the two molecules starts from.
+struct SevenSpins {
+  Molecule m7, m4;
+  Decoupler dec;
+};
+
+SevenSpins seven_spins(const Args& a) {
+  SevenSpins s{load_molecule(root() + "/molecules/crotonic_acid_7.yaml"),
+               load_molecule(root() + "/molecules/crotonic_acid.yaml"), a.dec};
+  s.dec.o2_hz = s.m7.channels[s.m7.channel_index("1H")].offset_of_ppm(a.o2_ppm);
+  return s;
+}
+
 int gates(const Args& a) {
-  const Molecule m7 = load_molecule(root() + "/molecules/crotonic_acid_7.yaml");
-  const Molecule m4 = load_molecule(root() + "/molecules/crotonic_acid.yaml");
-  const int h = m7.channel_index("1H");
-  Decoupler dec = a.dec;
-  dec.o2_hz = m7.channels[h].offset_of_ppm(a.o2_ppm);
+  const SevenSpins s = seven_spins(a);
+  const Molecule &m7 = s.m7, &m4 = s.m4;
+  const Decoupler& dec = s.dec;
   // Deduplicate by content: the same pulse shipped in two folders is simulated once.
   std::map<std::string, std::vector<std::string>> by_hash;
   std::vector<std::string> order;
@@ -367,10 +379,9 @@ double first_order_vs_model(const Molecule& m7, const Molecule& m4,
 // pulse file recompiled on crotonic_acid.yaml with max_rf_hz 13C = --max-rf-c (same duration
 // and steps, nominal B1), both pulses played on the 7-spin molecule under the decoupler.
 int grape_cap(const Args& a) {
-  const Molecule m7 = load_molecule(root() + "/molecules/crotonic_acid_7.yaml");
-  const Molecule m4 = load_molecule(root() + "/molecules/crotonic_acid.yaml");
-  Decoupler dec = a.dec;
-  dec.o2_hz = m7.channels[m7.channel_index("1H")].offset_of_ppm(a.o2_ppm);
+  const SevenSpins s = seven_spins(a);
+  const Molecule &m7 = s.m7, &m4 = s.m4;
+  const Decoupler& dec = s.dec;
   if (!(a.max_rf_c > 0)) throw InputError("grape-cap: --max-rf-c HZ needed");
   std::printf(
       "| pulse | cap (kHz) | F4 shipped | F7 vs 4-spin, shipped | F4 recompiled | F7 vs 4-spin, "
@@ -394,10 +405,9 @@ int grape_cap(const Args& a) {
 // own 4-spin propagator simulated (7 spins, CW running) and predicted by the 8 static proton
 // configurations (H2, H3, M up or down along their effective fields).
 int residual(const Args& a) {
-  const Molecule m7 = load_molecule(root() + "/molecules/crotonic_acid_7.yaml");
-  const Molecule m4 = load_molecule(root() + "/molecules/crotonic_acid.yaml");
-  Decoupler dec = a.dec;
-  dec.o2_hz = m7.channels[m7.channel_index("1H")].offset_of_ppm(a.o2_ppm);
+  const SevenSpins s = seven_spins(a);
+  const Molecule &m7 = s.m7, &m4 = s.m4;
+  const Decoupler& dec = s.dec;
   const auto confs = cw_residual_configurations(m7, dec);
   std::printf(
       "CW B2 %.4g kHz, O2 %.4g ppm\n\n| pulse | ms | F7 vs 4-spin (simulated) | first-order "
@@ -419,10 +429,9 @@ int residual(const Args& a) {
 // (compiler::with_residual_configurations; nominal B1, the file's duration, steps and goal,
 // start 0 warm from the file's pulse), both pulses played on the 7-spin molecule with CW running.
 int grape_decoupler(const Args& a) {
-  const Molecule m7 = load_molecule(root() + "/molecules/crotonic_acid_7.yaml");
-  const Molecule m4 = load_molecule(root() + "/molecules/crotonic_acid.yaml");
-  Decoupler dec = a.dec;
-  dec.o2_hz = m7.channels[m7.channel_index("1H")].offset_of_ppm(a.o2_ppm);
+  const SevenSpins s = seven_spins(a);
+  const Molecule &m7 = s.m7, &m4 = s.m4;
+  const Decoupler& dec = s.dec;
   const auto confs = cw_residual_configurations(m7, dec);
   std::printf(
       "CW B2 %.4g kHz, O2 %.4g ppm\n\n| pulse | goal | pulse | F4 | first-order min | F7 vs 4-spin "
