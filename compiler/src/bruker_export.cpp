@@ -663,6 +663,25 @@ std::string acqus_text(const std::string& name, const ExperimentBuilder& b,
   return spectrometer::format_acqus(a);
 }
 
+// One channel's power over a scan against the probe's limits: the summary's part (peak and
+// average) or an InputError naming the level, the energy and the limit's option.
+std::string channel_power(const std::string& name, const char* channel, const std::string& level,
+                          double peak_w, double energy_j, const std::string& energy_text,
+                          double scan_s, double peak_limit_w, double average_limit_w) {
+  const double avg = energy_j / scan_s;
+  if (peak_w > peak_limit_w)
+    throw InputError(name + ": " + channel + " " + level + " " + fmt::format("{:.6g}", peak_w) +
+                     " W exceeds the probe's " + fmt::format("{:.6g}", peak_limit_w) +
+                     " W (--probe-max-w-" + channel + ")");
+  if (avg > average_limit_w)
+    throw InputError(name + ": " + channel + " average power " + fmt::format("{:.6g}", avg) +
+                     " W (" + energy_text + " of a " + fmt::format("{:.6g}", scan_s) +
+                     " s scan) exceeds the probe's " + fmt::format("{:.6g}", average_limit_w) +
+                     " W (--probe-avg-w-" + channel + ")");
+  return " peak " + fmt::format("{:.6g}", peak_w) + " W, average " + fmt::format("{:.6g}", avg) +
+         " W";
+}
+
 // Power per channel over one scan; refused above the probe's limits.
 std::string power_check(const std::string& name, const ExperimentBuilder& b,
                         const AcquireElement& acq, const BrukerExportOptions& o,
@@ -673,35 +692,19 @@ std::string power_check(const std::string& name, const ExperimentBuilder& b,
   const double scan_s = 0.03 + cal.d1_s + (cal.decouple ? 4e-6 : 0.0) + b.sequence_s + aq_s + 0.03;
   std::string line = "power " + name + ": scan " + fmt::format("{:.6g}", scan_s) + " s";
   if (o.p90_us) {
-    const double avg = b.energy_f1_j / scan_s;
-    line += ", f1 peak " + fmt::format("{:.6g}", b.peak_f1_w) + " W, average " +
-            fmt::format("{:.6g}", avg) + " W";
-    if (b.peak_f1_w > o.probe.peak_w_f1)
-      throw InputError(name + ": f1 peak power " + fmt::format("{:.6g}", b.peak_f1_w) +
-                       " W exceeds the probe's " + fmt::format("{:.6g}", o.probe.peak_w_f1) +
-                       " W (--probe-max-w-f1)");
-    if (avg > o.probe.average_w_f1)
-      throw InputError(name + ": f1 average power " + fmt::format("{:.6g}", avg) + " W (" +
-                       fmt::format("{:.6g}", b.energy_f1_j) + " J per " +
-                       fmt::format("{:.6g}", scan_s) + " s scan) exceeds the probe's " +
-                       fmt::format("{:.6g}", o.probe.average_w_f1) + " W (--probe-avg-w-f1)");
+    line += ", f1" + channel_power(name, "f1", "peak power", b.peak_f1_w, b.energy_f1_j,
+                                   fmt::format("{:.6g}", b.energy_f1_j) + " J", scan_s,
+                                   o.probe.peak_w_f1, o.probe.average_w_f1);
   } else {
     line += ", f1 not checked (no --p90/--plw)";
   }
   if (cal.decouple && o.decouple->p90_us) {
-    const double avg = cal.plw12_w * decoupled_s / scan_s;
-    line += ", f2 (1H decoupling " + fmt::format("{:.6g}", decoupled_s) + " s) peak " +
-            fmt::format("{:.6g}", cal.plw12_w) + " W, average " + fmt::format("{:.6g}", avg) + " W";
-    if (cal.plw12_w > o.probe.peak_w_f2)
-      throw InputError(name + ": f2 decoupling power PLW12 " + fmt::format("{:.6g}", cal.plw12_w) +
-                       " W exceeds the probe's " + fmt::format("{:.6g}", o.probe.peak_w_f2) +
-                       " W (--probe-max-w-f2)");
-    if (avg > o.probe.average_w_f2)
-      throw InputError(name + ": f2 average power " + fmt::format("{:.6g}", avg) + " W (PLW12 " +
-                       fmt::format("{:.6g}", cal.plw12_w) + " W for " +
-                       fmt::format("{:.6g}", decoupled_s) + " s of a " +
-                       fmt::format("{:.6g}", scan_s) + " s scan) exceeds the probe's " +
-                       fmt::format("{:.6g}", o.probe.average_w_f2) + " W (--probe-avg-w-f2)");
+    line +=
+        ", f2 (1H decoupling " + fmt::format("{:.6g}", decoupled_s) + " s)" +
+        channel_power(name, "f2", "decoupling power PLW12", cal.plw12_w, cal.plw12_w * decoupled_s,
+                      "PLW12 " + fmt::format("{:.6g}", cal.plw12_w) + " W for " +
+                          fmt::format("{:.6g}", decoupled_s) + " s",
+                      scan_s, o.probe.peak_w_f2, o.probe.average_w_f2);
   } else if (cal.decouple) {
     line += ", f2 not checked (no --p90-h/--plw-h)";
   }
