@@ -185,10 +185,14 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
                          {"b1_scale", r.pulse.b1_scale},
                          {"target", job->options.fidelity_target}};
         g["validation"] = validation_json(v);
+        int coarse_evaluations = 0;  // the coarse stage's, over every start (brief_report's)
+        for (const auto& s : r.summary.starts) coarse_evaluations += s.coarse_evaluations;
         g["grape"] = {{"termination", compiler::termination_name(r.summary.termination)},
                       {"message", r.summary.message},
                       {"iterations", r.summary.iterations},
                       {"evaluations", r.summary.evaluations},
+                      {"coarse_evaluations", coarse_evaluations},
+                      {"coarse_factor", r.summary.coarse_factor},
                       {"wall_s", r.summary.wall_s},
                       {"best_start", r.summary.best_start},
                       {"b1_quadrature_points", r.summary.quadrature_points},

@@ -40,13 +40,16 @@ for program in order:
                 bound_text += " (direct J24; routed via C3)"
             ratio_text = f"{ratio:.3f}"
         fid = g["validation"]
+        coarse = g["grape"].get("coarse_evaluations", 0)
+        evaluations = (f"{g['grape']['evaluations']} + {coarse} coarse" if coarse else
+                       f"{g['grape']['evaluations']}")
         relax = relaxed.get(g["name"])
         time_text = (f"{wall:.0f} s / {cpu:.0f} s" if len(gates) == 1 else
                      f"{g['grape']['wall_s']:.1f} s (program: {wall:.0f} s / {cpu:.0f} s CPU)")
         rows.append(
             f"| {g['name']} ({program}) | {g['duration_s'] * 1e3:.1f} ms, {g['steps']} steps | "
             f"{bound_text} | {ratio_text} | {fid['nominal']:.5f} | {fid['min']:.5f} | "
-            f"{'-' if relax is None else f'{relax:.4f}'} | {g['grape']['evaluations']} | {time_text} |")
+            f"{'-' if relax is None else f'{relax:.4f}'} | {evaluations} | {time_text} |")
 
 table = "\n".join(rows)
 if len(sys.argv) == 3 and sys.argv[1] == "--update":
