@@ -12,10 +12,12 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include "commands.hpp"
+#include "nmrc/compiler/team.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/text.hpp"
@@ -174,14 +176,50 @@ std::vector<Panel> case_panels(const ordered_json& j) {
   return {pe, ph, pa, pc};
 }
 
+// A case's files as one text for the trip from its rank to rank 0 (compiler::share_items):
+// per file its name and its size in bytes on a line each, then its bytes.
+std::string pack_files(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string out;
+  for (const auto& [name, text] : files)
+    out += name + "\n" + std::to_string(text.size()) + "\n" + text;
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> unpack_files(const std::string& packed) {
+  std::vector<std::pair<std::string, std::string>> files;
+  size_t at = 0;
+  while (at < packed.size()) {
+    const size_t nl = packed.find('\n', at), nl2 = packed.find('\n', nl + 1);
+    NMRC_CHECK(nl != std::string::npos && nl2 != std::string::npos, "unpack_files: truncated");
+    std::string name = packed.substr(at, nl - at);
+    // a plain file name of the case's folder (the sender is this program: a check, not input)
+    NMRC_CHECK(!name.empty() && name[0] != '.' && name.find('/') == std::string::npos,
+               "unpack_files: not a plain file name");
+    const std::string digits = packed.substr(nl + 1, nl2 - nl - 1);
+    NMRC_CHECK(!digits.empty() && digits.size() < 12 &&
+                   digits.find_first_not_of("0123456789") == std::string::npos,
+               "unpack_files: bad size");
+    const size_t size = std::stoul(digits);
+    NMRC_CHECK(size <= packed.size() - nl2 - 1, "unpack_files: truncated");
+    files.emplace_back(std::move(name), packed.substr(nl2 + 1, size));
+    at = nl2 + 1 + size;
+  }
+  return files;
+}
+
 int run_experiment(const std::string& file, const std::string& out, bool quiet, bool recompile,
                    bool no_compile, std::string cache_dir, bool no_cache, bool no_budget,
                    const std::string& bruker, const std::vector<int>& bruker_collisions,
-                   int threads) {
+                   int threads, compiler::Team* global_team) {
   if (threads < 1 || threads > 256)  // the bound of compile's --threads (CompileOptions)
     throw InputError("--threads = " + std::to_string(threads) + ": must be between 1 and 256");
   if (!fs::is_regular_file(file)) throw InputError(file + ": cannot read file");
   const ex::ExperimentProgram p = ex::load_experiment_program(file);
+  compiler::Team* team = compiler::team_shared(global_team) ? global_team : nullptr;
+  if (team && !bruker.empty())
+    throw InputError(
+        "--bruker: writes the TopSpin datasets from one process: run it without "
+        "mpirun (docs/mpi.md)");
   // TopSpin datasets of chosen measured collisions (docs/bruker.md): checked and bounded first.
   std::map<std::string, std::vector<int>> record;
   if (!bruker.empty()) {
@@ -216,7 +254,7 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
   // Before any long work: an unwritable --out is an error now, a cache that cannot be used a
   // warning now (the run goes on without it).
   check_output_folder(out);
-  if (!settings.cache_dir.empty()) cache_usable(settings.cache_dir);
+  if (!settings.cache_dir.empty() && compiler::team_root(team)) cache_usable(settings.cache_dir);
   settings.compile_mode = no_compile  ? ex::CompileMode::kNever
                           : recompile ? ex::CompileMode::kRecompile
                                       : ex::CompileMode::kAuto;
@@ -225,32 +263,52 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
   const bool budget = settings.error_budget && p.error_budget;
   ex::PulseLibrary lib = ex::make_pulse_library(p, settings);
   Progress progress(quiet);
-  std::vector<ordered_json> summaries;
-  for (const auto& c : p.cases) {
-    const std::string dir = out + "/" + c.name;
-    const std::string sfile = dir + "/summary.json";
-    if (!recompile && bruker.empty() && fs::is_regular_file(sfile)) {
-      try {
-        const auto j = ordered_json::parse(read_file(sfile));
-        // A case whose figure is missing (a full disk, a killed gnuplot) runs again to redraw it.
-        if (j.value("complete", false) &&
-            j.value("settings_key", "") == ex::settings_key(p, budget) &&
-            fs::is_regular_file(dir + "/experiment.png") &&
-            fs::is_regular_file(dir + "/experiment.svg")) {
-          summaries.push_back(j);
-          continue;  // finished by an earlier run
+  // Under mpirun (docs/mpi.md) the cases are shared by the ranks (compiler::share_items): rank 0
+  // finds the finished ones, the others learn which remain, each rank runs its cases and sends
+  // their files, and rank 0 writes them in case order as one process does.
+  std::vector<std::optional<ordered_json>> summaries(p.cases.size());
+  std::string todo_text;  // the cases to run, as indices
+  if (compiler::team_root(team))
+    for (size_t i = 0; i < p.cases.size(); ++i) {
+      const std::string dir = out + "/" + p.cases[i].name;
+      const std::string sfile = dir + "/summary.json";
+      if (!recompile && bruker.empty() && fs::is_regular_file(sfile)) {
+        try {
+          auto j = ordered_json::parse(read_file(sfile));
+          // A case whose figure is missing (a full disk, a killed gnuplot) runs again to redraw
+          // it.
+          if (j.value("complete", false) &&
+              j.value("settings_key", "") == ex::settings_key(p, budget) &&
+              fs::is_regular_file(dir + "/experiment.png") &&
+              fs::is_regular_file(dir + "/experiment.svg")) {
+            summaries[i] = std::move(j);
+            continue;  // finished by an earlier run
+          }
+        } catch (const std::exception&) {
+          // unreadable: run the case again
         }
-      } catch (const std::exception&) {
-        // unreadable: run the case again
       }
+      todo_text += std::to_string(i) + " ";
     }
+  if (team) team->broadcast(todo_text);
+  std::vector<size_t> todo;
+  {
+    std::istringstream is(todo_text);
+    for (size_t i; is >> i;) {
+      NMRC_CHECK(i < p.cases.size(), "experiment: rank 0 sent a case index out of range");
+      todo.push_back(i);
+    }
+  }
+  // One case: its result files, the summary last (it marks the case complete), as one text.
+  auto produce = [&](size_t t) {
+    const ex::CaseSpec& c = p.cases[todo[t]];
     ex::RunSettings case_settings = settings;
     if (!bruker.empty()) case_settings.record_collisions = record[c.name];
     const ex::CaseResult r = ex::run_case(p, c, lib, case_settings, [&](const std::string& s) {
       progress.update(p.name + " | " + s);
     });
     progress.done();
-    for (const auto& rec : r.recorded) {
+    for (const auto& rec : r.recorded) {  // --bruker: one process only (refused above)
       // One dataset per acquisition: EXPNO k = readout setting k (docs/bruker.md).
       const std::string name = ex::topspin_case_name(c.name) + "_m" +
                                std::to_string(rec.collision) + "_" + rec.acquisition;
@@ -268,8 +326,20 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
       datasets << name << "," << c.name << "," << rec.collision << "," << rec.acquisition << ","
                << entries.size() << "\n";
     }
-    ex::write_case_data(dir, p, r);
-    const ordered_json j = ex::case_summary(p, r, budget);
+    auto files = ex::case_data_files(p, r);
+    files.emplace_back("summary.json", ex::case_summary(p, r, budget).dump(1) + "\n");
+    return pack_files(files);
+  };
+  auto consume = [&](size_t t, const std::string& packed) {
+    const ex::CaseSpec& c = p.cases[todo[t]];
+    const std::string dir = out + "/" + c.name;
+    const auto files = unpack_files(packed);
+    NMRC_CHECK(!files.empty() && files.back().first == "summary.json",
+               "experiment: a case's files do not end with its summary");
+    make_directories(dir);
+    for (size_t k = 0; k + 1 < files.size(); ++k)
+      write_file_atomic(dir + "/" + files[k].first, files[k].second);
+    ordered_json j = ordered_json::parse(files.back().second);
     Figure fig;
     fig.title = p.name + " / " + c.title +
                 ": virtual experiment (points, bars stat + sys) and theory (lines)";
@@ -279,32 +349,37 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
     fig.height_px = 520;
     fig.panels = case_panels(j);
     write_figure(fig, dir + "/experiment");
-    ex::write_case_summary(dir, j);  // last: marks the case complete
-    summaries.push_back(j);
-  }
+    // last: marks the case complete (the text ex::write_case_summary writes)
+    write_file_atomic(dir + "/summary.json", files.back().second);
+    summaries[todo[t]] = std::move(j);
+  };
+  compiler::share_items(team, todo.size(), produce, consume);
+  if (!compiler::team_root(team)) return 0;  // rank 0 writes the program's files
+  std::vector<ordered_json> cases;
+  for (auto& j : summaries) cases.push_back(std::move(*j));
   // all cases: one figure (rows: energy, heat/free energy, AT, per-collision heat; one column
   // per case) and a table
   Figure all;
   all.title = p.name + ": virtual experiment on " + p.molecule.name +
               " (points: measurement, bars: statistical + systematic; lines: ideal theory)";
   all.rows = 4;
-  all.cols = static_cast<int>(summaries.size());
+  all.cols = static_cast<int>(cases.size());
   all.width_px = 520 * all.cols;
   all.height_px = 1650;
   std::vector<std::vector<Panel>> cols;
-  for (const auto& j : summaries) cols.push_back(case_panels(j));
+  for (const auto& j : cases) cols.push_back(case_panels(j));
   for (int row = 0; row < 4; ++row)
     for (const auto& c : cols) all.panels.push_back(c[row]);
   make_directories(out);
   write_figure(all, out + "/" + p.name);
-  const ordered_json top = ex::program_summary(p, summaries, out + "/" + p.name + ".png");
+  const ordered_json top = ex::program_summary(p, cases, out + "/" + p.name + ".png");
   std::printf(
       "%s: virtual experiment, %zu cases (measured: pairs of runs without/with contact, "
       "inversion-paired, PPS-reference scale)\n",
-      p.name.c_str(), summaries.size());
+      p.name.c_str(), cases.size());
   std::printf("%-16s %-4s %11s %11s %9s %9s %8s  %s\n", "case", "S", "ideal dE", "measured",
               "+-stat", "+-sys", "rel.err", "per-collision directions: right/wrong/unresolved");
-  for (const auto& j : summaries) {
+  for (const auto& j : cases) {
     size_t k = 0;
     for (const auto& [s, ideal] : j["delta_energy"].items()) {
       int r = 0, w = 0, u = 0;
@@ -392,10 +467,11 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global, Action& run) {
       ->delimiter(',');
   cmd->callback([&run, &global, file, dir, cache, no_cache, recompile, no_compile, no_budget,
                  bruker, bruker_collisions, threads] {
+    global.team_command = true;  // mpirun -n N: the ranks share the cases (docs/mpi.md)
     run = [&global, file, dir, cache, no_cache, recompile, no_compile, no_budget, bruker,
            bruker_collisions, threads] {
       return run_experiment(*file, *dir, global.quiet, *recompile, *no_compile, *cache, *no_cache,
-                            *no_budget, *bruker, *bruker_collisions, *threads);
+                            *no_budget, *bruker, *bruker_collisions, *threads, global.team);
     };
   });
 }

@@ -187,7 +187,7 @@ int main_of_rank(int argc, char** argv) {
     if (nmrc::cli::mpi_rank() == 0)
       std::fprintf(stderr,
                    "nmrc: %s: runs as one process (mpirun -n N shares the work of nmrc compile "
-                   "only; docs/mpi.md)\n",
+                   "and nmrc experiment only; docs/mpi.md)\n",
                    app.get_subcommands().empty() ? "this command"
                                                  : app.get_subcommands()[0]->get_name().c_str());
     return 2;

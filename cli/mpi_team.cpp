@@ -62,6 +62,32 @@ class MpiTeam final : public compiler::Team {
     bytes_ += 8.0 + static_cast<double>(n);
     seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
+  void gather(const std::string& mine, std::vector<std::string>& all) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    NMRC_CHECK(mine.size() < (1UL << 31), "gather: this rank's text is too long");
+    const int n = static_cast<int>(mine.size());
+    std::vector<int> sizes(rank_ == 0 ? size_ : 0);
+    check(MPI_Gather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, MPI_COMM_WORLD));
+    std::string joined;
+    long total = 0;
+    if (rank_ == 0) {
+      displs_.assign(size_, 0);
+      for (int r = 0; r < size_; ++r) {
+        NMRC_CHECK(sizes[r] >= 0, "gather: a rank's size is out of range");
+        displs_[r] = static_cast<int>(total);
+        total += sizes[r];
+        NMRC_CHECK(total < (1L << 31), "gather: the ranks' texts are too long together");
+      }
+      joined.resize(total);
+    }
+    check(MPI_Gatherv(mine.data(), n, MPI_CHAR, joined.data(), sizes.data(), displs_.data(),
+                      MPI_CHAR, 0, MPI_COMM_WORLD));
+    all.clear();
+    if (rank_ == 0)
+      for (int r = 0; r < size_; ++r) all.push_back(joined.substr(displs_[r], sizes[r]));
+    bytes_ += 4.0 + static_cast<double>(n) + static_cast<double>(total);
+    seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
   double bytes_moved() const override { return bytes_; }
   double seconds_in_collectives() const override { return seconds_; }
 

@@ -279,18 +279,25 @@ std::string measurements_csv(const CaseResult& r) {
   return os.str();
 }
 
-void write_case_data(const std::string& dir, const ExperimentProgram& p, const CaseResult& r) {
-  make_directories(dir);
+std::vector<std::pair<std::string, std::string>> case_data_files(const ExperimentProgram& p,
+                                                                 const CaseResult& r) {
+  std::vector<std::pair<std::string, std::string>> files;
   std::vector<std::string> spins;
   for (const auto& nu : p.molecule.nuclei) spins.push_back(nu.label);
   std::vector<std::string> sys;
   for (int k : r.spec.system_spins) sys.push_back(p.molecule.nuclei[k].label);
   for (const auto& pt : r.points) {
     const std::string m = std::to_string(pt.collision);
-    write_file_atomic(dir + "/rho_m" + m + ".json", nmrc::density_json(pt.rho_measured, spins));
-    write_file_atomic(dir + "/rho_system_m" + m + ".json", nmrc::density_json(pt.rho_system, sys));
+    files.emplace_back("rho_m" + m + ".json", nmrc::density_json(pt.rho_measured, spins));
+    files.emplace_back("rho_system_m" + m + ".json", nmrc::density_json(pt.rho_system, sys));
   }
-  write_file_atomic(dir + "/measurements.csv", measurements_csv(r));
+  files.emplace_back("measurements.csv", measurements_csv(r));
+  return files;
+}
+
+void write_case_data(const std::string& dir, const ExperimentProgram& p, const CaseResult& r) {
+  make_directories(dir);
+  for (const auto& [name, text] : case_data_files(p, r)) write_file_atomic(dir + "/" + name, text);
 }
 
 void write_case_summary(const std::string& dir, const ordered_json& summary) {

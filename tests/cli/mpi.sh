@@ -1,5 +1,6 @@
 # mpirun -n 2 and -n 3 (docs/mpi.md): a GRAPE compile shared by the ranks writes pulse files
-# byte-identical to one process's. Usage: mpi.sh NMRC SRC MPIRUN (MPIRUN empty: nmrc was built
+# byte-identical to one process's; an experiment's cases shared by the ranks write the files one
+# process writes (the same bytes but for the timings and the output folder's name). Usage: mpi.sh NMRC SRC MPIRUN (MPIRUN empty: nmrc was built
 # without MPI; the test is skipped with exit 77).
 source "$(dirname "$0")/lib.bash"
 MPIRUN="${3:-}"
@@ -58,6 +59,58 @@ rc=$?
 n=$(grep -c 'bad.yaml:.*steps' "$WORK/errb" || true)
 [ "$rc" = 2 ] && [ "$n" = 1 ] && [ ! -e "$WORK/bad" ] && echo "ok: bad input under mpirun: one line, exit 2" ||
   { echo "FAIL: bad input under mpirun: exit $rc, $n error lines"; cat "$WORK/errb"; FAILS=$((FAILS + 1)); }
+# nmrc experiment: three cases shared by 2 and 3 ranks (each rank its cases, rank 0 writes).
+cat >"$WORK/e.yaml" <<EOT
+format: nmrc-experiment/1
+molecule: $SRC/molecules/crotonic_acid.yaml
+theory: $SRC/sequences/heat_flow/fig3.yaml
+readout: $SRC/sequences/readout/paper17_completed.yaml
+compiled: $WORK/compiled
+imperfections: {relaxation: true, b1_ensemble: false, compiled_gates: false, noise: true, readout: false}
+acquisition: {snr: 300, repeats: 2}
+error_budget: false
+measure: [1, 3]
+cases: [{run: c_minus_0.5}, {run: c_0}, {run: c_plus_0.5}]
+EOT
+"$NMRC" experiment "$WORK/e.yaml" --out "$WORK/e1" --cache-dir "$WORK/ecache" --quiet >"$WORK/eout1" ||
+  { echo "FAIL: nmrc experiment alone"; FAILS=$((FAILS + 1)); }
+# the files but for the timings ("seconds") and the program summary's figure path (out folder)
+same_but_time() {
+  if cmp -s <(grep -v '"seconds"\|"figure"' "$1") <(grep -v '"seconds"\|"figure"' "$2"); then
+    echo "ok: $(basename "$(dirname "$1")")/$(basename "$1") identical but for timings"; else
+    echo "FAIL: $1 and $2 differ"; FAILS=$((FAILS + 1)); fi
+}
+for n in 2 3; do
+  if "$MPIRUN" --oversubscribe -n "$n" "$NMRC" experiment "$WORK/e.yaml" --out "$WORK/e$n" \
+      --cache-dir "$WORK/ecache$n" --quiet --threads 1 >"$WORK/eout$n" 2>"$WORK/eerr$n"; then
+    echo "ok: mpirun -n $n nmrc experiment"
+  else echo "FAIL: mpirun -n $n nmrc experiment exited $?"; head -5 "$WORK/eerr$n"; FAILS=$((FAILS + 1))
+  fi
+  for c in c_minus_0.5 c_0 c_plus_0.5; do
+    for f in measurements.csv rho_m3.json rho_system_m1.json experiment.svg; do
+      same "$WORK/e1/$c/$f" "$WORK/e$n/$c/$f"
+    done
+    same_but_time "$WORK/e1/$c/summary.json" "$WORK/e$n/$c/summary.json"
+  done
+  same_but_time "$WORK/e1/summary.json" "$WORK/e$n/summary.json"
+  # rank 0 alone prints the table: one line per case and subsystem, as alone
+  if diff <(grep -v '^figure:' "$WORK/eout1") <(grep -v '^figure:' "$WORK/eout$n") >/dev/null; then
+    echo "ok: the table of $n ranks is one process's"
+  else echo "FAIL: the table of $n ranks differs"; FAILS=$((FAILS + 1)); fi
+done
+# resume under mpirun: every case finished, none runs again
+before=$(stat -c %Y "$WORK/e2/c_0/summary.json")
+"$MPIRUN" --oversubscribe -n 2 "$NMRC" experiment "$WORK/e.yaml" --out "$WORK/e2" \
+  --cache-dir "$WORK/ecache2" --quiet >/dev/null 2>&1
+[ "$(stat -c %Y "$WORK/e2/c_0/summary.json")" = "$before" ] && echo "ok: resumed under mpirun" ||
+  { echo "FAIL: a finished case ran again under mpirun"; FAILS=$((FAILS + 1)); }
+# --bruker writes from one process: refused under mpirun -n 2 (one line, exit 2)
+"$MPIRUN" --oversubscribe -n 2 "$NMRC" experiment "$WORK/e.yaml" --out "$WORK/eb" \
+  --bruker "$WORK/bruker" --quiet >/dev/null 2>"$WORK/errbr"
+rc=$?
+[ "$rc" = 2 ] && [ "$(grep -c -- '--bruker: ' "$WORK/errbr")" = 1 ] &&
+  echo "ok: --bruker under mpirun -n 2 refuses" ||
+  { echo "FAIL: --bruker under mpirun -n 2: exit $rc"; cat "$WORK/errbr"; FAILS=$((FAILS + 1)); }
 # A command that does not share its work refuses to run under mpirun -n 2 (exit 2, one line).
 "$MPIRUN" --oversubscribe -n 2 "$NMRC" molecule show "$SRC/molecules/crotonic_acid.yaml" \
   >"$WORK/outm" 2>"$WORK/errm"

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <barrier>
 #include <cmath>
+#include <mutex>
 #include <new>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -12,6 +13,7 @@
 
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/targets.hpp"
+#include "nmrc/compiler/team.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/information.hpp"
 #include "nmrc/core/matrix_json.hpp"
@@ -862,11 +864,12 @@ namespace {
 // A team of threads standing in for MPI ranks (compiler/team.hpp; the CLI's is MPI's, cli/
 // mpi_team.cpp): allgather and broadcast through shared slots between two barriers.
 struct ThreadTeamState {
-  explicit ThreadTeamState(int n) : sync(n), slots(n), counts(n) {}
+  explicit ThreadTeamState(int n) : sync(n), slots(n), counts(n), texts(n) {}
   std::barrier<> sync;
   std::vector<std::vector<double>> slots;
   std::vector<int> counts;
   std::string text;
+  std::vector<std::string> texts;
 };
 
 class ThreadTeam final : public Team {
@@ -891,6 +894,13 @@ class ThreadTeam final : public Team {
     if (rank_ == 0) s_.text = text;
     s_.sync.arrive_and_wait();
     text = s_.text;
+    s_.sync.arrive_and_wait();
+  }
+  void gather(const std::string& mine, std::vector<std::string>& all) override {
+    s_.texts[rank_] = mine;
+    s_.sync.arrive_and_wait();
+    all.clear();
+    if (rank_ == 0) all = s_.texts;
     s_.sync.arrive_and_wait();
   }
   double bytes_moved() const override { return 0; }
@@ -932,6 +942,97 @@ std::vector<GrapeResult> optimise_on_team(const GrapeProblem& p, const GrapeOpti
 }
 
 }  // namespace
+
+namespace {
+
+// share_items on `n` ranks of a thread team (n = 0: no team). Item i's text names i; `fail_at`:
+// the item whose produce throws `what` ('i' InputError, 'x' runtime_error), or whose consume
+// throws a ResourceError ('c'). Returns what rank 0 consumed and, per rank, what it threw
+// ("" none, else kind letter + message).
+struct ShareOutcome {
+  std::vector<std::string> consumed;
+  std::vector<int> produced_by;
+  std::vector<std::string> thrown;
+};
+ShareOutcome share_on_team(int n, std::size_t items, std::size_t fail_at = 1000, char what = 'i') {
+  ShareOutcome o;
+  o.produced_by.assign(items, -1);
+  const int ranks = std::max(n, 1);
+  o.thrown.assign(ranks, "");
+  std::mutex mu;
+  auto body = [&](Team* team, int r) {
+    try {
+      share_items(
+          team, items,
+          [&](std::size_t i) {
+            {
+              std::lock_guard<std::mutex> lock(mu);
+              o.produced_by[i] = r;
+            }
+            if (i == fail_at && what == 'i') throw InputError("item " + std::to_string(i));
+            if (i == fail_at && what == 'x') throw std::runtime_error("item " + std::to_string(i));
+            return "text of " + std::to_string(i);
+          },
+          [&](std::size_t i, const std::string& text) {
+            if (i == fail_at && what == 'c') throw ResourceError("disk " + std::to_string(i));
+            std::lock_guard<std::mutex> lock(mu);
+            o.consumed.push_back(std::to_string(i) + ": " + text + " on " + std::to_string(r));
+          });
+    } catch (const InputError& e) {
+      o.thrown[r] = std::string("i") + e.what();
+    } catch (const ResourceError& e) {
+      o.thrown[r] = std::string("r") + e.what();
+    } catch (const std::runtime_error& e) {
+      o.thrown[r] = std::string("x") + e.what();
+    }
+  };
+  if (n == 0) {
+    body(nullptr, 0);
+    return o;
+  }
+  ThreadTeamState state(n);
+  std::vector<std::unique_ptr<ThreadTeam>> teams;
+  for (int r = 0; r < n; ++r) teams.push_back(std::make_unique<ThreadTeam>(state, r));
+  {
+    std::vector<std::jthread> threads;
+    for (int r = 0; r < n; ++r) threads.emplace_back([&, r] { body(teams[r].get(), r); });
+  }  // joined here
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "share_items: items across ranks, consumed by rank 0 in order, failures as in one process") {
+  std::vector<std::string> order;
+  for (std::size_t i = 0; i < 7; ++i)
+    order.push_back(std::to_string(i) + ": text of " + std::to_string(i) + " on 0");
+  for (int n : {0, 1, 2, 3, 4, 9}) {  // 9: more ranks than items
+    CAPTURE(n);
+    const ShareOutcome o = share_on_team(n, 7);
+    CHECK(o.consumed == order);
+    for (std::size_t i = 0; i < 7; ++i) CHECK(o.produced_by[i] == (n > 1 ? int(i) % n : 0));
+    for (const auto& t : o.thrown) CHECK(t.empty());
+  }
+  const std::vector<std::string> first_four(order.begin(), order.begin() + 4);
+  for (int n : {0, 2, 3}) {
+    CAPTURE(n);
+    // bad input in item 4 on whichever rank: items 0-3 written, every rank reports item 4's
+    ShareOutcome o = share_on_team(n, 7, 4, 'i');
+    CHECK(o.consumed == first_four);
+    for (const auto& t : o.thrown) CHECK(t == "iitem 4");
+    // an internal error: rank 0 throws it as one (the others stop quietly, as for bad input)
+    o = share_on_team(n, 7, 4, 'x');
+    CHECK(o.consumed == first_four);
+    CHECK(o.thrown[0] == "xitem 4");
+    for (std::size_t r = 1; r < o.thrown.size(); ++r) CHECK(o.thrown[r] == "iitem 4");
+    // rank 0 cannot write item 4: the same stop
+    o = share_on_team(n, 7, 4, 'c');
+    CHECK(o.consumed == first_four);
+    CHECK(o.thrown[0] == "rdisk 4");
+    for (std::size_t r = 1; r < o.thrown.size(); ++r) CHECK(o.thrown[r] == "idisk 4");
+  }
+}
 
 TEST_CASE("GRAPE shared by a team of ranks is bit-identical to one process for any size") {
   const GrapeProblem p = wide_b1_problem();  // 10 members (5 B1 x 2 offsets)

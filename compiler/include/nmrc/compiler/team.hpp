@@ -6,6 +6,8 @@
 // sums in member order exactly as one process does: results are bit-identical for any rank count.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,10 @@ class Team {
                          std::vector<double>& all) = 0;
   /// Collective: rank 0's `text` replaces every other rank's.
   virtual void broadcast(std::string& text) = 0;
+  /// Collective: every rank gives `mine`; rank 0's `all` receives every rank's text in rank order
+  /// (the others' `all` is left empty). For independent work gathered by the rank that writes
+  /// (`mpirun -n N nmrc experiment`: each rank's case files).
+  virtual void gather(const std::string& mine, std::vector<std::string>& all) = 0;
   /// Bytes this process sent plus received in collectives so far (for measurements).
   virtual double bytes_moved() const = 0;
   /// Seconds this process spent inside collectives so far (waiting included).
@@ -39,5 +45,19 @@ inline void member_block(int members, int rank, int size, int& begin, int& end) 
   begin = static_cast<int>(static_cast<long long>(members) * rank / size);
   end = static_cast<int>(static_cast<long long>(members) * (rank + 1) / size);
 }
+
+/// Independent items shared by a team's ranks, gathered by rank 0 (`mpirun -n N nmrc
+/// experiment`: one item per case; docs/mpi.md): the ranks' counterpart of parallel_for. Item i
+/// runs on rank i % size (produce(i) returns its result as text); after every round of `size`
+/// items rank 0 receives the round's texts (one gather) and calls consume(i, text) in item order,
+/// so what rank 0 writes is in the order one process writes it, whatever the rank count. Without
+/// a team every item is produced and consumed in turn on this process and exceptions pass
+/// unchanged. Under a team an exception of produce (on any rank) or consume stops the run at that
+/// item as in one process (the items before it are consumed, none after) and is thrown on every
+/// rank after the round's broadcast: an InputError as itself, a ResourceError as itself on rank 0
+/// (the others throw it as an InputError: rank 0 alone reports a shared failure), anything else
+/// as std::runtime_error with its message.
+void share_items(Team* team, std::size_t n, const std::function<std::string(std::size_t)>& produce,
+                 const std::function<void(std::size_t, const std::string&)>& consume);
 
 }  // namespace nmrc::compiler

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nmrc/experiment/program.hpp"
@@ -31,6 +32,10 @@ std::string measurements_csv(const CaseResult& result);
 /// write_case_summary: it marks the case complete.
 void write_case_data(const std::string& dir, const ExperimentProgram& program,
                      const CaseResult& result);
+/// The files write_case_data writes, as (file name, text) in the order it writes them (`mpirun
+/// nmrc experiment`: a rank sends them to rank 0, which writes them).
+std::vector<std::pair<std::string, std::string>> case_data_files(const ExperimentProgram& program,
+                                                                 const CaseResult& result);
 void write_case_summary(const std::string& dir, const nlohmann::ordered_json& summary);
 
 /// The program's summary.json (format nmrc-experiment/2) from its cases' summaries, in order:

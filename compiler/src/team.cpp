@@ -1,0 +1,87 @@
+// share_items: independent items across a team's ranks, gathered by rank 0 (team.hpp).
+#include "nmrc/compiler/team.hpp"
+
+#include <exception>
+#include <new>
+#include <stdexcept>
+
+#include "nmrc/core/error.hpp"
+
+namespace nmrc::compiler {
+
+namespace {
+
+// An item's text travels with a one-character tag: 'o' its result, 'i' an InputError's message,
+// 'r' a ResourceError's, 'x' any other failure's.
+std::string tagged(char tag, const char* what) {
+  std::string t(1, tag);
+  t.append(what);
+  return t;
+}
+
+std::string failure_text(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const InputError& x) {
+    return tagged('i', x.what());
+  } catch (const ResourceError& x) {
+    return tagged('r', x.what());
+  } catch (const std::bad_alloc&) {
+    return "rnmrc: out of memory (try a smaller problem or fewer threads; docs/limits.md)";
+  } catch (const std::exception& x) {
+    return tagged('x', x.what());
+  } catch (...) {
+    return "xan unknown exception";
+  }
+}
+
+[[noreturn]] void throw_failure(const std::string& tagged, bool root) {
+  const std::string what = tagged.substr(1);
+  if (tagged[0] == 'i' || !root) throw InputError(what);  // rank 0 alone reports the others
+  if (tagged[0] == 'r') throw ResourceError(what);
+  throw std::runtime_error(what);
+}
+
+}  // namespace
+
+void share_items(Team* team, std::size_t n, const std::function<std::string(std::size_t)>& produce,
+                 const std::function<void(std::size_t, const std::string&)>& consume) {
+  if (!team_shared(team)) {
+    for (std::size_t i = 0; i < n; ++i) consume(i, produce(i));
+    return;
+  }
+  const std::size_t size = static_cast<std::size_t>(team->size());
+  const std::size_t rank = static_cast<std::size_t>(team->rank());
+  const bool root = rank == 0;
+  std::vector<std::string> texts;
+  for (std::size_t first = 0; first < n; first += size) {
+    std::string mine;
+    if (first + rank < n) {
+      try {
+        mine = produce(first + rank);
+        mine.insert(mine.begin(), 'o');
+      } catch (...) {
+        mine = failure_text(std::current_exception());
+      }
+    }
+    team->gather(mine, texts);
+    std::string failure;  // rank 0's verdict on the round: empty, or the first failure
+    if (root)
+      for (std::size_t r = 0; r < size && first + r < n && failure.empty(); ++r) {
+        NMRC_CHECK(!texts[r].empty(), "share_items: a rank sent no result");
+        if (texts[r][0] != 'o') {
+          failure = texts[r];
+          break;
+        }
+        try {
+          consume(first + r, texts[r].substr(1));
+        } catch (...) {
+          failure = failure_text(std::current_exception());
+        }
+      }
+    team->broadcast(failure);
+    if (!failure.empty()) throw_failure(failure, root);
+  }
+}
+
+}  // namespace nmrc::compiler
