@@ -99,6 +99,29 @@ std::string validation_line(const compiler::ValidationResult& v) {
   return os.str();
 }
 
+// The decoupler a pulse was compiled with in GRAPE's model (compile: {decoupler: ...}), as the
+// pulse file records it: one line, and its JSON; empty / null when none.
+std::string decoupler_line(const PulseData& p) {
+  if (!p.decoupler) return {};
+  const PulseDecoupler& d = *p.decoupler;
+  return fmt::format(
+      "  decoupler in GRAPE's model: {} at B2 {:g} Hz, O2 {:g} ppm on {} of molecule {} ({} "
+      "residual configurations): GRAPE's min over B1 x offsets x configurations {:.5f}\n",
+      d.sequence, d.b2_hz, d.o2_ppm, d.channel, d.molecule, d.configurations, d.fidelity_min);
+}
+
+json decoupler_json(const PulseData& p) {
+  if (!p.decoupler) return nullptr;
+  const PulseDecoupler& d = *p.decoupler;
+  return {{"sequence", d.sequence},
+          {"channel", d.channel},
+          {"molecule", d.molecule},
+          {"b2_hz", d.b2_hz},
+          {"o2_ppm", d.o2_ppm},
+          {"configurations", d.configurations},
+          {"fidelity_min", d.fidelity_min}};
+}
+
 }  // namespace
 
 void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
@@ -185,6 +208,7 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
                          {"b1_scale", r.pulse.b1_scale},
                          {"target", job->options.fidelity_target}};
         g["validation"] = validation_json(v);
+        if (r.pulse.decoupler) g["decoupler"] = decoupler_json(r.pulse);
         int coarse_evaluations = 0;  // the coarse stage's, over every start (brief_report's)
         for (const auto& s : r.summary.starts) coarse_evaluations += s.coarse_evaluations;
         g["grape"] = {{"termination", compiler::termination_name(r.summary.termination)},
@@ -221,10 +245,12 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
         if (r.summary.fine_points > 0)  // a fresh compile (a cached one does not store it)
           txt << "  fine B1 grid (" << r.summary.fine_points << " members): min "
               << fmt::format("{:.5f}", r.summary.fine_fidelity_min) << "\n";
+        txt << decoupler_line(r.pulse);
         txt << "  validation (" << v.engine << "): " << validation_line(v) << "\n\n";
         std::printf("%s: %s%s\n", job->name.c_str(), r.summary.brief_report().c_str(),
                     r.from_cache ? " [from cache]" : "");
-        std::printf("  validation: %s\n", validation_line(v).c_str());
+        std::printf("%s  validation: %s\n", decoupler_line(r.pulse).c_str(),
+                    validation_line(v).c_str());
         std::fflush(stdout);
         if (!out.passed()) {
           ++missed;
@@ -329,9 +355,10 @@ void add_compile_command(CLI::App& app, GlobalOptions& global, Action& run) {
         };
         const compiler::ValidationResult r = compiler::validate_pulse(p, m, vo);
         progress.done();
-        std::printf("%s\n", validation_line(r).c_str());
+        std::printf("%s\n%s", validation_line(r).c_str(), decoupler_line(p).c_str());
         std::fflush(stdout);
         json j = validation_json(r);
+        if (p.decoupler) j["decoupler"] = decoupler_json(p);
         j["name"] = r.name;
         out.push_back(j);
         if (!r.passed) ++failed;

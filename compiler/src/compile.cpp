@@ -39,6 +39,76 @@ double CompileOptions::resolved_dt_s() const {
   return n > 0 ? duration_s / n : 0.0;
 }
 
+spectrometer::Decoupler DecouplerModel::decoupler() const {
+  spectrometer::Decoupler d;
+  d.sequence = spectrometer::cpd_sequence(sequence);
+  d.channel = channel;
+  d.pcpd_s = 0.25 / b2_hz;  // Decoupler::rf_hz() = 1 / (4 PCPD2)
+  if (molecule)
+    if (const int c = molecule->channel_index(channel); c >= 0)
+      d.o2_hz = molecule->channels[c].offset_of_ppm(o2_ppm);
+  return d;
+}
+
+std::vector<spectrometer::ResidualConfiguration> DecouplerModel::configurations() const {
+  if (!molecule) throw InputError("decoupler: no heteronuclear molecule");
+  return spectrometer::cw_residual_configurations(*molecule, decoupler());
+}
+
+std::optional<OptionProblem> DecouplerModel::problem(const Molecule& m) const {
+  auto bad = [](const std::string& field, const std::string& value, const std::string& rule) {
+    return std::optional<OptionProblem>(OptionProblem{"decoupler." + field, value, rule});
+  };
+  if (sequence != "cw")
+    return bad("sequence", sequence,
+               "must be cw (the residual model is CW's; waltz16 and garp have none)");
+  if (!molecule) return bad("molecule", "", "missing (the heteronuclear molecule file)");
+  const Molecule& h = *molecule;
+  const int ch = h.channel_index(channel);
+  if (ch < 0)
+    return bad("channel", channel,
+               "decoupled channel " + channel + " is not a channel of molecule " + h.name +
+                   " (known: " + h.channels_text() + ")");
+  const double limit = h.channels[ch].max_rf_hz;
+  if (!(b2_hz > 0 && b2_hz <= limit))
+    return bad("b2_hz", fmt::format("{:g}", b2_hz),
+               fmt::format("must be in (0, {:g}] Hz (channel {}'s max_rf_hz in molecule {})", limit,
+                           channel, h.name));
+  if (!(std::abs(o2_ppm) <= kMaxDecouplerO2Ppm))
+    return bad("o2_ppm", fmt::format("{:g}", o2_ppm), "must be between -1000 and 1000 ppm");
+  std::vector<int> at(m.size(), -1);
+  for (int k = 0; k < m.size(); ++k) {
+    const Nucleus& a = m.nuclei[k];
+    at[k] = h.index_of(a.label);
+    if (at[k] < 0)
+      return bad("molecule", h.name,
+                 "has no spin " + a.label + " of molecule " + m.name +
+                     " (it must hold the program molecule's spins and the decoupled ones)");
+    const Nucleus& b = h.nuclei[at[k]];
+    if (b.channel == channel)
+      return bad("molecule", h.name, "spin " + a.label + " is on the decoupled channel " + channel);
+    if (b.isotope != a.isotope || std::abs(b.offset_hz - a.offset_hz) > 1e-6)
+      return bad("molecule", h.name,
+                 fmt::format("spin {} is {} at {:g} Hz there but {} at {:g} Hz in molecule {} "
+                             "(must be the same spins in the same frame)",
+                             a.label, b.isotope, b.offset_hz, a.isotope, a.offset_hz, m.name));
+  }
+  auto j_of = [](const Molecule& mol, int x, int y) {
+    for (const auto& c : mol.couplings)
+      if ((c.a == x && c.b == y) || (c.a == y && c.b == x)) return c.j_hz;
+    return 0.0;
+  };
+  for (int x = 0; x < m.size(); ++x)
+    for (int y = x + 1; y < m.size(); ++y)
+      if (std::abs(j_of(m, x, y) - j_of(h, at[x], at[y])) > 1e-6)
+        return bad("molecule", h.name,
+                   fmt::format("J({}, {}) = {:g} Hz there but {:g} Hz in molecule {} (must be "
+                               "the same couplings)",
+                               m.nuclei[x].label, m.nuclei[y].label, j_of(h, at[x], at[y]),
+                               j_of(m, x, y), m.name));
+  return std::nullopt;
+}
+
 std::optional<OptionProblem> CompileOptions::check() const {
   using R = OptionRule;
   const auto num = OptionChecks::number_text;
@@ -99,6 +169,13 @@ std::optional<OptionProblem> CompileOptions::check() const {
   for (const auto& [name, q] : probe_q)
     c.check("probe_q." + name, q, R::in_open_closed(0, kMaxProbeQ));
   c.check("coarse_factor", coarse_factor, R::between(0L, 1000L).note("0: off"));
+  if (decoupler)
+    c.check("decoupler.b2_hz", decoupler->b2_hz,
+            R::greater_than(0).and_at_most(kMaxDecouplerB2Hz).unit("Hz"))
+        .check("decoupler.o2_ppm", decoupler->o2_ppm,
+               R::between(-kMaxDecouplerO2Ppm, kMaxDecouplerO2Ppm).unit("ppm"))
+        .require(decoupler->sequence == "cw", "decoupler.sequence", decoupler->sequence,
+                 "must be cw (the residual model is CW's; waltz16 and garp have none)");
   return c.problem();
 }
 
@@ -126,6 +203,15 @@ void CompileOptions::validate(const Molecule& m) const {
                        ": exceeds channel " + name + "'s max_rf_hz " +
                        std::to_string(m.channels[c].max_rf_hz) + " (molecule file)");
   }
+  if (decoupler) {
+    if (const auto p = decoupler->problem(m)) throw InputError(p->message("compile options"));
+    const size_t members = b1_scale.size() * offset_hz.size() * decoupler->configurations().size();
+    if (members > kMaxEnsembleMembers)
+      throw InputError("compile options: decoupler: " + std::to_string(members) +
+                       " ensemble members (B1 scales x offsets x the decoupler's residual "
+                       "configurations), more than the limit of " +
+                       std::to_string(kMaxEnsembleMembers) + " (docs/limits.md)");
+  }
 }
 
 std::string CompileOptions::to_json() const {
@@ -150,6 +236,17 @@ std::string CompileOptions::to_json() const {
   if (b1_quadrature > 0) j["b1_quadrature"] = b1_quadrature;
   if (coarse_factor > 1) j["coarse_factor"] = coarse_factor;
   if (!probe_q.empty()) j["probe_q"] = probe_q;
+  if (decoupler) {  // what GRAPE sees of it: its residual configurations, and what made them
+    json conf = json::array();
+    if (decoupler->molecule)
+      for (const auto& rc : decoupler->configurations()) conf.push_back({rc.weight, rc.offset_hz});
+    j["decoupler"] = {{"sequence", decoupler->sequence},
+                      {"channel", decoupler->channel},
+                      {"b2_hz", decoupler->b2_hz},
+                      {"o2_ppm", decoupler->o2_ppm},
+                      {"molecule", decoupler->molecule ? decoupler->molecule->name : ""},
+                      {"configurations", conf}};
+  }
   if (nominal_first) j["nominal_first"] = true;
   if (!warm_start) j["warm_start"] = false;
   return j.dump();
@@ -291,6 +388,12 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   }
   if (cached) return *cached;
   const GrapeProblem p = build_problem(m, target, o);
+  // With the decoupler in the model, GRAPE searches on the ensemble crossed with its residual
+  // configurations; the file's fidelity record stays the molecule's own (decoupling perfect).
+  const GrapeProblem searched = o.decoupler
+                                    ? with_residual_configurations(p, m, *o.decoupler->molecule,
+                                                                   o.decoupler->configurations())
+                                    : p;
   GrapeOptions go;
   go.fidelity_target = o.fidelity_target;
   go.starts = o.starts;
@@ -344,7 +447,7 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
       std::memcpy(go.initial_u.data(), bytes.data(), bytes.size());
     }
   }
-  GrapeResult g = optimise(p, go, progress);
+  GrapeResult g = optimise(searched, go, progress);
   g.summary.warm_start = warm_from;
   r.summary = g.summary;
   CompiledPulse& pulse = r.pulse;
@@ -365,8 +468,22 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   pulse.fidelity_definition = target.fidelity_definition();
   pulse.b1_scale = o.b1_scale;
   pulse.offset_hz = o.offset_hz;
-  pulse.ensemble_values = g.summary.fidelity;
-  pulse.ensemble_min = g.summary.fidelity_min;
+  if (o.decoupler) {
+    ensemble_objective(p, g.u_hz, nullptr, &pulse.ensemble_values, o.threads);
+    pulse.ensemble_min =
+        *std::min_element(pulse.ensemble_values.begin(), pulse.ensemble_values.end());
+    const DecouplerModel& d = *o.decoupler;
+    pulse.decoupler = PulseDecoupler{d.sequence,
+                                     d.channel,
+                                     d.molecule->name,
+                                     d.b2_hz,
+                                     d.o2_ppm,
+                                     static_cast<int>(searched.ensemble.size() / p.ensemble.size()),
+                                     g.summary.fidelity_min};
+  } else {
+    pulse.ensemble_values = g.summary.fidelity;
+    pulse.ensemble_min = g.summary.fidelity_min;
+  }
   pulse.fidelity_target = o.fidelity_target;
   {
     GrapeProblem nominal = p;
@@ -380,6 +497,7 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   bool finite = std::isfinite(pulse.fidelity_nominal) && std::isfinite(pulse.ensemble_min) &&
                 g.u_hz.allFinite();
   for (double v : pulse.ensemble_values) finite = finite && std::isfinite(v);
+  if (pulse.decoupler) finite = finite && std::isfinite(pulse.decoupler->fidelity_min);
   if (!finite)
     throw InputError(name + ": GRAPE produced a non-finite fidelity or amplitude (NaN or Inf) " +
                      "for duration_s = " + fmt::format("{:g}", p.dt_s * p.steps) +

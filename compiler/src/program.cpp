@@ -38,7 +38,16 @@ struct Parser {
   // Places the first rule the resolved options violate (CompileOptions::check) at the YAML
   // field that gave the value: the gate's compile map, then the program's; else the gate.
   void check_options(const CompileOptions& o, const YamlField& gate) const {
-    const auto pr = o.check();
+    auto pr = o.check();
+    if (!pr && o.decoupler) {  // the ensemble crossed with the decoupler's configurations
+      const size_t members =
+          o.b1_scale.size() * o.offset_hz.size() * o.decoupler->configurations().size();
+      if (members > kMaxEnsembleMembers)
+        pr = OptionProblem{"decoupler", "(" + std::to_string(members) + " members)",
+                           "B1 scales x offsets x the decoupler's residual configurations must "
+                           "be at most " +
+                               std::to_string(kMaxEnsembleMembers) + " (docs/limits.md)"};
+    }
     if (!pr) return;
     std::vector<YamlField> maps;
     if (auto c = gate.find("compile")) maps.push_back(*c);
@@ -51,27 +60,12 @@ struct Parser {
 
   CompileOptions options(const YamlField& f, CompileOptions o) const {
     f.expect_map();
-    f.allow_keys({"duration_s",
-                  "steps",
-                  "dt_s",
-                  "max_rf_hz",
-                  "channels",
-                  "fidelity_target",
-                  "ensemble",
-                  "smoothness",
-                  "zero_ends",
-                  "starts",
-                  "seed",
-                  "max_iterations",
-                  "stall_evaluations",
-                  "time_limit_s",
-                  "threads",
-                  "strong_coupling",
-                  "b1_quadrature",
-                  "coarse_factor",
-                  "nominal_first",
-                  "warm_start",
-                  "probe_q"});
+    f.allow_keys({"duration_s",        "steps",           "dt_s",          "max_rf_hz",
+                  "channels",          "fidelity_target", "ensemble",      "smoothness",
+                  "zero_ends",         "starts",          "seed",          "max_iterations",
+                  "stall_evaluations", "time_limit_s",    "threads",       "strong_coupling",
+                  "b1_quadrature",     "coarse_factor",   "nominal_first", "warm_start",
+                  "probe_q",           "decoupler"});
     if (auto v = f.find("duration_s")) o.duration_s = v->as_positive();
     if (auto v = f.find("steps")) {
       o.steps = as_int(*v);
@@ -118,6 +112,7 @@ struct Parser {
         o.probe_q[nm] = q;
       }
     }
+    if (auto v = f.find("decoupler")) o.decoupler = decoupler(f, *v);
     if (auto v = f.find("fidelity_target")) o.fidelity_target = v->as_double();
     if (auto e = f.find("ensemble")) {
       e->expect_map();
@@ -151,6 +146,23 @@ struct Parser {
     if (auto v = f.find("nominal_first")) o.nominal_first = v->as_bool();
     if (auto v = f.find("warm_start")) o.warm_start = v->as_bool();
     return o;
+  }
+
+  // compile: {decoupler: {sequence, channel, b2_hz, o2_ppm, molecule}} (or `none`: off), the
+  // heteronuclear molecule read relative to the program and checked against the program's.
+  std::optional<DecouplerModel> decoupler(const YamlField& options, const YamlField& v) const {
+    if (v.is_scalar() && v.as_string() == "none") return std::nullopt;
+    if (!v.is_map()) v.fail("must be a mapping {sequence, b2_hz, o2_ppm, molecule} or none");
+    v.allow_keys({"sequence", "channel", "b2_hz", "o2_ppm", "molecule"});
+    DecouplerModel d;
+    if (auto q = v.find("sequence")) d.sequence = q->as_name();
+    if (auto c = v.find("channel")) d.channel = c->as_name();
+    d.b2_hz = v.at("b2_hz").as_positive(kMaxDecouplerB2Hz);
+    d.o2_ppm = v.at("o2_ppm").as_double(-kMaxDecouplerO2Ppm, kMaxDecouplerO2Ppm);
+    d.molecule = std::make_shared<const Molecule>(
+        load_molecule(v.at("molecule").as_input_file(fe.header().base_dir)));
+    if (const auto pr = d.problem(fe.molecule())) ProgramFrontEnd::fail_at(*pr, {options}, v);
+    return d;
   }
 
   // A gate element -> its description (gate_types.hpp: the type's descriptor names its keys,

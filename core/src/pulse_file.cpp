@@ -141,10 +141,36 @@ class Reader {
       p.target_location = at("target");
     }
     if (j.contains("fidelity")) read_fidelity(j["fidelity"], p);
+    if (j.contains("decoupler")) p.decoupler = read_decoupler(j["decoupler"]);
     return p;
   }
 
  private:
+  PulseDecoupler read_decoupler(const json& d) const {
+    if (!d.is_object()) fail("decoupler", d, "must be an object");
+    for (const char* key :
+         {"sequence", "channel", "molecule", "b2_hz", "o2_ppm", "configurations", "fidelity_min"})
+      if (!d.contains(key)) fail(std::string("decoupler.") + key, "missing required key");
+    PulseDecoupler r;
+    r.sequence = name(d["sequence"], "decoupler.sequence");
+    r.channel = name(d["channel"], "decoupler.channel");
+    r.molecule = name(d["molecule"], "decoupler.molecule");
+    r.b2_hz = number(d["b2_hz"], "decoupler.b2_hz");
+    if (!(r.b2_hz > 0 && r.b2_hz <= kMaxDecouplerB2Hz))
+      fail("decoupler.b2_hz", d["b2_hz"], "must be in (0, 1000000] Hz");
+    r.o2_ppm = number(d["o2_ppm"], "decoupler.o2_ppm");
+    if (!(std::abs(r.o2_ppm) <= kMaxDecouplerO2Ppm))
+      fail("decoupler.o2_ppm", d["o2_ppm"], "must be within -1000 to 1000 ppm");
+    const double c = number(d["configurations"], "decoupler.configurations");
+    if (!(c >= 1 && c <= kMaxDecouplerConfigurations && c == std::floor(c)))
+      fail("decoupler.configurations", d["configurations"], "must be an integer 1 to 4096");
+    r.configurations = static_cast<int>(c);
+    r.fidelity_min = number(d["fidelity_min"], "decoupler.fidelity_min");
+    if (!(r.fidelity_min >= 0 && r.fidelity_min <= 1))
+      fail("decoupler.fidelity_min", d["fidelity_min"], "must be in [0, 1]");
+    return r;
+  }
+
   void read_fidelity(const json& f, PulseData& p) const {
     if (!f.is_object()) fail("fidelity", f, "must be an object");
     if (f.contains("definition"))
@@ -281,6 +307,14 @@ std::string pulse_file_text(const PulseData& p) {
                        {"offset_hz", p.offset_hz},
                        {"values", p.ensemble_values},
                        {"min", p.ensemble_min}}}};
+  if (p.decoupler)
+    j["decoupler"] = {{"sequence", p.decoupler->sequence},
+                      {"channel", p.decoupler->channel},
+                      {"molecule", p.decoupler->molecule},
+                      {"b2_hz", p.decoupler->b2_hz},
+                      {"o2_ppm", p.decoupler->o2_ppm},
+                      {"configurations", p.decoupler->configurations},
+                      {"fidelity_min", p.decoupler->fidelity_min}};
   return j.dump(1) + "\n";
 }
 

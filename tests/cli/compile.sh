@@ -39,6 +39,17 @@ bad unknown_key 's/seed: 2,/sead: 2,/' 'sead: unknown key'
 bad negative_stall 's/threads: 1,/threads: 1, stall_evaluations: -5,/' 'stall_evaluations = -5: must be >= 0'
 printf '{"real": [[1, 1], [0, 1]], "imag": [[0, 0], [0, 0]]}' >"$WORK/nonunitary.json"
 bad non_unitary "s|type: rotation, spins: \[C4\], angle_deg: 90, axis: y|type: unitary, spins: [C4], file: $WORK/nonunitary.json|" 'not unitary'
+# GRAPE with the decoupler in its model (compile: decoupler): recorded in the pulse, shown by
+# compile and validate; its bad values are located.
+DEC="decoupler: {b2_hz: 25000, o2_ppm: 5.0, molecule: $SRC/molecules/crotonic_acid_7.yaml},"
+sed "s|threads: 1,|threads: 1, $DEC|" "$WORK/prog.yaml" >"$WORK/dec.yaml"
+expect 0 "decoupler in GRAPE's model: cw at B2 25000 Hz, O2 5 ppm on 1H of molecule crotonic_acid_7 \(8 residual" \
+  compile "$WORK/dec.yaml" --out "$WORK/res_dec" --no-plots --cache-dir "$WORK/res/.cache"
+! grep -q '\[from cache\]' "$WORK/out" || { echo "FAIL: the decoupler's compile reused the plain pulse"; FAILS=$((FAILS + 1)); }
+grep -q '"decoupler": {' "$WORK/res_dec/ry_c4.json" || { echo "FAIL: no decoupler record in the pulse"; FAILS=$((FAILS + 1)); }
+expect 0 "decoupler in GRAPE's model: cw at B2 25000 Hz" validate "$WORK/res_dec/ry_c4.json" --molecule "$MOL"
+bad decoupler_b2 "s|threads: 1,|threads: 1, ${DEC/25000/30000}|" 'decoupler.b2_hz = 30000: must be in \(0, 25000\] Hz'
+bad decoupler_molecule "s|threads: 1,|threads: 1, ${DEC/crotonic_acid_7/alanine}|" 'decoupled channel 1H is not a channel of molecule alanine'
 expect 2 'no gate of that name' compile "$WORK/prog.yaml" --out "$WORK/out2" --only nothing
 
 sed -e 's/duration_s: 0.002, steps: 60/duration_s: 0.0001, steps: 4/' -e 's/starts: 2/starts: 1/' \

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,31 @@ inline constexpr std::size_t kMaxEnsembleMembers = 1000;
 static_assert(kMaxEnsembleMembers == kMaxPulseEnsembleMembers,
               "a compiled pulse's recorded ensemble must be readable (core/pulse_file.hpp)");
 
+/// GRAPE with the decoupler in its model (docs/program-format.md, `compile: {decoupler: ...}`;
+/// docs/console-physics.md): the 1H decoupler the pulse will play under, on the decoupled
+/// channel of the heteronuclear molecule `molecule` (the program's molecule's spins with the
+/// protons whose couplings J_CH it gives). GRAPE's ensemble is crossed with the decoupler's
+/// residual configurations (spectrometer::cw_residual_configurations, with_residual_
+/// configurations). Only CW has a residual model: sequence "cw".
+struct DecouplerModel {
+  std::string sequence = "cw";
+  std::string channel = "1H";  ///< the heteronuclear molecule's decoupled channel
+  double b2_hz = 0.0;          ///< nutation frequency, in (0, the channel's max_rf_hz]
+  double o2_ppm = 0.0;         ///< carrier, ppm on the decoupled channel
+  std::shared_ptr<const Molecule> molecule;  ///< the heteronuclear molecule (its J_CH)
+  /// The decoupler as the spectrometer plays it (pcpd_s = 1 / (4 b2_hz), O2 in the molecule's
+  /// frame of the decoupled channel).
+  spectrometer::Decoupler decoupler() const;
+  /// Its residual configurations (spectrometer::cw_residual_configurations).
+  std::vector<spectrometer::ResidualConfiguration> configurations() const;
+  /// The first rule this model breaks for `m` (the program's molecule), else empty: sequence
+  /// cw; the molecule given, the channel one of its channels, on which none of m's spins lie;
+  /// b2_hz within the channel's max_rf_hz; |o2_ppm| <= kMaxDecouplerO2Ppm; every spin of m is
+  /// a spin of the molecule with the same label, isotope and offset_hz (1e-6 Hz), and every
+  /// coupling among them the same (1e-6 Hz): the same carbons. The field is "decoupler.KEY".
+  std::optional<OptionProblem> problem(const Molecule& m) const;
+};
+
 /// Compile options of one target (docs/program-format.md, `compile:`). Validate before use:
 /// validate() throws InputError "compile options: field = value: rule" (check() returns the
 /// first violated rule instead, so that a program loader can point at the YAML field).
@@ -41,6 +67,8 @@ struct CompileOptions {
   /// Larmor frequency (spectrometer::ResonatorDistortion; docs/console-physics.md); absent:
   /// the channel's pulse reaches the spins undistorted. Q in (0, 100000].
   std::map<std::string, double> probe_q;
+  /// GRAPE with the decoupler in its model (absent: decoupling taken as perfect).
+  std::optional<DecouplerModel> decoupler;
   std::vector<std::string> channels;  ///< driven channels (default: every channel)
   double fidelity_target = 0.995;
   std::vector<double> b1_scale{0.97, 0.985, 1.0, 1.015, 1.03};
@@ -76,7 +104,9 @@ struct CompileOptions {
   /// b1_quadrature 0 to 20, and > 0 only with uniform weights; coarse_factor 0 to 1000.
   std::optional<OptionProblem> check() const;
   void validate() const;
-  /// validate(), and every named channel is one of m's, max_rf_hz at most its limit.
+  /// validate(), and every named channel is one of m's, max_rf_hz at most its limit, the
+  /// decoupler fits m (DecouplerModel::problem) and the ensemble times its configurations is
+  /// at most kMaxEnsembleMembers.
   void validate(const Molecule& m) const;
   /// Number of steps implied by duration/steps/dt (duration_s / dt_s rounded).
   int resolved_steps() const;

@@ -30,6 +30,21 @@ struct PulseChannel {
   double probe_q = 0.0;
 };
 
+/// The 1H decoupler a pulse was compiled with in GRAPE's model (compile option `decoupler`,
+/// docs/program-format.md): the sequence, its amplitude B2 and carrier O2 on the decoupled
+/// channel of the heteronuclear molecule named, and GRAPE's minimum fidelity over the ensemble
+/// crossed with that decoupler's residual configurations. The pulse's `fidelity` record stays
+/// the one of the file's molecule (decoupling perfect), which the judge re-simulates.
+struct PulseDecoupler {
+  std::string sequence;       ///< e.g. "cw"
+  std::string channel;        ///< the heteronuclear molecule's decoupled channel, e.g. "1H"
+  std::string molecule;       ///< the heteronuclear molecule's name (its J_CH)
+  double b2_hz = 0.0;         ///< decoupler nutation frequency, in (0, kMaxDecouplerB2Hz]
+  double o2_ppm = 0.0;        ///< decoupler carrier, ppm on the decoupled channel
+  int configurations = 0;     ///< residual configurations crossed with the ensemble
+  double fidelity_min = 0.0;  ///< GRAPE's minimum over B1 x offsets x configurations
+};
+
 /// A shaped pulse and, when it was compiled, what it implements and how well. The record of a
 /// compiled pulse (compiler::CompiledPulse is this type).
 struct PulseData {
@@ -47,6 +62,8 @@ struct PulseData {
   double fidelity_target = 0.995;
   std::vector<double> b1_scale{1.0}, offset_hz{0.0}, ensemble_values;
   double ensemble_min = 0.0;
+  /// The decoupler in GRAPE's model when the pulse was compiled with one (absent: none).
+  std::optional<PulseDecoupler> decoupler;
   /// Where the pulse came from (its file), for messages; set by the readers.
   std::string source;
   /// "file:line:col" of the file's "molecule" and "target" values, for messages (empty when
@@ -77,12 +94,20 @@ inline constexpr std::size_t kMaxPulseEnsembleMembers = 1000;
 /// Largest loaded Q of a recorded probe (the compile option probe_q's bound).
 inline constexpr double kMaxProbeQ = 100000.0;
 
+/// Bounds of a recorded decoupler (PulseDecoupler): B2 at most 1 MHz, O2 within 1000 ppm, at
+/// most 4096 residual configurations (12 decoupled spins).
+inline constexpr double kMaxDecouplerB2Hz = 1e6;
+inline constexpr double kMaxDecouplerO2Ppm = 1000.0;
+inline constexpr int kMaxDecouplerConfigurations = 4096;
+
 /// Parses nmrc-pulse/1 JSON text; `where` names the file in messages and gives the default name.
 /// Rules: `format` "nmrc-pulse/1"; `dt_s` > 0; `channels` a non-empty object of channels with
 /// `ux_hz`, `uy_hz` (finite numbers, equal non-zero lengths, the same on every channel, at most
 /// kMaxPulseSteps), optional `carrier_hz` (finite) and `max_rf_hz` (> 0); optional `name`,
 /// `molecule` (strings), `duration_s` (= steps * dt_s), per channel `probe_q` (in (0, kMaxProbeQ]),
-/// `target` (an object), `fidelity`
+/// `target` (an object), `decoupler` (`sequence`, `channel`, `molecule` names, `b2_hz` in
+/// (0, kMaxDecouplerB2Hz], `o2_ppm` within kMaxDecouplerO2Ppm, `configurations` 1 to
+/// kMaxDecouplerConfigurations, `fidelity_min` in [0, 1]), `fidelity`
 /// (`definition` string, `nominal` and `ensemble.values`/`min` finite numbers, `target` in
 /// (0, 1], `ensemble.b1_scale` > 0, `ensemble.offset_hz` finite). Throws InputError.
 PulseData parse_pulse_json(const std::string& text, const std::string& where);
