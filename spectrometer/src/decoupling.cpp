@@ -100,30 +100,57 @@ DecoupledEvolution::DecoupledEvolution(const Molecule& m, const Decoupler& dec,
   }
   if (m.channels.size() < 2)
     throw InputError("decoupler: molecule " + m.name + " has one channel; nothing to observe");
+  max_rf_hz_ = m.channels[channel_].max_rf_hz;
+  settings_.push_back({dec, {}, {}, {}, 0.0, {}, {}});
+  switch_to(dec);
+}
+
+void DecoupledEvolution::switch_to(const Decoupler& dec) {
+  if (!std::isfinite(dec.o2_hz))
+    throw InputError("decoupler o2_hz = " + fmt::format("{:.9g}", dec.o2_hz) + ": must be finite");
+  const Decoupler& first = settings_.front().dec;
+  if (dec.channel != first.channel || dec.o2_hz != first.o2_hz)
+    throw InputError("decoupler switch: channel " + escape_text(dec.channel) + ", O2 " +
+                     fmt::format("{:.9g}", dec.o2_hz) + " Hz: must stay " +
+                     escape_text(first.channel) + ", " + fmt::format("{:.9g}", first.o2_hz) +
+                     " Hz (the decoupled spins' frame)");
   if (!(dec.pcpd_s > 0.0 && dec.pcpd_s <= 0.1))
     throw InputError("decoupler pcpd_s = " + fmt::format("{:.9g}", dec.pcpd_s) +
                      ": must be in (0, 0.1] s");
   if (!(dec.b1_scale > 0.0 && std::isfinite(dec.b1_scale)))
     throw InputError("decoupler b1_scale = " + fmt::format("{:.9g}", dec.b1_scale) +
                      ": must be > 0");
-  if (!std::isfinite(dec.o2_hz))
-    throw InputError("decoupler o2_hz = " + fmt::format("{:.9g}", dec.o2_hz) + ": must be finite");
   const double rf = dec.rf_hz();
-  if (rf * dec.b1_scale > m.channels[channel_].max_rf_hz * (1.0 + 1e-9))
+  if (dec.on && rf * dec.b1_scale > max_rf_hz_ * (1.0 + 1e-9))
     throw InputError("decoupler rf = " + fmt::format("{:.9g}", rf * dec.b1_scale) + " Hz (pcpd_s " +
                      fmt::format("{:.9g}", dec.pcpd_s) + "): above channel " +
-                     m.channels[channel_].name + "'s max_rf_hz " +
-                     fmt::format("{:.9g}", m.channels[channel_].max_rf_hz));
+                     escape_text(dec.channel) + "'s max_rf_hz " +
+                     fmt::format("{:.9g}", max_rf_hz_));
+  element_ = 0;
+  into_ = 0.0;
+  for (size_t i = 0; i < settings_.size(); ++i) {
+    const Decoupler& d = settings_[i].dec;
+    if (!settings_[i].length_s.empty() && d.sequence == dec.sequence && d.pcpd_s == dec.pcpd_s &&
+        d.b1_scale == dec.b1_scale && d.on == dec.on) {
+      current_ = i;
+      return;
+    }
+  }
+  // The first setting's slot is empty until the constructor's call fills it.
+  if (!settings_.back().length_s.empty()) settings_.push_back({});
+  current_ = settings_.size() - 1;
+  Setting& s = setting();
+  s.dec = dec;
   // Dynamics scales every channel by options.b1_scale; the decoupler's own factor on top.
   for (const auto& p : cpd_supercycle(dec.sequence)) {
-    length_s_.push_back(p.angle_deg / 90.0 * dec.pcpd_s);
+    s.length_s.push_back(p.angle_deg / 90.0 * dec.pcpd_s);
     const double ph = p.phase_deg * kPi / 180.0;
     const double a = dec.on ? dec.b1_scale * rf : 0.0;
-    ux_hz_.push_back(a * std::cos(ph));
-    uy_hz_.push_back(a * std::sin(ph));
-    cycle_s_ += length_s_.back();
+    s.ux_hz.push_back(a * std::cos(ph));
+    s.uy_hz.push_back(a * std::sin(ph));
+    s.cycle_s += s.length_s.back();
   }
-  free_.resize(length_s_.size());
+  s.free.resize(s.length_s.size());
 }
 
 void DecoupledEvolution::next_element() {
@@ -132,23 +159,25 @@ void DecoupledEvolution::next_element() {
 }
 
 const Mat& DecoupledEvolution::free_element(int i) {
-  if (!free_[i]) {
+  Setting& s = setting();
+  if (!s.free[i]) {
     std::vector<double> ux(dynamics_.channels(), 0.0), uy(dynamics_.channels(), 0.0);
-    ux[channel_] = ux_hz_[i];
-    uy[channel_] = uy_hz_[i];
-    free_[i] = HermitianExp(dynamics_.hamiltonian(ux.data(), uy.data())).propagator(length_s_[i]);
+    ux[channel_] = s.ux_hz[i];
+    uy[channel_] = s.uy_hz[i];
+    s.free[i] = HermitianExp(dynamics_.hamiltonian(ux.data(), uy.data())).propagator(s.length_s[i]);
   }
-  return *free_[i];
+  return *s.free[i];
 }
 
 Mat DecoupledEvolution::cycle_power(long n) {
-  if (!cycle_) {
+  Setting& s = setting();
+  if (!s.cycle) {
     const int d = dynamics_.dim();
     Mat c = Mat::Identity(d, d);
     for (int i = 0; i < elements(); ++i) c = free_element(i) * c;
-    cycle_ = c;
+    s.cycle = c;
   }
-  Mat out = Mat::Identity(dynamics_.dim(), dynamics_.dim()), base = *cycle_;
+  Mat out = Mat::Identity(dynamics_.dim(), dynamics_.dim()), base = *s.cycle;
   for (; n > 0; n >>= 1) {
     if (n & 1) out = base * out;
     if (n > 1) base = base * base;
@@ -169,13 +198,14 @@ Mat DecoupledEvolution::advance(const std::vector<Segment>& segments) {
     for (int c = 0; c < nc; ++c) silent = silent && s.ux_hz[c] == 0.0 && s.uy_hz[c] == 0.0;
     double left = s.duration_s;
     time_s_ += left;
+    const Setting& dec = setting();
     while (left > kTimeTol) {
-      const double len = length_s_[element_];
+      const double len = dec.length_s[element_];
       if (silent && into_ <= kTimeTol) {
-        if (element_ == 0 && left >= cycle_s_ - kTimeTol) {
-          const long n = static_cast<long>(std::floor((left + kTimeTol) / cycle_s_));
+        if (element_ == 0 && left >= dec.cycle_s - kTimeTol) {
+          const long n = static_cast<long>(std::floor((left + kTimeTol) / dec.cycle_s));
           u = cycle_power(n) * u;
-          left -= n * cycle_s_;
+          left -= n * dec.cycle_s;
           continue;
         }
         if (left >= len - kTimeTol) {
@@ -190,8 +220,8 @@ Mat DecoupledEvolution::advance(const std::vector<Segment>& segments) {
         ux[c] = s.ux_hz[c];
         uy[c] = s.uy_hz[c];
       }
-      ux[channel_] = ux_hz_[element_];
-      uy[channel_] = uy_hz_[element_];
+      ux[channel_] = dec.ux_hz[element_];
+      uy[channel_] = dec.uy_hz[element_];
       u = HermitianExp(dynamics_.hamiltonian(ux.data(), uy.data())).propagator(piece) * u;
       left -= piece;
       into_ += piece;
@@ -213,7 +243,7 @@ Fid DecoupledEvolution::acquire(const Mat& rho, int channel, int points_per_cycl
     throw InputError("decoupled acquisition: rho must be " + std::to_string(d) + " x " +
                      std::to_string(d));
   const int k_max = points_per_cycle;
-  const double dwell = cycle_s_ / k_max;
+  const double dwell = cycle_s() / k_max;
   // W_k: propagator from the start of acquisition to point k of the first cycle.
   std::vector<Mat> w(k_max);
   Mat acc = Mat::Identity(d, d);
@@ -229,7 +259,7 @@ Fid DecoupledEvolution::acquire(const Mat& rho, int channel, int points_per_cycl
   // The first cycle was played above; the rest in one step.
   if (cycles > 1) {
     Segment rest = free;
-    rest.duration_s = (cycles - 1) * cycle_s_;
+    rest.duration_s = (cycles - 1) * cycle_s();
     advance({rest});
   }
   // U_c = Q T Q^dag with T diagonal (U_c is normal); rho(m cycles) = Q T^m Q^dag rho ... .

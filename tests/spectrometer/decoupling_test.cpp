@@ -75,6 +75,64 @@ double dec_residual_splitting_hz(CpdSequence seq, double pcpd_s, double off_hz, 
          (kTwoPi * t);
 }
 
+// The dense reference of a C-H pair's evolution (carbon channel 0, proton channel 1) under a
+// decoupler that plays `seq` at `pcpd` (on, or off) from its first element at the start of
+// `segs`: every carbon step split by hand at the decoupler's element edges, each piece
+// exp(-i H t) by the Taylor series, H built here from the molecule's matrices.
+Mat dec_dense(const Molecule& m, CpdSequence seq, double pcpd, bool on, double o2,
+              const std::vector<Segment>& segs) {
+  const auto cyc = cpd_supercycle(seq);
+  double total = 0.0;
+  for (const auto& g : segs) total += g.duration_s;
+  std::vector<double> edges{0.0};
+  while (edges.back() < total + pcpd)
+    for (const auto& p : cyc) edges.push_back(edges.back() + p.angle_deg / 90.0 * pcpd);
+  const Mat hc = m.hamiltonian(false);
+  const Mat ixc = m.control(0, 'x'), iyc = m.control(0, 'y');
+  const Mat ixh = m.control(1, 'x'), iyh = m.control(1, 'y');
+  const Mat sh = -kTwoPi * o2 * spin_op('z', 1, 2);
+  Mat dense = Mat::Identity(4, 4);
+  double tt = 0.0;
+  for (const auto& g : segs) {
+    double t0 = tt, t1 = tt + g.duration_s;
+    while (t0 < t1 - 1e-13) {
+      size_t e = 0;
+      while (edges[e + 1] <= t0 + 1e-13) ++e;
+      const double te = std::min(t1, edges[e + 1]);
+      const auto& p = cyc[e % cyc.size()];
+      const double ph = p.phase_deg * kPi / 180.0, rf = on ? 0.25 / pcpd : 0.0;
+      const Mat hh = hc + sh + g.ux_hz[0] * ixc + g.uy_hz[0] * iyc + rf * std::cos(ph) * ixh +
+                     rf * std::sin(ph) * iyh;
+      dense = dec_expm(hh, te - t0) * dense;
+      t0 = te;
+    }
+    tt = t1;
+  }
+  return dense;
+}
+
+// A shaped carbon pulse of `steps` steps of 7 us (amplitudes that do not meet any grid).
+std::vector<Segment> dec_shaped(int steps) {
+  std::vector<Segment> segs;
+  for (int s = 0; s < steps; ++s) {
+    Segment g;
+    g.duration_s = 7e-6;
+    g.ux_hz = {500.0 * std::sin(0.1 * s), 0.0};
+    g.uy_hz = {300.0 * std::cos(0.07 * s), 0.0};
+    segs.push_back(g);
+  }
+  return segs;
+}
+
+// A delay of t seconds (both channels silent).
+std::vector<Segment> dec_delay(double t) {
+  Segment g;
+  g.duration_s = t;
+  g.ux_hz = {0.0, 0.0};
+  g.uy_hz = {0.0, 0.0};
+  return {g};
+}
+
 }  // namespace
 
 TEST_CASE("decoupling: the supercycles are WALTZ-16 (96 x 90 degrees) and GARP-1") {
@@ -124,43 +182,11 @@ TEST_CASE("decoupling: a cycle's propagator is the carbon phase times the proton
     // A shaped carbon pulse cut by the decoupler's element edges gives the same propagator as
     // the dense product of every piece (steps of 7 us do not meet the 90 us grid).
     DecoupledEvolution ev2(m, dec);
-    std::vector<Segment> segs;
-    Mat dense = Mat::Identity(4, 4);
-    double tt = 0.0;
-    for (int s = 0; s < 200; ++s) {
-      Segment g;
-      g.duration_s = 7e-6;
-      g.ux_hz = {500.0 * std::sin(0.1 * s), 0.0};
-      g.uy_hz = {300.0 * std::cos(0.07 * s), 0.0};
-      segs.push_back(g);
-    }
+    const std::vector<Segment> segs = dec_shaped(200);
     const Mat up = ev2.advance(segs);
-    // Reference: split every step at the decoupler's element edges by hand.
-    const auto cyc = cpd_supercycle(seq);
-    // Edges over the whole 1.4 ms (a CW "cycle" is one short element, WALTZ-16's is 9 ms).
-    std::vector<double> edges{0.0};
-    while (edges.back() < 200 * 7e-6 + pcpd)
-      for (const auto& p : cyc) edges.push_back(edges.back() + p.angle_deg / 90.0 * pcpd);
-    const Mat hc = m.hamiltonian(false);
-    const Mat ixc = m.control(0, 'x'), iyc = m.control(0, 'y');
-    const Mat ixh = m.control(1, 'x'), iyh = m.control(1, 'y');
-    Mat sh = Mat::Zero(4, 4);
-    sh = -kTwoPi * o2 * spin_op('z', 1, 2);
-    for (const auto& g : segs) {
-      double t0 = tt, t1 = tt + g.duration_s;
-      while (t0 < t1 - 1e-13) {
-        size_t e = 0;
-        while (edges[e + 1] <= t0 + 1e-13) ++e;
-        const double te = std::min(t1, edges[e + 1]);
-        const auto& p = cyc[e % cyc.size()];
-        const double ph = p.phase_deg * kPi / 180.0, rf = 0.25 / pcpd;
-        const Mat hh = hc + sh + g.ux_hz[0] * ixc + g.uy_hz[0] * iyc + rf * std::cos(ph) * ixh +
-                       rf * std::sin(ph) * iyh;
-        dense = dec_expm(hh, te - t0) * dense;
-        t0 = te;
-      }
-      tt = t1;
-    }
+    // Reference: split every step at the decoupler's element edges by hand (over the whole
+    // 1.4 ms: a CW "cycle" is one short element, WALTZ-16's is 9 ms).
+    const Mat dense = dec_dense(m, seq, pcpd, true, o2, segs);
     CHECK((up - dense).norm() < 1e-9);
   }
 }
@@ -306,4 +332,48 @@ TEST_CASE("decoupling: CW leaves the first-order residual coupling J cos(theta) 
   CHECK(worst_none > 0.2);
   dec.sequence = CpdSequence::kWaltz16;
   CHECK_THROWS_AS(cw_residual_configurations(m, dec), InputError);
+}
+
+TEST_CASE("decoupling: a switching decoupler's propagator is the product of its intervals") {
+  // The scheme of docs/console-physics.md: WALTZ-16 at 2.78 kHz in a delay, the switching
+  // delay with the RF off, CW at 25 kHz during a shaped carbon pulse, off again, then WALTZ-16
+  // restarted from its first element; each interval against the dense reference, and the
+  // settings kept (switching back reuses WALTZ-16's propagators: same result).
+  const double c = 1234.0, h = 311.0, j = 150.0, o2 = 100.0;
+  const Molecule m = dec_ch_pair(c, h, j);
+  Decoupler waltz;
+  waltz.o2_hz = o2;
+  Decoupler cw = waltz, off = waltz;
+  cw.sequence = CpdSequence::kCw;
+  cw.pcpd_s = 10e-6;
+  off.on = false;
+  DecoupledEvolution ev(m, waltz);
+  struct Interval {
+    const Decoupler* dec;
+    std::vector<Segment> segs;
+  };
+  const std::vector<Interval> plan = {{&waltz, dec_delay(1.3e-3)}, {&off, dec_delay(4e-6)},
+                                      {&cw, dec_shaped(150)},      {&off, dec_delay(4e-6)},
+                                      {&waltz, dec_delay(0.7e-3)}, {&cw, dec_shaped(30)},
+                                      {&waltz, dec_delay(20e-3)}};
+  Mat u = Mat::Identity(4, 4), ref = Mat::Identity(4, 4);
+  for (size_t i = 0; i < plan.size(); ++i) {
+    if (i > 0) ev.switch_to(*plan[i].dec);
+    CHECK(ev.decoupler().sequence == plan[i].dec->sequence);
+    const Mat step = ev.advance(plan[i].segs);
+    const Mat want =
+        dec_dense(m, plan[i].dec->sequence, plan[i].dec->pcpd_s, plan[i].dec->on, o2, plan[i].segs);
+    CHECK((step - want).norm() < 1e-9);
+    u = step * u;
+    ref = want * ref;
+  }
+  CHECK((u - ref).norm() < 1e-8);
+  CHECK(ev.time_s() == doctest::Approx(1.3e-3 + 8e-6 + 180 * 7e-6 + 0.7e-3 + 20e-3));
+  // The frame cannot change, nor the power exceed the channel's limit.
+  Decoupler moved = waltz;
+  moved.o2_hz = 200.0;
+  CHECK_THROWS_AS(ev.switch_to(moved), InputError);
+  Decoupler hot = cw;
+  hot.pcpd_s = 5e-6;  // 50 kHz on a 25 kHz channel
+  CHECK_THROWS_AS(ev.switch_to(hot), InputError);
 }

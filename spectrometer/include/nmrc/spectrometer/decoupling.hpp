@@ -85,14 +85,34 @@ class DecoupledEvolution {
   /// point. Advances the decoupler by the acquisition time (td rounded up to whole cycles).
   Fid acquire(const Mat& rho, int channel, int points_per_cycle, int td);
 
+  /// A switching decoupler (a schedule: sequence and power per interval): from the current
+  /// time the decoupler plays `dec` instead, from its supercycle's first element, as a Bruker
+  /// program's `do:f2`, `plN:f2` and then `cw:f2` or `cpds2:f2` restart it (dec.on = false: the
+  /// RF off, e.g. for the console's switching delays). Same channel and O2 as the
+  /// constructor's (the frame; InputError otherwise) and the constructor's checks on pcpd_s,
+  /// b1_scale and the channel's max_rf_hz. Each setting's element and cycle propagators are
+  /// kept, so switching back and forth costs nothing after the first time.
+  void switch_to(const Decoupler& dec);
+  const Decoupler& decoupler() const { return settings_[current_].dec; }
+
   const Dynamics& dynamics() const { return dynamics_; }
-  double cycle_s() const { return cycle_s_; }
+  double cycle_s() const { return settings_[current_].cycle_s; }
   double time_s() const { return time_s_; }
-  /// Element i of the supercycle as played: duration, u_x, u_y (Hz, before b1_scale).
-  int elements() const { return static_cast<int>(length_s_.size()); }
-  double element_length_s(int i) const { return length_s_[i]; }
+  /// Element i of the current supercycle as played: duration.
+  int elements() const { return static_cast<int>(settings_[current_].length_s.size()); }
+  double element_length_s(int i) const { return settings_[current_].length_s[i]; }
 
  private:
+  // One decoupler setting: its elements (length, u_x, u_y in Hz with b1_scale) and the
+  // propagators computed so far.
+  struct Setting {
+    Decoupler dec;
+    std::vector<double> length_s, ux_hz, uy_hz;
+    double cycle_s = 0.0;
+    std::vector<std::optional<Mat>> free;
+    std::optional<Mat> cycle;
+  };
+  Setting& setting() { return settings_[current_]; }
   void next_element();
   const Mat& free_element(int i);
   Mat cycle_power(long n);
@@ -101,12 +121,12 @@ class DecoupledEvolution {
   int channel_ = 0;
   std::vector<int> spin_channel_;  ///< molecule channel of each spin
   std::vector<double> t2star_;     ///< T2* of each spin (acquisition)
-  std::vector<double> length_s_, ux_hz_, uy_hz_;
-  double cycle_s_ = 0.0, time_s_ = 0.0;
+  double max_rf_hz_ = 0.0;         ///< the decoupled channel's limit
+  std::vector<Setting> settings_;  ///< every setting played so far
+  size_t current_ = 0;
+  double time_s_ = 0.0;
   int element_ = 0;    ///< current element of the supercycle
   double into_ = 0.0;  ///< time already spent in it
-  std::vector<std::optional<Mat>> free_;
-  std::optional<Mat> cycle_;
 };
 
 /// Propagator of a shaped pulse on `m` with the decoupler running from time 0 (a fresh
