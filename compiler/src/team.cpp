@@ -53,17 +53,22 @@ void share_items(Team* team, std::size_t n, const std::function<std::string(std:
   const std::size_t size = static_cast<std::size_t>(team->size());
   const std::size_t rank = static_cast<std::size_t>(team->rank());
   const bool root = rank == 0;
-  std::vector<std::string> texts;
-  for (std::size_t first = 0; first < n; first += size) {
-    std::string mine;
-    if (first + rank < n) {
-      try {
-        mine = produce(first + rank);
-        mine.insert(mine.begin(), 'o');
-      } catch (...) {
-        mine = failure_text(std::current_exception());
-      }
+  // This rank's items first, all of them (no rank waits for a slower one between its items), up
+  // to its first failure (the items after it would not be consumed); then the rounds.
+  std::vector<std::string> mine_all;
+  for (std::size_t i = rank; i < n; i += size) {
+    try {
+      mine_all.push_back(produce(i));
+      mine_all.back().insert(mine_all.back().begin(), 'o');
+    } catch (...) {
+      mine_all.push_back(failure_text(std::current_exception()));
+      break;
     }
+  }
+  std::vector<std::string> texts;
+  for (std::size_t first = 0, round = 0; first < n; first += size, ++round) {
+    std::string mine;
+    if (round < mine_all.size()) mine = std::move(mine_all[round]);
     team->gather(mine, texts);
     std::string failure;  // rank 0's verdict on the round: empty, or the first failure
     if (root)
