@@ -15,6 +15,7 @@
 //   --manual (GrapeOptions::auto_stages off: only the stages the options set; without it and
 //   without --quadrature and --coarse, GRAPE chooses its stages itself, as `nmrc compile` does)
 //   --zero-ends (the compiler's default; off in the QuTiP comparison) --reps R --eval-only
+//   --time-limit S (wall seconds per optimisation, default 600: raise it on a loaded machine)
 //   --dump-problem FILE
 //   --member-split    also time the schedule before time slicing: whole members split over two
 //                     threads (i = t, t + 2, ...), one FidelityEvaluator per thread
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
   o.steps = 1000;
   o.b1_scale = {1.0};
   double max_rf = 10000.0;
+  double time_limit = 600.0;  // wall seconds per optimisation (GrapeOptions::time_limit_s)
   int threads = 1, reps = 30, quadrature = 0, coarse = 0;
   double fidelity = 0.995;
   bool eval_only = false, member_split = false, zero_ends = false, manual = false;
@@ -120,6 +122,8 @@ int main(int argc, char** argv) {
       quadrature = std::atoi(next().c_str());
     else if (a == "--coarse")
       coarse = std::atoi(next().c_str());
+    else if (a == "--time-limit")
+      time_limit = std::strtod(next().c_str(), nullptr);
     else if (a == "--zero-ends")
       zero_ends = true;
     else if (a == "--manual")
@@ -147,7 +151,7 @@ int main(int argc, char** argv) {
     go.threads = threads;
     go.zero_ends = zero_ends;
     go.max_iterations = 5000;
-    go.time_limit_s = 600;
+    go.time_limit_s = time_limit;
     go.fidelity_target = fidelity;
     go.b1_quadrature = quadrature;
     go.coarse_factor = coarse;
@@ -189,7 +193,7 @@ int main(int argc, char** argv) {
     }
     GrapeResult res;
     double cpu = 0;
-    int coarse_evals = 0, full_evals = 0;
+    int coarse_evals = 0, full_evals = 0, endgame_evals = 0;
     if (!eval_only) {
       const double c1 = cpu_s();
       size_t reached = 0;
@@ -209,6 +213,7 @@ int main(int argc, char** argv) {
       for (const auto& s : res.summary.starts) {
         coarse_evals += s.coarse_evaluations;
         full_evals += s.full_grid_evaluations;
+        endgame_evals += s.endgame_evaluations;
       }
     }
     std::printf(
@@ -216,12 +221,13 @@ int main(int argc, char** argv) {
         "\"eval_s\": %.6f, \"eval_cpu_s\": %.6f, \"wall_s\": %.3f, \"cpu_s\": %.3f, "
         "\"fidelity\": %.6f, \"evaluations\": %d, \"reached\": %s, "
         "\"member_split_eval_s\": %.6f, \"member_split_eval_cpu_s\": %.6f, "
-        "\"coarse_evaluations\": %d, \"full_grid_evaluations\": %d, \"coarse_factor\": %d, "
+        "\"coarse_evaluations\": %d, \"full_grid_evaluations\": %d, \"endgame_evaluations\": %d, "
+        "\"coarse_factor\": %d, "
         "\"quadrature_points\": %d, \"nominal_first\": %s}\n",
         seed, static_cast<long>(p.drift.rows()), p.ensemble.size(), threads, per_eval, per_eval_cpu,
         res.summary.wall_s, cpu, res.summary.fidelity_min, res.summary.evaluations,
         res.summary.reached_target ? "true" : "false", split_s, split_cpu_s, coarse_evals,
-        full_evals, res.summary.coarse_factor, res.summary.quadrature_points,
+        full_evals, endgame_evals, res.summary.coarse_factor, res.summary.quadrature_points,
         res.summary.nominal_first ? "true" : "false");
     std::fflush(stdout);
   }

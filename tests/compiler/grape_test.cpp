@@ -790,14 +790,23 @@ TEST_CASE("GRAPE chooses a worst-member endgame for a target of 0.9999 or more")
   CHECK(r.summary.endgame_power == 4);
   CHECK(r.summary.endgame_handover == doctest::Approx(0.9997));
   CHECK(r.summary.full_report().find("an endgame past F_min 0.99970") != std::string::npos);
+  // Past the handover: unbounded L-BFGS with a long memory, the RF limit kept by the penalty
+  // and the final clip.
+  CHECK(r.summary.endgame_memory == 1000);
+  REQUIRE(r.summary.best_start >= 0);
+  CHECK(r.summary.starts.at(r.summary.best_start).endgame_evaluations > 0);
+  CHECK(r.summary.full_report().find("(unbounded L-BFGS, 1000 corrections)") != std::string::npos);
   CHECK(r.summary.reached_target);
   std::vector<double> f;
   ensemble_objective(p, r.u_hz, nullptr, &f, 1);
   REQUIRE(f.size() == 5);
   for (double v : f) CHECK(v >= 0.9999);
+  for (Eigen::Index k = 0; k < r.u_hz.cols(); ++k)
+    CHECK(std::hypot(r.u_hz(0, k), r.u_hz(1, k)) <= p.channels[0].max_rf_hz * (1 + 1e-12));
   go.fidelity_target = 0.999;  // below the endgame's range: the stages of before
   const GrapeResult low = optimise(p, go);
   CHECK(low.summary.endgame_power == 0);
+  CHECK(low.summary.endgame_memory == 0);
   CHECK(low.summary.full_report().find("endgame") == std::string::npos);
   go.fidelity_target = 0.9999;
   go.coarse_factor = 2;  // hand-set stages: no endgame

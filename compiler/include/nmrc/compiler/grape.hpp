@@ -102,7 +102,8 @@ struct GrapeOptions {
   /// centre B1 first; with three or more B1 scales and equal weights a Gauss-Legendre rule of
   /// 2 points after a coarse stage, 3 otherwise (fewer than the grid's); for a target of 0.9999
   /// or more an endgame past F_min = 1 - 3 (1 - target) on the rule (it ends the coarse stage):
-  /// the worst-member objective on the full steps (Summary::endgame_power). Any of the three set
+  /// the worst-member objective on the full steps by unbounded L-BFGS with a long memory
+  /// (Summary::endgame_power, endgame_memory). Any of the three set
   /// by hand is used as set, and nothing is added. false: the options' stages only.
   bool auto_stages = true;
   /// A warm start (empty: none): amplitudes in Hz, 2 rows per channel (u_x, u_y) and one column
@@ -163,6 +164,8 @@ struct StartSummary {
   /// Evaluations on the full grid after the quadrature's verification failed (b1_quadrature).
   int full_grid_evaluations = 0;
   int coarse_evaluations = 0;  ///< of the coarse stage (coarse_factor), each ~1/f of a full one
+  /// Evaluations past the endgame's handover, on the full steps (Summary::endgame_memory).
+  int endgame_evaluations = 0;
 };
 
 struct Summary {
@@ -187,6 +190,9 @@ struct Summary {
   /// worst_power) over the B1 range's ends and centre, then on the grid.
   int endgame_power = 0;
   double endgame_handover = 0.0;
+  /// Past the handover the endgame searches by unbounded L-BFGS with this many corrections
+  /// (the RF limit kept by the amplitude penalty and the final clip); 0: L-BFGS-B throughout.
+  int endgame_memory = 0;
   /// The returned pulse on a fine B1 grid (4 x the ensemble's B1 spacing, every offset), when
   /// the ensemble has two or more B1 scales: its point count and minimum F.
   int fine_points = 0;
