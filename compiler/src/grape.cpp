@@ -592,6 +592,21 @@ void clip_amplitude(const GrapeProblem& p, RMat& u) {
 // exception from the objective itself (bad_alloc, an input error) passes through untouched.
 // When the objective has asked to end the leg (a stop, a verified target, the next stage), the
 // gradient is zeroed: LBFGS++ then returns at its convergence test.
+template <class Objective, class Vector, class Search>
+void contained_line_search(Objective& f, Vector& grad, Search&& search) {
+  f.iteration_begins();
+  try {
+    search();
+  } catch (const std::runtime_error& e) {
+    if (f.evaluating()) throw;
+    f.line_search_failed(e.what());
+  } catch (const std::logic_error& e) {
+    if (f.evaluating()) throw;
+    f.line_search_failed(e.what());
+  }
+  if (f.leg_ends()) grad.setZero();
+}
+
 template <class Scalar>
 class ContainedLineSearch {
  public:
@@ -599,18 +614,10 @@ class ContainedLineSearch {
   static void LineSearch(Objective& f, Scalar& fx, Vector& x, Vector& grad, Scalar& step,
                          const Scalar& step_max, const Vector& drt, const Vector& xp,
                          const Param& param) {
-    f.iteration_begins();
-    try {
+    contained_line_search(f, grad, [&] {
       LBFGSpp::LineSearchMoreThuente<Scalar>::LineSearch(f, fx, x, grad, step, step_max, drt, xp,
                                                          param);
-    } catch (const std::runtime_error& e) {
-      if (f.evaluating()) throw;
-      f.line_search_failed(e.what());
-    } catch (const std::logic_error& e) {
-      if (f.evaluating()) throw;
-      f.line_search_failed(e.what());
-    }
-    if (f.leg_ends()) grad.setZero();
+    });
   }
 };
 
@@ -622,17 +629,9 @@ class ContainedUnboundedLineSearch {
   template <class Objective, class Vector, class Param>
   static void LineSearch(Objective& f, Scalar& fx, Vector& x, Vector& grad, Scalar& step,
                          const Vector& drt, const Vector& xp, const Param& param) {
-    f.iteration_begins();
-    try {
+    contained_line_search(f, grad, [&] {
       LBFGSpp::LineSearchNocedalWright<Scalar>::LineSearch(f, fx, x, grad, step, drt, xp, param);
-    } catch (const std::runtime_error& e) {
-      if (f.evaluating()) throw;
-      f.line_search_failed(e.what());
-    } catch (const std::logic_error& e) {
-      if (f.evaluating()) throw;
-      f.line_search_failed(e.what());
-    }
-    if (f.leg_ends()) grad.setZero();
+    });
   }
 };
 
