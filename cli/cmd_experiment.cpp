@@ -420,6 +420,70 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
   return 0;
 }
 
+// nmrc experiment PROGRAM --from-bruker DIR --case C --collision M --out OUT: a run export's
+// folder holding the console's data (every EXPNO's fid), calibrated as the virtual run
+// calibrates (experiment::calibrate_run_bruker; docs/bruker.md, "Calibration from the
+// console's data"). Writes OUT/calibration.json.
+int run_from_bruker(const std::string& file, const std::string& out, const std::string& dir,
+                    const std::string& case_name, int collision, double scale) {
+  if (!fs::is_regular_file(file)) throw InputError(file + ": cannot read file");
+  if (!(scale > 0) || !std::isfinite(scale))
+    throw InputError("--scale = " + std::to_string(scale) + ": must be a finite number > 0");
+  const ex::ExperimentProgram p = ex::load_experiment_program(file);
+  const ex::CaseSpec* c = nullptr;
+  std::string names;
+  for (const auto& cs : p.cases) {
+    if (cs.name == case_name || ex::topspin_case_name(cs.name) == case_name) c = &cs;
+    names += (names.empty() ? "" : ", ") + cs.name;
+  }
+  if (!c) throw InputError(file + ": --case = " + case_name + ": no such case (" + names + ")");
+  const int last = std::max(c->params.collisions, c->measure.back());
+  if (collision < 1 || collision > last)
+    throw InputError("--collision = " + std::to_string(collision) + ": must be in 1.." +
+                     std::to_string(last) + " for case " + c->name);
+  size_t expnos = 0;
+  const std::string tag = ex::topspin_case_name(c->name) + "_m" + std::to_string(collision);
+  const auto groups = ex::read_run_groups(dir, p, &expnos, tag);
+  const ex::PairCalibration cal = ex::calibrate_run_bruker(p, *c, groups, dir, scale);
+  const size_t ns = cal.after.size();
+  ordered_json j;
+  j["program"] = ex::recorded_program_path(file);
+  j["case"] = c->name;
+  j["collision"] = collision;
+  j["expnos"] = expnos;
+  j["scale"] = scale;
+  j["inversion"] = p.inversion;
+  j["reference"] = p.reference;
+  j["pps_scale"] = cal.pps;
+  j["contact_loss"] = cal.loss;
+  j["energy_before"] = cal.before;
+  j["energy_after"] = cal.after;
+  j["energy_after_uncorrected"] = cal.after_uncorrected;
+  std::vector<double> inc;
+  for (size_t k = 0; k < ns; ++k) inc.push_back(cal.after[k] - cal.before[k]);
+  j["increment"] = inc;
+  j["bath_energy_before"] = cal.bath_before;
+  j["bath_energy_after"] = cal.bath_after;
+  j["energy_raw_before"] = cal.raw_before;
+  j["energy_raw_after"] = cal.raw_after;
+  double heat = 0;
+  for (size_t k = 0; k < ns; ++k) heat += cal.before[k] - cal.after[k];
+  // The run's heat of collision m is E_S(collision 0) - E_S(after m) (run.cpp): this folder
+  // holds the state before collision m, which is collision 0's only for m = 1.
+  if (collision == 1) j["heat"] = heat;
+  fs::create_directories(out);
+  write_file_atomic(out + "/calibration.json", j.dump(2) + "\n");
+  std::printf("%s: case %s, collision %d: %zu EXPNOs, %zu groups; PPS scale %.6f\n", dir.c_str(),
+              c->name.c_str(), collision, expnos, groups.size(), cal.pps);
+  std::printf("%-8s %-14s %-14s %-14s %-12s\n", "spin", "E_before", "E_after", "increment", "loss");
+  for (size_t k = 0; k < ns; ++k)
+    std::printf("%-8s %-14.8f %-14.8f %-14.8f %-12.6f\n", c->params.names[k].c_str(), cal.before[k],
+                cal.after[k], inc[k], cal.loss[k]);
+  if (collision == 1) std::printf("heat to the bath: %.8f\n", heat);
+  std::printf("wrote %s/calibration.json\n", out.c_str());
+  return 0;
+}
+
 }  // namespace
 
 std::string default_cache_dir() {
@@ -465,11 +529,34 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global, Action& run) {
   cmd->add_option("--bruker-collisions", *bruker_collisions,
                   "Measured collisions to write (default: the last measured of each case)")
       ->delimiter(',');
+  auto from_bruker = std::make_shared<std::string>();
+  auto case_name = std::make_shared<std::string>();
+  auto collision = std::make_shared<int>(-1);
+  auto scale = std::make_shared<double>(1.0);
+  auto* fb = cmd->add_option("--from-bruker", *from_bruker,
+                             "A run export's folder holding the console's data: calibrate it as "
+                             "the virtual run does (with --case, --collision)");
+  fb->excludes(cmd->get_option("--bruker"));
+  cmd->add_option("--case", *case_name, "--from-bruker: the exported run's case")->needs(fb);
+  cmd->add_option("--collision", *collision, "--from-bruker: the exported run's collision")
+      ->needs(fb);
+  cmd->add_option("--scale", *scale,
+                  "--from-bruker: factor from the folders' signal to nmrc's units (default 1)")
+      ->needs(fb);
   cmd->callback([&run, &global, file, dir, cache, no_cache, recompile, no_compile, no_budget,
-                 bruker, bruker_collisions, threads] {
+                 bruker, bruker_collisions, threads, from_bruker, case_name, collision, scale] {
     global.team_command = true;  // mpirun -n N: the ranks share the cases (docs/mpi.md)
     run = [&global, file, dir, cache, no_cache, recompile, no_compile, no_budget, bruker,
-           bruker_collisions, threads] {
+           bruker_collisions, threads, from_bruker, case_name, collision, scale] {
+      if (!from_bruker->empty()) {
+        if (case_name->empty() || *collision == -1)
+          throw InputError("--from-bruker = " + *from_bruker +
+                           ": give the exported run's --case and --collision");
+        if (compiler::team_shared(global.team))
+          throw InputError("--from-bruker = " + *from_bruker +
+                           ": calibrates in one process: run it without mpirun (docs/mpi.md)");
+        return run_from_bruker(*file, *dir, *from_bruker, *case_name, *collision, *scale);
+      }
       return run_experiment(*file, *dir, global.quiet, *recompile, *no_compile, *cache, *no_cache,
                             *no_budget, *bruker, *bruker_collisions, *threads, global.team);
     };

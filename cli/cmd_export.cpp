@@ -96,11 +96,13 @@ compiler::BrukerExportResult export_experiment_run(const Opts& o,
 }
 
 // --check-playback DATA: the written folder played back on the virtual console (its datasets
-// into DATA/folder) and reconstructed as console data, against the virtual experiment's own run
-// of the same case and collision (noise-free, raw energies: no inversion pairing, no scale).
-// Two more console runs say where a difference comes from: the sequences the export was made
-// from (DATA/sequences: what the files should hold) and the same with the PPS steps as the
-// ideal operations the virtual run models (DATA/ideal_pps).
+// into DATA/folder) and read as console data, against the virtual experiment's own run of the
+// same case and collision (noise-free): the raw energies of the contact run (no pairing, no
+// scale) and the calibrated energies before and after the contact (every calibration group of
+// the folder through experiment::calibrate_run_bruker, the run's own calibration). Two more
+// console runs say where a difference comes from: the sequences the export was made from
+// (DATA/sequences: what the files should hold) and the same with the PPS steps and the
+// inversion as the ideal operations (DATA/ideal_pps).
 int check_playback(const Opts& o, const compiler::BrukerExportOptions& eo, bool quiet) {
   experiment::ExperimentProgram p = experiment::load_experiment_program(o.inputs[0]);
   const experiment::CaseSpec* c = nullptr;
@@ -110,8 +112,6 @@ int check_playback(const Opts& o, const compiler::BrukerExportOptions& eo, bool 
   one.measure = {o.collision};
   p.cases = {one};
   p.imperfections.noise = false;
-  p.inversion = false;
-  p.reference = false;
   p.error_budget = false;
   experiment::RunSettings settings;
   settings.cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
@@ -133,7 +133,7 @@ int check_playback(const Opts& o, const compiler::BrukerExportOptions& eo, bool 
         experiment::run_sequences(p, one, o.collision, lib, eo, {}, ideal_pps);
     std::vector<Sequence> seqs;
     for (const auto& e : rs.experiments) seqs.push_back(e.sequence);
-    return experiment::console_run(p, one, seqs, rs.weights, p.imperfections, data + "/" + sub,
+    return experiment::console_run(p, one, seqs, rs.groups, p.imperfections, data + "/" + sub,
                                    console(what));
   };
   const experiment::RunPlayback direct = play(false, "sequences", "the export's sequences");
@@ -145,16 +145,36 @@ int check_playback(const Opts& o, const compiler::BrukerExportOptions& eo, bool 
   double folder = 0, model = 0, worst = 0;
   std::printf("play back: %zu EXPNOs of %s played on the virtual console (datasets in %s)\n",
               back.expnos, o.out.c_str(), data.c_str());
-  std::printf("%-10s %-16s %-16s %-16s %-16s\n", "energy", "played_back", "sequences", "ideal_pps",
+  std::printf("%-12s %-16s %-16s %-16s %-16s\n", "energy", "played_back", "sequences", "ideal_pps",
               "virtual_run");
-  for (size_t k = 0; k < back.energy.size(); ++k) {
-    const double v = run.points.back().energy_raw[k].mean;
-    folder = std::max(folder, std::abs(back.energy[k] - direct.energy[k]));
-    model = std::max(model, std::abs(ideal.energy[k] - v));
-    worst = std::max(worst, std::abs(back.energy[k] - v));
-    std::printf("E_%-8zu %-16.10f %-16.10f %-16.10f %-16.10f\n", k + 1, back.energy[k],
-                direct.energy[k], ideal.energy[k], v);
+  const auto& pt = run.points.back();
+  auto row = [&](const std::string& name, double b, double d, double i, double v) {
+    folder = std::max(folder, std::abs(b - d));
+    model = std::max(model, std::abs(i - v));
+    worst = std::max(worst, std::abs(b - v));
+    std::printf("%-12s %-16.10f %-16.10f %-16.10f %-16.10f\n", name.c_str(), b, d, i, v);
+  };
+  const size_t ns = back.energy.size();
+  for (size_t k = 0; k < ns; ++k)
+    row("raw E_" + std::to_string(k + 1), back.energy[k], direct.energy[k], ideal.energy[k],
+        pt.energy_raw[k].mean);
+  for (size_t k = 0; k < ns; ++k)
+    row("before E_" + std::to_string(k + 1), back.calibrated.before[k], direct.calibrated.before[k],
+        ideal.calibrated.before[k], pt.energy_before[k].mean);
+  for (size_t k = 0; k < ns; ++k)
+    row("after E_" + std::to_string(k + 1), back.calibrated.after[k], direct.calibrated.after[k],
+        ideal.calibrated.after[k], pt.energy[k].mean);
+  if (o.collision == 1) {  // heat of collision 1: sum_k E_k before - after (run.cpp)
+    auto heat = [&](const experiment::PairCalibration& cal) {
+      double h = 0;
+      for (size_t k = 0; k < ns; ++k) h += cal.before[k] - cal.after[k];
+      return h;
+    };
+    row("heat", heat(back.calibrated), heat(direct.calibrated), heat(ideal.calibrated),
+        pt.heat.mean);
   }
+  std::printf("pps scale    %-16.10f %-16.10f %-16.10f %-16.10f\n", back.calibrated.pps,
+              direct.calibrated.pps, ideal.calibrated.pps, pt.pps_scale.mean);
   std::printf("the folder against the sequences it was written from: %.3g\n", folder);
   std::printf("the sequences with the ideal PPS against the virtual run: %.3g\n", model);
   const bool ok = worst <= kPlaybackTolerance;

@@ -63,11 +63,10 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
   std::map<std::string, ShapedPulseElement> shaped;
   auto pulse = [&](const PulseNeed& nd) -> const ShapedPulseElement& {
     if (auto it = shaped.find(nd.name); it != shaped.end()) return it->second;
-    compiler::CompileOptions co = p.compile;
-    const PulseShape sh = pulse_shape(p, nd.kind);
-    co.duration_s = sh.duration_s;
-    co.steps = sh.steps;
-    ShapedPulseElement e = lib.get(nd, co, progress).pulse.element(m);
+    // the options and fidelity goal the virtual run asks for (run.cpp's Engine::get_pulse)
+    ShapedPulseElement e = lib.get(nd, pulse_compile_options(p, nd.kind), progress,
+                                   pulse_shape(p, nd.kind).fidelity_target)
+                               .pulse.element(m);
     e.name = nd.name;
     return shaped.emplace(nd.name, std::move(e)).first->second;
   };
@@ -138,6 +137,7 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
     head.push_back(gradient(st.gradient, st.name + " gradient"));
     head_where.push_back(where0 + st.name + " gradient");
   }
+  const size_t pps_len = head.size();  // the PPS alone (the PPS reference plays no more)
   head.push_back(pulse(proto.bath));
   head_where.push_back(where0 + "bath pulse " + proto.bath.name);
   head.push_back(gradient(proto.bath_gradient, "bath gradient"));
@@ -172,67 +172,117 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
                             fmt::format("{:.3g}", worst) + " of a single-quantum coherence left");
     }
   }
-  std::vector<Element> tail;  // U_d and contact
-  std::vector<std::string> tail_where;
-  if (proto.ud) {
-    tail.push_back(pulse(*proto.ud));
-    tail_where.push_back(where0 + "U_d pulse " + proto.ud->name);
-  }
-  for (const auto& nd : proto.contact) {
-    tail.push_back(pulse(nd));
-    tail_where.push_back(where0 + "contact pulse " + nd.name);
-  }
   AcquireElement acq;
   acq.channel = 0;
   acq.sw_hz = p.sw_hz;
   acq.td = p.td;
   const std::string tag = topspin_case_name(c.name) + "_m" + std::to_string(collision);
-  const size_t ne = proto.experiments.size(), ns = proto.readout.size();
-  for (size_t s = 0; s < ns; ++s) {
-    for (size_t i = 0; i < ne; ++i) {
-      const auto& ex = proto.experiments[i];
-      auto where = std::make_shared<std::vector<std::string>>(head_where);
-      Sequence seq;
-      seq.name = tag + "_e" + std::to_string(i + 1) + "_" + proto.readout[s].first;
-      seq.elements = head;
-      for (const auto& nd : ex.flips) {
-        seq.elements.push_back(pulse(nd));
-        where->push_back(where0 + "temporal-averaging pulse " + nd.name);
+  const size_t ns = proto.readout.size();
+  // One group of EXPNOs per acquisition the calibration combines (run.hpp's PairAcquisition),
+  // per sign: EXPNO first + s E + i + 1 plays setting s after experiment i of the group.
+  auto add_group = [&](PairAcquisition what, int sign,
+                       const std::vector<ProtocolExperiment>& experiments, bool with_head,
+                       bool with_ud, bool with_contact) {
+    RunGroup g;
+    g.acquisition = what;
+    g.sign = sign;
+    g.first = r.experiments.size();
+    const std::string name = pair_acquisition_name(what);
+    std::string gtag = tag;
+    if (what != PairAcquisition::kContact || sign != 0) gtag += "_" + name + (sign ? "_inv" : "");
+    // sign 1: from inverted equilibrium, the inversion pulse first
+    std::vector<Element> start;
+    std::vector<std::string> start_where;
+    if (sign == 1) {
+      std::vector<int> all(m.size());
+      for (int k = 0; k < m.size(); ++k) all[k] = k;
+      if (ideal_pps)
+        start.push_back(RotationElement{all, kPi, 0.0});
+      else
+        start.push_back(pulse(*proto.inversion));
+      start_where.push_back(where0 + "inversion pulse " + proto.inversion->name);
+    }
+    const size_t head_len = with_head ? head.size() : pps_len;
+    for (size_t s = 0; s < ns; ++s) {
+      for (size_t i = 0; i < experiments.size(); ++i) {
+        const auto& ex = experiments[i];
+        auto where = std::make_shared<std::vector<std::string>>(start_where);
+        Sequence seq;
+        seq.name = gtag + "_e" + std::to_string(i + 1) + "_" + proto.readout[s].first;
+        seq.elements = start;
+        seq.elements.insert(seq.elements.end(), head.begin(), head.begin() + head_len);
+        where->insert(where->end(), head_where.begin(), head_where.begin() + head_len);
+        for (const auto& nd : ex.flips) {
+          seq.elements.push_back(pulse(nd));
+          where->push_back(where0 + "temporal-averaging pulse " + nd.name);
+        }
+        if (with_ud && proto.ud) {
+          seq.elements.push_back(pulse(*proto.ud));
+          where->push_back(where0 + "U_d pulse " + proto.ud->name);
+        }
+        for (const auto& nd : with_contact ? proto.contact : std::vector<PulseNeed>{}) {
+          seq.elements.push_back(pulse(nd));
+          where->push_back(where0 + "contact pulse " + nd.name);
+        }
+        for (const auto& nd : proto.readout[s].second) {
+          seq.elements.push_back(pulse(nd));
+          where->push_back(where0 + "readout " + proto.readout[s].first + " pulse " + nd.name);
+        }
+        seq.elements.push_back(acq);
+        where->push_back(where0 + "acquisition");
+        r.experiments.push_back({seq.name, seq, [where](size_t k) {
+                                   return k < where->size() ? (*where)[k] : std::string();
+                                 }});
+        r.settings.push_back(proto.readout[s].first);
+        r.group_of.push_back(r.groups.size());
       }
-      seq.elements.insert(seq.elements.end(), tail.begin(), tail.end());
-      where->insert(where->end(), tail_where.begin(), tail_where.end());
-      for (const auto& nd : proto.readout[s].second) {
-        seq.elements.push_back(pulse(nd));
-        where->push_back(where0 + "readout " + proto.readout[s].first + " pulse " + nd.name);
-      }
-      seq.elements.push_back(acq);
-      where->push_back(where0 + "acquisition");
-      r.experiments.push_back({seq.name, seq, [where](size_t k) {
-                                 return k < where->size() ? (*where)[k] : std::string();
-                               }});
-      r.settings.push_back(proto.readout[s].first);
+    }
+    for (const auto& ex : experiments) {
+      g.weights.push_back(ex.weight);
+      g.experiments.push_back(ex);
+    }
+    r.groups.push_back(std::move(g));
+  };
+  if (p.bath_phase_cycle > 1)
+    throw InputError(p.path + ": bath_phase_cycle = " + std::to_string(p.bath_phase_cycle) +
+                     ": the console export plays no bath phase cycle (give 1)");
+  ProtocolExperiment pps_only;  // the PPS reference: one experiment, no pi pulses
+  pps_only.weight = 1.0;
+  for (int sign = 0; sign < (proto.inversion ? 2 : 1); ++sign) {
+    add_group(PairAcquisition::kContact, sign, proto.experiments, true, true, true);
+    add_group(PairAcquisition::kPrepared, sign, proto.experiments, true, true, false);
+    add_group(PairAcquisition::kPps, sign, {pps_only}, false, false, false);
+    if (!proto.reference.empty()) {
+      add_group(PairAcquisition::kThermal, sign, proto.reference, true, false, false);
+      add_group(PairAcquisition::kThermalContact, sign, proto.reference, true, false, true);
     }
   }
-  for (const auto& ex : proto.experiments) r.weights.push_back(ex.weight);
+  r.weights = r.groups.front().weights;
   r.pulses = shaped.size();
   return r;
 }
 
 namespace {
 
-// weights.csv: one row per EXPNO (expno, readout_setting, experiment, basis_state, flipped,
-// weight, pulprog).
+// weights.csv: one row per EXPNO (expno, acquisition, sign, readout_setting, experiment,
+// basis_state, flipped, weight, pulprog), the groups of RunSequences in EXPNO order.
+constexpr const char* kWeightsHeader =
+    "expno,acquisition,sign,readout_setting,experiment,basis_state,flipped,weight,pulprog";
+const char* sign_name(int sign) { return sign == 0 ? "equilibrium" : "inverted"; }
+
 std::string weights_csv(const RunSequences& r) {
   std::ostringstream w;
-  w << "expno,readout_setting,experiment,basis_state,flipped,weight,pulprog\n";
-  const size_t ne = r.weights.size();
+  w << kWeightsHeader << "\n";
   for (size_t k = 0; k < r.experiments.size(); ++k) {
-    const auto& ex = r.protocol.experiments[k % ne];
+    const RunGroup& g = r.groups[r.group_of[k]];
+    const size_t ne = g.weights.size(), i = (k - g.first) % ne;
+    const auto& ex = g.experiments[i];
     std::string flipped;
     for (const auto& nd : ex.flips) flipped += (flipped.empty() ? "" : " ") + nd.name;
-    w << k + 1 << "," << csv_field(r.settings[k]) << "," << k % ne + 1 << "," << ex.basis_state
-      << "," << csv_field(flipped.empty() ? "none" : flipped) << ","
-      << fmt::format("{:.17g}", ex.weight) << "," << csv_field(r.experiments[k].name) << "\n";
+    w << k + 1 << "," << pair_acquisition_name(g.acquisition) << "," << sign_name(g.sign) << ","
+      << csv_field(r.settings[k]) << "," << i + 1 << "," << ex.basis_state << ","
+      << csv_field(flipped.empty() ? "none" : flipped) << "," << fmt::format("{:.17g}", ex.weight)
+      << "," << csv_field(r.experiments[k].name) << "\n";
   }
   return w.str();
 }
@@ -242,18 +292,12 @@ std::string run_readme(const ExperimentProgram& p, const CaseSpec& c, int collis
                        const RunSequences& r, const compiler::BrukerExportOptions& o) {
   const Molecule& m = p.molecule;
   const RunProtocol& proto = r.protocol;
-  const size_t ne = proto.experiments.size(), ns = proto.readout.size();
-  std::string wlist;  // the weights for nmrc tomography --weights
-  for (double w : r.weights) {
-    // appended piecewise: `"," + std::string&&` trips GCC 12's -Wrestrict (PR 105329)
-    if (!wlist.empty()) wlist += ',';
-    wlist += fmt::format("{:.17g}", w);
-  }
+  const size_t ns = proto.readout.size();
   std::ostringstream rd;
   rd << "\nThe run exported: experiment " << line_text(p.name, "experiment name") << ", case "
      << line_text(c.name, "case name") << " (" << line_text(c.title, "case title")
      << "), collision " << collision << " (docs/experiment-format.md, protocol of one run)\n"
-     << "Every EXPNO plays, in order:\n"
+     << "The measurement's EXPNOs play, in order (the calibration's groups, below, parts of it):\n"
      << "  1. pseudo-pure state (Eq. (S15)): 4 steps, each its compiled pulses then a gradient:\n";
   for (const auto& st : proto.pps) {
     rd << "     " << st.name << ":";
@@ -269,21 +313,46 @@ std::string run_readme(const ExperimentProgram& p, const CaseSpec& c, int collis
      << "  4. contact:";
   for (const auto& nd : proto.contact) rd << " " << nd.name;
   rd << "\n  5. readout setting s (pi/2 pulses rx90_*/ry90_*), acquisition (go=2 ph31)\n\n"
-     << "EXPNO k = s x " << ne << " + i + 1: readout setting s = 0.." << ns - 1
-     << " (the readout set " << line_text(p.readout.name, "readout set name")
-     << "), temporal-averaging experiment i = 0.." << ne - 1 << ".\n"
-     << "Run them in EXPNO order (queue.mac). How they combine: for each readout setting, the\n"
-     << "FID of the prepared state is the weighted sum sum_i w_i FID_i of its " << ne << " EXPNOs\n"
-     << "(weights.csv; the weights sum to 1), e.g. in TopSpin with `add` after scaling each\n"
-     << "EXPNO by w_i. The " << ns << " sums are the tomography's readout set; nmrc adds\n"
-     << "them and reconstructs the state from this folder once the EXPNOs hold data:\n"
-     << "  nmrc tomography --from-bruker DIR --molecule "
-     << line_text(p.molecule_path, "molecule path") << " \\\n"
-     << "      --readout READOUT.yaml --weights " << wlist << " --out OUT\n"
-     << "(READOUT.yaml: the program's readout set " << line_text(p.readout.name, "readout set name")
-     << "; a console's FIDs need the factor to nmrc's units, --scale).\n"
-     << "Not exported (the virtual experiment's calibration): the inversion-paired run from\n"
-     << "inverted equilibrium and the reference runs; repeat the export with other cases.\n";
+     << "The EXPNOs come in groups, one per acquisition the calibration combines\n"
+     << "(docs/experiment-format.md, \"What is measured\"); in group g, EXPNO first_g + s x E_g +\n"
+     << "i + 1 plays readout setting s = 0.." << ns - 1 << " (the readout set "
+     << line_text(p.readout.name, "readout set name") << ") after its experiment i:\n";
+  for (const auto& g : r.groups) {
+    const size_t ne = g.weights.size();
+    rd << "  EXPNO " << g.first + 1 << ".." << g.first + ns * ne << ": "
+       << pair_acquisition_name(g.acquisition) << " from " << sign_name(g.sign) << ", " << ne
+       << " experiment" << (ne == 1 ? "" : "s") << " per setting: ";
+    switch (g.acquisition) {
+      case PairAcquisition::kContact:
+        rd << "the measurement (steps 1-5)";
+        break;
+      case PairAcquisition::kPrepared:
+        rd << "the same without the contact (step 4)";
+        break;
+      case PairAcquisition::kPps:
+        rd << "the pseudo-pure state alone (step 1, then 5): the signal scale";
+        break;
+      case PairAcquisition::kThermal:
+        rd << "every subsystem thermal at T_R (steps 1-3 with the reference's pi pulses), "
+              "no contact";
+        break;
+      case PairAcquisition::kThermalContact:
+        rd << "the same through the contact: the contact's population loss";
+        break;
+    }
+    rd << (g.sign ? "; first " + proto.inversion->name + ", a pi pulse on every spin" : "") << "\n";
+  }
+  rd << "Run them in EXPNO order (queue.mac), all with one RG. How they combine: in each group,\n"
+     << "for each readout setting, the FID of the prepared state is the weighted sum\n"
+     << "sum_i w_i FID_i of its E_g EXPNOs (weights.csv; the weights sum to 1); the groups'\n"
+     << "reconstructions are paired (equilibrium minus inverted, halved), divided by the PPS\n"
+     << "reference's scale and corrected by the contact-loss factors, as the virtual run\n"
+     << "calibrates. Once the EXPNOs hold their data, nmrc does all of it from this folder:\n"
+     << "  nmrc experiment " << line_text(p.path, "program path") << " --from-bruker DIR --case "
+     << line_text(topspin_case_name(c.name), "case name") << " --collision " << collision
+     << " --out OUT [--scale S]\n"
+     << "(a console's FIDs need the factor to nmrc's units, --scale, as for\n"
+     << "`nmrc tomography --from-bruker`).\n";
   if (!r.stretched.empty()) {
     rd << "\nGradients as played: the PPS and bath gradients' areas times "
        << fmt::format("{:.6g}", r.gradient_scale)
@@ -346,8 +415,11 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
   const size_t ne = rs.weights.size(), ns = rs.protocol.readout.size();
   r.summary.push_back("run " + topspin_case_name(c.name) + "_m" + std::to_string(collision) + ": " +
                       std::to_string(ns) + " readout settings x " + std::to_string(ne) +
-                      " temporal-averaging experiments = " + std::to_string(ns * ne) + " EXPNOs, " +
-                      std::to_string(rs.pulses) + " compiled pulses (weights.csv)");
+                      " temporal-averaging experiments = " + std::to_string(ns * ne) +
+                      " EXPNOs measured, " + std::to_string(rs.experiments.size() - ns * ne) +
+                      " more for the calibration (" + std::to_string(rs.groups.size()) +
+                      " groups in all), " + std::to_string(rs.pulses) +
+                      " compiled pulses (weights.csv)");
   r.summary.push_back(
       "gradients: PPS and bath areas x " + fmt::format("{:.6g}", rs.gradient_scale) + "; at most " +
       fmt::format("{:.3g}", rs.gradient_residual) +
@@ -491,8 +563,47 @@ std::vector<spectrometer::Fid> virtual_console_fids(
   return fids;
 }
 
+namespace {
+
+// The data folders of one group: DATA/k for its EXPNOs.
+std::vector<std::string> group_folders(const RunGroup& g, size_t settings,
+                                       const std::string& data_dir) {
+  std::vector<std::string> out;
+  for (size_t k = 0; k < settings * g.weights.size(); ++k)
+    out.push_back(data_dir + "/" + std::to_string(g.first + k + 1));
+  return out;
+}
+
+}  // namespace
+
+PairCalibration calibrate_run_bruker(const ExperimentProgram& p, const CaseSpec& c,
+                                     const std::vector<RunGroup>& groups,
+                                     const std::string& data_dir, double scale) {
+  const Molecule& m = p.molecule;
+  const size_t ns = p.readout.settings.size();
+  std::vector<std::vector<RVec>> lines[2];
+  for (auto& l : lines) l.assign(kPairAcquisitions, {});
+  for (const auto& g : groups) {
+    const auto t = sp::tomography_from_bruker(m, p.readout.settings, group_folders(g, ns, data_dir),
+                                              scale, g.weights);
+    auto& v = lines[g.sign][static_cast<int>(g.acquisition)];
+    for (const auto& o : t.outcomes) v.push_back(o.values);
+  }
+  // What the program's calibration needs, present (read_run_groups checked the layout; a
+  // group list built otherwise is checked here).
+  for (int sg = 0; sg < (p.inversion ? 2 : 1); ++sg)
+    for (int a = 0; a < (p.reference ? kPairAcquisitions : 3); ++a)
+      if (lines[sg][a].size() != ns)
+        throw InputError(data_dir + ": no " + pair_acquisition_name(PairAcquisition(a)) +
+                         " acquisition from " + sign_name(sg) +
+                         " (the program's calibration needs it)");
+  const sp::Tomographer tomo(p.readout.settings, m.size());
+  return calibrate_pair(
+      p, c, [&](const std::vector<RVec>& v) { return tomo.reconstruct(v).physical; }, lines);
+}
+
 RunPlayback console_run(const ExperimentProgram& p, const CaseSpec& c,
-                        const std::vector<Sequence>& sequences, const std::vector<double>& weights,
+                        const std::vector<Sequence>& sequences, const std::vector<RunGroup>& groups,
                         const Imperfections& imp, const std::string& data_dir,
                         const std::function<void(size_t, size_t)>& progress) {
   const Molecule& m = p.molecule;
@@ -501,79 +612,132 @@ RunPlayback console_run(const ExperimentProgram& p, const CaseSpec& c,
   for (size_t k = 0; k < fids.size(); ++k)
     entries.push_back({fids[k], sequences[k].name, "virtual console: " + sequences[k].name, ""});
   sp::write_bruker_series(data_dir, m, entries);
-  const auto t = sp::tomography_from_bruker(m, p.readout.settings, {data_dir}, 1.0, weights);
+  const RunGroup& measured = groups.front();
+  const auto t = sp::tomography_from_bruker(
+      m, p.readout.settings, group_folders(measured, p.readout.settings.size(), data_dir), 1.0,
+      measured.weights);
   RunPlayback r;
   r.expnos = sequences.size();
-  r.weights = weights;
+  r.weights = measured.weights;
   r.rho = t.reconstruction.physical;
   const int n = m.size(), ns = static_cast<int>(c.system_spins.size());
   const Mat sys = partial_trace(r.rho, c.system_spins, n);
   for (int k = 0; k < ns; ++k) r.energy.push_back(thermo::subsystem_energy(sys, k, ns));
   r.bath_energy = thermo::subsystem_energy(partial_trace(r.rho, {c.bath_spin}, n), 0, 1);
+  r.calibrated = calibrate_run_bruker(p, c, groups, data_dir);
   return r;
+}
+
+std::vector<RunGroup> read_run_groups(const std::string& dir, const ExperimentProgram& p,
+                                      size_t* expnos, const std::string& run_tag) {
+  const std::string wpath = dir + "/weights.csv";
+  std::istringstream in(read_file(wpath));
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line != kWeightsHeader)
+    throw InputError(wpath + ":1: " + escape_text(line) +
+                     ": not the weights.csv of a run export (" + kWeightsHeader + ")");
+  struct Row {
+    std::string acquisition, sign, setting;
+    long experiment;
+    double weight;
+  };
+  std::vector<Row> rows;
+  for (int row = 2; std::getline(in, line); ++row) {
+    if (line.empty() || line == "\r") continue;
+    const auto cells = csv_cells(line);
+    const std::string where = wpath + ":" + std::to_string(row) + ": " + escape_text(line);
+    if (rows.size() >= sp::kMaxBrukerSeries)
+      throw InputError(where + ": more than " + std::to_string(sp::kMaxBrukerSeries) + " EXPNOs");
+    char* end = nullptr;
+    const long expno = cells.size() == 9 ? std::strtol(cells[0].c_str(), &end, 10) : -1;
+    if (expno != static_cast<long>(rows.size()) + 1)
+      throw InputError(where + ": expno: must be " + std::to_string(rows.size() + 1) +
+                       " (one row per EXPNO, in order, 9 cells)");
+    const long ex = std::strtol(cells[4].c_str(), &end, 10);
+    const double w = std::strtod(cells[7].c_str(), &end);
+    if (ex < 1 || ex > 4096 || !std::isfinite(w) || *end != '\0')
+      throw InputError(where + ": experiment, weight: a number in 1..4096 and a finite weight");
+    if (!run_tag.empty() && cells[8].rfind(run_tag + "_", 0) != 0)
+      throw InputError(wpath + ":" + std::to_string(row) + ": pulprog = " + escape_text(cells[8]) +
+                       ": not a pulse program of the run " + run_tag);
+    rows.push_back({cells[1], cells[2], cells[3], ex, w});
+  }
+  // Groups: consecutive rows of one (acquisition, sign), laid out k = first + s E + i + 1 with
+  // the settings in the program's readout-set order.
+  const size_t ns = p.readout.settings.size();
+  std::vector<RunGroup> groups;
+  for (size_t k = 0; k < rows.size();) {
+    RunGroup g;
+    g.first = k;
+    int a = -1;
+    for (int j = 0; j < kPairAcquisitions; ++j)
+      if (rows[k].acquisition == pair_acquisition_name(PairAcquisition(j))) a = j;
+    const int sign = rows[k].sign == "equilibrium" ? 0 : rows[k].sign == "inverted" ? 1 : -1;
+    if (a < 0 || sign < 0)
+      throw InputError(wpath + ":" + std::to_string(k + 2) + ": acquisition = " +
+                       escape_text(rows[k].acquisition) + ", sign = " + escape_text(rows[k].sign) +
+                       ": must be prepared, contact, pps, thermal or thermal_contact, from "
+                       "equilibrium or inverted");
+    for (const auto& og : groups)
+      if (og.acquisition == PairAcquisition(a) && og.sign == sign)
+        throw InputError(wpath + ":" + std::to_string(k + 2) + ": " + rows[k].acquisition +
+                         " from " + rows[k].sign + " again (one group each)");
+    g.acquisition = PairAcquisition(a);
+    g.sign = sign;
+    size_t end = k;
+    long ne = 0;
+    while (end < rows.size() && rows[end].acquisition == rows[k].acquisition &&
+           rows[end].sign == rows[k].sign) {
+      ne = std::max(ne, rows[end].experiment);
+      ++end;
+    }
+    if (end - k != ns * static_cast<size_t>(ne))
+      throw InputError(wpath + ": " + rows[k].acquisition + " from " + rows[k].sign + ": " +
+                       std::to_string(end - k) + " EXPNOs: need " + std::to_string(ns) +
+                       " readout settings x " + std::to_string(ne) +
+                       " experiments (the readout set " + p.readout.name + ")");
+    g.weights.assign(ne, 0.0);
+    for (size_t j = k; j < end; ++j) {
+      const size_t s = (j - k) / ne, i = (j - k) % ne;
+      if (rows[j].setting != p.readout.settings[s].name ||
+          rows[j].experiment != static_cast<long>(i) + 1)
+        throw InputError(wpath + ":" + std::to_string(j + 2) +
+                         ": readout_setting = " + escape_text(rows[j].setting) +
+                         ", experiment = " + std::to_string(rows[j].experiment) + ": EXPNO " +
+                         std::to_string(j + 1) + " must be setting " + p.readout.settings[s].name +
+                         ", experiment " + std::to_string(i + 1));
+      if (s == 0) g.weights[i] = rows[j].weight;
+      if (rows[j].weight != g.weights[i])
+        throw InputError(wpath + ":" + std::to_string(j + 2) + ": weight: experiment " +
+                         std::to_string(i + 1) + " has another weight in setting 0");
+    }
+    groups.push_back(std::move(g));
+    k = end;
+  }
+  if (groups.empty() || groups.front().acquisition != PairAcquisition::kContact ||
+      groups.front().sign != 0)
+    throw InputError(wpath + ": the first EXPNOs must be the contact run from equilibrium");
+  if (expnos) *expnos = rows.size();
+  return groups;
 }
 
 RunPlayback play_back_run_bruker(const std::string& dir, const ExperimentProgram& p,
                                  const CaseSpec& c, const std::string& data_dir,
                                  const Imperfections& imp, int phase_sense,
                                  const std::function<void(size_t, size_t)>& progress) {
-  const std::string wpath = dir + "/weights.csv";
-  std::istringstream in(read_file(wpath));
-  std::string line;
-  std::getline(in, line);
-  if (csv_cells(line).size() != 7 || csv_cells(line)[5] != "weight")
-    throw InputError(wpath + ":1: " + escape_text(line) +
-                     ": not the weights.csv of a run export (expno,...,weight,pulprog)");
-  std::vector<std::string> setting_of;
-  std::vector<int> experiment_of;
-  std::vector<double> weight_of;
-  for (int row = 2; std::getline(in, line); ++row) {
-    if (line.empty() || line == "\r") continue;
-    const auto cells = csv_cells(line);
-    const std::string where = wpath + ":" + std::to_string(row) + ": " + escape_text(line);
-    char* end = nullptr;
-    const long expno = cells.size() == 7 ? std::strtol(cells[0].c_str(), &end, 10) : -1;
-    if (expno != static_cast<long>(setting_of.size()) + 1)
-      throw InputError(where + ": expno: must be " + std::to_string(setting_of.size() + 1) +
-                       " (one row per EXPNO, in order)");
-    const long ex = std::strtol(cells[2].c_str(), &end, 10);
-    const double w = std::strtod(cells[5].c_str(), &end);
-    if (ex < 1 || ex > 4096 || !std::isfinite(w) || *end != '\0')
-      throw InputError(where + ": experiment, weight: a number in 1..4096 and a finite weight");
-    if (setting_of.size() >= sp::kMaxBrukerSeries)
-      throw InputError(where + ": more than " + std::to_string(sp::kMaxBrukerSeries) + " EXPNOs");
-    setting_of.push_back(cells[1]);
-    experiment_of.push_back(static_cast<int>(ex));
-    weight_of.push_back(w);
-  }
-  // The EXPNO layout k = s E + i + 1: E experiments per setting, the settings in the program's
-  // readout-set order.
-  int ne = 0;
-  for (int e : experiment_of) ne = std::max(ne, e);
-  const size_t ns = p.readout.settings.size();
-  if (setting_of.size() != ns * static_cast<size_t>(ne))
-    throw InputError(wpath + ": " + std::to_string(setting_of.size()) + " EXPNOs: need " +
-                     std::to_string(ns) + " readout settings x " + std::to_string(ne) +
-                     " experiments (the readout set " + p.readout.name + ")");
-  std::vector<double> weights(ne);
-  for (size_t k = 0; k < setting_of.size(); ++k) {
-    const size_t s = k / ne, i = k % ne;
-    if (setting_of[k] != p.readout.settings[s].name || experiment_of[k] != static_cast<int>(i) + 1)
-      throw InputError(wpath + ":" + std::to_string(k + 2) +
-                       ": readout_setting = " + escape_text(setting_of[k]) +
-                       ", experiment = " + std::to_string(experiment_of[k]) + ": EXPNO " +
-                       std::to_string(k + 1) + " must be setting " + p.readout.settings[s].name +
-                       ", experiment " + std::to_string(i + 1));
-    if (s == 0) weights[i] = weight_of[k];
-    if (weight_of[k] != weights[i])
-      throw InputError(wpath + ":" + std::to_string(k + 2) + ": weight: experiment " +
-                       std::to_string(i + 1) + " has another weight in setting 0");
-  }
+  size_t expnos = 0;
+  const std::vector<RunGroup> groups = read_run_groups(dir, p, &expnos);
   std::vector<Sequence> seqs;
-  for (size_t k = 0; k < setting_of.size(); ++k)
+  for (size_t k = 0; k < expnos; ++k)
     seqs.push_back(
         compiler::read_bruker_experiment(dir, static_cast<int>(k) + 1, p.molecule, phase_sense));
-  return console_run(p, c, seqs, weights, imp, data_dir, progress);
+  RunPlayback r = console_run(p, c, seqs, groups, imp, data_dir, progress);
+  // the data folder as a console's after the run: the export's EXPNOs and weights.csv, so that
+  // `nmrc experiment --from-bruker DATA` reads it as it reads a console's
+  write_file_atomic(data_dir + "/weights.csv", read_file(dir + "/weights.csv"));
+  return r;
 }
 
 }  // namespace nmrc::experiment

@@ -11,6 +11,7 @@
 #include "nmrc/compiler/targets.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/core/states.hpp"
 #include "nmrc/thermo/collision.hpp"
 
 namespace nmrc::experiment {
@@ -54,6 +55,13 @@ PulseNeed flip_need(const ExperimentProgram& p, int spin) {
   const std::string l = p.molecule.nuclei[spin].label;
   return rotation_need(p.molecule, "rx180_" + lower(l), "rotation", spin, kPi, 0.0,
                        "temporal-averaging flip of " + l);
+}
+
+PulseNeed inversion_need(const ExperimentProgram& p) {
+  std::vector<std::string> labels;
+  for (const auto& nu : p.molecule.nuclei) labels.push_back(nu.label);
+  return PulseNeed{"rx180_all", "rotation", compiler::rotation_description(labels, kPi, 0.0),
+                   "inversion pairing: pi on every spin (inverted equilibrium)"};
 }
 
 PulseNeed readout_need(const ExperimentProgram& p, int spin, char axis) {
@@ -259,6 +267,20 @@ RunProtocol run_protocol(const ExperimentProgram& p, const CaseSpec& c, int coll
     r.ud = ud_need(p, c, plan.u_d, ud_name(c, collision));
   // 4. Contact. 5. Readout.
   r.contact = contact_needs(p, c);
+  // The calibration's runs: the inversion pulse, the thermal reference's experiments (run.cpp's
+  // Engine plans the same state: every subsystem thermal at T_R).
+  if (p.inversion) r.inversion = inversion_need(p);
+  if (p.reference) {
+    const std::vector<Mat> f(c.params.n(), thermal_qubit(c.params.bath_temperature));
+    for (const auto& e :
+         sp::plan_temporal_averaging(product_state(f), c.system_spins, n).experiments) {
+      ProtocolExperiment pe;
+      pe.basis_state = e.basis_state;
+      pe.weight = e.weight;
+      for (int k : e.flip_spins) pe.flips.push_back(flip_need(p, k));
+      r.reference.push_back(std::move(pe));
+    }
+  }
   for (const auto& st : p.readout.settings) {
     std::vector<PulseNeed> pulses;
     for (int k = 0; k < n; ++k)

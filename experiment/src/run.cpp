@@ -442,6 +442,17 @@ class Engine {
       key += "|gradient " + std::to_string(st.gradient.duration_s) + " " +
              std::to_string(st.gradient.strength_g_per_cm);
     }
+    // Inverted equilibrium (inversion pairing): the compiled pi pulse on every spin first
+    // (protocol.hpp's inversion_need, as the console plays it), else the ideal inversion.
+    Sequence inverted = seq;
+    const PulseNeed inv = inversion_need(p_);
+    const bool inv_compiled = p_.inversion && compiled(inv);
+    if (inv_compiled) {
+      const auto& rec = get_pulse(inv);
+      inverted.elements.insert(inverted.elements.begin(), rec.pulse.element(m_));
+      key += "|inversion " + content_hash_hex(pulse_file_text(rec.pulse));
+      any_compiled = true;
+    }
     const auto th = sp::thermal_equilibrium(m_);
     const Mat id = Mat::Identity(d_, d_) / double(d_);
     for (size_t b = 0; b < members_.size(); ++b) {
@@ -454,8 +465,8 @@ class Engine {
         sample.b1_scale = {b1};
         PpsStates out;
         out.deviation[0] = sp::run_deviation(sample, seq, th.rho) - id;
-        // inverted equilibrium: a pi pulse on every spin before the preparation (ideal)
-        out.deviation[1] = sp::run_deviation(sample, seq, id - (th.rho - id)) - id;
+        out.deviation[1] = inv_compiled ? sp::run_deviation(sample, inverted, th.rho) - id
+                                        : sp::run_deviation(sample, seq, id - (th.rho - id)) - id;
         return out;
       });
       pps_[0].push_back(st.deviation[0]);
@@ -662,20 +673,35 @@ std::vector<double> at_values(const Mat& sys, const thermo::ModelParams& params)
   return out;
 }
 
-/// Line values of one draw -> the pair's observables. `lines` holds, per sign, the line values
-/// of: 0 prepared, 1 contact, 2 PPS, 3 thermal reference, 4 thermal reference through the
-/// contact.
-PairObs observe_pair(const Engine& eng, const ExperimentProgram& p, const CaseSpec& c,
-                     const std::vector<std::vector<RVec>> lines[2], const Mat& ideal_before,
-                     const Mat& ideal_after, Mat* states) {
+}  // namespace
+
+const char* pair_acquisition_name(PairAcquisition a) {
+  switch (a) {
+    case PairAcquisition::kPrepared:
+      return "prepared";
+    case PairAcquisition::kContact:
+      return "contact";
+    case PairAcquisition::kPps:
+      return "pps";
+    case PairAcquisition::kThermal:
+      return "thermal";
+    case PairAcquisition::kThermalContact:
+      return "thermal_contact";
+  }
+  return "?";
+}
+
+PairCalibration calibrate_pair(const ExperimentProgram& p, const CaseSpec& c,
+                               const Reconstructor& reconstruct,
+                               const std::vector<std::vector<RVec>> lines[2]) {
   const int n = p.molecule.size(), d = 1 << n, ns = c.params.n();
   auto paired = [&](int what) {
     std::vector<RVec> v = lines[0][what];
     if (p.inversion)
       for (size_t s = 0; s < v.size(); ++s) v[s] = 0.5 * (v[s] - lines[1][what][s]);
-    return eng.reconstruct(v);
+    return reconstruct(v);
   };
-  PairObs o;
+  PairCalibration o;
   // The signal scale: Eq. (S13)'s PPS is I (1 - eps)/16 + eps |0000><0000|, so its deviation
   // is eps D with D = |0000><0000| - I/16; the measured deviation's least-squares amplitude
   // along D, <D, dev> / <D, D> (Hilbert-Schmidt), in units of the nominal eps (the meter's
@@ -699,12 +725,14 @@ PairObs observe_pair(const Engine& eng, const ExperimentProgram& p, const CaseSp
       if (std::abs(ec) > 1e-6) o.loss[k] = e0 / ec;
     }
   }
-  const Mat rho_a = paired(0), rho_b = paired(1);
+  o.rho_before = paired(0);
+  o.rho_after = paired(1);
+  const Mat &rho_a = o.rho_before, &rho_b = o.rho_after;
   {
-    const Mat raw_a = eng.reconstruct(lines[0][0]), raw_b = eng.reconstruct(lines[0][1]);
+    const Mat raw_a = reconstruct(lines[0][0]), raw_b = reconstruct(lines[0][1]);
     for (int k = 0; k < ns; ++k) {
-      o.raw_a.push_back(energy_of_spin(raw_a, spins[k], n));
-      o.raw_b.push_back(energy_of_spin(raw_b, spins[k], n));
+      o.raw_before.push_back(energy_of_spin(raw_a, spins[k], n));
+      o.raw_after.push_back(energy_of_spin(raw_b, spins[k], n));
     }
   }
   std::vector<double> ea(ns + 1), eb(ns + 1), eb_unc(ns + 1);
@@ -713,12 +741,42 @@ PairObs observe_pair(const Engine& eng, const ExperimentProgram& p, const CaseSp
     eb_unc[k] = energy_of_spin(rho_b, spins[k], n) / o.pps;
     eb[k] = o.loss[k] * eb_unc[k];
   }
-  o.ea.assign(ea.begin(), ea.begin() + ns);
-  o.eb.assign(eb.begin(), eb.begin() + ns);
-  o.eb_unc.assign(eb_unc.begin(), eb_unc.begin() + ns);
-  o.ra = ea[ns];
-  o.rb = eb[ns];
+  o.before.assign(ea.begin(), ea.begin() + ns);
+  o.after.assign(eb.begin(), eb.begin() + ns);
+  o.after_uncorrected.assign(eb_unc.begin(), eb_unc.begin() + ns);
+  o.bath_before = ea[ns];
+  o.bath_after = eb[ns];
   o.loss.resize(ns);
+  o.before_all = std::move(ea);
+  o.after_all = std::move(eb);
+  return o;
+}
+
+namespace {
+
+/// Line values of one draw -> the pair's observables. `lines` holds, per sign, the line values
+/// of: 0 prepared, 1 contact, 2 PPS, 3 thermal reference, 4 thermal reference through the
+/// contact.
+PairObs observe_pair(const Engine& eng, const ExperimentProgram& p, const CaseSpec& c,
+                     const std::vector<std::vector<RVec>> lines[2], const Mat& ideal_before,
+                     const Mat& ideal_after, Mat* states) {
+  const int n = p.molecule.size(), ns = c.params.n();
+  PairObs o;
+  const PairCalibration cal = calibrate_pair(
+      p, c, [&](const std::vector<RVec>& v) { return eng.reconstruct(v); }, lines);
+  o.pps = cal.pps;
+  o.loss = cal.loss;
+  o.raw_a = cal.raw_before;
+  o.raw_b = cal.raw_after;
+  o.ea = cal.before;
+  o.eb = cal.after;
+  o.eb_unc = cal.after_uncorrected;
+  o.ra = cal.bath_before;
+  o.rb = cal.bath_after;
+  std::vector<int> spins = c.system_spins;
+  spins.push_back(c.bath_spin);
+  const Mat &rho_a = cal.rho_before, &rho_b = cal.rho_after;
+  const std::vector<double>&ea = cal.before_all, &eb = cal.after_all;
   const Mat cal_a = calibrated_state(rho_a, o.pps, spins, ea, n);
   const Mat cal_b = calibrated_state(rho_b, o.pps, spins, eb, n);
   const Mat sys_a = partial_trace(cal_a, c.system_spins, n);

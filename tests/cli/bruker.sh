@@ -130,30 +130,45 @@ sed -e '/^contact:/d' -e "s|^molecule: .*|molecule: $MOL|" \
   "$SRC/sequences/experiment/fig3.yaml" >"$WORK/p8/fig3.yaml"
 echo "contact: per_swap" >>"$WORK/p8/fig3.yaml"
 FIG3="$WORK/p8/fig3.yaml"
-expect 0 '18 readout settings x 8 temporal-averaging experiments = 144 EXPNOs, 24 compiled pulses' \
+expect 0 '18 readout settings x 8 temporal-averaging experiments = 144 EXPNOs measured, 1044 more for the calibration \(10 groups in all\), 25 compiled pulses' \
   export bruker "$FIG3" --case c_minus_0p5 --collision 10 --out "$WORK/run" --no-compile \
   --p90 10 --plw 20
-[ "$(ls "$WORK/run/lists/pp" | wc -l)" = 144 ] || fail "run export: not 144 pulse programs"
-[ "$(ls "$WORK/run/lists/wave" | wc -l)" = 24 ] || fail "run export: not 24 shapes"
-[ -s "$WORK/run/144/acqus" ] && [ ! -e "$WORK/run/145" ] || fail "run export: not 144 EXPNOs"
-# The weights of each readout setting's 8 experiments sum to 1 (weights.csv).
-awk -F, 'NR > 1 { s = int(($1 - 1) / 8); w[s] += $6; n[s]++ } END { for (s in w) if (n[s] != 8 || w[s] < 1 - 1e-12 || w[s] > 1 + 1e-12) bad++; exit bad > 0 }' \
+# The measurement (contact from equilibrium, EXPNOs 1-144) and the calibration's runs (docs/
+# bruker.md): per sign (equilibrium, inverted) contact, prepared, pps, thermal, thermal_contact.
+[ "$(ls "$WORK/run/lists/pp" | wc -l)" = 1188 ] || fail "run export: not 1188 pulse programs"
+[ "$(ls "$WORK/run/lists/wave" | wc -l)" = 25 ] || fail "run export: not 25 shapes"
+[ -s "$WORK/run/1188/acqus" ] && [ ! -e "$WORK/run/1189" ] || fail "run export: not 1188 EXPNOs"
+groups=$(awk -F, 'NR > 1 && $2 "," $3 != last { printf "%s%s/%s@%s", sep, $2, $3, $1; sep = " "; last = $2 "," $3 }' "$WORK/run/weights.csv")
+[ "$groups" = "contact/equilibrium@1 prepared/equilibrium@145 pps/equilibrium@289 thermal/equilibrium@307 thermal_contact/equilibrium@451 contact/inverted@595 prepared/inverted@739 pps/inverted@883 thermal/inverted@901 thermal_contact/inverted@1045" ] ||
+  fail "weights.csv groups: $groups"
+# The weights of each group's and readout setting's experiments sum to 1 (weights.csv).
+# (a setting's rows start at experiment 1; the readout set holds XYXX twice)
+awk -F, 'NR > 1 { if ($5 == 1) s++; w[s] += $8 } END { for (k in w) if (w[k] < 1 - 1e-12 || w[k] > 1 + 1e-12) bad++; exit !(s == 180 && bad == 0) }' \
   "$WORK/run/weights.csv" || fail "weights.csv: weights per readout setting do not sum to 1"
 # The played order of EXPNO 12 (experiment 4 = flips of C2 and C3, readout XXXX... see
 # weights.csv), written from the protocol (docs/experiment-format.md): PPS steps 1-4 with their
 # gradients, bath rotation and gradient, the flips, U_d, the swaps C1, C2, C3 with C4, readout.
 PP="$WORK/run/12/pulseprogram"
-[ "$(sed -n 13p "$WORK/run/weights.csv" | cut -d, -f2-5)" = "XXXX,4,3,rx180_c2 rx180_c3" ] ||
+[ "$(sed -n 13p "$WORK/run/weights.csv" | cut -d, -f2-7)" = "contact,equilibrium,XXXX,4,3,rx180_c2 rx180_c3" ] ||
   fail "weights.csv: EXPNO 12 is not setting XXXX, experiment 4"
-played=$(awk '/^;spnam[0-9]+: / { sub(/^;spnam/, ""); split($0, a, ": "); nam[a[1]] = a[2] }
+played_order() {
+  awk '/^;spnam[0-9]+: / { sub(/^;spnam/, ""); split($0, a, ": "); nam[a[1]] = a[2] }
   { line[NR] = $0 } END { for (i = 1; i <= NR; i++) { l = line[i]
       if (l ~ /\(p[0-9]+:sp[0-9]+ ph0\):f1/) { sub(/.*:sp/, "", l); sub(/ .*/, "", l); printf "%s ", nam[l] }
       else if (l ~ /^  p[0-9]+:gp[0-9]+$/) printf "G "
-      else if (l == "  go=2 ph31") printf "ACQ" } }' "$PP")
+      else if (l == "  go=2 ph31") printf "ACQ" } }' "$1"
+}
+played=$(played_order "$PP")
 want="pps1_ry_c2 pps1_ry_c3 pps1_ry_c4 G pps2_cnot_c2_c1 pps2_cnot_c3_c2 pps2_cry90_c4_c3 G \
 pps3_cry90_c3_c2 G pps4_cry90_c2_c1 G bath_c4_t0p9 G rx180_c2 rx180_c3 ud_c_minus_0.5_m9 \
 swap_c1_c4 swap_c2_c4 swap_c3_c4 rx90_c1 rx90_c2 rx90_c3 rx90_c4 ACQ"
 [ "$played" = "$want" ] || fail "EXPNO 12 plays: $played"
+# The PPS reference from inverted equilibrium (EXPNO 883 + 1: setting 1, XXXX): the inversion
+# pulse, the PPS steps with their gradients, the readout; no bath, no contact.
+played=$(played_order "$WORK/run/884/pulseprogram")
+want="rx180_all pps1_ry_c2 pps1_ry_c3 pps1_ry_c4 G pps2_cnot_c2_c1 pps2_cnot_c3_c2 pps2_cry90_c4_c3 G \
+pps3_cry90_c3_c2 G pps4_cry90_c2_c1 G rx90_c1 rx90_c2 rx90_c3 rx90_c4 ACQ"
+[ "$played" = "$want" ] || fail "EXPNO 884 (pps from inverted, XXXX) plays: $played"
 [ "$(grep -c '^  4u UNBLKGRAD$' "$PP")" = 5 ] && [ "$(grep -c '^  d16$' "$PP")" = 5 ] &&
   [ "$(grep -c '^  4u BLKGRAD$' "$PP")" = 5 ] || fail "EXPNO 12: not 5 gradients in UNBLKGRAD/BLKGRAD"
 # Gradients: every PPS and bath area x 100/pi (one turn per cm -> 31.8, so at most 1 % of a
@@ -171,12 +186,13 @@ grep -q '^;sp10: f1 channel - shaped pulse power, 100 % = .* Hz nutation: SPW = 
   fail "EXPNO 12: shape power comment"
 grep -q '^##\$PULPROG= <c_minus_0p5_m10_e4_XXXX>$' "$WORK/run/12/acqus" || fail "EXPNO 12: PULPROG"
 # 1H decoupling on f2 in every EXPNO: on before the PPS preparation, off after the acquisition.
-[ "$(grep -l '^  4u cpds2:f2$' "$WORK"/run/*/pulseprogram | wc -l)" = 144 ] &&
-  [ "$(grep -l '^  d11 do:f2 mc #0 to 2 F0(zd)$' "$WORK"/run/*/pulseprogram | wc -l)" = 144 ] ||
+[ "$(grep -l '^  4u cpds2:f2$' "$WORK"/run/*/pulseprogram | wc -l)" = 1188 ] &&
+  [ "$(grep -l '^  d11 do:f2 mc #0 to 2 F0(zd)$' "$WORK"/run/*/pulseprogram | wc -l)" = 1188 ] ||
   fail "run export: not every EXPNO decouples 1H"
 [ "$(sed -n '/^  d1$/{n;p;q}' "$PP")" = "  4u cpds2:f2" ] || fail "EXPNO 12: decoupler not on before the first pulse"
 grep -q '^##\$NUC2= <1H>$' "$WORK/run/12/acqus" || fail "EXPNO 12: NUC2"
-grep -q 'EXPNO k = s x 8 + i + 1' "$WORK/run/README.txt" || fail "README: EXPNO numbering"
+grep -q '^  EXPNO 1..144: contact from equilibrium, 8 experiments per setting: the measurement' \
+  "$WORK/run/README.txt" || fail "README: EXPNO groups"
 # Bad input: one located line, exit 2, nothing written.
 expect 2 'fig3.yaml: --case = nope: no such case \(c_0, c_minus_0.5, c_plus_0.5\)' \
   export bruker "$FIG3" --case nope --collision 10 --out "$WORK/run2"
@@ -347,16 +363,19 @@ echo "phase-sense test: C2 carries $right of the signal on a console of nmrc's s
 awk -v r="$right" -v w="$wrong" 'BEGIN { exit !(r > 0.8 && w < 0.5) }' ||
   fail "phase-sense test: C2's share $right (nmrc's sense) against $wrong (the other)"
 
-# 13. A run export played back (docs/bruker.md, "Play back"): fig3's c = -0.5 at collision 2,
-# the folder read alone and played on the virtual console, against the virtual run. Relaxation
-# and the B1 ensemble off to keep it fast. The folder holds its sequences to 1e-6.
+# 13. A run export played back (docs/bruker.md, "Play back"): fig3's c = -0.5 at collision 1,
+# the folder read alone and played on the virtual console, against the virtual run: raw
+# energies, and the calibrated ones from the calibration's EXPNOs (here the PPS and contact-loss
+# references; experiment_tests -tc='*played back gives*' adds the inversion pairing).
+# Relaxation and the B1 ensemble off to keep it fast. The folder holds its sequences to 1e-6.
 cp "$FIG3" "$WORK/p8/fast.yaml"
 echo "imperfections: {relaxation: false, b1_ensemble: false}" >>"$WORK/p8/fast.yaml"
+echo "calibration: {inversion: false, reference: true}" >>"$WORK/p8/fast.yaml"
 # The virtual run plays the compiled PPS pulses as the console does (issue 23): with no gradient
 # stretched (--gpz-max above the largest, 3717 G/cm after the x 100/pi that dephases a real
 # sample: a model comparison, no probe has it) the folder plays back to the virtual run's energies.
 expect 0 'play back agrees with the virtual run' \
-  export bruker "$WORK/p8/fast.yaml" --case c_minus_0p5 --collision 2 --out "$WORK/pb" \
+  export bruker "$WORK/p8/fast.yaml" --case c_minus_0p5 --collision 1 --out "$WORK/pb" \
   --no-compile --p90 10 --plw 20 --gpz-max 4100 --check-playback "$WORK/pbdata"
 cat "$WORK/out"
 folder=$(sed -n 's/^the folder against the sequences it was written from: //p' "$WORK/out")
@@ -364,6 +383,34 @@ awk -v a="$folder" 'BEGIN { exit !(a != "" && a + 0 < 1e-6) }' ||
   fail "play back: folder against its sequences $folder (must be < 1e-6)"
 [ "$(grep -h '^##\$NC=' "$WORK"/pbdata/folder/*/acqus | sort -u | wc -l)" = 1 ] ||
   fail "the virtual console's datasets do not share one NC"
+# The played-back folder read as a console's: nmrc experiment --from-bruker calibrates it to the
+# check's numbers (the played_back column: E before and after the contact, the heat).
+cp "$WORK/out" "$WORK/pb_check.txt"
+expect 0 'heat to the bath' experiment "$WORK/p8/fast.yaml" --from-bruker "$WORK/pbdata/folder" \
+  --case c_minus_0p5 --collision 1 --out "$WORK/fb"
+/usr/bin/python3 - "$WORK/pb_check.txt" "$WORK/fb/calibration.json" <<'PY' || fail "--from-bruker: not the play back's calibrated energies"
+import json, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) == 6 and f[0] in ("before", "after"):
+        rows[f[0] + f[1]] = float(f[2])
+    if len(f) == 5 and f[0] == "heat":
+        rows["heat"] = float(f[1])
+j = json.load(open(sys.argv[2]))
+got = {"beforeE_%d" % (k + 1): v for k, v in enumerate(j["energy_before"])}
+got.update({"afterE_%d" % (k + 1): v for k, v in enumerate(j["energy_after"])})
+got["heat"] = j["heat"]
+assert set(got) == set(rows), (sorted(got), sorted(rows))
+worst = max(abs(got[k] - rows[k]) for k in rows)
+print("--from-bruker against the play back's calibrated energies: %.3g" % worst)
+sys.exit(0 if worst < 1e-9 else 1)
+PY
+expect 2 '--from-bruker = .*: give the exported run.s --case and --collision' \
+  experiment "$WORK/p8/fast.yaml" --from-bruker "$WORK/pbdata/folder" --out "$WORK/fb2"
+expect 2 'weights.csv:2: pulprog = c_minus_0p5_m1_e1_IIII: not a pulse program of the run c_0_m1' \
+  experiment "$WORK/p8/fast.yaml" --from-bruker "$WORK/pbdata/folder" --case c_0 --collision 1 \
+  --out "$WORK/fb2"
 rejects "$WORK/pb2" '--check-playback = .*: plays back an experiment run' \
   export bruker "$SRC/sequences/console/phase_sense_c2.yaml" --out "$WORK/pb2" --check-playback "$WORK/x"
 

@@ -33,7 +33,7 @@ namespace {
 // (linked in: a program names only folders inside its own), relaxation and the B1 ensemble off
 // (the paths tested are the same with them), one acquisition draw.
 ExperimentProgram fast_fig3(const fs::path& dir, const std::string& case_name, int collision,
-                            bool noise, bool inversion) {
+                            bool noise, bool inversion, bool reference = false) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string program =
@@ -49,8 +49,8 @@ ExperimentProgram fast_fig3(const fs::path& dir, const std::string& case_name, i
       (noise ? "true" : "false") +
       ", readout: true}\n"
       "calibration: {inversion: " +
-      (inversion ? "true" : "false") +
-      ", reference: false}\n"
+      (inversion ? "true" : "false") + ", reference: " + (reference ? "true" : "false") +
+      "}\n"
       "error_budget: false\n"
       "cases:\n"
       "  - {run: " +
@@ -99,18 +99,21 @@ TEST_CASE("experiment: readout FIDs through TopSpin datasets reconstruct the run
   fs::remove_all(dir);
 }
 
-TEST_CASE("experiment: a run export played back gives the virtual run's energies") {
-  // Collision 2 of Fig. 3's c = -0.5 (U_d, the three partial SWAPs), exported with the shipped
-  // pulses, read back from the folder alone and played on the virtual console: (a) the same
-  // energies as the sequences the export was made from, played on the same console (what the
-  // folder holds: shapes, powers, delays, gradients, loops, weights); (b) the virtual run's own
-  // energies (run_case, noise-free), which plays the PPS through the same compiled pulses
-  // (issue 23): nothing differs between the export and the simulation. The gradients are not
-  // stretched (--gpz-max above the largest): a longer gradient lets the zero-quantum
+TEST_CASE("experiment: a run export played back gives the virtual run's calibrated energies") {
+  // Collision 2 of Fig. 3's c = -0.5 (U_d, the three partial SWAPs), with the program's whole
+  // calibration (inversion pairing, the PPS reference, the contact-loss reference), exported
+  // with the shipped pulses, read back from the folder alone and played on the virtual console:
+  // (a) the same energies as the sequences the export was made from, played on the same
+  // console (what the folder holds: shapes, powers, delays, gradients, loops, weights, groups);
+  // (b) the virtual run's own energies (run_case, noise-free): raw, and calibrated before and
+  // after the contact through the same calibration (calibrate_pair) from the folder's data.
+  // The run plays the PPS and the inversion through the same compiled pulses (issue 23,
+  // inversion_need): nothing differs between the export and the simulation. The gradients are
+  // not stretched (--gpz-max above the largest): a longer gradient lets the zero-quantum
   // coherences the compiled PPS pulses leave evolve longer, which the virtual run does not.
   const fs::path dir =
       fs::temp_directory_path() / ("nmrc_run_playback_test_" + std::to_string(::getpid()));
-  const ExperimentProgram p = fast_fig3(dir, "c_minus_0.5", 2, false, false);
+  const ExperimentProgram p = fast_fig3(dir, "c_minus_0.5", 2, false, true, true);
   RunSettings settings;
   settings.compile_mode = CompileMode::kNever;
   settings.error_budget = false;
@@ -132,6 +135,26 @@ TEST_CASE("experiment: a run export played back gives the virtual run's energies
       play_back_run_bruker((dir / "export").string(), p, c, (dir / "console").string(), imp);
   const RunSequences rs = run_sequences(p, c, collision, lib, o);
   REQUIRE(back.expnos == rs.experiments.size());
+  // The groups: per sign (equilibrium, inverted) contact, prepared, pps, thermal,
+  // thermal_contact; 18 settings x 8 experiments each, the PPS reference one experiment.
+  REQUIRE(rs.groups.size() == 10);
+  const size_t ns = p.readout.settings.size();
+  size_t expected = 0;
+  for (const auto& g : rs.groups) {
+    CHECK(g.first == expected);
+    expected += ns * g.weights.size();
+    double wsum = 0;
+    for (double w : g.weights) wsum += w;
+    CHECK(wsum == doctest::Approx(1.0).epsilon(1e-12));
+  }
+  CHECK(expected == rs.experiments.size());
+  CHECK(rs.groups[2].acquisition == PairAcquisition::kPps);
+  CHECK(rs.groups[2].weights.size() == 1);
+  CHECK(rs.groups[5].sign == 1);
+  // From inverted equilibrium every EXPNO starts with the inversion pulse.
+  const std::string inv_pp = read_file(
+      (dir / "export" / std::to_string(rs.groups[5].first + 1) / "pulseprogram").string());
+  CHECK(inv_pp.find("rx180_all") != std::string::npos);
   // The PPS and bath gradients (the weakest winds 1 turn over 1 cm) strengthened x 100/pi, so
   // that a 1-1.8 cm sample keeps < 1 % of a single-quantum coherence (simulated over z slices).
   CHECK(rs.gradient_scale == doctest::Approx(100.0 / kPi).epsilon(1e-9));
@@ -139,37 +162,54 @@ TEST_CASE("experiment: a run export played back gives the virtual run's energies
   CHECK(rs.gradient_residual < 0.01);
   std::vector<Sequence> seqs;
   for (const auto& e : rs.experiments) seqs.push_back(e.sequence);
-  const RunPlayback direct = console_run(p, c, seqs, rs.weights, imp, (dir / "direct").string());
+  const RunPlayback direct = console_run(p, c, seqs, rs.groups, imp, (dir / "direct").string());
   const RunSequences ideal = run_sequences(p, c, collision, lib, o, {}, true);
   seqs.clear();
   for (const auto& e : ideal.experiments) seqs.push_back(e.sequence);
   const RunPlayback ideal_pps =
-      console_run(p, c, seqs, ideal.weights, imp, (dir / "ideal_pps").string());
+      console_run(p, c, seqs, ideal.groups, imp, (dir / "ideal_pps").string());
   const CaseResult run = run_case(p, c, lib, settings);
   REQUIRE(run.points.size() == 2);
   REQUIRE(run.points[1].collision == collision);
-  double folder = 0, model = 0, pps = 0;
+  const auto& pt = run.points[1];
+  double folder = 0, model = 0, worst = 0;
+  auto compare = [&](const char* what, size_t k, double b, double d, double i, double v) {
+    MESSAGE(what << " E_" << k + 1 << ": played back " << b << ", export's sequences " << d
+                 << ", with the ideal PPS " << i << ", virtual run " << v);
+    folder = std::max(folder, std::abs(b - d));
+    model = std::max(model, std::abs(i - v));
+    worst = std::max(worst, std::abs(b - v));
+  };
   for (size_t k = 0; k < back.energy.size(); ++k) {
-    const double virt = run.points[1].energy_raw[k].mean;
-    MESSAGE("E_" << k + 1 << ": played back " << back.energy[k] << ", export's sequences "
-                 << direct.energy[k] << ", with the ideal PPS " << ideal_pps.energy[k]
-                 << ", virtual run " << virt);
-    folder = std::max(folder, std::abs(back.energy[k] - direct.energy[k]));
-    model = std::max(model, std::abs(ideal_pps.energy[k] - virt));
-    pps = std::max(pps, std::abs(back.energy[k] - virt));
+    compare("raw", k, back.energy[k], direct.energy[k], ideal_pps.energy[k], pt.energy_raw[k].mean);
+    compare("before", k, back.calibrated.before[k], direct.calibrated.before[k],
+            ideal_pps.calibrated.before[k], pt.energy_before[k].mean);
+    compare("after", k, back.calibrated.after[k], direct.calibrated.after[k],
+            ideal_pps.calibrated.after[k], pt.energy[k].mean);
   }
+  CHECK(back.calibrated.pps == doctest::Approx(pt.pps_scale.mean).epsilon(1e-6));
   MESSAGE("largest energy difference: folder vs the export's sequences "
           << folder << "; ideal-PPS sequences vs the virtual run " << model
-          << "; played back vs the virtual run " << pps);
+          << "; played back vs the virtual run " << worst);
   CHECK(folder < 1e-6);
-  CHECK(pps < 1e-6);
+  CHECK(worst < 1e-6);
   CHECK(model > 1e-3);  // the ideal PPS is not what the run plays
+  // The reader takes the folder's groups as written, and refuses another run's folder.
+  const auto groups = read_run_groups((dir / "export").string(), p, nullptr, "c_minus_0p5_m2");
+  CHECK(groups.size() == rs.groups.size());
+  CHECK_THROWS_WITH_AS(read_run_groups((dir / "export").string(), p, nullptr, "c_minus_0p5_m3"),
+                       doctest::Contains("pulprog = c_minus_0p5_m2_e1_IIII"), InputError);
   // The virtual console's datasets share one NC (write_bruker_series), as EXPNOs recorded with
   // one RG do, so a plain weighted sum of their stored values is right.
   std::set<long> nc;
   for (size_t k = 1; k <= back.expnos; ++k)
     nc.insert(read_jcamp((dir / "console" / std::to_string(k) / "acqus").string()).integer("$NC"));
   CHECK(nc.size() == 1);
+  // A weights.csv that is not a run export's is refused, located.
+  write_file_atomic((dir / "export" / "weights.csv").string(),
+                    "expno,readout_setting,experiment,basis_state,flipped,weight,pulprog\n");
+  CHECK_THROWS_WITH_AS(read_run_groups((dir / "export").string(), p),
+                       doctest::Contains("weights.csv:1:"), InputError);
   fs::remove_all(dir);
 }
 

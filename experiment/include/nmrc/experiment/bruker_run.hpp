@@ -13,6 +13,7 @@
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/protocol.hpp"
 #include "nmrc/experiment/pulses.hpp"
+#include "nmrc/experiment/run.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
 
 namespace nmrc::experiment {
@@ -34,11 +35,26 @@ std::string topspin_case_name(const std::string& case_name);
 /// The run as the sequences the console plays, before any file is written: one per EXPNO
 /// (k = s E + i + 1, the order of `experiments`), the weight of each temporal-averaging
 /// experiment, and the gradients played longer than the protocol's (a note per gradient).
+/// One acquisition of the calibration (run.hpp's PairAcquisition) from one sign: its EXPNOs
+/// are first + s E + i + 1 (readout setting s, temporal-averaging experiment i of E).
+struct RunGroup {
+  PairAcquisition acquisition = PairAcquisition::kContact;
+  int sign = 0;  ///< 0 from equilibrium, 1 from inverted equilibrium (the inversion pulse first)
+  size_t first = 0;
+  std::vector<double> weights;  ///< w_i, i = 0..E-1 (sum 1)
+  std::vector<ProtocolExperiment> experiments;
+};
+
 struct RunSequences {
   RunProtocol protocol;
   std::vector<compiler::BrukerExperimentInput> experiments;
-  std::vector<std::string> settings;   ///< readout setting of each EXPNO
-  std::vector<double> weights;         ///< w_i, i = 0..E-1
+  std::vector<std::string> settings;  ///< readout setting of each EXPNO
+  /// The groups in EXPNO order: per sign (equilibrium, then inverted with
+  /// `calibration.inversion`) contact, prepared, pps, then with `calibration.reference`
+  /// thermal and thermal_contact. The first group (contact from equilibrium) is the measurement.
+  std::vector<RunGroup> groups;
+  std::vector<size_t> group_of;        ///< group of each EXPNO
+  std::vector<double> weights;         ///< the first group's w_i, i = 0..E-1
   std::vector<std::string> stretched;  ///< every gradient played otherwise than the protocol's
   /// The factor on every PPS and bath gradient's area (options.sample_min_cm), >= 1.
   double gradient_scale = 1.0;
@@ -74,27 +90,49 @@ std::vector<spectrometer::Fid> virtual_console_fids(
 
 /// A run on the virtual console, measured as the console's data would be: the FIDs of
 /// virtual_console_fids written as TopSpin datasets into `data_dir` (EXPNO k, int32 as a
-/// console writes them, PULPROG the sequence's name) and reconstructed from those datasets by
-/// spectrometer::tomography_from_bruker with the weights, as `nmrc tomography --from-bruker
-/// DIR --weights` reconstructs console data; energies E_k = -<Z_k>/2 (Eq. S17).
+/// console writes them, PULPROG the sequence's name), then read back: the first group (the
+/// contact run from equilibrium) reconstructed by spectrometer::tomography_from_bruker with its
+/// weights, as `nmrc tomography --from-bruker` reconstructs console data (raw energies
+/// E_k = -<Z_k>/2, Eq. S17), and every group through calibrate_run_bruker (the calibrated ones).
 struct RunPlayback {
   size_t expnos = 0;
-  std::vector<double> weights;
-  Mat rho;                     ///< the reconstructed state, all spins (the run's units)
-  std::vector<double> energy;  ///< E_k of the case's system spins: raw (no pairing, no scale)
-  double bath_energy = 0.0;    ///< the bath spin's
+  std::vector<double> weights;  ///< the first group's
+  Mat rho;                      ///< the contact run reconstructed, all spins (the run's units)
+  std::vector<double> energy;   ///< E_k of the case's system spins: raw (no pairing, no scale)
+  double bath_energy = 0.0;     ///< the bath spin's
+  PairCalibration calibrated;   ///< the calibrated energies, as the virtual run's
 };
 RunPlayback console_run(const ExperimentProgram& p, const CaseSpec& c,
-                        const std::vector<Sequence>& sequences, const std::vector<double>& weights,
+                        const std::vector<Sequence>& sequences, const std::vector<RunGroup>& groups,
                         const Imperfections& imperfections, const std::string& data_dir,
                         const std::function<void(size_t, size_t)>& progress = {});
 
+/// The EXPNO groups of a run export, from `dir`/weights.csv (and the EXPNO count into
+/// `expnos`). Throws InputError for a file that is not a run export's weights.csv of this
+/// program: another header, EXPNOs out of order, an unknown acquisition or sign, a group twice,
+/// a group not in the first + s E + i + 1 layout of the program's readout set, weights that
+/// differ between settings, the first group not the contact run from equilibrium, and, with a
+/// `run_tag` (topspin_case_name(case) + "_m" + collision), a pulse program of another run.
+std::vector<RunGroup> read_run_groups(const std::string& dir, const ExperimentProgram& p,
+                                      size_t* expnos = nullptr, const std::string& run_tag = "");
+
+/// The calibrated energies of a run from its recorded data (docs/bruker.md, "Calibration from
+/// the console's data"): every group's EXPNOs `data_dir`/k read by
+/// spectrometer::tomography_from_bruker (group delay, molecule frame, `scale`, the group's
+/// weighted sum per setting, line fit), their line values combined by calibrate_pair, the
+/// virtual run's own calibration (inversion pairing, PPS scale, contact-loss factors). Throws
+/// InputError for a group the program's calibration needs and `groups` lacks, and what
+/// tomography_from_bruker refuses.
+PairCalibration calibrate_run_bruker(const ExperimentProgram& p, const CaseSpec& c,
+                                     const std::vector<RunGroup>& groups,
+                                     const std::string& data_dir, double scale = 1.0);
+
 /// A run export played back (docs/bruker.md, "Play back"): the sequences read from the folder
-/// `dir` alone (weights.csv; every EXPNO's pulseprogram and acqus, lists/wave, through
-/// compiler::read_bruker_experiment), then console_run. Throws InputError for a folder that is
-/// not a run export of this program (weights.csv missing or malformed, a readout setting not in
-/// the program's readout set, EXPNOs not in the s E + i + 1 layout) and what
-/// read_bruker_experiment refuses.
+/// `dir` alone (weights.csv through read_run_groups; every EXPNO's pulseprogram and acqus,
+/// lists/wave, through compiler::read_bruker_experiment), then console_run; weights.csv is
+/// copied into `data_dir`, which then reads as a console's folder after the run (`nmrc
+/// experiment --from-bruker`). Throws InputError for what read_run_groups and
+/// read_bruker_experiment refuse.
 RunPlayback play_back_run_bruker(const std::string& dir, const ExperimentProgram& p,
                                  const CaseSpec& c, const std::string& data_dir,
                                  const Imperfections& imperfections, int phase_sense = 1,

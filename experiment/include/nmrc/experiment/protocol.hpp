@@ -25,6 +25,10 @@ PulseNeed rotation_need(const Molecule& m, const std::string& name, const std::s
 PulseNeed bath_need(const ExperimentProgram& p, const CaseSpec& c);
 /// The temporal-averaging pi pulse (about x) on `spin`.
 PulseNeed flip_need(const ExperimentProgram& p, int spin);
+/// The inversion pairing's pi pulse (about x) on every spin of the molecule at once,
+/// `rx180_all`: the run from inverted equilibrium starts with it (run.cpp plays it compiled
+/// when the preparation's gates are, as the console does; docs/experiment-format.md).
+PulseNeed inversion_need(const ExperimentProgram& p);
 /// The readout pi/2 on `spin` about `axis` ('X' or 'Y').
 PulseNeed readout_need(const ExperimentProgram& p, int spin, char axis);
 /// U_d of the temporal-averaging plan (on the system spins), named `name`.
@@ -65,6 +69,12 @@ struct RunProtocol {
   std::vector<ProtocolExperiment> experiments;
   std::optional<PulseNeed> ud;  ///< absent when U_d = I (a diagonal state)
   std::vector<PulseNeed> contact;
+  /// The calibration's runs (docs/experiment-format.md, "What is measured"): the inversion
+  /// pairing's pulse (absent without `calibration.inversion`) and the temporal-averaging
+  /// experiments of the contact-loss reference, every subsystem thermal at T_R (empty without
+  /// `calibration.reference`; its U_d is I: the state is diagonal).
+  std::optional<PulseNeed> inversion;
+  std::vector<ProtocolExperiment> reference;
   /// Per readout setting (the program's readout set, in order): its name ("XXII") and its
   /// compiled pi/2 pulses, one after the other in spin order.
   std::vector<std::pair<std::string, std::vector<PulseNeed>>> readout;

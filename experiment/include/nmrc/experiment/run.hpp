@@ -169,6 +169,39 @@ std::string recorded_program_path(const std::string& path);
 /// The pulse library of a program with its provenance.
 PulseLibrary make_pulse_library(const ExperimentProgram& program, const RunSettings& settings);
 
+/// The acquisitions of one pair of runs the calibration combines, per sign (from equilibrium,
+/// from inverted equilibrium when `calibration.inversion`), in this order.
+enum class PairAcquisition {
+  kPrepared = 0,        ///< the state before the collision, no contact
+  kContact = 1,         ///< the same through the contact pulses
+  kPps = 2,             ///< the pseudo-pure state itself (the signal scale)
+  kThermal = 3,         ///< every subsystem thermal at T_R (contact-loss reference)
+  kThermalContact = 4,  ///< the same through the contact pulses
+};
+constexpr int kPairAcquisitions = 5;
+/// Its name in files (weights.csv): prepared, contact, pps, thermal, thermal_contact.
+const char* pair_acquisition_name(PairAcquisition a);
+
+/// The calibrated energies (Eq. S17, delta = 1) of one pair of runs from the line values of its
+/// acquisitions, lines[sign][acquisition][setting] (sign 1 only with `calibration.inversion`,
+/// acquisitions 3 and 4 only with `calibration.reference`), reconstructed by `reconstruct`:
+/// inversion pairing, the PPS reference's scale, the contact-loss factors. The one calibration
+/// of the experiment: run_case and the reader of recorded data (bruker_run.hpp) both use it.
+struct PairCalibration {
+  double pps = 1.0;                            ///< measured PPS amplitude / nominal
+  std::vector<double> loss;                    ///< contact-loss factor per system spin
+  std::vector<double> before, after;           ///< system E_k without / with contact (calibrated)
+  std::vector<double> after_uncorrected;       ///< with contact, without the loss factor
+  double bath_before = 0.0, bath_after = 0.0;  ///< the bath spin's E_R
+  std::vector<double> raw_before, raw_after;   ///< from equilibrium alone: no pairing, no scale
+  Mat rho_before, rho_after;                   ///< the paired reconstructions (all spins)
+  std::vector<double> before_all, after_all;   ///< E_k of system spins then the bath (internal)
+};
+using Reconstructor = std::function<Mat(const std::vector<RVec>&)>;
+PairCalibration calibrate_pair(const ExperimentProgram& p, const CaseSpec& c,
+                               const Reconstructor& reconstruct,
+                               const std::vector<std::vector<RVec>> lines[2]);
+
 /// Direction of a heat flow: +1 into the subsystem (energy rises), -1 out, 0 below tol.
 int direction(double delta_energy, double tol = 0.0);
 
