@@ -243,9 +243,6 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
     }
     r.groups.push_back(std::move(g));
   };
-  if (p.bath_phase_cycle > 1)
-    throw InputError(p.path + ": bath_phase_cycle = " + std::to_string(p.bath_phase_cycle) +
-                     ": the console export plays no bath phase cycle (give 1)");
   ProtocolExperiment pps_only;  // the PPS reference: one experiment, no pi pulses
   pps_only.weight = 1.0;
   for (int sign = 0; sign < (proto.inversion ? 2 : 1); ++sign) {
