@@ -63,7 +63,7 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
   std::map<std::string, ShapedPulseElement> shaped;
   auto pulse = [&](const PulseNeed& nd) -> const ShapedPulseElement& {
     if (auto it = shaped.find(nd.name); it != shaped.end()) return it->second;
-    // the options and fidelity goal the virtual run asks for (run.cpp's Engine::get_pulse)
+    // the run's choice (run.cpp's get_pulse): the kind's length and fidelity goal
     ShapedPulseElement e = lib.get(nd, pulse_compile_options(p, nd.kind), progress,
                                    pulse_shape(p, nd.kind).fidelity_target)
                                .pulse.element(m);

@@ -1,5 +1,8 @@
 #include "nmrc/experiment/pulses.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -15,6 +18,14 @@ namespace {
 // |Tr(A^dag B)| / d: 1 for equal unitaries up to a global phase.
 double overlap(const Mat& a, const Mat& b) {
   return std::abs((a.adjoint() * b).trace()) / double(a.rows());
+}
+
+// Whether `p` has the length pulse_compile_options asks for: its duration (to 1e-9 relative)
+// and its number of steps.
+bool has_shape(const compiler::CompiledPulse& p, const compiler::CompileOptions& o) {
+  const size_t steps = p.channels.empty() ? 0 : p.channels[0].ux_hz.size();
+  return std::abs(p.duration_s() - o.duration_s) <= 1e-9 * o.duration_s && o.steps > 0 &&
+         steps == static_cast<size_t>(o.steps);
 }
 }  // namespace
 
@@ -58,16 +69,22 @@ const PulseRecord& PulseLibrary::get(const PulseNeed& need, const compiler::Comp
   const Mat full = target.full(m_.size());
   const PulseRecord* best = nullptr;
   // A pulse compiled up to diagonal phases does the job of W only for a need that allows
-  // them; a pulse compiled against W exactly serves either.
+  // them; a pulse compiled against W exactly serves either. Only a pulse of the program's
+  // length and steps for the kind counts (`options`: pulse_compile_options): a program that asks
+  // for 8 ms PPS gates is never given the shipped 12 ms ones, whatever their F_min (issue 23,
+  // bench/results/experiment.md's sixth round), and without one it is compiled.
   for (size_t i = 0; i < shipped_.size(); ++i)
     if (overlap(shipped_full_[i], full) > 1.0 - 1e-10 &&
         (target.diagonal_phases || !shipped_diagonal_phases_[i]) &&
         shipped_[i].pulse.fidelity_target >= required_fidelity &&
+        has_shape(shipped_[i].pulse, options) &&
         (!best || shipped_[i].pulse.ensemble_min > best->pulse.ensemble_min))
       best = &shipped_[i];
   if (best) return used_.emplace(need.name, *best).first->second;
   if (mode_ == CompileMode::kNever)
     throw InputError(dir_ + ": no compiled pulse for " + need.name + " (" + need.purpose + ")" +
+                     " of " + fmt::format("{:g}", options.duration_s * 1e3) + " ms, " +
+                     std::to_string(options.steps) + " steps" +
                      (required_fidelity > 0
                           ? " compiled for F_min >= " + std::to_string(required_fidelity)
                           : std::string()) +

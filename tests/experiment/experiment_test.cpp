@@ -388,6 +388,43 @@ TEST_CASE("experiment: the pulse library plays the best shipped pulse of a targe
   }
 }
 
+// The library plays the pulse of the program's length for the kind (issue 23: a program asking
+// for shorter PPS gates used to get the shipped longer ones of the same target, which had the
+// higher F_min). Two shipped files of one target: CNOT(C2 -> C1) in 30 ms (600 steps, F_min
+// 0.995) and in 12 ms (240 steps, F_min 0.9999).
+TEST_CASE("experiment: the pulse library plays the pulse of the program's length") {
+  TempDir t("nmrc_experiment_pulse_length_test");
+  const fs::path lib_dir = t.path / "compiled";
+  fs::create_directories(lib_dir);
+  for (const char* f : {"pps2_cnot_c2_c1.json", "pps2_cnot_c2_c1_20f7a295.json"})
+    write_file_atomic(
+        (lib_dir / f).string(),
+        read_file(ref::source_path(std::string("sequences/experiment/compiled/") + f)));
+  auto library_for = [&](const std::string& pps) {
+    const ExperimentProgram p = load_text(
+        t, header(t) + "pulses: {pps: " + pps + "}\nmeasure: [1]\ncases:\n  - {run: c_0}\n");
+    const PulseNeed cnot = run_protocol(p, p.cases.front(), 1).pps[1].pulses[0];
+    REQUIRE(cnot.name == "pps2_cnot_c2_c1");
+    RunSettings s;
+    s.compile_mode = CompileMode::kNever;
+    PulseLibrary lib = make_pulse_library(p, s);
+    return fs::path(lib.get(cnot, pulse_compile_options(p, "pps")).file).filename().string();
+  };
+  SUBCASE("correctness") {
+    // the 30 ms pulse for a 30 ms program, though the 12 ms one has the higher F_min
+    CHECK(library_for("{duration_s: 0.03, steps: 600}") == "pps2_cnot_c2_c1.json");
+    CHECK(library_for("{duration_s: 0.012, steps: 240}") == "pps2_cnot_c2_c1_20f7a295.json");
+  }
+  SUBCASE("validation") {
+    // no pulse of the program's length: refused under --no-compile (compiled otherwise), never
+    // another length played instead; the steps count as much as the duration
+    CHECK_THROWS_WITH_AS(library_for("{duration_s: 0.008, steps: 160}"),
+                         doctest::Contains("of 8 ms, 160 steps"), InputError);
+    CHECK_THROWS_WITH_AS(library_for("{duration_s: 0.012, steps: 120}"),
+                         doctest::Contains("of 12 ms, 120 steps"), InputError);
+  }
+}
+
 // U_d's state-aware target (issue 23): U_d acts on a diagonal input, so its need allows any
 // diagonal unitary first (`up_to: diagonal_phases`). A pulse compiled that way serves such a
 // need only; a pulse compiled against W exactly serves either. Two files with one unitary: the

@@ -1,7 +1,7 @@
 // The compiled pulses an experiment needs: found among the shipped pulses of the program's
-// `compiled` directory (matched by target, not by name), else compiled on first use through the
-// compiler (compile_target with its cache) and written there with provenance (program hash,
-// nmrc version, fidelities), so that the next run on any machine needs no GRAPE.
+// `compiled` directory (matched by target and length, not by name), else compiled on first use
+// through the compiler (compile_target with its cache) and written there with provenance (program
+// hash, nmrc version, fidelities), so that the next run on any machine needs no GRAPE.
 #pragma once
 
 #include <functional>
@@ -46,9 +46,11 @@ class PulseLibrary {
   /// Indexes every nmrc-pulse/1 file of `compiled_dir` (unreadable ones are skipped).
   PulseLibrary(const Molecule& m, std::string compiled_dir, std::string cache_dir, CompileMode mode,
                nlohmann::json provenance);
-  /// The pulse for `need` (see the class comment): of the shipped pulses with its target, the
-  /// one with the highest ensemble-minimum fidelity (a pulse compiled up to diagonal phases
-  /// only for a need that allows them). With `required_fidelity` > 0 (a kind whose
+  /// The pulse for `need` (see the class comment): of the shipped pulses with its target and
+  /// the length `options` asks for (duration_s and steps: pulse_compile_options of the need's
+  /// kind; a pulse of another length never serves), the one with the highest ensemble-minimum
+  /// fidelity (a pulse compiled up to diagonal phases only for a need that allows them). With
+  /// `required_fidelity` > 0 (a kind whose
   /// program sets fidelity_target) only a pulse compiled for at least that goal (its file's
   /// fidelity.target) counts; otherwise the target is compiled (kAuto) or refused (kNever). Throws
   /// InputError for kNever and a missing pulse, naming the pulse and its purpose.
