@@ -4,8 +4,16 @@
 // step's gradient; the spectrometer's exact engine, B1 ensemble of the program), with chosen
 // pulses compiled and the relaxation switched on or off.
 //
-// Usage (from the source tree root): pps_budget [--pulse NAME=FILE.json]... PROGRAM.yaml
+// Usage (from the source tree root): pps_budget [--pulse NAME=FILE.json]... [--design] PROGRAM.yaml
 //   --pulse replaces the shipped pulse the protocol names NAME (e.g. pps2_cnot_c2_c1) by FILE.
+//   --design adds step 1's rotation angles designed for the relaxation of the PPS's known
+//   timing (issue 23, lever 1): the molecule file's T1 and T2 (measured constants, its
+//   sources), each operation relaxing for its pulse's length as below; the final deviation is
+//   affine in c_k = cos(theta_k) of the three step-1 rotations (each rotation acts on spin k
+//   alone and its gradient keeps c_k Z_k; everything after is linear), so four runs give it
+//   exactly and the angles minimise |dev - <u, dev> u / <u, u>| by linear least squares. Prints
+//   the angles and the PPS with them, with exact and with compiled gates (rotations exact:
+//   the compiled rotations are for the nominal angles).
 // Prints, per variant, the PPS scale (the fitted epsilon of Eq. (S13)'s form over the nominal
 // one: what the run's calibration divides by) and the shape error |dev - eps u| / |dev|
 // (spectrometer::fit_pps: the part of the deviation that is not the designed |0000><0000|,
@@ -35,7 +43,8 @@ struct Variant {
   std::string label;
   Which which;
   bool relaxation;
-  std::string one;  // kOne: only this pulse compiled
+  std::string one;             // kOne: only this pulse compiled
+  std::vector<double> angles;  // step 1's rotation angles (rad) instead of the protocol's
 };
 
 }  // namespace
@@ -44,6 +53,7 @@ int main(int argc, char** argv) {
   try {
     std::map<std::string, std::string> replace;
     std::string path;
+    bool design = false;
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       if (a == "--pulse" && i + 1 < argc) {
@@ -51,12 +61,15 @@ int main(int argc, char** argv) {
         const auto eq = v.find('=');
         if (eq == std::string::npos) throw InputError("--pulse " + v + ": must be NAME=FILE");
         replace[v.substr(0, eq)] = v.substr(eq + 1);
+      } else if (a == "--design") {
+        design = true;
       } else {
         path = a;
       }
     }
     if (path.empty()) {
-      std::fprintf(stderr, "usage: pps_budget [--pulse NAME=FILE.json]... PROGRAM.yaml\n");
+      std::fprintf(stderr,
+                   "usage: pps_budget [--pulse NAME=FILE.json]... [--design] PROGRAM.yaml\n");
       return 2;
     }
     const ex::ExperimentProgram p = ex::load_experiment_program(path);
@@ -80,19 +93,19 @@ int main(int argc, char** argv) {
       }
 
     std::vector<Variant> vars = {
-        {"exact operations, closed", Which::kNone, false, ""},
-        {"exact operations, relaxing for the pulses' time", Which::kNone, true, ""},
-        {"compiled rotations only, closed", Which::kRotations, false, ""},
-        {"compiled gates only, closed", Which::kGates, false, ""},
-        {"all compiled, closed", Which::kAll, false, ""},
-        {"compiled rotations only, relaxation", Which::kRotations, true, ""},
-        {"compiled gates only, relaxation", Which::kGates, true, ""},
-        {"all compiled, relaxation (as played)", Which::kAll, true, ""},
+        {"exact operations, closed", Which::kNone, false, "", {}},
+        {"exact operations, relaxing for the pulses' time", Which::kNone, true, "", {}},
+        {"compiled rotations only, closed", Which::kRotations, false, "", {}},
+        {"compiled gates only, closed", Which::kGates, false, "", {}},
+        {"all compiled, closed", Which::kAll, false, "", {}},
+        {"compiled rotations only, relaxation", Which::kRotations, true, "", {}},
+        {"compiled gates only, relaxation", Which::kGates, true, "", {}},
+        {"all compiled, relaxation (as played)", Which::kAll, true, "", {}},
     };
     for (const auto& st : proto.pps)
       for (const auto& nd : st.pulses)
         if (nd.kind.rfind("pps", 0) == 0)
-          vars.push_back({"only " + nd.name + ", relaxation", Which::kOne, true, nd.name});
+          vars.push_back({"only " + nd.name + ", relaxation", Which::kOne, true, nd.name, {}});
 
     const auto th = sp::thermal_equilibrium(m);
     const Mat id = Mat::Identity(d, d) / double(d);
@@ -108,7 +121,7 @@ int main(int argc, char** argv) {
     for (double w : p.b1_weight) wsum += w;
     std::printf("nominal epsilon %.6e; B1 members %zu\n", eps_nominal, p.b1_scale.size());
     std::printf("%-52s %10s %12s\n", "variant", "PPS scale", "shape error");
-    for (const auto& v : vars) {
+    auto played = [&](const Variant& v) {
       Mat avg = Mat::Zero(d, d);
       for (size_t b = 0; b < p.b1_scale.size(); ++b) {
         sp::DynamicsOptions o;
@@ -116,13 +129,15 @@ int main(int argc, char** argv) {
         o.relaxation = v.relaxation;
         sp::Dynamics dyn(m, o);
         Sequence seq;
+        size_t s = 0;
         for (const auto& st : proto.pps) {
           for (size_t i = 0; i < st.pulses.size(); ++i) {
             const auto& nd = st.pulses[i];
             const bool rot = nd.kind.rfind("pps", 0) != 0;
-            const bool comp = v.which == Which::kAll || (v.which == Which::kRotations && rot) ||
-                              (v.which == Which::kGates && !rot) ||
-                              (v.which == Which::kOne && nd.name == v.one);
+            const bool comp = (v.which == Which::kAll || (v.which == Which::kRotations && rot) ||
+                               (v.which == Which::kGates && !rot) ||
+                               (v.which == Which::kOne && nd.name == v.one)) &&
+                              !(rot && s == 0 && !v.angles.empty());
             if (comp) {
               seq.elements.push_back(pulses[nd.name].element(m));
             } else {
@@ -138,20 +153,75 @@ int main(int argc, char** argv) {
                 seq.elements.push_back(UnitaryElement{"free precession undone", all,
                                                       sp::exact_unitary(dyn, {seg}).adjoint()});
               }
-              seq.elements.push_back(st.operations[i]);
+              Element e = st.operations[i];
+              if (auto* r = std::get_if<RotationElement>(&e); r && s == 0 && !v.angles.empty())
+                r->angle_rad = v.angles.at(i);
+              seq.elements.push_back(e);
             }
           }
           seq.elements.push_back(st.gradient);
+          ++s;
         }
         sp::Sample sample;
         sample.molecule = m;
         sample.relaxation = v.relaxation;
         sample.b1_scale = {p.b1_scale[b]};
         avg += p.b1_weight[b] / wsum * sp::run_deviation(sample, seq, th.rho);
+        // exact operations do not see B1 (nor the relaxation's channels): one member is all
+        if (v.which == Which::kNone) {
+          avg /= p.b1_weight[b] / wsum;
+          break;
+        }
       }
+      return avg;
+    };
+    auto print = [&](const std::string& label, const Mat& avg) {
       const sp::PpsFit f = sp::fit_pps(avg);
-      std::printf("%-52s %10.4f %12.4f\n", v.label.c_str(), f.epsilon / eps_nominal, f.error);
+      std::printf("%-52s %10.4f %12.4f\n", label.c_str(), f.epsilon / eps_nominal, f.error);
       std::fflush(stdout);
+    };
+    for (const auto& v : vars) print(v.label, played(v));
+    if (design) {
+      std::vector<double> c0;
+      for (const auto& e : proto.pps.front().operations)
+        if (const auto* r = std::get_if<RotationElement>(&e)) c0.push_back(std::cos(r->angle_rad));
+      Mat u = -Mat::Identity(d, d) / double(d);
+      u(0, 0) += 1.0;
+      auto perp = [&](const Mat& x) {
+        const Mat r = x - ((u.adjoint() * x).trace().real() / u.squaredNorm()) * u;
+        Eigen::VectorXd v(2 * d * d);
+        for (long a = 0; a < d * d; ++a) {
+          v(a) = r.data()[a].real();
+          v(d * d + a) = r.data()[a].imag();
+        }
+        return v;
+      };
+      auto angles_of = [](const std::vector<double>& c) {
+        std::vector<double> a;
+        for (double x : c) a.push_back(std::acos(x));
+        return a;
+      };
+      const Eigen::VectorXd b0 = perp(played({"", Which::kNone, true, "", angles_of(c0)}));
+      Eigen::MatrixXd a(b0.size(), static_cast<long>(c0.size()));
+      const double h = 0.05;  // the map is affine: any step gives the same columns
+      for (size_t k = 0; k < c0.size(); ++k) {
+        std::vector<double> c = c0;
+        c[k] += h;
+        a.col(static_cast<long>(k)) =
+            (perp(played({"", Which::kNone, true, "", angles_of(c)})) - b0) / h;
+      }
+      const Eigen::VectorXd x = a.colPivHouseholderQr().solve(-b0);
+      std::vector<double> c = c0;
+      for (size_t k = 0; k < c.size(); ++k) c[k] += x(static_cast<long>(k));
+      const std::vector<double> designed = angles_of(c);
+      std::printf("step 1 angles for the relaxation (degrees; protocol's in brackets):");
+      for (size_t k = 0; k < c.size(); ++k)
+        std::printf(" %.3f (%.3f)", designed[k] * 180 / kPi, std::acos(c0[k]) * 180 / kPi);
+      std::printf("\n");
+      print("designed angles, exact operations, relaxing",
+            played({"", Which::kNone, true, "", designed}));
+      print("designed angles, compiled gates, relaxation",
+            played({"", Which::kGates, true, "", designed}));
     }
     return 0;
   } catch (const InputError& e) {
