@@ -3,6 +3,8 @@
 // its gates come from --pulses DIR, the output of nmrc compile) or nmrc-pulse/1 files (played
 // in order, then acquired; needs --molecule). Nothing is written unless every input exports.
 #ifdef NMRC_COMPILER_AVAILABLE
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -33,8 +35,10 @@ constexpr double kPlaybackTolerance = 1e-6;
 struct Opts {
   std::vector<std::string> inputs;
   std::string out, molecule, pulses;
-  double p90_us = 0, plw_w = 0, d1_s = -1, d16_s = 200e-6, gpz_max = 53.5, sw_hz = 0;
-  double sample_cm = 1.0;
+  double p90_us = 0, plw_w = 0, d1_s = -1, d16_s = 200e-6, sw_hz = 0;
+  // An experiment run's probe: the program's spectrometer.gradient_max_g_per_cm and sample_cm
+  // unless given (53.5 G/cm for other exports).
+  std::optional<double> gpz_max, sample_cm;
   std::string rpar = "C13CPD";
   int ns = 1, ds = 0, td = 16384, phase_sense = 1;
   std::string case_name, cache_dir;
@@ -62,6 +66,22 @@ compiler::BrukerExportResult export_programs(const Opts& o,
 }
 
 #ifdef NMRC_EXPERIMENT_AVAILABLE
+// The experiment program of a run export, with --gpz-max and --sample-cm (when given) as its
+// probe: they set how long the run's gradients play, in the export and in the virtual run the
+// play back compares it with (experiment::PlayedGradients).
+experiment::ExperimentProgram run_program(const Opts& o) {
+  experiment::ExperimentProgram p = experiment::load_experiment_program(o.inputs[0]);
+  auto probe = [](const char* option, double v, double max, const char* unit) {
+    if (!(v > 0 && v <= max))
+      throw InputError(std::string(option) + " = " + fmt::format("{:.6g}", v) + ": must be > 0 " +
+                       unit + " and at most " + fmt::format("{:g}", max));
+    return v;
+  };
+  if (o.gpz_max) p.gradient_max_g_per_cm = probe("--gpz-max", *o.gpz_max, 1e4, "G/cm");
+  if (o.sample_cm) p.sample_cm = probe("--sample-cm", *o.sample_cm, 100.0, "cm");
+  return p;
+}
+
 // An experiment program's run: --case C --collision M (experiment/bruker_run.hpp).
 compiler::BrukerExportResult export_experiment_run(const Opts& o,
                                                    const compiler::BrukerExportOptions& eo,
@@ -71,7 +91,7 @@ compiler::BrukerExportResult export_experiment_run(const Opts& o,
                      std::to_string(o.inputs.size()) + " inputs given)");
   if (o.case_name.empty() || o.collision == -1)
     throw InputError("--case and --collision: give both to export an experiment run");
-  const experiment::ExperimentProgram p = experiment::load_experiment_program(o.inputs[0]);
+  const experiment::ExperimentProgram p = run_program(o);
   const experiment::CaseSpec* c = nullptr;
   std::string names;
   for (const auto& cs : p.cases) {
@@ -103,8 +123,8 @@ compiler::BrukerExportResult export_experiment_run(const Opts& o,
 // console runs say where a difference comes from: the sequences the export was made from
 // (DATA/sequences: what the files should hold) and the same with the PPS steps and the
 // inversion as the ideal operations (DATA/ideal_pps).
-int check_playback(const Opts& o, const compiler::BrukerExportOptions& eo, bool quiet) {
-  experiment::ExperimentProgram p = experiment::load_experiment_program(o.inputs[0]);
+int check_playback(const Opts& o, bool quiet) {
+  experiment::ExperimentProgram p = run_program(o);
   const experiment::CaseSpec* c = nullptr;
   for (const auto& cs : p.cases)
     if (cs.name == o.case_name || experiment::topspin_case_name(cs.name) == o.case_name) c = &cs;
@@ -130,7 +150,7 @@ int check_playback(const Opts& o, const compiler::BrukerExportOptions& eo, bool 
       o.out, p, one, data + "/folder", p.imperfections, o.phase_sense, console("the folder"));
   auto play = [&](bool ideal_pps, const std::string& sub, const std::string& what) {
     const experiment::RunSequences rs =
-        experiment::run_sequences(p, one, o.collision, lib, eo, {}, ideal_pps);
+        experiment::run_sequences(p, one, o.collision, lib, {}, ideal_pps);
     std::vector<Sequence> seqs;
     for (const auto& e : rs.experiments) seqs.push_back(e.sequence);
     return experiment::console_run(p, one, seqs, rs.groups, p.imperfections, data + "/" + sub,
@@ -208,10 +228,12 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
   br->add_option("--ds", o->ds, "Dummy scans (DS, default 0)");
   br->add_option("--d1", o->d1_s, "Relaxation delay D1, s (default 5 x the longest T1)");
   br->add_option("--d16", o->d16_s, "Gradient recovery d16, s (default 200e-6)");
-  br->add_option("--gpz-max", o->gpz_max, "Gradient at GPZ 100 %, G/cm (default 53.5)");
+  br->add_option("--gpz-max", o->gpz_max,
+                 "Gradient at GPZ 100 %, G/cm (default 53.5; an experiment run: the program's "
+                 "spectrometer.gradient_max_g_per_cm)");
   br->add_option("--sample-cm", o->sample_cm,
                  "Experiment program: shortest sample length the PPS and bath gradients must "
-                 "dephase to 1 %, cm (default 1)");
+                 "dephase to 1 %, cm (default: the program's spectrometer.sample_cm)");
   br->add_option("--rpar", o->rpar,
                  "Standard parameter set setup.mac loads before nmrc's values (default C13CPD)");
   br->add_option("--phase-sense", o->phase_sense,
@@ -262,8 +284,7 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
       compiler::check_export_options(eo);
       eo.d1_s = o->d1_s;
       eo.d16_s = o->d16_s;
-      eo.gpz_max_g_per_cm = o->gpz_max;
-      eo.sample_min_cm = o->sample_cm;
+      eo.gpz_max_g_per_cm = o->gpz_max.value_or(53.5);
       eo.rpar = o->rpar;
       eo.phase_sense = o->phase_sense;
       eo.probe = o->probe;
@@ -279,6 +300,9 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
       if (!o->check_playback.empty() && o->case_name.empty())
         throw InputError("--check-playback = " + o->check_playback +
                          ": plays back an experiment run (give --case and --collision)");
+      if (o->sample_cm && o->case_name.empty())
+        throw InputError("--sample-cm = " + fmt::format("{:.6g}", *o->sample_cm) +
+                         ": sets an experiment run's gradients (give --case and --collision)");
       compiler::BrukerExportResult r;
       if (!o->case_name.empty() || o->collision != -1) {
 #ifdef NMRC_EXPERIMENT_AVAILABLE
@@ -294,7 +318,7 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
       if (!o->check_playback.empty()) {
 #ifdef NMRC_EXPERIMENT_AVAILABLE
         std::fflush(stdout);
-        return check_playback(*o, eo, global.quiet);
+        return check_playback(*o, global.quiet);
 #endif
       }
       return 0;

@@ -42,12 +42,8 @@ std::string topspin_case_name(const std::string& case_name) {
 }
 
 RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int collision,
-                           PulseLibrary& lib, const compiler::BrukerExportOptions& o,
-                           const CompileProgress& progress, bool ideal_pps) {
+                           PulseLibrary& lib, const CompileProgress& progress, bool ideal_pps) {
   const Molecule& m = p.molecule;
-  if (!(o.gpz_max_g_per_cm > 0))
-    throw InputError("--gpz-max = " + fmt::format("{:.6g}", o.gpz_max_g_per_cm) +
-                     ": must be > 0 G/cm");
   // The phase cycles are summed acquisitions the export does not write yet (issue 23's report):
   // refused, not exported as another experiment than the virtual run measures.
   if (p.bath_phase_cycle > 1 || p.contact_phase_cycle > 1)
@@ -70,53 +66,9 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
     e.name = nd.name;
     return shaped.emplace(nd.name, std::move(e)).first->second;
   };
-  // The PPS and bath gradients, all scaled by one factor so that the weakest dephases a
-  // single-quantum coherence of the weakest nucleus to 1 % on the shortest sample
-  // (options.sample_min_cm): |sinc(pi q A L)| <= 1/(pi q A L) <= 0.01, q A L >= 100/pi turns.
-  if (!(o.sample_min_cm > 0))
-    throw InputError("--sample-cm = " + fmt::format("{:.6g}", o.sample_min_cm) +
-                     ": must be > 0 cm");
-  double q_min = 0.0;
-  for (int k = 0; k < m.size(); ++k) {
-    const double q = std::abs(m.gamma_hz_per_gauss(k));
-    if (q > 0 && (q_min == 0.0 || q < q_min)) q_min = q;
-  }
-  double area_min = 0.0;
-  auto area_of = [](const GradientElement& g) {
-    return std::abs(g.strength_g_per_cm * g.shape_factor * g.duration_s);
-  };
-  for (const auto& st : proto.pps)
-    if (area_of(st.gradient) > 0 && (area_min == 0.0 || area_of(st.gradient) < area_min))
-      area_min = area_of(st.gradient);
-  if (area_of(proto.bath_gradient) > 0 &&
-      (area_min == 0.0 || area_of(proto.bath_gradient) < area_min))
-    area_min = area_of(proto.bath_gradient);
-  const double turns_needed = 100.0 / kPi;
-  r.gradient_scale = 1.0;
-  if (area_min > 0 && q_min > 0)
-    r.gradient_scale = std::max(1.0, turns_needed / (q_min * area_min * o.sample_min_cm));
-  // Scaled, then at the probe's maximum for longer when above it (whole us; the same area
-  // G shape_factor t, so the same coherence filter); the maximum is GPZ 100 % times the area
-  // factor of the gradient shape file the console plays (compiler::bruker_gradient_shape_for).
-  auto gradient = [&](GradientElement g, const std::string& what) {
-    const double g0 = g.strength_g_per_cm, t0 = g.duration_s;
-    g.strength_g_per_cm *= r.gradient_scale;
-    const double area = g.strength_g_per_cm * g.shape_factor * g.duration_s;
-    const double per_s =
-        o.gpz_max_g_per_cm * compiler::bruker_gradient_shape_for(g.shape_factor).area_factor;
-    if (std::abs(area) > per_s * g.duration_s * (1.0 + 1e-12)) {
-      const double t = std::ceil(std::abs(area) / per_s * 1e6 - 1e-6) * 1e-6;
-      g.duration_s = t;
-      g.strength_g_per_cm = area / (g.shape_factor * t);
-    }
-    if (g.strength_g_per_cm != g0 || g.duration_s != t0)
-      r.stretched.push_back(what + ": " + fmt::format("{:.6g}", g0) + " G/cm for " +
-                            fmt::format("{:.6g}", t0 * 1e3) + " ms played as " +
-                            fmt::format("{:.6g}", g.strength_g_per_cm) + " G/cm for " +
-                            fmt::format("{:.6g}", g.duration_s * 1e3) + " ms (" +
-                            fmt::format("{:.4g}", q_min * area_of(g)) + " turns/cm)");
-    return g;
-  };
+  // The PPS and bath gradients as the run plays them (run_protocol's plan).
+  r.gradient_scale = proto.gradients.scale;
+  r.stretched = proto.gradients.stretched;
   // The part every EXPNO shares up to the temporal-averaging pulses, with a label per element.
   std::vector<Element> head;
   std::vector<std::string> head_where;
@@ -134,19 +86,19 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
         head_where.push_back(where0 + st.name + " pulse " + nd.name);
       }
     }
-    head.push_back(gradient(st.gradient, st.name + " gradient"));
+    head.push_back(st.gradient);
     head_where.push_back(where0 + st.name + " gradient");
   }
   const size_t pps_len = head.size();  // the PPS alone (the PPS reference plays no more)
   head.push_back(pulse(proto.bath));
   head_where.push_back(where0 + "bath pulse " + proto.bath.name);
-  head.push_back(gradient(proto.bath_gradient, "bath gradient"));
+  head.push_back(proto.bath_gradient);
   head_where.push_back(where0 + "bath gradient");
   // What each gradient as played leaves of a single-quantum coherence on a uniform sample of
-  // 9 lengths from sample_min_cm to max(sample_min_cm, 1.8 cm), simulated on the virtual
+  // 9 lengths from sample_cm to max(sample_cm, 1.8 cm), simulated on the virtual
   // spectrometer's slices (spectrometer::gradient_residual; enough slices for 16 per turn).
   {
-    const double l0 = o.sample_min_cm, l1 = std::max(o.sample_min_cm, 1.8);
+    const double l0 = p.sample_cm, l1 = std::max(p.sample_cm, 1.8);
     for (size_t e = 0; e < head.size(); ++e) {
       const auto* g = std::get_if<GradientElement>(&head[e]);
       if (!g) continue;
@@ -286,7 +238,7 @@ std::string weights_csv(const RunSequences& r) {
 
 // The experiment's own part of the README: what the EXPNOs are and how they combine.
 std::string run_readme(const ExperimentProgram& p, const CaseSpec& c, int collision,
-                       const RunSequences& r, const compiler::BrukerExportOptions& o) {
+                       const RunSequences& r) {
   const Molecule& m = p.molecule;
   const RunProtocol& proto = r.protocol;
   const size_t ns = proto.readout.size();
@@ -354,15 +306,16 @@ std::string run_readme(const ExperimentProgram& p, const CaseSpec& c, int collis
     rd << "\nGradients as played: the PPS and bath gradients' areas times "
        << fmt::format("{:.6g}", r.gradient_scale)
        << ", so that the weakest winds a single-quantum coherence\n"
-       << "at least 100/pi turns across a sample of " << fmt::format("{:.6g}", o.sample_min_cm)
-       << " cm or longer (--sample-cm; at most 1 % left on a uniform sample);\n"
-       << "above GPZ 100 % (--gpz-max " << fmt::format("{:.6g}", o.gpz_max_g_per_cm)
-       << " G/cm) at the maximum for longer, with the same area:\n";
+       << "at least 100/pi turns across a sample of " << fmt::format("{:.6g}", p.sample_cm)
+       << " cm or longer (spectrometer.sample_cm, --sample-cm; at most 1 % left on a\n"
+       << "uniform sample); above GPZ 100 % (" << fmt::format("{:.6g}", p.gradient_max_g_per_cm)
+       << " G/cm: spectrometer.gradient_max_g_per_cm, --gpz-max) at the maximum for longer,\n"
+       << "with the same area (the virtual run plays the same durations):\n";
     for (const auto& s : r.stretched) rd << "  " << s << "\n";
   }
   rd << "\nWhat the PPS and bath gradients leave of a single-quantum coherence on a uniform\n"
-     << "sample of " << fmt::format("{:.6g}", o.sample_min_cm) << " to "
-     << fmt::format("{:.6g}", std::max(o.sample_min_cm, 1.8))
+     << "sample of " << fmt::format("{:.6g}", p.sample_cm) << " to "
+     << fmt::format("{:.6g}", std::max(p.sample_cm, 1.8))
      << " cm (simulated over z slices, the largest over 9 lengths):\n";
   for (const auto& s : r.residuals) rd << "  " << s << "\n";
   return rd.str();
@@ -400,11 +353,12 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
                                                int collision, PulseLibrary& lib,
                                                const compiler::BrukerExportOptions& o,
                                                const CompileProgress& progress) {
-  const RunSequences rs = run_sequences(p, c, collision, lib, o, progress);
+  const RunSequences rs = run_sequences(p, c, collision, lib, progress);
   compiler::BrukerExportOptions eo = o;
+  eo.gpz_max_g_per_cm = p.gradient_max_g_per_cm;  // the probe the run's gradients were planned for
   eo.source = p.path + " (case " + c.name + ", collision " + std::to_string(collision) + ")";
   compiler::BrukerExportResult r = compiler::export_bruker(rs.experiments, p.molecule, eo);
-  const std::string readme = run_readme(p, c, collision, rs, o);
+  const std::string readme = run_readme(p, c, collision, rs);
   for (auto& f : r.files)
     if (f.path == "README.txt") f.content += readme;
   r.summary = run_summary(r.summary);
@@ -420,8 +374,8 @@ compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const
   r.summary.push_back(
       "gradients: PPS and bath areas x " + fmt::format("{:.6g}", rs.gradient_scale) + "; at most " +
       fmt::format("{:.3g}", rs.gradient_residual) +
-      " of a single-quantum coherence left on a uniform " + fmt::format("{:.6g}", o.sample_min_cm) +
-      "-" + fmt::format("{:.6g}", std::max(o.sample_min_cm, 1.8)) +
+      " of a single-quantum coherence left on a uniform " + fmt::format("{:.6g}", p.sample_cm) +
+      "-" + fmt::format("{:.6g}", std::max(p.sample_cm, 1.8)) +
       " cm sample (simulated, README.txt)");
   return r;
 }

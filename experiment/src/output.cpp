@@ -44,7 +44,7 @@ ordered_json verdicts_json(const VerdictCount& v) {
 }  // namespace
 
 std::string settings_key(const ExperimentProgram& p, bool budget) {
-  return p.text_hash + (budget ? "+budget" : "") + "+pairs/2";
+  return p.text_hash + (budget ? "+budget" : "") + "+pairs/2+played-gradients";
 }
 
 ordered_json case_summary(const ExperimentProgram& p, const CaseResult& r, bool budget) {

@@ -187,7 +187,8 @@ ExperimentProgram parse_experiment_program(const std::string& text, const std::s
   if (p.sw_hz == 0.0) p.sw_hz = spectrometer::default_sw_hz(p.molecule);
   if (auto s = root.find("spectrometer")) {
     s->expect_map();
-    s->allow_keys({"b1_scale", "b1_weight", "compensate_polarization"});
+    s->allow_keys(
+        {"b1_scale", "b1_weight", "compensate_polarization", "gradient_max_g_per_cm", "sample_cm"});
     if (auto f = s->find("b1_scale")) {
       p.b1_scale = f->as_double_list();
       if (p.b1_scale.empty() || p.b1_scale.size() > 21) f->fail("needs 1 to 21 values");
@@ -206,6 +207,8 @@ ExperimentProgram parse_experiment_program(const std::string& text, const std::s
       if (!(sum > 0)) f->fail("weights must not all be zero");
     }
     if (auto f = s->find("compensate_polarization")) p.compensate_polarization = f->as_bool();
+    if (auto f = s->find("gradient_max_g_per_cm")) p.gradient_max_g_per_cm = f->as_positive(1e4);
+    if (auto f = s->find("sample_cm")) p.sample_cm = f->as_positive(100.0);
   }
   if (auto im = root.find("imperfections")) {
     im->expect_map();

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "nmrc/compiler/bruker_export.hpp"
 #include "nmrc/compiler/gate_types.hpp"
 #include "nmrc/compiler/targets.hpp"
 #include "nmrc/core/error.hpp"
@@ -137,6 +139,7 @@ std::vector<PulseNeed> contact_needs(const ExperimentProgram& p, const CaseSpec&
 std::vector<sp::PpsStep> run_pps_steps(const ExperimentProgram& p) {
   sp::PpsOptions po;
   po.compensate_polarization = p.compensate_polarization;
+  po.twists.assign(std::begin(kPpsGradientUnits), std::end(kPpsGradientUnits));
   std::vector<int> spins(p.molecule.size());
   for (int k = 0; k < p.molecule.size(); ++k) spins[k] = k;
   return sp::pps_steps(p.molecule, spins, po);
@@ -147,6 +150,48 @@ std::string ud_name(const CaseSpec& c, int collision) {
 }
 
 namespace {
+
+/// The protocol's PPS and bath gradients as the probe plays them (protocol.hpp's
+/// PlayedGradients): areas times one factor, then at the probe's maximum for longer.
+PlayedGradients play_gradients(const ExperimentProgram& p, RunProtocol& r) {
+  const Molecule& m = p.molecule;
+  PlayedGradients out;
+  double q_min = 0.0;  // the weakest nucleus, Hz/G
+  for (int k = 0; k < m.size(); ++k) {
+    const double q = std::abs(m.gamma_hz_per_gauss(k));
+    if (q > 0 && (q_min == 0.0 || q < q_min)) q_min = q;
+  }
+  auto area_of = [](const GradientElement& g) {
+    return std::abs(g.strength_g_per_cm * g.shape_factor * g.duration_s);
+  };
+  double area_min = area_of(r.bath_gradient);
+  for (const auto& st : r.pps) area_min = std::min(area_min, area_of(st.gradient));
+  // |sinc(pi q A L)| <= 1/(pi q A L) <= 0.01 on a uniform sample: q A L >= 100/pi turns.
+  const double turns_needed = 100.0 / kPi;
+  if (area_min > 0 && q_min > 0)
+    out.scale = std::max(1.0, turns_needed / (q_min * area_min * p.sample_cm));
+  // The console's maximum: GPZ 100 % times the area factor of the shape it plays.
+  auto play = [&](GradientElement& g, const std::string& what) {
+    const double g0 = g.strength_g_per_cm, t0 = g.duration_s;
+    g.strength_g_per_cm *= out.scale;
+    const double area = g.strength_g_per_cm * g.shape_factor * g.duration_s;
+    const double per_s =
+        p.gradient_max_g_per_cm * compiler::bruker_gradient_shape_for(g.shape_factor).area_factor;
+    if (std::abs(area) > per_s * g.duration_s * (1.0 + 1e-12)) {
+      g.duration_s = std::ceil(std::abs(area) / per_s * 1e6 - 1e-6) * 1e-6;
+      g.strength_g_per_cm = area / (g.shape_factor * g.duration_s);
+    }
+    if (g.strength_g_per_cm != g0 || g.duration_s != t0)
+      out.stretched.push_back(what + ": " + fmt::format("{:.6g}", g0) + " G/cm for " +
+                              fmt::format("{:.6g}", t0 * 1e3) + " ms played as " +
+                              fmt::format("{:.6g}", g.strength_g_per_cm) + " G/cm for " +
+                              fmt::format("{:.6g}", g.duration_s * 1e3) + " ms (" +
+                              fmt::format("{:.4g}", q_min * area_of(g)) + " turns/cm)");
+  };
+  for (auto& st : r.pps) play(st.gradient, st.name + " gradient");
+  play(r.bath_gradient, "bath gradient");
+  return out;
+}
 
 /// `pps_pulses: per_step`: a step's controlled gates (consecutive UnitaryElements; Eq. (S15)'s
 /// step 2 has three, the others one, which stay `pps` pulses) as one operation, their product on
@@ -245,8 +290,11 @@ RunProtocol run_protocol(const ExperimentProgram& p, const CaseSpec& c, int coll
   }
   // 2. The bath particle at T_R.
   r.bath = bath_need(p, c);
-  for (const auto& e : sp::bath_sequence(m, c.bath_spin, c.params.bath_temperature).elements)
+  for (const auto& e :
+       sp::bath_sequence(m, c.bath_spin, c.params.bath_temperature, {}, kBathGradientUnits)
+           .elements)
     if (const auto* g = std::get_if<GradientElement>(&e)) r.bath_gradient = *g;
+  r.gradients = play_gradients(p, r);
   // 3. The state before the collision (theory engine), by temporal averaging.
   thermo::ModelParams params = c.params;
   params.collisions = collision;

@@ -119,7 +119,7 @@ struct PpsStates {
 /// The process-wide memos, each named by what it keeps; its key must hold everything the
 /// value depends on (built with memo_key):
 /// - nominal PPS polarisation (the run's unit): molecule file hash, compensate_polarization;
-/// - the bath gradient's channel: molecule file hash, relaxation switch;
+/// - the bath gradient's channel: molecule file hash, relaxation switch, its played duration;
 /// - the played PPS per B1 member: molecule file hash, relaxation switch, each PPS step's
 ///   pulses (content hash of a compiled pulse, or "exact <name>") and gradient, B1 scale.
 ProcessMemo<double>& nominal_epsilon_memo() {
@@ -193,9 +193,11 @@ class Engine {
       ref_plan_ = sp::plan_temporal_averaging(ref_state_, c.system_spins, n_);
     }
     {
+      // for as long as the console plays it (protocol.hpp's PlayedGradients)
+      const double t = run_protocol(p_, c_, 1).bath_gradient.duration_s;
       gradient_ = bath_gradient_memo().get(
-          memo_key({molecule_key_, imp.relaxation ? "relaxation" : "closed"}),
-          [&] { return delay_channel(1e-3); });
+          memo_key({molecule_key_, imp.relaxation ? "relaxation" : "closed", std::to_string(t)}),
+          [&] { return delay_channel(t); });
     }
     // exact coherence-order filter of the gradient (spectrometer::coherence_filter), as a mask
     const Mat mask = sp::coherence_filter(m_, Mat::Ones(d_, d_));

@@ -171,13 +171,16 @@ pps3_cry90_c3_c2 G pps4_cry90_c2_c1 G rx90_c1 rx90_c2 rx90_c3 rx90_c4 ACQ"
 [ "$played" = "$want" ] || fail "EXPNO 884 (pps from inverted, XXXX) plays: $played"
 [ "$(grep -c '^  4u UNBLKGRAD$' "$PP")" = 5 ] && [ "$(grep -c '^  d16$' "$PP")" = 5 ] &&
   [ "$(grep -c '^  4u BLKGRAD$' "$PP")" = 5 ] || fail "EXPNO 12: not 5 gradients in UNBLKGRAD/BLKGRAD"
-# Gradients: every PPS and bath area x 100/pi (one turn per cm -> 31.8, so at most 1 % of a
-# single-quantum coherence is left on a uniform sample of 1 cm or longer); PPS step 1 at
-# 29.73 G/cm = GPZ 59.92 % of 53.5 G/cm x the area factor of nmrc's smoothed rectangle
-# (lists/gp/nmrc_smsq10.100, 0.9275); step 4 (3979 turns/cm) at 100 % for 74.9 ms.
-grep -q '^;gpz1: 59.92%$' "$PP" && grep -q '^;p22: homospoil/gradient pulse \[74900 usec\]' "$PP" &&
-  grep -q '^;gpnam1: nmrc_smsq10.100 (area factor 0.92745' "$PP" ||
-  fail "PPS gradients: not 59.92 % and 74.9 ms at 100 % with nmrc_smsq10.100"
+# Gradients: the areas 1, 3, 9, 27 (PPS) and 81 (bath) units (docs/experiment-format.md,
+# "Gradients"), one unit 100/pi turns per cm (at most 1 % of a single-quantum coherence left on
+# a uniform sample of 1 cm or longer); PPS step 1 at 29.73 G/cm = GPZ 59.92 % of 53.5 G/cm x
+# the area factor of nmrc's smoothed rectangle (lists/gp/nmrc_smsq10.100, 0.9275); the others
+# near 100 % for longer in whole us: 1.798, 5.393 and 16.179 ms, the bath 48.536 ms.
+grep -q '^;gpz1: 59.92%$' "$PP" && grep -q '^;gpnam1: nmrc_smsq10.100 (area factor 0.92745' "$PP" ||
+  fail "PPS gradients: step 1 not at 59.92 % with nmrc_smsq10.100"
+gdur=$(sed -n 's/^;p[0-9]*: homospoil\/gradient pulse \[\([0-9]*\) usec\]$/\1/p' "$PP" | tr '\n' ' ')
+[ "$gdur" = "1000 1798 5393 16179 48536 " ] || fail "PPS and bath gradients: durations $gdur us"
+[ "$(grep -c '^  p[0-9]*:gp[0-9]*$' "$PP")" = 5 ] || fail "EXPNO 12: not 5 gradients played"
 grep -q '^##\$SHAPE_INTEGFAC= 9.27454' "$WORK/run/lists/gp/nmrc_smsq10.100" ||
   fail "lists/gp/nmrc_smsq10.100: missing or another area factor"
 grep -q '^  U_p1 G_z gradient: 29.7316 G/cm for 1 ms, at most 0.00717 of a single-quantum coherence left$' "$WORK/run/README.txt" ||
@@ -371,12 +374,12 @@ awk -v r="$right" -v w="$wrong" 'BEGIN { exit !(r > 0.8 && w < 0.5) }' ||
 cp "$FIG3" "$WORK/p8/fast.yaml"
 echo "imperfections: {relaxation: false, b1_ensemble: false}" >>"$WORK/p8/fast.yaml"
 echo "calibration: {inversion: false, reference: true}" >>"$WORK/p8/fast.yaml"
-# The virtual run plays the compiled PPS pulses as the console does (issue 23): with no gradient
-# stretched (--gpz-max above the largest, 3717 G/cm after the x 100/pi that dephases a real
-# sample: a model comparison, no probe has it) the folder plays back to the virtual run's energies.
+# The virtual run plays the compiled PPS pulses as the console does (issue 23) and its gradients
+# for as long as the console does (the default probe, 53.5 G/cm: PPS steps 2-4 and the bath
+# longer than 1 ms): the folder plays back to the virtual run's energies.
 expect 0 'play back agrees with the virtual run' \
   export bruker "$WORK/p8/fast.yaml" --case c_minus_0p5 --collision 1 --out "$WORK/pb" \
-  --no-compile --p90 10 --plw 20 --gpz-max 4100 --check-playback "$WORK/pbdata"
+  --no-compile --p90 10 --plw 20 --check-playback "$WORK/pbdata"
 cat "$WORK/out"
 folder=$(sed -n 's/^the folder against the sequences it was written from: //p' "$WORK/out")
 awk -v a="$folder" 'BEGIN { exit !(a != "" && a + 0 < 1e-6) }' ||

@@ -108,9 +108,9 @@ TEST_CASE("experiment: a run export played back gives the virtual run's calibrat
   // (b) the virtual run's own energies (run_case, noise-free): raw, and calibrated before and
   // after the contact through the same calibration (calibrate_pair) from the folder's data.
   // The run plays the PPS and the inversion through the same compiled pulses (issue 23,
-  // inversion_need): nothing differs between the export and the simulation. The gradients are
-  // not stretched (--gpz-max above the largest): a longer gradient lets the zero-quantum
-  // coherences the compiled PPS pulses leave evolve longer, which the virtual run does not.
+  // inversion_need): nothing differs between the export and the simulation. With the default
+  // probe (53.5 G/cm) the PPS and bath gradients play longer than 1 ms, in the export and in the
+  // virtual run alike (protocol.hpp's PlayedGradients).
   const fs::path dir =
       fs::temp_directory_path() / ("nmrc_run_playback_test_" + std::to_string(::getpid()));
   const ExperimentProgram p = fast_fig3(dir, "c_minus_0.5", 2, false, true, true);
@@ -123,7 +123,6 @@ TEST_CASE("experiment: a run export played back gives the virtual run's calibrat
   compiler::BrukerExportOptions o;
   o.p90_us = 10.0;
   o.plw_w = 20.0;
-  o.gpz_max_g_per_cm = 4100.0;  // PPS step 4 x 100/pi: 3717 G/cm played in its 1 ms
   o.decouple->p90_us = 10.0;
   o.decouple->plw_w = 15.0;
   for (const auto& f : export_run_bruker(p, c, collision, lib, o).files) {
@@ -133,7 +132,7 @@ TEST_CASE("experiment: a run export played back gives the virtual run's calibrat
   const Imperfections imp = p.imperfections;
   const RunPlayback back =
       play_back_run_bruker((dir / "export").string(), p, c, (dir / "console").string(), imp);
-  const RunSequences rs = run_sequences(p, c, collision, lib, o);
+  const RunSequences rs = run_sequences(p, c, collision, lib);
   REQUIRE(back.expnos == rs.experiments.size());
   // The groups: per sign (equilibrium, inverted) contact, prepared, pps, thermal,
   // thermal_contact; 18 settings x 8 experiments each, the PPS reference one experiment.
@@ -160,10 +159,16 @@ TEST_CASE("experiment: a run export played back gives the virtual run's calibrat
   CHECK(rs.gradient_scale == doctest::Approx(100.0 / kPi).epsilon(1e-9));
   CHECK(rs.gradient_residual > 0.0);
   CHECK(rs.gradient_residual < 0.01);
+  // Every PPS and bath gradient is played otherwise than the protocol's (x 100/pi); PPS steps
+  // 2-4 and the bath (3 to 81 units) above GPZ 100 % in 1 ms, so longer, in the run's plan too.
+  CHECK(rs.stretched.size() == 5);
+  int longer = rs.protocol.bath_gradient.duration_s > 1e-3 ? 1 : 0;
+  for (const auto& st : rs.protocol.pps) longer += st.gradient.duration_s > 1e-3 ? 1 : 0;
+  CHECK(longer == 4);
   std::vector<Sequence> seqs;
   for (const auto& e : rs.experiments) seqs.push_back(e.sequence);
   const RunPlayback direct = console_run(p, c, seqs, rs.groups, imp, (dir / "direct").string());
-  const RunSequences ideal = run_sequences(p, c, collision, lib, o, {}, true);
+  const RunSequences ideal = run_sequences(p, c, collision, lib, {}, true);
   seqs.clear();
   for (const auto& e : ideal.experiments) seqs.push_back(e.sequence);
   const RunPlayback ideal_pps =
@@ -174,8 +179,8 @@ TEST_CASE("experiment: a run export played back gives the virtual run's calibrat
   const auto& pt = run.points[1];
   double folder = 0, model = 0, worst = 0;
   auto compare = [&](const char* what, size_t k, double b, double d, double i, double v) {
-    MESSAGE(what << " E_" << k + 1 << ": played back " << b << ", export's sequences " << d
-                 << ", with the ideal PPS " << i << ", virtual run " << v);
+    MESSAGE(std::string(what) << " E_" << k + 1 << ": played back " << b << ", export's sequences "
+                              << d << ", with the ideal PPS " << i << ", virtual run " << v);
     folder = std::max(folder, std::abs(b - d));
     model = std::max(model, std::abs(i - v));
     worst = std::max(worst, std::abs(b - v));
@@ -220,15 +225,14 @@ TEST_CASE("experiment: the run export refuses a phase cycle it does not play") {
   RunSettings settings;
   settings.compile_mode = CompileMode::kNever;
   PulseLibrary lib = make_pulse_library(p, settings);
-  compiler::BrukerExportOptions o;
   p.contact_phase_cycle = 4;
-  CHECK_THROWS_WITH_AS(run_sequences(p, p.cases.front(), 2, lib, o),
+  CHECK_THROWS_WITH_AS(run_sequences(p, p.cases.front(), 2, lib),
                        doctest::Contains("contact_phase_cycle = 4: the Bruker export plays no "
                                          "phase cycle (use 1)"),
                        InputError);
   p.contact_phase_cycle = 1;
   p.bath_phase_cycle = 2;
-  CHECK_THROWS_WITH_AS(run_sequences(p, p.cases.front(), 2, lib, o),
+  CHECK_THROWS_WITH_AS(run_sequences(p, p.cases.front(), 2, lib),
                        doctest::Contains("bath_phase_cycle = 2"), InputError);
   fs::remove_all(dir);
 }

@@ -47,13 +47,6 @@ struct BrukerExportOptions {
   double d1_s = -1.0;              ///< relaxation delay; < 0: 5 x the longest T1 of the molecule
   double d16_s = 200e-6;           ///< gradient recovery after each gradient (Bruker's d16)
   double gpz_max_g_per_cm = 53.5;  ///< gradient strength at GPZ = 100 % (calibrate!)
-  /// The shortest sample (cm along z, the part the coil sees) a run export's PPS and bath
-  /// gradients must dephase: they are made strong enough (all by one factor, so their ratios,
-  /// which keep gradient echoes away, stay) that a single-quantum coherence of the molecule's
-  /// weakest nucleus keeps at most 1 % of its amplitude on a uniform sample this long or
-  /// longer: |sinc(pi turns)| <= 1/(pi turns), so at least 100/pi turns across it. 1 cm is the
-  /// short end of the 1-1.8 cm of a 5 mm tube a probe's coil sees (issue 24); give yours.
-  double sample_min_cm = 1.0;
   /// The console's standard parameter set setup.mac loads into every experiment before
   /// nmrc's values (`rpar NAME all`): Bruker's 13C set with 1H CPD decoupling by default.
   std::string rpar = "C13CPD";

@@ -24,8 +24,9 @@ namespace nmrc::experiment {
 /// (0..E-1) and readout setting s (0..S-1): PPS steps (each operation's compiled pulse, then
 /// its gradient), the bath rotation and its gradient, the experiment's pi pulses, U_d, the
 /// contact pulses in the case's order, the setting's readout pulses, acquisition (the
-/// program's TD and SW). A gradient stronger than options.gpz_max_g_per_cm is played at that
-/// maximum for proportionally longer (the same area gamma G t, so the same coherence filter).
+/// program's TD and SW). The PPS and bath gradients are run_protocol's, as the program's probe
+/// plays them (protocol.hpp's PlayedGradients; options.gpz_max_g_per_cm is replaced by the
+/// program's spectrometer.gradient_max_g_per_cm, which that plan used).
 /// Throws InputError as run_protocol and export_bruker do, and for a missing pulse under
 /// CompileMode::kNever.
 /// A case name as TopSpin names (pulse programs, datasets) carry it: '.' -> 'p', '-' -> 'm'
@@ -56,10 +57,10 @@ struct RunSequences {
   std::vector<size_t> group_of;        ///< group of each EXPNO
   std::vector<double> weights;         ///< the first group's w_i, i = 0..E-1
   std::vector<std::string> stretched;  ///< every gradient played otherwise than the protocol's
-  /// The factor on every PPS and bath gradient's area (options.sample_min_cm), >= 1.
+  /// The factor on every PPS and bath gradient's area (PlayedGradients::scale), >= 1.
   double gradient_scale = 1.0;
   /// The largest fraction of a single-quantum coherence any PPS or bath gradient (as played)
-  /// leaves on a uniform sample of options.sample_min_cm to max(sample_min_cm, 1.8) cm (9
+  /// leaves on a uniform sample of the program's sample_cm to max(sample_cm, 1.8) cm (9
   /// lengths), simulated by spectrometer::gradient_residual; one note per gradient.
   double gradient_residual = 0.0;
   std::vector<std::string> residuals;
@@ -70,8 +71,8 @@ struct RunSequences {
 /// (spectrometer::pps_steps) instead of their compiled pulses: not for a console, for comparing
 /// the console's run with the virtual one step by step.
 RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int collision,
-                           PulseLibrary& pulses, const compiler::BrukerExportOptions& options,
-                           const CompileProgress& progress = {}, bool ideal_pps = false);
+                           PulseLibrary& pulses, const CompileProgress& progress = {},
+                           bool ideal_pps = false);
 
 compiler::BrukerExportResult export_run_bruker(const ExperimentProgram& p, const CaseSpec& c,
                                                int collision, PulseLibrary& pulses,

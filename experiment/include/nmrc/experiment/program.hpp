@@ -117,6 +117,12 @@ struct ExperimentProgram {
   std::vector<double> b1_scale{0.97, 0.985, 1.0, 1.015, 1.03};
   std::vector<double> b1_weight{1, 1, 1, 1, 1};
   bool compensate_polarization = true;
+  /// The probe's gradients, which set how long the PPS and bath gradients play (protocol.hpp's
+  /// PlayedGradients; the Bruker export writes the same): the gradient at GPZ 100 % (G/cm;
+  /// the default is nmrc's, calibrate your probe's) and the shortest sample length they must
+  /// dephase (cm; the short end of the 1-1.8 cm of a 5 mm tube a probe's coil sees).
+  double gradient_max_g_per_cm = 53.5;
+  double sample_cm = 1.0;
   Imperfections imperfections;
   bool inversion = true;  ///< pair every run with one from inverted equilibrium
   /// The contact-loss reference: every subsystem thermal at T_R with and without the contact
