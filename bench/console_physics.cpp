@@ -13,6 +13,7 @@
 //   console_physics residual --cpd cw [--pcpd-us P] [--o2-ppm P] PULSE.json...
 //   console_physics grape-decoupler --cpd cw [--pcpd-us P] [--o2-ppm P] [--threads N]
 //                                   [--time-limit-s S] [--goal F] [--max-rf-c HZ] PULSE.json...
+//   console_physics export-gates [--o2-ppm P] PULSE.json...
 // spectrum: the 13C FID of the carbons' x magnetisation with the decoupler at each PCPD2, fitted
 //   with the 32 lines of the decoupled 4-spin model (spectrometer::LineFitter); prints the
 //   fitted amplitudes' largest and rms deviation from the 4-spin model's and the fit residual.
@@ -39,6 +40,8 @@
 #include <thread>
 #include <vector>
 
+#include "nmrc/compiler/bruker_export.hpp"
+#include "nmrc/compiler/bruker_playback.hpp"
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/grape.hpp"
 #include "nmrc/core/error.hpp"
@@ -263,6 +266,53 @@ int gates(const Args& a) {
     std::printf(" %.1f |\n", r.seconds);
   }
   std::printf("\nwall %.1f s for %zu distinct pulses\n", t_all.seconds(), order.size());
+  return 0;
+}
+
+// export-gates: each pulse as `nmrc export bruker` plays it, between two 10 us delays (the
+// second the readout; short, since a delay that is a fraction of a WALTZ-16 cycle is not
+// decoupled: the table is about the pulse), f2 as the export writes it
+// (compiler::BrukerDecoupling's defaults: the switching decoupler, CW at 25 kHz around a shape of 1
+// ms or more, WALTZ-16 at 90 us elsewhere; and --decoupler-pulses cpd: WALTZ-16 throughout), played
+// on the 7-spin molecule (compiler::decoupled_unitary_as_exported) against the 4-spin model of the
+// same timeline (its switching statements as delays: compiler::exported_timeline).
+int export_gates(const Args& a) {
+  const SevenSpins s = seven_spins(a);
+  const Molecule &m7 = s.m7, &m4 = s.m4;
+  const Dynamics dyn4(m4);  // the 4-spin propagator of a timeline: exact_unitary
+  std::printf(
+      "| pulse | ms | F7 vs 4-spin timeline, switching (CW %g kHz) | F7, CPD throughout (%s %g us) "
+      "| s |\n|---|---|---|---|---|\n",
+      compiler::BrukerDecoupling{}.cw_b2_hz / 1e3, compiler::BrukerDecoupling{}.program.c_str(),
+      compiler::BrukerDecoupling{}.pcpd_us);
+  const bench::Stopwatch t_all;
+  for (const auto& path : a.rest) {
+    const PulseData p = read_pulse_file(path);
+    Sequence seq;
+    seq.elements = {DelayElement{10e-6}, p.element(m4), DelayElement{10e-6}};
+    AcquireElement acq;
+    acq.sw_hz = 15000;
+    acq.td = 1024;
+    seq.elements.push_back(acq);
+    double f[2] = {0, 0};
+    const bench::Stopwatch t0;
+    for (int mode = 0; mode < 2; ++mode) {
+      compiler::BrukerExportOptions o;
+      o.decouple->pulses = mode == 0 ? "cw" : "cpd";
+      o.decouple->o2_ppm = a.o2_ppm;
+      const auto r = compiler::export_bruker({{"gate", seq, {}}}, m4, o);
+      const Mat u7 = compiler::decoupled_unitary_as_exported(m7, seq, r.decoupler[0], *o.decouple);
+      f[mode] = subsystem_gate_fidelity(
+          u7, 7, {0, 1, 2, 3},
+          exact_unitary(dyn4, compiler::exported_timeline(seq, r.decoupler[0])));
+    }
+    const auto slash = path.find("sequences/");
+    std::printf("| %s | %.3g | %.6f | %.6f | %.1f |\n",
+                (slash == std::string::npos ? path : path.substr(slash + 10)).c_str(),
+                1e3 * p.duration_s(), f[0], f[1], t0.seconds());
+    std::fflush(stdout);
+  }
+  std::printf("\nwall %.1f s for %zu pulses\n", t_all.seconds(), a.rest.size());
   return 0;
 }
 
@@ -679,6 +729,7 @@ int main(int argc, char** argv) {
     if (mode == "fig3") return fig3(a);
     if (mode == "residual") return residual(a);
     if (mode == "grape-decoupler") return grape_decoupler(a);
+    if (mode == "export-gates") return export_gates(a);
     std::fprintf(stderr, "console_physics: unknown mode %s\n", mode.c_str());
     return 2;
   } catch (const std::exception& e) {

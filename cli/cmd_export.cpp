@@ -47,6 +47,7 @@ struct Opts {
   // 1H decoupling and the probe's limits (compiler/bruker_export.hpp).
   compiler::BrukerDecoupling decouple;
   double p90_h_us = 0, plw_h_w = 0;
+  double cw_min_us = compiler::BrukerDecoupling{}.cw_min_s * 1e6;
   bool no_decouple = false, cyclops = false;
   compiler::ProbeLimits probe;
   std::string check_playback;  // the virtual console's datasets (empty: no check)
@@ -246,6 +247,13 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
   br->add_option("--cpd", o->decouple.program, "1H decoupling sequence: waltz16 (default) or garp");
   br->add_option("--o2-ppm", o->decouple.o2_ppm, "1H carrier O2, ppm (default 5)");
   br->add_flag("--no-decouple", o->no_decouple, "No 1H decoupling on f2");
+  br->add_option("--decoupler-pulses", o->decouple.pulses,
+                 "f2 during shaped pulses of at least --cw-min-us: cw (default: CW at "
+                 "--cw-b2-hz on pl13, switched) or cpd (the CPD program throughout)");
+  br->add_option("--cw-b2-hz", o->decouple.cw_b2_hz,
+                 "1H CW amplitude during the long shaped pulses, Hz (default 25000)");
+  br->add_option("--cw-min-us", o->cw_min_us,
+                 "Shortest shaped pulse played under CW, us (default 1000)");
   br->add_flag("--cyclops", o->cyclops,
                "CYCLOPS: every pulse and the receiver turn 90 degrees per scan (--ns 4n)");
   br->add_option("--probe-max-w-f1", o->probe.peak_w_f1,
@@ -295,6 +303,7 @@ void add_export_command(CLI::App& app, GlobalOptions& global, Action& run) {
         eo.decouple = o->decouple;
         if (o->p90_h_us != 0) eo.decouple->p90_us = o->p90_h_us;
         if (o->plw_h_w != 0) eo.decouple->plw_w = o->plw_h_w;
+        eo.decouple->cw_min_s = o->cw_min_us * 1e-6;
       }
       compiler::stamp_export_time(eo);  // SOURCE_DATE_EPOCH or now
       if (!o->check_playback.empty() && o->case_name.empty())

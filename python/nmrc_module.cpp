@@ -1291,7 +1291,8 @@ PYBIND11_MODULE(_nmrc, mod) {
          std::optional<double> plw_w, int ns, int ds, double d1_s, double d16_s, double gpz_max,
          int phase_sense, bool cyclops, bool decouple, std::optional<double> p90_h_us,
          std::optional<double> plw_h_w, double pcpd_us, const std::string& cpd, double o2_ppm,
-         const std::vector<double>& probe_w, double sw_hz, int td) {
+         const std::vector<double>& probe_w, double sw_hz, int td,
+         const std::string& decoupler_pulses, double cw_b2_hz, double cw_min_us) {
         compiler::BrukerExportOptions eo;
         eo.p90_us = p90_us;
         eo.plw_w = plw_w;
@@ -1308,6 +1309,9 @@ PYBIND11_MODULE(_nmrc, mod) {
           eo.decouple->o2_ppm = o2_ppm;
           eo.decouple->p90_us = p90_h_us;
           eo.decouple->plw_w = plw_h_w;
+          eo.decouple->pulses = decoupler_pulses;
+          eo.decouple->cw_b2_hz = cw_b2_hz;
+          eo.decouple->cw_min_s = cw_min_us * 1e-6;
         } else {
           eo.decouple.reset();
         }
@@ -1324,7 +1328,8 @@ PYBIND11_MODULE(_nmrc, mod) {
       },
       "inputs"_a, "out"_a, "molecule"_a, "pulses"_a, "p90_us"_a, "plw_w"_a, "ns"_a, "ds"_a,
       "d1_s"_a, "d16_s"_a, "gpz_max"_a, "phase_sense"_a, "cyclops"_a, "decouple"_a, "p90_h_us"_a,
-      "plw_h_w"_a, "pcpd_us"_a, "cpd"_a, "o2_ppm"_a, "probe_w"_a, "sw_hz"_a, "td"_a);
+      "plw_h_w"_a, "pcpd_us"_a, "cpd"_a, "o2_ppm"_a, "probe_w"_a, "sw_hz"_a, "td"_a,
+      "decoupler_pulses"_a, "cw_b2_hz"_a, "cw_min_us"_a);
 
   // TopSpin datasets (spectrometer/bruker_dataset.hpp, docs/bruker.md) -------------------------
   mod.def(

@@ -135,6 +135,8 @@ struct Calibration {
   double nu1_hz = 0.0;  // nutation of the hard 90 on f1 (0: not calibrated)
   bool decouple = false;
   double plw12_w = 0.0;  // 1H decoupling power (0: not calibrated)
+  bool cw = false;       // CW at PLW13 around the long shaped pulses
+  double plw13_w = 0.0;  // its power (0: not calibrated)
   double bf2_mhz = 0.0, o2_hz = 0.0;
 };
 
@@ -182,6 +184,16 @@ Calibration check_options(const Molecule& m, const BrukerExportOptions& o) {
     if (d.p90_us && !(*d.p90_us > 0 && *d.plw_w > 0))
       throw InputError("--p90-h = " + fmt::format("{:.6g}", *d.p90_us) +
                        ", --plw-h = " + fmt::format("{:.6g}", *d.plw_w) + ": must be > 0");
+    if (d.pulses != "cw" && d.pulses != "cpd")
+      throw InputError("--decoupler-pulses = " + escape_text(d.pulses) + ": must be cw or cpd");
+    // Bounds: a decoupler amplitude above 100 kHz or a threshold above 1 s is no setting of a
+    // liquids console; the probe's limits below judge the power itself.
+    if (!(d.cw_b2_hz > 0 && d.cw_b2_hz <= 1e5))
+      throw InputError("--cw-b2-hz = " + fmt::format("{:.6g}", d.cw_b2_hz) +
+                       ": must be in (0, 100000] Hz");
+    if (!(d.cw_min_s >= 0 && d.cw_min_s <= 1.0))
+      throw InputError("--cw-min-us = " + fmt::format("{:.6g}", d.cw_min_s * 1e6) +
+                       ": must be in [0, 1e6] us");
     if (m.channels.size() != 1)
       throw InputError("1H decoupling: the molecule has " + std::to_string(m.channels.size()) +
                        " channels; f2 must be free for the decoupler (--no-decouple)");
@@ -189,6 +201,9 @@ Calibration check_options(const Molecule& m, const BrukerExportOptions& o) {
       throw InputError("1H decoupling: the molecule file gives no spectrometer.proton_mhz");
     // Power ~ nu^2: PCPD2 at PLW12 turns as far as p90 at PLW.
     if (d.p90_us) c.plw12_w = *d.plw_w * std::pow(*d.p90_us / d.pcpd_us, 2);
+    // CW at B2: the hard 90 nutates at 1 / (4 p90), so PLW13 = PLW_H (4 p90 B2)^2.
+    c.cw = d.pulses == "cw";
+    if (c.cw && d.p90_us) c.plw13_w = *d.plw_w * std::pow(4.0 * *d.p90_us * 1e-6 * d.cw_b2_hz, 2);
     c.bf2_mhz = m.proton_mhz;
     c.o2_hz = d.o2_ppm * m.proton_mhz;
   }
@@ -229,8 +244,16 @@ class ExperimentBuilder {
     if (cal.decouple) plw[12] = cal.plw12_w;
   }
 
-  // The text of element e (not the acquisition) at location where.
-  void add(const Element& e, const std::string& where) {
+  // The text of element e (not the acquisition) at location where; `readout`: an element of
+  // the readout (never under CW, see BrukerDecoupling::pulses).
+  void add(const Element& e, const std::string& where, int index, bool readout) {
+    if (cal_.decouple) {
+      const auto* s = std::get_if<ShapedPulseElement>(&e);
+      const bool cw =
+          cal_.cw && !readout && s && s->duration_s() >= o_.decouple->cw_min_s * (1 - 1e-12);
+      f2_switch_ = f2_to(cw ? F2::kCw : F2::kCpd);
+      element_ = index;
+    }
     if (const auto* r = std::get_if<RotationElement>(&e)) {
       (void)r;
       throw InputError(where +
@@ -254,7 +277,15 @@ class ExperimentBuilder {
     }
   }
 
+  // Before go=2: the decoupler on its CPD program (from CW, or from off for an empty sequence).
+  void finish() {
+    if (!cal_.decouple || f2_ == F2::kCpd) return;
+    body_.push_back(f2_to(F2::kCpd));
+    body_.back().pop_back();  // one block per body entry, without the final line break
+  }
+
   const std::vector<std::string>& body() const { return body_; }
+  const std::vector<BrukerDecouplerStep>& decoupler_steps() const { return steps_; }
   const std::vector<std::string>& comments() const { return comments_; }
   const std::map<std::string, std::string>& phases() const { return phases_; }
   const Indexer& gradients() const { return GP_; }
@@ -273,8 +304,53 @@ class ExperimentBuilder {
   // Per scan: seconds of the sequence (with the console's gradient delays and power switches),
   // energy on f1 (J; only with --p90/--plw) and the largest f1 level (W).
   double sequence_s = 0.0, energy_f1_j = 0.0, peak_f1_w = 0.0;
+  // Per scan: seconds f2 plays its CPD program (from cpds2 to go=2, without the acquisition)
+  // and CW.
+  double cpd_s = 0.0, cw_s = 0.0;
+  double cw_longest_s = 0.0;  // the longest uninterrupted CW interval (a probe's duty limit)
 
  private:
+  using F2 = BrukerDecouplerStep::F2;
+
+  // f2's switching statements from the current setting to `to` (Bruker's zgpr switches a
+  // CW channel the same way: "plN:fF" on a delay of its own, "cw:fF", "do:fF"), each 4 us
+  // (Bruker's programs give a power switch at least 4 us), counted in the sequence's time.
+  std::string f2_to(F2 to) {
+    std::string t;
+    if (to == f2_) return t;
+    auto statement = [&](const char* s, F2 during) {
+      t += std::string("  4u ") + s + "\n";
+      interval(4e-6, during, -1);
+    };
+    if (f2_ != F2::kOff) statement("do:f2", F2::kOff);
+    if (to == F2::kCw) {
+      plw[13] = cal_.plw13_w;  // set (acqus, setup.mac) where it is played
+      statement("pl13:f2", F2::kOff);
+      statement("cw:f2", F2::kCw);
+    } else {
+      if (f2_ == F2::kCw) statement("pl12:f2", F2::kOff);
+      statement("cpds2:f2", F2::kCpd);
+    }
+    f2_ = to;
+    return t;
+  }
+
+  // t seconds of the sequence with f2 playing `during`, element k (-1: a switching statement).
+  void interval(double t, F2 during, int k) {
+    sequence_s += t;
+    if (!cal_.decouple) return;
+    (during == F2::kCw ? cw_s : during == F2::kCpd ? cpd_s : off_s_) += t;
+    cw_run_s_ = during == F2::kCw ? cw_run_s_ + t : 0.0;
+    cw_longest_s = std::max(cw_longest_s, cw_run_s_);
+    if (!steps_.empty() && steps_.back().f2 == during && steps_.back().element == k && k >= 0)
+      steps_.back().duration_s += t;
+    else
+      steps_.push_back({during, t, k});
+  }
+  // An element's time: under the setting f2_to chose for it.
+  void element_time(double t) { interval(t, f2_, element_); }
+  // The element's text after the switching statements f2_to wrote for it.
+  void push(std::string text) { body_.push_back(std::exchange(f2_switch_, {}) + text); }
   void delay(const DelayElement& dl, const std::string& where) {
     const int i = D_.take(key_of(dl.duration_s), where);
     if (d_s[i] == 0.0) {
@@ -282,8 +358,8 @@ class ExperimentBuilder {
       comments_.push_back(";d" + std::to_string(i) + ": delay of the nmrc sequence [" +
                           fmt::format("{:.6g}", dl.duration_s * 1e3) + " msec]");
     }
-    sequence_s += dl.duration_s;
-    body_.push_back("  d" + std::to_string(i));
+    element_time(dl.duration_s);
+    push("  d" + std::to_string(i));
   }
 
   void gradient(const GradientElement& g, const std::string& where) {
@@ -315,9 +391,9 @@ class ExperimentBuilder {
       gpnam[gi] = file.name;
       gp_files_[file.name] = file.area_factor;
     }
-    sequence_s += 8e-6 + g.duration_s + o_.d16_s;
-    body_.push_back("  4u UNBLKGRAD\n  p" + std::to_string(pi) + ":gp" + std::to_string(gi) +
-                    "\n  d16\n  4u BLKGRAD");
+    element_time(8e-6 + g.duration_s + o_.d16_s);
+    push("  4u UNBLKGRAD\n  p" + std::to_string(pi) + ":gp" + std::to_string(gi) +
+         "\n  d16\n  4u BLKGRAD");
   }
 
   void hard_pulse(const HardPulseElement& h, const std::string& where) {
@@ -356,16 +432,16 @@ class ExperimentBuilder {
     // Bruker's programs give a power switch at least 4 us (e.g. "4u pl2:f1").
     if (pl != current_pl_ || f != 1) {
       t += "  4u pl" + std::to_string(pl) + ":f" + std::to_string(f) + "\n";
-      sequence_s += 4e-6;
+      element_time(4e-6);
     }
     if (f == 1) current_pl_ = pl;
     t += "  (p" + std::to_string(pi) + " ph" + std::to_string(phi) + "):f" + std::to_string(f);
-    sequence_s += h.duration_s();
+    element_time(h.duration_s());
     if (calibrated) {
       energy_f1_j += plw[pl] * h.duration_s();
       peak_f1_w = std::max(peak_f1_w, plw[pl]);
     }
-    body_.push_back(t);
+    push(t);
   }
 
   // The shape of channel c of s: an existing entry when the same waveform was exported before.
@@ -441,8 +517,8 @@ class ExperimentBuilder {
       par += "(p" + std::to_string(pi) + ":sp" + std::to_string(sp) +
              (o_.cyclops ? " ph30):f" : " ph0):f") + std::to_string(f);
     }
-    sequence_s += s.duration_s();
-    body_.push_back("  " + par);
+    element_time(s.duration_s());
+    push("  " + par);
   }
 
   const Molecule& m_;
@@ -452,10 +528,10 @@ class ExperimentBuilder {
   std::set<std::string>& shape_files_;
   std::vector<int> fnum_;
   // P: p1 is the calibrated hard 90, p16 the first gradient length (Bruker's habits); pl12 the
-  // decoupler's power.
+  // decoupler's power on its CPD program, pl13 its CW power.
   Indexer P_{"pulse length (P)", range(11, 63, {16})};
   Indexer D_{"delay (D)", range(2, 63, {11, 12, 16})};
-  Indexer PL_{"power level (PLW)", range(2, 63, {12})};
+  Indexer PL_{"power level (PLW)", range(2, 63, {12, 13})};
   Indexer PH_{"phase list", range(1, 30)};
   Indexer GP_{"gradient (GPZ)", range(1, 31)};
   std::vector<bool> gp_used_ = std::vector<bool>(kGradArray, false);
@@ -465,6 +541,12 @@ class ExperimentBuilder {
   std::map<std::string, std::string> phases_;  // "ph1" -> "(360) 90"
   std::vector<std::string> body_;              // one text block per element
   int current_pl_ = -1;                        // power level last set on f1 by a hard pulse
+  F2 f2_ = F2::kOff;                           // what f2 plays now (off before cpds2)
+  std::string f2_switch_;                      // switching statements for the next element
+  int element_ = -1;                           // the element being written
+  double off_s_ = 0.0;                         // f2 off between its settings (switching)
+  double cw_run_s_ = 0.0;                      // the current CW interval so far
+  std::vector<BrukerDecouplerStep> steps_;     // f2's timeline
 };
 
 // Repeated blocks as loops: at each position take the period (<= 32 elements) whose
@@ -518,12 +600,13 @@ std::string pulse_program(const std::string& name, const ExperimentBuilder& b,
      << comment_text(o.source, "source of the export") << " for molecule "
      << comment_text(m.name, "molecule name") << "\n"
      << ";played as written: shaped pulses, hard pulses, delays, gradients, acquisition"
-     << (cal.decouple ? ", with 1H decoupling on f2 throughout" : "") << "\n";
+     << (cal.decouple ? ", with 1H decoupling on f2 throughout" : "")
+     << (b.cw_s > 0 ? " (CW during the long shaped pulses)" : "") << "\n";
   pp << ";$CLASS=HighRes\n;$DIM=1D\n;$TYPE=\n;$SUBTYPE=\n;$COMMENT=\n\n";
   pp << "#include <Avance.incl>\n#include <Grad.incl>\n#include <Delay.incl>\n\n";
   pp << "\"d11=30m\"\n\n";
   if (cal.decouple)  // the decoupler off during d1, on from before the first pulse to the end
-    pp << "1 ze\n  d11 pl12:f2\n2 d11 do:f2\n  d1\n  4u cpds2:f2\n"
+    pp << "1 ze\n  d11 pl12:f2\n2 d11 do:f2\n  d1\n"
        << with_loops(b.body()) << "  go=2 ph31\n  d11 do:f2 mc #0 to 2 F0(zd)\nexit\n\n";
   else
     pp << "1 ze\n2 d11\n  d1\n"
@@ -554,6 +637,15 @@ std::string pulse_program(const std::string& name, const ExperimentBuilder& b,
        << fmt::format("{:.6g}", d.pcpd_us) << " usec]\n"
        << ";cpd2: decoupling according to sequence defined by cpdprg2 [" << d.program << "]\n"
        << ";o2: 1H carrier [" << fmt::format("{:.6g}", d.o2_ppm) << " ppm]\n";
+    if (b.cw_s > 0)
+      pp << ";pl13: f2 channel - power level for CW decoupling during the shaped pulses of at "
+            "least "
+         << fmt::format("{:.6g}", d.cw_min_s * 1e6) << " usec ["
+         << (d.p90_us ? fmt::format("{:.6g}", cal.plw13_w) + " W = PLW_H (4 p90_H B2)^2"
+                      : std::string("calibrate"))
+         << ", B2 " << fmt::format("{:.6g}", d.cw_b2_hz) << " Hz]\n"
+         << ";cw : f2 switched from cpd2 to CW around those shapes (4u do:f2, 4u pl13:f2, 4u "
+            "cw:f2; back: 4u do:f2, 4u pl12:f2, 4u cpds2:f2); not in the readout\n";
   }
   for (const auto& c : b.comments()) pp << c << "\n";
   pp << ";d1 : relaxation delay [" << fmt::format("{:.6g}", cal.d1_s)
@@ -687,9 +779,8 @@ std::string power_check(const std::string& name, const ExperimentBuilder& b,
                         const AcquireElement& acq, const BrukerExportOptions& o,
                         const Calibration& cal) {
   const double aq_s = acq.td / acq.sw_hz;
-  const double decoupled_s = cal.decouple ? 4e-6 + b.sequence_s + aq_s : 0.0;
-  // d11, d1, ("4u cpds2:f2"), the sequence, the acquisition, d11.
-  const double scan_s = 0.03 + cal.d1_s + (cal.decouple ? 4e-6 : 0.0) + b.sequence_s + aq_s + 0.03;
+  // d11, d1, the sequence (with the decoupler's switching statements), the acquisition, d11.
+  const double scan_s = 0.03 + cal.d1_s + b.sequence_s + aq_s + 0.03;
   std::string line = "power " + name + ": scan " + fmt::format("{:.6g}", scan_s) + " s";
   if (o.p90_us) {
     line += ", f1" + channel_power(name, "f1", "peak power", b.peak_f1_w, b.energy_f1_j,
@@ -698,13 +789,23 @@ std::string power_check(const std::string& name, const ExperimentBuilder& b,
   } else {
     line += ", f1 not checked (no --p90/--plw)";
   }
+  auto g = [](double x) { return fmt::format("{:.6g}", x); };
   if (cal.decouple && o.decouple->p90_us) {
-    line +=
-        ", f2 (1H decoupling " + fmt::format("{:.6g}", decoupled_s) + " s)" +
-        channel_power(name, "f2", "decoupling power PLW12", cal.plw12_w, cal.plw12_w * decoupled_s,
-                      "PLW12 " + fmt::format("{:.6g}", cal.plw12_w) + " W for " +
-                          fmt::format("{:.6g}", decoupled_s) + " s",
-                      scan_s, o.probe.peak_w_f2, o.probe.average_w_f2);
+    // The CPD program from cpds2 to the end of the acquisition, CW around the long shapes.
+    const double cpd_s = b.cpd_s + aq_s;
+    const bool cw = b.cw_s > 0;
+    const bool cw_peak = cw && cal.plw13_w > cal.plw12_w;
+    std::string energy = "PLW12 " + g(cal.plw12_w) + " W for " + g(cpd_s) + " s";
+    if (cw) energy += " + PLW13 " + g(cal.plw13_w) + " W for " + g(b.cw_s) + " s";
+    line += ", f2 (1H decoupling " + g(cpd_s + b.cw_s) + " s" +
+            (cw ? ", of which CW " + g(b.cw_s) + " s, the longest CW interval " +
+                      g(b.cw_longest_s) + " s"
+                : std::string()) +
+            ")" +
+            channel_power(
+                name, "f2", cw_peak ? "CW decoupling power PLW13" : "decoupling power PLW12",
+                cw_peak ? cal.plw13_w : cal.plw12_w, cal.plw12_w * cpd_s + cal.plw13_w * b.cw_s,
+                energy, scan_s, o.probe.peak_w_f2, o.probe.average_w_f2);
   } else if (cal.decouple) {
     line += ", f2 not checked (no --p90-h/--plw-h)";
   }
@@ -712,7 +813,7 @@ std::string power_check(const std::string& name, const ExperimentBuilder& b,
 }
 
 std::string readme_text(const Molecule& m, const BrukerExportOptions& o, const Calibration& cal,
-                        const std::vector<std::string>& summary) {
+                        bool cw, const std::vector<std::string>& summary) {
   std::ostringstream rd;
   rd << "nmrc export for a Bruker TopSpin console (molecule "
      << console_text(m.name, ConsoleText::kTextLine, "molecule name") << ")\n\n"
@@ -762,12 +863,26 @@ std::string readme_text(const Molecule& m, const BrukerExportOptions& o, const C
                               : std::string(" (not set)"))
        << "; O2 = " << fmt::format("{:.6g}", o.decouple->o2_ppm) << " ppm (--o2-ppm):\n"
        << "     put it in the middle of the protons.\n";
+  if (cw)
+    rd << "     During every shaped pulse of at least "
+       << fmt::format("{:.6g}", o.decouple->cw_min_s * 1e6)
+       << " us (but the readout before go=2) f2 plays CW at B2 "
+       << fmt::format("{:.6g}", o.decouple->cw_b2_hz) << " Hz on pl13 (PLW13 = W (4 p90 B2)^2"
+       << (o.decouple->p90_us ? ", now " + fmt::format("{:.6g}", cal.plw13_w) + " W"
+                              : std::string(", not set"))
+       << "; --cw-b2-hz,\n"
+       << "     --cw-min-us; --decoupler-pulses cpd for the CPD program throughout). Check "
+          "that your\n"
+       << "     probe takes PLW13 for the longest such pulse (the power line below gives the "
+          "CW time).\n";
   rd << "\nTiming added by the console and not in nmrc's model: d11 (30 ms) and d1 before each "
         "scan;\n"
      << "4 us UNBLKGRAD, d16 (" << fmt::format("{:.6g}", o.d16_s * 1e6)
      << " us) and 4 us BLKGRAD around each gradient;\n"
      << "4 us to switch the power before a hard pulse of another power level"
-     << (cal.decouple ? "; 4 us to start the decoupler" : "") << ".\n\n";
+     << (cal.decouple ? "; 4 us to start the decoupler" : "")
+     << (cw ? "; 12 us to switch f2 to CW before a long shaped pulse and 12 us back after it" : "")
+     << ".\n\n";
   for (const auto& s : summary) rd << s << "\n";
   return rd.str();
 }
@@ -783,6 +898,7 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
   std::set<std::string> shape_files, pp_names, gradient_files;
   std::string queue, setup;
   int expno = 0;
+  bool cw_played = false;
   for (const auto& ex : experiments) {
     ++expno;
     const auto& els = ex.sequence.elements;
@@ -794,8 +910,14 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
     ExperimentBuilder b(m, o, cal, shapes, shape_files, acq.channel);
     for (size_t k = 0; k + 1 < els.size(); ++k) {
       const std::string w = ex.locate ? ex.locate(k) : std::string();
-      b.add(els[k], (w.empty() ? ex.name : w) + ": elements[" + std::to_string(k) + "]");
+      b.add(
+          els[k], (w.empty() ? ex.name : w) + ": elements[" + std::to_string(k) + "]",
+          static_cast<int>(k),
+          ex.readout_from == static_cast<size_t>(-1) ? k + 2 == els.size() : k >= ex.readout_from);
     }
+    b.finish();
+    cw_played = cw_played || b.cw_s > 0;
+    if (cal.decouple) res.decoupler.push_back(b.decoupler_steps());
     for (const auto& [file, factor] : b.gradient_files()) gradient_files.insert(file);
     std::string name = checked_name(ex.name, "pulse program name");
     for (int n = 2; pp_names.count(name); ++n) name = ex.name + "_" + std::to_string(n);
@@ -837,7 +959,7 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
   }
   res.files.push_back({"queue.mac", queue});
   res.files.push_back({"setup.mac", setup});
-  res.files.push_back({"README.txt", readme_text(m, o, cal, res.summary)});
+  res.files.push_back({"README.txt", readme_text(m, o, cal, cw_played, res.summary)});
   return res;
 }
 

@@ -13,6 +13,7 @@
 #include "nmrc/core/jcamp.hpp"
 #include "nmrc/core/text.hpp"
 #include "nmrc/spectrometer/bruker_dataset.hpp"
+#include "nmrc/spectrometer/decoupling.hpp"
 
 namespace nmrc::compiler {
 
@@ -234,6 +235,85 @@ Sequence read_bruker_experiment(const std::string& dir, int expno, const Molecul
   if (seq.elements.empty() || !std::holds_alternative<AcquireElement>(seq.elements.back()))
     throw InputError(pp_path + ": no go=2 ph31 at the end of the sequence");
   return seq;
+}
+
+namespace {
+
+// Element e's length (a rotation or a unitary takes none).
+double element_length(const Element& e) {
+  Sequence one;
+  one.elements = {e};
+  return one.duration_s();
+}
+
+// The elements of the timeline, in order: element k of seq, or a switching delay.
+template <class F>
+void walk_timeline(const Sequence& seq, const std::vector<BrukerDecouplerStep>& steps, F&& f) {
+  size_t next = 0;  // the next element of seq the timeline must reach
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const BrukerDecouplerStep& st = steps[i];
+    if (st.element < 0) {
+      f(st, nullptr, DelayElement{st.duration_s});
+      continue;
+    }
+    const size_t k = static_cast<size_t>(st.element);
+    if (k != next || k >= seq.elements.size())
+      throw InputError("exported timeline: step " + std::to_string(i) + " plays element " +
+                       std::to_string(k) + " where element " + std::to_string(next) + " is due");
+    const double t = element_length(seq.elements[k]);
+    // the element and, in the same step, the console's own 4 us before it (a power switch)
+    if (!(st.duration_s >= t - 1e-12))
+      throw InputError("exported timeline: step " + std::to_string(i) +
+                       " is shorter than element " + std::to_string(k));
+    if (st.duration_s - t > 1e-12) f(st, nullptr, DelayElement{st.duration_s - t});
+    f(st, &seq.elements[k], DelayElement{});
+    ++next;
+  }
+  if (next + 1 < seq.elements.size() ||
+      (next < seq.elements.size() && !std::holds_alternative<AcquireElement>(seq.elements[next])))
+    throw InputError("exported timeline: element " + std::to_string(next) + " is not played");
+}
+
+}  // namespace
+
+Sequence exported_timeline(const Sequence& seq, const std::vector<BrukerDecouplerStep>& steps) {
+  Sequence out;
+  out.name = seq.name;
+  walk_timeline(seq, steps,
+                [&](const BrukerDecouplerStep&, const Element* e, const DelayElement& d) {
+                  out.elements.push_back(e ? *e : Element{d});
+                });
+  return out;
+}
+
+Mat decoupled_unitary_as_exported(const Molecule& mh, const Sequence& seq,
+                                  const std::vector<BrukerDecouplerStep>& steps,
+                                  const BrukerDecoupling& d) {
+  const int h = mh.channel_index("1H");
+  if (h < 0) throw InputError("molecule " + escape_text(mh.name) + ": no channel 1H to decouple");
+  using F2 = BrukerDecouplerStep::F2;
+  auto setting = [&](F2 f2) {
+    spectrometer::Decoupler dec;
+    dec.channel = "1H";
+    dec.o2_hz = mh.channels[h].offset_of_ppm(d.o2_ppm);
+    dec.sequence = spectrometer::cpd_sequence(f2 == F2::kCw ? "cw" : d.program);
+    dec.pcpd_s = f2 == F2::kCw ? 0.25 / d.cw_b2_hz : d.pcpd_us * 1e-6;
+    dec.on = f2 != F2::kOff;
+    return dec;
+  };
+  if (steps.empty()) throw InputError("exported timeline: no decoupler steps");
+  spectrometer::DecoupledEvolution ev(mh, setting(steps.front().f2));
+  F2 current = steps.front().f2;
+  Mat u = Mat::Identity(1 << mh.size(), 1 << mh.size());
+  walk_timeline(seq, steps,
+                [&](const BrukerDecouplerStep& st, const Element* e, const DelayElement& dl) {
+                  if (st.f2 != current) {
+                    ev.switch_to(setting(st.f2));
+                    current = st.f2;
+                  }
+                  u = (e ? ev.advance(*e) : ev.advance(Element{dl})) * u;
+                });
+  return u;
 }
 
 }  // namespace nmrc::compiler

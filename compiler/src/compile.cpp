@@ -55,6 +55,21 @@ std::vector<spectrometer::ResidualConfiguration> DecouplerModel::configurations(
   return spectrometer::cw_residual_configurations(*molecule, decoupler());
 }
 
+bool DecouplerModel::recorded_in(const std::optional<PulseDecoupler>& r) const {
+  return r && r->sequence == sequence && r->channel == channel && molecule &&
+         r->molecule == molecule->name && r->b2_hz == b2_hz && r->o2_ppm == o2_ppm;
+}
+
+std::string DecouplerModel::describe() const {
+  return fmt::format("{} at B2 {:g} Hz, O2 {:g} ppm on {} of molecule {}", sequence, b2_hz, o2_ppm,
+                     channel, molecule ? molecule->name : std::string("(none)"));
+}
+
+bool same_decoupler(const std::optional<DecouplerModel>& model,
+                    const std::optional<PulseDecoupler>& recorded) {
+  return model ? model->recorded_in(recorded) : !recorded;
+}
+
 std::optional<OptionProblem> DecouplerModel::problem(const Molecule& m) const {
   auto bad = [](const std::string& field, const std::string& value, const std::string& rule) {
     return std::optional<OptionProblem>(OptionProblem{"decoupler." + field, value, rule});

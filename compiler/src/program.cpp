@@ -148,21 +148,8 @@ struct Parser {
     return o;
   }
 
-  // compile: {decoupler: {sequence, channel, b2_hz, o2_ppm, molecule}} (or `none`: off), the
-  // heteronuclear molecule read relative to the program and checked against the program's.
   std::optional<DecouplerModel> decoupler(const YamlField& options, const YamlField& v) const {
-    if (v.is_scalar() && v.as_string() == "none") return std::nullopt;
-    if (!v.is_map()) v.fail("must be a mapping {sequence, b2_hz, o2_ppm, molecule} or none");
-    v.allow_keys({"sequence", "channel", "b2_hz", "o2_ppm", "molecule"});
-    DecouplerModel d;
-    if (auto q = v.find("sequence")) d.sequence = q->as_name();
-    if (auto c = v.find("channel")) d.channel = c->as_name();
-    d.b2_hz = v.at("b2_hz").as_positive(kMaxDecouplerB2Hz);
-    d.o2_ppm = v.at("o2_ppm").as_double(-kMaxDecouplerO2Ppm, kMaxDecouplerO2Ppm);
-    d.molecule = std::make_shared<const Molecule>(
-        load_molecule(v.at("molecule").as_input_file(fe.header().base_dir)));
-    if (const auto pr = d.problem(fe.molecule())) ProgramFrontEnd::fail_at(*pr, {options}, v);
-    return d;
+    return read_decoupler_model(options, v, fe.molecule(), fe.header().base_dir);
   }
 
   // A gate element -> its description (gate_types.hpp: the type's descriptor names its keys,
@@ -229,6 +216,24 @@ PulseData bruker_shape_pulse(const std::string& path, const std::string& channel
 }
 
 }  // namespace
+
+// compile: {decoupler: {sequence, channel, b2_hz, o2_ppm, molecule}} (or `none`: off), the
+// heteronuclear molecule read relative to the program and checked against the program's.
+std::optional<DecouplerModel> read_decoupler_model(const YamlField& options, const YamlField& v,
+                                                   const Molecule& m, const std::string& base_dir) {
+  if (v.is_scalar() && v.as_string() == "none") return std::nullopt;
+  if (!v.is_map()) v.fail("must be a mapping {sequence, b2_hz, o2_ppm, molecule} or none");
+  v.allow_keys({"sequence", "channel", "b2_hz", "o2_ppm", "molecule"});
+  DecouplerModel d;
+  if (auto q = v.find("sequence")) d.sequence = q->as_name();
+  if (auto c = v.find("channel")) d.channel = c->as_name();
+  d.b2_hz = v.at("b2_hz").as_positive(kMaxDecouplerB2Hz);
+  d.o2_ppm = v.at("o2_ppm").as_double(-kMaxDecouplerO2Ppm, kMaxDecouplerO2Ppm);
+  d.molecule =
+      std::make_shared<const Molecule>(load_molecule(v.at("molecule").as_input_file(base_dir)));
+  if (const auto pr = d.problem(m)) ProgramFrontEnd::fail_at(*pr, {options}, v);
+  return d;
+}
 
 Program parse_program(const std::string& text, const std::string& name,
                       const std::string& base_dir) {

@@ -176,15 +176,17 @@ RunSequences run_sequences(const ExperimentProgram& p, const CaseSpec& c, int co
           seq.elements.push_back(pulse(nd));
           where->push_back(where0 + "contact pulse " + nd.name);
         }
+        const size_t readout_from = seq.elements.size();  // f2 not switched from here
         for (const auto& nd : proto.readout[s].second) {
           seq.elements.push_back(pulse(nd));
           where->push_back(where0 + "readout " + proto.readout[s].first + " pulse " + nd.name);
         }
         seq.elements.push_back(acq);
         where->push_back(where0 + "acquisition");
-        r.experiments.push_back({seq.name, seq, [where](size_t k) {
-                                   return k < where->size() ? (*where)[k] : std::string();
-                                 }});
+        r.experiments.push_back(
+            {seq.name, seq,
+             [where](size_t k) { return k < where->size() ? (*where)[k] : std::string(); },
+             readout_from});
         r.settings.push_back(proto.readout[s].first);
         r.group_of.push_back(r.groups.size());
       }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "nmrc/compiler/program.hpp"
 #include "nmrc/core/hash.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/limits.hpp"
@@ -228,7 +229,7 @@ ExperimentProgram parse_experiment_program(const std::string& text, const std::s
   if (auto c = root.find("compile")) {
     c->expect_map();
     c->allow_keys({"fidelity_target", "starts", "seed", "max_iterations", "threads", "time_limit_s",
-                   "max_rf_hz", "b1_quadrature", "coarse_factor"});
+                   "max_rf_hz", "b1_quadrature", "coarse_factor", "decoupler"});
     if (auto f = c->find("fidelity_target")) {
       p.compile.fidelity_target = f->as_double();
       if (!(p.compile.fidelity_target > 0 && p.compile.fidelity_target < 1))
@@ -249,6 +250,18 @@ ExperimentProgram parse_experiment_program(const std::string& text, const std::s
       p.compile.coarse_factor = static_cast<int>(f->as_int(0, 1000));
     if (p.compile.starts < 1 || p.compile.threads < 1 || p.compile.max_iterations < 1)
       c->fail("starts, threads and max_iterations must be >= 1");
+    // GRAPE with the decoupler in its model: the compile program's own reader.
+    if (auto f = c->find("decoupler")) {
+      p.compile.decoupler = compiler::read_decoupler_model(*c, *f, p.molecule, header.base_dir);
+      const size_t members =
+          p.b1_scale.size() *
+          (p.compile.decoupler ? p.compile.decoupler->configurations().size() : 1);
+      if (members > compiler::kMaxEnsembleMembers)
+        f->fail(std::to_string(members) +
+                " ensemble members (the B1 scales x the decoupler's residual configurations): "
+                "must be at most " +
+                std::to_string(compiler::kMaxEnsembleMembers) + " (docs/limits.md)");
+    }
   }
   p.compile.b1_scale = p.b1_scale;
   // equal weights are GRAPE's default (empty), which its B1 quadrature rule requires

@@ -78,17 +78,21 @@ const PulseRecord& PulseLibrary::get(const PulseNeed& need, const compiler::Comp
         (target.diagonal_phases || !shipped_diagonal_phases_[i]) &&
         shipped_[i].pulse.fidelity_target >= required_fidelity &&
         has_shape(shipped_[i].pulse, options) &&
+        compiler::same_decoupler(options.decoupler, shipped_[i].pulse.decoupler) &&
         (!best || shipped_[i].pulse.ensemble_min > best->pulse.ensemble_min))
       best = &shipped_[i];
   if (best) return used_.emplace(need.name, *best).first->second;
   if (mode_ == CompileMode::kNever)
-    throw InputError(dir_ + ": no compiled pulse for " + need.name + " (" + need.purpose + ")" +
-                     " of " + fmt::format("{:g}", options.duration_s * 1e3) + " ms, " +
-                     std::to_string(options.steps) + " steps" +
-                     (required_fidelity > 0
-                          ? " compiled for F_min >= " + std::to_string(required_fidelity)
-                          : std::string()) +
-                     " and --no-compile forbids GRAPE");
+    throw InputError(
+        dir_ + ": no compiled pulse for " + need.name + " (" + need.purpose + ")" + " of " +
+        fmt::format("{:g}", options.duration_s * 1e3) + " ms, " + std::to_string(options.steps) +
+        " steps" +
+        (required_fidelity > 0 ? " compiled for F_min >= " + std::to_string(required_fidelity)
+                               : std::string()) +
+        (options.decoupler
+             ? " with the decoupler in GRAPE's model (" + options.decoupler->describe() + ")"
+             : std::string()) +
+        " and --no-compile forbids GRAPE");
   const auto t0 = std::chrono::steady_clock::now();
   const compiler::CompileResult res = compiler::compile_target(
       m_, target, options, need.name, mode_ == CompileMode::kRecompile ? std::string() : cache_dir_,

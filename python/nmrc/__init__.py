@@ -559,7 +559,8 @@ def export_bruker(inputs: Union[PathLike, Sequence[PathLike]], out: PathLike, *,
                   plw_h_w: Optional[float] = None, pcpd_us: float = 90.0, cpd: str = "waltz16",
                   o2_ppm: float = 5.0, probe_max_w: Tuple[float, float] = (100.0, 50.0),
                   probe_avg_w: Tuple[float, float] = (1.0, 1.0), sw_hz: Optional[float] = None,
-                  td: int = 16384) -> List[str]:
+                  td: int = 16384, decoupler_pulses: str = "cw", cw_b2_hz: float = 25000.0,
+                  cw_min_us: float = 1000.0) -> List[str]:
     """Exports pulse programs (YAML, one experiment each; their gates from ``pulses``, the
     folder ``nmrc compile --out`` wrote) and nmrc-pulse/1 files (one experiment: played in
     order, then acquired; needs ``molecule``) for a TopSpin console into the folder ``out``:
@@ -569,7 +570,8 @@ def export_bruker(inputs: Union[PathLike, Sequence[PathLike]], out: PathLike, *,
     (us, W), ``ns``, ``ds``, ``d1_s`` (s; None: 5 x the longest T1), ``d16_s`` (s),
     ``gpz_max_g_per_cm`` (G/cm at GPZ 100 %), ``phase_sense`` (+1 or -1), ``cyclops``;
     1H decoupling on f2 (``decouple``, ``cpd`` waltz16 or garp, ``pcpd_us``, ``o2_ppm``,
-    ``p90_h_us``/``plw_h_w`` the 1H hard 90); the probe's limits in W (``probe_max_w`` and
+    ``p90_h_us``/``plw_h_w`` the 1H hard 90; ``decoupler_pulses`` cw (CW at ``cw_b2_hz`` Hz
+    around the shaped pulses of at least ``cw_min_us``) or cpd); the probe's limits in W (``probe_max_w`` and
     ``probe_avg_w``: (f1, f2)); for pulse files the acquisition (``sw_hz``, None: the lines +
     20 %; ``td`` complex points). The date stamped into the shapes is now, or
     SOURCE_DATE_EPOCH when set. Nothing is written unless every input exports (InputError
@@ -604,7 +606,9 @@ def export_bruker(inputs: Union[PathLike, Sequence[PathLike]], out: PathLike, *,
         _text("export_bruker: cpd", cpd, ("waltz16", "garp")),
         _number("export_bruker: o2_ppm", o2_ppm), probe,
         0.0 if sw_hz is None else _number("export_bruker: sw_hz", sw_hz),
-        _integer("export_bruker: td", td, 1, 1 << 24))
+        _integer("export_bruker: td", td, 1, 1 << 24),
+        _text("export_bruker: decoupler_pulses", decoupler_pulses, ("cw", "cpd")),
+        _number("export_bruker: cw_b2_hz", cw_b2_hz), _number("export_bruker: cw_min_us", cw_min_us))
 
 
 @dataclass

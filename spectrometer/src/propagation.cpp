@@ -66,6 +66,15 @@ std::vector<Segment> segments_of(const Element& e, int channels) {
 
 // ---- exact engine -------------------------------------------------------------------------
 
+Mat exact_unitary(const Dynamics& d, const Sequence& seq) {
+  std::vector<Segment> pieces;
+  for (const auto& e : seq.elements) {
+    const auto p = segments_of(e, d.channels());
+    pieces.insert(pieces.end(), p.begin(), p.end());
+  }
+  return exact_unitary(d, pieces);
+}
+
 Mat exact_unitary(const Dynamics& d, const std::vector<Segment>& segments) {
   Mat u = Mat::Identity(d.dim(), d.dim());
   for (const auto& s : segments) {

@@ -41,7 +41,12 @@ elements:
   - acquire: {channel: 13C, sw_hz: 15000, td: 8192}
 YAML
 expect 0 'experiment 1: pulse program play' export bruker "$WORK/p/play.yaml" --out "$WORK/play"
-grep -q '^  lo to 3 times 3$' "$WORK/play/lists/pp/play" || fail "loop not written as lo to"
+expect 0 'experiment 1: pulse program play' export bruker "$WORK/p/play.yaml" --out "$WORK/play_cpd" \
+  --decoupler-pulses cpd
+# The loop of (delay, 18.5 ms shape): f2 switches to CW around each shape (the default
+# --decoupler-pulses cw), so the first pass differs (from the hard pulse) and the rest loop.
+grep -q '^  lo to 3 times 2$' "$WORK/play/lists/pp/play" || fail "loop not written as lo to"
+grep -q '^  lo to 3 times 3$' "$WORK/play_cpd/lists/pp/play" || fail "loop (cpd) not written as lo to"
 grep -q '^  p16:gp1$' "$WORK/play/lists/pp/play" || fail "gradient line"
 sed 's/  - gradient:/  - rotation: {spins: [C1], angle_deg: 90}\n  - gradient:/' "$WORK/p/play.yaml" >"$WORK/p/rot.yaml"
 expect 2 '^.*rot.yaml:5:15: elements\[7\] = rotation: an ideal, instantaneous rotation cannot be played' \
@@ -192,7 +197,17 @@ grep -q '^##\$PULPROG= <c_minus_0p5_m10_e4_XXXX>$' "$WORK/run/12/acqus" || fail 
 [ "$(grep -l '^  4u cpds2:f2$' "$WORK"/run/*/pulseprogram | wc -l)" = 1188 ] &&
   [ "$(grep -l '^  d11 do:f2 mc #0 to 2 F0(zd)$' "$WORK"/run/*/pulseprogram | wc -l)" = 1188 ] ||
   fail "run export: not every EXPNO decouples 1H"
-[ "$(sed -n '/^  d1$/{n;p;q}' "$PP")" = "  4u cpds2:f2" ] || fail "EXPNO 12: decoupler not on before the first pulse"
+# The switching decoupler (default --decoupler-pulses cw): CW at pl13 from before the first
+# pulse (a 2 ms PPS rotation) through each block of shaped pulses, the CPD program (cpds2 at
+# pl12) around the gradients, and from before the readout (rx90_c1..c4) through go=2.
+[ "$(sed -n '/^  d1$/{n;N;N;p;q}' "$PP")" = "$(printf '  4u pl13:f2\n  4u cw:f2\n  (p11:sp1 ph0):f1')" ] ||
+  fail "EXPNO 12: CW not on before the first pulse"
+[ "$(grep -c '^  4u cw:f2$' "$PP")" = 6 ] && [ "$(grep -c '^  4u cpds2:f2$' "$PP")" = 6 ] ||
+  fail "EXPNO 12: not 6 switches to CW and back (PPS steps 1-4, bath, the collision)"
+[ "$(sed -n '/^  4u cpds2:f2$/,/^  go=2 ph31$/p' "$PP" | tail -6 | tr -d '\n' | sed 's/([^)]*):f1/S/g')" = "  4u cpds2:f2  S  S  S  S  go=2 ph31" ] ||
+  fail "EXPNO 12: the readout is not under the CPD program without a switch before go=2"
+grep -q '^;pl13: f2 channel - power level for CW decoupling during the shaped pulses of at least 1000 usec' "$PP" ||
+  fail "EXPNO 12: no pl13 comment"
 grep -q '^##\$NUC2= <1H>$' "$WORK/run/12/acqus" || fail "EXPNO 12: NUC2"
 grep -q '^  EXPNO 1..144: contact from equilibrium, 8 experiments per setting: the measurement' \
   "$WORK/run/README.txt" || fail "README: EXPNO groups"
@@ -207,7 +222,14 @@ expect 2 'no compiled pulse for ud_c_0_m2 .* --no-compile forbids GRAPE' \
 # The probe's limits: refused with the numbers, nothing written.
 rejects "$WORK/run3" 'f2 decoupling power PLW12 0.185185 W exceeds the probe.s 0.1 W' \
   export bruker "$FIG3" --case c_0 --collision 1 --out "$WORK/run3" --no-compile \
-  --p90 10 --plw 20 --p90-h 10 --plw-h 15 --probe-max-w-f2 0.1
+  --p90 10 --plw 20 --p90-h 10 --plw-h 15 --probe-max-w-f2 0.1 --decoupler-pulses cpd
+# The CW around the long pulses (B2 25 kHz: PLW13 = 15 (4 x 10 us x 25 kHz)^2 = 15 W) counts.
+rejects "$WORK/run3" 'f2 CW decoupling power PLW13 15 W exceeds the probe.s 10 W \(--probe-max-w-f2\)' \
+  export bruker "$FIG3" --case c_0 --collision 1 --out "$WORK/run3" --no-compile \
+  --p90 10 --plw 20 --p90-h 10 --plw-h 15 --probe-max-w-f2 10
+rejects "$WORK/run3" '--decoupler-pulses = both: must be cw or cpd' \
+  export bruker "$FIG3" --case c_0 --collision 1 --out "$WORK/run3" --no-compile \
+  --decoupler-pulses both
 # 9. Temporal averaging on recorded data: two states' readout sets, interleaved as E = 2
 # folders per setting (the run export's EXPNO layout) and added with --weights 0.3,0.7, give
 # the linear reconstruction 0.3 rho_a + 0.7 rho_b (noise-free, so the line fit is exact).

@@ -10,6 +10,7 @@
 #include "nmrc/compiler/bruker_export.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -26,6 +27,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/jcamp.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
+#include "nmrc/spectrometer/decoupling.hpp"
 #include "nmrc/spectrometer/propagation.hpp"
 #include "nmrc/spectrometer/sample.hpp"
 #include "support/reference.hpp"
@@ -45,6 +47,26 @@ std::map<std::string, std::string> files_of(const BrukerExportResult& r) {
 double ensemble_min(const Molecule& m, const ShapedPulseElement& e, const Mat& target) {
   const auto f = spectrometer::ensemble_fidelity(m, e, target, {0.97, 1.0, 1.03}, {1, 1, 1}, false);
   return *std::min_element(f.gate.begin(), f.gate.end());
+}
+
+// The acquisition of these tests' sequences: 13C at 15 kHz.
+AcquireElement acquisition(int td) {
+  AcquireElement a;
+  a.channel = 0;
+  a.sw_hz = 15000;
+  a.td = td;
+  return a;
+}
+
+// Calibrated on both channels: 13C hard 90 of 20 us at 50 W, 1H of 10 us at 15 W (25 kHz, so CW
+// at B2 25 kHz is PLW13 = 15 W and WALTZ-16 at PCPD2 90 us is PLW12 = 15 (10/90)^2 W).
+BrukerExportOptions calibrated() {
+  BrukerExportOptions o;
+  o.p90_us = 20.0;
+  o.plw_w = 50.0;
+  o.decouple->p90_us = 10.0;
+  o.decouple->plw_w = 15.0;
+  return o;
 }
 
 }  // namespace
@@ -89,17 +111,9 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
     seq.elements.push_back(cp.element(m));
   }
   seq.elements.push_back(GradientElement{0.001, 20.0, 2.0 / kPi});
-  AcquireElement a;
-  a.channel = 0;
-  a.sw_hz = 15000;
-  a.td = 8192;
-  seq.elements.push_back(a);
-  BrukerExportOptions o;
-  o.p90_us = 20.0;
-  o.plw_w = 50.0;
+  seq.elements.push_back(acquisition(8192));
+  BrukerExportOptions o = calibrated();
   o.ns = 4;
-  o.decouple->p90_us = 10.0;
-  o.decouple->plw_w = 15.0;
   SUBCASE("correctness") {
     const auto r = export_bruker({{"nmrc_test", seq, {}}}, m, o);
     const auto f = files_of(r);
@@ -114,7 +128,10 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
     CHECK(pp.find("  go=2 ph31\n  d11 do:f2 mc #0 to 2 F0(zd)\nexit\n") != std::string::npos);
     CHECK(pp.find(";cpd2: decoupling according to sequence defined by cpdprg2 [waltz16]") !=
           std::string::npos);
-    CHECK(pp.find("3 d2\n  (p12:sp1 ph0):f1\n  lo to 3 times 3\n") != std::string::npos);
+    // CW at pl13 around each 18 ms shape, the CPD program back in the delays (a loop of both).
+    CHECK(pp.find("  d2\n3 4u do:f2\n  4u pl13:f2\n  4u cw:f2\n  (p12:sp1 ph0):f1\n"
+                  "  4u do:f2\n  4u pl12:f2\n  4u cpds2:f2\n  d2\n  lo to 3 times 2\n") !=
+          std::string::npos);
     CHECK(pp.find("  4u UNBLKGRAD\n  p16:gp1\n  d16\n  4u BLKGRAD\n") != std::string::npos);
     CHECK(pp.find("  go=2 ph31\n") != std::string::npos);
     CHECK(pp.find("ph1=(360) 90\n") != std::string::npos);
@@ -243,6 +260,11 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
     weak = o;
     weak.probe.peak_w_f2 = 0.1;
     CHECK_THROWS_WITH_AS(export_bruker({{"x", seq, {}}}, m, weak),
+                         doctest::Contains("f2 CW decoupling power PLW13 15 W exceeds the "
+                                           "probe's 0.1 W (--probe-max-w-f2)"),
+                         InputError);
+    weak.decouple->pulses = "cpd";  // the CPD program throughout: PLW12 is the peak
+    CHECK_THROWS_WITH_AS(export_bruker({{"x", seq, {}}}, m, weak),
                          doctest::Contains("f2 decoupling power PLW12 0.185185 W exceeds"),
                          InputError);
     weak = o;
@@ -269,6 +291,209 @@ TEST_CASE("Bruker export: pulse program, parameters, shapes") {
     refused({{"c\n##$NS=99999_m1_e1_IIII", seq, {}}}, m,
             "pulse program name = \"c\\x0A##$NS=99999_m1_e1_IIII\"");
   }
+}
+
+// The switching 1H decoupler (BrukerDecoupling::pulses, docs/bruker.md "1H decoupling"): CW at
+// pl13 around the long shaped pulses, the CPD program elsewhere; the switching statements are
+// Bruker's (zgpr's "plN:fF" / "cw:fF" / "do:fF" on delays of their own) and their 4 us are in the
+// timing the export writes; the probe check counts the CW.
+TEST_CASE("Bruker export: the switching 1H decoupler, its timing and its power") {
+  const Molecule m = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+  auto pulse = [&](const char* name) {
+    return read_pulse_file(
+               ref::source_path(std::string("sequences/gates/compiled/") + name + ".json"))
+        .element(m);
+  };
+  Sequence seq;
+  HardPulseElement h;
+  h.channel = 0;
+  h.angle_rad = kPi / 2;
+  h.rf_hz = 12500.0;
+  seq.elements.push_back(h);                     // 0: hard 90 (CPD)
+  seq.elements.push_back(pulse("swap_c1_c4"));   // 1: 18.5 ms (CW)
+  seq.elements.push_back(pulse("swap_c2_c4"));   // 2: 17.6 ms, CW without a switch between
+  seq.elements.push_back(DelayElement{0.001});   // 3: CPD
+  ShapedPulseElement shortp = pulse("rx90_c1");  // 4: 10 steps of 20 us = 200 us (CPD)
+  shortp.name = "short";
+  shortp.ux_hz[0] = RVec(shortp.ux_hz[0].head(10));
+  shortp.uy_hz[0] = RVec(shortp.uy_hz[0].head(10));
+  seq.elements.push_back(shortp);
+  seq.elements.push_back(GradientElement{0.001, 20.0, 2.0 / kPi});  // 5: CPD
+  seq.elements.push_back(pulse("rx90_c1"));  // 6: 2 ms, last before go=2: CPD
+  seq.elements.push_back(acquisition(8192));
+  const BrukerExportOptions o = calibrated();
+  const auto r = export_bruker({{"sw", seq, {}}}, m, o);
+  const auto f = files_of(r);
+  const std::string& pp = f.at("lists/pp/sw");
+  CHECK(pp.find("  d1\n  4u cpds2:f2\n  4u pl1:f1\n  (p11 ph1):f1\n  4u do:f2\n  4u pl13:f2\n"
+                "  4u cw:f2\n  (p12:sp1 ph0):f1\n  (p13:sp2 ph0):f1\n  4u do:f2\n"
+                "  4u pl12:f2\n  4u cpds2:f2\n  d2\n  (p14:sp3 ph0):f1\n  4u UNBLKGRAD\n"
+                "  p16:gp1\n  d16\n  4u BLKGRAD\n  (p15:sp4 ph0):f1\n  go=2 ph31\n") !=
+        std::string::npos);
+  CHECK(pp.find(";pl13: f2 channel - power level for CW decoupling during the shaped pulses of "
+                "at least 1000 usec [15 W = PLW_H (4 p90_H B2)^2, B2 25000 Hz]") !=
+        std::string::npos);
+  const JcampFile acqus = parse_jcamp(f.at("1/acqus"), "acqus");
+  CHECK(acqus.numbers("$PLW")[13] == doctest::Approx(15.0).epsilon(1e-12));
+  CHECK(f.at("setup.mac").find("\nplw13 15\n") != std::string::npos);
+
+  // The timing adds up: the pulse program's statements from cpds2 to go=2 (4u, pN, dN, d16
+  // with acqus' values) = f2's timeline = the elements' lengths + 4 us per switching statement
+  // and the gradient's 4u + d16 + 4u; the power line's scan = d11 + d1 + that + AQ + d11.
+  const auto P = acqus.numbers("$P"), D = acqus.numbers("$D");
+  double pp_s = 0.0;
+  int four_u = 0;
+  {
+    std::istringstream in(
+        pp.substr(pp.find("  d1\n") + 5, pp.find("  go=2") - pp.find("  d1\n") - 5));
+    for (std::string tok; in >> tok;) {
+      if (tok == "4u") {
+        pp_s += 4e-6;
+        ++four_u;
+      } else if (tok == "d16") {
+        pp_s += D[16];
+      } else if (tok[0] == 'd' && tok.find_first_not_of("0123456789", 1) == std::string::npos) {
+        pp_s += D[std::stoi(tok.substr(1))];
+      } else if (tok.rfind("(p", 0) == 0 ||
+                 (tok[0] == 'p' && tok.find(":gp") != std::string::npos)) {
+        pp_s += 1e-6 * P[std::stoi(tok.substr(tok[0] == '(' ? 2 : 1))];
+      }
+    }
+  }
+  Sequence body = seq;
+  body.elements.pop_back();  // the acquisition
+  const double elements_s = body.duration_s();
+  CHECK(four_u == 3 + 2 + 3 + 1 + 1);  // cpds2, pl1, to CW (3), back (3), UNBLKGRAD, BLKGRAD
+  CHECK(pp_s == doctest::Approx(elements_s + four_u * 4e-6 + D[16]).epsilon(1e-12));
+  REQUIRE(r.decoupler.size() == 1u);
+  double steps_s = 0.0, cw_s = 0.0, cpd_s = 0.0;
+  std::vector<std::pair<BrukerDecouplerStep::F2, int>> timeline;
+  for (const auto& st : r.decoupler[0]) {
+    steps_s += st.duration_s;
+    if (st.f2 == BrukerDecouplerStep::F2::kCw) cw_s += st.duration_s;
+    if (st.f2 == BrukerDecouplerStep::F2::kCpd) cpd_s += st.duration_s;
+    timeline.emplace_back(st.f2, st.element);
+  }
+  CHECK(steps_s == doctest::Approx(pp_s).epsilon(1e-12));
+  using F2 = BrukerDecouplerStep::F2;
+  const std::vector<std::pair<F2, int>> expected = {
+      {F2::kCpd, -1}, {F2::kCpd, 0}, {F2::kOff, -1}, {F2::kOff, -1}, {F2::kCw, -1},
+      {F2::kCw, 1},   {F2::kCw, 2},  {F2::kOff, -1}, {F2::kOff, -1}, {F2::kCpd, -1},
+      {F2::kCpd, 3},  {F2::kCpd, 4}, {F2::kCpd, 5},  {F2::kCpd, 6}};
+  CHECK(timeline == expected);
+  const double t_cw = std::get<ShapedPulseElement>(seq.elements[1]).duration_s() +
+                      std::get<ShapedPulseElement>(seq.elements[2]).duration_s() + 4e-6;
+  CHECK(cw_s == doctest::Approx(t_cw).epsilon(1e-12));
+  const double aq = 8192 / 15000.0, d1 = 5 * 10.2;
+  const double scan = 0.06 + d1 + pp_s + aq;
+  const double avg_f2 = (15.0 * std::pow(10.0 / 90.0, 2) * (cpd_s + aq) + 15.0 * t_cw) / scan;
+  std::string power;
+  for (const auto& l : r.summary)
+    if (l.rfind("power sw: ", 0) == 0) power = l;
+  MESSAGE(power);
+  CHECK(power.find("scan " + fmt::format("{:.6g}", scan) + " s") != std::string::npos);
+  // one CW interval: both shapes without a switch between them
+  CHECK(power.find("of which CW " + fmt::format("{:.6g}", t_cw) + " s, the longest CW interval " +
+                   fmt::format("{:.6g}", t_cw) + " s)") != std::string::npos);
+  CHECK(power.find("peak 15 W, average " + fmt::format("{:.6g}", avg_f2) + " W") !=
+        std::string::npos);
+
+  // The probe check counts the CW: an average limit the CPD program alone meets refuses it.
+  BrukerExportOptions tight = o;
+  tight.probe.average_w_f2 = 15.0 * std::pow(10.0 / 90.0, 2) * 0.6 / scan;
+  CHECK_THROWS_WITH_AS(export_bruker({{"sw", seq, {}}}, m, tight),
+                       doctest::Contains(("sw: f2 average power " + fmt::format("{:.6g}", avg_f2) +
+                                          " W (PLW12 0.185185 W for ")
+                                             .c_str()),
+                       InputError);
+  CHECK_THROWS_WITH_AS(
+      export_bruker({{"sw", seq, {}}}, m, tight),
+      doctest::Contains((" + PLW13 15 W for " + fmt::format("{:.6g}", t_cw) + " s of a ").c_str()),
+      InputError);
+  tight.decouple->pulses = "cpd";
+  const auto cpd_only = files_of(export_bruker({{"sw", seq, {}}}, m, tight));
+  CHECK(cpd_only.at("lists/pp/sw").find("cw:f2") == std::string::npos);
+  CHECK(cpd_only.at("lists/pp/sw").find("pl13") == std::string::npos);
+  // A higher B2 is a higher PLW13: 50 kHz is 60 W, above the default 50 W peak.
+  BrukerExportOptions hot = o;
+  hot.decouple->cw_b2_hz = 50000.0;
+  CHECK_THROWS_WITH_AS(export_bruker({{"sw", seq, {}}}, m, hot),
+                       "sw: f2 CW decoupling power PLW13 60 W exceeds the probe's 50 W "
+                       "(--probe-max-w-f2)",
+                       InputError);
+  // The threshold: no shape of 20 ms or more, no CW.
+  BrukerExportOptions longer = o;
+  longer.decouple->cw_min_s = 0.02;
+  const auto no_cw = files_of(export_bruker({{"sw", seq, {}}}, m, longer));
+  CHECK(no_cw.at("lists/pp/sw").find("cw:f2") == std::string::npos);
+  CHECK(no_cw.at("setup.mac").find("plw13") == std::string::npos);
+  // Bad values, with the option's name.
+  BrukerExportOptions bad = o;
+  bad.decouple->pulses = "both";
+  CHECK_THROWS_WITH_AS(export_bruker({{"sw", seq, {}}}, m, bad),
+                       "--decoupler-pulses = both: must be cw or cpd", InputError);
+  bad = o;
+  bad.decouple->cw_b2_hz = std::nan("");
+  CHECK_THROWS_WITH_AS(export_bruker({{"sw", seq, {}}}, m, bad),
+                       "--cw-b2-hz = nan: must be in (0, 100000] Hz", InputError);
+  bad = o;
+  bad.decouple->cw_min_s = -1e-6;
+  CHECK_THROWS_WITH_AS(export_bruker({{"sw", seq, {}}}, m, bad),
+                       "--cw-min-us = -1: must be in [0, 1e6] us", InputError);
+}
+
+// What the virtual spectrometer plays of the switching decoupler: the export's f2 timeline
+// (BrukerExportResult::decoupler) on the 7-spin molecule, switched by DecoupledEvolution::
+// switch_to, against the 4-spin model of the same timeline (the switching statements as delays).
+// The shipped 2 ms rx90_c1 between two 10 us delays (short: a delay that is a fraction of a
+// WALTZ-16 cycle is not decoupled) keeps its decoupled figure under the switching decoupler (CW
+// 25 kHz during the pulse), and loses 1-2 % under the CPD program throughout
+// (docs/console-physics.md's gate table: 0.9834 at WALTZ-16 90 us, started on a cycle).
+TEST_CASE("Bruker export: the switching decoupler played on the 7-spin molecule") {
+  const Molecule m4 = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
+  const Molecule m7 = load_molecule(ref::source_path("molecules/crotonic_acid_7.yaml"));
+  Sequence seq;
+  seq.elements.push_back(DelayElement{10e-6});
+  seq.elements.push_back(
+      read_pulse_file(ref::source_path("sequences/gates/compiled/rx90_c1.json")).element(m4));
+  seq.elements.push_back(DelayElement{10e-6});
+  seq.elements.push_back(acquisition(1024));
+  const spectrometer::Dynamics dyn4(m4);  // the 4-spin propagator of a timeline: exact_unitary
+  for (const char* mode : {"cw", "cpd"}) {
+    CAPTURE(mode);
+    BrukerExportOptions o;
+    o.decouple->pulses = mode;
+    const auto r = export_bruker({{"sw7", seq, {}}}, m4, o);
+    REQUIRE(r.decoupler.size() == 1u);
+    const Sequence tl = exported_timeline(seq, r.decoupler[0]);
+    // cw: cpds2, d, do, pl13, cw, shape, do, pl12, cpds2, d; cpd: cpds2, d, shape, d
+    CHECK(tl.elements.size() == (std::string(mode) == "cw" ? 10u : 4u));
+    double steps_s = 0.0;
+    for (const auto& st : r.decoupler[0]) steps_s += st.duration_s;
+    CHECK(tl.duration_s() == doctest::Approx(steps_s).epsilon(1e-12));
+    const Mat u7 = decoupled_unitary_as_exported(m7, seq, r.decoupler[0], *o.decouple);
+    const double f = spectrometer::subsystem_gate_fidelity(u7, 7, {0, 1, 2, 3},
+                                                           spectrometer::exact_unitary(dyn4, tl));
+    Sequence plain = seq;
+    plain.elements.pop_back();
+    const double f_plain = spectrometer::subsystem_gate_fidelity(
+        u7, 7, {0, 1, 2, 3}, spectrometer::exact_unitary(dyn4, plain));
+    MESSAGE(std::string(mode) << ": F7 against the 4-spin timeline " << std::setprecision(6) << f
+                              << ", against the sequence without the switching statements "
+                              << f_plain);
+    if (std::string(mode) == "cw") {
+      CHECK(f > 0.9995);
+      CHECK(f_plain < f - 0.01);  // 24 us of free evolution at the carbons' kHz offsets
+    } else {
+      CHECK(f < 0.99);
+    }
+  }
+  // A timeline that is not the sequence's is refused.
+  BrukerExportOptions o;
+  const auto r = export_bruker({{"sw7", seq, {}}}, m4, o);
+  Sequence other = seq;
+  other.elements.erase(other.elements.begin());
+  CHECK_THROWS_AS(exported_timeline(other, r.decoupler[0]), InputError);
 }
 
 TEST_CASE("Bruker export played back: the folder alone gives the sequence's state") {

@@ -521,3 +521,87 @@ TEST_CASE("experiment: pps_pulses per_step plays step 2's three gates as one pul
   CHECK((pa - pb).norm() < 1e-12 * pa.norm());
   CHECK(spectrometer::fit_pps(pb).error < 1e-6);
 }
+
+// GRAPE with the decoupler in its model for the run's pulses (compile: {decoupler: ...}, read
+// by the compile program's own reader, compiler::read_decoupler_model): bad values located,
+// and the decoupler part of the pulse library's key: a pulse compiled without it is not played
+// for a program with it (refused under --no-compile, naming the decoupler), one compiled with
+// it is recorded so and reused, and a plain program keeps its plain pulse.
+TEST_CASE("experiment program: compile's decoupler is part of the pulse library's key") {
+  TempDir t("nmrc_experiment_decoupler_test");
+  const fs::path lib_dir = t.path / "compiled";
+  fs::create_directories(lib_dir);
+  for (const char* f : {"bath_c4_t0p9.json", "bath_c4_t0p9_ea5ebfe2.json"})
+    fs::copy_file(ref::source_path(std::string("sequences/experiment/compiled/") + f), lib_dir / f);
+  const std::string mol7 = ref::source_path("molecules/crotonic_acid_7.yaml");
+  const std::string cases = "measure: [1]\ncases:\n  - {run: c_0}\n";
+  // A 2 ms rotation to 0.99 with one start: a few seconds of GRAPE on 5 B1 x 8 configurations.
+  const std::string fast =
+      "pulses: {rotation: {duration_s: 0.002, steps: 100, fidelity_target: 0.99}}\n";
+  auto with = [&](const std::string& dec) {
+    return header(t) + fast + "compile: {starts: 1, threads: 1, decoupler: " + dec + "}\n" + cases;
+  };
+  const std::string dec = "{b2_hz: 25000, o2_ppm: 5.0, molecule: " + mol7 + "}";
+  const ExperimentProgram p = load_text(t, with(dec));
+  REQUIRE(p.compile.decoupler.has_value());
+  CHECK(p.compile.decoupler->b2_hz == 25000.0);
+  CHECK(p.compile.decoupler->configurations().size() == 8u);
+  const ExperimentProgram plain = load_text(t, header(t) + fast + cases);
+  CHECK(!plain.compile.decoupler);
+  CHECK(!load_text(t, with("none")).compile.decoupler);
+  const PulseNeed bath = bath_need(p, p.cases.front());
+  RunSettings never;
+  never.compile_mode = CompileMode::kNever;
+  SUBCASE("correctness") {
+    // the shipped plain pulse serves the plain program only
+    PulseLibrary plain_lib = make_pulse_library(plain, never);
+    CHECK(!plain_lib.get(bath, pulse_compile_options(plain, bath.kind)).pulse.decoupler);
+    PulseLibrary lib = make_pulse_library(p, never);
+    CHECK_THROWS_WITH_AS(
+        lib.get(bath, pulse_compile_options(p, bath.kind)),
+        doctest::Contains("no compiled pulse for bath_c4_t0p9 (bath rotation to T_R = 0p9) of 2 "
+                          "ms, 100 steps with the decoupler in GRAPE's model (cw at B2 25000 Hz, "
+                          "O2 5 ppm on 1H of "
+                          "molecule crotonic_acid_7) and --no-compile forbids GRAPE"),
+        InputError);
+    // compiled with the decoupler, recorded so, written to compiled:, found again
+    RunSettings s;
+    s.cache_dir = (t.path / "cache").string();
+    PulseLibrary compiling = make_pulse_library(p, s);
+    const PulseRecord& r = compiling.get(bath, pulse_compile_options(p, bath.kind));
+    CHECK(r.compiled_now);
+    REQUIRE(r.pulse.decoupler.has_value());
+    CHECK(r.pulse.decoupler->b2_hz == 25000.0);
+    CHECK(r.pulse.decoupler->configurations == 8);
+    CHECK(r.pulse.decoupler->fidelity_min >= 0.99);
+    CHECK(fs::path(r.file).parent_path() == lib_dir);
+    PulseLibrary again = make_pulse_library(p, never);
+    CHECK(again.get(bath, pulse_compile_options(p, bath.kind)).file == r.file);
+    PulseLibrary plain_again = make_pulse_library(plain, never);
+    CHECK(plain_again.get(bath, pulse_compile_options(plain, bath.kind)).file != r.file);
+    // another B2 is another key
+    const ExperimentProgram other =
+        load_text(t, with("{b2_hz: 20000, o2_ppm: 5.0, molecule: " + mol7 + "}"));
+    PulseLibrary other_lib = make_pulse_library(other, never);
+    CHECK_THROWS_AS(other_lib.get(bath, pulse_compile_options(other, bath.kind)), InputError);
+  }
+  SUBCASE("validation") {
+    auto has = [](const std::string& msg, const std::string& part) {
+      INFO(msg);
+      CHECK(msg.find(part) != std::string::npos);
+    };
+    has(error_of(t, with("{b2_hz: 30000, o2_ppm: 5.0, molecule: " + mol7 + "}")),
+        "program.yaml:7:");
+    has(error_of(t, with("{b2_hz: 30000, o2_ppm: 5.0, molecule: " + mol7 + "}")),
+        "decoupler.b2_hz = 30000: must be in (0, 25000] Hz");
+    has(error_of(t, with("{b2_hz: 25000, molecule: " + mol7 + "}")), "o2_ppm");
+    has(error_of(t, with("{b2_hz: 25000, o2_ppm: 5.0, molecule: " + mol7 + ", bogus: 1}")),
+        "bogus");
+    has(error_of(t, with("{b2_hz: 25000, o2_ppm: 5.0, sequence: waltz16, molecule: " + mol7 + "}")),
+        "decoupler.sequence = waltz16: must be cw");
+    has(error_of(t, with("{b2_hz: 25000, o2_ppm: 5.0, molecule: " +
+                         ref::source_path("molecules/crotonic_acid.yaml") + "}")),
+        "decoupled channel 1H is not a channel of molecule");
+    has(error_of(t, with("yes")), "must be a mapping");
+  }
+}

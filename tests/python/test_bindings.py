@@ -569,6 +569,20 @@ def test_export_bruker_same_as_cli(source, tmp_path, monkeypatch):
     assert "lists/wave/swap_c2_c4" in py and "1/acqus" in py and py == cli
     assert b"2026/01/01" in py["lists/wave/swap_c1_c4"]
     assert summary and all(line in r.stdout for line in summary)
+    # The switching decoupler's options (docs/bruker.md, "1H decoupling"), as the CLI's.
+    run_cli("export", "bruker", *pulses, "--molecule", mol, "--out", tmp_path / "cli2",
+            "--decoupler-pulses", "cw", "--cw-b2-hz", 20000, "--cw-min-us", 18000)
+    nmrc.export_bruker(pulses, tmp_path / "py2", molecule=mol, decoupler_pulses="cw",
+                       cw_b2_hz=20000, cw_min_us=18000)
+    cli2 = {str(f.relative_to(tmp_path / "cli2")): f.read_bytes()
+            for f in (tmp_path / "cli2").rglob("*") if f.is_file()}
+    py2 = {str(f.relative_to(tmp_path / "py2")): f.read_bytes()
+           for f in (tmp_path / "py2").rglob("*") if f.is_file()}
+    assert py2 == cli2 and py2 != py
+    # swap_c1_c4 (18.5 ms) under CW; swap_c2_c4 is the readout (the element before go=2)
+    assert py2["lists/pp/nmrc_pulses"].count(b"  4u cw:f2\n") == 1
+    with pytest.raises(nmrc.InputError, match="decoupler_pulses = 'both': must be cw or cpd"):
+        nmrc.export_bruker(pulses, tmp_path / "none", molecule=mol, decoupler_pulses="both")
     # Bad input: the library's message, nothing written.
     with pytest.raises(nmrc.InputError, match="--molecule: required to export pulse files"):
         nmrc.export_bruker(pulses, tmp_path / "none")

@@ -27,6 +27,33 @@ struct BrukerDecoupling {
   /// Both or neither; without them PLW12 is left for the user (README) and f2 is not checked.
   std::optional<double> p90_us, plw_w;
   double o2_ppm = 5.0;  ///< the 1H carrier O2 / BF2 (set it to the middle of the protons)
+  /// What f2 plays during a shaped pulse at least cw_min_s long (docs/console-physics.md: the
+  /// CPD program at PCPD2 loses 1-2 % of a 2 ms rotation and 8-40 % of a 17-45 ms GRAPE pulse
+  /// to the C-H couplings the pulse recouples; CW at 25 kHz keeps them within 1e-4 and 4e-3):
+  ///  - "cw" (default): CW at cw_b2_hz on pl13, switched as Bruker's programs switch f2
+  ///    ("4u do:f2", "4u pl13:f2", "4u cw:f2" before, "4u do:f2", "4u pl12:f2",
+  ///    "4u cpds2:f2" after; CW stays on through consecutive such pulses). The readout
+  ///    (BrukerExperimentInput::readout_from, by default the element just before the
+  ///    acquisition) is never played under CW: a switch there would put 12 us of free evolution
+  ///    between the readout pulses or before go=2, phases the tomography does not model;
+  ///  - "cpd": the CPD program throughout (the export before the switching decoupler).
+  std::string pulses = "cw";
+  double cw_b2_hz = 25000.0;  ///< CW amplitude (the 1H channel's max_rf_hz in crotonic_acid_7)
+  /// Shortest shaped pulse played under CW: every shipped shaped pulse (2 ms and longer) gains
+  /// (gate table, docs/console-physics.md); a hard pulse (tens of us) is shorter than the
+  /// 24 us of switching it would need.
+  double cw_min_s = 1e-3;
+};
+
+/// What f2 plays during one interval of an exported experiment, from the statement that starts
+/// the decoupler to go=2 (the acquisition, under the CPD program, is not listed): the timeline a
+/// simulation of the console's decoupler plays (spectrometer::DecoupledEvolution::switch_to).
+struct BrukerDecouplerStep {
+  enum class F2 { kOff, kCpd, kCw };
+  F2 f2 = F2::kOff;
+  double duration_s = 0.0;
+  /// The sequence element played meanwhile; -1: a switching statement (4u, the carbons free).
+  int element = -1;
 };
 
 /// What the probe takes, in watts; every exported experiment is checked against them
@@ -87,6 +114,11 @@ struct BrukerExperimentInput {
   Sequence sequence;
   /// "file:line:col" of element k, for messages (empty: the name only).
   std::function<std::string(size_t)> locate;
+  /// The first element of the readout: from it to the acquisition f2 is never switched (a
+  /// switching statement there is free evolution between the readout pulses or before go=2,
+  /// phases the tomography does not model), so these elements play under the CPD program.
+  /// Default (npos): the element just before the acquisition; the acquisition's index: none.
+  size_t readout_from = static_cast<size_t>(-1);
 };
 
 struct ExportFile {
@@ -97,6 +129,8 @@ struct ExportFile {
 struct BrukerExportResult {
   std::vector<ExportFile> files;
   std::vector<std::string> summary;  ///< one line per shape/experiment, for the CLI
+  /// Per experiment (with 1H decoupling): what f2 plays, interval by interval.
+  std::vector<std::vector<BrukerDecouplerStep>> decoupler;
 };
 
 /// Builds the export of `experiments` on `molecule` (all share its channels). Files:
@@ -114,11 +148,14 @@ struct BrukerExportResult {
 /// running the experiments in turn) and README.txt.
 /// With options.decouple, every experiment decouples 1H on f2 (NUC2 1H, BF2 = the molecule's
 /// proton frequency, O2, CPDPRG2, PCPD2, PLW12; "cpds2:f2" before the first element, "do:f2"
-/// after the acquisition). Every experiment's powers are checked against options.probe: the
-/// largest level on f1 and f2, and each channel's energy per scan (hard pulses PLW t, shapes
-/// SPW <A^2> t, the decoupler PLW12 for its time on) over the scan's length (d11, d1, the
-/// sequence with its gradient delays, the acquisition TD/(2 SW), d11). The summary carries one
-/// "power" line per experiment.
+/// after the acquisition), and with decouple->pulses "cw" switches to CW at PLW13 around the
+/// long shaped pulses (BrukerDecoupling::pulses; every switching statement's 4 us is in the
+/// sequence's timing). Every experiment's powers are checked against options.probe: the
+/// largest level on f1 and f2 (PLW12, and PLW13 when CW is played), and each channel's energy
+/// per scan (hard pulses PLW t, shapes SPW <A^2> t, the decoupler PLW12 for its time on the
+/// CPD program plus PLW13 for its time on CW) over the scan's length (d11, d1, the sequence
+/// with its gradient delays and switching statements, the acquisition TD/(2 SW), d11). The
+/// summary carries one "power" line per experiment.
 /// Throws InputError naming the element (locate(k)) for what a pulse program cannot play:
 /// ideal rotations, uncompiled gates (UnitaryElement), a missing or non-final acquisition,
 /// and for more shapes, pulses or delays than TopSpin's arrays hold; InputError with the

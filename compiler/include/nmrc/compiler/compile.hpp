@@ -53,7 +53,18 @@ struct DecouplerModel {
   /// a spin of the molecule with the same label, isotope and offset_hz (1e-6 Hz), and every
   /// coupling among them the same (1e-6 Hz): the same carbons. The field is "decoupler.KEY".
   std::optional<OptionProblem> problem(const Molecule& m) const;
+  /// Whether a pulse file's decoupler record says it was compiled with this model (the same
+  /// sequence, channel, molecule name, B2 and O2): how a library of compiled pulses keys them.
+  bool recorded_in(const std::optional<PulseDecoupler>& recorded) const;
+  /// "cw at B2 25000 Hz, O2 5 ppm on 1H of molecule crotonic_acid_7", for messages.
+  std::string describe() const;
 };
+
+/// Whether a pulse whose file records `recorded` serves a compile with `model` (both absent, or
+/// DecouplerModel::recorded_in): a pulse compiled without the decoupler is no pulse for a
+/// program with it, nor the reverse.
+bool same_decoupler(const std::optional<DecouplerModel>& model,
+                    const std::optional<PulseDecoupler>& recorded);
 
 /// Compile options of one target (docs/program-format.md, `compile:`). Validate before use:
 /// validate() throws InputError "compile options: field = value: rule" (check() returns the

@@ -13,6 +13,7 @@
 #include "nmrc/compiler/targets.hpp"
 #include "nmrc/core/molecule.hpp"
 #include "nmrc/core/sequence.hpp"
+#include "nmrc/core/yaml_input.hpp"
 
 namespace nmrc::compiler {
 
@@ -41,6 +42,14 @@ Program load_program(const std::string& path);
 /// Same from text; `name` stands for the file in messages, `base_dir` resolves relative paths.
 Program parse_program(const std::string& text, const std::string& name,
                       const std::string& base_dir);
+
+/// The one reader of a `compile:` map's `decoupler` field (docs/program-format.md), for compile
+/// and experiment programs: `none` (off) or {sequence, channel, b2_hz, o2_ppm, molecule}, the
+/// heteronuclear molecule read relative to base_dir and checked against `m`, the program's
+/// molecule (DecouplerModel::problem). A bad value throws InputError at its YAML field
+/// (file:line:col, "decoupler.KEY = value: rule"); `options` is the compile map holding it.
+std::optional<DecouplerModel> read_decoupler_model(const YamlField& options, const YamlField& v,
+                                                   const Molecule& m, const std::string& base_dir);
 
 /// Replaces every placeholder of `job` in the program's sequence by the compiled pulse.
 void install_pulse(Program& program, const GateJob& job, const CompiledPulse& pulse);

@@ -46,6 +46,9 @@ struct OdeintTolerances {
 
 /// prod_j exp(-i H_j dt_j) (later segments on the left). Ignores relaxation.
 Mat exact_unitary(const Dynamics& d, const std::vector<Segment>& segments);
+/// exact_unitary of every element's segments in turn (segments_of: pulses, delays; gradients
+/// as delays; rotations, unitaries and the acquisition take no time here).
+Mat exact_unitary(const Dynamics& d, const Sequence& seq);
 /// prod_j exp(L_j dt_j) on column-major vec(rho) (4^n x 4^n; dense, costly for many steps).
 Mat exact_superoperator(const Dynamics& d, const std::vector<Segment>& segments);
 /// The exact map of a (relaxing) element in deviation form: rho = (tr/dim) I + Delta goes to
