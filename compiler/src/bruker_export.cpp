@@ -866,22 +866,22 @@ std::string readme_text(const Molecule& m, const BrukerExportOptions& o, const C
   if (cw)
     rd << "     During every shaped pulse of at least "
        << fmt::format("{:.6g}", o.decouple->cw_min_s * 1e6)
-       << " us (but the readout before go=2) f2 plays CW at B2 "
-       << fmt::format("{:.6g}", o.decouple->cw_b2_hz) << " Hz on pl13 (PLW13 = W (4 p90 B2)^2"
+       << " us (but the readout before go=2) f2 plays CW\n"
+       << "     at B2 " << fmt::format("{:.6g}", o.decouple->cw_b2_hz)
+       << " Hz on pl13 (PLW13 = W (4 p90 B2)^2"
        << (o.decouple->p90_us ? ", now " + fmt::format("{:.6g}", cal.plw13_w) + " W"
                               : std::string(", not set"))
-       << "; --cw-b2-hz,\n"
-       << "     --cw-min-us; --decoupler-pulses cpd for the CPD program throughout). Check "
-          "that your\n"
-       << "     probe takes PLW13 for the longest such pulse (the power line below gives the "
-          "CW time).\n";
+       << "; --cw-b2-hz, --cw-min-us;\n"
+       << "     --decoupler-pulses cpd: the CPD program throughout). Check that your probe "
+          "takes\n"
+       << "     PLW13 for the longest CW interval the power lines below give.\n";
   rd << "\nTiming added by the console and not in nmrc's model: d11 (30 ms) and d1 before each "
         "scan;\n"
      << "4 us UNBLKGRAD, d16 (" << fmt::format("{:.6g}", o.d16_s * 1e6)
      << " us) and 4 us BLKGRAD around each gradient;\n"
      << "4 us to switch the power before a hard pulse of another power level"
      << (cal.decouple ? "; 4 us to start the decoupler" : "")
-     << (cw ? "; 12 us to switch f2 to CW before a long shaped pulse and 12 us back after it" : "")
+     << (cw ? ";\n12 us to switch f2 to CW before a long shaped pulse and 12 us back after it" : "")
      << ".\n\n";
   for (const auto& s : summary) rd << s << "\n";
   return rd.str();
