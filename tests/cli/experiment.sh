@@ -59,6 +59,12 @@ cases: [{run: big, theory: $WORK/big.yaml}]" 'big.yaml:[0-9]+:[0-9]+: .*largest 
 bad beyond "$HEAD
 measure: [1, 101]
 cases: [{run: c_0}]" 'measures collision 101'
+# compile: {decoupler: ...} (GRAPE with CW 1H decoupling in its model, the compile program's
+# reader): a bad value located at its field.
+bad decoupler_b2 "$HEAD
+compile: {decoupler: {b2_hz: 30000, o2_ppm: 5.0, molecule: $SRC/molecules/crotonic_acid_7.yaml}}
+measure: [1]
+cases: [{run: c_0}]" '^.*decoupler_b2.yaml:[0-9]+:[0-9]+: compile.decoupler.b2_hz = 30000: must be in \(0, 25000\] Hz'
 # --no-compile with no shipped pulses: refused before anything is written
 printf '%s\n' "$HEAD" "measure: [1]" "cases: [{run: c_0}]" >"$WORK/nocompile.yaml"
 expect 2 'no compiled pulse for .* --no-compile' experiment "$WORK/nocompile.yaml" --out "$WORK/out_nc" --no-compile --quiet --cache-dir "$WORK/cache"
