@@ -285,6 +285,29 @@ AffineMap ChannelCache::get(const std::string& key, const std::function<AffineMa
   return c;
 }
 
+Vec collective_z_phases(const std::vector<int>& spins, int n, double phi) {
+  const Eigen::Index d = Eigen::Index(1) << n;
+  // exp(-i phi m): m = sum over the spins of +1/2 (bit 0, up) or -1/2 (bit 1, down)
+  Vec z(d);
+  for (Eigen::Index s = 0; s < d; ++s) {
+    double m = 0;
+    for (int k : spins) m += ((s >> (n - 1 - k)) & 1) ? -0.5 : 0.5;
+    z(s) = std::exp(cplx(0, -phi * m));
+  }
+  return z;
+}
+
+Mat z_phase_averaged(const Mat& x, const std::vector<int>& spins, int n, int cycle) {
+  NMRC_CHECK(cycle >= 1, "z_phase_averaged: cycle must be >= 1");
+  if (cycle == 1) return x;
+  Mat out = Mat::Zero(x.rows(), x.cols());
+  for (int j = 0; j < cycle; ++j) {
+    const Vec z = collective_z_phases(spins, n, 2.0 * kPi * j / cycle);
+    out += z.asDiagonal() * x * z.conjugate().asDiagonal();
+  }
+  return out / double(cycle);
+}
+
 Mat phase_cycled(const std::function<Mat(const Mat&)>& channel, const Mat& x,
                  const std::vector<int>& spins, int n, int cycle) {
   NMRC_CHECK(cycle >= 1, "phase_cycled: cycle must be >= 1");
@@ -292,14 +315,7 @@ Mat phase_cycled(const std::function<Mat(const Mat&)>& channel, const Mat& x,
   const Eigen::Index d = Eigen::Index(1) << n;
   Mat out = Mat::Zero(d, d);
   for (int j = 0; j < cycle; ++j) {
-    const double phi = 2.0 * kPi * j / cycle;
-    // diagonal of exp(-i phi sum_k Iz_k): phase -phi/2 per spin up (bit 0), +phi/2 down
-    Vec z(d);
-    for (Eigen::Index s = 0; s < d; ++s) {
-      double m = 0;
-      for (int k : spins) m += ((s >> (n - 1 - k)) & 1) ? -0.5 : 0.5;
-      z(s) = std::exp(cplx(0, -phi * m));
-    }
+    const Vec z = collective_z_phases(spins, n, 2.0 * kPi * j / cycle);
     const Mat in = z.conjugate().asDiagonal() * x * z.asDiagonal();
     out += z.asDiagonal() * channel(in) * z.conjugate().asDiagonal();
   }

@@ -163,6 +163,8 @@ class Engine {
         meter_(imp.readout ? meters.fitted : meters.ideal),
         cache_(s.cache_dir.empty() ? "" : s.cache_dir + "/channels"),
         threads_(s.threads) {
+    for (int k = 0; k < n_; ++k)
+      if (m_.nuclei[k].channel == m_.nuclei[c.bath_spin].channel) bath_channel_spins_.push_back(k);
     if (imp.b1_ensemble) {
       for (size_t i = 0; i < p.b1_scale.size(); ++i)
         members_.push_back({p.b1_scale[i], p.b1_weight[i]});
@@ -312,33 +314,19 @@ class Engine {
   /// The contact pulses on B1 member b as the program plays them: in order, averaged over the
   /// program's contact phase cycle (every RF phase on the bath's channel shifted by 2 pi j / N).
   Mat played_contact(const std::vector<PulseNeed>& contact, size_t b, const Mat& x) {
-    std::vector<int> spins;
-    for (int k = 0; k < n_; ++k)
-      if (m_.nuclei[k].channel == m_.nuclei[c_.bath_spin].channel) spins.push_back(k);
     return phase_cycled(
         [&](const Mat& y) {
           Mat r = y;
           for (const auto& nd : contact) r = apply(nd, b, r);
           return r;
         },
-        x, spins, n_, p_.contact_phase_cycle);
+        x, bath_channel_spins_, n_, p_.contact_phase_cycle);
   }
 
   /// The average over the program's bath phase cycle of Rz_R(phi) x Rz_R(phi)^dag,
   /// phi = 2 pi j / N (the console adds the N acquisitions; everything after is linear).
   Mat bath_cycled(const Mat& x) const {
-    const int cycle = p_.bath_phase_cycle;
-    if (cycle <= 1) return x;
-    Mat out = Mat::Zero(d_, d_);
-    for (int j = 0; j < cycle; ++j) {
-      const double phi = 2.0 * kPi * j / cycle;
-      Mat rz = Mat::Zero(2, 2);
-      rz(0, 0) = std::exp(cplx(0, -phi / 2));
-      rz(1, 1) = std::exp(cplx(0, phi / 2));
-      const Mat u = embed(rz, {c_.bath_spin}, n_);
-      out += u * x * u.adjoint();
-    }
-    return out / double(cycle);
+    return z_phase_averaged(x, {c_.bath_spin}, n_, std::max(1, p_.bath_phase_cycle));
   }
 
   /// Noise-free line values of every setting of a set of averaged deviations (the FID
@@ -606,6 +594,8 @@ class Engine {
   ProgressText progress_;
   const Molecule& m_;
   int n_, d_;
+  // The spins on the bath's RF channel (the contact phase cycle's collective rotation).
+  std::vector<int> bath_channel_spins_;
   const sp::Tomographer& tomo_;
   const sp::SettingMeasurer& meter_;
   ChannelCache cache_;

@@ -74,6 +74,16 @@ class Stepper {
 Mat phase_cycled(const std::function<Mat(const Mat&)>& channel, const Mat& x,
                  const std::vector<int>& spins, int n, int cycle);
 
+/// The diagonal of Rz(phi) = exp(-i phi sum_k Iz_k) over `spins` (of n; spin 0 the most
+/// significant bit, bit 0 = up, Iz = +1/2): the collective z rotation of phase_cycled and of the
+/// bath's phase cycle (run.cpp).
+Vec collective_z_phases(const std::vector<int>& spins, int n, double phi);
+
+/// The average over phi = 2 pi j / N (j = 0..N-1) of Rz(phi) x Rz(phi)^dag over `spins`
+/// (collective_z_phases): what N acquisitions with the listed spins' RF phase stepped by 2 pi / N
+/// before an excitation-conserving block sum to (the bath's phase cycle). N = 1 is x itself.
+Mat z_phase_averaged(const Mat& x, const std::vector<int>& spins, int n, int cycle);
+
 /// On-disk cache of channels: one binary file per key (magic, key, dimensions, data, content_hash64
 /// (core/hash.hpp) of everything before it). Written atomically; a file whose checksum or key does
 /// not match, or whose content is not a trace-preserving channel of finite numbers on 2^n
