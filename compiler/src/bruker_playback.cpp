@@ -239,13 +239,6 @@ Sequence read_bruker_experiment(const std::string& dir, int expno, const Molecul
 
 namespace {
 
-// Element e's length (a rotation or a unitary takes none).
-double element_length(const Element& e) {
-  Sequence one;
-  one.elements = {e};
-  return one.duration_s();
-}
-
 // The elements of the timeline, in order: element k of seq, or a switching delay.
 template <class F>
 void walk_timeline(const Sequence& seq, const std::vector<BrukerDecouplerStep>& steps, F&& f) {
@@ -260,7 +253,7 @@ void walk_timeline(const Sequence& seq, const std::vector<BrukerDecouplerStep>& 
     if (k != next || k >= seq.elements.size())
       throw InputError("exported timeline: step " + std::to_string(i) + " plays element " +
                        std::to_string(k) + " where element " + std::to_string(next) + " is due");
-    const double t = element_length(seq.elements[k]);
+    const double t = element_duration(seq.elements[k]);
     // the element and, in the same step, the console's own 4 us before it (a power switch)
     if (!(st.duration_s >= t - 1e-12))
       throw InputError("exported timeline: step " + std::to_string(i) +

@@ -2,7 +2,6 @@
 
 namespace nmrc {
 
-namespace {
 double element_duration(const Element& e) {
   return std::visit(
       [](const auto& x) -> double {
@@ -16,7 +15,6 @@ double element_duration(const Element& e) {
       },
       e);
 }
-}  // namespace
 
 double Sequence::duration_s() const {
   double t = 0.0;

@@ -75,6 +75,10 @@ struct AcquireElement {
 using Element = std::variant<RotationElement, HardPulseElement, ShapedPulseElement, DelayElement,
                              GradientElement, UnitaryElement, AcquireElement>;
 
+/// The time an element takes: pulses, delays and gradients (rotations, unitaries and the
+/// acquisition count none).
+double element_duration(const Element& e);
+
 /// A flattened pulse sequence for one molecule.
 struct Sequence {
   std::string name;
