@@ -145,6 +145,11 @@ std::vector<sp::PpsStep> run_pps_steps(const ExperimentProgram& p) {
   return sp::pps_steps(p.molecule, spins, po);
 }
 
+Mat thermal_reference_state(const CaseSpec& c) {
+  const std::vector<Mat> f(c.params.n(), thermal_qubit(c.params.bath_temperature));
+  return product_state(f);
+}
+
 std::string ud_name(const CaseSpec& c, int collision) {
   return "ud_" + c.name + "_m" + std::to_string(collision - 1);
 }
@@ -315,13 +320,12 @@ RunProtocol run_protocol(const ExperimentProgram& p, const CaseSpec& c, int coll
     r.ud = ud_need(p, c, plan.u_d, ud_name(c, collision));
   // 4. Contact. 5. Readout.
   r.contact = contact_needs(p, c);
-  // The calibration's runs: the inversion pulse, the thermal reference's experiments (run.cpp's
-  // Engine plans the same state: every subsystem thermal at T_R).
+  // The calibration's runs: the inversion pulse, the thermal reference's experiments (the
+  // state run.cpp's Engine plans too: thermal_reference_state).
   if (p.inversion) r.inversion = inversion_need(p);
   if (p.reference) {
-    const std::vector<Mat> f(c.params.n(), thermal_qubit(c.params.bath_temperature));
     for (const auto& e :
-         sp::plan_temporal_averaging(product_state(f), c.system_spins, n).experiments) {
+         sp::plan_temporal_averaging(thermal_reference_state(c), c.system_spins, n).experiments) {
       ProtocolExperiment pe;
       pe.basis_state = e.basis_state;
       pe.weight = e.weight;

@@ -188,15 +188,15 @@ class Engine {
           memo_key({molecule_key_, p.compensate_polarization ? "compensated" : "plain"}),
           [&] { return nominal_epsilon(); });
     }
-    prepare_pps();
-    {
-      std::vector<Mat> f(c.params.n(), thermal_qubit(c.params.bath_temperature));
-      ref_state_ = product_state(f);
-      ref_plan_ = sp::plan_temporal_averaging(ref_state_, c.system_spins, n_);
-    }
+    // The PPS and the bath gradient as collision 1's protocol plays them (the same for every
+    // collision).
+    const RunProtocol first = run_protocol(p_, c_, 1);
+    prepare_pps(first.pps);
+    ref_state_ = thermal_reference_state(c);
+    ref_plan_ = sp::plan_temporal_averaging(ref_state_, c.system_spins, n_);
     {
       // for as long as the console plays it (protocol.hpp's PlayedGradients)
-      const double t = run_protocol(p_, c_, 1).bath_gradient.duration_s;
+      const double t = first.bath_gradient.duration_s;
       gradient_ = bath_gradient_memo().get(
           memo_key({molecule_key_, imp.relaxation ? "relaxation" : "closed", std::to_string(t)}),
           [&] { return delay_channel(t); });
@@ -398,12 +398,12 @@ class Engine {
   /// virtual console plays an export), from equilibrium and from inverted equilibrium.
   /// Memoised for the process: every case and budget row with the same pulses, relaxation
   /// switch and B1 member shares it.
-  void prepare_pps() {
+  void prepare_pps(const std::vector<ProtocolPpsStep>& pps) {
     Sequence seq;
     std::string key = memo_key({molecule_key_, imp_.relaxation ? "relaxation" : "closed",
                                 p_.compensate_polarization ? "compensated" : "plain"});
     bool any_compiled = false;
-    for (const auto& st : run_protocol(p_, c_, 1).pps) {
+    for (const auto& st : pps) {
       for (size_t i = 0; i < st.pulses.size(); ++i) {
         if (compiled(st.pulses[i])) {
           const auto& rec = get_pulse(st.pulses[i]);
@@ -739,8 +739,6 @@ PairCalibration calibrate_pair(const ExperimentProgram& p, const CaseSpec& c,
   o.bath_before = ea[ns];
   o.bath_after = eb[ns];
   o.loss.resize(ns);
-  o.before_all = std::move(ea);
-  o.after_all = std::move(eb);
   return o;
 }
 
@@ -768,7 +766,9 @@ PairObs observe_pair(const Engine& eng, const ExperimentProgram& p, const CaseSp
   std::vector<int> spins = c.system_spins;
   spins.push_back(c.bath_spin);
   const Mat &rho_a = cal.rho_before, &rho_b = cal.rho_after;
-  const std::vector<double>&ea = cal.before_all, &eb = cal.after_all;
+  std::vector<double> ea = cal.before, eb = cal.after;  // system spins, then the bath
+  ea.push_back(cal.bath_before);
+  eb.push_back(cal.bath_after);
   const Mat cal_a = calibrated_state(rho_a, o.pps, spins, ea, n);
   const Mat cal_b = calibrated_state(rho_b, o.pps, spins, eb, n);
   const Mat sys_a = partial_trace(cal_a, c.system_spins, n);

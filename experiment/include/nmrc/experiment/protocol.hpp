@@ -72,6 +72,10 @@ struct PlayedGradients {
   double scale = 1.0;                  ///< the factor on the protocol's areas
   std::vector<std::string> stretched;  ///< "what: G for t played as G' for t' (turns/cm)"
 };
+/// The contact-loss reference's state (calibration.reference): every subsystem thermal at T_R,
+/// the product state of the case's system spins; the virtual run (run.cpp) prepares it by
+/// temporal averaging and the export's thermal groups play the same plan (run_protocol).
+Mat thermal_reference_state(const CaseSpec& c);
 /// Name of the U_d of collision m under ideal re-preparation: ud_<case>_m<m-1>.
 std::string ud_name(const CaseSpec& c, int collision);
 

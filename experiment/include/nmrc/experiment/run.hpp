@@ -195,7 +195,6 @@ struct PairCalibration {
   double bath_before = 0.0, bath_after = 0.0;  ///< the bath spin's E_R
   std::vector<double> raw_before, raw_after;   ///< from equilibrium alone: no pairing, no scale
   Mat rho_before, rho_after;                   ///< the paired reconstructions (all spins)
-  std::vector<double> before_all, after_all;   ///< E_k of system spins then the bath (internal)
 };
 using Reconstructor = std::function<Mat(const std::vector<RVec>&)>;
 PairCalibration calibrate_pair(const ExperimentProgram& p, const CaseSpec& c,
