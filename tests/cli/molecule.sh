@@ -4,6 +4,11 @@ expect 0 'predicted lines \(weak coupling\): 32' molecule show "$SRC/molecules/c
 expect 0 'C4 .* -5783.6' molecule show "$SRC/molecules/crotonic_acid.yaml"
 expect 0 'predicted lines' molecule show "$SRC/molecules/chloroform.yaml"
 expect 0 "predicted lines" molecule show "$SRC/molecules/alanine.yaml" --quiet
+# The 12-spin IQC register (7 13C + 5 1H): the loader's largest register; a 13th spin is refused.
+expect 0 'predicted lines \(weak coupling\): 24576 \(2048 per spin\)' molecule show "$SRC/molecules/iqc_register_12.yaml"
+expect 0 'H9 .* 2468.0' molecule show "$SRC/molecules/iqc_register_12.yaml"
+sed -e 's/^  - {label: H12, \(.*\)$/  - {label: H12, \1\n  - {label: H13, \1/' "$SRC/molecules/iqc_register_12.yaml" >"$WORK/r13.yaml"
+expect 2 "^$WORK/r13.yaml:[0-9]+:[0-9]+: nuclei.*at most 12 spins" molecule show "$WORK/r13.yaml"
 expect 0 '' molecule show "$SRC/molecules/crotonic_acid.yaml" --lines-csv "$WORK/lines.csv"
 [ "$(wc -l <"$WORK/lines.csv")" = 33 ] || { echo "FAIL: lines.csv does not have 32 rows"; FAILS=$((FAILS+1)); }
 

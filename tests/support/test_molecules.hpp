@@ -12,4 +12,9 @@ inline Molecule crotonic() {
   return load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
 }
 
+/// molecules/iqc_register_12.yaml (the 12-spin IQC register, 7 13C + 5 1H).
+inline Molecule iqc_register() {
+  return load_molecule(ref::source_path("molecules/iqc_register_12.yaml"));
+}
+
 }  // namespace nmrc::testing
