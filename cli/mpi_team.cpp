@@ -29,10 +29,17 @@ bool launched_by_mpi() {
 
 class MpiTeam final : public compiler::Team {
  public:
-  MpiTeam() {
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  // MPI_COMM_WORLD, or a communicator of its own (split; freed with the team).
+  explicit MpiTeam(MPI_Comm comm = MPI_COMM_WORLD, bool owned = false)
+      : comm_(comm), owned_(owned) {
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
   }
+  ~MpiTeam() override {
+    if (owned_) MPI_Comm_free(&comm_);
+  }
+  MpiTeam(const MpiTeam&) = delete;
+  MpiTeam& operator=(const MpiTeam&) = delete;
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   void allgather(const std::vector<double>& mine, const std::vector<int>& counts,
@@ -48,17 +55,17 @@ class MpiTeam final : public compiler::Team {
                "allgather: this rank's count or the total is out of range");
     all.resize(total);
     check(MPI_Allgatherv(mine.data(), counts[rank_], MPI_DOUBLE, all.data(), counts.data(),
-                         displs_.data(), MPI_DOUBLE, MPI_COMM_WORLD));
+                         displs_.data(), MPI_DOUBLE, comm_));
     bytes_ += 8.0 * (static_cast<double>(mine.size()) + static_cast<double>(total));
     seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   void broadcast(std::string& text) override {
     const auto t0 = std::chrono::steady_clock::now();
     long n = static_cast<long>(text.size());
-    check(MPI_Bcast(&n, 1, MPI_LONG, 0, MPI_COMM_WORLD));
+    check(MPI_Bcast(&n, 1, MPI_LONG, 0, comm_));
     NMRC_CHECK(n >= 0 && n < (1L << 31), "broadcast: text size out of range");
     text.resize(n);
-    if (n > 0) check(MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, 0, MPI_COMM_WORLD));
+    if (n > 0) check(MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, 0, comm_));
     bytes_ += 8.0 + static_cast<double>(n);
     seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
@@ -67,7 +74,7 @@ class MpiTeam final : public compiler::Team {
     NMRC_CHECK(mine.size() < (1UL << 31), "gather: this rank's text is too long");
     const int n = static_cast<int>(mine.size());
     std::vector<int> sizes(rank_ == 0 ? size_ : 0);
-    check(MPI_Gather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, MPI_COMM_WORLD));
+    check(MPI_Gather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, comm_));
     std::string joined;
     long total = 0;
     if (rank_ == 0) {
@@ -81,12 +88,18 @@ class MpiTeam final : public compiler::Team {
       joined.resize(total);
     }
     check(MPI_Gatherv(mine.data(), n, MPI_CHAR, joined.data(), sizes.data(), displs_.data(),
-                      MPI_CHAR, 0, MPI_COMM_WORLD));
+                      MPI_CHAR, 0, comm_));
     all.clear();
     if (rank_ == 0)
       for (int r = 0; r < size_; ++r) all.push_back(joined.substr(displs_[r], sizes[r]));
     bytes_ += 4.0 + static_cast<double>(n) + static_cast<double>(total);
     seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  std::unique_ptr<compiler::Team> split(int color) override {
+    NMRC_CHECK(color >= 0, "split: a color must be >= 0");
+    MPI_Comm sub = MPI_COMM_NULL;
+    check(MPI_Comm_split(comm_, color, rank_, &sub));
+    return std::make_unique<MpiTeam>(sub, true);
   }
   double bytes_moved() const override { return bytes_; }
   double seconds_in_collectives() const override { return seconds_; }
@@ -97,6 +110,8 @@ class MpiTeam final : public compiler::Team {
     if (rc != MPI_SUCCESS)
       throw ResourceError("mpi: a collective failed (MPI error " + std::to_string(rc) + ")");
   }
+  MPI_Comm comm_;
+  bool owned_ = false;
   int rank_ = 0, size_ = 1;
   std::vector<int> displs_;
   double bytes_ = 0, seconds_ = 0;

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -378,30 +380,247 @@ GateTarget target_from_json(const std::string& text, const Molecule& m, const st
   return target_from_description(d, m, where);
 }
 
-CompileResult compile_target(const Molecule& m, const GateTarget& target, const CompileOptions& o,
-                             const std::string& name, const std::string& cache_dir,
-                             const ProgressCallback& progress) {
-  o.validate(m);
-  CompileResult r;
-  r.cache_key = cache_key(m, target, o);
-  // A team's rank 0 alone reads and writes the cache (the others may run on machines that do
-  // not see it) and tells the others what it found: every rank then runs the same GRAPE.
-  const bool root = team_root(o.team);
-  const bool team = team_shared(o.team);
-  std::optional<CompileResult> cached;
-  if (!cache_dir.empty() && root) cached = detail::read_cached(cache_dir, r.cache_key, name);
-  if (team) {
-    std::string text = cached ? pulse_file_text(cached->pulse) : std::string();
-    o.team->broadcast(text);
-    if (!root && !text.empty()) {  // rank 0's cached pulse (the others only install it)
-      cached.emplace();
-      cached->pulse = parse_pulse_json(text, "rank 0's pulse cache");
-      cached->pulse.name = name;
-      cached->from_cache = true;
-      cached->cache_key = r.cache_key;
+namespace detail {
+
+CacheLookup look_up_cache(const Molecule& m, const GateTarget& target, const CompileOptions& o,
+                          const std::string& name, const std::string& cache_dir) {
+  CacheLookup l;
+  if (cache_dir.empty()) return l;
+  const std::string key = cache_key(m, target, o);
+  l.cached = read_cached(cache_dir, key, name);
+  if (l.cached) return l;
+  if (!o.warm_start) return l;
+  const std::string family = warm_start_family(m, target, o);
+  if (auto w = find_warm_start(cache_dir, family, key)) {
+    // The cached pulse's channels in this problem's order; one it lacks: no warm start.
+    const GrapeProblem p = build_problem(m, target, o);
+    RMat u(2 * static_cast<long>(p.channels.size()), p.steps);
+    bool usable = true;
+    for (size_t c = 0; c < p.channels.size() && usable; ++c) {
+      const auto& have = w->pulse.channels;
+      const auto it = std::find_if(have.begin(), have.end(), [&](const PulseChannel& pc) {
+        return pc.name == p.channels[c].name;
+      });
+      usable = it != have.end() && it->ux_hz.size() == p.steps;
+      if (usable) {
+        u.row(2 * c) = it->ux_hz.transpose();
+        u.row(2 * c + 1) = it->uy_hz.transpose();
+      }
+    }
+    if (usable) {
+      l.initial_u = std::move(u);
+      l.warm_from = fmt::format("cache entry {} (F_min {:.5f} under its own options)", w->key,
+                                w->fidelity_min);
     }
   }
-  if (cached) return *cached;
+  return l;
+}
+
+namespace {
+
+// Doubles on the wire as their bits (exact, and NaN and Inf travel too).
+json bits(double v) { return std::bit_cast<std::uint64_t>(v); }
+double from_bits(const json& j) { return std::bit_cast<double>(j.get<std::uint64_t>()); }
+json bits(const std::vector<double>& v) {
+  json a = json::array();
+  for (double x : v) a.push_back(bits(x));
+  return a;
+}
+std::vector<double> vector_from_bits(const json& j) {
+  std::vector<double> v;
+  for (const auto& x : j) v.push_back(from_bits(x));
+  return v;
+}
+json bits(const RMat& m) {
+  std::vector<double> v(m.data(), m.data() + m.size());
+  return {{"rows", m.rows()}, {"cols", m.cols()}, {"data", bits(v)}};
+}
+RMat matrix_from_bits(const json& j) {
+  RMat m(j.at("rows").get<long>(), j.at("cols").get<long>());
+  const std::vector<double> v = vector_from_bits(j.at("data"));
+  NMRC_CHECK(static_cast<long>(v.size()) == m.size(), "a matrix's size on the wire");
+  std::copy(v.begin(), v.end(), m.data());
+  return m;
+}
+
+json pulse_bits(const CompiledPulse& p) {
+  // The file's text (its channels in name order) and, exactly, each channel's amplitudes and
+  // the numbers of the fidelity record in this pulse's own channel order.
+  json ch = json::array();
+  for (const auto& c : p.channels)
+    ch.push_back({{"name", c.name},
+                  {"ux", bits(std::vector<double>(c.ux_hz.begin(), c.ux_hz.end()))},
+                  {"uy", bits(std::vector<double>(c.uy_hz.begin(), c.uy_hz.end()))}});
+  return {{"text", pulse_file_text(p)},
+          {"channels", ch},
+          {"nominal", bits(p.fidelity_nominal)},
+          {"values", bits(p.ensemble_values)},
+          {"min", bits(p.ensemble_min)}};
+}
+
+CompiledPulse pulse_from_bits(const json& j, const std::string& name) {
+  CompiledPulse p = parse_pulse_json(j.at("text").get<std::string>(), "a rank's pulse");
+  std::vector<PulseChannel> ordered;
+  for (const auto& c : j.at("channels")) {
+    const std::string n = c.at("name").get<std::string>();
+    auto it = std::find_if(p.channels.begin(), p.channels.end(),
+                           [&](const PulseChannel& pc) { return pc.name == n; });
+    NMRC_CHECK(it != p.channels.end(), "a rank's pulse lacks a channel");
+    PulseChannel pc = *it;
+    const std::vector<double> ux = vector_from_bits(c.at("ux")), uy = vector_from_bits(c.at("uy"));
+    pc.ux_hz = Eigen::Map<const Eigen::VectorXd>(ux.data(), static_cast<long>(ux.size()));
+    pc.uy_hz = Eigen::Map<const Eigen::VectorXd>(uy.data(), static_cast<long>(uy.size()));
+    ordered.push_back(pc);
+  }
+  p.channels = ordered;
+  p.fidelity_nominal = from_bits(j.at("nominal"));
+  p.ensemble_values = vector_from_bits(j.at("values"));
+  p.ensemble_min = from_bits(j.at("min"));
+  p.name = name;
+  p.source.clear();
+  return p;
+}
+
+json start_json(const StartSummary& s) {
+  return {{"start", s.start},
+          {"initial", s.initial},
+          {"termination", static_cast<int>(s.termination)},
+          {"iterations", s.iterations},
+          {"evaluations", s.evaluations},
+          {"fidelity_min", bits(s.fidelity_min)},
+          {"wall_s", bits(s.wall_s)},
+          {"message", s.message},
+          {"full_grid_evaluations", s.full_grid_evaluations},
+          {"coarse_evaluations", s.coarse_evaluations},
+          {"endgame_evaluations", s.endgame_evaluations}};
+}
+
+StartSummary start_from_json(const json& j) {
+  StartSummary s;
+  s.start = j.at("start").get<int>();
+  s.initial = j.at("initial").get<std::string>();
+  s.termination = static_cast<Termination>(j.at("termination").get<int>());
+  s.iterations = j.at("iterations").get<int>();
+  s.evaluations = j.at("evaluations").get<int>();
+  s.fidelity_min = from_bits(j.at("fidelity_min"));
+  s.wall_s = from_bits(j.at("wall_s"));
+  s.message = j.at("message").get<std::string>();
+  s.full_grid_evaluations = j.at("full_grid_evaluations").get<int>();
+  s.coarse_evaluations = j.at("coarse_evaluations").get<int>();
+  s.endgame_evaluations = j.at("endgame_evaluations").get<int>();
+  return s;
+}
+
+json summary_json(const Summary& s) {
+  json starts = json::array();
+  for (const auto& st : s.starts) starts.push_back(start_json(st));
+  return {{"termination", static_cast<int>(s.termination)},
+          {"message", s.message},
+          {"best_start", s.best_start},
+          {"iterations", s.iterations},
+          {"evaluations", s.evaluations},
+          {"fidelity", bits(s.fidelity)},
+          {"fidelity_min", bits(s.fidelity_min)},
+          {"fidelity_mean", bits(s.fidelity_mean)},
+          {"wall_s", bits(s.wall_s)},
+          {"starts", starts},
+          {"reached_target", s.reached_target},
+          {"quadrature_points", s.quadrature_points},
+          {"nominal_first", s.nominal_first},
+          {"coarse_factor", s.coarse_factor},
+          {"auto_stages", s.auto_stages},
+          {"endgame_power", s.endgame_power},
+          {"endgame_handover", bits(s.endgame_handover)},
+          {"endgame_memory", s.endgame_memory},
+          {"fine_points", s.fine_points},
+          {"fine_fidelity_min", bits(s.fine_fidelity_min)},
+          {"warm_start", s.warm_start},
+          {"ranks", s.ranks},
+          {"team_bytes", bits(s.team_bytes)},
+          {"team_seconds", bits(s.team_seconds)}};
+}
+
+Summary summary_from_json(const json& j) {
+  Summary s;
+  s.termination = static_cast<Termination>(j.at("termination").get<int>());
+  s.message = j.at("message").get<std::string>();
+  s.best_start = j.at("best_start").get<int>();
+  s.iterations = j.at("iterations").get<int>();
+  s.evaluations = j.at("evaluations").get<int>();
+  s.fidelity = vector_from_bits(j.at("fidelity"));
+  s.fidelity_min = from_bits(j.at("fidelity_min"));
+  s.fidelity_mean = from_bits(j.at("fidelity_mean"));
+  s.wall_s = from_bits(j.at("wall_s"));
+  for (const auto& st : j.at("starts")) s.starts.push_back(start_from_json(st));
+  s.reached_target = j.at("reached_target").get<bool>();
+  s.quadrature_points = j.at("quadrature_points").get<int>();
+  s.nominal_first = j.at("nominal_first").get<bool>();
+  s.coarse_factor = j.at("coarse_factor").get<int>();
+  s.auto_stages = j.at("auto_stages").get<bool>();
+  s.endgame_power = j.at("endgame_power").get<int>();
+  s.endgame_handover = from_bits(j.at("endgame_handover"));
+  s.endgame_memory = j.at("endgame_memory").get<int>();
+  s.fine_points = j.at("fine_points").get<int>();
+  s.fine_fidelity_min = from_bits(j.at("fine_fidelity_min"));
+  s.warm_start = j.at("warm_start").get<std::string>();
+  s.ranks = j.at("ranks").get<int>();
+  s.team_bytes = from_bits(j.at("team_bytes"));
+  s.team_seconds = from_bits(j.at("team_seconds"));
+  return s;
+}
+
+}  // namespace
+
+std::string lookup_text(const CacheLookup& l) {
+  json j = json::object();
+  if (l.cached) j["cached"] = pulse_bits(l.cached->pulse);
+  if (!l.warm_from.empty()) {
+    j["warm_from"] = l.warm_from;
+    j["initial_u"] = bits(l.initial_u);
+  }
+  return j.dump();
+}
+
+CacheLookup parse_lookup(const std::string& text, const std::string& name, const std::string& key) {
+  const json j = json::parse(text);
+  CacheLookup l;
+  if (j.contains("cached")) {  // rank 0's cached pulse (the others only install it)
+    l.cached.emplace();
+    l.cached->pulse = pulse_from_bits(j.at("cached"), name);
+    l.cached->from_cache = true;
+    l.cached->cache_key = key;
+  }
+  if (j.contains("warm_from")) {
+    l.warm_from = j.at("warm_from").get<std::string>();
+    l.initial_u = matrix_from_bits(j.at("initial_u"));
+  }
+  return l;
+}
+
+std::string result_text(const CompileResult& r) {
+  return json{{"pulse", pulse_bits(r.pulse)},
+              {"summary", summary_json(r.summary)},
+              {"from_cache", r.from_cache},
+              {"cache_key", r.cache_key},
+              {"name", r.pulse.name}}
+      .dump();
+}
+
+CompileResult parse_result(const std::string& text) {
+  const json j = json::parse(text);
+  CompileResult r;
+  r.summary = summary_from_json(j.at("summary"));
+  r.from_cache = j.at("from_cache").get<bool>();
+  r.cache_key = j.at("cache_key").get<std::string>();
+  r.pulse = pulse_from_bits(j.at("pulse"), j.at("name").get<std::string>());
+  return r;
+}
+
+CompileResult compile_fresh(const Molecule& m, const GateTarget& target, const CompileOptions& o,
+                            const std::string& name, const CacheLookup& lookup,
+                            const ProgressCallback& progress) {
+  CompileResult r;
+  r.cache_key = cache_key(m, target, o);
   const GrapeProblem p = build_problem(m, target, o);
   // With the decoupler in the model, GRAPE searches on the ensemble crossed with its residual
   // configurations; the file's fidelity record stays the molecule's own (decoupling perfect).
@@ -424,46 +643,14 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
   go.nominal_first = o.nominal_first;
   go.stop = o.stop;
   go.team = o.team;
-  const std::string family = warm_start_family(m, target, o);
-  std::string warm_from;
-  if (o.warm_start && !cache_dir.empty() && root)
-    if (auto w = detail::find_warm_start(cache_dir, family, r.cache_key)) {
-      // The cached pulse's channels in this problem's order; one it lacks: no warm start.
-      RMat u(2 * static_cast<long>(p.channels.size()), p.steps);
-      bool usable = true;
-      for (size_t c = 0; c < p.channels.size() && usable; ++c) {
-        const auto& have = w->pulse.channels;
-        const auto it = std::find_if(have.begin(), have.end(), [&](const PulseChannel& pc) {
-          return pc.name == p.channels[c].name;
-        });
-        usable = it != have.end() && it->ux_hz.size() == p.steps;
-        if (usable) {
-          u.row(2 * c) = it->ux_hz.transpose();
-          u.row(2 * c + 1) = it->uy_hz.transpose();
-        }
-      }
-      if (usable) {
-        go.initial_u = std::move(u);
-        warm_from = fmt::format("cache entry {} (F_min {:.5f} under its own options)", w->key,
-                                w->fidelity_min);
-      }
-    }
-  if (team) {  // rank 0's warm start (its name, then its amplitudes' bytes), or none
-    o.team->broadcast(warm_from);
-    if (!warm_from.empty()) {
-      std::string bytes;
-      if (root)
-        bytes.assign(reinterpret_cast<const char*>(go.initial_u.data()),
-                     go.initial_u.size() * sizeof(double));
-      o.team->broadcast(bytes);
-      go.initial_u.resize(2 * static_cast<long>(p.channels.size()), p.steps);
-      if (bytes.size() != go.initial_u.size() * sizeof(double))
-        throw ResourceError("mpi: rank 0's warm start has another size than this rank's problem");
-      std::memcpy(go.initial_u.data(), bytes.data(), bytes.size());
-    }
+  if (!lookup.warm_from.empty()) {
+    if (lookup.initial_u.rows() != 2 * static_cast<long>(p.channels.size()) ||
+        lookup.initial_u.cols() != p.steps)
+      throw ResourceError("mpi: rank 0's warm start has another size than this rank's problem");
+    go.initial_u = lookup.initial_u;
   }
   GrapeResult g = optimise(searched, go, progress);
-  g.summary.warm_start = warm_from;
+  g.summary.warm_start = lookup.warm_from;
   r.summary = g.summary;
   CompiledPulse& pulse = r.pulse;
   pulse.name = name;
@@ -518,9 +705,30 @@ CompileResult compile_target(const Molecule& m, const GateTarget& target, const 
                      "for duration_s = " + fmt::format("{:g}", p.dt_s * p.steps) +
                      ", steps = " + std::to_string(p.steps) +
                      ": the compile options are outside what can be simulated");
+  return r;
+}
+
+}  // namespace detail
+
+CompileResult compile_target(const Molecule& m, const GateTarget& target, const CompileOptions& o,
+                             const std::string& name, const std::string& cache_dir,
+                             const ProgressCallback& progress) {
+  o.validate(m);
+  // A team's rank 0 alone reads and writes the cache (the others may run on machines that do
+  // not see it) and tells the others what it found: every rank then runs the same GRAPE.
+  const bool root = team_root(o.team);
+  detail::CacheLookup lookup;
+  if (root) lookup = detail::look_up_cache(m, target, o, name, cache_dir);
+  if (team_shared(o.team)) {
+    std::string text = root ? detail::lookup_text(lookup) : std::string();
+    o.team->broadcast(text);
+    if (!root) lookup = detail::parse_lookup(text, name, cache_key(m, target, o));
+  }
+  if (lookup.cached) return *lookup.cached;
+  CompileResult r = detail::compile_fresh(m, target, o, name, lookup, progress);
   // An interrupted run is what the caller stopped, not what these options give: never cached.
   if (!cache_dir.empty() && root && r.summary.termination != Termination::kInterrupted)
-    detail::write_cached(cache_dir, r, family);
+    detail::write_cached(cache_dir, r, warm_start_family(m, target, o));
   return r;
 }
 

@@ -15,6 +15,7 @@
 #include "nmrc/core/program_front_end.hpp"
 #include "nmrc/core/yaml_choice.hpp"
 #include "nmrc/core/yaml_input.hpp"
+#include "pulse_cache.hpp"
 
 namespace nmrc::compiler {
 
@@ -268,6 +269,127 @@ void install_pulse(Program& program, const GateJob& job, const CompiledPulse& pu
   for (size_t i : job.element_indices) program.sequence.elements.at(i) = e;
 }
 
+namespace {
+
+// The outcome of a compiled gate: installed in the program's sequence, validated (rank 0's
+// work under a team, and not for a gate that was stopped), with its time-optimal bound.
+GateOutcome finish_gate(Program& program, GateJob& job, CompileResult result, bool root) {
+  GateOutcome o;
+  o.job = &job;
+  o.result = std::move(result);
+  install_pulse(program, job, o.result.pulse);
+  if (o.result.summary.termination != Termination::kInterrupted && root) {
+    ValidationOptions vo;
+    vo.probe_q = job.options.probe_q;  // as the pulse records it; a cached pulse too
+    o.validation = validate_pulse(o.result.pulse, program.molecule, vo);
+  }
+  if (const auto bound = job.target.descriptor->bound_s)
+    o.bound_s = bound(nlohmann::json::parse(job.target.description_json), program.molecule,
+                      job.target.spins);
+  return o;
+}
+
+// `mpirun -n N nmrc compile` of two or more gates (docs/mpi.md): the gates are independent
+// problems, dealt to groups of ranks (share_items_in_groups: min(gates, N) groups, gate k of a
+// wave on group k % groups, each gate's GRAPE shared by its group's ranks). Rank 0 alone reads
+// the cache (every gate of a wave, before the wave; one broadcast tells the others), writes it,
+// validates, and hands the outcomes to on_gate in the program's order. A gate whose warm-start
+// family (hence also its cache key) is an earlier gate's waits for a later wave: one process
+// compiles it after that gate's pulse is in the cache, which may be its hit or its warm start.
+// Returns rank 0's outcomes (the other ranks': none).
+std::vector<GateOutcome> compile_shared(Program& program, const std::vector<GateJob*>& jobs,
+                                        const ProgramCompileOptions& options) {
+  Team* team = options.team;
+  const bool root = team_root(team);
+  const int total = static_cast<int>(jobs.size());
+  std::vector<std::string> family(total);
+  if (!options.cache_dir.empty())
+    for (int j = 0; j < total; ++j)
+      family[j] = warm_start_family(program.molecule, jobs[j]->target, jobs[j]->options);
+  std::vector<char> done(total, 0);
+  std::vector<std::optional<CompileResult>> results(total);
+  std::vector<GateOutcome> out;
+  int emitted = 0;
+  bool stopped = false;
+  // Rank 0: the outcomes in the program's order, each as soon as it and every gate before it
+  // are compiled (a failure later in a wave leaves the gates before it written, as alone).
+  auto emit = [&] {
+    for (; emitted < total && results[emitted] && !stopped; ++emitted) {
+      out.push_back(finish_gate(program, *jobs[emitted], std::move(*results[emitted]), true));
+      if (options.on_gate) options.on_gate(out.back(), emitted + 1, total);
+      // As one process: a stopped gate is the last one.
+      stopped = out.back().result.summary.termination == Termination::kInterrupted;
+    }
+  };
+  while (std::find(done.begin(), done.end(), 0) != done.end()) {  // every rank alike
+    std::vector<int> wave;  // the first gate not done of each family
+    for (int j = 0; j < total; ++j) {
+      bool waits = false;
+      for (int i = 0; i < j && !waits; ++i)
+        waits = !done[i] && !family[j].empty() && family[i] == family[j];
+      if (!done[j] && !waits) wave.push_back(j);
+    }
+    std::vector<detail::CacheLookup> lookups(wave.size());
+    nlohmann::json texts = nlohmann::json::array();
+    if (root)
+      for (size_t k = 0; k < wave.size(); ++k) {
+        const GateJob& job = *jobs[wave[k]];
+        lookups[k] = detail::look_up_cache(program.molecule, job.target, job.options, job.name,
+                                           options.cache_dir);
+        texts.push_back(detail::lookup_text(lookups[k]));
+      }
+    std::string text = root ? texts.dump() : std::string();
+    team->broadcast(text);
+    if (!root) {
+      texts = nlohmann::json::parse(text);
+      NMRC_CHECK(texts.size() == wave.size(), "rank 0's cache lookups of another wave");
+      for (size_t k = 0; k < wave.size(); ++k) {
+        const GateJob& job = *jobs[wave[k]];
+        lookups[k] = detail::parse_lookup(texts[k].get<std::string>(), job.name,
+                                          cache_key(program.molecule, job.target, job.options));
+      }
+    }
+    std::vector<int> fresh;  // the wave's gates to compile
+    for (size_t k = 0; k < wave.size(); ++k) {
+      if (lookups[k].cached)
+        results[wave[k]] = std::move(*lookups[k].cached);
+      else
+        fresh.push_back(static_cast<int>(k));
+    }
+    const int groups = static_cast<int>(std::min<size_t>(fresh.size(), team->size()));
+    share_items_in_groups(
+        team, fresh.size(), std::max(groups, 1),
+        [&](size_t f, Team* group) {
+          const int j = wave[fresh[f]];
+          const GateJob& job = *jobs[j];
+          ProgressCallback cb;
+          if (options.progress)
+            cb = [&options, &job, j, total](const GrapeProgress& g) {
+              options.progress(job, j + 1, total, g);
+            };
+          CompileOptions o = job.options;
+          o.team = group;
+          return detail::result_text(detail::compile_fresh(program.molecule, job.target, o,
+                                                           job.name, lookups[fresh[f]], cb));
+        },
+        [&](size_t f, const std::string& result) {  // rank 0
+          const int j = wave[fresh[f]];
+          CompileResult r = detail::parse_result(result);
+          if (!options.cache_dir.empty() && r.summary.termination != Termination::kInterrupted)
+            detail::write_cached(
+                options.cache_dir, r,
+                warm_start_family(program.molecule, jobs[j]->target, jobs[j]->options));
+          results[j] = std::move(r);
+          emit();
+        });
+    for (int j : wave) done[j] = 1;
+    if (root) emit();
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<GateOutcome> compile_program(Program& program, const ProgramCompileOptions& options) {
   for (const auto& name : options.only)
     if (std::none_of(program.gates.begin(), program.gates.end(),
@@ -294,6 +416,7 @@ std::vector<GateOutcome> compile_program(Program& program, const ProgramCompileO
   // warning: the run goes on without it), not after minutes of optimisation.
   const bool root = team_root(options.team);
   if (!options.cache_dir.empty() && root) cache_usable(options.cache_dir);
+  if (team_shared(options.team) && jobs.size() >= 2) return compile_shared(program, jobs, options);
   std::vector<GateOutcome> out;
   const int total = static_cast<int>(jobs.size());
   for (int index = 1; index <= total; ++index) {
@@ -304,20 +427,10 @@ std::vector<GateOutcome> compile_program(Program& program, const ProgramCompileO
       cb = [&options, &job, index, total](const GrapeProgress& g) {
         options.progress(job, index, total, g);
       };
-    GateOutcome o;
-    o.job = &job;
-    o.result =
-        compile_target(program.molecule, job.target, job.options, job.name, options.cache_dir, cb);
-    install_pulse(program, job, o.result.pulse);
-    if (o.result.summary.termination != Termination::kInterrupted && root) {
-      ValidationOptions vo;
-      vo.probe_q = job.options.probe_q;  // as the pulse records it; a cached pulse too
-      o.validation = validate_pulse(o.result.pulse, program.molecule, vo);
-    }
-    if (const auto bound = job.target.descriptor->bound_s)
-      o.bound_s = bound(nlohmann::json::parse(job.target.description_json), program.molecule,
-                        job.target.spins);
-    out.push_back(std::move(o));
+    out.push_back(finish_gate(
+        program, job,
+        compile_target(program.molecule, job.target, job.options, job.name, options.cache_dir, cb),
+        root));
     if (options.on_gate) options.on_gate(out.back(), index, total);
   }
   return out;

@@ -37,4 +37,28 @@ struct WarmStart {
 std::optional<WarmStart> find_warm_start(const std::string& cache_dir, const std::string& family,
                                          const std::string& exclude_key);
 
+/// What the pulse cache holds for one target before it is compiled (compile_target's first
+/// step, rank 0's alone under a team): a hit, or a warm start (its description and amplitudes,
+/// GrapeOptions::initial_u), or neither.
+struct CacheLookup {
+  std::optional<CompileResult> cached;
+  std::string warm_from;
+  RMat initial_u;
+};
+/// Reads `cache_dir` for (m, target, o) named `name` (nothing when cache_dir is empty).
+CacheLookup look_up_cache(const Molecule& m, const GateTarget& target, const CompileOptions& o,
+                          const std::string& name, const std::string& cache_dir);
+/// A lookup as text for the trip to other ranks, and back (bit-exact amplitudes).
+std::string lookup_text(const CacheLookup& lookup);
+CacheLookup parse_lookup(const std::string& text, const std::string& name, const std::string& key);
+/// GRAPE from the lookup's warm start (o.team shares the work), the pulse and its records: a
+/// fresh compile without the cache (compile_target's middle step).
+CompileResult compile_fresh(const Molecule& m, const GateTarget& target, const CompileOptions& o,
+                            const std::string& name, const CacheLookup& lookup,
+                            const ProgressCallback& progress);
+/// A compile result as text for the trip from the ranks that made it to rank 0, and back: the
+/// pulse (its channels in their order), every field of its summary, bit-exact.
+std::string result_text(const CompileResult& r);
+CompileResult parse_result(const std::string& text);
+
 }  // namespace nmrc::compiler::detail

@@ -13,6 +13,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # Five B1 members and two offsets (10 members: 2 ranks take 5 each, 3 take 4, 3, 3), the coarse
 # and quadrature stages GRAPE chooses itself; the second gate asks for more than 30 iterations
 # give, so both its starts run to their end and miss (exit 1: the best of two starts is kept).
+# Three gates: under mpirun they are dealt to groups of ranks (2 ranks: gates 1 and 3 on rank 0,
+# gate 2 on rank 1; 3 ranks: one each); one gate alone (--only) is shared by every rank.
 cat >"$WORK/c.yaml" <<EOT
 molecule: $SRC/molecules/crotonic_acid.yaml
 compile: {duration_s: 0.002, steps: 60, starts: 2, seed: 3, fidelity_target: 0.995,
@@ -22,6 +24,7 @@ elements:
   - gate: {name: ry_c4, type: rotation, spins: [C4], angle_deg: 90, axis: y}
   - gate: {name: rx_c1, type: rotation, spins: [C1], angle_deg: 180, axis: x,
            compile: {fidelity_target: 0.99999, max_iterations: 30}}
+  - gate: {name: ry_c2, type: rotation, spins: [C2], angle_deg: 90, axis: y}
 EOT
 expect 1 'rx_c1.*below target' compile "$WORK/c.yaml" --out "$WORK/one" --no-cache --no-plots
 same() {
@@ -34,12 +37,19 @@ for n in 2 3; do
   if [ "$rc" = 1 ]; then echo "ok: mpirun -n $n nmrc compile (exit 1: rx_c1 missed, as alone)"
   else echo "FAIL: mpirun -n $n nmrc compile exited $rc"; head -5 "$WORK/err$n"; FAILS=$((FAILS + 1))
   fi
-  for g in ry_c4 rx_c1; do same "$WORK/one/$g.json" "$WORK/n$n/$g.json"; done
-  # Rank 0 alone prints: one line per gate's result, not n.
+  for g in ry_c4 rx_c1 ry_c2; do same "$WORK/one/$g.json" "$WORK/n$n/$g.json"; done
+  # Rank 0 alone prints, in the program's order: one line per gate's result, not n.
   c=$(grep -c '^ry_c4: ' "$WORK/out$n" || true)
   [ "$c" = 1 ] && echo "ok: one report line with $n ranks" ||
     { echo "FAIL: $c report lines of ry_c4 with $n ranks"; FAILS=$((FAILS + 1)); }
-  grep -q "on $n processes" "$WORK/out$n" && echo "ok: the report names $n processes" ||
+  order=$(grep -o '^r[xy]_c[0-9]:' "$WORK/out$n" | tr -d '\n')
+  [ "$order" = "ry_c4:rx_c1:ry_c2:" ] && echo "ok: the gates reported in order" ||
+    { echo "FAIL: gates reported as $order"; FAILS=$((FAILS + 1)); }
+  # One gate: its members shared by the n ranks.
+  "$MPIRUN" --oversubscribe -n "$n" "$NMRC" compile "$WORK/c.yaml" --only ry_c4 \
+    --out "$WORK/m$n" --no-cache --no-plots --threads 1 >"$WORK/outm$n" 2>&1
+  same "$WORK/one/ry_c4.json" "$WORK/m$n/ry_c4.json"
+  grep -q "on $n processes" "$WORK/outm$n" && echo "ok: the report names $n processes" ||
     { echo "FAIL: the report does not say the work was shared"; FAILS=$((FAILS + 1)); }
 done
 # The cache under a team: rank 0 reads it and tells the others (a second run is all hits).
@@ -47,9 +57,39 @@ done
   >/dev/null 2>&1
 "$MPIRUN" --oversubscribe -n 2 "$NMRC" compile "$WORK/c.yaml" --out "$WORK/cached" --no-plots \
   >"$WORK/outc" 2>&1
-[ "$(grep -c 'from cache' "$WORK/outc")" = 2 ] && echo "ok: both gates from rank 0's cache" ||
+[ "$(grep -c 'from cache' "$WORK/outc")" = 3 ] && echo "ok: every gate from rank 0's cache" ||
   { echo "FAIL: a cached run under mpirun recompiled"; cat "$WORK/outc"; FAILS=$((FAILS + 1)); }
 same "$WORK/one/ry_c4.json" "$WORK/cached/ry_c4.json"
+same "$WORK/one/ry_c2.json" "$WORK/cached/ry_c2.json"
+# Two gates of one warm-start family (same target, steps and step; other options): alone, the
+# second starts warm from the first's cached pulse; under mpirun it waits for the first (a later
+# wave) and so starts from the same pulse: identical files.
+cat >"$WORK/w.yaml" <<EOT
+molecule: $SRC/molecules/crotonic_acid.yaml
+compile: {duration_s: 0.002, steps: 60, starts: 1, seed: 3, fidelity_target: 0.99}
+elements:
+  - gate: {name: ry_a, type: rotation, spins: [C4], angle_deg: 90, axis: y}
+  - gate: {name: ry_b, type: rotation, spins: [C4], angle_deg: 90, axis: y,
+           compile: {fidelity_target: 0.995, seed: 5}}
+  - gate: {name: rx_c, type: rotation, spins: [C1], angle_deg: 90, axis: x}
+EOT
+"$NMRC" compile "$WORK/w.yaml" --out "$WORK/w1" --no-plots --threads 1 >"$WORK/outw1" 2>&1
+"$MPIRUN" --oversubscribe -n 2 "$NMRC" compile "$WORK/w.yaml" --out "$WORK/w2" --no-plots \
+  --threads 1 >"$WORK/outw2" 2>&1
+grep -q '^ry_b: .*start 0 warm from cache entry' "$WORK/outw2" &&
+  echo "ok: under mpirun the second gate of a family starts warm from the first" ||
+  { echo "FAIL: no warm start under mpirun"; cat "$WORK/outw2"; FAILS=$((FAILS + 1)); }
+for g in ry_a ry_b rx_c; do same "$WORK/w1/$g.json" "$WORK/w2/$g.json"; done
+# A gate that fails (rank 0 cannot write rx_c1's file: a folder there) stops the job at that
+# gate as alone: ry_c4 written, nothing after, one message, exit 2, no rank left waiting.
+mkdir -p "$WORK/fail/rx_c1.json"
+timeout 300 "$MPIRUN" --oversubscribe -n 3 "$NMRC" compile "$WORK/c.yaml" --out "$WORK/fail" \
+  --no-cache --no-plots --threads 1 >/dev/null 2>"$WORK/errf"
+rc=$?
+n=$(grep -c 'rx_c1.json: is a folder' "$WORK/errf" || true)
+[ "$rc" = 2 ] && [ "$n" = 1 ] && [ -e "$WORK/fail/ry_c4.json" ] && [ ! -e "$WORK/fail/ry_c2.json" ] &&
+  echo "ok: a failing gate under mpirun -n 3: one line, exit 2" ||
+  { echo "FAIL: a failing gate under mpirun: exit $rc, $n error lines"; cat "$WORK/errf"; FAILS=$((FAILS + 1)); }
 # Bad input under mpirun -n 2: every rank finds it, rank 0 alone says it (once), exit 2, no
 # output folder.
 sed 's/steps: 60/steps: -5/' "$WORK/c.yaml" >"$WORK/bad.yaml"

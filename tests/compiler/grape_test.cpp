@@ -4,6 +4,9 @@
 #include <atomic>
 #include <barrier>
 #include <cmath>
+#include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <nlohmann/json.hpp>
@@ -12,6 +15,7 @@
 #include <thread>
 
 #include "nmrc/compiler/compile.hpp"
+#include "nmrc/compiler/program.hpp"
 #include "nmrc/compiler/targets.hpp"
 #include "nmrc/compiler/team.hpp"
 #include "nmrc/core/error.hpp"
@@ -873,17 +877,41 @@ namespace {
 // A team of threads standing in for MPI ranks (compiler/team.hpp; the CLI's is MPI's, cli/
 // mpi_team.cpp): allgather and broadcast through shared slots between two barriers.
 struct ThreadTeamState {
-  explicit ThreadTeamState(int n) : sync(n), slots(n), counts(n), texts(n) {}
+  explicit ThreadTeamState(int n)
+      : sync(n), slots(n), counts(n), texts(n), colors(n), children(n) {}
   std::barrier<> sync;
   std::vector<std::vector<double>> slots;
   std::vector<int> counts;
   std::string text;
   std::vector<std::string> texts;
+  std::vector<int> colors;  // split: each rank's color, and the state of its new team
+  std::vector<std::shared_ptr<ThreadTeamState>> children;
 };
 
 class ThreadTeam final : public Team {
  public:
-  ThreadTeam(ThreadTeamState& s, int rank) : s_(s), rank_(rank) {}
+  ThreadTeam(ThreadTeamState& s, int rank, std::shared_ptr<ThreadTeamState> own = nullptr)
+      : s_(s), rank_(rank), own_(std::move(own)) {}
+  std::unique_ptr<Team> split(int color) override {
+    s_.colors[rank_] = color;
+    s_.sync.arrive_and_wait();
+    if (rank_ == 0) {  // one state per color, shared by its ranks
+      std::map<int, std::shared_ptr<ThreadTeamState>> made;
+      for (int r = 0; r < size(); ++r) {
+        auto& st = made[s_.colors[r]];
+        if (!st)
+          st = std::make_shared<ThreadTeamState>(
+              static_cast<int>(std::count(s_.colors.begin(), s_.colors.end(), s_.colors[r])));
+        s_.children[r] = st;
+      }
+    }
+    s_.sync.arrive_and_wait();
+    const int sub =
+        static_cast<int>(std::count(s_.colors.begin(), s_.colors.begin() + rank_, color));
+    auto team = std::make_unique<ThreadTeam>(*s_.children[rank_], sub, s_.children[rank_]);
+    s_.sync.arrive_and_wait();
+    return team;
+  }
   int rank() const override { return rank_; }
   int size() const override { return static_cast<int>(s_.slots.size()); }
   void allgather(const std::vector<double>& mine, const std::vector<int>& counts,
@@ -919,6 +947,7 @@ class ThreadTeam final : public Team {
  private:
   ThreadTeamState& s_;
   int rank_;
+  std::shared_ptr<ThreadTeamState> own_;  // a split's state, kept alive by its ranks
 };
 
 // optimise() on `n` ranks of a thread team; each rank's result. `stop_rank_after`: that rank
@@ -1083,4 +1112,120 @@ TEST_CASE("GRAPE on a team: a stop asked of one rank ends every rank together") 
     CHECK(r.summary.evaluations <= 14);  // the vote is acted on at the next evaluation
   }
   CHECK(team[2].summary.termination == Termination::kInterrupted);
+}
+
+namespace {
+
+// Runs body(team, rank) on `n` ranks of a thread team.
+void on_thread_team(int n, const std::function<void(Team*, int)>& body) {
+  ThreadTeamState state(n);
+  std::vector<std::unique_ptr<ThreadTeam>> teams;
+  for (int r = 0; r < n; ++r) teams.push_back(std::make_unique<ThreadTeam>(state, r));
+  std::vector<std::jthread> threads;
+  for (int r = 0; r < n; ++r) threads.emplace_back([&, r] { body(teams[r].get(), r); });
+}
+
+}  // namespace
+
+TEST_CASE("share_items_in_groups: each item on one group of ranks, consumed by rank 0 in order") {
+  for (int n : {2, 3, 5}) {
+    for (int groups = 1; groups <= n; ++groups) {
+      CAPTURE(n);
+      CAPTURE(groups);
+      for (std::size_t fail_at : {std::size_t{100}, std::size_t{4}}) {
+        std::mutex mu;
+        std::vector<std::string> consumed;
+        std::vector<std::string> thrown(n);
+        std::vector<std::vector<int>> producers(7);  // the ranks that produced each item
+        on_thread_team(n, [&](Team* team, int r) {
+          try {
+            share_items_in_groups(
+                team, 7, groups,
+                [&](std::size_t i, Team* group) {
+                  // The group's own collective: its leader's word reaches its ranks only.
+                  std::string word = "group of " + std::to_string(r);
+                  if (group) group->broadcast(word);
+                  {
+                    std::lock_guard<std::mutex> lock(mu);
+                    producers[i].push_back(r);
+                  }
+                  if (i == fail_at) throw InputError("item " + std::to_string(i));
+                  return std::to_string(i) + " by " + word + " of " +
+                         std::to_string(group ? group->size() : 1);
+                },
+                [&](std::size_t i, const std::string& text) {
+                  std::lock_guard<std::mutex> lock(mu);
+                  consumed.push_back(std::to_string(i) + ": " + text + " on " + std::to_string(r));
+                });
+          } catch (const InputError& e) {
+            thrown[r] = e.what();
+          }
+        });
+        const std::size_t expect = fail_at < 7 ? fail_at : 7;
+        REQUIRE(consumed.size() == expect);
+        for (std::size_t i = 0; i < expect; ++i) {
+          const int g = static_cast<int>(i) % groups;  // its group: ranks g, g + groups, ...
+          const int size = (n - g + groups - 1) / groups;
+          CHECK(consumed[i] == std::to_string(i) + ": " + std::to_string(i) + " by group of " +
+                                   std::to_string(g) + " of " + std::to_string(size) + " on 0");
+          std::vector<int> ranks;
+          for (int r = g; r < n; r += groups) ranks.push_back(r);
+          std::sort(producers[i].begin(), producers[i].end());
+          CHECK(producers[i] == ranks);
+        }
+        for (const auto& t : thrown) CHECK(t == (fail_at < 7 ? "item 4" : ""));
+      }
+    }
+  }
+}
+
+TEST_CASE("compile_program on a team: gates dealt to groups of ranks, bit-identical pulses") {
+  // Three gates (the second misses its target: both its starts run to their end), so 2 ranks
+  // take gates 0, 2 and 1; 3 ranks one each; 4 ranks: gate 0 on ranks 0 and 3 (sharing its
+  // members), the others alone.
+  const char* text = R"(
+molecule: crotonic_acid.yaml
+compile: {duration_s: 0.002, steps: 60, starts: 2, seed: 3, fidelity_target: 0.995,
+          ensemble: {b1_scale: [0.97, 1.0, 1.03]}}
+elements:
+  - gate: {name: ry_c4, type: rotation, spins: [C4], angle_deg: 90, axis: y}
+  - gate: {name: rx_c1, type: rotation, spins: [C1], angle_deg: 180, axis: x,
+           compile: {fidelity_target: 0.99999, max_iterations: 20}}
+  - gate: {name: ry_c2, type: rotation, spins: [C2], angle_deg: 90, axis: y}
+)";
+  Program alone_prog = parse_program(text, "p.yaml", ref::source_path("molecules"));
+  ProgramCompileOptions po;
+  po.threads = 1;
+  const std::vector<GateOutcome> alone = compile_program(alone_prog, po);
+  REQUIRE(alone.size() == 3);
+  for (int n : {2, 3, 4}) {
+    CAPTURE(n);
+    std::vector<std::vector<GateOutcome>> outs(n);
+    std::vector<Program> progs(n, parse_program(text, "p.yaml", ref::source_path("molecules")));
+    std::vector<std::vector<int>> called(n);
+    on_thread_team(n, [&](Team* team, int r) {
+      ProgramCompileOptions mine = po;
+      mine.team = team;
+      mine.on_gate = [&called, r](const GateOutcome&, int index, int) {
+        called[r].push_back(index);
+      };
+      outs[r] = compile_program(progs[r], mine);
+    });
+    REQUIRE(outs[0].size() == 3);
+    CHECK(called[0] == std::vector<int>{1, 2, 3});  // rank 0, in the program's order
+    for (int r = 1; r < n; ++r) CHECK(outs[r].empty());
+    for (int g = 0; g < 3; ++g) {
+      const GateOutcome& a = alone[g];
+      const GateOutcome& b = outs[0][g];
+      CHECK(b.job->name == a.job->name);
+      CHECK(pulse_file_text(b.result.pulse) == pulse_file_text(a.result.pulse));
+      CHECK(b.result.summary.evaluations == a.result.summary.evaluations);
+      CHECK(b.result.summary.best_start == a.result.summary.best_start);
+      CHECK(b.result.summary.fine_fidelity_min == a.result.summary.fine_fidelity_min);
+      REQUIRE(b.validation);
+      CHECK(b.validation->values == a.validation->values);
+      CHECK(b.passed() == a.passed());
+    }
+    CHECK_FALSE(outs[0][1].passed());
+  }
 }

@@ -74,8 +74,11 @@ struct ProgramCompileOptions {
   std::string cache_dir;          ///< pulse cache ("" for none; an unusable one is warned of)
   /// Set from another thread to stop: the running gate keeps its best pulse, no gate follows.
   const std::atomic<bool>* stop = nullptr;
-  /// The processes sharing each gate's GRAPE work (CompileOptions::team). With more than one,
-  /// only rank 0 uses the cache and validates (the others' outcomes carry no validation).
+  /// The processes sharing the work (`mpirun -n N nmrc compile`, docs/mpi.md). One gate: its
+  /// GRAPE work (CompileOptions::team). Two or more: the gates are dealt to groups of ranks,
+  /// each gate's GRAPE shared by its group (share_items_in_groups). Only rank 0 uses the cache,
+  /// validates and calls on_gate (in the program's order); the others' outcomes carry no
+  /// validation (one gate) or are none (several). Pulses are bit-identical to one process's.
   Team* team = nullptr;
   /// GRAPE progress of gate `index` (1-based) of `total`.
   std::function<void(const GateJob&, int index, int total, const GrapeProgress&)> progress;

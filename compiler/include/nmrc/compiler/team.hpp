@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,10 @@ class Team {
   /// (the others' `all` is left empty). For independent work gathered by the rank that writes
   /// (`mpirun -n N nmrc experiment`: each rank's case files).
   virtual void gather(const std::string& mine, std::vector<std::string>& all) = 0;
+  /// Collective: the ranks giving the same `color` (>= 0) form a new team, ranked in this
+  /// team's rank order (`mpirun -n N nmrc compile` of several gates: a group of ranks per gate;
+  /// several starts: a group per start). Its collectives are its own.
+  virtual std::unique_ptr<Team> split(int color) = 0;
   /// Bytes this process sent plus received in collectives so far (for measurements).
   virtual double bytes_moved() const = 0;
   /// Seconds this process spent inside collectives so far (waiting included).
@@ -60,5 +65,18 @@ inline void member_block(int members, int rank, int size, int& begin, int& end) 
 /// as std::runtime_error with its message.
 void share_items(Team* team, std::size_t n, const std::function<std::string(std::size_t)>& produce,
                  const std::function<void(std::size_t, const std::string&)>& consume);
+
+/// share_items for items that a group of ranks works on together (`mpirun -n N nmrc compile`:
+/// one gate per group, each gate's GRAPE shared by its group's ranks). The team is split into
+/// `groups` groups (1 to size; rank r in group r % groups, so ranks 0 .. groups-1 lead them);
+/// item i is produced by every rank of group i % groups, given its group's team (null for a
+/// group of one rank: that rank works alone), and rank 0 consumes the group leader's text.
+/// Failures as share_items, the first in item order (any rank of the item's group); a failure
+/// other than bad input (InputError) in a group of several ranks is rethrown on its rank at
+/// once: its group's other ranks may wait for it in a collective, and the caller ends the job
+/// (the CLI's MPI_Abort). Without a team (or of one rank) as share_items.
+void share_items_in_groups(Team* team, std::size_t n, int groups,
+                           const std::function<std::string(std::size_t, Team* group)>& produce,
+                           const std::function<void(std::size_t, const std::string&)>& consume);
 
 }  // namespace nmrc::compiler
