@@ -16,6 +16,9 @@
 #include <cstdlib>
 #include <limits>
 #include <mutex>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -149,6 +152,8 @@ struct EnsembleWorkspace {
   const GrapeProblem& outer;
   const GrapeProblem& p;  // the problem the evaluators run: outer, or probed
   int slices, threads, group;
+  // The slices' threads, started once (two hand-offs per evaluation).
+  PersistentFor pool;
   // With a team of processes (GrapeOptions::team): this one evaluates members [mine_begin,
   // mine_end) and exchange() gives it the others'. Without: every member.
   Team* team = nullptr;
@@ -173,6 +178,7 @@ struct EnsembleWorkspace {
         p(oversample > 1 ? probed : prob),
         slices(slice_count(p)),
         threads(std::max(1, std::min(nthreads, slices))),
+        pool(threads),
         team(team_shared(team_of) ? team_of : nullptr) {
     const int m = static_cast<int>(p.ensemble.size());
     mine_end = m;
@@ -200,7 +206,7 @@ struct EnsembleWorkspace {
   // Runs job(s) for every slice s, on the workspace's threads.
   template <class Job>
   void for_slices(const Job& job) {
-    parallel_for(static_cast<size_t>(slices), threads, [&](size_t s) { job(static_cast<int>(s)); });
+    pool.run(static_cast<size_t>(slices), [&](size_t s) { job(static_cast<int>(s)); });
   }
 
   EnsembleWorkspace(const EnsembleWorkspace&) = delete;
@@ -983,6 +989,25 @@ class StartRun {
   Termination end_reason_ = Termination::kConverged;
 };
 
+// glibc serves every block above 128 KiB with a fresh mmap and gives a freed heap top above
+// 128 KiB back to the system (mallopt(3): M_MMAP_THRESHOLD, M_TRIM_THRESHOLD; the mmap threshold
+// rises only to the largest block freed so far, the trim threshold to twice that). L-BFGS-B's
+// iteration builds n x 2m temporaries (LBFGS++'s SubspaceMin: W rows of the free variables, 816
+// KiB for 850 variables and 60 corrections) and Eigen's product blocks, so each iteration paid
+// them in fresh pages: 58 000 page faults in 156 evaluations of C2-C4 (17 ms, 425 steps, 5 B1
+// members; bench/results/grape.md, "Page faults and hand-offs"), 13 000 with the thresholds
+// below, and about a fifth less CPU. The thresholds are glibc's own dynamic ceiling (32 MiB, and
+// twice that for the trim), set once for the process: freed blocks stay in the heap for reuse.
+void keep_freed_memory() {
+#ifdef __GLIBC__
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  });
+#endif
+}
+
 void check_initial_u(const GrapeProblem& p, const GrapeOptions& o) {
   if (o.initial_u.size() == 0) return;
   const long rows = 2 * static_cast<long>(p.channels.size());
@@ -1260,6 +1285,7 @@ GrapeResult optimise(const GrapeProblem& p, const GrapeOptions& o,
   p.validate();
   o.validate();
   check_initial_u(p, o);
+  keep_freed_memory();
   const auto t0 = Clock::now();
   const double bytes0 = o.team ? o.team->bytes_moved() : 0.0;
   const double seconds0 = o.team ? o.team->seconds_in_collectives() : 0.0;

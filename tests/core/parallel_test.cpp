@@ -85,3 +85,49 @@ TEST_CASE("SequentialFor and ThreadFor are interchangeable loop types") {
   CHECK(ThreadFor{0}.thread_count() == 1);
   CHECK(ThreadFor{4}.thread_count() == 4);
 }
+
+TEST_CASE("PersistentFor runs every index once per run, run after run, on its own threads") {
+  for (int threads : {0, 1, 2, 3}) {
+    PersistentFor loop(threads);
+    CHECK(loop.thread_count() <= std::max(1, threads));
+    std::mutex mu;
+    std::set<std::thread::id> ids;
+    // Thousands of short runs: the hand-off (spin, then sleep) must lose no run and no index.
+    for (int run = 0; run < 3000; ++run) {
+      const std::size_t n = static_cast<std::size_t>(run % 7);
+      std::vector<std::atomic<int>> hits(n);
+      loop.run(n, [&](std::size_t i) {
+        hits[i]++;
+        if (run % 500 == 0) {
+          std::lock_guard<std::mutex> lock(mu);
+          ids.insert(std::this_thread::get_id());
+          std::this_thread::sleep_for(std::chrono::microseconds(300));
+        }
+      });
+      for (std::size_t i = 0; i < n; ++i) REQUIRE(hits[i].load() == 1);
+      // Now and then a pause longer than the spin: the helpers sleep and must wake again.
+      if (run % 1000 == 999) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    CHECK(ids.size() <= static_cast<std::size_t>(std::max(1, threads)));
+    if (threads <= 1) CHECK(ids.size() == 1);
+  }
+}
+
+TEST_CASE("PersistentFor rethrows a body's exception and stays usable") {
+  PersistentFor loop(2);
+  for (int round = 0; round < 3; ++round) {
+    CHECK_THROWS_WITH_AS(loop.run(50,
+                                  [&](std::size_t i) {
+                                    if (i == 3) throw std::runtime_error("item 3 failed");
+                                  }),
+                         "item 3 failed", std::runtime_error);
+    std::atomic<int> sum{0};
+    loop.run(10, [&](std::size_t i) { sum += static_cast<int>(i); });
+    CHECK(sum.load() == 45);
+  }
+  // Every index throws: one exception reaches the caller.
+  CHECK_THROWS_AS(loop.run(8, [](std::size_t) { throw std::logic_error("all"); }),
+                  std::logic_error);
+  // A loop destroyed without a run joins its threads.
+  { PersistentFor unused(3); }
+}

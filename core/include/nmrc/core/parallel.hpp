@@ -14,11 +14,19 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace nmrc {
 
@@ -72,6 +80,129 @@ struct ThreadFor {
     if (first) std::rethrow_exception(first);
   }
   int thread_count() const { return threads > 1 ? threads : 1; }
+};
+
+/// ThreadFor's loop on threads started once and kept: for a loop run thousands of times a second
+/// (GRAPE's time slices: two hand-offs per evaluation of ~15 ms), where starting a thread per
+/// run costs more than the run's imbalance. The helpers wait for the next run spinning for
+/// kSpin, then asleep (std::atomic::wait); the caller waits for the helpers the same way. The
+/// rules are ThreadFor's: indices handed out one at a time, every index run once unless a body
+/// throws, the first exception rethrown in the caller after every helper finished the run. One
+/// run at a time (the caller's thread only); not reentrant.
+class PersistentFor {
+ public:
+  // How long a thread spins before sleeping: longer than a hand-off inside one GRAPE evaluation
+  // (the propagator combination between its forward and backward runs, tens of us), shorter
+  // than the optimiser's step between evaluations (ms), so that an idle helper gives its core
+  // back to the machine.
+  static constexpr std::chrono::microseconds kSpin{100};
+
+  explicit PersistentFor(int threads) : threads_(threads > 1 ? threads : 1) {
+    try {
+      for (int t = 1; t < threads_; ++t) helpers_.emplace_back([this] { helper(); });
+    } catch (...) {
+      // No thread could be started (resources): the ones started and the caller do the work.
+    }
+  }
+  PersistentFor(const PersistentFor&) = delete;
+  PersistentFor& operator=(const PersistentFor&) = delete;
+  ~PersistentFor() {
+    stop_.store(true);
+    generation_.fetch_add(1, std::memory_order_release);
+    generation_.notify_all();
+  }  // jthreads join here
+
+  template <typename Body>
+  void run(std::size_t n, Body&& body) {
+    if (helpers_.empty() || n <= 1) {
+      SequentialFor{}.run(n, body);
+      return;
+    }
+    using B = std::remove_reference_t<Body>;
+    body_ = const_cast<void*>(static_cast<const void*>(&body));
+    call_ = [](void* b, std::size_t i) { (*static_cast<B*>(b))(i); };
+    n_ = n;
+    next_.store(0, std::memory_order_relaxed);
+    failed_.store(false, std::memory_order_relaxed);
+    first_ = nullptr;
+    busy_.store(static_cast<std::uint32_t>(helpers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+    generation_.notify_all();
+    work();
+    // Wait for every helper to finish this run.
+    for (std::uint32_t b = spin_until([&] { return busy_.load(std::memory_order_acquire); });
+         b != 0; b = busy_.load(std::memory_order_acquire))
+      busy_.wait(b, std::memory_order_acquire);
+    if (first_) std::rethrow_exception(first_);
+  }
+  int thread_count() const { return static_cast<int>(helpers_.size()) + 1; }
+
+ private:
+  static void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#endif
+  }
+  // Spins while read() returns 0 (at most kSpin); returns its last value.
+  template <class Read>
+  static std::uint32_t spin_until_nonzero(Read&& read) {
+    const auto end = std::chrono::steady_clock::now() + kSpin;
+    std::uint32_t v = read();
+    for (int i = 0; v == 0; ++i, v = read()) {
+      pause();
+      if (i % 64 == 63 && std::chrono::steady_clock::now() > end) break;
+    }
+    return v;
+  }
+  // Spins while read() is nonzero (at most kSpin); returns its last value.
+  template <class Read>
+  static std::uint32_t spin_until(Read&& read) {
+    const auto end = std::chrono::steady_clock::now() + kSpin;
+    std::uint32_t v = read();
+    for (int i = 0; v != 0; ++i, v = read()) {
+      pause();
+      if (i % 64 == 63 && std::chrono::steady_clock::now() > end) break;
+    }
+    return v;
+  }
+
+  void work() {
+    try {
+      for (std::size_t i = next_++; i < n_ && !failed_.load(); i = next_++) call_(body_, i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!first_) first_ = std::current_exception();
+      failed_ = true;
+    }
+  }
+
+  void helper() {
+    std::uint32_t seen = 0;  // runs counted from construction (a run may precede this thread)
+    for (;;) {
+      std::uint32_t g =
+          spin_until_nonzero([&] { return generation_.load(std::memory_order_acquire) - seen; });
+      while (g == 0) {
+        generation_.wait(seen, std::memory_order_acquire);
+        g = generation_.load(std::memory_order_acquire) - seen;
+      }
+      seen += g;
+      if (stop_.load()) return;
+      work();
+      if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) busy_.notify_one();
+    }
+  }
+
+  int threads_;
+  void* body_ = nullptr;
+  void (*call_)(void*, std::size_t) = nullptr;
+  std::size_t n_ = 0;
+  std::atomic<std::size_t> next_{0};
+  std::atomic<bool> failed_{false}, stop_{false};
+  std::exception_ptr first_;
+  std::mutex mu_;
+  alignas(64) std::atomic<std::uint32_t> generation_{0};
+  alignas(64) std::atomic<std::uint32_t> busy_{0};
+  std::vector<std::jthread> helpers_;  // last: joined (destroyed) first
 };
 
 /// The threads a machine offers (at least 1).
