@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <deque>
 #include <memory>
 
 #ifdef NMRC_WITH_MPI
@@ -101,6 +102,44 @@ class MpiTeam final : public compiler::Team {
     check(MPI_Comm_split(comm_, color, rank_, &sub));
     return std::make_unique<MpiTeam>(sub, true);
   }
+  void post(int value) override {
+    posted_.push_back(value);  // a deque: the buffer stays where it is until end_posts
+    sent_.resize(size_, 0);
+    for (int r = 0; r < size_; ++r)
+      if (r != rank_) {
+        requests_.emplace_back();
+        check(MPI_Isend(&posted_.back(), 1, MPI_INT, r, kPostTag, comm_, &requests_.back()));
+        ++sent_[r];
+      }
+  }
+  std::vector<int> take_posts() override {
+    std::vector<int> got;
+    for (;;) {
+      int flag = 0;
+      MPI_Status st;
+      check(MPI_Iprobe(MPI_ANY_SOURCE, kPostTag, comm_, &flag, &st));
+      if (!flag) return got;
+      int v = 0;
+      check(MPI_Recv(&v, 1, MPI_INT, st.MPI_SOURCE, kPostTag, comm_, MPI_STATUS_IGNORE));
+      ++received_;
+      got.push_back(v);
+    }
+  }
+  void end_posts() override {
+    if (!requests_.empty())
+      check(MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE));
+    sent_.resize(size_, 0);
+    int incoming = 0;  // the posts sent to this rank, by every rank
+    check(MPI_Reduce_scatter_block(sent_.data(), &incoming, 1, MPI_INT, MPI_SUM, comm_));
+    for (; received_ < incoming; ++received_) {
+      int v = 0;
+      check(MPI_Recv(&v, 1, MPI_INT, MPI_ANY_SOURCE, kPostTag, comm_, MPI_STATUS_IGNORE));
+    }
+    posted_.clear();
+    requests_.clear();
+    sent_.assign(size_, 0);
+    received_ = 0;
+  }
   double bytes_moved() const override { return bytes_; }
   double seconds_in_collectives() const override { return seconds_; }
 
@@ -110,8 +149,13 @@ class MpiTeam final : public compiler::Team {
     if (rc != MPI_SUCCESS)
       throw ResourceError("mpi: a collective failed (MPI error " + std::to_string(rc) + ")");
   }
+  static constexpr int kPostTag = 7031;  // post's point-to-point messages (no collective's)
   MPI_Comm comm_;
   bool owned_ = false;
+  std::deque<int> posted_;
+  std::vector<MPI_Request> requests_;
+  std::vector<int> sent_;  // posts sent to each rank since end_posts
+  int received_ = 0;       // posts received since end_posts
   int rank_ = 0, size_ = 1;
   std::vector<int> displs_;
   double bytes_ = 0, seconds_ = 0;

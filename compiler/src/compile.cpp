@@ -23,6 +23,7 @@
 #include "nmrc/core/operators.hpp"
 #include "nmrc/core/text.hpp"
 #include "pulse_cache.hpp"
+#include "wire.hpp"
 
 namespace nmrc::compiler {
 
@@ -382,6 +383,8 @@ GateTarget target_from_json(const std::string& text, const Molecule& m, const st
 
 namespace detail {
 
+using namespace wire;
+
 CacheLookup look_up_cache(const Molecule& m, const GateTarget& target, const CompileOptions& o,
                           const std::string& name, const std::string& cache_dir) {
   CacheLookup l;
@@ -417,31 +420,6 @@ CacheLookup look_up_cache(const Molecule& m, const GateTarget& target, const Com
 }
 
 namespace {
-
-// Doubles on the wire as their bits (exact, and NaN and Inf travel too).
-json bits(double v) { return std::bit_cast<std::uint64_t>(v); }
-double from_bits(const json& j) { return std::bit_cast<double>(j.get<std::uint64_t>()); }
-json bits(const std::vector<double>& v) {
-  json a = json::array();
-  for (double x : v) a.push_back(bits(x));
-  return a;
-}
-std::vector<double> vector_from_bits(const json& j) {
-  std::vector<double> v;
-  for (const auto& x : j) v.push_back(from_bits(x));
-  return v;
-}
-json bits(const RMat& m) {
-  std::vector<double> v(m.data(), m.data() + m.size());
-  return {{"rows", m.rows()}, {"cols", m.cols()}, {"data", bits(v)}};
-}
-RMat matrix_from_bits(const json& j) {
-  RMat m(j.at("rows").get<long>(), j.at("cols").get<long>());
-  const std::vector<double> v = vector_from_bits(j.at("data"));
-  NMRC_CHECK(static_cast<long>(v.size()) == m.size(), "a matrix's size on the wire");
-  std::copy(v.begin(), v.end(), m.data());
-  return m;
-}
 
 json pulse_bits(const CompiledPulse& p) {
   // The file's text (its channels in name order) and, exactly, each channel's amplitudes and
@@ -479,36 +457,6 @@ CompiledPulse pulse_from_bits(const json& j, const std::string& name) {
   p.name = name;
   p.source.clear();
   return p;
-}
-
-json start_json(const StartSummary& s) {
-  return {{"start", s.start},
-          {"initial", s.initial},
-          {"termination", static_cast<int>(s.termination)},
-          {"iterations", s.iterations},
-          {"evaluations", s.evaluations},
-          {"fidelity_min", bits(s.fidelity_min)},
-          {"wall_s", bits(s.wall_s)},
-          {"message", s.message},
-          {"full_grid_evaluations", s.full_grid_evaluations},
-          {"coarse_evaluations", s.coarse_evaluations},
-          {"endgame_evaluations", s.endgame_evaluations}};
-}
-
-StartSummary start_from_json(const json& j) {
-  StartSummary s;
-  s.start = j.at("start").get<int>();
-  s.initial = j.at("initial").get<std::string>();
-  s.termination = static_cast<Termination>(j.at("termination").get<int>());
-  s.iterations = j.at("iterations").get<int>();
-  s.evaluations = j.at("evaluations").get<int>();
-  s.fidelity_min = from_bits(j.at("fidelity_min"));
-  s.wall_s = from_bits(j.at("wall_s"));
-  s.message = j.at("message").get<std::string>();
-  s.full_grid_evaluations = j.at("full_grid_evaluations").get<int>();
-  s.coarse_evaluations = j.at("coarse_evaluations").get<int>();
-  s.endgame_evaluations = j.at("endgame_evaluations").get<int>();
-  return s;
 }
 
 json summary_json(const Summary& s) {

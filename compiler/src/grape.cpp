@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <mutex>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -26,6 +27,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/parallel.hpp"
 #include "nmrc/core/symmetric_eigen.hpp"
+#include "wire.hpp"
 
 namespace nmrc::compiler {
 
@@ -661,8 +663,10 @@ double local_vote(const GrapeOptions& o, Clock::time_point t0) {
 }
 
 // The highest vote of a team's processes (one collective); this process's own without a team.
-double team_vote(const GrapeOptions& o, Clock::time_point t0) {
-  const double mine = local_vote(o, t0);
+// `extra`: this process's further vote (3: a lower start reached the target on another group of
+// ranks, run_starts).
+double team_vote(const GrapeOptions& o, Clock::time_point t0, double extra = 0) {
+  const double mine = std::max(local_vote(o, t0), extra);
   if (!team_shared(o.team)) return mine;
   std::vector<double> all;
   o.team->allgather({mine}, std::vector<int>(o.team->size(), 1), all);
@@ -716,6 +720,9 @@ class StartRun {
   int size() const { return 2 * nc_ * (last_ - first_); }
   // Corrections of the endgame's unbounded L-BFGS (Plan::endgame_memory; 0: L-BFGS-B throughout).
   void use_endgame_memory(int m) { endgame_memory_ = m; }
+  // Called before each evaluation's vote: lowers cancel_above to the starts other groups of
+  // ranks report as reached (run_starts, starts dealt to groups).
+  void use_poll(std::function<void()> poll) { poll_ = std::move(poll); }
   // On a stage with the worst-member objective (the endgame's members, or the grid after them).
   bool in_endgame() const {
     return stage_ < stages_.size() ? stages_[stage_]->worst_power > 0 : ws_.worst_power > 0;
@@ -747,11 +754,14 @@ class StartRun {
   // the lowest value with a zero gradient, which LBFGS++ accepts and converges on.
   double operator()(const Eigen::VectorXd& x, Eigen::VectorXd& gx) {
     if (ending_ == Ending::kNone) {
-      if (cancel_above_.load() < start_)
+      if (!team_shared(o_.team) && cancel_above_.load() < start_)
         end_run(Termination::kConverged);
       else if (team_shared(o_.team)) {
-        // A team ends together: on the votes its processes exchanged at the last evaluation.
-        if (agreed_vote_ >= 2)
+        // A team ends together: on the votes its processes exchanged at the last evaluation
+        // (3: a lower start reached the target on another group, run_starts).
+        if (agreed_vote_ >= 3)
+          end_run(Termination::kConverged);
+        else if (agreed_vote_ >= 2)
           end_run(Termination::kInterrupted);
         else if (agreed_vote_ >= 1)
           end_run(Termination::kTimeLimit);
@@ -896,7 +906,8 @@ class StartRun {
     to_u(x);
     const bool on_full = stage_ >= stages_.size();
     EnsembleWorkspace& ws = on_full ? ws_ : *stages_[stage_];
-    ws.vote = local_vote(o_, t0_);
+    if (poll_) poll_();  // the other groups' starts that reached the target (run_starts)
+    ws.vote = std::max(local_vote(o_, t0_), cancel_above_.load() < start_ ? 3.0 : 0.0);
     const double j = ws.run(u_, &gu_, &fid_);
     agreed_vote_ = ws.agreed_vote;
     if (on_full) ++full_grid_evaluations_;
@@ -982,7 +993,8 @@ class StartRun {
   double best_f_ = std::numeric_limits<double>::infinity();
   std::string message_;  // the optimiser's last complaint (LBFGS++ line search), for the summary
   double best_fmin_ = -1.0;
-  double agreed_vote_ = 0;   // the team's votes at the last evaluation (EnsembleWorkspace::vote)
+  double agreed_vote_ = 0;  // the team's votes at the last evaluation (EnsembleWorkspace::vote)
+  std::function<void()> poll_;
   bool evaluating_ = false;  // inside evaluate(): an exception from there is not the line search's
   bool line_search_failed_ = false;  // in the current leg
   Ending ending_ = Ending::kNone;
@@ -1142,22 +1154,89 @@ struct Starts {
   std::vector<char> ran;  // not vector<bool>: written from several threads
 };
 
+// Groups of ranks the starts are dealt to (`mpirun -n N`, several starts): the ranks one start
+// cannot use. A start's evaluation is shared member by member, so ranks beyond the problem's M
+// members add nothing to it (bench/results/scaling.md): with N >= 2 M the ranks form
+// min(starts, N / M) groups of at least M ranks, each running its own starts, as one process's
+// threads beyond two run starts in parallel (Plan::start_threads). 1: every rank on each start.
+int start_groups(const GrapeProblem& p, const GrapeOptions& o) {
+  if (!team_shared(o.team) || o.starts < 2) return 1;
+  const int members = static_cast<int>(p.ensemble.size());
+  return std::max(1, std::min(o.starts, o.team->size() / std::max(members, 1)));
+}
+
+// A group's finished starts as text for the other ranks (run_starts), and back into `st`.
+std::string starts_text(const Starts& st) {
+  nlohmann::json a = nlohmann::json::array();
+  for (size_t s = 0; s < st.results.size(); ++s)
+    if (st.ran[s]) {
+      const StartResult& r = st.results[s];
+      a.push_back({{"s", s},
+                   {"summary", wire::start_json(r.summary)},
+                   {"u", wire::bits(r.u)},
+                   {"fidelity", wire::bits(r.fidelity)},
+                   {"reached", r.reached}});
+    }
+  return a.dump();
+}
+void read_starts(const std::string& text, Starts& st) {
+  for (const auto& j : nlohmann::json::parse(text)) {
+    const size_t s = j.at("s").get<size_t>();
+    NMRC_CHECK(s < st.results.size(), "a rank's start index is out of range");
+    StartResult& r = st.results[s];
+    r.summary = wire::start_from_json(j.at("summary"));
+    r.u = wire::matrix_from_bits(j.at("u"));
+    r.fidelity = wire::vector_from_bits(j.at("fidelity"));
+    r.reached = j.at("reached").get<bool>();
+    st.ran[s] = 1;
+  }
+}
+
 // Runs the starts in order (in parallel when the plan has threads for it); once a start reaches
-// the target, later starts are skipped or stopped.
-Starts run_starts(const GrapeProblem& p, const GrapeOptions& o, const Plan& plan,
+// the target, later starts are skipped or stopped. Under a team whose ranks one start cannot
+// use (start_groups > 1), start s runs on group s % G (rank r in group r % G), each group's
+// ranks sharing its members; a start that reaches the target is posted to every rank, and the
+// groups end their later starts at their next evaluation (agreed within the group by its vote);
+// then every rank receives every group's starts (one gather, one broadcast). The chosen start
+// (pick_best: the lowest-index start that reached the target, else the best F_min, ties to the
+// lower index) is one process's: every start below it ran to its own end on some group.
+Starts run_starts(const GrapeProblem& p, const GrapeOptions& o_all, const Plan& plan,
                   Clock::time_point t0, const ProgressCallback& progress) {
   Starts out;
-  out.results.resize(o.starts);
-  out.ran.assign(o.starts, 0);
+  out.results.resize(o_all.starts);
+  out.ran.assign(o_all.starts, 0);
+  const int groups = start_groups(p, o_all);
+  Team* parent = groups > 1 ? o_all.team : nullptr;
+  const int group = parent ? parent->rank() % groups : 0;
+  std::unique_ptr<Team> own;
+  if (parent) own = parent->split(group);
+  GrapeOptions o_group = o_all;
+  if (parent) o_group.team = team_shared(own.get()) ? own.get() : nullptr;
+  const GrapeOptions& o = o_group;
+  std::vector<int> mine;  // this rank's starts, in order
+  for (int s = group; s < o.starts; s += groups) mine.push_back(s);
   std::atomic<int> next{0};
   std::atomic<int> cancel_above{std::numeric_limits<int>::max()};
   std::mutex progress_mutex;
+  auto lower_cancel = [&cancel_above](int s) {
+    int cur = cancel_above.load();
+    while (s < cur && !cancel_above.compare_exchange_weak(cur, s)) {
+    }
+  };
+  std::function<void()> poll;
+  if (parent)
+    poll = [&] {
+      for (int s : parent->take_posts()) lower_cancel(s);
+    };
   auto worker = [&] {
     for (;;) {
-      const int s = next.fetch_add(1);
-      if (s >= o.starts) return;
-      if (s > cancel_above.load()) continue;
-      if (team_vote(o, t0) > 0) continue;  // past the time limit or stopped (agreed by a team)
+      const int k = next.fetch_add(1);
+      if (k >= static_cast<int>(mine.size())) return;
+      const int s = mine[k];
+      if (poll) poll();
+      // A team decides together (its vote), a process alone on its own counter.
+      if (!team_shared(o.team) && s > cancel_above.load()) continue;
+      if (team_vote(o, t0, s > cancel_above.load() ? 3 : 0) > 0) continue;
       RMat initial;
       int coarse_evaluations = 0;
       const bool warm = s == 0 && o.initial_u.size() > 0;
@@ -1170,29 +1249,47 @@ Starts run_starts(const GrapeProblem& p, const GrapeOptions& o, const Plan& plan
         StartRun run_coarse(plan.coarse_problem, plan.coarse_search, plan.endgame_power, o, s,
                             plan.eval_threads, t0, cancel_above, progress, progress_mutex, RMat(),
                             plan.endgame_power > 0);
+        run_coarse.use_poll(poll);
         const StartResult cr = run_coarse.run();
         coarse_evaluations = cr.summary.evaluations;
         initial.resize(cr.u.rows(), p.steps);
-        for (int k = 0; k < p.steps; ++k) initial.col(k) = cr.u.col(k / plan.coarse_factor);
+        for (int k2 = 0; k2 < p.steps; ++k2) initial.col(k2) = cr.u.col(k2 / plan.coarse_factor);
       }
       StartRun run(p, plan.search, plan.endgame_power, o, s, plan.eval_threads, t0, cancel_above,
                    progress, progress_mutex, initial);
       run.use_endgame_memory(plan.endgame_memory);
+      run.use_poll(poll);
       StartResult& r = out.results[s];
       r = run.run();
       r.summary.coarse_evaluations = coarse_evaluations;
       if (warm) r.summary.initial = "warm";
       out.ran[s] = 1;
       if (r.reached) {
-        int cur = cancel_above.load();
-        while (s < cur && !cancel_above.compare_exchange_weak(cur, s)) {
-        }
+        lower_cancel(s);
+        if (parent && team_root(o.team)) parent->post(s);  // the group's first rank tells all
       }
     }
   };
   // Each thread takes the next start until none is left (the worker's own counter).
   parallel_for(static_cast<size_t>(std::max(plan.start_threads, 1)), plan.start_threads,
                [&](size_t) { worker(); });
+  if (parent) {
+    parent->end_posts();
+    // Every group's starts to every rank: each group's first rank sends them, rank 0 joins them.
+    std::vector<std::string> texts;
+    parent->gather(team_root(o.team) ? starts_text(out) : std::string("[]"), texts);
+    std::string joined;
+    if (parent->rank() == 0) {
+      Starts all;
+      all.results.resize(o.starts);
+      all.ran.assign(o.starts, 0);
+      for (const auto& t : texts) read_starts(t, all);
+      joined = starts_text(all);
+    }
+    parent->broadcast(joined);
+    out.ran.assign(o.starts, 0);
+    read_starts(joined, out);
+  }
   return out;
 }
 

@@ -80,6 +80,32 @@ grep -q '^ry_b: .*start 0 warm from cache entry' "$WORK/outw2" &&
   echo "ok: under mpirun the second gate of a family starts warm from the first" ||
   { echo "FAIL: no warm start under mpirun"; cat "$WORK/outw2"; FAILS=$((FAILS + 1)); }
 for g in ry_a ry_b rx_c; do same "$WORK/w1/$g.json" "$WORK/w2/$g.json"; done
+# Starts dealt to groups of ranks: one B1 member, so 2 ranks run starts 0, 2 and 1, 3 side by
+# side, 3 ranks 0, 3 / 1 / 2. Seed 1: every start misses (the best F_min kept); seed 2: start 0
+# reaches; seed 3: start 2 reaches after 0 and 1 missed (they run to their end on their groups,
+# the later starts stop): the chosen start and pulse are one process's.
+for seed in 1 2 3; do
+  cat >"$WORK/s$seed.yaml" <<EOT
+molecule: $SRC/molecules/crotonic_acid.yaml
+compile: {duration_s: 0.002, steps: 60, starts: 4, seed: $seed, fidelity_target: 0.999,
+          max_iterations: 40, ensemble: {b1_scale: [1.0]}}
+elements:
+  - gate: {name: rx_c1, type: rotation, spins: [C1], angle_deg: 90, axis: x}
+EOT
+  "$NMRC" compile "$WORK/s$seed.yaml" --only rx_c1 --out "$WORK/s${seed}_1" --no-cache --no-plots \
+    --threads 1 >"$WORK/outs${seed}_1" 2>&1
+  for n in 2 3; do
+    "$MPIRUN" --oversubscribe -n "$n" "$NMRC" compile "$WORK/s$seed.yaml" --only rx_c1 \
+      --out "$WORK/s${seed}_$n" --no-cache --no-plots --threads 1 >"$WORK/outs${seed}_$n" 2>&1
+    same "$WORK/s${seed}_1/rx_c1.json" "$WORK/s${seed}_$n/rx_c1.json"
+    a=$(grep -o '(start [0-9]*), [0-9]* evaluations' "$WORK/outs${seed}_1" || grep -o '[0-9]* evaluations' "$WORK/outs${seed}_1")
+    b=$(grep -o '(start [0-9]*), [0-9]* evaluations' "$WORK/outs${seed}_$n" || grep -o '[0-9]* evaluations' "$WORK/outs${seed}_$n")
+    [ -n "$a" ] && [ "$a" = "$b" ] && echo "ok: seed $seed on $n ranks: $b, as alone" ||
+      { echo "FAIL: seed $seed on $n ranks: '$b' where alone '$a'"; FAILS=$((FAILS + 1)); }
+  done
+done
+grep -q '(start 2)' "$WORK/outs3_1" && echo "ok: seed 3's start 2 reached alone" ||
+  { echo "FAIL: seed 3 no longer reaches on start 2 (choose another seed)"; FAILS=$((FAILS + 1)); }
 # A gate that fails (rank 0 cannot write rx_c1's file: a folder there) stops the job at that
 # gate as alone: ry_c4 written, nothing after, one message, exit 2, no rank left waiting.
 mkdir -p "$WORK/fail/rx_c1.json"

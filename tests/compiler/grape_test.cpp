@@ -13,6 +13,8 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include "nmrc/compiler/compile.hpp"
 #include "nmrc/compiler/program.hpp"
@@ -884,6 +886,8 @@ struct ThreadTeamState {
   std::vector<int> counts;
   std::string text;
   std::vector<std::string> texts;
+  std::mutex post_mutex;  // post: each rank's inbox
+  std::vector<std::vector<int>> inbox = std::vector<std::vector<int>>(slots.size());
   std::vector<int> colors;  // split: each rank's color, and the state of its new team
   std::vector<std::shared_ptr<ThreadTeamState>> children;
 };
@@ -892,6 +896,23 @@ class ThreadTeam final : public Team {
  public:
   ThreadTeam(ThreadTeamState& s, int rank, std::shared_ptr<ThreadTeamState> own = nullptr)
       : s_(s), rank_(rank), own_(std::move(own)) {}
+  void post(int value) override {
+    std::lock_guard<std::mutex> lock(s_.post_mutex);
+    for (int r = 0; r < size(); ++r)
+      if (r != rank_) s_.inbox[r].push_back(value);
+  }
+  std::vector<int> take_posts() override {
+    std::lock_guard<std::mutex> lock(s_.post_mutex);
+    return std::exchange(s_.inbox[rank_], {});
+  }
+  void end_posts() override {
+    s_.sync.arrive_and_wait();
+    {
+      std::lock_guard<std::mutex> lock(s_.post_mutex);
+      s_.inbox[rank_].clear();
+    }
+    s_.sync.arrive_and_wait();
+  }
   std::unique_ptr<Team> split(int color) override {
     s_.colors[rank_] = color;
     s_.sync.arrive_and_wait();
@@ -1228,4 +1249,64 @@ elements:
     }
     CHECK_FALSE(outs[0][1].passed());
   }
+}
+
+TEST_CASE("GRAPE starts dealt to groups of ranks: one process's start and pulse, bit-identical") {
+  // One member: N ranks form min(starts, N) groups (start_groups), start s on group s % G.
+  GrapeProblem p = wide_b1_problem();
+  p.ensemble = {p.ensemble[4]};  // B1 1.0, offset -10 Hz
+  // Cases: every start misses (the best F_min chosen), start 0 reaches, and a later start
+  // reaches after the ones before it missed (found by a scan of seeds: the lower starts must run
+  // to their end on their groups while the later one's group stops its further starts).
+  auto options = [](double target, int iterations, unsigned long seed) {
+    GrapeOptions o = seed3_options(4);
+    o.seed = seed;
+    o.fidelity_target = target;
+    o.max_iterations = iterations;
+    o.threads = 1;
+    o.coarse_factor = 0;
+    o.auto_stages = false;
+    return o;
+  };
+  std::vector<GrapeOptions> cases = {options(0.99999, 12, 3), options(0.99, 200, 3)};
+  bool later = false;
+  for (unsigned long seed = 1; seed <= 40 && !later; ++seed)
+    for (double target : {0.999, 0.9999, 0.99999})
+      for (int iterations : {8, 15, 30, 60}) {
+        const GrapeOptions o = options(target, iterations, seed);
+        const Summary sm = optimise(p, o).summary;
+        if (!later && sm.reached_target && sm.best_start > 0) {
+          cases.push_back(o);
+          later = true;
+        }
+      }
+  REQUIRE(later);
+  bool saw_miss = false, saw_first = false;
+  for (const GrapeOptions& o : cases) {
+    CAPTURE(o.fidelity_target);
+    CAPTURE(o.max_iterations);
+    CAPTURE(o.seed);
+    const GrapeResult alone = optimise(p, o);
+    saw_miss = saw_miss || !alone.summary.reached_target;
+    saw_first = saw_first || (alone.summary.reached_target && alone.summary.best_start == 0);
+    for (int n : {2, 3, 4, 5}) {
+      CAPTURE(n);
+      const auto team = optimise_on_team(p, o, n);
+      for (const auto& r : team) {
+        CHECK((r.u_hz - alone.u_hz).cwiseAbs().maxCoeff() == 0.0);
+        CHECK(r.summary.best_start == alone.summary.best_start);
+        CHECK(r.summary.fidelity == alone.summary.fidelity);
+        CHECK(r.summary.evaluations == alone.summary.evaluations);
+        CHECK(r.summary.reached_target == alone.summary.reached_target);
+        REQUIRE(r.summary.starts.size() == alone.summary.starts.size());
+        for (size_t s = 0; s < r.summary.starts.size(); ++s) {
+          CHECK(r.summary.starts[s].start == alone.summary.starts[s].start);
+          CHECK(r.summary.starts[s].evaluations == alone.summary.starts[s].evaluations);
+          CHECK(r.summary.starts[s].fidelity_min == alone.summary.starts[s].fidelity_min);
+        }
+      }
+    }
+  }
+  CHECK(saw_miss);
+  CHECK(saw_first);
 }

@@ -122,9 +122,10 @@ struct GrapeOptions {
   const std::atomic<bool>* stop = nullptr;
   /// The processes sharing this problem (null: this one alone; `mpirun -n N nmrc compile`,
   /// compiler/team.hpp): each evaluates a block of the ensemble members, one allgather per
-  /// evaluation; starts then run one after the other. Results are bit-identical for any number
-  /// of processes (time limits and stops are agreed at the next evaluation). Not part of the
-  /// result's identity: never in a cache key.
+  /// evaluation; starts then run one after the other, or, with at least twice as many processes
+  /// as members, on groups of processes side by side (docs/mpi.md). Results are bit-identical
+  /// for any number of processes (time limits and stops are agreed at the next evaluation). Not
+  /// part of the result's identity: never in a cache key.
   Team* team = nullptr;
   /// The first rule the options violate (core's OptionChecks), or nullopt.
   std::optional<OptionProblem> check() const;

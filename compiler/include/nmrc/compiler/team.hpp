@@ -33,6 +33,14 @@ class Team {
   /// team's rank order (`mpirun -n N nmrc compile` of several gates: a group of ranks per gate;
   /// several starts: a group per start). Its collectives are its own.
   virtual std::unique_ptr<Team> split(int color) = 0;
+  /// Non-blocking: `value` to every other rank of this team (GRAPE's starts dealt to groups of
+  /// ranks: a start that reached its target, so that the other groups end their later starts).
+  virtual void post(int value) = 0;
+  /// Non-blocking: the values other ranks posted that reached this one since the last call.
+  virtual std::vector<int> take_posts() = 0;
+  /// Collective: every value posted in this team so far has arrived (those not taken are
+  /// dropped): none is left in flight when the posting ends.
+  virtual void end_posts() = 0;
   /// Bytes this process sent plus received in collectives so far (for measurements).
   virtual double bytes_moved() const = 0;
   /// Seconds this process spent inside collectives so far (waiting included).
