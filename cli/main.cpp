@@ -27,10 +27,15 @@
 
 namespace {
 
+// Under mpirun, ranks other than 0 stop quietly: rank 0 says it once, and mpirun ends the
+// others with SIGTERM when rank 0 exits with a non-zero code (a missed target) first.
+volatile std::sig_atomic_t g_stop_quietly = 0;
+
 // SIGINT / SIGTERM: remove the temporaries of the write in progress, say what was kept, and end
 // with 128 + the signal's number (the shell's convention). Only async-signal-safe calls.
 extern "C" void on_stop_signal(int sig) {
   nmrc::remove_temporaries_in_progress();
+  if (g_stop_quietly) ::_exit(128 + sig);
   const char* msg =
       sig == SIGINT
           ? "\nnmrc: stopped by SIGINT. Kept: every output file already written, each complete "
@@ -193,6 +198,7 @@ int main_of_rank(int argc, char** argv) {
     return 2;
   }
   if (nmrc::cli::mpi_rank() != 0) global.quiet = true;
+  g_stop_quietly = nmrc::cli::mpi_rank() != 0;
   install_stop_handlers();
   // A cache is an optimisation: a cache that cannot be trusted or written is said once, and the
   // run goes on without it (nmrc/core/io.hpp).

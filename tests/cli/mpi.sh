@@ -38,6 +38,9 @@ for n in 2 3; do
   else echo "FAIL: mpirun -n $n nmrc compile exited $rc"; head -5 "$WORK/err$n"; FAILS=$((FAILS + 1))
   fi
   for g in ry_c4 rx_c1 ry_c2; do same "$WORK/one/$g.json" "$WORK/n$n/$g.json"; done
+  # mpirun ends the other ranks (SIGTERM) when rank 0 exits 1 first: they stop quietly.
+  ! grep -q 'stopped by SIG' "$WORK/err$n" && echo "ok: no rank reports a stop" ||
+    { echo "FAIL: a rank reports a stop"; cat "$WORK/err$n"; FAILS=$((FAILS + 1)); }
   # Rank 0 alone prints, in the program's order: one line per gate's result, not n.
   c=$(grep -c '^ry_c4: ' "$WORK/out$n" || true)
   [ "$c" = 1 ] && echo "ok: one report line with $n ranks" ||
