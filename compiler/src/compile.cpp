@@ -221,6 +221,22 @@ void CompileOptions::validate(const Molecule& m) const {
                        ": exceeds channel " + name + "'s max_rf_hz " +
                        std::to_string(m.channels[c].max_rf_hz) + " (molecule file)");
   }
+  // Refused here, before the molecule's dense operators are built (12 spins: 256 MiB each).
+  int oversample = 1;
+  for (const auto& [name, q] : probe_q)
+    oversample = std::max(oversample, spectrometer::ResonatorDistortion(
+                                          q, m.channels[m.channel_index(name)].larmor_mhz)
+                                          .oversample());
+  const double d = std::ldexp(1.0, m.size());
+  const double member_bytes = static_cast<double>(resolved_steps()) * oversample * d * d * 3 * 16;
+  if (member_bytes > kMaxGrapeMemberBytes)
+    throw InputError(fmt::format(
+        "compile options: steps = {}: dense GRAPE on {} ({} spins, dimension {:g}) stores {:.3g} "
+        "GB of propagators per ensemble member, more than the limit of {:g} GiB (docs/limits.md); "
+        "a 10-12 spin register is compiled on subsystems (bench/subsystem_gate, "
+        "bench/results/scaling.md)",
+        resolved_steps(), m.name, m.size(), d, member_bytes / 1e9,
+        kMaxGrapeMemberBytes / (1024.0 * 1024 * 1024)));
   if (decoupler) {
     if (const auto p = decoupler->problem(m)) throw InputError(p->message("compile options"));
     const size_t members = b1_scale.size() * offset_hz.size() * decoupler->configurations().size();

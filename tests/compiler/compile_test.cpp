@@ -1,5 +1,6 @@
 #include "nmrc/compiler/compile.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -8,6 +9,7 @@
 #include "nmrc/core/io.hpp"
 #include "support/pulse_reference.hpp"
 #include "support/reference.hpp"
+#include "support/test_molecules.hpp"
 
 using namespace nmrc;
 using namespace nmrc::compiler;
@@ -214,4 +216,27 @@ TEST_CASE("time-optimal bound of the paper's partial swaps") {
   CHECK(partial_swap_bound_s(0.2, 7.0) * 1e3 == doctest::Approx(18.19).epsilon(1e-3));
   CHECK(partial_swap_bound_s(0.2, 41.3) * 1e3 == doctest::Approx(3.083).epsilon(1e-3));
   CHECK(partial_swap_bound_s(0.2, 0.0) == 0.0);
+}
+
+TEST_CASE("dense GRAPE beyond its memory bound is refused before any operator is built") {
+  // kMaxGrapeMemberBytes: three d x d complex matrices per step and member. The 12-spin register
+  // at 200 steps would need 161 GB per member; the refusal names the field and the way out.
+  const Molecule reg = nmrc::testing::iqc_register();
+  CompileOptions o;
+  o.duration_s = 0.002;
+  o.steps = 200;
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH_AS(o.validate(reg), doctest::Contains("steps = 200: dense GRAPE on"),
+                       InputError);
+  CHECK_THROWS_WITH_AS(o.validate(reg), doctest::Contains("compiled on subsystems"), InputError);
+  // Refused from sizes alone: no 4096 x 4096 operator was built (that takes tens of seconds).
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  // The 4-spin molecule at 100 000 steps: 1.2 GB per member; through the probe (8 substeps per
+  // step) 9.8 GB, refused.
+  const Molecule c = nmrc::testing::crotonic();
+  o.steps = 100000;
+  o.duration_s = 1.0;
+  CHECK_NOTHROW(o.validate(c));
+  o.probe_q = {{"13C", 300.0}};
+  CHECK_THROWS_WITH_AS(o.validate(c), doctest::Contains("steps = 100000:"), InputError);
 }

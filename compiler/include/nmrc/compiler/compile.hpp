@@ -29,6 +29,11 @@ inline constexpr double kMaxB1Scale = 10.0;
 inline constexpr std::size_t kMaxEnsembleMembers = 1000;
 static_assert(kMaxEnsembleMembers == kMaxPulseEnsembleMembers,
               "a compiled pulse's recorded ensemble must be readable (core/pulse_file.hpp)");
+/// Dense GRAPE keeps three d x d complex matrices per step (steps x the probe's oversampling)
+/// for each ensemble member it evaluates (grape.cpp, EnsembleWorkspace): at most 8 GiB per
+/// member (7 spins at 1000 steps: 0.8 GB; 12 spins at 200 steps: 161 GB). Registers beyond it
+/// are compiled on subsystems (bench/subsystem_gate, bench/results/scaling.md, "12 spins").
+inline constexpr double kMaxGrapeMemberBytes = 8.0 * 1024 * 1024 * 1024;
 
 /// GRAPE with the decoupler in its model (docs/program-format.md, `compile: {decoupler: ...}`;
 /// docs/console-physics.md): the 1H decoupler the pulse will play under, on the decoupled
