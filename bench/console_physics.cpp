@@ -13,7 +13,7 @@
 //   console_physics residual --cpd cw [--pcpd-us P] [--o2-ppm P] PULSE.json...
 //   console_physics grape-decoupler --cpd cw [--pcpd-us P] [--o2-ppm P] [--threads N]
 //                                   [--time-limit-s S] [--goal F] [--max-rf-c HZ] PULSE.json...
-//   console_physics export-gates [--o2-ppm P] PULSE.json...
+//   console_physics export-gates [--o2-ppm P] [--readout] [--methyl-sqrt3] PULSE.json...
 // spectrum: the 13C FID of the carbons' x magnetisation with the decoupler at each PCPD2, fitted
 //   with the 32 lines of the decoupled 4-spin model (spectrometer::LineFitter); prints the
 //   fitted amplitudes' largest and rms deviation from the 4-spin model's and the fit residual.
@@ -80,6 +80,8 @@ struct Args {
   double time_limit_s = 900.0;     ///< grape-decoupler: GRAPE's wall-time limit per pulse
   double goal = 0.0;               ///< grape-decoupler: GRAPE's goal (0: the file's)
   bool grape_decoupler = false;    ///< fig3: pulses recompiled with the decoupler in the model
+  bool readout = false;            ///< export-gates: each pulse as the readout before go=2
+  bool methyl3 = false;            ///< every C-M coupling x sqrt(3) (the methyl's 3 protons)
   std::vector<std::string> cases;  ///< fig3: --case NAME (repeatable)
   std::vector<int> collisions;     ///< fig3: --collision M (repeatable)
   std::vector<std::string> rest;
@@ -111,6 +113,10 @@ Args parse(int argc, char** argv, int first) {
       a.max_rf_c = std::stod(next());
     else if (s == "--grape-decoupler")
       a.grape_decoupler = true;
+    else if (s == "--readout")
+      a.readout = true;
+    else if (s == "--methyl-sqrt3")
+      a.methyl3 = true;
     else if (s == "--goal")
       a.goal = std::stod(next());
     else if (s == "--time-limit-s")
@@ -189,6 +195,17 @@ SevenSpins seven_spins(const Args& a) {
   SevenSpins s{load_molecule(root() + "/molecules/crotonic_acid_7.yaml"),
                load_molecule(root() + "/molecules/crotonic_acid.yaml"), a.dec};
   s.dec.o2_hz = s.m7.channels[s.m7.channel_index("1H")].offset_of_ppm(a.o2_ppm);
+  // --methyl-sqrt3: the methyl as its three protons rather than one spin-1/2 M, to second order
+  // in the residual couplings: under a decoupler that turns the three equivalent protons
+  // alike, the carbon's phase error is J phi (m_1 + m_2 + m_3), of variance 3 (J phi)^2 / 4,
+  // that of one spin-1/2 coupled with sqrt(3) J (the infidelity is that variance, to second
+  // order). Every carbon's coupling to M is scaled so.
+  if (a.methyl3) {
+    const int mi = s.m7.index_of("M");
+    for (auto& c : s.m7.couplings)
+      if ((c.a == mi || c.b == mi) && s.m7.nuclei[c.a == mi ? c.b : c.a].isotope == "13C")
+        c.j_hz *= std::sqrt(3.0);
+  }
   return s;
 }
 
@@ -275,7 +292,10 @@ int gates(const Args& a) {
 // (compiler::BrukerDecoupling's defaults: the switching decoupler, CW at 25 kHz around a shape of 1
 // ms or more, WALTZ-16 at 90 us elsewhere; and --decoupler-pulses cpd: WALTZ-16 throughout), played
 // on the 7-spin molecule (compiler::decoupled_unitary_as_exported) against the 4-spin model of the
-// same timeline (its switching statements as delays: compiler::exported_timeline).
+// same timeline (its switching statements as delays: compiler::exported_timeline). --readout:
+// each pulse as the readout, after a 10 us delay and right before go=2 (the switching decoupler
+// plays CW through it and switches back to WALTZ-16 before go=2: the 12 us of that switch, the
+// pre-acquisition delay the line fit evolves back, are in both timelines).
 int export_gates(const Args& a) {
   const SevenSpins s = seven_spins(a);
   const Molecule &m7 = s.m7, &m4 = s.m4;
@@ -289,7 +309,8 @@ int export_gates(const Args& a) {
   for (const auto& path : a.rest) {
     const PulseData p = read_pulse_file(path);
     Sequence seq;
-    seq.elements = {DelayElement{10e-6}, p.element(m4), DelayElement{10e-6}};
+    seq.elements = {DelayElement{10e-6}, p.element(m4)};
+    if (!a.readout) seq.elements.push_back(DelayElement{10e-6});
     AcquireElement acq;
     acq.sw_hz = 15000;
     acq.td = 1024;

@@ -244,13 +244,18 @@ class ExperimentBuilder {
     if (cal.decouple) plw[12] = cal.plw12_w;
   }
 
-  // The text of element e (not the acquisition) at location where; `readout`: an element of
-  // the readout (never under CW, see BrukerDecoupling::pulses).
-  void add(const Element& e, const std::string& where, int index, bool readout) {
+  // Whether f2 plays CW during e outside the readout: a shaped pulse of at least cw_min_s.
+  bool cw_pulse(const Element& e) const {
+    const auto* s = std::get_if<ShapedPulseElement>(&e);
+    return cal_.cw && s && s->duration_s() >= o_.decouple->cw_min_s * (1 - 1e-12);
+  }
+
+  // The text of element e (not the acquisition) at location where. `readout`: an element of
+  // the readout, which plays under one setting throughout (no switching statement between
+  // its elements): CW when `readout_cw` (BrukerDecoupling::pulses), the CPD program otherwise.
+  void add(const Element& e, const std::string& where, int index, bool readout, bool readout_cw) {
     if (cal_.decouple) {
-      const auto* s = std::get_if<ShapedPulseElement>(&e);
-      const bool cw =
-          cal_.cw && !readout && s && s->duration_s() >= o_.decouple->cw_min_s * (1 - 1e-12);
+      const bool cw = readout ? readout_cw : cw_pulse(e);
       f2_switch_ = f2_to(cw ? F2::kCw : F2::kCpd);
       element_ = index;
     }
@@ -645,7 +650,9 @@ std::string pulse_program(const std::string& name, const ExperimentBuilder& b,
                       : std::string("calibrate"))
          << ", B2 " << fmt::format("{:.6g}", d.cw_b2_hz) << " Hz]\n"
          << ";cw : f2 switched from cpd2 to CW around those shapes (4u do:f2, 4u pl13:f2, 4u "
-            "cw:f2; back: 4u do:f2, 4u pl12:f2, 4u cpds2:f2); not in the readout\n";
+            "cw:f2; back: 4u do:f2, 4u pl12:f2, 4u cpds2:f2); CW through all the readout "
+            "pulses, back to cpd2 before go=2 (12 us of free evolution before the first point, "
+            "which nmrc's line fit evolves back)\n";
   }
   for (const auto& c : b.comments()) pp << c << "\n";
   pp << ";d1 : relaxation delay [" << fmt::format("{:.6g}", cal.d1_s)
@@ -866,7 +873,7 @@ std::string readme_text(const Molecule& m, const BrukerExportOptions& o, const C
   if (cw)
     rd << "     During every shaped pulse of at least "
        << fmt::format("{:.6g}", o.decouple->cw_min_s * 1e6)
-       << " us (but the readout before go=2) f2 plays CW\n"
+       << " us (and through all the readout pulses) f2 plays CW\n"
        << "     at B2 " << fmt::format("{:.6g}", o.decouple->cw_b2_hz)
        << " Hz on pl13 (PLW13 = W (4 p90 B2)^2"
        << (o.decouple->p90_us ? ", now " + fmt::format("{:.6g}", cal.plw13_w) + " W"
@@ -881,7 +888,10 @@ std::string readme_text(const Molecule& m, const BrukerExportOptions& o, const C
      << " us) and 4 us BLKGRAD around each gradient;\n"
      << "4 us to switch the power before a hard pulse of another power level"
      << (cal.decouple ? "; 4 us to start the decoupler" : "")
-     << (cw ? ";\n12 us to switch f2 to CW before a long shaped pulse and 12 us back after it" : "")
+     << (cw ? ";\n12 us to switch f2 to CW before a long shaped pulse and 12 us back after it "
+              "(after the\nreadout: 12 us of free evolution before go=2, read from the "
+              "pulseprogram and evolved\nback by nmrc's line fit)"
+            : "")
      << ".\n\n";
   for (const auto& s : summary) rd << s << "\n";
   return rd.str();
@@ -908,12 +918,19 @@ BrukerExportResult export_bruker(const std::vector<BrukerExperimentInput>& exper
                        ": the sequence must end with an acquire element (TopSpin's go=2 ph31)");
     const AcquireElement acq = std::get<AcquireElement>(els.back());
     ExperimentBuilder b(m, o, cal, shapes, shape_files, acq.channel);
+    // The readout: from readout_from (default: the element before the acquisition) to go=2.
+    // It plays under CW when one of its elements would (BrukerDecoupling::pulses): one switch
+    // into CW before it, none between its pulses, one back to the CPD program before go=2.
+    const size_t readout_from = ex.readout_from == static_cast<size_t>(-1)
+                                    ? (els.size() >= 2 ? els.size() - 2 : 0)
+                                    : ex.readout_from;
+    bool readout_cw = false;
+    for (size_t k = readout_from; k + 1 < els.size(); ++k)
+      readout_cw = readout_cw || b.cw_pulse(els[k]);
     for (size_t k = 0; k + 1 < els.size(); ++k) {
       const std::string w = ex.locate ? ex.locate(k) : std::string();
-      b.add(
-          els[k], (w.empty() ? ex.name : w) + ": elements[" + std::to_string(k) + "]",
-          static_cast<int>(k),
-          ex.readout_from == static_cast<size_t>(-1) ? k + 2 == els.size() : k >= ex.readout_from);
+      b.add(els[k], (w.empty() ? ex.name : w) + ": elements[" + std::to_string(k) + "]",
+            static_cast<int>(k), k >= readout_from, readout_cw);
     }
     b.finish();
     cw_played = cw_played || b.cw_s > 0;

@@ -125,6 +125,10 @@ Sequence read_bruker_experiment(const std::string& dir, int expno, const Molecul
       for (const auto& l : lines)
         if (l.rfind(ph31, 0) == 0)
           acq.receiver_phase_rad = phase_sense * std::atoi(l.c_str() + ph31.size()) * kPi / 2;
+      // The statements between the last pulse and go=2 (the decoupler's switch back after a
+      // readout under CW): free evolution before the first point, played.
+      if (const double pre = spectrometer::preacquisition_delay_s(pp, pp_path); pre > 0)
+        seq.elements.push_back(DelayElement{pre});
       seq.elements.push_back(acq);
       continue;
     }

@@ -558,13 +558,20 @@ PairCalibration calibrate_run_bruker(const ExperimentProgram& p, const CaseSpec&
 RunPlayback console_run(const ExperimentProgram& p, const CaseSpec& c,
                         const std::vector<Sequence>& sequences, const std::vector<RunGroup>& groups,
                         const Imperfections& imp, const std::string& data_dir,
-                        const std::function<void(size_t, size_t)>& progress) {
+                        const std::function<void(size_t, size_t)>& progress,
+                        const std::vector<std::string>& pulseprograms) {
   const Molecule& m = p.molecule;
+  NMRC_CHECK(pulseprograms.empty() || pulseprograms.size() == sequences.size(),
+             "one pulse program per EXPNO");
   const std::vector<sp::Fid> fids = virtual_console_fids(p, sequences, imp, progress);
   std::vector<sp::BrukerSeriesEntry> entries;
   for (size_t k = 0; k < fids.size(); ++k)
     entries.push_back({fids[k], sequences[k].name, "virtual console: " + sequences[k].name, ""});
   sp::write_bruker_series(data_dir, m, entries);
+  // the pulse program each EXPNO played, where TopSpin keeps it (the reader's pre-acquisition
+  // delay); write_bruker_series writes simulated datasets' comments only
+  for (size_t k = 0; k < pulseprograms.size(); ++k)
+    write_file_atomic(data_dir + "/" + std::to_string(k + 1) + "/pulseprogram", pulseprograms[k]);
   const RunGroup& measured = groups.front();
   const auto t = sp::tomography_from_bruker(
       m, p.readout.settings, group_folders(measured, p.readout.settings.size(), data_dir), 1.0,
@@ -683,10 +690,13 @@ RunPlayback play_back_run_bruker(const std::string& dir, const ExperimentProgram
   size_t expnos = 0;
   const std::vector<RunGroup> groups = read_run_groups(dir, p, &expnos);
   std::vector<Sequence> seqs;
-  for (size_t k = 0; k < expnos; ++k)
+  std::vector<std::string> pps;
+  for (size_t k = 0; k < expnos; ++k) {
     seqs.push_back(
         compiler::read_bruker_experiment(dir, static_cast<int>(k) + 1, p.molecule, phase_sense));
-  RunPlayback r = console_run(p, c, seqs, groups, imp, data_dir, progress);
+    pps.push_back(read_file(dir + "/" + std::to_string(k + 1) + "/pulseprogram"));
+  }
+  RunPlayback r = console_run(p, c, seqs, groups, imp, data_dir, progress, pps);
   // the data folder as a console's after the run: the export's EXPNOs and weights.csv, so that
   // `nmrc experiment --from-bruker DATA` reads it as it reads a console's
   write_file_atomic(data_dir + "/weights.csv", read_file(dir + "/weights.csv"));

@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -605,7 +607,51 @@ BrukerDataset read_bruker_dataset(const std::string& dir) {
   for (long j = 0; j < d.td / 2; ++j) z[j] = cplx(v[2 * j], v[2 * j + 1]);
   d.points = remove_group_delay(z, d.grpdly_points);
   d.dropped_points = static_cast<int>(z.size() - d.points.size());
+  const std::string pp_path = join(dir, "pulseprogram");
+  if (fs::exists(pp_path)) d.preacquisition_s = preacquisition_delay_s(read_file(pp_path), pp_path);
   return d;
+}
+
+double preacquisition_delay_s(const std::string& pp, const std::string& name) {
+  double us = 0.0;
+  size_t line_no = 0;
+  for (size_t a = 0; a <= pp.size();) {
+    const size_t b = std::min(pp.find('\n', a), pp.size());
+    const std::string line = pp.substr(a, b - a);
+    a = b + 1;
+    ++line_no;
+    std::vector<std::string> tok;
+    for (size_t i = 0; i < line.size();) {
+      while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+      const size_t j = i;
+      while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+      if (i > j) tok.push_back(line.substr(j, i - j));
+    }
+    if (tok.empty() || tok[0][0] == ';' || tok[0][0] == '#' || tok[0][0] == '"') continue;
+    if (std::all_of(tok[0].begin(), tok[0].end(), [](char c) { return c >= '0' && c <= '9'; }))
+      tok.erase(tok.begin());  // a label ("2 d11 do:f2")
+    if (tok.empty()) continue;
+    if (tok[0].rfind("go=", 0) == 0) return us * 1e-6;
+    const std::string& t = tok[0];
+    char* end = nullptr;
+    const double v = t.size() >= 2 && t.back() == 'u' && (std::isdigit(t[0]) || t[0] == '.')
+                         ? std::strtod(t.c_str(), &end)
+                         : -1.0;
+    // the delay's other statements switch a channel ("do:f2", "pl12:f2"); "4u BLKGRAD"
+    // belongs to a gradient's block
+    bool channel_only = true;
+    for (size_t i = 1; i < tok.size(); ++i)
+      channel_only = channel_only && tok[i].find(":f") != std::string::npos;
+    if (end == t.c_str() + t.size() - 1 && channel_only) {
+      if (!(std::isfinite(v) && v >= 0.0 && us + v <= 1e6))
+        throw InputError(name + ":" + std::to_string(line_no) + ": " + escape_text(line) +
+                         ": a delay before go=2 must be finite and the sum at most 1 s");
+      us += v;
+    } else {
+      us = 0.0;
+    }
+  }
+  return 0.0;
 }
 
 Fid fid_from_bruker(const BrukerDataset& d, const Molecule& m) {
@@ -632,6 +678,7 @@ Fid fid_from_bruker(const BrukerDataset& d, const Molecule& m) {
   f.sw_hz = d.sw_hz;
   f.scans = std::max(1, d.ns);
   f.receiver_phase_rad = d.recph_deg * kPi / 180.0;
+  f.start_s = d.preacquisition_s;
   const double o1_molecule = ch.frame_ppm * ch.larmor_mhz + ch.carrier_hz;
   // O1 equal to the 15 digits the file keeps: the same carrier (no shift at all).
   const double shift_hz = jcamp_parameter_number(d.o1_hz) == jcamp_parameter_number(o1_molecule)

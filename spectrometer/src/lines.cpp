@@ -64,12 +64,15 @@ std::vector<std::pair<Mat, Mat>> line_operators(const Molecule& m, int channel) 
 }
 
 LineReadout measure_lines(const Molecule& m, const Fid& fid, const LineFitOptions& o) {
-  return LineFitter(m, fid.channel, fid.sw_hz, static_cast<int>(fid.points.size()), o).fit(fid);
+  LineFitOptions at_start = o;
+  at_start.start_s = fid.start_s;
+  return LineFitter(m, fid.channel, fid.sw_hz, static_cast<int>(fid.points.size()), at_start)
+      .fit(fid);
 }
 
 LineFitter::LineFitter(const Molecule& m, int channel, double sw_hz, int td,
                        const LineFitOptions& o)
-    : channel_(channel), td_(td), skip_(o.skip_points), sw_hz_(sw_hz) {
+    : channel_(channel), td_(td), skip_(o.skip_points), sw_hz_(sw_hz), start_s_(o.start_s) {
   lines_ = assigned_lines(m, channel);
   const int rows = td - o.skip_points;
   const int cols = static_cast<int>(lines_.size());
@@ -80,13 +83,18 @@ LineFitter::LineFitter(const Molecule& m, int channel, double sw_hz, int td,
     throw InputError("line fit: offset_error_hz must give one value per spin");
   if (!(sw_hz > 0.0) || !std::isfinite(sw_hz))
     throw InputError("line fit: spectral width " + std::to_string(sw_hz) + " Hz must be > 0");
+  if (!(o.start_s >= 0.0 && o.start_s <= 1.0))
+    throw InputError("line fit: pre-acquisition delay " + std::to_string(o.start_s) +
+                     " s: must be in [0, 1] s");
   a_.resize(rows, cols);
   const double dt = 1.0 / sw_hz;
   for (int c = 0; c < cols; ++c) {
     const auto& l = lines_[c];
     const double f = l.frequency_hz + (o.offset_error_hz.empty() ? 0.0 : o.offset_error_hz[l.spin]);
     const cplx rate(-1.0 / m.nuclei[l.spin].t2star_s, kTwoPi * f);
-    for (int j = 0; j < rows; ++j) a_(j, c) = std::exp(rate * ((j + o.skip_points) * dt));
+    // the line's own phase over the pre-acquisition delay (no T2* decay there: see lines.hpp)
+    const cplx back = std::polar(1.0, kTwoPi * f * o.start_s);
+    for (int j = 0; j < rows; ++j) a_(j, c) = back * std::exp(rate * ((j + o.skip_points) * dt));
   }
   // Column-pivoting Householder QR (rank-revealing: C2's lines 0.5 Hz apart at 1.5 Hz width
   // are nearly parallel columns), applied once to the identity.
@@ -115,6 +123,10 @@ LineReadout LineFitter::fit(const Fid& fid) const {
                      std::to_string(fid.sw_hz) + " Hz given to a fit for " + std::to_string(td_) +
                      " points on channel " + std::to_string(channel_) + " at " +
                      std::to_string(sw_hz_) + " Hz");
+  if (fid.start_s != start_s_)
+    throw InputError("line fit: a FID starting " + std::to_string(fid.start_s * 1e6) +
+                     " us after the readout given to a fit for " + std::to_string(start_s_ * 1e6) +
+                     " us");
   LineReadout r;
   r.channel = channel_;
   r.lines = lines_;

@@ -312,29 +312,49 @@ FidTomography tomography_from_bruker(const Molecule& m, const std::vector<Readou
         std::to_string(dirs.size()) + " experiment folders for " + std::to_string(settings.size()) +
         " readout settings" + (per > 1 ? " x " + std::to_string(per) + " weights" : std::string()) +
         ": need " + std::to_string(settings.size() * per) + ", in the readout set's order");
-  std::vector<Fid> fids;
+  // Per setting, the weighted sum of its FIDs, one sum per pre-acquisition delay (the FIDs of
+  // one delay are added before the fit; FIDs of another delay, e.g. the run export's readout
+  // setting without pulses after an experiment that ends under CW and one that does not, are
+  // fitted with their own delay and their line values added: the fit is linear).
+  std::vector<std::vector<Fid>> parts(settings.size());
   for (size_t s = 0; s < settings.size(); ++s) {
-    Fid sum;
     for (size_t i = 0; i < per; ++i) {
       const std::string& d = dirs[s * per + i];
       const BrukerDataset ds = read_bruker_dataset(d);
       // The reader drops the points a group delay leaves without signal (nmrglue's count).
       Fid f = fid_from_bruker(ds, m);
       const double w = scale * (weights.empty() ? 1.0 : weights[i]);
-      if (i == 0) {
-        sum = f;
-        for (auto& z : sum.points) z *= w;
-        continue;
-      }
-      if (f.points.size() != sum.points.size() || f.sw_hz != sum.sw_hz)
+      for (auto& z : f.points) z *= w;
+      if (i > 0 && (f.points.size() != parts[s][0].points.size() || f.sw_hz != parts[s][0].sw_hz))
         throw InputError(d + ": " + std::to_string(f.points.size()) + " points at SW_h " +
                          std::to_string(f.sw_hz) + " Hz: differs from " + dirs[s * per] +
                          " (the FIDs of one readout setting are added)");
-      for (size_t k = 0; k < f.points.size(); ++k) sum.points[k] += w * f.points[k];
+      Fid* same = nullptr;
+      for (auto& p : parts[s])
+        if (p.start_s == f.start_s) same = &p;
+      if (!same) {
+        parts[s].push_back(std::move(f));
+        continue;
+      }
+      for (size_t k = 0; k < f.points.size(); ++k) same->points[k] += f.points[k];
     }
-    fids.push_back(std::move(sum));
   }
-  return tomography_from_fids(m, settings, fids);
+  std::vector<Fid> fids;
+  for (const auto& p : parts) fids.push_back(p.front());
+  FidTomography out = tomography_from_fids(m, settings, fids);
+  bool more = false;
+  for (size_t s = 0; s < settings.size(); ++s)
+    for (size_t j = 1; j < parts[s].size(); ++j) {
+      const SettingOutcome o = setting_from_fid(m, settings[s], parts[s][j]);
+      out.outcomes[s].values += o.values;
+      out.outcomes[s].fit_residual = std::hypot(out.outcomes[s].fit_residual, o.fit_residual);
+      more = true;
+    }
+  if (!more) return out;
+  std::vector<RVec> values;
+  for (const auto& o : out.outcomes) values.push_back(o.values);
+  out.reconstruction = Tomographer(settings, m.size()).reconstruct(values);
+  return out;
 }
 
 namespace {

@@ -199,13 +199,15 @@ grep -q '^##\$PULPROG= <c_minus_0p5_m10_e4_XXXX>$' "$WORK/run/12/acqus" || fail 
   fail "run export: not every EXPNO decouples 1H"
 # The switching decoupler (default --decoupler-pulses cw): CW at pl13 from before the first
 # pulse (a 2 ms PPS rotation) through each block of shaped pulses, the CPD program (cpds2 at
-# pl12) around the gradients, and from before the readout (rx90_c1..c4) through go=2.
+# pl12) around the gradients; the collision's CW goes on through the readout (rx90_c1..c4, no
+# switch between them) and f2 switches back to the CPD program right before go=2 (12 us, the
+# pre-acquisition delay the dataset reader takes from the pulseprogram).
 [ "$(sed -n '/^  d1$/{n;N;N;p;q}' "$PP")" = "$(printf '  4u pl13:f2\n  4u cw:f2\n  (p11:sp1 ph0):f1')" ] ||
   fail "EXPNO 12: CW not on before the first pulse"
 [ "$(grep -c '^  4u cw:f2$' "$PP")" = 6 ] && [ "$(grep -c '^  4u cpds2:f2$' "$PP")" = 6 ] ||
   fail "EXPNO 12: not 6 switches to CW and back (PPS steps 1-4, bath, the collision)"
-[ "$(sed -n '/^  4u cpds2:f2$/,/^  go=2 ph31$/p' "$PP" | tail -6 | tr -d '\n' | sed 's/([^)]*):f1/S/g')" = "  4u cpds2:f2  S  S  S  S  go=2 ph31" ] ||
-  fail "EXPNO 12: the readout is not under the CPD program without a switch before go=2"
+[ "$(grep -B8 '^  go=2 ph31$' "$PP" | tr -d '\n' | sed 's/([^)]*):f1/S/g')" = "  S  S  S  S  S  4u do:f2  4u pl12:f2  4u cpds2:f2  go=2 ph31" ] ||
+  fail "EXPNO 12: the readout (after the collision's last pulse) is not under CW with one switch back before go=2"
 grep -q '^;pl13: f2 channel - power level for CW decoupling during the shaped pulses of at least 1000 usec' "$PP" ||
   fail "EXPNO 12: no pl13 comment"
 grep -q '^##\$NUC2= <1H>$' "$WORK/run/12/acqus" || fail "EXPNO 12: NUC2"

@@ -27,6 +27,7 @@
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/jcamp.hpp"
 #include "nmrc/spectrometer/acquisition.hpp"
+#include "nmrc/spectrometer/bruker_dataset.hpp"
 #include "nmrc/spectrometer/decoupling.hpp"
 #include "nmrc/spectrometer/propagation.hpp"
 #include "nmrc/spectrometer/sample.hpp"
@@ -319,7 +320,7 @@ TEST_CASE("Bruker export: the switching 1H decoupler, its timing and its power")
   shortp.uy_hz[0] = RVec(shortp.uy_hz[0].head(10));
   seq.elements.push_back(shortp);
   seq.elements.push_back(GradientElement{0.001, 20.0, 2.0 / kPi});  // 5: CPD
-  seq.elements.push_back(pulse("rx90_c1"));  // 6: 2 ms, last before go=2: CPD
+  seq.elements.push_back(pulse("rx90_c1"));  // 6: 2 ms, the readout: CW, back before go=2
   seq.elements.push_back(acquisition(8192));
   const BrukerExportOptions o = calibrated();
   const auto r = export_bruker({{"sw", seq, {}}}, m, o);
@@ -328,7 +329,8 @@ TEST_CASE("Bruker export: the switching 1H decoupler, its timing and its power")
   CHECK(pp.find("  d1\n  4u cpds2:f2\n  4u pl1:f1\n  (p11 ph1):f1\n  4u do:f2\n  4u pl13:f2\n"
                 "  4u cw:f2\n  (p12:sp1 ph0):f1\n  (p13:sp2 ph0):f1\n  4u do:f2\n"
                 "  4u pl12:f2\n  4u cpds2:f2\n  d2\n  (p14:sp3 ph0):f1\n  4u UNBLKGRAD\n"
-                "  p16:gp1\n  d16\n  4u BLKGRAD\n  (p15:sp4 ph0):f1\n  go=2 ph31\n") !=
+                "  p16:gp1\n  d16\n  4u BLKGRAD\n  4u do:f2\n  4u pl13:f2\n  4u cw:f2\n"
+                "  (p15:sp4 ph0):f1\n  4u do:f2\n  4u pl12:f2\n  4u cpds2:f2\n  go=2 ph31\n") !=
         std::string::npos);
   CHECK(pp.find(";pl13: f2 channel - power level for CW decoupling during the shaped pulses of "
                 "at least 1000 usec [15 W = PLW_H (4 p90_H B2)^2, B2 25000 Hz]") !=
@@ -363,7 +365,8 @@ TEST_CASE("Bruker export: the switching 1H decoupler, its timing and its power")
   Sequence body = seq;
   body.elements.pop_back();  // the acquisition
   const double elements_s = body.duration_s();
-  CHECK(four_u == 3 + 2 + 3 + 1 + 1);  // cpds2, pl1, to CW (3), back (3), UNBLKGRAD, BLKGRAD
+  // cpds2, pl1, to CW (3), back (3), UNBLKGRAD, BLKGRAD, to CW (3) and back (3) around the readout
+  CHECK(four_u == 3 + 2 + 3 + 1 + 1 + 3 + 3);
   CHECK(pp_s == doctest::Approx(elements_s + four_u * 4e-6 + D[16]).epsilon(1e-12));
   REQUIRE(r.decoupler.size() == 1u);
   double steps_s = 0.0, cw_s = 0.0, cpd_s = 0.0;
@@ -379,10 +382,16 @@ TEST_CASE("Bruker export: the switching 1H decoupler, its timing and its power")
   const std::vector<std::pair<F2, int>> expected = {
       {F2::kCpd, -1}, {F2::kCpd, 0}, {F2::kOff, -1}, {F2::kOff, -1}, {F2::kCw, -1},
       {F2::kCw, 1},   {F2::kCw, 2},  {F2::kOff, -1}, {F2::kOff, -1}, {F2::kCpd, -1},
-      {F2::kCpd, 3},  {F2::kCpd, 4}, {F2::kCpd, 5},  {F2::kCpd, 6}};
+      {F2::kCpd, 3},  {F2::kCpd, 4}, {F2::kCpd, 5},  {F2::kOff, -1}, {F2::kOff, -1},
+      {F2::kCw, -1},  {F2::kCw, 6},  {F2::kOff, -1}, {F2::kOff, -1}, {F2::kCpd, -1}};
   CHECK(timeline == expected);
-  const double t_cw = std::get<ShapedPulseElement>(seq.elements[1]).duration_s() +
-                      std::get<ShapedPulseElement>(seq.elements[2]).duration_s() + 4e-6;
+  // The pre-acquisition delay: the 12 us of the switch back before go=2, as the dataset reader
+  // takes it from the pulse program (and the playback plays it).
+  CHECK(spectrometer::preacquisition_delay_s(pp) == doctest::Approx(12e-6).epsilon(1e-12));
+  const double t_cw_swaps = std::get<ShapedPulseElement>(seq.elements[1]).duration_s() +
+                            std::get<ShapedPulseElement>(seq.elements[2]).duration_s() + 4e-6;
+  const double t_cw =
+      t_cw_swaps + std::get<ShapedPulseElement>(seq.elements[6]).duration_s() + 4e-6;
   CHECK(cw_s == doctest::Approx(t_cw).epsilon(1e-12));
   const double aq = 8192 / 15000.0, d1 = 5 * 10.2;
   const double scan = 0.06 + d1 + pp_s + aq;
@@ -394,7 +403,7 @@ TEST_CASE("Bruker export: the switching 1H decoupler, its timing and its power")
   CHECK(power.find("scan " + fmt::format("{:.6g}", scan) + " s") != std::string::npos);
   // one CW interval: both shapes without a switch between them
   CHECK(power.find("of which CW " + fmt::format("{:.6g}", t_cw) + " s, the longest CW interval " +
-                   fmt::format("{:.6g}", t_cw) + " s)") != std::string::npos);
+                   fmt::format("{:.6g}", t_cw_swaps) + " s)") != std::string::npos);
   CHECK(power.find("peak 15 W, average " + fmt::format("{:.6g}", avg_f2) + " W") !=
         std::string::npos);
 
@@ -414,6 +423,7 @@ TEST_CASE("Bruker export: the switching 1H decoupler, its timing and its power")
   const auto cpd_only = files_of(export_bruker({{"sw", seq, {}}}, m, tight));
   CHECK(cpd_only.at("lists/pp/sw").find("cw:f2") == std::string::npos);
   CHECK(cpd_only.at("lists/pp/sw").find("pl13") == std::string::npos);
+  CHECK(spectrometer::preacquisition_delay_s(cpd_only.at("lists/pp/sw")) == 0.0);
   // A higher B2 is a higher PLW13: 50 kHz is 60 W, above the default 50 W peak.
   BrukerExportOptions hot = o;
   hot.decouple->cw_b2_hz = 50000.0;
@@ -427,6 +437,32 @@ TEST_CASE("Bruker export: the switching 1H decoupler, its timing and its power")
   const auto no_cw = files_of(export_bruker({{"sw", seq, {}}}, m, longer));
   CHECK(no_cw.at("lists/pp/sw").find("cw:f2") == std::string::npos);
   CHECK(no_cw.at("setup.mac").find("plw13") == std::string::npos);
+  CHECK(spectrometer::preacquisition_delay_s(no_cw.at("lists/pp/sw")) == 0.0);
+  // A readout of several elements (readout_from): CW through all of them, a hard pulse and a
+  // delay included, with no switch between them; one switch into CW (the element before was
+  // CPD) and one back before go=2.
+  Sequence ro;
+  ro.elements = {DelayElement{0.001}, pulse("rx90_c1"), h,
+                 DelayElement{20e-6}, pulse("ry90_c2"), acquisition(8192)};
+  const auto rr = export_bruker({{"ro", ro, {}, 1}}, m, o);
+  const std::string& rpp = files_of(rr).at("lists/pp/ro");
+  CHECK(rpp.find("  d2\n  4u do:f2\n  4u pl13:f2\n  4u cw:f2\n  (p11:sp1 ph0):f1\n"
+                 "  4u pl1:f1\n  (p12 ph1):f1\n  d3\n  (p13:sp2 ph0):f1\n  4u do:f2\n"
+                 "  4u pl12:f2\n  4u cpds2:f2\n  go=2 ph31\n") != std::string::npos);
+  const std::vector<std::pair<F2, int>> ro_expected = {
+      {F2::kCpd, -1}, {F2::kCpd, 0},  {F2::kOff, -1}, {F2::kOff, -1},
+      {F2::kCw, -1},  {F2::kCw, 1},   {F2::kCw, 2},   {F2::kCw, 3},
+      {F2::kCw, 4},   {F2::kOff, -1}, {F2::kOff, -1}, {F2::kCpd, -1}};
+  std::vector<std::pair<F2, int>> ro_timeline;
+  for (const auto& st : rr.decoupler[0]) ro_timeline.emplace_back(st.f2, st.element);
+  CHECK(ro_timeline == ro_expected);
+  CHECK(spectrometer::preacquisition_delay_s(rpp) == doctest::Approx(12e-6).epsilon(1e-12));
+  // --decoupler-pulses cpd: the old export, the readout under the CPD program, no delay.
+  BrukerExportOptions ro_cpd = o;
+  ro_cpd.decouple->pulses = "cpd";
+  const std::string cpp = files_of(export_bruker({{"ro", ro, {}, 1}}, m, ro_cpd)).at("lists/pp/ro");
+  CHECK(cpp.find("(p13:sp2 ph0):f1\n  go=2 ph31\n") != std::string::npos);
+  CHECK(spectrometer::preacquisition_delay_s(cpp) == 0.0);
   // Bad values, with the option's name.
   BrukerExportOptions bad = o;
   bad.decouple->pulses = "both";

@@ -34,8 +34,11 @@ struct BrukerDecoupling {
   ///    ("4u do:f2", "4u pl13:f2", "4u cw:f2" before, "4u do:f2", "4u pl12:f2",
   ///    "4u cpds2:f2" after; CW stays on through consecutive such pulses). The readout
   ///    (BrukerExperimentInput::readout_from, by default the element just before the
-  ///    acquisition) is never played under CW: a switch there would put 12 us of free evolution
-  ///    between the readout pulses or before go=2, phases the tomography does not model;
+  ///    acquisition) plays under CW throughout when any of its elements would (no switch
+  ///    between its pulses) and f2 switches back to the CPD program right before go=2: 12 us of
+  ///    free evolution before the first point, the pre-acquisition delay that the dataset
+  ///    reader takes from the pulseprogram (spectrometer::preacquisition_delay_s) and the line
+  ///    fit evolves back (Fid::start_s);
   ///  - "cpd": the CPD program throughout (the export before the switching decoupler).
   std::string pulses = "cw";
   double cw_b2_hz = 25000.0;  ///< CW amplitude (the 1H channel's max_rf_hz in crotonic_acid_7)
@@ -114,10 +117,12 @@ struct BrukerExperimentInput {
   Sequence sequence;
   /// "file:line:col" of element k, for messages (empty: the name only).
   std::function<std::string(size_t)> locate;
-  /// The first element of the readout: from it to the acquisition f2 is never switched (a
-  /// switching statement there is free evolution between the readout pulses or before go=2,
-  /// phases the tomography does not model), so these elements play under the CPD program.
-  /// Default (npos): the element just before the acquisition; the acquisition's index: none.
+  /// The first element of the readout: from it to the acquisition f2 is not switched (a
+  /// switching statement between the readout pulses would be free evolution the tomography
+  /// does not model): CW throughout when one of its elements is a shaped pulse CW would play
+  /// (BrukerDecoupling::pulses "cw"), else the CPD program; the one switch back to the CPD
+  /// program comes before go=2. Default (npos): the element just before the acquisition; the
+  /// acquisition's index: none.
   size_t readout_from = static_cast<size_t>(-1);
 };
 

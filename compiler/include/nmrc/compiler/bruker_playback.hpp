@@ -26,10 +26,13 @@ namespace nmrc::compiler {
 /// the acquisition (TD/2 points at SW_h, receiver phase ph31 x 90 degrees). The console's own
 /// timing (d1, d11, d16, "4u" statements, UNBLKGRAD/BLKGRAD) and the decoupler's statements
 /// (cpds2, cw, do, plN on f2: the 4-spin model has no protons; decoupled_unitary_as_exported
-/// plays the export's own f2 timeline on a heteronuclear molecule) are not played. f1 is the channel of NUC1. `phase_sense` as the
-/// export's (phases are divided by it).
-/// Throws InputError "path:line: text: rule" for a statement it cannot play, a missing
-/// parameter or shape, and an uncalibrated export (PLW[1] or P[1] zero).
+/// plays the export's own f2 timeline on a heteronuclear molecule) are not played, except the
+/// fixed delays between the last pulse and go=2 (spectrometer::preacquisition_delay_s: the
+/// decoupler's switch back after a readout under CW), played as one delay before the
+/// acquisition: the FID starts after that free evolution, as the console's does. f1 is the channel
+/// of NUC1. `phase_sense` as the export's (phases are divided by it). Throws InputError "path:line:
+/// text: rule" for a statement it cannot play, a missing parameter or shape, and an uncalibrated
+/// export (PLW[1] or P[1] zero).
 Sequence read_bruker_experiment(const std::string& dir, int expno, const Molecule& molecule,
                                 int phase_sense = 1);
 

@@ -95,6 +95,10 @@ std::vector<spectrometer::Fid> virtual_console_fids(
 /// contact run from equilibrium) reconstructed by spectrometer::tomography_from_bruker with its
 /// weights, as `nmrc tomography --from-bruker` reconstructs console data (raw energies
 /// E_k = -<Z_k>/2, Eq. S17), and every group through calibrate_run_bruker (the calibrated ones).
+/// `pulseprograms` (one per EXPNO, or empty): the pulse program each EXPNO played (an export's,
+/// read back), written as its dataset's `pulseprogram` as TopSpin keeps it, so that the reader
+/// takes its pre-acquisition delay from there (spectrometer::preacquisition_delay_s) as from a
+/// console's data; empty: the simulated datasets' comment (no delay).
 struct RunPlayback {
   size_t expnos = 0;
   std::vector<double> weights;  ///< the first group's
@@ -106,7 +110,8 @@ struct RunPlayback {
 RunPlayback console_run(const ExperimentProgram& p, const CaseSpec& c,
                         const std::vector<Sequence>& sequences, const std::vector<RunGroup>& groups,
                         const Imperfections& imperfections, const std::string& data_dir,
-                        const std::function<void(size_t, size_t)>& progress = {});
+                        const std::function<void(size_t, size_t)>& progress = {},
+                        const std::vector<std::string>& pulseprograms = {});
 
 /// The EXPNO groups of a run export, from `dir`/weights.csv (and the EXPNO count into
 /// `expnos`). Throws InputError for a file that is not a run export's weights.csv of this
@@ -130,7 +135,8 @@ PairCalibration calibrate_run_bruker(const ExperimentProgram& p, const CaseSpec&
 
 /// A run export played back (docs/bruker.md, "Play back"): the sequences read from the folder
 /// `dir` alone (weights.csv through read_run_groups; every EXPNO's pulseprogram and acqus,
-/// lists/wave, through compiler::read_bruker_experiment), then console_run; weights.csv is
+/// lists/wave, through compiler::read_bruker_experiment), then console_run with every EXPNO's
+/// pulseprogram (its pre-acquisition delay played and read back); weights.csv is
 /// copied into `data_dir`, which then reads as a console's folder after the run (`nmrc
 /// experiment --from-bruker`). Throws InputError for what read_run_groups and
 /// read_bruker_experiment refuse.

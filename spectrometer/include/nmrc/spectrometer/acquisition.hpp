@@ -26,6 +26,12 @@ struct Fid {
   int scans = 1;
   double noise_sigma = 0.0;  ///< per real/imaginary part of one point of one scan
   std::vector<cplx> points;
+  /// Time of the first point after the end of the sequence's last pulse: a pre-acquisition
+  /// delay of free evolution the console plays before go=2 (nmrc's Bruker export: the 12 us
+  /// switch of the 1H decoupler back to its CPD program after a readout under CW; read from a
+  /// dataset's pulseprogram, BrukerDataset::preacquisition_s). The line fit evolves its lines
+  /// back by it, so that the line amplitudes are those at the end of the readout.
+  double start_s = 0.0;
   double dwell_s() const { return 1.0 / sw_hz; }
 };
 

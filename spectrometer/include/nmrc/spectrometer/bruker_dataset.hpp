@@ -124,15 +124,29 @@ struct BrukerDataset {
   double grpdly_points = 0.0;  ///< the group delay that was removed (GRPDLY or the table)
   std::string grpdly_source;   ///< "GRPDLY", "DSPFVS/DECIM table" or "none"
   int dropped_points = 0;      ///< floor(g) + 2 when g > 0 (nmrglue's count), else 0
+  /// The pre-acquisition delay of the folder's `pulseprogram` (preacquisition_delay_s; 0
+  /// without the file): fid_from_bruker's Fid::start_s.
+  double preacquisition_s = 0.0;
 };
 
-/// Reads `dir`/acqus and `dir`/fid (TopSpin's or nmrc's). Removes the digital filter's group
-/// delay g as nmrglue's rm_dig_filter does (g = GRPDLY when > 0; otherwise for DSPFVS 10..13
-/// the DECIM table, else none; see remove_group_delay): the FID keeps TD/2 - floor(g) - 2
-/// points, the ones nmrglue keeps. NUC1 is read as TopSpin names nuclei (topspin_isotope).
-/// Throws InputError "path:line:1: ##$X= v: rule" for a missing TD, SW_h, BF1, O1, NUC1 or
-/// BYTORDA, a NUC1 that is "off" or no nucleus, an unknown DTYPA (not 0 or 2) or AQ_mod (not
-/// 1 or 3), an odd TD, a DECIM missing from the table, a group delay that leaves no point, and
+/// The free evolution a pulse program plays between its last pulse and the acquisition: the
+/// statements of fixed microseconds that only switch channels ("4u do:f2", "4u pl12:f2",
+/// "12u") right before the first "go=2", summed (any other statement, a pulse, "dN", a
+/// gradient with its "4u BLKGRAD", a loop, sets the sum back to 0); 0 without a go=2. nmrc's export
+/// writes "4u do:f2", "4u pl12:f2", "4u cpds2:f2" there when the readout played under CW
+/// (compiler::BrukerDecoupling::pulses): 12 us. Throws InputError "pulseprogram:line: text: rule"
+/// for a sum above 1 s or a number that is not finite.
+double preacquisition_delay_s(const std::string& pulseprogram,
+                              const std::string& name = "pulseprogram");
+
+/// Reads `dir`/acqus and `dir`/fid (TopSpin's or nmrc's), and the pre-acquisition delay from
+/// `dir`/pulseprogram when there is one (TopSpin keeps the pulse program it played there). Removes
+/// the digital filter's group delay g as nmrglue's rm_dig_filter does (g = GRPDLY when > 0;
+/// otherwise for DSPFVS 10..13 the DECIM table, else none; see remove_group_delay): the FID keeps
+/// TD/2 - floor(g) - 2 points, the ones nmrglue keeps. NUC1 is read as TopSpin names nuclei
+/// (topspin_isotope). Throws InputError "path:line:1: ##$X= v: rule" for a missing TD, SW_h, BF1,
+/// O1, NUC1 or BYTORDA, a NUC1 that is "off" or no nucleus, an unknown DTYPA (not 0 or 2) or AQ_mod
+/// (not 1 or 3), an odd TD, a DECIM missing from the table, a group delay that leaves no point, and
 /// "fid: truncated" when the fid file is shorter than TD values.
 BrukerDataset read_bruker_dataset(const std::string& dir);
 
@@ -140,7 +154,8 @@ BrukerDataset read_bruker_dataset(const std::string& dir);
 /// (compared as topspin_isotope forms, so <D> finds a channel of isotope 2H, or a channel named
 /// as NUC1), and the FID multiplied by exp(2 pi i (O1_dataset - O1_molecule) t) so that offsets
 /// are relative to the molecule's carrier (O1_molecule = frame_ppm larmor_mhz + carrier_hz; no
-/// shift when both O1 agree to the 15 digits the file keeps).
+/// shift when both O1 agree to the 15 digits the file keeps); start_s the dataset's
+/// preacquisition_s.
 /// Throws InputError when no channel observes NUC1 or BF1 differs from the channel's
 /// larmor_mhz by more than 1e-4 relative (another field or nucleus).
 Fid fid_from_bruker(const BrukerDataset& dataset, const Molecule& molecule);

@@ -45,12 +45,22 @@ std::vector<std::pair<Mat, Mat>> line_operators(const Molecule& m, int channel);
 struct LineFitOptions {
   std::vector<double> offset_error_hz;  ///< known static offsets to add to the line list
   int skip_points = 0;                  ///< leading FID points left out of the fit
+  /// Time of FID point 0 after the end of the readout (Fid::start_s), in [0, 1] s: the model's
+  /// lines are a_l exp(2 pi i f_l start_s) exp((2 pi i f_l - 1/T2*_k) t_j), so a_l is the
+  /// amplitude at the end of the readout: the phase each line gains over the pre-acquisition
+  /// delay (a console's first-order phase, here exact for every line: offsets and couplings
+  /// alike) is undone. The T2* decay over it is not (the virtual spectrometer starts T2* at the
+  /// first point, fid_signal): on a console it leaves every line of spin k smaller by
+  /// exp(-start_s / T2*_k), 1 - 5.7e-5 for 12 us at crotonic acid's 0.21 s, a common factor the
+  /// PPS reference, read through the same readout, divides out.
+  double start_s = 0.0;
 };
 
-/// Fits sum_l a_l exp((2 pi i f_l - 1/T2*_k) t) to the FID (divided by its number of scans,
-/// receiver phase removed) by linear least squares (column-pivoting Householder QR), with
-/// f_l from Molecule::lines. Lines are the weak-coupling ones: with strong_coupling samples the
-/// second-order shifts (~J^2/(2 dnu)) are not modelled. Errors from the FID's noise_sigma.
+/// Fits sum_l a_l exp(2 pi i f_l fid.start_s) exp((2 pi i f_l - 1/T2*_k) t) to the FID (divided by
+/// its number of scans, receiver phase removed) by linear least squares (column-pivoting
+/// Householder QR), with f_l from Molecule::lines (options.start_s is replaced by fid.start_s).
+/// Lines are the weak-coupling ones: with strong_coupling samples the second-order shifts (~J^2/(2
+/// dnu)) are not modelled. Errors from the FID's noise_sigma.
 LineReadout measure_lines(const Molecule& m, const Fid& fid, const LineFitOptions& options = {});
 
 /// measure_lines for many FIDs of one channel, spectral width and TD: the design matrix of
@@ -61,6 +71,7 @@ class LineFitter {
  public:
   LineFitter(const Molecule& m, int channel, double sw_hz, int td,
              const LineFitOptions& options = {});
+  /// Throws InputError for a FID of another shape or another start_s than the options'.
   LineReadout fit(const Fid& fid) const;
   /// The fitted amplitudes alone (lines() order) of FID points already divided by the scans
   /// and with the receiver phase removed: one product with the precomputed solution operator.
@@ -71,7 +82,7 @@ class LineFitter {
 
  private:
   int channel_ = 0, td_ = 0, skip_ = 0;
-  double sw_hz_ = 0.0;
+  double sw_hz_ = 0.0, start_s_ = 0.0;
   std::vector<LineValue> lines_;
   Mat a_;
   Mat solve_;      ///< lines x rows: least-squares solution operator, from the QR of a_

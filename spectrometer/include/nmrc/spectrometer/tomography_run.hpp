@@ -141,11 +141,14 @@ FidTomography tomography_from_fids(const Molecule& m, const std::vector<ReadoutS
 /// EXPNOs are taken in numeric order), the k-th recorded with settings[k]. Each FID is read
 /// with read_bruker_dataset (digital-filter group delay g removed; the floor(g) + 2 points
 /// that then hold no signal are dropped, as nmrglue drops them), moved into the molecule's
-/// frame (fid_from_bruker), multiplied by `scale` (1 for nmrc's own datasets; a console's
+/// frame (fid_from_bruker; its start_s the folder's pulseprogram's pre-acquisition delay,
+/// which the line fit evolves back), multiplied by `scale` (1 for nmrc's own datasets; a console's
 /// FIDs need the user's factor to nmrc's units, docs/bruker.md), then reconstructed as
 /// tomography_from_fids. With `weights` (w_0..w_{E-1}, temporal averaging on recorded data:
 /// nmrc export bruker's EXPNO k = s E + i + 1 layout), the folders are E per setting and the FID
-/// of setting s is sum_i w_i FID_{s E + i}. Throws InputError for a folder count other than
+/// of setting s is sum_i w_i FID_{s E + i} (FIDs of different pre-acquisition delays are summed
+/// per delay, each sum fitted with its own, and their line values added; outcomes[s].fid is
+/// then the first delay's sum). Throws InputError for a folder count other than
 /// settings x E (E = 1 without weights), FIDs of one setting that differ in points or SW, an
 /// incomplete set, and every reading error of read_bruker_dataset / fid_from_bruker.
 FidTomography tomography_from_bruker(const Molecule& m, const std::vector<ReadoutSetting>& settings,
