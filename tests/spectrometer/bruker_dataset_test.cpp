@@ -51,6 +51,17 @@ Fid golden_fid() {
   return f;
 }
 
+// 0.7 I/d + 0.3 |psi><psi| with psi drawn from a seeded complex Gaussian: a full-rank state
+// with every Pauli coefficient nonzero.
+Mat mixed_random_state(int n, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> nd(0.0, 1.0);
+  Vec psi(1 << n);
+  for (int i = 0; i < psi.size(); ++i) psi(i) = cplx(nd(rng), nd(rng));
+  psi.normalize();
+  return 0.7 * Mat::Identity(1 << n, 1 << n) / double(1 << n) + 0.3 * psi * psi.adjoint();
+}
+
 fs::path scratch(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / ("nmrc_bruker_test_" + name);
   fs::remove_all(d);
@@ -260,12 +271,7 @@ TEST_CASE("Bruker datasets: tomography from recorded FIDs") {
   const int n = m.size();
   const ReadoutSet set =
       load_readout(ref::source_path("sequences/readout/paper17_completed.yaml"), m);
-  std::mt19937_64 rng(3);
-  std::normal_distribution<double> nd(0.0, 1.0);
-  Vec psi(1 << n);
-  for (int i = 0; i < psi.size(); ++i) psi(i) = cplx(nd(rng), nd(rng));
-  psi.normalize();
-  const Mat rho = 0.7 * Mat::Identity(1 << n, 1 << n) / double(1 << n) + 0.3 * psi * psi.adjoint();
+  const Mat rho = mixed_random_state(n, 3);
   const double sw = default_sw_hz(m);
   std::vector<Fid> recorded;
   for (size_t k = 0; k < set.settings.size(); ++k) {
@@ -312,12 +318,7 @@ TEST_CASE("Bruker datasets: tomography through a pre-acquisition delay") {
   const int n = m.size();
   const ReadoutSet set =
       load_readout(ref::source_path("sequences/readout/paper17_completed.yaml"), m);
-  std::mt19937_64 rng(5);
-  std::normal_distribution<double> nd(0.0, 1.0);
-  Vec psi(1 << n);
-  for (int i = 0; i < psi.size(); ++i) psi(i) = cplx(nd(rng), nd(rng));
-  psi.normalize();
-  const Mat rho = 0.7 * Mat::Identity(1 << n, 1 << n) / double(1 << n) + 0.3 * psi * psi.adjoint();
+  const Mat rho = mixed_random_state(n, 5);
   const double sw = default_sw_hz(m), t0 = 12e-6;
   const std::string pp =
       "1 ze\n  (p11:sp1 ph0):f1\n  4u do:f2\n  4u pl12:f2\n  4u cpds2:f2\n  go=2 ph31\n";
