@@ -445,7 +445,7 @@ TEST_CASE("Bruker export: the switching 1H decoupler, its timing and its power")
   ro.elements = {DelayElement{0.001}, pulse("rx90_c1"), h,
                  DelayElement{20e-6}, pulse("ry90_c2"), acquisition(8192)};
   const auto rr = export_bruker({{"ro", ro, {}, 1}}, m, o);
-  const std::string& rpp = files_of(rr).at("lists/pp/ro");
+  const std::string rpp = files_of(rr).at("lists/pp/ro");
   CHECK(rpp.find("  d2\n  4u do:f2\n  4u pl13:f2\n  4u cw:f2\n  (p11:sp1 ph0):f1\n"
                  "  4u pl1:f1\n  (p12 ph1):f1\n  d3\n  (p13:sp2 ph0):f1\n  4u do:f2\n"
                  "  4u pl12:f2\n  4u cpds2:f2\n  go=2 ph31\n") != std::string::npos);
