@@ -1,7 +1,8 @@
 // The one parallel loop of nmrc. Every fan-out over independent work (sectors of a block-diagonal
 // matrix, column blocks of a local gate, ensemble members, sweep points, runs of an experiment)
 // goes through `parallel_for`, so that each of them is exception-safe and honours the caller's
-// thread count in the same way.
+// thread count in the same way; a loop run thousands of times a second keeps its threads
+// (`PersistentFor`, GRAPE's time slices), with the same index queue (`detail::IndexQueue`).
 //
 // Shape after qsim's `For` (lib/parfor.h, lib/seqfor.h): the loop is a small object with a
 // `run` member, so code written against a loop type can be given the sequential one (tests,
@@ -39,6 +40,28 @@ struct SequentialFor {
   int thread_count() const { return 1; }
 };
 
+namespace detail {
+/// The indices of one parallel loop, handed out one at a time to every thread that calls work;
+/// after a body throws no further index is started and the first exception is kept.
+struct IndexQueue {
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr first;
+  std::mutex mu;
+
+  template <typename Body>
+  void work(std::size_t n, Body& body) {
+    try {
+      for (std::size_t i = next++; i < n && !failed.load(); i = next++) body(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!first) first = std::current_exception();
+      failed = true;
+    }
+  }
+};
+}  // namespace detail
+
 /// Runs body(i) for every i in [0, n) on up to `threads` threads (the calling thread is one of
 /// them); threads <= 1 or n <= 1 runs inline. Every index is run exactly once unless a body
 /// throws: then no further index is started, all threads are joined, and the first exception
@@ -53,19 +76,8 @@ struct ThreadFor {
       SequentialFor{}.run(n, body);
       return;
     }
-    std::atomic<std::size_t> next{0};
-    std::atomic<bool> failed{false};
-    std::exception_ptr first;
-    std::mutex mu;
-    auto worker = [&] {
-      try {
-        for (std::size_t i = next++; i < n && !failed.load(); i = next++) body(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!first) first = std::current_exception();
-        failed = true;
-      }
-    };
+    detail::IndexQueue queue;
+    auto worker = [&] { queue.work(n, body); };
     {
       std::vector<std::jthread> pool;
       pool.reserve(nt - 1);
@@ -77,7 +89,7 @@ struct ThreadFor {
       }
       worker();
     }  // jthreads join here
-    if (first) std::rethrow_exception(first);
+    if (queue.first) std::rethrow_exception(queue.first);
   }
   int thread_count() const { return threads > 1 ? threads : 1; }
 };
@@ -122,18 +134,19 @@ class PersistentFor {
     body_ = const_cast<void*>(static_cast<const void*>(&body));
     call_ = [](void* b, std::size_t i) { (*static_cast<B*>(b))(i); };
     n_ = n;
-    next_.store(0, std::memory_order_relaxed);
-    failed_.store(false, std::memory_order_relaxed);
-    first_ = nullptr;
+    queue_.next.store(0, std::memory_order_relaxed);
+    queue_.failed.store(false, std::memory_order_relaxed);
+    queue_.first = nullptr;
     busy_.store(static_cast<std::uint32_t>(helpers_.size()), std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
     generation_.notify_all();
     work();
     // Wait for every helper to finish this run.
-    for (std::uint32_t b = spin_until([&] { return busy_.load(std::memory_order_acquire); });
-         b != 0; b = busy_.load(std::memory_order_acquire))
+    spin_while([&] { return busy_.load(std::memory_order_acquire) != 0; });
+    for (std::uint32_t b = busy_.load(std::memory_order_acquire); b != 0;
+         b = busy_.load(std::memory_order_acquire))
       busy_.wait(b, std::memory_order_acquire);
-    if (first_) std::rethrow_exception(first_);
+    if (queue_.first) std::rethrow_exception(queue_.first);
   }
   int thread_count() const { return static_cast<int>(helpers_.size()) + 1; }
 
@@ -143,44 +156,26 @@ class PersistentFor {
     _mm_pause();
 #endif
   }
-  // Spins while read() returns 0 (at most kSpin); returns its last value.
-  template <class Read>
-  static std::uint32_t spin_until_nonzero(Read&& read) {
+  // Spins while pred() holds, for at most kSpin.
+  template <class Pred>
+  static void spin_while(Pred&& pred) {
     const auto end = std::chrono::steady_clock::now() + kSpin;
-    std::uint32_t v = read();
-    for (int i = 0; v == 0; ++i, v = read()) {
+    for (int i = 0; pred(); ++i) {
       pause();
-      if (i % 64 == 63 && std::chrono::steady_clock::now() > end) break;
+      if (i % 64 == 63 && std::chrono::steady_clock::now() > end) return;
     }
-    return v;
-  }
-  // Spins while read() is nonzero (at most kSpin); returns its last value.
-  template <class Read>
-  static std::uint32_t spin_until(Read&& read) {
-    const auto end = std::chrono::steady_clock::now() + kSpin;
-    std::uint32_t v = read();
-    for (int i = 0; v != 0; ++i, v = read()) {
-      pause();
-      if (i % 64 == 63 && std::chrono::steady_clock::now() > end) break;
-    }
-    return v;
   }
 
   void work() {
-    try {
-      for (std::size_t i = next_++; i < n_ && !failed_.load(); i = next_++) call_(body_, i);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!first_) first_ = std::current_exception();
-      failed_ = true;
-    }
+    auto call = [this](std::size_t i) { call_(body_, i); };
+    queue_.work(n_, call);
   }
 
   void helper() {
     std::uint32_t seen = 0;  // runs counted from construction (a run may precede this thread)
     for (;;) {
-      std::uint32_t g =
-          spin_until_nonzero([&] { return generation_.load(std::memory_order_acquire) - seen; });
+      spin_while([&] { return generation_.load(std::memory_order_acquire) == seen; });
+      std::uint32_t g = generation_.load(std::memory_order_acquire) - seen;
       while (g == 0) {
         generation_.wait(seen, std::memory_order_acquire);
         g = generation_.load(std::memory_order_acquire) - seen;
@@ -196,10 +191,8 @@ class PersistentFor {
   void* body_ = nullptr;
   void (*call_)(void*, std::size_t) = nullptr;
   std::size_t n_ = 0;
-  std::atomic<std::size_t> next_{0};
-  std::atomic<bool> failed_{false}, stop_{false};
-  std::exception_ptr first_;
-  std::mutex mu_;
+  detail::IndexQueue queue_;
+  std::atomic<bool> stop_{false};
   alignas(64) std::atomic<std::uint32_t> generation_{0};
   alignas(64) std::atomic<std::uint32_t> busy_{0};
   std::vector<std::jthread> helpers_;  // last: joined (destroyed) first
