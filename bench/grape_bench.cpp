@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
     }
     GrapeResult res;
     double cpu = 0;
-    int coarse_evals = 0, full_evals = 0, endgame_evals = 0;
+    int coarse_evals = 0, full_evals = 0, endgame_evals = 0, jacobians = 0;
     if (!eval_only) {
       const double c1 = cpu_s();
       size_t reached = 0;
@@ -214,6 +214,7 @@ int main(int argc, char** argv) {
         coarse_evals += s.coarse_evaluations;
         full_evals += s.full_grid_evaluations;
         endgame_evals += s.endgame_evaluations;
+        jacobians += s.gauss_newton_jacobians;
       }
     }
     std::printf(
@@ -222,13 +223,13 @@ int main(int argc, char** argv) {
         "\"fidelity\": %.6f, \"evaluations\": %d, \"reached\": %s, "
         "\"member_split_eval_s\": %.6f, \"member_split_eval_cpu_s\": %.6f, "
         "\"coarse_evaluations\": %d, \"full_grid_evaluations\": %d, \"endgame_evaluations\": %d, "
-        "\"coarse_factor\": %d, "
+        "\"gauss_newton_jacobians\": %d, \"coarse_factor\": %d, "
         "\"quadrature_points\": %d, \"nominal_first\": %s}\n",
         seed, static_cast<long>(p.drift.rows()), p.ensemble.size(), threads, per_eval, per_eval_cpu,
         res.summary.wall_s, cpu, res.summary.fidelity_min, res.summary.evaluations,
         res.summary.reached_target ? "true" : "false", split_s, split_cpu_s, coarse_evals,
-        full_evals, endgame_evals, res.summary.coarse_factor, res.summary.quadrature_points,
-        res.summary.nominal_first ? "true" : "false");
+        full_evals, endgame_evals, jacobians, res.summary.coarse_factor,
+        res.summary.quadrature_points, res.summary.nominal_first ? "true" : "false");
     std::fflush(stdout);
   }
   return 0;

@@ -496,6 +496,7 @@ json summary_json(const Summary& s) {
           {"endgame_power", s.endgame_power},
           {"endgame_handover", bits(s.endgame_handover)},
           {"endgame_memory", s.endgame_memory},
+          {"endgame_gauss_newton", s.endgame_gauss_newton},
           {"fine_points", s.fine_points},
           {"fine_fidelity_min", bits(s.fine_fidelity_min)},
           {"warm_start", s.warm_start},
@@ -524,6 +525,7 @@ Summary summary_from_json(const json& j) {
   s.endgame_power = j.at("endgame_power").get<int>();
   s.endgame_handover = from_bits(j.at("endgame_handover"));
   s.endgame_memory = j.at("endgame_memory").get<int>();
+  s.endgame_gauss_newton = j.at("endgame_gauss_newton").get<bool>();
   s.fine_points = j.at("fine_points").get<int>();
   s.fine_fidelity_min = from_bits(j.at("fine_fidelity_min"));
   s.warm_start = j.at("warm_start").get<std::string>();

@@ -1,8 +1,10 @@
 // FidelityEvaluator (grape.hpp): the public face of GRAPE's kernel. The kernel itself is
 // grape_evaluator.cpp, compiled once per instruction set in a portable build; this file, built
 // for the baseline, picks the copy for the CPU it runs on (nmrc/core/isa.hpp).
+#include <cmath>
 #include <memory>
 
+#include "gauss_newton.hpp"
 #include "grape_kernel.hpp"
 #include "nmrc/compiler/grape.hpp"
 #include "nmrc/compiler/kernel_isa.hpp"
@@ -40,6 +42,32 @@ const Mat& FidelityEvaluator::forward(const RMat& u_hz, const EnsembleMember& m)
 void FidelityEvaluator::backward(const RMat& u_hz, const EnsembleMember& m, const Mat& left,
                                  std::complex<double> g, RMat& grad) {
   impl_->kernel->backward(u_hz, m, left, g, grad);
+}
+
+// The Gauss-Newton endgame's kernels (gauss_newton.hpp), for this CPU.
+bool gauss_newton_applies(const GrapeProblem& p, int first, int last, double max_bytes) {
+  const auto d = p.drift.rows();
+  if (p.target.rows() != d || p.target.cols() != d || std::abs(p.norm - double(d)) > 1e-12)
+    return false;
+  for (const auto& c : p.channels)
+    if (c.distortion) return false;
+  if (!(p.target.adjoint() * p.target).isIdentity(1e-9)) return false;
+  const double rows = 2.0 * double(d) * double(d) * double(p.ensemble.size());
+  const double cols = double(last - first) * 2.0 * double(p.channels.size()) +
+                      double(p.ensemble.size()) * (p.diagonal_phases ? double(d) : 1.0);
+  // the Jacobian and the Gram matrix (twice: K and its factor)
+  return 8.0 * (rows * cols + 2.0 * rows * rows) <= max_bytes;
+}
+void unitary_residuals(const GrapeProblem& p, const RMat& u, int first, int last, double scale,
+                       int threads, UnitaryResiduals& out) {
+  NMRC_ISA_CALL(unitary_residuals_kernel)(p, u, first, last, scale, threads, out);
+}
+bool levenberg_marquardt_step(const RMat& jac, const RMat& gram, const Eigen::VectorXd& r,
+                              double lambda, Eigen::VectorXd& delta) {
+  return NMRC_ISA_CALL(levenberg_marquardt_step_kernel)(jac, gram, r, lambda, delta);
+}
+void gram(const RMat& jac, int threads, RMat& out) {
+  NMRC_ISA_CALL(gram_kernel)(jac, threads, out);
 }
 
 }  // namespace nmrc::compiler

@@ -17,6 +17,8 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+
+#include "gauss_newton.hpp"
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -655,6 +657,22 @@ class ContainedUnboundedLineSearch {
 // clipped pulse, as before). Its storage: 16 m n bytes (29 MB for the cascade).
 constexpr int kEndgameMemory = 1000;
 
+// The Gauss-Newton endgame (StartRun::gauss_newton_endgame, gauss_newton.hpp): its Jacobian
+// and Gram matrix at most kGaussNewtonBytes, at most kGaussNewtonJacobians Jacobians per stage.
+// The damping follows Nielsen's rule (Madsen, Nielsen & Tingleff, Methods for Non-Linear Least
+// Squares Problems, 2nd ed. (2004), sec. 3.2): it starts at kGaussNewtonTau times the Gram
+// matrix's largest diagonal entry; after a step with gain ratio rho > 0 (actual over predicted
+// reduction) it is multiplied by max(1/3, 1 - (2 rho - 1)^3), after a failed one by nu
+// (2, doubling with each failure in a row); past kGaussNewtonLambdaMax times that entry the
+// search has stalled and L-BFGS goes on. With it, the search hands over earlier
+// (kGaussNewtonHandover instead of kEndgameHandover): measured on the cascade S3 S2 S1 to F_min
+// 0.99997 (bench/results/grape.md, "The Gauss-Newton endgame").
+constexpr double kGaussNewtonBytes = 512.0 * 1024 * 1024;
+constexpr int kGaussNewtonJacobians = 300;
+constexpr double kGaussNewtonTau = 1e-3;
+constexpr double kGaussNewtonLambdaMax = 1e3;
+constexpr double kGaussNewtonHandover = 100.0;
+
 // What this process says at a team's next exchange: 2 when asked to stop, 1 when past the time
 // limit, 0 to go on (EnsembleWorkspace::vote).
 double local_vote(const GrapeOptions& o, Clock::time_point t0) {
@@ -720,6 +738,8 @@ class StartRun {
   int size() const { return 2 * nc_ * (last_ - first_); }
   // Corrections of the endgame's unbounded L-BFGS (Plan::endgame_memory; 0: L-BFGS-B throughout).
   void use_endgame_memory(int m) { endgame_memory_ = m; }
+  // Levenberg-Marquardt first on each endgame stage (Plan::gauss_newton).
+  void use_gauss_newton(bool on) { gauss_newton_ = on; }
   // Called before each evaluation's vote: lowers cancel_above to the starts other groups of
   // ranks report as reached (run_starts, starts dealt to groups).
   void use_poll(std::function<void()> poll) { poll_ = std::move(poll); }
@@ -753,6 +773,17 @@ class StartRun {
   // LBFGS++ functor: f = 1 - J + penalties, variables in kHz. Once the leg is to end it returns
   // the lowest value with a zero gradient, which LBFGS++ accepts and converges on.
   double operator()(const Eigen::VectorXd& x, Eigen::VectorXd& gx) {
+    take_votes();
+    if (ending_ != Ending::kNone) return leg_end(gx);
+    evaluating_ = true;
+    const double f = evaluate(x, gx);
+    evaluating_ = false;
+    return ending_ != Ending::kNone ? leg_end(gx) : f;
+  }
+
+  // Ends the run when asked to: another start reached the target, a stop, the time limit (a
+  // team on the votes of its last evaluation).
+  void take_votes() {
     if (ending_ == Ending::kNone) {
       if (!team_shared(o_.team) && cancel_above_.load() < start_)
         end_run(Termination::kConverged);
@@ -770,11 +801,6 @@ class StartRun {
       else if (seconds_since(t0_) > o_.time_limit_s)
         end_run(Termination::kTimeLimit);
     }
-    if (ending_ != Ending::kNone) return leg_end(gx);
-    evaluating_ = true;
-    const double f = evaluate(x, gx);
-    evaluating_ = false;
-    return ending_ != Ending::kNone ? leg_end(gx) : f;
   }
 
   StartResult run() {
@@ -830,8 +856,19 @@ class StartRun {
       line_search_failed_ = false;
       const int before = iterations_;
       if (endgame_memory_ > 0 && in_endgame()) {
-        eparam.max_iterations = param.max_iterations;
-        endgame_solver.minimize(*this, x, fx);
+        if (gauss_newton_ && gauss_newton_stage_ != stage_) {
+          // Levenberg-Marquardt first on each endgame stage; on from its point by L-BFGS when it
+          // stalls before the target.
+          gauss_newton_stage_ = stage_;
+          gauss_newton_endgame(x);
+          if (ending_ == Ending::kNone && iterations_ >= o_.max_iterations)
+            end_run(Termination::kIterationLimit);
+          param.max_iterations = std::max(1, o_.max_iterations - iterations_);
+        }
+        if (ending_ == Ending::kNone) {
+          eparam.max_iterations = param.max_iterations;
+          endgame_solver.minimize(*this, x, fx);
+        }
       } else {
         solver.minimize(*this, x, fx, lb, ub);
       }
@@ -882,6 +919,7 @@ class StartRun {
     res.summary.message = message_;
     res.summary.full_grid_evaluations = full_grid_evaluations_;
     res.summary.endgame_evaluations = endgame_evaluations_;
+    res.summary.gauss_newton_jacobians = gauss_newton_jacobians_;
     res.reached = res.summary.fidelity_min >= o_.fidelity_target;
     if (res.reached) res.summary.termination = Termination::kReachedTarget;
     return res;
@@ -899,6 +937,105 @@ class StartRun {
   double leg_end(Eigen::VectorXd& gx) const {
     gx.setZero();
     return std::numeric_limits<double>::lowest();
+  }
+
+  // Levenberg-Marquardt on the unitary residuals of the current stage's members
+  // (gauss_newton.hpp) from x, when they apply: one Jacobian per accepted step, each trial point
+  // judged by one fidelity evaluation (no gradient) of the stage's members on the weighted mean
+  // infidelity plus the penalties, the damping by Nielsen's rule (kGaussNewtonTau). Ends like an
+  // evaluation (evaluate()): at the target on the full grid, or on to the next stage when the
+  // members reach it and the grid does not; returns with ending_ unchanged when it stalls (L-BFGS
+  // goes on from x, its best point).
+  void gauss_newton_endgame(Eigen::VectorXd& x) {
+    EnsembleWorkspace& ws = stage_ < stages_.size() ? *stages_[stage_] : ws_;
+    const GrapeProblem& q = ws.p;
+    if (!gauss_newton_applies(q, first_, last_, kGaussNewtonBytes)) return;
+    double wsum = 0;
+    for (const auto& m : q.ensemble) wsum += m.weight;
+    RMat pen_grad;
+    auto merit_of = [&](const std::vector<double>& fid) {
+      double m = 0;
+      for (size_t i = 0; i < fid.size(); ++i) m += q.ensemble[i].weight / wsum * (1.0 - fid[i]);
+      pen_grad.setZero(u_.rows(), u_.cols());
+      return m + penalties(q, o_, u_, pen_grad);
+    };
+    UnitaryResiduals res;
+    RMat k;
+    Eigen::VectorXd delta;
+    std::vector<double> fid;
+    double merit = 0, scale = 0, lambda = 0, nu = 2;
+    int jacobians = 0;
+    auto linearise = [&] {
+      to_u(x);
+      unitary_residuals(q, u_, first_, last_, kHzPerVariable, ws.threads, res);
+      ++jacobians;
+      ++gauss_newton_jacobians_;
+      ++iterations_;  // a Jacobian is one iteration of the search (max_iterations)
+      merit = merit_of(res.fidelity);
+      gram(res.jac, ws.threads, k);
+    };
+    linearise();
+    scale = std::max(k.diagonal().maxCoeff(), std::numeric_limits<double>::min());
+    lambda = kGaussNewtonTau * scale;
+    while (jacobians < kGaussNewtonJacobians && iterations_ < o_.max_iterations &&
+           lambda < kGaussNewtonLambdaMax * scale) {
+      take_votes();
+      if (ending_ != Ending::kNone) return;
+      if (!levenberg_marquardt_step(res.jac, k, res.r, lambda, delta)) {
+        lambda *= nu;
+        nu *= 2;
+        continue;
+      }
+      // The model's reduction |r|^2 - |r + J delta|^2 (the residual's square is the members'
+      // mean infidelity to second order in the error).
+      const double predicted = res.r.squaredNorm() - (res.r + res.jac * delta).squaredNorm();
+      const Eigen::VectorXd xt = x + delta.head(res.controls);
+      to_u(xt);
+      ws.vote = std::max(local_vote(o_, t0_), cancel_above_.load() < start_ ? 3.0 : 0.0);
+      ws.run(u_, nullptr, &fid);
+      agreed_vote_ = ws.agreed_vote;
+      ++evaluations_;
+      ++endgame_evaluations_;
+      if (stage_ >= stages_.size()) ++full_grid_evaluations_;
+      const double mt = merit_of(fid);
+      const double fmin = *std::min_element(fid.begin(), fid.end());
+      if (fmin > best_fmin_) {
+        best_fmin_ = fmin;
+        best_u_ = u_;
+      }
+      if (progress_) {
+        std::lock_guard<std::mutex> lock(progress_mutex_);
+        progress_({start_, evaluations_, fmin, best_fmin_, seconds_since(t0_)});
+      }
+      const double rho = predicted > 0 ? (merit - mt) / predicted : -1.0;
+      if (!(rho > 0)) {  // a NaN is a failure too
+        lambda *= nu;
+        nu *= 2;
+        continue;
+      }
+      x = xt;
+      if (fmin >= o_.fidelity_target) {
+        RMat clipped = u_;
+        clip_amplitude(p_, clipped);
+        std::vector<double> cf;
+        ws_.run(clipped, nullptr, &cf);
+        const double cmin = *std::min_element(cf.begin(), cf.end());
+        if (cmin >= o_.fidelity_target) {
+          best_u_ = clipped;
+          best_fmin_ = cmin;
+          end_run(Termination::kReachedTarget);
+          return;
+        }
+        if (stage_ < stages_.size()) {
+          switch_u_ = u_;
+          ending_ = Ending::kNextStage;
+          return;
+        }
+      }
+      lambda *= std::max(1.0 / 3.0, 1.0 - std::pow(2.0 * rho - 1.0, 3));
+      nu = 2;
+      linearise();
+    }
   }
 
   // One evaluation on the current stage; may set ending_.
@@ -983,6 +1120,9 @@ class StartRun {
   // on the full grid.
   bool end_at_handover_ = false;
   int endgame_memory_ = 0;
+  bool gauss_newton_ = false;
+  size_t gauss_newton_stage_ = std::numeric_limits<size_t>::max();  // the stage it last ran on
+  int gauss_newton_jacobians_ = 0;
   int nc_ = 0, first_ = 0, last_ = 0;
   RMat u_, gu_, best_u_;
   Eigen::VectorXd best_x_;
@@ -1048,7 +1188,8 @@ struct Plan {
   // and centre, and the full grid is searched on with the same objective. 0: none.
   int endgame_power = 0;
   double handover = 0.0;
-  int endgame_memory = 0;  // its unbounded L-BFGS's corrections (kEndgameMemory)
+  int endgame_memory = 0;     // its unbounded L-BFGS's corrections (kEndgameMemory)
+  bool gauss_newton = false;  // Levenberg-Marquardt first on each endgame stage (gauss_newton.hpp)
   int eval_threads = 1, start_threads = 1;
 };
 
@@ -1076,7 +1217,11 @@ constexpr double kAutoCoarseTurns = 1.0;
 //   bench/results/grape.md): the cascade S3 S2 S1 (45 ms, 900 steps) 246 -> 129 s CPU, C2-C4
 //   142 -> 83 s, C1-C4 58 -> 32 s, C3-C4 17 -> 6 s. The endgame on the coarse steps stalled
 //   below 0.99997 on C3-C4 for every p of 1, 2, 4, 8 (5000 iterations): it runs on the full
-//   steps, and the coarse stage ends at the handover.
+//   steps, and the coarse stage ends at the handover. Where the members' unitary residuals apply
+//   (gauss_newton_applies: a unitary target, norm = d, no probe distortion) each endgame stage
+//   first searches by Levenberg-Marquardt (StartRun::gauss_newton_endgame), which converges in
+//   tens of Jacobians where L-BFGS took thousands of evaluations, so the handover comes earlier:
+//   1 - kGaussNewtonHandover (1 - target).
 constexpr double kEndgameTarget = 0.9999;
 constexpr double kEndgameHandover = 3.0;
 constexpr int kEndgamePower = 4;
@@ -1101,7 +1246,9 @@ void choose_stages(const GrapeProblem& p, double target, Plan& plan) {
   if (plan.quadrature && target >= kEndgameTarget) {
     plan.endgame_power = kEndgamePower;
     plan.endgame_memory = kEndgameMemory;
-    plan.handover = 1.0 - kEndgameHandover * (1.0 - target);
+    plan.gauss_newton = gauss_newton_applies(p, 0, p.steps, kGaussNewtonBytes);
+    plan.handover =
+        1.0 - (plan.gauss_newton ? kGaussNewtonHandover : kEndgameHandover) * (1.0 - target);
   }
 }
 
@@ -1258,6 +1405,7 @@ Starts run_starts(const GrapeProblem& p, const GrapeOptions& o_all, const Plan& 
       StartRun run(p, plan.search, plan.endgame_power, o, s, plan.eval_threads, t0, cancel_above,
                    progress, progress_mutex, initial);
       run.use_endgame_memory(plan.endgame_memory);
+      run.use_gauss_newton(plan.gauss_newton);
       run.use_poll(poll);
       StartResult& r = out.results[s];
       r = run.run();
@@ -1361,6 +1509,7 @@ GrapeResult summarise(const GrapeProblem& p, const GrapeOptions& o, const Plan& 
   sm.endgame_power = plan.endgame_power;
   sm.endgame_handover = plan.handover;
   sm.endgame_memory = plan.endgame_memory;
+  sm.endgame_gauss_newton = plan.gauss_newton;
   if (sm.reached_target)
     msg << "reached F_min = " << fmt::format("{:.5f}", sm.fidelity_min)
         << " >= " << fmt::format("{:.4f}", o.fidelity_target) << " (start " << best << ")";
@@ -1433,8 +1582,11 @@ std::string Summary::full_report() const {
     os << "  an endgame past F_min " << fmt::format("{:.5f}", endgame_handover)
        << " on the rule: the worst-member objective (p-norm of the infidelities, p = "
        << endgame_power << ") on the full steps, over the B1 range's ends and centre, then the grid"
-       << (endgame_memory > 0 ? fmt::format(" (unbounded L-BFGS, {} corrections)", endgame_memory)
-                              : std::string())
+       << (endgame_gauss_newton ? " (Levenberg-Marquardt on the members' unitary residuals, then"
+                                : "")
+       << (endgame_memory > 0 ? fmt::format("{}unbounded L-BFGS, {} corrections)",
+                                            endgame_gauss_newton ? " " : " (", endgame_memory)
+                              : std::string(endgame_gauss_newton ? ")" : ""))
        << "\n";
   if (auto_stages)
     os << "  search stages chosen by GRAPE from the problem (GrapeOptions::auto_stages)\n";
@@ -1443,7 +1595,11 @@ std::string Summary::full_report() const {
        << ", F_min " << fmt::format("{:.5f}", s.fidelity_min) << ", " << s.iterations
        << " iterations, " << s.evaluations << " evaluations";
     if (s.full_grid_evaluations > 0) os << " (" << s.full_grid_evaluations << " on the full grid)";
-    if (s.endgame_evaluations > 0) os << " (" << s.endgame_evaluations << " in the endgame)";
+    if (s.endgame_evaluations > 0) {
+      os << " (" << s.endgame_evaluations << " in the endgame";
+      if (s.gauss_newton_jacobians > 0) os << ", " << s.gauss_newton_jacobians << " Jacobians";
+      os << ")";
+    }
     if (s.coarse_evaluations > 0) os << " after " << s.coarse_evaluations << " coarse ones";
     os << ", " << fmt::format("{:.1f}", s.wall_s) << " s\n";
   }

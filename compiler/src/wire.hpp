@@ -49,7 +49,8 @@ inline json start_json(const StartSummary& s) {
           {"message", s.message},
           {"full_grid_evaluations", s.full_grid_evaluations},
           {"coarse_evaluations", s.coarse_evaluations},
-          {"endgame_evaluations", s.endgame_evaluations}};
+          {"endgame_evaluations", s.endgame_evaluations},
+          {"gauss_newton_jacobians", s.gauss_newton_jacobians}};
 }
 
 inline StartSummary start_from_json(const json& j) {
@@ -65,6 +66,7 @@ inline StartSummary start_from_json(const json& j) {
   s.full_grid_evaluations = j.at("full_grid_evaluations").get<int>();
   s.coarse_evaluations = j.at("coarse_evaluations").get<int>();
   s.endgame_evaluations = j.at("endgame_evaluations").get<int>();
+  s.gauss_newton_jacobians = j.at("gauss_newton_jacobians").get<int>();
   return s;
 }
 

@@ -794,14 +794,21 @@ TEST_CASE("GRAPE chooses a worst-member endgame for a target of 0.9999 or more")
   CHECK(r.summary.coarse_factor == 2);
   CHECK(r.summary.quadrature_points == 2);
   CHECK(r.summary.endgame_power == 4);
-  CHECK(r.summary.endgame_handover == doctest::Approx(0.9997));
-  CHECK(r.summary.full_report().find("an endgame past F_min 0.99970") != std::string::npos);
-  // Past the handover: unbounded L-BFGS with a long memory, the RF limit kept by the penalty
-  // and the final clip.
+  // A unitary target: Levenberg-Marquardt on the members' unitary residuals past an earlier
+  // handover (1 - 100 (1 - target)), then, should it stall, unbounded L-BFGS with a long memory;
+  // the RF limit kept by the penalty and the final clip.
+  CHECK(r.summary.endgame_gauss_newton);
+  CHECK(r.summary.endgame_handover == doctest::Approx(0.99));
+  CHECK(r.summary.full_report().find("an endgame past F_min 0.99000") != std::string::npos);
   CHECK(r.summary.endgame_memory == 1000);
   REQUIRE(r.summary.best_start >= 0);
-  CHECK(r.summary.starts.at(r.summary.best_start).endgame_evaluations > 0);
-  CHECK(r.summary.full_report().find("(unbounded L-BFGS, 1000 corrections)") != std::string::npos);
+  const StartSummary& best = r.summary.starts.at(r.summary.best_start);
+  CHECK(best.endgame_evaluations > 0);
+  CHECK(best.gauss_newton_jacobians > 0);
+  CHECK(best.iterations >= best.gauss_newton_jacobians);
+  CHECK(r.summary.full_report().find("(Levenberg-Marquardt on the members' unitary residuals, "
+                                     "then unbounded L-BFGS, 1000 corrections)") !=
+        std::string::npos);
   CHECK(r.summary.reached_target);
   std::vector<double> f;
   ensemble_objective(p, r.u_hz, nullptr, &f, 1);
@@ -817,6 +824,19 @@ TEST_CASE("GRAPE chooses a worst-member endgame for a target of 0.9999 or more")
   go.fidelity_target = 0.9999;
   go.coarse_factor = 2;  // hand-set stages: no endgame
   CHECK(optimise(p, go).summary.endgame_power == 0);
+  // A state transfer (norm = the pairs, not d): no unitary residual; the L-BFGS endgame past
+  // 1 - 3 (1 - target) as before.
+  const GateTarget st = make(m, {{"gate", "state_transfer"},
+                                 {"spins", {"A"}},
+                                 {"transfers", {{{"from", "0"}, {"to", "+"}}}}});
+  GrapeOptions so = seed3_options(1);
+  so.fidelity_target = 0.9999;
+  so.max_iterations = 5;
+  const GrapeResult sr = optimise(build_problem(m, st, o), so);
+  CHECK(sr.summary.endgame_power == 4);
+  CHECK_FALSE(sr.summary.endgame_gauss_newton);
+  CHECK(sr.summary.endgame_handover == doctest::Approx(0.9997));
+  CHECK(sr.summary.full_report().find("(unbounded L-BFGS, 1000 corrections)") != std::string::npos);
 }
 
 // The summary's iterations are L-BFGS-B's (one line search each), and only LBFGS++'s line-search

@@ -103,7 +103,9 @@ struct GrapeOptions {
   /// 2 points after a coarse stage, 3 otherwise (fewer than the grid's); for a target of 0.9999
   /// or more an endgame past F_min = 1 - 3 (1 - target) on the rule (it ends the coarse stage):
   /// the worst-member objective on the full steps by unbounded L-BFGS with a long memory
-  /// (Summary::endgame_power, endgame_memory). Any of the three set
+  /// (Summary::endgame_power, endgame_memory), for a unitary target first by Levenberg-Marquardt
+  /// on the members' unitary residuals, past 1 - 100 (1 - target) (Summary::endgame_gauss_newton).
+  /// Any of the three set
   /// by hand is used as set, and nothing is added. false: the options' stages only.
   bool auto_stages = true;
   /// A warm start (empty: none): amplitudes in Hz, 2 rows per channel (u_x, u_y) and one column
@@ -167,6 +169,9 @@ struct StartSummary {
   int coarse_evaluations = 0;  ///< of the coarse stage (coarse_factor), each ~1/f of a full one
   /// Evaluations past the endgame's handover, on the full steps (Summary::endgame_memory).
   int endgame_evaluations = 0;
+  /// Jacobians of the endgame's Levenberg-Marquardt search (Summary::endgame_gauss_newton),
+  /// each about as costly as ten evaluations of the endgame's members.
+  int gauss_newton_jacobians = 0;
 };
 
 struct Summary {
@@ -194,6 +199,10 @@ struct Summary {
   /// Past the handover the endgame searches by unbounded L-BFGS with this many corrections
   /// (the RF limit kept by the amplitude penalty and the final clip); 0: L-BFGS-B throughout.
   int endgame_memory = 0;
+  /// The endgame first searches by Levenberg-Marquardt on the members' unitary residuals
+  /// (a unitary target, norm = d, no probe distortion; compiler/src/gauss_newton.hpp), then by
+  /// L-BFGS from its point if it stalls; the handover is then at 1 - 100 (1 - target).
+  bool endgame_gauss_newton = false;
   /// The returned pulse on a fine B1 grid (4 x the ensemble's B1 spacing, every offset), when
   /// the ensemble has two or more B1 scales: its point count and minimum F.
   int fine_points = 0;
