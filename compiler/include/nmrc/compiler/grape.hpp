@@ -61,6 +61,10 @@ struct GrapeProblem {
   int steps = 0;
   double dt_s = 0.0;
   std::vector<EnsembleMember> ensemble{EnsembleMember{}};
+  /// The time slices each member's steps are cut into (threads and ranks share them; grape.cpp,
+  /// `slice_count`): 0 chooses them from the problem's size (2, or up to 16 from d = 64 on);
+  /// n > 0 forces min(n, steps) (tests). Never a function of the thread or rank count.
+  int time_slices = 0;
   /// Throws InputError (field named) when dimensions or values do not fit.
   void validate() const;
 };
@@ -245,11 +249,20 @@ class FidelityEvaluator {
   std::unique_ptr<Impl> impl_;
 };
 
+/// The time slices S each member's steps [0, steps) are cut into, slice s the steps
+/// [s steps / S, (s + 1) steps / S): a function of the problem only (never of threads or ranks),
+/// so that the combination of the slices, and hence every bit of the result, is too.
+/// time_slices > 0 forces min(time_slices, steps); else 1 for one step, 2 below d = 64, and from
+/// d = 64 on the fewest of 2, 4, 8, 16 whose per-step storage (steps x 48 d^2 bytes / S) is at
+/// most 32 MB (grape.cpp, `slice_count`; docs/mpi.md).
+int time_slice_count(const GrapeProblem& problem);
+
 /// Weighted ensemble objective J = sum_m w_m F_m / sum w with F_m = |g_m| / norm (to maximise;
 /// the fidelity itself, as QuTiP's PSU figure of merit, which L-BFGS-B reaches a target of in
 /// ~10 % fewer evaluations than |g|^2 on the benchmark of bench/results/grape.md) and its
-/// gradient in 1/Hz; fidelities per member in `fidelity` when given. Uses up to two threads
-/// (the two time slices of each member); the result is bit-identical for any `threads`.
+/// gradient in 1/Hz; fidelities per member in `fidelity` when given. Uses up to S threads
+/// (the time slices of each member, time_slice_count); the result is bit-identical for any
+/// `threads`.
 /// The left factor of g = Tr(W^dag U) for a member whose propagator is u: W^dag (`w_adj`), or
 /// with diagonal_phases (W D)^dag, D fitted to u by core's diagonal_phase_fit (written into
 /// `buffer`, which the result then refers to).
