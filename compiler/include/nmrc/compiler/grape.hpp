@@ -116,8 +116,9 @@ struct GrapeOptions {
   /// solved for the same target and duration under other options (another B1 range, a higher
   /// target) is usually close to the new optimum (bench/results/grape.md, warm starts).
   RMat initial_u;
-  /// Two threads share one start (the two time slices of each ensemble member); more run
-  /// starts in parallel, two threads each. Results do not depend on it (time limits aside).
+  /// Up to S threads share one start (the S time slices of each ensemble member,
+  /// time_slice_count: 2 below d = 64); more run starts in parallel, S threads each. Results do
+  /// not depend on it (time limits aside).
   int threads = 2;
   /// When set and it reads true, GRAPE stops at its next evaluation (Termination::kInterrupted)
   /// and returns the best pulse found so far; starts not yet begun are skipped. A caller sets it
@@ -126,8 +127,10 @@ struct GrapeOptions {
   const std::atomic<bool>* stop = nullptr;
   /// The processes sharing this problem (null: this one alone; `mpirun -n N nmrc compile`,
   /// compiler/team.hpp): each evaluates a block of the ensemble members, one allgather per
-  /// evaluation; starts then run one after the other, or, with at least twice as many processes
-  /// as members, on groups of processes side by side (docs/mpi.md). Results are bit-identical
+  /// evaluation, or with more processes than members a block of the (member, time slice) units,
+  /// two allgathers per gradient evaluation; starts then run one after the other, or, with at
+  /// least twice as many processes as members, on groups of processes side by side
+  /// (docs/mpi.md). Results are bit-identical
   /// for any number of processes (time limits and stops are agreed at the next evaluation). Not
   /// part of the result's identity: never in a cache key.
   Team* team = nullptr;
