@@ -308,18 +308,25 @@ struct EnsembleWorkspace {
     return j;
   }
 
+  // f(r, b, e) for every rank r of the team in rank order and its block [b, e) of `items`
+  // (member_block: members, or the sliced (member, slice) units).
+  template <class F>
+  void for_blocks(int items, F&& f) const {
+    const int n = team->size();
+    for (int r = 0; r < n; ++r) {
+      int b = 0, e = 0;
+      member_block(items, r, n, b, e);
+      f(r, b, e);
+    }
+  }
+
   // One collective: every process sends its vote, then g and (with a gradient) d|g|^2/du of
   // each of its members; every process unpacks every member's, and the highest vote.
   void exchange(Eigen::Index rows, Eigen::Index cols, bool with_grad) {
     const int m = static_cast<int>(p.ensemble.size());
     const long per = 2 + (with_grad ? static_cast<long>(rows * cols) : 0);
-    const int n = team->size();
-    counts.assign(n, 0);
-    for (int r = 0; r < n; ++r) {
-      int b = 0, e = 0;
-      member_block(m, r, n, b, e);
-      counts[r] = static_cast<int>(1 + (e - b) * per);
-    }
+    counts.assign(team->size(), 0);
+    for_blocks(m, [&](int r, int b, int e) { counts[r] = static_cast<int>(1 + (e - b) * per); });
     send.clear();
     send.push_back(vote);
     for (int i = mine_begin; i < mine_end; ++i) {
@@ -330,9 +337,7 @@ struct EnsembleWorkspace {
     team->allgather(send, counts, received);
     size_t at = 0;
     agreed_vote = 0;
-    for (int r = 0; r < n; ++r) {
-      int b = 0, e = 0;
-      member_block(m, r, n, b, e);
+    for_blocks(m, [&](int, int b, int e) {
       agreed_vote = std::max(agreed_vote, received[at++]);
       for (int i = b; i < e; ++i) {
         g[i] = cplx(received[at], received[at + 1]);
@@ -343,25 +348,21 @@ struct EnsembleWorkspace {
           at += rows * cols;
         }
       }
-    }
+    });
   }
 
   // The count of doubles each rank sends in a sliced collective: its vote (`head` = 1) or none,
-  // and per unit (i, s) of its block `per_step` doubles per step of slice s (a propagator:
-  // per_step 0, `whole` doubles per unit).
+  // and per unit (i, s) of its block `whole` doubles (a propagator) plus `per_step` doubles per
+  // step of slice s (gradient columns).
   void sliced_counts(int head, long whole, long per_step) {
-    const int n = team->size();
-    const int units = static_cast<int>(p.ensemble.size()) * slices;
-    counts.assign(n, 0);
-    for (int r = 0; r < n; ++r) {
-      int b = 0, e = 0;
-      member_block(units, r, n, b, e);
+    counts.assign(team->size(), 0);
+    for_blocks(static_cast<int>(p.ensemble.size()) * slices, [&](int r, int b, int e) {
       long c = head;
       for (int u = b; u < e; ++u)
         c += whole + per_step * (slice_begin[u % slices + 1] - slice_begin[u % slices]);
       NMRC_CHECK(c < (1L << 31), "a rank's share of a collective is out of range");
       counts[r] = static_cast<int>(c);
-    }
+    });
   }
 
   // Sliced, the first collective: every rank sends its vote and its units' slice propagators
@@ -378,13 +379,9 @@ struct EnsembleWorkspace {
       send.insert(send.end(), x, x + per);
     }
     team->allgather(send, counts, received);
-    const int n = team->size();
-    const int units = static_cast<int>(p.ensemble.size()) * slices;
     size_t at = 0;
     agreed_vote = 0;
-    for (int r = 0; r < n; ++r) {
-      int b = 0, e = 0;
-      member_block(units, r, n, b, e);
+    for_blocks(static_cast<int>(p.ensemble.size()) * slices, [&](int, int b, int e) {
       agreed_vote = std::max(agreed_vote, received[at++]);
       for (int u = b; u < e; ++u) {
         Mat& x = xs[u / slices][u % slices];
@@ -393,7 +390,7 @@ struct EnsembleWorkspace {
                   reinterpret_cast<double*>(x.data()));
         at += per;
       }
-    }
+    });
   }
 
   // Sliced, the second collective (with a gradient): every rank sends the gradient columns of its

@@ -1000,6 +1000,26 @@ std::vector<GrapeResult> optimise_on_team(const GrapeProblem& p, const GrapeOpti
   return out;
 }
 
+// Every rank's result is one process's, bit for bit: the pulse, the fidelities, the evaluations,
+// the chosen start and each start's.
+void check_as_alone(const std::vector<GrapeResult>& team, const GrapeResult& alone) {
+  for (const auto& r : team) {
+    CHECK((r.u_hz - alone.u_hz).cwiseAbs().maxCoeff() == 0.0);
+    CHECK(r.summary.fidelity == alone.summary.fidelity);
+    CHECK(r.summary.fidelity_min == alone.summary.fidelity_min);
+    CHECK(r.summary.fine_fidelity_min == alone.summary.fine_fidelity_min);
+    CHECK(r.summary.evaluations == alone.summary.evaluations);
+    CHECK(r.summary.best_start == alone.summary.best_start);
+    CHECK(r.summary.reached_target == alone.summary.reached_target);
+    REQUIRE(r.summary.starts.size() == alone.summary.starts.size());
+    for (size_t s = 0; s < r.summary.starts.size(); ++s) {
+      CHECK(r.summary.starts[s].start == alone.summary.starts[s].start);
+      CHECK(r.summary.starts[s].evaluations == alone.summary.starts[s].evaluations);
+      CHECK(r.summary.starts[s].fidelity_min == alone.summary.starts[s].fidelity_min);
+    }
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -1105,13 +1125,8 @@ TEST_CASE("GRAPE shared by a team of ranks is bit-identical to one process for a
     CAPTURE(n);
     int collectives = 0;
     const auto team = optimise_on_team(p, o, n, 0, &collectives);
-    for (const auto& r : team) {
-      CHECK((r.u_hz - alone.u_hz).cwiseAbs().maxCoeff() == 0.0);
-      CHECK(r.summary.fidelity == alone.summary.fidelity);
-      CHECK(r.summary.evaluations == alone.summary.evaluations);
-      CHECK(r.summary.fine_fidelity_min == alone.summary.fine_fidelity_min);
-      CHECK(r.summary.ranks == n);
-    }
+    check_as_alone(team, alone);
+    for (const auto& r : team) CHECK(r.summary.ranks == n);
     // One collective per evaluation, plus a few per start (its vote, its final evaluations)
     // and the summary's: never two per evaluation while every rank has members. With more
     // ranks than members (11) the members' time slices are dealt to the ranks: two per
@@ -1157,17 +1172,7 @@ TEST_CASE("GRAPE time slices dealt to ranks are bit-identical to one process for
         for (int n : {2, 3, 4, 5}) {
           CAPTURE(n);
           int collectives = 0;
-          const auto team = optimise_on_team(p, o, n, 0, &collectives);
-          for (const auto& r : team) {
-            CHECK((r.u_hz - alone.u_hz).cwiseAbs().maxCoeff() == 0.0);
-            CHECK(r.summary.fidelity == alone.summary.fidelity);
-            CHECK(r.summary.fidelity_min == alone.summary.fidelity_min);
-            CHECK(r.summary.fine_fidelity_min == alone.summary.fine_fidelity_min);
-            CHECK(r.summary.evaluations == alone.summary.evaluations);
-            REQUIRE(r.summary.starts.size() == alone.summary.starts.size());
-            for (size_t s = 0; s < r.summary.starts.size(); ++s)
-              CHECK(r.summary.starts[s].evaluations == alone.summary.starts[s].evaluations);
-          }
+          check_as_alone(optimise_on_team(p, o, n, 0, &collectives), alone);
           // A team of one start on more ranks than members: two collectives per gradient
           // evaluation (the propagators, the gradient columns), never more.
           if (starts == 1 && n > members) {
@@ -1199,12 +1204,7 @@ TEST_CASE("GRAPE time slices of a 6-spin member (d = 64, four slices by the rule
   const GrapeResult alone = optimise(p, o);
   for (int n : {2, 3}) {
     CAPTURE(n);
-    const auto team = optimise_on_team(p, o, n);
-    for (const auto& r : team) {
-      CHECK((r.u_hz - alone.u_hz).cwiseAbs().maxCoeff() == 0.0);
-      CHECK(r.summary.fidelity == alone.summary.fidelity);
-      CHECK(r.summary.evaluations == alone.summary.evaluations);
-    }
+    check_as_alone(optimise_on_team(p, o, n), alone);
   }
 }
 
@@ -1447,20 +1447,7 @@ TEST_CASE("GRAPE starts dealt to groups of ranks: one process's start and pulse,
     saw_first = saw_first || (alone.summary.reached_target && alone.summary.best_start == 0);
     for (int n : {2, 3, 4, 5}) {
       CAPTURE(n);
-      const auto team = optimise_on_team(p, o, n);
-      for (const auto& r : team) {
-        CHECK((r.u_hz - alone.u_hz).cwiseAbs().maxCoeff() == 0.0);
-        CHECK(r.summary.best_start == alone.summary.best_start);
-        CHECK(r.summary.fidelity == alone.summary.fidelity);
-        CHECK(r.summary.evaluations == alone.summary.evaluations);
-        CHECK(r.summary.reached_target == alone.summary.reached_target);
-        REQUIRE(r.summary.starts.size() == alone.summary.starts.size());
-        for (size_t s = 0; s < r.summary.starts.size(); ++s) {
-          CHECK(r.summary.starts[s].start == alone.summary.starts[s].start);
-          CHECK(r.summary.starts[s].evaluations == alone.summary.starts[s].evaluations);
-          CHECK(r.summary.starts[s].fidelity_min == alone.summary.starts[s].fidelity_min);
-        }
-      }
+      check_as_alone(optimise_on_team(p, o, n), alone);
     }
   }
   CHECK(saw_miss);
