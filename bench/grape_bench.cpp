@@ -17,6 +17,7 @@
 //   --zero-ends (the compiler's default; off in the QuTiP comparison) --reps R --eval-only
 //   --time-limit S (wall seconds per optimisation, default 600: raise it on a loaded machine)
 //   --dump-problem FILE
+//   --slices S        GrapeProblem::time_slices (0, the default: the rule's, time_slice_count)
 //   --member-split    also time the schedule before time slicing: whole members split over two
 //                     threads (i = t, t + 2, ...), one FidelityEvaluator per thread
 #include <time.h>
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
   int threads = 1, reps = 30, quadrature = 0, coarse = 0;
   double fidelity = 0.995;
   bool eval_only = false, member_split = false, zero_ends = false, manual = false;
+  int slices = 0;
   std::string dump;
   std::vector<double> trace;
   std::vector<unsigned long> seeds;
@@ -132,6 +134,8 @@ int main(int argc, char** argv) {
       trace = parse_list(next());
     else if (a == "--eval-only")
       eval_only = true;
+    else if (a == "--slices")
+      slices = std::atoi(next().c_str());
     else if (a == "--member-split")
       member_split = true;
     else if (a == "--dump-problem")
@@ -142,7 +146,10 @@ int main(int argc, char** argv) {
   if (seeds.empty()) seeds = {1, 2, 3};
   const GateTarget t = target_from_json(target, m, "bench");
   for (const auto& c : m.channels) o.max_rf_hz[c.name] = std::min(max_rf, c.max_rf_hz);
-  const GrapeProblem p = build_problem(m, t, o);
+  GrapeProblem p = build_problem(m, t, o);
+  p.time_slices = slices;
+  p.validate();
+  std::fprintf(stderr, "grape_bench: %d time slices\n", time_slice_count(p));
   if (!dump.empty()) write_file_atomic(dump, problem_json(p));
   for (unsigned long seed : seeds) {
     GrapeOptions go;

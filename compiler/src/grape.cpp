@@ -79,6 +79,9 @@ void GrapeProblem::validate() const {
   if (!(norm > 0)) throw InputError("grape: norm must be > 0");
   if (steps < 1) throw InputError("grape: steps must be >= 1");
   if (!(dt_s > 0)) throw InputError("grape: dt_s must be > 0");
+  if (time_slices < 0 || time_slices > 1024)
+    throw InputError("grape: time_slices = " + std::to_string(time_slices) +
+                     ": must be between 0 and 1024 (0: chosen from the problem)");
   if (ensemble.empty()) throw InputError("grape: ensemble must not be empty");
   for (const auto& m : ensemble) {
     if (!(m.b1_scale > 0) || !(m.weight > 0))
@@ -111,17 +114,42 @@ void GrapeOptions::validate() const {
 }
 
 // ----------------------------------------------------------------------------------------------
-// Ensemble objective. Each member's steps are cut into two time slices: both slices' forward
-// products run at once, their propagators are combined (U = X_1 X_0), then both backward passes
-// run at once (slice 0 with left = W^dag X_1, slice 1 with left = X_0 W^dag: the trace is
-// cyclic). The slicing depends on the problem only, never on the thread count, and members are
-// summed in member order: the objective is bit-identical for one or two threads. Slices rather
-// than members: five B1 members on two threads would split 3 + 2 (1.67x at best), two slices of
-// each member split evenly.
+// Ensemble objective. Each member's steps are cut into S time slices (slice_count: a function of
+// the problem only): the slices' forward products run at once, their propagators X_s are
+// combined (U = X_{S-1} ... X_0), then the slices' backward passes run at once, slice s with
+// left_s = (X_{s-1} ... X_0) W^dag (X_{S-1} ... X_{s+1}) (the trace is cyclic: g = Tr(left_s X_s)).
+// The slicing depends on the problem only, never on the thread or rank count, the combination's
+// products are formed in one fixed order, and members are summed in member order: the objective
+// is bit-identical for any number of threads and ranks. Slices rather than members: five B1
+// members on two threads would split 3 + 2 (1.67x at best), two slices of each member split
+// evenly. A team with more ranks than members deals the (member, slice) units to its ranks
+// (EnsembleWorkspace::sliced).
 
 namespace {
 
-int slice_count(const GrapeProblem& p) { return p.steps >= 2 ? 2 : 1; }
+// Large problems get more slices so that more ranks can share a member and each holds less:
+// from d = 64 (6 spins) on, the fewest of 2, 4, 8, 16 slices whose per-step storage (the
+// estimate kGroupBytes uses, steps x 3 x 16 d^2 bytes) is at most kSliceBytes each (7 spins at
+// 200 steps: 157 MB, 8 slices of 20 MB; at 1000 steps 16 of 49 MB). Powers of two so that 2, 4,
+// 8 or 16 ranks per member get equal shares. Smaller problems keep two slices (the threads of
+// one process): their evaluation is cheap against the combination's extra products, and their
+// pulses stay those of the two-slice builds. Each further slice costs every rank about three
+// d x d products per member per evaluation (the prefix and suffix products and a left factor),
+// against about 30 per step of the slice's own work (grape_evaluator.cpp).
+constexpr double kSliceBytes = 32.0 * 1024 * 1024;
+constexpr int kMaxSlices = 16;
+constexpr int kSliceMinDim = 64;
+
+int slice_count(const GrapeProblem& p) {
+  if (p.time_slices > 0) return std::min(p.time_slices, p.steps);
+  if (p.steps < 2) return 1;
+  const double d = static_cast<double>(p.drift.rows());
+  if (d < kSliceMinDim) return 2;
+  const double member_bytes = p.steps * d * d * 3.0 * 16.0;
+  int s = 2;
+  while (s < kMaxSlices && member_bytes / s > kSliceBytes) s *= 2;
+  return std::min(s, p.steps);
+}
 
 // Members are evaluated in groups between two synchronisations of the threads (one for the
 // forward products, one for the backward passes): the whole ensemble at once when its per-step
@@ -156,12 +184,20 @@ struct EnsembleWorkspace {
   const GrapeProblem& outer;
   const GrapeProblem& p;  // the problem the evaluators run: outer, or probed
   int slices, threads, group;
+  std::vector<int> slice_begin;  // slice s is steps [slice_begin[s], slice_begin[s + 1])
   // The slices' threads, started once (two hand-offs per evaluation).
   PersistentFor pool;
   // With a team of processes (GrapeOptions::team): this one evaluates members [mine_begin,
-  // mine_end) and exchange() gives it the others'. Without: every member.
+  // mine_end) and exchange() gives it the others'. Without: every member. A team of more ranks
+  // than members is `sliced`: the units (member i, slice s), unit i S + s, are dealt to its ranks
+  // in contiguous nearly equal blocks (this one's [unit_begin, unit_end)); one collective gives
+  // every rank every slice's propagator (gather_propagators), every rank combines every member
+  // (the same operations in the same order), runs the backward passes of its units, and a
+  // second collective with a gradient gives it the others' gradient columns (exchange_columns).
   Team* team = nullptr;
+  bool sliced = false;
   int mine_begin = 0, mine_end = 0;
+  int unit_begin = 0, unit_end = 0;
   // A vote carried by the next exchange (1: this process is past the time limit, 2: asked to
   // stop) and the highest vote of every process at the last exchange.
   double vote = 0, agreed_vote = 0;
@@ -169,10 +205,16 @@ struct EnsembleWorkspace {
   std::vector<int> counts;
   // evaluators[i][s]: member i of a group (i < group), slice s.
   std::vector<std::vector<std::unique_ptr<FidelityEvaluator>>> evaluators;
+  std::vector<std::unique_ptr<FidelityEvaluator>> unit_evaluators;  // sliced: unit_begin + k
   std::vector<RMat> grads;
   std::vector<cplx> g;
   Mat w_adj, total, wd_adj;            // wd_adj: (W D)^dag of the member (diagonal_phases)
   std::vector<std::vector<Mat>> left;  // [i][s]
+  std::vector<Mat> unit_left;          // sliced: the left factor of unit unit_begin + k
+  std::vector<std::vector<Mat>> xs;    // sliced: every member's slice propagators [i][s]
+  std::vector<const Mat*> xp;          // combine(): the member's S slice propagators
+  std::vector<Mat> prefix, suffix;     // combine(): X_{s-1} ... X_0 and X_{S-1} ... X_{s+1}
+  Mat product;
   // 0: the weighted mean of F (run_grid); p >= 1: the worst-member objective (worst_objective).
   int worst_power = 0;
 
@@ -185,26 +227,39 @@ struct EnsembleWorkspace {
         pool(threads),
         team(team_shared(team_of) ? team_of : nullptr) {
     const int m = static_cast<int>(p.ensemble.size());
+    for (int s = 0; s <= slices; ++s)
+      slice_begin.push_back(static_cast<int>(static_cast<long long>(p.steps) * s / slices));
     mine_end = m;
-    if (team) member_block(m, team->rank(), team->size(), mine_begin, mine_end);
-    const int own = mine_end - mine_begin;
-    const double d = static_cast<double>(p.drift.rows());
-    const double member_bytes = p.steps * d * d * 3.0 * 16.0;  // per-step matrices, generously
-    group = std::max(1, std::min(own, static_cast<int>(kGroupBytes / std::max(1.0, member_bytes))));
-    const int half = p.steps / 2;
-    evaluators.resize(group);
-    for (auto& per_member : evaluators) {
-      if (slices == 1) {
-        per_member.push_back(std::make_unique<FidelityEvaluator>(p, 0, p.steps));
-      } else {
-        per_member.push_back(std::make_unique<FidelityEvaluator>(p, 0, half));
-        per_member.push_back(std::make_unique<FidelityEvaluator>(p, half, p.steps));
-      }
+    sliced = team && team->size() > m && slices > 1;
+    if (sliced) {
+      NMRC_CHECK(static_cast<long long>(m) * slices < (1LL << 30), "too many slice units");
+      member_block(m * slices, team->rank(), team->size(), unit_begin, unit_end);
+      for (int u = unit_begin; u < unit_end; ++u)
+        unit_evaluators.push_back(std::make_unique<FidelityEvaluator>(p, slice_begin[u % slices],
+                                                                      slice_begin[u % slices + 1]));
+      unit_left.resize(unit_end - unit_begin);
+      xs.assign(m, std::vector<Mat>(slices));
+      group = 0;
+    } else {
+      if (team) member_block(m, team->rank(), team->size(), mine_begin, mine_end);
+      const int own = mine_end - mine_begin;
+      const double d = static_cast<double>(p.drift.rows());
+      const double member_bytes = p.steps * d * d * 3.0 * 16.0;  // per-step matrices, generously
+      group =
+          std::max(1, std::min(own, static_cast<int>(kGroupBytes / std::max(1.0, member_bytes))));
+      evaluators.resize(group);
+      for (auto& per_member : evaluators)
+        for (int s = 0; s < slices; ++s)
+          per_member.push_back(
+              std::make_unique<FidelityEvaluator>(p, slice_begin[s], slice_begin[s + 1]));
+      left.assign(group, std::vector<Mat>(slices));
     }
     grads.assign(p.ensemble.size(), RMat());
     g.assign(p.ensemble.size(), cplx(0));
     w_adj = p.target.adjoint();
-    left.assign(group, std::vector<Mat>(slices));
+    xp.assign(slices, nullptr);
+    prefix.resize(slices);
+    suffix.resize(slices);
   }
 
   // Runs job(s) for every slice s, on the workspace's threads.
@@ -255,18 +310,25 @@ struct EnsembleWorkspace {
     return j;
   }
 
+  // f(r, b, e) for every rank r of the team in rank order and its block [b, e) of `items`
+  // (member_block: members, or the sliced (member, slice) units).
+  template <class F>
+  void for_blocks(int items, F&& f) const {
+    const int n = team->size();
+    for (int r = 0; r < n; ++r) {
+      int b = 0, e = 0;
+      member_block(items, r, n, b, e);
+      f(r, b, e);
+    }
+  }
+
   // One collective: every process sends its vote, then g and (with a gradient) d|g|^2/du of
   // each of its members; every process unpacks every member's, and the highest vote.
   void exchange(Eigen::Index rows, Eigen::Index cols, bool with_grad) {
     const int m = static_cast<int>(p.ensemble.size());
     const long per = 2 + (with_grad ? static_cast<long>(rows * cols) : 0);
-    const int n = team->size();
-    counts.assign(n, 0);
-    for (int r = 0; r < n; ++r) {
-      int b = 0, e = 0;
-      member_block(m, r, n, b, e);
-      counts[r] = static_cast<int>(1 + (e - b) * per);
-    }
+    counts.assign(team->size(), 0);
+    for_blocks(m, [&](int r, int b, int e) { counts[r] = static_cast<int>(1 + (e - b) * per); });
     send.clear();
     send.push_back(vote);
     for (int i = mine_begin; i < mine_end; ++i) {
@@ -277,9 +339,7 @@ struct EnsembleWorkspace {
     team->allgather(send, counts, received);
     size_t at = 0;
     agreed_vote = 0;
-    for (int r = 0; r < n; ++r) {
-      int b = 0, e = 0;
-      member_block(m, r, n, b, e);
+    for_blocks(m, [&](int, int b, int e) {
       agreed_vote = std::max(agreed_vote, received[at++]);
       for (int i = b; i < e; ++i) {
         g[i] = cplx(received[at], received[at + 1]);
@@ -290,42 +350,140 @@ struct EnsembleWorkspace {
           at += rows * cols;
         }
       }
+    });
+  }
+
+  // The count of doubles each rank sends in a sliced collective: its vote (`head` = 1) or none,
+  // and per unit (i, s) of its block `whole` doubles (a propagator) plus `per_step` doubles per
+  // step of slice s (gradient columns).
+  void sliced_counts(int head, long whole, long per_step) {
+    counts.assign(team->size(), 0);
+    for_blocks(static_cast<int>(p.ensemble.size()) * slices, [&](int r, int b, int e) {
+      long c = head;
+      for (int u = b; u < e; ++u)
+        c += whole + per_step * (slice_begin[u % slices + 1] - slice_begin[u % slices]);
+      NMRC_CHECK(c < (1L << 31), "a rank's share of a collective is out of range");
+      counts[r] = static_cast<int>(c);
+    });
+  }
+
+  // Sliced, the first collective: every rank sends its vote and its units' slice propagators
+  // (2 d^2 doubles each, the complex entries' real and imaginary parts in Eigen's order) and
+  // receives every unit's, in unit order, and the highest vote.
+  void gather_propagators() {
+    const Eigen::Index d = p.drift.rows();
+    const long per = 2 * static_cast<long>(d * d);
+    sliced_counts(1, per, 0);
+    send.clear();
+    send.push_back(vote);
+    for (const auto& ev : unit_evaluators) {
+      const double* x = reinterpret_cast<const double*>(ev->propagator().data());
+      send.insert(send.end(), x, x + per);
+    }
+    team->allgather(send, counts, received);
+    size_t at = 0;
+    agreed_vote = 0;
+    for_blocks(static_cast<int>(p.ensemble.size()) * slices, [&](int, int b, int e) {
+      agreed_vote = std::max(agreed_vote, received[at++]);
+      for (int u = b; u < e; ++u) {
+        Mat& x = xs[u / slices][u % slices];
+        x.resize(d, d);
+        std::copy(received.begin() + at, received.begin() + at + per,
+                  reinterpret_cast<double*>(x.data()));
+        at += per;
+      }
+    });
+  }
+
+  // Sliced, the second collective (with a gradient): every rank sends the gradient columns of its
+  // units (slice s of member i: grads[i]'s columns of the slice's steps, contiguous) and receives
+  // every unit's into grads.
+  void exchange_columns(Eigen::Index rows) {
+    sliced_counts(0, 0, static_cast<long>(rows));
+    send.clear();
+    for (int u = unit_begin; u < unit_end; ++u) {
+      const RMat& gr = grads[u / slices];
+      const double* c = gr.data() + rows * slice_begin[u % slices];
+      send.insert(send.end(), c,
+                  c + rows * (slice_begin[u % slices + 1] - slice_begin[u % slices]));
+    }
+    team->allgather(send, counts, received);
+    const int units = static_cast<int>(p.ensemble.size()) * slices;
+    size_t at = 0;
+    for (int u = 0; u < units; ++u) {
+      RMat& gr = grads[u / slices];
+      const long len = rows * (slice_begin[u % slices + 1] - slice_begin[u % slices]);
+      std::copy(received.begin() + at, received.begin() + at + len,
+                gr.data() + rows * slice_begin[u % slices]);
+      at += len;
+    }
+  }
+
+  // Member i from its slices' propagators xp[0 .. S-1]: total = X_{S-1} (X_{S-2} ... (X_1 X_0))
+  // (the prefix products P_s = X_{s-1} ... X_0, each from the one before), the target factor W'^dag
+  // (member_target_adjoint: W^dag, or (W D)^dag with diagonal_phases), g_i = Tr(W'^dag total),
+  // and the left factor of each slice s in [s0, s1) into lefts[s - s0]: left_s = (P_s W'^dag) Q_s,
+  // Q_s = X_{S-1} ... X_{s+1} (the suffix products, each from the one after, from the last slice
+  // down), identity factors left out. The same products in the same order whoever calls it.
+  void combine(int i, int s0, int s1, Mat* lefts) {
+    const int ns = slices;
+    // pre(s): P_s (null: the identity); suf(s): Q_s.
+    auto pre = [&](int s) -> const Mat* { return s == 0 ? nullptr : s == 1 ? xp[0] : &prefix[s]; };
+    auto suf = [&](int s) -> const Mat* {
+      return s == ns - 1 ? nullptr : s == ns - 2 ? xp[ns - 1] : &suffix[s];
+    };
+    for (int s = 2; s < ns; ++s) prefix[s].noalias() = *xp[s - 1] * *pre(s - 1);
+    if (ns == 1)
+      total = *xp[0];
+    else
+      total.noalias() = *xp[ns - 1] * *pre(ns - 1);
+    // Up to diagonal phases the member's target is W D with D fitted to its propagator; the
+    // gradient at that D is the gradient of F (D maximises |Tr(D^dag W^dag U)|).
+    const Mat& wa = member_target_adjoint(p, w_adj, total, wd_adj);
+    g[i] = (wa * total).trace();
+    if (s1 > s0)
+      for (int s = ns - 3; s >= s0; --s) suffix[s].noalias() = *suf(s + 1) * *xp[s + 1];
+    for (int s = s0; s < s1; ++s) {
+      const Mat* a = pre(s);
+      const Mat* b = suf(s);
+      Mat& l = lefts[s - s0];
+      if (!a && !b) {
+        l = wa;
+      } else if (!a) {
+        l.noalias() = wa * *b;
+      } else if (!b) {
+        l.noalias() = *a * wa;
+      } else {
+        product.noalias() = *a * wa;
+        l.noalias() = product * *b;
+      }
     }
   }
 
   double run_grid(const RMat& u, RMat* grad, std::vector<double>* fid) {
     const int m = static_cast<int>(p.ensemble.size());
-    for (int g0 = mine_begin; g0 < mine_end; g0 += group) {
-      const int g1 = std::min(mine_end, g0 + group);
-      for_slices([&](int s) {
-        for (int i = g0; i < g1; ++i) evaluators[i - g0][s]->forward(u, p.ensemble[i]);
-      });
-      for (int i = g0; i < g1; ++i) {
-        auto& ev = evaluators[i - g0];
-        if (slices == 1) {
-          total = ev[0]->propagator();
-        } else {
-          total.noalias() = ev[1]->propagator() * ev[0]->propagator();
-        }
-        // Up to diagonal phases the member's target is W D with D fitted to its propagator; the
-        // gradient at that D is the gradient of F (D maximises |Tr(D^dag W^dag U)|).
-        const Mat& wa = member_target_adjoint(p, w_adj, total, wd_adj);
-        if (slices == 1) {
-          left[i - g0][0] = wa;
-        } else {
-          left[i - g0][0].noalias() = wa * ev[1]->propagator();
-          left[i - g0][1].noalias() = ev[0]->propagator() * wa;
-        }
-        g[i] = (wa * total).trace();
-        if (grad) grads[i].setZero(u.rows(), u.cols());
-      }
-      if (grad)
+    if (sliced) {
+      run_units(u, grad);
+    } else {
+      for (int g0 = mine_begin; g0 < mine_end; g0 += group) {
+        const int g1 = std::min(mine_end, g0 + group);
         for_slices([&](int s) {
-          for (int i = g0; i < g1; ++i)
-            evaluators[i - g0][s]->backward(u, p.ensemble[i], left[i - g0][s], g[i], grads[i]);
+          for (int i = g0; i < g1; ++i) evaluators[i - g0][s]->forward(u, p.ensemble[i]);
         });
+        for (int i = g0; i < g1; ++i) {
+          auto& ev = evaluators[i - g0];
+          for (int s = 0; s < slices; ++s) xp[s] = &ev[s]->propagator();
+          combine(i, 0, slices, left[i - g0].data());
+          if (grad) grads[i].setZero(u.rows(), u.cols());
+        }
+        if (grad)
+          for_slices([&](int s) {
+            for (int i = g0; i < g1; ++i)
+              evaluators[i - g0][s]->backward(u, p.ensemble[i], left[i - g0][s], g[i], grads[i]);
+          });
+      }
+      if (team) exchange(u.rows(), u.cols(), grad != nullptr);
     }
-    if (team) exchange(u.rows(), u.cols(), grad != nullptr);
     double wsum = 0, j = 0;
     for (const auto& mem : p.ensemble) wsum += mem.weight;
     if (grad) grad->setZero(u.rows(), u.cols());
@@ -340,6 +498,35 @@ struct EnsembleWorkspace {
       if (fid) (*fid)[i] = a / p.norm;
     }
     return j;
+  }
+
+  // A sliced team's evaluation (see `sliced`): this rank's units forward on its threads, every
+  // slice propagator to every rank, every member combined here, this rank's units backward, and
+  // with a gradient every unit's gradient columns to every rank.
+  void run_units(const RMat& u, RMat* grad) {
+    const int m = static_cast<int>(p.ensemble.size());
+    const size_t nu = unit_evaluators.size();
+    pool.run(nu, [&](size_t k) {
+      const int unit = unit_begin + static_cast<int>(k);
+      unit_evaluators[k]->forward(u, p.ensemble[unit / slices]);
+    });
+    gather_propagators();
+    for (int i = 0; i < m; ++i) {
+      for (int s = 0; s < slices; ++s) xp[s] = &xs[i][s];
+      // This rank's slices of member i: [s0, s1) (empty: g_i only).
+      const int s0 = std::clamp(unit_begin - i * slices, 0, slices);
+      const int s1 = std::clamp(unit_end - i * slices, 0, slices);
+      combine(i, s0, std::max(s0, s1),
+              s1 > s0 ? &unit_left[i * slices + s0 - unit_begin] : nullptr);
+      if (grad) grads[i].setZero(u.rows(), u.cols());
+    }
+    if (!grad) return;
+    pool.run(nu, [&](size_t k) {
+      const int unit = unit_begin + static_cast<int>(k);
+      const int i = unit / slices;
+      unit_evaluators[k]->backward(u, p.ensemble[i], unit_left[k], g[i], grads[i]);
+    });
+    exchange_columns(u.rows());
   }
 
   // The worst-member objective (worst_power = p >= 1): J = 1 - M with M = (sum_i w_i e_i^p)^(1/p)
@@ -370,6 +557,8 @@ struct EnsembleWorkspace {
 };
 
 }  // namespace
+
+int time_slice_count(const GrapeProblem& problem) { return slice_count(problem); }
 
 double ensemble_objective(const GrapeProblem& problem, const RMat& u_hz, RMat* grad,
                           std::vector<double>* fidelity, int threads, int worst_power) {
@@ -1286,12 +1475,14 @@ Plan plan_stages(const GrapeProblem& p, const GrapeOptions& o) {
     plan.coarse_problem.dt_s = p.dt_s * plan.coarse_factor;
     plan.coarse_search = stages_of(plan.coarse_problem, true);
   }
-  // Two threads work on one start (the two time slices of every member, EnsembleWorkspace), so
-  // starts run one after the other and none is wasted; further threads run starts in parallel.
+  // Up to S threads work on one start (the S time slices of every member, EnsembleWorkspace;
+  // S = 2 below d = 64), so starts run one after the other and none is wasted; further threads
+  // run starts in parallel.
   plan.eval_threads = std::min(o.threads, slice_count(p));
   plan.start_threads = std::max(1, std::min(o.threads / plan.eval_threads, o.starts));
-  // A team's processes share each start's members instead, and run the starts one after the
-  // other in the same order (their collectives come from one thread, in lock step).
+  // A team's processes share each start's members (or time slices) instead, and run the starts
+  // one after the other in the same order (their collectives come from one thread, in lock
+  // step).
   if (team_shared(o.team)) plan.start_threads = 1;
   return plan;
 }
@@ -1301,11 +1492,13 @@ struct Starts {
   std::vector<char> ran;  // not vector<bool>: written from several threads
 };
 
-// Groups of ranks the starts are dealt to (`mpirun -n N`, several starts): the ranks one start
-// cannot use. A start's evaluation is shared member by member, so ranks beyond the problem's M
-// members add nothing to it (bench/results/scaling.md): with N >= 2 M the ranks form
-// min(starts, N / M) groups of at least M ranks, each running its own starts, as one process's
-// threads beyond two run starts in parallel (Plan::start_threads). 1: every rank on each start.
+// Groups of ranks the starts are dealt to (`mpirun -n N`, several starts). Starts come first:
+// they need no communication inside an evaluation, where the finer units do. With N >= 2 M
+// (M the problem's members) the ranks form min(starts, N / M) groups of at least M ranks, each
+// running its own starts, as one process's threads beyond two run starts in parallel
+// (Plan::start_threads); a group with more ranks than members shares their time slices
+// (EnsembleWorkspace::sliced), and so does the whole team with N < 2 M or one start.
+// 1: every rank on each start.
 int start_groups(const GrapeProblem& p, const GrapeOptions& o) {
   if (!team_shared(o.team) || o.starts < 2) return 1;
   const int members = static_cast<int>(p.ensemble.size());

@@ -109,6 +109,28 @@ EOT
 done
 grep -q '(start 2)' "$WORK/outs3_1" && echo "ok: seed 3's start 2 reached alone" ||
   { echo "FAIL: seed 3 no longer reaches on start 2 (choose another seed)"; FAILS=$((FAILS + 1)); }
+# Time slices across ranks: one B1 member and one start (no other start takes the spare ranks),
+# so the ranks share the member's two time slices: 2 ranks one slice each, 3 ranks one each on
+# ranks 1 and 2 (rank 0 combines them too). The same pulse and evaluations as one process.
+cat >"$WORK/t.yaml" <<EOT
+molecule: $SRC/molecules/crotonic_acid.yaml
+compile: {duration_s: 0.002, steps: 60, starts: 1, seed: 3, fidelity_target: 0.999,
+          max_iterations: 40, ensemble: {b1_scale: [1.0]}}
+elements:
+  - gate: {name: rx_c1, type: rotation, spins: [C1], angle_deg: 90, axis: x}
+EOT
+"$NMRC" compile "$WORK/t.yaml" --out "$WORK/t_1" --no-cache --no-plots --threads 1 \
+  >"$WORK/outt_1" 2>&1
+for n in 2 3; do
+  "$MPIRUN" --oversubscribe -n "$n" "$NMRC" compile "$WORK/t.yaml" --out "$WORK/t_$n" \
+    --no-cache --no-plots --threads 1 >"$WORK/outt_$n" 2>&1
+  same "$WORK/t_1/rx_c1.json" "$WORK/t_$n/rx_c1.json"
+  a=$(grep -o '[0-9]* evaluations' "$WORK/outt_1" | head -1)
+  b=$(grep -o '[0-9]* evaluations' "$WORK/outt_$n" | head -1)
+  [ -n "$a" ] && [ "$a" = "$b" ] && grep -q "on $n processes" "$WORK/outt_$n" &&
+    echo "ok: one member's time slices on $n ranks: $b, as alone" ||
+    { echo "FAIL: slices on $n ranks: '$b' where alone '$a'"; cat "$WORK/outt_$n"; FAILS=$((FAILS + 1)); }
+done
 # A gate that fails (rank 0 cannot write rx_c1's file: a folder there) stops the job at that
 # gate as alone: ry_c4 written, nothing after, one message, exit 2, no rank left waiting.
 mkdir -p "$WORK/fail/rx_c1.json"

@@ -1020,6 +1020,26 @@ std::vector<GrapeResult> optimise_on_team(const GrapeProblem& p, const GrapeOpti
   return out;
 }
 
+// Every rank's result is one process's, bit for bit: the pulse, the fidelities, the evaluations,
+// the chosen start and each start's.
+void check_as_alone(const std::vector<GrapeResult>& team, const GrapeResult& alone) {
+  for (const auto& r : team) {
+    CHECK((r.u_hz - alone.u_hz).cwiseAbs().maxCoeff() == 0.0);
+    CHECK(r.summary.fidelity == alone.summary.fidelity);
+    CHECK(r.summary.fidelity_min == alone.summary.fidelity_min);
+    CHECK(r.summary.fine_fidelity_min == alone.summary.fine_fidelity_min);
+    CHECK(r.summary.evaluations == alone.summary.evaluations);
+    CHECK(r.summary.best_start == alone.summary.best_start);
+    CHECK(r.summary.reached_target == alone.summary.reached_target);
+    REQUIRE(r.summary.starts.size() == alone.summary.starts.size());
+    for (size_t s = 0; s < r.summary.starts.size(); ++s) {
+      CHECK(r.summary.starts[s].start == alone.summary.starts[s].start);
+      CHECK(r.summary.starts[s].evaluations == alone.summary.starts[s].evaluations);
+      CHECK(r.summary.starts[s].fidelity_min == alone.summary.starts[s].fidelity_min);
+    }
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -1125,19 +1145,155 @@ TEST_CASE("GRAPE shared by a team of ranks is bit-identical to one process for a
     CAPTURE(n);
     int collectives = 0;
     const auto team = optimise_on_team(p, o, n, 0, &collectives);
-    for (const auto& r : team) {
-      CHECK((r.u_hz - alone.u_hz).cwiseAbs().maxCoeff() == 0.0);
-      CHECK(r.summary.fidelity == alone.summary.fidelity);
-      CHECK(r.summary.evaluations == alone.summary.evaluations);
-      CHECK(r.summary.fine_fidelity_min == alone.summary.fine_fidelity_min);
-      CHECK(r.summary.ranks == n);
-    }
+    check_as_alone(team, alone);
+    for (const auto& r : team) CHECK(r.summary.ranks == n);
     // One collective per evaluation, plus a few per start (its vote, its final evaluations)
-    // and the summary's: never two per evaluation.
+    // and the summary's: never two per evaluation while every rank has members. With more
+    // ranks than members (11) the members' time slices are dealt to the ranks: two per
+    // gradient evaluation (the slices' propagators, then the gradient columns).
     int evaluations = 0;
     for (const auto& s : alone.summary.starts) evaluations += s.evaluations + s.coarse_evaluations;
     CHECK(collectives >= evaluations);
-    CHECK(collectives <= evaluations + 20);
+    CHECK(collectives <= (n > 10 ? 2 : 1) * evaluations + 20);
+    if (n > 10) CHECK(collectives > evaluations + 20);
+  }
+}
+
+TEST_CASE("GRAPE time slices dealt to ranks are bit-identical to one process for any size") {
+  // One and two B1 members, two slices (the rule's, d = 8) and five (forced), one start shared
+  // by every rank and two starts dealt to groups of ranks (a group of more ranks than members
+  // shares slices): every rank's pulse, fidelities and evaluation counts are one process's.
+  for (int members : {1, 2})
+    for (int slices : {0, 5})
+      for (int starts : {1, 2}) {
+        CAPTURE(members);
+        CAPTURE(slices);
+        CAPTURE(starts);
+        const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
+        const GateTarget t = make(m, {{"gate", "rotation"},
+                                      {"spins", {"A"}},
+                                      {"angle_rad", kPi / 2},
+                                      {"phase_rad", kPi / 2}});
+        CompileOptions co = wide_b1_options();
+        co.offset_hz = {0.0};
+        co.b1_scale = members == 1 ? std::vector<double>{1.0} : std::vector<double>{0.95, 1.05};
+        GrapeProblem p = build_problem(m, t, co);
+        p.time_slices = slices;
+        REQUIRE(time_slice_count(p) == (slices == 0 ? 2 : 5));
+        GrapeOptions o = seed3_options(starts);
+        o.fidelity_target = 0.99999;  // out of reach: every start runs to its iteration limit
+        o.max_iterations = 12;
+        o.threads = 2;
+        const GrapeResult alone = optimise(p, o);
+        REQUIRE(!alone.summary.reached_target);
+        int evaluations = 0;
+        for (const auto& s : alone.summary.starts)
+          evaluations += s.evaluations + s.coarse_evaluations;
+        for (int n : {2, 3, 4, 5}) {
+          CAPTURE(n);
+          int collectives = 0;
+          check_as_alone(optimise_on_team(p, o, n, 0, &collectives), alone);
+          // A team of one start on more ranks than members: two collectives per gradient
+          // evaluation (the propagators, the gradient columns), never more.
+          if (starts == 1 && n > members) {
+            CHECK(collectives > evaluations + 20);
+            CHECK(collectives <= 2 * evaluations + 20);
+          }
+        }
+      }
+}
+
+TEST_CASE("GRAPE time slices of a 6-spin member (d = 64, four slices by the rule) on ranks") {
+  // The rule's own S > 2: crotonic acid's 6 spins, 400 steps (79 MB of per-step storage: four
+  // slices of 100 steps), one member on 2 and 3 ranks against one process, two iterations.
+  const Molecule m = load_molecule(ref::source_path("molecules/crotonic_acid_6.yaml"));
+  const GateTarget t =
+      make(m, {{"gate", "partial_swap"}, {"spins", {"C1", "C4"}}, {"theta_rad", 0.2}});
+  CompileOptions co;
+  co.duration_s = 4e-3;
+  co.steps = 400;
+  co.b1_scale = {1.0};
+  const GrapeProblem p = build_problem(m, t, co);
+  REQUIRE(p.drift.rows() == 64);
+  REQUIRE(time_slice_count(p) == 4);
+  GrapeOptions o = seed3_options(1);
+  o.fidelity_target = 0.99999;
+  o.max_iterations = 2;
+  o.auto_stages = false;  // every evaluation on the 400 steps
+  o.threads = 2;
+  const GrapeResult alone = optimise(p, o);
+  for (int n : {2, 3}) {
+    CAPTURE(n);
+    check_as_alone(optimise_on_team(p, o, n), alone);
+  }
+}
+
+TEST_CASE("GRAPE time slices: the combination of S slices and its gradient") {
+  const Molecule m = parse_molecule(kThreeSpin, "three_spin.yaml");
+  SUBCASE("correctness") {
+    // The gradient of the S-slice combination against finite differences, strict and up to
+    // diagonal phases (W' = (W D)^dag), three B1 members; the objective and gradient agree with
+    // one slice (the evaluator's plain product) to rounding.
+    const GateTarget swap = make(m, {{"gate", "partial_swap"},
+                                     {"spins", {"A", "C"}},
+                                     {"theta_rad", 0.2},
+                                     {"up_to", "diagonal_phases"}});
+    const GateTarget rot = make(
+        m,
+        {{"gate", "rotation"}, {"spins", {"B"}}, {"angle_rad", kPi / 2}, {"phase_rad", kPi / 2}});
+    CompileOptions o = small_options();
+    o.b1_scale = {0.97, 1.0, 1.03};
+    for (const GateTarget* t : {&swap, &rot})
+      for (int slices : {3, 5, 12}) {
+        CAPTURE(slices);
+        GrapeProblem p = build_problem(m, *t, o);
+        p.time_slices = slices;
+        REQUIRE(time_slice_count(p) == slices);
+        check_gradient(p, 40 + static_cast<unsigned>(slices));
+        std::mt19937 rng(7);
+        std::uniform_real_distribution<double> uni(-3000.0, 3000.0);
+        RMat u(2, p.steps);
+        for (int i = 0; i < u.size(); ++i) u.data()[i] = uni(rng);
+        RMat g_s, g_1, g_s1;
+        std::vector<double> f_s, f_1;
+        const double j_s = ensemble_objective(p, u, &g_s, &f_s, 2);
+        CHECK(ensemble_objective(p, u, &g_s1, nullptr, 1) == j_s);  // threads: the same bits
+        CHECK((g_s1 - g_s).cwiseAbs().maxCoeff() == 0.0);
+        GrapeProblem one = p;
+        one.time_slices = 1;
+        const double j_1 = ensemble_objective(one, u, &g_1, &f_1, 1);
+        CHECK(std::abs(j_s - j_1) <= 1e-13);
+        CHECK((g_s - g_1).cwiseAbs().maxCoeff() <= 1e-12 * g_1.cwiseAbs().maxCoeff());
+        for (size_t i = 0; i < f_1.size(); ++i) CHECK(std::abs(f_s[i] - f_1[i]) <= 1e-13);
+      }
+    // The rule: two slices below d = 64 whatever the steps (the shipped programs' pulses), more
+    // from d = 64 on by the per-step storage, one for one step.
+    GrapeProblem p = build_problem(m, rot, o);
+    CHECK(time_slice_count(p) == 2);
+    p.steps = 100000;
+    CHECK(time_slice_count(p) == 2);
+    p.steps = 1;
+    CHECK(time_slice_count(p) == 1);
+    p.drift = Mat::Zero(64, 64);
+    p.steps = 200;  // 39 MB: two of 20 MB
+    CHECK(time_slice_count(p) == 2);
+    p.steps = 400;  // 79 MB: four of 20 MB
+    CHECK(time_slice_count(p) == 4);
+    p.drift = Mat::Zero(128, 128);
+    p.steps = 200;  // 7 spins, 157 MB: eight
+    CHECK(time_slice_count(p) == 8);
+    p.steps = 100000;
+    CHECK(time_slice_count(p) == 16);
+    p.drift = Mat::Zero(1024, 1024);
+    p.steps = 10;  // 503 MB: sixteen, but no more than the steps
+    CHECK(time_slice_count(p) == 10);
+  }
+  SUBCASE("validation") {
+    GrapeProblem p = build_problem(
+        m, make(m, {{"gate", "zz"}, {"spins", {"A", "B"}}, {"theta_rad", 0.7}}), small_options());
+    p.time_slices = -1;
+    CHECK_THROWS_WITH_AS(p.validate(), doctest::Contains("time_slices = -1: must be between 0"),
+                         InputError);
   }
 }
 
@@ -1311,20 +1467,7 @@ TEST_CASE("GRAPE starts dealt to groups of ranks: one process's start and pulse,
     saw_first = saw_first || (alone.summary.reached_target && alone.summary.best_start == 0);
     for (int n : {2, 3, 4, 5}) {
       CAPTURE(n);
-      const auto team = optimise_on_team(p, o, n);
-      for (const auto& r : team) {
-        CHECK((r.u_hz - alone.u_hz).cwiseAbs().maxCoeff() == 0.0);
-        CHECK(r.summary.best_start == alone.summary.best_start);
-        CHECK(r.summary.fidelity == alone.summary.fidelity);
-        CHECK(r.summary.evaluations == alone.summary.evaluations);
-        CHECK(r.summary.reached_target == alone.summary.reached_target);
-        REQUIRE(r.summary.starts.size() == alone.summary.starts.size());
-        for (size_t s = 0; s < r.summary.starts.size(); ++s) {
-          CHECK(r.summary.starts[s].start == alone.summary.starts[s].start);
-          CHECK(r.summary.starts[s].evaluations == alone.summary.starts[s].evaluations);
-          CHECK(r.summary.starts[s].fidelity_min == alone.summary.starts[s].fidelity_min);
-        }
-      }
+      check_as_alone(optimise_on_team(p, o, n), alone);
     }
   }
   CHECK(saw_miss);

@@ -61,6 +61,10 @@ struct GrapeProblem {
   int steps = 0;
   double dt_s = 0.0;
   std::vector<EnsembleMember> ensemble{EnsembleMember{}};
+  /// The time slices each member's steps are cut into (threads and ranks share them; grape.cpp,
+  /// `slice_count`): 0 chooses them from the problem's size (2, or up to 16 from d = 64 on);
+  /// n > 0 forces min(n, steps) (tests). Never a function of the thread or rank count.
+  int time_slices = 0;
   /// Throws InputError (field named) when dimensions or values do not fit.
   void validate() const;
 };
@@ -114,8 +118,9 @@ struct GrapeOptions {
   /// solved for the same target and duration under other options (another B1 range, a higher
   /// target) is usually close to the new optimum (bench/results/grape.md, warm starts).
   RMat initial_u;
-  /// Two threads share one start (the two time slices of each ensemble member); more run
-  /// starts in parallel, two threads each. Results do not depend on it (time limits aside).
+  /// Up to S threads share one start (the S time slices of each ensemble member,
+  /// time_slice_count: 2 below d = 64); more run starts in parallel, S threads each. Results do
+  /// not depend on it (time limits aside).
   int threads = 2;
   /// When set and it reads true, GRAPE stops at its next evaluation (Termination::kInterrupted)
   /// and returns the best pulse found so far; starts not yet begun are skipped. A caller sets it
@@ -124,8 +129,10 @@ struct GrapeOptions {
   const std::atomic<bool>* stop = nullptr;
   /// The processes sharing this problem (null: this one alone; `mpirun -n N nmrc compile`,
   /// compiler/team.hpp): each evaluates a block of the ensemble members, one allgather per
-  /// evaluation; starts then run one after the other, or, with at least twice as many processes
-  /// as members, on groups of processes side by side (docs/mpi.md). Results are bit-identical
+  /// evaluation, or with more processes than members a block of the (member, time slice) units,
+  /// two allgathers per gradient evaluation; starts then run one after the other, or, with at
+  /// least twice as many processes as members, on groups of processes side by side
+  /// (docs/mpi.md). Results are bit-identical
   /// for any number of processes (time limits and stops are agreed at the next evaluation). Not
   /// part of the result's identity: never in a cache key.
   Team* team = nullptr;
@@ -254,11 +261,20 @@ class FidelityEvaluator {
   std::unique_ptr<Impl> impl_;
 };
 
+/// The time slices S each member's steps [0, steps) are cut into, slice s the steps
+/// [s steps / S, (s + 1) steps / S): a function of the problem only (never of threads or ranks),
+/// so that the combination of the slices, and hence every bit of the result, is too.
+/// time_slices > 0 forces min(time_slices, steps); else 1 for one step, 2 below d = 64, and from
+/// d = 64 on the fewest of 2, 4, 8, 16 whose per-step storage (steps x 48 d^2 bytes / S) is at
+/// most 32 MB (grape.cpp, `slice_count`; docs/mpi.md).
+int time_slice_count(const GrapeProblem& problem);
+
 /// Weighted ensemble objective J = sum_m w_m F_m / sum w with F_m = |g_m| / norm (to maximise;
 /// the fidelity itself, as QuTiP's PSU figure of merit, which L-BFGS-B reaches a target of in
 /// ~10 % fewer evaluations than |g|^2 on the benchmark of bench/results/grape.md) and its
-/// gradient in 1/Hz; fidelities per member in `fidelity` when given. Uses up to two threads
-/// (the two time slices of each member); the result is bit-identical for any `threads`.
+/// gradient in 1/Hz; fidelities per member in `fidelity` when given. Uses up to S threads
+/// (the time slices of each member, time_slice_count); the result is bit-identical for any
+/// `threads`.
 /// The left factor of g = Tr(W^dag U) for a member whose propagator is u: W^dag (`w_adj`), or
 /// with diagonal_phases (W D)^dag, D fitted to u by core's diagonal_phase_fit (written into
 /// `buffer`, which the result then refers to).

@@ -4,6 +4,8 @@
 // the same optimisation in lock step; each evaluates its share of the ensemble members and one
 // allgather per evaluation gives every rank every member's fidelity and gradient, which each then
 // sums in member order exactly as one process does: results are bit-identical for any rank count.
+// With more ranks than members the ranks share the members' time slices instead (an allgather of
+// the slices' propagators, then one of the gradient columns; grape.cpp's EnsembleWorkspace).
 #pragma once
 
 #include <cstddef>
@@ -53,7 +55,7 @@ inline bool team_shared(const Team* team) { return team && team->size() > 1; }
 inline bool team_root(const Team* team) { return !team || team->rank() == 0; }
 
 /// Members [begin, end) of `members` that rank `rank` of `size` evaluates: contiguous, nearly
-/// equal blocks in member order.
+/// equal blocks in member order (GRAPE's (member, slice) units are dealt the same way).
 inline void member_block(int members, int rank, int size, int& begin, int& end) {
   begin = static_cast<int>(static_cast<long long>(members) * rank / size);
   end = static_cast<int>(static_cast<long long>(members) * (rank + 1) / size);
