@@ -230,7 +230,13 @@ struct EnsembleWorkspace {
     for (int s = 0; s <= slices; ++s)
       slice_begin.push_back(static_cast<int>(static_cast<long long>(p.steps) * s / slices));
     mine_end = m;
-    sliced = team && team->size() > m && slices > 1;
+    // Slices across ranks only where they lighten the busiest rank: with N > M ranks it holds
+    // one member's S slices, sliced ceil(M S / N) units, fewer only from N >= M S / (S - 1) on
+    // (N >= 2 M for two slices); below that slicing would add a collective and save nothing.
+    if (team && slices > 1 && team->size() > m) {
+      const long long n = team->size(), units = static_cast<long long>(m) * slices;
+      sliced = (units + n - 1) / n < slices;
+    }
     if (sliced) {
       NMRC_CHECK(static_cast<long long>(m) * slices < (1LL << 30), "too many slice units");
       member_block(m * slices, team->rank(), team->size(), unit_begin, unit_end);
