@@ -47,7 +47,7 @@ template <int N>
 struct MemberPass {
   using M = Eigen::Matrix<cplx, N, N>;
   using V = Eigen::Matrix<double, N, 1>;
-  std::vector<M> vecs, prefix, suffix, wd_suffix_v, vp;
+  std::vector<M> vecs, uk, prefix, suffix;
   std::vector<V> vals;
   M wda;  // (W D)^dag
 
@@ -61,24 +61,25 @@ struct MemberPass {
       dst.noalias() = a * b;
   }
 
-  double forward(const GrapeProblem& p, const EnsembleMember& m, double s, const RMat& u, int first,
-                 int last, int phase_col, Eigen::Ref<Eigen::VectorXd> r, Eigen::Ref<RMat> jac) {
-    const int d = static_cast<int>(p.drift.rows());
-    const int n = p.steps;
-    const int nc = static_cast<int>(p.channels.size());
-    const double dt = p.dt_s;
-    RVec fz_total = RVec::Zero(d);
-    for (const auto& c : p.channels) fz_total += c.fz.diagonal().real();
+  // Sizes the per-step storage for n steps of dimension d.
+  void resize(int n, int d) {
     vecs.assign(n, M::Zero(d, d));
     vals.assign(n, V::Zero(d));
+    uk.assign(n, M::Zero(d, d));
     prefix.assign(n + 1, M::Zero(d, d));
     suffix.assign(n, M::Zero(d, d));
-    std::vector<M> uk(n, M::Zero(d, d));
+  }
+
+  // Steps [k0, k1): their eigendecompositions and U_k (independent of each other).
+  void decompose(const GrapeProblem& p, const EnsembleMember& m, const RMat& u, int k0, int k1) {
+    const int d = static_cast<int>(p.drift.rows());
+    const int nc = static_cast<int>(p.channels.size());
+    RVec fz_total = RVec::Zero(d);
+    for (const auto& c : p.channels) fz_total += c.fz.diagonal().real();
     Eigen::SelfAdjointEigenSolver<M> es(d);
     M h(d, d), tmp(d, d);
     Eigen::Matrix<cplx, N, 1> e(d);
-    prefix[0].setIdentity();
-    for (int k = 0; k < n; ++k) {
+    for (int k = k0; k < k1; ++k) {
       h = p.drift;
       h.diagonal().array() += m.offset_hz * fz_total.array();
       if (m.drift_diag.size()) h.diagonal() += m.drift_diag.cast<cplx>();
@@ -89,11 +90,20 @@ struct MemberPass {
       es.compute(h);
       vals[k] = es.eigenvalues();
       vecs[k] = es.eigenvectors();
-      for (int j = 0; j < d; ++j) e(j) = std::polar(1.0, -vals[k](j) * dt);
+      for (int j = 0; j < d; ++j) e(j) = std::polar(1.0, -vals[k](j) * p.dt_s);
       tmp = vecs[k] * e.asDiagonal();
       mul(uk[k], tmp, vecs[k].adjoint());
-      mul(prefix[k + 1], uk[k], prefix[k]);
     }
+  }
+
+  // After decompose() of every step: the prefix and suffix products, the fitted phases, and the
+  // member's residual rows and phase columns; returns F_m.
+  double products(const GrapeProblem& p, double s, int phase_col, Eigen::Ref<Eigen::VectorXd> r,
+                  Eigen::Ref<RMat> jac) {
+    const int d = static_cast<int>(p.drift.rows());
+    const int n = p.steps;
+    prefix[0].setIdentity();
+    for (int k = 0; k < n; ++k) mul(prefix[k + 1], uk[k], prefix[k]);
     suffix[n - 1].setIdentity();  // S_k = U_{n-1} ... U_{k+1}
     for (int k = n - 1; k > 0; --k) mul(suffix[k - 1], suffix[k], uk[k]);
     const M& total = prefix[n];
@@ -125,8 +135,6 @@ struct MemberPass {
     } else {
       put_tangent(Mat(cplx(0, -1) * v), s, jac.col(phase_col));
     }
-    (void)first;
-    (void)last;
     return f / p.norm;
   }
 
@@ -190,11 +198,24 @@ void residuals_of(const GrapeProblem& p, const RMat& u, int first, int last, dou
   std::vector<double> s(members);
   for (int i = 0; i < members; ++i) s[i] = std::sqrt(p.ensemble[i].weight / wsum / (2.0 * p.norm));
   std::vector<MemberPass<N>> pass(members);
+  for (auto& m : pass) m.resize(p.steps, d);
+  // The steps' eigendecompositions of every member, shared evenly by the threads (most of the
+  // forward work), then each member's products in step order.
+  const size_t all = static_cast<size_t>(members) * static_cast<size_t>(p.steps);
+  parallel_chunks(all, threads, [&](size_t b, size_t e) {
+    for (size_t at = b; at < e;) {
+      const size_t i = at / static_cast<size_t>(p.steps);
+      const size_t end = std::min(e, (i + 1) * static_cast<size_t>(p.steps));
+      const int k0 = static_cast<int>(at % static_cast<size_t>(p.steps));
+      pass[i].decompose(p, p.ensemble[i], u, k0, k0 + static_cast<int>(end - at));
+      at = end;
+    }
+  });
   parallel_for(static_cast<size_t>(members), threads, [&](size_t i) {
     const auto ii = static_cast<Eigen::Index>(i);
-    out.fidelity[i] = pass[i].forward(
-        p, p.ensemble[i], s[i], u, first, last, out.controls + per_member * static_cast<int>(i),
-        out.r.segment(rows * ii, rows), out.jac.middleRows(rows * ii, rows));
+    out.fidelity[i] =
+        pass[i].products(p, s[i], out.controls + per_member * static_cast<int>(i),
+                         out.r.segment(rows * ii, rows), out.jac.middleRows(rows * ii, rows));
   });
   // The columns of every (member, step), shared evenly by the threads.
   const size_t steps = static_cast<size_t>(last - first);
