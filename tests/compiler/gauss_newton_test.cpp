@@ -177,7 +177,8 @@ TEST_CASE("Gauss-Newton residuals: the members' tangent residuals and their exac
 TEST_CASE("Levenberg-Marquardt step and Gram matrix against a dense solve") {
   std::mt19937 rng(11);
   std::normal_distribution<double> normal;
-  for (const auto& [rows, cols] : {std::pair{30, 50}, std::pair{50, 30}}) {
+  for (const auto& shape : {std::pair{30, 50}, std::pair{50, 30}}) {
+    const int rows = shape.first, cols = shape.second;
     CAPTURE(rows);
     RMat j(rows, cols);
     Eigen::VectorXd r(rows);
