@@ -282,9 +282,10 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
     if (!bruker.empty()) cs.record_collisions = record[p.cases[todo[t]].name];
     return cs;
   };
-  // Progress: the units done of all (rank 0 counts the others' as they post them, at its own
-  // units' ends), then what the unit's engine is doing.
-  size_t done = 0;
+  // Progress: the pairs of runs done of all (rank 0 counts the others' as they post them, at
+  // its own units' ends), then what the unit's engine is doing.
+  size_t done = 0, pairs = 0;
+  for (const Item& it : items) pairs += ex::unit_pairs(p, p.cases[todo[it.t]], it.unit);
   std::string status;
   auto show = [&](const std::string& s) { progress.update(p.name + " | " + status + " | " + s); };
   // A unit: its pairs of runs as text (bit-exact, experiment::CaseRunner), by this rank's runner
@@ -293,8 +294,9 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
   size_t runner_t = todo.size();
   auto produce = [&](size_t i) {
     const Item& it = items[i];
-    if (compiler::team_root(team) && team) done += team->take_posts().size();
-    status = std::to_string(done) + "/" + std::to_string(items.size()) + " pairs done";
+    if (team && compiler::team_root(team))
+      for (int n : team->take_posts()) done += static_cast<size_t>(n);
+    status = "collisions " + std::to_string(done) + "/" + std::to_string(pairs) + " done";
     if (runner_t != it.t) {
       runner.reset();  // the previous case's engines
       runner =
@@ -302,8 +304,9 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
       runner_t = it.t;
     }
     std::string text = runner->run_unit(it.unit);
-    ++done;
-    if (team && !compiler::team_root(team)) team->post(1);  // one more unit done, for rank 0
+    const size_t n = ex::unit_pairs(p, p.cases[todo[it.t]], it.unit);
+    done += n;
+    if (team && !compiler::team_root(team)) team->post(static_cast<int>(n));  // for rank 0
     return text;
   };
   // Rank 0: a case's units in order; at its last, the case assembled and written as one process.

@@ -1105,6 +1105,11 @@ size_t case_units(const ExperimentProgram& p, const CaseSpec& c) {
   return p.repreparation == Repreparation::kMeasured ? 1 : pair_collisions(c).size();
 }
 
+size_t unit_pairs(const ExperimentProgram& p, const CaseSpec& c, size_t unit) {
+  NMRC_CHECK(unit < case_units(p, c), "unit_pairs: unit out of range");
+  return p.repreparation == Repreparation::kMeasured ? pair_collisions(c).size() : 1;
+}
+
 namespace {
 
 /// What computing a case's units needs: the ideal model at once, the engines at the first unit.

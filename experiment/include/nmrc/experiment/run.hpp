@@ -170,6 +170,8 @@ CaseResult run_case(const ExperimentProgram& program, const CaseSpec& spec, Puls
 /// 0), each with its error budget's rows. With `repreparation: measured` collision m starts
 /// from collision m - 1's measured state: the pairs are a chain, and the case is one unit.
 size_t case_units(const ExperimentProgram& program, const CaseSpec& spec);
+/// The pairs of runs unit `unit` of a case holds (1, or every pair of a measured chain).
+size_t unit_pairs(const ExperimentProgram& program, const CaseSpec& spec, size_t unit);
 
 /// Computes a case's units on this process. The case's engines (the tomography, the played
 /// PPS, the pulses' channels, the error budget's engines) are built at the first unit run and
