@@ -176,37 +176,6 @@ std::vector<Panel> case_panels(const ordered_json& j) {
   return {pe, ph, pa, pc};
 }
 
-// A case's files as one text for the trip from its rank to rank 0 (compiler::share_items):
-// per file its name and its size in bytes on a line each, then its bytes.
-std::string pack_files(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::string out;
-  for (const auto& [name, text] : files)
-    out += name + "\n" + std::to_string(text.size()) + "\n" + text;
-  return out;
-}
-
-std::vector<std::pair<std::string, std::string>> unpack_files(const std::string& packed) {
-  std::vector<std::pair<std::string, std::string>> files;
-  size_t at = 0;
-  while (at < packed.size()) {
-    const size_t nl = packed.find('\n', at), nl2 = packed.find('\n', nl + 1);
-    NMRC_CHECK(nl != std::string::npos && nl2 != std::string::npos, "unpack_files: truncated");
-    std::string name = packed.substr(at, nl - at);
-    // a plain file name of the case's folder (the sender is this program: a check, not input)
-    NMRC_CHECK(!name.empty() && name[0] != '.' && name.find('/') == std::string::npos,
-               "unpack_files: not a plain file name");
-    const std::string digits = packed.substr(nl + 1, nl2 - nl - 1);
-    NMRC_CHECK(!digits.empty() && digits.size() < 12 &&
-                   digits.find_first_not_of("0123456789") == std::string::npos,
-               "unpack_files: bad size");
-    const size_t size = std::stoul(digits);
-    NMRC_CHECK(size <= packed.size() - nl2 - 1, "unpack_files: truncated");
-    files.emplace_back(std::move(name), packed.substr(nl2 + 1, size));
-    at = nl2 + 1 + size;
-  }
-  return files;
-}
-
 int run_experiment(const std::string& file, const std::string& out, bool quiet, bool recompile,
                    bool no_compile, std::string cache_dir, bool no_cache, bool no_budget,
                    const std::string& bruker, const std::vector<int>& bruker_collisions,
@@ -299,14 +268,56 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
       todo.push_back(i);
     }
   }
-  // One case: its result files, the summary last (it marks the case complete), as one text.
-  auto produce = [&](size_t t) {
-    const ex::CaseSpec& c = p.cases[todo[t]];
-    ex::RunSettings case_settings = settings;
-    if (!bruker.empty()) case_settings.record_collisions = record[c.name];
-    const ex::CaseResult r = ex::run_case(p, c, lib, case_settings, [&](const std::string& s) {
-      progress.update(p.name + " | " + s);
-    });
+  // The units of work (experiment::case_units): a pair of runs of a case with ideal
+  // re-preparation, a whole case with measured re-preparation; item k of the cases to run, in
+  // case and unit order, is dealt to rank k % N (compiler::share_items).
+  struct Item {
+    size_t t, unit;  // todo[t]'s unit
+  };
+  std::vector<Item> items;
+  for (size_t t = 0; t < todo.size(); ++t)
+    for (size_t u = 0; u < ex::case_units(p, p.cases[todo[t]]); ++u) items.push_back({t, u});
+  auto case_settings = [&](size_t t) {
+    ex::RunSettings cs = settings;
+    if (!bruker.empty()) cs.record_collisions = record[p.cases[todo[t]].name];
+    return cs;
+  };
+  // Progress: the pairs of runs done of all (rank 0 counts the others' as they post them, at
+  // its own units' ends), then what the unit's engine is doing.
+  size_t done = 0, pairs = 0;
+  for (const Item& it : items) pairs += ex::unit_pairs(p, p.cases[todo[it.t]], it.unit);
+  std::string status;
+  auto show = [&](const std::string& s) { progress.update(p.name + " | " + status + " | " + s); };
+  // A unit: its pairs of runs as text (bit-exact, experiment::CaseRunner), by this rank's runner
+  // of the unit's case (its engines kept for the case's next units on this rank).
+  std::unique_ptr<ex::CaseRunner> runner;
+  size_t runner_t = todo.size();
+  auto produce = [&](size_t i) {
+    const Item& it = items[i];
+    if (team && compiler::team_root(team))
+      for (int n : team->take_posts()) done += static_cast<size_t>(n);
+    status = "collisions " + std::to_string(done) + "/" + std::to_string(pairs) + " done";
+    if (runner_t != it.t) {
+      runner.reset();  // the previous case's engines
+      runner =
+          std::make_unique<ex::CaseRunner>(p, p.cases[todo[it.t]], lib, case_settings(it.t), show);
+      runner_t = it.t;
+    }
+    std::string text = runner->run_unit(it.unit);
+    const size_t n = ex::unit_pairs(p, p.cases[todo[it.t]], it.unit);
+    done += n;
+    if (team && !compiler::team_root(team)) team->post(static_cast<int>(n));  // for rank 0
+    return text;
+  };
+  // Rank 0: a case's units in order; at its last, the case assembled and written as one process.
+  std::vector<std::string> units;
+  auto consume = [&](size_t i, const std::string& text) {
+    const Item& it = items[i];
+    units.push_back(text);
+    if (units.size() < ex::case_units(p, p.cases[todo[it.t]])) return;
+    const ex::CaseSpec& c = p.cases[todo[it.t]];
+    const ex::CaseResult r = ex::assemble_case(p, c, case_settings(it.t), units);
+    units.clear();
     progress.done();
     for (const auto& rec : r.recorded) {  // --bruker: one process only (refused above)
       // One dataset per acquisition: EXPNO k = readout setting k (docs/bruker.md).
@@ -326,20 +337,12 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
       datasets << name << "," << c.name << "," << rec.collision << "," << rec.acquisition << ","
                << entries.size() << "\n";
     }
-    auto files = ex::case_data_files(p, r);
-    files.emplace_back("summary.json", ex::case_summary(p, r, budget).dump(1) + "\n");
-    return pack_files(files);
-  };
-  auto consume = [&](size_t t, const std::string& packed) {
-    const ex::CaseSpec& c = p.cases[todo[t]];
     const std::string dir = out + "/" + c.name;
-    const auto files = unpack_files(packed);
-    NMRC_CHECK(!files.empty() && files.back().first == "summary.json",
-               "experiment: a case's files do not end with its summary");
     make_directories(dir);
-    for (size_t k = 0; k + 1 < files.size(); ++k)
-      write_file_atomic(dir + "/" + files[k].first, files[k].second);
-    ordered_json j = ordered_json::parse(files.back().second);
+    for (const auto& [name, text] : ex::case_data_files(p, r))
+      write_file_atomic(dir + "/" + name, text);
+    const std::string summary = ex::case_summary(p, r, budget).dump(1) + "\n";
+    ordered_json j = ordered_json::parse(summary);
     Figure fig;
     fig.title = p.name + " / " + c.title +
                 ": virtual experiment (points, bars stat + sys) and theory (lines)";
@@ -350,10 +353,16 @@ int run_experiment(const std::string& file, const std::string& out, bool quiet, 
     fig.panels = case_panels(j);
     write_figure(fig, dir + "/experiment");
     // last: marks the case complete (the text ex::write_case_summary writes)
-    write_file_atomic(dir + "/summary.json", files.back().second);
-    summaries[todo[t]] = std::move(j);
+    write_file_atomic(dir + "/summary.json", summary);
+    summaries[todo[it.t]] = std::move(j);
   };
-  compiler::share_items(team, todo.size(), produce, consume);
+  try {
+    compiler::share_items(team, items.size(), produce, consume);
+  } catch (...) {
+    if (team) team->end_posts();  // every rank throws after the same round (share_items)
+    throw;
+  }
+  if (team) team->end_posts();
   if (!compiler::team_root(team)) return 0;  // rank 0 writes the program's files
   std::vector<ordered_json> cases;
   for (auto& j : summaries) cases.push_back(std::move(*j));

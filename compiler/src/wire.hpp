@@ -1,42 +1,11 @@
-// Numbers on the wire between ranks (compiler/team.hpp), exactly: doubles as their bits (NaN
-// and Inf travel too), in JSON (nlohmann) for the structure. Private to the compiler.
+// GRAPE's start summaries on the wire between ranks (compiler/team.hpp), exactly, with the
+// public wire helpers (nmrc/compiler/wire.hpp: doubles as their bits). Private to the compiler.
 #pragma once
 
-#include <bit>
-#include <cstdint>
-#include <nlohmann/json.hpp>
-#include <vector>
-
 #include "nmrc/compiler/grape.hpp"
-#include "nmrc/core/error.hpp"
+#include "nmrc/compiler/wire.hpp"
 
 namespace nmrc::compiler::wire {
-
-using nlohmann::json;
-
-inline json bits(double v) { return std::bit_cast<std::uint64_t>(v); }
-inline double from_bits(const json& j) { return std::bit_cast<double>(j.get<std::uint64_t>()); }
-inline json bits(const std::vector<double>& v) {
-  json a = json::array();
-  for (double x : v) a.push_back(bits(x));
-  return a;
-}
-inline std::vector<double> vector_from_bits(const json& j) {
-  std::vector<double> v;
-  for (const auto& x : j) v.push_back(from_bits(x));
-  return v;
-}
-inline json bits(const RMat& m) {
-  std::vector<double> v(m.data(), m.data() + m.size());
-  return {{"rows", m.rows()}, {"cols", m.cols()}, {"data", bits(v)}};
-}
-inline RMat matrix_from_bits(const json& j) {
-  RMat m(j.at("rows").get<long>(), j.at("cols").get<long>());
-  const std::vector<double> v = vector_from_bits(j.at("data"));
-  NMRC_CHECK(static_cast<long>(v.size()) == m.size(), "a matrix's size on the wire");
-  std::copy(v.begin(), v.end(), m.data());
-  return m;
-}
 
 inline json start_json(const StartSummary& s) {
   return {{"start", s.start},

@@ -3,6 +3,7 @@
 #include "nmrc/experiment/run.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "nmrc/compiler/wire.hpp"
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/hash.hpp"
 #include "nmrc/core/information.hpp"
@@ -904,14 +906,159 @@ std::optional<Stat> at_stat(const PairRuns& a, int k, bool after, size_t systema
   return s;
 }
 
-/// The engines of the error budget: the program's imperfections with each systematic source
-/// switched off in turn (noise off: these rows are noise-free), then with every one off.
-struct Budget {
+/// The rows of the error budget: the program's imperfections with each systematic source
+/// switched off in turn (noise off: these rows are noise-free), then with every one off. Empty
+/// when the budget does not run.
+struct BudgetPlan {
   std::vector<std::pair<std::string, Imperfections>> rows;
   size_t systematic = 0;  // the first `systematic` rows are the sources; the last is "none"
+};
+
+BudgetPlan budget_plan(const ExperimentProgram& p, const RunSettings& settings) {
+  BudgetPlan plan;
+  if (!(settings.error_budget && p.error_budget)) return plan;
+  // the summed sources first (stat_of2 sums rows [0, systematic)), then the breakdown rows
+  for (const bool summed : {true, false})
+    for (const auto& f : Imperfections::flags()) {
+      if (!f.budget_row || f.systematic != summed || !(p.imperfections.*(f.member))) continue;
+      Imperfections im = p.imperfections;
+      im.*(f.member) = false;
+      im.noise = false;
+      plan.rows.push_back({f.off_label, im});
+      if (summed) plan.systematic = plan.rows.size();
+    }
+  plan.rows.push_back({"none", Imperfections::none()});
+  return plan;
+}
+
+/// The engines of the error budget's rows, in BudgetPlan order.
+struct Budget {
   std::vector<std::unique_ptr<ExperimentProgram>> programs;
   std::vector<std::unique_ptr<Engine>> engines;
 };
+
+/// The collisions whose pairs of runs a case measures, in the order one process runs them:
+/// collision 1 first when it is not measured (its run without contact is collision 0).
+std::vector<int> pair_collisions(const CaseSpec& c) {
+  std::vector<int> runs = c.measure;
+  if (runs.front() != 1) runs.insert(runs.begin(), 1);
+  return runs;
+}
+
+/// The ideal model of a case (thermo engine) and its system state at the end of every
+/// collision: the states the runs prepare (ideal re-preparation) and the comparison, never a
+/// calibration.
+struct CaseModel {
+  thermo::Trajectory theory;
+  std::vector<Mat> state_after;  // per collision, 0 .. max(collisions, last measured)
+};
+
+CaseModel case_model(const CaseSpec& c) {
+  thermo::ModelParams params = c.params;
+  params.collisions = std::max(params.collisions, c.measure.back());
+  CaseModel model;
+  model.state_after.resize(params.collisions + 1);
+  model.theory = thermo::run_collision_model(
+      params, {}, [&](const thermo::StepRecord& r, const Mat& rho_s, const Mat*) {
+        model.state_after[r.collision] = rho_s;
+      });
+  return model;
+}
+
+// A unit's pairs of runs on the wire (CaseRunner::run_unit, assemble_case): every number as
+// its bits (compiler/wire.hpp), so that a pair computed on another process is this one's.
+namespace wire = compiler::wire;
+
+json obs_json(const PairObs& o) {
+  return {{"ea", wire::bits(o.ea)},         {"eb", wire::bits(o.eb)},
+          {"eb_unc", wire::bits(o.eb_unc)}, {"ra", wire::bits(o.ra)},
+          {"rb", wire::bits(o.rb)},         {"fa", wire::bits(o.fa)},
+          {"fb", wire::bits(o.fb)},         {"ca", wire::bits(o.ca)},
+          {"cb", wire::bits(o.cb)},         {"at_a", wire::bits(o.at_a)},
+          {"at_b", wire::bits(o.at_b)},     {"fid_a", wire::bits(o.fid_a)},
+          {"fid_b", wire::bits(o.fid_b)},   {"pps", wire::bits(o.pps)},
+          {"loss", wire::bits(o.loss)},     {"raw_a", wire::bits(o.raw_a)},
+          {"raw_b", wire::bits(o.raw_b)}};
+}
+
+PairObs obs_from_json(const json& j) {
+  PairObs o;
+  o.ea = wire::vector_from_bits(j.at("ea"));
+  o.eb = wire::vector_from_bits(j.at("eb"));
+  o.eb_unc = wire::vector_from_bits(j.at("eb_unc"));
+  o.ra = wire::from_bits(j.at("ra"));
+  o.rb = wire::from_bits(j.at("rb"));
+  o.fa = wire::from_bits(j.at("fa"));
+  o.fb = wire::from_bits(j.at("fb"));
+  o.ca = wire::from_bits(j.at("ca"));
+  o.cb = wire::from_bits(j.at("cb"));
+  o.at_a = wire::vector_from_bits(j.at("at_a"));
+  o.at_b = wire::vector_from_bits(j.at("at_b"));
+  o.fid_a = wire::from_bits(j.at("fid_a"));
+  o.fid_b = wire::from_bits(j.at("fid_b"));
+  o.pps = wire::from_bits(j.at("pps"));
+  o.loss = wire::vector_from_bits(j.at("loss"));
+  o.raw_a = wire::vector_from_bits(j.at("raw_a"));
+  o.raw_b = wire::vector_from_bits(j.at("raw_b"));
+  return o;
+}
+
+json fid_json(const sp::Fid& f) {
+  return {{"channel", f.channel},
+          {"sw_hz", wire::bits(f.sw_hz)},
+          {"receiver_phase_rad", wire::bits(f.receiver_phase_rad)},
+          {"scans", f.scans},
+          {"noise_sigma", wire::bits(f.noise_sigma)},
+          {"start_s", wire::bits(f.start_s)},
+          {"points", wire::bits(f.points)}};
+}
+
+sp::Fid fid_from_json(const json& j) {
+  sp::Fid f;
+  f.channel = j.at("channel").get<int>();
+  f.sw_hz = wire::from_bits(j.at("sw_hz"));
+  f.receiver_phase_rad = wire::from_bits(j.at("receiver_phase_rad"));
+  f.scans = j.at("scans").get<int>();
+  f.noise_sigma = wire::from_bits(j.at("noise_sigma"));
+  f.start_s = wire::from_bits(j.at("start_s"));
+  f.points = wire::complex_vector_from_bits(j.at("points"));
+  return f;
+}
+
+json pair_json(int collision, const PairRuns& r) {
+  json j = {{"collision", collision}, {"clean", obs_json(r.clean)}};
+  j["draws"] = json::array();
+  for (const auto& o : r.draws) j["draws"].push_back(obs_json(o));
+  j["rows"] = json::array();
+  for (const auto& o : r.rows) j["rows"].push_back(obs_json(o));
+  j["rho_a"] = wire::bits(r.rho_a);
+  j["rho_sys_a"] = wire::bits(r.rho_sys_a);
+  j["rho_b"] = wire::bits(r.rho_b);
+  j["rho_sys_b"] = wire::bits(r.rho_sys_b);
+  j["fids"] = json::array();
+  for (const auto& sign : r.fids) {
+    json a = json::array();
+    for (const auto& f : sign) a.push_back(fid_json(f));
+    j["fids"].push_back(std::move(a));
+  }
+  return j;
+}
+
+PairRuns pair_from_json(const json& j) {
+  PairRuns r;
+  r.clean = obs_from_json(j.at("clean"));
+  for (const auto& o : j.at("draws")) r.draws.push_back(obs_from_json(o));
+  for (const auto& o : j.at("rows")) r.rows.push_back(obs_from_json(o));
+  r.rho_a = wire::complex_matrix_from_bits(j.at("rho_a"));
+  r.rho_sys_a = wire::complex_matrix_from_bits(j.at("rho_sys_a"));
+  r.rho_b = wire::complex_matrix_from_bits(j.at("rho_b"));
+  r.rho_sys_b = wire::complex_matrix_from_bits(j.at("rho_sys_b"));
+  const json& fids = j.at("fids");
+  NMRC_CHECK(fids.size() == 2, "a pair of runs on the wire: two signs of FIDs");
+  for (int sg = 0; sg < 2; ++sg)
+    for (const auto& f : fids[sg]) r.fids[sg].push_back(fid_from_json(f));
+  return r;
+}
 
 }  // namespace
 
@@ -954,86 +1101,172 @@ void VerdictCount::add(Verdict v) {
   }
 }
 
-CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary& lib,
-                    const RunSettings& settings, const ProgressText& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
-  CaseResult res;
-  res.spec = c;
-  const int ns = c.params.n();
-  const int last = c.measure.back();
-  // The ideal model (thermo engine) and its system state at the end of every collision: the
-  // states the runs prepare (ideal re-preparation) and the comparison, never a calibration.
-  thermo::ModelParams params = c.params;
-  params.collisions = std::max(params.collisions, last);
-  std::vector<Mat> state_after(params.collisions + 1);
-  res.theory = thermo::run_collision_model(
-      params, {}, [&](const thermo::StepRecord& r, const Mat& rho_s, const Mat*) {
-        state_after[r.collision] = rho_s;
-      });
-  const int spc = params.interaction == thermo::Interaction::kCascade ? ns : 1;
-  const double bath_e0 = thermo::subsystem_energy(thermal_qubit(c.params.bath_temperature), 0, 1);
+size_t case_units(const ExperimentProgram& p, const CaseSpec& c) {
+  return p.repreparation == Repreparation::kMeasured ? 1 : pair_collisions(c).size();
+}
 
-  const Meters meters(p);
-  Engine eng(p, c, lib, settings, p.imperfections, meters, progress);
-  res.pps_epsilon = eng.epsilon();
-  res.noise_sigma = eng.noise_sigma(1.0);
-  const int draws = (p.imperfections.noise && p.snr > 0) ? p.repeats : 1;
-  // The error budget's engines, built once for every collision of the case.
-  Budget budget;
-  if (settings.error_budget && p.error_budget) {
-    // the summed sources first (stat_of2 sums rows [0, systematic)), then the breakdown rows
-    for (const bool summed : {true, false})
-      for (const auto& f : Imperfections::flags()) {
-        if (!f.budget_row || f.systematic != summed || !(p.imperfections.*(f.member))) continue;
-        Imperfections im = p.imperfections;
-        im.*(f.member) = false;
-        im.noise = false;
-        budget.rows.push_back({f.off_label, im});
-        if (summed) budget.systematic = budget.rows.size();
-      }
-    budget.rows.push_back({"none", Imperfections::none()});
-    for (const auto& [name, im] : budget.rows) {
+size_t unit_pairs(const ExperimentProgram& p, const CaseSpec& c, size_t unit) {
+  NMRC_CHECK(unit < case_units(p, c), "unit_pairs: unit out of range");
+  return p.repreparation == Repreparation::kMeasured ? pair_collisions(c).size() : 1;
+}
+
+namespace {
+
+/// What computing a case's units needs: the ideal model at once, the engines at the first unit.
+struct CaseRunnerImpl final : CaseRunner::Impl {
+  CaseRunnerImpl(const ExperimentProgram& p_, const CaseSpec& c_, PulseLibrary& lib_,
+                 const RunSettings& settings_, const ProgressText& progress_)
+      : p(p_),
+        c(c_),
+        lib(lib_),
+        settings(settings_),
+        progress(progress_),
+        model(case_model(c_)),
+        runs(pair_collisions(c_)),
+        plan(budget_plan(p_, settings_)) {}
+
+  // The tomography, the case's engine and the error budget's (one per row), built once.
+  void build_engines() {
+    if (eng) return;
+    meters = std::make_unique<Meters>(p);
+    eng = std::make_unique<Engine>(p, c, lib, settings, p.imperfections, *meters, progress);
+    for (const auto& [name, im] : plan.rows) {
       auto pv = std::make_unique<ExperimentProgram>(p);
       pv->imperfections = im;
       budget.engines.push_back(
-          std::make_unique<Engine>(*pv, c, lib, settings, im, meters, progress));
+          std::make_unique<Engine>(*pv, c, lib, settings, im, *meters, progress));
       budget.programs.push_back(std::move(pv));
     }
   }
-  res.systematics = budget.systematic > 0;
-  const size_t nsys = budget.systematic;
 
-  // Collision 0 (the prepared initial state), then every measured collision: a pair of runs.
-  std::vector<int> runs = c.measure;
-  if (runs.front() != 1) runs.insert(runs.begin(), 1);  // collision 1's pair holds collision 0
-  std::map<int, PairRuns> pairs;
-  Mat measured_state;  // repreparation: measured
-  for (size_t i = 0; i < runs.size(); ++i) {
+  // The pair of runs of runs[i], starting from `before` (the ideal state after collision m - 1,
+  // or the chain's measured state), with its error budget's rows.
+  PairRuns run_pair(size_t i, const Mat& before, bool measured_mode) {
     const int m = runs[i];
     if (progress)
       progress("case " + c.name + ": collision " + std::to_string(m) + " (" +
                std::to_string(i + 1) + "/" + std::to_string(runs.size()) + ")");
-    const bool measured_mode = p.repreparation == Repreparation::kMeasured && m > 1;
-    const Mat& before = measured_mode ? measured_state : state_after[m - 1];
     const std::string ud_name =
         "ud_" + c.name + (measured_mode ? "_measured_m" : "_m") + std::to_string(m - 1);
     const bool record =
         std::find(settings.record_collisions.begin(), settings.record_collisions.end(), m) !=
         settings.record_collisions.end();
-    PairRuns pr = measure_pair(eng, p, c, before, state_after[m - 1], state_after[m], ud_name,
-                               draws, p.seed * kCollisionSeedStride + std::uint64_t(m), record);
-    for (size_t j = 0; j < budget.rows.size(); ++j) {
+    const int draws = (p.imperfections.noise && p.snr > 0) ? p.repeats : 1;
+    PairRuns pr =
+        measure_pair(*eng, p, c, before, model.state_after[m - 1], model.state_after[m], ud_name,
+                     draws, p.seed * kCollisionSeedStride + std::uint64_t(m), record);
+    for (size_t j = 0; j < plan.rows.size(); ++j) {
       if (progress)
         progress("case " + c.name + ": collision " + std::to_string(m) + ", error budget (" +
-                 budget.rows[j].first + ")");
-      pr.rows.push_back(
-          clean_pair(*budget.engines[j], *budget.programs[j], c, before, state_after[m], ud_name));
+                 plan.rows[j].first + ")");
+      pr.rows.push_back(clean_pair(*budget.engines[j], *budget.programs[j], c, before,
+                                   model.state_after[m], ud_name));
     }
-    for (int sg = 0; record && sg < 2; ++sg)
+    return pr;
+  }
+
+  std::string run_unit(size_t unit) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    build_engines();
+    json pairs = json::array();
+    if (p.repreparation == Repreparation::kMeasured) {
+      // A chain: collision m > 1 starts from collision m - 1's measured state.
+      Mat measured_state;
+      for (size_t i = 0; i < runs.size(); ++i) {
+        const int m = runs[i];
+        const bool measured_mode = m > 1;
+        const PairRuns pr =
+            run_pair(i, measured_mode ? measured_state : model.state_after[m - 1], measured_mode);
+        measured_state = pr.rho_sys_b;
+        pairs.push_back(pair_json(m, pr));
+      }
+    } else {
+      const int m = runs[unit];
+      pairs.push_back(pair_json(m, run_pair(unit, model.state_after[m - 1], false)));
+    }
+    json j;
+    j["pairs"] = std::move(pairs);
+    j["pps_epsilon"] = wire::bits(eng->epsilon());
+    j["noise_sigma"] = wire::bits(eng->noise_sigma(1.0));
+    // The pulses this process's engine played so far for the case: their union over the units
+    // is the case's (each rank's engine plays the state-independent ones, every unit its own).
+    j["pulses"] = eng->used_names();
+    j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return j.dump();
+  }
+
+  const ExperimentProgram& p;
+  const CaseSpec& c;
+  PulseLibrary& lib;
+  RunSettings settings;
+  ProgressText progress;
+  CaseModel model;
+  std::vector<int> runs;
+  BudgetPlan plan;
+  std::unique_ptr<Meters> meters;
+  std::unique_ptr<Engine> eng;
+  Budget budget;
+};
+
+}  // namespace
+
+CaseRunner::CaseRunner(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary& pulses,
+                       const RunSettings& settings, const ProgressText& progress)
+    : impl_(std::make_unique<CaseRunnerImpl>(p, c, pulses, settings, progress)),
+      units_(case_units(p, c)) {}
+
+CaseRunner::~CaseRunner() = default;
+
+size_t CaseRunner::units() const { return units_; }
+
+std::string CaseRunner::run_unit(size_t unit) {
+  NMRC_CHECK(unit < units_, "CaseRunner::run_unit: unit out of range");
+  return impl_->run_unit(unit);
+}
+
+CaseResult assemble_case(const ExperimentProgram& p, const CaseSpec& c, const RunSettings& settings,
+                         const std::vector<std::string>& units) {
+  NMRC_CHECK(units.size() == case_units(p, c), "assemble_case: not every unit of the case");
+  CaseResult res;
+  res.spec = c;
+  const int ns = c.params.n();
+  const int last = c.measure.back();
+  const CaseModel model = case_model(c);
+  res.theory = model.theory;
+  const int spc = c.params.interaction == thermo::Interaction::kCascade ? ns : 1;
+  const double bath_e0 = thermo::subsystem_energy(thermal_qubit(c.params.bath_temperature), 0, 1);
+  const BudgetPlan budget = budget_plan(p, settings);
+  res.systematics = budget.systematic > 0;
+  const size_t nsys = budget.systematic;
+
+  std::map<int, PairRuns> pairs;
+  std::set<std::string> pulses;
+  for (size_t u = 0; u < units.size(); ++u) {
+    const json j = json::parse(units[u]);
+    const double eps = wire::from_bits(j.at("pps_epsilon"));
+    const double sigma = wire::from_bits(j.at("noise_sigma"));
+    // every engine of the case computes the same nominal polarisation and noise
+    NMRC_CHECK(
+        u == 0 ||
+            (std::bit_cast<std::uint64_t>(eps) == std::bit_cast<std::uint64_t>(res.pps_epsilon) &&
+             std::bit_cast<std::uint64_t>(sigma) == std::bit_cast<std::uint64_t>(res.noise_sigma)),
+        "assemble_case: the units' engines differ");
+    res.pps_epsilon = eps;
+    res.noise_sigma = sigma;
+    for (const auto& name : j.at("pulses")) pulses.insert(name.get<std::string>());
+    res.seconds += j.at("seconds").get<double>();
+    for (const auto& pj : j.at("pairs")) {
+      const int m = pj.at("collision").get<int>();
+      NMRC_CHECK(pairs.emplace(m, pair_from_json(pj)).second, "assemble_case: a pair twice");
+    }
+  }
+  // the recorded FIDs (RunSettings::record_collisions) in the order the pairs ran
+  for (int m : pair_collisions(c)) {
+    NMRC_CHECK(pairs.count(m), "assemble_case: a pair is missing");
+    PairRuns& pr = pairs.at(m);
+    for (int sg = 0; sg < 2; ++sg)
       if (!pr.fids[sg].empty() && !pr.fids[sg].front().points.empty())
         res.recorded.push_back({m, sg == 0 ? "equilibrium" : "inverted", std::move(pr.fids[sg])});
-    measured_state = pr.rho_sys_b;
-    pairs.emplace(m, std::move(pr));
   }
   const PairRuns& zero = pairs.at(1);
   // collision 0: the prepared initial state (the "without contact" run of collision 1)
@@ -1164,9 +1397,16 @@ CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary&
   // This case's pulses only: the library is shared by the cases of one process, so its used()
   // list would make a case's summary depend on the cases run before it (a resumed run differed
   // from an uninterrupted one, issue 27).
-  res.pulses.assign(eng.used_names().begin(), eng.used_names().end());
-  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  res.pulses.assign(pulses.begin(), pulses.end());
   return res;
+}
+
+CaseResult run_case(const ExperimentProgram& p, const CaseSpec& c, PulseLibrary& lib,
+                    const RunSettings& settings, const ProgressText& progress) {
+  CaseRunner runner(p, c, lib, settings, progress);
+  std::vector<std::string> units;
+  for (size_t u = 0; u < runner.units(); ++u) units.push_back(runner.run_unit(u));
+  return assemble_case(p, c, settings, units);
 }
 
 }  // namespace nmrc::experiment

@@ -1,7 +1,8 @@
 # mpirun -n 2 and -n 3 (docs/mpi.md): a GRAPE compile shared by the ranks writes pulse files
-# byte-identical to one process's; an experiment's cases shared by the ranks write the files one
-# process writes (the same bytes but for the timings and the output folder's name). Usage: mpi.sh NMRC SRC MPIRUN (MPIRUN empty: nmrc was built
-# without MPI; the test is skipped with exit 77).
+# byte-identical to one process's; an experiment's pairs of runs shared by the ranks write the
+# files one process writes (the same bytes but for the timings and the output folder's name).
+# Usage: mpi.sh NMRC SRC MPIRUN (MPIRUN empty: nmrc was built without MPI; the test is skipped
+# with exit 77).
 source "$(dirname "$0")/lib.bash"
 MPIRUN="${3:-}"
 if [ -z "$MPIRUN" ]; then
@@ -150,7 +151,8 @@ rc=$?
 n=$(grep -c 'bad.yaml:.*steps' "$WORK/errb" || true)
 [ "$rc" = 2 ] && [ "$n" = 1 ] && [ ! -e "$WORK/bad" ] && echo "ok: bad input under mpirun: one line, exit 2" ||
   { echo "FAIL: bad input under mpirun: exit $rc, $n error lines"; cat "$WORK/errb"; FAILS=$((FAILS + 1)); }
-# nmrc experiment: three cases shared by 2 and 3 ranks (each rank its cases, rank 0 writes).
+# nmrc experiment: the pairs of runs of three cases (collisions 1, 2, 3 each, with the error
+# budget's rows) shared by 2 and 3 ranks (pair k on rank k % N), rank 0 assembles and writes.
 cat >"$WORK/e.yaml" <<EOT
 format: nmrc-experiment/1
 molecule: $SRC/molecules/crotonic_acid.yaml
@@ -159,8 +161,8 @@ readout: $SRC/sequences/readout/paper17_completed.yaml
 compiled: $WORK/compiled
 imperfections: {relaxation: true, b1_ensemble: false, compiled_gates: false, noise: true, readout: false}
 acquisition: {snr: 300, repeats: 2}
-error_budget: false
-measure: [1, 3]
+error_budget: true
+measure: [2, 3]
 cases: [{run: c_minus_0.5}, {run: c_0}, {run: c_plus_0.5}]
 EOT
 "$NMRC" experiment "$WORK/e.yaml" --out "$WORK/e1" --cache-dir "$WORK/ecache" --quiet >"$WORK/eout1" ||
@@ -178,7 +180,7 @@ for n in 2 3; do
   else echo "FAIL: mpirun -n $n nmrc experiment exited $?"; head -5 "$WORK/eerr$n"; FAILS=$((FAILS + 1))
   fi
   for c in c_minus_0.5 c_0 c_plus_0.5; do
-    for f in measurements.csv rho_m3.json rho_system_m1.json experiment.svg; do
+    for f in measurements.csv rho_m0.json rho_m3.json rho_system_m2.json experiment.svg; do
       same "$WORK/e1/$c/$f" "$WORK/e$n/$c/$f"
     done
     same_but_time "$WORK/e1/$c/summary.json" "$WORK/e$n/$c/summary.json"
@@ -189,6 +191,47 @@ for n in 2 3; do
     echo "ok: the table of $n ranks is one process's"
   else echo "FAIL: the table of $n ranks differs"; FAILS=$((FAILS + 1)); fi
 done
+# measured re-preparation: each case's pairs are a chain, the case one unit (two cases, 2 ranks)
+sed -e 's/^measure:.*/measure: [1, 2]\nrepreparation: measured/' -e 's/^error_budget:.*/error_budget: false/' \
+  -e 's/^cases:.*/cases: [{run: c_minus_0.5}, {run: c_plus_0.5}]/' "$WORK/e.yaml" >"$WORK/chain.yaml"
+"$NMRC" experiment "$WORK/chain.yaml" --out "$WORK/ch1" --cache-dir "$WORK/ecache" --quiet >/dev/null ||
+  { echo "FAIL: nmrc experiment (measured re-preparation) alone"; FAILS=$((FAILS + 1)); }
+"$MPIRUN" --oversubscribe -n 2 "$NMRC" experiment "$WORK/chain.yaml" --out "$WORK/ch2" \
+  --cache-dir "$WORK/ecache2" --quiet --threads 1 >/dev/null 2>"$WORK/cherr" ||
+  { echo "FAIL: mpirun -n 2 nmrc experiment (measured re-preparation)"; head -5 "$WORK/cherr"; FAILS=$((FAILS + 1)); }
+for c in c_minus_0.5 c_plus_0.5; do
+  same "$WORK/ch1/$c/measurements.csv" "$WORK/ch2/$c/measurements.csv"
+  same_but_time "$WORK/ch1/$c/summary.json" "$WORK/ch2/$c/summary.json"
+done
+# A pair that fails (a U_d missing under --no-compile: case c_minus_0.5's collision 5, its third
+# unit, item 5: on rank 1 of 2, rank 2 of 3) stops the run at its case as alone: c_0 written,
+# c_minus_0.5 and c_plus_0.5 not, one message, exit 2.
+mkdir -p "$WORK/miss"
+cp "$SRC"/sequences/experiment/compiled/*.json "$WORK/miss/"
+rm "$WORK"/miss/ud_c_minus_0.5_m4*
+sed -e "s#^compiled:.*#compiled: $WORK/miss#" -e 's/^measure:.*/measure: [2, 5]/' \
+  -e 's/^error_budget:.*/error_budget: false/' -e 's/relaxation: true/relaxation: false/' \
+  -e 's/compiled_gates: false/compiled_gates: true/' \
+  -e 's/^cases:.*/cases: [{run: c_0}, {run: c_minus_0.5}, {run: c_plus_0.5}]\ncontact: whole_collision\npulses: {rotation: {duration_s: 0.002, steps: 100, fidelity_target: 0.9999}, ud: {duration_s: 0.03, steps: 600, fidelity_target: 0.9999}, pps: {duration_s: 0.008, steps: 160, fidelity_target: 0.9999}}/' \
+  "$WORK/e.yaml" >"$WORK/miss.yaml"
+"$NMRC" experiment "$WORK/miss.yaml" --out "$WORK/m1" --no-compile --cache-dir "$WORK/ecache" --quiet \
+  >/dev/null 2>"$WORK/merr1"
+rc1=$?
+for n in 2 3; do
+  "$MPIRUN" --oversubscribe -n "$n" "$NMRC" experiment "$WORK/miss.yaml" --out "$WORK/m$n" \
+    --no-compile --cache-dir "$WORK/ecache$n" --quiet --threads 1 >/dev/null 2>"$WORK/merr$n"
+  rc=$?
+  lines=$(grep -c 'no compiled pulse for ud_c_minus_0.5_m4' "$WORK/merr$n" || true)
+  if [ "$rc" = 2 ] && [ "$lines" = 1 ] && [ -f "$WORK/m$n/c_0/summary.json" ] &&
+    [ ! -e "$WORK/m$n/c_minus_0.5" ] && [ ! -e "$WORK/m$n/c_plus_0.5" ]; then
+    echo "ok: a failing pair under mpirun -n $n stops at its case (c_0 written, one message)"
+  else echo "FAIL: a failing pair under mpirun -n $n: exit $rc, $lines messages"; cat "$WORK/merr$n"
+    ls "$WORK/m$n"; FAILS=$((FAILS + 1))
+  fi
+  same "$WORK/m1/c_0/measurements.csv" "$WORK/m$n/c_0/measurements.csv"
+done
+[ "$rc1" = 2 ] && [ -f "$WORK/m1/c_0/summary.json" ] && [ ! -e "$WORK/m1/c_minus_0.5" ] ||
+  { echo "FAIL: alone, the failing pair's run: exit $rc1"; FAILS=$((FAILS + 1)); }
 # resume under mpirun: every case finished, none runs again
 before=$(stat -c %Y "$WORK/e2/c_0/summary.json")
 "$MPIRUN" --oversubscribe -n 2 "$NMRC" experiment "$WORK/e.yaml" --out "$WORK/e2" \

@@ -2,13 +2,17 @@
 // imperfection switched off, which must reproduce the theory engine exactly.
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "nmrc/core/error.hpp"
 #include "nmrc/core/io.hpp"
 #include "nmrc/core/matrix_json.hpp"
 #include "nmrc/core/operators.hpp"
+#include "nmrc/experiment/output.hpp"
 #include "nmrc/experiment/program.hpp"
 #include "nmrc/experiment/protocol.hpp"
 #include "nmrc/experiment/run.hpp"
@@ -59,6 +63,97 @@ std::string error_of(const TempDir& t, const std::string& text) {
     return e.what();
   }
   return "";
+}
+
+// Every number of a result as its bits, in a fixed order (NaN compares equal to itself).
+struct Bits {
+  std::vector<std::uint64_t> v;
+  void add(double x) { v.push_back(std::bit_cast<std::uint64_t>(x)); }
+  void add(const Stat& s) {
+    add(s.mean);
+    add(s.std);
+    add(s.sys);
+  }
+  void add(const Mat& m) {
+    v.push_back(static_cast<std::uint64_t>(m.size()));
+    for (long i = 0; i < m.size(); ++i) {
+      add(m.data()[i].real());
+      add(m.data()[i].imag());
+    }
+  }
+  template <class T>
+  void add(const std::vector<T>& xs) {
+    v.push_back(xs.size());
+    for (const auto& x : xs) add(x);
+  }
+  template <class T>
+  void add(const std::optional<T>& x) {
+    v.push_back(x.has_value());
+    if (x) add(*x);
+  }
+};
+
+Bits bits_of(const CaseResult& r) {
+  Bits b;
+  for (const auto& pt : r.points) {
+    b.add(double(pt.collision));
+    b.add(double(pt.step));
+    b.add(pt.de_ideal);
+    b.add(pt.de);
+    b.add(pt.de_uncorrected);
+    b.add(pt.de_bath_ideal);
+    b.add(pt.de_bath);
+    for (Verdict v : pt.verdict) b.add(double(static_cast<int>(v)));
+    b.add(pt.energy_ideal);
+    b.add(pt.energy);
+    b.add(pt.energy_before);
+    b.add(pt.energy_raw);
+    b.add(pt.scale);
+    b.add(pt.pps_scale);
+    b.add(pt.heat_ideal);
+    b.add(pt.heat);
+    b.add(pt.free_energy_ideal);
+    b.add(pt.free_energy);
+    b.add(pt.coherence_ideal);
+    b.add(pt.coherence);
+    b.add(pt.at_ideal);
+    b.add(pt.at);
+    b.add(pt.fidelity);
+    b.add(pt.rho_measured);
+    b.add(pt.rho_system);
+  }
+  b.add(r.delta_ideal);
+  b.add(r.delta_measured);
+  b.add(r.delta_raw);
+  for (const auto& row : r.budget) {
+    b.add(row.delta);
+    b.add(row.increment);
+  }
+  for (int n : {r.verdicts.right, r.verdicts.wrong, r.verdicts.unresolved, r.verdicts.not_judged,
+                r.verdicts.magnitude_ok, r.verdicts.sign_wrong, r.verdicts.within_bar,
+                r.verdicts.within_two_bars})
+    b.add(double(n));
+  b.add(r.pps_epsilon);
+  b.add(r.noise_sigma);
+  b.add(double(r.systematics));
+  return b;
+}
+
+// A unit's text but for what depends on the process that ran it: the pulses its engine had
+// played by then and its seconds.
+nlohmann::json pairs_of(const std::string& unit) {
+  nlohmann::json j = nlohmann::json::parse(unit);
+  j.erase("pulses");
+  j.erase("seconds");
+  return j;
+}
+
+// The files of a case (its data files and summary, "seconds" removed), as the CLI writes them.
+std::string files_of(const ExperimentProgram& p, CaseResult r) {
+  r.seconds = 0.0;
+  std::string all;
+  for (const auto& [name, text] : case_data_files(p, r)) all += name + "\n" + text;
+  return all + case_summary(p, r, true).dump(1);
 }
 
 }  // namespace
@@ -603,5 +698,67 @@ TEST_CASE("experiment program: compile's decoupler is part of the pulse library'
                          ref::source_path("molecules/crotonic_acid.yaml") + "}")),
         "decoupled channel 1H is not a channel of molecule");
     has(error_of(t, with("yes")), "must be a mapping");
+  }
+}
+
+// A case's units of work (CaseRunner, assemble_case): what `mpirun -n N nmrc experiment` deals
+// to its ranks. A unit computed on its own (another process, any units before it) gives the same
+// bits, and the case assembled from units computed out of order on separate runners and pulse
+// libraries is run_case's, bit for bit, and writes the same files.
+TEST_CASE("experiment: a case's units computed apart assemble to run_case's result") {
+  SUBCASE("correctness: ideal re-preparation, a unit per pair of runs") {
+    TempDir t("nmrc_run_units_test");
+    // noise (two draws), relaxation and the error budget: every part of a pair of runs
+    const ExperimentProgram p = load_text(
+        t, header(t) +
+               "imperfections: {relaxation: true, b1_ensemble: false, compiled_gates: false,"
+               " noise: true, readout: false}\n"
+               "acquisition: {snr: 300, repeats: 2}\nerror_budget: true\nmeasure: [2, 3]\n"
+               "cases: [{run: c_minus_0.5}]\n");
+    const CaseSpec& c = p.cases.front();
+    RunSettings s;
+    REQUIRE(case_units(p, c) == 3);  // collisions 1 (it holds collision 0), 2, 3
+    PulseLibrary lib = make_pulse_library(p, s);
+    const CaseResult alone = run_case(p, c, lib, s);
+    REQUIRE(alone.budget.size() > 1);
+    REQUIRE(alone.points.size() == 3);
+    // "Rank 0" runs units 0 and 2, "rank 1" unit 1; each with its own library, out of order.
+    PulseLibrary lib0 = make_pulse_library(p, s), lib1 = make_pulse_library(p, s);
+    CaseRunner rank0(p, c, lib0, s), rank1(p, c, lib1, s);
+    REQUIRE(rank0.units() == 3);
+    std::vector<std::string> units(3);
+    units[2] = rank0.run_unit(2);
+    units[1] = rank1.run_unit(1);
+    units[0] = rank0.run_unit(0);
+    // unit 2 alone on a fresh runner equals unit 2 after units 0 and 1 on another
+    PulseLibrary lib2 = make_pulse_library(p, s);
+    CaseRunner in_order(p, c, lib2, s);
+    in_order.run_unit(0);
+    in_order.run_unit(1);
+    CHECK(pairs_of(in_order.run_unit(2)) == pairs_of(units[2]));
+    const CaseResult apart = assemble_case(p, c, s, units);
+    CHECK(bits_of(apart).v == bits_of(alone).v);
+    CHECK(apart.pulses == alone.pulses);
+    CHECK(files_of(p, apart) == files_of(p, alone));
+  }
+  SUBCASE("correctness: measured re-preparation, the chain as one unit") {
+    TempDir t("nmrc_run_units_chain_test");
+    const ExperimentProgram p = load_text(
+        t, header(t) +
+               "repreparation: measured\n"
+               "imperfections: {relaxation: false, b1_ensemble: false, compiled_gates: false,"
+               " noise: true, readout: false}\n"
+               "acquisition: {snr: 300, repeats: 2}\nerror_budget: false\nmeasure: [3]\n"
+               "cases: [{run: c_plus_0.5}]\n");
+    const CaseSpec& c = p.cases.front();
+    RunSettings s;
+    REQUIRE(case_units(p, c) == 1);
+    PulseLibrary lib = make_pulse_library(p, s), other = make_pulse_library(p, s);
+    const CaseResult alone = run_case(p, c, lib, s);
+    REQUIRE(alone.points.size() == 4);  // collision 0, then 1, 2, 3
+    CaseRunner runner(p, c, other, s);
+    const CaseResult apart = assemble_case(p, c, s, {runner.run_unit(0)});
+    CHECK(bits_of(apart).v == bits_of(alone).v);
+    CHECK(files_of(p, apart) == files_of(p, alone));
   }
 }

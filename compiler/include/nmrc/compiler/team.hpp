@@ -62,8 +62,8 @@ inline void member_block(int members, int rank, int size, int& begin, int& end) 
 }
 
 /// Independent items shared by a team's ranks, gathered by rank 0 (`mpirun -n N nmrc
-/// experiment`: one item per case; docs/mpi.md): the ranks' counterpart of parallel_for. Item i
-/// runs on rank i % size (produce(i) returns its result as text); each rank produces all its
+/// experiment`: one item per pair of runs; docs/mpi.md): the ranks' counterpart of parallel_for.
+/// Item i runs on rank i % size (produce(i) returns its result as text); each rank produces all its
 /// items, then round by round (`size` items, one gather each) rank 0 receives their texts and
 /// calls consume(i, text) in item order, so what rank 0 writes is in the order one process
 /// writes it, whatever the rank count. Without

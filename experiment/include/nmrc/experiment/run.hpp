@@ -24,6 +24,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -156,10 +157,54 @@ struct CaseResult {
   std::vector<RecordedAcquisition> recorded;  ///< RunSettings::record_collisions
 };
 
-/// Runs one case (every measured collision, then the error budget at the last one).
-/// Throws InputError for a missing pulse under CompileMode::kNever.
+/// Runs one case (every measured collision, then the error budget at the last one):
+/// CaseRunner's units in order, then assemble_case. Throws InputError for a missing pulse under
+/// CompileMode::kNever.
 CaseResult run_case(const ExperimentProgram& program, const CaseSpec& spec, PulseLibrary& pulses,
                     const RunSettings& settings, const ProgressText& progress = {});
+
+/// The units of work of a case (`mpirun -n N nmrc experiment` deals them to its ranks,
+/// docs/mpi.md). With ideal re-preparation (the paper's Fig. 8) each measured collision m is a
+/// pair of runs of its own, which depends only on the ideal model's states after collisions
+/// m - 1 and m and on its own seed: a unit per pair (collision 1's first: it holds collision
+/// 0), each with its error budget's rows. With `repreparation: measured` collision m starts
+/// from collision m - 1's measured state: the pairs are a chain, and the case is one unit.
+size_t case_units(const ExperimentProgram& program, const CaseSpec& spec);
+/// The pairs of runs unit `unit` of a case holds (1, or every pair of a measured chain).
+size_t unit_pairs(const ExperimentProgram& program, const CaseSpec& spec, size_t unit);
+
+/// Computes a case's units on this process. The case's engines (the tomography, the played
+/// PPS, the pulses' channels, the error budget's engines) are built at the first unit run and
+/// kept for the next ones. A unit's result does not depend on the process that computes it nor
+/// on the units it computed before (each pair is computed from its own states and seed).
+class CaseRunner {
+ public:
+  CaseRunner(const ExperimentProgram& program, const CaseSpec& spec, PulseLibrary& pulses,
+             const RunSettings& settings, const ProgressText& progress = {});
+  ~CaseRunner();
+  CaseRunner(const CaseRunner&) = delete;
+  CaseRunner& operator=(const CaseRunner&) = delete;
+  size_t units() const;  ///< case_units
+  /// Unit `unit`'s pairs of runs (0 <= unit < units()), as text for the trip to the process
+  /// that assembles the case: every number as its bits (compiler/wire.hpp), with the pulses
+  /// played and the unit's seconds. Throws as run_case.
+  std::string run_unit(size_t unit);
+
+  struct Impl {  ///< the case's model and engines (run.cpp)
+    virtual ~Impl() = default;
+    virtual std::string run_unit(size_t unit) = 0;
+  };
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  size_t units_ = 0;
+};
+
+/// The case from the texts of all its units (CaseRunner::run_unit, in unit order, computed on
+/// any processes): bit-identical to one process's run_case but for `seconds` (here the sum of
+/// the units' seconds, each on its own process, including its engines' build).
+CaseResult assemble_case(const ExperimentProgram& program, const CaseSpec& spec,
+                         const RunSettings& settings, const std::vector<std::string>& units);
 
 /// A program's path as a compiled pulse's provenance records it, never a path of this machine:
 /// a relative path as given (normalised); an absolute one relative to the working folder when
