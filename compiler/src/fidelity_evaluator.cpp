@@ -1,6 +1,7 @@
 // FidelityEvaluator (grape.hpp): the public face of GRAPE's kernel. The kernel itself is
 // grape_evaluator.cpp, compiled once per instruction set in a portable build; this file, built
 // for the baseline, picks the copy for the CPU it runs on (nmrc/core/isa.hpp).
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -52,11 +53,15 @@ bool gauss_newton_applies(const GrapeProblem& p, int first, int last, double max
   for (const auto& c : p.channels)
     if (c.distortion) return false;
   if (!(p.target.adjoint() * p.target).isIdentity(1e-9)) return false;
-  const double rows = 2.0 * double(d) * double(d) * double(p.ensemble.size());
+  const double members = double(p.ensemble.size());
+  const double rows = double(d) * double(d) * members;
   const double cols = double(last - first) * 2.0 * double(p.channels.size()) +
-                      double(p.ensemble.size()) * (p.diagonal_phases ? double(d) : 1.0);
-  // the Jacobian and the Gram matrix (twice: K and its factor)
-  return 8.0 * (rows * cols + 2.0 * rows * rows) <= max_bytes;
+                      members * (p.diagonal_phases ? double(d) : 1.0);
+  const double gram = std::min(rows, cols);
+  // the Jacobian, the smaller Gram matrix (twice: K and its factor), and each member's per-step
+  // eigenvectors, U_k, prefix and suffix products (gauss_newton.cpp's MemberPass)
+  const double per_step = 4.0 * 16.0 * double(d) * double(d) * double(p.steps) * members;
+  return 8.0 * (rows * cols + 2.0 * gram * gram) + per_step <= max_bytes;
 }
 void unitary_residuals(const GrapeProblem& p, const RMat& u, int first, int last, double scale,
                        int threads, UnitaryResiduals& out) {
