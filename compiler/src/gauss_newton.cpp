@@ -17,6 +17,7 @@
 #include <cmath>
 #include <vector>
 
+#include "grape_kernel.hpp"
 #include "nmrc/core/parallel.hpp"
 
 namespace nmrc::compiler {
@@ -71,22 +72,15 @@ struct MemberPass {
   }
 
   // Steps [k0, k1): their eigendecompositions and U_k (independent of each other).
-  void decompose(const GrapeProblem& p, const EnsembleMember& m, const RMat& u, int k0, int k1) {
+  // fz_total: the diagonal of sum_c F_z^c (step_hamiltonian).
+  void decompose(const GrapeProblem& p, const RVec& fz_total, const EnsembleMember& m,
+                 const RMat& u, int k0, int k1) {
     const int d = static_cast<int>(p.drift.rows());
-    const int nc = static_cast<int>(p.channels.size());
-    RVec fz_total = RVec::Zero(d);
-    for (const auto& c : p.channels) fz_total += c.fz.diagonal().real();
     Eigen::SelfAdjointEigenSolver<M> es(d);
     M h(d, d), tmp(d, d);
     Eigen::Matrix<cplx, N, 1> e(d);
     for (int k = k0; k < k1; ++k) {
-      h = p.drift;
-      h.diagonal().array() += m.offset_hz * fz_total.array();
-      if (m.drift_diag.size()) h.diagonal() += m.drift_diag.cast<cplx>();
-      for (int c = 0; c < nc; ++c) {
-        h.noalias() += (m.b1_scale * u(2 * c, k)) * p.channels[c].cx;
-        h.noalias() += (m.b1_scale * u(2 * c + 1, k)) * p.channels[c].cy;
-      }
+      step_hamiltonian(p, fz_total, m, u, k, h);
       es.compute(h);
       vals[k] = es.eigenvalues();
       vecs[k] = es.eigenvectors();
@@ -197,6 +191,8 @@ void residuals_of(const GrapeProblem& p, const RMat& u, int first, int last, dou
   for (const auto& m : p.ensemble) wsum += m.weight;
   std::vector<double> s(members);
   for (int i = 0; i < members; ++i) s[i] = std::sqrt(p.ensemble[i].weight / wsum / (2.0 * p.norm));
+  RVec fz_total = RVec::Zero(d);
+  for (const auto& c : p.channels) fz_total += c.fz.diagonal().real();
   std::vector<MemberPass<N>> pass(members);
   for (auto& m : pass) m.resize(p.steps, d);
   // The steps' eigendecompositions of every member, shared evenly by the threads (most of the
@@ -207,7 +203,7 @@ void residuals_of(const GrapeProblem& p, const RMat& u, int first, int last, dou
       const size_t i = at / static_cast<size_t>(p.steps);
       const size_t end = std::min(e, (i + 1) * static_cast<size_t>(p.steps));
       const int k0 = static_cast<int>(at % static_cast<size_t>(p.steps));
-      pass[i].decompose(p, p.ensemble[i], u, k0, k0 + static_cast<int>(end - at));
+      pass[i].decompose(p, fz_total, p.ensemble[i], u, k0, k0 + static_cast<int>(end - at));
       at = end;
     }
   });

@@ -379,13 +379,7 @@ struct Kernel final : FidelityKernel {
 
   // Generic path, k the index in the slice (the pulse's step k0 + k).
   void decompose_complex(int k, const RMat& u, const EnsembleMember& m) {
-    h = p.drift;
-    h.diagonal().array() += m.offset_hz * real.fz_total.array();
-    if (m.drift_diag.size()) h.diagonal() += m.drift_diag.cast<cplx>();
-    for (int c = 0; c < nc; ++c) {
-      h.noalias() += (m.b1_scale * u(2 * c, k0 + k)) * p.channels[c].cx;
-      h.noalias() += (m.b1_scale * u(2 * c + 1, k0 + k)) * p.channels[c].cy;
-    }
+    step_hamiltonian(p, real.fz_total, m, u, k0 + k, h);
     es_c.compute(h);
     w[k] = es_c.eigenvalues();
     v[k] = es_c.eigenvectors();
