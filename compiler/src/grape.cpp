@@ -1186,12 +1186,7 @@ class StartRun {
       const double predicted = res.r.squaredNorm() - (res.r + res.jac * delta).squaredNorm();
       const Eigen::VectorXd xt = x + delta.head(res.controls);
       to_u(xt);
-      ws.vote = std::max(local_vote(o_, t0_), cancel_above_.load() < start_ ? 3.0 : 0.0);
-      ws.run(u_, nullptr, &fid);
-      agreed_vote_ = ws.agreed_vote;
-      ++evaluations_;
-      ++endgame_evaluations_;
-      if (stage_ >= stages_.size()) ++full_grid_evaluations_;
+      run_stage(nullptr, fid);
       const double mt = merit_of(fid);
       const double fmin = *std::min_element(fid.begin(), fid.end());
       if (fmin > best_fmin_) {
@@ -1209,24 +1204,8 @@ class StartRun {
         continue;
       }
       x = xt;
-      if (fmin >= o_.fidelity_target) {
-        RMat clipped = u_;
-        clip_amplitude(p_, clipped);
-        std::vector<double> cf;
-        ws_.run(clipped, nullptr, &cf);
-        const double cmin = *std::min_element(cf.begin(), cf.end());
-        if (cmin >= o_.fidelity_target) {
-          best_u_ = clipped;
-          best_fmin_ = cmin;
-          end_run(Termination::kReachedTarget);
-          return;
-        }
-        if (stage_ < stages_.size()) {
-          switch_u_ = u_;
-          ending_ = Ending::kNextStage;
-          return;
-        }
-      }
+      check_target(fmin);
+      if (ending_ != Ending::kNone) return;
       lambda *= std::max(1.0 / 3.0, 1.0 - std::pow(2.0 * rho - 1.0, 3));
       nu = 2;
       linearise();
@@ -1236,21 +1215,13 @@ class StartRun {
   // One evaluation on the current stage; may set ending_.
   double evaluate(const Eigen::VectorXd& x, Eigen::VectorXd& gx) {
     to_u(x);
-    const bool on_full = stage_ >= stages_.size();
-    EnsembleWorkspace& ws = on_full ? ws_ : *stages_[stage_];
-    if (poll_) poll_();  // the other groups' starts that reached the target (run_starts)
-    ws.vote = std::max(local_vote(o_, t0_), cancel_above_.load() < start_ ? 3.0 : 0.0);
-    const double j = ws.run(u_, &gu_, &fid_);
-    agreed_vote_ = ws.agreed_vote;
-    if (on_full) ++full_grid_evaluations_;
-    if (in_endgame()) ++endgame_evaluations_;
+    const double j = run_stage(&gu_, fid_);
     gu_ *= -1.0;
     const double pen = penalties(p_, o_, u_, gu_);
     const double f = 1.0 - j + pen;
     int i = 0;
     for (int k = first_; k < last_; ++k)
       for (int r = 0; r < 2 * nc_; ++r) gx(i++) = kHzPerVariable * gu_(r, k);
-    ++evaluations_;
     const double fmin = *std::min_element(fid_.begin(), fid_.end());
     if (f < best_f_) {
       best_f_ = f;
@@ -1272,28 +1243,51 @@ class StartRun {
       std::lock_guard<std::mutex> lock(progress_mutex_);
       progress_({start_, evaluations_, fmin, best_fmin_, seconds_since(t0_)});
     }
-    if (!on_full && handovers_[stage_] > 0 && fmin >= handovers_[stage_] &&
+    if (stage_ < stages_.size() && handovers_[stage_] > 0 && fmin >= handovers_[stage_] &&
         fmin < o_.fidelity_target) {
       // Far enough on this stage's members: on to the next stage (its own objective), unchecked.
       switch_u_ = u_;
       ending_ = Ending::kNextStage;
       return f;
     }
-    if (fmin >= o_.fidelity_target) {
-      RMat clipped = u_;
-      clip_amplitude(p_, clipped);
-      std::vector<double> cf;
-      ws_.run(clipped, nullptr, &cf);
-      if (*std::min_element(cf.begin(), cf.end()) >= o_.fidelity_target) {
-        best_u_ = clipped;
-        best_fmin_ = *std::min_element(cf.begin(), cf.end());
-        end_run(Termination::kReachedTarget);
-      } else if (!on_full) {  // the full grid (cf) is checked whatever the stage's members say
-        switch_u_ = u_;
-        ending_ = Ending::kNextStage;
-      }
-    }
+    check_target(fmin);
     return f;
+  }
+
+  // One run of the current stage's workspace at u_ (the full grid's past the stages): the other
+  // groups' starts that reached the target taken first (run_starts), this process's vote carried
+  // by the team's collective and the agreed vote kept; counted as an evaluation.
+  double run_stage(RMat* grad, std::vector<double>& fid) {
+    const bool on_full = stage_ >= stages_.size();
+    EnsembleWorkspace& ws = on_full ? ws_ : *stages_[stage_];
+    if (poll_) poll_();
+    ws.vote = std::max(local_vote(o_, t0_), cancel_above_.load() < start_ ? 3.0 : 0.0);
+    const double j = ws.run(u_, grad, &fid);
+    agreed_vote_ = ws.agreed_vote;
+    ++evaluations_;
+    if (on_full) ++full_grid_evaluations_;
+    if (in_endgame()) ++endgame_evaluations_;
+    return j;
+  }
+
+  // The current stage's members at u_ reach the target (F_min = fmin): the clipped pulse on the
+  // full grid ends the run where it holds there; otherwise a stage before the grid goes on on
+  // the next one (the grid is checked whatever the stage's members say).
+  void check_target(double fmin) {
+    if (!(fmin >= o_.fidelity_target)) return;
+    RMat clipped = u_;
+    clip_amplitude(p_, clipped);
+    std::vector<double> cf;
+    ws_.run(clipped, nullptr, &cf);
+    const double cmin = *std::min_element(cf.begin(), cf.end());
+    if (cmin >= o_.fidelity_target) {
+      best_u_ = clipped;
+      best_fmin_ = cmin;
+      end_run(Termination::kReachedTarget);
+    } else if (stage_ < stages_.size()) {
+      switch_u_ = u_;
+      ending_ = Ending::kNextStage;
+    }
   }
 
   const GrapeProblem& p_;
