@@ -50,12 +50,24 @@ inline json bits(const RMat& m) {
   std::vector<double> v(m.data(), m.data() + m.size());
   return {{"rows", m.rows()}, {"cols", m.cols()}, {"data", bits(v)}};
 }
-inline RMat matrix_from_bits(const json& j) {
-  RMat m(j.at("rows").get<long>(), j.at("cols").get<long>());
-  const std::vector<double> v = vector_from_bits(j.at("data"));
-  NMRC_CHECK(static_cast<long>(v.size()) == m.size(), "a matrix's size on the wire");
+namespace detail {
+// A matrix of type M from its shape and its entries in storage order, read by `entries` (the
+// real or the complex vector reader); the shape is checked against the entries before the
+// matrix is allocated.
+template <class M, class Read>
+M matrix_of(const json& j, Read entries) {
+  const long rows = j.at("rows").get<long>(), cols = j.at("cols").get<long>();
+  const auto v = entries(j.at("data"));
+  NMRC_CHECK(rows >= 0 && cols >= 0 && (rows == 0 || cols == static_cast<long>(v.size()) / rows) &&
+                 static_cast<long>(v.size()) == rows * cols,
+             "a matrix's size on the wire");
+  M m(rows, cols);
   std::copy(v.begin(), v.end(), m.data());
   return m;
+}
+}  // namespace detail
+inline RMat matrix_from_bits(const json& j) {
+  return detail::matrix_of<RMat>(j, [](const json& d) { return vector_from_bits(d); });
 }
 /// A complex matrix: its entries in storage order as interleaved real and imaginary bits.
 inline json bits(const Mat& m) {
@@ -64,11 +76,7 @@ inline json bits(const Mat& m) {
           {"data", bits(std::vector<cplx>(m.data(), m.data() + m.size()))}};
 }
 inline Mat complex_matrix_from_bits(const json& j) {
-  Mat m(j.at("rows").get<long>(), j.at("cols").get<long>());
-  const std::vector<cplx> v = complex_vector_from_bits(j.at("data"));
-  NMRC_CHECK(static_cast<long>(v.size()) == m.size(), "a matrix's size on the wire");
-  std::copy(v.begin(), v.end(), m.data());
-  return m;
+  return detail::matrix_of<Mat>(j, [](const json& d) { return complex_vector_from_bits(d); });
 }
 
 }  // namespace nmrc::compiler::wire
