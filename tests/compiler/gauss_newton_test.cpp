@@ -19,21 +19,6 @@ using namespace nmrc::compiler;
 
 namespace {
 
-// A heteronuclear pair on two channels (d = 4: the dynamic-size path, two channels' columns).
-const char* kGaussNewtonPair = R"(
-name: gn_pair
-spectrometer: {proton_mhz: 500.0}
-sources: ["test system"]
-channels:
-  - {name: 1H, isotope: 1H, frame_ppm: 0.0, carrier_hz: 0.0, max_rf_hz: 20000.0}
-  - {name: 13C, isotope: 13C, frame_ppm: 0.0, carrier_hz: 0.0, max_rf_hz: 20000.0}
-nuclei:
-  - {label: H, isotope: 1H, offset_hz: 300.0, t1_s: 5, t2_s: 1, t2star_s: 0.5, shift_ppm: 0}
-  - {label: C, isotope: 13C, offset_hz: -200.0, t1_s: 5, t2_s: 1, t2star_s: 0.5, shift_ppm: 0}
-couplings:
-  - {spins: [H, C], j_hz: 215.0}
-)";
-
 // The tangent rows of X, written out again: Im X_jj, then sqrt(2) (Re, Im) of
 // H_ij = (X_ij - conj(X_ji)) / 2i for i < j, column by column, times s.
 Eigen::VectorXd reference_rows(const Mat& x, double s) {
@@ -156,13 +141,13 @@ TEST_CASE("Gauss-Newton residuals: the members' tangent residuals and their exac
     check_residuals(p, 6);
   }
   SUBCASE("two channels, dimension 4") {
-    const Molecule m = parse_molecule(kGaussNewtonPair, "gn_pair.yaml");
+    const Molecule m = testing::hetero_pair();
     const GateTarget t = target_from_json(R"({"gate": "cnot", "spins": ["H", "C"]})", m, "test");
     const GrapeProblem p = build_problem(m, t, o);
     check_residuals(p, 7);
   }
   SUBCASE("where the residual form does not hold") {
-    const Molecule m = parse_molecule(kGaussNewtonPair, "gn_pair.yaml");
+    const Molecule m = testing::hetero_pair();
     const GateTarget st = target_from_json(
         R"({"gate": "state_transfer", "spins": ["H"], "transfers": [{"from": "0", "to": "+"}]})", m,
         "test");

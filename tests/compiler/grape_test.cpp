@@ -27,6 +27,7 @@
 #include "nmrc/core/operators.hpp"
 #include "support/paper_states.hpp"
 #include "support/reference.hpp"
+#include "support/test_molecules.hpp"
 
 using namespace nmrc;
 using namespace nmrc::compiler;
@@ -48,21 +49,6 @@ couplings:
   - {spins: [A, B], j_hz: 60.0}
   - {spins: [B, C], j_hz: 45.0}
   - {spins: [A, C], j_hz: 5.0}
-)";
-
-// Two channels (heteronuclear pair), so the multi-channel path is tested.
-const char* kTwoChannel = R"(
-name: hetero
-spectrometer: {proton_mhz: 500.0}
-sources: ["test system"]
-channels:
-  - {name: 1H, isotope: 1H, frame_ppm: 0.0, carrier_hz: 0.0, max_rf_hz: 20000.0}
-  - {name: 13C, isotope: 13C, frame_ppm: 0.0, carrier_hz: 0.0, max_rf_hz: 20000.0}
-nuclei:
-  - {label: H, isotope: 1H, offset_hz: 300.0, t1_s: 5, t2_s: 1, t2star_s: 0.5, shift_ppm: 0}
-  - {label: C, isotope: 13C, offset_hz: -200.0, t1_s: 5, t2_s: 1, t2star_s: 0.5, shift_ppm: 0}
-couplings:
-  - {spins: [H, C], j_hz: 215.0}
 )";
 
 GateTarget make(const Molecule& m, const nlohmann::json& d) {
@@ -254,7 +240,7 @@ TEST_CASE("GRAPE gradient over a B1 and offset ensemble, and with two channels")
       make(m, {{"gate", "partial_swap"}, {"spins", {"A", "B"}}, {"theta_rad", 0.5}});
   check_gradient(build_problem(m, t, o), 5);
 
-  const Molecule h = parse_molecule(kTwoChannel, "hetero.yaml");
+  const Molecule h = testing::hetero_pair();
   const GateTarget c = make(h, {{"gate", "cnot"}, {"spins", {"H", "C"}}});
   GrapeProblem p = build_problem(h, c, small_options());
   CHECK(p.channels.size() == 2);
@@ -349,7 +335,7 @@ TEST_CASE("GRAPE worst-member objective: exact gradient, a smooth maximum of the
 // step counts (steps are decomposed in pairs), against Taylor-series step exponentials.
 TEST_CASE("GRAPE propagator equals the product of exact step exponentials") {
   const Molecule three = parse_molecule(kThreeSpin, "three_spin.yaml");
-  const Molecule hetero = parse_molecule(kTwoChannel, "hetero.yaml");
+  const Molecule hetero = testing::hetero_pair();
   const Molecule crotonic = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
   struct Case {
     const Molecule* m;
@@ -485,7 +471,7 @@ TEST_CASE("GRAPE gradient on crotonic acid (4 spins, one channel)") {
 // complex, two channels) with odd and even step counts.
 TEST_CASE("GRAPE objective on two threads equals one thread and the unsliced evaluator") {
   const Molecule three = parse_molecule(kThreeSpin, "three_spin.yaml");
-  const Molecule hetero = parse_molecule(kTwoChannel, "hetero.yaml");
+  const Molecule hetero = testing::hetero_pair();
   const Molecule crotonic = load_molecule(ref::source_path("molecules/crotonic_acid.yaml"));
   struct Case {
     const Molecule* m;
